@@ -1,0 +1,48 @@
+// Package providertest is the conformance suite every keyprovider backend
+// must pass.
+//
+// A backend's tests call [Run] with a [Harness] that builds two providers
+// backed by two distinct key-encryption keys:
+//
+//	func TestConformance(t *testing.T) {
+//		providertest.Run(t, providertest.Harness{
+//			New: func(t *testing.T) (a, b keyprovider.KeyProvider) {
+//				return newProvider(t, "kek-a"), newProvider(t, "kek-b")
+//			},
+//		})
+//	}
+//
+// New is called once per subtest, so every check starts from fresh
+// providers. Run the suite under -race: one subtest drives 32 goroutines
+// through Wrap and Unwrap at once.
+//
+// # What is checked
+//
+//   - RoundTrip: data keys of 16, 32 and 64 bytes with associated data of 0, 1
+//     and 4096 bytes unwrap to the original key; Wrap reports a non-empty
+//     KeyID.Key and the wrapped bytes do not contain the data key in clear.
+//     Empty associated data may be passed as nil or as an empty slice.
+//   - WrongAssociatedData: any other associated data fails with
+//     keyprovider.ErrAuthentication.
+//   - BitFlips: every single-bit flip of the wrapped bytes fails (any error,
+//     never the original key, never a panic).
+//   - Truncations: every proper prefix of the wrapped bytes fails.
+//   - Garbage: empty, nil and random wrapped bytes fail without a panic.
+//   - CrossKEK: a key wrapped under one KEK does not unwrap under the other,
+//     and the two report different KeyIDs.
+//   - CancelledContext / ExpiredDeadline: a cancelled context makes Wrap and
+//     Unwrap return an error matching context.Canceled (an expired deadline,
+//     context.DeadlineExceeded). A watchdog fails the test if the call does
+//     not return at all; the suite makes no assertion about speed.
+//   - Concurrent: 32 goroutines wrap and unwrap at once, on both providers.
+//   - NoAliasing: Wrap neither mutates nor retains the caller's dataKey or
+//     associated data; Unwrap does not mutate the wrapped bytes and returns a
+//     slice the caller owns.
+//   - NoKeyBytesInErrors: every error produced in every subtest is searched
+//     for each data key used there, raw and in hex (both cases) and base64
+//     (standard, URL, with and without padding), and for the hex of every
+//     8-byte window of it.
+//
+// Calls into the provider are guarded: a panic is reported as a test
+// failure naming the operation, not a crash of the test binary.
+package providertest

@@ -1,0 +1,254 @@
+package providertest
+
+import (
+	"bytes"
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/fieldguard/pii/keyprovider"
+)
+
+// flaws switch on one deliberate bug each in the reference provider.
+type flaws struct {
+	ignoreAD      bool // seal and open without the associated data
+	noAuth        bool // AES-CTR without a tag
+	ignoreCtx     bool // never look at the context
+	leakKey       bool // put the data key in the cancelled-Wrap error
+	cache         bool // keep the caller's slice and hand it back from Unwrap
+	mutate        bool // clear the caller's dataKey after wrapping
+	panicShort    bool // slice the wrapped bytes without a length check
+	emptyKeyID    bool // report KeyID{}
+	unclassified  bool // return a plain error on authentication failure
+	sameKeyAndIDs bool // (harness) both providers share one KEK and id
+}
+
+// refProvider is a minimal correct provider: AES-256-GCM under one KEK,
+// wrapped = 0x01 | key id (4 bytes) | nonce (12) | ciphertext+tag.
+type refProvider struct {
+	id    uint32
+	aead  cipher.AEAD
+	block cipher.Block
+	f     flaws
+
+	mu    sync.Mutex
+	cache map[string][]byte
+}
+
+const refPrefix = 5
+
+func newRef(t testing.TB, f flaws, kek []byte, id uint32) *refProvider {
+	block, err := aes.NewCipher(kek)
+	require.NoError(t, err)
+	aead, err := cipher.NewGCM(block)
+	require.NoError(t, err)
+	return &refProvider{id: id, aead: aead, block: block, f: f, cache: map[string][]byte{}}
+}
+
+func refHarness(f flaws) Harness {
+	return Harness{New: func(t *testing.T) (a, b keyprovider.KeyProvider) {
+		kekA := make([]byte, 32)
+		_, _ = rand.Read(kekA)
+		kekB := make([]byte, 32)
+		_, _ = rand.Read(kekB)
+		if f.sameKeyAndIDs {
+			return newRef(t, f, kekA, 7), newRef(t, f, kekA, 7)
+		}
+		return newRef(t, f, kekA, 1), newRef(t, f, kekB, 2)
+	}}
+}
+
+func (p *refProvider) keyID() keyprovider.KeyID {
+	if p.f.emptyKeyID {
+		return keyprovider.KeyID{}
+	}
+	return keyprovider.KeyID{Key: "ref", Version: fmt.Sprint(p.id)}
+}
+
+func (p *refProvider) Wrap(ctx context.Context, dataKey, ad []byte) ([]byte, keyprovider.KeyID, error) {
+	if !p.f.ignoreCtx {
+		if err := ctx.Err(); err != nil {
+			if p.f.leakKey {
+				return nil, keyprovider.KeyID{}, fmt.Errorf("ref: wrap %x: %w", dataKey, err)
+			}
+			return nil, keyprovider.KeyID{}, err
+		}
+	}
+	if p.f.ignoreAD {
+		ad = nil
+	}
+	out := make([]byte, refPrefix, refPrefix+12+len(dataKey)+16)
+	out[0] = 1
+	binary.BigEndian.PutUint32(out[1:], p.id)
+	nonce := make([]byte, 12)
+	_, _ = rand.Read(nonce)
+	out = append(out, nonce...)
+	if p.f.noAuth {
+		body := make([]byte, len(dataKey))
+		cipher.NewCTR(p.block, append(nonce, 0, 0, 0, 0)).XORKeyStream(body, dataKey)
+		out = append(out, body...)
+	} else {
+		out = p.aead.Seal(out, nonce, dataKey, ad)
+	}
+	if p.f.cache {
+		p.mu.Lock()
+		p.cache[string(out)] = dataKey
+		p.mu.Unlock()
+	}
+	if p.f.mutate {
+		clear(dataKey)
+	}
+	return out, p.keyID(), nil
+}
+
+func (p *refProvider) Unwrap(ctx context.Context, wrapped, ad []byte) ([]byte, error) {
+	if !p.f.ignoreCtx {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+	}
+	if p.f.cache {
+		p.mu.Lock()
+		k, ok := p.cache[string(wrapped)]
+		p.mu.Unlock()
+		if ok {
+			return k, nil
+		}
+	}
+	if p.f.ignoreAD {
+		ad = nil
+	}
+	if !p.f.panicShort && len(wrapped) < refPrefix+12 {
+		return nil, keyprovider.Classify("unwrap", keyprovider.ErrAuthentication, errors.New("ref: wrapped key too short"))
+	}
+	nonce := wrapped[refPrefix : refPrefix+12]
+	if wrapped[0] != 1 || binary.BigEndian.Uint32(wrapped[1:]) != p.id {
+		return nil, keyprovider.Classify("unwrap", keyprovider.ErrKeyNotFound, errors.New("ref: not wrapped under this KEK"))
+	}
+	if p.f.noAuth {
+		out := make([]byte, len(wrapped)-refPrefix-12)
+		cipher.NewCTR(p.block, append(bytes.Clone(nonce), 0, 0, 0, 0)).XORKeyStream(out, wrapped[refPrefix+12:])
+		return out, nil
+	}
+	out, err := p.aead.Open(nil, nonce, wrapped[refPrefix+12:], ad)
+	if err != nil {
+		if p.f.unclassified {
+			return nil, errors.New("ref: open failed")
+		}
+		return nil, keyprovider.Classify("unwrap", keyprovider.ErrAuthentication, err)
+	}
+	return out, nil
+}
+
+func TestReferenceProviderConforms(t *testing.T) {
+	Run(t, refHarness(flaws{}))
+}
+
+// TestChecksCatchBrokenProviders runs each check against a provider with one
+// deliberate flaw, and against the correct reference, so a check that
+// passes everything cannot hide here.
+func TestChecksCatchBrokenProviders(t *testing.T) {
+	tests := []struct {
+		name  string
+		flaws flaws
+		check string
+		want  string
+	}{
+		{"ignores associated data", flaws{ignoreAD: true}, "WrongAssociatedData", "associated data is not authenticated"},
+		{"unclassified authentication error", flaws{unclassified: true}, "WrongAssociatedData", "want an error matching keyprovider.ErrAuthentication"},
+		{"no integrity: bit flips", flaws{noAuth: true}, "BitFlips", "Unwrap succeeded"},
+		{"no integrity: truncations", flaws{noAuth: true}, "Truncations", "Unwrap succeeded"},
+		{"panics on short input: truncations", flaws{panicShort: true}, "Truncations", "provider panicked"},
+		{"panics on short input: garbage", flaws{panicShort: true}, "Garbage", "provider panicked"},
+		{"shared KEK", flaws{sameKeyAndIDs: true}, "CrossKEK", "Unwrap returned the original data key"},
+		{"shared KEK ids", flaws{sameKeyAndIDs: true}, "CrossKEK", "two KEKs must have distinct ids"},
+		{"ignores a cancelled context", flaws{ignoreCtx: true}, "CancelledContext", "want an error matching context canceled"},
+		{"ignores an expired deadline", flaws{ignoreCtx: true}, "ExpiredDeadline", "want an error matching context deadline exceeded"},
+		{"leaks the key: cancelled context", flaws{leakKey: true}, "CancelledContext", "contains a data key (hex)"},
+		{"leaks the key: provoked errors", flaws{leakKey: true}, "NoKeyBytesInErrors", "contains a data key (hex)"},
+		{"retains the caller's slice", flaws{cache: true}, "NoAliasing", "Wrap retained the caller's slice"},
+		{"returns an internal buffer", flaws{cache: true}, "NoAliasing", "Unwrap returned an internal buffer"},
+		{"mutates the caller's key", flaws{mutate: true}, "NoAliasing", "Wrap mutated the caller's dataKey"},
+		{"empty key id", flaws{emptyKeyID: true}, "RoundTrip", "empty KeyID.Key"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, b := refHarness(tt.flaws).New(t)
+			err := runCheck(t.Context(), tt.check, a, b)
+			require.Error(t, err)
+			require.Contains(t, err.Error(), tt.want)
+
+			a, b = refHarness(flaws{}).New(t)
+			require.NoError(t, runCheck(t.Context(), tt.check, a, b), "the correct reference must pass %s", tt.check)
+		})
+	}
+}
+
+func TestEveryCheckIsExercised(t *testing.T) {
+	require.Len(t, checks, 11)
+	seen := map[string]bool{}
+	for _, c := range checks {
+		require.False(t, seen[c.name], "duplicate check %s", c.name)
+		seen[c.name] = true
+	}
+	require.Error(t, runCheck(t.Context(), "NoSuchCheck", nil, nil))
+}
+
+func TestLeakFormsFindEncodings(t *testing.T) {
+	key := bytes.Repeat([]byte{0xde, 0xad, 0xbe, 0xef}, 4)
+	tests := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"hex", fmt.Errorf("x %x", key), "(hex)"},
+		{"upper hex", fmt.Errorf("x %X", key), "(upper-case hex)"},
+		{"partial hex", fmt.Errorf("x %x", key[3:11]), "(hex of bytes"},
+		{"base64", fmt.Errorf("x %s", "3q2+796tvu/erb7v3q2+7w=="), "base64"},
+		{"raw", fmt.Errorf("x %s", key), "(raw)"},
+		{"%v", fmt.Errorf("x %v", key), "(%v of the byte slice)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t.Context(), nil, nil)
+			e.keys = append(e.keys, key)
+			e.record(tt.err)
+			err := e.leaks()
+			require.Error(t, err)
+			require.Contains(t, err.Error(), tt.want)
+			require.NotContains(t, err.Error(), "dead")
+		})
+	}
+	e := newEnv(t.Context(), nil, nil)
+	e.keys = append(e.keys, key)
+	e.record(errors.New("keyprovider: authentication failed"))
+	require.NoError(t, e.leaks())
+}
+
+// TestRunFailsOnBrokenProvider runs the whole suite, in a child process,
+// against a provider that ignores associated data, and checks that Run
+// fails exactly the subtest that should catch it.
+func TestRunFailsOnBrokenProvider(t *testing.T) {
+	if os.Getenv("PROVIDERTEST_BROKEN_CHILD") == "1" {
+		Run(t, refHarness(flaws{ignoreAD: true}))
+		return
+	}
+	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestRunFailsOnBrokenProvider$", "-test.v", "-test.count=1")
+	cmd.Env = append(os.Environ(), "PROVIDERTEST_BROKEN_CHILD=1")
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit, "the suite must fail a provider that ignores associated data; output:\n%s", out)
+	require.Contains(t, string(out), "--- FAIL: TestRunFailsOnBrokenProvider/WrongAssociatedData")
+	require.Contains(t, string(out), "--- PASS: TestRunFailsOnBrokenProvider/RoundTrip")
+	require.Contains(t, string(out), "--- PASS: TestRunFailsOnBrokenProvider/BitFlips")
+}
