@@ -1,0 +1,502 @@
+package keyprovider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+)
+
+// Client is the portable, fault-surviving wrapper around any [KeyProvider].
+// Every backend (Cloud KMS, Vault, AWS KMS, the local keyset) sits behind a
+// Client in production; the backend only translates requests and classifies
+// errors, while the Client owns deadlines, retries, the retry budget, the
+// circuit breaker and metrics.
+//
+// # Deadlines
+//
+// Every attempt runs under a per-attempt timeout (ClientOptions.AttemptTimeout,
+// default 10 s) nested inside the caller's context, so the caller's deadline
+// always wins. The attempt runs on its own goroutine and the Client returns
+// as soon as the caller's context is done, even if a misbehaving backend
+// ignores its context (the backend call is then abandoned, not killed; it
+// finishes in the background).
+//
+// # Retries
+//
+// Only transient errors are retried: those for which [Retryable] holds
+// (the [ErrUnavailable] class, which backends use for unreachable servers,
+// throttling, 5xx responses and an attempt that ran out of time). Permission,
+// authentication, invalid-argument and key-state errors are returned at once.
+// Backoff is "full jitter" exponential: before retry n the Client sleeps a
+// uniformly random duration in [0, min(MaxBackoff, BaseBackoff·2^(n-1))).
+//
+// Retries are paid from a token bucket: each first attempt adds RetryRatio
+// tokens (default 0.1) up to RetryBurst (default 10), each retry takes one.
+// Over time retries therefore stay at or below 10% of first attempts, so a
+// struggling KMS is not hit by a retry storm from every client at once.
+//
+// # Circuit breaker
+//
+// After BreakerThreshold consecutive transient failures (default 5) the
+// breaker opens and calls fail fast with [ErrUnavailable] without reaching
+// the KMS. After BreakerCooldown (default 10 s) one probe call is let
+// through (half-open); its success closes the breaker, its failure opens it
+// again for another cool-down. Non-transient errors (a wrong key, a denied
+// permission) prove the KMS is reachable and count as successes here.
+//
+// # Outages
+//
+// The Client never caches key material. Serving already-unwrapped data keys
+// for a bounded window (default 5 minutes) while the KMS is down is the job
+// of the data-key cache in the envelope package, which sits above the
+// Client; when that window closes, reads fail closed with [ErrUnavailable].
+//
+// # Optional interfaces
+//
+// Client implements [Rotator], [Rewrapper] and [Describer] and forwards them
+// to the backend, with the same retry and breaker policy (Rotate is never
+// retried, because a retried rotation could create two versions). When the
+// backend lacks [Rewrapper], Rewrap falls back to Unwrap followed by Wrap in
+// this process; when it lacks [Rotator] or [Describer], those methods return
+// an error matching errors.ErrUnsupported. Use [Client.Backend] to
+// type-assert on the backend itself.
+type Client struct {
+	kp      KeyProvider
+	opts    ClientOptions
+	metrics Metrics
+
+	mu       sync.Mutex
+	tokens   float64 // retry budget
+	state    BreakerState
+	failures int       // consecutive transient failures
+	openedAt time.Time // when the breaker last opened
+	probing  bool      // a half-open probe is in flight
+}
+
+// ClientOptions configures a [Client]. The zero value (or nil) means the
+// defaults documented on each field.
+type ClientOptions struct {
+	// AttemptTimeout bounds each attempt inside the caller's deadline.
+	// Default 10 s.
+	AttemptTimeout time.Duration
+	// MaxAttempts is the number of attempts per call, the first included.
+	// Default 3, so one or two transient failures are absorbed and a third
+	// in a row is returned. 1 disables retries.
+	MaxAttempts int
+	// BaseBackoff and MaxBackoff shape the full-jitter exponential backoff.
+	// Defaults 100 ms and 2 s.
+	BaseBackoff, MaxBackoff time.Duration
+	// RetryRatio is the number of retry tokens each first attempt earns
+	// (default 0.1: retries are at most 10% of first attempts over time);
+	// RetryBurst caps the bucket and is its initial content (default 10).
+	RetryRatio float64
+	RetryBurst float64
+	// BreakerThreshold is the number of consecutive transient failures that
+	// open the circuit breaker (default 5). A negative value disables the
+	// breaker.
+	BreakerThreshold int
+	// BreakerCooldown is how long the breaker stays open before it lets a
+	// probe through (default 10 s).
+	BreakerCooldown time.Duration
+	// Metrics receives one observation per attempt and per call, and breaker
+	// state changes. Nil means none.
+	Metrics Metrics
+}
+
+func (o *ClientOptions) withDefaults() ClientOptions {
+	var r ClientOptions
+	if o != nil {
+		r = *o
+	}
+	if r.AttemptTimeout <= 0 {
+		r.AttemptTimeout = 10 * time.Second
+	}
+	if r.MaxAttempts <= 0 {
+		r.MaxAttempts = 3
+	}
+	if r.BaseBackoff <= 0 {
+		r.BaseBackoff = 100 * time.Millisecond
+	}
+	if r.MaxBackoff <= 0 {
+		r.MaxBackoff = 2 * time.Second
+	}
+	if r.MaxBackoff < r.BaseBackoff {
+		r.MaxBackoff = r.BaseBackoff
+	}
+	if r.RetryRatio <= 0 {
+		r.RetryRatio = 0.1
+	}
+	if r.RetryBurst <= 0 {
+		r.RetryBurst = 10
+	}
+	if r.BreakerThreshold == 0 {
+		r.BreakerThreshold = 5
+	}
+	if r.BreakerCooldown <= 0 {
+		r.BreakerCooldown = 10 * time.Second
+	}
+	return r
+}
+
+// BreakerState is the state of a [Client]'s circuit breaker.
+type BreakerState int
+
+const (
+	BreakerClosed   BreakerState = iota // calls flow
+	BreakerOpen                         // calls fail fast
+	BreakerHalfOpen                     // one probe is in flight
+)
+
+func (s BreakerState) String() string {
+	switch s {
+	case BreakerClosed:
+		return "closed"
+	case BreakerOpen:
+		return "open"
+	case BreakerHalfOpen:
+		return "half-open"
+	}
+	return fmt.Sprintf("BreakerState(%d)", int(s))
+}
+
+// ErrCircuitOpen is returned (wrapped in the [ErrUnavailable] class) when
+// the Client's circuit breaker refuses a call.
+var ErrCircuitOpen = errors.New("keyprovider: circuit breaker open")
+
+var (
+	_ KeyProvider = (*Client)(nil)
+	_ Rotator     = (*Client)(nil)
+	_ Rewrapper   = (*Client)(nil)
+	_ Describer   = (*Client)(nil)
+)
+
+// NewClient returns a Client around kp. A nil opts means the defaults.
+func NewClient(kp KeyProvider, opts *ClientOptions) *Client {
+	if kp == nil {
+		panic("keyprovider: NewClient with a nil KeyProvider")
+	}
+	o := opts.withDefaults()
+	return &Client{kp: kp, opts: o, metrics: o.Metrics, tokens: o.RetryBurst}
+}
+
+// Backend returns the KeyProvider the Client wraps.
+func (c *Client) Backend() KeyProvider { return c.kp }
+
+// State returns the circuit breaker's current state.
+func (c *Client) State() BreakerState {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state == BreakerOpen && time.Since(c.openedAt) >= c.opts.BreakerCooldown {
+		return BreakerHalfOpen // the next call will probe
+	}
+	return c.state
+}
+
+// Wrap wraps dataKey with the backend, under the Client's fault policy.
+func (c *Client) Wrap(ctx context.Context, dataKey, associatedData []byte) ([]byte, KeyID, error) {
+	var wrapped []byte
+	var id KeyID
+	err := c.do(ctx, "wrap", true, func(ctx context.Context) error {
+		w, k, err := c.kp.Wrap(ctx, dataKey, associatedData)
+		if err == nil {
+			wrapped, id = w, k
+		}
+		return err
+	})
+	if err != nil {
+		return nil, KeyID{}, err
+	}
+	return wrapped, id, nil
+}
+
+// Unwrap unwraps wrapped with the backend, under the Client's fault policy.
+func (c *Client) Unwrap(ctx context.Context, wrapped, associatedData []byte) ([]byte, error) {
+	var key []byte
+	err := c.do(ctx, "unwrap", true, func(ctx context.Context) error {
+		k, err := c.kp.Unwrap(ctx, wrapped, associatedData)
+		if err == nil {
+			key = k
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return key, nil
+}
+
+// Rewrap re-encrypts wrapped under the backend's current primary KEK. It
+// uses the backend's server-side rewrap when there is one; otherwise it
+// unwraps and wraps again in this process and clears the data key after
+// use (Go cannot promise the bytes leave no other copy in memory).
+func (c *Client) Rewrap(ctx context.Context, wrapped, associatedData []byte) ([]byte, KeyID, error) {
+	rw, ok := c.kp.(Rewrapper)
+	if !ok {
+		key, err := c.Unwrap(ctx, wrapped, associatedData)
+		if err != nil {
+			return nil, KeyID{}, err
+		}
+		defer clear(key)
+		return c.Wrap(ctx, key, associatedData)
+	}
+	var out []byte
+	var id KeyID
+	err := c.do(ctx, "rewrap", true, func(ctx context.Context) error {
+		w, k, err := rw.Rewrap(ctx, wrapped, associatedData)
+		if err == nil {
+			out, id = w, k
+		}
+		return err
+	})
+	if err != nil {
+		return nil, KeyID{}, err
+	}
+	return out, id, nil
+}
+
+// Rotate asks the backend for a new primary KEK version. It is attempted
+// once: a retried rotation whose first attempt did reach the server would
+// create two versions.
+func (c *Client) Rotate(ctx context.Context) (KeyID, error) {
+	r, ok := c.kp.(Rotator)
+	if !ok {
+		return KeyID{}, fmt.Errorf("keyprovider: backend %T cannot rotate: %w", c.kp, errors.ErrUnsupported)
+	}
+	var id KeyID
+	err := c.do(ctx, "rotate", false, func(ctx context.Context) error {
+		k, err := r.Rotate(ctx)
+		if err == nil {
+			id = k
+		}
+		return err
+	})
+	return id, err
+}
+
+// Versions lists the backend's KEK versions.
+func (c *Client) Versions(ctx context.Context) ([]Version, error) {
+	d, ok := c.kp.(Describer)
+	if !ok {
+		return nil, fmt.Errorf("keyprovider: backend %T cannot list versions: %w", c.kp, errors.ErrUnsupported)
+	}
+	var vs []Version
+	err := c.do(ctx, "versions", true, func(ctx context.Context) error {
+		v, err := d.Versions(ctx)
+		if err == nil {
+			vs = v
+		}
+		return err
+	})
+	return vs, err
+}
+
+// do runs call under the fault policy: breaker, per-attempt timeout,
+// retries from the budget with full-jitter backoff, metrics.
+func (c *Client) do(ctx context.Context, op string, retry bool, call func(context.Context) error) error {
+	start := time.Now()
+	err := c.attempts(ctx, op, retry, call)
+	if c.metrics != nil {
+		c.metrics.ObserveCall(ctx, Observation{Op: op, Class: ClassName(err), Latency: time.Since(start)})
+	}
+	return err
+}
+
+func (c *Client) attempts(ctx context.Context, op string, retry bool, call func(context.Context) error) error {
+	if err := ctx.Err(); err != nil {
+		return Classify(op, ErrUnavailable, err)
+	}
+	max := c.opts.MaxAttempts
+	if !retry {
+		max = 1
+	}
+	c.earn()
+	var last error
+	for attempt := 1; ; attempt++ {
+		if err := c.admit(ctx, op); err != nil {
+			if last != nil {
+				return Classify(op, ErrUnavailable, errors.Join(err, last))
+			}
+			return err
+		}
+		t0 := time.Now()
+		err := c.attempt(ctx, op, call)
+		c.record(ctx, err)
+		if c.metrics != nil {
+			c.metrics.ObserveAttempt(ctx, Observation{Op: op, Attempt: attempt, Class: ClassName(err), Latency: time.Since(t0)})
+		}
+		if err == nil {
+			return nil
+		}
+		last = err
+		if ctx.Err() != nil {
+			return callerDone(ctx, op, err)
+		}
+		if !Retryable(err) || attempt >= max {
+			return err
+		}
+		if !c.spend() {
+			return err
+		}
+		if !sleep(ctx, c.backoff(attempt)) {
+			return callerDone(ctx, op, err)
+		}
+	}
+}
+
+// callerDone returns the caller's context error, classified, keeping the
+// attempt's error reachable.
+func callerDone(ctx context.Context, op string, attemptErr error) error {
+	cerr := ctx.Err()
+	if errors.Is(attemptErr, cerr) {
+		return Classify(op, ErrUnavailable, attemptErr)
+	}
+	return Classify(op, ErrUnavailable, fmt.Errorf("%w (last attempt: %w)", cerr, attemptErr))
+}
+
+// attempt runs one call under the per-attempt timeout and returns when the
+// call returns or its context is done, whichever comes first.
+func (c *Client) attempt(ctx context.Context, op string, call func(context.Context) error) error {
+	actx, cancel := context.WithTimeout(ctx, c.opts.AttemptTimeout)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				// Do not format r: a backend panic value may hold secrets.
+				done <- Classify(op, ErrInvalidArgument, errors.New("keyprovider: backend panicked"))
+			}
+		}()
+		done <- call(actx)
+	}()
+	var err error
+	select {
+	case err = <-done:
+	case <-actx.Done():
+		// The backend ignores its context; do not wait for it.
+		err = actx.Err()
+	}
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() == nil && errors.Is(err, context.Canceled) && actx.Err() != nil {
+		// Only the attempt's own timer fired: a deadline, not a cancellation.
+		err = fmt.Errorf("keyprovider: attempt timed out after %v: %w", c.opts.AttemptTimeout, context.DeadlineExceeded)
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return Classify(op, ErrUnavailable, err)
+	}
+	// Backends classify their own errors; an unclassified error (a bug in
+	// the backend, most likely) is passed through and never retried.
+	return err
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
+		return false // no point sleeping past the caller's deadline
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// backoff returns the full-jitter delay before retry number n (n ≥ 1).
+func (c *Client) backoff(n int) time.Duration {
+	ceiling := c.opts.MaxBackoff
+	if n-1 < 32 {
+		if d := c.opts.BaseBackoff << (n - 1); d > 0 && d < ceiling {
+			ceiling = d
+		}
+	}
+	return rand.N(ceiling)
+}
+
+// earn credits the retry budget for one first attempt.
+func (c *Client) earn() {
+	c.mu.Lock()
+	c.tokens = min(c.tokens+c.opts.RetryRatio, c.opts.RetryBurst)
+	c.mu.Unlock()
+}
+
+// spend takes one retry token, reporting whether there was one.
+func (c *Client) spend() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.tokens < 1 {
+		return false
+	}
+	c.tokens--
+	return true
+}
+
+// admit asks the breaker whether an attempt may go out.
+func (c *Client) admit(ctx context.Context, op string) error {
+	if c.opts.BreakerThreshold < 0 {
+		return nil
+	}
+	c.mu.Lock()
+	var changed bool
+	switch c.state {
+	case BreakerOpen:
+		if time.Since(c.openedAt) < c.opts.BreakerCooldown {
+			c.mu.Unlock()
+			return Classify(op, ErrUnavailable, ErrCircuitOpen)
+		}
+		c.state, c.probing, changed = BreakerHalfOpen, true, true
+	case BreakerHalfOpen:
+		if c.probing {
+			c.mu.Unlock()
+			return Classify(op, ErrUnavailable, ErrCircuitOpen)
+		}
+		c.probing = true
+	}
+	c.mu.Unlock()
+	if changed && c.metrics != nil {
+		c.metrics.BreakerChanged(ctx, BreakerOpen, BreakerHalfOpen)
+	}
+	return nil
+}
+
+// record feeds one attempt's outcome to the breaker.
+func (c *Client) record(ctx context.Context, err error) {
+	if c.opts.BreakerThreshold < 0 {
+		return
+	}
+	transient := err != nil && Retryable(err) && ctx.Err() == nil
+	c.mu.Lock()
+	from := c.state
+	switch {
+	case transient:
+		c.failures++
+		if c.state == BreakerHalfOpen || c.failures >= c.opts.BreakerThreshold {
+			c.state, c.openedAt = BreakerOpen, time.Now()
+		}
+	case err != nil && ctx.Err() != nil:
+		// The caller gave up; that says nothing about the KMS.
+	default:
+		c.failures = 0
+		c.state = BreakerClosed
+	}
+	if from == BreakerHalfOpen {
+		c.probing = false
+		if c.state == BreakerHalfOpen {
+			// A cancelled probe: let the next call probe again.
+			c.state = BreakerOpen
+		}
+	}
+	to := c.state
+	c.mu.Unlock()
+	if from != to && c.metrics != nil {
+		c.metrics.BreakerChanged(ctx, from, to)
+	}
+}

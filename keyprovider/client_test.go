@@ -1,0 +1,460 @@
+package keyprovider_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/fieldguard/pii/keyprovider"
+	"github.com/fieldguard/pii/keyprovider/providertest"
+)
+
+// faultyKP is an in-memory AES-GCM KeyProvider whose next calls can be made
+// to fail or hang. It counts the calls that reach it.
+type faultyKP struct {
+	name  string
+	aead  cipher.AEAD
+	calls atomic.Int64
+
+	mu     sync.Mutex
+	faults []error // consumed one per call; errHang blocks until ctx is done
+	always error   // when set, every call fails with it
+	deaf   bool    // hangs ignore ctx (a misbehaving backend)
+}
+
+var errHang = errors.New("hang")
+
+func newFaultyKP(t testing.TB, name string) *faultyKP {
+	k := make([]byte, 32)
+	_, err := rand.Read(k)
+	require.NoError(t, err)
+	b, err := aes.NewCipher(k)
+	require.NoError(t, err)
+	a, err := cipher.NewGCM(b)
+	require.NoError(t, err)
+	return &faultyKP{name: name, aead: a}
+}
+
+func (f *faultyKP) inject(errs ...error) {
+	f.mu.Lock()
+	f.faults = append(f.faults, errs...)
+	f.mu.Unlock()
+}
+
+func (f *faultyKP) setAlways(err error) {
+	f.mu.Lock()
+	f.always = err
+	f.mu.Unlock()
+}
+
+func (f *faultyKP) fault(ctx context.Context) error {
+	f.calls.Add(1)
+	f.mu.Lock()
+	err := f.always
+	if err == nil && len(f.faults) > 0 {
+		err, f.faults = f.faults[0], f.faults[1:]
+	}
+	deaf := f.deaf
+	f.mu.Unlock()
+	if err == errHang {
+		if deaf {
+			time.Sleep(3 * time.Second)
+			return errors.New("faulty: woke up")
+		}
+		<-ctx.Done()
+		return keyprovider.Classify("call", keyprovider.ErrUnavailable, ctx.Err())
+	}
+	if err == nil {
+		return ctx.Err()
+	}
+	return err
+}
+
+func (f *faultyKP) Wrap(ctx context.Context, dk, ad []byte) ([]byte, keyprovider.KeyID, error) {
+	if err := f.fault(ctx); err != nil {
+		return nil, keyprovider.KeyID{}, err
+	}
+	nonce := make([]byte, f.aead.NonceSize())
+	_, _ = rand.Read(nonce)
+	return f.aead.Seal(nonce, nonce, dk, ad), keyprovider.KeyID{Key: f.name, Version: "1"}, nil
+}
+
+func (f *faultyKP) Unwrap(ctx context.Context, w, ad []byte) ([]byte, error) {
+	if err := f.fault(ctx); err != nil {
+		return nil, err
+	}
+	if len(w) < f.aead.NonceSize() {
+		return nil, keyprovider.Classify("unwrap", keyprovider.ErrAuthentication, errors.New("faulty: short"))
+	}
+	pt, err := f.aead.Open(nil, w[:f.aead.NonceSize()], w[f.aead.NonceSize():], ad)
+	if err != nil {
+		return nil, keyprovider.Classify("unwrap", keyprovider.ErrAuthentication, errors.New("faulty: open failed"))
+	}
+	return pt, nil
+}
+
+func unavailable() error {
+	return keyprovider.Classify("wrap", keyprovider.ErrUnavailable, errors.New("faulty: 503"))
+}
+
+// fastOpts keeps backoff tiny so tests run quickly.
+func fastOpts() *keyprovider.ClientOptions {
+	return &keyprovider.ClientOptions{BaseBackoff: time.Microsecond, MaxBackoff: time.Millisecond}
+}
+
+func TestClientConformance(t *testing.T) {
+	providertest.Run(t, providertest.Harness{
+		New: func(t *testing.T) (a, b keyprovider.KeyProvider) {
+			return keyprovider.NewClient(newFaultyKP(t, "a"), fastOpts()),
+				keyprovider.NewClient(newFaultyKP(t, "b"), fastOpts())
+		},
+	})
+}
+
+func TestClientRetries(t *testing.T) {
+	perm := keyprovider.Classify("wrap", keyprovider.ErrPermission, errors.New("faulty: 403"))
+	auth := keyprovider.Classify("wrap", keyprovider.ErrAuthentication, errors.New("faulty: bad tag"))
+	tests := []struct {
+		name      string
+		faults    []error
+		wantErr   error // nil: success
+		wantCalls int64
+	}{
+		{"no fault", nil, nil, 1},
+		{"one transient recovered", []error{unavailable()}, nil, 2},
+		{"two transient recovered", []error{unavailable(), unavailable()}, nil, 3},
+		{"four in a row fail", []error{unavailable(), unavailable(), unavailable(), unavailable()}, keyprovider.ErrUnavailable, 3},
+		{"permission not retried", []error{perm}, keyprovider.ErrPermission, 1},
+		{"authentication not retried", []error{auth}, keyprovider.ErrAuthentication, 1},
+		{"unclassified not retried", []error{errors.New("faulty: odd")}, errors.New(""), 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFaultyKP(t, "k")
+			c := keyprovider.NewClient(f, fastOpts())
+			f.inject(tc.faults...)
+			w, id, err := c.Wrap(t.Context(), []byte("0123456789abcdef"), []byte("ad"))
+			require.Equal(t, tc.wantCalls, f.calls.Load())
+			if tc.wantErr == nil {
+				require.NoError(t, err)
+				require.Equal(t, "k", id.Key)
+				require.NotEmpty(t, w)
+				return
+			}
+			require.Error(t, err)
+			require.Nil(t, w)
+			if keyprovider.ClassOf(tc.wantErr) != nil {
+				require.ErrorIs(t, err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestClientHangRespectsDeadline(t *testing.T) {
+	for _, deaf := range []bool{false, true} {
+		name := map[bool]string{false: "backend honours ctx", true: "backend ignores ctx"}[deaf]
+		t.Run(name, func(t *testing.T) {
+			f := newFaultyKP(t, "k")
+			f.deaf = deaf
+			f.setAlways(errHang)
+			c := keyprovider.NewClient(f, fastOpts())
+			ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+			defer cancel()
+			done := make(chan error, 1)
+			go func() {
+				_, err := c.Unwrap(ctx, []byte("wrapped"), nil)
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				require.ErrorIs(t, err, context.DeadlineExceeded)
+				require.ErrorIs(t, err, keyprovider.ErrUnavailable)
+			case <-time.After(2500 * time.Millisecond): // generous watchdog, not a timing assertion
+				t.Fatal("Unwrap did not return after the caller's deadline")
+			}
+		})
+	}
+}
+
+func TestClientAttemptTimeoutRetries(t *testing.T) {
+	f := newFaultyKP(t, "k")
+	opts := fastOpts()
+	opts.AttemptTimeout = 20 * time.Millisecond
+	c := keyprovider.NewClient(f, opts)
+	w, _, err := c.Wrap(t.Context(), []byte("0123456789abcdef"), nil)
+	require.NoError(t, err)
+	f.inject(errHang)
+	got, err := c.Unwrap(t.Context(), w, nil)
+	require.NoError(t, err, "a hung first attempt is retried after the attempt timeout")
+	require.Equal(t, []byte("0123456789abcdef"), got)
+	require.Equal(t, int64(3), f.calls.Load())
+}
+
+func TestClientCancelled(t *testing.T) {
+	f := newFaultyKP(t, "k")
+	c := keyprovider.NewClient(f, fastOpts())
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	_, _, err := c.Wrap(ctx, []byte("0123456789abcdef"), nil)
+	require.ErrorIs(t, err, context.Canceled)
+	require.Zero(t, f.calls.Load())
+
+	// Cancelled while hanging: Canceled, and no retry.
+	f.setAlways(errHang)
+	ctx, cancel = context.WithCancel(t.Context())
+	time.AfterFunc(20*time.Millisecond, cancel)
+	_, err = c.Unwrap(ctx, []byte("x"), nil)
+	require.ErrorIs(t, err, context.Canceled)
+	require.Equal(t, int64(1), f.calls.Load())
+	require.Equal(t, keyprovider.BreakerClosed, c.State(), "a caller's cancellation says nothing about the KMS")
+}
+
+func TestClientRetryBudget(t *testing.T) {
+	f := newFaultyKP(t, "k")
+	f.setAlways(unavailable())
+	opts := fastOpts()
+	opts.BreakerThreshold = -1 // measure the budget alone
+	c := keyprovider.NewClient(f, opts)
+	const n = 1000
+	for range n {
+		_, _, err := c.Wrap(t.Context(), []byte("0123456789abcdef"), nil)
+		require.ErrorIs(t, err, keyprovider.ErrUnavailable)
+	}
+	retries := f.calls.Load() - n
+	// Burst (10) plus 10% of first attempts.
+	require.LessOrEqual(t, retries, int64(10+n/10))
+	require.Greater(t, retries, int64(0))
+}
+
+func TestClientBreaker(t *testing.T) {
+	f := newFaultyKP(t, "k")
+	f.setAlways(unavailable())
+	opts := fastOpts()
+	opts.BreakerThreshold = 5
+	opts.BreakerCooldown = 30 * time.Millisecond
+	rec := &recorder{}
+	opts.Metrics = rec
+	c := keyprovider.NewClient(f, opts)
+	ctx := t.Context()
+
+	const n = 1000
+	for range n {
+		_, _, err := c.Wrap(ctx, []byte("0123456789abcdef"), nil)
+		require.ErrorIs(t, err, keyprovider.ErrUnavailable)
+	}
+	// While open, calls fail fast; only half-open probes reach the KMS. The
+	// first attempts that reached the KMS before it opened plus every retry
+	// and probe stay within 10% of the callers' first attempts.
+	require.LessOrEqual(t, f.calls.Load(), int64(n/10))
+	require.NotEqual(t, keyprovider.BreakerClosed, c.State())
+	_, _, err := c.Wrap(ctx, []byte("0123456789abcdef"), nil)
+	if errors.Is(err, keyprovider.ErrCircuitOpen) {
+		require.ErrorIs(t, err, keyprovider.ErrUnavailable)
+	}
+
+	// The KMS recovers: after the cool-down a probe succeeds and the breaker closes.
+	f.setAlways(nil)
+	require.Eventually(t, func() bool {
+		_, _, err := c.Wrap(ctx, []byte("0123456789abcdef"), nil)
+		return err == nil
+	}, 5*time.Second, 10*time.Millisecond)
+	require.Equal(t, keyprovider.BreakerClosed, c.State())
+	before := f.calls.Load()
+	_, _, err = c.Wrap(ctx, []byte("0123456789abcdef"), nil)
+	require.NoError(t, err)
+	require.Equal(t, before+1, f.calls.Load())
+
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	require.Contains(t, rec.transitions, "closed->open")
+	require.Contains(t, rec.transitions, "open->half-open")
+	require.Contains(t, rec.transitions, "half-open->closed")
+	require.Positive(t, rec.calls["wrap/circuit_open"])
+}
+
+func TestClientBreakerIgnoresNonTransient(t *testing.T) {
+	f := newFaultyKP(t, "k")
+	f.setAlways(keyprovider.Classify("wrap", keyprovider.ErrPermission, errors.New("faulty: 403")))
+	c := keyprovider.NewClient(f, fastOpts())
+	for range 20 {
+		_, _, err := c.Wrap(t.Context(), []byte("0123456789abcdef"), nil)
+		require.ErrorIs(t, err, keyprovider.ErrPermission)
+	}
+	require.Equal(t, int64(20), f.calls.Load())
+	require.Equal(t, keyprovider.BreakerClosed, c.State())
+}
+
+func TestClientOptionalInterfaces(t *testing.T) {
+	f := newFaultyKP(t, "k")
+	c := keyprovider.NewClient(f, fastOpts())
+	require.Same(t, f, c.Backend())
+	dk := []byte("0123456789abcdef")
+	w, _, err := c.Wrap(t.Context(), dk, []byte("ad"))
+	require.NoError(t, err)
+
+	// No Rewrapper: falls back to unwrap then wrap.
+	w2, id, err := c.Rewrap(t.Context(), w, []byte("ad"))
+	require.NoError(t, err)
+	require.Equal(t, "k", id.Key)
+	require.False(t, bytes.Equal(w, w2))
+	got, err := c.Unwrap(t.Context(), w2, []byte("ad"))
+	require.NoError(t, err)
+	require.Equal(t, dk, got)
+	_, _, err = c.Rewrap(t.Context(), w, []byte("other"))
+	require.ErrorIs(t, err, keyprovider.ErrAuthentication)
+
+	_, err = c.Rotate(t.Context())
+	require.ErrorIs(t, err, errors.ErrUnsupported)
+	_, err = c.Versions(t.Context())
+	require.ErrorIs(t, err, errors.ErrUnsupported)
+
+	// With the interfaces: forwarded.
+	r := &rotatingKP{faultyKP: f}
+	c = keyprovider.NewClient(r, fastOpts())
+	id, err = c.Rotate(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, "2", id.Version)
+	vs, err := c.Versions(t.Context())
+	require.NoError(t, err)
+	require.Len(t, vs, 2)
+	_, _, err = c.Rewrap(t.Context(), w, []byte("ad"))
+	require.NoError(t, err)
+	require.Equal(t, int64(1), r.rewraps.Load())
+
+	// Rotate is attempted once, even on a transient error.
+	f.inject(unavailable())
+	_, err = c.Rotate(t.Context())
+	require.ErrorIs(t, err, keyprovider.ErrUnavailable)
+}
+
+type rotatingKP struct {
+	*faultyKP
+	rewraps atomic.Int64
+}
+
+func (r *rotatingKP) Rotate(ctx context.Context) (keyprovider.KeyID, error) {
+	if err := r.fault(ctx); err != nil {
+		return keyprovider.KeyID{}, err
+	}
+	return keyprovider.KeyID{Key: r.name, Version: "2"}, nil
+}
+
+func (r *rotatingKP) Versions(ctx context.Context) ([]keyprovider.Version, error) {
+	return []keyprovider.Version{
+		{ID: keyprovider.KeyID{Key: r.name, Version: "1"}, Status: keyprovider.StatusEnabled},
+		{ID: keyprovider.KeyID{Key: r.name, Version: "2"}, Status: keyprovider.StatusEnabled, Primary: true},
+	}, nil
+}
+
+func (r *rotatingKP) Rewrap(ctx context.Context, w, ad []byte) ([]byte, keyprovider.KeyID, error) {
+	r.rewraps.Add(1)
+	dk, err := r.Unwrap(ctx, w, ad)
+	if err != nil {
+		return nil, keyprovider.KeyID{}, err
+	}
+	return r.Wrap(ctx, dk, ad)
+}
+
+// recorder is a Metrics that counts what it sees.
+type recorder struct {
+	mu          sync.Mutex
+	attempts    map[string]int
+	calls       map[string]int
+	transitions []string
+}
+
+func (r *recorder) ObserveAttempt(_ context.Context, o keyprovider.Observation) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.attempts == nil {
+		r.attempts = map[string]int{}
+	}
+	r.attempts[o.Op+"/"+o.Class]++
+}
+
+func (r *recorder) ObserveCall(_ context.Context, o keyprovider.Observation) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.calls == nil {
+		r.calls = map[string]int{}
+	}
+	r.calls[o.Op+"/"+o.Class]++
+}
+
+func (r *recorder) BreakerChanged(_ context.Context, from, to keyprovider.BreakerState) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.transitions = append(r.transitions, from.String()+"->"+to.String())
+}
+
+func TestClientMetrics(t *testing.T) {
+	f := newFaultyKP(t, "k")
+	rec := &recorder{}
+	opts := fastOpts()
+	opts.Metrics = rec
+	c := keyprovider.NewClient(f, opts)
+	dk := []byte("0123456789abcdef")
+	f.inject(unavailable())
+	w, _, err := c.Wrap(t.Context(), dk, nil)
+	require.NoError(t, err)
+	_, err = c.Unwrap(t.Context(), w, []byte("wrong"))
+	require.ErrorIs(t, err, keyprovider.ErrAuthentication)
+
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	require.Equal(t, map[string]int{"wrap/unavailable": 1, "wrap/": 1, "unwrap/authentication": 1}, rec.attempts)
+	require.Equal(t, map[string]int{"wrap/": 1, "unwrap/authentication": 1}, rec.calls)
+}
+
+func TestSlogMetrics(t *testing.T) {
+	var buf bytes.Buffer
+	l := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	f := newFaultyKP(t, "k")
+	opts := fastOpts()
+	opts.Metrics = keyprovider.SlogMetrics(l)
+	c := keyprovider.NewClient(f, opts)
+	dk := []byte("SECRET-DATA-KEY!")
+	f.inject(unavailable())
+	w, _, err := c.Wrap(t.Context(), dk, []byte("ad"))
+	require.NoError(t, err)
+	_, err = c.Unwrap(t.Context(), w, []byte("wrong"))
+	require.Error(t, err)
+
+	out := buf.String()
+	require.Contains(t, out, "op=wrap attempt=1 class=unavailable")
+	require.Contains(t, out, "level=WARN msg=\"keyprovider: kms call\" op=unwrap class=authentication")
+	require.NotContains(t, out, "SECRET")
+	require.NotContains(t, out, "faulty")
+}
+
+func TestClassName(t *testing.T) {
+	tests := []struct {
+		err  error
+		want string
+	}{
+		{nil, ""},
+		{keyprovider.Classify("x", keyprovider.ErrUnavailable, keyprovider.ErrCircuitOpen), "circuit_open"},
+		{context.Canceled, "canceled"},
+		{keyprovider.Classify("x", keyprovider.ErrInvalidArgument, context.DeadlineExceeded), "unavailable"},
+		{keyprovider.ErrPermission, "permission"},
+		{keyprovider.ErrKeyNotFound, "key_not_found"},
+		{keyprovider.ErrKeyDisabled, "key_disabled"},
+		{keyprovider.ErrKeyDestroyed, "key_destroyed"},
+		{keyprovider.ErrAuthentication, "authentication"},
+		{keyprovider.ErrInvalidArgument, "invalid_argument"},
+		{errors.New("x"), "other"},
+	}
+	for _, tc := range tests {
+		require.Equal(t, tc.want, keyprovider.ClassName(tc.err), "%v", tc.err)
+	}
+}
