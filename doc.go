@@ -1,0 +1,51 @@
+// Package pii reads the `pii:"..."` struct tags that the rest of the
+// library is driven by, and reports what personal data a program holds.
+//
+// A tag names a data category and options:
+//
+//	type Customer struct {
+//		ID       string    `pii:"subject"`
+//		Email    string    `pii:"email,encrypt,index,mask=email,retain=2y,from=LastSeen,then=shred"`
+//		Phone    string    `pii:"phone,token=ff1,mask=phone,reveal=supervisor"`
+//		LastSeen time.Time `pii:"-"`
+//	}
+//
+// [SchemaOf] parses and checks a type's tags once and caches the result;
+// envelope, tokenize, mask and retention all read that schema. [Inventory]
+// turns the schemas of a program's types into the report a privacy officer
+// asks for: which types hold which categories, how protected, kept how long,
+// why, and which untagged fields look personal.
+//
+// # Grammar
+//
+// The first token is a category (a built-in one such as email, phone, name,
+// address, dob, national_id, card, iban, ip, location, health; or a dotted
+// taxonomy key such as user.contact.email), or one of: "-" (not personal
+// data), subject (the data-subject id), id (the record id), tenant (the
+// tenant id), dive (descend into a nested struct, pointer, slice, array or
+// map of structs). Options follow, comma-separated: encrypt, encrypt=det,
+// index, index=Field, token=ff1|ff3-1|hmac|vault, mask=style[:arg],
+// reveal=role|role, retain=D, min=D, grace=D, from=Field,
+// then=delete|null|redact|anonymize|generalize:rule|shred|block,
+// purpose=name, basis=legal-basis, sensitive, log=omit|mask|hmac.
+// Durations are 30d, 12h, 2w, 6m (calendar months), 2y (calendar years),
+// combinations such as 1y6m, or ISO 8601 (P2Y6M, PT12H). The README has an
+// example per option.
+//
+// A malformed tag is an error from SchemaOf naming the type, the field and
+// the token ([TagError]); it is never ignored and never panics.
+//
+// # Type names
+//
+// The schema's Name is bound into the associated data of every encrypted
+// field. It defaults to the Go type's name (without the package path, so
+// moving a type between packages keeps its data readable). Before renaming
+// a type, [Register] its old name in an init function.
+//
+// # Security model
+//
+// This package reads types, never values, except for [Schema.SubjectOf],
+// [Schema.IDOf], [Schema.TenantOf] and [Schema.ClockOf], which return the
+// identifiers the other packages bind into keys and associated data. Reports
+// hold names only.
+package pii

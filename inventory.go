@@ -1,0 +1,271 @@
+package pii
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/netip"
+	"reflect"
+	"slices"
+	"sort"
+	"strings"
+	"unicode"
+)
+
+// Report is the data inventory: which types hold which categories of
+// personal data, how each field is protected, how long it is kept and why.
+// It holds type and field names only, never values.
+type Report struct {
+	Types      []TypeReport      `json:"types"`
+	Categories []CategorySummary `json:"categories"`
+	Warnings   []Warning         `json:"warnings"`
+}
+
+// TypeReport describes one struct type.
+type TypeReport struct {
+	Name    string        `json:"name"`    // stable name (Schema.Name)
+	GoType  string        `json:"go_type"` // package-qualified Go type
+	Subject string        `json:"subject,omitempty"`
+	ID      string        `json:"id,omitempty"`
+	Tenant  string        `json:"tenant,omitempty"`
+	Fields  []FieldReport `json:"fields"`
+}
+
+// FieldReport describes one tagged field.
+type FieldReport struct {
+	Path       string     `json:"path"`
+	Category   string     `json:"category"`
+	GoType     string     `json:"go_type"`
+	Protection []string   `json:"protection"`
+	Retention  *Retention `json:"retention,omitempty"`
+	Purpose    string     `json:"purpose,omitempty"`
+	Basis      string     `json:"basis,omitempty"`
+	Sensitive  bool       `json:"sensitive"`
+	Reveal     []string   `json:"reveal,omitempty"`
+	Log        string     `json:"log"`
+}
+
+// Retention is a field's retention rule as reported.
+type Retention struct {
+	Max    string `json:"max"`             // ISO 8601
+	Min    string `json:"min,omitempty"`   // ISO 8601
+	Grace  string `json:"grace,omitempty"` // ISO 8601
+	Clock  string `json:"clock"`           // the from= field, or "created"
+	Action string `json:"action"`
+}
+
+// CategorySummary answers "which types hold this category, kept how long".
+type CategorySummary struct {
+	Category  string   `json:"category"`
+	Sensitive bool     `json:"sensitive"`
+	Fields    []string `json:"fields"`    // Type.Path
+	Retention []string `json:"retention"` // distinct rules, "P2Y from LastSeen then shred" or "unlimited"
+}
+
+// Warning flags an untagged field that looks personal.
+type Warning struct {
+	Type   string `json:"type"`
+	Field  string `json:"field"`
+	Reason string `json:"reason"`
+}
+
+// Inventory builds the report for the given struct types (values, pointers
+// or reflect.Types). Types appear in the order given.
+func Inventory(types ...any) (*Report, error) {
+	r := &Report{Types: []TypeReport{}, Categories: []CategorySummary{}, Warnings: []Warning{}}
+	cats := map[string]*CategorySummary{}
+	for _, v := range types {
+		s, err := SchemaOf(v)
+		if err != nil {
+			return nil, err
+		}
+		tr := TypeReport{Name: s.Name, GoType: s.Type.String(), Fields: []FieldReport{}}
+		for _, f := range []*Field{s.Subject, s.ID, s.Tenant} {
+			if f == nil {
+				continue
+			}
+			switch f.Role {
+			case RoleSubject:
+				tr.Subject = f.Path
+			case RoleID:
+				tr.ID = f.Path
+			case RoleTenant:
+				tr.Tenant = f.Path
+			}
+		}
+		for _, f := range s.Fields {
+			fr := FieldReport{
+				Path: f.Path, Category: f.Category, GoType: f.Type.String(),
+				Protection: f.Opts.Protection(), Purpose: f.Opts.Purpose, Basis: f.Opts.Basis,
+				Sensitive: f.Opts.Sensitive, Reveal: f.Opts.Reveal, Log: f.Opts.Log,
+			}
+			if fr.Protection == nil {
+				fr.Protection = []string{}
+			}
+			if fr.Log == "" {
+				fr.Log = "omit"
+			}
+			rule := "unlimited"
+			if !f.Opts.Retain.IsZero() {
+				clock := f.Opts.From
+				if clock == "" {
+					clock = "created"
+				}
+				fr.Retention = &Retention{
+					Max: f.Opts.Retain.String(), Min: f.Opts.Min.String(), Grace: f.Opts.Grace.String(),
+					Clock: clock, Action: f.Opts.Then.String(),
+				}
+				rule = fmt.Sprintf("%s from %s then %s", fr.Retention.Max, clock, fr.Retention.Action)
+			}
+			tr.Fields = append(tr.Fields, fr)
+			c := cats[f.Category]
+			if c == nil {
+				c = &CategorySummary{Category: f.Category}
+				cats[f.Category] = c
+			}
+			c.Sensitive = c.Sensitive || f.Opts.Sensitive
+			c.Fields = append(c.Fields, s.Name+"."+f.Path)
+			if !slices.Contains(c.Retention, rule) {
+				c.Retention = append(c.Retention, rule)
+			}
+		}
+		if len(s.Fields) > 0 || s.Subject != nil {
+			for _, u := range s.Untagged {
+				if reason := looksPersonal(u.Path, u.Type); reason != "" {
+					r.Warnings = append(r.Warnings, Warning{Type: s.Name, Field: u.Path, Reason: reason})
+				}
+			}
+		}
+		r.Types = append(r.Types, tr)
+	}
+	keys := make([]string, 0, len(cats))
+	for k := range cats {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		r.Categories = append(r.Categories, *cats[k])
+	}
+	return r, nil
+}
+
+// personalWords maps words found in field names to the category they
+// suggest.
+var personalWords = map[string]string{
+	"email": "email", "mail": "email", "phone": "phone", "mobile": "phone", "msisdn": "phone",
+	"tel": "phone", "telephone": "phone", "ssn": "national_id", "nin": "national_id",
+	"passport": "passport", "dob": "dob", "birth": "dob", "birthday": "dob", "birthdate": "dob",
+	"iban": "iban", "card": "card", "pan": "card", "cc": "card", "address": "address",
+	"street": "address", "postcode": "postcode", "zip": "postcode", "zipcode": "postcode",
+	"ip": "ip", "lat": "location", "lng": "location", "lon": "location", "latitude": "location",
+	"longitude": "location", "geo": "location", "location": "location", "gender": "gender",
+	"firstname": "name", "lastname": "name", "fullname": "name", "surname": "name",
+	"salary": "financial", "income": "financial", "diagnosis": "health", "health": "health",
+}
+
+func looksPersonal(path string, t reflect.Type) string {
+	if t == reflect.TypeFor[net.IP]() || t == reflect.TypeFor[netip.Addr]() {
+		return "type " + t.String() + " holds an IP address (category ip)"
+	}
+	name := path[strings.LastIndexByte(path, '.')+1:]
+	words := splitWords(name)
+	for i, w := range words {
+		if c, ok := personalWords[w]; ok {
+			return fmt.Sprintf("name suggests personal data (category %s); tag it or mark it pii:\"-\"", c)
+		}
+		if i+1 < len(words) {
+			if c, ok := personalWords[w+words[i+1]]; ok {
+				return fmt.Sprintf("name suggests personal data (category %s); tag it or mark it pii:\"-\"", c)
+			}
+		}
+	}
+	return ""
+}
+
+// splitWords splits a Go identifier into lower-case words:
+// "HomeIPAddress" → home, ip, address.
+func splitWords(s string) []string {
+	var words []string
+	r := []rune(s)
+	start := 0
+	for i := 1; i <= len(r); i++ {
+		boundary := i == len(r) || r[i] == '_' ||
+			unicode.IsUpper(r[i]) && (unicode.IsLower(r[i-1]) || i+1 < len(r) && unicode.IsLower(r[i+1]) && unicode.IsUpper(r[i-1])) ||
+			unicode.IsDigit(r[i]) != unicode.IsDigit(r[i-1])
+		if boundary {
+			if w := strings.Trim(string(r[start:i]), "_"); w != "" {
+				words = append(words, strings.ToLower(w))
+			}
+			start = i
+		}
+	}
+	return words
+}
+
+// JSON renders the report as indented JSON.
+func (r *Report) JSON() ([]byte, error) { return json.MarshalIndent(r, "", "  ") }
+
+// Markdown renders the report for a privacy officer: a summary by category,
+// a table per type, and the warnings.
+func (r *Report) Markdown() string {
+	var b strings.Builder
+	b.WriteString("# Personal data inventory\n\n## By category\n\n")
+	b.WriteString("| category | sensitive | held in | retention |\n|---|---|---|---|\n")
+	for _, c := range r.Categories {
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", c.Category, yesNo(c.Sensitive),
+			strings.Join(c.Fields, ", "), strings.Join(c.Retention, "; "))
+	}
+	for _, t := range r.Types {
+		fmt.Fprintf(&b, "\n## %s\n\n", t.Name)
+		var roles []string
+		for _, kv := range [][2]string{{"subject", t.Subject}, {"id", t.ID}, {"tenant", t.Tenant}} {
+			if kv[1] != "" {
+				roles = append(roles, kv[0]+": `"+kv[1]+"`")
+			}
+		}
+		fmt.Fprintf(&b, "Go type `%s`", t.GoType)
+		if len(roles) > 0 {
+			b.WriteString("; " + strings.Join(roles, ", "))
+		}
+		b.WriteString(".\n\n| field | category | protection | retention | purpose | basis | sensitive | log |\n|---|---|---|---|---|---|---|---|\n")
+		for _, f := range t.Fields {
+			ret := "unlimited"
+			if f.Retention != nil {
+				ret = f.Retention.Max + " from " + f.Retention.Clock + ", then " + f.Retention.Action
+				if f.Retention.Min != "" {
+					ret += ", min " + f.Retention.Min
+				}
+				if f.Retention.Grace != "" {
+					ret += ", grace " + f.Retention.Grace
+				}
+			}
+			prot := strings.Join(f.Protection, ", ")
+			if prot == "" {
+				prot = "none"
+			}
+			fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s | %s | %s |\n", f.Path, f.Category, prot, ret,
+				dash(f.Purpose), dash(f.Basis), yesNo(f.Sensitive), f.Log)
+		}
+	}
+	if len(r.Warnings) > 0 {
+		b.WriteString("\n## Warnings\n\n")
+		for _, w := range r.Warnings {
+			fmt.Fprintf(&b, "- `%s.%s`: %s\n", w.Type, w.Field, w.Reason)
+		}
+	}
+	return b.String()
+}
+
+func yesNo(v bool) string {
+	if v {
+		return "yes"
+	}
+	return "no"
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,433 @@
+package pii
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Role says what a tagged field is to the library.
+type Role int
+
+const (
+	// RoleData is personal data: the category names what kind.
+	RoleData Role = iota
+	// RoleSubject marks the data-subject id; per-subject keys hang off it.
+	RoleSubject
+	// RoleID marks the record id bound into associated data.
+	RoleID
+	// RoleTenant marks the tenant id.
+	RoleTenant
+)
+
+func (r Role) String() string {
+	switch r {
+	case RoleSubject:
+		return "subject"
+	case RoleID:
+		return "id"
+	case RoleTenant:
+		return "tenant"
+	default:
+		return "data"
+	}
+}
+
+// EncryptMode is the `encrypt` option.
+type EncryptMode int
+
+const (
+	EncryptNone   EncryptMode = iota
+	EncryptRandom             // `encrypt`: randomised AEAD
+	EncryptDet                // `encrypt=det`: deterministic (AES-SIV), for equality lookups
+)
+
+func (m EncryptMode) String() string {
+	switch m {
+	case EncryptRandom:
+		return "random"
+	case EncryptDet:
+		return "det"
+	default:
+		return ""
+	}
+}
+
+// Action is what retention does to a field when its period ends.
+type Action struct {
+	Kind string // delete, null, redact, anonymize, generalize, shred, block
+	Rule string // for generalize: year, month, last4, ipv4/24, postcode:N
+}
+
+func (a Action) String() string {
+	if a.Rule != "" {
+		return a.Kind + ":" + a.Rule
+	}
+	return a.Kind
+}
+
+// Options are the parsed options of a `pii` tag.
+type Options struct {
+	Encrypt    EncryptMode
+	Index      bool   // keyed blind index
+	IndexField string // companion field the index is written to ("" = none)
+	Token      string // ff1, ff3-1, hmac, vault
+	Mask       string // masking style name
+	MaskArg    string // style argument: mask=email:domain gives Mask "email", MaskArg "domain"
+	Reveal     []string
+	Retain     Duration // maximum retention
+	Min        Duration // legal minimum retention
+	Grace      Duration // extra time after Retain before the action applies
+	From       string   // name of the time.Time field that starts the clock ("" = record creation)
+	Then       Action   // set whenever Retain is
+	Purpose    string
+	Basis      string
+	Sensitive  bool
+	Log        string // omit, mask, hmac ("" = default: omit)
+}
+
+// Protection summarises how a field is protected, for reports.
+func (o Options) Protection() []string {
+	var p []string
+	switch o.Encrypt {
+	case EncryptRandom:
+		p = append(p, "encrypt")
+	case EncryptDet:
+		p = append(p, "encrypt=det")
+	}
+	if o.Index {
+		p = append(p, "index")
+	}
+	if o.Token != "" {
+		p = append(p, "token="+o.Token)
+	}
+	if o.Mask != "" {
+		m := "mask=" + o.Mask
+		if o.MaskArg != "" {
+			m += ":" + o.MaskArg
+		}
+		p = append(p, m)
+	}
+	return p
+}
+
+// Categories lists the built-in data categories. A tag may also use a
+// dotted taxonomy key such as "user.contact.email".
+var categories = map[string]bool{
+	"name": true, "email": true, "phone": true, "address": true, "postcode": true,
+	"dob": true, "national_id": true, "passport": true, "card": true, "iban": true,
+	"account": true, "ip": true, "device_id": true, "cookie_id": true, "location": true,
+	"username": true, "photo": true, "voice": true, "free_text": true, "gender": true,
+	"financial": true, "health": true, "biometric": true, "genetic": true,
+	"ethnicity": true, "religion": true, "political": true, "sexual_orientation": true,
+	"criminal": true, "union": true,
+}
+
+// Special categories under GDPR Art. 9 and 10, and identifiers whose leak
+// is directly harmful: marked sensitive whatever the tag says.
+var sensitiveCategories = map[string]bool{
+	"health": true, "biometric": true, "genetic": true, "ethnicity": true,
+	"religion": true, "political": true, "sexual_orientation": true,
+	"criminal": true, "union": true, "national_id": true, "passport": true, "card": true,
+}
+
+// KnownCategory reports whether c is a built-in category or a dotted key.
+func KnownCategory(c string) bool { return categories[c] || isDottedKey(c) }
+
+// SensitiveCategory reports whether c is sensitive by default.
+func SensitiveCategory(c string) bool { return sensitiveCategories[c] }
+
+func isDottedKey(c string) bool {
+	if !strings.Contains(c, ".") {
+		return false
+	}
+	for _, part := range strings.Split(c, ".") {
+		if !isIdent(part) {
+			return false
+		}
+	}
+	return true
+}
+
+func isIdent(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || (c == '-' && i > 0)) {
+			return false
+		}
+	}
+	return true
+}
+
+var (
+	tokenKinds  = []string{"ff1", "ff3-1", "hmac", "vault"}
+	actionKinds = []string{"delete", "null", "redact", "anonymize", "generalize", "shred", "block"}
+	generalize  = []string{"year", "month", "last4", "ipv4/24"}
+	logModes    = []string{"omit", "mask", "hmac"}
+	legalBases  = []string{"consent", "contract", "legal_obligation", "vital_interests", "public_task", "legitimate_interests"}
+)
+
+// TagError is returned for a malformed `pii` tag or a tag that does not fit
+// its field. It names the type, the field and the offending token; it never
+// holds field values.
+type TagError struct {
+	Type, Field, Token, Msg string
+}
+
+func (e *TagError) Error() string {
+	if e.Token == "" {
+		return fmt.Sprintf("pii: %s.%s: %s", e.Type, e.Field, e.Msg)
+	}
+	return fmt.Sprintf("pii: %s.%s: tag token %q: %s", e.Type, e.Field, e.Token, e.Msg)
+}
+
+// parsedTag is a tag after the grammar check and before type checks.
+type parsedTag struct {
+	skip     bool // "-"
+	dive     bool
+	role     Role
+	category string
+	opts     Options
+}
+
+// ParseTag parses a `pii` tag value on its own, without the checks that
+// need the field's type. Schema building uses it; tools and tests may too.
+func ParseTag(tag string) (category string, role Role, opts Options, err error) {
+	p, err := parseTag("?", "?", tag)
+	if err != nil {
+		return "", 0, Options{}, err
+	}
+	return p.category, p.role, p.opts, nil
+}
+
+func parseTag(typ, field, tag string) (parsedTag, error) {
+	fail := func(token, format string, args ...any) (parsedTag, error) {
+		return parsedTag{}, &TagError{Type: typ, Field: field, Token: token, Msg: fmt.Sprintf(format, args...)}
+	}
+	var p parsedTag
+	tokens := strings.Split(tag, ",")
+	head := strings.TrimSpace(tokens[0])
+	switch head {
+	case "":
+		return fail(tag, "empty category (want e.g. pii:\"email,encrypt\", or pii:\"-\")")
+	case "-":
+		if len(tokens) > 1 {
+			return fail(tokens[1], "pii:\"-\" takes no options")
+		}
+		p.skip, p.category = true, "-"
+		return p, nil
+	case "dive":
+		if len(tokens) > 1 {
+			return fail(tokens[1], "pii:\"dive\" takes no options")
+		}
+		p.dive, p.category = true, "dive"
+		return p, nil
+	case "subject":
+		p.role, p.category = RoleSubject, "subject"
+	case "id":
+		p.role, p.category = RoleID, "id"
+	case "tenant":
+		p.role, p.category = RoleTenant, "tenant"
+	default:
+		if !KnownCategory(head) {
+			return fail(head, "unknown category (use a built-in one such as email, phone, name, address, dob, card, or a dotted key such as user.contact.email)")
+		}
+		p.role, p.category = RoleData, head
+	}
+	o := &p.opts
+	seen := map[string]bool{}
+	for _, raw := range tokens[1:] {
+		tok := strings.TrimSpace(raw)
+		key, val, hasVal := strings.Cut(tok, "=")
+		if key == "" {
+			return fail(raw, "empty option")
+		}
+		if seen[key] {
+			return fail(tok, "option %s given twice", key)
+		}
+		seen[key] = true
+		if p.role != RoleData && key != "purpose" && key != "basis" && key != "log" {
+			return fail(tok, "a %s field takes only purpose, basis and log options", p.category)
+		}
+		needVal := func() error {
+			if !hasVal || val == "" {
+				return &TagError{typ, field, tok, fmt.Sprintf("option %s needs a value (%s=...)", key, key)}
+			}
+			return nil
+		}
+		noVal := func() error {
+			if hasVal {
+				return &TagError{typ, field, tok, fmt.Sprintf("option %s takes no value", key)}
+			}
+			return nil
+		}
+		var err error
+		switch key {
+		case "encrypt":
+			switch {
+			case !hasVal:
+				o.Encrypt = EncryptRandom
+			case val == "det":
+				o.Encrypt = EncryptDet
+			default:
+				return fail(tok, "encrypt takes no value or det")
+			}
+		case "index":
+			o.Index = true
+			if hasVal {
+				if val == "" || !isGoIdent(val) {
+					return fail(tok, "index= names a companion field")
+				}
+				o.IndexField = val
+			}
+		case "token":
+			if err = needVal(); err == nil && !slices.Contains(tokenKinds, val) {
+				return fail(tok, "unknown token kind (want ff1, ff3-1, hmac or vault)")
+			}
+			o.Token = val
+		case "mask":
+			if err = needVal(); err == nil {
+				style, arg, _ := strings.Cut(val, ":")
+				if !isIdent(style) {
+					return fail(tok, "malformed mask style")
+				}
+				o.Mask, o.MaskArg = style, arg
+			}
+		case "reveal":
+			if err = needVal(); err == nil {
+				for _, r := range strings.Split(val, "|") {
+					if !isIdent(r) {
+						return fail(tok, "malformed role %q", r)
+					}
+					o.Reveal = append(o.Reveal, r)
+				}
+			}
+		case "retain", "min", "grace":
+			if err = needVal(); err == nil {
+				d, derr := ParseDuration(val)
+				if derr != nil {
+					return fail(tok, "malformed duration (want e.g. 30d, 12h, 6m, 2y or P2Y6M)")
+				}
+				switch key {
+				case "retain":
+					o.Retain = d
+				case "min":
+					o.Min = d
+				default:
+					o.Grace = d
+				}
+			}
+		case "from":
+			if err = needVal(); err == nil && !isGoIdent(val) {
+				return fail(tok, "from= names a time.Time field of the same struct")
+			}
+			o.From = val
+		case "then":
+			if err = needVal(); err == nil {
+				a, aerr := parseAction(val)
+				if aerr != nil {
+					return fail(tok, "%s", aerr)
+				}
+				o.Then = a
+			}
+		case "purpose":
+			if err = needVal(); err == nil && !isIdent(val) {
+				return fail(tok, "malformed purpose (lower-case words joined by _ or -)")
+			}
+			o.Purpose = val
+		case "basis":
+			if err = needVal(); err == nil && !slices.Contains(legalBases, val) {
+				return fail(tok, "unknown legal basis (want one of %s)", strings.Join(legalBases, ", "))
+			}
+			o.Basis = val
+		case "sensitive":
+			err = noVal()
+			o.Sensitive = true
+		case "log":
+			if err = needVal(); err == nil && !slices.Contains(logModes, val) {
+				return fail(tok, "unknown log mode (want omit, mask or hmac)")
+			}
+			o.Log = val
+		default:
+			return fail(tok, "unknown option")
+		}
+		if err != nil {
+			return parsedTag{}, err
+		}
+	}
+	if sensitiveCategories[p.category] {
+		o.Sensitive = true
+	}
+	if err := checkOptions(typ, field, o); err != nil {
+		return parsedTag{}, err
+	}
+	return p, nil
+}
+
+func checkOptions(typ, field string, o *Options) error {
+	e := func(token, msg string) error { return &TagError{typ, field, token, msg} }
+	switch {
+	case o.Encrypt != EncryptNone && o.Token != "":
+		return e("token="+o.Token, "encrypt and token conflict: a field is either encrypted or tokenized")
+	case o.Index && o.Encrypt == EncryptNone:
+		return e("index", "index needs encrypt (a blind index sits beside a ciphertext)")
+	case o.Retain.IsZero() && !o.Then.isZero():
+		return e("then="+o.Then.String(), "then= needs retain=")
+	case o.Retain.IsZero() && o.From != "":
+		return e("from="+o.From, "from= needs retain=")
+	case o.Retain.IsZero() && !o.Grace.IsZero():
+		return e("grace="+o.Grace.String(), "grace= needs retain=")
+	}
+	if !o.Retain.IsZero() && !o.Min.IsZero() && o.Min.Approx() > o.Retain.Approx() {
+		return e("min="+o.Min.String(), "legal minimum is longer than retain=")
+	}
+	if !o.Retain.IsZero() && o.Then.isZero() {
+		o.Then = Action{Kind: "null"}
+	}
+	return nil
+}
+
+func (a Action) isZero() bool { return a == Action{} }
+
+func parseAction(s string) (Action, error) {
+	kind, rule, hasRule := strings.Cut(s, ":")
+	if !slices.Contains(actionKinds, kind) {
+		return Action{}, fmt.Errorf("unknown action (want delete, null, redact, anonymize, generalize:<rule>, shred or block)")
+	}
+	if kind != "generalize" {
+		if hasRule {
+			return Action{}, fmt.Errorf("action %s takes no rule", kind)
+		}
+		return Action{Kind: kind}, nil
+	}
+	if !hasRule {
+		return Action{}, fmt.Errorf("generalize needs a rule (year, month, last4, ipv4/24 or postcode:N)")
+	}
+	if n, ok := strings.CutPrefix(rule, "postcode:"); ok {
+		if v, err := strconv.Atoi(n); err != nil || v < 1 || v > 10 {
+			return Action{}, fmt.Errorf("generalize:postcode:N needs N from 1 to 10")
+		}
+		return Action{Kind: kind, Rule: rule}, nil
+	}
+	if !slices.Contains(generalize, rule) {
+		return Action{}, fmt.Errorf("unknown generalize rule (want year, month, last4, ipv4/24 or postcode:N)")
+	}
+	return Action{Kind: kind, Rule: rule}, nil
+}
+
+func isGoIdent(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		ok := r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || i > 0 && r >= '0' && r <= '9'
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
