@@ -347,9 +347,14 @@ func (c *Client) attempts(ctx context.Context, op string, retry bool, call func(
 }
 
 // callerDone returns the caller's context error, classified, keeping the
-// attempt's error reachable.
+// attempt's error reachable. When the context is not done yet, its deadline
+// would pass before the next attempt could start, which is reported as
+// context.DeadlineExceeded.
 func callerDone(ctx context.Context, op string, attemptErr error) error {
 	cerr := ctx.Err()
+	if cerr == nil {
+		cerr = context.DeadlineExceeded
+	}
 	if errors.Is(attemptErr, cerr) {
 		return Classify(op, ErrUnavailable, attemptErr)
 	}

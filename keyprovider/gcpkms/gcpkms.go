@@ -1,0 +1,210 @@
+package gcpkms
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"regexp"
+	"strings"
+	"time"
+
+	kms "cloud.google.com/go/kms/apiv1"
+	"cloud.google.com/go/kms/apiv1/kmspb"
+	"github.com/googleapis/gax-go/v2"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/fieldguard/pii/keyprovider"
+)
+
+// Options configures a [Provider]. Nil means defaults.
+type Options struct {
+	// ClientOptions are passed to kms.NewKeyManagementClient: endpoint,
+	// credentials, gRPC dial options. Ignored when Client is set.
+	ClientOptions []option.ClientOption
+	// Client, when set, is used instead of dialling a new one; Close does
+	// not close it.
+	Client *kms.KeyManagementClient
+	// Timeout bounds each Encrypt or Decrypt call (default 10 s); the
+	// caller's deadline still applies.
+	Timeout time.Duration
+}
+
+// Provider wraps data keys under one Cloud KMS CryptoKey.
+type Provider struct {
+	key     string
+	client  *kms.KeyManagementClient
+	owned   bool
+	timeout time.Duration
+}
+
+var _ keyprovider.KeyProvider = (*Provider)(nil)
+
+var keyNameRE = regexp.MustCompile(`^projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+$`)
+
+// ValidKeyName reports whether name is a CryptoKey resource name,
+// projects/P/locations/L/keyRings/R/cryptoKeys/K.
+func ValidKeyName(name string) bool {
+	return keyNameRE.MatchString(name) && !strings.ContainsAny(name, " \t\r\n")
+}
+
+// New returns a Provider for the CryptoKey keyName. It dials Cloud KMS
+// unless opts.Client is set; no request is sent.
+func New(ctx context.Context, keyName string, opts *Options) (*Provider, error) {
+	if !ValidKeyName(keyName) {
+		return nil, fmt.Errorf("gcpkms: %q is not a CryptoKey name (projects/P/locations/L/keyRings/R/cryptoKeys/K)", keyName)
+	}
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 10 * time.Second
+	}
+	p := &Provider{key: keyName, client: o.Client, timeout: o.Timeout}
+	if p.client == nil {
+		c, err := kms.NewKeyManagementClient(ctx, o.ClientOptions...)
+		if err != nil {
+			return nil, fmt.Errorf("gcpkms: creating client: %w", err)
+		}
+		p.client, p.owned = c, true
+	}
+	return p, nil
+}
+
+// Close closes the client New dialled (not one passed in Options.Client).
+func (p *Provider) Close() error {
+	if p.owned {
+		return p.client.Close()
+	}
+	return nil
+}
+
+// KeyName returns the CryptoKey resource name.
+func (p *Provider) KeyName() string { return p.key }
+
+// noRetry switches off the Google client's own retries: the portable
+// keyprovider.Client retries, with a budget.
+var noRetry = gax.WithRetry(func() gax.Retryer { return nil })
+
+func crc(b []byte) int64 { return int64(crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli))) }
+
+// Wrap encrypts dataKey under the key's primary version.
+func (p *Provider) Wrap(ctx context.Context, dataKey, associatedData []byte) ([]byte, keyprovider.KeyID, error) {
+	const op = "wrap"
+	if err := ctx.Err(); err != nil {
+		return nil, keyprovider.KeyID{}, keyprovider.Classify(op, keyprovider.ErrUnavailable, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	resp, err := p.client.Encrypt(ctx, &kmspb.EncryptRequest{
+		Name:                              p.key,
+		Plaintext:                         dataKey,
+		PlaintextCrc32C:                   wrapperspb.Int64(crc(dataKey)),
+		AdditionalAuthenticatedData:       associatedData,
+		AdditionalAuthenticatedDataCrc32C: wrapperspb.Int64(crc(associatedData)),
+	}, noRetry)
+	if err != nil {
+		return nil, keyprovider.KeyID{}, classify(ctx, op, err)
+	}
+	switch {
+	case !resp.GetVerifiedPlaintextCrc32C():
+		return nil, keyprovider.KeyID{}, integrity(op, "plaintext checksum not verified by the server")
+	case !resp.GetVerifiedAdditionalAuthenticatedDataCrc32C():
+		return nil, keyprovider.KeyID{}, integrity(op, "associated data checksum not verified by the server")
+	case resp.GetCiphertextCrc32C() == nil || resp.GetCiphertextCrc32C().GetValue() != crc(resp.GetCiphertext()):
+		return nil, keyprovider.KeyID{}, integrity(op, "ciphertext checksum mismatch")
+	case len(resp.GetCiphertext()) == 0:
+		return nil, keyprovider.KeyID{}, integrity(op, "empty ciphertext")
+	}
+	version, ok := p.versionOf(resp.GetName())
+	if !ok {
+		return nil, keyprovider.KeyID{}, keyprovider.Classify(op, keyprovider.ErrInvalidArgument,
+			fmt.Errorf("gcpkms: response names %q, not a version of %q", resp.GetName(), p.key))
+	}
+	return resp.GetCiphertext(), keyprovider.KeyID{Key: p.key, Version: version}, nil
+}
+
+// versionOf returns the version id of a CryptoKeyVersion name of p's key.
+func (p *Provider) versionOf(name string) (string, bool) {
+	v, ok := strings.CutPrefix(name, p.key+"/cryptoKeyVersions/")
+	if !ok || v == "" || strings.Contains(v, "/") {
+		return "", false
+	}
+	return v, true
+}
+
+// Unwrap decrypts wrapped, which must have been made by this key (any of
+// its enabled versions) with the same associated data.
+func (p *Provider) Unwrap(ctx context.Context, wrapped, associatedData []byte) ([]byte, error) {
+	const op = "unwrap"
+	if err := ctx.Err(); err != nil {
+		return nil, keyprovider.Classify(op, keyprovider.ErrUnavailable, err)
+	}
+	if len(wrapped) == 0 {
+		return nil, keyprovider.Classify(op, keyprovider.ErrAuthentication, errors.New("gcpkms: empty wrapped key"))
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	resp, err := p.client.Decrypt(ctx, &kmspb.DecryptRequest{
+		Name:                              p.key,
+		Ciphertext:                        wrapped,
+		CiphertextCrc32C:                  wrapperspb.Int64(crc(wrapped)),
+		AdditionalAuthenticatedData:       associatedData,
+		AdditionalAuthenticatedDataCrc32C: wrapperspb.Int64(crc(associatedData)),
+	}, noRetry)
+	if err != nil {
+		return nil, classify(ctx, op, err)
+	}
+	pt := resp.GetPlaintext()
+	if resp.GetPlaintextCrc32C() == nil || resp.GetPlaintextCrc32C().GetValue() != crc(pt) {
+		clear(pt)
+		return nil, integrity(op, "plaintext checksum mismatch")
+	}
+	return pt, nil
+}
+
+func integrity(op, what string) error {
+	return keyprovider.Classify(op, keyprovider.ErrUnavailable, errors.New("gcpkms: response integrity: "+what))
+}
+
+// classify maps a gRPC error from Encrypt or Decrypt to a keyprovider class.
+func classify(ctx context.Context, op string, err error) error {
+	if cerr := ctx.Err(); cerr != nil {
+		// The caller's cancellation or our timeout: keep ctx's error
+		// reachable with errors.Is.
+		return keyprovider.Classify(op, keyprovider.ErrUnavailable, fmt.Errorf("gcpkms: %w (%w)", cerr, err))
+	}
+	st, _ := status.FromError(err)
+	var class error
+	switch st.Code() {
+	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted, codes.Aborted, codes.Internal:
+		class = keyprovider.ErrUnavailable
+	case codes.PermissionDenied, codes.Unauthenticated:
+		class = keyprovider.ErrPermission
+	case codes.NotFound:
+		class = keyprovider.ErrKeyNotFound
+	case codes.FailedPrecondition:
+		class = keyprovider.ErrKeyDisabled
+		if m := st.Message(); strings.Contains(m, "DESTROY") {
+			class = keyprovider.ErrKeyDestroyed
+		}
+	case codes.InvalidArgument:
+		class = keyprovider.ErrInvalidArgument
+		if op == "unwrap" {
+			class = keyprovider.ErrAuthentication
+		}
+	case codes.Canceled:
+		class = keyprovider.ErrUnavailable
+	default:
+		class = keyprovider.ErrInvalidArgument
+	}
+	if st.Code() == codes.DeadlineExceeded {
+		// The server gave up first; still a deadline for the caller.
+		err = fmt.Errorf("%w (%w)", context.DeadlineExceeded, err)
+	}
+	return keyprovider.Classify(op, class, fmt.Errorf("gcpkms: %w", err))
+}
