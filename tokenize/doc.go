@@ -1,0 +1,88 @@
+// Package tokenize turns identifiers into tokens that keep their format:
+// a card number stays a 16-digit, Luhn-valid card number, a phone number
+// still parses to the same country, an IBAN still validates. Tokens are
+// deterministic within a tenant's field, so joins and lookups keep
+// working, and they can be reversed only by holders of the key who pass
+// the caller's permission check.
+//
+// # Primitives
+//
+// [FF1] is the FF1 mode of NIST SP 800-38G Rev. 1 over AES-128/192/256 for
+// any radix 2..65536 ([NewFF1], [FF1.EncryptNumerals],
+// [FF1.DecryptNumerals]). [FF31] is FF3-1 ([NewFF31]), for
+// interoperability only (HashiCorp Vault's Transform engine uses it): Beyne
+// (CRYPTO 2021) gave practical attacks on FF3-1 over small domains, and
+// NIST's 2025 second draft of SP 800-38G Rev. 1 drops the FF3 family. FF1
+// is the default everywhere in this package.
+//
+// [Alphabet] maps symbols to numerals; [StringCipher] encrypts strings
+// over an alphabet ([Alphabet.FF1], [Alphabet.FF31]).
+//
+// Both ciphers enforce the Rev. 1 domain rules with no opt-out:
+// radix^len ≥ 1,000,000, the maximum lengths (FF1: 2^32-1; FF3-1:
+// 2·floor(log_radix(2^96))), FF3-1 tweaks of exactly 7 bytes. A *FF1 and a
+// *FF31 are immutable and safe for concurrent use: no cipher state is
+// shared between calls.
+//
+// Performance: when radix^ceil(n/2) fits in 64 bits (16 decimal digits,
+// 38 for radix 10 in total), the Feistel halves are machine integers for
+// the whole computation, the per-length constants are precomputed at
+// construction, the CBC-MAC is computed by hand over the shared AES block
+// cipher so each round costs one AES block, and the only allocation is the
+// result. Longer inputs fall back to math/big.
+//
+// # Tokenizers
+//
+// A [Tokenizer] holds the keys and applies format-aware rules: [Card]
+// (keep the last 4 and optionally the BIN, Luhn-valid or deliberately
+// Luhn-invalid tokens), [Phone] (libphonenumber parsing, country code and
+// optionally area code kept, original formatting kept), [SSN] (US rules),
+// [IBAN] (country kept, mod-97 check digits recomputed), [Email] (local
+// part, optionally the domain) and [Template] for anything else. The
+// tweak is derived from the tenant and the field ([Scope]), so the same
+// value gives the same token within a tenant's field and different tokens
+// across tenants and fields.
+//
+// The method is chosen per call or per struct field (`pii:"card,token=ff1"`):
+// ff1 (default), ff3-1, hmac (keyed pseudonyms, HMAC-SHA256 with a key id,
+// not reversible) and vault (random tokens held in a [TokenStore], with an
+// in-memory and a database/sql implementation, optional convergence,
+// expiry and deletion by data subject).
+//
+// [Tokenizer.Apply] and [Tokenizer.Reverse] tokenize and reverse every
+// token= field of a tagged struct in place; Reverse requires a
+// caller-supplied [Permit] and fails with [ErrPermission] when it refuses.
+//
+// Free text: [Annotate] marks a token as a surrogate, `PHONE(12):…`, so it
+// can be found ([FindSurrogates]) and reversed inside a transcript.
+//
+// # Keys
+//
+// A Tokenizer is created from one 32-byte root key, either raw ([New]) or
+// wrapped by a key-encryption key in a KMS ([NewFromProvider], which calls
+// keyprovider.KeyProvider.Unwrap once). Separate subkeys for FF1, FF3-1,
+// tweak derivation, HMAC pseudonyms, vault lookups and vault value
+// encryption are derived with HKDF-SHA256, so one compromise of a derived
+// key does not expose the others. Options.KeyID names the key in HMAC
+// pseudonyms and vault records so a rotation can tell generations apart.
+//
+// # Security model
+//
+// FPE tokens are deterministic: equal values in the same tenant and field
+// give equal tokens, which is what makes joins work and also what an
+// observer of many tokens learns. Small domains are weak even above the
+// NIST floor; keep as few digits as the use case allows (PCI DSS allows at
+// most BIN and last 4). Cycle-walking (SSN, phone validity, card Luhn with
+// a kept BIN) makes the running time depend on the value, which reveals a
+// small amount of information to an attacker who can time calls. The
+// standard library's AES is constant-time only with hardware support
+// (AES-NI and equivalents). Go cannot promise that key bytes are erased
+// from memory; the package clears its own copies where it can.
+//
+// # Errors
+//
+// Errors wrap one of [ErrKey], [ErrDomain], [ErrTweak], [ErrAlphabet],
+// [ErrFormat], [ErrPermission], [ErrNotFound], [ErrIrreversible] and
+// [ErrSurrogate]; test with errors.Is. Messages start with "tokenize:" and
+// never contain the value, the token or key material.
+package tokenize
