@@ -55,7 +55,7 @@ type Provider struct {
 	path   string
 	master *masterAEAD
 
-	mu sync.Mutex             // serialises changes to the file
+	mu sync.Mutex            // serialises changes to the file
 	st atomic.Pointer[state] // the keyset as last read or written; immutable
 }
 
