@@ -1,0 +1,282 @@
+package retention
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"time"
+
+	"github.com/fieldguard/pii"
+)
+
+// State says where a field stands in its retention lifecycle.
+type State int
+
+const (
+	// Pending: the retention period has not ended.
+	Pending State = iota
+	// Due: the action applies now.
+	Due
+	// Grace: the period ended but the grace period has not; the value is
+	// blocked (auditor only) and the action applies at Item.At.
+	Grace
+	// Blocked: then=block; the value is kept, readable by the auditor only.
+	Blocked
+	// Deferred: the action is due but the legal minimum (min=) has not
+	// ended; it applies at Item.At.
+	Deferred
+	// Held: a legal hold stops the action (reported by sweeps and Forget).
+	Held
+)
+
+func (s State) String() string {
+	switch s {
+	case Pending:
+		return "pending"
+	case Due:
+		return "due"
+	case Grace:
+		return "grace"
+	case Blocked:
+		return "blocked"
+	case Deferred:
+		return "deferred"
+	case Held:
+		return "held"
+	}
+	return fmt.Sprintf("State(%d)", int(s))
+}
+
+// Item is one field's retention verdict for one record.
+type Item struct {
+	// Path is the concrete field path ("Email", "Contacts[2].Phone").
+	Path string
+	// Field is the schema field.
+	Field *pii.Field
+	// Action is the action the policy prescribes.
+	Action pii.Action
+	// Policy is the resolved policy, overrides applied.
+	Policy Policy
+	// Expires is when the retention period ends.
+	Expires time.Time
+	// At is when the action applies (after grace and min=).
+	At time.Time
+	// State is the field's lifecycle state at the evaluation time.
+	State State
+	// Reason explains the verdict without personal data, as the ledger
+	// records it.
+	Reason string
+
+	v     reflect.Value // the field value, settable
+	owner reflect.Value // the struct declaring it, settable
+	next reflect.Value // the value after the action
+}
+
+// record is what evaluation needs about one record.
+type record struct {
+	ti      *typeInfo
+	ptr     any
+	created time.Time
+}
+
+// evaluate returns the verdict for every field of the record with a
+// retention policy whose action has not been applied yet. With pending
+// false it leaves out fields still in their period.
+func (m *Manager) evaluate(now time.Time, r record, pending bool) ([]Item, error) {
+	s := r.ti.s
+	tenant := s.TenantOf(r.ptr)
+	var juris string
+	if m.jurisdiction != nil {
+		juris = m.jurisdiction(r.ptr)
+	}
+	root := reflect.ValueOf(r.ptr).Elem()
+	var items []Item
+	err := s.WalkOwned(r.ptr, func(f *pii.Field, path string, owner, v reflect.Value) error {
+		p := m.policies.resolve(tagPolicy(f), s.Name, f.Path, tenant, juris)
+		if p.Retain.IsZero() {
+			return nil
+		}
+		if p.Then.Kind == "" {
+			p.Then.Kind = ActionNull
+		}
+		clock, from := r.created, "creation"
+		if p.From != "" {
+			// An unset from= clock has not started: nothing is due yet.
+			clock, _ = clockField(root, p.From)
+			from = p.From
+		}
+		if clock.IsZero() {
+			return nil
+		}
+		it := Item{Path: path, Field: f, Action: p.Then, Policy: p, v: v, owner: owner}
+		it.Expires = p.Retain.AddTo(clock)
+		it.At = p.Grace.AddTo(it.Expires)
+		var minEnd time.Time
+		if !p.Min.IsZero() {
+			minEnd = p.Min.AddTo(clock)
+		}
+		if now.Before(it.Expires) {
+			if pending {
+				it.State = Pending
+				if minEnd.After(it.At) {
+					it.At = minEnd
+				}
+				it.Reason = fmt.Sprintf("retain=%s from %s ends %s", p.Retain, from, it.Expires.UTC().Format(time.RFC3339))
+				items = append(items, it)
+			}
+			return nil
+		}
+		next, changed, err := m.actor.transform(f, p.Then, v)
+		if err != nil {
+			return fmt.Errorf("retention: %s.%s: %w", s.Name, f.Path, err)
+		}
+		if !changed && p.Then.Kind != ActionDelete && p.Then.Kind != ActionBlock {
+			return nil // already applied
+		}
+		it.next = next
+		it.Reason = fmt.Sprintf("retain=%s from %s elapsed %s", p.Retain, from, it.Expires.UTC().Format(time.RFC3339))
+		switch {
+		case now.Before(it.At):
+			it.State = Grace
+			it.Reason += fmt.Sprintf("; grace=%s until %s", p.Grace, it.At.UTC().Format(time.RFC3339))
+		case p.Then.Kind == ActionBlock:
+			it.State = Blocked
+		case now.Before(minEnd):
+			it.State = Deferred
+			it.At = minEnd
+			it.Reason += fmt.Sprintf("; min=%s keeps it until %s", p.Min, minEnd.UTC().Format(time.RFC3339))
+		default:
+			it.State = Due
+		}
+		if it.State == Grace && minEnd.After(it.At) {
+			it.At = minEnd
+		}
+		items = append(items, it)
+		return nil
+	})
+	return items, err
+}
+
+// clockField reads the time.Time (or *time.Time) field named name.
+func clockField(root reflect.Value, name string) (time.Time, bool) {
+	fv := root.FieldByName(name)
+	if !fv.IsValid() {
+		return time.Time{}, false
+	}
+	if fv.Kind() == reflect.Pointer {
+		if fv.IsNil() {
+			return time.Time{}, false
+		}
+		fv = fv.Elem()
+	}
+	t, ok := fv.Interface().(time.Time)
+	return t, ok && !t.IsZero()
+}
+
+func (m *Manager) recordOf(ptr any, created time.Time) (record, error) {
+	rv := reflect.ValueOf(ptr)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() || rv.Elem().Kind() != reflect.Struct {
+		return record{}, fmt.Errorf("retention: need a non-nil pointer to a struct, got %T", ptr)
+	}
+	ti, err := m.typeOf(rv.Type())
+	if err != nil {
+		return record{}, err
+	}
+	if created.IsZero() {
+		if m.created != nil {
+			created = m.created(ptr)
+		} else if ti.created != nil {
+			created = rv.Elem().FieldByIndex(ti.created).Interface().(time.Time)
+		}
+	}
+	return record{ti: ti, ptr: ptr, created: created}, nil
+}
+
+// Due returns the retention verdicts of the record ptr points to at time
+// now: every field whose retention period has ended and whose action has
+// not been applied yet, with its state (Due, Grace, Blocked, Deferred),
+// action, policy and reason. Only items in state Due are applied by a sweep.
+// Legal holds are not consulted (they live in the hold store; sweeps and
+// Forget check them).
+func (m *Manager) Due(now time.Time, ptr any) ([]Item, error) {
+	r, err := m.recordOf(ptr, time.Time{})
+	if err != nil {
+		return nil, err
+	}
+	return m.evaluate(now, r, false)
+}
+
+// Next returns when the next retention event of the record falls due after
+// now: an action, the end of a grace period or of a legal minimum. ok is
+// false when nothing more will happen to the record.
+func (m *Manager) Next(now time.Time, ptr any) (t time.Time, ok bool, err error) {
+	r, err := m.recordOf(ptr, time.Time{})
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	items, err := m.evaluate(now, r, true)
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	for _, it := range items {
+		at := it.At
+		if it.State == Pending {
+			at = it.Expires
+		}
+		if at.After(now) && (!ok || at.Before(t)) {
+			t, ok = at, true
+		}
+	}
+	return t, ok, nil
+}
+
+// ReadCheck is read-time enforcement: it returns ErrExpired when field f of
+// the record ptr points to is past its retention and still holds a value
+// its action would change, so the value is never shown even before a sweep
+// erases it. Values kept by then=block, a grace period or min= return
+// ErrBlocked unless the context carries the auditor role ([WithRole]).
+// Its signature is the one envelope's Options.ReadCheck takes.
+func (m *Manager) ReadCheck(ctx context.Context, s *pii.Schema, f *pii.Field, ptr any) error {
+	r, err := m.recordOf(ptr, time.Time{})
+	if err != nil {
+		return err
+	}
+	if s != nil && r.ti.s != s {
+		return fmt.Errorf("retention: ReadCheck: schema %s does not describe %T", s.Name, ptr)
+	}
+	items, err := m.evaluate(m.clock.Now(), r, false)
+	if err != nil {
+		return err
+	}
+	auditor := RoleFrom(ctx) == m.auditor
+	for _, it := range items {
+		if it.Field != f {
+			continue
+		}
+		switch it.State {
+		case Due:
+			return ErrExpired
+		case Grace, Blocked, Deferred:
+			if !auditor {
+				return ErrBlocked
+			}
+		}
+	}
+	return nil
+}
+
+// Readable is ReadCheck by field path ("Email") for application code.
+func (m *Manager) Readable(ctx context.Context, ptr any, path string) error {
+	r, err := m.recordOf(ptr, time.Time{})
+	if err != nil {
+		return err
+	}
+	f := r.ti.s.Field(path)
+	if f == nil {
+		return fmt.Errorf("retention: %s has no tagged field %s", r.ti.s.Name, path)
+	}
+	return m.ReadCheck(ctx, r.ti.s, f, ptr)
+}
+
+var errStop = errors.New("stop")

@@ -1,0 +1,243 @@
+package retention
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/fieldguard/pii"
+)
+
+// MemoryStore is an in-memory [Store], the reference implementation for
+// tests and examples. Records are keyed by [pii.Schema.RecordOf]. A claim
+// holds the store's lock until it commits or rolls back.
+type MemoryStore struct {
+	schema *pii.Schema
+	ledger *MemoryLedger
+	mu     sync.Mutex // held by an open claim
+	dataMu sync.Mutex // guards recs
+	recs   map[string]memRecord
+}
+
+type memRecord struct {
+	created time.Time
+	value   reflect.Value // pointer to a private copy
+}
+
+// NewMemoryStore returns an empty store for the struct type of prototype.
+// Commits append their ledger entries to ledger, which may be nil.
+func NewMemoryStore(prototype any, ledger *MemoryLedger) (*MemoryStore, error) {
+	s, err := pii.SchemaOf(prototype)
+	if err != nil {
+		return nil, err
+	}
+	if s.ID == nil && s.Subject == nil {
+		return nil, fmt.Errorf("retention: %s has neither an id nor a subject field to key records by", s.Name)
+	}
+	return &MemoryStore{schema: s, ledger: ledger, recs: map[string]memRecord{}}, nil
+}
+
+// Schema returns the stored type's schema.
+func (ms *MemoryStore) Schema() *pii.Schema { return ms.schema }
+
+// Put stores a copy of the record ptr points to, created at created.
+func (ms *MemoryStore) Put(ptr any, created time.Time) error {
+	rv := reflect.ValueOf(ptr)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() || rv.Elem().Type() != ms.schema.Type {
+		return fmt.Errorf("retention: MemoryStore.Put: need *%s, got %T", ms.schema.Type, ptr)
+	}
+	key := ms.schema.RecordOf(ptr)
+	ms.dataMu.Lock()
+	defer ms.dataMu.Unlock()
+	ms.recs[key] = memRecord{created: created, value: deepCopy(rv)}
+	return nil
+}
+
+// Get returns a copy of the record with the key, or nil.
+func (ms *MemoryStore) Get(key string) any {
+	ms.dataMu.Lock()
+	defer ms.dataMu.Unlock()
+	r, ok := ms.recs[key]
+	if !ok {
+		return nil
+	}
+	return deepCopy(r.value).Interface()
+}
+
+// Len returns the number of records.
+func (ms *MemoryStore) Len() int {
+	ms.dataMu.Lock()
+	defer ms.dataMu.Unlock()
+	return len(ms.recs)
+}
+
+// Claim returns the next batch of records the query selects.
+func (ms *MemoryStore) Claim(ctx context.Context, q Query) (Claim, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	ms.mu.Lock()
+	ms.dataMu.Lock()
+	keys := make([]string, 0, len(ms.recs))
+	for k := range ms.recs {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	after, _ := q.After.(string)
+	var out []Record
+	for _, k := range keys {
+		if q.After != nil && k <= after {
+			continue
+		}
+		r := ms.recs[k]
+		if !ms.matches(q, k, r) {
+			continue
+		}
+		out = append(out, Record{Key: k, Pos: k, Created: r.created, Value: deepCopy(r.value).Interface()})
+		if q.Limit > 0 && len(out) == q.Limit {
+			break
+		}
+	}
+	ms.dataMu.Unlock()
+	return &memClaim{ms: ms, recs: out}, nil
+}
+
+func (ms *MemoryStore) matches(q Query, key string, r memRecord) bool {
+	switch {
+	case q.All:
+		return true
+	case q.Record != "":
+		return key == q.Record
+	case q.Subject != "":
+		return ms.schema.SubjectOf(r.value.Interface()) == q.Subject
+	}
+	for _, c := range q.Clocks {
+		t := r.created
+		if c.Field != "" {
+			t, _ = clockField(r.value.Elem(), c.Field)
+		}
+		if !t.IsZero() && !t.After(c.Before) {
+			return true
+		}
+	}
+	return false
+}
+
+type memClaim struct {
+	ms   *MemoryStore
+	recs []Record
+	done bool
+}
+
+func (c *memClaim) Records() []Record { return c.recs }
+
+func (c *memClaim) Commit(ctx context.Context, changes []Change, entries []Entry) error {
+	if c.done {
+		return fmt.Errorf("retention: claim already closed")
+	}
+	c.done = true
+	defer c.ms.mu.Unlock()
+	c.ms.dataMu.Lock()
+	for _, ch := range changes {
+		if ch.Delete {
+			delete(c.ms.recs, ch.Key)
+			continue
+		}
+		r := c.ms.recs[ch.Key]
+		r.value = deepCopy(reflect.ValueOf(ch.Value))
+		c.ms.recs[ch.Key] = r
+	}
+	c.ms.dataMu.Unlock()
+	if c.ms.ledger != nil && len(entries) > 0 {
+		return c.ms.ledger.Append(ctx, entries...)
+	}
+	return nil
+}
+
+func (c *memClaim) Rollback() error {
+	if !c.done {
+		c.done = true
+		c.ms.mu.Unlock()
+	}
+	return nil
+}
+
+// MemoryLedger is an in-memory [Ledger].
+type MemoryLedger struct {
+	mu      sync.Mutex
+	entries []Entry
+}
+
+// Append adds entries.
+func (l *MemoryLedger) Append(_ context.Context, entries ...Entry) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.entries = append(l.entries, entries...)
+	return nil
+}
+
+// Scan calls fn for every entry in order.
+func (l *MemoryLedger) Scan(_ context.Context, fn func(Entry) error) error {
+	l.mu.Lock()
+	es := slices.Clone(l.entries)
+	l.mu.Unlock()
+	for _, e := range es {
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Entries returns a copy of the entries.
+func (l *MemoryLedger) Entries() []Entry {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.entries)
+}
+
+// deepCopy copies v (pointers, structs, slices, maps) so that a claim's
+// records share nothing with the store.
+func deepCopy(v reflect.Value) reflect.Value {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if v.IsNil() {
+			return reflect.Zero(v.Type())
+		}
+		p := reflect.New(v.Type().Elem())
+		p.Elem().Set(deepCopy(v.Elem()))
+		return p
+	case reflect.Struct:
+		out := reflect.New(v.Type()).Elem()
+		out.Set(v) // copies unexported fields (time.Time) as they are
+		for i := 0; i < v.NumField(); i++ {
+			if out.Field(i).CanSet() {
+				out.Field(i).Set(deepCopy(v.Field(i)))
+			}
+		}
+		return out
+	case reflect.Slice:
+		if v.IsNil() {
+			return reflect.Zero(v.Type())
+		}
+		out := reflect.MakeSlice(v.Type(), v.Len(), v.Len())
+		for i := 0; i < v.Len(); i++ {
+			out.Index(i).Set(deepCopy(v.Index(i)))
+		}
+		return out
+	case reflect.Map:
+		if v.IsNil() {
+			return reflect.Zero(v.Type())
+		}
+		out := reflect.MakeMapWithSize(v.Type(), v.Len())
+		it := v.MapRange()
+		for it.Next() {
+			out.SetMapIndex(it.Key(), deepCopy(it.Value()))
+		}
+		return out
+	}
+	return v
+}

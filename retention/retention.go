@@ -1,0 +1,274 @@
+package retention
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+	"time"
+
+	"github.com/fieldguard/pii"
+)
+
+// Errors returned by read-time enforcement.
+var (
+	// ErrExpired is returned for a value past its retention that has not
+	// been erased yet: it must not be shown.
+	ErrExpired = errors.New("retention: value is past its retention period")
+	// ErrBlocked is returned for a value that is kept (then=block, in its
+	// grace period, or held back by min=) and readable only by the auditor
+	// role. errors.Is(ErrBlocked, ErrExpired) is true.
+	ErrBlocked = fmt.Errorf("retention: value is blocked, readable by the auditor role only: %w", ErrExpired)
+)
+
+// Clock tells the time. Tests drive retention with a fake one.
+type Clock interface{ Now() time.Time }
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+
+// Shredder destroys a subject's key, making every value encrypted under it
+// unreadable everywhere, backups included. *envelope.Sealer satisfies it.
+type Shredder interface {
+	ForgetSubject(ctx context.Context, tenant, subject string) error
+}
+
+// TokenDeleter deletes a subject's vaulted tokens (and the blind indexes
+// kept beside them), returning how many it removed.
+type TokenDeleter interface {
+	DeleteSubject(ctx context.Context, tenant, subject string) (int, error)
+}
+
+// Options configure a [Manager]. LedgerKey is required.
+type Options struct {
+	// Clock defaults to the system clock.
+	Clock Clock
+	// Policies holds overrides of the tag policies; nil means none.
+	Policies *Policies
+	// LedgerKey keys the HMAC that turns subject and record ids into the
+	// hashes kept in the ledger and in holds. At least 16 bytes. Keep it
+	// for as long as the ledger: Replay needs it to find restored records.
+	LedgerKey []byte
+	// PseudonymKey keys anonymize. At least 16 bytes; required when a
+	// policy anonymizes.
+	PseudonymKey []byte
+	// Shredder performs shred (crypto-shredding of the subject's key).
+	// Required when a policy shreds.
+	Shredder Shredder
+	// Tokens, when set, deletes a subject's vaulted tokens on shred and Forget.
+	Tokens TokenDeleter
+	// Ledger receives the entries that belong to no record (a subject's
+	// key shredded by Forget) and is what Replay reads by default. Stores
+	// append their own entries in the same transaction as their changes, so
+	// point both at the same ledger. Nil means the first registered store
+	// that has a Ledger() method.
+	Ledger Ledger
+	// Holds stores legal holds; nil means an in-memory set (see [NewMemoryHolds]).
+	Holds Holds
+	// Redaction replaces redacted values; default "[REDACTED]".
+	Redaction string
+	// AuditorRole is the role that may read blocked values; default "auditor".
+	AuditorRole string
+	// Jurisdiction returns a record's jurisdiction for overrides scoped by it.
+	Jurisdiction func(ptr any) string
+	// Created returns a record's creation time, the default retention clock,
+	// when a policy is evaluated without a store (Due, Next, ReadCheck). The
+	// default reads a top-level time.Time field named CreatedAt.
+	Created func(ptr any) time.Time
+}
+
+// Manager evaluates retention policies and applies them: Due and Next for
+// one record, read-time checks, legal holds, erasure requests ([Manager.Forget]),
+// sweeps ([Sweeper]) and ledger replay. It is safe for concurrent use.
+type Manager struct {
+	clock        Clock
+	policies     *Policies
+	keys         *keys // behind a pointer so %v of a Manager prints no key bytes
+	actor        *actor
+	shredder     Shredder
+	tokens       TokenDeleter
+	holds        Holds
+	ledger       Ledger
+	auditor      string
+	jurisdiction func(any) string
+	created      func(any) time.Time
+
+	mu     sync.RWMutex
+	stores []Store
+	types  map[reflect.Type]*typeInfo
+}
+
+type keys struct{ ledger []byte }
+
+type typeInfo struct {
+	s       *pii.Schema
+	created []int // index of CreatedAt, or nil
+}
+
+// New returns a Manager.
+func New(opts *Options) (*Manager, error) {
+	if opts == nil || len(opts.LedgerKey) < 16 {
+		return nil, errors.New("retention: Options.LedgerKey of at least 16 bytes is required")
+	}
+	if opts.PseudonymKey != nil && len(opts.PseudonymKey) < 16 {
+		return nil, errors.New("retention: Options.PseudonymKey must be at least 16 bytes")
+	}
+	m := &Manager{
+		clock:        opts.Clock,
+		policies:     opts.Policies,
+		keys:         &keys{ledger: append([]byte(nil), opts.LedgerKey...)},
+		actor:        &actor{pseudonymKey: append([]byte(nil), opts.PseudonymKey...), redaction: opts.Redaction},
+		shredder:     opts.Shredder,
+		tokens:       opts.Tokens,
+		holds:        opts.Holds,
+		ledger:       opts.Ledger,
+		auditor:      opts.AuditorRole,
+		jurisdiction: opts.Jurisdiction,
+		created:      opts.Created,
+		types:        map[reflect.Type]*typeInfo{},
+	}
+	if m.clock == nil {
+		m.clock = systemClock{}
+	}
+	if m.actor.redaction == "" {
+		m.actor.redaction = "[REDACTED]"
+	}
+	if m.auditor == "" {
+		m.auditor = "auditor"
+	}
+	if m.holds == nil {
+		m.holds = NewMemoryHolds()
+	}
+	return m, nil
+}
+
+// Register adds stores: each one holds the records of one tagged type.
+// Sweeps and Forget visit every registered store. Register checks every
+// policy of the type (tags and overrides) and returns an error naming the
+// field when one cannot be applied.
+func (m *Manager) Register(stores ...Store) error {
+	for _, st := range stores {
+		ti, err := m.typeOf(st.Schema().Type)
+		if err != nil {
+			return err
+		}
+		if err := m.check(ti.s); err != nil {
+			return err
+		}
+		m.mu.Lock()
+		m.stores = append(m.stores, st)
+		m.mu.Unlock()
+	}
+	return nil
+}
+
+func (m *Manager) check(s *pii.Schema) error {
+	for _, f := range s.Fields {
+		pols := []Policy{tagPolicy(f)}
+		if m.policies != nil {
+			m.policies.mu.RLock()
+			for _, r := range m.policies.rules {
+				if (r.typ == "" || r.typ == s.Name) && (r.field == "" || r.field == f.Path) {
+					pols = append(pols, tagPolicy(f).merge(r.p))
+				}
+			}
+			m.policies.mu.RUnlock()
+		}
+		for _, p := range pols {
+			if p.Retain.IsZero() {
+				continue
+			}
+			a := p.Then
+			if a.Kind == "" {
+				a.Kind = ActionNull
+			}
+			fail := func(err error) error { return fmt.Errorf("retention: %s.%s: %w", s.Name, f.Path, err) }
+			if err := checkAction(a); err != nil {
+				return fail(err)
+			}
+			if err := checkActionType(a, f.Type); err != nil {
+				return fail(err)
+			}
+			if f.Opts.Encrypt != pii.EncryptNone && (a.Kind == ActionAnonymize || a.Kind == ActionGeneralize) {
+				return fail(fmt.Errorf("retention: %s needs the plaintext, but the field is encrypted; use shred, null, redact, block or delete", a))
+			}
+			if a.Kind == ActionAnonymize && len(m.actor.pseudonymKey) == 0 {
+				return fail(errors.New("retention: anonymize needs Options.PseudonymKey"))
+			}
+			if a.Kind == ActionShred && m.shredder == nil {
+				return fail(errors.New("retention: shred needs Options.Shredder"))
+			}
+			if a.Kind == ActionShred && s.Subject == nil {
+				return fail(errors.New("retention: shred needs a subject field"))
+			}
+			if p.From != "" {
+				sf, ok := s.Type.FieldByName(p.From)
+				if !ok || (sf.Type != timeType && !(sf.Type.Kind() == reflect.Pointer && sf.Type.Elem() == timeType)) {
+					return fail(fmt.Errorf("retention: from=%s is not a time.Time field", p.From))
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func (m *Manager) typeOf(t reflect.Type) (*typeInfo, error) {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	m.mu.RLock()
+	ti := m.types[t]
+	m.mu.RUnlock()
+	if ti != nil {
+		return ti, nil
+	}
+	s, err := pii.SchemaOf(t)
+	if err != nil {
+		return nil, err
+	}
+	ti = &typeInfo{s: s}
+	if sf, ok := t.FieldByName("CreatedAt"); ok && sf.Type == timeType {
+		ti.created = sf.Index
+	}
+	m.mu.Lock()
+	m.types[t] = ti
+	m.mu.Unlock()
+	return ti, nil
+}
+
+// hash returns the keyed hash that stands for an id in the ledger and in holds.
+func (m *Manager) hash(kind string, parts ...string) string {
+	h := hmac.New(sha256.New, m.keys.ledger)
+	h.Write([]byte(kind))
+	for _, p := range parts {
+		h.Write([]byte{0})
+		h.Write([]byte(p))
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// SubjectHash returns the keyed hash recorded in the ledger for a subject
+// id, so an operator can answer "was this person's data erased?" without
+// the ledger holding the id.
+func (m *Manager) SubjectHash(subject string) string { return m.hash("subject", subject) }
+
+// RecordHash returns the keyed hash recorded in the ledger for a record.
+func (m *Manager) RecordHash(typ, id string) string { return m.hash("record", typ, id) }
+
+type roleKey struct{}
+
+// WithRole returns a context carrying the reader's role, for read checks.
+func WithRole(ctx context.Context, role string) context.Context {
+	return context.WithValue(ctx, roleKey{}, role)
+}
+
+// RoleFrom returns the role set by WithRole, or "".
+func RoleFrom(ctx context.Context) string {
+	r, _ := ctx.Value(roleKey{}).(string)
+	return r
+}

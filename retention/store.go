@@ -1,0 +1,132 @@
+package retention
+
+import (
+	"context"
+	"time"
+
+	"github.com/fieldguard/pii"
+)
+
+// Store is the application's storage for the records of one tagged type,
+// as retention sees it. sqlstore implements it for database/sql;
+// [MemoryStore] is a reference implementation for tests and examples.
+type Store interface {
+	// Schema returns the schema of the stored type.
+	Schema() *pii.Schema
+	// Claim starts a unit of work over the next batch of records the query
+	// selects, in the store's key order, and returns them decoded. The
+	// records stay locked against other claims (SELECT ... FOR UPDATE SKIP
+	// LOCKED in SQL) until Commit or Rollback, unless q.ReadOnly.
+	Claim(ctx context.Context, q Query) (Claim, error)
+}
+
+// Claim is one batch of records taken from a Store.
+type Claim interface {
+	// Records returns the claimed records.
+	Records() []Record
+	// Commit applies the changes and appends the ledger entries in one
+	// transaction: either all of them take effect or none does.
+	Commit(ctx context.Context, changes []Change, entries []Entry) error
+	// Rollback releases the claim without changing anything. It is a no-op
+	// after Commit.
+	Rollback() error
+}
+
+// Query selects the records a Claim returns. Exactly one of Clocks,
+// Subject, Record and All selects.
+type Query struct {
+	// Clocks selects records where at least one clock is at or before its
+	// cutoff (the retention candidates).
+	Clocks []Cutoff
+	// Subject selects the records of one data subject.
+	Subject string
+	// Record selects one record by key.
+	Record string
+	// All selects every record.
+	All bool
+	// After is the position of the last record of the previous batch (its
+	// Record.Pos), or nil to start at the beginning.
+	After any
+	// Limit is the maximum number of records to return.
+	Limit int
+	// ReadOnly claims without locking, for dry runs; Commit is not called.
+	ReadOnly bool
+}
+
+// Cutoff selects records whose clock is at or before Before.
+type Cutoff struct {
+	// Field names the time.Time field holding the clock; "" is the record's
+	// creation time as the store keeps it.
+	Field  string
+	Before time.Time
+}
+
+// Record is one stored record.
+type Record struct {
+	// Key is the record id as text: it is hashed into the ledger, so it
+	// must be stable.
+	Key string
+	// Pos is the record's position in store order, passed back in Query.After.
+	Pos any
+	// Created is the record's creation time, the default retention clock.
+	Created time.Time
+	// Value is a pointer to the decoded struct.
+	Value any
+}
+
+// Change is what a Claim's Commit writes for one record.
+type Change struct {
+	// Key and Pos identify the record, as in Record.
+	Key string
+	Pos any
+	// Delete removes the record.
+	Delete bool
+	// Fields lists the schema paths ("Email", "Address.Postcode") of the
+	// fields changed in Value; companion index fields are listed by their
+	// Go field name path.
+	Fields []string
+	// Value is the record with the changes applied.
+	Value any
+}
+
+// Entry is one line of the erasure ledger. It holds no personal data:
+// subject and record ids appear only as keyed hashes.
+type Entry struct {
+	// Subject is the keyed hash of the subject id ("" if the type has none).
+	Subject string
+	// Record is the keyed hash of the type and record id.
+	Record string
+	// Type is the schema name.
+	Type string
+	// Field is the concrete field path, or "" for subject-wide actions
+	// (shredding the subject's key).
+	Field string
+	// Action is the action, as in a tag ("generalize:year").
+	Action string
+	// Policy is the policy applied, in tag form, or "erasure request".
+	Policy string
+	// Outcome is applied, deferred, held, blocked or replayed.
+	Outcome string
+	// Reason says why.
+	Reason string
+	// At is when it happened, from the Manager's clock.
+	At time.Time
+}
+
+// Ledger outcomes.
+const (
+	OutcomeApplied  = "applied"
+	OutcomeDeferred = "deferred"
+	OutcomeHeld     = "held"
+	OutcomeBlocked  = "blocked"
+	OutcomeReplayed = "replayed"
+	OutcomeDryRun   = "dry-run"
+)
+
+// Ledger is the append-only erasure ledger.
+type Ledger interface {
+	// Append adds entries.
+	Append(ctx context.Context, entries ...Entry) error
+	// Scan calls fn for every entry in append order.
+	Scan(ctx context.Context, fn func(Entry) error) error
+}
