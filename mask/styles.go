@@ -100,13 +100,13 @@ func NewMasker(opts *MaskerOptions) (*Masker, error) {
 	m.styles[StyleLast4] = func(v, _ string) string { return Last4(v) }
 	m.styles[StyleFirst1] = func(v, _ string) string { return First1(v) }
 	m.styles[StyleInitials] = func(v, _ string) string { return Initials(v) }
-	m.styles[StyleEmail] = func(v, arg string) string { return Email(v, arg == "mask-domain") }
+	m.styles[StyleEmail] = func(v, arg string) string { return EmailAddress(v, arg == "mask-domain") }
 	m.styles[StylePhone] = func(v, arg string) string {
 		region := m.region
 		if arg != "" {
 			region = arg
 		}
-		return Phone(v, region)
+		return PhoneNumber(v, region)
 	}
 	m.styles[StyleCard] = func(v, arg string) string {
 		bin := 0
@@ -293,12 +293,12 @@ func Initials(s string) string {
 	return out
 }
 
-// Email keeps the first character of the local part and, unless maskDomain,
+// EmailAddress keeps the first character of the local part and, unless maskDomain,
 // the domain: "alice@example.com" → "a***@example.com". The number of stars
 // is constant. With maskDomain only the last label of the domain is kept
 // ("a***@*******.com"). Anything that is not an address gives the
 // placeholder.
-func Email(s string, maskDomain bool) string {
+func EmailAddress(s string, maskDomain bool) string {
 	at := strings.LastIndexByte(s, '@')
 	if at <= 0 || at == len(s)-1 || !utf8.ValidString(s) {
 		return Placeholder
@@ -350,11 +350,11 @@ func validDomain(d string) bool {
 	return label > 0
 }
 
-// Phone parses s with phonenumbers (region is the default for numbers
+// PhoneNumber parses s with phonenumbers (region is the default for numbers
 // written without a country calling code) and keeps the country calling
 // code and the last 2–4 digits of the national number: "+44 7911 123456" →
 // "+44 ******3456". Unparseable input gives the placeholder.
-func Phone(s, region string) (out string) {
+func PhoneNumber(s, region string) (out string) {
 	defer func() {
 		if recover() != nil {
 			out = Placeholder
