@@ -1,0 +1,127 @@
+package envelope
+
+import (
+	"context"
+	"crypto/rand"
+
+	"github.com/fieldguard/pii/envelope/internal/format"
+)
+
+// inlineEncKey returns the tenant's current inline DEK, wrapping a new one
+// with the key provider when the current one reached a limit.
+func (s *Sealer) inlineEncKey(ctx context.Context, tenant string, n int) (*dekEntry, error) {
+	now := s.clock()
+	s.mu.RLock()
+	e := s.inlineCur[tenant]
+	s.mu.RUnlock()
+	if e != nil && s.reserve(e, n, now) {
+		return e, nil
+	}
+	s.createMu.Lock()
+	defer s.createMu.Unlock()
+	s.mu.RLock()
+	e = s.inlineCur[tenant]
+	s.mu.RUnlock()
+	if e != nil && s.reserve(e, n, now) {
+		return e, nil
+	}
+	s.st.misses.Add(1)
+	raw := make([]byte, keySize)
+	rand.Read(raw)
+	w, _, err := s.wrap(ctx, raw, inlineAD(tenant))
+	if err != nil {
+		clear(raw)
+		return nil, err
+	}
+	if len(w) == 0 || len(w) > format.MaxWrapped {
+		clear(raw)
+		return nil, errTooLongWrap
+	}
+	ne, err := s.newDEKEntry(dekRef{tenant: tenant}, raw, now, s.now())
+	if err != nil {
+		return nil, err
+	}
+	ne.wrapped = string(w)
+	s.installInline(ne, true)
+	if !s.reserve(ne, n, now) {
+		return nil, ErrLimit
+	}
+	return ne, nil
+}
+
+var errTooLongWrap = &wrapLenError{}
+
+type wrapLenError struct{}
+
+func (*wrapLenError) Error() string { return "envelope: wrapped key longer than 65535 bytes" }
+
+// inlineDecKey finds the DEK carried in a v2 ciphertext: from the cache by
+// its wrapped bytes (no allocation), else by one unwrap call.
+func (s *Sealer) inlineDecKey(ctx context.Context, tenant string, wrapped []byte) (*dekEntry, error) {
+	now := s.clock()
+	s.mu.RLock()
+	e := s.inline[string(wrapped)]
+	s.mu.RUnlock()
+	if e != nil && e.ref.tenant != tenant {
+		e = nil // bound to another tenant: let the provider decide
+	}
+	if e != nil && s.fresh(e.loaded, now) {
+		return e, nil
+	}
+	s.st.misses.Add(1)
+	s.kmsMu.Lock()
+	defer s.kmsMu.Unlock()
+	s.mu.RLock()
+	e2 := s.inline[string(wrapped)]
+	s.mu.RUnlock()
+	if e2 != nil && e2.ref.tenant == tenant && s.fresh(e2.loaded, now) {
+		return e2, nil
+	}
+	raw, err := s.unwrap(ctx, wrapped, inlineAD(tenant))
+	if err != nil {
+		if e != nil && isUnavailable(err) && s.withinGrace(e.loaded, now) {
+			s.st.stale.Add(1)
+			return e, nil
+		}
+		return nil, err
+	}
+	ne, err := s.newDEKEntry(dekRef{tenant: tenant}, raw, now, s.now())
+	if err != nil {
+		return nil, err
+	}
+	ne.wrapped = string(wrapped)
+	s.installInline(ne, false)
+	return ne, nil
+}
+
+func (s *Sealer) installInline(e *dekEntry, current bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.inline) >= s.opts.Cache.MaxEntries {
+		now := s.clock()
+		target := s.opts.Cache.MaxEntries * 9 / 10
+		for pass := 0; pass < 2 && len(s.inline) > target; pass++ {
+			for k, old := range s.inline {
+				if len(s.inline) <= target {
+					break
+				}
+				if pass == 0 && s.withinGrace(old.loaded, now) {
+					continue
+				}
+				delete(s.inline, k)
+				if s.inlineCur[old.ref.tenant] == old {
+					delete(s.inlineCur, old.ref.tenant)
+				}
+				old.key.wipe()
+				s.st.evictions.Add(1)
+			}
+		}
+	}
+	if old := s.inline[e.wrapped]; old != nil && old != e {
+		old.key.wipe()
+	}
+	s.inline[e.wrapped] = e
+	if current {
+		s.inlineCur[e.ref.tenant] = e
+	}
+}

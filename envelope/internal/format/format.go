@@ -1,0 +1,286 @@
+// Package format is the field ciphertext wire format of package envelope:
+// every byte of every version is laid out in this one file (and described
+// in envelope/FORMAT.md).
+//
+// Binary forms (all integers big-endian):
+//
+//	v1 keyring   01 | dek id (3) | nonce (12) | commitment (16) | GCM ciphertext || tag (n+16)
+//	v2 inline    02 | wrapped len (2) | wrapped DEK (len) | nonce (12) | commitment (16) | GCM ciphertext || tag (n+16)
+//	v3 det       03 | commitment (16) | SIV (16) || CTR ciphertext (n)
+//
+// Text form: "pii" + decimal version + "." + base64url without padding of
+// the whole binary form (version byte included), e.g. "pii1.AQAAAQ...".
+package format
+
+import (
+	"encoding/base64"
+	"errors"
+	"strconv"
+)
+
+// Version is the first byte of a binary ciphertext.
+type Version byte
+
+// The shipped versions.
+const (
+	V1Keyring Version = 1
+	V2Inline  Version = 2
+	V3Det     Version = 3
+)
+
+// Field sizes.
+const (
+	DEKIDSize      = 3
+	NonceSize      = 12
+	CommitmentSize = 16
+	TagSize        = 16
+	SIVSize        = 16
+	WrappedLenSize = 2
+
+	// MaxDEKID is the largest DEK id a v1 ciphertext can name.
+	MaxDEKID = 1<<24 - 1
+	// MaxWrapped is the largest wrapped DEK a v2 ciphertext can carry.
+	MaxWrapped = 1<<16 - 1
+
+	// V1Header is the v1 header length: version, DEK id, nonce, commitment.
+	V1Header = 1 + DEKIDSize + NonceSize + CommitmentSize
+	// V1Overhead is the v1 ciphertext expansion (48 bytes).
+	V1Overhead = V1Header + TagSize
+	// V3Header is the v3 header length: version, commitment.
+	V3Header = 1 + CommitmentSize
+	// V3Overhead is the v3 ciphertext expansion (33 bytes).
+	V3Overhead = V3Header + SIVSize
+)
+
+// V2Header returns the v2 header length for a wrapped DEK of wrappedLen bytes.
+func V2Header(wrappedLen int) int {
+	return 1 + WrappedLenSize + wrappedLen + NonceSize + CommitmentSize
+}
+
+// ErrUnknownVersion reports a ciphertext whose version this code does not know.
+var ErrUnknownVersion = errors.New("envelope: unknown ciphertext version")
+
+// ParseError is returned for a malformed ciphertext. errors.Is(err,
+// ErrUnknownVersion) holds when the version is the problem.
+type ParseError struct {
+	Version Version // 0 when not even the version could be read
+	Reason  string
+	unknown bool
+}
+
+func (e *ParseError) Error() string {
+	if e.unknown {
+		return "envelope: unknown ciphertext version " + strconv.Itoa(int(e.Version))
+	}
+	return "envelope: malformed ciphertext: " + e.Reason
+}
+
+// Is makes errors.Is(err, ErrUnknownVersion) work.
+func (e *ParseError) Is(target error) bool { return e.unknown && target == ErrUnknownVersion }
+
+func malformed(v Version, reason string) error { return &ParseError{Version: v, Reason: reason} }
+
+// Ciphertext is a parsed binary ciphertext. Its slices alias the parsed
+// input.
+type Ciphertext struct {
+	Version    Version
+	DEKID      uint32 // v1
+	Wrapped    []byte // v2
+	Nonce      []byte // v1, v2
+	Commitment []byte // all versions
+	Sealed     []byte // v1, v2: ciphertext||tag; v3: SIV||ciphertext
+}
+
+// Parse parses a binary ciphertext without copying.
+func Parse(b []byte) (Ciphertext, error) {
+	if len(b) == 0 {
+		return Ciphertext{}, malformed(0, "empty")
+	}
+	v := Version(b[0])
+	switch v {
+	case V1Keyring:
+		if len(b) < V1Overhead {
+			return Ciphertext{}, malformed(v, "too short")
+		}
+		return Ciphertext{
+			Version:    v,
+			DEKID:      uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]),
+			Nonce:      b[4 : 4+NonceSize],
+			Commitment: b[4+NonceSize : V1Header],
+			Sealed:     b[V1Header:],
+		}, nil
+	case V2Inline:
+		if len(b) < 1+WrappedLenSize {
+			return Ciphertext{}, malformed(v, "too short")
+		}
+		wl := int(b[1])<<8 | int(b[2])
+		if wl == 0 {
+			return Ciphertext{}, malformed(v, "empty wrapped key")
+		}
+		h := V2Header(wl)
+		if len(b) < h+TagSize {
+			return Ciphertext{}, malformed(v, "too short")
+		}
+		o := 1 + WrappedLenSize
+		return Ciphertext{
+			Version:    v,
+			Wrapped:    b[o : o+wl],
+			Nonce:      b[o+wl : o+wl+NonceSize],
+			Commitment: b[o+wl+NonceSize : h],
+			Sealed:     b[h:],
+		}, nil
+	case V3Det:
+		if len(b) < V3Overhead {
+			return Ciphertext{}, malformed(v, "too short")
+		}
+		return Ciphertext{
+			Version:    v,
+			Commitment: b[1:V3Header],
+			Sealed:     b[V3Header:],
+		}, nil
+	}
+	return Ciphertext{}, &ParseError{Version: v, unknown: true}
+}
+
+// Len returns the binary length of c.
+func (c *Ciphertext) Len() int {
+	switch c.Version {
+	case V1Keyring:
+		return V1Header + len(c.Sealed)
+	case V2Inline:
+		return V2Header(len(c.Wrapped)) + len(c.Sealed)
+	default:
+		return V3Header + len(c.Sealed)
+	}
+}
+
+// Append appends the binary form of c to dst. It panics on a Ciphertext
+// that Parse could not have returned (programmer error).
+func (c *Ciphertext) Append(dst []byte) []byte {
+	dst = append(dst, byte(c.Version))
+	switch c.Version {
+	case V1Keyring:
+		if c.DEKID > MaxDEKID {
+			panic("format: DEK id out of range")
+		}
+		dst = PutDEKID(dst, c.DEKID)
+		dst = append(dst, c.Nonce...)
+	case V2Inline:
+		if len(c.Wrapped) == 0 || len(c.Wrapped) > MaxWrapped {
+			panic("format: wrapped key length out of range")
+		}
+		dst = append(dst, byte(len(c.Wrapped)>>8), byte(len(c.Wrapped)))
+		dst = append(dst, c.Wrapped...)
+		dst = append(dst, c.Nonce...)
+	case V3Det:
+	default:
+		panic("format: unknown version")
+	}
+	dst = append(dst, c.Commitment...)
+	return append(dst, c.Sealed...)
+}
+
+// PutDEKID appends a 3-byte DEK id.
+func PutDEKID(dst []byte, id uint32) []byte {
+	return append(dst, byte(id>>16), byte(id>>8), byte(id))
+}
+
+// Text encoding.
+
+var b64 = base64.RawURLEncoding.Strict()
+
+// prefixes[v] is the text prefix of version v.
+var prefixes = [...]string{V1Keyring: "pii1.", V2Inline: "pii2.", V3Det: "pii3."}
+
+// PrefixLen is the length of every shipped text prefix.
+const PrefixLen = 5
+
+// Prefix returns the text prefix for v ("pii1." ...), or "" if unknown.
+func Prefix(v Version) string {
+	if int(v) < len(prefixes) {
+		return prefixes[v]
+	}
+	return ""
+}
+
+// TextVersion returns the version named by the text prefix of s, with ok
+// false when s does not start with "pii<digits>.". The version may be
+// unknown to Parse.
+func TextVersion[T string | []byte](s T) (v Version, ok bool) {
+	if len(s) < 5 || s[0] != 'p' || s[1] != 'i' || s[2] != 'i' {
+		return 0, false
+	}
+	n := 0
+	i := 3
+	for ; i < len(s) && i < 6 && s[i] >= '0' && s[i] <= '9'; i++ {
+		n = n*10 + int(s[i]-'0')
+	}
+	if i == 3 || i >= len(s) || s[i] != '.' || n > 255 || (s[3] == '0') {
+		return 0, false
+	}
+	return Version(n), true
+}
+
+// EncodedLen returns the text length for a binary ciphertext of n bytes.
+func EncodedLen(n int) int { return PrefixLen + b64.EncodedLen(n) }
+
+// AppendText appends the text form of the binary ciphertext bin to dst.
+func AppendText(dst []byte, bin []byte) []byte {
+	dst = append(dst, Prefix(Version(bin[0]))...)
+	return b64.AppendEncode(dst, bin)
+}
+
+// DecodedLen returns an upper bound of the binary length of a text form of
+// n bytes, or -1 when n is too short.
+func DecodedLen(n int) int {
+	if n < PrefixLen {
+		return -1
+	}
+	return b64.DecodedLen(n - PrefixLen)
+}
+
+// DecodeText decodes the text form s into dst (appending; give it capacity
+// for DecodedLen(len(s)) more bytes to avoid allocating) and returns the
+// extended slice holding the binary form. It checks that the prefix and the
+// version byte agree, and rejects non-canonical base64, so
+// encode(decode(s)) == s.
+func DecodeText(dst []byte, s []byte) ([]byte, error) {
+	v, ok := TextVersion(s)
+	if !ok {
+		return nil, malformed(0, "no pii text prefix")
+	}
+	p := Prefix(v)
+	if p == "" {
+		return nil, &ParseError{Version: v, unknown: true}
+	}
+	if len(s) < len(p) || string(s[:len(p)]) != p {
+		return nil, malformed(v, "bad prefix")
+	}
+	start := len(dst)
+	out, err := b64.AppendDecode(dst, s[len(p):])
+	if err != nil {
+		return nil, malformed(v, "bad base64")
+	}
+	if len(out) == start || Version(out[start]) != v {
+		return nil, malformed(v, "prefix and version byte differ")
+	}
+	return out, nil
+}
+
+// ParseText decodes and parses a text ciphertext (allocating the binary form).
+func ParseText(s string) (Ciphertext, error) {
+	n := DecodedLen(len(s))
+	if n < 0 {
+		return Ciphertext{}, malformed(0, "too short")
+	}
+	bin, err := DecodeText(make([]byte, 0, n), []byte(s))
+	if err != nil {
+		return Ciphertext{}, err
+	}
+	return Parse(bin)
+}
+
+// AppendTextCiphertext appends the text form of c.
+func (c *Ciphertext) AppendText(dst []byte) []byte {
+	return AppendText(dst, c.Append(make([]byte, 0, c.Len())))
+}

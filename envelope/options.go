@@ -1,0 +1,132 @@
+package envelope
+
+import (
+	"context"
+	"time"
+
+	"github.com/fieldguard/pii"
+)
+
+// Mode selects where data keys live.
+type Mode int
+
+const (
+	// Keyring keeps wrapped keys in a KeyStore; ciphertexts name their DEK
+	// with a 3-byte id (48 bytes of overhead). The default.
+	Keyring Mode = iota
+	// Inline carries the wrapped DEK in every ciphertext, for users without
+	// a key store. DEKs are still reused under the cache limits, so a KMS
+	// call is not paid per field. Deterministic encryption and blind
+	// indexes still need a persistent Options.Store.
+	Inline
+)
+
+// Options configure a Sealer. The zero value (or nil) is keyring mode on a
+// MemoryStore with the default limits.
+type Options struct {
+	Mode Mode
+
+	// Store keeps wrapped keys. Nil means a new MemoryStore (keys die with
+	// the process).
+	Store KeyStore
+
+	// Cache limits the use and lifetime of unwrapped keys.
+	Cache CacheLimits
+
+	// BucketPeriod is how long one tenant-scope DEK (for data without a
+	// subject) is used for new encryptions before the next is made. Zero
+	// means 30 days.
+	BucketPeriod time.Duration
+
+	// OutageGrace is how long unwrapped keys past Cache.MaxAge keep serving
+	// decryptions while the key provider reports keyprovider.ErrUnavailable.
+	// Encryption never uses them. Zero means 5 minutes; negative disables.
+	OutageGrace time.Duration
+
+	// AllowPlaintext lets Open pass plaintext values through unchanged
+	// (leaving them as they are), for migrating existing data. Off by default.
+	AllowPlaintext bool
+
+	// ReadCheck, if set, runs before Open decrypts each field; when it
+	// returns an error the field is zeroed and Open returns the error, naming
+	// the field. Retention plugs its read-time expiry check in here.
+	ReadCheck func(ctx context.Context, s *pii.Schema, f *pii.Field, ptr any) error
+
+	// IndexBytes is the blind index length in bytes, 4 to 32. Zero means 16.
+	// Shorter indexes add false positives (and hide more); see the package
+	// doc on leakage.
+	IndexBytes int
+}
+
+// CacheLimits bound unwrapped keys. Zero fields take the defaults.
+type CacheLimits struct {
+	// MaxAge is how long an unwrapped key is used before it is fetched and
+	// unwrapped again (default 5 minutes). It bounds how long another
+	// process can keep decrypting a forgotten subject's values.
+	MaxAge time.Duration
+	// MaxMessages is the number of encryptions per DEK before a new one is
+	// made (default and hard cap 2^32, the random-nonce AES-GCM bound).
+	// Counts are per process.
+	MaxMessages uint64
+	// MaxBytes is the plaintext bytes encrypted per DEK before a new one is
+	// made (default unlimited within MaxMessages).
+	MaxBytes uint64
+	// MaxEntries bounds the unwrapped keys held (default 100,000); past it,
+	// expired entries and then arbitrary ones are evicted and cleared.
+	MaxEntries int
+}
+
+const (
+	hardMaxMessages     = 1 << 32
+	defaultMaxAge       = 5 * time.Minute
+	defaultMaxEntries   = 100_000
+	defaultBucketPeriod = 30 * 24 * time.Hour
+	defaultOutageGrace  = 5 * time.Minute
+	defaultIndexBytes   = 16
+)
+
+func (o Options) withDefaults() Options {
+	if o.Cache.MaxAge <= 0 {
+		o.Cache.MaxAge = defaultMaxAge
+	}
+	if o.Cache.MaxMessages == 0 || o.Cache.MaxMessages > hardMaxMessages {
+		o.Cache.MaxMessages = hardMaxMessages
+	}
+	if o.Cache.MaxBytes == 0 {
+		o.Cache.MaxBytes = ^uint64(0)
+	}
+	if o.Cache.MaxEntries <= 0 {
+		o.Cache.MaxEntries = defaultMaxEntries
+	}
+	if o.BucketPeriod <= 0 {
+		o.BucketPeriod = defaultBucketPeriod
+	}
+	switch {
+	case o.OutageGrace == 0:
+		o.OutageGrace = defaultOutageGrace
+	case o.OutageGrace < 0:
+		o.OutageGrace = 0
+	}
+	if o.IndexBytes == 0 {
+		o.IndexBytes = defaultIndexBytes
+	}
+	return o
+}
+
+// Binding is what a field ciphertext is bound to through associated data.
+// A value copied to another tenant, type, field or record does not open.
+type Binding struct {
+	Tenant string
+	// Type is the stable type name (pii.Schema.Name).
+	Type string
+	// Field is the field path ("Address.Street"; Seal uses the concrete
+	// path, "Contacts[2].Phone").
+	Field string
+	// Record is the record id (the `pii:"id"` field, else the subject).
+	Record string
+	// Subject selects the DEK scope: the data subject's own keys (so
+	// ForgetSubject crypto-shreds the value), or, when empty, the tenant's
+	// time-bucketed keys. It is bound through the key, not the associated
+	// data.
+	Subject string
+}
