@@ -1,0 +1,568 @@
+// Command keyrotation rotates a key-encryption key the way Tink, Vault and
+// the cloud KMSs do it, without losing a byte, on a database it seeds
+// itself:
+//
+//	go run ./examples/keyrotation
+//
+// With no arguments it makes a fresh working folder holding a development
+// keyset (keyprovider/local) and an SQLite database, wraps data keys under
+// the keyset, and then: adds a new key version; proves a second process
+// re-opening the keyset can unwrap under it before it wraps anything;
+// promotes it; rewraps every data key in resumable batches (each new wrap
+// unwrapped and compared before it replaces the old one); verifies every
+// key; disables the old version; and reports that destroying it is now safe
+// (--destroy-old does it). A summary table ends the run.
+//
+// Every step is recorded in the database, so a run killed at any point
+// continues with --resume --dir DIR. Run with -h for the flags.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/fieldguard/pii/keyprovider"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == readerCommand {
+		os.Exit(runReader(os.Args[2:], os.Stdin, os.Stdout, os.Stderr))
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// batchDelayEnv slows the rewrap by a pause after every batch, so the
+// crash-safety test can kill the process in the middle of it.
+const batchDelayEnv = "KEYROTATION_BATCH_DELAY"
+
+type config struct {
+	dir          string
+	kms          string
+	db           string
+	records      int64
+	batch        int
+	resume       bool
+	rotateBranch bool
+	destroyOld   bool
+	batchDelay   time.Duration
+}
+
+const usageText = `Usage: go run ./examples/keyrotation [flags]
+
+Rotates a key-encryption key over a database it seeds, crash-safe and
+resumable. With no flags: a fresh working folder, a development keyset and an
+SQLite database.
+
+Flags:
+`
+
+func parseFlags(args []string, stdout io.Writer) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("keyrotation", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&c.dir, "dir", "", "working folder for the keyset, master key and SQLite database (default: a new folder under "+os.TempDir()+")")
+	fs.StringVar(&c.kms, "kms", "", "key provider URI (default: a development keyset in the working folder)")
+	fs.StringVar(&c.db, "db", "", "database: sqlite:PATH or a postgres:// URL (default: sqlite:DIR/keyrotation.db)")
+	fs.Int64Var(&c.records, "records", 3000, "number of records to seed")
+	fs.IntVar(&c.batch, "batch", 250, "keys rewrapped per transaction")
+	fs.BoolVar(&c.resume, "resume", false, "continue the interrupted or finished run in --dir")
+	fs.BoolVar(&c.rotateBranch, "rotate-branch", false, "also rewrap the data keys under new branch keys")
+	fs.BoolVar(&c.destroyOld, "destroy-old", false, "destroy the old key version once every key is verified under the new one")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, usageText)
+			fs.SetOutput(stdout)
+			fs.PrintDefaults()
+			return c, err
+		}
+		return c, fmt.Errorf("%s (run with -h for the flags)", err)
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q (run with -h for the flags)", fs.Arg(0))
+	}
+	switch {
+	case c.records < 1 || c.records > 10_000_000:
+		return c, errors.New("--records must be between 1 and 10000000")
+	case c.batch < 1 || c.batch > 100_000:
+		return c, errors.New("--batch must be between 1 and 100000")
+	case c.resume && c.dir == "":
+		return c, errors.New("--resume needs --dir, the working folder of the run to continue")
+	}
+	if c.kms != "" {
+		return c, errors.New("--kms: only the development keyset is available in this build; omit --kms")
+	}
+	if v := os.Getenv(batchDelayEnv); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return c, fmt.Errorf("%s: want a duration such as 20ms", batchDelayEnv)
+		}
+		c.batchDelay = d
+	}
+	return c, nil
+}
+
+// run is the program; it returns the exit code. Errors are one line on
+// stderr.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cfg, err := parseFlags(args, stdout)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "keyrotation: "+err.Error())
+		return 2
+	}
+	r := &runner{cfg: cfg, stdout: stdout, tty: isTerminal(stdout), start: time.Now()}
+	defer r.close()
+	if err := r.run(ctx); err != nil {
+		msg := firstLine(err.Error())
+		if errors.Is(err, context.Canceled) {
+			msg = "interrupted"
+		}
+		if r.dir != "" && r.dbReady && !errors.Is(err, errVerify) {
+			msg += "; continue with: go run ./examples/keyrotation --resume --dir " + r.dir + r.extraFlags()
+		}
+		fmt.Fprintln(stderr, "keyrotation: "+msg)
+		return 1
+	}
+	return 0
+}
+
+var errVerify = errors.New("verification failed")
+
+type runner struct {
+	cfg    config
+	stdout io.Writer
+	tty    bool
+	start  time.Time
+
+	dir     string
+	kms     *kms
+	db      *database
+	dbReady bool
+
+	step  int
+	steps []stepResult
+}
+
+type stepResult struct {
+	name   string
+	took   time.Duration
+	calls  int64
+	result string
+}
+
+const totalSteps = 9
+
+func (r *runner) close() {
+	if r.kms != nil {
+		r.kms.close()
+	}
+	if r.db != nil {
+		r.db.Close()
+	}
+}
+
+func (r *runner) printf(format string, args ...any) { fmt.Fprintf(r.stdout, format, args...) }
+
+// extraFlags repeats the flags a --resume must be given again.
+func (r *runner) extraFlags() string {
+	s := ""
+	if r.cfg.db != "" && r.db != nil {
+		s += " --db " + r.db.display
+	}
+	return s
+}
+
+// do runs one step: it prints its title, runs f, and records the time, the
+// KMS calls and the one-line result for the summary. A step already done in
+// an earlier run (done is true) is reported and skipped.
+func (r *runner) do(ctx context.Context, name, title string, done bool, f func() (string, error)) error {
+	r.step++
+	r.printf("[%d/%d] %s\n", r.step, totalSteps, title)
+	if done {
+		r.printf("      done in an earlier run\n")
+		r.steps = append(r.steps, stepResult{name: name, result: "done earlier"})
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	calls, t0 := r.calls(), time.Now()
+	res, err := f()
+	took := time.Since(t0)
+	if err != nil {
+		return err
+	}
+	r.printf("      %s (%s)\n", res, round(took))
+	r.steps = append(r.steps, stepResult{name: name, took: took, calls: r.calls() - calls, result: short(res)})
+	return nil
+}
+
+func (r *runner) calls() int64 {
+	if r.kms == nil {
+		return 0
+	}
+	return r.kms.calls()
+}
+
+func round(d time.Duration) time.Duration {
+	switch {
+	case d >= time.Second:
+		return d.Round(10 * time.Millisecond)
+	case d >= time.Millisecond:
+		return d.Round(100 * time.Microsecond)
+	}
+	return d.Round(time.Microsecond)
+}
+
+// short is the summary form of a step result: up to the first ";".
+func short(s string) string {
+	if i := strings.Index(s, ";"); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+func (r *runner) markDone(ctx context.Context, step string) error {
+	return r.db.setState(ctx, r.db, "done_"+step, "1")
+}
+
+func (r *runner) isDone(ctx context.Context, step string) (bool, error) {
+	v, err := r.db.getState(ctx, r.db, "done_"+step)
+	return v == "1", err
+}
+
+func (r *runner) run(ctx context.Context) error {
+	cfg := r.cfg
+	r.printf("pii key rotation example: rotate a key-encryption key without losing a byte\n\n")
+
+	// The working folder.
+	if cfg.dir == "" {
+		d, err := os.MkdirTemp("", "pii-keyrotation-")
+		if err != nil {
+			return fmt.Errorf("working folder: %w", err)
+		}
+		r.dir = d
+	} else {
+		st, err := os.Stat(cfg.dir)
+		switch {
+		case err == nil && !st.IsDir():
+			return fmt.Errorf("--dir %s is not a folder", cfg.dir)
+		case err != nil && cfg.resume:
+			return fmt.Errorf("--resume: working folder %s does not exist", cfg.dir)
+		case err != nil:
+			if err := os.MkdirAll(cfg.dir, 0o700); err != nil {
+				return fmt.Errorf("working folder: %w", err)
+			}
+		}
+		r.dir = cfg.dir
+	}
+	r.printf("Working folder: %s\n", r.dir)
+	if !cfg.resume {
+		if _, err := os.Stat(r.dir + "/" + keysetFile); err == nil {
+			return fmt.Errorf("%s already holds a run; continue it with --resume --dir %s, or choose an empty --dir", r.dir, r.dir)
+		}
+	}
+
+	driver, dsn, display, err := parseDBFlag(cfg.db, r.dir)
+	if err != nil {
+		return err
+	}
+	db, err := openDatabase(ctx, driver, dsn, display)
+	if err != nil {
+		return err
+	}
+	r.db = db
+	r.printf("Database:       %s\n", db.display)
+	if err := db.ensureStateTable(ctx); err != nil {
+		return err
+	}
+	if err := r.createDataKeyTable(ctx); err != nil {
+		return err
+	}
+
+	// Step 1: the key provider.
+	var created bool
+	err = r.doKeyset(ctx, &created)
+	if err != nil {
+		return err
+	}
+	r.dbReady = true
+
+	records, err := db.getInt(ctx, db, "records")
+	if err != nil {
+		return err
+	}
+	if records == 0 {
+		records = cfg.records
+		if err := db.setInt(ctx, db, "records", records); err != nil {
+			return err
+		}
+	} else if records != cfg.records && cfg.records != 3000 {
+		r.printf("      (--records ignored: this run was started with %d records)\n", records)
+	}
+	oldV, err := db.getState(ctx, db, "old_version")
+	if err != nil {
+		return err
+	}
+	if oldV == "" {
+		p, err := r.kms.primary(ctx)
+		if err != nil {
+			return err
+		}
+		oldV = p.Version
+		if err := db.setState(ctx, db, "old_version", oldV); err != nil {
+			return err
+		}
+	}
+
+	// Step 2: seed.
+	done, err := r.isDone(ctx, "seed")
+	if err != nil {
+		return err
+	}
+	err = r.do(ctx, "seed", fmt.Sprintf("Wrap %d data keys under version %s, bound to their rows by associated data", records, oldV), done, func() (string, error) {
+		n, err := r.seedDataKeys(ctx, records)
+		if err != nil {
+			return "", err
+		}
+		if err := r.markDone(ctx, "seed"); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("%d data keys wrapped and stored with a key check value (no plaintext key stored)", n), nil
+	})
+	if err != nil {
+		return err
+	}
+
+	// Step 3: add the new version.
+	newV, err := db.getState(ctx, db, "new_version")
+	if err != nil {
+		return err
+	}
+	err = r.do(ctx, "add version", "Add a new key version (enabled, not yet primary)", newV != "", func() (string, error) {
+		v, adopted, err := r.addVersion(ctx, oldV)
+		if err != nil {
+			return "", err
+		}
+		newV = v
+		if err := db.setState(ctx, db, "new_version", v); err != nil {
+			return "", err
+		}
+		if adopted {
+			return fmt.Sprintf("version %s (added before an interruption) is enabled; primary is still %s", v, oldV), nil
+		}
+		return fmt.Sprintf("version %s added; primary is still %s, so nothing is wrapped under it yet", v, oldV), nil
+	})
+	if err != nil {
+		return err
+	}
+
+	// Steps 4 and 5: second reader, promote.
+	promoted, err := r.isDone(ctx, "promote")
+	if err != nil {
+		return err
+	}
+	err = r.do(ctx, "second reader", "Prove a second reader can unwrap under the new version before it wraps anything", promoted, func() (string, error) {
+		return r.secondReader(ctx, newV)
+	})
+	if err != nil {
+		return err
+	}
+	err = r.do(ctx, "promote", "Promote the new version: new wraps use it", promoted, func() (string, error) {
+		if err := r.kms.promote(ctx, newV); err != nil {
+			return "", err
+		}
+		if err := r.markDone(ctx, "promote"); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("version %s is primary; version %s still unwraps", newV, oldV), nil
+	})
+	if err != nil {
+		return err
+	}
+
+	// Step 6: rewrap.
+	done, err = r.isDone(ctx, "rewrap")
+	if err != nil {
+		return err
+	}
+	var rewrapped int64
+	err = r.do(ctx, "rewrap", fmt.Sprintf("Rewrap every data key under version %s in batches of %d (resumable)", newV, cfg.batch), done, func() (string, error) {
+		n, skipped, err := r.rewrapDataKeys(ctx, newV, records)
+		rewrapped = n
+		if err != nil {
+			return "", err
+		}
+		if err := r.markDone(ctx, "rewrap"); err != nil {
+			return "", err
+		}
+		s := fmt.Sprintf("%d data keys rewrapped; each new wrap was unwrapped and compared before it replaced the old one", n)
+		if skipped > 0 {
+			s += fmt.Sprintf("; %d were already rewrapped before an interruption", skipped)
+		}
+		return s, nil
+	})
+	if err != nil {
+		return err
+	}
+
+	// Step 7: verify, always (it only reads).
+	var verified string
+	var verifyErr error
+	err = r.do(ctx, "verify", "Verify every data key unwraps to its original", false, func() (string, error) {
+		ok, bad, stale, err := r.verifyDataKeys(ctx, newV, records)
+		if err != nil {
+			return "", err
+		}
+		verified = fmt.Sprintf("%d/%d OK", ok, records)
+		if bad > 0 || stale > 0 || ok != records {
+			verified = fmt.Sprintf("FAILED: %d/%d OK, %d do not unwrap to their original, %d not under version %s", ok, records, bad, stale, newV)
+			verifyErr = fmt.Errorf("%w: %s; the old version is kept", errVerify, verified)
+			return verified, nil
+		}
+		return fmt.Sprintf("%d/%d data keys unwrap to their original key (key check values match); all under version %s", ok, records, newV), nil
+	})
+	if err != nil {
+		return err
+	}
+	if verifyErr != nil {
+		r.summary(records, rewrapped, verified)
+		return verifyErr
+	}
+
+	// Step 8: disable the old version.
+	err = r.do(ctx, "disable old", fmt.Sprintf("Disable the old version %s", oldV), false, func() (string, error) {
+		st, _, err := r.kms.status(ctx, oldV)
+		if err != nil {
+			return "", err
+		}
+		if st != keyprovider.StatusEnabled {
+			return fmt.Sprintf("version %s is already %s", oldV, st), nil
+		}
+		if err := r.kms.disable(ctx, oldV); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("version %s disabled: anything still wrapped under it would now fail with ErrKeyDisabled (and Enable would undo this)", oldV), nil
+	})
+	if err != nil {
+		return err
+	}
+
+	// Step 9: destroy, or say it is safe.
+	err = r.do(ctx, "destroy old", fmt.Sprintf("Destroy the old version %s", oldV), false, func() (string, error) {
+		st, _, err := r.kms.status(ctx, oldV)
+		if err != nil {
+			return "", err
+		}
+		if st == keyprovider.StatusDestroyed {
+			return fmt.Sprintf("version %s is already destroyed", oldV), nil
+		}
+		if !cfg.destroyOld {
+			return fmt.Sprintf("safe to destroy: no stored key needs version %s (verified above); do it with: go run ./examples/keyrotation --resume --dir %s%s --destroy-old", oldV, r.dir, r.extraFlags()), nil
+		}
+		if err := r.kms.destroy(ctx, oldV); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("version %s destroyed: its key material is gone from the keyset for good", oldV), nil
+	})
+	if err != nil {
+		return err
+	}
+
+	total, err := db.getInt(ctx, db, "rewrapped_total")
+	if err != nil {
+		return err
+	}
+	r.summary(records, total, verified)
+	return nil
+}
+
+func (r *runner) doKeyset(ctx context.Context, created *bool) error {
+	return r.do(ctx, "keyset", "Open the key provider", false, func() (string, error) {
+		k, err := openLocalKeyset(r.dir)
+		if err != nil {
+			return "", err
+		}
+		r.kms = k
+		*created = k.created
+		p, err := k.primary(ctx)
+		if err != nil {
+			return "", err
+		}
+		if prev, err := r.db.getState(ctx, r.db, "kek_key"); err != nil {
+			return "", err
+		} else if prev != "" && prev != p.Key {
+			return "", fmt.Errorf("the database holds keys wrapped by %s, not by %s; use another --db or --dir", prev, p.Key)
+		} else if prev == "" {
+			if err := r.db.setState(ctx, r.db, "kek_key", p.Key); err != nil {
+				return "", err
+			}
+		}
+		if k.created {
+			r.printf("\n  WARNING: a development master key was generated and stored in\n"+
+				"    %s (mode 0600).\n"+
+				"  It is for development only. In production the master key comes from\n"+
+				"  PII_MASTER_KEY or a key file kept away from the keyset (see keyprovider/local),\n"+
+				"  or the key-encryption key lives in a KMS.\n\n", k.masterPath)
+			return fmt.Sprintf("created %s (keyset %s, one version: %s)", k.display, p.Key, p.Version), nil
+		}
+		return fmt.Sprintf("opened %s (keyset %s, primary version %s)", k.display, p.Key, p.Version), nil
+	})
+}
+
+// addVersion adds the new version. If an earlier run added one and was
+// interrupted before recording it, that version (enabled, not primary, not
+// the old one) is adopted rather than adding another.
+func (r *runner) addVersion(ctx context.Context, oldV string) (string, bool, error) {
+	vs, err := r.kms.versions(ctx)
+	if err != nil {
+		return "", false, err
+	}
+	for _, v := range vs {
+		if v.ID.Version != oldV && v.Status == keyprovider.StatusEnabled && !v.Primary {
+			return v.ID.Version, true, nil
+		}
+	}
+	id, err := r.kms.addVersion(ctx)
+	if err != nil {
+		return "", false, err
+	}
+	return id.Version, false, nil
+}
+
+func (r *runner) summary(records, rewrapped int64, verified string) {
+	r.printf("\nSummary\n")
+	tw := tabwriter.NewWriter(r.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "  step\ttime\tKMS calls\tresult\n")
+	for _, s := range r.steps {
+		took, calls := "-", "-"
+		if s.result != "done earlier" {
+			took, calls = round(s.took).String(), strconv.FormatInt(s.calls, 10)
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", s.name, took, calls, s.result)
+	}
+	tw.Flush()
+	r.printf("\n")
+	tw = tabwriter.NewWriter(r.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "  records\t%d\n", records)
+	fmt.Fprintf(tw, "  data keys rewrapped\t%d\n", rewrapped)
+	fmt.Fprintf(tw, "  KMS calls (this run)\t%d (wrap %d, unwrap %d, key management %d)\n", r.kms.calls(), r.kms.wraps.Load(), r.kms.unwraps.Load(), r.kms.admins.Load())
+	fmt.Fprintf(tw, "  total time\t%s\n", round(time.Since(r.start)))
+	fmt.Fprintf(tw, "  verification\t%s\n", verified)
+	tw.Flush()
+}
