@@ -509,23 +509,105 @@ func (s *scanner) phone(start, first, end, digits int, seps uint8, plus bool, gr
 	if !plus && s.text[first] == '0' && digits < 9 && !ctx {
 		return
 	}
-	cand := s.text[start:end]
 	conf := 0.8
 	if ctx {
 		conf = 0.95
 	}
 	if plus {
-		if n, err := phonenumbers.Parse(cand, "ZZ"); err == nil && phonenumbers.IsValidNumber(n) {
-			s.add(KindPhone, start, end, conf+0.04)
-		}
-		return
+		conf += 0.04
 	}
-	for _, r := range s.regions {
-		if n, err := phonenumbers.Parse(cand, r); err == nil && phonenumbers.IsValidNumber(n) {
-			s.add(KindPhone, start, end, conf)
-			return
+	if validPhone(s.text[start:end], plus, s.regions) {
+		s.add(KindPhone, start, end, conf)
+	}
+}
+
+var supportedCC = phonenumbers.GetSupportedCallingCodes()
+
+// validPhone validates a candidate. Numbers with a '+' and NANP national
+// numbers are checked against the metadata directly (phonenumbers.Parse
+// costs several regular expressions per call); other national numbers go
+// through Parse with each region hint.
+func validPhone(cand string, plus bool, regions []string) bool {
+	var d [24]byte
+	n := 0
+	for i := 0; i < len(cand); i++ {
+		c := cand[i]
+		if c >= '0' && c <= '9' {
+			if plus && c == '0' && i > 0 && cand[i-1] == '(' && i+1 < len(cand) && cand[i+1] == ')' {
+				continue // "+44 (0)20 …": the trunk prefix is not dialled
+			}
+			if n == len(d) {
+				return false
+			}
+			d[n] = c
+			n++
 		}
 	}
+	if plus {
+		for l := 1; l <= 3 && l < n; l++ {
+			cc := atoi(d[:l])
+			if supportedCC[cc] {
+				return metadataValid(cc, d[l:n])
+			}
+		}
+		return false
+	}
+	for _, r := range regions {
+		if r == "US" || r == "CA" {
+			nsn := d[:n]
+			if n == 11 && d[0] == '1' {
+				nsn = d[1:n]
+			}
+			if len(nsn) != 10 || nsn[0] < '2' || nsn[3] < '2' {
+				continue
+			}
+			if metadataValid(1, nsn) {
+				return true
+			}
+			continue
+		}
+		if num, err := phonenumbers.Parse(cand, r); err == nil && phonenumbers.IsValidNumber(num) {
+			return true
+		}
+	}
+	return false
+}
+
+func metadataValid(cc int, nsn []byte) bool {
+	if len(nsn) < 4 || len(nsn) > 14 {
+		return false
+	}
+	zeros := int32(0)
+	for zeros < int32(len(nsn))-1 && nsn[zeros] == '0' {
+		zeros++
+	}
+	c32 := int32(cc)
+	nn := uint64(0)
+	for _, c := range nsn {
+		nn = nn*10 + uint64(c-'0')
+	}
+	num := &phonenumbers.PhoneNumber{CountryCode: &c32, NationalNumber: &nn}
+	if zeros > 0 {
+		t := true
+		num.ItalianLeadingZero = &t
+		num.NumberOfLeadingZeros = &zeros
+	}
+	// IsValidNumber tries every region sharing the calling code (25 for
+	// +1), each with regular expressions; the main region first is much
+	// cheaper for the common case.
+	regions := phonenumbers.GetRegionCodesForCountryCode(cc)
+	if len(regions) > 0 && phonenumbers.IsValidNumberForRegion(num, regions[0]) {
+		return true
+	}
+	return len(regions) > 1 && phonenumbers.IsValidNumber(num)
+}
+
+func atoi(b []byte) int {
+	x := 0
+	for _, c := range b {
+		x = x*10 + int(c-'0')
+	}
+	return x
 }
 
 // looksLikeDate reports digit groups shaped like a numeric date:
