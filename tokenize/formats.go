@@ -1,0 +1,440 @@
+package tokenize
+
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
+
+// Format is a format-aware tokenization rule: which parts of a value are
+// kept, which are tokenized over which alphabet, and which validity rules
+// the token must still meet. Card, Phone, SSN, IBAN, Email and *Template
+// implement it.
+type Format interface {
+	// Name is the surrogate info type used by Annotate ("CARD", "PHONE").
+	Name() string
+	// transform tokenizes (enc) or reverses value using f for the numerals.
+	transform(f *fpe, value string, enc bool) (string, error)
+}
+
+// digitPositions returns the byte offsets and numerals of the ASCII digits
+// of s, and whether every other byte is one of the allowed separators.
+func digitPositions(s, seps string) (pos []int, x []uint16, ok bool) {
+	pos = make([]int, 0, len(s))
+	x = make([]uint16, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			pos = append(pos, i)
+			x = append(x, uint16(c-'0'))
+		case strings.IndexByte(seps, c) < 0:
+			return nil, nil, false
+		}
+	}
+	return pos, x, true
+}
+
+// putDigits returns s with the digits at pos replaced by x.
+func putDigits(s string, pos []int, x []uint16) string {
+	b := []byte(s)
+	for i, p := range pos {
+		b[p] = byte('0' + x[i])
+	}
+	return string(b)
+}
+
+// Card tokenizes payment card numbers of 12–19 digits, with spaces or
+// dashes kept where they are. The last four digits are kept, and the first
+// KeepBIN (0, 6 or 8) digits; the digits between are tokenized. Inputs
+// must pass the Luhn check. Tokens pass it too, unless LuhnInvalid is set,
+// in which case every token fails it, so a token can always be told from
+// a real card number.
+//
+// When the tokenized middle has at least 7 digits, its last digit is not
+// encrypted but recomputed to set the Luhn result, and the other digits
+// are encrypted (a domain of at least 10^6). With a 6-digit middle (a
+// 16-digit card with a 6-digit BIN) the whole middle is encrypted and
+// cycle-walked until the Luhn result holds. Shorter middles are rejected
+// with ErrDomain: they are below the NIST 1,000,000 floor.
+type Card struct {
+	KeepBIN     int
+	LuhnInvalid bool
+}
+
+// Name returns "CARD".
+func (Card) Name() string { return "CARD" }
+
+func luhnSum(x []uint16) int {
+	sum := 0
+	for i := range x {
+		d := int(x[len(x)-1-i])
+		if i%2 == 1 {
+			d *= 2
+			if d > 9 {
+				d -= 9
+			}
+		}
+		sum += d
+	}
+	return sum % 10
+}
+
+// LuhnValid reports whether the digits of s (separators ignored) pass the
+// Luhn check.
+func LuhnValid(s string) bool {
+	_, x, ok := digitPositions(s, " -")
+	return ok && len(x) > 1 && luhnSum(x) == 0
+}
+
+func (c Card) transform(f *fpe, value string, enc bool) (string, error) {
+	if c.KeepBIN != 0 && c.KeepBIN != 6 && c.KeepBIN != 8 {
+		return "", fmt.Errorf("%w: KeepBIN must be 0, 6 or 8", ErrFormat)
+	}
+	pos, x, ok := digitPositions(value, " -")
+	if !ok || len(x) < 12 || len(x) > 19 {
+		return "", fmt.Errorf("%w: card number must be 12-19 digits with optional spaces or dashes", ErrFormat)
+	}
+	defer clear(x)
+	lo, hi := c.KeepBIN, len(x)-4
+	k := hi - lo
+	if k < 6 {
+		return "", fmt.Errorf("%w: %d tokenized card digits are below the 10^6 domain floor", ErrDomain, k)
+	}
+	last := hi - 1 // the middle digit that carries the Luhn adjustment
+	// The input to this direction must be a real card number: for
+	// tokenizing it is the value, for reversing it is the token, which is
+	// Luhn-valid, or Luhn-invalid by exactly +1 at the adjustment digit.
+	if !enc && c.LuhnInvalid {
+		if luhnSum(x) == 0 {
+			return "", fmt.Errorf("%w: token passes the Luhn check but LuhnInvalid tokens fail it", ErrFormat)
+		}
+		x[last] = (x[last] + 9) % 10
+	}
+	if luhnSum(x) != 0 {
+		return "", fmt.Errorf("%w: card number fails the Luhn check", ErrFormat)
+	}
+	if k >= 7 {
+		y, err := f.crypt(10, x[lo:last], enc, nil)
+		if err != nil {
+			return "", err
+		}
+		copy(x[lo:last], y)
+		clear(y)
+		fixLuhn(x, last)
+	} else {
+		whole := make([]uint16, len(x))
+		copy(whole, x)
+		valid := func(m []uint16) bool {
+			copy(whole[lo:hi], m)
+			return luhnSum(whole) == 0
+		}
+		y, err := f.crypt(10, x[lo:hi], enc, valid)
+		clear(whole)
+		if err != nil {
+			return "", err
+		}
+		copy(x[lo:hi], y)
+		clear(y)
+	}
+	if enc && c.LuhnInvalid {
+		x[last] = (x[last] + 1) % 10
+	}
+	return putDigits(value, pos, x), nil
+}
+
+// fixLuhn sets x[i] so that x passes the Luhn check.
+func fixLuhn(x []uint16, i int) {
+	for d := range uint16(10) {
+		x[i] = d
+		if luhnSum(x) == 0 {
+			return
+		}
+	}
+}
+
+// SSN tokenizes US Social Security numbers: nine digits, with dashes or
+// spaces kept. Inputs and tokens follow the SSA rules: the area (first
+// three digits) is not 000, 666 or 900–999, the group (next two) is not
+// 00 and the serial (last four) is not 0000. All nine digits are
+// encrypted and cycle-walked until the result follows the rules.
+type SSN struct{}
+
+// Name returns "US_SSN".
+func (SSN) Name() string { return "US_SSN" }
+
+func ssnValid(x []uint16) bool {
+	area := int(x[0])*100 + int(x[1])*10 + int(x[2])
+	group := int(x[3])*10 + int(x[4])
+	serial := int(x[5])*1000 + int(x[6])*100 + int(x[7])*10 + int(x[8])
+	return area != 0 && area != 666 && area < 900 && group != 0 && serial != 0
+}
+
+func (SSN) transform(f *fpe, value string, enc bool) (string, error) {
+	pos, x, ok := digitPositions(value, " -")
+	if !ok || len(x) != 9 {
+		return "", fmt.Errorf("%w: SSN must be 9 digits with optional dashes or spaces", ErrFormat)
+	}
+	defer clear(x)
+	if !ssnValid(x) {
+		return "", fmt.Errorf("%w: SSN area, group or serial out of range", ErrFormat)
+	}
+	y, err := f.crypt(10, x, enc, ssnValid)
+	if err != nil {
+		return "", err
+	}
+	defer clear(y)
+	return putDigits(value, pos, y), nil
+}
+
+// IBAN tokenizes international bank account numbers, in electronic form
+// or printed in groups with spaces. The country code is kept, the digits
+// of the BBAN are tokenized (letters in the BBAN, such as UK bank codes,
+// are kept), and the two check digits are recomputed so the token passes
+// the ISO 13616 mod-97 check. Inputs must pass it too.
+type IBAN struct{}
+
+// Name returns "IBAN".
+func (IBAN) Name() string { return "IBAN" }
+
+func ibanMod97(country string, bban []byte) int {
+	r := 0
+	add := func(c byte) {
+		switch {
+		case c >= '0' && c <= '9':
+			r = (r*10 + int(c-'0')) % 97
+		case c >= 'A' && c <= 'Z':
+			r = (r*100 + int(c-'A'+10)) % 97
+		}
+	}
+	for _, c := range bban {
+		add(c)
+	}
+	for i := range len(country) {
+		add(country[i])
+	}
+	add('0')
+	add('0')
+	return r
+}
+
+// IBANValid reports whether s (spaces allowed) passes the IBAN mod-97 check.
+func IBANValid(s string) bool {
+	_, _, _, ok := parseIBAN(s)
+	return ok
+}
+
+// parseIBAN returns the upper-cased compact form, the byte offsets of its
+// characters in s, and whether the checksum holds.
+func parseIBAN(s string) (compact []byte, pos []int, country string, ok bool) {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == ' ':
+			continue
+		case c >= 'a' && c <= 'z':
+			c -= 'a' - 'A'
+		case c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		default:
+			return nil, nil, "", false
+		}
+		compact = append(compact, c)
+		pos = append(pos, i)
+	}
+	if len(compact) < 15 || len(compact) > 34 {
+		return nil, nil, "", false
+	}
+	cc, check := compact[:2], compact[2:4]
+	for _, c := range cc {
+		if c < 'A' || c > 'Z' {
+			return nil, nil, "", false
+		}
+	}
+	for _, c := range check {
+		if c < '0' || c > '9' {
+			return nil, nil, "", false
+		}
+	}
+	country = string(cc)
+	want := 98 - ibanMod97(country, compact[4:])
+	return compact, pos, country, int(check[0]-'0')*10+int(check[1]-'0') == want
+}
+
+func (IBAN) transform(f *fpe, value string, enc bool) (string, error) {
+	compact, pos, country, ok := parseIBAN(value)
+	if !ok {
+		return "", fmt.Errorf("%w: not a valid IBAN", ErrFormat)
+	}
+	defer clear(compact)
+	bban := compact[4:]
+	var dpos []int
+	var x []uint16
+	for i, c := range bban {
+		if c >= '0' && c <= '9' {
+			dpos = append(dpos, i)
+			x = append(x, uint16(c-'0'))
+		}
+	}
+	y, err := f.crypt(10, x, enc, nil)
+	clear(x)
+	if err != nil {
+		return "", err
+	}
+	for i, p := range dpos {
+		bban[p] = byte('0' + y[i])
+	}
+	clear(y)
+	check := 98 - ibanMod97(country, bban)
+	compact[2], compact[3] = byte('0'+check/10), byte('0'+check%10)
+	out := []byte(value)
+	for i, p := range pos {
+		c := compact[i]
+		if value[p] >= 'a' && value[p] <= 'z' {
+			c += 'a' - 'A'
+		}
+		out[p] = c
+	}
+	return string(out), nil
+}
+
+// Email tokenizes e-mail addresses. In the local part, letters and digits
+// are tokenized over the 62 ASCII letters and digits (so the token has the
+// same length and uses the same characters) and every other character
+// (".", "_", "+", "-", …) stays in place. The domain is kept unless
+// TokenizeDomain is set; then the letters and digits of every label but
+// the last (the top-level domain) are tokenized over lower-case letters and
+// digits, and the domain comes back lower-cased on reversal.
+//
+// The local part needs at least 4 letters or digits (62^4 ≥ 10^6), and a
+// tokenized domain at least 4 outside the TLD; shorter ones fail with
+// ErrDomain rather than fall below the NIST floor.
+type Email struct {
+	TokenizeDomain bool
+}
+
+// Name returns "EMAIL_ADDRESS".
+func (Email) Name() string { return "EMAIL_ADDRESS" }
+
+var (
+	alnumAlphabet, _      = NewAlphabet(Alnum)
+	lowerAlnumAlphabet, _ = NewAlphabet(LowerAlnum)
+)
+
+func (e Email) transform(f *fpe, value string, enc bool) (string, error) {
+	at := strings.LastIndexByte(value, '@')
+	if at <= 0 || at == len(value)-1 {
+		return "", fmt.Errorf("%w: not an e-mail address", ErrFormat)
+	}
+	local, domain := value[:at], value[at+1:]
+	tl, err := tokenizeOver(f, alnumAlphabet, local, enc)
+	if err != nil {
+		return "", err
+	}
+	if e.TokenizeDomain {
+		dot := strings.LastIndexByte(domain, '.')
+		if dot <= 0 {
+			return "", fmt.Errorf("%w: e-mail domain has no top-level domain", ErrFormat)
+		}
+		td, err := tokenizeOver(f, lowerAlnumAlphabet, strings.ToLower(domain[:dot]), enc)
+		if err != nil {
+			return "", err
+		}
+		domain = td + domain[dot:]
+	}
+	return tl + "@" + domain, nil
+}
+
+// tokenizeOver tokenizes the runes of s that are in a and keeps the others.
+func tokenizeOver(f *fpe, a *Alphabet, s string, enc bool) (string, error) {
+	runes := []rune(s)
+	var idx []int
+	var x []uint16
+	for i, r := range runes {
+		if v, ok := a.index(r); ok {
+			idx = append(idx, i)
+			x = append(x, v)
+		}
+	}
+	y, err := f.crypt(a.Radix(), x, enc, nil)
+	clear(x)
+	if err != nil {
+		return "", err
+	}
+	for i, p := range idx {
+		runes[p] = a.symbols[y[i]]
+	}
+	clear(y)
+	out := string(runes)
+	clear(runes)
+	return out, nil
+}
+
+// Template is the generic format: an alphabet and a pattern of kept and
+// tokenized positions. In the pattern, '#' is a tokenized position (the
+// value's rune there must be in the alphabet), '?' keeps whatever rune is
+// there, and any other rune must appear literally in the value and is
+// kept. An empty pattern tokenizes every rune of the value that is in the
+// alphabet and keeps the others, whatever the length.
+type Template struct {
+	name    string
+	alpha   *Alphabet
+	pattern []rune
+}
+
+// NewTemplate returns a generic format. name is its surrogate info type
+// (upper-case letters, digits and underscores).
+func NewTemplate(name, alphabet, pattern string) (*Template, error) {
+	a, err := NewAlphabet(alphabet)
+	if err != nil {
+		return nil, err
+	}
+	if !validInfoType(name) {
+		return nil, fmt.Errorf("%w: template name must be 1-64 of A-Z, 0-9 and _ starting with a letter", ErrFormat)
+	}
+	if !utf8.ValidString(pattern) {
+		return nil, fmt.Errorf("%w: pattern is not valid UTF-8", ErrFormat)
+	}
+	return &Template{name: name, alpha: a, pattern: []rune(pattern)}, nil
+}
+
+// Name returns the template's info type.
+func (t *Template) Name() string { return t.name }
+
+func (t *Template) transform(f *fpe, value string, enc bool) (string, error) {
+	if len(t.pattern) == 0 {
+		return tokenizeOver(f, t.alpha, value, enc)
+	}
+	runes := []rune(value)
+	defer clear(runes)
+	if len(runes) != len(t.pattern) {
+		return "", fmt.Errorf("%w: value length does not match the template", ErrFormat)
+	}
+	var idx []int
+	var x []uint16
+	for i, p := range t.pattern {
+		switch p {
+		case '#':
+			v, ok := t.alpha.index(runes[i])
+			if !ok {
+				return "", fmt.Errorf("%w: value has a symbol outside the template alphabet", ErrAlphabet)
+			}
+			idx = append(idx, i)
+			x = append(x, v)
+		case '?':
+		default:
+			if runes[i] != p {
+				return "", fmt.Errorf("%w: value does not match the template", ErrFormat)
+			}
+		}
+	}
+	y, err := f.crypt(t.alpha.Radix(), x, enc, nil)
+	clear(x)
+	if err != nil {
+		return "", err
+	}
+	for i, p := range idx {
+		runes[p] = t.alpha.symbols[y[i]]
+	}
+	clear(y)
+	return string(runes), nil
+}

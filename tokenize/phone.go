@@ -1,0 +1,115 @@
+package tokenize
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/nyaruka/phonenumbers"
+)
+
+// Phone tokenizes telephone numbers parsed with libphonenumber
+// (github.com/nyaruka/phonenumbers): E.164 ("+14155552671") or national
+// formats in DefaultRegion ("(415) 555-2671" with "US"). The country code
+// is kept, the area code too when KeepAreaCode is set (the national
+// destination code as libphonenumber defines it), and the remaining
+// subscriber digits are tokenized in place, so spaces, brackets and dashes
+// stay where they were.
+//
+// Tokens are cycle-walked until they parse back, in DefaultRegion, to the
+// same country calling code and region with the same number of digits and
+// are valid numbers for that region, so a token still looks like a real
+// number of the same country. This needs a valid input; set AllowInvalid
+// to tokenize numbers libphonenumber does not consider valid, in which
+// case tokens only keep the country code and digit count. Numbers with
+// fewer than 6 tokenized digits fail with ErrDomain.
+type Phone struct {
+	DefaultRegion string
+	KeepAreaCode  bool
+	AllowInvalid  bool
+}
+
+// Name returns "PHONE_NUMBER".
+func (Phone) Name() string { return "PHONE_NUMBER" }
+
+type phoneParts struct {
+	cc     int32
+	region string
+	nsn    string
+	valid  bool
+	ndc    int   // length of the national destination (area) code
+	pos    []int // byte offsets in the value of the NSN digits
+}
+
+func (p Phone) parse(value string) (phoneParts, bool) {
+	region := p.DefaultRegion
+	if region == "" {
+		region = "ZZ"
+	}
+	num, err := phonenumbers.Parse(value, strings.ToUpper(region))
+	if err != nil {
+		return phoneParts{}, false
+	}
+	pp := phoneParts{
+		cc:     num.GetCountryCode(),
+		region: phonenumbers.GetRegionCodeForNumber(num),
+		nsn:    phonenumbers.GetNationalSignificantNumber(num),
+		valid:  phonenumbers.IsValidNumber(num),
+		ndc:    phonenumbers.GetLengthOfNationalDestinationCode(num),
+	}
+	// Locate the national significant number among the value's ASCII
+	// digits: the last run equal to it (an extension, if any, follows it).
+	var digits []byte
+	var pos []int
+	for i := 0; i < len(value); i++ {
+		if c := value[i]; c >= '0' && c <= '9' {
+			digits = append(digits, c)
+			pos = append(pos, i)
+		}
+	}
+	at := strings.LastIndex(string(digits), pp.nsn)
+	clear(digits)
+	if at < 0 || pp.nsn == "" {
+		return phoneParts{}, false
+	}
+	pp.pos = pos[at : at+len(pp.nsn)]
+	return pp, true
+}
+
+func (p Phone) transform(f *fpe, value string, enc bool) (string, error) {
+	orig, ok := p.parse(value)
+	if !ok {
+		return "", fmt.Errorf("%w: not a phone number (set DefaultRegion for national formats)", ErrFormat)
+	}
+	if !orig.valid && !p.AllowInvalid {
+		return "", fmt.Errorf("%w: phone number is not valid for its region (see Phone.AllowInvalid)", ErrFormat)
+	}
+	keep := 0
+	if p.KeepAreaCode {
+		keep = orig.ndc
+	}
+	sub := orig.pos[keep:]
+	x := make([]uint16, len(sub))
+	for i, q := range sub {
+		x[i] = uint16(value[q] - '0')
+	}
+	defer clear(x)
+	// A candidate is acceptable when the string it produces parses back to
+	// the same country, region and digit positions (so reversal finds the
+	// same digits), and is valid when the original had to be.
+	valid := func(y []uint16) bool {
+		cand, ok := p.parse(putDigits(value, sub, y))
+		if !ok || cand.cc != orig.cc || cand.region != orig.region || len(cand.nsn) != len(orig.nsn) {
+			return false
+		}
+		if cand.pos[0] != orig.pos[0] || (p.KeepAreaCode && cand.ndc != orig.ndc) {
+			return false
+		}
+		return cand.valid || p.AllowInvalid
+	}
+	y, err := f.crypt(10, x, enc, valid)
+	if err != nil {
+		return "", err
+	}
+	defer clear(y)
+	return putDigits(value, sub, y), nil
+}

@@ -1,0 +1,159 @@
+package tokenize
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"strings"
+
+	"github.com/fieldguard/pii"
+)
+
+// Permit decides whether the caller may reverse the token in field f at
+// the concrete path (for example "Contacts[2].Phone"). Return nil to
+// allow; any error refuses, and Reverse returns it wrapped in
+// ErrPermission.
+type Permit func(ctx context.Context, f *pii.Field, path string) error
+
+// FormatFor returns the format Apply and Reverse use for a pii category:
+// Options.Formats[category] when set; otherwise, by the category (or the
+// last dotted segment of it, so "user.contact.email" is "email"): card →
+// Card{}, phone → Phone{} (E.164 input only unless a Formats entry sets
+// DefaultRegion), national_id → SSN{}, iban → IBAN{}, email → Email{}, and
+// anything else a Template tokenizing letters and digits and keeping the
+// other characters.
+func (t *Tokenizer) FormatFor(category string) Format {
+	if f, ok := t.opts.Formats[category]; ok {
+		return f
+	}
+	base := category
+	if i := strings.LastIndexByte(base, '.'); i >= 0 {
+		base = base[i+1:]
+	}
+	if f, ok := t.opts.Formats[base]; ok {
+		return f
+	}
+	switch base {
+	case "card":
+		return Card{}
+	case "phone":
+		return Phone{}
+	case "national_id":
+		return SSN{}
+	case "iban":
+		return IBAN{}
+	case "email":
+		return Email{}
+	}
+	tmpl, err := NewTemplate(infoTypeOf(category), Alnum, "")
+	if err != nil {
+		tmpl, _ = NewTemplate("GENERIC", Alnum, "")
+	}
+	return tmpl
+}
+
+func infoTypeOf(category string) string {
+	b := []byte(strings.ToUpper(category))
+	for i, c := range b {
+		if !isTypeChar(c) {
+			b[i] = '_'
+		}
+	}
+	if len(b) == 0 || !isTypeStart(b[0]) {
+		b = append([]byte("PII_"), b...)
+	}
+	return string(b[:min(len(b), 64)])
+}
+
+func stringField(v reflect.Value) (reflect.Value, bool) {
+	if v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return reflect.Value{}, false
+		}
+		v = v.Elem()
+	}
+	return v, v.Kind() == reflect.String
+}
+
+// scopeOf is the scope of a field of a record: the record's tenant and
+// subject, and "<type name>.<schema path>" as the field, so every element
+// of Contacts[] shares one tweak and tokens join across records.
+func scopeOf(s *pii.Schema, ptr any, f *pii.Field) Scope {
+	return Scope{Tenant: s.TenantOf(ptr), Field: s.Name + "." + f.Path, Subject: s.SubjectOf(ptr)}
+}
+
+// Apply tokenizes, in place, every field of the struct ptr points to that
+// is tagged with token=, with the method of the tag and the format of its
+// category (FormatFor). Empty strings stay empty. Apply is not idempotent:
+// applying it twice tokenizes the tokens. On error the struct may be
+// partly tokenized and should be discarded.
+func (t *Tokenizer) Apply(ctx context.Context, ptr any) error {
+	s, err := pii.SchemaOf(ptr)
+	if err != nil {
+		return err
+	}
+	return s.Walk(ptr, func(f *pii.Field, path string, v reflect.Value) error {
+		if f.Opts.Token == "" {
+			return nil
+		}
+		sv, ok := stringField(v)
+		if !ok {
+			return nil
+		}
+		val := sv.String()
+		if val == "" {
+			return nil
+		}
+		tok, err := t.Tokenize(ctx, Method(f.Opts.Token), scopeOf(s, ptr, f), t.FormatFor(f.Category), val)
+		if err != nil {
+			return fmt.Errorf("tokenize: %s.%s: %w", s.Name, path, err)
+		}
+		sv.SetString(tok)
+		return nil
+	})
+}
+
+// Reverse restores, in place, every token= field of the struct ptr points
+// to. permit is asked for every field first; if it refuses any (or is
+// nil), Reverse returns an error wrapping ErrPermission and changes
+// nothing. Fields tagged token=hmac are pseudonyms and are left as they
+// are. On a detokenization error the struct may be partly restored.
+func (t *Tokenizer) Reverse(ctx context.Context, ptr any, permit Permit) error {
+	s, err := pii.SchemaOf(ptr)
+	if err != nil {
+		return err
+	}
+	reversible := func(f *pii.Field) bool {
+		return f.Opts.Token != "" && Method(f.Opts.Token) != MethodHMAC
+	}
+	err = s.Walk(ptr, func(f *pii.Field, path string, v reflect.Value) error {
+		if !reversible(f) {
+			return nil
+		}
+		if permit == nil {
+			return fmt.Errorf("%w: %s.%s: no permission check supplied", ErrPermission, s.Name, path)
+		}
+		if err := permit(ctx, f, path); err != nil {
+			return fmt.Errorf("%w: %s.%s: %w", ErrPermission, s.Name, path, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return s.Walk(ptr, func(f *pii.Field, path string, v reflect.Value) error {
+		if !reversible(f) {
+			return nil
+		}
+		sv, ok := stringField(v)
+		if !ok || sv.String() == "" {
+			return nil
+		}
+		val, err := t.Detokenize(ctx, Method(f.Opts.Token), scopeOf(s, ptr, f), t.FormatFor(f.Category), sv.String())
+		if err != nil {
+			return fmt.Errorf("tokenize: %s.%s: %w", s.Name, path, err)
+		}
+		sv.SetString(val)
+		return nil
+	})
+}

@@ -1,0 +1,258 @@
+package tokenize
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hmac"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+	"time"
+)
+
+// ErrTokenExists is returned by TokenStore.Put when the token is already
+// taken; the Tokenizer then draws another one.
+var ErrTokenExists = errors.New("tokenize: token already exists")
+
+// Record is one vaulted token. The value itself is never stored in clear:
+// Sealed is AES-256-GCM under a key derived from the Tokenizer's root key,
+// bound to the token, tenant and field, and Lookup is a keyed hash
+// (HMAC-SHA256) of tenant, field and value, so the store can find a
+// value's token without learning the value.
+type Record struct {
+	Token   string
+	Tenant  string
+	Field   string
+	Subject string // data subject; DeleteSubject removes their tokens
+	KeyID   string
+	Lookup  []byte
+	Sealed  []byte
+	Created time.Time
+	Expires time.Time // zero: never
+}
+
+func (r *Record) live(now time.Time) bool {
+	return r.Expires.IsZero() || now.Before(r.Expires)
+}
+
+// TokenStore keeps vaulted tokens. Implementations must be safe for
+// concurrent use. MemoryStore and SQLStore implement it.
+type TokenStore interface {
+	// Put stores a new record; ErrTokenExists if its token is taken.
+	Put(ctx context.Context, r *Record) error
+	// Get returns the unexpired record of token, or ErrNotFound.
+	Get(ctx context.Context, token string, now time.Time) (*Record, error)
+	// Find returns the newest unexpired record with this lookup hash, or
+	// ErrNotFound.
+	Find(ctx context.Context, lookup []byte, now time.Time) (*Record, error)
+	// DeleteSubject deletes every record of a data subject.
+	DeleteSubject(ctx context.Context, subject string) (int64, error)
+	// DeleteExpired deletes records that expired at or before now.
+	DeleteExpired(ctx context.Context, now time.Time) (int64, error)
+}
+
+// maxTokenDraws bounds the retries on token collisions.
+const maxTokenDraws = 16
+
+func (t *Tokenizer) vaultTokenize(ctx context.Context, s Scope, f Format, value string) (string, error) {
+	st := t.opts.Store
+	if st == nil {
+		return "", fmt.Errorf("%w: token=vault needs Options.Store", ErrFormat)
+	}
+	now := t.opts.Now()
+	lookup := t.mac(t.k.lookup, s, value)
+	if t.opts.Convergent {
+		r, err := st.Find(ctx, lookup, now)
+		if err == nil && r.Tenant == s.Tenant && r.Field == s.Field {
+			return r.Token, nil
+		}
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return "", err
+		}
+	}
+	gen := &fpe{t: t, random: true}
+	for range maxTokenDraws {
+		tok, err := f.transform(gen, value, true)
+		if err != nil {
+			return "", err
+		}
+		sealed, err := t.seal(s, tok, value)
+		if err != nil {
+			return "", err
+		}
+		r := &Record{
+			Token: tok, Tenant: s.Tenant, Field: s.Field, Subject: s.Subject,
+			KeyID: t.opts.KeyID, Lookup: lookup, Sealed: sealed, Created: now,
+		}
+		if t.opts.TTL > 0 {
+			r.Expires = now.Add(t.opts.TTL)
+		}
+		err = st.Put(ctx, r)
+		if errors.Is(err, ErrTokenExists) {
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		return tok, nil
+	}
+	return "", fmt.Errorf("%w: could not draw an unused token", ErrFormat)
+}
+
+func (t *Tokenizer) vaultDetokenize(ctx context.Context, s Scope, token string) (string, error) {
+	st := t.opts.Store
+	if st == nil {
+		return "", fmt.Errorf("%w: token=vault needs Options.Store", ErrFormat)
+	}
+	r, err := st.Get(ctx, token, t.opts.Now())
+	if err != nil {
+		return "", err
+	}
+	// A token from another tenant or field is not found here.
+	if r.Tenant != s.Tenant || r.Field != s.Field {
+		return "", ErrNotFound
+	}
+	return t.open(s, token, r.Sealed)
+}
+
+// DeleteSubject deletes every vault token of a data subject from the store.
+func (t *Tokenizer) DeleteSubject(ctx context.Context, subject string) (int64, error) {
+	if t.opts.Store == nil {
+		return 0, fmt.Errorf("%w: no token store configured", ErrFormat)
+	}
+	return t.opts.Store.DeleteSubject(ctx, subject)
+}
+
+func (t *Tokenizer) aead() (cipher.AEAD, error) {
+	b, err := aes.NewCipher(t.k.seal)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(b)
+}
+
+func sealAD(s Scope, token string) []byte {
+	ad := []byte("fieldguard/pii tokenize vault v1")
+	for _, p := range []string{s.Tenant, s.Field, token} {
+		ad = append(ad, byte(len(p)>>24), byte(len(p)>>16), byte(len(p)>>8), byte(len(p)))
+		ad = append(ad, p...)
+	}
+	return ad
+}
+
+func (t *Tokenizer) seal(s Scope, token, value string) ([]byte, error) {
+	g, err := t.aead()
+	if err != nil {
+		return nil, err
+	}
+	nonce := make([]byte, g.NonceSize(), g.NonceSize()+len(value)+g.Overhead())
+	if _, err := io.ReadFull(t.opts.Rand, nonce); err != nil {
+		return nil, fmt.Errorf("tokenize: random source: %w", err)
+	}
+	return g.Seal(nonce, nonce, []byte(value), sealAD(s, token)), nil
+}
+
+func (t *Tokenizer) open(s Scope, token string, sealed []byte) (string, error) {
+	g, err := t.aead()
+	if err != nil {
+		return "", err
+	}
+	if len(sealed) < g.NonceSize() {
+		return "", fmt.Errorf("%w: vault record is corrupt or from another key", ErrNotFound)
+	}
+	pt, err := g.Open(nil, sealed[:g.NonceSize()], sealed[g.NonceSize():], sealAD(s, token))
+	if err != nil {
+		return "", fmt.Errorf("%w: vault record is corrupt or from another key", ErrNotFound)
+	}
+	defer clear(pt)
+	return string(pt), nil
+}
+
+// MemoryStore is an in-memory TokenStore, for tests and single-process use.
+type MemoryStore struct {
+	mu      sync.Mutex
+	byToken map[string]*Record
+}
+
+var _ TokenStore = (*MemoryStore)(nil)
+
+// NewMemoryStore returns an empty in-memory store.
+func NewMemoryStore() *MemoryStore {
+	return &MemoryStore{byToken: make(map[string]*Record)}
+}
+
+func cloneRecord(r *Record) *Record {
+	c := *r
+	c.Lookup = slices.Clone(r.Lookup)
+	c.Sealed = slices.Clone(r.Sealed)
+	return &c
+}
+
+// Put implements TokenStore.
+func (m *MemoryStore) Put(_ context.Context, r *Record) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.byToken[r.Token]; ok {
+		return ErrTokenExists
+	}
+	m.byToken[r.Token] = cloneRecord(r)
+	return nil
+}
+
+// Get implements TokenStore.
+func (m *MemoryStore) Get(_ context.Context, token string, now time.Time) (*Record, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.byToken[token]
+	if !ok || !r.live(now) {
+		return nil, ErrNotFound
+	}
+	return cloneRecord(r), nil
+}
+
+// Find implements TokenStore.
+func (m *MemoryStore) Find(_ context.Context, lookup []byte, now time.Time) (*Record, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var best *Record
+	for _, r := range m.byToken {
+		if hmac.Equal(r.Lookup, lookup) && r.live(now) && (best == nil || r.Created.After(best.Created)) {
+			best = r
+		}
+	}
+	if best == nil {
+		return nil, ErrNotFound
+	}
+	return cloneRecord(best), nil
+}
+
+// DeleteSubject implements TokenStore.
+func (m *MemoryStore) DeleteSubject(_ context.Context, subject string) (int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var n int64
+	for k, r := range m.byToken {
+		if r.Subject == subject {
+			delete(m.byToken, k)
+			n++
+		}
+	}
+	return n, nil
+}
+
+// DeleteExpired implements TokenStore.
+func (m *MemoryStore) DeleteExpired(_ context.Context, now time.Time) (int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var n int64
+	for k, r := range m.byToken {
+		if !r.live(now) {
+			delete(m.byToken, k)
+			n++
+		}
+	}
+	return n, nil
+}
