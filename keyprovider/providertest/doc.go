@@ -43,6 +43,23 @@
 //     (standard, URL, with and without padding), and for the hex of every
 //     8-byte window of it.
 //
+// Three more checks apply to the optional interfaces and are skipped, with a
+// message saying so, when provider a does not implement them, or implements
+// them but its first call returns an error matching errors.ErrUnsupported
+// (as a wrapper such as keyprovider.Client does for a backend without the
+// ability):
+//
+//   - Rotation (keyprovider.Rotator): after Rotate, Wrap reports the version
+//     Rotate returned (when the backend reports versions), keys wrapped
+//     before still unwrap, the other provider is unaffected, wraps racing a
+//     second Rotate all succeed, and a cancelled context is honoured.
+//   - Versions (keyprovider.Describer): exactly one primary, enabled, and the
+//     one Wrap reports; known statuses only; a cancelled context is honoured.
+//   - Rewrap (keyprovider.Rewrapper): a rewrapped key unwraps to the same data
+//     key with the same associated data only; other associated data fails
+//     with keyprovider.ErrAuthentication; a tampered key fails; a cancelled
+//     context is honoured.
+//
 // Calls into the provider are guarded: a panic is reported as a test
 // failure naming the operation, not a crash of the test binary.
 package providertest

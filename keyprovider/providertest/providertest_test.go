@@ -31,48 +31,101 @@ type flaws struct {
 	emptyKeyID    bool // report KeyID{}
 	unclassified  bool // return a plain error on authentication failure
 	sameKeyAndIDs bool // (harness) both providers share one KEK and id
+	rotateDrops   bool // Rotate forgets the old versions
+	staleKeyID    bool // Wrap keeps reporting the first version
+	twoPrimaries  bool // Versions lists the primary twice
+	rewrapNoAD    bool // Rewrap wraps again without the associated data
 }
 
-// refProvider is a minimal correct provider: AES-256-GCM under one KEK,
-// wrapped = 0x01 | key id (4 bytes) | nonce (12) | ciphertext+tag.
+// refProvider is a minimal correct provider: AES-256-GCM KEK versions,
+// wrapped = 0x01 | version id (4 bytes) | nonce (12) | ciphertext+tag. It
+// implements every optional interface.
 type refProvider struct {
-	id    uint32
+	name string
+	f    flaws
+
+	mu       sync.RWMutex
+	versions map[uint32]*refKEK
+	order    []uint32
+	primary  uint32
+	cache    map[string][]byte
+}
+
+type refKEK struct {
 	aead  cipher.AEAD
 	block cipher.Block
-	f     flaws
-
-	mu    sync.Mutex
-	cache map[string][]byte
 }
 
 const refPrefix = 5
 
-func newRef(t testing.TB, f flaws, kek []byte, id uint32) *refProvider {
+func newKEK(t testing.TB, kek []byte) *refKEK {
 	block, err := aes.NewCipher(kek)
 	require.NoError(t, err)
 	aead, err := cipher.NewGCM(block)
 	require.NoError(t, err)
-	return &refProvider{id: id, aead: aead, block: block, f: f, cache: map[string][]byte{}}
+	return &refKEK{aead: aead, block: block}
+}
+
+func newRef(t testing.TB, f flaws, kek []byte, id uint32, name string) *refProvider {
+	return &refProvider{
+		name: name, f: f,
+		versions: map[uint32]*refKEK{id: newKEK(t, kek)},
+		order:    []uint32{id},
+		primary:  id,
+		cache:    map[string][]byte{},
+	}
+}
+
+func randomKEK() []byte {
+	k := make([]byte, 32)
+	_, _ = rand.Read(k)
+	return k
 }
 
 func refHarness(f flaws) Harness {
 	return Harness{New: func(t *testing.T) (a, b keyprovider.KeyProvider) {
-		kekA := make([]byte, 32)
-		_, _ = rand.Read(kekA)
-		kekB := make([]byte, 32)
-		_, _ = rand.Read(kekB)
 		if f.sameKeyAndIDs {
-			return newRef(t, f, kekA, 7), newRef(t, f, kekA, 7)
+			kek := randomKEK()
+			return newRef(t, f, kek, 7, "ref"), newRef(t, f, kek, 7, "ref")
 		}
-		return newRef(t, f, kekA, 1), newRef(t, f, kekB, 2)
+		return newRef(t, f, randomKEK(), 100, "ref-a"), newRef(t, f, randomKEK(), 200, "ref-b")
 	}}
 }
 
-func (p *refProvider) keyID() keyprovider.KeyID {
+// plainHarness hides the optional interfaces.
+func plainHarness() Harness {
+	return Harness{New: func(t *testing.T) (a, b keyprovider.KeyProvider) {
+		a, b = refHarness(flaws{}).New(t)
+		return plain{a}, plain{b}
+	}}
+}
+
+type plain struct{ keyprovider.KeyProvider }
+
+// unsupported implements the optional interfaces but refuses, as
+// keyprovider.Client does for a backend without them.
+type unsupported struct{ keyprovider.KeyProvider }
+
+func (unsupported) Rotate(context.Context) (keyprovider.KeyID, error) {
+	return keyprovider.KeyID{}, fmt.Errorf("cannot rotate: %w", errors.ErrUnsupported)
+}
+
+func (unsupported) Versions(context.Context) ([]keyprovider.Version, error) {
+	return nil, fmt.Errorf("cannot list: %w", errors.ErrUnsupported)
+}
+
+func (unsupported) Rewrap(context.Context, []byte, []byte) ([]byte, keyprovider.KeyID, error) {
+	return nil, keyprovider.KeyID{}, fmt.Errorf("cannot rewrap: %w", errors.ErrUnsupported)
+}
+
+func (p *refProvider) keyID(id uint32) keyprovider.KeyID {
 	if p.f.emptyKeyID {
 		return keyprovider.KeyID{}
 	}
-	return keyprovider.KeyID{Key: "ref", Version: fmt.Sprint(p.id)}
+	if p.f.staleKeyID {
+		id = p.order[0]
+	}
+	return keyprovider.KeyID{Key: p.name, Version: fmt.Sprint(id)}
 }
 
 func (p *refProvider) Wrap(ctx context.Context, dataKey, ad []byte) ([]byte, keyprovider.KeyID, error) {
@@ -84,22 +137,12 @@ func (p *refProvider) Wrap(ctx context.Context, dataKey, ad []byte) ([]byte, key
 			return nil, keyprovider.KeyID{}, err
 		}
 	}
-	if p.f.ignoreAD {
-		ad = nil
-	}
-	out := make([]byte, refPrefix, refPrefix+12+len(dataKey)+16)
-	out[0] = 1
-	binary.BigEndian.PutUint32(out[1:], p.id)
-	nonce := make([]byte, 12)
-	_, _ = rand.Read(nonce)
-	out = append(out, nonce...)
-	if p.f.noAuth {
-		body := make([]byte, len(dataKey))
-		cipher.NewCTR(p.block, append(nonce, 0, 0, 0, 0)).XORKeyStream(body, dataKey)
-		out = append(out, body...)
-	} else {
-		out = p.aead.Seal(out, nonce, dataKey, ad)
-	}
+	p.mu.RLock()
+	id := p.primary
+	kek := p.versions[id]
+	kid := p.keyID(id)
+	p.mu.RUnlock()
+	out := p.seal(kek, id, dataKey, ad)
 	if p.f.cache {
 		p.mu.Lock()
 		p.cache[string(out)] = dataKey
@@ -108,7 +151,25 @@ func (p *refProvider) Wrap(ctx context.Context, dataKey, ad []byte) ([]byte, key
 	if p.f.mutate {
 		clear(dataKey)
 	}
-	return out, p.keyID(), nil
+	return out, kid, nil
+}
+
+func (p *refProvider) seal(kek *refKEK, id uint32, dataKey, ad []byte) []byte {
+	if p.f.ignoreAD {
+		ad = nil
+	}
+	out := make([]byte, refPrefix, refPrefix+12+len(dataKey)+16)
+	out[0] = 1
+	binary.BigEndian.PutUint32(out[1:], id)
+	nonce := make([]byte, 12)
+	_, _ = rand.Read(nonce)
+	out = append(out, nonce...)
+	if p.f.noAuth {
+		body := make([]byte, len(dataKey))
+		cipher.NewCTR(kek.block, append(nonce, 0, 0, 0, 0)).XORKeyStream(body, dataKey)
+		return append(out, body...)
+	}
+	return kek.aead.Seal(out, nonce, dataKey, ad)
 }
 
 func (p *refProvider) Unwrap(ctx context.Context, wrapped, ad []byte) ([]byte, error) {
@@ -132,15 +193,18 @@ func (p *refProvider) Unwrap(ctx context.Context, wrapped, ad []byte) ([]byte, e
 		return nil, keyprovider.Classify("unwrap", keyprovider.ErrAuthentication, errors.New("ref: wrapped key too short"))
 	}
 	nonce := wrapped[refPrefix : refPrefix+12]
-	if wrapped[0] != 1 || binary.BigEndian.Uint32(wrapped[1:]) != p.id {
+	p.mu.RLock()
+	kek, ok := p.versions[binary.BigEndian.Uint32(wrapped[1:])]
+	p.mu.RUnlock()
+	if wrapped[0] != 1 || !ok {
 		return nil, keyprovider.Classify("unwrap", keyprovider.ErrKeyNotFound, errors.New("ref: not wrapped under this KEK"))
 	}
 	if p.f.noAuth {
 		out := make([]byte, len(wrapped)-refPrefix-12)
-		cipher.NewCTR(p.block, append(bytes.Clone(nonce), 0, 0, 0, 0)).XORKeyStream(out, wrapped[refPrefix+12:])
+		cipher.NewCTR(kek.block, append(bytes.Clone(nonce), 0, 0, 0, 0)).XORKeyStream(out, wrapped[refPrefix+12:])
 		return out, nil
 	}
-	out, err := p.aead.Open(nil, nonce, wrapped[refPrefix+12:], ad)
+	out, err := kek.aead.Open(nil, nonce, wrapped[refPrefix+12:], ad)
 	if err != nil {
 		if p.f.unclassified {
 			return nil, errors.New("ref: open failed")
@@ -150,8 +214,78 @@ func (p *refProvider) Unwrap(ctx context.Context, wrapped, ad []byte) ([]byte, e
 	return out, nil
 }
 
+func (p *refProvider) Rotate(ctx context.Context) (keyprovider.KeyID, error) {
+	if err := ctx.Err(); err != nil {
+		return keyprovider.KeyID{}, err
+	}
+	k := make([]byte, 32)
+	_, _ = rand.Read(k)
+	block, _ := aes.NewCipher(k)
+	aead, _ := cipher.NewGCM(block)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	id := p.order[len(p.order)-1] + 1
+	if p.f.rotateDrops {
+		p.versions = map[uint32]*refKEK{}
+	}
+	p.versions[id] = &refKEK{aead: aead, block: block}
+	p.order = append(p.order, id)
+	p.primary = id
+	return keyprovider.KeyID{Key: p.name, Version: fmt.Sprint(id)}, nil
+}
+
+func (p *refProvider) Versions(ctx context.Context) ([]keyprovider.Version, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	var out []keyprovider.Version
+	for _, id := range p.order {
+		out = append(out, keyprovider.Version{
+			ID:      keyprovider.KeyID{Key: p.name, Version: fmt.Sprint(id)},
+			Status:  keyprovider.StatusEnabled,
+			Primary: id == p.primary,
+		})
+	}
+	if p.f.twoPrimaries {
+		out = append(out, out[len(out)-1])
+	}
+	return out, nil
+}
+
+func (p *refProvider) Rewrap(ctx context.Context, wrapped, ad []byte) ([]byte, keyprovider.KeyID, error) {
+	key, err := p.Unwrap(ctx, wrapped, ad)
+	if err != nil {
+		return nil, keyprovider.KeyID{}, err
+	}
+	defer clear(key)
+	if p.f.rewrapNoAD {
+		ad = nil
+	}
+	return p.Wrap(ctx, key, ad)
+}
+
 func TestReferenceProviderConforms(t *testing.T) {
 	Run(t, refHarness(flaws{}))
+}
+
+// TestOptionalChecksSkip runs the suite on providers without the optional
+// interfaces: the optional checks report a skip, the others pass.
+func TestOptionalChecksSkip(t *testing.T) {
+	for _, name := range []string{"Rotation", "Versions", "Rewrap"} {
+		a, b := plainHarness().New(t)
+		err := runCheck(t.Context(), name, a, b)
+		var skip *skipError
+		require.ErrorAs(t, err, &skip, name)
+		require.Contains(t, skip.reason, "does not implement keyprovider.")
+
+		a, b = refHarness(flaws{}).New(t)
+		err = runCheck(t.Context(), name, unsupported{a}, unsupported{b})
+		require.ErrorAs(t, err, &skip, name)
+		require.Contains(t, skip.reason, "reports errors.ErrUnsupported")
+	}
+	Run(t, plainHarness())
 }
 
 // TestChecksCatchBrokenProviders runs each check against a provider with one
@@ -180,6 +314,11 @@ func TestChecksCatchBrokenProviders(t *testing.T) {
 		{"returns an internal buffer", flaws{cache: true}, "NoAliasing", "Unwrap returned an internal buffer"},
 		{"mutates the caller's key", flaws{mutate: true}, "NoAliasing", "Wrap mutated the caller's dataKey"},
 		{"empty key id", flaws{emptyKeyID: true}, "RoundTrip", "empty KeyID.Key"},
+		{"rotation forgets old versions", flaws{rotateDrops: true}, "Rotation", "key wrapped before Rotate: Unwrap"},
+		{"stale key id after rotation", flaws{staleKeyID: true}, "Rotation", "still reports the old version"},
+		{"two primaries", flaws{twoPrimaries: true}, "Versions", "lists 2 primary versions, want 1"},
+		{"rewrap drops associated data", flaws{rewrapNoAD: true}, "Rewrap", "Unwrap of a rewrapped key"},
+		{"rewrap ignores a cancelled context", flaws{ignoreCtx: true}, "Rewrap", "want an error matching context.Canceled"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -195,7 +334,7 @@ func TestChecksCatchBrokenProviders(t *testing.T) {
 }
 
 func TestEveryCheckIsExercised(t *testing.T) {
-	require.Len(t, checks, 11)
+	require.Len(t, checks, 14)
 	seen := map[string]bool{}
 	for _, c := range checks {
 		require.False(t, seen[c.name], "duplicate check %s", c.name)
