@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -208,13 +209,17 @@ func (p *Provider) load() (*state, error) {
 
 // Reload re-reads the keyset file, picking up versions added, promoted,
 // disabled or destroyed by another process. On error the Provider keeps
-// its current keyset.
+// its current keyset. A file that now holds a different keyset (another
+// name) is refused.
 func (p *Provider) Reload() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	st, err := p.load()
 	if err != nil {
 		return err
+	}
+	if cur := p.st.Load(); st.hdr.Name != cur.hdr.Name {
+		return fmt.Errorf("local: reload %s: the file now holds keyset %s, not %s; Open it instead", p.path, st.hdr.Name, cur.hdr.Name)
 	}
 	p.st.Store(st)
 	return nil
@@ -356,12 +361,22 @@ func (p *Provider) Rotate(ctx context.Context) (keyprovider.KeyID, error) {
 }
 
 func addVersion(m *keyset.Manager, hdr *header) (uint32, error) {
-	id, err := m.Add(aead.AES256GCMKeyTemplate())
-	if err != nil {
-		return 0, err
+	// Tink picks a random id not used by a key in the keyset; a destroyed
+	// version is no longer in it, so also avoid the ids the header remembers:
+	// a wrapped key must never name two versions.
+	for {
+		id, err := m.Add(aead.AES256GCMKeyTemplate())
+		if err != nil {
+			return 0, err
+		}
+		if !slices.ContainsFunc(hdr.Versions, func(v versionMeta) bool { return v.ID == id }) {
+			hdr.Versions = append(hdr.Versions, versionMeta{ID: id, Created: now()})
+			return id, nil
+		}
+		if err := m.Delete(id); err != nil {
+			return 0, err
+		}
 	}
-	hdr.Versions = append(hdr.Versions, versionMeta{ID: id, Created: now()})
-	return id, nil
 }
 
 // Promote makes an enabled version the primary: new wraps use it.

@@ -363,6 +363,19 @@ func TestSecondProcessReloads(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, v2, p3.Primary())
 
+	// Reload refuses a file that now holds another keyset.
+	otherPath := filepath.Join(t.TempDir(), "other.json")
+	_, err = Create(otherPath, master)
+	require.NoError(t, err)
+	other, err := os.ReadFile(otherPath)
+	require.NoError(t, err)
+	saved, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(path, other, 0o600))
+	require.ErrorContains(t, p3.Reload(), "now holds keyset")
+	require.Equal(t, v2, p3.Primary())
+	require.NoError(t, os.WriteFile(path, saved, 0o600))
+
 	// Reload of a damaged file keeps the current keyset.
 	require.NoError(t, os.WriteFile(path, []byte("garbage"), 0o600))
 	require.Error(t, p3.Reload())
