@@ -185,10 +185,11 @@ func (m *MemoryStore) List(ctx context.Context, kind Kind, after KeyRef, limit i
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	all := after.Kind != kind || after == (KeyRef{})
 	m.mu.Lock()
 	var out []Record
 	for k, r := range m.recs {
-		if k.Kind == kind && compareRef(k, after) > 0 {
+		if k.Kind == kind && (all || compareRef(k, after) > 0) {
 			out = append(out, cloneRecord(r))
 		}
 	}

@@ -126,6 +126,7 @@ func (s *Sealer) rootKey(ctx context.Context, tenant string, stale bool) (*rootE
 	var raw []byte
 	switch {
 	case errors.Is(err, ErrNotFound):
+		err = nil
 		raw = make([]byte, keySize)
 		rand.Read(raw)
 		w, kek, werr := s.wrap(ctx, raw, searchAD(tenant))

@@ -12,3 +12,5 @@ func b64Encode(dst, src []byte) []byte {
 	base64.RawURLEncoding.Encode(dst[:n], src)
 	return dst[:n]
 }
+
+func b64url(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }

@@ -1,0 +1,12 @@
+package envelope_test
+
+import (
+	"testing"
+
+	"github.com/fieldguard/pii/envelope"
+	"github.com/fieldguard/pii/envelope/internal/keystoretest"
+)
+
+func TestMemoryStoreConformance(t *testing.T) {
+	keystoretest.Run(t, func(t *testing.T) envelope.KeyStore { return envelope.NewMemoryStore() })
+}

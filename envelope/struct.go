@@ -1,0 +1,243 @@
+package envelope
+
+import (
+	"context"
+	"errors"
+	"reflect"
+
+	"github.com/fieldguard/pii"
+	"github.com/fieldguard/pii/envelope/internal/format"
+)
+
+// Seal encrypts, in place, every field of the struct ptr points to that
+// its `pii` tags mark encrypt or encrypt=det (nested structs, pointers,
+// slices and maps included), and writes blind indexes to their companion
+// fields. string fields get the text form, []byte fields the binary form.
+//
+// Each value is bound to the tenant (`pii:"tenant"`), the type's schema
+// name, the field's schema path ("Contacts[].Phone") and the record id
+// (`pii:"id"`, else `pii:"subject"`); values of records with a subject use
+// that subject's DEKs. Empty values stay empty. A value that already opens
+// under its binding and mode is left as it is, so sealing twice is a no-op;
+// anything else, including a value that merely looks sealed, is encrypted.
+// Errors name the field; on error the struct may be partly sealed.
+func (s *Sealer) Seal(ctx context.Context, ptr any) error {
+	return s.walk(ctx, ptr, true)
+}
+
+// Open decrypts, in place, every encrypted field of the struct ptr points
+// to. A plaintext value is an error (wrapping ErrNotSealed) unless
+// Options.AllowPlaintext; a forgotten subject's values fail with
+// ErrShredded; anything that does not authenticate fails with ErrDecrypt.
+// Options.ReadCheck runs before each field is decrypted. Errors name the
+// field; on error the struct may be partly opened.
+func (s *Sealer) Open(ctx context.Context, ptr any) error {
+	return s.walk(ctx, ptr, false)
+}
+
+func (s *Sealer) walk(ctx context.Context, ptr any, seal bool) error {
+	sc, err := pii.SchemaOf(ptr)
+	if err != nil {
+		return err
+	}
+	base := Binding{
+		Tenant:  sc.TenantOf(ptr),
+		Type:    sc.Name,
+		Record:  sc.RecordOf(ptr),
+		Subject: sc.SubjectOf(ptr),
+	}
+	return sc.WalkOwned(ptr, func(f *pii.Field, path string, owner, v reflect.Value) error {
+		if f.Opts.Encrypt == pii.EncryptNone && !f.Opts.Index {
+			return nil
+		}
+		if v.Kind() == reflect.Pointer {
+			if v.IsNil() {
+				return nil
+			}
+			v = v.Elem()
+		}
+		b := base
+		b.Field = f.Path
+		var err error
+		if seal {
+			err = s.sealField(ctx, f, &b, owner, v)
+		} else {
+			err = s.openField(ctx, sc, f, &b, ptr, v)
+		}
+		if err != nil {
+			return &FieldError{Type: sc.Name, Path: path, Err: err}
+		}
+		return nil
+	})
+}
+
+func isBytes(v reflect.Value) bool { return v.Kind() == reflect.Slice }
+
+func fieldValue(v reflect.Value) []byte {
+	if isBytes(v) {
+		return v.Bytes()
+	}
+	return bytesOf(v.String())
+}
+
+func setField(v reflect.Value, b []byte, text string) {
+	if isBytes(v) {
+		v.SetBytes(b)
+		return
+	}
+	v.SetString(text)
+}
+
+func wantVersion(m pii.EncryptMode, v format.Version) bool {
+	if m == pii.EncryptDet {
+		return v == format.V3Det
+	}
+	return v == format.V1Keyring || v == format.V2Inline
+}
+
+func (s *Sealer) sealField(ctx context.Context, f *pii.Field, b *Binding, owner, v reflect.Value) error {
+	val := fieldValue(v)
+	if len(val) == 0 {
+		return nil
+	}
+	plain := val
+	sealed := false
+	// A value that opens under this binding is sealed already.
+	if ver, pt, err := s.trialOpen(ctx, v, b); err != nil {
+		return err
+	} else if pt != nil {
+		defer clear(pt)
+		plain = pt
+		sealed = f.Opts.Encrypt == pii.EncryptNone || wantVersion(f.Opts.Encrypt, ver)
+	}
+	if f.Opts.Index && f.IndexFieldIndex != nil {
+		ix, err := s.blindIndex(ctx, b.Tenant, b.Type, b.Field, plain)
+		if err != nil {
+			return err
+		}
+		c := owner.FieldByIndex(f.IndexFieldIndex)
+		if c.Kind() == reflect.Slice {
+			c.SetBytes(ix)
+		} else {
+			c.SetString(b64url(ix))
+		}
+	}
+	if sealed || f.Opts.Encrypt == pii.EncryptNone {
+		return nil
+	}
+	if f.Opts.Encrypt == pii.EncryptDet {
+		bin, err := s.sealDet(ctx, plain, b)
+		if err != nil {
+			return err
+		}
+		if isBytes(v) {
+			v.SetBytes(bin)
+		} else {
+			v.SetString(encodeText(bin))
+		}
+		return nil
+	}
+	if isBytes(v) {
+		bin, bp, err := s.sealBinary(ctx, plain, b)
+		if err != nil {
+			return err
+		}
+		v.SetBytes(append([]byte(nil), bin...))
+		putBuf(bp)
+		return nil
+	}
+	text, err := s.sealText(ctx, plain, b)
+	if err != nil {
+		return err
+	}
+	v.SetString(text)
+	return nil
+}
+
+// trialOpen returns the plaintext (a copy) and version of a value that
+// opens under b, nil when it is plaintext or does not authenticate, or an
+// error that makes sealing unsafe (a shredded subject, an outage).
+func (s *Sealer) trialOpen(ctx context.Context, v reflect.Value, b *Binding) (format.Version, []byte, error) {
+	var (
+		pt  []byte
+		bp  *[]byte
+		err error
+		ver format.Version
+	)
+	if isBytes(v) {
+		raw := v.Bytes()
+		c, perr := format.Parse(raw)
+		if perr != nil {
+			return 0, nil, nil
+		}
+		ver = c.Version
+		bp = getBuf(len(raw) + fieldADLen(b))
+		buf := *bp
+		copy(buf, raw)
+		pt, err = s.openBinary(ctx, buf[:len(raw)], buf[len(raw):len(raw)], b)
+		if err != nil {
+			putBuf(bp)
+			bp = nil
+		}
+	} else {
+		text := bytesOf(v.String())
+		tv, ok := format.TextVersion(text)
+		if !ok {
+			return 0, nil, nil
+		}
+		ver = tv
+		pt, bp, err = s.openText(ctx, text, b)
+	}
+	if err != nil {
+		if errors.Is(err, ErrDecrypt) {
+			return 0, nil, nil
+		}
+		return 0, nil, err
+	}
+	out := append(make([]byte, 0, len(pt)+1), pt...) // non-nil even when empty
+	putBuf(bp)
+	return ver, out, nil
+}
+
+func (s *Sealer) openField(ctx context.Context, sc *pii.Schema, f *pii.Field, b *Binding, ptr any, v reflect.Value) error {
+	if f.Opts.Encrypt == pii.EncryptNone {
+		return nil
+	}
+	val := fieldValue(v)
+	if len(val) == 0 {
+		return nil
+	}
+	if s.opts.ReadCheck != nil {
+		if err := s.opts.ReadCheck(ctx, sc, f, ptr); err != nil {
+			v.SetZero()
+			return err
+		}
+	}
+	if isBytes(v) {
+		if _, err := format.Parse(val); err != nil {
+			if s.opts.AllowPlaintext {
+				return nil
+			}
+			return ErrNotSealed
+		}
+		pt, err := s.DecryptBytes(ctx, val, *b)
+		if err != nil {
+			return err
+		}
+		v.SetBytes(pt)
+		return nil
+	}
+	if _, ok := format.TextVersion(val); !ok {
+		if s.opts.AllowPlaintext {
+			return nil
+		}
+		return ErrNotSealed
+	}
+	pt, bp, err := s.openText(ctx, val, b)
+	if err != nil {
+		return err
+	}
+	setField(v, nil, string(pt))
+	putBuf(bp)
+	return nil
+}
