@@ -86,6 +86,14 @@
 // A Provider and this package's errors never print key bytes: fmt, slog and
 // encoding/json show a Provider as its path, keyset name and primary version.
 //
+// # Backwards compatibility
+//
+// The keyset file carries its format ("fieldguard.pii/local-keyset/v1");
+// an unknown format is refused, never guessed. The wrapped form is Tink's
+// standard AEAD output, readable by any Tink implementation holding the
+// keyset. A keyset file and wrapped keys made by this version are frozen in
+// testdata and must keep opening.
+//
 // # Errors
 //
 // Wrap, Unwrap, Rewrap and the key-management methods return errors carrying
@@ -101,7 +109,9 @@
 //   - keyprovider.ErrInvalidArgument: a refused management call (disabling the
 //     primary, destroying the last enabled version, ...), or a malformed
 //     version id.
-//   - keyprovider.ErrUnavailable: the keyset file could not be written.
+//   - keyprovider.ErrUnavailable: the keyset file could not be read or written.
+//   - [ErrStale] (class keyprovider.ErrInvalidArgument): a key-management call
+//     found the file changed by someone else since this Provider read it.
 //
 // Open returns an error matching keyprovider.ErrAuthentication when the
 // master key is wrong or the file was modified, and a plain error naming the
