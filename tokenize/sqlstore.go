@@ -1,0 +1,187 @@
+package tokenize
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Dialect names the SQL flavour of an SQLStore.
+type Dialect string
+
+const (
+	DialectSQLite   Dialect = "sqlite"
+	DialectPostgres Dialect = "postgres"
+)
+
+// SQLStore is a TokenStore in a database/sql table, tested on SQLite
+// (modernc.org/sqlite) and PostgreSQL (pgx). The caller opens the *sql.DB
+// with the driver of its choice; the package imports no driver. Values are
+// stored sealed and lookups as keyed hashes (see Record).
+type SQLStore struct {
+	db      *sql.DB
+	dialect Dialect
+	table   string
+}
+
+var _ TokenStore = (*SQLStore)(nil)
+
+// SQLStoreOptions configure an SQLStore.
+type SQLStoreOptions struct {
+	// Table is the table name; default "tokenize_vault".
+	Table string
+}
+
+var identRE = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+
+// NewSQLStore returns a store over db. Call Migrate once to create the
+// table and its indexes.
+func NewSQLStore(db *sql.DB, d Dialect, opts *SQLStoreOptions) (*SQLStore, error) {
+	if d != DialectSQLite && d != DialectPostgres {
+		return nil, fmt.Errorf("tokenize: unknown SQL dialect %q", d)
+	}
+	s := &SQLStore{db: db, dialect: d, table: "tokenize_vault"}
+	if opts != nil && opts.Table != "" {
+		s.table = opts.Table
+	}
+	if !identRE.MatchString(s.table) {
+		return nil, fmt.Errorf("tokenize: invalid table name")
+	}
+	return s, nil
+}
+
+// q fills the table name ({t}) and rewrites ? placeholders for the dialect.
+func (s *SQLStore) q(query string) string {
+	query = strings.ReplaceAll(query, "{t}", s.table)
+	if s.dialect != DialectPostgres {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for _, c := range query {
+		if c == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// Migrate creates the table and indexes if they do not exist.
+func (s *SQLStore) Migrate(ctx context.Context) error {
+	blob := "BLOB"
+	if s.dialect == DialectPostgres {
+		blob = "BYTEA"
+	}
+	stmts := []string{
+		`CREATE TABLE IF NOT EXISTS {t} (
+			token TEXT PRIMARY KEY,
+			tenant TEXT NOT NULL,
+			field TEXT NOT NULL,
+			subject TEXT NOT NULL,
+			key_id TEXT NOT NULL,
+			lookup ` + blob + ` NOT NULL,
+			sealed ` + blob + ` NOT NULL,
+			created_us BIGINT NOT NULL,
+			expires_us BIGINT NOT NULL
+		)`,
+		`CREATE INDEX IF NOT EXISTS {t}_lookup ON {t} (lookup)`,
+		`CREATE INDEX IF NOT EXISTS {t}_subject ON {t} (subject)`,
+		`CREATE INDEX IF NOT EXISTS {t}_expires ON {t} (expires_us)`,
+	}
+	for _, st := range stmts {
+		if _, err := s.db.ExecContext(ctx, s.q(st)); err != nil {
+			return fmt.Errorf("tokenize: migrate token store: %w", err)
+		}
+	}
+	return nil
+}
+
+func toMicros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+func fromMicros(us int64) time.Time {
+	if us == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(us).UTC()
+}
+
+// Put implements TokenStore.
+func (s *SQLStore) Put(ctx context.Context, r *Record) error {
+	res, err := s.db.ExecContext(ctx, s.q(`INSERT INTO {t}
+		(token, tenant, field, subject, key_id, lookup, sealed, created_us, expires_us)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (token) DO NOTHING`),
+		r.Token, r.Tenant, r.Field, r.Subject, r.KeyID, r.Lookup, r.Sealed,
+		toMicros(r.Created), toMicros(r.Expires))
+	if err != nil {
+		return fmt.Errorf("tokenize: token store put: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("tokenize: token store put: %w", err)
+	}
+	if n == 0 {
+		return ErrTokenExists
+	}
+	return nil
+}
+
+const recordCols = `token, tenant, field, subject, key_id, lookup, sealed, created_us, expires_us`
+
+func (s *SQLStore) one(ctx context.Context, query string, args ...any) (*Record, error) {
+	var r Record
+	var created, expires int64
+	err := s.db.QueryRowContext(ctx, s.q(query), args...).Scan(
+		&r.Token, &r.Tenant, &r.Field, &r.Subject, &r.KeyID, &r.Lookup, &r.Sealed, &created, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("tokenize: token store read: %w", err)
+	}
+	r.Created, r.Expires = fromMicros(created), fromMicros(expires)
+	return &r, nil
+}
+
+// Get implements TokenStore.
+func (s *SQLStore) Get(ctx context.Context, token string, now time.Time) (*Record, error) {
+	return s.one(ctx, `SELECT `+recordCols+` FROM {t}
+		WHERE token = ? AND (expires_us = 0 OR expires_us > ?)`, token, now.UnixMicro())
+}
+
+// Find implements TokenStore.
+func (s *SQLStore) Find(ctx context.Context, lookup []byte, now time.Time) (*Record, error) {
+	return s.one(ctx, `SELECT `+recordCols+` FROM {t}
+		WHERE lookup = ? AND (expires_us = 0 OR expires_us > ?)
+		ORDER BY created_us DESC, token LIMIT 1`, lookup, now.UnixMicro())
+}
+
+// DeleteSubject implements TokenStore.
+func (s *SQLStore) DeleteSubject(ctx context.Context, subject string) (int64, error) {
+	return s.exec(ctx, `DELETE FROM {t} WHERE subject = ?`, subject)
+}
+
+// DeleteExpired implements TokenStore.
+func (s *SQLStore) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
+	return s.exec(ctx, `DELETE FROM {t} WHERE expires_us <> 0 AND expires_us <= ?`, now.UnixMicro())
+}
+
+func (s *SQLStore) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	res, err := s.db.ExecContext(ctx, s.q(query), args...)
+	if err != nil {
+		return 0, fmt.Errorf("tokenize: token store delete: %w", err)
+	}
+	return res.RowsAffected()
+}

@@ -1,0 +1,544 @@
+package tokenize
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fieldguard/pii/keyprovider"
+	"github.com/nyaruka/phonenumbers"
+	"github.com/stretchr/testify/require"
+)
+
+func newTestTokenizer(t testing.TB, opts *Options) *Tokenizer {
+	t.Helper()
+	tk, err := New(testKey, opts)
+	require.NoError(t, err)
+	return tk
+}
+
+var scopeA = Scope{Tenant: "acme", Field: "Customer.Card", Subject: "cust-1"}
+
+// nonDigits returns s with every ASCII digit replaced by '#', to compare
+// layouts.
+func layout(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= '0' && c <= '9' {
+			b[i] = '#'
+		}
+	}
+	return string(b)
+}
+
+func digitsOf(s string) string {
+	var b strings.Builder
+	for _, c := range s {
+		if c >= '0' && c <= '9' {
+			b.WriteRune(c)
+		}
+	}
+	return b.String()
+}
+
+func TestNewKeys(t *testing.T) {
+	_, err := New(make([]byte, 16), nil)
+	require.ErrorIs(t, err, ErrKey)
+	_, err = New(nil, nil)
+	require.ErrorIs(t, err, ErrKey)
+}
+
+func TestCard(t *testing.T) {
+	ctx := context.Background()
+	tk := newTestTokenizer(t, nil)
+	cards := []string{
+		"4111111111111111", "4111 1111 1111 1111", "4111-1111-1111-1111",
+		"378282246310005", "6011111111111117", "5555555555554444",
+		"4222222222222", // 13 digits
+		"6011000990139424", "3530111333300000", "6759649826438453",
+		"4000056655665556", "123456789007", // 12 digits
+		"6304000000000000000"[:18] + "0",   // 19 digits, fixed below
+	}
+	// Make the 19-digit entry Luhn-valid.
+	{
+		x := []byte(cards[len(cards)-1])
+		for d := byte('0'); d <= '9'; d++ {
+			x[18] = d
+			if LuhnValid(string(x)) {
+				break
+			}
+		}
+		cards[len(cards)-1] = string(x)
+	}
+	for _, opt := range []Card{{}, {KeepBIN: 6}, {KeepBIN: 8}, {LuhnInvalid: true}, {KeepBIN: 6, LuhnInvalid: true}} {
+		for _, c := range cards {
+			name := fmt.Sprintf("%+v/%s", opt, c)
+			require.True(t, LuhnValid(c), name)
+			digits := len(digitsOf(c))
+			tok, err := tk.Tokenize(ctx, MethodFF1, scopeA, opt, c)
+			if digits-4-opt.KeepBIN < 6 {
+				require.ErrorIs(t, err, ErrDomain, name)
+				continue
+			}
+			require.NoError(t, err, name)
+			require.Equal(t, layout(c), layout(tok), name)
+			dc, dt := digitsOf(c), digitsOf(tok)
+			require.Equal(t, dc[len(dc)-4:], dt[len(dt)-4:], "last 4 kept: %s", name)
+			require.Equal(t, dc[:opt.KeepBIN], dt[:opt.KeepBIN], "BIN kept: %s", name)
+			require.NotEqual(t, dc, dt, name)
+			require.Equal(t, !opt.LuhnInvalid, LuhnValid(tok), "Luhn as promised: %s", name)
+			back, err := tk.Detokenize(ctx, MethodFF1, scopeA, opt, tok)
+			require.NoError(t, err, name)
+			require.Equal(t, c, back, name)
+
+			again, err := tk.Tokenize(ctx, MethodFF1, scopeA, opt, c)
+			require.NoError(t, err)
+			require.Equal(t, tok, again, "deterministic within a scope")
+			other, err := tk.Tokenize(ctx, MethodFF1, Scope{Tenant: "globex", Field: scopeA.Field}, opt, c)
+			require.NoError(t, err)
+			require.NotEqual(t, tok, other, "tenants get different tokens")
+			otherField, err := tk.Tokenize(ctx, MethodFF1, Scope{Tenant: "acme", Field: "Order.Card"}, opt, c)
+			require.NoError(t, err)
+			require.NotEqual(t, tok, otherField, "fields get different tokens")
+
+			tok31, err := tk.Tokenize(ctx, MethodFF31, scopeA, opt, c)
+			require.NoError(t, err)
+			require.Equal(t, !opt.LuhnInvalid, LuhnValid(tok31))
+			back31, err := tk.Detokenize(ctx, MethodFF31, scopeA, opt, tok31)
+			require.NoError(t, err)
+			require.Equal(t, c, back31)
+		}
+	}
+}
+
+func TestCardErrors(t *testing.T) {
+	ctx := context.Background()
+	tk := newTestTokenizer(t, nil)
+	for _, tc := range []struct {
+		name, value string
+		opt         Card
+		want        error
+	}{
+		{"not luhn", "4111111111111112", Card{}, ErrFormat},
+		{"11 digits", "41111111111", Card{}, ErrFormat},
+		{"20 digits", "41111111111111111111", Card{}, ErrFormat},
+		{"letters", "4111 1111 1111 111X", Card{}, ErrFormat},
+		{"empty", "", Card{}, ErrFormat},
+		{"bad BIN", "4111111111111111", Card{KeepBIN: 4}, ErrFormat},
+		{"BIN 8 on 16 digits", "4111111111111111", Card{KeepBIN: 8}, ErrDomain},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := tk.Tokenize(ctx, MethodFF1, scopeA, tc.opt, tc.value)
+			require.ErrorIs(t, err, tc.want)
+			require.Regexp(t, `^tokenize: `, err.Error())
+			if tc.value != "" {
+				require.NotContains(t, err.Error(), tc.value)
+			}
+		})
+	}
+	// A Luhn-valid string is not a LuhnInvalid token.
+	_, err := tk.Detokenize(ctx, MethodFF1, scopeA, Card{LuhnInvalid: true}, "4111111111111111")
+	require.ErrorIs(t, err, ErrFormat)
+}
+
+func TestPhone(t *testing.T) {
+	ctx := context.Background()
+	tk := newTestTokenizer(t, nil)
+	numbers := []struct {
+		value, region string
+	}{
+		{"+1 415-555-2671", "US"},
+		{"(415) 555-2671", "US"},
+		{"+14155552671", ""},
+		{"+44 20 7946 0958", "GB"},
+		{"020 7946 0958", "GB"},
+		{"+49 30 901820", "DE"},
+		{"+33 1 42 68 53 00", "FR"},
+		{"+81 3-1234-5678", "JP"},
+		{"+61 2 9374 4000", "AU"},
+		{"+55 11 91234-5678", "BR"},
+		{"+91 98765 43210", "IN"},
+		{"06 12 34 56 78", "FR"},
+	}
+	for _, keepArea := range []bool{false, true} {
+		for _, n := range numbers {
+			p := Phone{DefaultRegion: n.region, KeepAreaCode: keepArea}
+			name := fmt.Sprintf("%s/%s/area=%v", n.value, n.region, keepArea)
+			orig, err := phonenumbers.Parse(n.value, orDefaultRegion(n.region))
+			require.NoError(t, err, name)
+			require.True(t, phonenumbers.IsValidNumber(orig), "test input must be valid: %s", name)
+
+			tok, err := tk.Tokenize(ctx, MethodFF1, Scope{Tenant: "acme", Field: "Customer.Phone"}, p, n.value)
+			if keepArea && len(phonenumbers.GetNationalSignificantNumber(orig))-phonenumbers.GetLengthOfNationalDestinationCode(orig) < 6 {
+				require.ErrorIs(t, err, ErrDomain, "fewer than 6 subscriber digits: %s", name)
+				continue
+			}
+			require.NoError(t, err, name)
+			require.Equal(t, layout(n.value), layout(tok), "formatting kept: %s", name)
+			require.NotEqual(t, n.value, tok, name)
+			pt, err := phonenumbers.Parse(tok, orDefaultRegion(n.region))
+			require.NoError(t, err, name)
+			require.Equal(t, orig.GetCountryCode(), pt.GetCountryCode(), name)
+			require.Equal(t, phonenumbers.GetRegionCodeForNumber(orig), phonenumbers.GetRegionCodeForNumber(pt), "same country: %s", name)
+			require.True(t, phonenumbers.IsValidNumber(pt), "token is a valid number: %s", name)
+			if keepArea {
+				ndc := phonenumbers.GetLengthOfNationalDestinationCode(orig)
+				nsn := phonenumbers.GetNationalSignificantNumber(orig)
+				require.Equal(t, nsn[:ndc], phonenumbers.GetNationalSignificantNumber(pt)[:ndc], "area code kept: %s", name)
+			}
+			back, err := tk.Detokenize(ctx, MethodFF1, Scope{Tenant: "acme", Field: "Customer.Phone"}, p, tok)
+			require.NoError(t, err, name)
+			require.Equal(t, n.value, back, name)
+		}
+	}
+	// Errors.
+	_, err := tk.Tokenize(ctx, MethodFF1, scopeA, Phone{}, "(415) 555-2671") // national format, no region
+	require.ErrorIs(t, err, ErrFormat)
+	_, err = tk.Tokenize(ctx, MethodFF1, scopeA, Phone{DefaultRegion: "US"}, "not a phone")
+	require.ErrorIs(t, err, ErrFormat)
+	_, err = tk.Tokenize(ctx, MethodFF1, scopeA, Phone{DefaultRegion: "US"}, "+1 000-000-0000")
+	require.ErrorIs(t, err, ErrFormat, "invalid numbers need AllowInvalid")
+	tok, err := tk.Tokenize(ctx, MethodFF1, scopeA, Phone{DefaultRegion: "US", AllowInvalid: true}, "+1 000-000-0000")
+	require.NoError(t, err)
+	back, err := tk.Detokenize(ctx, MethodFF1, scopeA, Phone{DefaultRegion: "US", AllowInvalid: true}, tok)
+	require.NoError(t, err)
+	require.Equal(t, "+1 000-000-0000", back)
+}
+
+func orDefaultRegion(r string) string {
+	if r == "" {
+		return "ZZ"
+	}
+	return r
+}
+
+func TestSSN(t *testing.T) {
+	ctx := context.Background()
+	tk := newTestTokenizer(t, nil)
+	for i := range 300 {
+		area := 1 + i*3%899
+		if area == 666 {
+			area = 667
+		}
+		v := fmt.Sprintf("%03d-%02d-%04d", area, 1+i%99, 1+i*37%9999)
+		tok, err := tk.Tokenize(ctx, MethodFF1, scopeA, SSN{}, v)
+		require.NoError(t, err, v)
+		require.Equal(t, layout(v), layout(tok))
+		x := make([]uint16, 9)
+		for j, c := range digitsOf(tok) {
+			x[j] = uint16(c - '0')
+		}
+		require.True(t, ssnValid(x), "token follows SSA rules: %s", tok)
+		back, err := tk.Detokenize(ctx, MethodFF1, scopeA, SSN{}, tok)
+		require.NoError(t, err)
+		require.Equal(t, v, back)
+	}
+	for _, bad := range []string{"000-12-3456", "666-12-3456", "900-12-3456", "123-00-4567", "123-45-0000", "12-345-678", "123456789X"} {
+		_, err := tk.Tokenize(ctx, MethodFF1, scopeA, SSN{}, bad)
+		require.ErrorIs(t, err, ErrFormat, bad)
+		require.NotContains(t, err.Error(), bad)
+	}
+	tok, err := tk.Tokenize(ctx, MethodFF1, scopeA, SSN{}, "123456789")
+	require.NoError(t, err)
+	require.Len(t, tok, 9)
+}
+
+func TestIBAN(t *testing.T) {
+	ctx := context.Background()
+	tk := newTestTokenizer(t, nil)
+	for _, v := range []string{
+		"GB82 WEST 1234 5698 7654 32", "GB82WEST12345698765432", "DE89370400440532013000",
+		"FR1420041010050500013M02606", "NL91ABNA0417164300", "ES9121000418450200051332",
+		"CH9300762011623852957", "de89 3704 0044 0532 0130 00",
+	} {
+		require.True(t, IBANValid(v), v)
+		tok, err := tk.Tokenize(ctx, MethodFF1, scopeA, IBAN{}, v)
+		require.NoError(t, err, v)
+		require.True(t, IBANValid(tok), "token passes mod-97: %s", tok)
+		require.Equal(t, v[:2], tok[:2], "country kept")
+		require.Equal(t, len(v), len(tok))
+		require.NotEqual(t, v, tok)
+		for i := range v {
+			isDigit := v[i] >= '0' && v[i] <= '9'
+			require.Equal(t, isDigit, tok[i] >= '0' && tok[i] <= '9', "digit positions kept")
+			if !isDigit {
+				require.Equal(t, v[i], tok[i], "letters and spaces kept")
+			}
+		}
+		back, err := tk.Detokenize(ctx, MethodFF1, scopeA, IBAN{}, tok)
+		require.NoError(t, err)
+		require.Equal(t, v, back)
+	}
+	for _, bad := range []string{"GB83WEST12345698765432", "GB82WEST1234", "1282WEST12345698765432", "GB82-WEST-1234-5698-7654-32"} {
+		_, err := tk.Tokenize(ctx, MethodFF1, scopeA, IBAN{}, bad)
+		require.ErrorIs(t, err, ErrFormat, bad)
+	}
+}
+
+func TestEmail(t *testing.T) {
+	ctx := context.Background()
+	tk := newTestTokenizer(t, nil)
+	for _, v := range []string{"jane.doe@example.com", "John_Smith+news@mail.example.co.uk", "abcd@x.io", "a.b.c.d@example.org"} {
+		for _, opt := range []Email{{}, {TokenizeDomain: true}} {
+			tok, err := tk.Tokenize(ctx, MethodFF1, scopeA, opt, v)
+			if opt.TokenizeDomain && strings.HasSuffix(v, "@x.io") {
+				require.ErrorIs(t, err, ErrDomain, "one-letter domain is below the floor")
+				continue
+			}
+			require.NoError(t, err, v)
+			at, tat := strings.LastIndexByte(v, '@'), strings.LastIndexByte(tok, '@')
+			require.Equal(t, at, tat, "local part length kept")
+			for i := range at {
+				isAlnum := alnumAlphabet.Contains(rune(v[i]))
+				require.Equal(t, isAlnum, alnumAlphabet.Contains(rune(tok[i])))
+				if !isAlnum {
+					require.Equal(t, v[i], tok[i], "punctuation kept")
+				}
+			}
+			if !opt.TokenizeDomain {
+				require.Equal(t, v[at:], tok[tat:])
+			} else {
+				require.Equal(t, v[strings.LastIndexByte(v, '.'):], tok[strings.LastIndexByte(tok, '.'):], "TLD kept")
+			}
+			back, err := tk.Detokenize(ctx, MethodFF1, scopeA, opt, tok)
+			require.NoError(t, err)
+			require.Equal(t, v, back)
+		}
+	}
+	_, err := tk.Tokenize(ctx, MethodFF1, scopeA, Email{}, "abc@example.com")
+	require.ErrorIs(t, err, ErrDomain)
+	_, err = tk.Tokenize(ctx, MethodFF1, scopeA, Email{}, "no-at-sign")
+	require.ErrorIs(t, err, ErrFormat)
+}
+
+func TestTemplate(t *testing.T) {
+	ctx := context.Background()
+	tk := newTestTokenizer(t, nil)
+	plate, err := NewTemplate("LICENSE", UpperLetters+Digits, "??-####-##")
+	require.NoError(t, err)
+	tok, err := tk.Tokenize(ctx, MethodFF1, scopeA, plate, "AB-12CD-34")
+	require.NoError(t, err)
+	require.Equal(t, "AB-", tok[:3])
+	require.Equal(t, byte('-'), tok[7])
+	back, err := tk.Detokenize(ctx, MethodFF1, scopeA, plate, tok)
+	require.NoError(t, err)
+	require.Equal(t, "AB-12CD-34", back)
+
+	_, err = tk.Tokenize(ctx, MethodFF1, scopeA, plate, "AB-12CD-3")
+	require.ErrorIs(t, err, ErrFormat)
+	_, err = tk.Tokenize(ctx, MethodFF1, scopeA, plate, "AB_12CD-34")
+	require.ErrorIs(t, err, ErrFormat)
+	_, err = tk.Tokenize(ctx, MethodFF1, scopeA, plate, "AB-12cD-34")
+	require.ErrorIs(t, err, ErrAlphabet)
+
+	free, err := NewTemplate("NAME", "abcdefghijklmnopqrstuvwxyzäöüß", "")
+	require.NoError(t, err)
+	tok, err = tk.Tokenize(ctx, MethodFF1, scopeA, free, "Jürgen Müller")
+	require.NoError(t, err)
+	require.Equal(t, 'J', []rune(tok)[0], "symbols outside the alphabet kept")
+	back, err = tk.Detokenize(ctx, MethodFF1, scopeA, free, tok)
+	require.NoError(t, err)
+	require.Equal(t, "Jürgen Müller", back)
+
+	_, err = NewTemplate("bad name", Digits, "")
+	require.ErrorIs(t, err, ErrFormat)
+	_, err = NewTemplate("X", "aa", "")
+	require.ErrorIs(t, err, ErrAlphabet)
+}
+
+func TestPseudonym(t *testing.T) {
+	ctx := context.Background()
+	tk := newTestTokenizer(t, &Options{KeyID: "2026-11"})
+	a := tk.Pseudonym(scopeA, "jane@example.com")
+	require.True(t, strings.HasPrefix(a, "2026-11:"))
+	require.Len(t, a, len("2026-11:")+22)
+	require.Equal(t, a, tk.Pseudonym(scopeA, "jane@example.com"))
+	require.NotEqual(t, a, tk.Pseudonym(Scope{Tenant: "globex", Field: scopeA.Field}, "jane@example.com"))
+	require.NotEqual(t, a, tk.Pseudonym(scopeA, "jane@example.org"))
+	other, err := New(append([]byte{1}, testKey[1:]...), &Options{KeyID: "2026-11"})
+	require.NoError(t, err)
+	require.NotEqual(t, a, other.Pseudonym(scopeA, "jane@example.com"), "keyed")
+	tok, err := tk.Tokenize(ctx, MethodHMAC, scopeA, Email{}, "jane@example.com")
+	require.NoError(t, err)
+	require.Equal(t, a, tok)
+	_, err = tk.Detokenize(ctx, MethodHMAC, scopeA, Email{}, tok)
+	require.ErrorIs(t, err, ErrIrreversible)
+}
+
+func TestUnknownMethod(t *testing.T) {
+	tk := newTestTokenizer(t, nil)
+	_, err := tk.Tokenize(context.Background(), "rot13", scopeA, Card{}, "4111111111111111")
+	require.ErrorIs(t, err, ErrFormat)
+	_, err = tk.Tokenize(context.Background(), MethodFF1, scopeA, nil, "4111111111111111")
+	require.ErrorIs(t, err, ErrFormat)
+}
+
+func TestTokenizerRedacted(t *testing.T) {
+	tk := newTestTokenizer(t, nil)
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%d", "%x", "%q"} {
+		out := fmt.Sprintf(verb, tk)
+		require.Contains(t, out, "REDACTED", verb)
+	}
+	j, err := json.Marshal(tk)
+	require.NoError(t, err)
+	require.Equal(t, `"[REDACTED]"`, string(j))
+	var sb strings.Builder
+	slog.New(slog.NewTextHandler(&sb, nil)).Info("x", "tok", tk)
+	require.Contains(t, sb.String(), "REDACTED")
+}
+
+// testProvider wraps keys with AES-GCM in memory. Test only.
+type testProvider struct{ aead cipher.AEAD }
+
+func newTestProvider(t *testing.T) *testProvider {
+	b, err := aes.NewCipher(make([]byte, 32))
+	require.NoError(t, err)
+	g, err := cipher.NewGCM(b)
+	require.NoError(t, err)
+	return &testProvider{aead: g}
+}
+
+func (p *testProvider) Wrap(_ context.Context, dek, ad []byte) ([]byte, keyprovider.KeyID, error) {
+	nonce := make([]byte, 12)
+	rand.Read(nonce)
+	return p.aead.Seal(nonce, nonce, dek, ad), keyprovider.KeyID{Key: "test"}, nil
+}
+
+func (p *testProvider) Unwrap(_ context.Context, w, ad []byte) ([]byte, error) {
+	if len(w) < 12 {
+		return nil, keyprovider.ErrAuthentication
+	}
+	pt, err := p.aead.Open(nil, w[:12], w[12:], ad)
+	if err != nil {
+		return nil, keyprovider.ErrAuthentication
+	}
+	return pt, nil
+}
+
+func TestNewFromProvider(t *testing.T) {
+	ctx := context.Background()
+	kp := newTestProvider(t)
+	root := GenerateRootKey()
+	wrapped, _, err := kp.Wrap(ctx, root, []byte("tokenize root"))
+	require.NoError(t, err)
+	tk, err := NewFromProvider(ctx, kp, wrapped, []byte("tokenize root"), nil)
+	require.NoError(t, err)
+	direct, err := New(root, nil)
+	require.NoError(t, err)
+	a, err := tk.Tokenize(ctx, MethodFF1, scopeA, Card{}, "4111111111111111")
+	require.NoError(t, err)
+	b, err := direct.Tokenize(ctx, MethodFF1, scopeA, Card{}, "4111111111111111")
+	require.NoError(t, err)
+	require.Equal(t, a, b, "a wrapped key and the raw key give the same tokens")
+
+	_, err = NewFromProvider(ctx, kp, wrapped, []byte("other"), nil)
+	require.ErrorIs(t, err, keyprovider.ErrAuthentication)
+	require.True(t, errors.Is(err, keyprovider.ErrAuthentication))
+}
+
+func TestVaultMemory(t *testing.T) {
+	testVault(t, func(t *testing.T) TokenStore { return NewMemoryStore() })
+}
+
+func testVault(t *testing.T, newStore func(t *testing.T) TokenStore) {
+	ctx := context.Background()
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+
+	t.Run("unique", func(t *testing.T) {
+		st := newStore(t)
+		tk := newTestTokenizer(t, &Options{Store: st, Now: clock})
+		a, err := tk.Tokenize(ctx, MethodVault, scopeA, Card{}, "4111111111111111")
+		require.NoError(t, err)
+		b, err := tk.Tokenize(ctx, MethodVault, scopeA, Card{}, "4111111111111111")
+		require.NoError(t, err)
+		require.NotEqual(t, a, b, "non-convergent tokens are fresh")
+		require.True(t, LuhnValid(a), "vault tokens follow the format")
+		require.Equal(t, "1111", a[12:])
+		for _, tok := range []string{a, b} {
+			v, err := tk.Detokenize(ctx, MethodVault, scopeA, Card{}, tok)
+			require.NoError(t, err)
+			require.Equal(t, "4111111111111111", v)
+		}
+		_, err = tk.Detokenize(ctx, MethodVault, Scope{Tenant: "globex", Field: scopeA.Field}, Card{}, a)
+		require.ErrorIs(t, err, ErrNotFound, "another tenant cannot resolve the token")
+		_, err = tk.Detokenize(ctx, MethodVault, scopeA, Card{}, "4000000000000002")
+		require.ErrorIs(t, err, ErrNotFound)
+	})
+	t.Run("convergent and TTL", func(t *testing.T) {
+		st := newStore(t)
+		cur := now
+		tk := newTestTokenizer(t, &Options{Store: st, Convergent: true, TTL: time.Hour, Now: func() time.Time { return cur }})
+		a, err := tk.Tokenize(ctx, MethodVault, scopeA, Email{}, "jane.doe@example.com")
+		require.NoError(t, err)
+		b, err := tk.Tokenize(ctx, MethodVault, scopeA, Email{}, "jane.doe@example.com")
+		require.NoError(t, err)
+		require.Equal(t, a, b, "convergent")
+		c, err := tk.Tokenize(ctx, MethodVault, Scope{Tenant: "globex", Field: scopeA.Field}, Email{}, "jane.doe@example.com")
+		require.NoError(t, err)
+		require.NotEqual(t, a, c, "convergence stays within a scope")
+
+		r, err := st.Find(ctx, tk.mac(tk.k.lookup, scopeA, "jane.doe@example.com"), cur)
+		require.NoError(t, err)
+		require.Equal(t, a, r.Token)
+		require.NotContains(t, string(r.Sealed), "jane")
+
+		cur = now.Add(2 * time.Hour)
+		_, err = tk.Detokenize(ctx, MethodVault, scopeA, Email{}, a)
+		require.ErrorIs(t, err, ErrNotFound, "expired")
+		d, err := tk.Tokenize(ctx, MethodVault, scopeA, Email{}, "jane.doe@example.com")
+		require.NoError(t, err)
+		require.NotEqual(t, a, d, "an expired token is not reused")
+		n, err := st.DeleteExpired(ctx, cur)
+		require.NoError(t, err)
+		require.EqualValues(t, 2, n)
+	})
+	t.Run("delete subject", func(t *testing.T) {
+		st := newStore(t)
+		tk := newTestTokenizer(t, &Options{Store: st, Now: clock})
+		s1 := Scope{Tenant: "acme", Field: "Customer.Phone", Subject: "alice"}
+		s2 := Scope{Tenant: "acme", Field: "Customer.Phone", Subject: "bob"}
+		p := Phone{DefaultRegion: "US"}
+		a1, err := tk.Tokenize(ctx, MethodVault, s1, p, "+1 415-555-2671")
+		require.NoError(t, err)
+		a2, err := tk.Tokenize(ctx, MethodVault, s1, p, "+1 415-555-2672")
+		require.NoError(t, err)
+		b1, err := tk.Tokenize(ctx, MethodVault, s2, p, "+1 415-555-2673")
+		require.NoError(t, err)
+		n, err := tk.DeleteSubject(ctx, "alice")
+		require.NoError(t, err)
+		require.EqualValues(t, 2, n)
+		for _, tok := range []string{a1, a2} {
+			_, err := tk.Detokenize(ctx, MethodVault, s1, p, tok)
+			require.ErrorIs(t, err, ErrNotFound)
+		}
+		v, err := tk.Detokenize(ctx, MethodVault, s2, p, b1)
+		require.NoError(t, err)
+		require.Equal(t, "+1 415-555-2673", v)
+	})
+	t.Run("collision", func(t *testing.T) {
+		st := newStore(t)
+		r := &Record{Token: "t1", Tenant: "a", Field: "f", Subject: "s", KeyID: "k", Lookup: []byte{1}, Sealed: []byte{2}, Created: now}
+		require.NoError(t, st.Put(ctx, r))
+		require.ErrorIs(t, st.Put(ctx, r), ErrTokenExists)
+		got, err := st.Get(ctx, "t1", now)
+		require.NoError(t, err)
+		require.Equal(t, r.Token, got.Token)
+		require.Equal(t, r.Lookup, got.Lookup)
+		require.True(t, got.Expires.IsZero())
+		require.True(t, r.Created.Equal(got.Created))
+	})
+	t.Run("no store", func(t *testing.T) {
+		tk := newTestTokenizer(t, nil)
+		_, err := tk.Tokenize(ctx, MethodVault, scopeA, Card{}, "4111111111111111")
+		require.ErrorIs(t, err, ErrFormat)
+	})
+}
