@@ -1,0 +1,263 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/fieldguard/pii/retention"
+)
+
+// Ledger is the erasure ledger in its own table. Rows are only ever
+// inserted: triggers refuse UPDATE and DELETE, so even the application's
+// own database user cannot rewrite history without dropping them.
+type Ledger struct {
+	db    *sql.DB
+	d     Dialect
+	table string
+}
+
+var _ retention.Ledger = (*Ledger)(nil)
+
+// NewLedger returns the ledger in db, creating its table and triggers if
+// they do not exist.
+func NewLedger(ctx context.Context, db *sql.DB, opts *Options) (*Ledger, error) {
+	l := &Ledger{db: db, d: opts.dialect(db), table: opts.ledgerTable()}
+	if l.d == Postgres {
+		// Skip the DDL when the table exists: concurrent CREATE OR REPLACE
+		// FUNCTION from several starting sweepers fails with "tuple
+		// concurrently updated".
+		var exists bool
+		if err := db.QueryRowContext(ctx, "SELECT to_regclass($1) IS NOT NULL", l.table).Scan(&exists); err != nil {
+			return nil, fmt.Errorf("sqlstore: create ledger: %w", err)
+		}
+		if exists {
+			return l, nil
+		}
+	}
+	var stmts []string
+	if l.d == Postgres {
+		stmts = []string{
+			`CREATE TABLE IF NOT EXISTS ` + l.table + ` (
+				seq BIGSERIAL PRIMARY KEY,
+				subject_hash TEXT NOT NULL, record_hash TEXT NOT NULL, type TEXT NOT NULL,
+				field TEXT NOT NULL, action TEXT NOT NULL, policy TEXT NOT NULL,
+				outcome TEXT NOT NULL, reason TEXT NOT NULL, at TIMESTAMPTZ NOT NULL)`,
+			`CREATE OR REPLACE FUNCTION ` + l.table + `_append_only() RETURNS trigger LANGUAGE plpgsql AS
+				$$ BEGIN RAISE EXCEPTION 'retention ledger is append-only'; END $$`,
+			`DO $$ BEGIN
+				IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = '` + l.table + `_append_only'
+					AND tgrelid = '` + l.table + `'::regclass) THEN
+					CREATE TRIGGER ` + l.table + `_append_only BEFORE UPDATE OR DELETE ON ` + l.table + `
+					FOR EACH ROW EXECUTE FUNCTION ` + l.table + `_append_only();
+				END IF; END $$`,
+		}
+	} else {
+		stmts = []string{
+			`CREATE TABLE IF NOT EXISTS ` + l.table + ` (
+				seq INTEGER PRIMARY KEY AUTOINCREMENT,
+				subject_hash TEXT NOT NULL, record_hash TEXT NOT NULL, type TEXT NOT NULL,
+				field TEXT NOT NULL, action TEXT NOT NULL, policy TEXT NOT NULL,
+				outcome TEXT NOT NULL, reason TEXT NOT NULL, at TIMESTAMP NOT NULL)`,
+			`CREATE TRIGGER IF NOT EXISTS ` + l.table + `_no_update BEFORE UPDATE ON ` + l.table + `
+				BEGIN SELECT RAISE(ABORT, 'retention ledger is append-only'); END`,
+			`CREATE TRIGGER IF NOT EXISTS ` + l.table + `_no_delete BEFORE DELETE ON ` + l.table + `
+				BEGIN SELECT RAISE(ABORT, 'retention ledger is append-only'); END`,
+		}
+	}
+	for _, s := range stmts {
+		if _, err := db.ExecContext(ctx, s); err != nil {
+			return nil, fmt.Errorf("sqlstore: create ledger: %w", err)
+		}
+	}
+	return l, nil
+}
+
+const ledgerCols = "subject_hash, record_hash, type, field, action, policy, outcome, reason, at"
+
+// Append inserts entries in one transaction.
+func (l *Ledger) Append(ctx context.Context, entries ...retention.Entry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	x, err := begin(ctx, l.db, l.d, false)
+	if err != nil {
+		return err
+	}
+	if err := l.append(ctx, x.q, entries); err != nil {
+		x.rollback()
+		return err
+	}
+	if err := x.commit(); err != nil {
+		return fmt.Errorf("sqlstore: ledger commit: %w", err)
+	}
+	return nil
+}
+
+// append inserts entries within q's transaction, in multi-row statements.
+func (l *Ledger) append(ctx context.Context, q querier, entries []retention.Entry) error {
+	const per = 100
+	for len(entries) > 0 {
+		n := min(len(entries), per)
+		var b strings.Builder
+		b.WriteString("INSERT INTO " + l.table + " (" + ledgerCols + ") VALUES ")
+		args := make([]any, 0, n*9)
+		for i, e := range entries[:n] {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteByte('(')
+			for j := 0; j < 9; j++ {
+				if j > 0 {
+					b.WriteByte(',')
+				}
+				b.WriteString(placeholder(l.d, len(args)+j+1))
+			}
+			b.WriteByte(')')
+			args = append(args, e.Subject, e.Record, e.Type, e.Field, e.Action, e.Policy, e.Outcome, e.Reason, e.At.UTC())
+		}
+		if _, err := q.ExecContext(ctx, b.String(), args...); err != nil {
+			return fmt.Errorf("sqlstore: ledger insert: %w", err)
+		}
+		entries = entries[n:]
+	}
+	return nil
+}
+
+// Scan calls fn for every entry in append order, reading in pages.
+func (l *Ledger) Scan(ctx context.Context, fn func(retention.Entry) error) error {
+	var after int64
+	for {
+		rows, err := l.db.QueryContext(ctx, "SELECT seq, "+ledgerCols+" FROM "+l.table+
+			" WHERE seq > "+placeholder(l.d, 1)+" ORDER BY seq LIMIT 1000", after)
+		if err != nil {
+			return fmt.Errorf("sqlstore: ledger scan: %w", err)
+		}
+		var page []retention.Entry
+		for rows.Next() {
+			var e retention.Entry
+			var at any
+			if err := rows.Scan(&after, &e.Subject, &e.Record, &e.Type, &e.Field, &e.Action, &e.Policy, &e.Outcome, &e.Reason, &at); err != nil {
+				rows.Close()
+				return fmt.Errorf("sqlstore: ledger scan: %w", err)
+			}
+			switch v := at.(type) {
+			case time.Time:
+				e.At = v.UTC()
+			case string:
+				e.At, _ = parseTime(v)
+			}
+			page = append(page, e)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("sqlstore: ledger scan: %w", err)
+		}
+		for _, e := range page {
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		if len(page) < 1000 {
+			return nil
+		}
+	}
+}
+
+// Count returns the number of entries with the outcome ("" for all).
+func (l *Ledger) Count(ctx context.Context, outcome string) (int, error) {
+	q := "SELECT count(*) FROM " + l.table
+	var args []any
+	if outcome != "" {
+		q += " WHERE outcome = " + placeholder(l.d, 1)
+		args = append(args, outcome)
+	}
+	var n int
+	if err := l.db.QueryRowContext(ctx, q, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("sqlstore: ledger count: %w", err)
+	}
+	return n, nil
+}
+
+// Holds keeps legal holds in a table, so that sweepers in every process
+// honour them.
+type Holds struct {
+	db    *sql.DB
+	d     Dialect
+	table string
+}
+
+var _ retention.Holds = (*Holds)(nil)
+
+// NewHolds returns the hold store in db, creating its table if needed.
+func NewHolds(ctx context.Context, db *sql.DB, opts *Options) (*Holds, error) {
+	h := &Holds{db: db, d: opts.dialect(db), table: opts.holdsTable()}
+	ts := "TIMESTAMP"
+	if h.d == Postgres {
+		ts = "TIMESTAMPTZ"
+	}
+	_, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+h.table+` (
+		id TEXT PRIMARY KEY, subject_hash TEXT NOT NULL, type TEXT NOT NULL, record_hash TEXT NOT NULL,
+		reason TEXT NOT NULL, until `+ts+` NULL, created `+ts+` NOT NULL)`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: create holds: %w", err)
+	}
+	return h, nil
+}
+
+func (h *Holds) Put(ctx context.Context, x retention.Hold) error {
+	p := func(n int) string { return placeholder(h.d, n) }
+	var until any
+	if !x.Until.IsZero() {
+		until = x.Until.UTC()
+	}
+	_, err := h.db.ExecContext(ctx, "INSERT INTO "+h.table+" (id, subject_hash, type, record_hash, reason, until, created) VALUES ("+
+		p(1)+","+p(2)+","+p(3)+","+p(4)+","+p(5)+","+p(6)+","+p(7)+") ON CONFLICT (id) DO UPDATE SET reason = excluded.reason, until = excluded.until, created = excluded.created",
+		x.ID, x.Subject, x.Type, x.Record, x.Reason, until, x.Created.UTC())
+	if err != nil {
+		return fmt.Errorf("sqlstore: put hold: %w", err)
+	}
+	return nil
+}
+
+func (h *Holds) Delete(ctx context.Context, id string) error {
+	if _, err := h.db.ExecContext(ctx, "DELETE FROM "+h.table+" WHERE id = "+placeholder(h.d, 1), id); err != nil {
+		return fmt.Errorf("sqlstore: delete hold: %w", err)
+	}
+	return nil
+}
+
+func (h *Holds) Active(ctx context.Context, now time.Time) ([]retention.Hold, error) {
+	rows, err := h.db.QueryContext(ctx, "SELECT id, subject_hash, type, record_hash, reason, until, created FROM "+h.table+
+		" WHERE until IS NULL OR until > "+placeholder(h.d, 1)+" ORDER BY id", now.UTC())
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: holds: %w", err)
+	}
+	defer rows.Close()
+	var out []retention.Hold
+	for rows.Next() {
+		var x retention.Hold
+		var until, created any
+		if err := rows.Scan(&x.ID, &x.Subject, &x.Type, &x.Record, &x.Reason, &until, &created); err != nil {
+			return nil, fmt.Errorf("sqlstore: holds: %w", err)
+		}
+		x.Until, _ = asTime(until)
+		x.Created, _ = asTime(created)
+		out = append(out, x)
+	}
+	return out, rows.Err()
+}
+
+func asTime(v any) (time.Time, error) {
+	switch v := v.(type) {
+	case nil:
+		return time.Time{}, nil
+	case time.Time:
+		return v.UTC(), nil
+	case string:
+		return parseTime(v)
+	}
+	return time.Time{}, fmt.Errorf("cannot read %T as a time", v)
+}

@@ -1,0 +1,753 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/fieldguard/pii"
+	"github.com/fieldguard/pii/retention"
+)
+
+// Dialect is the SQL flavour of the database.
+type Dialect int
+
+const (
+	// Detect reads the dialect from the driver's type name.
+	Detect Dialect = iota
+	SQLite
+	Postgres
+)
+
+// Mapping maps a struct type to a table. Fields not listed are derived:
+// the column is the field's `db` tag (db:"-" leaves it out), or its name in
+// snake_case.
+type Mapping struct {
+	// Table is the table name; default the type name in snake_case.
+	Table string
+	// ID is the id column; default the column of the field tagged pii:"id",
+	// else "id".
+	ID string
+	// Created is the column holding the creation time (the default
+	// retention clock); default the column of a CreatedAt field, if any.
+	Created string
+	// Columns maps Go field names (top level) to columns, overriding the
+	// derived names.
+	Columns map[string]string
+}
+
+// Options configure a Table, a Ledger or Holds; nil means defaults.
+type Options struct {
+	Dialect Dialect
+	// Mapping overrides the derived table mapping.
+	Mapping *Mapping
+	// LedgerTable names the ledger table; default "retention_ledger".
+	LedgerTable string
+	// HoldsTable names the holds table; default "retention_holds".
+	HoldsTable string
+}
+
+func (o *Options) dialect(db *sql.DB) Dialect {
+	if o != nil && o.Dialect != Detect {
+		return o.Dialect
+	}
+	dt := reflect.TypeOf(db.Driver())
+	for dt.Kind() == reflect.Pointer {
+		dt = dt.Elem()
+	}
+	name := strings.ToLower(dt.PkgPath() + "." + dt.Name())
+	if strings.Contains(name, "pgx") || strings.Contains(name, "lib/pq") || strings.Contains(name, "postgres") {
+		return Postgres
+	}
+	return SQLite
+}
+
+func (o *Options) ledgerTable() string {
+	if o != nil && o.LedgerTable != "" {
+		return o.LedgerTable
+	}
+	return "retention_ledger"
+}
+
+func (o *Options) holdsTable() string {
+	if o != nil && o.HoldsTable != "" {
+		return o.HoldsTable
+	}
+	return "retention_holds"
+}
+
+// Table is a retention.Store over one table.
+type Table struct {
+	db      *sql.DB
+	d       Dialect
+	schema  *pii.Schema
+	table   string
+	idCol   string
+	created string // column or ""
+	cols    []column
+	byPath  map[string]*column // schema path or Go field path -> column
+	clocks  map[string]string  // Go field name of a clock -> column
+	subject string             // subject column or ""
+	idField int                // index into cols
+	selectList string
+	ledger  *Ledger
+}
+
+type column struct {
+	name  string
+	index []int // from the top-level struct
+	typ   reflect.Type
+}
+
+var _ retention.Store = (*Table)(nil)
+
+// New returns the store for the struct type of prototype in db, its mapping
+// derived from the `pii` and `db` tags and opts. It creates the ledger
+// table if it does not exist; the data table is the application's.
+func New(ctx context.Context, db *sql.DB, prototype any, opts *Options) (*Table, error) {
+	s, err := pii.SchemaOf(prototype)
+	if err != nil {
+		return nil, err
+	}
+	t := &Table{db: db, d: opts.dialect(db), schema: s, byPath: map[string]*column{}, clocks: map[string]string{}}
+	var mp Mapping
+	if opts != nil && opts.Mapping != nil {
+		mp = *opts.Mapping
+	}
+	t.table = mp.Table
+	if t.table == "" {
+		t.table = snake(s.Type.Name())
+	}
+	if err := t.derive(s.Type, nil, "", mp); err != nil {
+		return nil, err
+	}
+	for _, f := range s.Fields {
+		if _, ok := t.byPath[f.Path]; !ok {
+			return nil, fmt.Errorf("sqlstore: %s.%s has no column (only top-level and nested struct fields map to columns)", s.Name, f.Path)
+		}
+	}
+	t.idCol = mp.ID
+	if t.idCol == "" && s.ID != nil {
+		t.idCol = t.byPath[s.ID.Path].name
+	}
+	if t.idCol == "" {
+		t.idCol = "id"
+	}
+	t.idField = -1
+	for i, c := range t.cols {
+		if c.name == t.idCol {
+			t.idField = i
+		}
+	}
+	if t.idField < 0 {
+		return nil, fmt.Errorf("sqlstore: %s: no field maps to the id column %q", s.Name, t.idCol)
+	}
+	if s.Subject != nil {
+		t.subject = t.byPath[s.Subject.Path].name
+	}
+	t.created = mp.Created
+	if t.created == "" {
+		if c, ok := t.byPath["CreatedAt"]; ok && c.typ == reflect.TypeFor[time.Time]() {
+			t.created = c.name
+		}
+	}
+	names := make([]string, len(t.cols))
+	for i, c := range t.cols {
+		names[i] = c.name
+	}
+	t.selectList = strings.Join(names, ", ")
+	t.ledger, err = NewLedger(ctx, db, opts)
+	if err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+func (t *Table) derive(st reflect.Type, index []int, prefix string, mp Mapping) error {
+	for i := 0; i < st.NumField(); i++ {
+		sf := st.Field(i)
+		idx := append(slices.Clone(index), i)
+		if !sf.IsExported() {
+			continue
+		}
+		tag := sf.Tag.Get("db")
+		if tag == "-" {
+			continue
+		}
+		ft := sf.Type
+		if ft.Kind() == reflect.Struct && ft != reflect.TypeFor[time.Time]() {
+			p := prefix
+			if !sf.Anonymous {
+				p = prefix + sf.Name + "."
+			}
+			if err := t.derive(ft, idx, p, mp); err != nil {
+				return err
+			}
+			continue
+		}
+		if !scalar(ft) {
+			continue
+		}
+		name, _, _ := strings.Cut(tag, ",")
+		if c, ok := mp.Columns[prefix+sf.Name]; ok {
+			name = c
+		}
+		if name == "" {
+			name = snake(strings.ReplaceAll(prefix, ".", "_") + sf.Name)
+		}
+		t.cols = append(t.cols, column{name: name, index: idx, typ: ft})
+		c := &t.cols[len(t.cols)-1]
+		_ = c
+		if prefix == "" && (ft == reflect.TypeFor[time.Time]() || ft == reflect.TypeFor[*time.Time]()) {
+			t.clocks[sf.Name] = name
+		}
+	}
+	// Pointers into t.cols are taken once it stops growing.
+	if index == nil {
+		for i := range t.cols {
+			c := &t.cols[i]
+			t.byPath[goPath(st, c.index)] = c
+		}
+	}
+	return nil
+}
+
+// goPath is the dotted Go field path of index within st, skipping embedded
+// structs as the schema paths do.
+func goPath(st reflect.Type, index []int) string {
+	var parts []string
+	for _, i := range index {
+		sf := st.Field(i)
+		if !sf.Anonymous {
+			parts = append(parts, sf.Name)
+		}
+		st = sf.Type
+		if st.Kind() == reflect.Pointer {
+			st = st.Elem()
+		}
+	}
+	return strings.Join(parts, ".")
+}
+
+func scalar(t reflect.Type) bool {
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == reflect.TypeFor[time.Time]() {
+		return true
+	}
+	switch t.Kind() {
+	case reflect.String, reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		return true
+	case reflect.Slice:
+		return t.Elem().Kind() == reflect.Uint8
+	}
+	return false
+}
+
+func snake(s string) string {
+	var b strings.Builder
+	r := []rune(s)
+	for i, c := range r {
+		if unicode.IsUpper(c) {
+			if i > 0 && (unicode.IsLower(r[i-1]) || i+1 < len(r) && unicode.IsLower(r[i+1])) && r[i-1] != '_' {
+				b.WriteByte('_')
+			}
+			b.WriteRune(unicode.ToLower(c))
+			continue
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// Schema returns the stored type's schema.
+func (t *Table) Schema() *pii.Schema { return t.schema }
+
+// Ledger returns the ledger the table's commits append to.
+func (t *Table) Ledger() retention.Ledger { return t.ledger }
+
+// TableName returns the mapped table name.
+func (t *Table) TableName() string { return t.table }
+
+// Column returns the column a field path maps to.
+func (t *Table) Column(path string) (string, bool) {
+	c, ok := t.byPath[path]
+	if !ok {
+		return "", false
+	}
+	return c.name, true
+}
+
+// querier is what a *sql.Tx and a *sql.Conn share.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
+}
+
+// txn is a transaction: a *sql.Tx on PostgreSQL, and on SQLite a
+// connection in BEGIN IMMEDIATE, so the write lock is taken before the
+// claim reads (two deferred transactions upgrading at once deadlock).
+type txn struct {
+	q      querier
+	tx     *sql.Tx
+	conn   *sql.Conn
+	closed bool
+}
+
+func (t *Table) begin(ctx context.Context, readOnly bool) (*txn, error) {
+	return begin(ctx, t.db, t.d, readOnly)
+}
+
+func begin(ctx context.Context, db *sql.DB, d Dialect, readOnly bool) (*txn, error) {
+	if d == Postgres {
+		tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: readOnly})
+		if err != nil {
+			return nil, fmt.Errorf("sqlstore: begin: %w", err)
+		}
+		return &txn{q: tx, tx: tx}, nil
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: begin: %w", err)
+	}
+	stmt := "BEGIN IMMEDIATE"
+	if readOnly {
+		stmt = "BEGIN"
+	}
+	if _, err := conn.ExecContext(ctx, stmt); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("sqlstore: begin: %w", err)
+	}
+	return &txn{q: conn, conn: conn}, nil
+}
+
+func (x *txn) commit() error {
+	if x.closed {
+		return errors.New("sqlstore: transaction already closed")
+	}
+	x.closed = true
+	if x.tx != nil {
+		return x.tx.Commit()
+	}
+	_, err := x.conn.ExecContext(context.Background(), "COMMIT")
+	if err != nil {
+		x.conn.ExecContext(context.Background(), "ROLLBACK")
+	}
+	x.conn.Close()
+	return err
+}
+
+func (x *txn) rollback() error {
+	if x.closed {
+		return nil
+	}
+	x.closed = true
+	if x.tx != nil {
+		return x.tx.Rollback()
+	}
+	_, err := x.conn.ExecContext(context.Background(), "ROLLBACK")
+	x.conn.Close()
+	return err
+}
+
+// ph returns the n-th (1-based) placeholder.
+func (t *Table) ph(n int) string { return placeholder(t.d, n) }
+
+func placeholder(d Dialect, n int) string {
+	if d == Postgres {
+		return "$" + strconv.Itoa(n)
+	}
+	return "?"
+}
+
+// Claim selects, locks and decodes the next batch.
+func (t *Table) Claim(ctx context.Context, q retention.Query) (retention.Claim, error) {
+	var where []string
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return t.ph(len(args))
+	}
+	if q.After != nil {
+		where = append(where, t.idCol+" > "+arg(q.After))
+	}
+	switch {
+	case q.All:
+	case q.Record != "":
+		where = append(where, t.idCol+" = "+arg(t.idArg(q.Record)))
+	case q.Subject != "":
+		if t.subject == "" {
+			return nil, fmt.Errorf("sqlstore: %s has no subject column", t.schema.Name)
+		}
+		where = append(where, t.subject+" = "+arg(q.Subject))
+	default:
+		var ors []string
+		for _, c := range q.Clocks {
+			col := t.created
+			if c.Field != "" {
+				col = t.clocks[c.Field]
+			}
+			if col == "" {
+				return nil, fmt.Errorf("sqlstore: %s: no column for the clock %q", t.schema.Name, c.Field)
+			}
+			ors = append(ors, col+" <= "+arg(c.Before.UTC()))
+		}
+		if len(ors) == 0 {
+			return &claim{t: t}, nil
+		}
+		where = append(where, "("+strings.Join(ors, " OR ")+")")
+	}
+	query := "SELECT " + t.selectList + " FROM " + t.table
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	query += " ORDER BY " + t.idCol
+	if q.Limit > 0 {
+		query += " LIMIT " + strconv.Itoa(q.Limit)
+	}
+	if t.d == Postgres && !q.ReadOnly {
+		query += " FOR UPDATE SKIP LOCKED"
+	}
+	x, err := t.begin(ctx, q.ReadOnly)
+	if err != nil {
+		return nil, err
+	}
+	recs, err := t.load(ctx, x.q, query, args, q.Limit)
+	if err != nil {
+		x.rollback()
+		return nil, err
+	}
+	return &claim{t: t, x: x, recs: recs}, nil
+}
+
+// idArg converts a record key back to the id column's type.
+func (t *Table) idArg(key string) any {
+	switch t.cols[t.idField].typ.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		if n, err := strconv.ParseInt(key, 10, 64); err == nil {
+			return n
+		}
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		if n, err := strconv.ParseUint(key, 10, 64); err == nil {
+			return int64(n)
+		}
+	}
+	return key
+}
+
+func (t *Table) load(ctx context.Context, q querier, query string, args []any, limit int) ([]retention.Record, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: select %s: %w", t.table, err)
+	}
+	defer rows.Close()
+	recs := make([]retention.Record, 0, max(limit, 0))
+	raw := make([]any, len(t.cols))
+	dest := make([]any, len(t.cols))
+	for i := range raw {
+		dest[i] = &raw[i]
+	}
+	createdIdx := -1
+	for i, c := range t.cols {
+		if c.name == t.created {
+			createdIdx = i
+		}
+	}
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return nil, fmt.Errorf("sqlstore: scan %s: %w", t.table, err)
+		}
+		pv := reflect.New(t.schema.Type)
+		root := pv.Elem()
+		for i, c := range t.cols {
+			fv, err := root.FieldByIndexErr(c.index)
+			if err != nil {
+				return nil, fmt.Errorf("sqlstore: %s.%s: nil embedded pointer", t.table, c.name)
+			}
+			if err := assign(fv, raw[i]); err != nil {
+				return nil, fmt.Errorf("sqlstore: column %s.%s: %w", t.table, c.name, err)
+			}
+		}
+		idv := root.FieldByIndex(t.cols[t.idField].index)
+		rec := retention.Record{Value: pv.Interface(), Pos: t.idArg(fmt.Sprint(idv.Interface()))}
+		rec.Key = fmt.Sprint(idv.Interface())
+		if createdIdx >= 0 {
+			if tm, ok := root.FieldByIndex(t.cols[createdIdx].index).Interface().(time.Time); ok {
+				rec.Created = tm
+			}
+		}
+		recs = append(recs, rec)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlstore: select %s: %w", t.table, err)
+	}
+	return recs, nil
+}
+
+// assign stores a scanned database value into a field.
+func assign(fv reflect.Value, src any) error {
+	if src == nil {
+		fv.Set(reflect.Zero(fv.Type()))
+		return nil
+	}
+	if fv.Kind() == reflect.Pointer {
+		p := reflect.New(fv.Type().Elem())
+		if err := assign(p.Elem(), src); err != nil {
+			return err
+		}
+		fv.Set(p)
+		return nil
+	}
+	if fv.Type() == reflect.TypeFor[time.Time]() {
+		switch v := src.(type) {
+		case time.Time:
+			fv.Set(reflect.ValueOf(v.UTC()))
+			return nil
+		case string:
+			tm, err := parseTime(v)
+			if err != nil {
+				return err
+			}
+			fv.Set(reflect.ValueOf(tm))
+			return nil
+		case []byte:
+			tm, err := parseTime(string(v))
+			if err != nil {
+				return err
+			}
+			fv.Set(reflect.ValueOf(tm))
+			return nil
+		}
+		return fmt.Errorf("cannot read %T as a time", src)
+	}
+	switch fv.Kind() {
+	case reflect.String:
+		switch v := src.(type) {
+		case string:
+			fv.SetString(v)
+		case []byte:
+			fv.SetString(string(v))
+		default:
+			fv.SetString(fmt.Sprint(v))
+		}
+		return nil
+	case reflect.Slice:
+		switch v := src.(type) {
+		case []byte:
+			fv.SetBytes(slices.Clone(v))
+		case string:
+			fv.SetBytes([]byte(v))
+		default:
+			return fmt.Errorf("cannot read %T as bytes", src)
+		}
+		return nil
+	case reflect.Bool:
+		switch v := src.(type) {
+		case bool:
+			fv.SetBool(v)
+		case int64:
+			fv.SetBool(v != 0)
+		default:
+			return fmt.Errorf("cannot read %T as bool", src)
+		}
+		return nil
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		n, err := toInt(src)
+		if err != nil {
+			return err
+		}
+		fv.SetInt(n)
+		return nil
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		n, err := toInt(src)
+		if err != nil {
+			return err
+		}
+		fv.SetUint(uint64(n))
+		return nil
+	case reflect.Float32, reflect.Float64:
+		switch v := src.(type) {
+		case float64:
+			fv.SetFloat(v)
+		case int64:
+			fv.SetFloat(float64(v))
+		default:
+			return fmt.Errorf("cannot read %T as float", src)
+		}
+		return nil
+	}
+	return fmt.Errorf("unsupported field type %s", fv.Type())
+}
+
+func toInt(src any) (int64, error) {
+	switch v := src.(type) {
+	case int64:
+		return v, nil
+	case int32:
+		return int64(v), nil
+	case float64:
+		return int64(v), nil
+	case string:
+		return strconv.ParseInt(v, 10, 64)
+	case []byte:
+		return strconv.ParseInt(string(v), 10, 64)
+	}
+	return 0, fmt.Errorf("cannot read %T as integer", src)
+}
+
+var timeLayouts = []string{
+	"2006-01-02 15:04:05.999999999 -0700 MST",
+	"2006-01-02 15:04:05.999999999-07:00",
+	time.RFC3339Nano,
+	"2006-01-02 15:04:05.999999999",
+	"2006-01-02T15:04:05.999999999",
+	"2006-01-02",
+}
+
+func parseTime(s string) (time.Time, error) {
+	for _, l := range timeLayouts {
+		if t, err := time.Parse(l, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, errors.New("unrecognised time format")
+}
+
+// value converts a field to a driver argument. Zero values are written as
+// NULL: null and shred mean NULL in SQL.
+func value(fv reflect.Value) any {
+	if fv.Kind() == reflect.Pointer {
+		if fv.IsNil() {
+			return nil
+		}
+		fv = fv.Elem()
+	}
+	if fv.IsZero() {
+		return nil
+	}
+	if tm, ok := fv.Interface().(time.Time); ok {
+		return tm.UTC()
+	}
+	switch fv.Kind() {
+	case reflect.String:
+		return fv.String()
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return fv.Int()
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return int64(fv.Uint())
+	}
+	return fv.Interface()
+}
+
+type claim struct {
+	t    *Table
+	x    *txn
+	recs []retention.Record
+}
+
+func (c *claim) Records() []retention.Record { return c.recs }
+
+func (c *claim) Rollback() error {
+	if c.x == nil {
+		return nil
+	}
+	return c.x.rollback()
+}
+
+// Commit writes the changes and ledger entries and commits.
+func (c *claim) Commit(ctx context.Context, changes []retention.Change, entries []retention.Entry) error {
+	if c.x == nil {
+		if len(changes) > 0 || len(entries) > 0 {
+			return errors.New("sqlstore: commit on an empty claim")
+		}
+		return nil
+	}
+	if err := c.write(ctx, changes, entries); err != nil {
+		c.x.rollback()
+		return err
+	}
+	if err := c.x.commit(); err != nil {
+		return fmt.Errorf("sqlstore: commit: %w", err)
+	}
+	return nil
+}
+
+func (c *claim) write(ctx context.Context, changes []retention.Change, entries []retention.Entry) error {
+	t := c.t
+	var deletes []any
+	stmts := map[string]*sql.Stmt{}
+	defer func() {
+		for _, s := range stmts {
+			s.Close()
+		}
+	}()
+	for _, ch := range changes {
+		if ch.Delete {
+			deletes = append(deletes, t.idArg(ch.Key))
+			continue
+		}
+		if len(ch.Fields) == 0 {
+			continue
+		}
+		cols := make([]*column, 0, len(ch.Fields))
+		for _, p := range ch.Fields {
+			col, ok := t.byPath[p]
+			if !ok {
+				return fmt.Errorf("sqlstore: %s: no column for field %s", t.schema.Name, p)
+			}
+			if !slices.Contains(cols, col) {
+				cols = append(cols, col)
+			}
+		}
+		var key strings.Builder
+		for _, col := range cols {
+			key.WriteString(col.name)
+			key.WriteByte(',')
+		}
+		st := stmts[key.String()]
+		if st == nil {
+			sets := make([]string, len(cols))
+			for i, col := range cols {
+				sets[i] = col.name + " = " + t.ph(i+1)
+			}
+			q := "UPDATE " + t.table + " SET " + strings.Join(sets, ", ") + " WHERE " + t.idCol + " = " + t.ph(len(cols)+1)
+			var err error
+			if st, err = c.x.q.PrepareContext(ctx, q); err != nil {
+				return fmt.Errorf("sqlstore: prepare update: %w", err)
+			}
+			stmts[key.String()] = st
+		}
+		root := reflect.ValueOf(ch.Value).Elem()
+		args := make([]any, 0, len(cols)+1)
+		for _, col := range cols {
+			args = append(args, value(root.FieldByIndex(col.index)))
+		}
+		args = append(args, t.idArg(ch.Key))
+		if _, err := st.ExecContext(ctx, args...); err != nil {
+			return fmt.Errorf("sqlstore: update %s: %w", t.table, err)
+		}
+	}
+	for len(deletes) > 0 {
+		n := min(len(deletes), 500)
+		phs := make([]string, n)
+		for i := range phs {
+			phs[i] = t.ph(i + 1)
+		}
+		q := "DELETE FROM " + t.table + " WHERE " + t.idCol + " IN (" + strings.Join(phs, ", ") + ")"
+		if _, err := c.x.q.ExecContext(ctx, q, deletes[:n]...); err != nil {
+			return fmt.Errorf("sqlstore: delete from %s: %w", t.table, err)
+		}
+		deletes = deletes[n:]
+	}
+	return t.ledger.append(ctx, c.x.q, entries)
+}
