@@ -42,17 +42,17 @@
 // A [Policy] maps (category or field path, viewer role, channel) to reveal,
 // mask with a style, or deny. Struct tags give the defaults (mask=, reveal=,
 // sensitive); the policy overrides them. Sensitive categories are denied on
-// public channels unless the policy says otherwise. [Viewer.View] returns a
+// public channels unless the policy says otherwise. [Views.View] returns a
 // masked deep copy of a tagged struct (the original is never modified),
-// [Viewer.ViewMap] a map for templates and [Viewer.ViewJSON] JSON for UIs.
+// [Views.ViewMap] a map for templates and [Views.ViewJSON] JSON for UIs.
 // Plans are computed once per (type, role, channel) and cached, so a view
 // does not resolve the policy per call.
 //
-// [Viewer.Reveal] returns one clear value to a viewer whose role may see it
+// [Views.Reveal] returns one clear value to a viewer whose role may see it
 // and who gives a reason; it emits an [AuditEvent] (who, which field of which
 // record, why, when; never the value) to an [AuditSink]. A per-viewer reveal
 // budget over a sliding window raises an alert when exceeded and, if
-// [ViewerOptions.RefuseOverBudget] is set, refuses further reveals.
+// [ViewsOptions.RefuseOverBudget] is set, refuses further reveals.
 //
 // # Scanner
 //

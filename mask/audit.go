@@ -1,0 +1,82 @@
+package mask
+
+import (
+	"context"
+	"log/slog"
+	"time"
+)
+
+// Kinds of audit events.
+const (
+	EventReveal         = "reveal"          // a clear value was returned
+	EventRevealDenied   = "reveal_denied"   // a reveal was refused by policy
+	EventBudgetExceeded = "budget_exceeded" // the breach signal: a viewer went over the reveal budget
+)
+
+// AuditEvent records a reveal attempt: who, which field of which record,
+// why and when. It never holds the value.
+type AuditEvent struct {
+	Time     time.Time
+	Kind     string // EventReveal, EventRevealDenied, EventBudgetExceeded
+	Viewer   string
+	Role     string
+	Channel  Channel
+	Type     string // schema name of the record's type
+	Record   string // record id (or subject id when the type has no id field)
+	Field    string // concrete field path
+	Category string
+	Reason   string
+	// Count and Window are set on EventBudgetExceeded: reveals by this
+	// viewer in the window, this attempt included.
+	Count  int
+	Window time.Duration
+}
+
+// AuditSink receives audit events. An error from Audit stops the reveal.
+type AuditSink interface {
+	Audit(ctx context.Context, ev AuditEvent) error
+}
+
+// AuditFunc adapts a function to [AuditSink].
+type AuditFunc func(ctx context.Context, ev AuditEvent) error
+
+// Audit calls f.
+func (f AuditFunc) Audit(ctx context.Context, ev AuditEvent) error { return f(ctx, ev) }
+
+// SlogAudit writes audit events to a log/slog logger: reveals at Info,
+// denials and budget alerts at Warn.
+type SlogAudit struct{ l *slog.Logger }
+
+// NewSlogAudit returns a sink writing to l (nil: slog.Default()).
+func NewSlogAudit(l *slog.Logger) *SlogAudit { return &SlogAudit{l: l} }
+
+var _ AuditSink = (*SlogAudit)(nil)
+
+// Audit logs ev.
+func (s *SlogAudit) Audit(ctx context.Context, ev AuditEvent) error {
+	l := s.l
+	if l == nil {
+		l = slog.Default()
+	}
+	level := slog.LevelInfo
+	if ev.Kind != EventReveal {
+		level = slog.LevelWarn
+	}
+	attrs := []slog.Attr{
+		slog.String("event", ev.Kind),
+		slog.Time("at", ev.Time),
+		slog.String("viewer", ev.Viewer),
+		slog.String("role", ev.Role),
+		slog.String("channel", string(ev.Channel)),
+		slog.String("type", ev.Type),
+		slog.String("record", ev.Record),
+		slog.String("field", ev.Field),
+		slog.String("category", ev.Category),
+		slog.String("reason", ev.Reason),
+	}
+	if ev.Kind == EventBudgetExceeded {
+		attrs = append(attrs, slog.Int("count", ev.Count), slog.Duration("window", ev.Window))
+	}
+	l.LogAttrs(ctx, level, "mask: "+ev.Kind, attrs...)
+	return nil
+}
