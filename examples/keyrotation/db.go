@@ -167,9 +167,7 @@ func (d *database) inTx(ctx context.Context, f func(tx *sql.Tx) error) error {
 	return nil
 }
 
+// firstLine folds a multi-line error message into one line.
 func firstLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
+	return strings.Join(strings.Fields(s), " ")
 }

@@ -101,6 +101,11 @@ func parseFlags(args []string, stdout io.Writer) (config, error) {
 	case c.resume && c.dir == "":
 		return c, errors.New("--resume needs --dir, the working folder of the run to continue")
 	}
+	if c.db != "" {
+		if _, _, _, err := parseDBFlag(c.db, ""); err != nil {
+			return c, err
+		}
+	}
 	if c.kms != "" {
 		return c, errors.New("--kms: only the development keyset is available in this build; omit --kms")
 	}
@@ -207,7 +212,11 @@ func (r *runner) do(ctx context.Context, name, title string, done bool, f func()
 	if err != nil {
 		return err
 	}
-	r.printf("      %s (%s)\n", res, round(took))
+	first, rest, _ := strings.Cut(res, "\n")
+	r.printf("      %s (%s)\n", first, round(took))
+	if rest != "" {
+		r.printf("%s\n", rest)
+	}
 	r.steps = append(r.steps, stepResult{name: name, took: took, calls: r.calls() - calls, result: short(res)})
 	return nil
 }
@@ -250,6 +259,14 @@ func (r *runner) run(ctx context.Context) error {
 	cfg := r.cfg
 	r.printf("pii key rotation example: rotate a key-encryption key without losing a byte\n\n")
 
+	// An explicit database first, so an unreachable server fails before
+	// anything is created.
+	if cfg.db != "" {
+		if err := r.openDB(ctx, ""); err != nil {
+			return err
+		}
+	}
+
 	// The working folder.
 	if cfg.dir == "" {
 		d, err := os.MkdirTemp("", "pii-keyrotation-")
@@ -278,15 +295,12 @@ func (r *runner) run(ctx context.Context) error {
 		}
 	}
 
-	driver, dsn, display, err := parseDBFlag(cfg.db, r.dir)
-	if err != nil {
-		return err
+	if r.db == nil {
+		if err := r.openDB(ctx, r.dir); err != nil {
+			return err
+		}
 	}
-	db, err := openDatabase(ctx, driver, dsn, display)
-	if err != nil {
-		return err
-	}
-	r.db = db
+	db := r.db
 	r.printf("Database:       %s\n", db.display)
 	if err := db.ensureStateTable(ctx); err != nil {
 		return err
@@ -297,7 +311,7 @@ func (r *runner) run(ctx context.Context) error {
 
 	// Step 1: the key provider.
 	var created bool
-	err = r.doKeyset(ctx, &created)
+	err := r.doKeyset(ctx, &created)
 	if err != nil {
 		return err
 	}
@@ -343,7 +357,7 @@ func (r *runner) run(ctx context.Context) error {
 		if err := r.markDone(ctx, "seed"); err != nil {
 			return "", err
 		}
-		return fmt.Sprintf("%d data keys wrapped and stored with a key check value (no plaintext key stored)", n), nil
+		return fmt.Sprintf("%d data keys wrapped; stored with a key check value, never in plaintext", n), nil
 	})
 	if err != nil {
 		return err
@@ -435,7 +449,7 @@ func (r *runner) run(ctx context.Context) error {
 			verifyErr = fmt.Errorf("%w: %s; the old version is kept", errVerify, verified)
 			return verified, nil
 		}
-		return fmt.Sprintf("%d/%d data keys unwrap to their original key (key check values match); all under version %s", ok, records, newV), nil
+		return fmt.Sprintf("%d/%d OK; every data key unwraps to its original (key check values match), all under version %s", ok, records, newV), nil
 	})
 	if err != nil {
 		return err
@@ -457,7 +471,7 @@ func (r *runner) run(ctx context.Context) error {
 		if err := r.kms.disable(ctx, oldV); err != nil {
 			return "", err
 		}
-		return fmt.Sprintf("version %s disabled: anything still wrapped under it would now fail with ErrKeyDisabled (and Enable would undo this)", oldV), nil
+		return fmt.Sprintf("version %s disabled; a key still wrapped under it would now fail with keyprovider.ErrKeyDisabled, and Enable would undo this", oldV), nil
 	})
 	if err != nil {
 		return err
@@ -473,12 +487,12 @@ func (r *runner) run(ctx context.Context) error {
 			return fmt.Sprintf("version %s is already destroyed", oldV), nil
 		}
 		if !cfg.destroyOld {
-			return fmt.Sprintf("safe to destroy: no stored key needs version %s (verified above); do it with: go run ./examples/keyrotation --resume --dir %s%s --destroy-old", oldV, r.dir, r.extraFlags()), nil
+			return fmt.Sprintf("safe to destroy (not done); no stored key needs version %s any more. Destroy it with:\n        go run ./examples/keyrotation --resume --dir %s%s --destroy-old", oldV, r.dir, r.extraFlags()), nil
 		}
 		if err := r.kms.destroy(ctx, oldV); err != nil {
 			return "", err
 		}
-		return fmt.Sprintf("version %s destroyed: its key material is gone from the keyset for good", oldV), nil
+		return fmt.Sprintf("version %s destroyed; its key material is gone for good", oldV), nil
 	})
 	if err != nil {
 		return err
@@ -489,6 +503,19 @@ func (r *runner) run(ctx context.Context) error {
 		return err
 	}
 	r.summary(records, total, verified)
+	return nil
+}
+
+func (r *runner) openDB(ctx context.Context, dir string) error {
+	driver, dsn, display, err := parseDBFlag(r.cfg.db, dir)
+	if err != nil {
+		return err
+	}
+	db, err := openDatabase(ctx, driver, dsn, display)
+	if err != nil {
+		return err
+	}
+	r.db = db
 	return nil
 }
 
@@ -519,9 +546,9 @@ func (r *runner) doKeyset(ctx context.Context, created *bool) error {
 				"  It is for development only. In production the master key comes from\n"+
 				"  PII_MASTER_KEY or a key file kept away from the keyset (see keyprovider/local),\n"+
 				"  or the key-encryption key lives in a KMS.\n\n", k.masterPath)
-			return fmt.Sprintf("created %s (keyset %s, one version: %s)", k.display, p.Key, p.Version), nil
+			return fmt.Sprintf("created keyset %s with version %s; file %s", p.Key, p.Version, k.keysetPath), nil
 		}
-		return fmt.Sprintf("opened %s (keyset %s, primary version %s)", k.display, p.Key, p.Version), nil
+		return fmt.Sprintf("opened keyset %s, primary version %s; file %s", p.Key, p.Version, k.keysetPath), nil
 	})
 }
 

@@ -153,11 +153,11 @@ func (r *runner) secondReader(ctx context.Context, v string) (string, error) {
 		return "", fmt.Errorf("second reader (pid %d) does not see version %s enabled (status %q); do not promote it", rep.PID, v, rep.Status)
 	}
 	if !ok {
-		return fmt.Sprintf("reader pid %d re-opened the keys and sees version %s enabled (primary still %s)", rep.PID, v, rep.Primary), nil
+		return fmt.Sprintf("reader sees version %s enabled; pid %d re-opened the keys (primary still %s)", v, rep.PID, rep.Primary), nil
 	}
 	want := hex.EncodeToString(kcv(probe, "reader probe"))
 	if !hmac.Equal([]byte(rep.KCV), []byte(want)) {
 		return "", fmt.Errorf("second reader (pid %d) unwrapped the probe to a different key", rep.PID)
 	}
-	return fmt.Sprintf("reader pid %d re-opened the keyset, sees version %s enabled (primary still %s) and unwrapped a probe wrapped under it", rep.PID, v, rep.Primary), nil
+	return fmt.Sprintf("reader unwrapped under version %s; pid %d re-opened the keyset, sees version %s enabled (primary still %s) and unwrapped a probe key wrapped under it", v, rep.PID, v, rep.Primary), nil
 }
