@@ -56,13 +56,19 @@ func decryptError(cause error) error {
 
 // kmsError maps a key provider failure on an unwrap that authenticates
 // stored or carried bytes: authentication and invalid-argument failures
-// become the opaque ErrDecrypt; outages, permissions and key states keep
-// their class so operators can act on them.
+// become the opaque ErrDecrypt; a missing, disabled or destroyed KEK
+// matches both ErrDecrypt (the value does not open) and its class (so
+// operators can act); outages and permission failures keep their class
+// only, since they say nothing about the value.
 func kmsError(op string, err error) error {
 	if errors.Is(err, keyprovider.ErrAuthentication) || errors.Is(err, keyprovider.ErrInvalidArgument) {
 		return ErrDecrypt
 	}
-	return fmt.Errorf("envelope: %s: %w", op, keyprovider.Classify(op, keyprovider.ErrUnavailable, err))
+	err = keyprovider.Classify(op, keyprovider.ErrUnavailable, err)
+	if errors.Is(err, keyprovider.ErrKeyNotFound) || errors.Is(err, keyprovider.ErrKeyDisabled) || errors.Is(err, keyprovider.ErrKeyDestroyed) {
+		return fmt.Errorf("%w: %s: %w", ErrDecrypt, op, err)
+	}
+	return fmt.Errorf("envelope: %s: %w", op, err)
 }
 
 // FieldError names the field path a Seal or Open failure happened on.

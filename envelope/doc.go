@@ -1,0 +1,155 @@
+// Package envelope is field-level envelope encryption for Go structs: data
+// keys (DEKs) wrapped locally by branch keys that a KMS wraps, with caching
+// under explicit limits, a versioned and key-committing field ciphertext
+// bound to where the value lives, per-subject keys for crypto-shredding,
+// deterministic encryption and blind indexes for lookups, and resumable
+// rewrapping for rotation.
+//
+//	s, err := envelope.New(kp, &envelope.Options{Store: store}) // kp: any keyprovider.KeyProvider
+//	err = s.Seal(ctx, &customer)  // every `pii:"...,encrypt"` field, in place
+//	err = s.Open(ctx, &customer)
+//
+// The byte-level API (EncryptString, DecryptString, EncryptBytes,
+// DecryptBytes with a Binding) is what Seal and Open use per field.
+//
+// # Key hierarchy
+//
+// The key provider's KEK wraps branch keys, one per tenant and rotation
+// period (RotateBranchKey starts a new period). A branch key wraps DEKs
+// locally with AES-256-GCM, the associated data binding tenant, scope, DEK
+// id and branch version. A DEK belongs to a scope: one data subject
+// (Binding.Subject, from the `pii:"subject"` field), so ForgetSubject
+// crypto-shreds that person's values everywhere, backups included; or, for
+// data without a subject, the tenant, with a new DEK every
+// Options.BucketPeriod (30 days), which is the time bucket. Each tenant
+// also has a search root key, wrapped by the KEK and never rotated with
+// branch keys, from which the deterministic-encryption and blind-index
+// keys of each field are derived with HKDF-SHA256 (so lookups survive
+// branch key rotation).
+//
+// All wrapped keys live in a KeyStore (MemoryStore, or sqlkeystore.Store
+// on SQLite or PostgreSQL). Key provider calls therefore grow with branch
+// keys, not with records, subjects or fields: sealing ten fields for each
+// of 10,000 subjects of a tenant costs one wrap call (plus one for the
+// search root when det or index fields are used), and opening them from a
+// cold cache one unwrap call (plus one).
+//
+// Inline mode (Options.Mode = Inline) is for users without a key store:
+// each ciphertext carries its DEK wrapped directly by the key provider
+// (associated data binds the tenant). DEKs are reused under the same cache
+// limits and unwrapped DEKs are cached by their wrapped bytes, so a KMS
+// call is paid per DEK, not per field. Inline mode cannot crypto-shred a
+// subject (the wrapped key travels with the data).
+//
+// # Field ciphertext
+//
+// See FORMAT.md for every byte. Version 1 (keyring) is
+//
+//	01 | DEK id (3) | nonce (12) | commitment (16) | AES-256-GCM ciphertext and tag
+//
+// 48 bytes of overhead in binary form. Strings use the text form: "pii1."
+// then base64url without padding of the binary form ("pii2." inline,
+// "pii3." deterministic), so IsSealed tells sealed values from plaintext.
+// Unknown versions are rejected with an error matching ErrUnknownVersion
+// (and ErrDecrypt).
+//
+// The associated data of each value is its version, DEK id, tenant, type
+// name, field path and record id, each length-prefixed. The type name is
+// pii.Schema.Name: the name given to pii.Register, else the Go type's
+// name. To rename or move a Go type without making its data unreadable,
+// register the old name for it (pii.Register(Customer{}, "OldName")). The
+// field path is the schema path ("Contacts[].Phone"), not the concrete one
+// ("Contacts[2].Phone"): binding the index would make values unreadable
+// after a slice is reordered, at the cost of not detecting a swap of two
+// elements of the same slice within one record. The record id is the
+// `pii:"id"` field, else the `pii:"subject"` field; types with neither
+// bind values to tenant, type and field only.
+//
+// # Security model
+//
+// Confidentiality and integrity of each value rest on AES-256-GCM under a
+// key derived with HKDF-SHA256 from the DEK; nonces are 96 bits from
+// crypto/rand, and a DEK encrypts at most Cache.MaxMessages values
+// (hard cap 2^32) before a new one is made. Counts are per process: N
+// processes sharing a scope's DEK may together reach N times the cap.
+//
+// Key commitment: from each DEK a 16-byte commitment value is derived (HKDF
+// with its own label) and carried in every ciphertext; it is compared in
+// constant time before the GCM tag is checked, so no plaintext is released
+// under a key the ciphertext does not commit to. The commitment is to the
+// DEK, not per message: a per-message commitment (an HMAC per call) would
+// double the cost of a field. Its strength is 128 bits: finding two DEKs
+// with the same commitment is a 2^64 birthday search for an attacker who
+// chooses both keys (AWS's committing suites use 256 bits; Tink commits to
+// nothing). AES-SIV values (encrypt=det) carry a commitment to their field
+// key in the same way.
+//
+// Every authentication failure (wrong key, tampered bytes, associated-data
+// mismatch, commitment mismatch, unknown DEK, malformed input) returns the
+// one opaque ErrDecrypt, and output buffers are cleared. ErrShredded is
+// distinct on purpose: it says the subject was forgotten.
+//
+// Deterministic encryption (encrypt=det) uses AES-SIV (RFC 5297, 512-bit
+// key) under a key per (tenant, type, field), so equal values in the same
+// field of the same tenant encrypt equally across records and subjects.
+// It leaks equality within that field (frequency analysis on low-entropy
+// fields), does not bind the record (a value can be moved between records
+// of the same field undetected), and is not shredded by ForgetSubject.
+// Blind indexes (index) are HMAC-SHA256 under a key per (tenant, type,
+// field), truncated to Options.IndexBytes (16), and leak the same equality
+// (shorter indexes add false positives and leak less). Neither leaks
+// across fields or tenants.
+//
+// Unwrapped keys are held in memory for at most Cache.MaxAge (5 minutes)
+// and cleared (clear()) when evicted or replaced; Go cannot promise erasure
+// (the runtime may copy memory, and cipher.AEAD values keep their own key
+// schedule). Secret-bearing values print [REDACTED] under every fmt verb,
+// slog and JSON. AES is constant-time only with hardware support (AES-NI,
+// ARMv8 crypto extensions), as the standard library documents.
+//
+// After ForgetSubject, another process that already holds the subject's DEK
+// in its cache can still decrypt that subject's values for at most
+// Cache.MaxAge (5 minutes by default); then its next lookup finds the
+// tombstone. Restoring a backup of the KeyStore taken before the erasure
+// restores the key: keep KeyStore backups shorter-lived than your erasure
+// promise, or replay ForgetSubject after a restore.
+//
+// Outage tolerance: when the key provider returns keyprovider.ErrUnavailable,
+// keys already unwrapped keep serving decryptions for Options.OutageGrace
+// (5 minutes) past their MaxAge, then fail closed with an error matching
+// keyprovider.ErrUnavailable. Encryption never uses an expired key.
+//
+// # Key rotation
+//
+// Rotating the KMS key: rotate in the KMS, then RewrapBranchKeys rewraps
+// branch and search root keys (three KMS calls each; DEKs and field
+// ciphertexts untouched). Rotating a branch key: RotateBranchKey, then
+// RewrapDEKs rewraps the tenant's DEKs locally (one KMS unwrap per branch
+// version). Both are resumable from a cursor, report progress per batch,
+// and replace a record only after the new wrap has been unwrapped and
+// compared (compare-and-swap in the KeyStore).
+//
+// # Performance
+//
+// The hot path derives nothing: each DEK's AES-GCM instance and commitment
+// are cached; the associated data is built in a pooled buffer; lookups
+// take a read lock on a map keyed by a comparable struct; ages are measured
+// on a coarse clock; message counts are atomic. Encrypting a 32-byte
+// string allocates only the result. See the benchmarks in bench_test.go.
+//
+// # Backwards compatibility
+//
+// Every shipped version is frozen by a test that opens a known ciphertext;
+// new versions get new prefixes and version bytes, and old ones keep
+// opening.
+//
+// # Errors
+//
+// ErrDecrypt (authentication failures; also matched by parse errors,
+// ErrUnknownVersion and ErrNotSealed from the Decrypt functions),
+// ErrShredded, ErrNotSealed (Open of plaintext), ErrUnknownVersion,
+// KeyStore errors ErrNotFound and ErrConflict, ErrLimit, ErrUnsupported,
+// and key provider classes (errors.Is(err, keyprovider.ErrUnavailable)).
+// Seal and Open wrap errors in *FieldError, which names the field path.
+// No error carries plaintext or key bytes.
+package envelope
