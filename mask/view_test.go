@@ -30,12 +30,12 @@ type testCustomer struct {
 	ID        string        `pii:"id"`
 	Subject   string        `pii:"subject"`
 	Name      string        `pii:"name,mask=initials"`
-	Email     string        `pii:"email,mask=email,reveal=supervisor"`
-	Phone     string        `pii:"phone,mask=phone,reveal=supervisor|fraud"`
-	Card      string        `pii:"card,mask=card,reveal=fraud"`
+	Email     string        `pii:"email,mask=email,reveal=supervisor,log=mask"`
+	Phone     string        `pii:"phone,mask=phone,reveal=supervisor|fraud,log=hmac"`
+	Card      string        `pii:"card,mask=card,reveal=fraud,log=mask"`
 	IBAN      string        `pii:"iban,mask=iban"`
 	IP        string        `pii:"ip"`
-	BirthDate time.Time     `pii:"dob,mask=date"`
+	BirthDate time.Time     `pii:"dob,mask=date,log=mask"`
 	SSN       string        `pii:"national_id,mask=last4,reveal=fraud"`
 	Diagnosis string        `pii:"health,mask=fixed"`
 	Nickname  *string       `pii:"username"`
