@@ -1,0 +1,52 @@
+package mask
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestDependencies keeps mask light: no cloud SDK, no database driver, no
+// sibling package's internals.
+func TestDependencies(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	require.NoError(t, err)
+	for _, dep := range strings.Fields(string(out)) {
+		for _, banned := range []string{"cloud.google.com/", "github.com/aws/", "github.com/hashicorp/", "google.golang.org/grpc",
+			"github.com/jackc/", "modernc.org/", "github.com/fieldguard/pii/envelope", "github.com/fieldguard/pii/keyprovider",
+			"github.com/fieldguard/pii/retention", "github.com/fieldguard/pii/internal/"} {
+			require.False(t, strings.HasPrefix(dep, banned), "mask depends on %s", dep)
+		}
+	}
+}
+
+func TestCustomStyleInTags(t *testing.T) {
+	m := testMasker(t)
+	require.NoError(t, m.Register("zip3", func(v, _ string) string {
+		if len(v) < 5 {
+			return Placeholder
+		}
+		return v[:3] + "**"
+	}))
+	type rec struct {
+		Zip   string `pii:"postcode,mask=zip3"`
+		Email string `pii:"email,mask=hmac:email"`
+	}
+	p, err := NewPolicy(nil, &PolicyOptions{Masker: m})
+	require.NoError(t, err)
+	vs, err := NewViews(p, nil)
+	require.NoError(t, err)
+	got, err := ViewOf(t.Context(), vs, Viewer{ID: "a", Role: "agent", Channel: DirectMessage}, &rec{Zip: "94107", Email: "a@example.com"})
+	require.NoError(t, err)
+	require.Equal(t, "941**", got.Zip)
+	require.True(t, strings.HasPrefix(got.Email, "hmac:t1:"))
+
+	// The default policy does not know zip3: the view fails instead of
+	// showing the value.
+	vs2, err := NewViews(nil, nil)
+	require.NoError(t, err)
+	_, err = ViewOf(t.Context(), vs2, Viewer{ID: "a", Role: "agent", Channel: DirectMessage}, &rec{Zip: "94107"})
+	require.ErrorIs(t, err, ErrUnknownStyle)
+}
