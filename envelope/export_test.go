@@ -1,6 +1,13 @@
 package envelope
 
-import "time"
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+)
 
 // SetNonceHook makes s fill nonces with fn (frozen test vectors only).
 func SetNonceHook(s *Sealer, fn func([]byte)) { s.nonceHook = fn }
@@ -29,3 +36,28 @@ var (
 	NewGCM = newGCM
 	NewSIV = newSIV
 )
+
+// CheckSecretRedaction prints the internal secret type every way.
+func CheckSecretRedaction(t interface {
+	Helper()
+	Fatalf(string, ...any)
+}) {
+	t.Helper()
+	k := newSecret([]byte("KEYBYTES-KEYBYTES"))
+	e := &dekEntry{key: k}
+	r := &rootEntry{key: k}
+	for _, v := range []any{k, &k, e, r, *r, k.get, []any{k}, struct{ k secret }{k}, struct{ e *dekEntry }{e}} {
+		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%8.3v", "%t", "%p", "%e", "%o", "%b", "%c", "%U"} {
+			out := fmt.Sprintf(verb, v)
+			if strings.Contains(out, "KEYBYTES") || strings.Contains(out, "4b455942595445") || strings.Contains(out, "75 69 89") || strings.Contains(out, "[75") {
+				t.Fatalf("secret leaked under %s: %s", verb, out)
+			}
+		}
+	}
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("m", "k", k, "e", e)
+	j, _ := json.Marshal(struct{ K secret }{k})
+	if strings.Contains(buf.String()+string(j), "KEYBYTES") {
+		t.Fatalf("secret leaked to slog or json")
+	}
+}

@@ -86,6 +86,7 @@ type fieldRef struct{ tenant, typ, field string }
 
 // dekEntry is one unwrapped DEK with everything derived from it.
 type dekEntry struct {
+	noPrint
 	ref     dekRef
 	aead    cipher.AEAD
 	commit  [format.CommitmentSize]byte
@@ -99,6 +100,7 @@ type dekEntry struct {
 }
 
 type branchEntry struct {
+	noPrint
 	tenant  string
 	version uint32
 	aead    cipher.AEAD
@@ -591,7 +593,13 @@ func (s *Sealer) loadDEK(ctx context.Context, rec Record, subject string, stale 
 	if err != nil {
 		return nil, err
 	}
-	return s.newDEKEntry(dekRef{rec.Tenant, subject, rec.ID}, raw, s.clock(), rec.Created)
+	loaded := s.clock()
+	if !s.fresh(br.loaded, loaded) {
+		// Unwrapped with a branch key served stale during an outage: the DEK
+		// is no fresher than that key, so encryption will not use it.
+		loaded = br.loaded
+	}
+	return s.newDEKEntry(dekRef{rec.Tenant, subject, rec.ID}, raw, loaded, rec.Created)
 }
 
 func openDEK(br *branchEntry, rec Record) ([]byte, error) {

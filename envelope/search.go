@@ -16,6 +16,7 @@ import (
 
 // rootEntry is a tenant's unwrapped search root key.
 type rootEntry struct {
+	noPrint
 	tenant string
 	key    secret
 	loaded int64
@@ -24,6 +25,7 @@ type rootEntry struct {
 // fieldKeys are the keys derived from a search root for one (tenant, type,
 // field): the AES-SIV key of encrypt=det and the blind index key.
 type fieldKeys struct {
+	noPrint
 	siv    *subtle.AESSIV
 	commit [format.CommitmentSize]byte
 	idx    secret
