@@ -143,7 +143,10 @@ func structPtr(ptr any) (reflect.Value, error) {
 // of the same type. The original is never modified. Masked strings hold
 // the style's output; a masked time.Time with the date style keeps only its
 // year (January 1st, UTC); other masked or denied non-string fields are
-// zero. Unexported fields are copied shallowly.
+// zero. Untagged fields that can hold tagged structs (a `Referrer
+// *Customer` without `pii:"dive"`, an `any` holding one) are zero: the
+// policy cannot reach them, so they are not shown. Unexported fields are
+// copied shallowly.
 func (v *Views) View(ctx context.Context, viewer Viewer, ptr any) (any, error) {
 	rv, err := structPtr(ptr)
 	if err != nil {
@@ -315,15 +318,36 @@ func clearString(fv reflect.Value) string {
 
 // deepCopy copies v, duplicating what pointers, slices and maps reach
 // through exported fields, so that masking the copy cannot touch the
-// original.
+// original. Shared and cyclic pointers stay shared and cyclic in the copy.
 func deepCopy(v reflect.Value) reflect.Value {
+	var c copier
+	return c.copy(v)
+}
+
+type copier struct {
+	seen map[seenKey]reflect.Value // allocated on the first pointer
+}
+
+type seenKey struct {
+	p uintptr
+	t reflect.Type
+}
+
+func (c *copier) copy(v reflect.Value) reflect.Value {
 	switch v.Kind() {
 	case reflect.Pointer:
 		if v.IsNil() {
 			return v
 		}
+		k := seenKey{v.Pointer(), v.Type()}
+		if c.seen == nil {
+			c.seen = map[seenKey]reflect.Value{}
+		} else if done, ok := c.seen[k]; ok {
+			return done
+		}
 		np := reflect.New(v.Type().Elem())
-		np.Elem().Set(deepCopy(v.Elem()))
+		c.seen[k] = np
+		np.Elem().Set(c.copy(v.Elem()))
 		return np
 	case reflect.Struct:
 		if v.Type() == timeType {
@@ -332,10 +356,24 @@ func deepCopy(v reflect.Value) reflect.Value {
 		nv := reflect.New(v.Type()).Elem()
 		nv.Set(v)
 		for i := 0; i < v.NumField(); i++ {
-			if !v.Type().Field(i).IsExported() {
+			sf := v.Type().Field(i)
+			if !sf.IsExported() {
 				continue
 			}
-			nv.Field(i).Set(deepCopy(v.Field(i)))
+			fv := v.Field(i)
+			if scalar(sf.Type) {
+				continue
+			}
+			if tag := sf.Tag.Get("pii"); !sf.Anonymous && (tag == "" || tag == "-") {
+				// Not walked by the schema: if it can hold tagged
+				// personal data, the policy cannot mask it, so it is
+				// left out of the copy.
+				if reachesTagged(sf.Type) || (sf.Type.Kind() == reflect.Interface && !fv.IsNil() && reachesTagged(fv.Elem().Type())) {
+					nv.Field(i).SetZero()
+					continue
+				}
+			}
+			nv.Field(i).Set(c.copy(fv))
 		}
 		return nv
 	case reflect.Slice:
@@ -343,18 +381,20 @@ func deepCopy(v reflect.Value) reflect.Value {
 			return v
 		}
 		ns := reflect.MakeSlice(v.Type(), v.Len(), v.Len())
-		if v.Type().Elem().Kind() == reflect.Uint8 {
-			reflect.Copy(ns, v)
-			return ns
-		}
-		for i := 0; i < v.Len(); i++ {
-			ns.Index(i).Set(deepCopy(v.Index(i)))
+		reflect.Copy(ns, v)
+		if !scalar(v.Type().Elem()) {
+			for i := 0; i < v.Len(); i++ {
+				ns.Index(i).Set(c.copy(v.Index(i)))
+			}
 		}
 		return ns
 	case reflect.Array:
 		na := reflect.New(v.Type()).Elem()
-		for i := 0; i < v.Len(); i++ {
-			na.Index(i).Set(deepCopy(v.Index(i)))
+		na.Set(v)
+		if !scalar(v.Type().Elem()) {
+			for i := 0; i < v.Len(); i++ {
+				na.Index(i).Set(c.copy(v.Index(i)))
+			}
 		}
 		return na
 	case reflect.Map:
@@ -364,18 +404,74 @@ func deepCopy(v reflect.Value) reflect.Value {
 		nm := reflect.MakeMapWithSize(v.Type(), v.Len())
 		it := v.MapRange()
 		for it.Next() {
-			nm.SetMapIndex(it.Key(), deepCopy(it.Value()))
+			nm.SetMapIndex(it.Key(), c.copy(it.Value()))
 		}
 		return nm
 	case reflect.Interface:
 		if v.IsNil() {
 			return v
 		}
+		if reachesTagged(v.Elem().Type()) {
+			return reflect.Zero(v.Type())
+		}
 		nv := reflect.New(v.Type()).Elem()
-		nv.Set(deepCopy(v.Elem()))
+		nv.Set(c.copy(v.Elem()))
 		return nv
 	}
 	return v
+}
+
+var reachCache sync.Map // reflect.Type -> bool
+
+// reachesTagged reports whether values of t can hold a struct with tagged
+// personal-data fields (through pointers, slices, arrays, maps and struct
+// fields).
+func reachesTagged(t reflect.Type) bool {
+	if r, ok := reachCache.Load(t); ok {
+		return r.(bool)
+	}
+	r := reaches(t, map[reflect.Type]bool{})
+	reachCache.Store(t, r)
+	return r
+}
+
+func reaches(t reflect.Type, visiting map[reflect.Type]bool) bool {
+	for {
+		switch t.Kind() {
+		case reflect.Pointer, reflect.Slice, reflect.Array:
+			t = t.Elem()
+			continue
+		case reflect.Map:
+			if reaches(t.Key(), visiting) {
+				return true
+			}
+			t = t.Elem()
+			continue
+		}
+		break
+	}
+	if t.Kind() != reflect.Struct || t == timeType || visiting[t] {
+		return false
+	}
+	visiting[t] = true
+	if s, err := pii.SchemaOf(t); err == nil && len(s.Fields) > 0 {
+		return true
+	}
+	for i := 0; i < t.NumField(); i++ {
+		if reaches(t.Field(i).Type, visiting) {
+			return true
+		}
+	}
+	return false
+}
+
+// scalar reports types whose values hold no references.
+func scalar(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Pointer, reflect.Struct, reflect.Slice, reflect.Array, reflect.Map, reflect.Interface, reflect.Chan, reflect.Func, reflect.UnsafePointer:
+		return false
+	}
+	return true
 }
 
 // Reveal returns the clear value of one field (schema path "Email" or

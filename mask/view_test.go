@@ -445,3 +445,27 @@ func TestCheck(t *testing.T) {
 }
 
 func reflectValue(p *testCustomer) reflect.Value { return reflect.ValueOf(p) }
+
+type testNode struct {
+	Email string    `pii:"email"`
+	Next  *testNode // untagged, cyclic
+	Tags  []string  // untagged
+	Meta  map[string]any
+}
+
+func TestViewUntaggedPersonalData(t *testing.T) {
+	vs, err := NewViews(nil, nil)
+	require.NoError(t, err)
+	n := &testNode{Email: "bob@example.com", Tags: []string{"vip"}, Meta: map[string]any{"k": []int{1}, "c": newCustomer(), "d": testAddress{}}}
+	n.Next = n
+	got, err := ViewOf(context.Background(), vs, Viewer{ID: "a", Role: "agent", Channel: DirectMessage}, n)
+	require.NoError(t, err)
+	require.Equal(t, "b***@example.com", got.Email)
+	require.Nil(t, got.Next, "an untagged field holding tagged data is left out")
+	require.Equal(t, []int{1}, got.Meta["k"])
+	require.Nil(t, got.Meta["c"])
+	require.Nil(t, got.Meta["d"])
+	got.Tags[0] = "changed"
+	require.Equal(t, "vip", n.Tags[0])
+	require.Equal(t, "bob@example.com", n.Email)
+}
