@@ -14,14 +14,13 @@ type Format interface {
 	// Name is the surrogate info type used by Annotate ("CARD", "PHONE").
 	Name() string
 	// transform tokenizes (enc) or reverses value using f for the numerals.
-	transform(f *fpe, value string, enc bool) (string, error)
+	transform(f fpe, value string, enc bool) (string, error)
 }
 
 // digitPositions returns the byte offsets and numerals of the ASCII digits
-// of s, and whether every other byte is one of the allowed separators.
-func digitPositions(s, seps string) (pos []int, x []uint16, ok bool) {
-	pos = make([]int, 0, len(s))
-	x = make([]uint16, 0, len(s))
+// of s, and whether every other byte is one of the allowed separators. It
+// appends to pos and x, so callers can pass stack buffers.
+func digitPositions(s, seps string, pos []int, x []uint16) ([]int, []uint16, bool) {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
@@ -35,13 +34,18 @@ func digitPositions(s, seps string) (pos []int, x []uint16, ok bool) {
 	return pos, x, true
 }
 
-// putDigits returns s with the digits at pos replaced by x.
+// putDigits returns s with the digits at pos (ascending) replaced by x.
 func putDigits(s string, pos []int, x []uint16) string {
-	b := []byte(s)
+	var b strings.Builder
+	b.Grow(len(s))
+	last := 0
 	for i, p := range pos {
-		b[p] = byte('0' + x[i])
+		b.WriteString(s[last:p])
+		b.WriteByte(byte('0' + x[i]))
+		last = p + 1
 	}
-	return string(b)
+	b.WriteString(s[last:])
+	return b.String()
 }
 
 // Card tokenizes payment card numbers of 12–19 digits, with spaces or
@@ -83,15 +87,22 @@ func luhnSum(x []uint16) int {
 // LuhnValid reports whether the digits of s (separators ignored) pass the
 // Luhn check.
 func LuhnValid(s string) bool {
-	_, x, ok := digitPositions(s, " -")
+	var xb [64]uint16
+	var pb [64]int
+	_, x, ok := digitPositions(s, " -", pb[:0], xb[:0])
 	return ok && len(x) > 1 && luhnSum(x) == 0
 }
 
-func (c Card) transform(f *fpe, value string, enc bool) (string, error) {
+func (c Card) transform(f fpe, value string, enc bool) (string, error) {
 	if c.KeepBIN != 0 && c.KeepBIN != 6 && c.KeepBIN != 8 {
 		return "", fmt.Errorf("%w: KeepBIN must be 0, 6 or 8", ErrFormat)
 	}
-	pos, x, ok := digitPositions(value, " -")
+	var xb [19]uint16
+	var pb [19]int
+	if len(value) > 64 {
+		return "", fmt.Errorf("%w: card number must be 12-19 digits with optional spaces or dashes", ErrFormat)
+	}
+	pos, x, ok := digitPositions(value, " -", pb[:0], xb[:0])
 	if !ok || len(x) < 12 || len(x) > 19 {
 		return "", fmt.Errorf("%w: card number must be 12-19 digits with optional spaces or dashes", ErrFormat)
 	}
@@ -145,9 +156,19 @@ func (c Card) transform(f *fpe, value string, enc bool) (string, error) {
 
 // fixLuhn sets x[i] so that x passes the Luhn check.
 func fixLuhn(x []uint16, i int) {
-	for d := range uint16(10) {
-		x[i] = d
-		if luhnSum(x) == 0 {
+	x[i] = 0
+	s := luhnSum(x)
+	doubled := (len(x)-1-i)%2 == 1
+	for d := range 10 {
+		v := d
+		if doubled {
+			v *= 2
+			if v > 9 {
+				v -= 9
+			}
+		}
+		if (s+v)%10 == 0 {
+			x[i] = uint16(d)
 			return
 		}
 	}
@@ -170,8 +191,10 @@ func ssnValid(x []uint16) bool {
 	return area != 0 && area != 666 && area < 900 && group != 0 && serial != 0
 }
 
-func (SSN) transform(f *fpe, value string, enc bool) (string, error) {
-	pos, x, ok := digitPositions(value, " -")
+func (SSN) transform(f fpe, value string, enc bool) (string, error) {
+	var xb [9]uint16
+	var pb [9]int
+	pos, x, ok := digitPositions(value, " -", pb[:0], xb[:0])
 	if !ok || len(x) != 9 {
 		return "", fmt.Errorf("%w: SSN must be 9 digits with optional dashes or spaces", ErrFormat)
 	}
@@ -260,7 +283,7 @@ func parseIBAN(s string) (compact []byte, pos []int, country string, ok bool) {
 	return compact, pos, country, int(check[0]-'0')*10+int(check[1]-'0') == want
 }
 
-func (IBAN) transform(f *fpe, value string, enc bool) (string, error) {
+func (IBAN) transform(f fpe, value string, enc bool) (string, error) {
 	compact, pos, country, ok := parseIBAN(value)
 	if !ok {
 		return "", fmt.Errorf("%w: not a valid IBAN", ErrFormat)
@@ -320,7 +343,7 @@ var (
 	lowerAlnumAlphabet, _ = NewAlphabet(LowerAlnum)
 )
 
-func (e Email) transform(f *fpe, value string, enc bool) (string, error) {
+func (e Email) transform(f fpe, value string, enc bool) (string, error) {
 	at := strings.LastIndexByte(value, '@')
 	if at <= 0 || at == len(value)-1 {
 		return "", fmt.Errorf("%w: not an e-mail address", ErrFormat)
@@ -345,7 +368,7 @@ func (e Email) transform(f *fpe, value string, enc bool) (string, error) {
 }
 
 // tokenizeOver tokenizes the runes of s that are in a and keeps the others.
-func tokenizeOver(f *fpe, a *Alphabet, s string, enc bool) (string, error) {
+func tokenizeOver(f fpe, a *Alphabet, s string, enc bool) (string, error) {
 	runes := []rune(s)
 	var idx []int
 	var x []uint16
@@ -400,7 +423,7 @@ func NewTemplate(name, alphabet, pattern string) (*Template, error) {
 // Name returns the template's info type.
 func (t *Template) Name() string { return t.name }
 
-func (t *Template) transform(f *fpe, value string, enc bool) (string, error) {
+func (t *Template) transform(f fpe, value string, enc bool) (string, error) {
 	if len(t.pattern) == 0 {
 		return tokenizeOver(f, t.alpha, value, enc)
 	}

@@ -75,7 +75,7 @@ func (p Phone) parse(value string) (phoneParts, bool) {
 	return pp, true
 }
 
-func (p Phone) transform(f *fpe, value string, enc bool) (string, error) {
+func (p Phone) transform(f fpe, value string, enc bool) (string, error) {
 	orig, ok := p.parse(value)
 	if !ok {
 		return "", fmt.Errorf("%w: not a phone number (set DefaultRegion for national formats)", ErrFormat)

@@ -31,6 +31,8 @@ func (s Surrogate) String() string {
 func isTypeStart(c byte) bool { return c >= 'A' && c <= 'Z' }
 func isTypeChar(c byte) bool  { return isTypeStart(c) || c >= '0' && c <= '9' || c == '_' }
 
+func isWordChar(c byte) bool { return isTypeChar(c) || c >= 'a' && c <= 'z' }
+
 func validInfoType(s string) bool {
 	if len(s) == 0 || len(s) > 64 || !isTypeStart(s[0]) {
 		return false
@@ -107,11 +109,11 @@ func ParseSurrogate(s string) (Surrogate, error) {
 
 // FindSurrogates returns the annotations in text, left to right, not
 // overlapping. An annotation starts at an upper-case letter not preceded
-// by a letter, digit or underscore.
+// by an ASCII letter, digit or underscore.
 func FindSurrogates(text string) []Surrogate {
 	var out []Surrogate
 	for i := 0; i < len(text); {
-		if isTypeStart(text[i]) && (i == 0 || !isTypeChar(text[i-1])) {
+		if isTypeStart(text[i]) && (i == 0 || !isWordChar(text[i-1])) {
 			if s, end, ok := parseAt(text, i); ok {
 				out = append(out, s)
 				i = end

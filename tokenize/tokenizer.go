@@ -74,6 +74,7 @@ type Tokenizer struct {
 	k    *tokenizerKeys // behind a pointer: fmt never prints key bytes
 	opts Options
 
+	ff1r10    *FF1     // the most used cipher, without a map lookup
 	ciphers   sync.Map // cipherKey → NumeralCipher, created on first use
 	tweaks    sync.Map // tweakKey → []byte
 	tweakSize atomic.Int64
@@ -136,6 +137,8 @@ func New(root []byte, opts *Options) (*Tokenizer, error) {
 			return nil, err
 		}
 	}
+	c, _ := t.cipher(MethodFF1, 10)
+	t.ff1r10 = c.(*FF1)
 	return t, nil
 }
 
@@ -176,6 +179,9 @@ func (t *Tokenizer) LogValue() slog.Value { return slog.StringValue("[REDACTED]"
 func (t *Tokenizer) MarshalJSON() ([]byte, error) { return []byte(`"[REDACTED]"`), nil }
 
 func (t *Tokenizer) cipher(m Method, radix int) (NumeralCipher, error) {
+	if radix == 10 && m == MethodFF1 && t.ff1r10 != nil {
+		return t.ff1r10, nil
+	}
 	key := cipherKey{m, radix}
 	if c, ok := t.ciphers.Load(key); ok {
 		return c.(NumeralCipher), nil
@@ -258,28 +264,36 @@ func (f *fpe) crypt(radix int, x []uint16, enc bool, valid func([]uint16) bool) 
 	if err != nil {
 		return nil, err
 	}
-	y := x
-	for i := 0; ; i++ {
+	// x is only read here, never kept: callers pass stack buffers.
+	y, err := f.apply(c, x, enc)
+	if err != nil {
+		return nil, err
+	}
+	for i := 1; valid != nil && !valid(y); i++ {
 		if i == maxWalk {
+			clear(y)
 			return nil, fmt.Errorf("%w: cycle-walk did not reach a valid value", ErrFormat)
 		}
-		var next []uint16
-		if enc {
-			next, err = c.EncryptNumerals(f.tweak, y)
-		} else {
-			next, err = c.DecryptNumerals(f.tweak, y)
-		}
-		if i > 0 {
-			clear(y)
-		}
+		next, err := f.apply(c, y, enc)
+		clear(y)
 		if err != nil {
 			return nil, err
 		}
 		y = next
-		if valid == nil || valid(y) {
-			return y, nil
-		}
 	}
+	return y, nil
+}
+
+// apply calls the concrete cipher, so that the compiler can see x does not
+// escape; a call through the interface would move it to the heap.
+func (f *fpe) apply(c NumeralCipher, x []uint16, enc bool) ([]uint16, error) {
+	switch c := c.(type) {
+	case *FF1:
+		return c.crypt(f.tweak, x, enc)
+	case *FF31:
+		return c.crypt(f.tweak, x, enc)
+	}
+	return nil, fmt.Errorf("%w: unsupported cipher", ErrFormat)
 }
 
 func (f *fpe) randomNumerals(radix, n int, valid func([]uint16) bool) ([]uint16, error) {
@@ -306,14 +320,14 @@ func (f *fpe) randomNumerals(radix, n int, valid func([]uint16) bool) ([]uint16,
 	return nil, fmt.Errorf("%w: no valid random token found", ErrFormat)
 }
 
-func (t *Tokenizer) newFPE(m Method, s Scope) (*fpe, error) {
+func (t *Tokenizer) newFPE(m Method, s Scope) (fpe, error) {
 	switch m {
 	case "", MethodFF1:
-		return &fpe{t: t, m: MethodFF1, tweak: t.tweak(MethodFF1, s)}, nil
+		return fpe{t: t, m: MethodFF1, tweak: t.tweak(MethodFF1, s)}, nil
 	case MethodFF31:
-		return &fpe{t: t, m: MethodFF31, tweak: t.tweak(MethodFF31, s)}, nil
+		return fpe{t: t, m: MethodFF31, tweak: t.tweak(MethodFF31, s)}, nil
 	}
-	return nil, fmt.Errorf("%w: unknown method %q", ErrFormat, m)
+	return fpe{}, fmt.Errorf("%w: unknown method %q", ErrFormat, m)
 }
 
 // Tokenize turns value into a token of format f with method m ("" means

@@ -73,7 +73,7 @@ func (t *Tokenizer) vaultTokenize(ctx context.Context, s Scope, f Format, value 
 			return "", err
 		}
 	}
-	gen := &fpe{t: t, random: true}
+	gen := fpe{t: t, random: true}
 	for range maxTokenDraws {
 		tok, err := f.transform(gen, value, true)
 		if err != nil {

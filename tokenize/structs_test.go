@@ -1,0 +1,134 @@
+package tokenize
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/fieldguard/pii"
+	"github.com/stretchr/testify/require"
+)
+
+type tContact struct {
+	Kind  string `pii:"-"`
+	Phone string `pii:"phone,token=ff1"`
+}
+
+type tCustomer struct {
+	ID       string     `pii:"subject"`
+	Tenant   string     `pii:"tenant"`
+	Email    string     `pii:"email,token=ff1"`
+	Card     string     `pii:"card,token=ff1"`
+	CardAlt  string     `pii:"card,token=ff3-1"`
+	SSN      string     `pii:"national_id,token=ff1"`
+	IBAN     string     `pii:"iban,token=vault"`
+	Name     string     `pii:"name,token=ff1"`
+	Alias    string     `pii:"name,token=hmac"`
+	Note     string     `pii:"-"`
+	Empty    string     `pii:"email,token=ff1"`
+	Contacts []tContact `pii:"dive"`
+}
+
+func newCustomer() tCustomer {
+	return tCustomer{
+		ID: "cust-1", Tenant: "acme",
+		Email: "jane.doe@example.com", Card: "4111 1111 1111 1111", CardAlt: "5555555555554444",
+		SSN: "123-45-6789", IBAN: "GB82 WEST 1234 5698 7654 32", Name: "Jane Doe", Alias: "jdoe",
+		Note: "keep me",
+		Contacts: []tContact{
+			{Kind: "home", Phone: "+1 415-555-2671"},
+			{Kind: "work", Phone: "+44 20 7946 0958"},
+		},
+	}
+}
+
+func TestApplyReverse(t *testing.T) {
+	ctx := context.Background()
+	tk := newTestTokenizer(t, &Options{Store: NewMemoryStore()})
+	c := newCustomer()
+	orig := newCustomer()
+	require.NoError(t, tk.Apply(ctx, &c))
+
+	require.Equal(t, orig.ID, c.ID)
+	require.Equal(t, orig.Tenant, c.Tenant)
+	require.Equal(t, orig.Note, c.Note)
+	require.Equal(t, "", c.Empty)
+	for _, pair := range [][2]string{
+		{orig.Email, c.Email}, {orig.Card, c.Card}, {orig.CardAlt, c.CardAlt}, {orig.SSN, c.SSN},
+		{orig.IBAN, c.IBAN}, {orig.Name, c.Name}, {orig.Alias, c.Alias},
+		{orig.Contacts[0].Phone, c.Contacts[0].Phone}, {orig.Contacts[1].Phone, c.Contacts[1].Phone},
+	} {
+		require.NotEqual(t, pair[0], pair[1])
+	}
+	require.True(t, LuhnValid(c.Card))
+	require.True(t, IBANValid(c.IBAN))
+	require.Equal(t, "1111", c.Card[len(c.Card)-4:])
+	require.Equal(t, layout(orig.Contacts[1].Phone), layout(c.Contacts[1].Phone))
+	require.Equal(t, tk.Pseudonym(Scope{Tenant: "acme", Field: "tCustomer.Alias"}, "jdoe"), c.Alias)
+
+	// Same value, same tenant and field: same token (joins work).
+	c2 := newCustomer()
+	c2.ID = "cust-2"
+	require.NoError(t, tk.Apply(ctx, &c2))
+	require.Equal(t, c.Card, c2.Card)
+	// Another tenant: different tokens.
+	c3 := newCustomer()
+	c3.Tenant = "globex"
+	require.NoError(t, tk.Apply(ctx, &c3))
+	require.NotEqual(t, c.Card, c3.Card)
+
+	// Refused: nothing changes, the error says why.
+	tokenized := c
+	tokenized.Contacts = append([]tContact(nil), c.Contacts...)
+	refuse := errors.New("agent lacks role supervisor")
+	err := tk.Reverse(ctx, &c, func(_ context.Context, f *pii.Field, path string) error {
+		if f.Category == "card" {
+			return refuse
+		}
+		return nil
+	})
+	require.ErrorIs(t, err, ErrPermission)
+	require.ErrorIs(t, err, refuse)
+	require.Contains(t, err.Error(), "tCustomer.Card")
+	require.Equal(t, tokenized, c, "a refused reversal changes nothing")
+
+	err = tk.Reverse(ctx, &c, nil)
+	require.ErrorIs(t, err, ErrPermission)
+
+	var seen []string
+	require.NoError(t, tk.Reverse(ctx, &c, func(_ context.Context, f *pii.Field, path string) error {
+		seen = append(seen, path)
+		return nil
+	}))
+	require.Contains(t, seen, "Contacts[1].Phone")
+	want := orig
+	want.Alias = c.Alias // pseudonyms stay pseudonyms
+	require.Equal(t, want, c)
+
+	require.Error(t, tk.Apply(ctx, c), "needs a pointer")
+}
+
+func TestApplyFormatOverride(t *testing.T) {
+	ctx := context.Background()
+	tk := newTestTokenizer(t, &Options{Formats: map[string]Format{
+		"phone": Phone{DefaultRegion: "US", KeepAreaCode: true},
+		"card":  Card{KeepBIN: 6, LuhnInvalid: true},
+	}})
+	type rec struct {
+		Phone string `pii:"user.contact.phone,token=ff1"`
+		Card  string `pii:"card,token=ff1"`
+	}
+	r := rec{Phone: "(415) 555-2671", Card: "4111111111111111"}
+	require.NoError(t, tk.Apply(ctx, &r))
+	require.Equal(t, "(415) ", r.Phone[:6], "area code kept via the dotted category's last segment")
+	require.Equal(t, "411111", r.Card[:6])
+	require.False(t, LuhnValid(r.Card))
+	require.NoError(t, tk.Reverse(ctx, &r, func(context.Context, *pii.Field, string) error { return nil }))
+	require.Equal(t, rec{Phone: "(415) 555-2671", Card: "4111111111111111"}, r)
+
+	bad := rec{Phone: "(415) 555-2671", Card: "4111111111111112"}
+	err := tk.Apply(ctx, &bad)
+	require.ErrorIs(t, err, ErrFormat)
+	require.Contains(t, err.Error(), "rec.Card")
+	require.NotContains(t, err.Error(), "4111111111111112")
+}
