@@ -70,7 +70,7 @@ type Item struct {
 
 	v     reflect.Value // the field value, settable
 	owner reflect.Value // the struct declaring it, settable
-	next reflect.Value // the value after the action
+	next  reflect.Value // the value after the action
 }
 
 // record is what evaluation needs about one record.
@@ -135,7 +135,7 @@ func (m *Manager) evaluate(now time.Time, r record, pending bool) ([]Item, error
 			return nil // already applied
 		}
 		it.next = next
-		it.Reason = fmt.Sprintf("retain=%s from %s elapsed %s", p.Retain, from, it.Expires.UTC().Format(time.RFC3339))
+		it.Reason = m.policyText(p).retain + from + " elapsed " + it.Expires.UTC().Format(time.RFC3339)
 		switch {
 		case now.Before(it.At):
 			it.State = Grace

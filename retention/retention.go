@@ -98,6 +98,8 @@ type Manager struct {
 	jurisdiction func(any) string
 	created      func(any) time.Time
 
+	texts sync.Map // Policy -> policyText
+
 	mu     sync.RWMutex
 	stores []Store
 	types  map[reflect.Type]*typeInfo

@@ -260,7 +260,7 @@ func (b *batch) apply(rec Record, subject string, items []Item, policy, outcome 
 	entry := func(it Item) Entry {
 		x := e
 		x.Field, x.Action, x.Reason = it.Path, it.Action.String(), it.Reason
-		x.Policy = it.Policy.String()
+		x.Policy = b.m.policyText(it.Policy).tag
 		if policy != "" {
 			x.Policy = policy
 		}

@@ -57,7 +57,7 @@ func NewLedger(ctx context.Context, db *sql.DB, opts *Options) (*Ledger, error) 
 	} else {
 		stmts = []string{
 			`CREATE TABLE IF NOT EXISTS ` + l.table + ` (
-				seq INTEGER PRIMARY KEY AUTOINCREMENT,
+				seq INTEGER PRIMARY KEY,
 				subject_hash TEXT NOT NULL, record_hash TEXT NOT NULL, type TEXT NOT NULL,
 				field TEXT NOT NULL, action TEXT NOT NULL, policy TEXT NOT NULL,
 				outcome TEXT NOT NULL, reason TEXT NOT NULL, at TIMESTAMP NOT NULL)`,
@@ -98,7 +98,7 @@ func (l *Ledger) Append(ctx context.Context, entries ...retention.Entry) error {
 
 // append inserts entries within q's transaction, in multi-row statements.
 func (l *Ledger) append(ctx context.Context, q querier, entries []retention.Entry) error {
-	const per = 100
+	const per = 500
 	for len(entries) > 0 {
 		n := min(len(entries), per)
 		var b strings.Builder

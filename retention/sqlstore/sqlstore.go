@@ -85,19 +85,19 @@ func (o *Options) holdsTable() string {
 
 // Table is a retention.Store over one table.
 type Table struct {
-	db      *sql.DB
-	d       Dialect
-	schema  *pii.Schema
-	table   string
-	idCol   string
-	created string // column or ""
-	cols    []column
-	byPath  map[string]*column // schema path or Go field path -> column
-	clocks  map[string]string  // Go field name of a clock -> column
-	subject string             // subject column or ""
-	idField int                // index into cols
+	db         *sql.DB
+	d          Dialect
+	schema     *pii.Schema
+	table      string
+	idCol      string
+	created    string // column or ""
+	cols       []column
+	byPath     map[string]*column // schema path or Go field path -> column
+	clocks     map[string]string  // Go field name of a clock -> column
+	subject    string             // subject column or ""
+	idField    int                // index into cols
 	selectList string
-	ledger  *Ledger
+	ledger     *Ledger
 }
 
 type column struct {
@@ -685,12 +685,12 @@ func (c *claim) Commit(ctx context.Context, changes []retention.Change, entries 
 func (c *claim) write(ctx context.Context, changes []retention.Change, entries []retention.Entry) error {
 	t := c.t
 	var deletes []any
-	stmts := map[string]*sql.Stmt{}
-	defer func() {
-		for _, s := range stmts {
-			s.Close()
-		}
-	}()
+	type group struct {
+		cols []*column
+		rows []retention.Change
+	}
+	groups := map[string]*group{}
+	var order []string
 	for _, ch := range changes {
 		if ch.Delete {
 			deletes = append(deletes, t.idArg(ch.Key))
@@ -714,27 +714,18 @@ func (c *claim) write(ctx context.Context, changes []retention.Change, entries [
 			key.WriteString(col.name)
 			key.WriteByte(',')
 		}
-		st := stmts[key.String()]
-		if st == nil {
-			sets := make([]string, len(cols))
-			for i, col := range cols {
-				sets[i] = col.name + " = " + t.ph(i+1)
-			}
-			q := "UPDATE " + t.table + " SET " + strings.Join(sets, ", ") + " WHERE " + t.idCol + " = " + t.ph(len(cols)+1)
-			var err error
-			if st, err = c.x.q.PrepareContext(ctx, q); err != nil {
-				return fmt.Errorf("sqlstore: prepare update: %w", err)
-			}
-			stmts[key.String()] = st
+		g := groups[key.String()]
+		if g == nil {
+			g = &group{cols: cols}
+			groups[key.String()] = g
+			order = append(order, key.String())
 		}
-		root := reflect.ValueOf(ch.Value).Elem()
-		args := make([]any, 0, len(cols)+1)
-		for _, col := range cols {
-			args = append(args, value(root.FieldByIndex(col.index)))
-		}
-		args = append(args, t.idArg(ch.Key))
-		if _, err := st.ExecContext(ctx, args...); err != nil {
-			return fmt.Errorf("sqlstore: update %s: %w", t.table, err)
+		g.rows = append(g.rows, ch)
+	}
+	for _, k := range order {
+		g := groups[k]
+		if err := c.updateValues(ctx, g.cols, g.rows); err != nil {
+			return err
 		}
 	}
 	for len(deletes) > 0 {
@@ -750,4 +741,88 @@ func (c *claim) write(ctx context.Context, changes []retention.Change, entries [
 		deletes = deletes[n:]
 	}
 	return t.ledger.append(ctx, c.x.q, entries)
+}
+
+// updateValues updates many rows that change the same columns in one
+// statement per chunk: UPDATE t SET c = v.c FROM (VALUES ...) v WHERE t.id = v.id.
+// PostgreSQL pays a round trip per statement and SQLite a bind-step-reset
+// cycle through database/sql, so this is what keeps a sweep close to the
+// speed of hand-written SQL. (SQLite names VALUES columns column1, column2...)
+func (c *claim) updateValues(ctx context.Context, cols []*column, rows []retention.Change) error {
+	t := c.t
+	per := max(1, min(1000, 30000/(len(cols)+1)))
+	for len(rows) > 0 {
+		n := min(len(rows), per)
+		var b strings.Builder
+		b.WriteString("UPDATE " + t.table + " AS t SET ")
+		pg := t.d == Postgres
+		for i, col := range cols {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			if pg {
+				b.WriteString(col.name + " = v." + col.name)
+			} else {
+				b.WriteString(col.name + " = v.column" + strconv.Itoa(i+2))
+			}
+		}
+		b.WriteString(" FROM (VALUES ")
+		args := make([]any, 0, n*(len(cols)+1))
+		for r, ch := range rows[:n] {
+			if r > 0 {
+				b.WriteByte(',')
+			}
+			root := reflect.ValueOf(ch.Value).Elem()
+			b.WriteByte('(')
+			args = append(args, t.idArg(ch.Key))
+			b.WriteString(t.ph(len(args)))
+			if pg {
+				b.WriteString("::" + pgType(t.cols[t.idField].typ))
+			}
+			for _, col := range cols {
+				args = append(args, value(root.FieldByIndex(col.index)))
+				b.WriteString("," + t.ph(len(args)))
+				if pg {
+					b.WriteString("::" + pgType(col.typ))
+				}
+			}
+			b.WriteByte(')')
+		}
+		if pg {
+			b.WriteString(") AS v(" + t.idCol)
+			for _, col := range cols {
+				b.WriteString(", " + col.name)
+			}
+			b.WriteString(") WHERE t." + t.idCol + " = v." + t.idCol)
+		} else {
+			b.WriteString(") AS v WHERE t." + t.idCol + " = v.column1")
+		}
+		if _, err := c.x.q.ExecContext(ctx, b.String(), args...); err != nil {
+			return fmt.Errorf("sqlstore: update %s: %w", t.table, err)
+		}
+		rows = rows[n:]
+	}
+	return nil
+}
+
+// pgType is the PostgreSQL type a field's values are sent as.
+func pgType(t reflect.Type) string {
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == reflect.TypeFor[time.Time]() {
+		return "timestamptz"
+	}
+	switch t.Kind() {
+	case reflect.Bool:
+		return "boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "bigint"
+	case reflect.Float32, reflect.Float64:
+		return "double precision"
+	case reflect.Slice:
+		return "bytea"
+	}
+	return "text"
 }

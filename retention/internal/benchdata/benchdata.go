@@ -214,10 +214,10 @@ func Baseline(ctx context.Context, db *sql.DB, pg Dialect, batch int) (changed i
 			return changed, err
 		}
 		type upd struct {
-			id                                       int64
-			full, ip, dob                            bool
-			phone, postcode, handle, ipv             string
-			bd                                       time.Time
+			id                           int64
+			full, ip, dob                bool
+			phone, postcode, handle, ipv string
+			bd                           time.Time
 		}
 		var ups []upd
 		var dels []any
@@ -363,4 +363,29 @@ func ip24(s string) string {
 	}
 	p, _ := a.Prefix(24)
 	return p.Addr().String()
+}
+
+// DumpHash returns a SHA-256 over the rows Dump would return, streaming.
+func DumpHash(ctx context.Context, db *sql.DB) (string, int64, error) {
+	rows, err := db.QueryContext(ctx, "SELECT id, email, name, phone, postcode, handle, ip, birth_date FROM account ORDER BY id")
+	if err != nil {
+		return "", 0, err
+	}
+	defer rows.Close()
+	h := sha256.New()
+	var n int64
+	for rows.Next() {
+		var id int64
+		var email, name, phone, postcode, handle, ip sql.NullString
+		var bd any
+		if err := rows.Scan(&id, &email, &name, &phone, &postcode, &handle, &ip, &bd); err != nil {
+			return "", 0, err
+		}
+		if t, ok := asTime(bd); ok {
+			bd = t.UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintf(h, "%d|%v|%v|%v|%v|%v|%v|%v\n", id, email, name, phone, postcode, handle, ip, bd)
+		n++
+	}
+	return hex.EncodeToString(h.Sum(nil)), n, rows.Err()
 }
