@@ -75,6 +75,9 @@ type PolicyOptions struct {
 	// those the pii package marks sensitive (health, national_id, card, …)
 	// and fields tagged `sensitive`.
 	Sensitive []string
+	// Scan tunes the scanner used by [Text] and [Policy.Check] (phone
+	// regions, for example). nil: defaults.
+	Scan *ScanOptions
 }
 
 // Policy decides, for each (field, viewer role, channel), whether a field
@@ -85,6 +88,7 @@ type Policy struct {
 	rules     []Rule
 	masker    *Masker
 	sensitive map[string]bool
+	scan      *ScanOptions
 	plans     sync.Map // planKey -> *viewPlan
 }
 
@@ -107,6 +111,10 @@ func NewPolicy(rules []Rule, opts *PolicyOptions) (*Policy, error) {
 		}
 		for _, c := range opts.Sensitive {
 			p.sensitive[c] = true
+		}
+		if opts.Scan != nil {
+			sc := *opts.Scan
+			p.scan = &sc
 		}
 	}
 	for i, r := range p.rules {

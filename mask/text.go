@@ -22,7 +22,7 @@ func Text(msg string, p *Policy, ch Channel) (string, []Finding) {
 	if p == nil {
 		p = DefaultPolicy()
 	}
-	fs := Scan(msg, nil)
+	fs := Scan(msg, p.scan)
 	if len(fs) == 0 {
 		return msg, nil
 	}
@@ -38,6 +38,10 @@ func Text(msg string, p *Policy, ch Channel) (string, []Finding) {
 		case ActionReveal:
 			b.WriteString(val)
 		case ActionMask:
+			if d.Style == StylePhone && p.scan != nil && len(p.scan.Regions) > 0 {
+				// Mask national numbers with the region the scanner used.
+				d.Style += ":" + p.scan.Regions[0]
+			}
 			out, err := p.masker.Mask(d.Style, val)
 			if err != nil {
 				out = Placeholder
@@ -86,10 +90,15 @@ func Allowed(kind string, ch Channel) bool {
 
 // Check scans msg, which an agent is about to send on ch, and returns a
 // *ChannelError (wrapping ErrChannel) listing the kinds found that ch must
-// not carry, or nil. The error never contains the values.
-func Check(msg string, ch Channel) error {
+// not carry ([Allowed]), or nil. The error never contains the values.
+func Check(msg string, ch Channel) error { return check(msg, ch, nil) }
+
+// Check is [Check] with the policy's scan options.
+func (p *Policy) Check(msg string, ch Channel) error { return check(msg, ch, p.scan) }
+
+func check(msg string, ch Channel, opts *ScanOptions) error {
 	var kinds []string
-	for _, f := range Scan(msg, nil) {
+	for _, f := range Scan(msg, opts) {
 		if !Allowed(f.Kind, ch) && !slices.Contains(kinds, f.Kind) {
 			kinds = append(kinds, f.Kind)
 		}

@@ -469,3 +469,14 @@ func TestViewUntaggedPersonalData(t *testing.T) {
 	require.Equal(t, "vip", n.Tags[0])
 	require.Equal(t, "bob@example.com", n.Email)
 }
+
+func TestPolicyScanOptions(t *testing.T) {
+	p, err := NewPolicy(nil, &PolicyOptions{Scan: &ScanOptions{Regions: []string{"GB"}}})
+	require.NoError(t, err)
+	msg := "call me on 07911 123456"
+	require.NoError(t, Check(msg, PublicSocial), "not a valid US number")
+	require.ErrorIs(t, p.Check(msg, PublicSocial), ErrChannel)
+	out, fs := Text(msg, p, DirectMessage)
+	require.Len(t, fs, 1)
+	require.Equal(t, "call me on +44 ******3456", out)
+}
