@@ -9,6 +9,8 @@ import (
 
 	"github.com/fieldguard/pii/envelope"
 	"github.com/fieldguard/pii/envelope/internal/testkp"
+	"github.com/tink-crypto/tink-go/v2/aead"
+	tinksubtle "github.com/tink-crypto/tink-go/v2/aead/subtle"
 )
 
 var pt32 = []byte("0123456789abcdef0123456789abcdef")
@@ -83,6 +85,79 @@ func BenchmarkDecryptString32(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := s.DecryptString(ctx, ct, benchBinding); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+var pt64 = []byte("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
+
+func BenchmarkEnvelopeRoundTrip64(b *testing.B) {
+	s := benchSealer(b, &envelope.Options{Mode: envelope.Inline})
+	ctx := context.Background()
+	if _, err := s.EncryptBytes(ctx, pt64, benchBinding); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		ct, err := s.EncryptBytes(ctx, pt64, benchBinding)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.DecryptBytes(ctx, ct, benchBinding); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkTinkEnvelopeRoundTrip64(b *testing.B) {
+	key := make([]byte, 32)
+	rand.Read(key)
+	kek, err := tinksubtle.NewAESGCM(key)
+	if err != nil {
+		b.Fatal(err)
+	}
+	env := aead.NewKMSEnvelopeAEAD2(aead.AES256GCMKeyTemplate(), kek)
+	ad := []byte("acme/Customer/Email/c-1")
+	b.ReportAllocs()
+	for b.Loop() {
+		ct, err := env.Encrypt(pt64, ad)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := env.Decrypt(ct, ad); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+type benchCustomer struct {
+	ID      string `pii:"subject"`
+	Tenant  string `pii:"tenant"`
+	Name    string `pii:"name,encrypt"`
+	Email   string `pii:"email,encrypt"`
+	Phone   string `pii:"phone,encrypt"`
+	Street  string `pii:"address,encrypt"`
+	Zip     string `pii:"postcode,encrypt"`
+	Country string `pii:"location,encrypt"`
+	Plan    string `pii:"-"`
+}
+
+func BenchmarkSealCustomer(b *testing.B) {
+	s := benchSealer(b, nil)
+	ctx := context.Background()
+	v := string(pt32)
+	fresh := func() benchCustomer {
+		return benchCustomer{ID: "s-1", Tenant: "acme", Name: v, Email: v, Phone: v, Street: v, Zip: v, Country: v, Plan: "gold"}
+	}
+	c := fresh()
+	if err := s.Seal(ctx, &c); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		c := fresh()
+		if err := s.Seal(ctx, &c); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -2,6 +2,8 @@ package envelope
 
 import (
 	"sync"
+
+	"github.com/fieldguard/pii/envelope/internal/format"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -70,3 +72,37 @@ func (s *Sealer) clock() int64 {
 // bytesOf is a read-only view of s, for copying and decoding it without
 // a conversion allocation. Nothing writes through it.
 func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
+// textArena hands out strings carved from shared chunks, so sealing or
+// opening a struct's fields costs one allocation rather than one per field.
+// Bytes handed out are never written again (the strings are immutable); a
+// chunk lives as long as any string carved from it.
+type textArena struct{ buf []byte }
+
+const arenaChunk = 1024
+
+func (a *textArena) room(n int) {
+	if cap(a.buf)-len(a.buf) < n {
+		a.buf = make([]byte, 0, max(arenaChunk, n))
+	}
+}
+
+// text returns the text form of the binary ciphertext bin.
+func (a *textArena) text(bin []byte) string {
+	n := format.EncodedLen(len(bin))
+	a.room(n)
+	start := len(a.buf)
+	a.buf = format.AppendText(a.buf, bin)
+	return unsafe.String(&a.buf[start], n)
+}
+
+// str returns a string copy of b.
+func (a *textArena) str(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	a.room(len(b))
+	start := len(a.buf)
+	a.buf = append(a.buf, b...)
+	return unsafe.String(&a.buf[start], len(b))
+}

@@ -41,6 +41,11 @@ type Sealer struct {
 	roots     map[string]*rootEntry   // search root keys by tenant
 	fields    map[fieldRef]*fieldKeys
 
+	// lastEnc and lastDec are one-entry front caches: the fields of one
+	// record share a DEK, so Seal and Open mostly hit them without touching
+	// the lock or hashing. Every removal from the maps resets them.
+	lastEnc, lastDec atomic.Pointer[dekEntry]
+
 	kmsMu    sync.Mutex // serialises key provider loads so misses do not multiply KMS calls
 	createMu sync.Mutex // serialises DEK creation
 
@@ -488,10 +493,14 @@ func (s *Sealer) reserve(e *dekEntry, n int, now int64) bool {
 // encKey returns the DEK to encrypt n bytes under b's scope.
 func (s *Sealer) encKey(ctx context.Context, b *Binding, n int) (*dekEntry, error) {
 	now := s.clock()
+	if e := s.lastEnc.Load(); e != nil && e.ref.tenant == b.Tenant && e.ref.subject == b.Subject && s.reserve(e, n, now) {
+		return e, nil
+	}
 	s.mu.RLock()
 	e := s.cur[scopeRef{b.Tenant, b.Subject}]
 	s.mu.RUnlock()
 	if e != nil && s.reserve(e, n, now) {
+		s.lastEnc.Store(e)
 		return e, nil
 	}
 	sr := scopeRef{b.Tenant, b.Subject}
@@ -621,6 +630,7 @@ func (s *Sealer) installDEK(e *dekEntry, current bool) {
 		s.evictLocked(s.deks)
 	}
 	if old := s.deks[e.ref]; old != nil && old != e {
+		s.forgetFront()
 		old.key.wipe()
 	}
 	s.deks[e.ref] = e
@@ -642,6 +652,7 @@ func (s *Sealer) evictLocked(m map[dekRef]*dekEntry) {
 			if pass == 0 && s.withinGrace(e.loaded, now) {
 				continue
 			}
+			s.forgetFront()
 			delete(m, k)
 			sr := scopeRef{k.tenant, k.subject}
 			if s.cur[sr] == e {
@@ -656,10 +667,14 @@ func (s *Sealer) evictLocked(m map[dekRef]*dekEntry) {
 // decKey returns the DEK id of b's scope for decryption.
 func (s *Sealer) decKey(ctx context.Context, b *Binding, id uint32) (*dekEntry, error) {
 	now := s.clock()
+	if e := s.lastDec.Load(); e != nil && e.ref.id == id && e.ref.tenant == b.Tenant && e.ref.subject == b.Subject && s.fresh(e.loaded, now) {
+		return e, nil
+	}
 	s.mu.RLock()
 	e := s.deks[dekRef{b.Tenant, b.Subject, id}]
 	s.mu.RUnlock()
 	if e != nil && s.fresh(e.loaded, now) {
+		s.lastDec.Store(e)
 		return e, nil
 	}
 	ref := dekRef{b.Tenant, b.Subject, id}
@@ -695,10 +710,18 @@ func (s *Sealer) decKey(ctx context.Context, b *Binding, id uint32) (*dekEntry, 
 	return ne, nil
 }
 
+// forgetFront empties the front caches; call it with mu held whenever an
+// entry leaves the maps.
+func (s *Sealer) forgetFront() {
+	s.lastEnc.Store(nil)
+	s.lastDec.Store(nil)
+}
+
 func (s *Sealer) purgeDEK(ref dekRef) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if e := s.deks[ref]; e != nil {
+		s.forgetFront()
 		delete(s.deks, ref)
 		sr := scopeRef{ref.tenant, ref.subject}
 		if s.cur[sr] == e {

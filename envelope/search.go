@@ -265,6 +265,7 @@ func (s *Sealer) ForgetSubject(ctx context.Context, tenant, subject string) erro
 	}
 	_, err := s.store.Forget(ctx, tenant, scopeName(subject))
 	s.mu.Lock()
+	s.forgetFront()
 	for ref, e := range s.deks {
 		if ref.tenant == tenant && ref.subject == subject {
 			delete(s.deks, ref)

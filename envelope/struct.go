@@ -46,6 +46,7 @@ func (s *Sealer) walk(ctx context.Context, ptr any, seal bool) error {
 		Record:  sc.RecordOf(ptr),
 		Subject: sc.SubjectOf(ptr),
 	}
+	var arena textArena
 	return sc.WalkOwned(ptr, func(f *pii.Field, path string, owner, v reflect.Value) error {
 		if f.Opts.Encrypt == pii.EncryptNone && !f.Opts.Index {
 			return nil
@@ -60,9 +61,9 @@ func (s *Sealer) walk(ctx context.Context, ptr any, seal bool) error {
 		b.Field = f.Path
 		var err error
 		if seal {
-			err = s.sealField(ctx, f, &b, owner, v)
+			err = s.sealField(ctx, f, &b, owner, v, &arena)
 		} else {
-			err = s.openField(ctx, sc, f, &b, ptr, v)
+			err = s.openField(ctx, sc, f, &b, ptr, v, &arena)
 		}
 		if err != nil {
 			return &FieldError{Type: sc.Name, Path: path, Err: err}
@@ -80,14 +81,6 @@ func fieldValue(v reflect.Value) []byte {
 	return bytesOf(v.String())
 }
 
-func setField(v reflect.Value, b []byte, text string) {
-	if isBytes(v) {
-		v.SetBytes(b)
-		return
-	}
-	v.SetString(text)
-}
-
 func wantVersion(m pii.EncryptMode, v format.Version) bool {
 	if m == pii.EncryptDet {
 		return v == format.V3Det
@@ -95,7 +88,7 @@ func wantVersion(m pii.EncryptMode, v format.Version) bool {
 	return v == format.V1Keyring || v == format.V2Inline
 }
 
-func (s *Sealer) sealField(ctx context.Context, f *pii.Field, b *Binding, owner, v reflect.Value) error {
+func (s *Sealer) sealField(ctx context.Context, f *pii.Field, b *Binding, owner, v reflect.Value, arena *textArena) error {
 	val := fieldValue(v)
 	if len(val) == 0 {
 		return nil
@@ -133,7 +126,7 @@ func (s *Sealer) sealField(ctx context.Context, f *pii.Field, b *Binding, owner,
 		if isBytes(v) {
 			v.SetBytes(bin)
 		} else {
-			v.SetString(encodeText(bin))
+			v.SetString(arena.text(bin))
 		}
 		return nil
 	}
@@ -146,11 +139,12 @@ func (s *Sealer) sealField(ctx context.Context, f *pii.Field, b *Binding, owner,
 		putBuf(bp)
 		return nil
 	}
-	text, err := s.sealText(ctx, plain, b)
+	bin, bp, err := s.sealBinary(ctx, plain, b)
 	if err != nil {
 		return err
 	}
-	v.SetString(text)
+	v.SetString(arena.text(bin))
+	putBuf(bp)
 	return nil
 }
 
@@ -199,7 +193,7 @@ func (s *Sealer) trialOpen(ctx context.Context, v reflect.Value, b *Binding) (fo
 	return ver, out, nil
 }
 
-func (s *Sealer) openField(ctx context.Context, sc *pii.Schema, f *pii.Field, b *Binding, ptr any, v reflect.Value) error {
+func (s *Sealer) openField(ctx context.Context, sc *pii.Schema, f *pii.Field, b *Binding, ptr any, v reflect.Value, arena *textArena) error {
 	if f.Opts.Encrypt == pii.EncryptNone {
 		return nil
 	}
@@ -237,7 +231,7 @@ func (s *Sealer) openField(ctx context.Context, sc *pii.Schema, f *pii.Field, b 
 	if err != nil {
 		return err
 	}
-	setField(v, nil, string(pt))
+	v.SetString(arena.str(pt))
 	putBuf(bp)
 	return nil
 }

@@ -20,8 +20,9 @@ import (
 // Wrapped form: version byte | nonce (12) | ciphertext || tag.
 type Provider struct {
 	mu      sync.RWMutex
-	keks    []cipher.AEAD
-	primary int
+	keks     []cipher.AEAD
+	primary  int
+	disabled map[int]bool
 
 	Wraps, Unwraps atomic.Int64
 	down           atomic.Bool
@@ -104,11 +105,25 @@ func (p *Provider) Unwrap(ctx context.Context, w, ad []byte) ([]byte, error) {
 		p.mu.RUnlock()
 		return nil, keyprovider.Classify("unwrap", keyprovider.ErrKeyNotFound, errors.New("testkp: no such version"))
 	}
-	a := p.keks[w[0]]
+	a, off := p.keks[w[0]], p.disabled[int(w[0])]
 	p.mu.RUnlock()
+	if off {
+		return nil, keyprovider.Classify("unwrap", keyprovider.ErrKeyDisabled, errors.New("testkp: version disabled"))
+	}
 	k, err := a.Open(nil, w[1:13], w[13:], ad)
 	if err != nil {
 		return nil, keyprovider.Classify("unwrap", keyprovider.ErrAuthentication, errors.New("testkp: authentication failed"))
 	}
 	return k, nil
+}
+
+// Disable makes unwraps under KEK version v (0-based) fail with
+// ErrKeyDisabled, as after a KMS key version is disabled.
+func (p *Provider) Disable(v int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.disabled == nil {
+		p.disabled = map[int]bool{}
+	}
+	p.disabled[v] = true
 }
