@@ -683,16 +683,21 @@ func (s *scanner) ipv6(i int) {
 	if len(s.findings) > 0 && s.findings[len(s.findings)-1].End > i {
 		return
 	}
+	// An IPv6 address is at most 45 characters: bound both scans so that
+	// a long run of colons and hex digits costs linear time.
 	a := i
-	for a > 0 && (class[t[a-1]]&clHex != 0 || t[a-1] == ':') {
+	for a > 0 && i-a < 46 && (class[t[a-1]]&clHex != 0 || t[a-1] == ':') {
 		a--
 	}
-	if a > 0 && isAlnum(t[a-1]) {
+	if a > 0 && (isAlnum(t[a-1]) || t[a-1] == ':') {
 		return
 	}
 	b := i
-	for b < len(t) && (class[t[b]]&clHex != 0 || t[b] == ':' || t[b] == '.') {
+	for b < len(t) && b-a < 46 && (class[t[b]]&clHex != 0 || t[b] == ':' || t[b] == '.') {
 		b++
+	}
+	if b < len(t) && b-a == 46 {
+		return
 	}
 	for b > i && (t[b-1] == '.' || t[b-1] == ':') && !(b-2 >= 0 && t[b-2] == ':' && t[b-1] == ':') {
 		b--

@@ -2,9 +2,11 @@ package mask
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -116,4 +118,15 @@ func TestScanCorpus(t *testing.T) {
 	require.Zero(t, per[KindIBAN].fn, "no IBAN may be missed")
 	require.Greater(t, per[KindCard].tp, 50)
 	require.Greater(t, per[KindIBAN].tp, 30)
+}
+
+// TestCorpusUpToDate regenerates the corpus and compares it with the
+// committed file, so the labels always come from the generator and its
+// hand-written lines.
+func TestCorpusUpToDate(t *testing.T) {
+	out, err := exec.Command("go", "run", "./internal/corpusgen").Output()
+	require.NoError(t, err)
+	want, err := os.ReadFile("testdata/corpus.jsonl")
+	require.NoError(t, err)
+	require.True(t, bytes.Equal(want, out), "testdata/corpus.jsonl is stale: go run ./mask/internal/corpusgen > mask/testdata/corpus.jsonl")
 }

@@ -123,3 +123,48 @@ func BenchmarkScanBaseline(b *testing.B) {
 		}
 	}
 }
+
+// pathological inputs that would make a careless scanner quadratic.
+func pathological() map[string]string {
+	const n = 1 << 20
+	rep := func(s string) string { return strings.Repeat(s, n/len(s)) }
+	return map[string]string{
+		"colons":     rep(":"),
+		"hexcolons":  rep("a:"),
+		"ats":        rep("a@"),
+		"digits":     rep("1"),
+		"spaced":     rep("1 "),
+		"dashed":     rep("12-"),
+		"dots":       rep("1."),
+		"iban":       rep("DE89 "),
+		"dob":        rep("born "),
+		"letters":    rep("abcdefghij"),
+		"parens":     rep("(1) "),
+		"plus":       rep("+1 "),
+		"mixed":      rep("call 4111 a@b.co DE89 :: born 1/1/1990 "),
+		"non-ascii":  rep("ж漢😀"),
+		"invalid":    rep("\xff\xfe"),
+		"long-local": rep("abcdefghijklmnopqrstuvwxyz.") + "@example.com",
+	}
+}
+
+// TestScanPathological runs the scanner over 1 MB adversarial inputs; a
+// quadratic scanner would not finish within the test timeout.
+func TestScanPathological(t *testing.T) {
+	for name, text := range pathological() {
+		t.Run(name, func(t *testing.T) {
+			checkFindings(t, text, Scan(text, nil))
+		})
+	}
+}
+
+func BenchmarkScanPathological(b *testing.B) {
+	for name, text := range pathological() {
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(text)))
+			for b.Loop() {
+				Scan(text, nil)
+			}
+		})
+	}
+}
