@@ -36,6 +36,9 @@ type FF31 struct {
 	// pow[k] = radix^k for every k whose power fits in 64 bits; halves up
 	// to len(pow)-1 numerals take the machine-integer path.
 	pow []uint64
+	// inv[k] = floor((2^64-1)/pow[k]) and r64[k] = 2^64 mod pow[k], for
+	// reducing the 128-bit y without a division when pow[k] < 2^32.
+	inv, r64 []uint64
 }
 
 // NewFF31 returns an FF3-1 cipher for the given AES key (16, 24 or 32
@@ -73,6 +76,8 @@ func NewFF31(key []byte, radix int) (*FF31, error) {
 			break
 		}
 		c.pow = append(c.pow, v)
+		c.inv = append(c.inv, ^uint64(0)/v)
+		c.r64 = append(c.r64, (^uint64(0)%v+1)%v)
 	}
 	return c, nil
 }
@@ -145,7 +150,8 @@ func (c *FF31) cryptFast(tl, tr uint32, x, out []uint16, enc bool) {
 		b = b*radix + uint64(x[j])
 	}
 	buf := blockPool.Get().(*blockBuf)
-	round := func(i int, num uint64, m uint64) uint64 {
+	round := func(i int, num uint64, e int) uint64 {
+		m := c.pow[e]
 		w := tr
 		if i&1 == 1 {
 			w = tl
@@ -157,17 +163,23 @@ func (c *FF31) cryptFast(tl, tr uint32, x, out []uint16, enc bool) {
 		c.block.Encrypt(buf[:], buf[:])
 		yLo := binary.LittleEndian.Uint64(buf[0:8])
 		yHi := binary.LittleEndian.Uint64(buf[8:16])
+		if m < 1<<32 {
+			// y mod m = ((yHi mod m)·(2^64 mod m) + yLo mod m) mod m, and
+			// every term stays below 2^64 because m < 2^32.
+			inv := c.inv[e]
+			return barrett(barrett(yHi, m, inv)*c.r64[e]+barrett(yLo, m, inv), m, inv)
+		}
 		_, r := bits.Div64(yHi%m, yLo, m)
 		return r
 	}
 	powU, powV := c.pow[u], c.pow[v]
 	if enc {
 		for i := range 8 {
-			m := powU
+			m, e := powU, u
 			if i&1 == 1 {
-				m = powV
+				m, e = powV, v
 			}
-			y := round(i, b, m)
+			y := round(i, b, e)
 			s, carry := bits.Add64(a, y, 0)
 			if carry != 0 || s >= m {
 				s -= m
@@ -176,11 +188,11 @@ func (c *FF31) cryptFast(tl, tr uint32, x, out []uint16, enc bool) {
 		}
 	} else {
 		for i := 7; i >= 0; i-- {
-			m := powU
+			m, e := powU, u
 			if i&1 == 1 {
-				m = powV
+				m, e = powV, v
 			}
-			y := round(i, a, m)
+			y := round(i, a, e)
 			s := b - y
 			if b < y {
 				s += m

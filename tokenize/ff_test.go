@@ -230,3 +230,17 @@ func TestConcurrent(t *testing.T) {
 	}
 	require.Equal(t, len(jobs), filled) // the interleaving visits every job once
 }
+
+func TestBarrett(t *testing.T) {
+	rng := mrand.New(mrand.NewPCG(7, 8))
+	ms := []uint64{1, 2, 3, 10, 1e6, 1e8, 1e18, 1e19, 1<<63 - 1, 1 << 63, 1<<64 - 1, 1<<64 - 2, 12157665459056928801}
+	for range 200 {
+		ms = append(ms, rng.Uint64()>>rng.IntN(64)|1)
+	}
+	for _, m := range ms {
+		inv := ^uint64(0) / m
+		for _, y := range []uint64{0, 1, m - 1, m, m + 1, 2*m - 1, ^uint64(0), ^uint64(0) - 1, rng.Uint64(), rng.Uint64()} {
+			require.Equal(t, y%m, barrett(y, m, inv), "y=%d m=%d", y, m)
+		}
+	}
+}
