@@ -1,8 +1,11 @@
 package tokenize_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 
+	"github.com/fieldguard/pii"
 	"github.com/fieldguard/pii/tokenize"
 )
 
@@ -34,4 +37,84 @@ func ExampleAlphabet_FF1() {
 	fmt.Println(tok)
 	// Output:
 	// a9tv40mll9kdu509eum
+}
+
+// rootKey is a test root key. Never hard-code keys in production: wrap a
+// key from tokenize.GenerateRootKey with your KMS and use
+// tokenize.NewFromProvider.
+var rootKey = []byte("an example root key, 32 bytes!!!")
+
+func ExampleTokenizer_Tokenize() {
+	tk, err := tokenize.New(rootKey, nil)
+	if err != nil {
+		panic(err)
+	}
+	ctx := context.Background()
+	scope := tokenize.Scope{Tenant: "acme", Field: "Customer.Card"}
+
+	tok, _ := tk.Tokenize(ctx, tokenize.MethodFF1, scope, tokenize.Card{KeepBIN: 6}, "4111 1111 1111 1111")
+	back, _ := tk.Detokenize(ctx, tokenize.MethodFF1, scope, tokenize.Card{KeepBIN: 6}, tok)
+	fmt.Println(tok, tokenize.LuhnValid(tok))
+	fmt.Println(back)
+
+	phone := tokenize.Phone{DefaultRegion: "US", KeepAreaCode: true}
+	ptok, _ := tk.Tokenize(ctx, tokenize.MethodFF1, tokenize.Scope{Tenant: "acme", Field: "Customer.Phone"}, phone, "(415) 555-2671")
+	fmt.Println(ptok)
+	// Output:
+	// 4111 1119 6922 1111 true
+	// 4111 1111 1111 1111
+	// (415) 421-7789
+}
+
+type Customer struct {
+	ID     string `pii:"subject"`
+	Tenant string `pii:"tenant"`
+	Card   string `pii:"card,token=ff1"`
+	Email  string `pii:"email,token=ff1"`
+	Alias  string `pii:"name,token=hmac"`
+}
+
+func ExampleTokenizer_Apply() {
+	tk, _ := tokenize.New(rootKey, &tokenize.Options{KeyID: "2026-11"})
+	ctx := context.Background()
+	c := Customer{ID: "c-1", Tenant: "acme", Card: "5555-5555-5555-4444", Email: "jane.doe@example.com", Alias: "jdoe"}
+	if err := tk.Apply(ctx, &c); err != nil {
+		panic(err)
+	}
+	fmt.Println(c.Card, c.Email, c.Alias)
+
+	// Reversal needs a permission check; this one refuses card numbers.
+	err := tk.Reverse(ctx, &c, func(_ context.Context, f *pii.Field, path string) error {
+		if f.Category == "card" {
+			return errors.New("role agent may not see card numbers")
+		}
+		return nil
+	})
+	fmt.Println(err)
+	_ = tk.Reverse(ctx, &c, func(context.Context, *pii.Field, string) error { return nil })
+	fmt.Println(c.Card, c.Email, c.Alias)
+	// Output:
+	// 8779-1214-6559-4444 x9DU.TRF@example.com 2026-11:tlO0NU5X-lvZUzSGePJhsw
+	// tokenize: reversal not permitted: Customer.Card: role agent may not see card numbers
+	// 5555-5555-5555-4444 jane.doe@example.com 2026-11:tlO0NU5X-lvZUzSGePJhsw
+}
+
+func ExampleAnnotate() {
+	tk, _ := tokenize.New(rootKey, nil)
+	ctx := context.Background()
+	scope := tokenize.Scope{Tenant: "acme", Field: "chat"}
+	phone := tokenize.Phone{DefaultRegion: "US"}
+
+	tok, _ := tk.Tokenize(ctx, tokenize.MethodFF1, scope, phone, "(415) 555-2671")
+	ann, _ := tokenize.Annotate(phone.Name(), tok)
+	transcript := "Customer: call me on " + ann + " after 5pm"
+	fmt.Println(transcript)
+
+	plain, _ := tokenize.ReplaceSurrogates(transcript, func(s tokenize.Surrogate) (string, error) {
+		return tk.Detokenize(ctx, tokenize.MethodFF1, scope, phone, s.Token)
+	})
+	fmt.Println(plain)
+	// Output:
+	// Customer: call me on PHONE_NUMBER(14):(626) 607-0545 after 5pm
+	// Customer: call me on (415) 555-2671 after 5pm
 }
