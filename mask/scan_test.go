@@ -168,3 +168,26 @@ func BenchmarkScanPathological(b *testing.B) {
 		})
 	}
 }
+
+func FuzzText(f *testing.F) {
+	seeds := []string{"", "card 4111 1111 1111 1111 and 5555-5555-5555-4444", "ssn 123-45-6789", "mail a@example.com, call +44 20 7946 0958",
+		"IBAN DE89 3704 0044 0532 0130 00", "born 1 Feb 1970 at 10.1.2.3"}
+	for _, s := range seeds {
+		f.Add(s)
+	}
+	require.NotEmpty(f, seeds, "fuzz seed corpus must not be empty")
+	f.Fuzz(func(t *testing.T, msg string) {
+		for _, ch := range []Channel{PublicSocial, DirectMessage, SecureChat} {
+			out, fs := Text(msg, nil, ch)
+			checkFindings(t, msg, fs)
+			for _, fd := range fs {
+				clear := msg[fd.Start:fd.End]
+				if len(clear) >= 8 && (fd.Kind == KindCard || fd.Kind == KindIBAN) {
+					// The found occurrence is gone (the same digits may
+					// also stand elsewhere, glued to a word).
+					require.Less(t, strings.Count(out, clear), strings.Count(msg, clear), "a %s stayed in clear on %s", fd.Kind, ch)
+				}
+			}
+		}
+	})
+}
