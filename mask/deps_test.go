@@ -33,15 +33,19 @@ func TestCustomStyleInTags(t *testing.T) {
 	type rec struct {
 		Zip   string `pii:"postcode,mask=zip3"`
 		Email string `pii:"email,mask=hmac:email"`
+		Other string `pii:"email,mask=hmac,log=hmac"`
 	}
 	p, err := NewPolicy(nil, &PolicyOptions{Masker: m})
 	require.NoError(t, err)
 	vs, err := NewViews(p, nil)
 	require.NoError(t, err)
-	got, err := ViewOf(t.Context(), vs, Viewer{ID: "a", Role: "agent", Channel: DirectMessage}, &rec{Zip: "94107", Email: "a@example.com"})
+	r := &rec{Zip: "94107", Email: "a@example.com", Other: "a@example.com"}
+	got, err := ViewOf(t.Context(), vs, Viewer{ID: "a", Role: "agent", Channel: DirectMessage}, r)
 	require.NoError(t, err)
 	require.Equal(t, "941**", got.Zip)
 	require.True(t, strings.HasPrefix(got.Email, "hmac:t1:"))
+	require.Equal(t, got.Email, got.Other, "mask=hmac uses the category as domain")
+	require.Contains(t, NewRedactor(m).Redacted(r).String(), "Other:"+got.Email, "views and logs agree")
 
 	// The default policy does not know zip3: the view fails instead of
 	// showing the value.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/fieldguard/pii"
 )
@@ -90,6 +91,7 @@ type Policy struct {
 	sensitive map[string]bool
 	scan      *ScanOptions
 	plans     sync.Map // planKey -> *viewPlan
+	nplans    atomic.Int64
 }
 
 // Decision is the outcome of [Policy.Decide].

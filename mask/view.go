@@ -96,6 +96,8 @@ type viewPlan struct {
 	fields map[*pii.Field]*fieldPlan
 }
 
+const maxPlans = 4096
+
 type planKey struct {
 	t       reflect.Type
 	role    string
@@ -117,6 +119,11 @@ func (p *Policy) plan(t reflect.Type, role string, ch Channel) (*viewPlan, error
 		d := p.Decide(f, role, ch)
 		fp := &fieldPlan{action: d.Action, reveal: d.Revealable}
 		if d.Action == ActionMask {
+			if d.Style == StyleHMAC {
+				// Same domain as log=hmac: pseudonyms link within a
+				// category, not across categories.
+				d.Style += ":" + f.Category
+			}
 			fn, err := p.masker.Style(d.Style)
 			if err != nil {
 				return nil, fmt.Errorf("mask: %s.%s: style %q: %w", s.Name, f.Path, d.Style, err)
@@ -127,7 +134,15 @@ func (p *Policy) plan(t reflect.Type, role string, ch Channel) (*viewPlan, error
 		}
 		vp.fields[f] = fp
 	}
-	actual, _ := p.plans.LoadOrStore(k, vp)
+	// Roles and channels are caller-supplied strings: cap the cache so
+	// that arbitrary ones cannot grow it without bound.
+	if p.nplans.Load() >= maxPlans {
+		return vp, nil
+	}
+	actual, loaded := p.plans.LoadOrStore(k, vp)
+	if !loaded {
+		p.nplans.Add(1)
+	}
 	return actual.(*viewPlan), nil
 }
 
