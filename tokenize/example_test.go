@@ -115,6 +115,6 @@ func ExampleAnnotate() {
 	})
 	fmt.Println(plain)
 	// Output:
-	// Customer: call me on PHONE_NUMBER(14):(626) 607-0545 after 5pm
+	// Customer: call me on PHONE(14):(626) 607-0545 after 5pm
 	// Customer: call me on (415) 555-2671 after 5pm
 }

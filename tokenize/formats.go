@@ -181,8 +181,8 @@ func fixLuhn(x []uint16, i int) {
 // encrypted and cycle-walked until the result follows the rules.
 type SSN struct{}
 
-// Name returns "US_SSN".
-func (SSN) Name() string { return "US_SSN" }
+// Name returns "SSN".
+func (SSN) Name() string { return "SSN" }
 
 func ssnValid(x []uint16) bool {
 	area := int(x[0])*100 + int(x[1])*10 + int(x[2])
@@ -335,8 +335,8 @@ type Email struct {
 	TokenizeDomain bool
 }
 
-// Name returns "EMAIL_ADDRESS".
-func (Email) Name() string { return "EMAIL_ADDRESS" }
+// Name returns "EMAIL".
+func (Email) Name() string { return "EMAIL" }
 
 var (
 	alnumAlphabet, _      = NewAlphabet(Alnum)

@@ -28,8 +28,8 @@ type Phone struct {
 	AllowInvalid  bool
 }
 
-// Name returns "PHONE_NUMBER".
-func (Phone) Name() string { return "PHONE_NUMBER" }
+// Name returns "PHONE".
+func (Phone) Name() string { return "PHONE" }
 
 type phoneParts struct {
 	cc     int32

@@ -7,7 +7,7 @@ import (
 	"unicode/utf8"
 )
 
-// Surrogate is a token annotated for free text, "PHONE_NUMBER(12):<token>"
+// Surrogate is a token annotated for free text, "PHONE(14):<token>"
 // in the style of Google Cloud DLP's surrogate annotations: an info type,
 // the token's length in runes, a colon and the token. The length lets a
 // reader find where the token ends without a delimiter, so tokens can be

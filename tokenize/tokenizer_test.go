@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -541,4 +542,57 @@ func testVault(t *testing.T, newStore func(t *testing.T) TokenStore) {
 		_, err := tk.Tokenize(ctx, MethodVault, scopeA, Card{}, "4111111111111111")
 		require.ErrorIs(t, err, ErrFormat)
 	})
+}
+
+// TestTokenizerConcurrent shares one Tokenizer (and its lazily filled
+// cipher and tweak caches) across goroutines; run with -race.
+func TestTokenizerConcurrent(t *testing.T) {
+	ctx := context.Background()
+	tk := newTestTokenizer(t, &Options{Store: NewMemoryStore(), Convergent: true})
+	cards := []string{"4111111111111111", "5555555555554444", "378282246310005", "6011111111111117"}
+	want := map[string]string{}
+	for _, c := range cards {
+		for _, tenant := range []string{"a", "b", "c"} {
+			tok, err := tk.Tokenize(ctx, MethodFF1, Scope{Tenant: tenant, Field: "f"}, Card{}, c)
+			require.NoError(t, err)
+			want[tenant+c] = tok
+		}
+	}
+	errs := make(chan error, 32) // each worker sends at most one
+	var wg sync.WaitGroup
+	for w := range 32 {
+		wg.Go(func() {
+			for i := range 40 {
+				c := cards[(w+i)%len(cards)]
+				tenant := []string{"a", "b", "c"}[i%3]
+				s := Scope{Tenant: tenant, Field: "f"}
+				tok, err := tk.Tokenize(ctx, MethodFF1, s, Card{}, c)
+				if err == nil && tok != want[tenant+c] {
+					err = fmt.Errorf("token mismatch for tenant %s", tenant)
+				}
+				if err == nil {
+					_, err = tk.Tokenize(ctx, MethodFF31, Scope{Tenant: tenant, Field: fmt.Sprint("g", i%5)}, Email{}, "jane.doe@example.com")
+				}
+				if err == nil {
+					var v string
+					tok, err = tk.Tokenize(ctx, MethodVault, s, Card{}, c)
+					if err == nil {
+						v, err = tk.Detokenize(ctx, MethodVault, s, Card{}, tok)
+					}
+					if err == nil && v != c {
+						err = errors.New("vault round trip mismatch")
+					}
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
 }
