@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 
 	"github.com/fieldguard/pii/keyprovider"
@@ -172,6 +173,39 @@ func openLocalKeyset(dir string) (*kms, error) {
 	k.mgr = k.local
 	k.display = "local keyset " + k.keysetPath
 	k.readerArgs = []string{"-keyset", k.keysetPath, "-master-file", k.masterPath}
+	return k, nil
+}
+
+// masterKeyEnv holds the master key of a keyset named with --kms local://.
+const masterKeyEnv = "PII_MASTER_KEY"
+
+// openLocalURI opens the keyset named by a local://PATH URI with the
+// master key from PII_MASTER_KEY, creating the keyset if the file does not
+// exist yet.
+func openLocalURI(uri string) (*kms, error) {
+	path := strings.TrimPrefix(uri, "local://")
+	if path == "" {
+		return nil, errors.New("--kms local://PATH: missing the keyset path")
+	}
+	master, err := local.MasterKeyFromEnv(masterKeyEnv)
+	if err != nil {
+		return nil, err
+	}
+	k := &kms{keysetPath: path, master: master}
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		k.local, err = local.Create(path, master)
+		k.created = err == nil
+	} else {
+		k.local, err = local.Open(path, master)
+	}
+	if err != nil {
+		clear(master)
+		return nil, err
+	}
+	k.counter = &counter{kp: k.local}
+	k.mgr = k.local
+	k.display = "local keyset " + path
+	k.readerArgs = []string{"-keyset", path, "-master-env", masterKeyEnv}
 	return k, nil
 }
 

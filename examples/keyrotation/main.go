@@ -19,18 +19,21 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
 
+	"github.com/fieldguard/pii/envelope"
 	"github.com/fieldguard/pii/keyprovider"
 )
 
@@ -53,6 +56,8 @@ type config struct {
 	kms          string
 	db           string
 	records      int64
+	recordsSet   bool
+	seed         uint64
 	batch        int
 	resume       bool
 	rotateBranch bool
@@ -76,7 +81,8 @@ func parseFlags(args []string, stdout io.Writer) (config, error) {
 	fs.StringVar(&c.dir, "dir", "", "working folder for the keyset, master key and SQLite database (default: a new folder under "+os.TempDir()+")")
 	fs.StringVar(&c.kms, "kms", "", "key provider URI (default: a development keyset in the working folder)")
 	fs.StringVar(&c.db, "db", "", "database: sqlite:PATH or a postgres:// URL (default: sqlite:DIR/keyrotation.db)")
-	fs.Int64Var(&c.records, "records", 3000, "number of records to seed")
+	fs.Int64Var(&c.records, "records", 10_000, "number of synthetic customers to seal")
+	fs.Uint64Var(&c.seed, "seed", 1, "seed of the synthetic customer generator")
 	fs.IntVar(&c.batch, "batch", 250, "keys rewrapped per transaction")
 	fs.BoolVar(&c.resume, "resume", false, "continue the interrupted or finished run in --dir")
 	fs.BoolVar(&c.rotateBranch, "rotate-branch", false, "also rewrap the data keys under new branch keys")
@@ -90,6 +96,7 @@ func parseFlags(args []string, stdout io.Writer) (config, error) {
 		}
 		return c, fmt.Errorf("%s (run with -h for the flags)", err)
 	}
+	fs.Visit(func(f *flag.Flag) { c.recordsSet = c.recordsSet || f.Name == "records" })
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q (run with -h for the flags)", fs.Arg(0))
 	}
@@ -106,8 +113,8 @@ func parseFlags(args []string, stdout io.Writer) (config, error) {
 			return c, err
 		}
 	}
-	if c.kms != "" {
-		return c, errors.New("--kms: only the development keyset is available in this build; omit --kms")
+	if c.kms != "" && !strings.HasPrefix(c.kms, "local://") {
+		return c, errors.New("--kms: unsupported key URI (this build supports local://PATH with the master key in " + masterKeyEnv + ")")
 	}
 	if v := os.Getenv(batchDelayEnv); v != "" {
 		d, err := time.ParseDuration(v)
@@ -159,6 +166,7 @@ type runner struct {
 	db      *database
 	dbReady bool
 
+	seed  uint64
 	step  int
 	steps []stepResult
 }
@@ -170,7 +178,7 @@ type stepResult struct {
 	result string
 }
 
-const totalSteps = 9
+const totalSteps = 10
 
 func (r *runner) close() {
 	if r.kms != nil {
@@ -186,8 +194,18 @@ func (r *runner) printf(format string, args ...any) { fmt.Fprintf(r.stdout, form
 // extraFlags repeats the flags a --resume must be given again.
 func (r *runner) extraFlags() string {
 	s := ""
-	if r.cfg.db != "" && r.db != nil {
-		s += " --db " + r.db.display
+	switch {
+	case r.cfg.db == "" || r.db == nil:
+	case r.db.postgres:
+		s += " --db <the same URL>" // never print the password
+	default:
+		s += " --db " + r.cfg.db
+	}
+	if r.cfg.kms != "" {
+		s += " --kms " + r.cfg.kms
+	}
+	if r.cfg.rotateBranch {
+		s += " --rotate-branch"
 	}
 	return s
 }
@@ -290,11 +308,10 @@ func (r *runner) run(ctx context.Context) error {
 	}
 	r.printf("Working folder: %s\n", r.dir)
 	if !cfg.resume {
-		if _, err := os.Stat(r.dir + "/" + keysetFile); err == nil {
+		if _, err := os.Stat(filepath.Join(r.dir, keysetFile)); err == nil {
 			return fmt.Errorf("%s already holds a run; continue it with --resume --dir %s, or choose an empty --dir", r.dir, r.dir)
 		}
 	}
-
 	if r.db == nil {
 		if err := r.openDB(ctx, r.dir); err != nil {
 			return err
@@ -305,14 +322,19 @@ func (r *runner) run(ctx context.Context) error {
 	if err := db.ensureStateTable(ctx); err != nil {
 		return err
 	}
-	if err := r.createDataKeyTable(ctx); err != nil {
+	if err := r.createCustomerTable(ctx); err != nil {
 		return err
+	}
+	if !cfg.resume {
+		if n, err := db.getInt(ctx, db, "records"); err != nil {
+			return err
+		} else if n != 0 {
+			return fmt.Errorf("the database %s already holds a run; continue it with --resume, or use another --db", db.display)
+		}
 	}
 
 	// Step 1: the key provider.
-	var created bool
-	err := r.doKeyset(ctx, &created)
-	if err != nil {
+	if err := r.doKeyset(ctx); err != nil {
 		return err
 	}
 	r.dbReady = true
@@ -321,14 +343,25 @@ func (r *runner) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	seed, err := db.getInt(ctx, db, "seed")
+	if err != nil {
+		return err
+	}
 	if records == 0 {
-		records = cfg.records
-		if err := db.setInt(ctx, db, "records", records); err != nil {
+		records, seed = cfg.records, int64(cfg.seed)
+		err := db.inTx(ctx, func(tx *sql.Tx) error {
+			if err := db.setInt(ctx, tx, "records", records); err != nil {
+				return err
+			}
+			return db.setInt(ctx, tx, "seed", seed)
+		})
+		if err != nil {
 			return err
 		}
-	} else if records != cfg.records && cfg.records != 3000 {
+	} else if cfg.recordsSet && records != cfg.records {
 		r.printf("      (--records ignored: this run was started with %d records)\n", records)
 	}
+	r.seed = uint64(seed)
 	oldV, err := db.getState(ctx, db, "old_version")
 	if err != nil {
 		return err
@@ -344,20 +377,36 @@ func (r *runner) run(ctx context.Context) error {
 		}
 	}
 
+	// The Sealer and Tokenizer the run works with.
+	cs, err := r.newCryptoSet(ctx)
+	if err != nil {
+		return err
+	}
+	defer cs.close()
+
 	// Step 2: seed.
 	done, err := r.isDone(ctx, "seed")
 	if err != nil {
 		return err
 	}
-	err = r.do(ctx, "seed", fmt.Sprintf("Wrap %d data keys under version %s, bound to their rows by associated data", records, oldV), done, func() (string, error) {
-		n, err := r.seedDataKeys(ctx, records)
+	title := fmt.Sprintf("Seal %d synthetic customers (name, e-mail, date of birth encrypted; phone, card tokenized)", records)
+	err = r.do(ctx, "seal customers", title, done, func() (string, error) {
+		n, err := r.seedCustomers(ctx, cs, records)
 		if err != nil {
 			return "", err
 		}
 		if err := r.markDone(ctx, "seed"); err != nil {
 			return "", err
 		}
-		return fmt.Sprintf("%d data keys wrapped; stored with a key check value, never in plaintext", n), nil
+		nk, err := r.countKeys(ctx, envelope.KindBranch, envelope.KindSearch)
+		if err != nil {
+			return "", err
+		}
+		nd, err := r.countKeys(ctx, envelope.KindDEK)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("%d customers sealed; %d data keys (one per customer) under %d KMS-wrapped keys (+1 tokenizer root), and a keyed hash of each record for the verification, never its plaintext", n, nd, nk), nil
 	})
 	if err != nil {
 		return err
@@ -368,7 +417,7 @@ func (r *runner) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	err = r.do(ctx, "add version", "Add a new key version (enabled, not yet primary)", newV != "", func() (string, error) {
+	err = r.do(ctx, "add version", "Add a new KMS key version (enabled, not yet primary)", newV != "", func() (string, error) {
 		v, adopted, err := r.addVersion(ctx, oldV)
 		if err != nil {
 			return "", err
@@ -410,56 +459,70 @@ func (r *runner) run(ctx context.Context) error {
 		return err
 	}
 
-	// Step 6: rewrap.
+	// Step 6: rewrap what the KMS wraps.
 	done, err = r.isDone(ctx, "rewrap")
 	if err != nil {
 		return err
 	}
-	var rewrapped int64
-	err = r.do(ctx, "rewrap", fmt.Sprintf("Rewrap every data key under version %s in batches of %d (resumable)", newV, cfg.batch), done, func() (string, error) {
-		n, skipped, err := r.rewrapDataKeys(ctx, newV, records)
-		rewrapped = n
+	title = fmt.Sprintf("Rewrap every KMS-wrapped key under version %s in batches of %d (resumable)", newV, cfg.batch)
+	err = r.do(ctx, "rewrap branch keys", title, done, func() (string, error) {
+		s, err := r.rewrapKMSKeys(ctx, cs, newV)
 		if err != nil {
 			return "", err
 		}
-		if err := r.markDone(ctx, "rewrap"); err != nil {
-			return "", err
-		}
-		s := fmt.Sprintf("%d data keys rewrapped; each new wrap was unwrapped and compared before it replaced the old one", n)
-		if skipped > 0 {
-			s += fmt.Sprintf("; %d were already rewrapped before an interruption", skipped)
-		}
-		return s, nil
+		return s, r.markDone(ctx, "rewrap")
 	})
 	if err != nil {
 		return err
 	}
 
-	// Step 7: verify, always (it only reads).
-	var verified string
-	var verifyErr error
-	err = r.do(ctx, "verify", "Verify every data key unwraps to its original", false, func() (string, error) {
-		ok, bad, stale, err := r.verifyDataKeys(ctx, newV, records)
+	// Step 7: optionally, new branch keys and rewrapped DEKs.
+	branchDone, err := r.isDone(ctx, "branch")
+	if err != nil {
+		return err
+	}
+	title = fmt.Sprintf("Rotate the branch keys and rewrap every data key in batches of %d (--rotate-branch)", cfg.batch)
+	err = r.do(ctx, "rewrap data keys", title, branchDone, func() (string, error) {
+		if !cfg.rotateBranch {
+			return "skipped; the data keys stay under their branch keys, which are now wrapped by the new version (add --rotate-branch to rotate those too)", nil
+		}
+		s, err := r.rotateBranches(ctx, cs)
 		if err != nil {
 			return "", err
 		}
-		verified = fmt.Sprintf("%d/%d OK", ok, records)
-		if bad > 0 || stale > 0 || ok != records {
-			verified = fmt.Sprintf("FAILED: %d/%d OK, %d do not unwrap to their original, %d not under version %s", ok, records, bad, stale, newV)
+		return s, r.markDone(ctx, "branch")
+	})
+	if err != nil {
+		return err
+	}
+	branchDone = branchDone || cfg.rotateBranch
+
+	// Step 8: verify, always (it only reads).
+	var verified string
+	var verifyErr error
+	err = r.do(ctx, "verify", "Verify every record opens and equals what was sealed (fresh caches, every key through the KMS)", false, func() (string, error) {
+		v, err := r.verify(ctx, newV, records, branchDone)
+		if err != nil {
+			return "", err
+		}
+		verified = fmt.Sprintf("%d/%d OK", v.ok, records)
+		if !v.passed() || v.records != records {
+			verified = fmt.Sprintf("FAILED: %d/%d records OK, %d of %d KMS-wrapped keys not under version %s, %d data keys not under their newest branch key",
+				v.ok, records, v.staleKMS, v.kmsKeys, newV, v.staleDEKs)
 			verifyErr = fmt.Errorf("%w: %s; the old version is kept", errVerify, verified)
 			return verified, nil
 		}
-		return fmt.Sprintf("%d/%d OK; every data key unwraps to its original (key check values match), all under version %s", ok, records, newV), nil
+		return fmt.Sprintf("%d/%d OK; every customer opens and its keyed hash matches, and all %d KMS-wrapped keys are under version %s", v.ok, records, v.kmsKeys, newV), nil
 	})
 	if err != nil {
 		return err
 	}
 	if verifyErr != nil {
-		r.summary(records, rewrapped, verified)
+		r.summary(ctx, records, verified)
 		return verifyErr
 	}
 
-	// Step 8: disable the old version.
+	// Step 9: disable the old version.
 	err = r.do(ctx, "disable old", fmt.Sprintf("Disable the old version %s", oldV), false, func() (string, error) {
 		st, _, err := r.kms.status(ctx, oldV)
 		if err != nil {
@@ -477,7 +540,7 @@ func (r *runner) run(ctx context.Context) error {
 		return err
 	}
 
-	// Step 9: destroy, or say it is safe.
+	// Step 10: destroy, or say it is safe.
 	err = r.do(ctx, "destroy old", fmt.Sprintf("Destroy the old version %s", oldV), false, func() (string, error) {
 		st, _, err := r.kms.status(ctx, oldV)
 		if err != nil {
@@ -487,7 +550,7 @@ func (r *runner) run(ctx context.Context) error {
 			return fmt.Sprintf("version %s is already destroyed", oldV), nil
 		}
 		if !cfg.destroyOld {
-			return fmt.Sprintf("safe to destroy (not done); no stored key needs version %s any more. Destroy it with:\n        go run ./examples/keyrotation --resume --dir %s%s --destroy-old", oldV, r.dir, r.extraFlags()), nil
+			return fmt.Sprintf("safe to destroy (not done); nothing stored needs version %s any more. Destroy it with:\n        go run ./examples/keyrotation --resume --dir %s%s --destroy-old", oldV, r.dir, r.extraFlags()), nil
 		}
 		if err := r.kms.destroy(ctx, oldV); err != nil {
 			return "", err
@@ -497,12 +560,7 @@ func (r *runner) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-
-	total, err := db.getInt(ctx, db, "rewrapped_total")
-	if err != nil {
-		return err
-	}
-	r.summary(records, total, verified)
+	r.summary(ctx, records, verified)
 	return nil
 }
 
@@ -519,14 +577,19 @@ func (r *runner) openDB(ctx context.Context, dir string) error {
 	return nil
 }
 
-func (r *runner) doKeyset(ctx context.Context, created *bool) error {
+func (r *runner) doKeyset(ctx context.Context) error {
 	return r.do(ctx, "keyset", "Open the key provider", false, func() (string, error) {
-		k, err := openLocalKeyset(r.dir)
+		var k *kms
+		var err error
+		if r.cfg.kms != "" {
+			k, err = openLocalURI(r.cfg.kms)
+		} else {
+			k, err = openLocalKeyset(r.dir)
+		}
 		if err != nil {
 			return "", err
 		}
 		r.kms = k
-		*created = k.created
 		p, err := k.primary(ctx)
 		if err != nil {
 			return "", err
@@ -540,7 +603,7 @@ func (r *runner) doKeyset(ctx context.Context, created *bool) error {
 				return "", err
 			}
 		}
-		if k.created {
+		if k.created && k.masterPath != "" {
 			r.printf("\n  WARNING: a development master key was generated and stored in\n"+
 				"    %s (mode 0600).\n"+
 				"  It is for development only. In production the master key comes from\n"+
@@ -572,7 +635,9 @@ func (r *runner) addVersion(ctx context.Context, oldV string) (string, bool, err
 	return id.Version, false, nil
 }
 
-func (r *runner) summary(records, rewrapped int64, verified string) {
+func (r *runner) summary(ctx context.Context, records int64, verified string) {
+	kmsKeys, _ := r.db.getInt(ctx, r.db, "rewrap_branch_total")
+	deks, _ := r.dataKeysRewrapped(ctx)
 	r.printf("\nSummary\n")
 	tw := tabwriter.NewWriter(r.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "  step\ttime\tKMS calls\tresult\n")
@@ -587,7 +652,8 @@ func (r *runner) summary(records, rewrapped int64, verified string) {
 	r.printf("\n")
 	tw = tabwriter.NewWriter(r.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "  records\t%d\n", records)
-	fmt.Fprintf(tw, "  data keys rewrapped\t%d\n", rewrapped)
+	fmt.Fprintf(tw, "  KMS-wrapped keys rewrapped\t%d (branch keys, search root keys, tokenizer root key)\n", kmsKeys)
+	fmt.Fprintf(tw, "  data keys rewrapped\t%d\n", deks)
 	fmt.Fprintf(tw, "  KMS calls (this run)\t%d (wrap %d, unwrap %d, key management %d)\n", r.kms.calls(), r.kms.wraps.Load(), r.kms.unwraps.Load(), r.kms.admins.Load())
 	fmt.Fprintf(tw, "  total time\t%s\n", round(time.Since(r.start)))
 	fmt.Fprintf(tw, "  verification\t%s\n", verified)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"database/sql"
+	"encoding/base64"
 	"errors"
 	"math/rand/v2"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -21,9 +23,12 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/fieldguard/pii/envelope"
+	"github.com/fieldguard/pii/envelope/sqlkeystore"
 	"github.com/fieldguard/pii/internal/testdb"
 	"github.com/fieldguard/pii/keyprovider"
 	"github.com/fieldguard/pii/keyprovider/local"
+	"github.com/fieldguard/pii/tokenize"
 )
 
 // TestMain lets the test binary act as the second reader when a run
@@ -47,7 +52,7 @@ var (
 )
 
 // binary builds the example once per test run, as `go run` would.
-func binary(t *testing.T) string {
+func buildBinary(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		goTool, err := exec.LookPath("go")
@@ -70,7 +75,7 @@ func binary(t *testing.T) string {
 
 func runBinary(t *testing.T, env []string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	cmd := exec.Command(binary(t), args...)
+	cmd := exec.Command(buildBinary(t), args...)
 	cmd.Env = append(os.Environ(), env...)
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
@@ -94,16 +99,17 @@ func TestNoArguments(t *testing.T) {
 
 	for _, want := range []string{
 		"WARNING: a development master key was generated",
-		"[4/9] Prove a second reader can unwrap under the new version",
+		"[4/10] Prove a second reader can unwrap under the new version",
 		"reader unwrapped under version",
 		"Summary",
 		"safe to destroy",
 	} {
 		require.Contains(t, out, want)
 	}
-	require.Regexp(t, `(?m)^\s+records\s+3000$`, out)
-	require.Regexp(t, `(?m)^\s+data keys rewrapped\s+3000$`, out)
-	require.Regexp(t, `(?m)^\s+verification\s+3000/3000 OK$`, out)
+	require.Regexp(t, `(?m)^\s+records\s+10000$`, out)
+	require.Regexp(t, `(?m)^\s+KMS-wrapped keys rewrapped\s+6 `, out)
+	require.Regexp(t, `(?m)^\s+data keys rewrapped\s+0$`, out)
+	require.Regexp(t, `(?m)^\s+verification\s+10000/10000 OK$`, out)
 	require.Regexp(t, `(?m)^\s+KMS calls \(this run\)\s+\d+`, out)
 
 	m := workFolderRE.FindStringSubmatch(out)
@@ -128,10 +134,10 @@ func TestNoArguments(t *testing.T) {
 	out, errOut, code = runBinary(t, nil, "--resume", "--dir", dir, "--destroy-old")
 	require.Equal(t, 0, code, "stderr: %s", errOut)
 	require.Contains(t, out, "destroyed; its key material is gone for good")
-	require.Regexp(t, `(?m)^\s+verification\s+3000/3000 OK$`, out)
+	require.Regexp(t, `(?m)^\s+verification\s+10000/10000 OK$`, out)
 	require.NoError(t, kp.Reload())
 	require.Equal(t, map[keyprovider.Status]int{keyprovider.StatusEnabled: 1, keyprovider.StatusDestroyed: 1}, statusCounts(t, kp))
-	checkDataKeys(t, dir, openSQLite(t, dir), 3000)
+	checkStore(t, dir, openSQLite(t, dir), false, 10000, false)
 }
 
 func statusCounts(t *testing.T, kp *local.Provider) map[keyprovider.Status]int {
@@ -163,11 +169,13 @@ func TestBadInput(t *testing.T) {
 		{"resume missing dir", []string{"--resume", "--dir", filepath.Join(t.TempDir(), "nope")}, 1, "does not exist"},
 		{"db scheme", []string{"--db", "mysql://localhost/x"}, 2, "--db: want sqlite:PATH or a postgres:// URL"},
 		{"db unreachable", []string{"--db", "postgres://u:secret@127.0.0.1:1/db?connect_timeout=5"}, 1, "is unreachable"},
-		{"kms unknown", []string{"--kms", "nosuch://key"}, 2, "--kms"},
+		{"kms unknown", []string{"--kms", "nosuch://key"}, 2, "--kms: unsupported key URI"},
+		{"kms local without master key", []string{"--kms", "local:///nonexistent/keyset.json"}, 1, "PII_MASTER_KEY is not set"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv("TMPDIR", t.TempDir())
+			t.Setenv(masterKeyEnv, "")
 			var out, errOut bytes.Buffer
 			code := run(context.Background(), tc.args, &out, &errOut)
 			require.Equal(t, tc.code, code)
@@ -183,7 +191,7 @@ func TestBadInput(t *testing.T) {
 	t.Run("help", func(t *testing.T) {
 		var out, errOut bytes.Buffer
 		require.Equal(t, 0, run(context.Background(), []string{"-h"}, &out, &errOut))
-		for _, f := range []string{"-dir", "-kms", "-db", "-records", "-resume", "-rotate-branch", "-destroy-old"} {
+		for _, f := range []string{"-dir", "-kms", "-db", "-records", "-resume", "-rotate-branch", "-destroy-old", "-seed", "-batch"} {
 			require.Contains(t, out.String(), f)
 		}
 		require.Empty(t, errOut.String())
@@ -191,13 +199,13 @@ func TestBadInput(t *testing.T) {
 }
 
 // TestCrashResumeSQLite kills the example with SIGKILL at 20 random points
-// of the rewrap, resumes it each time, and checks that every key still
-// unwraps to its original and the rewrap completed exactly once per key.
+// of the rewrap, resumes it each time, and checks that every record still
+// opens to its original values and that the rewrap completed.
 func TestCrashResumeSQLite(t *testing.T) {
 	dir := t.TempDir()
 	db := openSQLite(t, dir)
 	crashAndResume(t, dir, nil, db)
-	checkDataKeys(t, dir, db, crashRecords)
+	checkStore(t, dir, db, false, crashRecords, true)
 }
 
 // TestCrashResumePostgres is the same on PostgreSQL.
@@ -205,7 +213,7 @@ func TestCrashResumePostgres(t *testing.T) {
 	db, url := testdb.Postgres(t)
 	dir := t.TempDir()
 	crashAndResume(t, dir, []string{"--db", url}, db)
-	checkDataKeys(t, dir, db, crashRecords)
+	checkStore(t, dir, db, true, crashRecords, true)
 }
 
 const (
@@ -217,9 +225,10 @@ func crashAndResume(t *testing.T, dir string, extra []string, db *sql.DB) {
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("kill points from seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 0))
-	// 50 batches of 10 with a 20 ms pause each: the rewrap takes over a
+	// 501 data keys (one per customer and the record-hash key's) in
+	// batches of 10 with a 20 ms pause each: the rewrap takes over a
 	// second, and 20 kills at most 35 ms into it leave it unfinished.
-	args := append([]string{"--dir", dir, "--records", "500", "--batch", "10"}, extra...)
+	args := append([]string{"--dir", dir, "--records", "500", "--batch", "10", "--rotate-branch"}, extra...)
 	env := append(os.Environ(), batchDelayEnv+"=20ms")
 
 	for kill := range crashKills {
@@ -227,7 +236,7 @@ func crashAndResume(t *testing.T, dir string, extra []string, db *sql.DB) {
 		if kill > 0 {
 			a = append(a[:len(a):len(a)], "--resume")
 		}
-		cmd := exec.Command(binary(t), a...)
+		cmd := exec.Command(buildBinary(t), a...)
 		cmd.Env = env
 		var errOut bytes.Buffer
 		cmd.Stderr = &errOut
@@ -237,7 +246,7 @@ func crashAndResume(t *testing.T, dir string, extra []string, db *sql.DB) {
 		sc := bufio.NewScanner(pipe)
 		inRewrap := false
 		for sc.Scan() {
-			if strings.HasPrefix(sc.Text(), "[6/9] Rewrap") {
+			if strings.HasPrefix(sc.Text(), "[6/10] Rewrap") {
 				inRewrap = true
 				break
 			}
@@ -261,20 +270,24 @@ func crashAndResume(t *testing.T, dir string, extra []string, db *sql.DB) {
 			code := run(context.Background(), args, &o, &e)
 			require.Equal(t, 1, code)
 			require.Contains(t, e.String(), "--resume")
+			require.Equal(t, 1, strings.Count(e.String(), "\n"))
 		}
 	}
 
-	// The killed runs made progress that the resume continues from.
-	var done int
-	require.NoError(t, db.QueryRow(`SELECT COUNT(*) FROM kr_data_keys WHERE kek = (SELECT value FROM kr_state WHERE name = 'new_version')`).Scan(&done))
-	t.Logf("%d of %d keys rewrapped by the %d killed runs", done, crashRecords, crashKills)
-	require.Positive(t, done)
-	require.Less(t, done, crashRecords)
+	// The killed runs made progress that the resume continues from, and
+	// did not finish.
+	var moved int
+	require.NoError(t, db.QueryRow(`SELECT COUNT(*) FROM kr_keys d WHERE d.kind = 'dek'
+		AND d.parent = (SELECT MAX(b.id) FROM kr_keys b WHERE b.kind = 'branch' AND b.tenant = d.tenant)
+		AND d.parent > 1`).Scan(&moved))
+	t.Logf("%d of %d data keys rewrapped by the %d killed runs", moved, crashRecords+1, crashKills)
+	require.Positive(t, moved)
+	require.Less(t, moved, crashRecords+1)
 
 	out, errOut, code := runBinary(t, nil, append(args, "--resume")...)
 	require.Equal(t, 0, code, "stderr: %s\nstdout: %s", errOut, out)
 	require.Regexp(t, `(?m)^\s+verification\s+500/500 OK$`, out)
-	require.Contains(t, out, "data keys rewrapped")
+	require.Regexp(t, `(?m)^\s+data keys rewrapped\s+501$`, out)
 }
 
 func openSQLite(t *testing.T, dir string) *sql.DB {
@@ -282,18 +295,19 @@ func openSQLite(t *testing.T, dir string) *sql.DB {
 	return testdb.OpenSQLite(t, filepath.Join(dir, "keyrotation.db"))
 }
 
-// checkDataKeys checks the database on its own, without the example's
-// code paths: every row unwraps under the keyset to a key matching its key
-// check value, every row is under the new version, and each was rewrapped
-// exactly once (the committed count equals the number of keys).
-func checkDataKeys(t *testing.T, dir string, db *sql.DB, want int) {
+// checkStore checks the database on its own, with a Sealer and Tokenizer
+// built here from the keyset and the stored keys: every customer opens
+// and matches its keyed hash, every KMS-wrapped key is under the keyset's
+// primary, and with rotatedBranch every data key is under its tenant's
+// newest branch key.
+func checkStore(t *testing.T, dir string, db *sql.DB, postgres bool, want int, rotatedBranch bool) {
 	t.Helper()
 	ctx := context.Background()
 	master, err := local.MasterKeyFromFile(filepath.Join(dir, masterFile))
 	require.NoError(t, err)
 	kp, err := local.Open(filepath.Join(dir, keysetFile), master)
 	require.NoError(t, err)
-	newV := kp.Primary().Version
+	primary := kp.Primary()
 
 	state := map[string]string{}
 	rows, err := db.QueryContext(ctx, `SELECT name, value FROM kr_state`)
@@ -305,38 +319,76 @@ func checkDataKeys(t *testing.T, dir string, db *sql.DB, want int) {
 	}
 	require.NoError(t, rows.Err())
 	rows.Close()
-	require.Equal(t, newV, state["new_version"])
-	require.NotEqual(t, newV, state["old_version"])
-	require.Equal(t, "1", state["done_rewrap"])
+	require.Equal(t, primary.Version, state["new_version"])
+	require.NotEqual(t, primary.Version, state["old_version"])
 	require.Equal(t, "1", state["done_promote"])
+	require.Equal(t, "1", state["done_rewrap"])
+	require.Equal(t, primary.Version, state["tokenizer_root_kek"])
+	if rotatedBranch {
+		require.Equal(t, "1", state["done_branch"])
+	}
 
-	rows, err = db.QueryContext(ctx, `SELECT id, wrapped, kek, kcv FROM kr_data_keys ORDER BY id`)
+	d := sqlkeystore.SQLite
+	if postgres {
+		d = sqlkeystore.Postgres
+	}
+	store, err := sqlkeystore.New(db, &sqlkeystore.Options{Dialect: d, Table: keysTable})
 	require.NoError(t, err)
-	defer rows.Close()
-	n := 0
+	for _, kind := range []envelope.Kind{envelope.KindBranch, envelope.KindSearch} {
+		recs, err := store.List(ctx, kind, envelope.KeyRef{}, 1000)
+		require.NoError(t, err)
+		require.NotEmpty(t, recs)
+		for _, rec := range recs {
+			require.Equal(t, primary.String(), rec.KEK, "%s key %s/%d", kind, rec.Tenant, rec.ID)
+		}
+	}
+	deks, err := store.List(ctx, envelope.KindDEK, envelope.KeyRef{}, 100_000)
+	require.NoError(t, err)
+	require.Len(t, deks, want+1, "one data key per customer and one for the record-hash key")
+	if rotatedBranch {
+		for _, rec := range deks {
+			latest, err := store.Latest(ctx, envelope.KindBranch, rec.Tenant, "")
+			require.NoError(t, err)
+			require.Equal(t, latest.ID, rec.Parent, "data key %s/%s/%d not rewrapped", rec.Tenant, rec.Scope, rec.ID)
+			require.Greater(t, rec.Parent, uint32(1))
+		}
+	}
+
+	sealer, err := envelope.New(kp, &envelope.Options{Store: store})
+	require.NoError(t, err)
+	root, err := base64.StdEncoding.DecodeString(state["tokenizer_root"])
+	require.NoError(t, err)
+	tok, err := tokenize.NewFromProvider(ctx, kp, root, tokenizerRootAD, nil)
+	require.NoError(t, err)
+	sealedKey, err := base64.StdEncoding.DecodeString(state["check_key"])
+	require.NoError(t, err)
+	checkKey, err := sealer.DecryptBytes(ctx, sealedKey, checkKeyBinding)
+	require.NoError(t, err)
+
+	rows, err = db.QueryContext(ctx, `SELECT seq, id, tenant, name, email, email_index, phone, card, birth_date, mac FROM kr_customers ORDER BY seq`)
+	require.NoError(t, err)
+	var stored []storedCustomer
 	for rows.Next() {
-		var id int64
-		var w, check []byte
-		var kek string
-		require.NoError(t, rows.Scan(&id, &w, &kek, &check))
-		n++
-		require.Equal(t, int64(n), id)
-		require.Equal(t, newV, kek, "key %d not rewrapped", id)
-		key, err := kp.Unwrap(ctx, w, dataKeyAD(id))
-		require.NoError(t, err, "key %d", id)
-		require.True(t, hmac.Equal(dataKeyKCV(key, id), check), "key %d does not unwrap to its original", id)
+		var s storedCustomer
+		c := &s.c
+		require.NoError(t, rows.Scan(&s.seq, &c.ID, &c.Tenant, &c.Name, &c.Email, &c.EmailIndex, &c.Phone, &c.Card, &c.BirthDate, &s.mac))
+		stored = append(stored, s)
 	}
 	require.NoError(t, rows.Err())
-	require.Equal(t, want, n)
-	require.Equal(t, want, mustAtoi(t, state["rewrapped_total"]), "each key rewrapped exactly once")
-}
-
-func mustAtoi(t *testing.T, s string) int {
-	t.Helper()
-	var n int
-	for _, c := range s {
-		require.True(t, c >= '0' && c <= '9', "not a number: %q", s)
-		n = n*10 + int(c-'0')
+	rows.Close()
+	require.Len(t, stored, want)
+	seed, err := strconv.ParseUint(state["seed"], 10, 64)
+	require.NoError(t, err)
+	for i, s := range stored {
+		require.Equal(t, int64(i+1), s.seq)
+		orig := synthCustomer(seed, s.seq)
+		require.NotEqual(t, orig.Name, s.c.Name, "stored sealed")
+		require.NotEqual(t, orig.Card, s.c.Card, "stored tokenized")
+		c := s.c
+		require.NoError(t, sealer.Open(ctx, &c), "customer %d", s.seq)
+		require.NoError(t, tok.Reverse(ctx, &c, allowAll), "customer %d", s.seq)
+		c.EmailIndex = ""
+		require.Equal(t, orig, c, "customer %d opens to what was sealed", s.seq)
+		require.True(t, hmac.Equal(recordMAC(checkKey, &c), s.mac))
 	}
-	return n
 }

@@ -51,6 +51,7 @@ func runReader(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.SetOutput(io.Discard)
 	keysetPath := fs.String("keyset", "", "")
 	masterPath := fs.String("master-file", "", "")
+	masterEnv := fs.String("master-env", "", "")
 	version := fs.String("version", "", "")
 	if err := fs.Parse(args); err != nil || *keysetPath == "" || *version == "" {
 		fmt.Fprintln(stderr, "keyrotation reader: bad arguments")
@@ -63,7 +64,13 @@ func runReader(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
-	master, err := local.MasterKeyFromFile(*masterPath)
+	var master []byte
+	var err error
+	if *masterEnv != "" {
+		master, err = local.MasterKeyFromEnv(*masterEnv)
+	} else {
+		master, err = local.MasterKeyFromFile(*masterPath)
+	}
 	if err != nil {
 		return fail(err)
 	}
