@@ -858,14 +858,15 @@ func (s *Sealer) openText(ctx context.Context, text []byte, b *Binding) ([]byte,
 		return nil, nil, decryptError(ErrNotSealed)
 	}
 	dl := format.DecodedLen(len(text))
-	bp := getBuf(dl + fieldADLen(b))
+	adLen := fieldADLen(b)
+	bp := getBuf(dl + 8 + adLen)
 	buf := *bp
-	bin, err := format.DecodeText(buf[:0], text)
+	bin, err := format.DecodeText(buf[:0:dl+8], text)
 	if err != nil {
 		putBuf(bp)
 		return nil, nil, decryptError(err)
 	}
-	rest := buf[len(bin):]
+	rest := buf[dl+8:]
 	pt, err := s.openBinary(ctx, bin, rest[:0], b)
 	if err != nil {
 		putBuf(bp)

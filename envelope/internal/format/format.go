@@ -240,7 +240,8 @@ func DecodedLen(n int) int {
 }
 
 // DecodeText decodes the text form s into dst (appending; give it capacity
-// for DecodedLen(len(s)) more bytes to avoid allocating) and returns the
+// for DecodedLen(len(s)) + 8 more bytes to avoid allocating and take the
+// fast path; bytes past the result up to cap(dst) may be overwritten) and returns the
 // extended slice holding the binary form. It checks that the prefix and the
 // version byte agree, and rejects non-canonical base64, so
 // encode(decode(s)) == s.
@@ -257,10 +258,17 @@ func DecodeText(dst []byte, s []byte) ([]byte, error) {
 		return nil, malformed(v, "bad prefix")
 	}
 	start := len(dst)
-	out, err := b64.AppendDecode(dst, s[len(p):])
-	if err != nil {
+	src := s[len(p):]
+	// Decode with the whole capacity as room: base64's fast path writes
+	// 8-byte words and needs slack past the decoded length.
+	if need := start + b64.DecodedLen(len(src)) + 2; cap(dst) < need {
+		dst = append(dst, make([]byte, need-start)...)[:start]
+	}
+	n, ok := decodeB64(dst[start:cap(dst)], src)
+	if !ok {
 		return nil, malformed(v, "bad base64")
 	}
+	out := dst[:start+n]
 	if len(out) == start || Version(out[start]) != v {
 		return nil, malformed(v, "prefix and version byte differ")
 	}
