@@ -135,7 +135,7 @@ func (m *Manager) evaluate(now time.Time, r record, pending bool) ([]Item, error
 			return nil // already applied
 		}
 		it.next = next
-		it.Reason = m.policyText(p).retain + from + " elapsed " + it.Expires.UTC().Format(time.RFC3339)
+		it.Reason = "expired " + it.Expires.UTC().Format(time.RFC3339) + " (" + from + " clock)"
 		switch {
 		case now.Before(it.At):
 			it.State = Grace

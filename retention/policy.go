@@ -237,15 +237,14 @@ func cutoff(p Policy, now time.Time) time.Time {
 // policyText caches the texts the ledger records for a policy, which a
 // sweep would otherwise format once per field action.
 type policyText struct {
-	tag    string // Policy.String()
-	retain string // "retain=P1Y from "
+	tag string // Policy.String()
 }
 
 func (m *Manager) policyText(p Policy) policyText {
 	if v, ok := m.texts.Load(p); ok {
 		return v.(policyText)
 	}
-	t := policyText{tag: p.String(), retain: "retain=" + p.Retain.String() + " from "}
+	t := policyText{tag: p.String()}
 	m.texts.Store(p, t)
 	return t
 }

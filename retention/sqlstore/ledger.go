@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -96,34 +97,108 @@ func (l *Ledger) Append(ctx context.Context, entries ...retention.Entry) error {
 	return nil
 }
 
-// append inserts entries within q's transaction, in multi-row statements.
+// append inserts entries within q's transaction. On PostgreSQL the
+// entries travel as one JSON array parameter (json_array_elements): one
+// round trip per chunk. On SQLite they go through a prepared multi-row
+// INSERT, parsed once per batch rather than once per chunk.
 func (l *Ledger) append(ctx context.Context, q querier, entries []retention.Entry) error {
-	const per = 500
+	if len(entries) == 0 {
+		return nil
+	}
+	if l.d == Postgres {
+		return l.appendJSON(ctx, q, entries)
+	}
+	const per = 100
+	var full *sql.Stmt
+	defer func() {
+		if full != nil {
+			full.Close()
+		}
+	}()
+	args := make([]any, 0, per*9)
 	for len(entries) > 0 {
 		n := min(len(entries), per)
-		var b strings.Builder
-		b.WriteString("INSERT INTO " + l.table + " (" + ledgerCols + ") VALUES ")
-		args := make([]any, 0, n*9)
-		for i, e := range entries[:n] {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteByte('(')
-			for j := 0; j < 9; j++ {
-				if j > 0 {
-					b.WriteByte(',')
-				}
-				b.WriteString(placeholder(l.d, len(args)+j+1))
-			}
-			b.WriteByte(')')
-			args = append(args, e.Subject, e.Record, e.Type, e.Field, e.Action, e.Policy, e.Outcome, e.Reason, e.At.UTC())
+		args = args[:0]
+		for _, e := range entries[:n] {
+			args = append(args, e.Subject, e.Record, e.Type, e.Field, e.Action, e.Policy, e.Outcome, e.Reason, e.At.UTC().Format(ledgerTime))
 		}
-		if _, err := q.ExecContext(ctx, b.String(), args...); err != nil {
+		var err error
+		if n == per {
+			if full == nil {
+				if full, err = q.PrepareContext(ctx, l.insertValues(per)); err != nil {
+					return fmt.Errorf("sqlstore: ledger insert: %w", err)
+				}
+			}
+			_, err = full.ExecContext(ctx, args...)
+		} else {
+			_, err = q.ExecContext(ctx, l.insertValues(n), args...)
+		}
+		if err != nil {
 			return fmt.Errorf("sqlstore: ledger insert: %w", err)
 		}
 		entries = entries[n:]
 	}
 	return nil
+}
+
+func (l *Ledger) insertValues(n int) string {
+	var b strings.Builder
+	b.WriteString("INSERT INTO " + l.table + " (" + ledgerCols + ") VALUES ")
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('(')
+		for j := 0; j < 9; j++ {
+			if j > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(placeholder(l.d, i*9+j+1))
+		}
+		b.WriteByte(')')
+	}
+	return b.String()
+}
+
+func (l *Ledger) appendJSON(ctx context.Context, q querier, entries []retention.Entry) error {
+	const per = 2000
+	stmt := "INSERT INTO " + l.table + " (" + ledgerCols + ") SELECT x->>0, x->>1, x->>2, x->>3, x->>4, x->>5, x->>6, x->>7, (x->>8)::timestamptz" +
+		" FROM json_array_elements($1::json) WITH ORDINALITY AS e(x, n) ORDER BY n"
+	buf := make([]byte, 0, 256*min(len(entries), per))
+	for len(entries) > 0 {
+		n := min(len(entries), per)
+		buf = append(buf[:0], '[')
+		for i, e := range entries[:n] {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = append(buf, '[')
+			for j, v := range [...]string{e.Subject, e.Record, e.Type, e.Field, e.Action, e.Policy, e.Outcome, e.Reason} {
+				if j > 0 {
+					buf = append(buf, ',')
+				}
+				buf = appendJSONString(buf, v)
+			}
+			buf = append(buf, ',', '"')
+			buf = e.At.UTC().AppendFormat(buf, ledgerTime)
+			buf = append(buf, '"', ']')
+		}
+		buf = append(buf, ']')
+		if _, err := q.ExecContext(ctx, stmt, string(buf)); err != nil {
+			return fmt.Errorf("sqlstore: ledger insert: %w", err)
+		}
+		entries = entries[n:]
+	}
+	return nil
+}
+
+// ledgerTime is how ledger times are written: UTC, fixed width, so that
+// they sort as text on SQLite.
+const ledgerTime = "2006-01-02T15:04:05.000Z"
+
+func appendJSONString(buf []byte, s string) []byte {
+	b, _ := json.Marshal(s) // cannot fail for a string
+	return append(buf, b...)
 }
 
 // Scan calls fn for every entry in append order, reading in pages.

@@ -606,6 +606,7 @@ func toInt(src any) (int64, error) {
 }
 
 var timeLayouts = []string{
+	"2006-01-02T15:04:05.000Z",
 	"2006-01-02 15:04:05.999999999 -0700 MST",
 	"2006-01-02 15:04:05.999999999-07:00",
 	time.RFC3339Nano,
