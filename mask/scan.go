@@ -581,6 +581,16 @@ func metadataValid(cc int, nsn []byte) bool {
 	for zeros < int32(len(nsn))-1 && nsn[zeros] == '0' {
 		zeros++
 	}
+	// The main region of the calling code first, with precompiled
+	// patterns; then, for shared codes (+1 has 25 regions), every region
+	// through phonenumbers.
+	regions := phonenumbers.GetRegionCodesForCountryCode(cc)
+	if len(regions) == 0 {
+		return false
+	}
+	if valid, ok := validFor(regions[0], string(nsn)); ok && (valid || len(regions) == 1) {
+		return valid
+	}
 	c32 := int32(cc)
 	nn := uint64(0)
 	for _, c := range nsn {
@@ -592,14 +602,7 @@ func metadataValid(cc int, nsn []byte) bool {
 		num.ItalianLeadingZero = &t
 		num.NumberOfLeadingZeros = &zeros
 	}
-	// IsValidNumber tries every region sharing the calling code (25 for
-	// +1), each with regular expressions; the main region first is much
-	// cheaper for the common case.
-	regions := phonenumbers.GetRegionCodesForCountryCode(cc)
-	if len(regions) > 0 && phonenumbers.IsValidNumberForRegion(num, regions[0]) {
-		return true
-	}
-	return len(regions) > 1 && phonenumbers.IsValidNumber(num)
+	return phonenumbers.IsValidNumber(num)
 }
 
 func atoi(b []byte) int {
