@@ -1,0 +1,81 @@
+// Package vault is a keyprovider backend on HashiCorp Vault's Transit
+// secrets engine, through the official client github.com/hashicorp/vault/api:
+// data keys are wrapped with transit/encrypt and unwrapped with
+// transit/decrypt under one named Transit key.
+//
+// # Associated data
+//
+// Vault binds extra data to a ciphertext in two ways, and silently ignores
+// the wrong one: a non-derived AEAD key (aes128-gcm96, aes256-gcm96,
+// chacha20-poly1305) authenticates associated_data, while a derived key
+// uses context to derive a per-context key and ignores associated_data; a
+// non-derived key ignores context. Sending the wrong field would leave the
+// wrapped key unbound without any error, so [New] reads the key
+// (GET /v1/MOUNT/keys/NAME) and refuses a key whose type cannot
+// authenticate associated data, a convergent key (deterministic wrapping),
+// or a key whose derived flag differs from Options.Derived. Then the
+// Provider sends associated_data (non-derived) or context (derived).
+// Derived keys need non-empty associated data (Vault requires a context).
+//
+// # Wrapped keys and versions
+//
+// The wrapped bytes are Vault's own ciphertext string, vault:vN:BASE64,
+// usable with the Vault CLI. Unwrap parses it strictly before sending it
+// (the prefix, a decimal version without leading zeros, canonical
+// standard base64), so no two byte strings name the same ciphertext, and
+// reports the version N. Wrap reports the version from key_version.
+//
+// # Key rotation
+//
+// [Provider] implements [keyprovider.Rotator] (POST MOUNT/keys/NAME/rotate),
+// [keyprovider.Describer] (the key's versions, with those below
+// min_decryption_version reported disabled) and [keyprovider.Rewrapper].
+// Vault's rewrap endpoint does not accept associated_data (it decrypts and
+// re-encrypts without it; vault#31791), so Rewrap uses it only where it is
+// correct: derived keys (with context) and empty associated data. Otherwise
+// it decrypts and encrypts again in this process, and the data key passes
+// through this process's memory (it is cleared after use).
+//
+// # Configuration
+//
+// [New] takes the Transit key name and [Options]: the Vault address and
+// token (default: the VAULT_ADDR and VAULT_TOKEN environment variables,
+// and the other variables vault/api reads, such as VAULT_CACERT and
+// VAULT_NAMESPACE), the mount path (default "transit"), whether the key is
+// derived, and a per-attempt Timeout; or a ready *api.Client. Key names
+// containing "/", "..", or whitespace are refused, as are such mount paths,
+// so a name can never reach another endpoint. The client's own retries are
+// switched off (Client.SetMaxRetries(0)) on clients New builds: put the
+// Provider behind a [keyprovider.Client], which retries with a budget and
+// a circuit breaker.
+//
+// The token needs "read" on MOUNT/keys/NAME, "update" on
+// MOUNT/encrypt/NAME and MOUNT/decrypt/NAME, and for the optional
+// interfaces "update" on MOUNT/rewrap/NAME and MOUNT/keys/NAME/rotate.
+// Note that Vault's encrypt endpoint creates a missing key when the policy
+// allows "create"; grant only "update" so a deleted key fails loudly.
+//
+// # Errors
+//
+// Errors are classified at this boundary ([keyprovider.Classify]); the
+// *api.ResponseError stays reachable with errors.As:
+//
+//   - 400 on decrypt or rewrap (message authentication failed, invalid
+//     ciphertext): [keyprovider.ErrAuthentication]; a version below
+//     min_decryption_version ("disallowed by policy"):
+//     [keyprovider.ErrKeyDisabled]; "not found": [keyprovider.ErrKeyNotFound].
+//     A wrapped key that does not parse never reaches Vault and is
+//     [keyprovider.ErrAuthentication] too.
+//   - 400 on encrypt: [keyprovider.ErrInvalidArgument].
+//   - 401, 403: [keyprovider.ErrPermission].
+//   - 404: [keyprovider.ErrKeyNotFound].
+//   - 412, 429, 5xx (503 is a sealed or standby Vault) and transport
+//     failures: [keyprovider.ErrUnavailable].
+//
+// # Testing
+//
+// Package vault/vaultfake is a small HTTP imitation of Transit for fault
+// injection and offline examples. The conformance suite runs against
+// Vault's own Transit engine in the nested module internal/vaulttest, which
+// keeps Vault's dependency tree out of this module's go.mod.
+package vault

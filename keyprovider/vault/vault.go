@@ -1,0 +1,435 @@
+package vault
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/hashicorp/vault/api"
+
+	"github.com/fieldguard/pii/keyprovider"
+)
+
+// Options configures a [Provider]. Nil means defaults.
+type Options struct {
+	// Client, when set, is used as is (Address, Token and Namespace are
+	// ignored). Set its MaxRetries to 0 when a keyprovider.Client retries.
+	Client *api.Client
+	// Address of the Vault server; default VAULT_ADDR.
+	Address string
+	// Token; default VAULT_TOKEN.
+	Token string
+	// Namespace (Vault Enterprise); default VAULT_NAMESPACE.
+	Namespace string
+	// Mount is the Transit mount path; default "transit".
+	Mount string
+	// Derived says the key is a derived key: associated data is sent as
+	// context. New refuses a key whose derived flag differs.
+	Derived bool
+	// Timeout bounds each request (default 10 s); the caller's deadline
+	// still applies.
+	Timeout time.Duration
+}
+
+// Provider wraps data keys under one Vault Transit key.
+type Provider struct {
+	client  *api.Client
+	mount   string
+	name    string
+	derived bool
+	timeout time.Duration
+}
+
+var (
+	_ keyprovider.KeyProvider = (*Provider)(nil)
+	_ keyprovider.Rotator     = (*Provider)(nil)
+	_ keyprovider.Rewrapper   = (*Provider)(nil)
+	_ keyprovider.Describer   = (*Provider)(nil)
+)
+
+// aeadTypes are the Transit key types that authenticate associated_data.
+var aeadTypes = map[string]bool{"aes128-gcm96": true, "aes256-gcm96": true, "chacha20-poly1305": true}
+
+// ValidName reports whether name is acceptable as a Transit key name: not
+// empty, no "/", no "..", no whitespace or control characters.
+func ValidName(name string) bool {
+	return name != "" && len(name) <= 256 && !strings.Contains(name, "/") && !badSegment(name)
+}
+
+// ValidMount reports whether mount is acceptable as a mount path: one or
+// more segments separated by "/", none empty, none containing "..",
+// whitespace or control characters.
+func ValidMount(mount string) bool {
+	if mount == "" || len(mount) > 256 {
+		return false
+	}
+	for _, seg := range strings.Split(mount, "/") {
+		if seg == "" || badSegment(seg) {
+			return false
+		}
+	}
+	return true
+}
+
+func badSegment(s string) bool {
+	if strings.Contains(s, "..") || strings.ContainsAny(s, "?#%\\") {
+		return true
+	}
+	return strings.IndexFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0
+}
+
+// New returns a Provider for the Transit key name. It reads the key once
+// to check its type (see the package documentation) and fails if the key
+// does not exist, cannot be read, or does not match Options.Derived.
+func New(ctx context.Context, name string, opts *Options) (*Provider, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.Mount == "" {
+		o.Mount = "transit"
+	}
+	o.Mount = strings.Trim(o.Mount, "/")
+	if !ValidName(name) {
+		return nil, fmt.Errorf("vault: invalid Transit key name %q (no \"/\", \"..\" or whitespace)", name)
+	}
+	if !ValidMount(o.Mount) {
+		return nil, fmt.Errorf("vault: invalid mount path %q", o.Mount)
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 10 * time.Second
+	}
+	p := &Provider{client: o.Client, mount: o.Mount, name: name, derived: o.Derived, timeout: o.Timeout}
+	if p.client == nil {
+		cfg := api.DefaultConfig()
+		if cfg.Error != nil {
+			return nil, fmt.Errorf("vault: configuration: %w", cfg.Error)
+		}
+		if o.Address != "" {
+			cfg.Address = o.Address
+		}
+		cfg.MaxRetries = 0
+		c, err := api.NewClient(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("vault: creating client: %w", err)
+		}
+		if o.Token != "" {
+			c.SetToken(o.Token)
+		}
+		if o.Namespace != "" {
+			c.SetNamespace(o.Namespace)
+		}
+		if c.Token() == "" {
+			return nil, errors.New("vault: no token: set Options.Token or VAULT_TOKEN")
+		}
+		p.client = c
+	}
+	info, err := p.readKey(ctx, "new")
+	if err != nil {
+		return nil, err
+	}
+	if !aeadTypes[info.Type] {
+		return nil, fmt.Errorf("vault: key %s has type %q, which cannot authenticate associated data; use aes256-gcm96", p.path(), info.Type)
+	}
+	if info.Convergent {
+		return nil, fmt.Errorf("vault: key %s uses convergent encryption, which makes wrapping deterministic; use a non-convergent key", p.path())
+	}
+	if info.Derived != o.Derived {
+		return nil, fmt.Errorf("vault: key %s has derived=%t but Options.Derived is %t; refusing, as Vault would silently ignore the associated data", p.path(), info.Derived, o.Derived)
+	}
+	return p, nil
+}
+
+// path is the key's path below /v1/, for messages and KeyIDs.
+func (p *Provider) path() string { return p.mount + "/keys/" + p.name }
+
+func (p *Provider) id(version int) keyprovider.KeyID {
+	v := ""
+	if version > 0 {
+		v = strconv.Itoa(version)
+	}
+	return keyprovider.KeyID{Key: p.path(), Version: v}
+}
+
+type keyInfo struct {
+	Type          string         `json:"type"`
+	Derived       bool           `json:"derived"`
+	Convergent    bool           `json:"convergent_encryption"`
+	LatestVersion int            `json:"latest_version"`
+	MinDecrypt    int            `json:"min_decryption_version"`
+	MinAvailable  int            `json:"min_available_version"`
+	Keys          map[string]any `json:"keys"`
+}
+
+func (p *Provider) readKey(ctx context.Context, op string) (*keyInfo, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	s, err := p.client.Logical().ReadWithContext(ctx, p.mount+"/keys/"+p.name)
+	if err != nil {
+		return nil, classify(ctx, op, err)
+	}
+	if s == nil || s.Data == nil {
+		return nil, keyprovider.Classify(op, keyprovider.ErrKeyNotFound, fmt.Errorf("vault: key %s not found", p.path()))
+	}
+	b, err := json.Marshal(s.Data)
+	if err != nil {
+		return nil, keyprovider.Classify(op, keyprovider.ErrUnavailable, fmt.Errorf("vault: key %s: %w", p.path(), err))
+	}
+	var info keyInfo
+	if err := json.Unmarshal(b, &info); err != nil {
+		return nil, keyprovider.Classify(op, keyprovider.ErrUnavailable, fmt.Errorf("vault: key %s: malformed response", p.path()))
+	}
+	return &info, nil
+}
+
+// adFields returns the request fields carrying ad.
+func (p *Provider) adFields(op string, ad []byte, data map[string]any) error {
+	if len(ad) == 0 {
+		if p.derived {
+			return keyprovider.Classify(op, keyprovider.ErrInvalidArgument, errors.New("vault: a derived key needs non-empty associated data"))
+		}
+		return nil
+	}
+	field := "associated_data"
+	if p.derived {
+		field = "context"
+	}
+	data[field] = base64.StdEncoding.EncodeToString(ad)
+	return nil
+}
+
+// write sends one POST and returns the response data.
+func (p *Provider) write(ctx context.Context, op, path string, data map[string]any) (map[string]any, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	s, err := p.client.Logical().WriteWithContext(ctx, p.mount+"/"+path, data)
+	if err != nil {
+		return nil, classify(ctx, op, err)
+	}
+	if s == nil || s.Data == nil {
+		return nil, keyprovider.Classify(op, keyprovider.ErrUnavailable, fmt.Errorf("vault: empty response from %s/%s", p.mount, path))
+	}
+	return s.Data, nil
+}
+
+func stringField(op string, data map[string]any, k string) (string, error) {
+	v, ok := data[k].(string)
+	if !ok || v == "" {
+		return "", keyprovider.Classify(op, keyprovider.ErrUnavailable, fmt.Errorf("vault: response lacks %q", k))
+	}
+	return v, nil
+}
+
+// Wrap encrypts dataKey with the key's latest version.
+func (p *Provider) Wrap(ctx context.Context, dataKey, associatedData []byte) ([]byte, keyprovider.KeyID, error) {
+	const op = "wrap"
+	if err := ctx.Err(); err != nil {
+		return nil, keyprovider.KeyID{}, keyprovider.Classify(op, keyprovider.ErrUnavailable, err)
+	}
+	data := map[string]any{"plaintext": base64.StdEncoding.EncodeToString(dataKey)}
+	if err := p.adFields(op, associatedData, data); err != nil {
+		return nil, keyprovider.KeyID{}, err
+	}
+	resp, err := p.write(ctx, op, "encrypt/"+p.name, data)
+	if err != nil {
+		return nil, keyprovider.KeyID{}, err
+	}
+	ct, err := stringField(op, resp, "ciphertext")
+	if err != nil {
+		return nil, keyprovider.KeyID{}, err
+	}
+	version, _, err := ParseCiphertext(ct)
+	if err != nil {
+		return nil, keyprovider.KeyID{}, keyprovider.Classify(op, keyprovider.ErrUnavailable, errors.New("vault: malformed ciphertext in response"))
+	}
+	return []byte(ct), p.id(version), nil
+}
+
+// Unwrap decrypts wrapped, a vault:vN: ciphertext made by this key.
+func (p *Provider) Unwrap(ctx context.Context, wrapped, associatedData []byte) ([]byte, error) {
+	const op = "unwrap"
+	if err := ctx.Err(); err != nil {
+		return nil, keyprovider.Classify(op, keyprovider.ErrUnavailable, err)
+	}
+	if _, _, err := ParseCiphertext(string(wrapped)); err != nil {
+		return nil, keyprovider.Classify(op, keyprovider.ErrAuthentication, err)
+	}
+	data := map[string]any{"ciphertext": string(wrapped)}
+	if err := p.adFields(op, associatedData, data); err != nil {
+		return nil, err
+	}
+	resp, err := p.write(ctx, op, "decrypt/"+p.name, data)
+	if err != nil {
+		return nil, err
+	}
+	b64, ok := resp["plaintext"].(string)
+	if !ok {
+		return nil, keyprovider.Classify(op, keyprovider.ErrUnavailable, errors.New("vault: response lacks \"plaintext\""))
+	}
+	pt, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil || len(pt) == 0 {
+		clear(pt)
+		return nil, keyprovider.Classify(op, keyprovider.ErrUnavailable, errors.New("vault: malformed plaintext in response"))
+	}
+	return pt, nil
+}
+
+// Rewrap re-encrypts wrapped under the key's latest version, server-side
+// where Vault can do so correctly (see the package documentation).
+func (p *Provider) Rewrap(ctx context.Context, wrapped, associatedData []byte) ([]byte, keyprovider.KeyID, error) {
+	const op = "rewrap"
+	if err := ctx.Err(); err != nil {
+		return nil, keyprovider.KeyID{}, keyprovider.Classify(op, keyprovider.ErrUnavailable, err)
+	}
+	if _, _, err := ParseCiphertext(string(wrapped)); err != nil {
+		return nil, keyprovider.KeyID{}, keyprovider.Classify(op, keyprovider.ErrAuthentication, err)
+	}
+	if !p.derived && len(associatedData) > 0 {
+		// Vault's rewrap ignores associated_data: decrypt and encrypt here.
+		dk, err := p.Unwrap(ctx, wrapped, associatedData)
+		if err != nil {
+			return nil, keyprovider.KeyID{}, err
+		}
+		defer clear(dk)
+		return p.Wrap(ctx, dk, associatedData)
+	}
+	data := map[string]any{"ciphertext": string(wrapped)}
+	if err := p.adFields(op, associatedData, data); err != nil {
+		return nil, keyprovider.KeyID{}, err
+	}
+	resp, err := p.write(ctx, op, "rewrap/"+p.name, data)
+	if err != nil {
+		return nil, keyprovider.KeyID{}, err
+	}
+	ct, err := stringField(op, resp, "ciphertext")
+	if err != nil {
+		return nil, keyprovider.KeyID{}, err
+	}
+	version, _, err := ParseCiphertext(ct)
+	if err != nil {
+		return nil, keyprovider.KeyID{}, keyprovider.Classify(op, keyprovider.ErrUnavailable, errors.New("vault: malformed ciphertext in response"))
+	}
+	return []byte(ct), p.id(version), nil
+}
+
+// Rotate adds a key version and makes it the one Wrap uses.
+func (p *Provider) Rotate(ctx context.Context) (keyprovider.KeyID, error) {
+	const op = "rotate"
+	if err := ctx.Err(); err != nil {
+		return keyprovider.KeyID{}, keyprovider.Classify(op, keyprovider.ErrUnavailable, err)
+	}
+	rctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	if _, err := p.client.Logical().WriteWithContext(rctx, p.mount+"/keys/"+p.name+"/rotate", nil); err != nil {
+		return keyprovider.KeyID{}, classify(rctx, op, err)
+	}
+	info, err := p.readKey(ctx, op)
+	if err != nil {
+		return keyprovider.KeyID{}, err
+	}
+	return p.id(info.LatestVersion), nil
+}
+
+// Versions lists the key's versions still held by Vault.
+func (p *Provider) Versions(ctx context.Context) ([]keyprovider.Version, error) {
+	const op = "versions"
+	if err := ctx.Err(); err != nil {
+		return nil, keyprovider.Classify(op, keyprovider.ErrUnavailable, err)
+	}
+	info, err := p.readKey(ctx, op)
+	if err != nil {
+		return nil, err
+	}
+	var out []keyprovider.Version
+	for k, v := range info.Keys {
+		n, err := strconv.Atoi(k)
+		if err != nil || n < 1 {
+			continue
+		}
+		ver := keyprovider.Version{ID: p.id(n), Status: keyprovider.StatusEnabled, Primary: n == info.LatestVersion}
+		if n < info.MinDecrypt {
+			ver.Status = keyprovider.StatusDisabled
+		}
+		if ts, ok := v.(float64); ok && ts > 0 {
+			ver.Created = time.Unix(int64(ts), 0).UTC()
+		}
+		out = append(out, ver)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, _ := strconv.Atoi(out[i].ID.Version)
+		b, _ := strconv.Atoi(out[j].ID.Version)
+		return a < b
+	})
+	return out, nil
+}
+
+// ParseCiphertext parses a Transit ciphertext, vault:vN:BASE64, strictly:
+// N is a decimal version ≥ 1 without leading zeros, and BASE64 is
+// non-empty canonical standard base64. It returns N and the decoded bytes.
+func ParseCiphertext(s string) (version int, raw []byte, err error) {
+	errMalformed := errors.New("vault: malformed wrapped key (want vault:vN:base64)")
+	if len(s) > 1<<20 {
+		return 0, nil, errMalformed
+	}
+	rest, ok := strings.CutPrefix(s, "vault:v")
+	if !ok {
+		return 0, nil, errMalformed
+	}
+	num, body, ok := strings.Cut(rest, ":")
+	if !ok || num == "" || len(num) > 9 || num[0] == '0' || body == "" {
+		return 0, nil, errMalformed
+	}
+	for _, c := range num {
+		if c < '0' || c > '9' {
+			return 0, nil, errMalformed
+		}
+	}
+	version, _ = strconv.Atoi(num)
+	raw, err = base64.StdEncoding.Strict().DecodeString(body)
+	if err != nil || len(raw) == 0 || base64.StdEncoding.EncodeToString(raw) != body {
+		return 0, nil, errMalformed
+	}
+	return version, raw, nil
+}
+
+// classify maps a vault/api error to a keyprovider class.
+func classify(ctx context.Context, op string, err error) error {
+	if cerr := ctx.Err(); cerr != nil {
+		return keyprovider.Classify(op, keyprovider.ErrUnavailable, fmt.Errorf("vault: %w (%w)", cerr, err))
+	}
+	class := keyprovider.ErrUnavailable // transport failures
+	var re *api.ResponseError
+	if errors.As(err, &re) {
+		msg := strings.ToLower(strings.Join(re.Errors, "; "))
+		switch code := re.StatusCode; {
+		case code == http.StatusUnauthorized || code == http.StatusForbidden:
+			class = keyprovider.ErrPermission
+		case code == http.StatusNotFound:
+			class = keyprovider.ErrKeyNotFound
+		case code == http.StatusBadRequest:
+			switch {
+			case strings.Contains(msg, "disallowed by policy"):
+				class = keyprovider.ErrKeyDisabled
+			case strings.Contains(msg, "not found"):
+				class = keyprovider.ErrKeyNotFound
+			case op == "unwrap" || op == "rewrap":
+				class = keyprovider.ErrAuthentication
+			default:
+				class = keyprovider.ErrInvalidArgument
+			}
+		case code == http.StatusPreconditionFailed || code == http.StatusTooManyRequests || code >= 500:
+			class = keyprovider.ErrUnavailable
+		default:
+			class = keyprovider.ErrInvalidArgument
+		}
+	}
+	return keyprovider.Classify(op, class, fmt.Errorf("vault: %w", err))
+}
