@@ -36,7 +36,7 @@ const (
 	frozenV3 = "pii3.AxBA__B51M0LQ6HIOYMfj08SjdzlWQdiCtf6ECloNJlkQvYFEEhtnQc28y4UF0ayJTA"
 )
 
-func frozenSealer(t *testing.T) *envelope.Sealer {
+func frozenSealer(t testing.TB) *envelope.Sealer {
 	s, err := envelope.New(testkp.New(frozenKEK), nil)
 	require.NoError(t, err)
 	envelope.InstallDEK(s, frozenB.Tenant, frozenB.Subject, 1, frozenDEK)

@@ -2,8 +2,8 @@ package envelope
 
 import (
 	"crypto/subtle"
-	"encoding/binary"
 	"encoding/base64"
+	"encoding/binary"
 )
 
 // commitEqual compares a cached commitment with a carried one in constant

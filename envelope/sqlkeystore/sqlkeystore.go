@@ -1,11 +1,3 @@
-// Package sqlkeystore is an envelope.KeyStore on database/sql, tested on
-// SQLite (modernc.org/sqlite) and PostgreSQL (pgx stdlib).
-//
-// One table holds every wrapped key (branch keys, DEKs, search root keys)
-// and the tombstones of forgotten subjects. Rows hold ciphertext only; a
-// database dump without the KMS reveals no key. Insert is
-// INSERT ... ON CONFLICT DO NOTHING and Replace a compare-and-swap UPDATE,
-// so several processes can share the table.
 package sqlkeystore
 
 import (

@@ -19,7 +19,7 @@ import (
 // Provider wraps keys under one of its KEK versions with AES-256-GCM.
 // Wrapped form: version byte | nonce (12) | ciphertext || tag.
 type Provider struct {
-	mu      sync.RWMutex
+	mu       sync.RWMutex
 	keks     []cipher.AEAD
 	primary  int
 	disabled map[int]bool

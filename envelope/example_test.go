@@ -1,0 +1,134 @@
+package envelope_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+
+	"github.com/fieldguard/pii/envelope"
+	"github.com/fieldguard/pii/keyprovider/local"
+)
+
+// exampleKMS returns the embedded local key provider on a keyset in a
+// temporary directory, under a master key generated for the example only:
+// real master keys come from local.MasterKeyFromEnv or a file and are never
+// hard-coded.
+func exampleKMS() (*local.Provider, func()) {
+	dir, err := os.MkdirTemp("", "envelope-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	master, err := local.GenerateMasterKey()
+	if err != nil {
+		log.Fatal(err)
+	}
+	kp, err := local.Create(filepath.Join(dir, "keyset.json"), master)
+	if err != nil {
+		log.Fatal(err)
+	}
+	return kp, func() { os.RemoveAll(dir) }
+}
+
+func Example() {
+	kp, done := exampleKMS()
+	defer done()
+	ctx := context.Background()
+
+	s, err := envelope.New(kp, nil) // keyring mode on an in-memory KeyStore
+	if err != nil {
+		log.Fatal(err)
+	}
+	b := envelope.Binding{Tenant: "acme", Type: "Customer", Field: "Email", Record: "c-42", Subject: "alice"}
+	ct, err := s.EncryptString(ctx, "alice@example.com", b)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(ct[:5], envelope.IsSealed(ct))
+
+	pt, err := s.DecryptString(ctx, ct, b)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(pt)
+
+	// The same value presented as another record's does not open.
+	b.Record = "c-43"
+	_, err = s.DecryptString(ctx, ct, b)
+	fmt.Println(errors.Is(err, envelope.ErrDecrypt))
+	// Output:
+	// pii1. true
+	// alice@example.com
+	// true
+}
+
+func ExampleSealer_ForgetSubject() {
+	kp, done := exampleKMS()
+	defer done()
+	ctx := context.Background()
+	s, err := envelope.New(kp, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	b := envelope.Binding{Tenant: "acme", Type: "Customer", Field: "Email", Record: "c-42", Subject: "alice"}
+	ct, err := s.EncryptString(ctx, "alice@example.com", b)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := s.ForgetSubject(ctx, "acme", "alice"); err != nil {
+		log.Fatal(err)
+	}
+	_, err = s.DecryptString(ctx, ct, b)
+	fmt.Println(errors.Is(err, envelope.ErrShredded))
+	// Output: true
+}
+
+func ExampleSealer_BlindIndex() {
+	kp, done := exampleKMS()
+	defer done()
+	ctx := context.Background()
+	s, err := envelope.New(kp, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	a, err := s.BlindIndex(ctx, "acme", "Customer", "Email", "alice@example.com")
+	if err != nil {
+		log.Fatal(err)
+	}
+	again, _ := s.BlindIndex(ctx, "acme", "Customer", "Email", "alice@example.com")
+	otherField, _ := s.BlindIndex(ctx, "acme", "Customer", "BackupEmail", "alice@example.com")
+	otherTenant, _ := s.BlindIndex(ctx, "globex", "Customer", "Email", "alice@example.com")
+	fmt.Println(len(a), a == again, a == otherField, a == otherTenant)
+	// Output: 22 true false false
+}
+
+func Example_inline() {
+	kp, done := exampleKMS()
+	defer done()
+	ctx := context.Background()
+	// Inline mode: no key store; each ciphertext carries its wrapped DEK,
+	// and DEKs are reused under the cache limits.
+	s, err := envelope.New(kp, &envelope.Options{Mode: envelope.Inline})
+	if err != nil {
+		log.Fatal(err)
+	}
+	b := envelope.Binding{Tenant: "acme", Type: "Order", Field: "Address", Record: "o-1"}
+	for _, v := range []string{"1 Rabbit Hole", "2 Looking Glass"} {
+		ct, err := s.EncryptString(ctx, v, b)
+		if err != nil {
+			log.Fatal(err)
+		}
+		pt, err := s.DecryptString(ctx, ct, b)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(ct[:5], pt)
+	}
+	fmt.Println("KMS wraps:", s.Stats().Wraps)
+	// Output:
+	// pii2. 1 Rabbit Hole
+	// pii2. 2 Looking Glass
+	// KMS wraps: 1
+}

@@ -1,0 +1,25 @@
+// Package sqlkeystore is an envelope.KeyStore on database/sql, tested on
+// SQLite (modernc.org/sqlite) and PostgreSQL (pgx stdlib).
+//
+// One table holds every wrapped key (branch keys, DEKs, search root keys)
+// and the tombstones of forgotten subjects. Rows hold ciphertext only; a
+// database dump without the KMS reveals no key. Insert is
+// INSERT ... ON CONFLICT DO NOTHING and Replace a compare-and-swap UPDATE,
+// so several processes can share the table.
+//
+// # Schema
+//
+// CreateTable makes (idempotently)
+//
+//	pii_keys(kind, tenant, scope, id, wrapped, parent, kek, created,
+//	         PRIMARY KEY (kind, tenant, scope, id))
+//
+// with BLOB (SQLite) or BYTEA and the "C" collation (PostgreSQL). created
+// is Unix microseconds.
+//
+// # Errors
+//
+// A missing row is envelope.ErrNotFound and a lost compare-and-swap
+// envelope.ErrConflict; other database errors are wrapped with the
+// operation ("sqlkeystore: get: ...") and never include key bytes.
+package sqlkeystore
