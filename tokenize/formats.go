@@ -34,18 +34,22 @@ func digitPositions(s, seps string, pos []int, x []uint16) ([]int, []uint16, boo
 	return pos, x, true
 }
 
-// putDigits returns s with the digits at pos (ascending) replaced by x.
+// putDigits returns s with the digits at pos replaced by x.
 func putDigits(s string, pos []int, x []uint16) string {
-	var b strings.Builder
-	b.Grow(len(s))
-	last := 0
-	for i, p := range pos {
-		b.WriteString(s[last:p])
-		b.WriteByte(byte('0' + x[i]))
-		last = p + 1
+	var stack [64]byte
+	var b []byte
+	if len(s) <= len(stack) {
+		b = stack[:len(s)]
+	} else {
+		b = make([]byte, len(s))
 	}
-	b.WriteString(s[last:])
-	return b.String()
+	copy(b, s)
+	for i, p := range pos {
+		b[p] = byte('0' + x[i])
+	}
+	out := string(b)
+	clear(b)
+	return out
 }
 
 // Card tokenizes payment card numbers of 12–19 digits, with spaces or
