@@ -56,6 +56,10 @@ type scanner struct {
 	want     uint8 // bit set of kinds
 	minConf  float64
 	findings []Finding
+
+	ctx   wordContext // memo of context(ctxAt)
+	ctxAt int
+	ctxOK bool
 }
 
 const (
@@ -316,7 +320,7 @@ func (s *scanner) classify(start, first, end int, gs, ge []int, digits int, seps
 	)
 	// IPv4: four dotted groups of at most three digits.
 	if len(gs) == 4 && seps == sepDot && !plus {
-		if s.want&bitIP != 0 && !s.before(first, versionWords) {
+		if s.want&bitIP != 0 && s.context(first)[catVersion] < 0 {
 			if a, err := netip.ParseAddr(t[first:end]); err == nil && a.Is4() {
 				s.add(KindIP, first, end, 0.95)
 			}
@@ -367,7 +371,7 @@ func (s *scanner) card(gs, ge []int) bool {
 			if best > a {
 				conf = 0.97
 			}
-			if s.lastWord(gs[a], nonCardWords) > s.lastWord(gs[a], cardWords) {
+			if cx := s.context(gs[a]); cx[catNonCard] > cx[catCard] {
 				conf = 0.6
 			}
 			s.add(KindCard, gs[a], ge[best], conf)
@@ -474,7 +478,7 @@ func (s *scanner) ssn(first, end int, gs, ge []int, seps uint8) bool {
 	if area == 0 || area == 666 || area >= 900 || group == 0 || serial == "0000" {
 		return false
 	}
-	ctx := s.before(first, ssnWords)
+	ctx := s.context(first)[catSSN] >= 0
 	shaped := len(gs) == 3 && ge[0]-gs[0] == 3 && ge[1]-gs[1] == 2 && ge[2]-gs[2] == 4
 	switch {
 	case shaped && (t[ge[0]] == '-' && t[ge[1]] == '-'):
@@ -498,11 +502,12 @@ func (s *scanner) ssn(first, end int, gs, ge []int, seps uint8) bool {
 // without a '+', separators or context are left alone: they are far more
 // often order numbers and account ids than phone numbers.
 func (s *scanner) phone(start, first, end, digits int, seps uint8, plus bool, groups int) {
-	pos := s.lastWord(start, phoneWords)
-	if np := s.lastWord(start, nonPhoneWords); np > pos && s.adjacent(np, start) {
+	cx := s.context(start)
+	pos := cx[catPhone]
+	if np := cx[catNonPhone]; np > pos && s.adjacent(np, start) {
 		return
 	}
-	ctx := pos >= 0 || s.lastWord(start, numberWords) >= 0
+	ctx := pos >= 0 || cx[catNumber] >= 0
 	if !plus && groups == 1 && !ctx {
 		return
 	}
@@ -816,40 +821,87 @@ var (
 	dobWords      = []string{"dob", "d.o.b", "born", "birth", "birthday", "birthdate", "bday", "b-day"}
 )
 
-// before reports whether one of words starts a word in the 32 bytes
-// before i (and after the previous line break).
-func (s *scanner) before(i int, words []string) bool { return s.lastWord(i, words) >= 0 }
+// Context categories.
+const (
+	catPhone = iota
+	catNonPhone
+	catNumber
+	catCard
+	catNonCard
+	catSSN
+	catVersion
+	numCats
+)
 
-// lastWord returns the offset of the last of words that starts a word in
-// the 32 bytes before i, or -1. Words of four letters or more also match
-// as prefixes ("ordered", "phones").
-func (s *scanner) lastWord(i int, words []string) int {
+type ctxWord struct {
+	word string // lower case
+	cat  uint8
+}
+
+// ctxIndex holds the context words by first byte.
+var ctxIndex = func() (idx [256][]ctxWord) {
+	for cat, words := range [numCats][]string{catPhone: phoneWords, catNonPhone: nonPhoneWords, catNumber: numberWords,
+		catCard: cardWords, catNonCard: nonCardWords, catSSN: ssnWords, catVersion: versionWords} {
+		for _, w := range words {
+			idx[w[0]] = append(idx[w[0]], ctxWord{w, uint8(cat)})
+		}
+	}
+	return idx
+}()
+
+// wordContext holds, per category, the offset of the last context word in the
+// 32 bytes before a candidate (and after the last line break), or -1.
+// Words of four letters or more also match as prefixes ("ordered",
+// "phones").
+type wordContext [numCats]int
+
+func (s *scanner) context(i int) *wordContext {
+	if s.ctxAt == i && s.ctxOK {
+		return &s.ctx
+	}
+	s.ctxAt, s.ctxOK = i, true
+	for k := range s.ctx {
+		s.ctx[k] = -1
+	}
 	t := s.text
 	lo := max(0, i-32)
-	win := t[lo:i]
-	if k := strings.LastIndexByte(win, '\n'); k >= 0 {
+	if k := strings.LastIndexByte(t[lo:i], '\n'); k >= 0 {
 		lo += k + 1
-		win = win[k+1:]
 	}
-	last := -1
-	for w := 0; w < len(win); w++ {
-		if w > 0 && isLetter(win[w-1]) {
+	for w := lo; w < i; w++ {
+		if w > 0 && isLetter(t[w-1]) {
 			continue
 		}
-		c := win[w] | 0x20
-		for _, word := range words {
-			if word[0] != c || len(win)-w < len(word) {
+		c := t[w]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		for _, cw := range ctxIndex[c] {
+			n := len(cw.word)
+			if i-w < n || !hasPrefixFold(t[w:i], cw.word) {
 				continue
 			}
-			if strings.EqualFold(win[w:w+len(word)], word) {
-				e := w + len(word)
-				if e == len(win) || !isLetter(win[e]) || len(word) >= 4 {
-					last = lo + w
-				}
+			if e := w + n; e == i || !isLetter(t[e]) || n >= 4 {
+				s.ctx[cw.cat] = w
 			}
 		}
 	}
-	return last
+	return &s.ctx
+}
+
+// hasPrefixFold reports whether s starts with the lower-case ASCII word,
+// ignoring case.
+func hasPrefixFold(s, word string) bool {
+	for k := 0; k < len(word); k++ {
+		c := s[k]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != word[k] {
+			return false
+		}
+	}
+	return true
 }
 
 // adjacent reports whether the word at w is followed, up to i, only by
