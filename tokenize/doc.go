@@ -24,8 +24,8 @@
 // *FF31 are immutable and safe for concurrent use: no cipher state is
 // shared between calls.
 //
-// Performance: when radix^ceil(n/2) fits in 64 bits (16 decimal digits,
-// 38 for radix 10 in total), the Feistel halves are machine integers for
+// Performance: when radix^ceil(n/2) fits in 64 bits (inputs of up to 38
+// decimal digits, 126 binary ones), the Feistel halves are machine integers for
 // the whole computation, the per-length constants are precomputed at
 // construction, the CBC-MAC is computed by hand over the shared AES block
 // cipher so each round costs one AES block, and the only allocation is the
@@ -65,6 +65,23 @@
 // encryption are derived with HKDF-SHA256, so one compromise of a derived
 // key does not expose the others. Options.KeyID names the key in HMAC
 // pseudonyms and vault records so a rotation can tell generations apart.
+//
+// # Key rotation
+//
+// FPE tokens are a function of the key: rotating means reading each token
+// with a Tokenizer on the old root key (Detokenize or Reverse) and writing
+// it with one on the new key. HMAC pseudonyms carry Options.KeyID as a
+// prefix, so stores can hold two generations while a migration runs.
+// Vault records carry the key id too, and their values are sealed under a
+// key derived from the root: rotate by reading each record with the old
+// Tokenizer and tokenizing again with the new one.
+//
+// # Backwards compatibility
+//
+// Tokens must not change across releases: the HKDF labels, the tweak
+// derivation, the pseudonym encoding and every format's rules are fixed
+// for version 1, and the package examples freeze one token of each kind
+// (their // Output: lines), so any drift fails the tests.
 //
 // # Security model
 //
