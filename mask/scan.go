@@ -311,7 +311,7 @@ func (s *scanner) digitRun(i int) int {
 
 func (s *scanner) classify(start, first, end int, gs, ge []int, digits int, seps uint8) {
 	t := s.text
-	plus := t[start] == '+' || (start+1 < len(t) && t[start+1] == '+')
+	plus := t[start] == '+' || (t[start] == '(' && start+1 < len(t) && t[start+1] == '+')
 	const (
 		sepSpace = 1 << iota
 		sepDash
