@@ -589,6 +589,17 @@ func (s *Sealer) createDEK(ctx context.Context, sr scopeRef, scope string, id ui
 		clear(raw)
 		return s.loadDEK(ctx, stored, sr.subject, false)
 	}
+	if sr.subject != "" {
+		// Close the race with a ForgetSubject that landed between our
+		// tombstone check and the insert: forget again and refuse.
+		if _, terr := s.store.Get(ctx, KeyRef{Kind: KindTombstone, Tenant: sr.tenant, Scope: scope}); terr == nil {
+			clear(raw)
+			if _, ferr := s.store.Forget(ctx, sr.tenant, scope); ferr != nil {
+				return nil, fmt.Errorf("envelope: key store: %w", ferr)
+			}
+			return nil, ErrShredded
+		}
+	}
 	return s.newDEKEntry(dekRef{sr.tenant, sr.subject, id}, raw, now, stored.Created)
 }
 

@@ -269,3 +269,17 @@ func ExampleSealer_Seal() {
 	// true true gold
 	// alice@example.com
 }
+
+func TestSealBytesLookalikeIsEncrypted(t *testing.T) {
+	ctx := context.Background()
+	s, err := envelope.New(newKP(), nil)
+	require.NoError(t, err)
+	// A plaintext blob that parses as a v1 ciphertext must still be sealed.
+	blob := append([]byte{1, 0, 0, 1}, make([]byte, 60)...)
+	c := sampleCustomer()
+	c.Photo = append([]byte(nil), blob...)
+	require.NoError(t, s.Seal(ctx, c))
+	require.Len(t, c.Photo, len(blob)+48)
+	require.NoError(t, s.Open(ctx, c))
+	require.Equal(t, blob, c.Photo)
+}
