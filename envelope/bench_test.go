@@ -162,3 +162,70 @@ func BenchmarkSealCustomer(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkOpenCustomer(b *testing.B) {
+	s := benchSealer(b, nil)
+	ctx := context.Background()
+	v := string(pt32)
+	sealed := benchCustomer{ID: "s-1", Tenant: "acme", Name: v, Email: v, Phone: v, Street: v, Zip: v, Country: v, Plan: "gold"}
+	if err := s.Seal(ctx, &sealed); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		c := sealed
+		if err := s.Open(ctx, &c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkEncryptBytes32(b *testing.B) {
+	s := benchSealer(b, nil)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.EncryptBytes(ctx, pt32, benchBinding); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDecryptBytes32(b *testing.B) {
+	s := benchSealer(b, nil)
+	ctx := context.Background()
+	ct, err := s.EncryptBytes(ctx, pt32, benchBinding)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.DecryptBytes(ctx, ct, benchBinding); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkEncryptDeterministic32(b *testing.B) {
+	s := benchSealer(b, nil)
+	ctx := context.Background()
+	p := string(pt32)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.EncryptDeterministic(ctx, p, benchBinding); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkBlindIndex32(b *testing.B) {
+	s := benchSealer(b, nil)
+	ctx := context.Background()
+	p := string(pt32)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.BlindIndex(ctx, "acme", "Customer", "Email", p); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

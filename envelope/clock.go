@@ -77,14 +77,20 @@ func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)
 // opening a struct's fields costs one allocation rather than one per field.
 // Bytes handed out are never written again (the strings are immutable); a
 // chunk lives as long as any string carved from it.
-type textArena struct{ buf []byte }
-
-const arenaChunk = 1024
+type textArena struct {
+	buf  []byte
+	next int // size of the next chunk; doubles up to 8 KiB
+}
 
 func (a *textArena) room(n int) {
-	if cap(a.buf)-len(a.buf) < n {
-		a.buf = make([]byte, 0, max(arenaChunk, n))
+	if cap(a.buf)-len(a.buf) >= n {
+		return
 	}
+	if a.next == 0 {
+		a.next = 256
+	}
+	a.buf = make([]byte, 0, max(a.next, n))
+	a.next = min(2*a.next, 8<<10)
 }
 
 // text returns the text form of the binary ciphertext bin.

@@ -46,7 +46,11 @@ func (s *Sealer) walk(ctx context.Context, ptr any, seal bool) error {
 		Record:  sc.RecordOf(ptr),
 		Subject: sc.SubjectOf(ptr),
 	}
-	var arena textArena
+	// Sealed text is about 3.5 times the plaintext; start seals bigger.
+	arena := textArena{next: 256}
+	if seal {
+		arena.next = 1024
+	}
 	return sc.WalkOwned(ptr, func(f *pii.Field, path string, owner, v reflect.Value) error {
 		if f.Opts.Encrypt == pii.EncryptNone && !f.Opts.Index {
 			return nil
