@@ -168,6 +168,7 @@ func (r *runner) seedCustomers(ctx context.Context, c *cryptoSet, n int64) (int6
 				return start - 1 - have, err
 			}
 			rows = append(rows, row{i, cust, mac})
+			bar.add(1)
 		}
 		err := r.db.inTx(ctx, func(tx *sql.Tx) error {
 			for _, w := range rows {
@@ -183,7 +184,6 @@ func (r *runner) seedCustomers(ctx context.Context, c *cryptoSet, n int64) (int6
 		if err != nil {
 			return start - 1 - have, err
 		}
-		bar.add(end - start + 1)
 	}
 	return n - have, nil
 }

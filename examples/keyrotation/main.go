@@ -603,7 +603,10 @@ func (r *runner) doKeyset(ctx context.Context) error {
 				return "", err
 			}
 		}
-		if k.created && k.masterPath != "" {
+		if k.created && k.masterPath == "" {
+			return fmt.Sprintf("created keyset %s with version %s; file %s", p.Key, p.Version, k.keysetPath), nil
+		}
+		if k.created {
 			r.printf("\n  WARNING: a development master key was generated and stored in\n"+
 				"    %s (mode 0600).\n"+
 				"  It is for development only. In production the master key comes from\n"+
