@@ -137,8 +137,11 @@ func demo(ctx context.Context, c config, out io.Writer, tty bool) error {
 		return err
 	}
 	path := filepath.Join(dir, "shop.db")
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
+	// Start afresh: the database from an earlier run, with its WAL files.
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
 	}
 	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)")
 	if err != nil {

@@ -110,3 +110,11 @@ func TestUnwritableDir(t *testing.T) {
 	require.Equal(t, 1, strings.Count(stderr.String(), "\n"), stderr.String())
 	require.True(t, strings.HasPrefix(stderr.String(), "retention: "), stderr.String())
 }
+
+func TestRerunSameDir(t *testing.T) {
+	dir := t.TempDir()
+	var first, second, stderr bytes.Buffer
+	require.Equal(t, 0, run([]string{"-dir", dir, "-records", "50"}, &first, &stderr), stderr.String())
+	require.Equal(t, 0, run([]string{"-dir", dir, "-records", "50"}, &second, &stderr), stderr.String())
+	require.Equal(t, first.String(), second.String())
+}
