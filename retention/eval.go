@@ -2,7 +2,6 @@ package retention
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"reflect"
 	"time"
@@ -278,5 +277,3 @@ func (m *Manager) Readable(ctx context.Context, ptr any, path string) error {
 	}
 	return m.ReadCheck(ctx, r.ti.s, f, ptr)
 }
-
-var errStop = errors.New("stop")

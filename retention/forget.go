@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"time"
 
 	"github.com/fieldguard/pii"
@@ -94,10 +95,13 @@ func (m *Manager) Forget(ctx context.Context, subject string) (*ForgetReport, er
 		if len(tenants) == 0 {
 			tenants[""] = true
 		}
+		list := make([]string, 0, len(tenants))
 		for tenant := range tenants {
-			if err := m.forgetKey(ctx, subjectRef{tenant, subject}); err != nil {
-				return rep, err
-			}
+			list = append(list, tenant)
+		}
+		slices.Sort(list)
+		if err := m.shredSubject(ctx, list, subject); err != nil {
+			return rep, err
 		}
 		rep.KeyShredded = true
 		keyEntry.Outcome, keyEntry.Reason = OutcomeApplied, "subject key shredded, tokens deleted"
@@ -234,6 +238,9 @@ func (m *Manager) forgetItems(now time.Time, r record) ([]Item, error) {
 			}
 		}
 		if a.Kind == ActionBlock {
+			if v.IsZero() {
+				return nil
+			}
 			it.State = Blocked
 			items = append(items, it)
 			return nil

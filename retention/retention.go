@@ -38,10 +38,10 @@ type Shredder interface {
 	ForgetSubject(ctx context.Context, tenant, subject string) error
 }
 
-// TokenDeleter deletes a subject's vaulted tokens (and the blind indexes
-// kept beside them), returning how many it removed.
+// TokenDeleter deletes a subject's vaulted tokens, returning how many it
+// removed. *tokenize.Tokenizer satisfies it.
 type TokenDeleter interface {
-	DeleteSubject(ctx context.Context, tenant, subject string) (int, error)
+	DeleteSubject(ctx context.Context, subject string) (int64, error)
 }
 
 // Options configure a [Manager]. LedgerKey is required.

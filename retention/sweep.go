@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"time"
 
 	"github.com/fieldguard/pii"
@@ -313,27 +314,36 @@ func (b *batch) shredIfAny(rec Record, subject string, items []Item) {
 // deletion) before the batch commits; both are idempotent, so a crash
 // between them and the commit is repaired by the next run.
 func (b *batch) external(ctx context.Context) error {
-	seen := map[subjectRef]bool{}
+	tenants := map[string][]string{}
+	var order []string
 	for _, r := range b.shred {
-		if seen[r] {
-			continue
+		if _, ok := tenants[r.subject]; !ok {
+			order = append(order, r.subject)
 		}
-		seen[r] = true
-		if err := b.m.forgetKey(ctx, r); err != nil {
+		if !slices.Contains(tenants[r.subject], r.tenant) {
+			tenants[r.subject] = append(tenants[r.subject], r.tenant)
+		}
+	}
+	for _, subject := range order {
+		if err := b.m.shredSubject(ctx, tenants[subject], subject); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (m *Manager) forgetKey(ctx context.Context, r subjectRef) error {
+// shredSubject destroys the subject's key under each tenant, then deletes
+// their vaulted tokens.
+func (m *Manager) shredSubject(ctx context.Context, tenants []string, subject string) error {
 	if m.shredder != nil {
-		if err := m.shredder.ForgetSubject(ctx, r.tenant, r.subject); err != nil {
-			return fmt.Errorf("retention: shred: %w", err)
+		for _, tenant := range tenants {
+			if err := m.shredder.ForgetSubject(ctx, tenant, subject); err != nil {
+				return fmt.Errorf("retention: shred: %w", err)
+			}
 		}
 	}
 	if m.tokens != nil {
-		if _, err := m.tokens.DeleteSubject(ctx, r.tenant, r.subject); err != nil {
+		if _, err := m.tokens.DeleteSubject(ctx, subject); err != nil {
 			return fmt.Errorf("retention: delete tokens: %w", err)
 		}
 	}
