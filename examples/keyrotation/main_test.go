@@ -228,8 +228,7 @@ func crashAndResume(t *testing.T, dir string, extra []string, db *sql.DB) {
 	t.Logf("kill points from seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 0))
 	// 501 data keys (one per customer and the record-hash key's) in
-	// batches of 10 with a 20 ms pause each: the rewrap takes over a
-	// second, and 20 kills at most 35 ms into it leave it unfinished.
+	// batches of 10 with a 20 ms pause after each.
 	args := append([]string{"--dir", dir, "--records", "500", "--batch", "10", "--rotate-branch"}, extra...)
 	env := append(os.Environ(), batchDelayEnv+"=20ms")
 
@@ -245,11 +244,21 @@ func crashAndResume(t *testing.T, dir string, extra []string, db *sql.DB) {
 		pipe, err := cmd.StdoutPipe()
 		require.NoError(t, err)
 		require.NoError(t, cmd.Start())
+		// Kill after 0 or 1 committed batches of the rewrap, then at a
+		// random moment up to one batch pause later: the kills fall both
+		// between batches and inside them, every run makes at most two
+		// batches of progress, and 20 runs cannot finish the 51 batches.
 		sc := bufio.NewScanner(pipe)
-		inRewrap := false
+		inRewrap, batches, wantBatches := false, 0, rng.IntN(2)
 		for sc.Scan() {
-			if strings.HasPrefix(sc.Text(), "[6/10] Rewrap") {
+			line := sc.Text()
+			if strings.HasPrefix(line, "[6/10] Rewrap") {
 				inRewrap = true
+			}
+			if strings.Contains(line, "batch committed:") {
+				batches++
+			}
+			if inRewrap && batches >= wantBatches {
 				break
 			}
 		}
@@ -257,7 +266,7 @@ func crashAndResume(t *testing.T, dir string, extra []string, db *sql.DB) {
 			_ = cmd.Wait()
 			t.Fatalf("run %d ended before the rewrap: %s", kill, errOut.String())
 		}
-		time.Sleep(time.Duration(rng.Int64N(int64(35 * time.Millisecond))))
+		time.Sleep(time.Duration(rng.Int64N(int64(20 * time.Millisecond))))
 		require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
 		_, _ = bufio.NewReader(pipe).WriteTo(&bytes.Buffer{})
 		err = cmd.Wait()

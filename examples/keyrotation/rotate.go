@@ -60,6 +60,9 @@ func (r *runner) rewrapJob(ctx context.Context, name, desc string, total int64,
 			bar.add(int64(p.Scanned - last.Scanned))
 			last = p
 			if r.cfg.batchDelay > 0 {
+				// The test hook also reports each committed batch, so the
+				// crash test can place its kills between and within batches.
+				r.printf("      batch committed: %s %d/%d\n", name, p.Scanned, total)
 				select {
 				case <-ctx.Done():
 					return ctx.Err()
