@@ -1,20 +1,27 @@
 // Command keyrotation rotates a key-encryption key the way Tink, Vault and
-// the cloud KMSs do it, without losing a byte, on a database it seeds
-// itself:
+// the cloud KMSs do it, without losing a byte, on a database of customers
+// it seeds itself:
 //
 //	go run ./examples/keyrotation
 //
 // With no arguments it makes a fresh working folder holding a development
-// keyset (keyprovider/local) and an SQLite database, wraps data keys under
-// the keyset, and then: adds a new key version; proves a second process
-// re-opening the keyset can unwrap under it before it wraps anything;
-// promotes it; rewraps every data key in resumable batches (each new wrap
-// unwrapped and compared before it replaces the old one); verifies every
-// key; disables the old version; and reports that destroying it is now safe
-// (--destroy-old does it). A summary table ends the run.
+// keyset (keyprovider/local) and an SQLite database, and seals 10,000
+// synthetic customers with envelope (keyring mode on the SQL key store in
+// the same database), tokenizing phone and card numbers. Then it adds a new
+// key version; proves that a second process re-opening the keyset can
+// unwrap under it before it wraps anything; promotes it; rewraps every
+// KMS-wrapped key (envelope's branch and search root keys, the tokenizer's
+// root key) in resumable batches, and with --rotate-branch also rotates the
+// branch keys and rewraps every data key; verifies that every record opens
+// and equals what was sealed (a keyed hash of each original record is kept
+// for this, never its plaintext); disables the old version; and reports
+// that destroying it is now safe (--destroy-old does it). A summary table
+// ends the run.
 //
-// Every step is recorded in the database, so a run killed at any point
-// continues with --resume --dir DIR. Run with -h for the flags.
+// Every step is recorded in the database, and every rewrap batch commits
+// with its cursor, so a run killed at any point continues with
+// --resume --dir DIR. Each new wrap is unwrapped and compared before it
+// replaces the old one. Run with -h for the flags.
 package main
 
 import (
@@ -79,13 +86,13 @@ func parseFlags(args []string, stdout io.Writer) (config, error) {
 	fs := flag.NewFlagSet("keyrotation", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&c.dir, "dir", "", "working folder for the keyset, master key and SQLite database (default: a new folder under "+os.TempDir()+")")
-	fs.StringVar(&c.kms, "kms", "", "key provider URI (default: a development keyset in the working folder)")
+	fs.StringVar(&c.kms, "kms", "", "key provider URI: local://PATH, a keyset whose master key is in "+masterKeyEnv+" (default: a development keyset in the working folder)")
 	fs.StringVar(&c.db, "db", "", "database: sqlite:PATH or a postgres:// URL (default: sqlite:DIR/keyrotation.db)")
 	fs.Int64Var(&c.records, "records", 10_000, "number of synthetic customers to seal")
 	fs.Uint64Var(&c.seed, "seed", 1, "seed of the synthetic customer generator")
-	fs.IntVar(&c.batch, "batch", 250, "keys rewrapped per transaction")
+	fs.IntVar(&c.batch, "batch", 250, "keys rewrapped per batch; the resume cursor is saved after each")
 	fs.BoolVar(&c.resume, "resume", false, "continue the interrupted or finished run in --dir")
-	fs.BoolVar(&c.rotateBranch, "rotate-branch", false, "also rewrap the data keys under new branch keys")
+	fs.BoolVar(&c.rotateBranch, "rotate-branch", false, "also rotate the branch keys and rewrap every data key under the new ones")
 	fs.BoolVar(&c.destroyOld, "destroy-old", false, "destroy the old key version once every key is verified under the new one")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
