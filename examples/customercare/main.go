@@ -166,6 +166,16 @@ func demo(ctx context.Context, out io.Writer, budget int) error {
 	default:
 		return errors.New("the public reply with a card number was not refused")
 	}
+	fmt.Fprintln(out, "the same words on each channel:")
+	for _, ch := range channels {
+		verdict := "allowed"
+		if err := mask.Check(draft, ch); errors.As(err, &ce) {
+			verdict = "refused (" + strings.Join(ce.Kinds, ", ") + ")"
+		} else if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "  %-15s %s\n", ch, verdict)
+	}
 	redacted, _ := mask.Text(draft, p, mask.PublicSocial)
 	fmt.Fprintf(out, "or let mask.Text redact it: %s\n", redacted)
 	safe := "@ada_l Sorry about that! Let's continue in our secure chat so we can check your payment details."

@@ -29,6 +29,7 @@ func TestRun(t *testing.T) {
 	// The public reply with a card number is refused, with advice.
 	require.Contains(t, out, "refused: the reply carries card, which public_social must not carry")
 	require.Contains(t, out, "advice:  move the conversation to the secure chat or the phone")
+	require.Contains(t, out, "  public_social   refused (card)\n  direct_message  refused (card)\n  secure_chat     allowed\n  phone           allowed\n")
 	require.Contains(t, out, "I have updated card [card removed] on your account.")
 	require.Contains(t, out, "check:   ok, nothing to refuse")
 
