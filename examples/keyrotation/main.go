@@ -557,7 +557,7 @@ func (r *runner) run(ctx context.Context) error {
 			return fmt.Sprintf("version %s is already destroyed", oldV), nil
 		}
 		if !cfg.destroyOld {
-			return fmt.Sprintf("safe to destroy (not done); nothing stored needs version %s any more. Destroy it with:\n        go run ./examples/keyrotation --resume --dir %s%s --destroy-old", oldV, r.dir, r.extraFlags()), nil
+			return fmt.Sprintf("safe to destroy (not done); nothing stored needs version %s any more\n      destroy it with: go run ./examples/keyrotation --resume --dir %s%s --destroy-old", oldV, r.dir, r.extraFlags()), nil
 		}
 		if err := r.kms.destroy(ctx, oldV); err != nil {
 			return "", err
@@ -653,7 +653,7 @@ func (r *runner) summary(ctx context.Context, records int64, verified string) {
 	fmt.Fprintf(tw, "  step\ttime\tKMS calls\tresult\n")
 	for _, s := range r.steps {
 		took, calls := "-", "-"
-		if s.result != "done earlier" {
+		if s.result != "done earlier" && s.result != "skipped" {
 			took, calls = round(s.took).String(), strconv.FormatInt(s.calls, 10)
 		}
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", s.name, took, calls, s.result)
