@@ -5,5 +5,5 @@ import (
 	"strconv"
 )
 
-func itoa(n int) string    { return strconv.Itoa(n) }
+func itoa(n int) string   { return strconv.Itoa(n) }
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -348,26 +347,23 @@ func (p *Provider) Versions(ctx context.Context) ([]keyprovider.Version, error) 
 	if err != nil {
 		return nil, err
 	}
+	// Vault lists only versions at or above min_decryption_version; the
+	// ones below it are archived (disabled, restorable by lowering the
+	// minimum), and the ones below min_available_version are trimmed.
 	var out []keyprovider.Version
-	for k, v := range info.Keys {
-		n, err := strconv.Atoi(k)
-		if err != nil || n < 1 {
-			continue
-		}
+	for n := 1; n <= info.LatestVersion; n++ {
 		ver := keyprovider.Version{ID: p.id(n), Status: keyprovider.StatusEnabled, Primary: n == info.LatestVersion}
-		if n < info.MinDecrypt {
+		switch {
+		case n < info.MinAvailable:
+			ver.Status = keyprovider.StatusDestroyed
+		case n < info.MinDecrypt:
 			ver.Status = keyprovider.StatusDisabled
 		}
-		if ts, ok := v.(float64); ok && ts > 0 {
+		if ts, ok := info.Keys[strconv.Itoa(n)].(float64); ok && ts > 0 {
 			ver.Created = time.Unix(int64(ts), 0).UTC()
 		}
 		out = append(out, ver)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		a, _ := strconv.Atoi(out[i].ID.Version)
-		b, _ := strconv.Atoi(out[j].ID.Version)
-		return a < b
-	})
 	return out, nil
 }
 
