@@ -406,3 +406,30 @@ func checkStore(t *testing.T, dir string, db *sql.DB, postgres bool, want int, r
 		require.True(t, hmac.Equal(recordMAC(checkKey, &c), s.mac))
 	}
 }
+
+// TestKMSLocalURI runs the flow on a keyset named with --kms local://,
+// its master key in PII_MASTER_KEY, with --rotate-branch and --destroy-old,
+// in this process (the second reader is this test binary, see TestMain).
+func TestKMSLocalURI(t *testing.T) {
+	master, err := local.GenerateMasterKey()
+	require.NoError(t, err)
+	t.Setenv(masterKeyEnv, local.EncodeMasterKey(master))
+	keyset := filepath.Join(t.TempDir(), "keyset.json")
+	dir := t.TempDir()
+
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"--kms", "local://" + keyset, "--dir", dir, "--records", "60", "--batch", "7", "--rotate-branch", "--destroy-old"}, &out, &errOut)
+	require.Equal(t, 0, code, "stderr: %s\nstdout: %s", errOut.String(), out.String())
+	require.Empty(t, errOut.String())
+	require.NotContains(t, out.String(), "WARNING", "no development master key was generated")
+	require.NotContains(t, out.String(), local.EncodeMasterKey(master))
+	require.Regexp(t, `(?m)^\s+verification\s+60/60 OK$`, out.String())
+	require.Regexp(t, `(?m)^\s+data keys rewrapped\s+61$`, out.String())
+	require.Contains(t, out.String(), "destroyed; its key material is gone for good")
+
+	kp, err := local.Open(keyset, master)
+	require.NoError(t, err)
+	require.Equal(t, map[keyprovider.Status]int{keyprovider.StatusEnabled: 1, keyprovider.StatusDestroyed: 1}, statusCounts(t, kp))
+	_, err = os.Stat(filepath.Join(dir, masterFile))
+	require.ErrorIs(t, err, os.ErrNotExist)
+}
