@@ -100,10 +100,14 @@
 // (shorter indexes add false positives and leak less). Neither leaks
 // across fields or tenants.
 //
-// Unwrapped keys are held in memory for at most Cache.MaxAge (5 minutes)
-// and cleared (clear()) when evicted or replaced; Go cannot promise erasure
-// (the runtime may copy memory, and cipher.AEAD values keep their own key
-// schedule). Secret-bearing values print [REDACTED] under every fmt verb,
+// Unwrapped keys are held in memory for at most Cache.MaxAge (5 minutes).
+// DEKs and branch keys are cleared (clear()) when evicted or replaced; the
+// search root and the per-field SIV and index keys are not, because they
+// are read on every call and a concurrent reader of a cleared key would
+// compute under an all-zero key (tink's AES-SIV even keeps slices of the
+// key it is given): they are left to the garbage collector. Go cannot
+// promise erasure in any case (the runtime may copy memory, and
+// cipher.AEAD values keep their own key schedule). Secret-bearing values print [REDACTED] under every fmt verb,
 // slog and JSON. AES is constant-time only with hardware support (AES-NI,
 // ARMv8 crypto extensions), as the standard library documents.
 //

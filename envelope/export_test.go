@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/fieldguard/pii/envelope/internal/format"
 	"log/slog"
 	"strings"
 	"time"
@@ -60,4 +61,9 @@ func CheckSecretRedaction(t interface {
 	if strings.Contains(buf.String()+string(j), "KEYBYTES") {
 		t.Fatalf("secret leaked to slog or json")
 	}
+}
+
+// FieldAD exposes the associated data of a value for the spec tests.
+func FieldAD(v byte, id uint32, b Binding) []byte {
+	return appendFieldAD(nil, format.Version(v), id, &b)
 }

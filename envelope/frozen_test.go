@@ -33,7 +33,7 @@ func seq(n int, start byte) []byte {
 const (
 	frozenV1 = "pii1.AQAAAcDBwsPExcbHyMnKy2YpMkFuVouBCzOFp0iEN-6jsVjVmMgUcJi98P7KSCRJkqGcK0TOD3KpHLjDiZuoe08"
 	frozenV2 = "pii2.AgA9ABqZl9KcTKzbbU0c5RjMcfwyJ2tOTtot2MwN6_5qDSzbAAonZZkN_KjW-sIy6uJOFG1SQ0B1FuqpUvlLiMDBwsPExcbHyMnKy1O3BvQTaTQswhT_oz9st0ko8jymnYAPJ0uYmPtLMkuvP4Yxeh2BSqfx563J_T79KFU"
-	frozenV3 = "pii3.AxBA__B51M0LQ6HIOYMfj08SjdzlWQdiCtf6ECloNJlkQvYFEEhtnQc28y4UF0ayJTA"
+	frozenV3 = "pii3.AxBA__B51M0LQ6HIOYMfj08SjdzlWQdiCtf6ECloNJlkrjooPNDTLH9movRKnxoNggo"
 )
 
 func frozenSealer(t testing.TB) *envelope.Sealer {

@@ -47,7 +47,10 @@ func deriveField(root []byte, typ, field string, loaded int64) (*fieldKeys, erro
 	if err != nil {
 		return nil, err
 	}
-	defer clear(sk)
+	// sk is NOT cleared: tink's AESSIV keeps slices of the key it is given
+	// and schedules its CTR key from them on every call, so clearing sk
+	// would silently switch encryption to an all-zero key (TestSpecV3 and
+	// TestSIVKeyNotCleared catch that). It is left to the garbage collector.
 	cm, err := hkdf.Key(sha256.New, sk, nil, "pii/det/v1/commit", format.CommitmentSize)
 	if err != nil {
 		return nil, err
@@ -86,18 +89,20 @@ func (s *Sealer) fieldKeys(ctx context.Context, tenant, typ, field string, stale
 	if err != nil {
 		return nil, err
 	}
+	// Field and root keys are not cleared when replaced or evicted: unlike
+	// DEKs and branch keys, whose bytes are only read before the entry is
+	// published, these are read on every call (HMAC, derivation, and tink's
+	// AES-SIV, which keeps slices of its key), and a concurrent reader of a
+	// cleared key would compute under an all-zero key. They are left to
+	// the garbage collector.
 	s.mu.Lock()
 	if len(s.fields) >= s.opts.Cache.MaxEntries {
-		for k, old := range s.fields {
+		for k := range s.fields {
 			delete(s.fields, k)
-			old.idx.wipe()
 			if len(s.fields) < s.opts.Cache.MaxEntries*9/10 {
 				break
 			}
 		}
-	}
-	if old := s.fields[ref]; old != nil {
-		old.idx.wipe()
 	}
 	s.fields[ref] = nf
 	s.mu.Unlock()
@@ -159,9 +164,6 @@ func (s *Sealer) rootKey(ctx context.Context, tenant string, stale bool) (*rootE
 	}
 	ne := &rootEntry{tenant: tenant, key: newSecret(raw), loaded: now}
 	s.mu.Lock()
-	if re != nil {
-		re.key.wipe()
-	}
 	s.roots[tenant] = ne
 	s.mu.Unlock()
 	return ne, nil
