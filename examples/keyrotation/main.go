@@ -332,12 +332,13 @@ func (r *runner) run(ctx context.Context) error {
 	if err := r.createCustomerTable(ctx); err != nil {
 		return err
 	}
-	if !cfg.resume {
-		if n, err := db.getInt(ctx, db, "records"); err != nil {
-			return err
-		} else if n != 0 {
-			return fmt.Errorf("the database %s already holds a run; continue it with --resume, or use another --db", db.display)
-		}
+	switch n, err := db.getInt(ctx, db, "records"); {
+	case err != nil:
+		return err
+	case n != 0 && !cfg.resume:
+		return fmt.Errorf("the database %s already holds a run; continue it with --resume, or use another --db", db.display)
+	case n == 0 && cfg.resume:
+		return fmt.Errorf("--resume: the database %s holds no run; pass the --db and --kms of the run to continue, or start afresh with another --dir", db.display)
 	}
 
 	// Step 1: the key provider.

@@ -169,6 +169,7 @@ func TestBadInput(t *testing.T) {
 		{"stray argument", []string{"rotate"}, 2, `unexpected argument "rotate"`},
 		{"resume without dir", []string{"--resume"}, 2, "--resume needs --dir"},
 		{"resume missing dir", []string{"--resume", "--dir", filepath.Join(t.TempDir(), "nope")}, 1, "does not exist"},
+		{"resume with another db", []string{"--resume", "--dir", t.TempDir()}, 1, "holds no run"},
 		{"db scheme", []string{"--db", "mysql://localhost/x"}, 2, "--db: want sqlite:PATH or a postgres:// URL"},
 		{"db unreachable", []string{"--db", "postgres://u:secret@127.0.0.1:1/db?connect_timeout=5"}, 1, "is unreachable"},
 		{"kms unknown", []string{"--kms", "nosuch://key"}, 2, "--kms: unsupported key URI"},
