@@ -43,8 +43,9 @@
 // reveal, mask with a style, or deny. Struct tags give the defaults (mask=,
 // reveal=, sensitive); rules override them, the most specific rule winning.
 // Sensitive categories (health, national_id, card, … and fields tagged
-// sensitive) are denied on public channels unless a rule says otherwise;
-// an unknown channel counts as public. [Views.View] (and the typed
+// sensitive) are denied on public channels unless a rule that names that
+// channel says otherwise (a rule for a role or category alone does not lift
+// this floor); an unknown channel counts as public. [Views.View] (and the typed
 // [ViewOf]) returns a masked deep copy of a tagged struct, never touching
 // the original; untagged fields that can hold tagged structs are left out
 // of the copy because the policy cannot reach them. [Views.ViewMap] and

@@ -194,6 +194,12 @@ func (p *Policy) decide(path, category string, o pii.Options, role string, ch Ch
 	if style == "" {
 		style = StyleFixed
 	}
+	// Sensitive data on a public channel is denied unless a rule names that
+	// channel explicitly: a rule for a role or category alone ("fraud sees
+	// cards as BIN + last 4") must not lift the floor on public posts.
+	if ch.Public() && (o.Sensitive || p.sensitiveCategory(category)) && (best < 0 || p.rules[best].Channel == "") {
+		return Decision{Action: ActionDeny}
+	}
 	if best >= 0 {
 		r := p.rules[best]
 		d := Decision{Action: r.Action}
@@ -208,9 +214,6 @@ func (p *Policy) decide(path, category string, o pii.Options, role string, ch Ch
 			d.Revealable = true
 		}
 		return d
-	}
-	if ch.Public() && (o.Sensitive || p.sensitiveCategory(category)) {
-		return Decision{Action: ActionDeny}
 	}
 	return Decision{Action: ActionMask, Style: style, Revealable: tagReveal}
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fieldguard/pii"
 	"github.com/stretchr/testify/require"
 )
 
@@ -170,6 +171,33 @@ func TestPolicyRules(t *testing.T) {
 	nurse, err = ViewOf(ctx, vs, Viewer{ID: "n1", Role: "nurse", Channel: PublicSocial}, c)
 	require.NoError(t, err)
 	require.Empty(t, nurse.Diagnosis)
+
+	// A rule that names no channel does not lift the public-channel floor
+	// for sensitive data; a rule naming the public channel does.
+	p2, err := NewPolicy([]Rule{
+		{Category: "card", Role: "fraud", Action: ActionMask, Style: "card:bin6"},
+		{Category: "health", Role: "nurse", Action: ActionReveal},
+		{Category: "national_id", Role: "press", Channel: PublicSocial, Action: ActionMask, Style: "fixed"},
+	}, nil)
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		role, cat string
+		ch        Channel
+		want      Action
+	}{
+		{"fraud", "card", PublicSocial, ActionDeny},
+		{"fraud", "card", SecureChat, ActionMask},
+		{"nurse", "health", PublicSocial, ActionDeny},
+		{"nurse", "health", "carrier_pigeon", ActionDeny},
+		{"nurse", "health", Phone, ActionReveal},
+		{"press", "national_id", PublicSocial, ActionMask},
+	} {
+		d := p2.decide("X", tc.cat, pii.Options{}, tc.role, tc.ch)
+		require.Equal(t, tc.want, d.Action, "%s %s on %s", tc.role, tc.cat, tc.ch)
+		if tc.want == ActionDeny {
+			require.False(t, d.Revealable)
+		}
+	}
 
 	_, err = NewPolicy([]Rule{{Action: ActionMask, Style: "nope"}}, nil)
 	require.ErrorIs(t, err, ErrUnknownStyle)
