@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -180,6 +181,18 @@ func NewClient(kp KeyProvider, opts *ClientOptions) *Client {
 	}
 	o := opts.withDefaults()
 	return &Client{kp: kp, opts: o, metrics: o.Metrics, tokens: o.RetryBurst}
+}
+
+// Close closes the backend when it has a Close method (a gRPC connection,
+// for example), and is a no-op otherwise.
+func (c *Client) Close() error {
+	if cl, ok := c.kp.(io.Closer); ok {
+		return cl.Close()
+	}
+	if cl, ok := c.kp.(interface{ Close() }); ok {
+		cl.Close()
+	}
+	return nil
 }
 
 // Backend returns the KeyProvider the Client wraps.

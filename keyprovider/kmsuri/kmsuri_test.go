@@ -1,0 +1,128 @@
+package kmsuri_test
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/fieldguard/pii/keyprovider"
+	"github.com/fieldguard/pii/keyprovider/awskms/awskmstest"
+	"github.com/fieldguard/pii/keyprovider/gcpkms/gcpkmstest"
+	"github.com/fieldguard/pii/keyprovider/kmsuri"
+	"github.com/fieldguard/pii/keyprovider/local"
+	"github.com/fieldguard/pii/keyprovider/vault/vaultfake"
+)
+
+func roundTrip(t *testing.T, kp keyprovider.KeyProvider) keyprovider.KeyID {
+	t.Helper()
+	dk := []byte("0123456789abcdef0123456789abcdef")
+	w, id, err := kp.Wrap(t.Context(), dk, []byte("ad"))
+	require.NoError(t, err)
+	got, err := kp.Unwrap(t.Context(), w, []byte("ad"))
+	require.NoError(t, err)
+	require.Equal(t, dk, got)
+	return id
+}
+
+func TestOpenEachBackend(t *testing.T) {
+	ctx := t.Context()
+
+	t.Run("gcp-kms", func(t *testing.T) {
+		const name = "projects/p/locations/global/keyRings/r/cryptoKeys/k"
+		srv, err := gcpkmstest.Start(name)
+		require.NoError(t, err)
+		defer srv.Close()
+		kp, err := kmsuri.Open(ctx, "gcp-kms://"+name, &kmsuri.Options{GCP: srv.ClientOptions()})
+		require.NoError(t, err)
+		defer kp.(*keyprovider.Client).Close()
+		require.Equal(t, name, roundTrip(t, kp).Key)
+	})
+
+	t.Run("vault+http", func(t *testing.T) {
+		srv := vaultfake.Start()
+		defer srv.Close()
+		srv.CreateKey("team/transit", "k", vaultfake.KeyOptions{})
+		srv.CreateKey("transit", "d", vaultfake.KeyOptions{Derived: true})
+		u := strings.Replace(srv.URL(), "http://", "vault+http://", 1)
+		kp, err := kmsuri.Open(ctx, u+"/team/transit/keys/k", &kmsuri.Options{VaultToken: vaultfake.Token})
+		require.NoError(t, err)
+		require.Equal(t, "team/transit/keys/k", roundTrip(t, kp).Key)
+
+		t.Setenv("VAULT_TOKEN", vaultfake.Token)
+		kp, err = kmsuri.Open(ctx, u+"/transit/keys/d?derived=true", nil)
+		require.NoError(t, err)
+		require.Equal(t, "transit/keys/d", roundTrip(t, kp).Key)
+	})
+
+	t.Run("aws-kms", func(t *testing.T) {
+		srv := awskmstest.Start()
+		defer srv.Close()
+		arn := srv.CreateKey("k")
+		cfg := srv.Config()
+		kp, err := kmsuri.Open(ctx, "aws-kms://"+arn, &kmsuri.Options{AWSConfig: &cfg, AWSEndpoint: srv.URL()})
+		require.NoError(t, err)
+		require.Equal(t, arn, roundTrip(t, kp).Key)
+	})
+
+	t.Run("local", func(t *testing.T) {
+		master, err := local.GenerateMasterKey()
+		require.NoError(t, err)
+		t.Setenv("PII_MASTER_KEY", local.EncodeMasterKey(master))
+		path := filepath.Join(t.TempDir(), "keyset")
+		_, err = kmsuri.Open(ctx, "local://"+path, nil)
+		require.ErrorContains(t, err, "kmsuri: local://")
+		kp, err := kmsuri.Open(ctx, "local://"+path, &kmsuri.Options{CreateLocal: true})
+		require.NoError(t, err)
+		id := roundTrip(t, kp)
+		kp, err = kmsuri.Open(ctx, "local://"+path, nil)
+		require.NoError(t, err)
+		require.Equal(t, id, roundTrip(t, kp))
+
+		t.Setenv("PII_MASTER_KEY", "")
+		_, err = kmsuri.Open(ctx, "local://"+path, nil)
+		require.ErrorContains(t, err, "PII_MASTER_KEY")
+	})
+}
+
+func TestOpenRejectsBadURIs(t *testing.T) {
+	t.Setenv("VAULT_TOKEN", "s.secret-token-value")
+	tests := []struct {
+		uri  string
+		want string
+	}{
+		{"", "is not a key URI"},
+		{"projects/p/locations/l/keyRings/r/cryptoKeys/k", "is not a key URI"},
+		{"s3://bucket/key", "unknown scheme"},
+		{"gcp-kms://projects/p/keyRings/r", "want gcp-kms://projects/"},
+		{"gcp-kms://projects/p/locations/l/keyRings/r/cryptoKeys/k/cryptoKeyVersions/1", "want gcp-kms://"},
+		{"vault://", "want vault://HOST"},
+		{"vault://vault.example:8200/transit", "want vault://HOST[:PORT]/MOUNT/keys/NAME"},
+		{"vault://vault.example:8200/keys/k", "want vault://HOST"},
+		{"vault://vault.example/transit/keys/a/b", "invalid mount or key name"},
+		{"vault://vault.example/transit/keys/..", "invalid mount or key name"},
+		{"vault://vault.example/tr%20ansit/keys/k", "invalid mount or key name"},
+		{"vault://vault.example/transit/keys/k?token=abc", "unknown or malformed query parameter"},
+		{"vault://vault.example/transit/keys/k?derived=maybe", "unknown or malformed query parameter"},
+		{"vault://user:hunter2@vault.example/transit/keys/k", "credentials in the URI are not accepted"},
+		{"vault+http://vault.example/transit/keys/k", "loopback"},
+		{"aws-kms://", "want aws-kms://arn:aws:kms"},
+		{"aws-kms://arn:aws:s3:::bucket", "want aws-kms://arn:aws:kms"},
+		{"aws-kms://key/with space", "want aws-kms://"},
+		{"local://", "want local://PATH"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.uri, func(t *testing.T) {
+			kp, err := kmsuri.Open(t.Context(), tc.uri, nil)
+			require.Nil(t, kp)
+			require.ErrorContains(t, err, tc.want)
+			msg := err.Error()
+			require.True(t, strings.HasPrefix(msg, "kmsuri: "), msg)
+			require.NotContains(t, msg, "\n")
+			require.NotContains(t, msg, "hunter2")
+			require.NotContains(t, msg, "abc")
+			require.NotContains(t, msg, "secret-token-value")
+		})
+	}
+}
