@@ -15,7 +15,8 @@
 // # Key hierarchy
 //
 // The key provider's KEK wraps branch keys, one per tenant and rotation
-// period (RotateBranchKey starts a new period). A branch key wraps DEKs
+// period (RotateBranchKey starts a new period, and so does the age limit
+// Options.BranchKeyPeriod when set). A branch key wraps DEKs
 // locally with AES-256-GCM, the associated data binding tenant, scope, DEK
 // id and branch version. A DEK belongs to a scope: one data subject
 // (Binding.Subject, from the `pii:"subject"` field), so ForgetSubject

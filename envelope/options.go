@@ -38,6 +38,13 @@ type Options struct {
 	// means 30 days.
 	BucketPeriod time.Duration
 
+	// BranchKeyPeriod, if positive, starts a new branch key version for a
+	// tenant (one wrap call) once its newest is this old, checked when the
+	// cached branch key is refreshed (every Cache.MaxAge). Zero means
+	// branch keys change only through RotateBranchKey. Old versions keep
+	// unwrapping their DEKs; RewrapDEKs moves those to the newest.
+	BranchKeyPeriod time.Duration
+
 	// OutageGrace is how long unwrapped keys past Cache.MaxAge keep serving
 	// decryptions while the key provider reports keyprovider.ErrUnavailable.
 	// Encryption never uses them. Zero means 5 minutes; negative disables.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/fieldguard/pii/envelope"
 	"github.com/stretchr/testify/require"
@@ -135,4 +136,26 @@ func TestRewrapBadCursor(t *testing.T) {
 		_, err := s.RewrapDEKs(context.Background(), envelope.RewrapOptions{Cursor: c})
 		require.Error(t, err, c)
 	}
+}
+
+func TestBranchKeyPeriod(t *testing.T) {
+	ctx := context.Background()
+	kp := newKP()
+	store := envelope.NewMemoryStore()
+	s, err := envelope.New(kp, &envelope.Options{Store: store, BranchKeyPeriod: 24 * time.Hour, Cache: envelope.CacheLimits{MaxAge: time.Hour}})
+	require.NoError(t, err)
+	now := time.Now()
+	envelope.SetClock(s, func() time.Time { return now })
+	first := sealSubjects(t, s, "acme", 0, 5)
+	now = now.Add(25 * time.Hour)
+	second := sealSubjects(t, s, "acme", 5, 10)
+	br, err := store.Latest(ctx, envelope.KindBranch, "acme", "")
+	require.NoError(t, err)
+	require.Equal(t, uint32(2), br.ID)
+	require.Equal(t, int64(2), kp.Wraps.Load())
+	dek, err := store.Get(ctx, envelope.KeyRef{Kind: envelope.KindDEK, Tenant: "acme", Scope: "s:s7", ID: 1})
+	require.NoError(t, err)
+	require.Equal(t, uint32(2), dek.Parent)
+	openAll(t, s, "acme", first)
+	openAll(t, s, "acme", second)
 }

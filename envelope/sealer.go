@@ -392,6 +392,9 @@ func (s *Sealer) currentBranch(ctx context.Context, tenant string) (*branchEntry
 	if err != nil {
 		return nil, fmt.Errorf("envelope: key store: %w", err)
 	}
+	if p := s.opts.BranchKeyPeriod; p > 0 && s.now().Sub(rec.Created) >= p {
+		return s.createBranchLocked(ctx, tenant, rec.ID+1, now)
+	}
 	if old := s.branchByRef(branchRef{tenant, rec.ID}); old != nil && s.fresh(old.loaded, now) {
 		s.installBranch(old, true)
 		return old, nil
