@@ -132,7 +132,7 @@ func (ac *actor) transform(f *pii.Field, a pii.Action, v reflect.Value) (reflect
 	default:
 		return v, false, fmt.Errorf("retention: unknown action %q", a.Kind)
 	}
-	if reflect.DeepEqual(out.Interface(), base.Interface()) {
+	if sameValue(out, base) {
 		return v, false, nil
 	}
 	if v.Kind() == reflect.Pointer {
@@ -276,4 +276,13 @@ func generalizeIP(s string, bits int) string {
 		return ""
 	}
 	return p.Addr().String()
+}
+
+// sameValue reports whether two values of one type are equal, without
+// boxing the common string case.
+func sameValue(a, b reflect.Value) bool {
+	if a.Kind() == reflect.String {
+		return a.String() == b.String()
+	}
+	return reflect.DeepEqual(a.Interface(), b.Interface())
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"reflect"
 	"sync"
 	"time"
@@ -105,7 +106,10 @@ type Manager struct {
 	types  map[reflect.Type]*typeInfo
 }
 
-type keys struct{ ledger []byte }
+type keys struct {
+	ledger []byte
+	pool   sync.Pool // of hash.Hash: HMAC-SHA256 under ledger
+}
 
 type typeInfo struct {
 	s       *pii.Schema
@@ -243,15 +247,23 @@ func (m *Manager) typeOf(t reflect.Type) (*typeInfo, error) {
 	return ti, nil
 }
 
-// hash returns the keyed hash that stands for an id in the ledger and in holds.
+// hash returns the keyed hash that stands for an id in the ledger and in
+// holds. The HMAC states are pooled: a sweep hashes two ids per record.
 func (m *Manager) hash(kind string, parts ...string) string {
-	h := hmac.New(sha256.New, m.keys.ledger)
+	h, _ := m.keys.pool.Get().(hash.Hash)
+	if h == nil {
+		h = hmac.New(sha256.New, m.keys.ledger)
+	}
+	h.Reset()
 	h.Write([]byte(kind))
 	for _, p := range parts {
 		h.Write([]byte{0})
 		h.Write([]byte(p))
 	}
-	return hex.EncodeToString(h.Sum(nil)[:16])
+	var sum [sha256.Size]byte
+	out := hex.EncodeToString(h.Sum(sum[:0])[:16])
+	m.keys.pool.Put(h)
+	return out
 }
 
 // SubjectHash returns the keyed hash recorded in the ledger for a subject

@@ -203,8 +203,6 @@ func (t *Table) derive(st reflect.Type, index []int, prefix string, mp Mapping) 
 			name = snake(strings.ReplaceAll(prefix, ".", "_") + sf.Name)
 		}
 		t.cols = append(t.cols, column{name: name, index: idx, typ: ft})
-		c := &t.cols[len(t.cols)-1]
-		_ = c
 		if prefix == "" && (ft == reflect.TypeFor[time.Time]() || ft == reflect.TypeFor[*time.Time]()) {
 			t.clocks[sf.Name] = name
 		}
@@ -479,8 +477,16 @@ func (t *Table) load(ctx context.Context, q querier, query string, args []any, l
 			}
 		}
 		idv := root.FieldByIndex(t.cols[t.idField].index)
-		rec := retention.Record{Value: pv.Interface(), Pos: t.idArg(fmt.Sprint(idv.Interface()))}
-		rec.Key = fmt.Sprint(idv.Interface())
+		rec := retention.Record{Value: pv.Interface()}
+		switch idv.Kind() {
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+			rec.Key, rec.Pos = strconv.FormatInt(idv.Int(), 10), idv.Int()
+		case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+			rec.Key, rec.Pos = strconv.FormatUint(idv.Uint(), 10), int64(idv.Uint())
+		default:
+			rec.Key = fmt.Sprint(idv.Interface())
+			rec.Pos = rec.Key
+		}
 		if createdIdx >= 0 {
 			if tm, ok := root.FieldByIndex(t.cols[createdIdx].index).Interface().(time.Time); ok {
 				rec.Created = tm

@@ -49,7 +49,7 @@ var (
 	child   = flag.String("child", "", "internal: run one measurement (sweep or hand)")
 	driver  = flag.String("driver", "", "internal: database driver of the child")
 	target  = flag.String("target", "", "internal: database the child opens")
-	cpuprof = flag.String("cpuprofile", "", "write the sweep child CPU profile here")
+	cpuprof = flag.String("cpuprofile", "", "write each child's CPU profile to this path plus .sweep or .hand")
 )
 
 type result struct {
@@ -81,8 +81,8 @@ func runChild() error {
 	}
 	defer db.Close()
 	pg := benchdata.Dialect(*driver == "pgx")
-	if *cpuprof != "" && *child == "sweep" {
-		f, err := os.Create(*cpuprof)
+	if *cpuprof != "" {
+		f, err := os.Create(*cpuprof + "." + *child)
 		if err != nil {
 			return err
 		}
