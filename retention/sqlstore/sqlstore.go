@@ -95,6 +95,7 @@ type Table struct {
 	byPath     map[string]*column // schema path or Go field path -> column
 	clocks     map[string]string  // Go field name of a clock -> column
 	subject    string             // subject column or ""
+	subjectCol int                // index into cols of the subject column
 	idField    int                // index into cols
 	selectList string
 	ledger     *Ledger
@@ -151,6 +152,11 @@ func New(ctx context.Context, db *sql.DB, prototype any, opts *Options) (*Table,
 	}
 	if s.Subject != nil {
 		t.subject = t.byPath[s.Subject.Path].name
+		for i, c := range t.cols {
+			if c.name == t.subject {
+				t.subjectCol = i
+			}
+		}
 	}
 	t.created = mp.Created
 	if t.created == "" {
@@ -387,7 +393,7 @@ func (t *Table) Claim(ctx context.Context, q retention.Query) (retention.Claim, 
 		if t.subject == "" {
 			return nil, fmt.Errorf("sqlstore: %s has no subject column", t.schema.Name)
 		}
-		where = append(where, t.subject+" = "+arg(q.Subject))
+		where = append(where, t.subject+" = "+arg(t.keyArg(t.subjectCol, q.Subject)))
 	default:
 		var ors []string
 		for _, c := range q.Clocks {
@@ -429,8 +435,11 @@ func (t *Table) Claim(ctx context.Context, q retention.Query) (retention.Claim, 
 }
 
 // idArg converts a record key back to the id column's type.
-func (t *Table) idArg(key string) any {
-	switch t.cols[t.idField].typ.Kind() {
+func (t *Table) idArg(key string) any { return t.keyArg(t.idField, key) }
+
+// keyArg converts text back to the type of column i.
+func (t *Table) keyArg(i int, key string) any {
+	switch t.cols[i].typ.Kind() {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		if n, err := strconv.ParseInt(key, 10, 64); err == nil {
 			return n
