@@ -7,7 +7,9 @@ import (
 	"crypto/cipher"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -457,4 +459,65 @@ func TestClassName(t *testing.T) {
 	for _, tc := range tests {
 		require.Equal(t, tc.want, keyprovider.ClassName(tc.err), "%v", tc.err)
 	}
+}
+
+// ExampleNewClient puts a backend behind the portable client and logs what
+// it observes with log/slog.
+func ExampleNewClient() {
+	backend := newExampleKP()
+	logger := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{
+		Level: slog.LevelWarn,
+		// Drop the time so the example output is stable.
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey || a.Key == "latency" {
+				return slog.Attr{}
+			}
+			return a
+		},
+	}))
+	kp := keyprovider.NewClient(backend, &keyprovider.ClientOptions{
+		AttemptTimeout: 2 * time.Second,
+		Metrics:        keyprovider.SlogMetrics(logger),
+	})
+
+	ctx := context.Background()
+	dataKey := bytes.Repeat([]byte{1}, 32) // example only: use random data keys
+	wrapped, id, err := kp.Wrap(ctx, dataKey, []byte("customers/42"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("wrapped by", id)
+	_, err = kp.Unwrap(ctx, wrapped, []byte("customers/43"))
+	fmt.Println("wrong record:", errors.Is(err, keyprovider.ErrAuthentication))
+	// Output:
+	// wrapped by example#1
+	// level=WARN msg="keyprovider: kms call" op=unwrap class=authentication
+	// wrong record: true
+}
+
+func newExampleKP() keyprovider.KeyProvider {
+	b, _ := aes.NewCipher(bytes.Repeat([]byte{9}, 32)) // test key, never hard-code real ones
+	a, _ := cipher.NewGCM(b)
+	return &faultyKP{name: "example", aead: a}
+}
+
+func BenchmarkWrapUnwrap(b *testing.B) {
+	dk := make([]byte, 32)
+	ad := []byte("customers/42")
+	run := func(b *testing.B, kp keyprovider.KeyProvider) {
+		b.ReportAllocs()
+		ctx := context.Background()
+		for b.Loop() {
+			w, _, err := kp.Wrap(ctx, dk, ad)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := kp.Unwrap(ctx, w, ad); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.Run("Direct", func(b *testing.B) { run(b, newFaultyKP(b, "k")) })
+	b.Run("Client", func(b *testing.B) { run(b, keyprovider.NewClient(newFaultyKP(b, "k"), nil)) })
 }

@@ -247,4 +247,3 @@ func TestBreakerLimitsTraffic(t *testing.T) {
 	}, 5*time.Second, 5*time.Millisecond)
 	require.Equal(t, keyprovider.BreakerClosed, c.State())
 }
-
