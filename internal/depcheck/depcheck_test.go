@@ -18,10 +18,14 @@ import (
 
 const module = "github.com/fieldguard/pii"
 
-// core are the packages users import for field protection; they must
-// compile without any cloud SDK (like the standard library's
-// fipsdeps_test.go keeps crypto/internal/fips140 closed).
-var core = []string{"", "/envelope", "/tokenize", "/mask", "/retention", "/keyprovider"}
+// core are the packages users import for field protection, plus the
+// keyprovider contract, the embedded local backend and the conformance
+// suite; they must compile without any cloud SDK (as the standard
+// library's fipsdeps_test.go keeps crypto/internal/fips140 closed).
+var core = []string{
+	"", "/envelope", "/tokenize", "/mask", "/retention",
+	"/keyprovider", "/keyprovider/local", "/keyprovider/providertest",
+}
 
 // forbidden are import-path prefixes of cloud SDKs and of this module's
 // backend packages that would drag them in.
