@@ -15,6 +15,11 @@
 // version inside it, so keys wrapped before a rotation keep unwrapping.
 // [Provider.Wrap] reports that version in the returned KeyID.
 //
+// [Provider] also implements [keyprovider.Rotator] (create a version and
+// make it primary) and [keyprovider.Describer] (list versions). Cloud KMS
+// has no server-side rewrap; [keyprovider.Client.Rewrap] unwraps and wraps
+// again in process.
+//
 // # Configuration
 //
 // [New] takes the CryptoKey resource name

@@ -12,6 +12,7 @@ import (
 	kms "cloud.google.com/go/kms/apiv1"
 	"cloud.google.com/go/kms/apiv1/kmspb"
 	"github.com/googleapis/gax-go/v2"
+	"google.golang.org/api/iterator"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -41,7 +42,11 @@ type Provider struct {
 	timeout time.Duration
 }
 
-var _ keyprovider.KeyProvider = (*Provider)(nil)
+var (
+	_ keyprovider.KeyProvider = (*Provider)(nil)
+	_ keyprovider.Rotator     = (*Provider)(nil)
+	_ keyprovider.Describer   = (*Provider)(nil)
+)
 
 var keyNameRE = regexp.MustCompile(`^projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+$`)
 
@@ -207,4 +212,86 @@ func classify(ctx context.Context, op string, err error) error {
 		err = fmt.Errorf("%w (%w)", context.DeadlineExceeded, err)
 	}
 	return keyprovider.Classify(op, class, fmt.Errorf("gcpkms: %w", err))
+}
+
+// Rotate creates a key version and makes it primary
+// (CreateCryptoKeyVersion, then UpdateCryptoKeyPrimaryVersion). Keys
+// wrapped under older versions keep unwrapping while those stay enabled.
+// The caller needs roles/cloudkms.admin (or cloudkms.cryptoKeyVersions.create
+// and cloudkms.cryptoKeys.update) on the key.
+func (p *Provider) Rotate(ctx context.Context) (keyprovider.KeyID, error) {
+	const op = "rotate"
+	if err := ctx.Err(); err != nil {
+		return keyprovider.KeyID{}, keyprovider.Classify(op, keyprovider.ErrUnavailable, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	v, err := p.client.CreateCryptoKeyVersion(ctx, &kmspb.CreateCryptoKeyVersionRequest{
+		Parent:           p.key,
+		CryptoKeyVersion: &kmspb.CryptoKeyVersion{},
+	}, noRetry)
+	if err != nil {
+		return keyprovider.KeyID{}, classify(ctx, op, err)
+	}
+	id, ok := p.versionOf(v.GetName())
+	if !ok {
+		return keyprovider.KeyID{}, keyprovider.Classify(op, keyprovider.ErrInvalidArgument,
+			fmt.Errorf("gcpkms: response names %q, not a version of %q", v.GetName(), p.key))
+	}
+	if _, err := p.client.UpdateCryptoKeyPrimaryVersion(ctx, &kmspb.UpdateCryptoKeyPrimaryVersionRequest{
+		Name:               p.key,
+		CryptoKeyVersionId: id,
+	}, noRetry); err != nil {
+		return keyprovider.KeyID{}, classify(ctx, op, err)
+	}
+	return keyprovider.KeyID{Key: p.key, Version: id}, nil
+}
+
+// Versions lists the key's versions (GetCryptoKey for the primary, then
+// ListCryptoKeyVersions). Scheduled-for-destruction versions are reported
+// destroyed; pending ones disabled.
+func (p *Provider) Versions(ctx context.Context) ([]keyprovider.Version, error) {
+	const op = "versions"
+	if err := ctx.Err(); err != nil {
+		return nil, keyprovider.Classify(op, keyprovider.ErrUnavailable, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	key, err := p.client.GetCryptoKey(ctx, &kmspb.GetCryptoKeyRequest{Name: p.key}, noRetry)
+	if err != nil {
+		return nil, classify(ctx, op, err)
+	}
+	primary := key.GetPrimary().GetName()
+	var out []keyprovider.Version
+	it := p.client.ListCryptoKeyVersions(ctx, &kmspb.ListCryptoKeyVersionsRequest{Parent: p.key}, noRetry)
+	for {
+		v, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			break
+		}
+		if err != nil {
+			return nil, classify(ctx, op, err)
+		}
+		id, ok := p.versionOf(v.GetName())
+		if !ok {
+			return nil, keyprovider.Classify(op, keyprovider.ErrInvalidArgument,
+				fmt.Errorf("gcpkms: response names %q, not a version of %q", v.GetName(), p.key))
+		}
+		ver := keyprovider.Version{
+			ID:      keyprovider.KeyID{Key: p.key, Version: id},
+			Status:  keyprovider.StatusDisabled,
+			Primary: v.GetName() == primary,
+		}
+		switch v.GetState() {
+		case kmspb.CryptoKeyVersion_ENABLED:
+			ver.Status = keyprovider.StatusEnabled
+		case kmspb.CryptoKeyVersion_DESTROYED, kmspb.CryptoKeyVersion_DESTROY_SCHEDULED:
+			ver.Status = keyprovider.StatusDestroyed
+		}
+		if ct := v.GetCreateTime(); ct != nil {
+			ver.Created = ct.AsTime()
+		}
+		out = append(out, ver)
+	}
+	return out, nil
 }

@@ -228,3 +228,42 @@ func TestBreakerLimitsTraffic(t *testing.T) {
 	}, 5*time.Second, 5*time.Millisecond)
 	require.Equal(t, keyprovider.BreakerClosed, c.State())
 }
+
+func TestRotateAndVersions(t *testing.T) {
+	srv := start(t)
+	c := keyprovider.NewClient(newProvider(t, srv, keyA), nil)
+	ctx := t.Context()
+	dk := []byte("0123456789abcdef0123456789abcdef")
+	w1, id1, err := c.Wrap(ctx, dk, nil)
+	require.NoError(t, err)
+
+	id2, err := c.Rotate(ctx)
+	require.NoError(t, err)
+	require.Equal(t, keyprovider.KeyID{Key: keyA, Version: "2"}, id2)
+	_, id3, err := c.Wrap(ctx, dk, nil)
+	require.NoError(t, err)
+	require.Equal(t, id2, id3)
+
+	// Rewrap falls back to unwrap + wrap (Cloud KMS has no rewrap).
+	w2, id4, err := c.Rewrap(ctx, w1, nil)
+	require.NoError(t, err)
+	require.Equal(t, id2, id4)
+	got, err := c.Unwrap(ctx, w2, nil)
+	require.NoError(t, err)
+	require.Equal(t, dk, got)
+
+	require.NoError(t, srv.SetVersionState(keyA, 1, "DESTROY_SCHEDULED"))
+	vs, err := c.Versions(ctx)
+	require.NoError(t, err)
+	require.Len(t, vs, 2)
+	require.Equal(t, id1, vs[0].ID)
+	require.Equal(t, keyprovider.StatusDestroyed, vs[0].Status)
+	require.False(t, vs[0].Primary)
+	require.Equal(t, keyprovider.StatusEnabled, vs[1].Status)
+	require.True(t, vs[1].Primary)
+	require.False(t, vs[1].Created.IsZero())
+
+	srv.Inject(gcpkmstest.PermissionDenied)
+	_, err = c.Rotate(ctx)
+	require.ErrorIs(t, err, keyprovider.ErrPermission)
+}

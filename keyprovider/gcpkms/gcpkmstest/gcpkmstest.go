@@ -28,6 +28,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"cloud.google.com/go/kms/apiv1/kmspb"
 	"google.golang.org/api/option"
@@ -35,6 +36,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
@@ -80,8 +82,9 @@ type cryptoKey struct {
 }
 
 type keyVersion struct {
-	aead  cipher.AEAD
-	state string // "ENABLED", "DISABLED", "DESTROYED"
+	aead    cipher.AEAD
+	state   string // "ENABLED", "DISABLED", "DESTROY_SCHEDULED", "DESTROYED"
+	created time.Time
 }
 
 // Start starts a Server on 127.0.0.1 with the given CryptoKeys, each with
@@ -160,8 +163,8 @@ func (s *Server) Rotate(name string) (string, error) {
 	return name + "/cryptoKeyVersions/" + strconv.Itoa(k.add()), nil
 }
 
-// SetVersionState sets a version's state: "ENABLED", "DISABLED" or
-// "DESTROYED".
+// SetVersionState sets a version's state: "ENABLED", "DISABLED",
+// "DESTROY_SCHEDULED" or "DESTROYED".
 func (s *Server) SetVersionState(name string, version int, state string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -178,7 +181,7 @@ func (k *cryptoKey) add() int {
 	_, _ = rand.Read(kb)
 	b, _ := aes.NewCipher(kb)
 	a, _ := cipher.NewGCM(b)
-	k.versions = append(k.versions, &keyVersion{aead: a, state: "ENABLED"})
+	k.versions = append(k.versions, &keyVersion{aead: a, state: "ENABLED", created: time.Now()})
 	k.primary = len(k.versions)
 	return k.primary
 }
@@ -342,4 +345,96 @@ func (s *Server) Decrypt(ctx context.Context, req *kmspb.DecryptRequest) (*kmspb
 		resp.PlaintextCrc32C = wrapperspb.Int64(resp.PlaintextCrc32C.GetValue() ^ 1)
 	}
 	return resp, nil
+}
+
+func (s *Server) versionPB(name string, n int, v *keyVersion) *kmspb.CryptoKeyVersion {
+	return &kmspb.CryptoKeyVersion{
+		Name:            fmt.Sprintf("%s/cryptoKeyVersions/%d", name, n),
+		State:           kmspb.CryptoKeyVersion_CryptoKeyVersionState(kmspb.CryptoKeyVersion_CryptoKeyVersionState_value[v.state]),
+		ProtectionLevel: kmspb.ProtectionLevel_SOFTWARE,
+		Algorithm:       kmspb.CryptoKeyVersion_GOOGLE_SYMMETRIC_ENCRYPTION,
+		CreateTime:      timestamppb.New(v.created),
+	}
+}
+
+// cryptoKeyPB describes a key; s.mu is held.
+func (s *Server) cryptoKeyPB(name string, k *cryptoKey) *kmspb.CryptoKey {
+	return &kmspb.CryptoKey{
+		Name:    name,
+		Purpose: kmspb.CryptoKey_ENCRYPT_DECRYPT,
+		Primary: s.versionPB(name, k.primary, k.versions[k.primary-1]),
+	}
+}
+
+// GetCryptoKey implements kmspb.KeyManagementServiceServer.
+func (s *Server) GetCryptoKey(ctx context.Context, req *kmspb.GetCryptoKeyRequest) (*kmspb.CryptoKey, error) {
+	if _, err := s.fault(ctx); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k, ok := s.keys[req.GetName()]
+	if !ok {
+		return nil, status.Errorf(codes.NotFound, "CryptoKey %s not found.", req.GetName())
+	}
+	return s.cryptoKeyPB(req.GetName(), k), nil
+}
+
+// ListCryptoKeyVersions implements kmspb.KeyManagementServiceServer (one
+// page).
+func (s *Server) ListCryptoKeyVersions(ctx context.Context, req *kmspb.ListCryptoKeyVersionsRequest) (*kmspb.ListCryptoKeyVersionsResponse, error) {
+	if _, err := s.fault(ctx); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k, ok := s.keys[req.GetParent()]
+	if !ok {
+		return nil, status.Errorf(codes.NotFound, "CryptoKey %s not found.", req.GetParent())
+	}
+	resp := &kmspb.ListCryptoKeyVersionsResponse{TotalSize: int32(len(k.versions))}
+	for i, v := range k.versions {
+		resp.CryptoKeyVersions = append(resp.CryptoKeyVersions, s.versionPB(req.GetParent(), i+1, v))
+	}
+	return resp, nil
+}
+
+// CreateCryptoKeyVersion implements kmspb.KeyManagementServiceServer. The
+// new version is enabled at once (a software key) but not primary.
+func (s *Server) CreateCryptoKeyVersion(ctx context.Context, req *kmspb.CreateCryptoKeyVersionRequest) (*kmspb.CryptoKeyVersion, error) {
+	if _, err := s.fault(ctx); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k, ok := s.keys[req.GetParent()]
+	if !ok {
+		return nil, status.Errorf(codes.NotFound, "CryptoKey %s not found.", req.GetParent())
+	}
+	primary := k.primary
+	n := k.add()
+	k.primary = primary
+	return s.versionPB(req.GetParent(), n, k.versions[n-1]), nil
+}
+
+// UpdateCryptoKeyPrimaryVersion implements kmspb.KeyManagementServiceServer.
+func (s *Server) UpdateCryptoKeyPrimaryVersion(ctx context.Context, req *kmspb.UpdateCryptoKeyPrimaryVersionRequest) (*kmspb.CryptoKey, error) {
+	if _, err := s.fault(ctx); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k, ok := s.keys[req.GetName()]
+	if !ok {
+		return nil, status.Errorf(codes.NotFound, "CryptoKey %s not found.", req.GetName())
+	}
+	n, err := strconv.Atoi(req.GetCryptoKeyVersionId())
+	if err != nil || n < 1 || n > len(k.versions) {
+		return nil, status.Errorf(codes.NotFound, "CryptoKeyVersion %s/cryptoKeyVersions/%s not found.", req.GetName(), req.GetCryptoKeyVersionId())
+	}
+	if k.versions[n-1].state != "ENABLED" {
+		return nil, status.Errorf(codes.FailedPrecondition, "%s/cryptoKeyVersions/%d is not enabled, current state is: %s.", req.GetName(), n, k.versions[n-1].state)
+	}
+	k.primary = n
+	return s.cryptoKeyPB(req.GetName(), k), nil
 }
