@@ -330,7 +330,7 @@ func (c *Client) attempts(ctx context.Context, op string, retry bool, call func(
 	for attempt := 1; ; attempt++ {
 		if err := c.admit(ctx, op); err != nil {
 			if last != nil {
-				return Classify(op, ErrUnavailable, errors.Join(err, last))
+				return fmt.Errorf("%w (last attempt: %w)", err, last)
 			}
 			return err
 		}

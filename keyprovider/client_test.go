@@ -521,3 +521,46 @@ func BenchmarkWrapUnwrap(b *testing.B) {
 	b.Run("Direct", func(b *testing.B) { run(b, newFaultyKP(b, "k")) })
 	b.Run("Client", func(b *testing.B) { run(b, keyprovider.NewClient(newFaultyKP(b, "k"), nil)) })
 }
+
+// TestClientConcurrentOutage drives the breaker and the budget from many
+// goroutines through an outage and a recovery (run under -race).
+func TestClientConcurrentOutage(t *testing.T) {
+	f := newFaultyKP(t, "k")
+	opts := fastOpts()
+	opts.BreakerCooldown = 5 * time.Millisecond
+	c := keyprovider.NewClient(f, opts)
+	f.setAlways(unavailable())
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	for range 32 {
+		wg.Go(func() {
+			for range 50 {
+				if _, _, err := c.Wrap(t.Context(), []byte("0123456789abcdef"), nil); err != nil {
+					if !errors.Is(err, keyprovider.ErrUnavailable) {
+						t.Errorf("want the unavailable class, got %v", err)
+					}
+					failed.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	require.Equal(t, int64(32*50), failed.Load())
+	require.LessOrEqual(t, f.calls.Load(), int64(32*50))
+
+	f.setAlways(nil)
+	require.Eventually(t, func() bool {
+		var ok atomic.Int64
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				if _, _, err := c.Wrap(t.Context(), []byte("0123456789abcdef"), nil); err == nil {
+					ok.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		return ok.Load() == 8
+	}, 5*time.Second, 10*time.Millisecond)
+	require.Equal(t, keyprovider.BreakerClosed, c.State())
+}
