@@ -55,7 +55,6 @@ func TestKMSCallsGrowWithBranchKeys(t *testing.T) {
 		require.Equal(t, "value-"+strconv.Itoa(i), recs[i].F3)
 	}
 	require.LessOrEqual(t, kp.Unwraps.Load(), int64(2), "unwrap calls opening 100,000 fields from a cold cache")
-	require.Equal(t, uint64(subjects*10), cold.Stats().Decrypts)
 }
 
 func TestConcurrentSealOpen(t *testing.T) {
@@ -93,7 +92,6 @@ func TestConcurrentSealOpen(t *testing.T) {
 		for err := range errs {
 			require.NoError(t, err)
 		}
-		require.Equal(t, uint64(32*40*3), s.Stats().Encrypts)
 	}
 }
 

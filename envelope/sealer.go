@@ -10,10 +10,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/fieldguard/pii/envelope/internal/format"
 	"github.com/fieldguard/pii/keyprovider"
@@ -49,27 +49,26 @@ type Sealer struct {
 	kmsMu    sync.Mutex // serialises key provider loads so misses do not multiply KMS calls
 	createMu sync.Mutex // serialises DEK creation
 
-	st counters
+	st         counters
+	limitBytes bool // Cache.MaxBytes is set: count bytes per DEK
 }
 
 type counters struct {
-	wraps, unwraps, encrypts, decrypts, misses, stale, evictions atomic.Uint64
+	wraps, unwraps, misses, stale, evictions atomic.Uint64
 }
 
 // Stats are counters since New.
 type Stats struct {
-	Wraps, Unwraps     uint64 // key provider calls
-	Encrypts, Decrypts uint64 // field values
-	CacheMisses        uint64 // key lookups that left the hot path
-	StaleServed        uint64 // decrypts served by expired keys during a key provider outage
-	Evictions          uint64
+	Wraps, Unwraps uint64 // key provider calls
+	CacheMisses    uint64 // key lookups that left the hot path
+	StaleServed    uint64 // decrypts served by expired keys during a key provider outage
+	Evictions      uint64
 }
 
 // Stats returns the Sealer's counters.
 func (s *Sealer) Stats() Stats {
 	return Stats{
 		Wraps: s.st.wraps.Load(), Unwraps: s.st.unwraps.Load(),
-		Encrypts: s.st.encrypts.Load(), Decrypts: s.st.decrypts.Load(),
 		CacheMisses: s.st.misses.Load(),
 		StaleServed: s.st.stale.Load(), Evictions: s.st.evictions.Load(),
 	}
@@ -136,7 +135,7 @@ func New(kp keyprovider.KeyProvider, opts *Options) (*Sealer, error) {
 		o.Store = st
 	}
 	return &Sealer{
-		kp: kp, opts: o, store: st, now: time.Now,
+		kp: kp, opts: o, store: st, now: time.Now, limitBytes: o.Cache.MaxBytes != ^uint64(0),
 		deks: map[dekRef]*dekEntry{}, cur: map[scopeRef]*dekEntry{},
 		inline: map[string]*dekEntry{}, inlineCur: map[string]*dekEntry{},
 		branches: map[branchRef]*branchEntry{}, branchCur: map[string]*branchEntry{},
@@ -259,6 +258,11 @@ func getBuf(n int) *[]byte {
 
 func putBuf(bp *[]byte) {
 	clear(*bp)
+	putBufPublic(bp)
+}
+
+// putBufPublic returns a buffer that never held plaintext or keys.
+func putBufPublic(bp *[]byte) {
 	if cap(*bp) > 64<<10 {
 		return
 	}
@@ -486,7 +490,7 @@ func (s *Sealer) reserve(e *dekEntry, n int, now int64) bool {
 	if e.wrapped == "" && e.ref.subject == "" && now >= e.until {
 		return false
 	}
-	if e.msgs.Add(1) > s.opts.Cache.MaxMessages || e.bytes.Add(uint64(n)) > s.opts.Cache.MaxBytes {
+	if e.msgs.Add(1) > s.opts.Cache.MaxMessages || (s.limitBytes && e.bytes.Add(uint64(n)) > s.opts.Cache.MaxBytes) {
 		e.spent.Store(true)
 		return false
 	}
@@ -769,13 +773,50 @@ func (s *Sealer) EncryptBytes(ctx context.Context, plaintext []byte, b Binding) 
 // is not in text form fails with an error matching both ErrDecrypt and
 // ErrNotSealed.
 func (s *Sealer) DecryptString(ctx context.Context, ciphertext string, b Binding) (string, error) {
-	pt, bp, err := s.openText(ctx, bytesOf(ciphertext), &b)
+	text := bytesOf(ciphertext)
+	if _, ok := format.TextVersion(text); !ok {
+		return "", decryptError(ErrNotSealed)
+	}
+	// The pooled buffer receives only public bytes (the binary form and
+	// the associated data); the plaintext goes straight into the result.
+	dl := format.DecodedLen(len(text))
+	bp := getBuf(dl + 8 + fieldADLen(&b))
+	buf := *bp
+	bin, err := format.DecodeText(buf[:0:dl+8], text)
+	if err != nil {
+		putBufPublic(bp)
+		return "", decryptError(err)
+	}
+	n := len(bin) - minOverhead(bin)
+	if n <= 0 {
+		// Too short to hold a value (or empty): the checks below decide.
+		pt, err := s.openBinaryTo(ctx, bin, buf[dl+8:dl+8], &b, nil)
+		putBuf(bp)
+		return string(pt), err
+	}
+	out := make([]byte, n)
+	pt, err := s.openBinaryTo(ctx, bin, buf[dl+8:dl+8], &b, out)
+	putBufPublic(bp)
 	if err != nil {
 		return "", err
 	}
-	out := string(pt)
-	putBuf(bp)
-	return out, nil
+	return unsafe.String(&out[0], len(pt)), nil
+}
+
+// minOverhead is the ciphertext expansion of bin's version (an upper bound
+// of the plaintext length is len(bin) minus it), or len(bin) when unknown.
+func minOverhead(bin []byte) int {
+	switch format.Version(bin[0]) {
+	case format.V1Keyring:
+		return format.V1Overhead
+	case format.V2Inline:
+		if len(bin) >= 3 {
+			return format.V2Header(int(bin[1])<<8|int(bin[2])) + format.TagSize
+		}
+	case format.V3Det:
+		return format.V3Overhead
+	}
+	return len(bin)
 }
 
 // DecryptBytes decrypts a binary-form ciphertext bound to b.
@@ -816,7 +857,6 @@ func (s *Sealer) sealBinary(ctx context.Context, pt []byte, b *Binding) ([]byte,
 		copy(buf[h:], pt)
 		ad := appendFieldAD(buf[binLen:binLen], format.V2Inline, 0, b)
 		e.aead.Seal(buf[h:h], nonce, buf[h:h+n], ad)
-		s.st.encrypts.Add(1)
 		return buf[:binLen], bp, nil
 	}
 	e, err := s.encKey(ctx, b, n)
@@ -836,11 +876,8 @@ func (s *Sealer) sealBinary(ctx context.Context, pt []byte, b *Binding) ([]byte,
 	copy(buf[h:], pt)
 	ad := appendFieldAD(buf[binLen:binLen], format.V1Keyring, id, b)
 	e.aead.Seal(buf[h:h], nonce, buf[h:h+n], ad)
-	s.st.encrypts.Add(1)
 	return buf[:binLen], bp, nil
 }
-
-const b64Chunk = 192 // bytes of binary per base64 step (multiple of 3)
 
 func (s *Sealer) sealText(ctx context.Context, pt []byte, b *Binding) (string, error) {
 	bin, bp, err := s.sealBinary(ctx, pt, b)
@@ -854,16 +891,9 @@ func (s *Sealer) sealText(ctx context.Context, pt []byte, b *Binding) (string, e
 
 // encodeText writes the text form with one allocation.
 func encodeText(bin []byte) string {
-	var sb strings.Builder
-	sb.Grow(format.EncodedLen(len(bin)))
-	sb.WriteString(format.Prefix(format.Version(bin[0])))
-	var chunk [b64Chunk * 4 / 3]byte
-	for len(bin) > 0 {
-		m := min(len(bin), b64Chunk)
-		sb.Write(b64Encode(chunk[:], bin[:m]))
-		bin = bin[m:]
-	}
-	return sb.String()
+	out := make([]byte, format.EncodedLen(len(bin)))
+	format.PutText(out, bin)
+	return unsafe.String(&out[0], len(out))
 }
 
 // openText decodes and opens s into a pooled buffer; the caller puts it back.
@@ -891,6 +921,13 @@ func (s *Sealer) openText(ctx context.Context, text []byte, b *Binding) ([]byte,
 
 // openBinary opens bin in place; adBuf is scratch for the associated data.
 func (s *Sealer) openBinary(ctx context.Context, bin, adBuf []byte, b *Binding) ([]byte, error) {
+	return s.openBinaryTo(ctx, bin, adBuf, b, nil)
+}
+
+// openBinaryTo opens bin into dst, which must have room for the plaintext
+// (len(bin) - overhead bytes), or in place when dst is nil. Only dst (or
+// bin, in place) receives plaintext; on failure it is cleared.
+func (s *Sealer) openBinaryTo(ctx context.Context, bin, adBuf []byte, b *Binding, dst []byte) ([]byte, error) {
 	c, err := format.Parse(bin)
 	if err != nil {
 		return nil, decryptError(err)
@@ -902,7 +939,13 @@ func (s *Sealer) openBinary(ctx context.Context, bin, adBuf []byte, b *Binding) 
 	case format.V2Inline:
 		e, err = s.inlineDecKey(ctx, b.Tenant, c.Wrapped)
 	case format.V3Det:
-		return s.openDet(ctx, &c, adBuf, b)
+		pt, err := s.openDet(ctx, &c, adBuf, b)
+		if err != nil || dst == nil {
+			return pt, err
+		}
+		out := dst[:copy(dst[:len(pt)], pt)]
+		clear(pt)
+		return out, nil
 	}
 	if err != nil {
 		return nil, err
@@ -911,11 +954,13 @@ func (s *Sealer) openBinary(ctx context.Context, bin, adBuf []byte, b *Binding) 
 		return nil, ErrDecrypt
 	}
 	ad := appendFieldAD(adBuf, c.Version, c.DEKID, b)
-	pt, err := e.aead.Open(c.Sealed[:0], c.Nonce, c.Sealed, ad)
+	if dst == nil {
+		dst = c.Sealed
+	}
+	pt, err := e.aead.Open(dst[:0], c.Nonce, c.Sealed, ad)
 	if err != nil {
-		clear(c.Sealed)
+		clear(dst[:len(c.Sealed)-format.TagSize])
 		return nil, ErrDecrypt
 	}
-	s.st.decrypts.Add(1)
 	return pt, nil
 }

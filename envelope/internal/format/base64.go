@@ -72,3 +72,35 @@ func decodeB64(dst, src []byte) (n int, ok bool) {
 	}
 	return n, true
 }
+
+// encodeB64 writes the base64url (no padding) encoding of src to dst,
+// which must hold exactly EncodedLen(len(src)) bytes. It takes 6 bytes per
+// step through one 8-byte load and store. FuzzBase64Encode checks it
+// against encoding/base64.
+func encodeB64(dst, src []byte) {
+	di := 0
+	for len(src) >= 8 && len(dst)-di >= 8 {
+		v := binary.BigEndian.Uint64(src)
+		binary.BigEndian.PutUint64(dst[di:], uint64(alphabet[v>>58])<<56|
+			uint64(alphabet[v>>52&63])<<48|uint64(alphabet[v>>46&63])<<40|
+			uint64(alphabet[v>>40&63])<<32|uint64(alphabet[v>>34&63])<<24|
+			uint64(alphabet[v>>28&63])<<16|uint64(alphabet[v>>22&63])<<8|
+			uint64(alphabet[v>>16&63]))
+		di += 8
+		src = src[6:]
+	}
+	for len(src) >= 3 {
+		v := uint(src[0])<<16 | uint(src[1])<<8 | uint(src[2])
+		dst[di], dst[di+1], dst[di+2], dst[di+3] = alphabet[v>>18], alphabet[v>>12&63], alphabet[v>>6&63], alphabet[v&63]
+		di += 4
+		src = src[3:]
+	}
+	switch len(src) {
+	case 1:
+		v := uint(src[0]) << 16
+		dst[di], dst[di+1] = alphabet[v>>18], alphabet[v>>12&63]
+	case 2:
+		v := uint(src[0])<<16 | uint(src[1])<<8
+		dst[di], dst[di+1], dst[di+2] = alphabet[v>>18], alphabet[v>>12&63], alphabet[v>>6&63]
+	}
+}

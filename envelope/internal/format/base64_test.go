@@ -51,3 +51,30 @@ func TestBase64Exhaustive(t *testing.T) {
 		require.Equal(t, werr == nil && c != '\r' && c != '\n', ok, "byte %d", c)
 	}
 }
+
+func FuzzBase64Encode(f *testing.F) {
+	for _, s := range [][]byte{{}, {1}, {1, 2}, {1, 2, 3}, make([]byte, 7), make([]byte, 8), make([]byte, 80), []byte("alice@example.com")} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		want := base64.RawURLEncoding.EncodeToString(b)
+		dst := make([]byte, len(want))
+		encodeB64(dst, b)
+		if string(dst) != want {
+			t.Fatalf("%x: %q, want %q", b, dst, want)
+		}
+	})
+}
+
+func TestBase64EncodeLengths(t *testing.T) {
+	for n := 0; n <= 100; n++ {
+		src := make([]byte, n)
+		for i := range src {
+			src[i] = byte(i*91 + n*7)
+		}
+		want := base64.RawURLEncoding.EncodeToString(src)
+		dst := make([]byte, len(want))
+		encodeB64(dst, src)
+		require.Equal(t, want, string(dst), n)
+	}
+}

@@ -227,7 +227,17 @@ func EncodedLen(n int) int { return PrefixLen + b64.EncodedLen(n) }
 // AppendText appends the text form of the binary ciphertext bin to dst.
 func AppendText(dst []byte, bin []byte) []byte {
 	dst = append(dst, Prefix(Version(bin[0]))...)
-	return b64.AppendEncode(dst, bin)
+	n := len(dst)
+	dst = append(dst, make([]byte, b64.EncodedLen(len(bin)))...)
+	encodeB64(dst[n:], bin)
+	return dst
+}
+
+// PutText writes the text form of bin to dst, which must be exactly
+// EncodedLen(len(bin)) bytes long.
+func PutText(dst []byte, bin []byte) {
+	copy(dst, Prefix(Version(bin[0])))
+	encodeB64(dst[PrefixLen:], bin)
 }
 
 // DecodedLen returns an upper bound of the binary length of a text form of
