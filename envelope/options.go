@@ -134,6 +134,6 @@ type Binding struct {
 	// Subject selects the DEK scope: the data subject's own keys (so
 	// ForgetSubject crypto-shreds the value), or, when empty, the tenant's
 	// time-bucketed keys. It is bound through the key, not the associated
-	// data.
+	// data. Inline mode has no per-subject keys and ignores it.
 	Subject string
 }
