@@ -39,6 +39,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"unicode"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"google.golang.org/api/option"
@@ -77,30 +78,129 @@ type Options struct {
 // Schemes lists the URI schemes Open accepts.
 var Schemes = []string{"gcp-kms", "vault", "vault+http", "aws-kms", "local"}
 
+// URI is a parsed key URI.
+type URI struct {
+	Scheme  string // "gcp-kms", "vault", "vault+http", "aws-kms" or "local"
+	Key     string // CryptoKey name, Transit key name, AWS key reference, or keyset path
+	Host    string // vault: HOST[:PORT]
+	Mount   string // vault: the Transit mount path
+	Derived bool   // vault: ?derived=true
+}
+
+// String returns the URI in canonical form; Parse(u.String()) gives u back.
+func (u *URI) String() string {
+	switch u.Scheme {
+	case "vault", "vault+http":
+		s := u.Scheme + "://" + u.Host + "/" + u.Mount + "/keys/" + u.Key
+		if u.Derived {
+			s += "?derived=true"
+		}
+		return s
+	}
+	return u.Scheme + "://" + u.Key
+}
+
+// Parse parses a key URI without contacting anything.
+func Parse(uri string) (*URI, error) {
+	scheme, rest, ok := strings.Cut(uri, "://")
+	if !ok || scheme == "" {
+		return nil, fmt.Errorf("kmsuri: %q is not a key URI (want one of %s://...)", redact(uri), strings.Join(Schemes, "://, "))
+	}
+	u := &URI{Scheme: strings.ToLower(scheme)}
+	var err error
+	switch u.Scheme {
+	case "gcp-kms":
+		if !gcpkms.ValidKeyName(rest) {
+			err = errors.New("want gcp-kms://projects/P/locations/L/keyRings/R/cryptoKeys/K")
+		}
+		u.Key = rest
+	case "vault", "vault+http":
+		err = parseVault(u, uri)
+	case "aws-kms":
+		if !awskms.ValidKeyID(rest) {
+			err = errors.New("want aws-kms://arn:aws:kms:REGION:ACCOUNT:key/ID (or an alias ARN, alias/NAME, or key id)")
+		}
+		u.Key = rest
+	case "local":
+		if rest == "" || strings.ContainsAny(rest, "?#") || strings.IndexFunc(rest, unicode.IsControl) >= 0 {
+			err = errors.New("want local://PATH (local:///absolute/path or local://relative/path)")
+		}
+		u.Key = rest
+	default:
+		return nil, fmt.Errorf("kmsuri: unknown scheme %q in %q (want one of %s)", redact(scheme), redact(uri), strings.Join(Schemes, ", "))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("kmsuri: %s: %w", redact(uri), err)
+	}
+	return u, nil
+}
+
+func parseVault(u *URI, uri string) error {
+	pu, err := url.Parse(uri)
+	if err != nil {
+		return errors.New("malformed URI")
+	}
+	if pu.User != nil {
+		return errors.New("credentials in the URI are not accepted; use VAULT_TOKEN")
+	}
+	if pu.Host == "" || pu.Opaque != "" || pu.Fragment != "" || strings.IndexFunc(pu.Host, unicode.IsControl) >= 0 {
+		return errors.New("want vault://HOST[:PORT]/MOUNT/keys/NAME")
+	}
+	if u.Scheme == "vault+http" && !loopback(pu.Hostname()) {
+		return errors.New("vault+http (plain HTTP) is allowed only on a loopback address; use vault:// (HTTPS)")
+	}
+	path := strings.Trim(pu.Path, "/")
+	i := strings.LastIndex(path, "/keys/")
+	if i <= 0 {
+		return errors.New("want vault://HOST[:PORT]/MOUNT/keys/NAME")
+	}
+	mount, name := path[:i], path[i+len("/keys/"):]
+	if !vault.ValidMount(mount) || !vault.ValidName(name) {
+		return errors.New("invalid mount or key name (no \"..\", whitespace, or \"/\" in the name)")
+	}
+	for k, vs := range pu.Query() {
+		switch {
+		case k == "derived" && len(vs) == 1 && (vs[0] == "true" || vs[0] == "false"):
+			u.Derived = vs[0] == "true"
+		default:
+			return fmt.Errorf("unknown or malformed query parameter %q (only derived=true|false)", redact(k))
+		}
+	}
+	u.Host, u.Mount, u.Key = pu.Host, mount, name
+	return nil
+}
+
 // Open returns the key provider a key URI names (see the package
-// documentation), wrapped in a keyprovider.Client.
+// documentation), wrapped in a keyprovider.Client. Parse errors come
+// before any network access.
 func Open(ctx context.Context, uri string, opts *Options) (keyprovider.KeyProvider, error) {
 	var o Options
 	if opts != nil {
 		o = *opts
 	}
-	scheme, rest, ok := strings.Cut(uri, "://")
-	if !ok || scheme == "" {
-		return nil, fmt.Errorf("kmsuri: %q is not a key URI (want one of %s://...)", redact(uri), strings.Join(Schemes, "://, "))
+	u, err := Parse(uri)
+	if err != nil {
+		return nil, err
 	}
 	var kp keyprovider.KeyProvider
-	var err error
-	switch strings.ToLower(scheme) {
+	switch u.Scheme {
 	case "gcp-kms":
-		kp, err = openGCP(ctx, rest, &o)
+		kp, err = gcpkms.New(ctx, u.Key, &gcpkms.Options{ClientOptions: o.GCP})
 	case "vault", "vault+http":
-		kp, err = openVault(ctx, strings.ToLower(scheme), uri, &o)
+		httpScheme := "https"
+		if u.Scheme == "vault+http" {
+			httpScheme = "http"
+		}
+		kp, err = vault.New(ctx, u.Key, &vault.Options{
+			Address: httpScheme + "://" + u.Host,
+			Token:   o.VaultToken,
+			Mount:   u.Mount,
+			Derived: u.Derived,
+		})
 	case "aws-kms":
-		kp, err = openAWS(ctx, rest, &o)
+		kp, err = awskms.New(ctx, u.Key, &awskms.Options{Config: o.AWSConfig, Endpoint: o.AWSEndpoint})
 	case "local":
-		kp, err = openLocal(rest, &o)
-	default:
-		return nil, fmt.Errorf("kmsuri: unknown scheme %q in %q (want one of %s)", scheme, redact(uri), strings.Join(Schemes, ", "))
+		kp, err = openLocal(u.Key, &o)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("kmsuri: %s: %w", redact(uri), oneLine(err))
@@ -114,17 +214,17 @@ func redact(uri string) string {
 		uri = uri[:i]
 	}
 	if scheme, rest, ok := strings.Cut(uri, "://"); ok {
-		host, path, _ := strings.Cut(rest, "/")
+		host, path, hasPath := strings.Cut(rest, "/")
 		if at := strings.LastIndex(host, "@"); at >= 0 {
 			host = "REDACTED@" + host[at+1:]
 		}
 		uri = scheme + "://" + host
-		if path != "" || strings.Contains(rest, "/") {
+		if hasPath {
 			uri += "/" + path
 		}
 	}
 	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
+		if unicode.IsControl(r) {
 			return '?'
 		}
 		return r
@@ -144,57 +244,6 @@ func oneLine(err error) error {
 	return err
 }
 
-func openGCP(ctx context.Context, name string, o *Options) (keyprovider.KeyProvider, error) {
-	if !gcpkms.ValidKeyName(name) {
-		return nil, errors.New("want gcp-kms://projects/P/locations/L/keyRings/R/cryptoKeys/K")
-	}
-	return gcpkms.New(ctx, name, &gcpkms.Options{ClientOptions: o.GCP})
-}
-
-func openVault(ctx context.Context, scheme, uri string, o *Options) (keyprovider.KeyProvider, error) {
-	u, err := url.Parse(uri)
-	if err != nil {
-		return nil, errors.New("malformed URI")
-	}
-	if u.User != nil {
-		return nil, errors.New("credentials in the URI are not accepted; use VAULT_TOKEN")
-	}
-	if u.Host == "" {
-		return nil, errors.New("want vault://HOST[:PORT]/MOUNT/keys/NAME")
-	}
-	httpScheme := "https"
-	if scheme == "vault+http" {
-		if !loopback(u.Hostname()) {
-			return nil, errors.New("vault+http (plain HTTP) is allowed only on a loopback address; use vault:// (HTTPS)")
-		}
-		httpScheme = "http"
-	}
-	path := strings.Trim(u.Path, "/")
-	i := strings.LastIndex(path, "/keys/")
-	if i <= 0 {
-		return nil, errors.New("want vault://HOST[:PORT]/MOUNT/keys/NAME")
-	}
-	mount, name := path[:i], path[i+len("/keys/"):]
-	if !vault.ValidMount(mount) || !vault.ValidName(name) {
-		return nil, errors.New("invalid mount or key name (no \"..\", whitespace, or \"/\" in the name)")
-	}
-	derived := false
-	for k, vs := range u.Query() {
-		switch {
-		case k == "derived" && len(vs) == 1 && (vs[0] == "true" || vs[0] == "false"):
-			derived = vs[0] == "true"
-		default:
-			return nil, fmt.Errorf("unknown or malformed query parameter %q (only derived=true|false)", k)
-		}
-	}
-	return vault.New(ctx, name, &vault.Options{
-		Address: httpScheme + "://" + u.Host,
-		Token:   o.VaultToken,
-		Mount:   mount,
-		Derived: derived,
-	})
-}
-
 func loopback(host string) bool {
 	if host == "localhost" {
 		return true
@@ -203,17 +252,7 @@ func loopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-func openAWS(ctx context.Context, ref string, o *Options) (keyprovider.KeyProvider, error) {
-	if !awskms.ValidKeyID(ref) {
-		return nil, errors.New("want aws-kms://arn:aws:kms:REGION:ACCOUNT:key/ID (or an alias ARN, alias/NAME, or key id)")
-	}
-	return awskms.New(ctx, ref, &awskms.Options{Config: o.AWSConfig, Endpoint: o.AWSEndpoint})
-}
-
 func openLocal(path string, o *Options) (keyprovider.KeyProvider, error) {
-	if path == "" || strings.ContainsAny(path, "?#\x00") {
-		return nil, errors.New("want local://PATH (local:///absolute/path or local://relative/path)")
-	}
 	master := o.MasterKey
 	if master == nil {
 		env := o.MasterKeyEnv

@@ -126,3 +126,61 @@ func TestOpenRejectsBadURIs(t *testing.T) {
 		})
 	}
 }
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		in   string
+		want kmsuri.URI
+	}{
+		{"gcp-kms://projects/p/locations/l/keyRings/r/cryptoKeys/k", kmsuri.URI{Scheme: "gcp-kms", Key: "projects/p/locations/l/keyRings/r/cryptoKeys/k"}},
+		{"GCP-KMS://projects/p/locations/l/keyRings/r/cryptoKeys/k", kmsuri.URI{Scheme: "gcp-kms", Key: "projects/p/locations/l/keyRings/r/cryptoKeys/k"}},
+		{"vault://vault.example:8200/transit/keys/k", kmsuri.URI{Scheme: "vault", Host: "vault.example:8200", Mount: "transit", Key: "k"}},
+		{"vault://vault.example/team/transit/keys/k?derived=true", kmsuri.URI{Scheme: "vault", Host: "vault.example", Mount: "team/transit", Key: "k", Derived: true}},
+		{"vault+http://127.0.0.1:8200/transit/keys/k?derived=false", kmsuri.URI{Scheme: "vault+http", Host: "127.0.0.1:8200", Mount: "transit", Key: "k"}},
+		{"vault+http://[::1]:8200/transit/keys/k", kmsuri.URI{Scheme: "vault+http", Host: "[::1]:8200", Mount: "transit", Key: "k"}},
+		{"aws-kms://arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab", kmsuri.URI{Scheme: "aws-kms", Key: "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"}},
+		{"aws-kms://alias/customers", kmsuri.URI{Scheme: "aws-kms", Key: "alias/customers"}},
+		{"local:///var/lib/pii/keyset", kmsuri.URI{Scheme: "local", Key: "/var/lib/pii/keyset"}},
+		{"local://keyset.json", kmsuri.URI{Scheme: "local", Key: "keyset.json"}},
+	}
+	for _, tc := range tests {
+		u, err := kmsuri.Parse(tc.in)
+		require.NoError(t, err, tc.in)
+		require.Equal(t, tc.want, *u)
+		again, err := kmsuri.Parse(u.String())
+		require.NoError(t, err)
+		require.Equal(t, u, again)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	seeds := []string{
+		"gcp-kms://projects/p/locations/l/keyRings/r/cryptoKeys/k",
+		"vault://vault.example:8200/transit/keys/k?derived=true",
+		"vault+http://127.0.0.1:8200/team/transit/keys/k",
+		"vault://user:secret@vault.example/transit/keys/k",
+		"aws-kms://arn:aws:kms:eu-west-1:111122223333:key/x",
+		"aws-kms://alias/a",
+		"local:///tmp/keyset",
+		"local://",
+		"s3://bucket/x?token=secret",
+	}
+	for _, s := range seeds {
+		f.Add(s)
+	}
+	require.NotEmpty(f, seeds, "the seed corpus must not be empty")
+	f.Fuzz(func(t *testing.T, s string) {
+		u, err := kmsuri.Parse(s)
+		if err != nil {
+			msg := err.Error()
+			if !strings.HasPrefix(msg, "kmsuri: ") || strings.ContainsAny(msg, "\n\r") {
+				t.Fatalf("bad error message %q", msg)
+			}
+			return
+		}
+		// Parse then String then Parse gives the same URI.
+		again, err := kmsuri.Parse(u.String())
+		require.NoError(t, err, "canonical form %q of %q", u.String(), s)
+		require.Equal(t, u, again)
+	})
+}
