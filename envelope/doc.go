@@ -83,7 +83,11 @@
 // with the same commitment is a 2^64 birthday search for an attacker who
 // chooses both keys (AWS's committing suites use 256 bits; Tink commits to
 // nothing). AES-SIV values (encrypt=det) carry a commitment to their field
-// key in the same way.
+// key in the same way. A consequence: values under the same DEK carry the
+// same commitment (and, inline, the same wrapped DEK), so someone holding
+// only ciphertexts can tell which values share a DEK, that is which fields
+// belong to the same data subject, across tables and backups. The
+// alternative, a per-message commitment, costs an HMAC per field.
 //
 // Every authentication failure (wrong key, tampered bytes, associated-data
 // mismatch, commitment mismatch, unknown DEK, malformed input) returns the
@@ -137,10 +141,24 @@
 // # Performance
 //
 // The hot path derives nothing: each DEK's AES-GCM instance and commitment
-// are cached; the associated data is built in a pooled buffer; lookups
-// take a read lock on a map keyed by a comparable struct; ages are measured
-// on a coarse clock; message counts are atomic. Encrypting a 32-byte
-// string allocates only the result. See the benchmarks in bench_test.go.
+// are cached; the associated data is built in a pooled buffer; lookups hit
+// a one-entry front cache (the fields of a record share a DEK), else take a
+// read lock on a map keyed by a comparable struct; ages are measured on a
+// coarse clock; per-DEK message counts are atomic; the text form has its own
+// strict base64url codec. Encrypting or decrypting a 32-byte string
+// allocates only the result, and Seal and Open carve a struct's strings
+// from one allocation.
+//
+// Measured on a 2-core VM (go test -bench, same run; see bench_test.go):
+// EncryptString of 32 bytes costs about 2.5 times a bare AES-256-GCM seal
+// with a fresh crypto/rand nonce and a reused output buffer, and
+// DecryptString about 3 times a bare GCM open; against bare GCM calls that
+// allocate their result, as a caller keeping the value must, the ratios are
+// about 1.6 and 2. The rest is the text form (base64url), the key lookup and
+// the associated data. Inline mode (encrypt and decrypt of 64 bytes, warm)
+// is about 7 times faster than Tink's KMS envelope AEAD with an in-process
+// KEK, and Seal of a struct with six encrypted fields costs about six
+// EncryptString calls.
 //
 // # Backwards compatibility
 //
@@ -151,7 +169,9 @@
 // # Errors
 //
 // ErrDecrypt (authentication failures; also matched by parse errors,
-// ErrUnknownVersion and ErrNotSealed from the Decrypt functions),
+// ErrUnknownVersion and ErrNotSealed from the Decrypt functions, and,
+// together with their class, by key provider errors saying the KEK is
+// missing, disabled or destroyed),
 // ErrShredded, ErrNotSealed (Open of plaintext), ErrUnknownVersion,
 // KeyStore errors ErrNotFound and ErrConflict, ErrLimit, ErrUnsupported,
 // and key provider classes (errors.Is(err, keyprovider.ErrUnavailable)).
