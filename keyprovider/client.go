@@ -30,7 +30,8 @@ import (
 // Only transient errors are retried: those for which [Retryable] holds
 // (the [ErrUnavailable] class, which backends use for unreachable servers,
 // throttling, 5xx responses and an attempt that ran out of time). Permission,
-// authentication, invalid-argument and key-state errors are returned at once.
+// authentication, invalid-argument and key-state errors are returned at once,
+// as are errors a backend left unclassified (a backend bug, most likely).
 // Backoff is "full jitter" exponential: before retry n the Client sleeps a
 // uniformly random duration in [0, min(MaxBackoff, BaseBackoff·2^(n-1))).
 //

@@ -7,9 +7,11 @@
 //	aws-kms://arn:aws:kms:REGION:ACCOUNT:key/ID                AWS KMS (key or alias ARN, alias/NAME)
 //	local://PATH                                               the embedded local keyset
 //
-// [Open] returns the backend inside a [keyprovider.Client] (deadlines,
-// retries, circuit breaker); [keyprovider.Client.Backend] reaches the
-// backend itself and [keyprovider.Client.Close] releases it.
+// [Parse] checks a URI without contacting anything (use it to validate
+// configuration early). [Open] parses and returns the backend inside a
+// [keyprovider.Client] (deadlines, retries, circuit breaker);
+// [keyprovider.Client.Backend] reaches the backend itself and
+// [keyprovider.Client.Close] releases it.
 //
 // Importing this package links all three cloud SDKs into the program.
 // Services that use one backend should import that backend's package
