@@ -7,10 +7,13 @@
 // [Rotator] (add and promote a new KEK version), [Rewrapper] (server-side
 // rewrap without exposing the data key), and [Describer] (list KEK versions).
 //
-// Backends return their provider's own errors. [Wrap] (and the portable
-// client in the envelope package) classify them once into the stable classes
-// below, so callers test with errors.Is and still reach the provider's own
-// type with errors.As.
+// Backends classify their provider's errors once, at their boundary, with
+// [Classify] into the stable classes below, so callers test with errors.Is
+// and still reach the provider's own error with errors.As. The portable
+// [Client] sits in front of any backend and adds what every backend needs
+// alike: per-attempt deadlines, retries of transient errors with a retry
+// budget, a circuit breaker and metrics. [keyprovider/kmsuri.Open] returns
+// backends already behind a Client.
 //
 // # Errors
 //
