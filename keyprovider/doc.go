@@ -12,7 +12,7 @@
 // and still reach the provider's own error with errors.As. The portable
 // [Client] sits in front of any backend and adds what every backend needs
 // alike: per-attempt deadlines, retries of transient errors with a retry
-// budget, a circuit breaker and metrics. [keyprovider/kmsuri.Open] returns
+// budget, a circuit breaker and metrics. kmsuri.Open (package keyprovider/kmsuri) returns
 // backends already behind a Client.
 //
 // # Errors
