@@ -203,7 +203,17 @@ func (c *FF1) cryptFast(p *ff1Params, tweak []byte, x, out []uint16, enc bool) {
 	hLo := binary.BigEndian.Uint64(buf[8:16])
 	iShift := uint(8 * p.b) // bit position of [i] in the low word (b < 8)
 
-	round := func(i int, num, m, inv uint64) uint64 {
+	// One loop for both directions keeps the round body inline: a closure
+	// call per round costs more than the branches on enc.
+	for r := range 10 {
+		i, num := r, b
+		if !enc {
+			i, num = 9-r, a
+		}
+		m, inv := p.powU, p.invU
+		if i&1 == 1 {
+			m, inv = p.powV, p.invV
+		}
 		hi, lo := hHi, hLo^num
 		if p.b == 8 {
 			hi ^= uint64(i)
@@ -213,36 +223,22 @@ func (c *FF1) cryptFast(p *ff1Params, tweak []byte, x, out []uint16, enc bool) {
 		binary.BigEndian.PutUint64(buf[0:8], hi)
 		binary.BigEndian.PutUint64(buf[8:16], lo)
 		c.block.Encrypt(buf[:], buf[:])
-		// y = NUM(S) for S the first d ≤ 12 bytes of R; return y mod m.
+		// y = NUM(S) mod m, for S the first d ≤ 12 bytes of R.
+		var y uint64
 		if p.d == 8 {
-			return barrett(binary.BigEndian.Uint64(buf[0:8]), m, inv)
+			y = barrett(binary.BigEndian.Uint64(buf[0:8]), m, inv)
+		} else {
+			yHi := barrett(uint64(binary.BigEndian.Uint32(buf[0:4])), m, inv)
+			_, y = bits.Div64(yHi, binary.BigEndian.Uint64(buf[4:12]), m)
 		}
-		yHi := uint64(binary.BigEndian.Uint32(buf[0:4]))
-		_, r := bits.Div64(yHi%m, binary.BigEndian.Uint64(buf[4:12]), m)
-		return r
-	}
-
-	if enc {
-		for i := range 10 {
-			m, inv := p.powU, p.invU
-			if i&1 == 1 {
-				m, inv = p.powV, p.invV
-			}
-			y := round(i, b, m, inv)
+		if enc {
 			// c = (a + y) mod m without overflow: a, y < m.
 			s, carry := bits.Add64(a, y, 0)
 			if carry != 0 || s >= m {
 				s -= m
 			}
 			a, b = b, s
-		}
-	} else {
-		for i := 9; i >= 0; i-- {
-			m, inv := p.powU, p.invU
-			if i&1 == 1 {
-				m, inv = p.powV, p.invV
-			}
-			y := round(i, a, m, inv)
+		} else {
 			s := b - y
 			if b < y {
 				s += m

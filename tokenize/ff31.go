@@ -150,49 +150,38 @@ func (c *FF31) cryptFast(tl, tr uint32, x, out []uint16, enc bool) {
 		b = b*radix + uint64(x[j])
 	}
 	buf := blockPool.Get().(*blockBuf)
-	round := func(i int, num uint64, e int) uint64 {
-		m := c.pow[e]
-		w := tr
-		if i&1 == 1 {
-			w = tl
+	// One loop for both directions keeps the round body inline.
+	for r := range 8 {
+		i, num := r, b
+		if !enc {
+			i, num = 7-r, a
 		}
-		w ^= uint32(i)
+		w, e := tr, u
+		if i&1 == 1 {
+			w, e = tl, v
+		}
+		m := c.pow[e]
 		binary.LittleEndian.PutUint64(buf[0:8], num)
-		binary.LittleEndian.PutUint32(buf[8:12], 0)
-		binary.LittleEndian.PutUint32(buf[12:16], w)
+		binary.LittleEndian.PutUint64(buf[8:16], uint64(w^uint32(i))<<32)
 		c.block.Encrypt(buf[:], buf[:])
 		yLo := binary.LittleEndian.Uint64(buf[0:8])
 		yHi := binary.LittleEndian.Uint64(buf[8:16])
+		var y uint64
 		if m < 1<<32 {
 			// y mod m = ((yHi mod m)·(2^64 mod m) + yLo mod m) mod m, and
 			// every term stays below 2^64 because m < 2^32.
 			inv := c.inv[e]
-			return barrett(barrett(yHi, m, inv)*c.r64[e]+barrett(yLo, m, inv), m, inv)
+			y = barrett(barrett(yHi, m, inv)*c.r64[e]+barrett(yLo, m, inv), m, inv)
+		} else {
+			_, y = bits.Div64(barrett(yHi, m, c.inv[e]), yLo, m)
 		}
-		_, r := bits.Div64(yHi%m, yLo, m)
-		return r
-	}
-	powU, powV := c.pow[u], c.pow[v]
-	if enc {
-		for i := range 8 {
-			m, e := powU, u
-			if i&1 == 1 {
-				m, e = powV, v
-			}
-			y := round(i, b, e)
+		if enc {
 			s, carry := bits.Add64(a, y, 0)
 			if carry != 0 || s >= m {
 				s -= m
 			}
 			a, b = b, s
-		}
-	} else {
-		for i := 7; i >= 0; i-- {
-			m, e := powU, u
-			if i&1 == 1 {
-				m, e = powV, v
-			}
-			y := round(i, a, e)
+		} else {
 			s := b - y
 			if b < y {
 				s += m
