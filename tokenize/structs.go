@@ -84,32 +84,16 @@ func scopeOf(s *pii.Schema, ptr any, f *pii.Field) Scope {
 
 // Apply tokenizes, in place, every field of the struct ptr points to that
 // is tagged with token=, with the method of the tag and the format of its
-// category (FormatFor). Empty strings stay empty. Apply is not idempotent:
-// applying it twice tokenizes the tokens. On error the struct may be
-// partly tokenized and should be discarded.
+// category (FormatFor). Empty strings stay empty. Every token is computed
+// before any field is written, so on error the struct is unchanged (vault
+// tokens drawn before the error stay in the store until they expire).
+// Apply is not idempotent: applying it twice tokenizes the tokens.
 func (t *Tokenizer) Apply(ctx context.Context, ptr any) error {
-	s, err := pii.SchemaOf(ptr)
-	if err != nil {
-		return err
-	}
-	return s.Walk(ptr, func(f *pii.Field, path string, v reflect.Value) error {
+	return t.rewrite(ptr, func(s *pii.Schema, f *pii.Field, path, val string) (string, error) {
 		if f.Opts.Token == "" {
-			return nil
+			return val, nil
 		}
-		sv, ok := stringField(v)
-		if !ok {
-			return nil
-		}
-		val := sv.String()
-		if val == "" {
-			return nil
-		}
-		tok, err := t.Tokenize(ctx, Method(f.Opts.Token), scopeOf(s, ptr, f), t.FormatFor(f.Category), val)
-		if err != nil {
-			return fmt.Errorf("tokenize: %s.%s: %w", s.Name, path, err)
-		}
-		sv.SetString(tok)
-		return nil
+		return t.Tokenize(ctx, Method(f.Opts.Token), scopeOf(s, ptr, f), t.FormatFor(f.Category), val)
 	})
 }
 
@@ -117,7 +101,8 @@ func (t *Tokenizer) Apply(ctx context.Context, ptr any) error {
 // to. permit is asked for every field first; if it refuses any (or is
 // nil), Reverse returns an error wrapping ErrPermission and changes
 // nothing. Fields tagged token=hmac are pseudonyms and are left as they
-// are. On a detokenization error the struct may be partly restored.
+// are. Every value is recovered before any field is written, so on error
+// the struct is unchanged.
 func (t *Tokenizer) Reverse(ctx context.Context, ptr any, permit Permit) error {
 	s, err := pii.SchemaOf(ptr)
 	if err != nil {
@@ -141,19 +126,46 @@ func (t *Tokenizer) Reverse(ctx context.Context, ptr any, permit Permit) error {
 	if err != nil {
 		return err
 	}
-	return s.Walk(ptr, func(f *pii.Field, path string, v reflect.Value) error {
+	return t.rewrite(ptr, func(s *pii.Schema, f *pii.Field, path, val string) (string, error) {
 		if !reversible(f) {
-			return nil
+			return val, nil
 		}
+		return t.Detokenize(ctx, Method(f.Opts.Token), scopeOf(s, ptr, f), t.FormatFor(f.Category), val)
+	})
+}
+
+// rewrite computes a new value for every non-empty string field, then,
+// only if all succeeded, writes them. The walk order is deterministic
+// (map keys are sorted), and paths are unique, so the second walk finds
+// each value by its path.
+func (t *Tokenizer) rewrite(ptr any, fn func(s *pii.Schema, f *pii.Field, path, val string) (string, error)) error {
+	s, err := pii.SchemaOf(ptr)
+	if err != nil {
+		return err
+	}
+	next := map[string]string{}
+	err = s.Walk(ptr, func(f *pii.Field, path string, v reflect.Value) error {
 		sv, ok := stringField(v)
 		if !ok || sv.String() == "" {
 			return nil
 		}
-		val, err := t.Detokenize(ctx, Method(f.Opts.Token), scopeOf(s, ptr, f), t.FormatFor(f.Category), sv.String())
+		nv, err := fn(s, f, path, sv.String())
 		if err != nil {
 			return fmt.Errorf("tokenize: %s.%s: %w", s.Name, path, err)
 		}
-		sv.SetString(val)
+		if nv != sv.String() {
+			next[path] = nv
+		}
+		return nil
+	})
+	if err != nil || len(next) == 0 {
+		return err
+	}
+	return s.Walk(ptr, func(f *pii.Field, path string, v reflect.Value) error {
+		if nv, ok := next[path]; ok {
+			sv, _ := stringField(v)
+			sv.SetString(nv)
+		}
 		return nil
 	})
 }

@@ -131,4 +131,5 @@ func TestApplyFormatOverride(t *testing.T) {
 	require.ErrorIs(t, err, ErrFormat)
 	require.Contains(t, err.Error(), "rec.Card")
 	require.NotContains(t, err.Error(), "4111111111111112")
+	require.Equal(t, rec{Phone: "(415) 555-2671", Card: "4111111111111112"}, bad, "a failed Apply changes nothing")
 }
