@@ -22,6 +22,13 @@ import (
 // to tokenize numbers libphonenumber does not consider valid, in which
 // case tokens only keep the country code and digit count. Numbers with
 // fewer than 6 tokenized digits fail with ErrDomain.
+//
+// The cycle-walk follows libphonenumber's metadata: an update of
+// github.com/nyaruka/phonenumbers that changes which numbers are valid (or
+// which region a number belongs to) can change the tokens of some numbers
+// and break the reversal of tokens made before it. Pin the module version,
+// and treat an update like a key rotation for phone fields (reverse with
+// the old build, tokenize with the new), or use token=vault for them.
 type Phone struct {
 	DefaultRegion string
 	KeepAreaCode  bool
