@@ -5,12 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync/atomic"
 
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
 	"github.com/fieldguard/pii/keyprovider"
+	"github.com/fieldguard/pii/keyprovider/kmsuri"
 	"github.com/fieldguard/pii/keyprovider/local"
 )
 
@@ -51,10 +56,19 @@ type versionManager interface {
 }
 
 // kms is the key provider the example rotates, with its call counter.
+//
+// A local keyset has the whole version life cycle (mgr). A cloud KMS opened
+// with --kms goes through kmsuri's keyprovider.Client; it may rotate
+// (create a version and make it primary in one step: Cloud KMS, Vault
+// Transit) and list versions, and its versions are disabled and destroyed
+// with the provider's own tools.
 type kms struct {
 	*counter
-	mgr     versionManager
-	display string // what the provider is, without secrets
+	mgr         versionManager      // nil unless a local keyset
+	client      *keyprovider.Client // from kmsuri; nil for the default keyset
+	canRotate   bool                // client's backend is a keyprovider.Rotator
+	canDescribe bool                // client's backend is a keyprovider.Describer
+	display     string              // what the provider is, without secrets
 
 	// The local keyset, when the example runs on one (the default).
 	local      *local.Provider
@@ -68,11 +82,25 @@ type kms struct {
 	readerArgs []string
 }
 
-func (k *kms) close() { clear(k.master) }
+func (k *kms) close() {
+	clear(k.master)
+	if k.client != nil {
+		_ = k.client.Close()
+	}
+}
 
-// primary returns the version new wraps use.
+// errNoVersions reports a backend that cannot list its versions.
+var errNoVersions = errors.New("kms: this key provider does not list its versions")
+
+// primary returns the version new wraps use. A backend that cannot list
+// versions (AWS KMS) is asked by wrapping a throw-away key.
 func (k *kms) primary(ctx context.Context) (keyprovider.KeyID, error) {
 	vs, err := k.versions(ctx)
+	if errors.Is(err, errNoVersions) {
+		probe := make([]byte, 32)
+		_, id, err := k.Wrap(ctx, probe, []byte("fieldguard.pii/examples/keyrotation primary probe"))
+		return id, err
+	}
 	if err != nil {
 		return keyprovider.KeyID{}, err
 	}
@@ -85,8 +113,22 @@ func (k *kms) primary(ctx context.Context) (keyprovider.KeyID, error) {
 }
 
 func (k *kms) versions(ctx context.Context) ([]keyprovider.Version, error) {
+	switch {
+	case k.mgr != nil:
+		k.admins.Add(1)
+		return k.mgr.Versions(ctx)
+	case k.canDescribe:
+		k.admins.Add(1)
+		return k.client.Versions(ctx)
+	}
+	return nil, errNoVersions
+}
+
+// rotate creates a version and makes it primary in one step, on backends
+// without a separate promote.
+func (k *kms) rotate(ctx context.Context) (keyprovider.KeyID, error) {
 	k.admins.Add(1)
-	return k.mgr.Versions(ctx)
+	return k.client.Rotate(ctx)
 }
 
 func (k *kms) addVersion(ctx context.Context) (keyprovider.KeyID, error) {
@@ -179,33 +221,48 @@ func openLocalKeyset(dir string) (*kms, error) {
 // masterKeyEnv holds the master key of a keyset named with --kms local://.
 const masterKeyEnv = "PII_MASTER_KEY"
 
-// openLocalURI opens the keyset named by a local://PATH URI with the
-// master key from PII_MASTER_KEY, creating the keyset if the file does not
-// exist yet.
-func openLocalURI(uri string) (*kms, error) {
-	path := strings.TrimPrefix(uri, "local://")
-	if path == "" {
-		return nil, errors.New("--kms local://PATH: missing the keyset path")
-	}
-	master, err := local.MasterKeyFromEnv(masterKeyEnv)
+// openKMSURI opens the key provider a --kms URI names, through kmsuri (a
+// local keyset is created if its file does not exist yet). Errors are one
+// line and name the URI without credentials.
+func openKMSURI(ctx context.Context, uri string) (*kms, error) {
+	u, err := kmsuri.Parse(uri)
 	if err != nil {
 		return nil, err
 	}
-	k := &kms{keysetPath: path, master: master}
-	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-		k.local, err = local.Create(path, master)
-		k.created = err == nil
-	} else {
-		k.local, err = local.Open(path, master)
+	created := false
+	if u.Scheme == "local" {
+		_, serr := os.Stat(u.Key)
+		created = errors.Is(serr, fs.ErrNotExist)
 	}
+	opts, err := kmsOptions()
 	if err != nil {
-		clear(master)
 		return nil, err
 	}
-	k.counter = &counter{kp: k.local}
-	k.mgr = k.local
-	k.display = "local keyset " + path
-	k.readerArgs = []string{"-keyset", path, "-master-env", masterKeyEnv}
+	opts.CreateLocal = true
+	kp, err := kmsuri.Open(ctx, uri, opts)
+	if err != nil {
+		return nil, err
+	}
+	c, ok := kp.(*keyprovider.Client)
+	if !ok {
+		return nil, fmt.Errorf("kms: unexpected provider type %T", kp)
+	}
+	k := &kms{client: c, counter: &counter{kp: c}, display: u.String(), readerArgs: []string{"-kms", uri}}
+	switch b := c.Backend().(type) {
+	case *local.Provider:
+		// The scratch copy that wraps the second reader's probe needs the
+		// master key; kmsuri read it from the same variable.
+		master, err := local.MasterKeyFromEnv(masterKeyEnv)
+		if err != nil {
+			c.Close()
+			return nil, err
+		}
+		k.local, k.mgr, k.master, k.keysetPath, k.created = b, b, master, b.Path(), created
+		k.display = "local keyset " + b.Path()
+	default:
+		_, k.canRotate = b.(keyprovider.Rotator)
+		_, k.canDescribe = b.(keyprovider.Describer)
+	}
 	return k, nil
 }
 
@@ -242,4 +299,28 @@ func (k *kms) wrapUnderVersion(ctx context.Context, dir, v string, dataKey, ad [
 		return nil, false, fmt.Errorf("kms: probe wrapped under version %s, want %s", kek.Version, v)
 	}
 	return w, true, nil
+}
+
+// gcpEmulatorEnv points gcp-kms:// URIs at a Cloud KMS imitation on a
+// loopback address (plain gRPC, no credentials), as the tests do with
+// keyprovider/gcpkms/gcpkmstest. Anything but a loopback address is
+// refused.
+const gcpEmulatorEnv = "KEYROTATION_GCP_EMULATOR"
+
+// kmsOptions are the kmsuri options of the main process and of the second
+// reader alike.
+func kmsOptions() (*kmsuri.Options, error) {
+	o := &kmsuri.Options{}
+	if addr := os.Getenv(gcpEmulatorEnv); addr != "" {
+		host, _, err := net.SplitHostPort(addr)
+		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+			return nil, fmt.Errorf("%s must be a loopback host:port", gcpEmulatorEnv)
+		}
+		o.GCP = []option.ClientOption{
+			option.WithEndpoint(addr),
+			option.WithoutAuthentication(),
+			option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
+		}
+	}
+	return o, nil
 }

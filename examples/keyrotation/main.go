@@ -42,6 +42,7 @@ import (
 
 	"github.com/fieldguard/pii/envelope"
 	"github.com/fieldguard/pii/keyprovider"
+	"github.com/fieldguard/pii/keyprovider/kmsuri"
 )
 
 func main() {
@@ -86,7 +87,7 @@ func parseFlags(args []string, stdout io.Writer) (config, error) {
 	fs := flag.NewFlagSet("keyrotation", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&c.dir, "dir", "", "working folder for the keyset, master key and SQLite database (default: a new folder under "+os.TempDir()+")")
-	fs.StringVar(&c.kms, "kms", "", "key provider URI: local://PATH, a keyset whose master key is in "+masterKeyEnv+" (default: a development keyset in the working folder)")
+	fs.StringVar(&c.kms, "kms", "", "key URI: gcp-kms://projects/P/locations/L/keyRings/R/cryptoKeys/K, vault://HOST/MOUNT/keys/NAME, aws-kms://ARN or local://PATH (master key in "+masterKeyEnv+"); default: a development keyset in the working folder")
 	fs.StringVar(&c.db, "db", "", "database: sqlite:PATH or a postgres:// URL (default: sqlite:DIR/keyrotation.db)")
 	fs.Int64Var(&c.records, "records", 10_000, "number of synthetic customers to seal")
 	fs.Uint64Var(&c.seed, "seed", 1, "seed of the synthetic customer generator")
@@ -120,8 +121,10 @@ func parseFlags(args []string, stdout io.Writer) (config, error) {
 			return c, err
 		}
 	}
-	if c.kms != "" && !strings.HasPrefix(c.kms, "local://") {
-		return c, errors.New("--kms: unsupported key URI (this build supports local://PATH with the master key in " + masterKeyEnv + ")")
+	if c.kms != "" {
+		if _, err := kmsuri.Parse(c.kms); err != nil {
+			return c, fmt.Errorf("--kms: %w", err)
+		}
 	}
 	if v := os.Getenv(batchDelayEnv); v != "" {
 		d, err := time.ParseDuration(v)
@@ -147,6 +150,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	r := &runner{cfg: cfg, stdout: stdout, tty: isTerminal(stdout), start: time.Now()}
 	defer r.close()
 	if err := r.run(ctx); err != nil {
+		if r.tempDir && !r.dbReady {
+			// Nothing worth keeping was made in the fresh folder.
+			if r.db != nil {
+				r.db.Close()
+				r.db = nil
+			}
+			os.RemoveAll(r.dir)
+			r.dir = ""
+		}
 		msg := firstLine(err.Error())
 		if errors.Is(err, context.Canceled) {
 			msg = "interrupted"
@@ -169,6 +181,7 @@ type runner struct {
 	start  time.Time
 
 	dir     string
+	tempDir bool // dir was made by this run
 	kms     *kms
 	db      *database
 	dbReady bool
@@ -298,7 +311,7 @@ func (r *runner) run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("working folder: %w", err)
 		}
-		r.dir = d
+		r.dir, r.tempDir = d, true
 	} else {
 		st, err := os.Stat(cfg.dir)
 		switch {
@@ -426,13 +439,16 @@ func (r *runner) run(ctx context.Context) error {
 		return err
 	}
 	err = r.do(ctx, "add version", "Add a new KMS key version (enabled, not yet primary)", newV != "", func() (string, error) {
-		v, adopted, err := r.addVersion(ctx, oldV)
+		v, adopted, note, err := r.addVersion(ctx, oldV)
 		if err != nil {
 			return "", err
 		}
 		newV = v
 		if err := db.setState(ctx, db, "new_version", v); err != nil {
 			return "", err
+		}
+		if note != "" {
+			return note, nil
 		}
 		if adopted {
 			return fmt.Sprintf("version %s (added before an interruption) is enabled; primary is still %s", v, oldV), nil
@@ -455,13 +471,18 @@ func (r *runner) run(ctx context.Context) error {
 		return err
 	}
 	err = r.do(ctx, "promote", "Promote the new version: new wraps use it", promoted, func() (string, error) {
-		if err := r.kms.promote(ctx, newV); err != nil {
-			return "", err
+		res := fmt.Sprintf("version %s is primary; version %s still unwraps", newV, oldV)
+		switch {
+		case r.kms.mgr != nil:
+			if err := r.kms.promote(ctx, newV); err != nil {
+				return "", err
+			}
+		case newV == oldV:
+			res = fmt.Sprintf("nothing to promote; version %s stays primary", newV)
+		default:
+			res = fmt.Sprintf("version %s is primary already; the KMS promoted it when it created it", newV)
 		}
-		if err := r.markDone(ctx, "promote"); err != nil {
-			return "", err
-		}
-		return fmt.Sprintf("version %s is primary; version %s still unwraps", newV, oldV), nil
+		return res, r.markDone(ctx, "promote")
 	})
 	if err != nil {
 		return err
@@ -532,6 +553,9 @@ func (r *runner) run(ctx context.Context) error {
 
 	// Step 9: disable the old version.
 	err = r.do(ctx, "disable old", fmt.Sprintf("Disable the old version %s", oldV), false, func() (string, error) {
+		if res, ok := r.unmanaged(oldV, newV, "disable"); !ok {
+			return res, nil
+		}
 		st, _, err := r.kms.status(ctx, oldV)
 		if err != nil {
 			return "", err
@@ -550,6 +574,9 @@ func (r *runner) run(ctx context.Context) error {
 
 	// Step 10: destroy, or say it is safe.
 	err = r.do(ctx, "destroy old", fmt.Sprintf("Destroy the old version %s", oldV), false, func() (string, error) {
+		if res, ok := r.unmanaged(oldV, newV, "destroy"); !ok {
+			return res, nil
+		}
 		st, _, err := r.kms.status(ctx, oldV)
 		if err != nil {
 			return "", err
@@ -590,7 +617,7 @@ func (r *runner) doKeyset(ctx context.Context) error {
 		var k *kms
 		var err error
 		if r.cfg.kms != "" {
-			k, err = openLocalURI(r.cfg.kms)
+			k, err = openKMSURI(ctx, r.cfg.kms)
 		} else {
 			k, err = openLocalKeyset(r.dir)
 		}
@@ -628,22 +655,54 @@ func (r *runner) doKeyset(ctx context.Context) error {
 
 // addVersion adds the new version. If an earlier run added one and was
 // interrupted before recording it, that version (enabled, not primary, not
-// the old one) is adopted rather than adding another.
-func (r *runner) addVersion(ctx context.Context, oldV string) (string, bool, error) {
-	vs, err := r.kms.versions(ctx)
-	if err != nil {
-		return "", false, err
-	}
-	for _, v := range vs {
-		if v.ID.Version != oldV && v.Status == keyprovider.StatusEnabled && !v.Primary {
-			return v.ID.Version, true, nil
+// the old one) is adopted rather than adding another. A KMS that creates
+// versions primary (Cloud KMS and Vault through this library) rotates in
+// one step; one that rotates by itself (AWS KMS) has nothing to add. note
+// explains those cases.
+func (r *runner) addVersion(ctx context.Context, oldV string) (v string, adopted bool, note string, err error) {
+	switch {
+	case r.kms.mgr != nil:
+		vs, err := r.kms.versions(ctx)
+		if err != nil {
+			return "", false, "", err
 		}
+		for _, v := range vs {
+			if v.ID.Version != oldV && v.Status == keyprovider.StatusEnabled && !v.Primary {
+				return v.ID.Version, true, "", nil
+			}
+		}
+		id, err := r.kms.addVersion(ctx)
+		if err != nil {
+			return "", false, "", err
+		}
+		return id.Version, false, "", nil
+	case r.kms.canRotate:
+		if r.kms.canDescribe {
+			if p, err := r.kms.primary(ctx); err != nil {
+				return "", false, "", err
+			} else if p.Version != oldV {
+				return p.Version, true, fmt.Sprintf("version %s (created before an interruption) is primary", p.Version), nil
+			}
+		}
+		id, err := r.kms.rotate(ctx)
+		if err != nil {
+			return "", false, "", err
+		}
+		return id.Version, false, fmt.Sprintf("version %s created; this KMS makes a new version primary at once, and every reader decrypts through the service, so all of them can use it", id.Version), nil
 	}
-	id, err := r.kms.addVersion(ctx)
-	if err != nil {
-		return "", false, err
+	return oldV, false, "nothing to add; this KMS rotates its key material by itself (AWS KMS automatic rotation) and decrypts under every past material, so the rewrap below moves every key to the current one", nil
+}
+
+// unmanaged reports, for a KMS whose versions this library cannot disable
+// or destroy, what to do instead; ok is true when the step can go ahead.
+func (r *runner) unmanaged(oldV, newV, op string) (string, bool) {
+	if r.kms.mgr != nil {
+		return "", true
 	}
-	return id.Version, false, nil
+	if oldV == newV {
+		return fmt.Sprintf("nothing to %s; there is no older version to retire from here", op), false
+	}
+	return fmt.Sprintf("not done here; %s version %s with the KMS's own tools (gcloud kms keys versions %s, or Vault's min_decryption_version), now that nothing stored needs it", op, oldV, op), false
 }
 
 func (r *runner) summary(ctx context.Context, records int64, verified string) {

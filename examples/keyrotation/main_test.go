@@ -27,6 +27,7 @@ import (
 	"github.com/fieldguard/pii/envelope/sqlkeystore"
 	"github.com/fieldguard/pii/internal/testdb"
 	"github.com/fieldguard/pii/keyprovider"
+	"github.com/fieldguard/pii/keyprovider/gcpkms/gcpkmstest"
 	"github.com/fieldguard/pii/keyprovider/local"
 	"github.com/fieldguard/pii/tokenize"
 )
@@ -172,7 +173,8 @@ func TestBadInput(t *testing.T) {
 		{"resume with another db", []string{"--resume", "--dir", t.TempDir()}, 1, "holds no run"},
 		{"db scheme", []string{"--db", "mysql://localhost/x"}, 2, "--db: want sqlite:PATH or a postgres:// URL"},
 		{"db unreachable", []string{"--db", "postgres://u:secret@127.0.0.1:1/db?connect_timeout=5"}, 1, "is unreachable"},
-		{"kms unknown", []string{"--kms", "nosuch://key"}, 2, "--kms: unsupported key URI"},
+		{"kms unknown", []string{"--kms", "nosuch://key"}, 2, `--kms: kmsuri: unknown scheme "nosuch"`},
+		{"kms malformed", []string{"--kms", "gcp-kms://projects/p"}, 2, "want gcp-kms://projects/P/locations/L/keyRings/R/cryptoKeys/K"},
 		{"kms local without master key", []string{"--kms", "local:///nonexistent/keyset.json"}, 1, "PII_MASTER_KEY is not set"},
 	}
 	for _, tc := range tests {
@@ -433,4 +435,47 @@ func TestKMSLocalURI(t *testing.T) {
 	require.Equal(t, map[keyprovider.Status]int{keyprovider.StatusEnabled: 1, keyprovider.StatusDestroyed: 1}, statusCounts(t, kp))
 	_, err = os.Stat(filepath.Join(dir, masterFile))
 	require.ErrorIs(t, err, os.ErrNotExist)
+}
+
+// TestKMSCloudGCP runs the flow against the in-process Cloud KMS imitation:
+// the KMS creates versions primary (rotate in one step), the second reader
+// opens the same key through kmsuri, and disabling and destroying are left
+// to the KMS's own tools.
+func TestKMSCloudGCP(t *testing.T) {
+	const key = "projects/p/locations/global/keyRings/r/cryptoKeys/customers"
+	srv, err := gcpkmstest.Start(key)
+	require.NoError(t, err)
+	t.Cleanup(srv.Close)
+	t.Setenv(gcpEmulatorEnv, srv.Addr())
+
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"--kms", "gcp-kms://" + key, "--dir", t.TempDir(), "--records", "40", "--rotate-branch", "--destroy-old"}, &out, &errOut)
+	require.Equal(t, 0, code, "stderr: %s\nstdout: %s", errOut.String(), out.String())
+	o := out.String()
+	require.Contains(t, o, "version 2 created; this KMS makes a new version primary at once")
+	require.Contains(t, o, "reader unwrapped under version 2; pid")
+	require.Contains(t, o, "version 2 is primary already")
+	require.Contains(t, o, "not done here; disable version 1 with the KMS's own tools")
+	require.Regexp(t, `(?m)^\s+verification\s+40/40 OK$`, o)
+	require.Regexp(t, `(?m)^\s+data keys rewrapped\s+41$`, o)
+	require.Regexp(t, `(?m)^\s+KMS-wrapped keys rewrapped\s+6 `, o)
+}
+
+// TestKMSUnreachable: a KMS that does not answer gives one line and a
+// non-zero exit.
+func TestKMSUnreachable(t *testing.T) {
+	t.Setenv(gcpEmulatorEnv, "127.0.0.1:1")
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"--kms", "gcp-kms://projects/p/locations/global/keyRings/r/cryptoKeys/k", "--records", "5"}, &out, &errOut)
+	require.Equal(t, 1, code)
+	msg := errOut.String()
+	require.Equal(t, 1, strings.Count(msg, "\n"), "one line: %q", msg)
+	require.True(t, strings.HasPrefix(msg, "keyrotation: "), msg)
+	require.Contains(t, msg, "unavailable")
+	require.NotContains(t, msg, "goroutine")
+	left, err := os.ReadDir(tmp)
+	require.NoError(t, err)
+	require.Empty(t, left, "the fresh working folder of a failed start is removed")
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/fieldguard/pii/keyprovider"
+	"github.com/fieldguard/pii/keyprovider/kmsuri"
 	"github.com/fieldguard/pii/keyprovider/local"
 )
 
@@ -53,7 +54,8 @@ func runReader(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	masterPath := fs.String("master-file", "", "")
 	masterEnv := fs.String("master-env", "", "")
 	version := fs.String("version", "", "")
-	if err := fs.Parse(args); err != nil || *keysetPath == "" || *version == "" {
+	uri := fs.String("kms", "", "")
+	if err := fs.Parse(args); err != nil || (*keysetPath == "" && *uri == "") || *version == "" {
 		fmt.Fprintln(stderr, "keyrotation reader: bad arguments")
 		return 2
 	}
@@ -64,23 +66,45 @@ func runReader(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
-	var master []byte
-	var err error
-	if *masterEnv != "" {
-		master, err = local.MasterKeyFromEnv(*masterEnv)
+	var p interface {
+		keyprovider.KeyProvider
+		keyprovider.Describer
+	}
+	if *uri != "" {
+		opts, err := kmsOptions()
+		if err != nil {
+			return fail(err)
+		}
+		kp, err := kmsuri.Open(ctx, *uri, opts)
+		if err != nil {
+			return fail(err)
+		}
+		c := kp.(*keyprovider.Client)
+		defer c.Close()
+		p = c
 	} else {
-		master, err = local.MasterKeyFromFile(*masterPath)
-	}
-	if err != nil {
-		return fail(err)
-	}
-	p, err := local.Open(*keysetPath, master)
-	clear(master)
-	if err != nil {
-		return fail(err)
+		var master []byte
+		var err error
+		if *masterEnv != "" {
+			master, err = local.MasterKeyFromEnv(*masterEnv)
+		} else {
+			master, err = local.MasterKeyFromFile(*masterPath)
+		}
+		if err != nil {
+			return fail(err)
+		}
+		lp, err := local.Open(*keysetPath, master)
+		clear(master)
+		if err != nil {
+			return fail(err)
+		}
+		p = lp
 	}
 	rep := readerReport{PID: os.Getpid()}
 	vs, err := p.Versions(ctx)
+	if errors.Is(err, errors.ErrUnsupported) {
+		vs, err = nil, nil // the KMS does not list versions; the probe decides
+	}
 	if err != nil {
 		return fail(err)
 	}
@@ -132,7 +156,16 @@ func (r *runner) secondReader(ctx context.Context, v string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("second reader: wrap probe: %w", err)
 	}
-	r.kms.wraps.Add(1)
+	if ok {
+		r.kms.wraps.Add(1)
+	} else {
+		// A KMS that promoted v when it created it wraps under v now.
+		w, kek, err := r.kms.Wrap(ctx, probe, ad)
+		if err != nil {
+			return "", fmt.Errorf("second reader: wrap probe: %w", err)
+		}
+		wrapped, ok = w, kek.Version == v
+	}
 
 	exe, err := os.Executable()
 	if err != nil {
@@ -156,7 +189,7 @@ func (r *runner) secondReader(ctx context.Context, v string) (string, error) {
 	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 		return "", errors.New("second reader: unreadable report")
 	}
-	if rep.Status != string(keyprovider.StatusEnabled) {
+	if rep.Status != string(keyprovider.StatusEnabled) && (rep.Status != "" || !ok) {
 		return "", fmt.Errorf("second reader (pid %d) does not see version %s enabled (status %q); do not promote it", rep.PID, v, rep.Status)
 	}
 	if !ok {
@@ -165,6 +198,9 @@ func (r *runner) secondReader(ctx context.Context, v string) (string, error) {
 	want := hex.EncodeToString(kcv(probe, "reader probe"))
 	if !hmac.Equal([]byte(rep.KCV), []byte(want)) {
 		return "", fmt.Errorf("second reader (pid %d) unwrapped the probe to a different key", rep.PID)
+	}
+	if r.kms.local == nil {
+		return fmt.Sprintf("reader unwrapped under version %s; pid %d opened the same KMS key and unwrapped a probe key wrapped under it", v, rep.PID), nil
 	}
 	return fmt.Sprintf("reader unwrapped under version %s; pid %d re-opened the keyset, sees version %s enabled (primary still %s) and unwrapped a probe key wrapped under it", v, rep.PID, v, rep.Primary), nil
 }
