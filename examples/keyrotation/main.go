@@ -427,7 +427,7 @@ func (r *runner) run(ctx context.Context) error {
 		if err != nil {
 			return "", err
 		}
-		return fmt.Sprintf("%d customers sealed; %d data keys (one per customer) under %d KMS-wrapped keys (+1 tokenizer root), and a keyed hash of each record for the verification, never its plaintext", n, nd, nk), nil
+		return fmt.Sprintf("%d customers sealed; %d data keys (one per customer, one for the record-hash key) under %d KMS-wrapped keys (+1 tokenizer root key); a keyed hash of each record is kept for the verification, never its plaintext", n, nd, nk), nil
 	})
 	if err != nil {
 		return err
