@@ -22,9 +22,9 @@ import (
 // counter wraps a KeyProvider and counts the calls that reach it, which is
 // what a cloud KMS bills and rate-limits.
 type counter struct {
-	kp              keyprovider.KeyProvider
-	wraps, unwraps  atomic.Int64
-	rewraps, admins atomic.Int64
+	kp             keyprovider.KeyProvider
+	wraps, unwraps atomic.Int64
+	admins         atomic.Int64 // key-management calls
 }
 
 var _ keyprovider.KeyProvider = (*counter)(nil)
@@ -41,7 +41,7 @@ func (c *counter) Unwrap(ctx context.Context, wrapped, ad []byte) ([]byte, error
 
 // calls is the number of KMS calls made so far.
 func (c *counter) calls() int64 {
-	return c.wraps.Load() + c.unwraps.Load() + c.rewraps.Load() + c.admins.Load()
+	return c.wraps.Load() + c.unwraps.Load() + c.admins.Load()
 }
 
 // versionManager is the key-version life cycle the rotation drives:

@@ -22,6 +22,12 @@
 // with its cursor, so a run killed at any point continues with
 // --resume --dir DIR. Each new wrap is unwrapped and compared before it
 // replaces the old one. Run with -h for the flags.
+//
+// Two environment variables exist for tests: KEYROTATION_BATCH_DELAY (a
+// duration) pauses after every rewrap batch and reports it, so a test can
+// kill the process mid-rewrap; KEYROTATION_GCP_EMULATOR (a loopback
+// host:port) sends gcp-kms:// URIs to an in-process Cloud KMS imitation
+// without credentials.
 package main
 
 import (
@@ -648,6 +654,12 @@ func (r *runner) doKeyset(ctx context.Context) error {
 				"  PII_MASTER_KEY or a key file kept away from the keyset (see keyprovider/local),\n"+
 				"  or the key-encryption key lives in a KMS.\n\n", k.masterPath)
 			return fmt.Sprintf("created keyset %s with version %s; file %s", p.Key, p.Version, k.keysetPath), nil
+		}
+		if k.local == nil {
+			if p.Version == "" {
+				return fmt.Sprintf("opened %s", k.display), nil
+			}
+			return fmt.Sprintf("opened %s, primary version %s", k.display, p.Version), nil
 		}
 		return fmt.Sprintf("opened keyset %s, primary version %s; file %s", p.Key, p.Version, k.keysetPath), nil
 	})

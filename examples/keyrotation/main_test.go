@@ -452,6 +452,7 @@ func TestKMSCloudGCP(t *testing.T) {
 	code := run(context.Background(), []string{"--kms", "gcp-kms://" + key, "--dir", t.TempDir(), "--records", "40", "--rotate-branch", "--destroy-old"}, &out, &errOut)
 	require.Equal(t, 0, code, "stderr: %s\nstdout: %s", errOut.String(), out.String())
 	o := out.String()
+	require.Contains(t, o, "opened gcp-kms://"+key+", primary version 1")
 	require.Contains(t, o, "version 2 created; this KMS makes a new version primary at once")
 	require.Contains(t, o, "reader unwrapped under version 2; pid")
 	require.Contains(t, o, "version 2 is primary already")
