@@ -150,18 +150,17 @@ func (c *FF31) cryptFast(tl, tr uint32, x, out []uint16, enc bool) {
 		b = b*radix + uint64(x[j])
 	}
 	buf := blockPool.Get().(*blockBuf)
-	mU, iU, rU := c.pow[u], c.inv[u], c.r64[u]
-	mV, iV, rV := c.pow[v], c.inv[v], c.r64[v]
 	// One loop for both directions keeps the round body inline.
 	for r := range 8 {
 		i, num := r, b
 		if !enc {
 			i, num = 7-r, a
 		}
-		w, m, inv, r64 := tr, mU, iU, rU
+		w, e := tr, u
 		if i&1 == 1 {
-			w, m, inv, r64 = tl, mV, iV, rV
+			w, e = tl, v
 		}
+		m := c.pow[e]
 		binary.LittleEndian.PutUint64(buf[0:8], num)
 		binary.LittleEndian.PutUint64(buf[8:16], uint64(w^uint32(i))<<32)
 		c.block.Encrypt(buf[:], buf[:])
@@ -171,9 +170,10 @@ func (c *FF31) cryptFast(tl, tr uint32, x, out []uint16, enc bool) {
 		if m < 1<<32 {
 			// y mod m = ((yHi mod m)·(2^64 mod m) + yLo mod m) mod m, and
 			// every term stays below 2^64 because m < 2^32.
-			y = barrett(barrett(yHi, m, inv)*r64+barrett(yLo, m, inv), m, inv)
+			inv := c.inv[e]
+			y = barrett(barrett(yHi, m, inv)*c.r64[e]+barrett(yLo, m, inv), m, inv)
 		} else {
-			_, y = bits.Div64(barrett(yHi, m, inv), yLo, m)
+			_, y = bits.Div64(barrett(yHi, m, c.inv[e]), yLo, m)
 		}
 		if enc {
 			s, carry := bits.Add64(a, y, 0)
