@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/fieldguard/pii"
 	"github.com/fieldguard/pii/envelope"
@@ -32,7 +33,7 @@ var (
 // SQL key store, the tokenizer (its root key wrapped by the KMS) and the
 // key of the record hashes.
 type cryptoSet struct {
-	store    *sqlkeystore.Store
+	store    envelope.KeyStore
 	sealer   *envelope.Sealer
 	tok      *tokenize.Tokenizer
 	checkKey []byte
@@ -64,11 +65,15 @@ func (r *runner) newCryptoSet(ctx context.Context) (*cryptoSet, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := envelope.New(r.kms.counter, &envelope.Options{Store: st})
+	var ks envelope.KeyStore = st
+	if r.cfg.batchDelay > 0 {
+		ks = slowStore{st, r.cfg.batchDelay / time.Duration(r.cfg.batch)}
+	}
+	s, err := envelope.New(r.kms.counter, &envelope.Options{Store: ks})
 	if err != nil {
 		return nil, err
 	}
-	c := &cryptoSet{store: st, sealer: s}
+	c := &cryptoSet{store: ks, sealer: s}
 
 	wrappedRoot, err := r.stateBytes(ctx, "tokenizer_root")
 	if err != nil {
@@ -185,3 +190,21 @@ func (r *runner) rewrapTokenizerRoot(ctx context.Context, target string) (bool, 
 // verification step may see every value. A real service asks who is
 // calling and why.
 func allowAll(context.Context, *pii.Field, string) error { return nil }
+
+// slowStore is the crash test's hook (KEYROTATION_BATCH_DELAY): a pause
+// before every Replace spreads a rewrap batch over time, so kills land
+// between the records of a batch too, after some were replaced and before
+// the batch's cursor was saved.
+type slowStore struct {
+	envelope.KeyStore
+	d time.Duration
+}
+
+func (s slowStore) Replace(ctx context.Context, old, rec envelope.Record) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(s.d):
+	}
+	return s.KeyStore.Replace(ctx, old, rec)
+}

@@ -248,9 +248,12 @@ func crashAndResume(t *testing.T, dir string, extra []string, db *sql.DB) {
 		require.NoError(t, err)
 		require.NoError(t, cmd.Start())
 		// Kill after 0 or 1 committed batches of the rewrap, then at a
-		// random moment up to one batch pause later: the kills fall both
-		// between batches and inside them, every run makes at most two
-		// batches of progress, and 20 runs cannot finish the 51 batches.
+		// random moment up to 20 ms later. The hook spreads each batch's
+		// replacements over 20 ms (2 ms before each) and pauses 20 ms
+		// after it, so the kills fall between batches and between the
+		// records of a batch (some replaced, the cursor not yet saved);
+		// every run makes at most about two batches of progress, and 20
+		// runs cannot finish the 51 batches.
 		sc := bufio.NewScanner(pipe)
 		inRewrap, batches, wantBatches := false, 0, rng.IntN(2)
 		for sc.Scan() {
