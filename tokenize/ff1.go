@@ -253,15 +253,12 @@ func (c *FF1) cryptFast(p *ff1Params, tweak []byte, x, out []uint16, enc bool) {
 	strUint64(out[p.u:], b, radix)
 }
 
-// barrett returns y mod m given inv = floor((2^64-1)/m). The estimated
-// quotient hi(y·inv) is at most 2 below the true one, so at most two
-// corrections follow.
+// barrett returns y mod m given inv = floor((2^64-1)/m). With y < 2^64,
+// y·inv/2^64 > y/m - 1, so the estimated quotient hi(y·inv) is the true
+// one or one less, and one correction suffices.
 func barrett(y, m, inv uint64) uint64 {
 	q, _ := bits.Mul64(y, inv)
 	r := y - q*m
-	if r >= m {
-		r -= m
-	}
 	if r >= m {
 		r -= m
 	}
