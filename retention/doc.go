@@ -17,10 +17,13 @@
 //
 // [Manager.Due] returns a record's verdicts (field path, action, policy,
 // state and reason) and [Manager.Next] when the next one falls due.
-// [Manager.ReadCheck] (the shape envelope's Options.ReadCheck takes) and
-// [Manager.Readable] enforce at read time, so an expired value is never
-// shown even if no sweep has run: they return [ErrExpired], or [ErrBlocked]
-// for blocked values unless the context carries the auditor role.
+// [Manager.ReadCheck] and [Manager.Readable] enforce at read time, so an
+// expired value is never shown even if no sweep has run: they return
+// [ErrExpired], or [ErrBlocked] for blocked values unless the context
+// carries the auditor role ([WithRole]). ReadCheck has the shape envelope
+// takes, so opening a sealed struct enforces retention too:
+//
+//	sealer, err := envelope.New(kp, &envelope.Options{ReadCheck: manager.ReadCheck})
 //
 // # Actions
 //
@@ -43,7 +46,14 @@
 // candidates a clock says may be due, in batches, applies what is due and
 // commits each batch with its ledger entries in one transaction; a crash
 // leaves no record half-done and the next run finishes. Memory is bounded by
-// the batch size. A legal hold ([Manager.Hold]) stops every destructive
+// the batch size. SweepOptions.DryRun walks the same candidates and reports
+// what would happen without changing anything; SweepOptions.Progress
+// reports records scanned, actions applied and the rate after each batch.
+//
+// Every destructive action is recorded in the erasure ledger ([Entry],
+// [Ledger]) in the same transaction as the change. After restoring a backup,
+// [Manager.Replay] re-applies the recorded erasures, so a restore cannot
+// bring a forgotten person back. A legal hold ([Manager.Hold]) stops every destructive
 // action on a subject or a record; [Manager.Release] applies what became due
 // meanwhile. [Manager.Forget] erases a subject across every registered store
 // with the outcome per field, honouring holds and min=.

@@ -11,9 +11,20 @@ import (
 	"github.com/fieldguard/pii/retention"
 )
 
-// Ledger is the erasure ledger in its own table. Rows are only ever
-// inserted: triggers refuse UPDATE and DELETE, so even the application's
-// own database user cannot rewrite history without dropping them.
+// Ledger is the erasure ledger in its own table. A row is one event: the
+// actions taken on one record at one time with one outcome, listed in the
+// actions column as a JSON array of [field, action, policy, reason] (n
+// counts them), so that a record's ids, type and time are written once per
+// event rather than once per field. Scan returns one retention.Entry per
+// action. In SQL:
+//
+//	SELECT l.at, l.record_hash, a.value ->> 0 AS field, a.value ->> 1 AS action
+//	FROM retention_ledger l, json_each(l.actions) a                  -- SQLite
+//	FROM retention_ledger l, jsonb_array_elements(l.actions) a(value) -- PostgreSQL
+//
+// Rows are only ever inserted: triggers refuse UPDATE and DELETE, so even
+// the application's own database user cannot rewrite history without
+// dropping them.
 type Ledger struct {
 	db    *sql.DB
 	d     Dialect
@@ -44,8 +55,7 @@ func NewLedger(ctx context.Context, db *sql.DB, opts *Options) (*Ledger, error) 
 			`CREATE TABLE IF NOT EXISTS ` + l.table + ` (
 				seq BIGSERIAL PRIMARY KEY,
 				subject_hash TEXT NOT NULL, record_hash TEXT NOT NULL, type TEXT NOT NULL,
-				field TEXT NOT NULL, action TEXT NOT NULL, policy TEXT NOT NULL,
-				outcome TEXT NOT NULL, reason TEXT NOT NULL, at TIMESTAMPTZ NOT NULL)`,
+				outcome TEXT NOT NULL, at TIMESTAMPTZ NOT NULL, n INTEGER NOT NULL, actions JSONB NOT NULL)`,
 			`CREATE OR REPLACE FUNCTION ` + l.table + `_append_only() RETURNS trigger LANGUAGE plpgsql AS
 				$$ BEGIN RAISE EXCEPTION 'retention ledger is append-only'; END $$`,
 			`DO $$ BEGIN
@@ -60,8 +70,7 @@ func NewLedger(ctx context.Context, db *sql.DB, opts *Options) (*Ledger, error) 
 			`CREATE TABLE IF NOT EXISTS ` + l.table + ` (
 				seq INTEGER PRIMARY KEY,
 				subject_hash TEXT NOT NULL, record_hash TEXT NOT NULL, type TEXT NOT NULL,
-				field TEXT NOT NULL, action TEXT NOT NULL, policy TEXT NOT NULL,
-				outcome TEXT NOT NULL, reason TEXT NOT NULL, at TIMESTAMP NOT NULL)`,
+				outcome TEXT NOT NULL, at TEXT NOT NULL, n INTEGER NOT NULL, actions TEXT NOT NULL)`,
 			`CREATE TRIGGER IF NOT EXISTS ` + l.table + `_no_update BEFORE UPDATE ON ` + l.table + `
 				BEGIN SELECT RAISE(ABORT, 'retention ledger is append-only'); END`,
 			`CREATE TRIGGER IF NOT EXISTS ` + l.table + `_no_delete BEFORE DELETE ON ` + l.table + `
@@ -76,7 +85,13 @@ func NewLedger(ctx context.Context, db *sql.DB, opts *Options) (*Ledger, error) 
 	return l, nil
 }
 
-const ledgerCols = "subject_hash, record_hash, type, field, action, policy, outcome, reason, at"
+const (
+	ledgerCols  = "subject_hash, record_hash, type, outcome, at, n, actions"
+	ledgerNCols = 7
+	// ledgerTime is how ledger times are written on SQLite: UTC, fixed
+	// width, so that they sort as text.
+	ledgerTime = "2006-01-02T15:04:05.000Z"
+)
 
 // Append inserts entries in one transaction.
 func (l *Ledger) Append(ctx context.Context, entries ...retention.Entry) error {
@@ -97,33 +112,82 @@ func (l *Ledger) Append(ctx context.Context, entries ...retention.Entry) error {
 	return nil
 }
 
-// append inserts entries within q's transaction. On PostgreSQL the
-// entries travel as one JSON array parameter (json_array_elements): one
-// round trip per chunk. On SQLite they go through a prepared multi-row
-// INSERT, parsed once per batch rather than once per chunk.
+// event is one ledger row: consecutive entries sharing record, subject,
+// type, outcome and time.
+type event struct {
+	head    retention.Entry
+	n       int
+	actions []byte
+}
+
+func group(entries []retention.Entry) []event {
+	var out []event
+	for _, e := range entries {
+		if k := len(out) - 1; k >= 0 {
+			h := out[k].head
+			if h.Record == e.Record && h.Subject == e.Subject && h.Type == e.Type && h.Outcome == e.Outcome && h.At.Equal(e.At) {
+				out[k].actions = appendAction(append(out[k].actions[:len(out[k].actions)-1], ','), e)
+				out[k].n++
+				continue
+			}
+		}
+		out = append(out, event{head: e, n: 1, actions: appendAction([]byte{'['}, e)})
+	}
+	return out
+}
+
+func appendAction(buf []byte, e retention.Entry) []byte {
+	buf = append(buf, '[')
+	for i, v := range [...]string{e.Field, e.Action, e.Policy, e.Reason} {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = appendJSONString(buf, v)
+	}
+	return append(buf, ']', ']')
+}
+
+// appendJSONString appends s as a JSON string.
+func appendJSONString(buf []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' {
+			b, _ := json.Marshal(s) // cannot fail for a string
+			return append(buf, b...)
+		}
+	}
+	buf = append(buf, '"')
+	buf = append(buf, s...)
+	return append(buf, '"')
+}
+
+// append inserts entries within q's transaction, one row per event, in
+// multi-row statements (prepared once per call on SQLite, where parsing is
+// the cost; PostgreSQL pays per round trip instead).
 func (l *Ledger) append(ctx context.Context, q querier, entries []retention.Entry) error {
-	if len(entries) == 0 {
-		return nil
-	}
+	evs := group(entries)
+	per := 100
 	if l.d == Postgres {
-		return l.appendJSON(ctx, q, entries)
+		per = 1000
 	}
-	const per = 100
 	var full *sql.Stmt
 	defer func() {
 		if full != nil {
 			full.Close()
 		}
 	}()
-	args := make([]any, 0, per*9)
-	for len(entries) > 0 {
-		n := min(len(entries), per)
+	args := make([]any, 0, min(per, len(evs))*ledgerNCols)
+	for len(evs) > 0 {
+		n := min(len(evs), per)
 		args = args[:0]
-		for _, e := range entries[:n] {
-			args = append(args, e.Subject, e.Record, e.Type, e.Field, e.Action, e.Policy, e.Outcome, e.Reason, e.At.UTC().Format(ledgerTime))
+		for _, ev := range evs[:n] {
+			var at any = ev.head.At.UTC()
+			if l.d != Postgres {
+				at = ev.head.At.UTC().Format(ledgerTime)
+			}
+			args = append(args, ev.head.Subject, ev.head.Record, ev.head.Type, ev.head.Outcome, at, ev.n, string(ev.actions))
 		}
 		var err error
-		if n == per {
+		if n == per && l.d != Postgres {
 			if full == nil {
 				if full, err = q.PrepareContext(ctx, l.insertValues(per)); err != nil {
 					return fmt.Errorf("sqlstore: ledger insert: %w", err)
@@ -136,7 +200,7 @@ func (l *Ledger) append(ctx context.Context, q querier, entries []retention.Entr
 		if err != nil {
 			return fmt.Errorf("sqlstore: ledger insert: %w", err)
 		}
-		entries = entries[n:]
+		evs = evs[n:]
 	}
 	return nil
 }
@@ -149,56 +213,15 @@ func (l *Ledger) insertValues(n int) string {
 			b.WriteByte(',')
 		}
 		b.WriteByte('(')
-		for j := 0; j < 9; j++ {
+		for j := 0; j < ledgerNCols; j++ {
 			if j > 0 {
 				b.WriteByte(',')
 			}
-			b.WriteString(placeholder(l.d, i*9+j+1))
+			b.WriteString(placeholder(l.d, i*ledgerNCols+j+1))
 		}
 		b.WriteByte(')')
 	}
 	return b.String()
-}
-
-func (l *Ledger) appendJSON(ctx context.Context, q querier, entries []retention.Entry) error {
-	const per = 2000
-	stmt := "INSERT INTO " + l.table + " (" + ledgerCols + ") SELECT x->>0, x->>1, x->>2, x->>3, x->>4, x->>5, x->>6, x->>7, (x->>8)::timestamptz" +
-		" FROM json_array_elements($1::json) WITH ORDINALITY AS e(x, n) ORDER BY n"
-	buf := make([]byte, 0, 256*min(len(entries), per))
-	for len(entries) > 0 {
-		n := min(len(entries), per)
-		buf = append(buf[:0], '[')
-		for i, e := range entries[:n] {
-			if i > 0 {
-				buf = append(buf, ',')
-			}
-			buf = append(buf, '[')
-			for j, v := range [...]string{e.Subject, e.Record, e.Type, e.Field, e.Action, e.Policy, e.Outcome, e.Reason} {
-				if j > 0 {
-					buf = append(buf, ',')
-				}
-				buf = appendJSONString(buf, v)
-			}
-			buf = append(buf, ',', '"')
-			buf = e.At.UTC().AppendFormat(buf, ledgerTime)
-			buf = append(buf, '"', ']')
-		}
-		buf = append(buf, ']')
-		if _, err := q.ExecContext(ctx, stmt, string(buf)); err != nil {
-			return fmt.Errorf("sqlstore: ledger insert: %w", err)
-		}
-		entries = entries[n:]
-	}
-	return nil
-}
-
-// ledgerTime is how ledger times are written: UTC, fixed width, so that
-// they sort as text on SQLite.
-const ledgerTime = "2006-01-02T15:04:05.000Z"
-
-func appendJSONString(buf []byte, s string) []byte {
-	b, _ := json.Marshal(s) // cannot fail for a string
-	return append(buf, b...)
 }
 
 // Scan calls fn for every entry in append order, reading in pages.
@@ -211,20 +234,31 @@ func (l *Ledger) Scan(ctx context.Context, fn func(retention.Entry) error) error
 			return fmt.Errorf("sqlstore: ledger scan: %w", err)
 		}
 		var page []retention.Entry
+		rowsRead := 0
 		for rows.Next() {
-			var e retention.Entry
+			rowsRead++
+			var h retention.Entry
 			var at any
-			if err := rows.Scan(&after, &e.Subject, &e.Record, &e.Type, &e.Field, &e.Action, &e.Policy, &e.Outcome, &e.Reason, &at); err != nil {
+			var n int
+			var actions []byte
+			if err := rows.Scan(&after, &h.Subject, &h.Record, &h.Type, &h.Outcome, &at, &n, &actions); err != nil {
 				rows.Close()
 				return fmt.Errorf("sqlstore: ledger scan: %w", err)
 			}
-			switch v := at.(type) {
-			case time.Time:
-				e.At = v.UTC()
-			case string:
-				e.At, _ = parseTime(v)
+			if h.At, err = asTime(at); err != nil {
+				rows.Close()
+				return fmt.Errorf("sqlstore: ledger scan: seq %d: %w", after, err)
 			}
-			page = append(page, e)
+			var acts [][4]string
+			if err := json.Unmarshal(actions, &acts); err != nil {
+				rows.Close()
+				return fmt.Errorf("sqlstore: ledger scan: seq %d: %w", after, err)
+			}
+			for _, a := range acts {
+				e := h
+				e.Field, e.Action, e.Policy, e.Reason = a[0], a[1], a[2], a[3]
+				page = append(page, e)
+			}
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
@@ -235,25 +269,25 @@ func (l *Ledger) Scan(ctx context.Context, fn func(retention.Entry) error) error
 				return err
 			}
 		}
-		if len(page) < 1000 {
+		if rowsRead < 1000 {
 			return nil
 		}
 	}
 }
 
-// Count returns the number of entries with the outcome ("" for all).
+// Count returns the number of entries (actions) with the outcome ("" for all).
 func (l *Ledger) Count(ctx context.Context, outcome string) (int, error) {
-	q := "SELECT count(*) FROM " + l.table
+	q := "SELECT COALESCE(SUM(n), 0) FROM " + l.table
 	var args []any
 	if outcome != "" {
 		q += " WHERE outcome = " + placeholder(l.d, 1)
 		args = append(args, outcome)
 	}
-	var n int
+	var n int64
 	if err := l.db.QueryRowContext(ctx, q, args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("sqlstore: ledger count: %w", err)
 	}
-	return n, nil
+	return int(n), nil
 }
 
 // Holds keeps legal holds in a table, so that sweepers in every process

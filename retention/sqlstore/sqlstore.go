@@ -740,7 +740,13 @@ func (c *claim) write(ctx context.Context, changes []retention.Change, entries [
 	}
 	for _, k := range order {
 		g := groups[k]
-		if err := c.updateValues(ctx, g.cols, g.rows); err != nil {
+		var err error
+		if t.d == Postgres {
+			err = c.updateValues(ctx, g.cols, g.rows)
+		} else {
+			err = c.updateRows(ctx, g.cols, g.rows)
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -759,11 +765,38 @@ func (c *claim) write(ctx context.Context, changes []retention.Change, entries [
 	return t.ledger.append(ctx, c.x.q, entries)
 }
 
+// updateRows updates rows that change the same columns with one prepared
+// statement: in-process SQLite runs it faster than a VALUES join.
+func (c *claim) updateRows(ctx context.Context, cols []*column, rows []retention.Change) error {
+	t := c.t
+	sets := make([]string, len(cols))
+	for i, col := range cols {
+		sets[i] = col.name + " = " + t.ph(i+1)
+	}
+	st, err := c.x.q.PrepareContext(ctx, "UPDATE "+t.table+" SET "+strings.Join(sets, ", ")+" WHERE "+t.idCol+" = "+t.ph(len(cols)+1))
+	if err != nil {
+		return fmt.Errorf("sqlstore: prepare update: %w", err)
+	}
+	defer st.Close()
+	args := make([]any, 0, len(cols)+1)
+	for _, ch := range rows {
+		root := reflect.ValueOf(ch.Value).Elem()
+		args = args[:0]
+		for _, col := range cols {
+			args = append(args, value(root.FieldByIndex(col.index)))
+		}
+		args = append(args, t.idArg(ch.Key))
+		if _, err := st.ExecContext(ctx, args...); err != nil {
+			return fmt.Errorf("sqlstore: update %s: %w", t.table, err)
+		}
+	}
+	return nil
+}
+
 // updateValues updates many rows that change the same columns in one
 // statement per chunk: UPDATE t SET c = v.c FROM (VALUES ...) v WHERE t.id = v.id.
-// PostgreSQL pays a round trip per statement and SQLite a bind-step-reset
-// cycle through database/sql, so this is what keeps a sweep close to the
-// speed of hand-written SQL. (SQLite names VALUES columns column1, column2...)
+// PostgreSQL pays a round trip per statement, so this is what keeps a sweep
+// close to the speed of hand-written SQL.
 func (c *claim) updateValues(ctx context.Context, cols []*column, rows []retention.Change) error {
 	t := c.t
 	per := max(1, min(1000, 30000/(len(cols)+1)))
@@ -771,16 +804,11 @@ func (c *claim) updateValues(ctx context.Context, cols []*column, rows []retenti
 		n := min(len(rows), per)
 		var b strings.Builder
 		b.WriteString("UPDATE " + t.table + " AS t SET ")
-		pg := t.d == Postgres
 		for i, col := range cols {
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			if pg {
-				b.WriteString(col.name + " = v." + col.name)
-			} else {
-				b.WriteString(col.name + " = v.column" + strconv.Itoa(i+2))
-			}
+			b.WriteString(col.name + " = v." + col.name)
 		}
 		b.WriteString(" FROM (VALUES ")
 		args := make([]any, 0, n*(len(cols)+1))
@@ -791,28 +819,18 @@ func (c *claim) updateValues(ctx context.Context, cols []*column, rows []retenti
 			root := reflect.ValueOf(ch.Value).Elem()
 			b.WriteByte('(')
 			args = append(args, t.idArg(ch.Key))
-			b.WriteString(t.ph(len(args)))
-			if pg {
-				b.WriteString("::" + pgType(t.cols[t.idField].typ))
-			}
+			b.WriteString(t.ph(len(args)) + "::" + pgType(t.cols[t.idField].typ))
 			for _, col := range cols {
 				args = append(args, value(root.FieldByIndex(col.index)))
-				b.WriteString("," + t.ph(len(args)))
-				if pg {
-					b.WriteString("::" + pgType(col.typ))
-				}
+				b.WriteString("," + t.ph(len(args)) + "::" + pgType(col.typ))
 			}
 			b.WriteByte(')')
 		}
-		if pg {
-			b.WriteString(") AS v(" + t.idCol)
-			for _, col := range cols {
-				b.WriteString(", " + col.name)
-			}
-			b.WriteString(") WHERE t." + t.idCol + " = v." + t.idCol)
-		} else {
-			b.WriteString(") AS v WHERE t." + t.idCol + " = v.column1")
+		b.WriteString(") AS v(" + t.idCol)
+		for _, col := range cols {
+			b.WriteString(", " + col.name)
 		}
+		b.WriteString(") WHERE t." + t.idCol + " = v." + t.idCol)
 		if _, err := c.x.q.ExecContext(ctx, b.String(), args...); err != nil {
 			return fmt.Errorf("sqlstore: update %s: %w", t.table, err)
 		}

@@ -381,17 +381,31 @@ func TestLedgerIsAppendOnly(t *testing.T) {
 			db, _ := b.open(t)
 			l, err := sqlstore.NewLedger(ctx, db, nil)
 			require.NoError(t, err)
-			require.NoError(t, l.Append(ctx, retention.Entry{Subject: "h", Record: "r", Type: "T", Field: "F", Action: "null",
-				Policy: "retain=P1Y", Outcome: retention.OutcomeApplied, Reason: "test", At: benchdata.Now}))
-			_, err = db.ExecContext(ctx, "UPDATE retention_ledger SET reason = 'x'")
+			in := []retention.Entry{
+				{Subject: "s1", Record: "r1", Type: "T", Field: "A", Action: "null", Policy: "retain=P1Y", Outcome: retention.OutcomeApplied, Reason: "test", At: benchdata.Now},
+				{Subject: "s1", Record: "r1", Type: "T", Field: "B[2].C", Action: "generalize:year", Policy: "retain=P1Y", Outcome: retention.OutcomeApplied, Reason: "x", At: benchdata.Now},
+				{Subject: "s1", Record: "r2", Type: "T", Field: "A", Action: "null", Policy: "erasure request", Outcome: retention.OutcomeHeld, Reason: `legal hold: "case" é\n`, At: benchdata.Now},
+				{Subject: "s1", Record: "", Type: "", Field: "", Action: "shred", Policy: "erasure request", Outcome: retention.OutcomeApplied, Reason: "k", At: benchdata.Now.Add(time.Second)},
+			}
+			require.NoError(t, l.Append(ctx, in...))
+			_, err = db.ExecContext(ctx, "UPDATE retention_ledger SET outcome = 'x'")
 			require.Error(t, err)
 			_, err = db.ExecContext(ctx, "DELETE FROM retention_ledger")
 			require.Error(t, err)
 			var got []retention.Entry
 			require.NoError(t, l.Scan(ctx, func(e retention.Entry) error { got = append(got, e); return nil }))
-			require.Len(t, got, 1)
-			require.Equal(t, "test", got[0].Reason)
-			require.True(t, got[0].At.Equal(benchdata.Now))
+			require.Len(t, got, len(in))
+			for i := range in {
+				require.True(t, in[i].At.Equal(got[i].At))
+				got[i].At = in[i].At
+			}
+			require.Equal(t, in, got)
+			n, err := l.Count(ctx, retention.OutcomeApplied)
+			require.NoError(t, err)
+			require.Equal(t, 3, n)
+			var rows int
+			require.NoError(t, db.QueryRowContext(ctx, "SELECT count(*) FROM retention_ledger").Scan(&rows))
+			require.Equal(t, 3, rows, "one row per event")
 			// A second NewLedger on the same database is fine.
 			_, err = sqlstore.NewLedger(ctx, db, nil)
 			require.NoError(t, err)
