@@ -9,10 +9,20 @@
 // its peak resident memory (VmHWM) is its own. Output lines in Go benchmark
 // format can be fed to /work/shared/tools/benchratio:
 //
-//	... | benchratio BenchmarkSweep/sqlite BenchmarkHandSQL/sqlite
+//	go run ./retention/internal/sweepbench -rows 100000 -count 3 -db sqlite > out
+//	benchratio BenchmarkSweep/sqlite/rows=100000 BenchmarkHandSQL/sqlite/rows=100000 < out
 //
 // prints sweeper time / hand-written time (at most 2.0 means the sweeper
-// runs at least half as fast). PostgreSQL uses $PII_POSTGRES_URL.
+// runs at least half as fast). Repetitions alternate which sweep runs
+// first. Before reporting, the program checks that both sweeps left
+// identical tables. PostgreSQL uses $PII_POSTGRES_URL.
+//
+// The workload: an Account table (benchdata) in which -due percent of the
+// rows have something due, mixed: null, redact, generalize (last4,
+// postcode:3, ipv4/24, year), anonymize and delete, on three clocks. The
+// hand-written sweep selects the same candidates in the same batches,
+// computes the same values and writes them with prepared UPDATEs and one
+// DELETE per batch; it keeps no ledger.
 package main
 
 import (
