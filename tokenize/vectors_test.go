@@ -5,13 +5,14 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"os"
-	"os/exec"
-	"path/filepath"
+	"path"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/c2sp/wycheproof"
 	"github.com/stretchr/testify/require"
 )
 
@@ -136,23 +137,6 @@ func TestNISTACVPVectors(t *testing.T) {
 	require.Equal(t, 15, counts["FF3 skipped"])
 }
 
-// wycheproofDir finds the pinned github.com/c2sp/wycheproof module. It has
-// no Go packages, so nothing imports it; go.mod records it (go mod tidy
-// would drop it: re-add with go get github.com/c2sp/wycheproof@<version>).
-func wycheproofDir(t *testing.T) string {
-	t.Helper()
-	out, err := exec.Command("go", "list", "-m", "-json", "github.com/c2sp/wycheproof").Output()
-	if err != nil {
-		missingVectors(t, "module github.com/c2sp/wycheproof (go list -m failed)")
-	}
-	var m struct{ Dir string }
-	require.NoError(t, json.Unmarshal(out, &m))
-	if m.Dir == "" {
-		missingVectors(t, "module github.com/c2sp/wycheproof (not in the module cache; go mod download github.com/c2sp/wycheproof)")
-	}
-	return m.Dir
-}
-
 type wpFile struct {
 	Algorithm     string `json:"algorithm"`
 	NumberOfTests int    `json:"numberOfTests"`
@@ -182,15 +166,15 @@ var wpKnownFlags = map[string]bool{
 }
 
 func TestWycheproofFF1(t *testing.T) {
-	dir := wycheproofDir(t)
-	files, err := filepath.Glob(filepath.Join(dir, "testvectors_v1", "aes_ff1_*_test.json"))
+	// The pinned module embeds its vector files (wycheproof.TestVectors).
+	files, err := fs.Glob(wycheproof.TestVectors, "aes_ff1_*_test.json")
 	require.NoError(t, err)
 	require.Len(t, files, 22, "expected the 22 Wycheproof FF1 files")
 
 	total := 0
 	for _, file := range files {
-		t.Run(filepath.Base(file), func(t *testing.T) {
-			raw, err := os.ReadFile(file)
+		t.Run(path.Base(file), func(t *testing.T) {
+			raw, err := fs.ReadFile(wycheproof.TestVectors, file)
 			require.NoError(t, err)
 			var wf wpFile
 			require.NoError(t, json.Unmarshal(raw, &wf))
