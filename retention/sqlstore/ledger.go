@@ -165,10 +165,13 @@ func appendJSONString(buf []byte, s string) []byte {
 // the cost; PostgreSQL pays per round trip instead).
 func (l *Ledger) append(ctx context.Context, q querier, entries []retention.Entry) error {
 	evs := group(entries)
-	per := 100
-	if l.d == Postgres {
-		per = 1000
+	if len(evs) == 0 {
+		return nil
 	}
+	if l.d == Postgres {
+		return l.appendArrays(ctx, q, evs)
+	}
+	const per = 100
 	var full *sql.Stmt
 	defer func() {
 		if full != nil {
@@ -187,7 +190,7 @@ func (l *Ledger) append(ctx context.Context, q querier, entries []retention.Entr
 			args = append(args, ev.head.Subject, ev.head.Record, ev.head.Type, ev.head.Outcome, at, ev.n, string(ev.actions))
 		}
 		var err error
-		if n == per && l.d != Postgres {
+		if n == per {
 			if full == nil {
 				if full, err = q.PrepareContext(ctx, l.insertValues(per)); err != nil {
 					return fmt.Errorf("sqlstore: ledger insert: %w", err)
@@ -201,6 +204,29 @@ func (l *Ledger) append(ctx context.Context, q querier, entries []retention.Entr
 			return fmt.Errorf("sqlstore: ledger insert: %w", err)
 		}
 		evs = evs[n:]
+	}
+	return nil
+}
+
+// appendArrays inserts events on PostgreSQL in one statement whose text
+// does not depend on their number (unnest of one array per column), so the
+// driver's prepared statement cache holds one entry for it.
+func (l *Ledger) appendArrays(ctx context.Context, q querier, evs []event) error {
+	subj := make([]string, len(evs))
+	rec := make([]string, len(evs))
+	typ := make([]string, len(evs))
+	out := make([]string, len(evs))
+	at := make([]time.Time, len(evs))
+	n := make([]int32, len(evs))
+	acts := make([]string, len(evs))
+	for i, ev := range evs {
+		subj[i], rec[i], typ[i], out[i] = ev.head.Subject, ev.head.Record, ev.head.Type, ev.head.Outcome
+		at[i], n[i], acts[i] = ev.head.At.UTC(), int32(ev.n), string(ev.actions)
+	}
+	_, err := q.ExecContext(ctx, "INSERT INTO "+l.table+" ("+ledgerCols+") SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::int[], $7::jsonb[])",
+		subj, rec, typ, out, at, n, acts)
+	if err != nil {
+		return fmt.Errorf("sqlstore: ledger insert: %w", err)
 	}
 	return nil
 }

@@ -750,6 +750,19 @@ func (c *claim) write(ctx context.Context, changes []retention.Change, entries [
 			return err
 		}
 	}
+	if t.d == Postgres && len(deletes) > 0 {
+		// One statement shape whatever the count: pgx caches a prepared
+		// statement per distinct text, so varying IN lists would grow it.
+		arr, err := pgArray(t.cols[t.idField].typ, deletes)
+		if err != nil {
+			return err
+		}
+		q := "DELETE FROM " + t.table + " WHERE " + t.idCol + " = ANY($1::" + pgType(t.cols[t.idField].typ) + "[])"
+		if _, err := c.x.q.ExecContext(ctx, q, arr); err != nil {
+			return fmt.Errorf("sqlstore: delete from %s: %w", t.table, err)
+		}
+		deletes = nil
+	}
 	for len(deletes) > 0 {
 		n := min(len(deletes), 500)
 		phs := make([]string, n)
@@ -794,49 +807,111 @@ func (c *claim) updateRows(ctx context.Context, cols []*column, rows []retention
 }
 
 // updateValues updates many rows that change the same columns in one
-// statement per chunk: UPDATE t SET c = v.c FROM (VALUES ...) v WHERE t.id = v.id.
-// PostgreSQL pays a round trip per statement, so this is what keeps a sweep
-// close to the speed of hand-written SQL.
+// statement: UPDATE t SET c = v.c FROM unnest($1::bigint[], $2::text[], ...)
+// v WHERE t.id = v.id. PostgreSQL pays a round trip per statement, so this
+// is what keeps a sweep close to the speed of hand-written SQL; and the
+// statement text depends only on the columns, so the driver's prepared
+// statement cache stays small however many rows a batch holds.
 func (c *claim) updateValues(ctx context.Context, cols []*column, rows []retention.Change) error {
 	t := c.t
-	per := max(1, min(1000, 30000/(len(cols)+1)))
-	for len(rows) > 0 {
-		n := min(len(rows), per)
-		var b strings.Builder
-		b.WriteString("UPDATE " + t.table + " AS t SET ")
-		for i, col := range cols {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString(col.name + " = v." + col.name)
+	keys := make([]any, len(rows))
+	for r, ch := range rows {
+		keys[r] = t.idArg(ch.Key)
+	}
+	idArr, err := pgArray(t.cols[t.idField].typ, keys)
+	if err != nil {
+		return err
+	}
+	args := []any{idArr}
+	var b strings.Builder
+	b.WriteString("UPDATE " + t.table + " AS t SET ")
+	for i, col := range cols {
+		if i > 0 {
+			b.WriteString(", ")
 		}
-		b.WriteString(" FROM (VALUES ")
-		args := make([]any, 0, n*(len(cols)+1))
-		for r, ch := range rows[:n] {
-			if r > 0 {
-				b.WriteByte(',')
-			}
-			root := reflect.ValueOf(ch.Value).Elem()
-			b.WriteByte('(')
-			args = append(args, t.idArg(ch.Key))
-			b.WriteString(t.ph(len(args)) + "::" + pgType(t.cols[t.idField].typ))
-			for _, col := range cols {
-				args = append(args, value(root.FieldByIndex(col.index)))
-				b.WriteString("," + t.ph(len(args)) + "::" + pgType(col.typ))
-			}
-			b.WriteByte(')')
+		b.WriteString(col.name + " = v." + col.name)
+	}
+	b.WriteString(" FROM unnest($1::" + pgType(t.cols[t.idField].typ) + "[]")
+	vals := make([]any, len(rows))
+	for i, col := range cols {
+		for r, ch := range rows {
+			vals[r] = value(reflect.ValueOf(ch.Value).Elem().FieldByIndex(col.index))
 		}
-		b.WriteString(") AS v(" + t.idCol)
-		for _, col := range cols {
-			b.WriteString(", " + col.name)
+		arr, err := pgArray(col.typ, vals)
+		if err != nil {
+			return err
 		}
-		b.WriteString(") WHERE t." + t.idCol + " = v." + t.idCol)
-		if _, err := c.x.q.ExecContext(ctx, b.String(), args...); err != nil {
-			return fmt.Errorf("sqlstore: update %s: %w", t.table, err)
-		}
-		rows = rows[n:]
+		args = append(args, arr)
+		b.WriteString(", $" + strconv.Itoa(i+2) + "::" + pgType(col.typ) + "[]")
+	}
+	b.WriteString(") AS v(" + t.idCol)
+	for _, col := range cols {
+		b.WriteString(", " + col.name)
+	}
+	b.WriteString(") WHERE t." + t.idCol + " = v." + t.idCol)
+	if _, err := c.x.q.ExecContext(ctx, b.String(), args...); err != nil {
+		return fmt.Errorf("sqlstore: update %s: %w", t.table, err)
 	}
 	return nil
+}
+
+// pgArray turns driver values of one column into a typed slice of
+// pointers (nil for NULL), which the PostgreSQL driver sends as an array.
+func pgArray(t reflect.Type, vals []any) (any, error) {
+	switch pgType(t) {
+	case "text":
+		return pgSlice[string](vals)
+	case "bigint":
+		return pgSlice[int64](vals)
+	case "timestamptz":
+		return pgSlice[time.Time](vals)
+	case "boolean":
+		return pgSlice[bool](vals)
+	case "double precision":
+		out := make([]*float64, len(vals))
+		for i, v := range vals {
+			switch x := v.(type) {
+			case nil:
+			case float64:
+				out[i] = &x
+			case float32:
+				f := float64(x)
+				out[i] = &f
+			default:
+				return nil, fmt.Errorf("sqlstore: cannot send %T as double precision", v)
+			}
+		}
+		return out, nil
+	case "bytea":
+		out := make([][]byte, len(vals))
+		for i, v := range vals {
+			if v != nil {
+				b, ok := v.([]byte)
+				if !ok {
+					return nil, fmt.Errorf("sqlstore: cannot send %T as bytea", v)
+				}
+				out[i] = b
+			}
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("sqlstore: no array type for %s", t)
+}
+
+func pgSlice[T any](vals []any) ([]*T, error) {
+	out := make([]*T, len(vals))
+	for i, v := range vals {
+		if v == nil {
+			continue
+		}
+		x, ok := v.(T)
+		if !ok {
+			var zero T
+			return nil, fmt.Errorf("sqlstore: cannot send %T as %T", v, zero)
+		}
+		out[i] = &x
+	}
+	return out, nil
 }
 
 // pgType is the PostgreSQL type a field's values are sent as.
