@@ -2,11 +2,11 @@ package envelope
 
 import (
 	"sync"
-
-	"github.com/fieldguard/pii/envelope/internal/format"
 	"sync/atomic"
 	"time"
 	"unsafe"
+
+	"github.com/fieldguard/pii/envelope/internal/format"
 )
 
 // Cache ages are measured on a coarse monotonic clock: reading time.Now on
