@@ -8,7 +8,6 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/hashicorp/vault/api"
 	"github.com/hashicorp/vault/sdk/logical"
@@ -191,104 +190,25 @@ func TestRotateRewrapVersions(t *testing.T) {
 	require.Equal(t, keyprovider.StatusDisabled, vs[0].Status)
 }
 
-func repeat(f vaulttest.Fault, n int) []vaulttest.Fault {
-	out := make([]vaulttest.Fault, n)
-	for i := range out {
-		out[i] = f
-	}
-	return out
-}
-
+// TestFaults drives the provider through the portable client against
+// faults injected in front of Vault's own Transit engine.
 func TestFaults(t *testing.T) {
-	dk := []byte("0123456789abcdef0123456789abcdef")
-	ad := []byte("customer/42")
-	tests := []struct {
-		name      string
-		op        string
-		faults    []vaulttest.Fault
-		wantClass error
-		wantCalls int64
-	}{
-		{"wrap: one sealed recovered", "wrap", []vaulttest.Fault{vaulttest.Sealed}, nil, 2},
-		{"unwrap: one throttle recovered", "unwrap", []vaulttest.Fault{vaulttest.Throttle}, nil, 2},
-		{"wrap: four in a row fail", "wrap", repeat(vaulttest.Internal, 4), keyprovider.ErrUnavailable, 3},
-		{"unwrap: four in a row fail", "unwrap", repeat(vaulttest.Sealed, 4), keyprovider.ErrUnavailable, 3},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
+	providertest.RunFaults(t, providertest.FaultHarness[vaulttest.Fault]{
+		New: func(t *testing.T) (keyprovider.KeyProvider, providertest.Faults[vaulttest.Fault]) {
 			srv := start(t)
 			require.NoError(t, srv.CreateKey(t.Context(), "transit", "a", "", false))
-			c := keyprovider.NewClient(newProvider(t, srv, "a", nil), &keyprovider.ClientOptions{BaseBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond})
-			var w []byte
-			if tc.op == "unwrap" {
-				var err error
-				w, _, err = c.Wrap(t.Context(), dk, ad)
-				require.NoError(t, err)
-			}
-			before := srv.Calls()
-			srv.Inject(tc.faults...)
-			var got []byte
-			var err error
-			if tc.op == "wrap" {
-				got, _, err = c.Wrap(t.Context(), dk, ad)
-			} else {
-				got, err = c.Unwrap(t.Context(), w, ad)
-			}
-			require.Equal(t, tc.wantCalls, srv.Calls()-before)
-			if tc.wantClass == nil {
-				require.NoError(t, err)
-				if tc.op == "unwrap" {
-					require.Equal(t, dk, got)
-				}
-				return
-			}
-			require.ErrorIs(t, err, tc.wantClass)
-			require.Nil(t, got)
-		})
-	}
-}
-
-func TestHangRespectsDeadline(t *testing.T) {
-	srv := start(t)
-	require.NoError(t, srv.CreateKey(t.Context(), "transit", "a", "", false))
-	c := keyprovider.NewClient(newProvider(t, srv, "a", nil), nil)
-	srv.SetAlways(vaulttest.Hang)
-	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() {
-		_, _, err := c.Wrap(ctx, []byte("0123456789abcdef"), nil)
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		require.ErrorIs(t, err, context.DeadlineExceeded)
-		require.ErrorIs(t, err, keyprovider.ErrUnavailable)
-	case <-time.After(5 * time.Second): // watchdog, not a timing assertion
-		t.Fatal("Wrap did not return after its deadline")
-	}
-}
-
-func TestBreaker(t *testing.T) {
-	srv := start(t)
-	require.NoError(t, srv.CreateKey(t.Context(), "transit", "a", "", false))
-	c := keyprovider.NewClient(newProvider(t, srv, "a", nil), &keyprovider.ClientOptions{
-		BaseBackoff: time.Microsecond, MaxBackoff: time.Millisecond, BreakerCooldown: 20 * time.Millisecond,
+			return newProvider(t, srv, "a", nil), srv
+		},
+		Transient: map[string]vaulttest.Fault{
+			"Sealed":   vaulttest.Sealed,
+			"Throttle": vaulttest.Throttle,
+			"Internal": vaulttest.Internal,
+		},
+		// The server injects no 403: the Denied checks run against
+		// keyprovider/vault/vaultfake (and the permission class of a wrong
+		// token is checked in TestStartupTypeCheck).
+		Hang: vaulttest.Hang,
 	})
-	before := srv.Calls()
-	srv.SetAlways(vaulttest.Sealed)
-	const n = 500
-	for range n {
-		_, _, err := c.Wrap(t.Context(), []byte("0123456789abcdef"), nil)
-		require.ErrorIs(t, err, keyprovider.ErrUnavailable)
-	}
-	require.LessOrEqual(t, srv.Calls()-before, int64(n/10))
-	srv.SetAlways(0)
-	require.Eventually(t, func() bool {
-		_, _, err := c.Wrap(t.Context(), []byte("0123456789abcdef"), nil)
-		return err == nil
-	}, 5*time.Second, 5*time.Millisecond)
-	require.Equal(t, keyprovider.BreakerClosed, c.State())
 }
 
 // TestLive runs the conformance suite against a real Vault when VAULT_ADDR

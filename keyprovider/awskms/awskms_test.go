@@ -1,9 +1,7 @@
 package awskms_test
 
 import (
-	"context"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/smithy-go"
@@ -149,101 +147,25 @@ func TestConnectionRefusedIsUnavailable(t *testing.T) {
 	require.ErrorIs(t, err, keyprovider.ErrUnavailable)
 }
 
-func repeat(f awskmstest.Fault, n int) []awskmstest.Fault {
-	out := make([]awskmstest.Fault, n)
-	for i := range out {
-		out[i] = f
-	}
-	return out
-}
-
+// TestFaults drives the provider through the portable client against
+// injected faults: the shared retry, hang and breaker checks, then a
+// response naming another key.
 func TestFaults(t *testing.T) {
-	dk := []byte("0123456789abcdef0123456789abcdef")
-	ad := []byte("customer/42")
-	tests := []struct {
-		name      string
-		op        string
-		faults    []awskmstest.Fault
-		wantClass error
-		wantCalls int64
-	}{
-		{"wrap: one transient recovered", "wrap", []awskmstest.Fault{awskmstest.Unavailable}, nil, 2},
-		{"unwrap: one throttle recovered", "unwrap", []awskmstest.Fault{awskmstest.Throttle}, nil, 2},
-		{"wrap: four in a row fail", "wrap", repeat(awskmstest.Unavailable, 4), keyprovider.ErrUnavailable, 3},
-		{"unwrap: four in a row fail", "unwrap", repeat(awskmstest.Unavailable, 4), keyprovider.ErrUnavailable, 3},
-		{"wrap: wrong key id", "wrap", []awskmstest.Fault{awskmstest.WrongKeyID}, keyprovider.ErrInvalidArgument, 1},
-		{"unwrap: wrong key id never returns plaintext", "unwrap", []awskmstest.Fault{awskmstest.WrongKeyID}, keyprovider.ErrInvalidArgument, 1},
-		{"unwrap: access denied not retried", "unwrap", []awskmstest.Fault{awskmstest.AccessDenied}, keyprovider.ErrPermission, 1},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
+	providertest.RunFaults(t, providertest.FaultHarness[awskmstest.Fault]{
+		New: func(t *testing.T) (keyprovider.KeyProvider, providertest.Faults[awskmstest.Fault]) {
 			srv, ka, _ := start(t)
-			c := keyprovider.NewClient(newProvider(t, srv, ka), &keyprovider.ClientOptions{BaseBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond})
-			var w []byte
-			if tc.op == "unwrap" {
-				var err error
-				w, _, err = c.Wrap(t.Context(), dk, ad)
-				require.NoError(t, err)
-			}
-			before := srv.Calls()
-			srv.Inject(tc.faults...)
-			var got []byte
-			var err error
-			if tc.op == "wrap" {
-				got, _, err = c.Wrap(t.Context(), dk, ad)
-			} else {
-				got, err = c.Unwrap(t.Context(), w, ad)
-			}
-			require.Equal(t, tc.wantCalls, srv.Calls()-before)
-			if tc.wantClass == nil {
-				require.NoError(t, err)
-				if tc.op == "unwrap" {
-					require.Equal(t, dk, got)
-				}
-				return
-			}
-			require.ErrorIs(t, err, tc.wantClass)
-			require.Nil(t, got)
-		})
-	}
-}
-
-func TestHangRespectsDeadline(t *testing.T) {
-	srv, ka, _ := start(t)
-	c := keyprovider.NewClient(newProvider(t, srv, ka), nil)
-	srv.SetAlways(awskmstest.Hang)
-	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() {
-		_, _, err := c.Wrap(ctx, []byte("0123456789abcdef"), nil)
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		require.ErrorIs(t, err, context.DeadlineExceeded)
-		require.ErrorIs(t, err, keyprovider.ErrUnavailable)
-	case <-time.After(5 * time.Second): // watchdog, not a timing assertion
-		t.Fatal("Wrap did not return after its deadline")
-	}
-}
-
-func TestBreakerLimitsTraffic(t *testing.T) {
-	srv, ka, _ := start(t)
-	c := keyprovider.NewClient(newProvider(t, srv, ka), &keyprovider.ClientOptions{
-		BaseBackoff: time.Microsecond, MaxBackoff: time.Millisecond, BreakerCooldown: 20 * time.Millisecond,
+			return newProvider(t, srv, ka), srv
+		},
+		Transient: map[string]awskmstest.Fault{
+			"Unavailable": awskmstest.Unavailable,
+			"Throttle":    awskmstest.Throttle,
+		},
+		Denied: awskmstest.AccessDenied,
+		Hang:   awskmstest.Hang,
+		Extra: []providertest.FaultCase[awskmstest.Fault]{
+			{Name: "wrap/WrongKeyID/NotRetried", Op: providertest.Wrap, Faults: []awskmstest.Fault{awskmstest.WrongKeyID}, Want: keyprovider.ErrInvalidArgument, Calls: 1},
+			// RunFaults checks that no bytes come back with the error: no plaintext.
+			{Name: "unwrap/WrongKeyID/NotRetried", Op: providertest.Unwrap, Faults: []awskmstest.Fault{awskmstest.WrongKeyID}, Want: keyprovider.ErrInvalidArgument, Calls: 1},
+		},
 	})
-	srv.SetAlways(awskmstest.Unavailable)
-	const n = 500
-	for range n {
-		_, _, err := c.Wrap(t.Context(), []byte("0123456789abcdef"), nil)
-		require.ErrorIs(t, err, keyprovider.ErrUnavailable)
-	}
-	require.LessOrEqual(t, srv.Calls(), int64(n/10), "calls that reached the KMS")
-	srv.SetAlways(0)
-	require.Eventually(t, func() bool {
-		_, _, err := c.Wrap(t.Context(), []byte("0123456789abcdef"), nil)
-		return err == nil
-	}, 5*time.Second, 5*time.Millisecond)
-	require.Equal(t, keyprovider.BreakerClosed, c.State())
 }

@@ -1,9 +1,8 @@
 package gcpkms_test
 
 import (
-	"context"
+	"slices"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc/codes"
@@ -122,111 +121,29 @@ func TestErrorClasses(t *testing.T) {
 }
 
 // TestFaults drives the provider through the portable client against
-// injected faults.
+// injected faults: the shared retry, hang and breaker checks, then the
+// checksum and key-name faults only Cloud KMS has.
 func TestFaults(t *testing.T) {
-	dk := []byte("0123456789abcdef0123456789abcdef")
-	ad := []byte("customer/42")
-	opts := func() *keyprovider.ClientOptions {
-		return &keyprovider.ClientOptions{BaseBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond}
-	}
-	tests := []struct {
-		name      string
-		op        string // "wrap" or "unwrap"
-		faults    []gcpkmstest.Fault
-		wantClass error // nil: success
-		wantCalls int64
-	}{
-		{"wrap: one transient recovered", "wrap", []gcpkmstest.Fault{gcpkmstest.Unavailable}, nil, 2},
-		{"unwrap: one transient recovered", "unwrap", []gcpkmstest.Fault{gcpkmstest.Unavailable}, nil, 2},
-		{"wrap: four in a row fail", "wrap", repeat(gcpkmstest.Unavailable, 4), keyprovider.ErrUnavailable, 3},
-		{"unwrap: four in a row fail", "unwrap", repeat(gcpkmstest.Unavailable, 4), keyprovider.ErrUnavailable, 3},
-		{"wrap: corrupted CRC once recovered", "wrap", []gcpkmstest.Fault{gcpkmstest.CorruptCRC}, nil, 2},
-		{"wrap: corrupted CRC persistent", "wrap", repeat(gcpkmstest.CorruptCRC, 4), keyprovider.ErrUnavailable, 3},
-		{"unwrap: corrupted CRC persistent", "unwrap", repeat(gcpkmstest.CorruptCRC, 4), keyprovider.ErrUnavailable, 3},
-		{"wrap: unverified checksum", "wrap", repeat(gcpkmstest.Unverified, 4), keyprovider.ErrUnavailable, 3},
-		{"wrap: wrong key name not retried", "wrap", []gcpkmstest.Fault{gcpkmstest.WrongKeyName}, keyprovider.ErrInvalidArgument, 1},
-		{"unwrap: permission not retried", "unwrap", []gcpkmstest.Fault{gcpkmstest.PermissionDenied}, keyprovider.ErrPermission, 1},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
+	providertest.RunFaults(t, providertest.FaultHarness[gcpkmstest.Fault]{
+		New: func(t *testing.T) (keyprovider.KeyProvider, providertest.Faults[gcpkmstest.Fault]) {
 			srv := start(t)
-			c := keyprovider.NewClient(newProvider(t, srv, keyA), opts())
-			var w []byte
-			if tc.op == "unwrap" {
-				var err error
-				w, _, err = c.Wrap(t.Context(), dk, ad)
-				require.NoError(t, err)
-			}
-			before := srv.Calls()
-			srv.Inject(tc.faults...)
-			var got []byte
-			var err error
-			if tc.op == "wrap" {
-				got, _, err = c.Wrap(t.Context(), dk, ad)
-			} else {
-				got, err = c.Unwrap(t.Context(), w, ad)
-			}
-			require.Equal(t, tc.wantCalls, srv.Calls()-before)
-			if tc.wantClass == nil {
-				require.NoError(t, err)
-				if tc.op == "unwrap" {
-					require.Equal(t, dk, got)
-				}
-				return
-			}
-			require.ErrorIs(t, err, tc.wantClass)
-			require.Nil(t, got, "no plaintext or ciphertext on error")
-		})
-	}
-}
-
-func repeat(f gcpkmstest.Fault, n int) []gcpkmstest.Fault {
-	out := make([]gcpkmstest.Fault, n)
-	for i := range out {
-		out[i] = f
-	}
-	return out
-}
-
-func TestHangRespectsDeadline(t *testing.T) {
-	srv := start(t)
-	c := keyprovider.NewClient(newProvider(t, srv, keyA), nil)
-	srv.SetAlways(gcpkmstest.Hang)
-	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() {
-		_, _, err := c.Wrap(ctx, []byte("0123456789abcdef"), nil)
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		require.ErrorIs(t, err, context.DeadlineExceeded)
-		require.ErrorIs(t, err, keyprovider.ErrUnavailable)
-	case <-time.After(5 * time.Second): // watchdog, not a timing assertion
-		t.Fatal("Wrap did not return after its deadline")
-	}
-}
-
-func TestBreakerLimitsTraffic(t *testing.T) {
-	srv := start(t)
-	c := keyprovider.NewClient(newProvider(t, srv, keyA), &keyprovider.ClientOptions{
-		BaseBackoff: time.Microsecond, MaxBackoff: time.Millisecond, BreakerCooldown: 20 * time.Millisecond,
+			return newProvider(t, srv, keyA), srv
+		},
+		Transient: map[string]gcpkmstest.Fault{
+			"Unavailable":       gcpkmstest.Unavailable,
+			"ResourceExhausted": gcpkmstest.ResourceExhausted,
+		},
+		Denied: gcpkmstest.PermissionDenied,
+		Hang:   gcpkmstest.Hang,
+		Extra: []providertest.FaultCase[gcpkmstest.Fault]{
+			{Name: "wrap/CorruptCRC/OnceRecovered", Op: providertest.Wrap, Faults: []gcpkmstest.Fault{gcpkmstest.CorruptCRC}, Calls: 2},
+			{Name: "unwrap/CorruptCRC/OnceRecovered", Op: providertest.Unwrap, Faults: []gcpkmstest.Fault{gcpkmstest.CorruptCRC}, Calls: 2},
+			{Name: "wrap/CorruptCRC/PersistentFails", Op: providertest.Wrap, Faults: slices.Repeat([]gcpkmstest.Fault{gcpkmstest.CorruptCRC}, 4), Want: keyprovider.ErrUnavailable, Calls: 3},
+			{Name: "unwrap/CorruptCRC/PersistentFails", Op: providertest.Unwrap, Faults: slices.Repeat([]gcpkmstest.Fault{gcpkmstest.CorruptCRC}, 4), Want: keyprovider.ErrUnavailable, Calls: 3},
+			{Name: "wrap/Unverified/PersistentFails", Op: providertest.Wrap, Faults: slices.Repeat([]gcpkmstest.Fault{gcpkmstest.Unverified}, 4), Want: keyprovider.ErrUnavailable, Calls: 3},
+			{Name: "wrap/WrongKeyName/NotRetried", Op: providertest.Wrap, Faults: []gcpkmstest.Fault{gcpkmstest.WrongKeyName}, Want: keyprovider.ErrInvalidArgument, Calls: 1},
+		},
 	})
-	srv.SetAlways(gcpkmstest.Unavailable)
-	const n = 500
-	for range n {
-		_, _, err := c.Wrap(t.Context(), []byte("0123456789abcdef"), nil)
-		require.ErrorIs(t, err, keyprovider.ErrUnavailable)
-	}
-	require.LessOrEqual(t, srv.Calls(), int64(n/10), "calls that reached the KMS")
-
-	srv.SetAlways(0)
-	require.Eventually(t, func() bool {
-		_, _, err := c.Wrap(t.Context(), []byte("0123456789abcdef"), nil)
-		return err == nil
-	}, 5*time.Second, 5*time.Millisecond)
-	require.Equal(t, keyprovider.BreakerClosed, c.State())
 }
 
 func TestRotateAndVersions(t *testing.T) {

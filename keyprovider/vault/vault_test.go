@@ -1,10 +1,8 @@
 package vault_test
 
 import (
-	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/hashicorp/vault/api"
 	"github.com/stretchr/testify/require"
@@ -261,100 +259,22 @@ func TestErrorClasses(t *testing.T) {
 	require.ErrorIs(t, err, keyprovider.ErrUnavailable)
 }
 
-func repeat(f vaultfake.Fault, n int) []vaultfake.Fault {
-	out := make([]vaultfake.Fault, n)
-	for i := range out {
-		out[i] = f
-	}
-	return out
-}
-
+// TestFaults drives the provider through the portable client against
+// injected faults. Which Vault answers are transient and which are a
+// permission failure is checked with the vault/api error in
+// TestErrorClasses.
 func TestFaults(t *testing.T) {
-	dk := []byte("0123456789abcdef0123456789abcdef")
-	ad := []byte("customer/42")
-	tests := []struct {
-		name      string
-		op        string
-		faults    []vaultfake.Fault
-		wantClass error
-		wantCalls int64
-	}{
-		{"wrap: one sealed recovered", "wrap", []vaultfake.Fault{vaultfake.Sealed}, nil, 2},
-		{"unwrap: one throttle recovered", "unwrap", []vaultfake.Fault{vaultfake.Throttle}, nil, 2},
-		{"wrap: four in a row fail", "wrap", repeat(vaultfake.Internal, 4), keyprovider.ErrUnavailable, 3},
-		{"unwrap: four in a row fail", "unwrap", repeat(vaultfake.Sealed, 4), keyprovider.ErrUnavailable, 3},
-		{"unwrap: forbidden not retried", "unwrap", []vaultfake.Fault{vaultfake.Forbidden}, keyprovider.ErrPermission, 1},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
+	providertest.RunFaults(t, providertest.FaultHarness[vaultfake.Fault]{
+		New: func(t *testing.T) (keyprovider.KeyProvider, providertest.Faults[vaultfake.Fault]) {
 			srv := start(t)
-			c := keyprovider.NewClient(newProvider(t, srv, "a", nil), &keyprovider.ClientOptions{BaseBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond})
-			var w []byte
-			if tc.op == "unwrap" {
-				var err error
-				w, _, err = c.Wrap(t.Context(), dk, ad)
-				require.NoError(t, err)
-			}
-			before := srv.Calls()
-			srv.Inject(tc.faults...)
-			var got []byte
-			var err error
-			if tc.op == "wrap" {
-				got, _, err = c.Wrap(t.Context(), dk, ad)
-			} else {
-				got, err = c.Unwrap(t.Context(), w, ad)
-			}
-			require.Equal(t, tc.wantCalls, srv.Calls()-before)
-			if tc.wantClass == nil {
-				require.NoError(t, err)
-				if tc.op == "unwrap" {
-					require.Equal(t, dk, got)
-				}
-				return
-			}
-			require.ErrorIs(t, err, tc.wantClass)
-			require.Nil(t, got)
-		})
-	}
-}
-
-func TestHangRespectsDeadline(t *testing.T) {
-	srv := start(t)
-	c := keyprovider.NewClient(newProvider(t, srv, "a", nil), nil)
-	srv.SetAlways(vaultfake.Hang)
-	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() {
-		_, _, err := c.Wrap(ctx, []byte("0123456789abcdef"), nil)
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		require.ErrorIs(t, err, context.DeadlineExceeded)
-		require.ErrorIs(t, err, keyprovider.ErrUnavailable)
-	case <-time.After(5 * time.Second): // watchdog, not a timing assertion
-		t.Fatal("Wrap did not return after its deadline")
-	}
-}
-
-func TestBreakerLimitsTraffic(t *testing.T) {
-	srv := start(t)
-	c := keyprovider.NewClient(newProvider(t, srv, "a", nil), &keyprovider.ClientOptions{
-		BaseBackoff: time.Microsecond, MaxBackoff: time.Millisecond, BreakerCooldown: 20 * time.Millisecond,
+			return newProvider(t, srv, "a", nil), srv
+		},
+		Transient: map[string]vaultfake.Fault{
+			"Sealed":   vaultfake.Sealed,
+			"Throttle": vaultfake.Throttle,
+			"Internal": vaultfake.Internal,
+		},
+		Denied: vaultfake.Forbidden,
+		Hang:   vaultfake.Hang,
 	})
-	before := srv.Calls()
-	srv.SetAlways(vaultfake.Sealed)
-	const n = 500
-	for range n {
-		_, _, err := c.Wrap(t.Context(), []byte("0123456789abcdef"), nil)
-		require.ErrorIs(t, err, keyprovider.ErrUnavailable)
-	}
-	require.LessOrEqual(t, srv.Calls()-before, int64(n/10), "calls that reached Vault")
-	srv.SetAlways(0)
-	require.Eventually(t, func() bool {
-		_, _, err := c.Wrap(t.Context(), []byte("0123456789abcdef"), nil)
-		return err == nil
-	}, 5*time.Second, 5*time.Millisecond)
-	require.Equal(t, keyprovider.BreakerClosed, c.State())
 }
