@@ -62,4 +62,30 @@
 //
 // Calls into the provider are guarded: a panic is reported as a test
 // failure naming the operation, not a crash of the test binary.
+//
+// # Fault injection
+//
+// Backends with a test fake that can inject faults also call [RunFaults],
+// which drives the provider through keyprovider.NewClient and checks
+// retries, permission failures, hangs against the caller's deadline and the
+// circuit breaker, for Wrap and Unwrap. The fake only needs Inject,
+// SetAlways and Calls ([Faults]); backend-specific faults go in
+// FaultHarness.Extra:
+//
+//	func TestFaults(t *testing.T) {
+//		providertest.RunFaults(t, providertest.FaultHarness[kmsfake.Fault]{
+//			New: func(t *testing.T) (keyprovider.KeyProvider, providertest.Faults[kmsfake.Fault]) {
+//				srv := kmsfake.Start(t)
+//				return newProvider(t, srv), srv
+//			},
+//			Transient: map[string]kmsfake.Fault{"Unavailable": kmsfake.Unavailable},
+//			Denied:    kmsfake.PermissionDenied,
+//			Hang:      kmsfake.Hang,
+//		})
+//	}
+//
+// The client returns at the caller's deadline even when a backend ignores
+// its context, so the Hang checks show that the pair of client and backend
+// honours deadlines, not that the backend alone does; CancelledContext and
+// ExpiredDeadline in [Run] check the backend alone.
 package providertest

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,11 +79,16 @@ const (
 	// fake in the breaker checks.
 	breakerCalls = 500
 	// hangDeadline is the caller's deadline in the Hang checks, and
-	// hangWatchdog how long the suite waits before it declares the call
-	// stuck. Neither is a speed requirement.
+	// faultWatchdog how long the suite waits before it declares the call
+	// stuck (see faultWatchdog). Neither is a speed requirement.
 	hangDeadline = 200 * time.Millisecond
-	hangWatchdog = 5 * time.Second
 )
+
+// faultWatchdog bounds how long a check waits for a hanging call to return,
+// or for the client to recover once a fault is cleared. It guards against
+// hangs; it is not a speed requirement. A variable so the suite's own tests
+// can shorten it.
+var faultWatchdog = 5 * time.Second
 
 // shortBackoff keeps retries fast; everything else is the client's default.
 func shortBackoff() *keyprovider.ClientOptions {
@@ -106,7 +112,8 @@ func shortBackoff() *keyprovider.ClientOptions {
 //     (the circuit breaker), and once the fault is cleared the client
 //     recovers after a short BreakerCooldown and reports BreakerClosed.
 //
-// Then it runs each of h.Extra.
+// Then it runs each of h.Extra. Every check uses a fresh random data key
+// and fails when an error spells it (the forms NoKeyBytesInErrors searches).
 func RunFaults[F comparable](t *testing.T, h FaultHarness[F]) {
 	t.Helper()
 	if h.New == nil {
@@ -180,46 +187,87 @@ func runFault[F comparable](t *testing.T, h FaultHarness[F], name string, check 
 	})
 }
 
-var (
-	faultKey = []byte("0123456789abcdef0123456789abcdef") // test data key, never a real one
-	faultAD  = []byte("customer/42")
-)
+var faultAD = []byte("customer/42")
 
-// prepare wraps faultKey with a clean fake when op is Unwrap, so the
-// faults hit the call under test only.
-func prepare(ctx context.Context, c *keyprovider.Client, op Op) ([]byte, error) {
-	if op != Unwrap {
-		return nil, nil
-	}
-	w, _, err := c.Wrap(ctx, faultKey, faultAD)
-	if err != nil {
-		return nil, fmt.Errorf("providertest: Wrap before the faults: %w", err)
-	}
-	return w, nil
+// faultCall is one operation under test: a fresh random data key, wrapped
+// beforehand (with no fault injected yet) when the operation is Unwrap.
+type faultCall struct {
+	client  *keyprovider.Client
+	op      Op
+	key     []byte
+	wrapped []byte
 }
 
-// call runs op once through c.
-func call(ctx context.Context, c *keyprovider.Client, op Op, wrapped []byte) ([]byte, error) {
-	if op == Wrap {
-		w, _, err := c.Wrap(ctx, faultKey, faultAD)
-		return w, err
+func newFaultCall(ctx context.Context, c *keyprovider.Client, op Op) (*faultCall, error) {
+	if op != Wrap && op != Unwrap {
+		return nil, fmt.Errorf("providertest: unknown Op %q", op)
 	}
-	return c.Unwrap(ctx, wrapped, faultAD)
+	fc := &faultCall{client: c, op: op, key: random(32)}
+	if op == Unwrap {
+		w, _, err := c.Wrap(ctx, fc.key, faultAD)
+		if err := fc.leak(err); err != nil {
+			return nil, err
+		}
+		if err != nil {
+			return nil, fmt.Errorf("providertest: Wrap before the faults: %w", err)
+		}
+		fc.wrapped = w
+	}
+	return fc, nil
+}
+
+// run calls the operation once. An error that spells the data key is
+// replaced by a report saying so.
+func (fc *faultCall) run(ctx context.Context) ([]byte, error) {
+	var out []byte
+	var err error
+	if fc.op == Wrap {
+		out, _, err = fc.client.Wrap(ctx, fc.key, faultAD)
+	} else {
+		out, err = fc.client.Unwrap(ctx, fc.wrapped, faultAD)
+	}
+	if leak := fc.leak(err); leak != nil {
+		return nil, leak
+	}
+	return out, err
+}
+
+// leak reports whether err spells the data key in any of leakForms.
+func (fc *faultCall) leak(err error) error {
+	if err == nil {
+		return nil
+	}
+	msgs := []string{err.Error(), fmt.Sprintf("%+v", err)}
+	for _, f := range leakForms(fc.key) {
+		for _, m := range msgs {
+			if strings.Contains(m, f.text) {
+				return fmt.Errorf("providertest: %s: an error contains the data key (%s)", fc.op, f.name)
+			}
+		}
+	}
+	return nil
+}
+
+// ok reports whether a successful call returned what it should.
+func (fc *faultCall) ok(got []byte) error {
+	if fc.op == Unwrap && !bytes.Equal(got, fc.key) {
+		return errors.New("providertest: Unwrap returned a different data key")
+	}
+	if fc.op == Wrap && len(got) == 0 {
+		return errors.New("providertest: Wrap returned no wrapped bytes")
+	}
+	return nil
 }
 
 // checkCase injects c.Faults in front of one call of c.Op.
 func checkCase[F comparable](ctx context.Context, kp keyprovider.KeyProvider, fk Faults[F], c FaultCase[F]) error {
-	if c.Op != Wrap && c.Op != Unwrap {
-		return fmt.Errorf("providertest: unknown Op %q", c.Op)
-	}
-	client := keyprovider.NewClient(kp, shortBackoff())
-	wrapped, err := prepare(ctx, client, c.Op)
+	fc, err := newFaultCall(ctx, keyprovider.NewClient(kp, shortBackoff()), c.Op)
 	if err != nil {
 		return err
 	}
 	before := fk.Calls()
 	fk.Inject(c.Faults...)
-	got, err := call(ctx, client, c.Op, wrapped)
+	got, err := fc.run(ctx)
 	var errs []error
 	if n := fk.Calls() - before; n != c.Calls {
 		errs = append(errs, fmt.Errorf("providertest: %s: %d calls reached the fake, want %d", c.Op, n, c.Calls))
@@ -227,11 +275,11 @@ func checkCase[F comparable](ctx context.Context, kp keyprovider.KeyProvider, fk
 	switch {
 	case c.Want == nil && err != nil:
 		errs = append(errs, fmt.Errorf("providertest: %s: want success, got %w", c.Op, err))
-	case c.Want == nil && c.Op == Unwrap && !bytes.Equal(got, faultKey):
-		errs = append(errs, fmt.Errorf("providertest: %s returned a different data key", c.Op))
-	case c.Want != nil && !errors.Is(err, c.Want):
+	case c.Want == nil:
+		errs = append(errs, fc.ok(got))
+	case !errors.Is(err, c.Want):
 		errs = append(errs, fmt.Errorf("providertest: %s: want an error matching %q, got %v", c.Op, c.Want, err))
-	case c.Want != nil && got != nil:
+	case got != nil:
 		errs = append(errs, fmt.Errorf("providertest: %s returned %d bytes with its error, want none", c.Op, len(got)))
 	}
 	return errors.Join(errs...)
@@ -240,8 +288,7 @@ func checkCase[F comparable](ctx context.Context, kp keyprovider.KeyProvider, fk
 // checkHang makes the fake hang and calls op with a short deadline and the
 // client's default options.
 func checkHang[F comparable](ctx context.Context, kp keyprovider.KeyProvider, fk Faults[F], op Op, hang F) error {
-	client := keyprovider.NewClient(kp, nil)
-	wrapped, err := prepare(ctx, client, op)
+	fc, err := newFaultCall(ctx, keyprovider.NewClient(kp, nil), op)
 	if err != nil {
 		return err
 	}
@@ -252,7 +299,7 @@ func checkHang[F comparable](ctx context.Context, kp keyprovider.KeyProvider, fk
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
-		_, err := call(ctx, client, op, wrapped)
+		_, err := fc.run(ctx)
 		done <- err
 	}()
 	select {
@@ -261,7 +308,7 @@ func checkHang[F comparable](ctx context.Context, kp keyprovider.KeyProvider, fk
 			return fmt.Errorf("providertest: %s against a hanging fake: want an error matching context.DeadlineExceeded and keyprovider.ErrUnavailable, got %v", op, err)
 		}
 		return nil
-	case <-time.After(hangWatchdog): // watchdog, not a timing assertion
+	case <-time.After(faultWatchdog): // watchdog, not a timing assertion
 		return fmt.Errorf("providertest: %s did not return after its deadline", op)
 	}
 }
@@ -272,14 +319,14 @@ func checkBreaker[F comparable](ctx context.Context, kp keyprovider.KeyProvider,
 	client := keyprovider.NewClient(kp, &keyprovider.ClientOptions{
 		BaseBackoff: time.Microsecond, MaxBackoff: time.Millisecond, BreakerCooldown: 20 * time.Millisecond,
 	})
-	wrapped, err := prepare(ctx, client, op)
+	fc, err := newFaultCall(ctx, client, op)
 	if err != nil {
 		return err
 	}
 	before := fk.Calls()
 	fk.SetAlways(f)
 	for i := range breakerCalls {
-		if _, err := call(ctx, client, op, wrapped); !errors.Is(err, keyprovider.ErrUnavailable) {
+		if _, err := fc.run(ctx); !errors.Is(err, keyprovider.ErrUnavailable) {
 			return fmt.Errorf("providertest: %s %d against an always-failing fake: want keyprovider.ErrUnavailable, got %v", op, i, err)
 		}
 	}
@@ -290,17 +337,17 @@ func checkBreaker[F comparable](ctx context.Context, kp keyprovider.KeyProvider,
 	fk.SetAlways(zero)
 	// Poll until a probe closes the breaker again; the deadline guards
 	// against a breaker that never closes, it is not a speed requirement.
-	deadline := time.Now().Add(hangWatchdog)
+	deadline := time.Now().Add(faultWatchdog)
 	for {
-		got, err := call(ctx, client, op, wrapped)
+		got, err := fc.run(ctx)
 		if err == nil {
-			if op == Unwrap && !bytes.Equal(got, faultKey) {
-				return fmt.Errorf("providertest: %s after recovery returned a different data key", op)
+			if err := fc.ok(got); err != nil {
+				return err
 			}
 			break
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("providertest: %s still failing %v after the fault was cleared: %v", op, hangWatchdog, err)
+			return fmt.Errorf("providertest: %s still failing %v after the fault was cleared: %v", op, faultWatchdog, err)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
