@@ -20,6 +20,16 @@ type Store interface {
 	Claim(ctx context.Context, q Query) (Claim, error)
 }
 
+// Pipeliner is an optional ability of a Store: PipelineClaims reports
+// whether a new claim may be taken while the previous one is still
+// committing (in another goroutine). It must be true only when claims skip
+// records locked by an open claim without waiting for it, as SELECT ... FOR
+// UPDATE SKIP LOCKED does; the sweeper then overlaps evaluating one batch
+// with committing the one before.
+type Pipeliner interface {
+	PipelineClaims() bool
+}
+
 // Claim is one batch of records taken from a Store.
 type Claim interface {
 	// Records returns the claimed records.

@@ -2,6 +2,7 @@ package retention
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -160,24 +161,68 @@ func (sw *Sweeper) sweepStore(ctx context.Context, st Store, q Query, now time.T
 		return err
 	}
 	q.Limit, q.ReadOnly = sw.opts.BatchSize, sw.opts.DryRun
+	pipeline := false
+	if pl, ok := st.(Pipeliner); ok && !sw.opts.DryRun {
+		pipeline = pl.PipelineClaims()
+	}
+	// With pipelining, batch N commits in the background while batch N+1
+	// is claimed and evaluated; pending delivers N's outcome, and nothing
+	// of N+1 is committed or shredded before it arrives.
+	var pending chan error
+	wait := func() error {
+		if pending == nil {
+			return nil
+		}
+		err := <-pending
+		pending = nil
+		return err
+	}
+	report := func(b *batch, scanned int) {
+		p.Scanned += int64(scanned)
+		p.Applied += b.applied
+		p.Deleted += b.deleted
+		if sw.opts.OnAction != nil {
+			for _, e := range b.entries {
+				sw.opts.OnAction(e)
+			}
+		}
+		p.Elapsed = time.Since(start)
+		if s := p.Elapsed.Seconds(); s > 0 {
+			p.Rate = float64(p.Scanned) / s
+		}
+		if sw.opts.Progress != nil {
+			sw.opts.Progress(*p)
+		}
+	}
+	var last *batch
+	lastScanned := 0
+	finish := func() error {
+		err := wait()
+		if err == nil && last != nil {
+			report(last, lastScanned)
+			last = nil
+		}
+		return err
+	}
 	for {
 		if err := ctx.Err(); err != nil {
-			return err
+			return errors.Join(err, wait())
 		}
 		cl, err := st.Claim(ctx, q)
 		if err != nil {
-			return err
+			return errors.Join(err, wait())
 		}
 		recs := cl.Records()
 		if len(recs) == 0 {
-			return cl.Rollback()
+			cl.Rollback()
+			return finish()
 		}
-		b := batch{m: m, ti: ti, now: now}
+		b := &batch{m: m, ti: ti, now: now}
 		for _, rec := range recs {
 			items, err := m.evaluate(now, record{ti: ti, ptr: rec.Value, created: rec.Created}, false)
 			if err != nil {
 				cl.Rollback()
-				return err
+				return errors.Join(err, wait())
 			}
 			due := items[:0]
 			for _, it := range items {
@@ -197,39 +242,36 @@ func (sw *Sweeper) sweepStore(ctx context.Context, st Store, q Query, now time.T
 			}
 			b.apply(rec, subject, due, "", OutcomeApplied)
 		}
-		p.Scanned += int64(len(recs))
-		p.Applied += b.applied
-		p.Deleted += b.deleted
 		if sw.opts.DryRun {
 			for i := range b.entries {
 				b.entries[i].Outcome = OutcomeDryRun
 			}
 			cl.Rollback()
+			report(b, len(recs))
 		} else {
+			if err := finish(); err != nil {
+				cl.Rollback()
+				return err
+			}
 			if err := b.external(ctx); err != nil {
 				cl.Rollback()
 				return err
 			}
-			if err := cl.Commit(ctx, b.changes, b.entries); err != nil {
-				return err
+			if pipeline {
+				pending = make(chan error, 1)
+				go func(cl Claim, b *batch) { pending <- cl.Commit(ctx, b.changes, b.entries) }(cl, b)
+				last, lastScanned = b, len(recs)
+			} else {
+				if err := cl.Commit(ctx, b.changes, b.entries); err != nil {
+					return err
+				}
+				report(b, len(recs))
 			}
-		}
-		if sw.opts.OnAction != nil {
-			for _, e := range b.entries {
-				sw.opts.OnAction(e)
-			}
-		}
-		p.Elapsed = time.Since(start)
-		if s := p.Elapsed.Seconds(); s > 0 {
-			p.Rate = float64(p.Scanned) / s
-		}
-		if sw.opts.Progress != nil {
-			sw.opts.Progress(*p)
 		}
 		if len(recs) < q.Limit {
 			// A short batch is the last; with SKIP LOCKED another sweeper
 			// may still hold rows behind us, which it will finish itself.
-			return nil
+			return finish()
 		}
 		q.After = recs[len(recs)-1].Pos
 	}

@@ -20,7 +20,7 @@ import (
 //
 //	SELECT l.at, l.record_hash, a.value ->> 0 AS field, a.value ->> 1 AS action
 //	FROM retention_ledger l, json_each(l.actions) a                  -- SQLite
-//	FROM retention_ledger l, jsonb_array_elements(l.actions) a(value) -- PostgreSQL
+//	FROM retention_ledger l, json_array_elements(l.actions) a(value)  -- PostgreSQL
 //
 // Rows are only ever inserted: triggers refuse UPDATE and DELETE, so even
 // the application's own database user cannot rewrite history without
@@ -55,7 +55,7 @@ func NewLedger(ctx context.Context, db *sql.DB, opts *Options) (*Ledger, error) 
 			`CREATE TABLE IF NOT EXISTS ` + l.table + ` (
 				seq BIGSERIAL PRIMARY KEY,
 				subject_hash TEXT NOT NULL, record_hash TEXT NOT NULL, type TEXT NOT NULL,
-				outcome TEXT NOT NULL, at TIMESTAMPTZ NOT NULL, n INTEGER NOT NULL, actions JSONB NOT NULL)`,
+				outcome TEXT NOT NULL, at TIMESTAMPTZ NOT NULL, n INTEGER NOT NULL, actions JSON NOT NULL)`,
 			`CREATE OR REPLACE FUNCTION ` + l.table + `_append_only() RETURNS trigger LANGUAGE plpgsql AS
 				$$ BEGIN RAISE EXCEPTION 'retention ledger is append-only'; END $$`,
 			`DO $$ BEGIN
@@ -223,7 +223,7 @@ func (l *Ledger) appendArrays(ctx context.Context, q querier, evs []event) error
 		subj[i], rec[i], typ[i], out[i] = ev.head.Subject, ev.head.Record, ev.head.Type, ev.head.Outcome
 		at[i], n[i], acts[i] = ev.head.At.UTC(), int32(ev.n), string(ev.actions)
 	}
-	_, err := q.ExecContext(ctx, "INSERT INTO "+l.table+" ("+ledgerCols+") SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::int[], $7::jsonb[])",
+	_, err := q.ExecContext(ctx, "INSERT INTO "+l.table+" ("+ledgerCols+") SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::int[], $7::json[])",
 		subj, rec, typ, out, at, n, acts)
 	if err != nil {
 		return fmt.Errorf("sqlstore: ledger insert: %w", err)

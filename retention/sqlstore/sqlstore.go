@@ -276,6 +276,13 @@ func snake(s string) string {
 // Schema returns the stored type's schema.
 func (t *Table) Schema() *pii.Schema { return t.schema }
 
+// PipelineClaims reports true on PostgreSQL, where a claim skips rows an
+// uncommitted claim still locks: the sweeper evaluates the next batch while
+// the previous one commits. See retention.Pipeliner.
+func (t *Table) PipelineClaims() bool { return t.d == Postgres }
+
+var _ retention.Pipeliner = (*Table)(nil)
+
 // Ledger returns the ledger the table's commits append to.
 func (t *Table) Ledger() retention.Ledger { return t.ledger }
 
