@@ -51,6 +51,9 @@ const (
 	Internal
 	// Hang blocks until the client gives up.
 	Hang
+	// Forbidden answers 403 "permission denied", as Vault does for a token
+	// whose policy does not cover the path.
+	Forbidden
 )
 
 // Server is Vault's Transit engine behind HTTP on 127.0.0.1.
@@ -194,6 +197,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	case Internal:
 		writeErrors(w, http.StatusInternalServerError, "internal error")
+		return
+	case Forbidden:
+		writeErrors(w, http.StatusForbidden, "permission denied")
 		return
 	case Hang:
 		_, _ = io.Copy(io.Discard, r.Body)

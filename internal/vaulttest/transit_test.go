@@ -204,10 +204,8 @@ func TestFaults(t *testing.T) {
 			"Throttle": vaulttest.Throttle,
 			"Internal": vaulttest.Internal,
 		},
-		// The server injects no 403: the Denied checks run against
-		// keyprovider/vault/vaultfake (and the permission class of a wrong
-		// token is checked in TestStartupTypeCheck).
-		Hang: vaulttest.Hang,
+		Denied: vaulttest.Forbidden,
+		Hang:   vaulttest.Hang,
 	})
 }
 
