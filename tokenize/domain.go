@@ -113,3 +113,31 @@ func strBigRev(out []uint16, z *big.Int, radix int) {
 func bigPow(radix, e int) *big.Int {
 	return new(big.Int).Exp(big.NewInt(int64(radix)), big.NewInt(int64(e)), nil)
 }
+
+// feistelBig runs the Feistel rounds of the math/big fallback that FF1 (10
+// rounds) and FF3-1 (8 rounds) share: round i sets y to the round function
+// of one half (f(i, half)) and adds it to (or, decrypting, subtracts it
+// from) the other half modulo radix^u in even rounds and radix^v in odd
+// ones. It returns the two halves in output order.
+func feistelBig(rounds int, enc bool, powU, powV, a, b, y *big.Int, f func(i int, half *big.Int)) (*big.Int, *big.Int) {
+	mod := func(i int) *big.Int {
+		if i&1 == 1 {
+			return powV
+		}
+		return powU
+	}
+	if enc {
+		for i := range rounds {
+			f(i, b)
+			c := new(big.Int).Add(a, y)
+			a, b = b, c.Mod(c, mod(i))
+		}
+		return a, b
+	}
+	for i := rounds - 1; i >= 0; i-- {
+		f(i, a)
+		c := new(big.Int).Sub(b, y)
+		a, b = c.Mod(c, mod(i)), a // Mod is Euclidean: the result is non-negative.
+	}
+	return a, b
+}

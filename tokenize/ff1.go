@@ -343,29 +343,7 @@ func (c *FF1) cryptBig(tweak []byte, x, out []uint16, enc bool) {
 		}
 		y.SetBytes(s[:d])
 	}
-	if enc {
-		for i := range 10 {
-			m := powU
-			if i&1 == 1 {
-				m = powV
-			}
-			f(i, bb)
-			cc := new(big.Int).Add(a, y)
-			cc.Mod(cc, m)
-			a, bb = bb, cc
-		}
-	} else {
-		for i := 9; i >= 0; i-- {
-			m := powU
-			if i&1 == 1 {
-				m = powV
-			}
-			f(i, a)
-			cc := new(big.Int).Sub(bb, y)
-			cc.Mod(cc, m) // Mod is Euclidean: the result is non-negative.
-			a, bb = cc, a
-		}
-	}
+	a, bb = feistelBig(10, enc, powU, powV, a, bb, y, f)
 	strBig(out[:u], a, c.radix)
 	strBig(out[u:], bb, c.radix)
 }

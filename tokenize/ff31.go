@@ -223,29 +223,7 @@ func (c *FF31) cryptBig(tl, tr uint32, x, out []uint16, enc bool) {
 		slices.Reverse(p[:])
 		y.SetBytes(p[:])
 	}
-	if enc {
-		for i := range 8 {
-			m := powU
-			if i&1 == 1 {
-				m = powV
-			}
-			f(i, b)
-			cc := new(big.Int).Add(a, y)
-			cc.Mod(cc, m)
-			a, b = b, cc
-		}
-	} else {
-		for i := 7; i >= 0; i-- {
-			m := powU
-			if i&1 == 1 {
-				m = powV
-			}
-			f(i, a)
-			cc := new(big.Int).Sub(b, y)
-			cc.Mod(cc, m)
-			a, b = cc, a
-		}
-	}
+	a, b = feistelBig(8, enc, powU, powV, a, b, y, f)
 	strBigRev(out[:u], a, c.radix)
 	strBigRev(out[u:], b, c.radix)
 }
