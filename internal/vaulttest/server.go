@@ -31,29 +31,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
-	"sync/atomic"
 
+	"github.com/fieldguard/pii/keyprovider/vault/vaultfake"
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/vault/builtin/logical/transit"
 	"github.com/hashicorp/vault/sdk/logical"
-)
-
-// Fault is a failure injected in front of the engine for one request.
-type Fault int
-
-const (
-	// Sealed answers 503 "Vault is sealed".
-	Sealed Fault = iota + 1
-	// Throttle answers 429.
-	Throttle
-	// Internal answers 500.
-	Internal
-	// Hang blocks until the client gives up.
-	Hang
-	// Forbidden answers 403 "permission denied", as Vault does for a token
-	// whose policy does not cover the path.
-	Forbidden
 )
 
 // Server is Vault's Transit engine behind HTTP on 127.0.0.1.
@@ -61,15 +43,12 @@ type Server struct {
 	// Token is the only token the server accepts (random per Server).
 	Token string
 
-	hs        *httptest.Server
-	mounts    map[string]mount
-	calls     atomic.Int64
-	done      chan struct{}
-	closeOnce sync.Once
+	// Faults injects failures in front of the engine (Inject, SetAlways,
+	// Calls), with the Fault kinds of package vaultfake.
+	vaultfake.Faults
 
-	mu     sync.Mutex
-	faults []Fault
-	always Fault
+	hs     *httptest.Server
+	mounts map[string]mount
 }
 
 type mount struct {
@@ -87,7 +66,7 @@ func Start(mounts ...string) (*Server, error) {
 	if _, err := rand.Read(tok); err != nil {
 		return nil, err
 	}
-	s := &Server{Token: "hvs.test-" + hex.EncodeToString(tok), mounts: map[string]mount{}, done: make(chan struct{})}
+	s := &Server{Token: "hvs.test-" + hex.EncodeToString(tok), mounts: map[string]mount{}}
 	for _, m := range mounts {
 		conf := logical.TestBackendConfig()
 		conf.StorageView = &logical.InmemStorage{}
@@ -107,25 +86,8 @@ func (s *Server) URL() string { return s.hs.URL }
 
 // Close stops the server.
 func (s *Server) Close() {
-	s.closeOnce.Do(func() { close(s.done) })
+	s.Release()
 	s.hs.Close()
-}
-
-// Calls returns the number of HTTP requests received.
-func (s *Server) Calls() int64 { return s.calls.Load() }
-
-// Inject queues faults, one per following request.
-func (s *Server) Inject(faults ...Fault) {
-	s.mu.Lock()
-	s.faults = append(s.faults, faults...)
-	s.mu.Unlock()
-}
-
-// SetAlways makes every request fail with f until SetAlways(0).
-func (s *Server) SetAlways(f Fault) {
-	s.mu.Lock()
-	s.always = f
-	s.mu.Unlock()
 }
 
 // Do sends one request to the engine directly (no HTTP, no faults), for
@@ -167,56 +129,18 @@ func (s *Server) upgradeToCreate(ctx context.Context, m mount, req *logical.Requ
 	}
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func writeErrors(w http.ResponseWriter, status int, msgs ...string) {
-	if msgs == nil {
-		msgs = []string{}
-	}
-	writeJSON(w, status, map[string]any{"errors": msgs})
-}
-
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	s.calls.Add(1)
-	s.mu.Lock()
-	f := s.always
-	if f == 0 && len(s.faults) > 0 {
-		f, s.faults = s.faults[0], s.faults[1:]
-	}
-	s.mu.Unlock()
-	switch f {
-	case Sealed:
-		writeErrors(w, http.StatusServiceUnavailable, "Vault is sealed")
-		return
-	case Throttle:
-		writeErrors(w, http.StatusTooManyRequests, "rate limit quota exceeded")
-		return
-	case Internal:
-		writeErrors(w, http.StatusInternalServerError, "internal error")
-		return
-	case Forbidden:
-		writeErrors(w, http.StatusForbidden, "permission denied")
-		return
-	case Hang:
-		_, _ = io.Copy(io.Discard, r.Body)
-		select {
-		case <-r.Context().Done():
-		case <-s.done:
-		}
+	if s.Intercept(w, r) {
 		return
 	}
 
 	if subtle.ConstantTimeCompare([]byte(r.Header.Get("X-Vault-Token")), []byte(s.Token)) != 1 {
-		writeErrors(w, http.StatusForbidden, "permission denied")
+		vaultfake.WriteErrors(w, http.StatusForbidden, "permission denied")
 		return
 	}
 	path, ok := strings.CutPrefix(r.URL.Path, "/v1/")
 	if !ok {
-		writeErrors(w, http.StatusNotFound)
+		vaultfake.WriteErrors(w, http.StatusNotFound)
 		return
 	}
 	// The longest mount that prefixes the path, as Vault's router matches.
@@ -227,7 +151,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if mountPath == "" {
-		writeErrors(w, http.StatusNotFound, fmt.Sprintf("no handler for route %q. route entry not found.", path))
+		vaultfake.WriteErrors(w, http.StatusNotFound, fmt.Sprintf("no handler for route %q. route entry not found.", path))
 		return
 	}
 	m := s.mounts[mountPath]
@@ -246,7 +170,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		dec.UseNumber()
 		var data map[string]any
 		if err := dec.Decode(&data); err != nil && !errors.Is(err, io.EOF) {
-			writeErrors(w, http.StatusBadRequest, "failed to parse JSON input: "+err.Error())
+			vaultfake.WriteErrors(w, http.StatusBadRequest, "failed to parse JSON input: "+err.Error())
 			return
 		}
 		req.Data = data
@@ -255,7 +179,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case http.MethodDelete:
 		req.Operation = logical.DeleteOperation
 	default:
-		writeErrors(w, http.StatusMethodNotAllowed)
+		vaultfake.WriteErrors(w, http.StatusMethodNotAllowed)
 		return
 	}
 	ctx := r.Context()
@@ -263,9 +187,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	resp, err := m.backend.HandleRequest(ctx, req)
 	if status, rerr := logical.RespondErrorCommon(req, resp, err); status != 0 {
 		if rerr == nil {
-			writeErrors(w, status)
+			vaultfake.WriteErrors(w, status)
 		} else {
-			writeErrors(w, status, rerr.Error())
+			vaultfake.WriteErrors(w, status, rerr.Error())
 		}
 		return
 	}
@@ -273,7 +197,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	vaultfake.WriteJSON(w, http.StatusOK, map[string]any{
 		"request_id":     "00000000-0000-0000-0000-000000000000",
 		"lease_id":       "",
 		"renewable":      false,

@@ -17,6 +17,7 @@ import (
 	"github.com/fieldguard/pii/keyprovider"
 	"github.com/fieldguard/pii/keyprovider/providertest"
 	"github.com/fieldguard/pii/keyprovider/vault"
+	"github.com/fieldguard/pii/keyprovider/vault/vaultfake"
 )
 
 func start(t *testing.T, mounts ...string) *vaulttest.Server {
@@ -193,19 +194,19 @@ func TestRotateRewrapVersions(t *testing.T) {
 // TestFaults drives the provider through the portable client against
 // faults injected in front of Vault's own Transit engine.
 func TestFaults(t *testing.T) {
-	providertest.RunFaults(t, providertest.FaultHarness[vaulttest.Fault]{
-		New: func(t *testing.T) (keyprovider.KeyProvider, providertest.Faults[vaulttest.Fault]) {
+	providertest.RunFaults(t, providertest.FaultHarness[vaultfake.Fault]{
+		New: func(t *testing.T) (keyprovider.KeyProvider, providertest.Faults[vaultfake.Fault]) {
 			srv := start(t)
 			require.NoError(t, srv.CreateKey(t.Context(), "transit", "a", "", false))
 			return newProvider(t, srv, "a", nil), srv
 		},
-		Transient: map[string]vaulttest.Fault{
-			"Sealed":   vaulttest.Sealed,
-			"Throttle": vaulttest.Throttle,
-			"Internal": vaulttest.Internal,
+		Transient: map[string]vaultfake.Fault{
+			"Sealed":   vaultfake.Sealed,
+			"Throttle": vaultfake.Throttle,
+			"Internal": vaultfake.Internal,
 		},
-		Denied: vaulttest.Forbidden,
-		Hang:   vaulttest.Hang,
+		Denied: vaultfake.Forbidden,
+		Hang:   vaultfake.Hang,
 	})
 }
 

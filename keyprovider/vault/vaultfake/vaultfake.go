@@ -29,28 +29,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
 // Token is the token the Server accepts. Test material only.
 const Token = "vaultfake-test-token"
-
-// Fault is a failure the Server injects into one request.
-type Fault int
-
-const (
-	// Sealed answers 503 "Vault is sealed".
-	Sealed Fault = iota + 1
-	// Throttle answers 429.
-	Throttle
-	// Internal answers 500.
-	Internal
-	// Hang blocks until the client gives up.
-	Hang
-	// Forbidden answers 403 "permission denied".
-	Forbidden
-)
 
 // KeyOptions describes a key to create.
 type KeyOptions struct {
@@ -60,15 +43,12 @@ type KeyOptions struct {
 
 // Server is a fake Vault. Create it with [Start].
 type Server struct {
-	hs        *httptest.Server
-	calls     atomic.Int64
-	done      chan struct{}
-	closeOnce sync.Once
+	Faults // Inject, SetAlways, Calls
 
-	mu     sync.Mutex
-	keys   map[string]*key // "mount/name"
-	faults []Fault
-	always Fault
+	hs *httptest.Server
+
+	mu   sync.Mutex
+	keys map[string]*key // "mount/name"
 }
 
 type key struct {
@@ -81,36 +61,19 @@ type key struct {
 
 // Start starts a Server on 127.0.0.1.
 func Start() *Server {
-	s := &Server{keys: map[string]*key{}, done: make(chan struct{})}
+	s := &Server{keys: map[string]*key{}}
 	s.hs = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
 }
 
 // Close stops the server.
 func (s *Server) Close() {
-	s.closeOnce.Do(func() { close(s.done) })
+	s.Release()
 	s.hs.Close()
 }
 
 // URL returns the server's address, http://127.0.0.1:PORT.
 func (s *Server) URL() string { return s.hs.URL }
-
-// Calls returns the number of requests received.
-func (s *Server) Calls() int64 { return s.calls.Load() }
-
-// Inject queues faults, one per following request.
-func (s *Server) Inject(faults ...Fault) {
-	s.mu.Lock()
-	s.faults = append(s.faults, faults...)
-	s.mu.Unlock()
-}
-
-// SetAlways makes every request fail with f until SetAlways(0).
-func (s *Server) SetAlways(f Fault) {
-	s.mu.Lock()
-	s.always = f
-	s.mu.Unlock()
-}
 
 // CreateKey creates the key mount/name with one version.
 func (s *Server) CreateKey(mount, name string, o KeyOptions) {
@@ -150,52 +113,17 @@ func (k *key) aead(version int, context []byte) cipher.AEAD {
 	return a
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func writeErr(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, map[string]any{"errors": []string{msg}})
-}
-
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	s.calls.Add(1)
-	s.mu.Lock()
-	f := s.always
-	if f == 0 && len(s.faults) > 0 {
-		f, s.faults = s.faults[0], s.faults[1:]
-	}
-	s.mu.Unlock()
-	switch f {
-	case Sealed:
-		writeErr(w, http.StatusServiceUnavailable, "Vault is sealed")
-		return
-	case Throttle:
-		writeErr(w, http.StatusTooManyRequests, "request path \"transit/encrypt\": rate limit quota exceeded")
-		return
-	case Internal:
-		writeErr(w, http.StatusInternalServerError, "internal error")
-		return
-	case Forbidden:
-		writeErr(w, http.StatusForbidden, "permission denied")
-		return
-	case Hang:
-		_, _ = io.Copy(io.Discard, r.Body)
-		select {
-		case <-r.Context().Done():
-		case <-s.done:
-		}
+	if s.Intercept(w, r) {
 		return
 	}
 	if subtle.ConstantTimeCompare([]byte(r.Header.Get("X-Vault-Token")), []byte(Token)) != 1 {
-		writeErr(w, http.StatusForbidden, "permission denied")
+		WriteErrors(w, http.StatusForbidden, "permission denied")
 		return
 	}
 	path, ok := strings.CutPrefix(r.URL.Path, "/v1/")
 	if !ok {
-		writeErr(w, http.StatusNotFound, "no handler for route")
+		WriteErrors(w, http.StatusNotFound, "no handler for route")
 		return
 	}
 	var body map[string]string
@@ -204,7 +132,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		if len(raw) > 0 && string(raw) != "null" {
 			var generic map[string]any
 			if err := json.Unmarshal(raw, &generic); err != nil {
-				writeErr(w, http.StatusBadRequest, "failed to parse JSON input")
+				WriteErrors(w, http.StatusBadRequest, "failed to parse JSON input")
 				return
 			}
 			body = map[string]string{}
@@ -219,7 +147,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	// before the last operation segment.
 	segs := strings.Split(path, "/")
 	if len(segs) < 3 {
-		writeErr(w, http.StatusNotFound, "no handler for route")
+		WriteErrors(w, http.StatusNotFound, "no handler for route")
 		return
 	}
 	var mount, op, name string
@@ -233,10 +161,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	k := s.keys[mount+"/"+name]
 	if k == nil {
 		if op == "keys" && r.Method == http.MethodGet {
-			writeJSON(w, http.StatusNotFound, map[string]any{"errors": []string{}})
+			WriteJSON(w, http.StatusNotFound, map[string]any{"errors": []string{}})
 			return
 		}
-		writeErr(w, http.StatusBadRequest, "encryption key not found")
+		WriteErrors(w, http.StatusBadRequest, "encryption key not found")
 		return
 	}
 	switch {
@@ -245,46 +173,46 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		for i, c := range k.created {
 			keys[strconv.Itoa(i+1)] = c.Unix()
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"data": map[string]any{
+		WriteJSON(w, http.StatusOK, map[string]any{"data": map[string]any{
 			"type": k.typ, "derived": k.derived, "convergent_encryption": false,
 			"latest_version": len(k.versions), "min_decryption_version": k.minDecrypt,
 			"min_available_version": 0, "supports_encryption": true, "keys": keys,
 		}})
 	case op == "rotate":
 		k.rotate()
-		writeJSON(w, http.StatusOK, map[string]any{"data": map[string]any{"latest_version": len(k.versions)}})
+		WriteJSON(w, http.StatusOK, map[string]any{"data": map[string]any{"latest_version": len(k.versions)}})
 	case op == "encrypt":
 		pt, err := base64.StdEncoding.DecodeString(body["plaintext"])
 		if err != nil {
-			writeErr(w, http.StatusBadRequest, "failed to base64-decode plaintext")
+			WriteErrors(w, http.StatusBadRequest, "failed to base64-decode plaintext")
 			return
 		}
 		ad, ctx, msg := k.inputs(body, true)
 		if msg != "" {
-			writeErr(w, http.StatusBadRequest, msg)
+			WriteErrors(w, http.StatusBadRequest, msg)
 			return
 		}
 		ct := k.seal(len(k.versions), ctx, pt, ad)
-		writeJSON(w, http.StatusOK, map[string]any{"data": map[string]any{"ciphertext": ct, "key_version": len(k.versions)}})
+		WriteJSON(w, http.StatusOK, map[string]any{"data": map[string]any{"ciphertext": ct, "key_version": len(k.versions)}})
 	case op == "decrypt" || op == "rewrap":
 		ad, ctx, msg := k.inputs(body, op == "decrypt")
 		if msg != "" {
-			writeErr(w, http.StatusBadRequest, msg)
+			WriteErrors(w, http.StatusBadRequest, msg)
 			return
 		}
 		pt, status, msg := k.open(body["ciphertext"], ctx, ad)
 		if msg != "" {
-			writeErr(w, status, msg)
+			WriteErrors(w, status, msg)
 			return
 		}
 		if op == "decrypt" {
-			writeJSON(w, http.StatusOK, map[string]any{"data": map[string]any{"plaintext": base64.StdEncoding.EncodeToString(pt)}})
+			WriteJSON(w, http.StatusOK, map[string]any{"data": map[string]any{"plaintext": base64.StdEncoding.EncodeToString(pt)}})
 			return
 		}
 		ct := k.seal(len(k.versions), ctx, pt, nil)
-		writeJSON(w, http.StatusOK, map[string]any{"data": map[string]any{"ciphertext": ct, "key_version": len(k.versions)}})
+		WriteJSON(w, http.StatusOK, map[string]any{"data": map[string]any{"ciphertext": ct, "key_version": len(k.versions)}})
 	default:
-		writeErr(w, http.StatusNotFound, "unsupported path")
+		WriteErrors(w, http.StatusNotFound, "unsupported path")
 	}
 }
 
