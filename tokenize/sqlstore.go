@@ -6,17 +6,22 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/fieldguard/pii/internal/sqldialect"
 )
 
-// Dialect names the SQL flavour of an SQLStore.
-type Dialect string
+// Dialect is the SQL flavour of an SQLStore, shared with
+// envelope/sqlkeystore and retention/sqlstore.
+type Dialect = sqldialect.Dialect
 
 const (
-	DialectSQLite   Dialect = "sqlite"
-	DialectPostgres Dialect = "postgres"
+	// DialectDetect (the zero value) reads the dialect from db's driver.
+	DialectDetect = sqldialect.Detect
+	DialectSQLite = sqldialect.SQLite
+	// DialectPostgres is PostgreSQL ($n placeholders, BYTEA).
+	DialectPostgres = sqldialect.Postgres
 )
 
 // SQLStore is a TokenStore in a database/sql table, tested on SQLite
@@ -42,8 +47,9 @@ var identRE = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 // NewSQLStore returns a store over db. Call Migrate once to create the
 // table and its indexes.
 func NewSQLStore(db *sql.DB, d Dialect, opts *SQLStoreOptions) (*SQLStore, error) {
-	if d != DialectSQLite && d != DialectPostgres {
-		return nil, fmt.Errorf("tokenize: unknown SQL dialect %q", d)
+	d, err := sqldialect.Resolve(db, d)
+	if err != nil {
+		return nil, fmt.Errorf("tokenize: %w", err)
 	}
 	s := &SQLStore{db: db, dialect: d, table: "tokenize_vault"}
 	if opts != nil && opts.Table != "" {
@@ -57,21 +63,7 @@ func NewSQLStore(db *sql.DB, d Dialect, opts *SQLStoreOptions) (*SQLStore, error
 
 // q fills the table name ({t}) and rewrites ? placeholders for the dialect.
 func (s *SQLStore) q(query string) string {
-	query = strings.ReplaceAll(query, "{t}", s.table)
-	if s.dialect != DialectPostgres {
-		return query
-	}
-	var b strings.Builder
-	n := 0
-	for _, c := range query {
-		if c == '?' {
-			n++
-			b.WriteString("$" + strconv.Itoa(n))
-			continue
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
+	return s.dialect.Rebind(strings.ReplaceAll(query, "{t}", s.table))
 }
 
 // Migrate creates the table and indexes if they do not exist.

@@ -33,11 +33,14 @@ func newSQLTestStore(t *testing.T, db *sql.DB, d Dialect) *SQLStore {
 
 func TestSQLStoreOptions(t *testing.T) {
 	db := testdb.SQLite(t)
-	_, err := NewSQLStore(db, "mysql", nil)
-	require.Error(t, err)
+	_, err := NewSQLStore(db, Dialect(9), nil)
+	require.ErrorContains(t, err, "tokenize: unknown SQL dialect")
+	st, err := NewSQLStore(db, DialectDetect, nil)
+	require.NoError(t, err)
+	require.Equal(t, DialectSQLite, st.dialect, "detected from the driver")
 	_, err = NewSQLStore(db, DialectSQLite, &SQLStoreOptions{Table: "x; DROP TABLE y"})
 	require.Error(t, err)
-	st, err := NewSQLStore(db, DialectSQLite, &SQLStoreOptions{Table: "my_tokens"})
+	st, err = NewSQLStore(db, DialectSQLite, &SQLStoreOptions{Table: "my_tokens"})
 	require.NoError(t, err)
 	require.NoError(t, st.Migrate(context.Background()))
 	var n int

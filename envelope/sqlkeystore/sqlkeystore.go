@@ -6,26 +6,29 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/fieldguard/pii/envelope"
+	"github.com/fieldguard/pii/internal/sqldialect"
 )
 
-// Dialect selects placeholder and type syntax.
-type Dialect int
+// Dialect is the SQL flavour, shared with tokenize's SQLStore and
+// retention/sqlstore.
+type Dialect = sqldialect.Dialect
 
 const (
+	// Detect (the zero value) reads the dialect from db's driver.
+	Detect = sqldialect.Detect
 	// SQLite uses ? placeholders and BLOB.
-	SQLite Dialect = iota
+	SQLite = sqldialect.SQLite
 	// Postgres uses $n placeholders, BYTEA and the "C" collation (so List
 	// orders like Go strings).
-	Postgres
+	Postgres = sqldialect.Postgres
 )
 
 // Options configure a Store.
 type Options struct {
+	// Dialect is the SQL flavour; the zero value detects it from the driver.
 	Dialect Dialect
 	// Table is the table name, optionally schema-qualified (default
 	// "pii_keys").
@@ -64,41 +67,24 @@ func New(db *sql.DB, opts *Options) (*Store, error) {
 	if !tableRE.MatchString(o.Table) {
 		return nil, fmt.Errorf("sqlkeystore: invalid table name %q", o.Table)
 	}
-	if o.Dialect != SQLite && o.Dialect != Postgres {
-		return nil, fmt.Errorf("sqlkeystore: unknown dialect %d", o.Dialect)
+	d, err := sqldialect.Resolve(db, o.Dialect)
+	if err != nil {
+		return nil, fmt.Errorf("sqlkeystore: %w", err)
 	}
-	s := &Store{db: db, dialect: o.Dialect, table: o.Table}
+	s := &Store{db: db, dialect: d, table: o.Table}
 	const cols = "kind, tenant, scope, id, wrapped, parent, kek, created"
 	t := o.Table
 	s.q = queries{
-		get:     s.rebind("SELECT " + cols + " FROM " + t + " WHERE kind = ? AND tenant = ? AND scope = ? AND id = ?"),
-		latest:  s.rebind("SELECT " + cols + " FROM " + t + " WHERE kind = ? AND tenant = ? AND scope = ? ORDER BY id DESC LIMIT 1"),
-		insert:  s.rebind("INSERT INTO " + t + " (" + cols + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (kind, tenant, scope, id) DO NOTHING"),
-		replace: s.rebind("UPDATE " + t + " SET wrapped = ?, parent = ?, kek = ? WHERE kind = ? AND tenant = ? AND scope = ? AND id = ? AND wrapped = ?"),
-		del:     s.rebind("DELETE FROM " + t + " WHERE kind = ? AND tenant = ? AND scope = ?"),
-		tomb:    s.rebind("INSERT INTO " + t + " (" + cols + ") VALUES (?, ?, ?, 0, ?, 0, '', ?) ON CONFLICT (kind, tenant, scope, id) DO NOTHING"),
-		list: s.rebind("SELECT " + cols + " FROM " + t + " WHERE kind = ? AND (tenant > ? OR (tenant = ? AND (scope > ? OR (scope = ? AND id > ?))))" +
+		get:     s.dialect.Rebind("SELECT " + cols + " FROM " + t + " WHERE kind = ? AND tenant = ? AND scope = ? AND id = ?"),
+		latest:  s.dialect.Rebind("SELECT " + cols + " FROM " + t + " WHERE kind = ? AND tenant = ? AND scope = ? ORDER BY id DESC LIMIT 1"),
+		insert:  s.dialect.Rebind("INSERT INTO " + t + " (" + cols + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (kind, tenant, scope, id) DO NOTHING"),
+		replace: s.dialect.Rebind("UPDATE " + t + " SET wrapped = ?, parent = ?, kek = ? WHERE kind = ? AND tenant = ? AND scope = ? AND id = ? AND wrapped = ?"),
+		del:     s.dialect.Rebind("DELETE FROM " + t + " WHERE kind = ? AND tenant = ? AND scope = ?"),
+		tomb:    s.dialect.Rebind("INSERT INTO " + t + " (" + cols + ") VALUES (?, ?, ?, 0, ?, 0, '', ?) ON CONFLICT (kind, tenant, scope, id) DO NOTHING"),
+		list: s.dialect.Rebind("SELECT " + cols + " FROM " + t + " WHERE kind = ? AND (tenant > ? OR (tenant = ? AND (scope > ? OR (scope = ? AND id > ?))))" +
 			" ORDER BY tenant, scope, id LIMIT ?"),
 	}
 	return s, nil
-}
-
-// rebind turns ? placeholders into $n for PostgreSQL.
-func (s *Store) rebind(q string) string {
-	if s.dialect != Postgres {
-		return q
-	}
-	var b strings.Builder
-	n := 0
-	for _, r := range q {
-		if r == '?' {
-			n++
-			b.WriteString("$" + strconv.Itoa(n))
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }
 
 // CreateTable creates the table if it does not exist.

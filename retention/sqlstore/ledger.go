@@ -36,7 +36,11 @@ var _ retention.Ledger = (*Ledger)(nil)
 // NewLedger returns the ledger in db, creating its table and triggers if
 // they do not exist.
 func NewLedger(ctx context.Context, db *sql.DB, opts *Options) (*Ledger, error) {
-	l := &Ledger{db: db, d: opts.dialect(db), table: opts.ledgerTable()}
+	d, err := opts.dialect(db)
+	if err != nil {
+		return nil, err
+	}
+	l := &Ledger{db: db, d: d, table: opts.ledgerTable()}
 	if l.d == Postgres {
 		// Skip the DDL when the table exists: concurrent CREATE OR REPLACE
 		// FUNCTION from several starting sweepers fails with "tuple
@@ -243,7 +247,7 @@ func (l *Ledger) insertValues(n int) string {
 			if j > 0 {
 				b.WriteByte(',')
 			}
-			b.WriteString(placeholder(l.d, i*ledgerNCols+j+1))
+			b.WriteString(l.d.Placeholder(i*ledgerNCols + j + 1))
 		}
 		b.WriteByte(')')
 	}
@@ -255,7 +259,7 @@ func (l *Ledger) Scan(ctx context.Context, fn func(retention.Entry) error) error
 	var after int64
 	for {
 		rows, err := l.db.QueryContext(ctx, "SELECT seq, "+ledgerCols+" FROM "+l.table+
-			" WHERE seq > "+placeholder(l.d, 1)+" ORDER BY seq LIMIT 1000", after)
+			" WHERE seq > "+l.d.Placeholder(1)+" ORDER BY seq LIMIT 1000", after)
 		if err != nil {
 			return fmt.Errorf("sqlstore: ledger scan: %w", err)
 		}
@@ -306,7 +310,7 @@ func (l *Ledger) Count(ctx context.Context, outcome string) (int, error) {
 	q := "SELECT COALESCE(SUM(n), 0) FROM " + l.table
 	var args []any
 	if outcome != "" {
-		q += " WHERE outcome = " + placeholder(l.d, 1)
+		q += " WHERE outcome = " + l.d.Placeholder(1)
 		args = append(args, outcome)
 	}
 	var n int64
@@ -328,12 +332,16 @@ var _ retention.Holds = (*Holds)(nil)
 
 // NewHolds returns the hold store in db, creating its table if needed.
 func NewHolds(ctx context.Context, db *sql.DB, opts *Options) (*Holds, error) {
-	h := &Holds{db: db, d: opts.dialect(db), table: opts.holdsTable()}
+	d, err := opts.dialect(db)
+	if err != nil {
+		return nil, err
+	}
+	h := &Holds{db: db, d: d, table: opts.holdsTable()}
 	ts := "TIMESTAMP"
 	if h.d == Postgres {
 		ts = "TIMESTAMPTZ"
 	}
-	_, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+h.table+` (
+	_, err = db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+h.table+` (
 		id TEXT PRIMARY KEY, subject_hash TEXT NOT NULL, type TEXT NOT NULL, record_hash TEXT NOT NULL,
 		reason TEXT NOT NULL, until `+ts+` NULL, created `+ts+` NOT NULL)`)
 	if err != nil {
@@ -343,7 +351,7 @@ func NewHolds(ctx context.Context, db *sql.DB, opts *Options) (*Holds, error) {
 }
 
 func (h *Holds) Put(ctx context.Context, x retention.Hold) error {
-	p := func(n int) string { return placeholder(h.d, n) }
+	p := func(n int) string { return h.d.Placeholder(n) }
 	var until any
 	if !x.Until.IsZero() {
 		until = x.Until.UTC()
@@ -358,7 +366,7 @@ func (h *Holds) Put(ctx context.Context, x retention.Hold) error {
 }
 
 func (h *Holds) Delete(ctx context.Context, id string) error {
-	if _, err := h.db.ExecContext(ctx, "DELETE FROM "+h.table+" WHERE id = "+placeholder(h.d, 1), id); err != nil {
+	if _, err := h.db.ExecContext(ctx, "DELETE FROM "+h.table+" WHERE id = "+h.d.Placeholder(1), id); err != nil {
 		return fmt.Errorf("sqlstore: delete hold: %w", err)
 	}
 	return nil
@@ -366,7 +374,7 @@ func (h *Holds) Delete(ctx context.Context, id string) error {
 
 func (h *Holds) Active(ctx context.Context, now time.Time) ([]retention.Hold, error) {
 	rows, err := h.db.QueryContext(ctx, "SELECT id, subject_hash, type, record_hash, reason, until, created FROM "+h.table+
-		" WHERE until IS NULL OR until > "+placeholder(h.d, 1)+" ORDER BY id", now.UTC())
+		" WHERE until IS NULL OR until > "+h.d.Placeholder(1)+" ORDER BY id", now.UTC())
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: holds: %w", err)
 	}

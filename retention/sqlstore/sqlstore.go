@@ -13,17 +13,21 @@ import (
 	"unicode"
 
 	"github.com/fieldguard/pii"
+	"github.com/fieldguard/pii/internal/sqldialect"
 	"github.com/fieldguard/pii/retention"
 )
 
-// Dialect is the SQL flavour of the database.
-type Dialect int
+// Dialect is the SQL flavour of the database, shared with
+// envelope/sqlkeystore and tokenize's SQLStore.
+type Dialect = sqldialect.Dialect
 
 const (
-	// Detect reads the dialect from the driver's type name.
-	Detect Dialect = iota
-	SQLite
-	Postgres
+	// Detect (the zero value) reads the dialect from the driver.
+	Detect = sqldialect.Detect
+	// SQLite: ? placeholders, BEGIN IMMEDIATE claims.
+	SQLite = sqldialect.SQLite
+	// Postgres: $n placeholders, FOR UPDATE SKIP LOCKED claims.
+	Postgres = sqldialect.Postgres
 )
 
 // Mapping maps a struct type to a table. Fields not listed are derived:
@@ -54,19 +58,16 @@ type Options struct {
 	HoldsTable string
 }
 
-func (o *Options) dialect(db *sql.DB) Dialect {
-	if o != nil && o.Dialect != Detect {
-		return o.Dialect
+func (o *Options) dialect(db *sql.DB) (Dialect, error) {
+	var d Dialect
+	if o != nil {
+		d = o.Dialect
 	}
-	dt := reflect.TypeOf(db.Driver())
-	for dt.Kind() == reflect.Pointer {
-		dt = dt.Elem()
+	d, err := sqldialect.Resolve(db, d)
+	if err != nil {
+		return 0, fmt.Errorf("sqlstore: %w", err)
 	}
-	name := strings.ToLower(dt.PkgPath() + "." + dt.Name())
-	if strings.Contains(name, "pgx") || strings.Contains(name, "lib/pq") || strings.Contains(name, "postgres") {
-		return Postgres
-	}
-	return SQLite
+	return d, nil
 }
 
 func (o *Options) ledgerTable() string {
@@ -117,7 +118,11 @@ func New(ctx context.Context, db *sql.DB, prototype any, opts *Options) (*Table,
 	if err != nil {
 		return nil, err
 	}
-	t := &Table{db: db, d: opts.dialect(db), schema: s, byPath: map[string]*column{}, clocks: map[string]string{}}
+	d, err := opts.dialect(db)
+	if err != nil {
+		return nil, err
+	}
+	t := &Table{db: db, d: d, schema: s, byPath: map[string]*column{}, clocks: map[string]string{}}
 	var mp Mapping
 	if opts != nil && opts.Mapping != nil {
 		mp = *opts.Mapping
@@ -372,14 +377,7 @@ func (x *txn) rollback() error {
 }
 
 // ph returns the n-th (1-based) placeholder.
-func (t *Table) ph(n int) string { return placeholder(t.d, n) }
-
-func placeholder(d Dialect, n int) string {
-	if d == Postgres {
-		return "$" + strconv.Itoa(n)
-	}
-	return "?"
-}
+func (t *Table) ph(n int) string { return t.d.Placeholder(n) }
 
 // Claim selects, locks and decodes the next batch.
 func (t *Table) Claim(ctx context.Context, q retention.Query) (retention.Claim, error) {
