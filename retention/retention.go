@@ -42,7 +42,7 @@ type Shredder interface {
 // TokenDeleter deletes a subject's vaulted tokens, returning how many it
 // removed. *tokenize.Tokenizer satisfies it.
 type TokenDeleter interface {
-	DeleteSubject(ctx context.Context, subject string) (int64, error)
+	DeleteSubject(ctx context.Context, tenant, subject string) (int64, error)
 }
 
 // Options configure a [Manager]. LedgerKey is required.

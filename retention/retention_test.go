@@ -53,10 +53,10 @@ func (s *shredder) ForgetSubject(_ context.Context, tenant, subject string) erro
 	return nil
 }
 
-func (s *shredder) DeleteSubject(_ context.Context, subject string) (int64, error) {
+func (s *shredder) DeleteSubject(_ context.Context, tenant, subject string) (int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.calls = append(s.calls, "tokens/"+subject)
+	s.calls = append(s.calls, "tokens/"+tenant+"/"+subject)
 	return 1, nil
 }
 
@@ -387,7 +387,7 @@ func TestSweepShredsAndRecords(t *testing.T) {
 	require.EqualValues(t, 2, st.Scanned)
 	require.NotEmpty(t, progress)
 	require.Equal(t, "Member", progress[0].Type)
-	require.Equal(t, []string{"acme/alice", "tokens/alice"}, e.shred.Calls())
+	require.Equal(t, []string{"acme/alice", "tokens/acme/alice"}, e.shred.Calls())
 	got := e.store.Get("alice").(*Member)
 	require.Empty(t, got.Email)
 	require.Empty(t, got.Secret)
@@ -445,7 +445,7 @@ func TestHolds(t *testing.T) {
 	require.Equal(t, "a@example.com", e.store.Get("a").(*Member).Email)
 	require.Equal(t, "b@example.com", e.store.Get("b").(*Member).Email)
 	require.Empty(t, e.store.Get("c").(*Member).Email, "a lapsed hold holds nothing")
-	require.Equal(t, []string{"acme/c", "tokens/c"}, e.shred.Calls())
+	require.Equal(t, []string{"acme/c", "tokens/acme/c"}, e.shred.Calls())
 
 	// Forget honours the hold too.
 	rep, err := e.m.Forget(ctx, "a")
@@ -545,7 +545,7 @@ func TestForgetDeletesAndShreds(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, rep.KeyShredded)
 	require.Zero(t, store.Len(), "then=delete deletes the record")
-	require.Equal(t, []string{"/x", "acme/x", "tokens/x"}, sh.Calls(), "one shred per tenant, after every store")
+	require.Equal(t, []string{"/x", "tokens//x", "acme/x", "tokens/acme/x"}, sh.Calls(), "one shred and token deletion per tenant, after every store")
 	last := rep.Entries[len(rep.Entries)-1]
 	require.Equal(t, retention.OutcomeApplied, last.Outcome)
 	require.Equal(t, "", last.Field)

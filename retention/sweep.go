@@ -377,16 +377,16 @@ func (b *batch) external(ctx context.Context) error {
 // shredSubject destroys the subject's key under each tenant, then deletes
 // their vaulted tokens.
 func (m *Manager) shredSubject(ctx context.Context, tenants []string, subject string) error {
-	if m.shredder != nil {
-		for _, tenant := range tenants {
+	for _, tenant := range tenants {
+		if m.shredder != nil {
 			if err := m.shredder.ForgetSubject(ctx, tenant, subject); err != nil {
 				return fmt.Errorf("retention: shred: %w", err)
 			}
 		}
-	}
-	if m.tokens != nil {
-		if _, err := m.tokens.DeleteSubject(ctx, subject); err != nil {
-			return fmt.Errorf("retention: delete tokens: %w", err)
+		if m.tokens != nil {
+			if _, err := m.tokens.DeleteSubject(ctx, tenant, subject); err != nil {
+				return fmt.Errorf("retention: delete tokens: %w", err)
+			}
 		}
 	}
 	return nil

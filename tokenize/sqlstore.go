@@ -85,7 +85,7 @@ func (s *SQLStore) Migrate(ctx context.Context) error {
 			expires_us BIGINT NOT NULL
 		)`,
 		`CREATE INDEX IF NOT EXISTS {t}_lookup ON {t} (lookup)`,
-		`CREATE INDEX IF NOT EXISTS {t}_subject ON {t} (subject)`,
+		`CREATE INDEX IF NOT EXISTS {t}_subject ON {t} (tenant, subject)`,
 		`CREATE INDEX IF NOT EXISTS {t}_expires ON {t} (expires_us)`,
 	}
 	for _, st := range stmts {
@@ -161,8 +161,8 @@ func (s *SQLStore) Find(ctx context.Context, lookup []byte, now time.Time) (*Rec
 }
 
 // DeleteSubject implements TokenStore.
-func (s *SQLStore) DeleteSubject(ctx context.Context, subject string) (int64, error) {
-	return s.exec(ctx, `DELETE FROM {t} WHERE subject = ?`, subject)
+func (s *SQLStore) DeleteSubject(ctx context.Context, tenant, subject string) (int64, error) {
+	return s.exec(ctx, `DELETE FROM {t} WHERE tenant = ? AND subject = ?`, tenant, subject)
 }
 
 // DeleteExpired implements TokenStore.

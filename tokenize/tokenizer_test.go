@@ -514,9 +514,16 @@ func testVault(t *testing.T, newStore func(t *testing.T) TokenStore) {
 		require.NoError(t, err)
 		b1, err := tk.Tokenize(ctx, MethodVault, s2, p, "+1 415-555-2673")
 		require.NoError(t, err)
-		n, err := tk.DeleteSubject(ctx, "alice")
+		// Another tenant's subject with the same id keeps their tokens.
+		s3 := Scope{Tenant: "globex", Field: "Customer.Phone", Subject: "alice"}
+		c1, err := tk.Tokenize(ctx, MethodVault, s3, p, "+1 415-555-2674")
+		require.NoError(t, err)
+		n, err := tk.DeleteSubject(ctx, "acme", "alice")
 		require.NoError(t, err)
 		require.EqualValues(t, 2, n)
+		v3, err := tk.Detokenize(ctx, MethodVault, s3, p, c1)
+		require.NoError(t, err)
+		require.Equal(t, "+1 415-555-2674", v3)
 		for _, tok := range []string{a1, a2} {
 			_, err := tk.Detokenize(ctx, MethodVault, s1, p, tok)
 			require.ErrorIs(t, err, ErrNotFound)

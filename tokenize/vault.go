@@ -48,8 +48,8 @@ type TokenStore interface {
 	// Find returns the newest unexpired record with this lookup hash, or
 	// ErrNotFound.
 	Find(ctx context.Context, lookup []byte, now time.Time) (*Record, error)
-	// DeleteSubject deletes every record of a data subject.
-	DeleteSubject(ctx context.Context, subject string) (int64, error)
+	// DeleteSubject deletes every record of a data subject of a tenant.
+	DeleteSubject(ctx context.Context, tenant, subject string) (int64, error)
 	// DeleteExpired deletes records that expired at or before now.
 	DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 }
@@ -118,12 +118,13 @@ func (t *Tokenizer) vaultDetokenize(ctx context.Context, s Scope, token string) 
 	return t.open(s, token, r.Sealed)
 }
 
-// DeleteSubject deletes every vault token of a data subject from the store.
-func (t *Tokenizer) DeleteSubject(ctx context.Context, subject string) (int64, error) {
+// DeleteSubject deletes every vault token of a tenant's data subject from
+// the store. Subject ids need only be unique within a tenant.
+func (t *Tokenizer) DeleteSubject(ctx context.Context, tenant, subject string) (int64, error) {
 	if t.opts.Store == nil {
 		return 0, fmt.Errorf("%w: no token store configured", ErrFormat)
 	}
-	return t.opts.Store.DeleteSubject(ctx, subject)
+	return t.opts.Store.DeleteSubject(ctx, tenant, subject)
 }
 
 func (t *Tokenizer) aead() (cipher.AEAD, error) {
@@ -230,12 +231,12 @@ func (m *MemoryStore) Find(_ context.Context, lookup []byte, now time.Time) (*Re
 }
 
 // DeleteSubject implements TokenStore.
-func (m *MemoryStore) DeleteSubject(_ context.Context, subject string) (int64, error) {
+func (m *MemoryStore) DeleteSubject(_ context.Context, tenant, subject string) (int64, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var n int64
 	for k, r := range m.byToken {
-		if r.Subject == subject {
+		if r.Tenant == tenant && r.Subject == subject {
 			delete(m.byToken, k)
 			n++
 		}

@@ -178,8 +178,8 @@ type tokenDeleter struct {
 	deleted int64
 }
 
-func (d *tokenDeleter) DeleteSubject(ctx context.Context, subject string) (int64, error) {
-	n, err := d.t.DeleteSubject(ctx, subject)
+func (d *tokenDeleter) DeleteSubject(ctx context.Context, tenant, subject string) (int64, error) {
+	n, err := d.t.DeleteSubject(ctx, tenant, subject)
 	d.deleted += n
 	return n, err
 }
