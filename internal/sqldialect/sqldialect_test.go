@@ -52,3 +52,20 @@ func TestPlaceholders(t *testing.T) {
 	require.Equal(t, "$7", sqldialect.Postgres.Placeholder(7))
 	require.Equal(t, "postgres", sqldialect.Postgres.String())
 }
+
+func TestIdentifiers(t *testing.T) {
+	for _, ok := range []string{"pii_keys", "app.retention_ledger", "_t", "T1", "a_b.c_d"} {
+		require.NoError(t, sqldialect.ValidTable("table", ok), ok)
+	}
+	for _, bad := range []string{"", "1t", "a.b.c", "a.", ".a", "a-b", "a b", "t;drop", `"t"`, "é", "a.1b",
+		"x234567890123456789012345678901234567890123456789012345678901234"} {
+		err := sqldialect.ValidTable("ledger table", bad)
+		require.Error(t, err, bad)
+		require.ErrorContains(t, err, "ledger table")
+		require.ErrorContains(t, err, "letters, digits and underscores")
+	}
+	require.NoError(t, sqldialect.ValidColumn("column", "tenant_id"))
+	require.Error(t, sqldialect.ValidColumn("column", "app.tenant"))
+	require.Equal(t, "ledger", sqldialect.BaseName("app.ledger"))
+	require.Equal(t, "ledger", sqldialect.BaseName("ledger"))
+}
