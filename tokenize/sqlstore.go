@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
@@ -38,11 +37,11 @@ var _ TokenStore = (*SQLStore)(nil)
 
 // SQLStoreOptions configure an SQLStore.
 type SQLStoreOptions struct {
-	// Table is the table name; default "tokenize_vault".
+	// Table is the table name, optionally schema-qualified
+	// ("app.tokenize_vault"); default "tokenize_vault". Index names are
+	// derived from the table part.
 	Table string
 }
-
-var identRE = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
 
 // NewSQLStore returns a store over db. Call Migrate once to create the
 // table and its indexes.
@@ -55,8 +54,8 @@ func NewSQLStore(db *sql.DB, d Dialect, opts *SQLStoreOptions) (*SQLStore, error
 	if opts != nil && opts.Table != "" {
 		s.table = opts.Table
 	}
-	if !identRE.MatchString(s.table) {
-		return nil, fmt.Errorf("tokenize: invalid table name")
+	if err := sqldialect.ValidTable("token store table", s.table); err != nil {
+		return nil, fmt.Errorf("tokenize: %w", err)
 	}
 	return s, nil
 }
@@ -84,9 +83,9 @@ func (s *SQLStore) Migrate(ctx context.Context) error {
 			created_us BIGINT NOT NULL,
 			expires_us BIGINT NOT NULL
 		)`,
-		`CREATE INDEX IF NOT EXISTS {t}_lookup ON {t} (lookup)`,
-		`CREATE INDEX IF NOT EXISTS {t}_subject ON {t} (tenant, subject)`,
-		`CREATE INDEX IF NOT EXISTS {t}_expires ON {t} (expires_us)`,
+		s.index("lookup", "lookup"),
+		s.index("subject", "tenant, subject"),
+		s.index("expires", "expires_us"),
 	}
 	for _, st := range stmts {
 		if _, err := s.db.ExecContext(ctx, s.q(st)); err != nil {
@@ -94,6 +93,18 @@ func (s *SQLStore) Migrate(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// index returns the DDL of an index named after the table's base name.
+// PostgreSQL puts an index in its table's schema and takes an unqualified
+// name; SQLite qualifies the index name and takes an unqualified table.
+func (s *SQLStore) index(suffix, cols string) string {
+	base := sqldialect.BaseName(s.table)
+	name := base + "_" + suffix
+	if s.dialect == DialectSQLite {
+		return "CREATE INDEX IF NOT EXISTS " + s.table[:len(s.table)-len(base)] + name + " ON " + base + " (" + cols + ")"
+	}
+	return "CREATE INDEX IF NOT EXISTS " + name + " ON " + s.table + " (" + cols + ")"
 }
 
 func toMicros(t time.Time) int64 {

@@ -36,11 +36,17 @@ const (
 const RootKeySize = 32
 
 // Scope is where a value lives. Tenant and Field make the tweak (and the
-// HMAC and vault lookup context): the same value gives the same token
-// within one tenant's field, and different tokens across tenants or
-// fields. Give two fields the same Field name to make their tokens join.
-// Subject is recorded with vault tokens so they can be deleted with the
-// data subject; it does not affect FPE or HMAC tokens.
+// HMAC context): the same value gives the same FPE token or pseudonym
+// within one tenant's field, and different ones across tenants or fields.
+// Give two fields the same Field name to make their tokens join. Subject
+// does not affect FPE or HMAC tokens.
+//
+// A vault token belongs to one data subject, (Tenant, Subject): the
+// convergence lookup covers tenant, subject, field and value, so two
+// subjects with the same value get two tokens, and Detokenize finds a vault
+// token only in the scope (tenant, subject and field) it was made in.
+// DeleteSubject deletes exactly that subject's tokens. Types without a
+// `pii:"subject"` (or `pii:"tenant"`) field use "".
 type Scope struct {
 	Tenant  string
 	Field   string

@@ -487,7 +487,7 @@ func testVault(t *testing.T, newStore func(t *testing.T) TokenStore) {
 		require.NoError(t, err)
 		require.NotEqual(t, a, c, "convergence stays within a scope")
 
-		r, err := st.Find(ctx, tk.mac(tk.k.lookup, scopeA, "jane.doe@example.com"), cur)
+		r, err := st.Find(ctx, tk.lookupMAC(scopeA, "jane.doe@example.com"), cur)
 		require.NoError(t, err)
 		require.Equal(t, a, r.Token)
 		require.NotContains(t, string(r.Sealed), "jane")

@@ -5,6 +5,8 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -17,11 +19,15 @@ import (
 // taken; the Tokenizer then draws another one.
 var ErrTokenExists = errors.New("tokenize: token already exists")
 
-// Record is one vaulted token. The value itself is never stored in clear:
-// Sealed is AES-256-GCM under a key derived from the Tokenizer's root key,
-// bound to the token, tenant and field, and Lookup is a keyed hash
-// (HMAC-SHA256) of tenant, field and value, so the store can find a
-// value's token without learning the value.
+// Record is one vaulted token. A token belongs to one data subject of one
+// tenant, (Tenant, Subject), and one field. The value itself is never
+// stored in clear: Sealed is AES-256-GCM under a key derived from the
+// Tokenizer's root key, bound to the token, tenant, subject and field, and
+// Lookup is a keyed hash (HMAC-SHA256) of tenant, subject, field and value,
+// so the store can find a subject's token for a value without learning the
+// value. Two subjects with the same value (a shared family e-mail address)
+// have two tokens and two records, so deleting one subject's tokens never
+// touches the other's.
 type Record struct {
 	Token   string
 	Tenant  string
@@ -46,7 +52,7 @@ type TokenStore interface {
 	// Get returns the unexpired record of token, or ErrNotFound.
 	Get(ctx context.Context, token string, now time.Time) (*Record, error)
 	// Find returns the newest unexpired record with this lookup hash, or
-	// ErrNotFound.
+	// ErrNotFound. The hash covers tenant, subject, field and value.
 	Find(ctx context.Context, lookup []byte, now time.Time) (*Record, error)
 	// DeleteSubject deletes every record of a data subject of a tenant.
 	DeleteSubject(ctx context.Context, tenant, subject string) (int64, error)
@@ -63,10 +69,12 @@ func (t *Tokenizer) vaultTokenize(ctx context.Context, s Scope, f Format, value 
 		return "", fmt.Errorf("%w: token=vault needs Options.Store", ErrFormat)
 	}
 	now := t.opts.Now()
-	lookup := t.mac(t.k.lookup, s, value)
+	lookup := t.lookupMAC(s, value)
 	if t.opts.Convergent {
 		r, err := st.Find(ctx, lookup, now)
-		if err == nil && r.Tenant == s.Tenant && r.Field == s.Field {
+		// What the store returned is checked against what was asked: a
+		// record of another tenant, subject or field is never reused.
+		if err == nil && r.Tenant == s.Tenant && r.Subject == s.Subject && r.Field == s.Field {
 			return r.Token, nil
 		}
 		if err != nil && !errors.Is(err, ErrNotFound) {
@@ -111,15 +119,17 @@ func (t *Tokenizer) vaultDetokenize(ctx context.Context, s Scope, token string) 
 	if err != nil {
 		return "", err
 	}
-	// A token from another tenant or field is not found here.
-	if r.Tenant != s.Tenant || r.Field != s.Field {
+	// A token of another tenant, subject or field is not found here.
+	if r.Tenant != s.Tenant || r.Subject != s.Subject || r.Field != s.Field {
 		return "", ErrNotFound
 	}
 	return t.open(s, token, r.Sealed)
 }
 
 // DeleteSubject deletes every vault token of a tenant's data subject from
-// the store. Subject ids need only be unique within a tenant.
+// the store, and no other: tokens belong to one subject even when another
+// subject has the same value. Subject ids need only be unique within a
+// tenant.
 func (t *Tokenizer) DeleteSubject(ctx context.Context, tenant, subject string) (int64, error) {
 	if t.opts.Store == nil {
 		return 0, fmt.Errorf("%w: no token store configured", ErrFormat)
@@ -135,9 +145,25 @@ func (t *Tokenizer) aead() (cipher.AEAD, error) {
 	return cipher.NewGCM(b)
 }
 
+// lookupMAC is the convergence lookup hash of a value: HMAC-SHA256 under
+// the lookup key of tenant, subject, field and value, length-prefixed.
+func (t *Tokenizer) lookupMAC(s Scope, value string) []byte {
+	h := hmac.New(sha256.New, t.k.lookup)
+	var l [4]byte
+	for _, p := range []string{"vault lookup v2", s.Tenant, s.Subject, s.Field, value} {
+		binary.BigEndian.PutUint32(l[:], uint32(len(p)))
+		h.Write(l[:])
+		io.WriteString(h, p)
+	}
+	return h.Sum(nil)
+}
+
+// sealAD is the associated data of a record's sealed value, built from the
+// scope asked for: a record moved to another tenant, subject or field does
+// not open.
 func sealAD(s Scope, token string) []byte {
-	ad := []byte("fieldguard/pii tokenize vault v1")
-	for _, p := range []string{s.Tenant, s.Field, token} {
+	ad := []byte("fieldguard/pii tokenize vault v2")
+	for _, p := range []string{s.Tenant, s.Subject, s.Field, token} {
 		ad = append(ad, byte(len(p)>>24), byte(len(p)>>16), byte(len(p)>>8), byte(len(p)))
 		ad = append(ad, p...)
 	}
