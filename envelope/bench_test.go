@@ -257,7 +257,7 @@ func BenchmarkBlindIndex32(b *testing.B) {
 	p := string(pt32)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := s.BlindIndex(ctx, "acme", "Customer", "Email", p); err != nil {
+		if _, err := s.BlindIndex(ctx, "acme", (*Customer)(nil), "Email", p); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -3,6 +3,7 @@ package envelope
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/fieldguard/pii/envelope/internal/format"
 	"github.com/fieldguard/pii/keyprovider"
@@ -43,7 +44,18 @@ var (
 	// ErrUnsupported reports an operation the Sealer's mode cannot do
 	// (ForgetSubject in inline mode, for example).
 	ErrUnsupported = errors.New("envelope: operation not supported in this mode")
+
+	// ErrEmptySubject reports Seal of a record whose `pii:"subject"` field
+	// is empty: its values would be sealed under the tenant's keys, where
+	// ForgetSubject could never shred them. The *FieldError carrying it
+	// names the subject field.
+	ErrEmptySubject = errors.New("envelope: subject field is empty; refusing to seal the record under the tenant's keys, where its subject could never be forgotten")
 )
+
+// errWrongRecord reports a KeyStore row that is not the one asked for
+// (another kind, tenant, scope or id, or a Latest that went back). It
+// matches ErrDecrypt: nothing is decrypted or sealed under such a row.
+var errWrongRecord = fmt.Errorf("%w: key store returned a record other than the one asked for", ErrDecrypt)
 
 // decryptError is ErrDecrypt with a cause that is safe to show (a parse
 // error or ErrNotSealed; never a key or plaintext).
@@ -51,7 +63,7 @@ func decryptError(cause error) error {
 	if cause == nil {
 		return ErrDecrypt
 	}
-	return fmt.Errorf("%w: %w", ErrDecrypt, cause)
+	return fmt.Errorf("%w: %w", ErrDecrypt, trimErr(cause))
 }
 
 // kmsError maps a key provider failure on an unwrap that authenticates
@@ -71,19 +83,55 @@ func kmsError(op string, err error) error {
 	return fmt.Errorf("envelope: %s: %w", op, err)
 }
 
-// FieldError names the field path a Seal or Open failure happened on.
+// FieldError names the field and record a Seal or Open failure happened
+// on.
+//
+// The record is named by the value of its `pii:"id"` field: an opaque key
+// (like a primary key) that an operator needs to find the record. It is
+// the only value an error shows: never a field's value, and never a
+// subject id (a type without an id field is named by its subject field's
+// path alone). Keep id fields free of personal data, or strip Record
+// before logging if your ids carry some.
 type FieldError struct {
 	Type string // schema name
 	Path string // concrete path, e.g. "Contacts[2].Phone"
-	Err  error
+	// RecordField is the schema path of the field that identifies the
+	// record: its `pii:"id"` field, else its `pii:"subject"` field, else "".
+	RecordField string
+	// Record is the value of the `pii:"id"` field ("" when the type has
+	// none; the subject id is never copied here).
+	Record string
+	Err    error
 }
 
+// maxRecordInError bounds how much of a record id an error shows.
+const maxRecordInError = 64
+
 func (e *FieldError) Error() string {
-	return "envelope: " + e.Type + "." + e.Path + ": " + trimPkg(e.Err.Error())
+	var b strings.Builder
+	b.WriteString("envelope: ")
+	b.WriteString(e.Type)
+	b.WriteByte('.')
+	b.WriteString(e.Path)
+	switch {
+	case e.Record != "":
+		r := e.Record
+		if len(r) > maxRecordInError {
+			r = r[:maxRecordInError] + "..."
+		}
+		fmt.Fprintf(&b, " (record %s %q)", e.RecordField, r)
+	case e.RecordField != "":
+		fmt.Fprintf(&b, " (record of subject field %s)", e.RecordField)
+	}
+	b.WriteString(": ")
+	b.WriteString(trimPkg(e.Err.Error()))
+	return b.String()
 }
 
 func (e *FieldError) Unwrap() error { return e.Err }
 
+// trimPkg drops a leading "envelope: " so wrapped messages do not repeat
+// the package name.
 func trimPkg(s string) string {
 	const p = "envelope: "
 	if len(s) > len(p) && s[:len(p)] == p {
@@ -91,3 +139,10 @@ func trimPkg(s string) string {
 	}
 	return s
 }
+
+type trimmed struct{ error }
+
+func (t trimmed) Error() string { return trimPkg(t.error.Error()) }
+func (t trimmed) Unwrap() error { return t.error }
+
+func trimErr(err error) error { return trimmed{err} }

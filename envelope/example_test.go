@@ -86,6 +86,14 @@ func ExampleSealer_ForgetSubject() {
 }
 
 func ExampleSealer_BlindIndex() {
+	type Customer struct {
+		Tenant      string `pii:"tenant"`
+		ID          string `pii:"subject"`
+		Name        string `pii:"name,encrypt"`
+		Email       string `pii:"email,encrypt,index=EmailIdx"`
+		EmailIdx    string `pii:"-"`
+		BackupEmail string `pii:"email,encrypt,index"`
+	}
 	kp, done := exampleKMS()
 	defer done()
 	ctx := context.Background()
@@ -93,15 +101,25 @@ func ExampleSealer_BlindIndex() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	a, err := s.BlindIndex(ctx, "acme", "Customer", "Email", "alice@example.com")
+	a, err := s.BlindIndex(ctx, "acme", (*Customer)(nil), "Email", "alice@example.com")
 	if err != nil {
 		log.Fatal(err)
 	}
-	again, _ := s.BlindIndex(ctx, "acme", "Customer", "Email", "alice@example.com")
-	otherField, _ := s.BlindIndex(ctx, "acme", "Customer", "BackupEmail", "alice@example.com")
-	otherTenant, _ := s.BlindIndex(ctx, "globex", "Customer", "Email", "alice@example.com")
+	again, _ := s.BlindIndex(ctx, "acme", (*Customer)(nil), "Email", "alice@example.com")
+	otherField, _ := s.BlindIndex(ctx, "acme", (*Customer)(nil), "BackupEmail", "alice@example.com")
+	otherTenant, _ := s.BlindIndex(ctx, "globex", (*Customer)(nil), "Email", "alice@example.com")
 	fmt.Println(len(a), a == again, a == otherField, a == otherTenant)
-	// Output: 22 true false false
+	c := &Customer{Tenant: "acme", ID: "c-1", Email: "alice@example.com"}
+	if err := s.Seal(ctx, c); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(c.EmailIdx == a) // what Seal writes beside the ciphertext
+	_, err = s.BlindIndex(ctx, "acme", (*Customer)(nil), "Name", "Alice")
+	fmt.Println(err)
+	// Output:
+	// 22 true false false
+	// true
+	// envelope: BlindIndex: Customer.Name has no index option
 }
 
 func Example_inline() {

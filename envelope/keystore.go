@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/fieldguard/pii/envelope/internal/format"
 )
 
 // Kind is the kind of a KeyStore record.
@@ -24,9 +26,21 @@ const (
 	// and blind indexes) wrapped by the key provider; ID is 1, Scope empty.
 	// It is never rotated with branch keys, so lookups survive rotation.
 	KindSearch Kind = "search"
-	// KindTombstone marks a forgotten scope; Wrapped is empty, ID is 0.
+	// KindTombstone marks a forgotten scope; Wrapped is empty. Its ID is
+	// the scope's watermark when it was written: the highest DEK id
+	// shredded (0 when the scope had none). A scope's tombstones form a
+	// history; the one with the highest ID (Latest) is the current
+	// watermark. DEK ids at or below it are shredded for good, and new
+	// DEKs of the scope take ids above it (a new key generation). A
+	// tombstone at ClosedWatermark closes the scope: no new DEK is ever
+	// made for it (Sealer.CloseSubject).
 	KindTombstone Kind = "tombstone"
 )
+
+// ClosedWatermark is the tombstone ID that closes a scope: it is the
+// largest DEK id a ciphertext can name, so every id is shredded and no
+// id is left for a new key generation.
+const ClosedWatermark uint32 = format.MaxDEKID
 
 // KeyRef names one record.
 type KeyRef struct {
@@ -62,8 +76,12 @@ type KeyStore interface {
 	// Replace overwrites old with rec (same KeyRef) if the stored Wrapped
 	// still equals old.Wrapped, else returns ErrConflict.
 	Replace(ctx context.Context, old, rec Record) error
-	// Forget deletes every KindDEK record of (tenant, scope) and leaves a
-	// KindTombstone record, atomically; it returns the number deleted.
+	// Forget deletes every KindDEK record of (tenant, scope) and, in the
+	// same transaction, inserts (if absent) a KindTombstone record whose
+	// ID is the new watermark: the highest of the deleted DEK ids and the
+	// IDs of the scope's existing tombstones (0 when there are none). It
+	// returns the number of DEKs deleted. Forgetting a forgotten scope
+	// deletes nothing and keeps the watermark.
 	Forget(ctx context.Context, tenant, scope string) (int, error)
 	// List returns up to limit records of kind ordered by (Tenant, Scope,
 	// ID), strictly after the position after (a zero KeyRef starts at the
@@ -167,15 +185,24 @@ func (m *MemoryStore) Forget(ctx context.Context, tenant, scope string) (int, er
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	n := 0
+	var wm uint32
 	for k := range m.recs {
-		if k.Kind == KindDEK && k.Tenant == tenant && k.Scope == scope {
+		if k.Tenant != tenant || k.Scope != scope {
+			continue
+		}
+		switch k.Kind {
+		case KindDEK:
 			delete(m.recs, k)
 			n++
+		case KindTombstone:
+		default:
+			continue
 		}
+		wm = max(wm, k.ID)
 	}
-	t := KeyRef{Kind: KindTombstone, Tenant: tenant, Scope: scope}
+	t := KeyRef{Kind: KindTombstone, Tenant: tenant, Scope: scope, ID: wm}
 	if _, ok := m.recs[t]; !ok {
-		m.recs[t] = Record{KeyRef: t, Created: time.Now().Truncate(time.Microsecond)}
+		m.recs[t] = Record{KeyRef: t, Wrapped: []byte{}, Created: time.Now().Truncate(time.Microsecond)}
 	}
 	return n, nil
 }

@@ -30,7 +30,7 @@ func TestIndexBytesAndBinaryCompanion(t *testing.T) {
 	a := &Account{Subject: "alice", Email: "alice@example.com"}
 	require.NoError(t, s.Seal(ctx, a))
 	require.Len(t, a.EmailIdx, 8)
-	ix, err := s.BlindIndex(ctx, "", "Account", "Email", "alice@example.com")
+	ix, err := s.BlindIndex(ctx, "", (*Account)(nil), "Email", "alice@example.com")
 	require.NoError(t, err)
 	require.Len(t, ix, 11) // 8 bytes, base64url without padding
 	b := &Account{Subject: "bob", Email: "alice@example.com"}

@@ -114,7 +114,8 @@ func (s *Sealer) runRewrap(ctx context.Context, opts RewrapOptions, kinds []Kind
 	for ki := start; ki < len(kinds); ki++ {
 		kind := kinds[ki]
 		pos := KeyRef{Kind: kind}
-		if ki == start && after.Kind != "" {
+		havePos := ki == start && after.Kind != ""
+		if havePos {
 			pos = after
 		}
 		for {
@@ -127,7 +128,14 @@ func (s *Sealer) runRewrap(ctx context.Context, opts RewrapOptions, kinds []Kind
 				break
 			}
 			for _, rec := range recs {
-				pos = rec.KeyRef
+				// Each row is of the kind asked for and strictly after the
+				// last one: a store that repeats or reorders rows cannot
+				// make the job loop or skip back.
+				if rec.Kind != kind || (havePos && compareRef(rec.KeyRef, pos) <= 0) {
+					calls()
+					return p, fmt.Errorf("envelope: rewrap: %w", trimErr(errWrongRecord))
+				}
+				pos, havePos = rec.KeyRef, true
 				if opts.Tenant != "" && rec.Tenant != opts.Tenant {
 					continue
 				}
@@ -159,13 +167,6 @@ func (s *Sealer) runRewrap(ctx context.Context, opts RewrapOptions, kinds []Kind
 	calls()
 	return p, nil
 }
-
-type trimmed struct{ error }
-
-func (t trimmed) Error() string { return trimPkg(t.error.Error()) }
-func (t trimmed) Unwrap() error { return t.error }
-
-func trimErr(err error) error { return trimmed{err} }
 
 // RewrapBranchKeys rewraps, after a KMS key rotation, every key the key
 // provider wraps (branch keys, then search root keys) under its current
@@ -227,6 +228,9 @@ func (s *Sealer) RewrapDEKs(ctx context.Context, opts RewrapOptions) (Progress, 
 			if err != nil {
 				return false, err
 			}
+			if err := checkLatest(br, KindBranch, rec.Tenant, "", 1); err != nil {
+				return false, err
+			}
 			v = br.ID
 			latest[rec.Tenant] = v
 		}
@@ -241,7 +245,7 @@ func (s *Sealer) RewrapDEKs(ctx context.Context, opts RewrapOptions) (Progress, 
 		if err != nil {
 			return false, err
 		}
-		raw, err := openDEK(oldB, rec)
+		raw, err := openDEK(oldB, rec.KeyRef, rec.Wrapped)
 		if err != nil {
 			return false, err
 		}
@@ -251,7 +255,7 @@ func (s *Sealer) RewrapDEKs(ctx context.Context, opts RewrapOptions) (Progress, 
 		w = newB.aead.Seal(w, w[:format.NonceSize], raw, dekAD(rec.Tenant, rec.Scope, rec.ID, v))
 		nr := rec
 		nr.Wrapped, nr.Parent = w, v
-		check, err := openDEK(newB, nr)
+		check, err := openDEK(newB, nr.KeyRef, nr.Wrapped)
 		if err != nil {
 			return false, err
 		}

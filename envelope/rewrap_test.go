@@ -104,7 +104,7 @@ func TestRewrapBranchKeysAfterKMSRotation(t *testing.T) {
 	globex := sealSubjects(t, s, "globex", 0, 50)
 	_, err = s.RotateBranchKey(ctx, "acme")
 	require.NoError(t, err)
-	idx, err := s.BlindIndex(ctx, "acme", "T", "Email", "a@example.com")
+	idx, err := s.BlindIndex(ctx, "acme", (*Customer)(nil), "Email", "a@example.com")
 	require.NoError(t, err)
 
 	_, err = kp.Rotate(ctx)
@@ -124,7 +124,7 @@ func TestRewrapBranchKeysAfterKMSRotation(t *testing.T) {
 	require.NoError(t, err)
 	openAll(t, cold, "acme", acme)
 	openAll(t, cold, "globex", globex)
-	idx2, err := cold.BlindIndex(ctx, "acme", "T", "Email", "a@example.com")
+	idx2, err := cold.BlindIndex(ctx, "acme", (*Customer)(nil), "Email", "a@example.com")
 	require.NoError(t, err)
 	require.Equal(t, idx, idx2, "blind indexes survive rotation")
 }

@@ -10,6 +10,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,6 +31,7 @@ type Sealer struct {
 	now       func() time.Time // wall clock for record timestamps
 	testNow   func() time.Time // test hook replacing both clocks
 	nonceHook func([]byte)     // test hook: fixed nonces for frozen vectors
+	testHook  func(string)     // test hook: called at named points of the key lookups
 
 	mu        sync.RWMutex
 	deks      map[dekRef]*dekEntry
@@ -48,6 +50,11 @@ type Sealer struct {
 
 	kmsMu    sync.Mutex // serialises key provider loads so misses do not multiply KMS calls
 	createMu sync.Mutex // serialises DEK creation
+
+	// forgets counts ForgetSubject calls per stripe of scopes (changed
+	// under mu); see forgetEpoch.
+	forgets [64]atomic.Uint64
+	seed    maphash.Seed
 
 	st         counters
 	limitBytes bool // Cache.MaxBytes is set: count bytes per DEK
@@ -140,6 +147,7 @@ func New(kp keyprovider.KeyProvider, opts *Options) (*Sealer, error) {
 		inline: map[string]*dekEntry{}, inlineCur: map[string]*dekEntry{},
 		branches: map[branchRef]*branchEntry{}, branchCur: map[string]*branchEntry{},
 		roots: map[string]*rootEntry{}, fields: map[fieldRef]*fieldKeys{},
+		seed: maphash.MakeSeed(),
 	}, nil
 }
 
@@ -344,14 +352,15 @@ func (s *Sealer) branchKey(ctx context.Context, tenant string, version uint32, s
 	if be != nil && s.fresh(be.loaded, now) {
 		return be, nil
 	}
-	rec, err := s.store.Get(ctx, KeyRef{Kind: KindBranch, Tenant: tenant, ID: version})
+	want := KeyRef{Kind: KindBranch, Tenant: tenant, ID: version}
+	rec, err := s.store.Get(ctx, want)
 	if errors.Is(err, ErrNotFound) {
 		return nil, ErrDecrypt
 	}
 	if err != nil {
 		return nil, fmt.Errorf("envelope: key store: %w", err)
 	}
-	nb, err := s.loadBranchLocked(ctx, rec, now)
+	nb, err := s.loadBranchLocked(ctx, want, rec, now)
 	if err != nil {
 		if stale && be != nil && isUnavailable(err) && s.withinGrace(be.loaded, now) {
 			s.st.stale.Add(1)
@@ -363,12 +372,17 @@ func (s *Sealer) branchKey(ctx context.Context, tenant string, version uint32, s
 	return nb, nil
 }
 
-func (s *Sealer) loadBranchLocked(ctx context.Context, rec Record, now int64) (*branchEntry, error) {
-	raw, err := s.unwrap(ctx, rec.Wrapped, branchAD(rec.Tenant, rec.ID))
+// loadBranchLocked unwraps rec, which the key store returned for want. The
+// associated data is built from want, never from the row.
+func (s *Sealer) loadBranchLocked(ctx context.Context, want KeyRef, rec Record, now int64) (*branchEntry, error) {
+	if err := checkRecord(rec, want); err != nil {
+		return nil, err
+	}
+	raw, err := s.unwrap(ctx, rec.Wrapped, branchAD(want.Tenant, want.ID))
 	if err != nil {
 		return nil, err
 	}
-	return s.newBranchEntry(rec.Tenant, rec.ID, raw, now)
+	return s.newBranchEntry(want.Tenant, want.ID, raw, now)
 }
 
 // currentBranch returns the tenant's newest branch key, making version 1
@@ -396,6 +410,13 @@ func (s *Sealer) currentBranch(ctx context.Context, tenant string) (*branchEntry
 	if err != nil {
 		return nil, fmt.Errorf("envelope: key store: %w", err)
 	}
+	var seen uint32 // branch versions never go back
+	if be != nil {
+		seen = be.version
+	}
+	if err := checkLatest(rec, KindBranch, tenant, "", max(seen, 1)); err != nil {
+		return nil, err
+	}
 	if p := s.opts.BranchKeyPeriod; p > 0 && s.now().Sub(rec.Created) >= p {
 		return s.createBranchLocked(ctx, tenant, rec.ID+1, now)
 	}
@@ -403,7 +424,7 @@ func (s *Sealer) currentBranch(ctx context.Context, tenant string) (*branchEntry
 		s.installBranch(old, true)
 		return old, nil
 	}
-	nb, err := s.loadBranchLocked(ctx, rec, now)
+	nb, err := s.loadBranchLocked(ctx, KeyRef{Kind: KindBranch, Tenant: tenant, ID: rec.ID}, rec, now)
 	if err != nil {
 		return nil, err
 	}
@@ -425,20 +446,22 @@ func (s *Sealer) createBranchLocked(ctx context.Context, tenant string, version 
 		clear(raw)
 		return nil, err
 	}
-	stored, inserted, err := s.store.Insert(ctx, Record{
-		KeyRef:  KeyRef{Kind: KindBranch, Tenant: tenant, ID: version},
-		Wrapped: w, KEK: kek.String(), Created: s.now(),
-	})
+	want := KeyRef{Kind: KindBranch, Tenant: tenant, ID: version}
+	stored, inserted, err := s.store.Insert(ctx, Record{KeyRef: want, Wrapped: w, KEK: kek.String(), Created: s.now()})
 	if err != nil {
 		clear(raw)
 		return nil, fmt.Errorf("envelope: key store: %w", err)
+	}
+	if err := checkRecord(stored, want); err != nil {
+		clear(raw)
+		return nil, err
 	}
 	var be *branchEntry
 	if inserted {
 		be, err = s.newBranchEntry(tenant, version, raw, now)
 	} else {
 		clear(raw)
-		be, err = s.loadBranchLocked(ctx, stored, now)
+		be, err = s.loadBranchLocked(ctx, want, stored, now)
 	}
 	if err != nil {
 		return nil, err
@@ -458,6 +481,9 @@ func (s *Sealer) RotateBranchKey(ctx context.Context, tenant string) (version ui
 	rec, err := s.store.Latest(ctx, KindBranch, tenant, "")
 	switch {
 	case err == nil:
+		if err := checkLatest(rec, KindBranch, tenant, "", 1); err != nil {
+			return 0, err
+		}
 		next = rec.ID + 1
 	case !errors.Is(err, ErrNotFound):
 		return 0, fmt.Errorf("envelope: key store: %w", err)
@@ -467,6 +493,44 @@ func (s *Sealer) RotateBranchKey(ctx context.Context, tenant string) (version ui
 		return 0, err
 	}
 	return be.version, nil
+}
+
+// ---- rows from the key store ----
+
+// checkRecord reports errWrongRecord unless rec is the record want names:
+// a key store (or whoever can write its table) must not be able to serve
+// one subject's or tenant's key for another's.
+func checkRecord(rec Record, want KeyRef) error {
+	if rec.KeyRef != want {
+		return errWrongRecord
+	}
+	return nil
+}
+
+// checkLatest checks a row Latest returned for (kind, tenant, scope): it
+// must be of that kind, tenant and scope, with an id of at least minID.
+func checkLatest(rec Record, kind Kind, tenant, scope string, minID uint32) error {
+	if rec.Kind != kind || rec.Tenant != tenant || rec.Scope != scope || rec.ID < minID {
+		return errWrongRecord
+	}
+	return nil
+}
+
+// watermark returns the scope's current tombstone watermark: DEK ids at or
+// below it are shredded. found is false when the scope was never
+// forgotten.
+func (s *Sealer) watermark(ctx context.Context, tenant, scope string) (wm uint32, found bool, err error) {
+	rec, err := s.store.Latest(ctx, KindTombstone, tenant, scope)
+	if errors.Is(err, ErrNotFound) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("envelope: key store: %w", err)
+	}
+	if err := checkLatest(rec, KindTombstone, tenant, scope, 0); err != nil {
+		return 0, false, err
+	}
+	return rec.ID, true, nil
 }
 
 // ---- DEKs (keyring mode) ----
@@ -503,75 +567,125 @@ func (s *Sealer) encKey(ctx context.Context, b *Binding, n int) (*dekEntry, erro
 	if e := s.lastEnc.Load(); e != nil && e.ref.tenant == b.Tenant && e.ref.subject == b.Subject && s.reserve(e, n, now) {
 		return e, nil
 	}
+	sr := scopeRef{b.Tenant, b.Subject}
 	s.mu.RLock()
-	e := s.cur[scopeRef{b.Tenant, b.Subject}]
-	s.mu.RUnlock()
+	e := s.cur[sr]
 	if e != nil && s.reserve(e, n, now) {
+		// Set under the read lock: a ForgetSubject (write lock) either
+		// runs before, and e is not in the map, or after, and resets it.
 		s.lastEnc.Store(e)
+		s.mu.RUnlock()
 		return e, nil
 	}
-	sr := scopeRef{b.Tenant, b.Subject}
+	s.mu.RUnlock()
 	return s.encKeySlow(ctx, sr, n)
 }
+
+// maxKeyAttempts bounds the lookups of one key that a concurrent
+// ForgetSubject (in this process or another) can force to start again.
+const maxKeyAttempts = 8
+
+var errKeyChurn = errors.New("envelope: key scope kept changing during the lookup; try again")
 
 func (s *Sealer) encKeySlow(ctx context.Context, sr scopeRef, n int) (*dekEntry, error) {
 	s.createMu.Lock()
 	defer s.createMu.Unlock()
-	now := s.clock()
-	s.mu.RLock()
-	e := s.cur[sr]
-	s.mu.RUnlock()
-	if e != nil && s.reserve(e, n, now) {
-		return e, nil
+	for range maxKeyAttempts {
+		ep := s.forgetEpoch(sr)
+		now := s.clock()
+		s.mu.RLock()
+		e := s.cur[sr]
+		s.mu.RUnlock()
+		if e != nil && s.reserve(e, n, now) {
+			return e, nil
+		}
+		s.st.misses.Add(1)
+		ne, created, err := s.nextDEK(ctx, sr, e, now)
+		if errors.Is(err, errRetry) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		s.hook("enc:install")
+		if !s.installDEK(ne, true, ep) {
+			continue // a ForgetSubject of the scope ran meanwhile: look again
+		}
+		if s.reserve(ne, n, now) {
+			return ne, nil
+		}
+		if created {
+			return nil, ErrLimit
+		}
+		// The stored DEK is at its limit here: the next round makes one.
 	}
-	s.st.misses.Add(1)
+	return nil, errKeyChurn
+}
+
+// errRetry asks encKeySlow to start its lookup again.
+var errRetry = errors.New("envelope: retry")
+
+// nextDEK loads the scope's newest DEK when it may still encrypt, else
+// makes the next one (created). e is the cached current DEK, if any.
+//
+// Key generations: a subject's scope that was forgotten has a tombstone
+// watermark; DEKs at or below it are shredded and never used again, and
+// the next DEK takes an id above it. The newest DEK is read before the
+// watermark, so a Forget landing between the two reads makes the DEK
+// look shredded rather than usable.
+func (s *Sealer) nextDEK(ctx context.Context, sr scopeRef, e *dekEntry, now int64) (*dekEntry, bool, error) {
 	scope := scopeName(sr.subject)
-	next := uint32(1)
 	rec, err := s.store.Latest(ctx, KindDEK, sr.tenant, scope)
-	switch {
-	case err == nil:
+	found := err == nil
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, false, fmt.Errorf("envelope: key store: %w", err)
+	}
+	if found {
+		if err := checkLatest(rec, KindDEK, sr.tenant, scope, 1); err != nil {
+			return nil, false, err
+		}
+	}
+	var wm uint32
+	if sr.subject != "" {
+		if wm, _, err = s.watermark(ctx, sr.tenant, scope); err != nil {
+			return nil, false, err
+		}
+		if wm >= ClosedWatermark {
+			return nil, false, ErrShredded
+		}
+	}
+	next := wm + 1
+	if found && rec.ID > wm {
+		// A live DEK: its id never goes below one this process used.
+		if e != nil && rec.ID < e.ref.id {
+			return nil, false, errWrongRecord
+		}
 		next = rec.ID + 1
 		usable := sr.subject != "" || s.now().Sub(rec.Created) < s.opts.BucketPeriod
 		if e != nil && e.ref.id == rec.ID && e.spent.Load() {
 			usable = false
 		}
 		if usable {
-			ne, err := s.loadDEK(ctx, rec, sr.subject, false)
+			ne, err := s.loadDEK(ctx, KeyRef{Kind: KindDEK, Tenant: sr.tenant, Scope: scope, ID: rec.ID}, rec, sr.subject, false)
 			if err != nil {
-				return nil, err
+				return nil, false, err
 			}
 			if e != nil && e.ref.id == rec.ID {
 				ne.msgs.Store(e.msgs.Load())
 				ne.bytes.Store(e.bytes.Load())
 			}
-			s.installDEK(ne, true)
-			if s.reserve(ne, n, now) {
-				return ne, nil
-			}
+			return ne, false, nil
 		}
-	case errors.Is(err, ErrNotFound):
-		if sr.subject != "" {
-			if _, terr := s.store.Get(ctx, KeyRef{Kind: KindTombstone, Tenant: sr.tenant, Scope: scope}); terr == nil {
-				return nil, ErrShredded
-			} else if !errors.Is(terr, ErrNotFound) {
-				return nil, fmt.Errorf("envelope: key store: %w", terr)
-			}
-		}
-	default:
-		return nil, fmt.Errorf("envelope: key store: %w", err)
+	} else if found {
+		// A DEK at or below the watermark (inserted by a writer that raced
+		// a Forget and then refused it): dead, skip past it.
+		next = max(next, rec.ID+1)
 	}
 	if next > format.MaxDEKID {
-		return nil, ErrLimit
+		return nil, false, ErrLimit
 	}
 	ne, err := s.createDEK(ctx, sr, scope, next, now)
-	if err != nil {
-		return nil, err
-	}
-	s.installDEK(ne, true)
-	if !s.reserve(ne, n, now) {
-		return nil, ErrLimit
-	}
-	return ne, nil
+	return ne, true, err
 }
 
 func (s *Sealer) createDEK(ctx context.Context, sr scopeRef, scope string, id uint32, now int64) (*dekEntry, error) {
@@ -583,40 +697,57 @@ func (s *Sealer) createDEK(ctx context.Context, sr scopeRef, scope string, id ui
 	rand.Read(raw)
 	w := make([]byte, format.NonceSize, format.NonceSize+keySize+format.TagSize)
 	rand.Read(w)
-	w = br.aead.Seal(w, w[:format.NonceSize], raw, dekAD(sr.tenant, scope, id, br.version))
-	stored, inserted, err := s.store.Insert(ctx, Record{
-		KeyRef:  KeyRef{Kind: KindDEK, Tenant: sr.tenant, Scope: scope, ID: id},
-		Wrapped: w, Parent: br.version, Created: s.now(),
-	})
+	want := KeyRef{Kind: KindDEK, Tenant: sr.tenant, Scope: scope, ID: id}
+	w = br.aead.Seal(w, w[:format.NonceSize], raw, dekAD(want.Tenant, want.Scope, want.ID, br.version))
+	stored, inserted, err := s.store.Insert(ctx, Record{KeyRef: want, Wrapped: w, Parent: br.version, Created: s.now()})
 	if err != nil {
 		clear(raw)
 		return nil, fmt.Errorf("envelope: key store: %w", err)
 	}
-	if !inserted {
+	if err := checkRecord(stored, want); err != nil {
 		clear(raw)
-		return s.loadDEK(ctx, stored, sr.subject, false)
+		return nil, err
 	}
-	if sr.subject != "" {
-		// Close the race with a ForgetSubject that landed between our
-		// tombstone check and the insert: forget again and refuse.
-		if _, terr := s.store.Get(ctx, KeyRef{Kind: KindTombstone, Tenant: sr.tenant, Scope: scope}); terr == nil {
-			clear(raw)
-			if _, ferr := s.store.Forget(ctx, sr.tenant, scope); ferr != nil {
-				return nil, fmt.Errorf("envelope: key store: %w", ferr)
-			}
+	var ne *dekEntry
+	if inserted {
+		ne, err = s.newDEKEntry(dekRef{sr.tenant, sr.subject, id}, raw, now, stored.Created)
+	} else {
+		clear(raw)
+		ne, err = s.loadDEK(ctx, want, stored, sr.subject, false)
+	}
+	if err != nil || sr.subject == "" {
+		return ne, err
+	}
+	// A Forget (in any process) that ran after our reads may already have
+	// shredded this id, or have deleted the row before our insert: a DEK
+	// at or below the watermark is dead. Leave it (it was never used) and
+	// look again.
+	wm, _, err := s.watermark(ctx, sr.tenant, scope)
+	if err != nil {
+		ne.key.wipe()
+		return nil, err
+	}
+	if id <= wm {
+		ne.key.wipe()
+		if wm >= ClosedWatermark {
 			return nil, ErrShredded
 		}
+		return nil, errRetry
 	}
-	return s.newDEKEntry(dekRef{sr.tenant, sr.subject, id}, raw, now, stored.Created)
+	return ne, nil
 }
 
-// loadDEK unwraps a stored DEK with its branch key.
-func (s *Sealer) loadDEK(ctx context.Context, rec Record, subject string, stale bool) (*dekEntry, error) {
-	br, err := s.branchKey(ctx, rec.Tenant, rec.Parent, stale)
+// loadDEK unwraps rec, which the key store returned for want, with its
+// branch key. The associated data is built from want, never from the row.
+func (s *Sealer) loadDEK(ctx context.Context, want KeyRef, rec Record, subject string, stale bool) (*dekEntry, error) {
+	if err := checkRecord(rec, want); err != nil {
+		return nil, err
+	}
+	br, err := s.branchKey(ctx, want.Tenant, rec.Parent, stale)
 	if err != nil {
 		return nil, err
 	}
-	raw, err := openDEK(br, rec)
+	raw, err := openDEK(br, want, rec.Wrapped)
 	if err != nil {
 		return nil, err
 	}
@@ -626,24 +757,32 @@ func (s *Sealer) loadDEK(ctx context.Context, rec Record, subject string, stale 
 		// is no fresher than that key, so encryption will not use it.
 		loaded = br.loaded
 	}
-	return s.newDEKEntry(dekRef{rec.Tenant, subject, rec.ID}, raw, loaded, rec.Created)
+	return s.newDEKEntry(dekRef{want.Tenant, subject, want.ID}, raw, loaded, rec.Created)
 }
 
-func openDEK(br *branchEntry, rec Record) ([]byte, error) {
-	if len(rec.Wrapped) != format.NonceSize+keySize+format.TagSize {
+// openDEK unwraps the DEK named ref from wrapped with branch key br.
+func openDEK(br *branchEntry, ref KeyRef, wrapped []byte) ([]byte, error) {
+	if len(wrapped) != format.NonceSize+keySize+format.TagSize {
 		return nil, ErrDecrypt
 	}
-	raw, err := br.aead.Open(nil, rec.Wrapped[:format.NonceSize], rec.Wrapped[format.NonceSize:],
-		dekAD(rec.Tenant, rec.Scope, rec.ID, br.version))
+	raw, err := br.aead.Open(nil, wrapped[:format.NonceSize], wrapped[format.NonceSize:],
+		dekAD(ref.Tenant, ref.Scope, ref.ID, br.version))
 	if err != nil {
 		return nil, ErrDecrypt
 	}
 	return raw, nil
 }
 
-func (s *Sealer) installDEK(e *dekEntry, current bool) {
+// installDEK caches e unless a ForgetSubject of its scope ran since the
+// lookup that produced it started (epoch ep); it reports whether it did.
+func (s *Sealer) installDEK(e *dekEntry, current bool, ep uint64) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.forgetEpoch(scopeRef{e.ref.tenant, e.ref.subject}) != ep {
+		e.spent.Store(true)
+		e.key.wipe()
+		return false
+	}
 	if len(s.deks) >= s.opts.Cache.MaxEntries {
 		s.evictLocked(s.deks)
 	}
@@ -654,6 +793,31 @@ func (s *Sealer) installDEK(e *dekEntry, current bool) {
 	s.deks[e.ref] = e
 	if current {
 		s.cur[scopeRef{e.ref.tenant, e.ref.subject}] = e
+	}
+	return true
+}
+
+// forgetEpoch returns the count of ForgetSubject calls whose scope shares
+// sr's stripe. A lookup reads it before it reads the key store and
+// installs its result only if it has not changed: so no key loaded before
+// a ForgetSubject is cached after it. Striping keeps a sweep forgetting
+// many subjects from restarting every other scope's lookups.
+func (s *Sealer) forgetEpoch(sr scopeRef) uint64 {
+	return s.forgets[s.stripe(sr)].Load()
+}
+
+func (s *Sealer) stripe(sr scopeRef) int {
+	var h maphash.Hash
+	h.SetSeed(s.seed)
+	h.WriteString(sr.tenant)
+	h.WriteByte(0)
+	h.WriteString(sr.subject)
+	return int(h.Sum64() % uint64(len(s.forgets)))
+}
+
+func (s *Sealer) hook(point string) {
+	if s.testHook != nil {
+		s.testHook(point)
 	}
 }
 
@@ -688,44 +852,73 @@ func (s *Sealer) decKey(ctx context.Context, b *Binding, id uint32) (*dekEntry, 
 	if e := s.lastDec.Load(); e != nil && e.ref.id == id && e.ref.tenant == b.Tenant && e.ref.subject == b.Subject && s.fresh(e.loaded, now) {
 		return e, nil
 	}
+	ref := dekRef{b.Tenant, b.Subject, id}
 	s.mu.RLock()
-	e := s.deks[dekRef{b.Tenant, b.Subject, id}]
-	s.mu.RUnlock()
+	e := s.deks[ref]
 	if e != nil && s.fresh(e.loaded, now) {
-		s.lastDec.Store(e)
+		s.lastDec.Store(e) // under the read lock, as in encKey
+		s.mu.RUnlock()
 		return e, nil
 	}
-	ref := dekRef{b.Tenant, b.Subject, id}
-	s.st.misses.Add(1)
-	scope := scopeName(b.Subject)
-	rec, err := s.store.Get(ctx, KeyRef{Kind: KindDEK, Tenant: b.Tenant, Scope: scope, ID: id})
-	if errors.Is(err, ErrNotFound) {
-		s.purgeDEK(ref)
-		if _, terr := s.store.Get(ctx, KeyRef{Kind: KindTombstone, Tenant: b.Tenant, Scope: scope}); terr == nil {
-			return nil, ErrShredded
+	s.mu.RUnlock()
+	return s.decKeySlow(ctx, ref, e, now)
+}
+
+func (s *Sealer) decKeySlow(ctx context.Context, ref dekRef, e *dekEntry, now int64) (*dekEntry, error) {
+	sr := scopeRef{ref.tenant, ref.subject}
+	scope := scopeName(ref.subject)
+	want := KeyRef{Kind: KindDEK, Tenant: ref.tenant, Scope: scope, ID: ref.id}
+	for range maxKeyAttempts {
+		ep := s.forgetEpoch(sr)
+		if e != nil && !s.cached(ref, e) {
+			e = nil // purged meanwhile: never serve it stale
 		}
-		return nil, ErrDecrypt
-	}
-	if err != nil {
-		return nil, fmt.Errorf("envelope: key store: %w", err)
-	}
-	ne, err := s.loadDEK(ctx, rec, b.Subject, true)
-	if err != nil {
-		if e != nil && isUnavailable(err) && s.withinGrace(e.loaded, now) {
-			s.st.stale.Add(1)
-			return e, nil
+		s.st.misses.Add(1)
+		rec, err := s.store.Get(ctx, want)
+		if errors.Is(err, ErrNotFound) {
+			s.purgeDEK(ref)
+			if ref.subject != "" {
+				wm, found, werr := s.watermark(ctx, ref.tenant, scope)
+				if werr != nil {
+					return nil, werr
+				}
+				if found && ref.id <= wm {
+					return nil, ErrShredded
+				}
+			}
+			return nil, ErrDecrypt
 		}
-		return nil, err
+		if err != nil {
+			return nil, fmt.Errorf("envelope: key store: %w", err)
+		}
+		ne, err := s.loadDEK(ctx, want, rec, ref.subject, true)
+		if err != nil {
+			if e != nil && isUnavailable(err) && s.withinGrace(e.loaded, now) && s.forgetEpoch(sr) == ep {
+				s.st.stale.Add(1)
+				return e, nil
+			}
+			return nil, err
+		}
+		if e != nil && e.ref.id == ne.ref.id {
+			ne.msgs.Store(e.msgs.Load())
+			ne.bytes.Store(e.bytes.Load())
+		}
+		s.mu.RLock()
+		cur := e != nil && s.cur[sr] == e
+		s.mu.RUnlock()
+		s.hook("dec:install")
+		if s.installDEK(ne, cur, ep) {
+			return ne, nil
+		}
 	}
-	if e != nil && e.ref.id == ne.ref.id {
-		ne.msgs.Store(e.msgs.Load())
-		ne.bytes.Store(e.bytes.Load())
-	}
-	s.mu.Lock()
-	cur := s.cur[scopeRef{b.Tenant, b.Subject}] == e && e != nil
-	s.mu.Unlock()
-	s.installDEK(ne, cur)
-	return ne, nil
+	return nil, errKeyChurn
+}
+
+// cached reports whether e is still ref's cache entry.
+func (s *Sealer) cached(ref dekRef, e *dekEntry) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.deks[ref] == e
 }
 
 // forgetFront empties the front caches; call it with mu held whenever an
@@ -749,17 +942,44 @@ func (s *Sealer) purgeDEK(ref dekRef) {
 	}
 }
 
+// purgeScope drops every cached DEK of (tenant, subject) after a
+// ForgetSubject: it bumps the scope's forget epoch (so lookups in flight
+// do not install what they loaded), marks the entries spent (so a caller
+// still holding one cannot take it for a new seal), empties the front
+// caches and clears the keys.
+func (s *Sealer) purgeScope(tenant, subject string) {
+	sr := scopeRef{tenant, subject}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.forgets[s.stripe(sr)].Add(1)
+	s.forgetFront()
+	for ref, e := range s.deks {
+		if ref.tenant == tenant && ref.subject == subject {
+			delete(s.deks, ref)
+			e.spent.Store(true)
+			e.key.wipe()
+		}
+	}
+	delete(s.cur, sr)
+}
+
 // ---- byte-level API ----
 
 // EncryptString encrypts plaintext bound to b and returns the text form
 // ("pii1." in keyring mode, "pii2." inline).
 func (s *Sealer) EncryptString(ctx context.Context, plaintext string, b Binding) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
 	return s.sealText(ctx, bytesOf(plaintext), &b)
 }
 
 // EncryptBytes encrypts plaintext bound to b and returns the binary form
 // (at most 48 bytes of overhead in keyring mode).
 func (s *Sealer) EncryptBytes(ctx context.Context, plaintext []byte, b Binding) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	bin, bp, err := s.sealBinary(ctx, plaintext, &b)
 	if err != nil {
 		return nil, err
@@ -773,6 +993,9 @@ func (s *Sealer) EncryptBytes(ctx context.Context, plaintext []byte, b Binding) 
 // is not in text form fails with an error matching both ErrDecrypt and
 // ErrNotSealed.
 func (s *Sealer) DecryptString(ctx context.Context, ciphertext string, b Binding) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
 	text := bytesOf(ciphertext)
 	if _, ok := format.TextVersion(text); !ok {
 		return "", decryptError(ErrNotSealed)
@@ -821,6 +1044,9 @@ func minOverhead(bin []byte) int {
 
 // DecryptBytes decrypts a binary-form ciphertext bound to b.
 func (s *Sealer) DecryptBytes(ctx context.Context, ciphertext []byte, b Binding) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	n := len(ciphertext)
 	bp := getBuf(n + fieldADLen(&b))
 	buf := *bp

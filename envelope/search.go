@@ -9,7 +9,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"reflect"
 
+	"github.com/fieldguard/pii"
 	"github.com/fieldguard/pii/envelope/internal/format"
 	"github.com/tink-crypto/tink-go/v2/daead/subtle"
 )
@@ -130,6 +132,9 @@ func (s *Sealer) rootKey(ctx context.Context, tenant string, stale bool) (*rootE
 	}
 	ref := KeyRef{Kind: KindSearch, Tenant: tenant, ID: 1}
 	rec, err := s.store.Get(ctx, ref)
+	if err == nil {
+		err = checkRecord(rec, ref)
+	}
 	var raw []byte
 	switch {
 	case errors.Is(err, ErrNotFound):
@@ -146,10 +151,16 @@ func (s *Sealer) rootKey(ctx context.Context, tenant string, stale bool) (*rootE
 			clear(raw)
 			return nil, fmt.Errorf("envelope: key store: %w", ierr)
 		}
+		if err := checkRecord(stored, ref); err != nil {
+			clear(raw)
+			return nil, err
+		}
 		if !inserted {
 			clear(raw)
 			raw, err = s.unwrap(ctx, stored.Wrapped, searchAD(tenant))
 		}
+	case errors.Is(err, errWrongRecord):
+		return nil, err
 	case err != nil:
 		return nil, fmt.Errorf("envelope: key store: %w", err)
 	default:
@@ -174,6 +185,9 @@ func (s *Sealer) rootKey(ctx context.Context, tenant string, stale bool) (*rootE
 // ("pii3." text form), so the column supports equality lookups. b.Record
 // and b.Subject are not used: see the package doc on what this leaks.
 func (s *Sealer) EncryptDeterministic(ctx context.Context, plaintext string, b Binding) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
 	bin, err := s.sealDet(ctx, []byte(plaintext), &b)
 	if err != nil {
 		return "", err
@@ -185,6 +199,9 @@ func (s *Sealer) EncryptDeterministic(ctx context.Context, plaintext string, b B
 
 // EncryptDeterministicBytes is EncryptDeterministic for the binary form.
 func (s *Sealer) EncryptDeterministicBytes(ctx context.Context, plaintext []byte, b Binding) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	return s.sealDet(ctx, plaintext, &b)
 }
 
@@ -223,17 +240,70 @@ func (s *Sealer) openDet(ctx context.Context, c *format.Ciphertext, adBuf []byte
 	return out, nil
 }
 
-// BlindIndex returns the keyed blind index of value for (tenant, typeName,
-// field): HMAC-SHA256 under a key derived from the tenant's search root,
-// truncated to Options.IndexBytes, base64url without padding. Equal values
-// give equal indexes within a tenant's field and nowhere else. field is
-// the schema path ("Contacts[].Email"), as Seal uses.
-func (s *Sealer) BlindIndex(ctx context.Context, tenant, typeName, field, value string) (string, error) {
-	sum, err := s.blindIndex(ctx, tenant, typeName, field, []byte(value))
+// BlindIndex returns the keyed blind index of value for field of the type
+// typ (a struct value, a pointer to one, nil pointers included, or its
+// reflect.Type, as pii.SchemaOf takes) under tenant: HMAC-SHA256 under a
+// key derived from the tenant's search root, truncated to
+// Options.IndexBytes, base64url without padding, exactly what Seal writes
+// to the field's index companion. Equal values give equal indexes within
+// a tenant's field and nowhere else. field is the schema path
+// ("Contacts[].Email"). A field without the `index` option is an error,
+// not an index nobody will ever match.
+func (s *Sealer) BlindIndex(ctx context.Context, tenant string, typ any, field, value string) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	sc, f, err := lookupField("BlindIndex", typ, field)
+	if err != nil {
+		return "", err
+	}
+	if !f.Opts.Index {
+		return "", fmt.Errorf("envelope: BlindIndex: %s.%s has no index option", sc.Name, f.Path)
+	}
+	sum, err := s.blindIndex(ctx, tenant, sc.Name, f.Path, []byte(value))
 	if err != nil {
 		return "", err
 	}
 	return base64.RawURLEncoding.EncodeToString(sum), nil
+}
+
+// LookupDeterministic returns the text form Seal stores for value in the
+// encrypt=det string field of the type typ (as BlindIndex takes it) under
+// tenant, for equality queries (WHERE email = ?): equal values seal
+// equally within a tenant's field. A field that is not encrypt=det, or is
+// a []byte field (Seal stores the binary form there: use
+// EncryptDeterministicBytes with its Binding), is an error.
+func (s *Sealer) LookupDeterministic(ctx context.Context, tenant string, typ any, field, value string) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	sc, f, err := lookupField("LookupDeterministic", typ, field)
+	if err != nil {
+		return "", err
+	}
+	if f.Opts.Encrypt != pii.EncryptDet {
+		return "", fmt.Errorf("envelope: LookupDeterministic: %s.%s is not encrypt=det", sc.Name, f.Path)
+	}
+	t := f.Type
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.String {
+		return "", fmt.Errorf("envelope: LookupDeterministic: %s.%s is not a string field", sc.Name, f.Path)
+	}
+	return s.EncryptDeterministic(ctx, value, Binding{Tenant: tenant, Type: sc.Name, Field: f.Path})
+}
+
+func lookupField(op string, typ any, field string) (*pii.Schema, *pii.Field, error) {
+	sc, err := pii.SchemaOf(typ)
+	if err != nil {
+		return nil, nil, fmt.Errorf("envelope: %s: %w", op, err)
+	}
+	f := sc.Field(field)
+	if f == nil {
+		return nil, nil, fmt.Errorf("envelope: %s: %s has no tagged field %q (use the schema path, e.g. \"Contacts[].Email\")", op, sc.Name, field)
+	}
+	return sc, f, nil
 }
 
 func (s *Sealer) blindIndex(ctx context.Context, tenant, typeName, field string, value []byte) ([]byte, error) {
@@ -247,35 +317,64 @@ func (s *Sealer) blindIndex(ctx context.Context, tenant, typeName, field string,
 }
 
 // ForgetSubject crypto-shreds a data subject within a tenant: it deletes
-// the subject's DEKs from the KeyStore, leaves a tombstone so later opens
-// fail with ErrShredded (and new seals for the subject are refused), and
-// purges this process's caches. Another process holding the subject's DEK
-// in its cache can still decrypt until that entry's Cache.MaxAge runs out
-// (5 minutes by default); no value is readable after that, backups of the
-// data included, unless a backup of the KeyStore restores the DEK.
+// every DEK the subject has had from the KeyStore and records a tombstone
+// whose watermark is the highest of their ids, then purges this process's
+// caches. Values sealed before fail with ErrShredded for good, in every
+// process sharing the KeyStore; new values of the subject seal under a
+// new key generation (a DEK with an id above the watermark), so a
+// returning customer is served. CloseSubject also refuses new values.
+//
+// When it returns, this process neither opens a value under the shredded
+// keys nor seals a new one under them. Another process that holds one of
+// them in its cache keeps using it, to decrypt and to encrypt, until that
+// entry's Cache.MaxAge runs out (5 minutes by default); values it seals in
+// that window are shredded too. No value sealed under the shredded keys is
+// readable after that, backups of the data included, unless a backup of
+// the KeyStore restores the DEKs.
 //
 // Values sealed with encrypt=det and blind indexes use tenant keys, not
 // subject keys, and are not shredded: delete them with the record.
 func (s *Sealer) ForgetSubject(ctx context.Context, tenant, subject string) error {
+	return s.forget(ctx, "ForgetSubject", tenant, subject, false)
+}
+
+// CloseSubject is ForgetSubject that also refuses new values: from then
+// on, sealing a value of the subject fails with ErrShredded, persistently
+// and in every process sharing the KeyStore (within Cache.MaxAge, as for
+// ForgetSubject). It records the tombstone at ClosedWatermark, the highest
+// DEK id, so no id is left for a new key generation; the KeyStore schema
+// is unchanged. There is no way to reopen a closed subject.
+func (s *Sealer) CloseSubject(ctx context.Context, tenant, subject string) error {
+	return s.forget(ctx, "CloseSubject", tenant, subject, true)
+}
+
+func (s *Sealer) forget(ctx context.Context, op, tenant, subject string, closed bool) error {
 	if s.opts.Mode == Inline {
-		return fmt.Errorf("%w: ForgetSubject needs keyring mode", ErrUnsupported)
+		return fmt.Errorf("%w: %s needs keyring mode", ErrUnsupported, op)
 	}
 	if subject == "" {
-		return errors.New("envelope: ForgetSubject: empty subject")
+		return fmt.Errorf("envelope: %s: empty subject", op)
 	}
-	_, err := s.store.Forget(ctx, tenant, scopeName(subject))
-	s.mu.Lock()
-	s.forgetFront()
-	for ref, e := range s.deks {
-		if ref.tenant == tenant && ref.subject == subject {
-			delete(s.deks, ref)
-			e.key.wipe()
-		}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
-	delete(s.cur, scopeRef{tenant, subject})
-	s.mu.Unlock()
+	scope := scopeName(subject)
+	var err error
+	if closed {
+		// The closing tombstone goes first: a writer racing us sees it in
+		// its check after inserting a DEK and refuses.
+		_, _, err = s.store.Insert(ctx, Record{
+			KeyRef:  KeyRef{Kind: KindTombstone, Tenant: tenant, Scope: scope, ID: ClosedWatermark},
+			Wrapped: []byte{}, Created: s.now(),
+		})
+	}
+	if err == nil {
+		_, err = s.store.Forget(ctx, tenant, scope)
+	}
+	s.hook("forget:purge")
+	s.purgeScope(tenant, subject)
 	if err != nil {
-		return fmt.Errorf("envelope: ForgetSubject: key store: %w", err)
+		return fmt.Errorf("envelope: %s: key store: %w", op, err)
 	}
 	return nil
 }

@@ -17,10 +17,14 @@ import (
 // Each value is bound to the tenant (`pii:"tenant"`), the type's schema
 // name, the field's schema path ("Contacts[].Phone") and the record id
 // (`pii:"id"`, else `pii:"subject"`); values of records with a subject use
-// that subject's DEKs. Empty values stay empty. A value that already opens
+// that subject's DEKs, and a record whose type has a subject field that is
+// empty is refused (ErrEmptySubject) rather than sealed under the tenant's
+// keys; types without a subject field use the tenant's keys. Empty values
+// stay empty. A value that already opens
 // under its binding and mode is left as it is, so sealing twice is a no-op;
 // anything else, including a value that merely looks sealed, is encrypted.
-// Errors name the field; on error the struct may be partly sealed.
+// Errors are *FieldError, naming the field and the record; on error the
+// struct may be partly sealed. A cancelled ctx fails with ctx.Err().
 func (s *Sealer) Seal(ctx context.Context, ptr any) error {
 	return s.walk(ctx, ptr, true)
 }
@@ -29,13 +33,18 @@ func (s *Sealer) Seal(ctx context.Context, ptr any) error {
 // to. A plaintext value is an error (wrapping ErrNotSealed) unless
 // Options.AllowPlaintext; a forgotten subject's values fail with
 // ErrShredded; anything that does not authenticate fails with ErrDecrypt.
-// Options.ReadCheck runs before each field is decrypted. Errors name the
-// field; on error the struct may be partly opened.
+// Options.ReadCheck runs before each field is decrypted. Errors are
+// *FieldError, naming the field and the record (by its `pii:"id"` value,
+// never a field's value or the subject id); on error the struct may be
+// partly opened. A cancelled ctx fails with ctx.Err().
 func (s *Sealer) Open(ctx context.Context, ptr any) error {
 	return s.walk(ctx, ptr, false)
 }
 
 func (s *Sealer) walk(ctx context.Context, ptr any, seal bool) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	sc, err := pii.SchemaOf(ptr)
 	if err != nil {
 		return err
@@ -46,6 +55,20 @@ func (s *Sealer) walk(ctx context.Context, ptr any, seal bool) error {
 		Record:  sc.RecordOf(ptr),
 		Subject: sc.SubjectOf(ptr),
 	}
+	fieldError := func(path string, err error) error {
+		fe := &FieldError{Type: sc.Name, Path: path, Err: err}
+		switch {
+		case sc.ID != nil:
+			fe.RecordField, fe.Record = sc.ID.Path, sc.IDOf(ptr)
+		case sc.Subject != nil:
+			fe.RecordField = sc.Subject.Path
+		}
+		return fe
+	}
+	// A record of a type with a subject field but no subject would be
+	// sealed under the tenant's keys and never be shredded: refuse it at
+	// its first value to seal.
+	noSubject := seal && sc.Subject != nil && base.Subject == ""
 	// Sealed text is about 3.5 times the plaintext; start seals bigger.
 	arena := textArena{next: 256}
 	if seal {
@@ -61,6 +84,9 @@ func (s *Sealer) walk(ctx context.Context, ptr any, seal bool) error {
 			}
 			v = v.Elem()
 		}
+		if noSubject && len(fieldValue(v)) > 0 {
+			return fieldError(sc.Subject.Path, ErrEmptySubject)
+		}
 		b := base
 		b.Field = f.Path
 		var err error
@@ -70,7 +96,7 @@ func (s *Sealer) walk(ctx context.Context, ptr any, seal bool) error {
 			err = s.openField(ctx, sc, f, &b, ptr, v, &arena)
 		}
 		if err != nil {
-			return &FieldError{Type: sc.Name, Path: path, Err: err}
+			return fieldError(path, err)
 		}
 		return nil
 	})

@@ -71,7 +71,7 @@ func TestSealOpenStruct(t *testing.T) {
 		}
 		require.Equal(t, "Oxford", c.Address.City)
 		require.Equal(t, "gold", c.Plan)
-		idx, err := s.BlindIndex(ctx, "acme", "Customer", "Email", "alice@example.com")
+		idx, err := s.BlindIndex(ctx, "acme", (*Customer)(nil), "Email", "alice@example.com")
 		require.NoError(t, err)
 		require.Equal(t, idx, c.EmailIdx)
 
@@ -211,9 +211,12 @@ func TestForgetSubject(t *testing.T) {
 	require.ErrorIs(t, err, envelope.ErrShredded, "det Email opens (tenant key); Name is shredded")
 	require.NoError(t, s.Open(ctx, bob), "other subjects are untouched")
 
-	// Sealing new values for a forgotten subject is refused.
+	// New values of a forgotten subject seal under a new key generation.
 	again := sampleCustomer()
-	require.ErrorIs(t, s.Seal(ctx, again), envelope.ErrShredded)
+	require.NoError(t, s.Seal(ctx, again))
+	require.NoError(t, s.Open(ctx, again))
+	cp = *alice
+	require.ErrorIs(t, s.Open(ctx, &cp), envelope.ErrShredded, "old values stay shredded")
 
 	// The other process still decrypts from its cache until MaxAge ...
 	_, err = other.DecryptString(ctx, alice.Name, envelope.Binding{Tenant: "acme", Type: "Customer", Field: "Name", Record: "c-1", Subject: "alice"})

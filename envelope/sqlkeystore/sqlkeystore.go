@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"regexp"
 	"time"
 
 	"github.com/fieldguard/pii/envelope"
@@ -46,10 +45,8 @@ type Store struct {
 var _ envelope.KeyStore = (*Store)(nil)
 
 type queries struct {
-	get, latest, insert, replace, del, tomb, list string
+	get, latest, insert, replace, del, maxTomb, tomb, list string
 }
-
-var tableRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$`)
 
 // New returns a Store on db. Call CreateTable once (it is idempotent)
 // before first use.
@@ -64,8 +61,8 @@ func New(db *sql.DB, opts *Options) (*Store, error) {
 	if o.Table == "" {
 		o.Table = "pii_keys"
 	}
-	if !tableRE.MatchString(o.Table) {
-		return nil, fmt.Errorf("sqlkeystore: invalid table name %q", o.Table)
+	if err := sqldialect.ValidTable("key table", o.Table); err != nil {
+		return nil, fmt.Errorf("sqlkeystore: %w", err)
 	}
 	d, err := sqldialect.Resolve(db, o.Dialect)
 	if err != nil {
@@ -79,8 +76,9 @@ func New(db *sql.DB, opts *Options) (*Store, error) {
 		latest:  s.dialect.Rebind("SELECT " + cols + " FROM " + t + " WHERE kind = ? AND tenant = ? AND scope = ? ORDER BY id DESC LIMIT 1"),
 		insert:  s.dialect.Rebind("INSERT INTO " + t + " (" + cols + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (kind, tenant, scope, id) DO NOTHING"),
 		replace: s.dialect.Rebind("UPDATE " + t + " SET wrapped = ?, parent = ?, kek = ? WHERE kind = ? AND tenant = ? AND scope = ? AND id = ? AND wrapped = ?"),
-		del:     s.dialect.Rebind("DELETE FROM " + t + " WHERE kind = ? AND tenant = ? AND scope = ?"),
-		tomb:    s.dialect.Rebind("INSERT INTO " + t + " (" + cols + ") VALUES (?, ?, ?, 0, ?, 0, '', ?) ON CONFLICT (kind, tenant, scope, id) DO NOTHING"),
+		del:     s.dialect.Rebind("DELETE FROM " + t + " WHERE kind = ? AND tenant = ? AND scope = ? RETURNING id"),
+		maxTomb: s.dialect.Rebind("SELECT COALESCE(MAX(id), 0) FROM " + t + " WHERE kind = ? AND tenant = ? AND scope = ?"),
+		tomb:    s.dialect.Rebind("INSERT INTO " + t + " (" + cols + ") VALUES (?, ?, ?, ?, ?, 0, '', ?) ON CONFLICT (kind, tenant, scope, id) DO NOTHING"),
 		list: s.dialect.Rebind("SELECT " + cols + " FROM " + t + " WHERE kind = ? AND (tenant > ? OR (tenant = ? AND (scope > ? OR (scope = ? AND id > ?))))" +
 			" ORDER BY tenant, scope, id LIMIT ?"),
 	}
@@ -200,28 +198,47 @@ func (s *Store) Replace(ctx context.Context, old, rec envelope.Record) error {
 	return nil
 }
 
-// Forget implements envelope.KeyStore.
+// Forget implements envelope.KeyStore: it deletes the scope's DEKs (DELETE
+// ... RETURNING, so the watermark is taken from exactly the rows deleted)
+// and inserts the tombstone at the new watermark, in one transaction.
 func (s *Store) Forget(ctx context.Context, tenant, scope string) (int, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, wrapErr("forget", err)
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, s.q.tomb, string(envelope.KindTombstone), tenant, scope, []byte{}, time.Now().UnixMicro()); err != nil {
-		return 0, wrapErr("forget", err)
-	}
-	res, err := tx.ExecContext(ctx, s.q.del, string(envelope.KindDEK), tenant, scope)
+	rows, err := tx.QueryContext(ctx, s.q.del, string(envelope.KindDEK), tenant, scope)
 	if err != nil {
 		return 0, wrapErr("forget", err)
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
+	n := 0
+	var wm int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return 0, wrapErr("forget", err)
+		}
+		n++
+		wm = max(wm, id)
+	}
+	if err := rows.Err(); err != nil {
+		rows.Close()
+		return 0, wrapErr("forget", err)
+	}
+	rows.Close()
+	var prev int64
+	if err := tx.QueryRowContext(ctx, s.q.maxTomb, string(envelope.KindTombstone), tenant, scope).Scan(&prev); err != nil {
+		return 0, wrapErr("forget", err)
+	}
+	wm = max(wm, prev)
+	if _, err := tx.ExecContext(ctx, s.q.tomb, string(envelope.KindTombstone), tenant, scope, wm, []byte{}, time.Now().UnixMicro()); err != nil {
 		return 0, wrapErr("forget", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, wrapErr("forget", err)
 	}
-	return int(n), nil
+	return n, nil
 }
 
 // List implements envelope.KeyStore.

@@ -92,6 +92,15 @@ func Run(t *testing.T, open func(t *testing.T) envelope.KeyStore) {
 		require.ErrorIs(t, st.Replace(ctx, missing, missing), envelope.ErrConflict)
 	})
 
+	tombstone := func(t *testing.T, st envelope.KeyStore, tenant, scope string) uint32 {
+		t.Helper()
+		r, err := st.Latest(ctx, envelope.KindTombstone, tenant, scope)
+		require.NoError(t, err)
+		require.Equal(t, envelope.KeyRef{Kind: envelope.KindTombstone, Tenant: tenant, Scope: scope, ID: r.ID}, r.KeyRef)
+		require.Empty(t, r.Wrapped)
+		return r.ID
+	}
+
 	t.Run("Forget", func(t *testing.T) {
 		st := open(t)
 		for id := uint32(1); id <= 3; id++ {
@@ -108,16 +117,69 @@ func Run(t *testing.T, open func(t *testing.T) envelope.KeyStore) {
 		require.Equal(t, 3, n)
 		_, err = st.Latest(ctx, envelope.KindDEK, "a", "s:x")
 		require.ErrorIs(t, err, envelope.ErrNotFound)
-		_, err = st.Get(ctx, envelope.KeyRef{Kind: envelope.KindTombstone, Tenant: "a", Scope: "s:x"})
-		require.NoError(t, err)
+		require.Equal(t, uint32(3), tombstone(t, st, "a", "s:x"), "the watermark is the highest DEK id shredded")
 		_, err = st.Get(ctx, envelope.KeyRef{Kind: envelope.KindDEK, Tenant: "a", Scope: "s:y", ID: 1})
 		require.NoError(t, err)
 		_, err = st.Get(ctx, envelope.KeyRef{Kind: envelope.KindDEK, Tenant: "b", Scope: "s:x", ID: 1})
 		require.NoError(t, err)
-		// Forgetting twice is fine.
+		_, err = st.Latest(ctx, envelope.KindTombstone, "b", "s:x")
+		require.ErrorIs(t, err, envelope.ErrNotFound, "other tenants have no tombstone")
+		// Forgetting twice deletes nothing and keeps the watermark.
 		n, err = st.Forget(ctx, "a", "s:x")
 		require.NoError(t, err)
 		require.Equal(t, 0, n)
+		require.Equal(t, uint32(3), tombstone(t, st, "a", "s:x"))
+	})
+
+	t.Run("ForgetGenerations", func(t *testing.T) {
+		st := open(t)
+		// A scope forgotten before it had keys: watermark 0.
+		n, err := st.Forget(ctx, "a", "s:x")
+		require.NoError(t, err)
+		require.Equal(t, 0, n)
+		require.Equal(t, uint32(0), tombstone(t, st, "a", "s:x"))
+		// A generation of keys, then another.
+		for _, ids := range [][]uint32{{1, 2}, {3, 4, 5}} {
+			for _, id := range ids {
+				_, _, err := st.Insert(ctx, rec(envelope.KindDEK, "a", "s:x", id, "w"))
+				require.NoError(t, err)
+			}
+			n, err := st.Forget(ctx, "a", "s:x")
+			require.NoError(t, err)
+			require.Equal(t, len(ids), n)
+			require.Equal(t, ids[len(ids)-1], tombstone(t, st, "a", "s:x"))
+		}
+		// The history stays: the tombstone of the first generation too.
+		_, err = st.Get(ctx, envelope.KeyRef{Kind: envelope.KindTombstone, Tenant: "a", Scope: "s:x", ID: 2})
+		require.NoError(t, err)
+		// A DEK below the watermark (a writer that raced the Forget) does
+		// not lower it.
+		_, _, err = st.Insert(ctx, rec(envelope.KindDEK, "a", "s:x", 4, "late"))
+		require.NoError(t, err)
+		n, err = st.Forget(ctx, "a", "s:x")
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		require.Equal(t, uint32(5), tombstone(t, st, "a", "s:x"))
+		// A closing tombstone stays the watermark through later Forgets.
+		_, _, err = st.Insert(ctx, envelope.Record{
+			KeyRef:  envelope.KeyRef{Kind: envelope.KindTombstone, Tenant: "a", Scope: "s:x", ID: envelope.ClosedWatermark},
+			Wrapped: []byte{}, Created: created,
+		})
+		require.NoError(t, err)
+		_, _, err = st.Insert(ctx, rec(envelope.KindDEK, "a", "s:x", 6, "w"))
+		require.NoError(t, err)
+		n, err = st.Forget(ctx, "a", "s:x")
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		require.Equal(t, envelope.ClosedWatermark, tombstone(t, st, "a", "s:x"))
+		// Forget touches only DEKs and tombstones of its scope.
+		_, _, err = st.Insert(ctx, rec(envelope.KindBranch, "a", "", 9, "branch"))
+		require.NoError(t, err)
+		_, err = st.Forget(ctx, "a", "")
+		require.NoError(t, err)
+		_, err = st.Get(ctx, envelope.KeyRef{Kind: envelope.KindBranch, Tenant: "a", ID: 9})
+		require.NoError(t, err)
+		require.Equal(t, uint32(0), tombstone(t, st, "a", ""), "a branch id is not a DEK id")
 	})
 
 	t.Run("ListPages", func(t *testing.T) {
