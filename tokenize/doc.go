@@ -1,9 +1,11 @@
 // Package tokenize turns identifiers into tokens that keep their format:
-// a card number stays a 16-digit, Luhn-valid card number, a phone number
-// still parses to the same country, an IBAN still validates. Tokens are
-// deterministic within a tenant's field, so joins and lookups keep
-// working, and they can be reversed only by holders of the key who pass
-// the caller's permission check.
+// a card number stays a 16-digit card number with its last four, a phone
+// number still parses to the same country, an IBAN keeps its country and
+// shape. Card and IBAN tokens deliberately fail their check digits so a
+// token is never taken for the real thing. Tokens are deterministic within
+// a tenant's field, so joins and lookups keep working, and they can be
+// reversed only by holders of the key who pass the caller's permission
+// check.
 //
 // # Primitives
 //
@@ -34,11 +36,12 @@
 // # Tokenizers
 //
 // A [Tokenizer] holds the keys and applies format-aware rules: [Card]
-// (keep the last 4 and optionally the BIN, Luhn-valid or deliberately
-// Luhn-invalid tokens), [Phone] (libphonenumber parsing, country code and
-// optionally area code kept, original formatting kept), [SSN] (US rules),
-// [IBAN] (country kept, mod-97 check digits recomputed), [Email] (local
-// part, optionally the domain) and [Template] for anything else. The
+// (keep the last 4 and optionally the BIN; tokens fail the Luhn check
+// unless Card.LuhnValid is set), [Phone] (libphonenumber parsing, country
+// code and optionally area code kept, original formatting kept), [SSN] (US
+// rules), [IBAN] (country kept; tokens fail the mod-97 check unless
+// IBAN.ChecksumValid is set), [Email] (local part, optionally the domain)
+// and [Template] for anything else. The
 // tweak is derived from the tenant and the field ([Scope]), so the same
 // value gives the same token within a tenant's field and different tokens
 // across tenants and fields.
@@ -47,7 +50,34 @@
 // ff1 (default), ff3-1, hmac (keyed pseudonyms, HMAC-SHA256 with a key id,
 // not reversible) and vault (random tokens held in a [TokenStore], with an
 // in-memory and a database/sql implementation, optional convergence,
-// expiry and deletion by data subject).
+// expiry and deletion by data subject). A vault token belongs to one data
+// subject, (tenant, subject): two subjects with the same value get two
+// tokens, a token reverses only in the scope it was made in, and
+// [Tokenizer.DeleteSubject] deletes exactly one subject's tokens.
+//
+// # Telling tokens from values
+//
+// Reversing a value that is not a token of its field fails with
+// [ErrNotToken] wherever the format can tell, so a mistake (a clear value
+// passed to Reverse, the wrong field name in a Scope) is loud rather than
+// a wrong but plausible value:
+//
+//   - Card: tokens fail the Luhn check, by a shift (1–9) derived from the
+//     scope. A real card number is always refused; a token of another field
+//     or tenant is refused unless the two scopes share the shift (1 in 9).
+//     Card.LuhnValid turns this off.
+//   - IBAN: the check digits of tokens are off by a shift (1–96) derived
+//     from the scope; a real IBAN is always refused, another scope's token
+//     unless the shifts agree (1 in 96). IBAN.ChecksumValid turns this off.
+//   - SSN and Phone: tokens are valid SSNs and valid numbers by design, and
+//     the invalid ranges are too small to hold them one-to-one; only values
+//     outside the valid ranges are refused.
+//   - Email and Template (plain FF1 or FF3-1 over an alphabet): a
+//     permutation of every value of the shape; nothing can be refused.
+//   - Vault: a token unknown in the scope (tenant, subject, field) is
+//     [ErrNotFound], whatever the format.
+//
+// Use token=vault where every reversal of a non-token must fail.
 //
 // [Tokenizer.Apply] and [Tokenizer.Reverse] tokenize and reverse every
 // token= field of a tagged struct in place; Reverse requires a
@@ -80,8 +110,15 @@
 //
 // Tokens must not change across releases: the HKDF labels, the tweak
 // derivation, the pseudonym encoding and every format's rules are fixed
-// for version 1, and the package examples freeze one token of each kind
-// (their // Output: lines), so any drift fails the tests.
+// for version 1, and the package examples and TestKnownTokens freeze one
+// token of each kind, so any drift fails the tests.
+//
+// Before version 1 two defaults changed: Card and IBAN tokens now fail
+// their check digits (tokens made earlier reverse with Card{LuhnValid:
+// true} and IBAN{ChecksumValid: true}), and vault records bind the data
+// subject (their lookup hash and sealed value cover tenant, subject and
+// field; records written earlier no longer converge or open, so tokenize
+// their values again).
 //
 // # Security model
 //
@@ -99,7 +136,11 @@
 // # Errors
 //
 // Errors wrap one of [ErrKey], [ErrDomain], [ErrTweak], [ErrAlphabet],
-// [ErrFormat], [ErrPermission], [ErrNotFound], [ErrIrreversible] and
-// [ErrSurrogate]; test with errors.Is. Messages start with "tokenize:" and
-// never contain the value, the token or key material.
+// [ErrFormat], [ErrNotToken], [ErrPermission], [ErrNotFound],
+// [ErrIrreversible] and [ErrSurrogate]; test with errors.Is. Apply and
+// Reverse return a [FieldError] naming the type, the field path and the
+// record's id field ("tokenize: Customer.Card (record id in Customer.ID):
+// value is not a token of this field: …"). Messages start with "tokenize:"
+// once and never contain the value, the token, the record or subject id,
+// or key material.
 package tokenize

@@ -1,6 +1,9 @@
 package tokenize
 
-import "errors"
+import (
+	"errors"
+	"strings"
+)
 
 // Errors returned by this package. Test with errors.Is; the returned errors
 // wrap one of these with a short reason that never contains the input value,
@@ -21,6 +24,13 @@ var (
 	// card number that is not 12–19 digits, a phone number that does not
 	// parse, an IBAN with a bad checksum, …).
 	ErrFormat = errors.New("tokenize: value does not match the expected format")
+	// ErrNotToken: a value given to Detokenize or Reverse has the shape of
+	// the field's values but is not one of its tokens: a card number that
+	// passes the Luhn check where the field's tokens fail it, an IBAN whose
+	// check digits are not those of the field's tokens, an SSN or phone
+	// number outside the ranges tokens are drawn from. Formats whose tokens
+	// cannot be told apart from values say so in their documentation.
+	ErrNotToken = errors.New("tokenize: value is not a token of this field")
 	// ErrPermission: the caller's permission check refused a reversal.
 	ErrPermission = errors.New("tokenize: reversal not permitted")
 	// ErrNotFound: a vault token is unknown or expired.
@@ -30,3 +40,40 @@ var (
 	// ErrSurrogate: a surrogate annotation is malformed.
 	ErrSurrogate = errors.New("tokenize: malformed surrogate annotation")
 )
+
+// FieldError is the error of Apply and Reverse for one field. It says
+// where the problem is without personal data: the type, the field's
+// concrete path and the name of the field that identifies the record (its
+// value is not in the message; read it from the struct). Err is the cause;
+// errors.Is and errors.As see through FieldError.
+type FieldError struct {
+	Type   string // schema name of the struct type
+	Path   string // concrete field path, "Contacts[1].Phone"
+	Record string // path of the id field (or the subject field when there is no id); "" when the type has neither
+	Err    error
+}
+
+// Error returns "tokenize: <Type>.<Path> (record id in <Type>.<Record>): <cause>",
+// with the cause's own "tokenize: " prefix dropped so it appears once.
+func (e *FieldError) Error() string {
+	var b strings.Builder
+	b.WriteString("tokenize: ")
+	b.WriteString(e.Type)
+	b.WriteByte('.')
+	b.WriteString(e.Path)
+	if e.Record != "" {
+		b.WriteString(" (record id in ")
+		b.WriteString(e.Type)
+		b.WriteByte('.')
+		b.WriteString(e.Record)
+		b.WriteByte(')')
+	}
+	b.WriteString(": ")
+	if e.Err != nil {
+		b.WriteString(strings.TrimPrefix(e.Err.Error(), "tokenize: "))
+	}
+	return b.String()
+}
+
+// Unwrap returns the cause.
+func (e *FieldError) Unwrap() error { return e.Err }

@@ -61,7 +61,7 @@ func ExampleTokenizer_Tokenize() {
 	ptok, _ := tk.Tokenize(ctx, tokenize.MethodFF1, tokenize.Scope{Tenant: "acme", Field: "Customer.Phone"}, phone, "(415) 555-2671")
 	fmt.Println(ptok)
 	// Output:
-	// 4111 1119 6922 1111 true
+	// 4111 1119 6926 1111 false
 	// 4111 1111 1111 1111
 	// (415) 421-7789
 }
@@ -94,8 +94,8 @@ func ExampleTokenizer_Apply() {
 	_ = tk.Reverse(ctx, &c, func(context.Context, *pii.Field, string) error { return nil })
 	fmt.Println(c.Card, c.Email, c.Alias)
 	// Output:
-	// 8779-1214-6559-4444 x9DU.TRF@example.com 2026-11:tlO0NU5X-lvZUzSGePJhsw
-	// tokenize: reversal not permitted: Customer.Card: role agent may not see card numbers
+	// 8779-1214-6553-4444 x9DU.TRF@example.com 2026-11:tlO0NU5X-lvZUzSGePJhsw
+	// tokenize: Customer.Card (record id in Customer.ID): reversal not permitted: role agent may not see card numbers
 	// 5555-5555-5555-4444 jane.doe@example.com 2026-11:tlO0NU5X-lvZUzSGePJhsw
 }
 

@@ -55,9 +55,23 @@ func putDigits(s string, pos []int, x []uint16) string {
 // Card tokenizes payment card numbers of 12–19 digits, with spaces or
 // dashes kept where they are. The last four digits are kept, and the first
 // KeepBIN (0, 6 or 8) digits; the digits between are tokenized. Inputs
-// must pass the Luhn check. Tokens pass it too, unless LuhnInvalid is set,
-// in which case every token fails it, so a token can always be told from
-// a real card number.
+// must pass the Luhn check.
+//
+// Tokens fail the Luhn check, so a token is never taken for a card number
+// (by a PCI DSS scope scan, by mask views, or by Reverse): the digit that
+// carries the Luhn adjustment is moved off its valid value by a shift of 1
+// to 9 that depends on the scope (tenant and field). Reverse (Detokenize)
+// accepts a value only when it fails the check by exactly this field's
+// shift, and fails with ErrNotToken otherwise: always for a real card
+// number, and for 8 in 9 tokens of another field or tenant. A random
+// Luhn-invalid number passes with probability 1/10; the shift is visible in
+// the token and tells nothing but the scope's check byte.
+//
+// LuhnValid makes tokens pass the Luhn check like real card numbers, for
+// systems that refuse other numbers. Tokens can then not be told from card
+// numbers: Reverse turns any card number, or a token of another scope, into
+// another valid-looking card number instead of failing, and mask views
+// cannot spot them. Set it only when a downstream system requires it.
 //
 // When the tokenized middle has at least 7 digits, its last digit is not
 // encrypted but recomputed to set the Luhn result, and the other digits
@@ -66,8 +80,8 @@ func putDigits(s string, pos []int, x []uint16) string {
 // cycle-walked until the Luhn result holds. Shorter middles are rejected
 // with ErrDomain: they are below the NIST 1,000,000 floor.
 type Card struct {
-	KeepBIN     int
-	LuhnInvalid bool
+	KeepBIN   int
+	LuhnValid bool
 }
 
 // Name returns "CARD".
@@ -117,17 +131,29 @@ func (c Card) transform(f fpe, value string, enc bool) (string, error) {
 		return "", fmt.Errorf("%w: %d tokenized card digits are below the 10^6 domain floor", ErrDomain, k)
 	}
 	last := hi - 1 // the middle digit that carries the Luhn adjustment
-	// The input to this direction must be a real card number: for
-	// tokenizing it is the value, for reversing it is the token, which is
-	// Luhn-valid, or Luhn-invalid by exactly +1 at the adjustment digit.
-	if !enc && c.LuhnInvalid {
-		if luhnSum(x) == 0 {
-			return "", fmt.Errorf("%w: token passes the Luhn check but LuhnInvalid tokens fail it", ErrFormat)
-		}
-		x[last] = (x[last] + 9) % 10
+	var shift uint16
+	if !c.LuhnValid {
+		shift = 1 + uint16(f.check%9)
 	}
-	if luhnSum(x) != 0 {
-		return "", fmt.Errorf("%w: card number fails the Luhn check", ErrFormat)
+	// The input to this direction must be a real card number: for
+	// tokenizing it is the value, for reversing it is the token with its
+	// shift undone.
+	switch {
+	case !enc && shift != 0:
+		passes := luhnSum(x) == 0
+		x[last] = (x[last] + 10 - shift) % 10
+		if luhnSum(x) != 0 {
+			if passes {
+				return "", fmt.Errorf("%w: it passes the Luhn check, and card tokens fail it (see Card.LuhnValid)", ErrNotToken)
+			}
+			return "", fmt.Errorf("%w: it fails the Luhn check, but not as this field's tokens do", ErrNotToken)
+		}
+	case !enc:
+		if luhnSum(x) != 0 {
+			return "", fmt.Errorf("%w: it fails the Luhn check, and this field's tokens pass it", ErrNotToken)
+		}
+	case luhnSum(x) != 0:
+		return "", fmt.Errorf("%w: card number fails the Luhn check (already a token?)", ErrFormat)
 	}
 	if k >= 7 {
 		y, err := f.crypt(10, x[lo:last], enc, nil)
@@ -152,8 +178,8 @@ func (c Card) transform(f fpe, value string, enc bool) (string, error) {
 		copy(x[lo:hi], y)
 		clear(y)
 	}
-	if enc && c.LuhnInvalid {
-		x[last] = (x[last] + 1) % 10
+	if enc {
+		x[last] = (x[last] + shift) % 10
 	}
 	return putDigits(value, pos, x), nil
 }
@@ -183,6 +209,12 @@ func fixLuhn(x []uint16, i int) {
 // three digits) is not 000, 666 or 900–999, the group (next two) is not
 // 00 and the serial (last four) is not 0000. All nine digits are
 // encrypted and cycle-walked until the result follows the rules.
+//
+// An SSN token cannot be told from an SSN: the invalid ranges hold about
+// 1.1·10^8 nine-digit numbers, fewer than the 8.9·10^8 valid SSNs, so no
+// one-to-one map can send every SSN into them. Reverse refuses with
+// ErrNotToken only a value outside the valid ranges; any valid SSN, or a
+// token of another field, reverses to another valid-looking SSN.
 type SSN struct{}
 
 // Name returns "SSN".
@@ -204,6 +236,9 @@ func (SSN) transform(f fpe, value string, enc bool) (string, error) {
 	}
 	defer clear(x)
 	if !ssnValid(x) {
+		if !enc {
+			return "", fmt.Errorf("%w: SSN area, group or serial outside the ranges tokens are drawn from", ErrNotToken)
+		}
 		return "", fmt.Errorf("%w: SSN area, group or serial out of range", ErrFormat)
 	}
 	y, err := f.crypt(10, x, enc, ssnValid)
@@ -217,9 +252,23 @@ func (SSN) transform(f fpe, value string, enc bool) (string, error) {
 // IBAN tokenizes international bank account numbers, in electronic form
 // or printed in groups with spaces. The country code is kept, the digits
 // of the BBAN are tokenized (letters in the BBAN, such as UK bank codes,
-// are kept), and the two check digits are recomputed so the token passes
-// the ISO 13616 mod-97 check. Inputs must pass it too.
-type IBAN struct{}
+// are kept), and the two check digits are recomputed. Inputs must pass the
+// ISO 13616 mod-97 check.
+//
+// Tokens fail the mod-97 check, so a token is never taken for an account
+// number: their check digits are the valid ones moved by a shift of 1 to
+// 96 (within the 97 valid values 02–98) that depends on the scope. Reverse
+// accepts a value only when its check digits are exactly this field's
+// shift away from valid, and fails with ErrNotToken otherwise: always for
+// a real IBAN, and for 95 in 96 tokens of another field or tenant.
+//
+// ChecksumValid makes tokens pass the mod-97 check like real IBANs, for
+// systems that refuse other numbers. Tokens can then not be told from
+// IBANs: Reverse turns any IBAN into another valid-looking one instead of
+// failing. Set it only when a downstream system requires it.
+type IBAN struct {
+	ChecksumValid bool
+}
 
 // Name returns "IBAN".
 func (IBAN) Name() string { return "IBAN" }
@@ -247,12 +296,14 @@ func ibanMod97(country string, bban []byte) int {
 
 // IBANValid reports whether s (spaces allowed) passes the IBAN mod-97 check.
 func IBANValid(s string) bool {
-	_, _, _, ok := parseIBAN(s)
-	return ok
+	compact, _, country, ok := parseIBAN(s)
+	return ok && ibanCheckDigits(compact) == ibanCheck(country, compact[4:])
 }
 
 // parseIBAN returns the upper-cased compact form, the byte offsets of its
-// characters in s, and whether the checksum holds.
+// characters in s and the country, and whether s has the shape of an IBAN
+// (country letters, two check digits, 15–34 characters). The checksum is
+// not checked.
 func parseIBAN(s string) (compact []byte, pos []int, country string, ok bool) {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -282,18 +333,42 @@ func parseIBAN(s string) (compact []byte, pos []int, country string, ok bool) {
 			return nil, nil, "", false
 		}
 	}
-	country = string(cc)
-	want := 98 - ibanMod97(country, compact[4:])
-	return compact, pos, country, int(check[0]-'0')*10+int(check[1]-'0') == want
+	return compact, pos, string(cc), true
 }
 
-func (IBAN) transform(f fpe, value string, enc bool) (string, error) {
+// ibanCheck returns the valid check digits (02–98) of a country and BBAN.
+func ibanCheck(country string, bban []byte) int { return 98 - ibanMod97(country, bban) }
+
+// ibanCheckDigits returns the check digits written in a compact IBAN.
+func ibanCheckDigits(compact []byte) int { return int(compact[2]-'0')*10 + int(compact[3]-'0') }
+
+// shiftCheck moves valid check digits (02–98) by shift within 02–98.
+func shiftCheck(valid, shift int) int { return 2 + (valid-2+shift)%97 }
+
+func (c IBAN) transform(f fpe, value string, enc bool) (string, error) {
 	compact, pos, country, ok := parseIBAN(value)
 	if !ok {
 		return "", fmt.Errorf("%w: not a valid IBAN", ErrFormat)
 	}
 	defer clear(compact)
 	bban := compact[4:]
+	shift := 0
+	if !c.ChecksumValid {
+		shift = 1 + int(f.check%96)
+	}
+	valid := ibanCheck(country, bban)
+	switch got := ibanCheckDigits(compact); {
+	case enc && got != valid:
+		return "", fmt.Errorf("%w: not a valid IBAN (already a token?)", ErrFormat)
+	case !enc && got != shiftCheck(valid, shift):
+		switch {
+		case got == valid:
+			return "", fmt.Errorf("%w: it passes the mod-97 check, and IBAN tokens fail it (see IBAN.ChecksumValid)", ErrNotToken)
+		case shift == 0:
+			return "", fmt.Errorf("%w: it fails the mod-97 check, and this field's tokens pass it", ErrNotToken)
+		}
+		return "", fmt.Errorf("%w: its check digits are not those of this field's tokens", ErrNotToken)
+	}
 	var dpos []int
 	var x []uint16
 	for i, c := range bban {
@@ -311,7 +386,10 @@ func (IBAN) transform(f fpe, value string, enc bool) (string, error) {
 		bban[p] = byte('0' + y[i])
 	}
 	clear(y)
-	check := 98 - ibanMod97(country, bban)
+	check := ibanCheck(country, bban)
+	if enc {
+		check = shiftCheck(check, shift)
+	}
 	compact[2], compact[3] = byte('0'+check/10), byte('0'+check%10)
 	out := []byte(value)
 	for i, p := range pos {
@@ -335,6 +413,12 @@ func (IBAN) transform(f fpe, value string, enc bool) (string, error) {
 // The local part needs at least 4 letters or digits (62^4 ≥ 10^6), and a
 // tokenized domain at least 4 outside the TLD; shorter ones fail with
 // ErrDomain rather than fall below the NIST floor.
+//
+// An e-mail token cannot be told from an address: every local part is the
+// token of some other local part of the same length and punctuation, so
+// Reverse of a real address (or of a token of another field) returns
+// another address. Use token=vault where reversal must refuse values that
+// were never tokenized.
 type Email struct {
 	TokenizeDomain bool
 }
@@ -402,6 +486,11 @@ func tokenizeOver(f fpe, a *Alphabet, s string, enc bool) (string, error) {
 // there, and any other rune must appear literally in the value and is
 // kept. An empty pattern tokenizes every rune of the value that is in the
 // alphabet and keeps the others, whatever the length.
+//
+// Template tokens (plain FF1 or FF3-1 over the alphabet) cannot be told
+// from values: FPE is a permutation of the values of that shape, so
+// Reverse of a value that was never tokenized returns another value of the
+// same shape. Use token=vault where reversal must refuse them.
 type Template struct {
 	name    string
 	alpha   *Alphabet

@@ -23,12 +23,15 @@ func TestKnownTokens(t *testing.T) {
 		value string
 		token string
 	}{
-		{MethodFF1, Card{}, "4111 1111 1111 1111", "5483 7560 2630 1111"},
-		{MethodFF31, Card{}, "4111 1111 1111 1111", "0972 3244 5924 1111"},
-		{MethodFF1, Card{KeepBIN: 6, LuhnInvalid: true}, "4111-1111-1111-1111", "4111-1135-5891-1111"},
+		{MethodFF1, Card{LuhnValid: true}, "4111 1111 1111 1111", "5483 7560 2630 1111"},
+		{MethodFF31, Card{LuhnValid: true}, "4111 1111 1111 1111", "0972 3244 5924 1111"},
+		{MethodFF1, Card{}, "4111 1111 1111 1111", "5483 7560 2631 1111"},
+		{MethodFF31, Card{}, "4111 1111 1111 1111", "0972 3244 5928 1111"},
+		{MethodFF1, Card{KeepBIN: 6}, "4111-1111-1111-1111", "4111-1135-5891-1111"},
 		{MethodFF1, Phone{DefaultRegion: "GB"}, "+44 20 7946 0958", "+44 84 4657 9104"},
 		{MethodFF1, SSN{}, "123-45-6789", "416-64-1695"},
-		{MethodFF1, IBAN{}, "GB82 WEST 1234 5698 7654 32", "GB33 WEST 5040 5421 4577 07"},
+		{MethodFF1, IBAN{ChecksumValid: true}, "GB82 WEST 1234 5698 7654 32", "GB33 WEST 5040 5421 4577 07"},
+		{MethodFF1, IBAN{}, "GB82 WEST 1234 5698 7654 32", "GB09 WEST 5040 5421 4577 07"},
 		{MethodFF1, Email{TokenizeDomain: true}, "jane.doe@example.com", "OKWQ.zYQ@hr58gbz.com"},
 		{MethodFF31, Email{}, "jane.doe@example.com", "xLvT.eP8@example.com"},
 		{MethodFF1, plate, "AB-12CD", "AB-B3VF"},

@@ -23,6 +23,13 @@ import (
 // case tokens only keep the country code and digit count. Numbers with
 // fewer than 6 tokenized digits fail with ErrDomain.
 //
+// A phone token cannot be told from a phone number: tokens are valid
+// numbers by design, so Reverse of a real number (or of a token of another
+// field) returns another valid-looking number. Reverse refuses with
+// ErrNotToken only a value that is not a valid number of its region
+// (without AllowInvalid). In free text, mark tokens with Annotate
+// ("PHONE(14):…") so they can be found and told apart.
+//
 // The cycle-walk follows libphonenumber's metadata: an update of
 // github.com/nyaruka/phonenumbers that changes which numbers are valid (or
 // which region a number belongs to) can change the tokens of some numbers
@@ -88,6 +95,9 @@ func (p Phone) transform(f fpe, value string, enc bool) (string, error) {
 		return "", fmt.Errorf("%w: not a phone number (set DefaultRegion for national formats)", ErrFormat)
 	}
 	if !orig.valid && !p.AllowInvalid {
+		if !enc {
+			return "", fmt.Errorf("%w: phone tokens are valid numbers of their region, and this one is not", ErrNotToken)
+		}
 		return "", fmt.Errorf("%w: phone number is not valid for its region (see Phone.AllowInvalid)", ErrFormat)
 	}
 	keep := 0

@@ -102,7 +102,13 @@ func (t *Tokenizer) Apply(ctx context.Context, ptr any) error {
 // nil), Reverse returns an error wrapping ErrPermission and changes
 // nothing. Fields tagged token=hmac are pseudonyms and are left as they
 // are. Every value is recovered before any field is written, so on error
-// the struct is unchanged.
+// the struct is unchanged. A value that is not a token of its field fails
+// with ErrNotToken where the format can tell (see Card, IBAN), and a vault
+// token of another tenant, subject or field with ErrNotFound.
+//
+// Errors of Apply and Reverse for a field are a *FieldError naming the
+// type, the field path and the record's id field, never the value or the
+// token.
 func (t *Tokenizer) Reverse(ctx context.Context, ptr any, permit Permit) error {
 	s, err := pii.SchemaOf(ptr)
 	if err != nil {
@@ -116,10 +122,10 @@ func (t *Tokenizer) Reverse(ctx context.Context, ptr any, permit Permit) error {
 			return nil
 		}
 		if permit == nil {
-			return fmt.Errorf("%w: %s.%s: no permission check supplied", ErrPermission, s.Name, path)
+			return fieldError(s, path, fmt.Errorf("%w: no permission check supplied", ErrPermission))
 		}
 		if err := permit(ctx, f, path); err != nil {
-			return fmt.Errorf("%w: %s.%s: %w", ErrPermission, s.Name, path, err)
+			return fieldError(s, path, fmt.Errorf("%w: %w", ErrPermission, err))
 		}
 		return nil
 	})
@@ -132,6 +138,18 @@ func (t *Tokenizer) Reverse(ctx context.Context, ptr any, permit Permit) error {
 		}
 		return t.Detokenize(ctx, Method(f.Opts.Token), scopeOf(s, ptr, f), t.FormatFor(f.Category), val)
 	})
+}
+
+// fieldError names the field and the record's id field around err.
+func fieldError(s *pii.Schema, path string, err error) error {
+	fe := &FieldError{Type: s.Name, Path: path, Err: err}
+	switch {
+	case s.ID != nil:
+		fe.Record = s.ID.Path
+	case s.Subject != nil:
+		fe.Record = s.Subject.Path
+	}
+	return fe
 }
 
 // rewrite computes a new value for every non-empty string field, then,
@@ -151,7 +169,7 @@ func (t *Tokenizer) rewrite(ptr any, fn func(s *pii.Schema, f *pii.Field, path, 
 		}
 		nv, err := fn(s, f, path, sv.String())
 		if err != nil {
-			return fmt.Errorf("tokenize: %s.%s: %w", s.Name, path, err)
+			return fieldError(s, path, err)
 		}
 		if nv != sv.String() {
 			next[path] = nv

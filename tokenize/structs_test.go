@@ -60,8 +60,8 @@ func TestApplyReverse(t *testing.T) {
 	} {
 		require.NotEqual(t, pair[0], pair[1])
 	}
-	require.True(t, LuhnValid(c.Card))
-	require.True(t, IBANValid(c.IBAN))
+	require.False(t, LuhnValid(c.Card), "card tokens fail Luhn")
+	require.False(t, IBANValid(c.IBAN), "IBAN tokens fail mod-97")
 	require.Equal(t, "1111", c.Card[len(c.Card)-4:])
 	require.Equal(t, layout(orig.Contacts[1].Phone), layout(c.Contacts[1].Phone))
 	require.Equal(t, tk.Pseudonym(Scope{Tenant: "acme", Field: "tCustomer.Alias"}, "jdoe"), c.Alias)
@@ -112,7 +112,7 @@ func TestApplyFormatOverride(t *testing.T) {
 	ctx := context.Background()
 	tk := newTestTokenizer(t, &Options{Formats: map[string]Format{
 		"phone": Phone{DefaultRegion: "US", KeepAreaCode: true},
-		"card":  Card{KeepBIN: 6, LuhnInvalid: true},
+		"card":  Card{KeepBIN: 6},
 	}})
 	type rec struct {
 		Phone string `pii:"user.contact.phone,token=ff1"`

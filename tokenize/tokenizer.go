@@ -209,26 +209,29 @@ func (t *Tokenizer) cipher(m Method, radix int) (NumeralCipher, error) {
 	return actual.(NumeralCipher), nil
 }
 
-// tweak derives the tweak of a scope: the first 8 (FF1) or 7 (FF3-1)
-// bytes of HMAC-SHA256(tweak key, tenant, field). Eight bytes keep the FF1
-// Q block to a single AES block for decimal inputs up to 38 digits.
-func (t *Tokenizer) tweak(m Method, s Scope) []byte {
-	key := tweakKey{m, s.Tenant, s.Field}
-	if v, ok := t.tweaks.Load(key); ok {
-		return v.([]byte)
-	}
-	mac := t.mac(t.k.tweak, s, "")
+// tweak derives the tweak of a scope, the first 8 (FF1) or 7 (FF3-1)
+// bytes of HMAC-SHA256(tweak key, tenant, field), and the scope's check
+// byte, the byte after them, which sets by how much the field's card and
+// IBAN tokens miss their check digits (see Card and IBAN). Eight bytes keep
+// the FF1 Q block to a single AES block for decimal inputs up to 38 digits.
+func (t *Tokenizer) tweak(m Method, s Scope) (tweak []byte, check byte) {
 	n := 8
 	if m == MethodFF31 {
 		n = FF31TweakSize
 	}
-	tw := mac[:n:n]
+	key := tweakKey{m, s.Tenant, s.Field}
+	if v, ok := t.tweaks.Load(key); ok {
+		e := v.([]byte)
+		return e[:n:n], e[n]
+	}
+	mac := t.mac(t.k.tweak, s, "")
+	e := mac[: n+1 : n+1]
 	if t.tweakSize.Load() < maxTweakCache {
-		if _, loaded := t.tweaks.LoadOrStore(key, tw); !loaded {
+		if _, loaded := t.tweaks.LoadOrStore(key, e); !loaded {
 			t.tweakSize.Add(1)
 		}
 	}
-	return tw
+	return e[:n:n], e[n]
 }
 
 // mac computes HMAC-SHA256(key, len‖tenant‖len‖field‖value) with length
@@ -251,6 +254,7 @@ type fpe struct {
 	t      *Tokenizer
 	m      Method
 	tweak  []byte
+	check  byte // the scope's check byte (see Tokenizer.tweak); 0 for vault tokens
 	random bool
 }
 
@@ -329,9 +333,11 @@ func (f *fpe) randomNumerals(radix, n int, valid func([]uint16) bool) ([]uint16,
 func (t *Tokenizer) newFPE(m Method, s Scope) (fpe, error) {
 	switch m {
 	case "", MethodFF1:
-		return fpe{t: t, m: MethodFF1, tweak: t.tweak(MethodFF1, s)}, nil
+		tw, check := t.tweak(MethodFF1, s)
+		return fpe{t: t, m: MethodFF1, tweak: tw, check: check}, nil
 	case MethodFF31:
-		return fpe{t: t, m: MethodFF31, tweak: t.tweak(MethodFF31, s)}, nil
+		tw, check := t.tweak(MethodFF31, s)
+		return fpe{t: t, m: MethodFF31, tweak: tw, check: check}, nil
 	}
 	return fpe{}, fmt.Errorf("%w: unknown method %q", ErrFormat, m)
 }

@@ -79,7 +79,7 @@ func TestCard(t *testing.T) {
 		}
 		cards[len(cards)-1] = string(x)
 	}
-	for _, opt := range []Card{{}, {KeepBIN: 6}, {KeepBIN: 8}, {LuhnInvalid: true}, {KeepBIN: 6, LuhnInvalid: true}} {
+	for _, opt := range []Card{{}, {KeepBIN: 6}, {KeepBIN: 8}, {LuhnValid: true}, {KeepBIN: 6, LuhnValid: true}} {
 		for _, c := range cards {
 			name := fmt.Sprintf("%+v/%s", opt, c)
 			require.True(t, LuhnValid(c), name)
@@ -95,7 +95,7 @@ func TestCard(t *testing.T) {
 			require.Equal(t, dc[len(dc)-4:], dt[len(dt)-4:], "last 4 kept: %s", name)
 			require.Equal(t, dc[:opt.KeepBIN], dt[:opt.KeepBIN], "BIN kept: %s", name)
 			require.NotEqual(t, dc, dt, name)
-			require.Equal(t, !opt.LuhnInvalid, LuhnValid(tok), "Luhn as promised: %s", name)
+			require.Equal(t, opt.LuhnValid, LuhnValid(tok), "Luhn as promised: %s", name)
 			back, err := tk.Detokenize(ctx, MethodFF1, scopeA, opt, tok)
 			require.NoError(t, err, name)
 			require.Equal(t, c, back, name)
@@ -112,7 +112,7 @@ func TestCard(t *testing.T) {
 
 			tok31, err := tk.Tokenize(ctx, MethodFF31, scopeA, opt, c)
 			require.NoError(t, err)
-			require.Equal(t, !opt.LuhnInvalid, LuhnValid(tok31))
+			require.Equal(t, opt.LuhnValid, LuhnValid(tok31))
 			back31, err := tk.Detokenize(ctx, MethodFF31, scopeA, opt, tok31)
 			require.NoError(t, err)
 			require.Equal(t, c, back31)
@@ -145,9 +145,9 @@ func TestCardErrors(t *testing.T) {
 			}
 		})
 	}
-	// A Luhn-valid string is not a LuhnInvalid token.
-	_, err := tk.Detokenize(ctx, MethodFF1, scopeA, Card{LuhnInvalid: true}, "4111111111111111")
-	require.ErrorIs(t, err, ErrFormat)
+	// A Luhn-valid string is not a token of a field whose tokens fail Luhn.
+	_, err := tk.Detokenize(ctx, MethodFF1, scopeA, Card{}, "4111111111111111")
+	require.ErrorIs(t, err, ErrNotToken)
 }
 
 func TestPhone(t *testing.T) {
@@ -261,9 +261,16 @@ func TestIBAN(t *testing.T) {
 		"CH9300762011623852957", "de89 3704 0044 0532 0130 00",
 	} {
 		require.True(t, IBANValid(v), v)
+		valid, err := tk.Tokenize(ctx, MethodFF1, scopeA, IBAN{ChecksumValid: true}, v)
+		require.NoError(t, err, v)
+		require.True(t, IBANValid(valid), "ChecksumValid: the token passes mod-97: %s", valid)
+		back, err := tk.Detokenize(ctx, MethodFF1, scopeA, IBAN{ChecksumValid: true}, valid)
+		require.NoError(t, err)
+		require.Equal(t, v, back)
 		tok, err := tk.Tokenize(ctx, MethodFF1, scopeA, IBAN{}, v)
 		require.NoError(t, err, v)
-		require.True(t, IBANValid(tok), "token passes mod-97: %s", tok)
+		require.False(t, IBANValid(tok), "the token fails mod-97: %s", tok)
+		require.Equal(t, valid[:2]+valid[4:], tok[:2]+tok[4:], "only the check digits differ")
 		require.Equal(t, v[:2], tok[:2], "country kept")
 		require.Equal(t, len(v), len(tok))
 		require.NotEqual(t, v, tok)
@@ -274,7 +281,7 @@ func TestIBAN(t *testing.T) {
 				require.Equal(t, v[i], tok[i], "letters and spaces kept")
 			}
 		}
-		back, err := tk.Detokenize(ctx, MethodFF1, scopeA, IBAN{}, tok)
+		back, err = tk.Detokenize(ctx, MethodFF1, scopeA, IBAN{}, tok)
 		require.NoError(t, err)
 		require.Equal(t, v, back)
 	}
@@ -462,7 +469,7 @@ func testVault(t *testing.T, newStore func(t *testing.T) TokenStore) {
 		b, err := tk.Tokenize(ctx, MethodVault, scopeA, Card{}, "4111111111111111")
 		require.NoError(t, err)
 		require.NotEqual(t, a, b, "non-convergent tokens are fresh")
-		require.True(t, LuhnValid(a), "vault tokens follow the format")
+		require.False(t, LuhnValid(a), "vault tokens follow the format: card tokens fail Luhn")
 		require.Equal(t, "1111", a[12:])
 		for _, tok := range []string{a, b} {
 			v, err := tk.Detokenize(ctx, MethodVault, scopeA, Card{}, tok)
