@@ -67,3 +67,7 @@ func CheckSecretRedaction(t interface {
 func FieldAD(v byte, id uint32, b Binding) []byte {
 	return appendFieldAD(nil, format.Version(v), id, &b)
 }
+
+// SetTestHook makes s call fn at named points of its key lookups
+// ("enc:install", "dec:install", "forget:purge").
+func SetTestHook(s *Sealer, fn func(point string)) { s.testHook = fn }
