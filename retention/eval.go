@@ -83,6 +83,30 @@ type record struct {
 // retention policy whose action has not been applied yet. With pending
 // false it leaves out fields still in their period.
 func (m *Manager) evaluate(now time.Time, r record, pending bool) ([]Item, error) {
+	var items []Item
+	err := m.walkVerdicts(now, r, !pending, func(it Item, k verdictKind) error {
+		if k == verdictItem && (pending || it.State != Pending) {
+			items = append(items, it)
+		}
+		return nil
+	})
+	return items, err
+}
+
+// verdictKind says whether a field got a verdict, and why not.
+type verdictKind int
+
+const (
+	verdictItem       verdictKind = iota // the Item holds the verdict
+	verdictNoPolicy                      // no retention period
+	verdictNotStarted                    // the from= clock is unset
+	verdictApplied                       // the value already is the action's output
+)
+
+// walkVerdicts calls fn with the verdict of every tagged field of the
+// record. With skipPending, fields still in their period are passed as
+// Pending items without their reason (the sweep's fast path).
+func (m *Manager) walkVerdicts(now time.Time, r record, skipPending bool, fn func(Item, verdictKind) error) error {
 	s := r.ti.s
 	tenant := s.TenantOf(r.ptr)
 	var juris string
@@ -90,15 +114,16 @@ func (m *Manager) evaluate(now time.Time, r record, pending bool) ([]Item, error
 		juris = m.jurisdiction(r.ptr)
 	}
 	root := reflect.ValueOf(r.ptr).Elem()
-	var items []Item
-	err := s.WalkOwned(r.ptr, func(f *pii.Field, path string, owner, v reflect.Value) error {
-		p := m.policies.resolve(tagPolicy(f), s.Name, f.Path, tenant, juris)
+	return s.WalkOwned(r.ptr, func(f *pii.Field, path string, owner, v reflect.Value) error {
+		p, floors := m.policies.resolve(tagPolicy(f), s.Name, f.Path, tenant, juris)
+		it := Item{Path: path, Field: f, Policy: p, v: v, owner: owner}
 		if p.Retain.IsZero() {
-			return nil
+			return fn(it, verdictNoPolicy)
 		}
 		if p.Then.Kind == "" {
 			p.Then.Kind = ActionNull
 		}
+		it.Action, it.Policy = p.Then, p
 		clock, from := r.created, "creation"
 		if p.From != "" {
 			// An unset from= clock has not started: nothing is due yet.
@@ -106,32 +131,29 @@ func (m *Manager) evaluate(now time.Time, r record, pending bool) ([]Item, error
 			from = p.From
 		}
 		if clock.IsZero() {
-			return nil
+			return fn(it, verdictNotStarted)
 		}
-		it := Item{Path: path, Field: f, Action: p.Then, Policy: p, v: v, owner: owner}
 		it.Expires = p.Retain.AddTo(clock)
 		it.At = p.Grace.AddTo(it.Expires)
-		var minEnd time.Time
-		if !p.Min.IsZero() {
-			minEnd = p.Min.AddTo(clock)
-		}
+		minEnd, minDur := m.minEnd(root, r.created, p, floors)
+		it.Policy.Min = minDur
 		if now.Before(it.Expires) {
-			if pending {
-				it.State = Pending
-				if minEnd.After(it.At) {
-					it.At = minEnd
-				}
-				it.Reason = fmt.Sprintf("retain=%s from %s ends %s", p.Retain, from, it.Expires.UTC().Format(time.RFC3339))
-				items = append(items, it)
+			it.State = Pending
+			if skipPending {
+				return fn(it, verdictItem)
 			}
-			return nil
+			if minEnd.After(it.At) {
+				it.At = minEnd
+			}
+			it.Reason = fmt.Sprintf("retain=%s from %s ends %s", p.Retain, from, it.Expires.UTC().Format(time.RFC3339))
+			return fn(it, verdictItem)
 		}
 		next, changed, err := m.actor.transform(f, p.Then, v)
 		if err != nil {
 			return fmt.Errorf("retention: %s.%s: %w", s.Name, f.Path, err)
 		}
 		if !changed && p.Then.Kind != ActionDelete && p.Then.Kind != ActionBlock {
-			return nil // already applied
+			return fn(it, verdictApplied)
 		}
 		it.next = next
 		it.Reason = "expired " + it.Expires.UTC().Format(time.RFC3339) + " (" + from + " clock)"
@@ -144,17 +166,48 @@ func (m *Manager) evaluate(now time.Time, r record, pending bool) ([]Item, error
 		case now.Before(minEnd):
 			it.State = Deferred
 			it.At = minEnd
-			it.Reason += fmt.Sprintf("; min=%s keeps it until %s", p.Min, minEnd.UTC().Format(time.RFC3339))
+			it.Reason += fmt.Sprintf("; min=%s keeps it until %s", minDur, minEnd.UTC().Format(time.RFC3339))
 		default:
 			it.State = Due
 		}
 		if it.State == Grace && minEnd.After(it.At) {
 			it.At = minEnd
 		}
-		items = append(items, it)
-		return nil
+		return fn(it, verdictItem)
 	})
-	return items, err
+}
+
+// minEnd returns when the legal minimum of a field ends, and the min=
+// duration that sets it: the latest over the resolved policy and every
+// floor (the tag's own min= and each matching override's), so that an
+// override can raise min= but never lower it.
+func (m *Manager) minEnd(root reflect.Value, created time.Time, p Policy, floors []minFloor) (time.Time, pii.Duration) {
+	clock := func(from string) time.Time {
+		if from == "" {
+			return created
+		}
+		t, _ := clockField(root, from)
+		return t
+	}
+	var end time.Time
+	var dur pii.Duration
+	consider := func(d pii.Duration, from string) {
+		if d.IsZero() {
+			return
+		}
+		c := clock(from)
+		if c.IsZero() {
+			return
+		}
+		if e := d.AddTo(c); e.After(end) {
+			end, dur = e, d
+		}
+	}
+	consider(p.Min, p.From)
+	for _, f := range floors {
+		consider(f.min, f.from)
+	}
+	return end, dur
 }
 
 // clockField reads the time.Time (or *time.Time) field named name.

@@ -55,7 +55,7 @@ func Example() {
 		panic(err)
 	}
 	fmt.Println("scanned", st.Scanned, "applied", st.Applied)
-	got := store.Get("c-1").(*Customer)
+	got := store.Get("", "c-1").(*Customer)
 	fmt.Printf("%q %q %s %q\n", got.Email, got.Phone, got.BirthDate.Format(time.DateOnly), got.IP)
 	fmt.Println("ledger entries:", len(ledger.Entries()))
 

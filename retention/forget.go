@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"reflect"
-	"slices"
 	"time"
 
 	"github.com/fieldguard/pii"
@@ -16,40 +15,73 @@ type ForgetReport struct {
 	// Applied counts the actions applied; Kept the fields kept back by a
 	// hold, by min= or by then=block.
 	Applied, Kept int
-	// KeyShredded says whether the subject's key was shredded (and tokens
-	// deleted): only once nothing of the subject is kept.
+	// KeyShredded says whether the subject's keys were shredded (and their
+	// tokens deleted): only once nothing sealed under them must be kept.
 	KeyShredded bool
+	// ShredPending says that values sealed under the subject's keys are
+	// kept: the shred is pending, and a later sweep or Release completes
+	// it (erasing the kept values first) once they lapse.
+	ShredPending bool
 	// Entries has one entry per field acted on or kept, and one (Field "")
-	// for the subject's key.
+	// for the subject's keys.
 	Entries []Entry
+
+	keyKept int    // values under the key kept back
+	keyWhy  string // the first of them, by type and field
 }
 
-const policyErasure = "erasure request"
+const (
+	policyErasure      = "erasure request"
+	policyErasureClose = "erasure request (subject closed)"
+)
 
-// Forget executes the right to be forgotten for subject across every
-// registered store: each personal-data field of the subject's records gets
-// its then= action (fields without a retention policy are nulled), a record
-// whose policy says delete is deleted, then the subject's key is shredded
-// and their vaulted tokens deleted. A legal hold keeps the records it
-// covers, and a field whose min= period has not ended is kept, with the
-// reason and date in the report and the ledger; so is a then=block field.
-// While anything is kept, the key is not shredded (it would destroy the
-// kept values too). Forget is idempotent: calling it again after a hold or
-// min= ends finishes the job.
-func (m *Manager) Forget(ctx context.Context, subject string) (*ForgetReport, error) {
+// Forget executes the right to be forgotten for the data subject (tenant,
+// subject) across every registered store, and for nobody else: each
+// personal-data field of the subject's records gets its then= action
+// (fields without a retention policy are nulled), a record whose policy
+// says delete is deleted, then the subject's keys are shredded and their
+// vaulted tokens deleted. Types without a pii:"tenant" field belong to the
+// tenant "".
+//
+// A legal hold keeps the records it covers, and a field whose min= period
+// has not ended is kept, with the reason and date in the report and the
+// ledger; so is a then=block field. While any value sealed under the
+// subject's keys (encrypt, token=vault) is kept, the keys are not shredded
+// (it would destroy the kept values too): the shred is recorded as pending
+// and the next sweep or [Manager.Release] after the values lapse erases
+// them and completes it, without the request being made again. Values
+// added for the subject meanwhile are erased by that completion too.
+//
+// By default the shred uses the Shredder's ForgetSubject, so a returning
+// customer's new values are sealed under a new key generation; with
+// Options.CloseOnForget it uses CloseSubject, which also refuses them.
+// Forget is idempotent.
+func (m *Manager) Forget(ctx context.Context, tenant, subject string) (*ForgetReport, error) {
+	kind := PendingErasure
+	if m.closer != nil {
+		kind = PendingClose
+	}
+	return m.forget(ctx, tenant, subject, kind, false)
+}
+
+// forget carries out an erasure request. resumed completes a pending one:
+// fields kept again are not recorded again, nor is the pending shred.
+func (m *Manager) forget(ctx context.Context, tenant, subject string, kind PendingKind, resumed bool) (*ForgetReport, error) {
 	if subject == "" {
 		return nil, fmt.Errorf("retention: Forget: empty subject")
 	}
 	now := m.clock.Now()
-	holds, err := m.activeHolds(ctx, now)
-	if err != nil {
-		return nil, err
+	id := m.SubjectHash(tenant, subject)
+	shreds := m.shredder != nil || m.tokens != nil
+	if shreds && !resumed {
+		// Recorded first, so that a request interrupted half-way is
+		// completed by the next sweep.
+		if err := m.pending.PutPending(ctx, m.sealPending(tenant, subject, kind)); err != nil {
+			return nil, err
+		}
 	}
-	m.mu.RLock()
-	stores := append([]Store(nil), m.stores...)
-	m.mu.RUnlock()
+	stores := m.registered()
 	rep := &ForgetReport{}
-	tenants := map[string]bool{}
 	for _, st := range stores {
 		s := st.Schema()
 		if s.Subject == nil {
@@ -59,8 +91,13 @@ func (m *Manager) Forget(ctx context.Context, subject string) (*ForgetReport, er
 		if err != nil {
 			return rep, err
 		}
-		q := Query{Subject: subject, Limit: 500}
+		q := Query{Tenant: tenant, Subject: subject, Limit: 500}
 		for {
+			// Holds are read for every batch, as sweeps do.
+			holds, err := m.activeHolds(ctx, now)
+			if err != nil {
+				return rep, err
+			}
 			cl, err := st.Claim(ctx, q)
 			if err != nil {
 				return rep, err
@@ -72,8 +109,7 @@ func (m *Manager) Forget(ctx context.Context, subject string) (*ForgetReport, er
 			}
 			b := batch{m: m, ti: ti, now: now}
 			for _, rec := range recs {
-				tenants[s.TenantOf(rec.Value)] = true
-				if err := m.forgetRecord(&b, rec, subject, holds, rep); err != nil {
+				if err := m.forgetRecord(&b, rec, subject, holds, rep, kind, resumed); err != nil {
 					cl.Rollback()
 					return rep, err
 				}
@@ -88,23 +124,30 @@ func (m *Manager) Forget(ctx context.Context, subject string) (*ForgetReport, er
 			q.After = recs[len(recs)-1].Pos
 		}
 	}
-	keyEntry := Entry{Subject: m.SubjectHash(subject), Action: ActionShred, Policy: policyErasure, At: now}
-	if rep.Kept > 0 {
-		keyEntry.Outcome, keyEntry.Reason = OutcomeDeferred, fmt.Sprintf("%d field(s) kept; key kept until they may be erased", rep.Kept)
+	if !shreds {
+		return rep, nil
+	}
+	policy := policyErasure
+	if kind == PendingClose {
+		policy = policyErasureClose
+	}
+	keyEntry := Entry{Subject: id, Action: ActionShred, Policy: policy, At: now}
+	if rep.keyKept > 0 {
+		rep.ShredPending = true
+		if resumed {
+			return rep, nil
+		}
+		keyEntry.Outcome = OutcomePending
+		keyEntry.Reason = fmt.Sprintf("%d value(s) under the subject's key kept (%s); shred pending until they may be erased", rep.keyKept, rep.keyWhy)
 	} else {
-		if len(tenants) == 0 {
-			tenants[""] = true
+		if err := m.shredKey(ctx, tenant, subject, kind); err != nil {
+			return rep, err
 		}
-		list := make([]string, 0, len(tenants))
-		for tenant := range tenants {
-			list = append(list, tenant)
-		}
-		slices.Sort(list)
-		if err := m.shredSubject(ctx, list, subject); err != nil {
+		if err := m.pending.DeletePending(ctx, id, kind); err != nil {
 			return rep, err
 		}
 		rep.KeyShredded = true
-		keyEntry.Outcome, keyEntry.Reason = OutcomeApplied, "subject key shredded, tokens deleted"
+		keyEntry.Outcome, keyEntry.Reason = OutcomeApplied, m.shredText(kind)
 	}
 	rep.Entries = append(rep.Entries, keyEntry)
 	if l, ok := m.ledgerOf(stores); ok {
@@ -129,13 +172,26 @@ func (m *Manager) ledgerOf(stores []Store) (Ledger, bool) {
 	return nil, false
 }
 
-func (m *Manager) forgetRecord(b *batch, rec Record, subject string, holds holdSet, rep *ForgetReport) error {
+func (m *Manager) forgetRecord(b *batch, rec Record, subject string, holds holdSet, rep *ForgetReport, kind PendingKind, resumed bool) error {
 	s := b.ti.s
+	policy := policyErasure
+	if kind == PendingClose {
+		policy = policyErasureClose
+	}
 	kept := func(it Item, outcome, reason string) {
-		e := Entry{Subject: m.SubjectHash(subject), Record: m.RecordHash(s.Name, rec.Key), Type: s.Name,
-			Field: it.Path, Action: it.Action.String(), Policy: policyErasure, Outcome: outcome, Reason: reason, At: b.now}
-		b.entries = append(b.entries, e)
 		rep.Kept++
+		if keyBearing(it.Field) && !it.v.IsZero() {
+			if rep.keyKept == 0 {
+				rep.keyWhy = s.Name + "." + it.Path + ": " + outcome
+			}
+			rep.keyKept++
+		}
+		if resumed {
+			return // recorded when the request was made
+		}
+		e := Entry{Subject: m.SubjectHash(rec.Tenant, subject), Record: m.RecordHash(rec.Tenant, s.Name, rec.Key), Type: s.Name,
+			Field: it.Path, Action: it.Action.String(), Policy: policy, Outcome: outcome, Reason: reason, At: b.now}
+		b.entries = append(b.entries, e)
 	}
 	items, err := m.forgetItems(b.now, record{ti: b.ti, ptr: rec.Value, created: rec.Created})
 	if err != nil {
@@ -144,7 +200,7 @@ func (m *Manager) forgetRecord(b *batch, rec Record, subject string, holds holdS
 	if len(items) == 0 {
 		return nil
 	}
-	if h, ok := m.held(holds, s.Name, rec.Key, subject); ok {
+	if h, ok := m.held(holds, rec.Tenant, s.Name, rec.Key, subject); ok {
 		for _, it := range items {
 			reason := "legal hold: " + h.Reason
 			if !h.Until.IsZero() {
@@ -188,7 +244,7 @@ func (m *Manager) forgetRecord(b *batch, rec Record, subject string, holds holdS
 		apply = filterActions(apply)
 	}
 	before := b.applied
-	b.apply(rec, subject, apply, policyErasure, OutcomeApplied)
+	b.apply(rec, subject, apply, policy, OutcomeApplied)
 	rep.Applied += int(b.applied - before)
 	// The key is shredded once for the whole request, not per record.
 	b.shred = nil
@@ -219,23 +275,18 @@ func (m *Manager) forgetItems(now time.Time, r record) ([]Item, error) {
 	root := reflect.ValueOf(r.ptr).Elem()
 	var items []Item
 	err := s.WalkOwned(r.ptr, func(f *pii.Field, path string, owner, v reflect.Value) error {
-		p := m.policies.resolve(tagPolicy(f), s.Name, f.Path, tenant, juris)
+		p, floors := m.policies.resolve(tagPolicy(f), s.Name, f.Path, tenant, juris)
 		a := p.Then
 		if p.Retain.IsZero() || a.Kind == "" {
 			a = pii.Action{Kind: ActionNull}
 		}
 		it := Item{Path: path, Field: f, Action: a, Policy: p, v: v, owner: owner, State: Due, At: now, Reason: "erasure request"}
-		if !p.Min.IsZero() {
-			clock := r.created
-			if p.From != "" {
-				clock, _ = clockField(root, p.From)
-			}
-			if end := p.Min.AddTo(clock); !clock.IsZero() && now.Before(end) {
-				it.State, it.At = Deferred, end
-				it.Reason = fmt.Sprintf("min=%s keeps it until %s", p.Min, end.UTC().Format(time.RFC3339))
-				items = append(items, it)
-				return nil
-			}
+		if end, d := m.minEnd(root, r.created, p, floors); now.Before(end) {
+			it.Policy.Min = d
+			it.State, it.At = Deferred, end
+			it.Reason = fmt.Sprintf("min=%s keeps it until %s", d, end.UTC().Format(time.RFC3339))
+			items = append(items, it)
+			return nil
 		}
 		if a.Kind == ActionBlock {
 			if v.IsZero() {

@@ -3,14 +3,16 @@ package retention
 import (
 	"context"
 	"errors"
+	"slices"
 	"sort"
 	"sync"
 	"time"
 )
 
 // Hold is a legal hold: while active it stops every destructive action on
-// what it covers, in sweeps and erasure requests alike. It holds only keyed
-// hashes; its reason must not contain personal data.
+// what it covers, in sweeps and erasure requests alike, and keeps the
+// subject's keys from being shredded. It holds only keyed hashes (which
+// cover the tenant); its reason must not contain personal data.
 type Hold struct {
 	// ID is the keyed hash of what the hold covers; placing a second hold
 	// on the same target replaces the first.
@@ -36,55 +38,75 @@ type Holds interface {
 	Active(ctx context.Context, now time.Time) ([]Hold, error)
 }
 
-// Target is what a hold covers: a subject or one record.
+// Target is what a hold covers: a data subject or one record, each within
+// a tenant.
 type Target struct {
+	tenant    string
 	subject   string
 	typ, id   string
 	forRecord bool
 }
 
-// Subject targets every record of a data subject.
-func Subject(id string) Target { return Target{subject: id} }
+// Subject targets every record of the data subject (tenant, id), in every
+// registered type. Types without a pii:"tenant" field belong to the tenant "".
+func Subject(tenant, id string) Target { return Target{tenant: tenant, subject: id} }
 
-// RecordTarget targets one record of the type named typ ([pii.Schema.Name]).
-func RecordTarget(typ, id string) Target { return Target{typ: typ, id: id, forRecord: true} }
+// RecordTarget targets the record (tenant, id) of the type named typ
+// ([pii.Schema.Name]).
+func RecordTarget(tenant, typ, id string) Target {
+	return Target{tenant: tenant, typ: typ, id: id, forRecord: true}
+}
+
+func (m *Manager) targetHash(t Target) string {
+	if t.forRecord {
+		return m.RecordHash(t.tenant, t.typ, t.id)
+	}
+	return m.SubjectHash(t.tenant, t.subject)
+}
 
 // Hold places a legal hold on t until the given time (zero: until released).
+// Sweeps and erasure requests read the holds again for every batch, so a
+// hold placed while one runs is honoured from its next batch.
 func (m *Manager) Hold(ctx context.Context, t Target, reason string, until time.Time) (Hold, error) {
-	if t.subject == "" && t.id == "" {
+	if (t.forRecord && (t.id == "" || t.typ == "")) || (!t.forRecord && t.subject == "") {
 		return Hold{}, errors.New("retention: Hold: empty target")
 	}
-	h := Hold{Reason: reason, Until: until, Created: m.clock.Now()}
+	h := Hold{ID: m.targetHash(t), Reason: reason, Until: until, Created: m.clock.Now()}
 	if t.forRecord {
-		h.Type, h.Record = t.typ, m.RecordHash(t.typ, t.id)
-		h.ID = h.Record
+		h.Type, h.Record = t.typ, h.ID
 	} else {
-		h.Subject = m.SubjectHash(t.subject)
-		h.ID = h.Subject
+		h.Subject = h.ID
 	}
 	return h, m.holds.Put(ctx, h)
 }
 
 // Release lifts the hold on t and applies at once what became due while it
-// held: the records it covered are swept. A Forget refused because of the
-// hold must be asked again.
+// held: pending key shreds are completed where nothing must be kept any
+// longer (an erasure request that the hold kept waiting finishes without
+// being asked again), then the records the hold covered are swept.
 func (m *Manager) Release(ctx context.Context, t Target) (Stats, error) {
-	id := m.SubjectHash(t.subject)
-	if t.forRecord {
-		id = m.RecordHash(t.typ, t.id)
-	}
-	if err := m.holds.Delete(ctx, id); err != nil {
+	if err := m.holds.Delete(ctx, m.targetHash(t)); err != nil {
 		return Stats{}, err
 	}
 	sw := NewSweeper(m, nil)
+	var pend Stats
+	if err := sw.settlePending(ctx, &pend); err != nil {
+		return pend, err
+	}
+	var st Stats
+	var err error
 	if t.forRecord {
-		return sw.run(ctx, func(st Store) (Query, bool) {
-			return Query{Record: t.id}, st.Schema().Name == t.typ
+		st, err = sw.run(ctx, func(s Store) (Query, bool) {
+			return Query{Tenant: t.tenant, Record: t.id}, s.Schema().Name == t.typ
+		})
+	} else {
+		st, err = sw.run(ctx, func(s Store) (Query, bool) {
+			return Query{Tenant: t.tenant, Subject: t.subject}, s.Schema().Subject != nil
 		})
 	}
-	return sw.run(ctx, func(st Store) (Query, bool) {
-		return Query{Subject: t.subject}, st.Schema().Subject != nil
-	})
+	st.Applied += pend.Applied
+	st.KeysShredded += pend.KeysShredded
+	return st, err
 }
 
 // holdSet answers whether a record is held.
@@ -102,30 +124,40 @@ func (m *Manager) activeHolds(ctx context.Context, now time.Time) (holdSet, erro
 	return set, nil
 }
 
-// held returns the hold covering the record, if any.
-func (m *Manager) held(set holdSet, typ, key, subject string) (Hold, bool) {
+// held returns the hold covering the record (tenant, key) of type typ,
+// whose subject is subject, if any.
+func (m *Manager) held(set holdSet, tenant, typ, key, subject string) (Hold, bool) {
 	if len(set) == 0 {
 		return Hold{}, false
 	}
-	if h, ok := set[m.RecordHash(typ, key)]; ok {
+	if h, ok := set[m.RecordHash(tenant, typ, key)]; ok {
 		return h, true
 	}
 	if subject != "" {
-		if h, ok := set[m.SubjectHash(subject)]; ok {
+		if h, ok := set[m.SubjectHash(tenant, subject)]; ok {
 			return h, true
 		}
 	}
 	return Hold{}, false
 }
 
-// MemoryHolds keeps holds in memory, for tests and single-process use.
+// MemoryHolds keeps holds and pending shreds in memory, for tests and
+// single-process use.
 type MemoryHolds struct {
-	mu    sync.Mutex
-	holds map[string]Hold
+	mu      sync.Mutex
+	holds   map[string]Hold
+	pending map[string]PendingShred
 }
 
+var (
+	_ Holds         = (*MemoryHolds)(nil)
+	_ PendingShreds = (*MemoryHolds)(nil)
+)
+
 // NewMemoryHolds returns an empty in-memory hold store.
-func NewMemoryHolds() *MemoryHolds { return &MemoryHolds{holds: map[string]Hold{}} }
+func NewMemoryHolds() *MemoryHolds {
+	return &MemoryHolds{holds: map[string]Hold{}, pending: map[string]PendingShred{}}
+}
 
 func (h *MemoryHolds) Put(_ context.Context, x Hold) error {
 	h.mu.Lock()
@@ -151,5 +183,45 @@ func (h *MemoryHolds) Active(_ context.Context, now time.Time) ([]Hold, error) {
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+// PutPending records p, or raises the kind of the pending shred with its ID.
+func (h *MemoryHolds) PutPending(_ context.Context, p PendingShred) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if old, ok := h.pending[p.ID]; ok && old.Kind >= p.Kind {
+		return nil
+	}
+	p.Sealed = slices.Clone(p.Sealed)
+	h.pending[p.ID] = p
+	return nil
+}
+
+// DeletePending removes the pending shred with the id if its kind is at most kind.
+func (h *MemoryHolds) DeletePending(_ context.Context, id string, kind PendingKind) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if old, ok := h.pending[id]; ok && old.Kind <= kind {
+		delete(h.pending, id)
+	}
+	return nil
+}
+
+// Pending returns up to limit pending shreds with an ID after after, in ID order.
+func (h *MemoryHolds) Pending(_ context.Context, after string, limit int) ([]PendingShred, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []PendingShred
+	for id, p := range h.pending {
+		if id > after {
+			p.Sealed = slices.Clone(p.Sealed)
+			out = append(out, p)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
 	return out, nil
 }

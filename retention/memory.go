@@ -12,14 +12,26 @@ import (
 )
 
 // MemoryStore is an in-memory [Store], the reference implementation for
-// tests and examples. Records are keyed by [pii.Schema.RecordOf]. A claim
-// holds the store's lock until it commits or rolls back.
+// tests and examples. Records are keyed by (tenant, id): [pii.Schema.TenantOf]
+// and [pii.Schema.RecordOf], so ids may repeat across tenants. A claim
+// holds the store's lock until it commits or rolls back; read-only claims
+// take no lock.
 type MemoryStore struct {
 	schema *pii.Schema
 	ledger *MemoryLedger
 	mu     sync.Mutex // held by an open claim
 	dataMu sync.Mutex // guards recs
-	recs   map[string]memRecord
+	recs   map[memKey]memRecord
+}
+
+// memKey is a record's key and its position in store order.
+type memKey struct{ tenant, id string }
+
+func (k memKey) less(o memKey) bool {
+	if k.tenant != o.tenant {
+		return k.tenant < o.tenant
+	}
+	return k.id < o.id
 }
 
 type memRecord struct {
@@ -37,30 +49,31 @@ func NewMemoryStore(prototype any, ledger *MemoryLedger) (*MemoryStore, error) {
 	if s.ID == nil && s.Subject == nil {
 		return nil, fmt.Errorf("retention: %s has neither an id nor a subject field to key records by", s.Name)
 	}
-	return &MemoryStore{schema: s, ledger: ledger, recs: map[string]memRecord{}}, nil
+	return &MemoryStore{schema: s, ledger: ledger, recs: map[memKey]memRecord{}}, nil
 }
 
 // Schema returns the stored type's schema.
 func (ms *MemoryStore) Schema() *pii.Schema { return ms.schema }
 
-// Put stores a copy of the record ptr points to, created at created.
+// Put stores a copy of the record ptr points to, created at created,
+// replacing the record with the same tenant and id.
 func (ms *MemoryStore) Put(ptr any, created time.Time) error {
 	rv := reflect.ValueOf(ptr)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() || rv.Elem().Type() != ms.schema.Type {
 		return fmt.Errorf("retention: MemoryStore.Put: need *%s, got %T", ms.schema.Type, ptr)
 	}
-	key := ms.schema.RecordOf(ptr)
+	key := memKey{ms.schema.TenantOf(ptr), ms.schema.RecordOf(ptr)}
 	ms.dataMu.Lock()
 	defer ms.dataMu.Unlock()
 	ms.recs[key] = memRecord{created: created, value: deepCopy(rv)}
 	return nil
 }
 
-// Get returns a copy of the record with the key, or nil.
-func (ms *MemoryStore) Get(key string) any {
+// Get returns a copy of the record (tenant, id), or nil.
+func (ms *MemoryStore) Get(tenant, id string) any {
 	ms.dataMu.Lock()
 	defer ms.dataMu.Unlock()
-	r, ok := ms.recs[key]
+	r, ok := ms.recs[memKey{tenant, id}]
 	if !ok {
 		return nil
 	}
@@ -79,40 +92,50 @@ func (ms *MemoryStore) Claim(ctx context.Context, q Query) (Claim, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	ms.mu.Lock()
+	if !q.ReadOnly {
+		ms.mu.Lock()
+	}
 	ms.dataMu.Lock()
-	keys := make([]string, 0, len(ms.recs))
+	keys := make([]memKey, 0, len(ms.recs))
 	for k := range ms.recs {
 		keys = append(keys, k)
 	}
-	slices.Sort(keys)
-	after, _ := q.After.(string)
+	slices.SortFunc(keys, func(a, b memKey) int {
+		switch {
+		case a.less(b):
+			return -1
+		case b.less(a):
+			return 1
+		}
+		return 0
+	})
+	after, hasAfter := q.After.(memKey)
 	var out []Record
 	for _, k := range keys {
-		if q.After != nil && k <= after {
+		if hasAfter && !after.less(k) {
 			continue
 		}
 		r := ms.recs[k]
 		if !ms.matches(q, k, r) {
 			continue
 		}
-		out = append(out, Record{Key: k, Pos: k, Created: r.created, Value: deepCopy(r.value).Interface()})
+		out = append(out, Record{Tenant: k.tenant, Key: k.id, Pos: k, Created: r.created, Value: deepCopy(r.value).Interface()})
 		if q.Limit > 0 && len(out) == q.Limit {
 			break
 		}
 	}
 	ms.dataMu.Unlock()
-	return &memClaim{ms: ms, recs: out}, nil
+	return &memClaim{ms: ms, recs: out, readOnly: q.ReadOnly}, nil
 }
 
-func (ms *MemoryStore) matches(q Query, key string, r memRecord) bool {
+func (ms *MemoryStore) matches(q Query, key memKey, r memRecord) bool {
 	switch {
 	case q.All:
 		return true
 	case q.Record != "":
-		return key == q.Record
+		return key.tenant == q.Tenant && key.id == q.Record
 	case q.Subject != "":
-		return ms.schema.SubjectOf(r.value.Interface()) == q.Subject
+		return key.tenant == q.Tenant && ms.schema.SubjectOf(r.value.Interface()) == q.Subject
 	}
 	for _, c := range q.Clocks {
 		t := r.created
@@ -127,9 +150,10 @@ func (ms *MemoryStore) matches(q Query, key string, r memRecord) bool {
 }
 
 type memClaim struct {
-	ms   *MemoryStore
-	recs []Record
-	done bool
+	ms       *MemoryStore
+	recs     []Record
+	readOnly bool
+	done     bool
 }
 
 func (c *memClaim) Records() []Record { return c.recs }
@@ -139,16 +163,32 @@ func (c *memClaim) Commit(ctx context.Context, changes []Change, entries []Entry
 		return fmt.Errorf("retention: claim already closed")
 	}
 	c.done = true
+	if c.readOnly {
+		return fmt.Errorf("retention: commit of a read-only claim")
+	}
 	defer c.ms.mu.Unlock()
+	claimed := make(map[memKey]bool, len(c.recs))
+	for _, r := range c.recs {
+		claimed[memKey{r.Tenant, r.Key}] = true
+	}
+	for _, ch := range changes {
+		if !claimed[memKey{ch.Tenant, ch.Key}] {
+			return fmt.Errorf("retention: %s: a change names a record the claim did not select", c.ms.schema.Name)
+		}
+	}
 	c.ms.dataMu.Lock()
 	for _, ch := range changes {
+		k := memKey{ch.Tenant, ch.Key}
 		if ch.Delete {
-			delete(c.ms.recs, ch.Key)
+			delete(c.ms.recs, k)
 			continue
 		}
-		r := c.ms.recs[ch.Key]
+		r, ok := c.ms.recs[k]
+		if !ok {
+			continue // deleted meanwhile: a change never resurrects a record
+		}
 		r.value = deepCopy(reflect.ValueOf(ch.Value))
-		c.ms.recs[ch.Key] = r
+		c.ms.recs[k] = r
 	}
 	c.ms.dataMu.Unlock()
 	if c.ms.ledger != nil && len(entries) > 0 {
@@ -160,7 +200,9 @@ func (c *memClaim) Commit(ctx context.Context, changes []Change, entries []Entry
 func (c *memClaim) Rollback() error {
 	if !c.done {
 		c.done = true
-		c.ms.mu.Unlock()
+		if !c.readOnly {
+			c.ms.mu.Unlock()
+		}
 	}
 	return nil
 }

@@ -105,7 +105,8 @@ type Scope struct {
 // specific override that sets it wins. Specificity counts the scope members
 // set (tenant outranks jurisdiction, which outranks purpose), then whether
 // the override names the field, then the type; among equals the later
-// registration wins.
+// registration wins. Min is the exception: it is a legal minimum, so the
+// longest of the tag's and every matching override's applies.
 //
 // A Policies is safe for concurrent use.
 type Policies struct {
@@ -147,7 +148,9 @@ func NewPolicies() *Policies { return &Policies{} }
 // Set registers an override for the field at schema path field ("Email",
 // "Contacts[].Phone") of the type named typ ([pii.Schema.Name]). An empty
 // typ or field matches every type or field. The override applies only to
-// fields that carry a retain= tag or are given one by an override.
+// fields that carry a retain= tag or are given one by an override. An
+// override's Min can only raise the legal minimum: the longest min= among
+// the tag and every matching override applies.
 func (ps *Policies) Set(s Scope, typ, field string, p Policy) error {
 	if p.IsZero() {
 		return fmt.Errorf("retention: override for %s.%s sets nothing", typ, field)
@@ -166,10 +169,21 @@ func (ps *Policies) Set(s Scope, typ, field string, p Policy) error {
 	return nil
 }
 
-// resolve layers the matching overrides onto base.
-func (ps *Policies) resolve(base Policy, typ, field, tenant, jurisdiction string) Policy {
+// minFloor is a min= that applies besides the resolved policy's own: the
+// tag's, or another matching override's, counted from its clock.
+type minFloor struct {
+	min  pii.Duration
+	from string
+}
+
+// resolve layers the matching overrides onto base. The floors it returns
+// are the other min= values that still apply: min= is a legal minimum, so
+// the latest end among the tag's and every matching override's wins, and
+// an override can raise it but never lower it (nor move it earlier by
+// changing the clock).
+func (ps *Policies) resolve(base Policy, typ, field, tenant, jurisdiction string) (Policy, []minFloor) {
 	if ps == nil {
-		return base
+		return base, nil
 	}
 	ps.mu.RLock()
 	var match []rule
@@ -188,10 +202,20 @@ func (ps *Policies) resolve(base Policy, typ, field, tenant, jurisdiction string
 		}
 		return a.seq - b.seq
 	})
+	p := base
 	for _, r := range match {
-		base = base.merge(r.p)
+		p = p.merge(r.p)
 	}
-	return base
+	var floors []minFloor
+	if !base.Min.IsZero() && (base.Min != p.Min || base.From != p.From) {
+		floors = append(floors, minFloor{base.Min, base.From})
+	}
+	for _, r := range match {
+		if !r.p.Min.IsZero() && r.p.Min != p.Min {
+			floors = append(floors, minFloor{r.p.Min, p.From})
+		}
+	}
+	return p, floors
 }
 
 // shortest returns, over base and every override that could apply to the

@@ -11,20 +11,28 @@ import (
 // Replay re-applies the erasures recorded in ledger to stores (by default
 // every registered store), for data restored from a backup taken before
 // they happened: a restore cannot bring a forgotten person back. Records
-// are matched by the keyed hashes in the ledger, so the Manager needs the
-// same LedgerKey that wrote it. Every action is idempotent, so replaying
-// twice, or over data that was never restored, changes nothing. Subjects
-// whose key was shredded have it shredded again (in case the key store was
-// restored too). Each re-applied action is recorded with outcome replayed.
+// are matched by the keyed hashes in the ledger, which cover the tenant
+// with the record or subject id, so a replay touches exactly the erased
+// (tenant, id) pairs; the Manager needs the same LedgerKey that wrote it.
+// Every action is idempotent, so replaying twice, or over data that was
+// never restored, changes nothing. Subjects whose keys were shredded (a
+// key entry with outcome applied) have them shredded again, in case the
+// key store was restored too; that also shreds values a returning
+// customer was given since, so replay only restores that predate the
+// return. Each re-applied action is recorded with outcome replayed.
 func (m *Manager) Replay(ctx context.Context, ledger Ledger, stores ...Store) (Stats, error) {
 	byRecord := map[string][]Entry{}
-	shredded := map[string]bool{}
+	shredded := map[string]PendingKind{} // subject hash -> how it was shredded
 	err := ledger.Scan(ctx, func(e Entry) error {
 		if e.Outcome != OutcomeApplied {
 			return nil
 		}
-		if e.Action == ActionShred && e.Subject != "" {
-			shredded[e.Subject] = true
+		if e.Action == ActionShred && e.Field == "" && e.Subject != "" {
+			kind := PendingRetention
+			if e.Policy == policyErasureClose {
+				kind = PendingClose
+			}
+			shredded[e.Subject] = max(shredded[e.Subject], kind)
 		}
 		if e.Record != "" {
 			byRecord[e.Record] = append(byRecord[e.Record], e)
@@ -58,17 +66,20 @@ func (m *Manager) Replay(ctx context.Context, ledger Ledger, stores ...Store) (S
 				break
 			}
 			b := batch{m: m, ti: ti, now: now}
-			seen := map[subjectRef]bool{}
+			var reshred []subjectRef
+			kinds := map[subjectRef]PendingKind{}
 			for _, rec := range recs {
 				subject := ti.s.SubjectOf(rec.Value)
-				if subject != "" && shredded[m.SubjectHash(subject)] {
-					r := subjectRef{ti.s.TenantOf(rec.Value), subject}
-					if !seen[r] {
-						seen[r] = true
-						b.shred = append(b.shred, r)
+				if subject != "" {
+					if kind, ok := shredded[m.SubjectHash(rec.Tenant, subject)]; ok {
+						r := subjectRef{rec.Tenant, subject}
+						if _, seen := kinds[r]; !seen {
+							reshred = append(reshred, r)
+						}
+						kinds[r] = kind
 					}
 				}
-				es := byRecord[m.RecordHash(ti.s.Name, rec.Key)]
+				es := byRecord[m.RecordHash(rec.Tenant, ti.s.Name, rec.Key)]
 				if len(es) == 0 {
 					continue
 				}
@@ -84,9 +95,13 @@ func (m *Manager) Replay(ctx context.Context, ledger Ledger, stores ...Store) (S
 			st.Scanned += int64(len(recs))
 			st.Applied += b.applied
 			st.Deleted += b.deleted
-			if err := b.external(ctx); err != nil {
-				cl.Rollback()
-				return st, err
+			// Shredding is idempotent: done before the commit, a crash
+			// in between is repaired by the next replay.
+			for _, r := range reshred {
+				if err := m.shredKey(ctx, r.tenant, r.subject, kinds[r]); err != nil {
+					cl.Rollback()
+					return st, err
+				}
 			}
 			if err := cl.Commit(ctx, b.changes, b.entries); err != nil {
 				return st, err

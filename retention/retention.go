@@ -2,8 +2,10 @@ package retention
 
 import (
 	"context"
+	"crypto/cipher"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -33,10 +35,19 @@ type systemClock struct{}
 
 func (systemClock) Now() time.Time { return time.Now() }
 
-// Shredder destroys a subject's key, making every value encrypted under it
-// unreadable everywhere, backups included. *envelope.Sealer satisfies it.
+// Shredder destroys a data subject's keys, making every value encrypted
+// under them unreadable everywhere, backups included; values sealed for the
+// subject afterwards use a new key generation, so a returning customer is
+// served. *envelope.Sealer satisfies it.
 type Shredder interface {
 	ForgetSubject(ctx context.Context, tenant, subject string) error
+}
+
+// SubjectCloser is an optional ability of a [Shredder]: CloseSubject
+// shreds like ForgetSubject and also refuses every later value of the
+// subject. [Options].CloseOnForget uses it. *envelope.Sealer satisfies it.
+type SubjectCloser interface {
+	CloseSubject(ctx context.Context, tenant, subject string) error
 }
 
 // TokenDeleter deletes a subject's vaulted tokens, returning how many it
@@ -51,9 +62,11 @@ type Options struct {
 	Clock Clock
 	// Policies holds overrides of the tag policies; nil means none.
 	Policies *Policies
-	// LedgerKey keys the HMAC that turns subject and record ids into the
-	// hashes kept in the ledger and in holds. At least 16 bytes. Keep it
-	// for as long as the ledger: Replay needs it to find restored records.
+	// LedgerKey keys the HMAC that turns (tenant, subject) and (tenant,
+	// type, record id) into the hashes kept in the ledger and in holds, and
+	// (through HKDF) the AES-256-GCM key that seals pending shreds. At least
+	// 16 bytes. Keep it for as long as the ledger: Replay needs it to find
+	// restored records.
 	LedgerKey []byte
 	// PseudonymKey keys anonymize. At least 16 bytes; required when a
 	// policy anonymizes.
@@ -61,7 +74,16 @@ type Options struct {
 	// Shredder performs shred (crypto-shredding of the subject's key).
 	// Required when a policy shreds.
 	Shredder Shredder
-	// Tokens, when set, deletes a subject's vaulted tokens on shred and Forget.
+	// CloseOnForget makes [Manager.Forget] close the subject (Shredder's
+	// CloseSubject: no value of theirs may be sealed again) instead of
+	// only shredding their keys. The default (false) treats an erasure
+	// request like a retention shred: old values become unreadable and a
+	// returning customer's new values are sealed under a new key
+	// generation. New fails when it is set and the Shredder is not a
+	// [SubjectCloser].
+	CloseOnForget bool
+	// Tokens, when set, deletes a subject's vaulted tokens when their key
+	// is shredded.
 	Tokens TokenDeleter
 	// Ledger receives the entries that belong to no record (a subject's
 	// key shredded by Forget) and is what Replay reads by default. Stores
@@ -71,6 +93,11 @@ type Options struct {
 	Ledger Ledger
 	// Holds stores legal holds; nil means an in-memory set (see [NewMemoryHolds]).
 	Holds Holds
+	// Pending keeps the key shreds that wait for kept values to lapse
+	// (see [PendingShreds]). Nil means Holds, which must then implement
+	// PendingShreds when a Shredder or Tokens is set ([MemoryHolds] and
+	// sqlstore.Holds do).
+	Pending PendingShreds
 	// Redaction replaces redacted values; default "[REDACTED]".
 	Redaction string
 	// AuditorRole is the role that may read blocked values; default "auditor".
@@ -92,8 +119,10 @@ type Manager struct {
 	keys         *keys // behind a pointer so %v of a Manager prints no key bytes
 	actor        *actor
 	shredder     Shredder
+	closer       SubjectCloser // when CloseOnForget
 	tokens       TokenDeleter
 	holds        Holds
+	pending      PendingShreds
 	ledger       Ledger
 	auditor      string
 	jurisdiction func(any) string
@@ -108,12 +137,14 @@ type Manager struct {
 
 type keys struct {
 	ledger []byte
-	pool   sync.Pool // of hash.Hash: HMAC-SHA256 under ledger
+	pool   sync.Pool   // of hash.Hash: HMAC-SHA256 under ledger
+	seal   cipher.AEAD // AES-256-GCM for pending shreds, key from HKDF(ledger)
 }
 
 type typeInfo struct {
-	s       *pii.Schema
-	created []int // index of CreatedAt, or nil
+	s         *pii.Schema
+	created   []int // index of CreatedAt, or nil
+	keyFields bool  // some field is sealed under the subject's key or vaulted
 }
 
 // New returns a Manager.
@@ -150,6 +181,25 @@ func New(opts *Options) (*Manager, error) {
 	if m.holds == nil {
 		m.holds = NewMemoryHolds()
 	}
+	m.pending = opts.Pending
+	if m.pending == nil {
+		m.pending, _ = m.holds.(PendingShreds)
+	}
+	if m.pending == nil && (m.shredder != nil || m.tokens != nil) {
+		return nil, errors.New("retention: Options.Holds keeps no pending shreds: set Options.Pending (MemoryHolds and sqlstore.Holds keep them)")
+	}
+	if opts.CloseOnForget {
+		c, ok := m.shredder.(SubjectCloser)
+		if !ok {
+			return nil, errors.New("retention: Options.CloseOnForget needs a Shredder with a CloseSubject method")
+		}
+		m.closer = c
+	}
+	aead, err := pendingAEAD(m.keys.ledger)
+	if err != nil {
+		return nil, err
+	}
+	m.keys.seal = aead
 	return m, nil
 }
 
@@ -238,6 +288,9 @@ func (m *Manager) typeOf(t reflect.Type) (*typeInfo, error) {
 		return nil, err
 	}
 	ti = &typeInfo{s: s}
+	for _, f := range s.Fields {
+		ti.keyFields = ti.keyFields || keyBearing(f)
+	}
 	if sf, ok := t.FieldByName("CreatedAt"); ok && sf.Type == timeType {
 		ti.created = sf.Index
 	}
@@ -248,17 +301,25 @@ func (m *Manager) typeOf(t reflect.Type) (*typeInfo, error) {
 }
 
 // hash returns the keyed hash that stands for an id in the ledger and in
-// holds. The HMAC states are pooled: a sweep hashes two ids per record.
+// holds: HMAC-SHA256 under the ledger key over the kind and the parts, each
+// prefixed by its length, so that no two different lists of parts (tenant
+// "a", subject "bc" and tenant "ab", subject "c") hash alike. The HMAC
+// states are pooled: a sweep hashes two ids per record.
 func (m *Manager) hash(kind string, parts ...string) string {
 	h, _ := m.keys.pool.Get().(hash.Hash)
 	if h == nil {
 		h = hmac.New(sha256.New, m.keys.ledger)
 	}
 	h.Reset()
-	h.Write([]byte(kind))
-	for _, p := range parts {
-		h.Write([]byte{0})
+	var n [8]byte
+	part := func(p string) {
+		binary.BigEndian.PutUint64(n[:], uint64(len(p)))
+		h.Write(n[:])
 		h.Write([]byte(p))
+	}
+	part(kind)
+	for _, p := range parts {
+		part(p)
 	}
 	var sum [sha256.Size]byte
 	out := hex.EncodeToString(h.Sum(sum[:0])[:16])
@@ -266,13 +327,19 @@ func (m *Manager) hash(kind string, parts ...string) string {
 	return out
 }
 
-// SubjectHash returns the keyed hash recorded in the ledger for a subject
-// id, so an operator can answer "was this person's data erased?" without
-// the ledger holding the id.
-func (m *Manager) SubjectHash(subject string) string { return m.hash("subject", subject) }
+// SubjectHash returns the keyed hash recorded in the ledger and in holds
+// for the data subject (tenant, subject), so an operator can answer "was
+// this person's data erased?" without the ledger holding the id. Types
+// without a pii:"tenant" field belong to the tenant "".
+func (m *Manager) SubjectHash(tenant, subject string) string {
+	return m.hash("subject", tenant, subject)
+}
 
-// RecordHash returns the keyed hash recorded in the ledger for a record.
-func (m *Manager) RecordHash(typ, id string) string { return m.hash("record", typ, id) }
+// RecordHash returns the keyed hash recorded in the ledger and in holds for
+// the record id of the type named typ ([pii.Schema.Name]) in tenant.
+func (m *Manager) RecordHash(tenant, typ, id string) string {
+	return m.hash("record", tenant, typ, id)
+}
 
 type roleKey struct{}
 

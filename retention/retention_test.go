@@ -239,7 +239,7 @@ func TestOverrides(t *testing.T) {
 	st, err := retention.NewSweeper(e.m, nil).Run(context.Background())
 	require.NoError(t, err)
 	require.Positive(t, st.Applied)
-	require.Empty(t, e.store.Get("a").(*Member).Email)
+	require.Empty(t, e.store.Get("acme", "a").(*Member).Email)
 }
 
 func mustDur(s string) pii.Duration {
@@ -343,7 +343,7 @@ func TestSweepProperty(t *testing.T) {
 			_, err := retention.NewSweeper(e.m, &retention.SweepOptions{BatchSize: 1 + r.IntN(10)}).Run(context.Background())
 			require.NoError(t, err)
 			for id, rec := range recs {
-				got := e.store.Get(id)
+				got := e.store.Get("acme", id)
 				if !due[id] {
 					require.Equal(t, rec, got, "record %s had nothing due and must be untouched", id)
 					continue
@@ -375,9 +375,11 @@ func TestSweepShredsAndRecords(t *testing.T) {
 	st, err := retention.NewSweeper(e.m, &retention.SweepOptions{DryRun: true, OnAction: func(x retention.Entry) { dry = append(dry, x) }}).Run(ctx)
 	require.NoError(t, err)
 	require.EqualValues(t, 5, st.Applied)
-	require.Len(t, dry, 5)
+	require.EqualValues(t, 1, st.KeysShredded)
+	require.Len(t, dry, 6, "five fields and the key")
+	require.Equal(t, retention.OutcomeDryRun, dry[5].Outcome)
 	require.Empty(t, e.shred.Calls(), "a dry run shreds nothing")
-	require.Equal(t, a, e.store.Get("alice"), "a dry run changes nothing")
+	require.Equal(t, a, e.store.Get("acme", "alice"), "a dry run changes nothing")
 	require.Empty(t, e.ledger.Entries())
 
 	var progress []retention.Progress
@@ -388,20 +390,27 @@ func TestSweepShredsAndRecords(t *testing.T) {
 	require.NotEmpty(t, progress)
 	require.Equal(t, "Member", progress[0].Type)
 	require.Equal(t, []string{"acme/alice", "tokens/acme/alice"}, e.shred.Calls())
-	got := e.store.Get("alice").(*Member)
+	got := e.store.Get("acme", "alice").(*Member)
 	require.Empty(t, got.Email)
 	require.Empty(t, got.Secret)
 	require.Empty(t, got.SecretIndex, "shred clears the blind index")
 	require.True(t, strings.HasPrefix(got.Handle, "anon_"))
 	require.Equal(t, "[REDACTED]", got.Invoice)
 	require.Equal(t, "notes alice", got.Notes, "block keeps the value")
-	require.Equal(t, b.Email, e.store.Get("bob").(*Member).Email)
+	require.Equal(t, b.Email, e.store.Get("acme", "bob").(*Member).Email)
 
 	entries := e.ledger.Entries()
-	require.Len(t, entries, 5)
-	for _, x := range entries {
-		require.Equal(t, e.m.SubjectHash("alice"), x.Subject)
-		require.Equal(t, e.m.RecordHash("Member", "alice"), x.Record)
+	require.Len(t, entries, 6)
+	key := entries[5]
+	require.Equal(t, "", key.Field)
+	require.Equal(t, "", key.Record)
+	require.Equal(t, retention.ActionShred, key.Action)
+	require.Contains(t, key.Reason, "nothing under the key must be kept")
+	for i, x := range entries {
+		require.Equal(t, e.m.SubjectHash("acme", "alice"), x.Subject)
+		if i < 5 {
+			require.Equal(t, e.m.RecordHash("acme", "Member", "alice"), x.Record)
+		}
 		require.Equal(t, retention.OutcomeApplied, x.Outcome)
 		require.NotEmpty(t, x.Policy)
 		require.NotEmpty(t, x.Reason)
@@ -430,43 +439,51 @@ func TestHolds(t *testing.T) {
 	for _, id := range []string{"a", "b", "c"} {
 		require.NoError(t, e.store.Put(member(id, created, lastSeen), created))
 	}
-	_, err := e.m.Hold(ctx, retention.Subject("a"), "litigation 17", time.Time{})
+	_, err := e.m.Hold(ctx, retention.Subject("acme", "a"), "litigation 17", time.Time{})
 	require.NoError(t, err)
-	_, err = e.m.Hold(ctx, retention.RecordTarget("Member", "b"), "audit", day(2026, 3, 1))
+	_, err = e.m.Hold(ctx, retention.RecordTarget("acme", "Member", "b"), "audit", day(2026, 3, 1))
 	require.NoError(t, err)
-	_, err = e.m.Hold(ctx, retention.Subject("c"), "lapsed", day(2026, 1, 1))
+	_, err = e.m.Hold(ctx, retention.Subject("acme", "c"), "lapsed", day(2026, 1, 1))
 	require.NoError(t, err)
-	_, err = e.m.Hold(ctx, retention.Subject(""), "x", time.Time{})
+	_, err = e.m.Hold(ctx, retention.Subject("acme", ""), "x", time.Time{})
 	require.Error(t, err)
 
 	st, err := retention.NewSweeper(e.m, nil).Run(ctx)
 	require.NoError(t, err)
 	require.EqualValues(t, 10, st.Held)
-	require.Equal(t, "a@example.com", e.store.Get("a").(*Member).Email)
-	require.Equal(t, "b@example.com", e.store.Get("b").(*Member).Email)
-	require.Empty(t, e.store.Get("c").(*Member).Email, "a lapsed hold holds nothing")
+	require.Equal(t, "a@example.com", e.store.Get("acme", "a").(*Member).Email)
+	require.Equal(t, "b@example.com", e.store.Get("acme", "b").(*Member).Email)
+	require.Empty(t, e.store.Get("acme", "c").(*Member).Email, "a lapsed hold holds nothing")
 	require.Equal(t, []string{"acme/c", "tokens/acme/c"}, e.shred.Calls())
 
-	// Forget honours the hold too.
-	rep, err := e.m.Forget(ctx, "a")
+	// Forget honours the hold too: the key shred is pending.
+	rep, err := e.m.Forget(ctx, "acme", "a")
 	require.NoError(t, err)
 	require.False(t, rep.KeyShredded)
+	require.True(t, rep.ShredPending)
 	require.Positive(t, rep.Kept)
 	for _, x := range rep.Entries[:len(rep.Entries)-1] {
 		require.Equal(t, retention.OutcomeHeld, x.Outcome)
 		require.Contains(t, x.Reason, "litigation 17")
 	}
+	require.Equal(t, retention.OutcomePending, rep.Entries[len(rep.Entries)-1].Outcome)
+	require.Equal(t, []string{"acme/c", "tokens/acme/c"}, e.shred.Calls())
 
-	st, err = e.m.Release(ctx, retention.Subject("a"))
+	// Release applies what became due while held (5 actions) and completes
+	// the erasure request without it being asked again (Phone and Ref).
+	st, err = e.m.Release(ctx, retention.Subject("acme", "a"))
 	require.NoError(t, err)
-	require.EqualValues(t, 5, st.Applied, "release applies what became due while held")
-	require.Empty(t, e.store.Get("a").(*Member).Email)
-	require.Equal(t, "b@example.com", e.store.Get("b").(*Member).Email, "the record hold still holds")
+	require.EqualValues(t, 7, st.Applied)
+	require.Contains(t, e.shred.Calls(), "acme/a")
+	got := e.store.Get("acme", "a").(*Member)
+	require.Empty(t, got.Email)
+	require.Empty(t, got.Phone)
+	require.Equal(t, "b@example.com", e.store.Get("acme", "b").(*Member).Email, "the record hold still holds")
 
 	e.clock.Set(day(2026, 3, 2))
 	_, err = retention.NewSweeper(e.m, nil).Run(ctx)
 	require.NoError(t, err)
-	require.Empty(t, e.store.Get("b").(*Member).Email, "the record hold lapsed")
+	require.Empty(t, e.store.Get("acme", "b").(*Member).Email, "the record hold lapsed")
 }
 
 func TestForget(t *testing.T) {
@@ -478,7 +495,7 @@ func TestForget(t *testing.T) {
 	require.NoError(t, e.store.Put(rec, created))
 	require.NoError(t, e.store.Put(other, created))
 
-	rep, err := e.m.Forget(ctx, "u-ada")
+	rep, err := e.m.Forget(ctx, "acme", "u-ada")
 	require.NoError(t, err)
 	outcome := map[string]string{}
 	for _, x := range rep.Entries {
@@ -493,30 +510,82 @@ func TestForget(t *testing.T) {
 		"Secret shred":          retention.OutcomeApplied,
 		"Phone null":            retention.OutcomeApplied,
 		"Ref null":              retention.OutcomeApplied,
-		" shred":                retention.OutcomeDeferred,
+		" shred":                retention.OutcomeApplied,
 	}, outcome, "the record is kept for what min= and block keep, so delete becomes null")
-	require.False(t, rep.KeyShredded, "the key stays while values it protects are kept")
-	require.Empty(t, e.shred.Calls())
+	require.True(t, rep.KeyShredded, "the values kept (Invoice, Notes) are not sealed under the key")
+	require.False(t, rep.ShredPending)
+	require.Equal(t, []string{"acme/u-ada", "tokens/acme/u-ada"}, e.shred.Calls())
 	for _, x := range rep.Entries {
 		if x.Field == "Invoice" {
 			require.Contains(t, x.Reason, "min=P1Y keeps it until 2025-01-01")
 		}
 	}
-	got := e.store.Get("u-ada").(*Member)
+	got := e.store.Get("acme", "u-ada").(*Member)
 	require.Equal(t, "Invoice u-ada", got.Invoice)
 	require.Empty(t, got.Email)
 	require.Empty(t, got.Phone)
-	require.Equal(t, other, e.store.Get("u-bob"), "other subjects untouched")
+	require.Equal(t, other, e.store.Get("acme", "u-bob"), "other subjects untouched")
 	require.Len(t, e.ledger.Entries(), len(rep.Entries), "every outcome is in the ledger")
 	requireNoPersonalData(t, e.ledger.Entries(), rec, other)
 
 	// Once min= has ended, asking again finishes the job (block still keeps Notes).
 	e.clock.Set(day(2025, 2, 1))
-	rep, err = e.m.Forget(ctx, "u-ada")
+	rep, err = e.m.Forget(ctx, "acme", "u-ada")
 	require.NoError(t, err)
 	require.Equal(t, 1, rep.Applied)
 	require.Equal(t, 1, rep.Kept)
-	require.Equal(t, "[REDACTED]", e.store.Get("u-ada").(*Member).Invoice)
+	require.Equal(t, "[REDACTED]", e.store.Get("acme", "u-ada").(*Member).Invoice)
+}
+
+// TestForgetKeepsKeyWhileSealedValuesAreKept: an erasure request that must
+// keep a value sealed under the subject's key (min=) erases the rest,
+// leaves the key shred pending, and a later sweep completes it once min=
+// lapses, without the request being made again.
+func TestForgetKeepsKeyWhileSealedValuesAreKept(t *testing.T) {
+	ctx := context.Background()
+	pol := retention.NewPolicies()
+	require.NoError(t, pol.Set(retention.Scope{}, "Member", "Secret", retention.Policy{Min: mustDur("2y")}))
+	e := newEnv(t, day(2024, 6, 1), pol)
+	rec := member("u-ada", created, day(2024, 5, 1))
+	require.NoError(t, e.store.Put(rec, created))
+
+	rep, err := e.m.Forget(ctx, "acme", "u-ada")
+	require.NoError(t, err)
+	require.False(t, rep.KeyShredded)
+	require.True(t, rep.ShredPending)
+	key := rep.Entries[len(rep.Entries)-1]
+	require.Equal(t, retention.OutcomePending, key.Outcome)
+	require.Contains(t, key.Reason, "Member.Secret")
+	require.Empty(t, e.shred.Calls(), "the kept Secret is sealed under the key")
+	got := e.store.Get("acme", "u-ada").(*Member)
+	require.Equal(t, rec.Secret, got.Secret)
+	require.Empty(t, got.Email)
+
+	// A sweep before min= lapses keeps it pending and writes nothing new.
+	n := len(e.ledger.Entries())
+	_, err = retention.NewSweeper(e.m, nil).Run(ctx)
+	require.NoError(t, err)
+	require.Empty(t, e.shred.Calls())
+	require.Len(t, e.ledger.Entries(), n)
+
+	// min=2y from LastSeen ends 2026-05-01; the next sweep completes the request.
+	e.clock.Set(day(2026, 5, 2))
+	st, err := retention.NewSweeper(e.m, nil).Run(ctx)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, st.KeysShredded)
+	require.Equal(t, []string{"acme/u-ada", "tokens/acme/u-ada"}, e.shred.Calls())
+	got = e.store.Get("acme", "u-ada").(*Member)
+	require.Empty(t, got.Secret)
+	require.Empty(t, got.SecretIndex)
+	last := e.ledger.Entries()[len(e.ledger.Entries())-1]
+	require.Equal(t, retention.OutcomeApplied, last.Outcome)
+	require.Equal(t, "", last.Field)
+	require.Equal(t, e.m.SubjectHash("acme", "u-ada"), last.Subject)
+
+	// Done: later sweeps shred nothing more.
+	_, err = retention.NewSweeper(e.m, nil).Run(ctx)
+	require.NoError(t, err)
+	require.Len(t, e.shred.Calls(), 2)
 }
 
 func TestForgetDeletesAndShreds(t *testing.T) {
@@ -541,21 +610,29 @@ func TestForgetDeletesAndShreds(t *testing.T) {
 	mx.Notes = ""
 	require.NoError(t, members.Put(mx, day(2020, 1, 1)))
 
-	rep, err := m.Forget(ctx, "x")
+	// Lead has no tenant field: its records belong to the tenant "".
+	rep, err := m.Forget(ctx, "", "x")
 	require.NoError(t, err)
 	require.True(t, rep.KeyShredded)
 	require.Zero(t, store.Len(), "then=delete deletes the record")
-	require.Equal(t, []string{"/x", "tokens//x", "acme/x", "tokens/acme/x"}, sh.Calls(), "one shred and token deletion per tenant, after every store")
+	require.Equal(t, mx, members.Get("acme", "x"), "the subject x of tenant acme is another person")
+	require.Equal(t, []string{"/x", "tokens//x"}, sh.Calls(), "one shred and token deletion, in the tenant asked")
 	last := rep.Entries[len(rep.Entries)-1]
 	require.Equal(t, retention.OutcomeApplied, last.Outcome)
 	require.Equal(t, "", last.Field)
-	require.Equal(t, m.SubjectHash("x"), last.Subject)
+	require.Equal(t, m.SubjectHash("", "x"), last.Subject)
+
+	rep, err = m.Forget(ctx, "acme", "x")
+	require.NoError(t, err)
+	require.True(t, rep.KeyShredded)
+	require.Positive(t, rep.Applied)
+	require.Equal(t, []string{"/x", "tokens//x", "acme/x", "tokens/acme/x"}, sh.Calls())
 
 	// Idempotent: a second request finds nothing left.
-	rep, err = m.Forget(ctx, "x")
+	rep, err = m.Forget(ctx, "acme", "x")
 	require.NoError(t, err)
 	require.Zero(t, rep.Applied)
-	_, err = m.Forget(ctx, "")
+	_, err = m.Forget(ctx, "acme", "")
 	require.Error(t, err)
 }
 
@@ -582,9 +659,9 @@ func TestMinOverrideDefersSweep(t *testing.T) {
 	st, err := retention.NewSweeper(e.m, nil).Run(ctx)
 	require.NoError(t, err)
 	require.EqualValues(t, 1, st.Deferred)
-	require.Equal(t, "Invoice a", e.store.Get("a").(*Member).Invoice)
+	require.Equal(t, "Invoice a", e.store.Get("acme", "a").(*Member).Invoice)
 
-	next, ok, err := e.m.Next(day(2026, 2, 1), e.store.Get("a"))
+	next, ok, err := e.m.Next(day(2026, 2, 1), e.store.Get("acme", "a"))
 	require.NoError(t, err)
 	require.True(t, ok)
 	require.Equal(t, day(2027, 1, 1), next)
@@ -592,7 +669,7 @@ func TestMinOverrideDefersSweep(t *testing.T) {
 	e.clock.Set(day(2027, 1, 1))
 	_, err = retention.NewSweeper(e.m, nil).Run(ctx)
 	require.NoError(t, err)
-	require.Equal(t, "[REDACTED]", e.store.Get("a").(*Member).Invoice)
+	require.Equal(t, "[REDACTED]", e.store.Get("acme", "a").(*Member).Invoice)
 }
 
 func TestReplayAfterRestore(t *testing.T) {
@@ -614,11 +691,11 @@ func TestReplayAfterRestore(t *testing.T) {
 
 	_, err := retention.NewSweeper(e.m, nil).Run(ctx)
 	require.NoError(t, err)
-	_, err = e.m.Forget(ctx, "c")
+	_, err = e.m.Forget(ctx, "acme", "c")
 	require.NoError(t, err)
 	want := map[string]any{}
 	for id := range backup {
-		want[id] = e.store.Get(id)
+		want[id] = e.store.Get("acme", id)
 	}
 	require.Nil(t, want["d"])
 
@@ -634,10 +711,10 @@ func TestReplayAfterRestore(t *testing.T) {
 	require.Positive(t, st.Applied)
 	for id, w := range want {
 		if w == nil {
-			require.Nil(t, restored.Get(id), "%s was deleted", id)
+			require.Nil(t, restored.Get("acme", id), "%s was deleted", id)
 			continue
 		}
-		require.Equal(t, w, restored.Get(id), id)
+		require.Equal(t, w, restored.Get("acme", id), id)
 	}
 	require.Greater(t, len(e.shred.Calls()), before, "shredded subjects are shredded again")
 	st, err = e.m.Replay(ctx, e.ledger, restored)

@@ -46,11 +46,17 @@ type Claim interface {
 // Subject, Record and All selects.
 type Query struct {
 	// Clocks selects records where at least one clock is at or before its
-	// cutoff (the retention candidates).
+	// cutoff (the retention candidates), in every tenant.
 	Clocks []Cutoff
-	// Subject selects the records of one data subject.
+	// Tenant is the tenant of a Subject or Record query: a data subject is
+	// (Tenant, Subject) and a record (Tenant, Record), so both always
+	// filter by it. The records of a type without a pii:"tenant" field
+	// belong to the tenant "", and a non-empty Tenant selects none of them.
+	// Clocks and All queries ignore it.
+	Tenant string
+	// Subject selects the records of the data subject (Tenant, Subject).
 	Subject string
-	// Record selects one record by key.
+	// Record selects the record (Tenant, Record).
 	Record string
 	// All selects every record.
 	All bool
@@ -71,8 +77,12 @@ type Cutoff struct {
 	Before time.Time
 }
 
-// Record is one stored record.
+// Record is one stored record. (Tenant, Key) identifies it within its
+// type: record ids need only be unique within a tenant.
 type Record struct {
+	// Tenant is the record's tenant as text ("" for types without a
+	// pii:"tenant" field).
+	Tenant string
 	// Key is the record id as text: it is hashed into the ledger, so it
 	// must be stable.
 	Key string
@@ -86,9 +96,10 @@ type Record struct {
 
 // Change is what a Claim's Commit writes for one record.
 type Change struct {
-	// Key and Pos identify the record, as in Record.
-	Key string
-	Pos any
+	// Tenant, Key and Pos identify the record, as in Record.
+	Tenant string
+	Key    string
+	Pos    any
 	// Delete removes the record.
 	Delete bool
 	// Fields lists the schema paths ("Email", "Address.Postcode") of the
@@ -102,20 +113,23 @@ type Change struct {
 // Entry is one line of the erasure ledger. It holds no personal data:
 // subject and record ids appear only as keyed hashes.
 type Entry struct {
-	// Subject is the keyed hash of the subject id ("" if the type has none).
+	// Subject is the keyed hash of (tenant, subject id) ("" if the type has
+	// no subject field); see [Manager.SubjectHash].
 	Subject string
-	// Record is the keyed hash of the type and record id.
+	// Record is the keyed hash of (tenant, type, record id), or "" for
+	// subject-wide entries; see [Manager.RecordHash].
 	Record string
 	// Type is the schema name.
 	Type string
 	// Field is the concrete field path, or "" for subject-wide actions
-	// (shredding the subject's key).
+	// (shredding the subject's keys).
 	Field string
 	// Action is the action, as in a tag ("generalize:year").
 	Action string
 	// Policy is the policy applied, in tag form, or "erasure request".
 	Policy string
-	// Outcome is applied, deferred, held, blocked or replayed.
+	// Outcome is applied, pending, deferred, held, blocked, replayed or
+	// dry-run.
 	Outcome string
 	// Reason says why.
 	Reason string
@@ -125,7 +139,11 @@ type Entry struct {
 
 // Ledger outcomes.
 const (
-	OutcomeApplied  = "applied"
+	OutcomeApplied = "applied"
+	// OutcomePending: the subject's key shred waits until nothing sealed
+	// under the key must be kept; a later sweep, Release or Forget
+	// completes it and records it applied.
+	OutcomePending  = "pending"
 	OutcomeDeferred = "deferred"
 	OutcomeHeld     = "held"
 	OutcomeBlocked  = "blocked"

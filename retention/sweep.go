@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"slices"
 	"time"
 
 	"github.com/fieldguard/pii"
@@ -35,6 +34,10 @@ type Progress struct {
 	// applied (or that would be, in a dry run), Deleted the records deleted,
 	// Held and Deferred the actions a hold or min= stopped.
 	Scanned, Applied, Deleted, Held, Deferred int64
+	// KeysShredded counts the subjects whose keys were shredded (or would
+	// be, in a dry run); ShredsPending those whose shred waits because
+	// values under their key must be kept.
+	KeysShredded, ShredsPending int64
 	// Elapsed is the time since the sweep started; Rate is Scanned per second.
 	Elapsed time.Duration
 	Rate    float64
@@ -66,10 +69,18 @@ func NewSweeper(m *Manager, opts *SweepOptions) *Sweeper {
 	return sw
 }
 
-// Run sweeps every registered store once at the Manager's current time.
+// Run completes the pending key shreds whose kept values have lapsed, then
+// sweeps every registered store once at the Manager's current time.
+// Completing pending shreds first means that a subject whose erasure
+// request was waiting is erased (and shredded) once, not swept and then
+// erased again.
 func (sw *Sweeper) Run(ctx context.Context) (Stats, error) {
+	var pend Stats
+	if err := sw.settlePending(ctx, &pend); err != nil {
+		return pend, err
+	}
 	now := sw.m.clock.Now()
-	return sw.run(ctx, func(st Store) (Query, bool) {
+	st, err := sw.run(ctx, func(st Store) (Query, bool) {
 		ti, err := sw.m.typeOf(st.Schema().Type)
 		if err != nil {
 			return Query{}, false
@@ -77,6 +88,17 @@ func (sw *Sweeper) Run(ctx context.Context) (Stats, error) {
 		cs := sw.m.cutoffs(ti.s, now)
 		return Query{Clocks: cs}, len(cs) > 0
 	})
+	st.Applied += pend.Applied
+	st.KeysShredded += pend.KeysShredded
+	return st, err
+}
+
+// settlePending completes pending shreds (not in a dry run).
+func (sw *Sweeper) settlePending(ctx context.Context, st *Stats) error {
+	if sw.opts.DryRun {
+		return nil
+	}
+	return sw.m.completePending(ctx, sw.opts.OnAction, st)
 }
 
 // cutoffs returns, per clock, the latest clock value that may make some
@@ -124,28 +146,24 @@ func (sw *Sweeper) run(ctx context.Context, sel func(Store) (Query, bool)) (Stat
 	m := sw.m
 	now := m.clock.Now()
 	start := time.Now()
-	holds, err := m.activeHolds(ctx, now)
-	if err != nil {
-		return Stats{}, err
-	}
-	m.mu.RLock()
-	stores := append([]Store(nil), m.stores...)
-	m.mu.RUnlock()
 	var total Stats
-	for _, st := range stores {
+	for _, st := range m.registered() {
 		q, ok := sel(st)
 		if !ok {
 			continue
 		}
 		p := Progress{Type: st.Schema().Name}
-		if err := sw.sweepStore(ctx, st, q, now, holds, start, &p); err != nil {
-			return total, err
-		}
+		err := sw.sweepStore(ctx, st, q, now, start, &p)
 		total.Scanned += p.Scanned
 		total.Applied += p.Applied
 		total.Deleted += p.Deleted
 		total.Held += p.Held
 		total.Deferred += p.Deferred
+		total.KeysShredded += p.KeysShredded
+		total.ShredsPending += p.ShredsPending
+		if err != nil {
+			return total, err
+		}
 	}
 	total.Elapsed = time.Since(start)
 	if s := total.Elapsed.Seconds(); s > 0 {
@@ -154,7 +172,7 @@ func (sw *Sweeper) run(ctx context.Context, sel func(Store) (Query, bool)) (Stat
 	return total, nil
 }
 
-func (sw *Sweeper) sweepStore(ctx context.Context, st Store, q Query, now time.Time, holds holdSet, start time.Time, p *Progress) error {
+func (sw *Sweeper) sweepStore(ctx context.Context, st Store, q Query, now time.Time, start time.Time, p *Progress) error {
 	m := sw.m
 	ti, err := m.typeOf(st.Schema().Type)
 	if err != nil {
@@ -167,7 +185,7 @@ func (sw *Sweeper) sweepStore(ctx context.Context, st Store, q Query, now time.T
 	}
 	// With pipelining, batch N commits in the background while batch N+1
 	// is claimed and evaluated; pending delivers N's outcome, and nothing
-	// of N+1 is committed or shredded before it arrives.
+	// of N+1 is committed before it arrives.
 	var pending chan error
 	wait := func() error {
 		if pending == nil {
@@ -181,8 +199,15 @@ func (sw *Sweeper) sweepStore(ctx context.Context, st Store, q Query, now time.T
 		p.Scanned += int64(scanned)
 		p.Applied += b.applied
 		p.Deleted += b.deleted
+		p.Held += b.held
+		p.Deferred += b.deferred
+		p.KeysShredded += b.keysShredded
+		p.ShredsPending += b.shredsPending
 		if sw.opts.OnAction != nil {
 			for _, e := range b.entries {
+				sw.opts.OnAction(e)
+			}
+			for _, e := range b.keyEntries {
 				sw.opts.OnAction(e)
 			}
 		}
@@ -196,16 +221,29 @@ func (sw *Sweeper) sweepStore(ctx context.Context, st Store, q Query, now time.T
 	}
 	var last *batch
 	lastScanned := 0
+	// finish waits for the batch committing in the background, decides
+	// its key shreds and reports it.
 	finish := func() error {
 		err := wait()
 		if err == nil && last != nil {
-			report(last, lastScanned)
+			err = sw.settle(ctx, last)
+			if err == nil {
+				report(last, lastScanned)
+			}
 			last = nil
 		}
 		return err
 	}
+	// recorded holds the subjects whose pending shred this sweep has stored.
+	recorded := map[subjectRef]bool{}
 	for {
 		if err := ctx.Err(); err != nil {
+			return errors.Join(err, wait())
+		}
+		// Holds are read for every batch: one placed during a long sweep
+		// is honoured from the next batch on.
+		holds, err := m.activeHolds(ctx, now)
+		if err != nil {
 			return errors.Join(err, wait())
 		}
 		cl, err := st.Claim(ctx, q)
@@ -229,15 +267,15 @@ func (sw *Sweeper) sweepStore(ctx context.Context, st Store, q Query, now time.T
 				if it.State == Due {
 					due = append(due, it)
 				} else if it.State == Deferred {
-					p.Deferred++
+					b.deferred++
 				}
 			}
 			if len(due) == 0 {
 				continue
 			}
 			subject := ti.s.SubjectOf(rec.Value)
-			if _, ok := m.held(holds, ti.s.Name, rec.Key, subject); ok {
-				p.Held += int64(len(due))
+			if _, ok := m.held(holds, rec.Tenant, ti.s.Name, rec.Key, subject); ok {
+				b.held += int64(len(due))
 				continue
 			}
 			b.apply(rec, subject, due, "", OutcomeApplied)
@@ -247,13 +285,36 @@ func (sw *Sweeper) sweepStore(ctx context.Context, st Store, q Query, now time.T
 				b.entries[i].Outcome = OutcomeDryRun
 			}
 			cl.Rollback()
-			report(b, len(recs))
-		} else {
-			if err := finish(); err != nil {
-				cl.Rollback()
+			if err := sw.settle(ctx, b); err != nil {
 				return err
 			}
-			if err := b.external(ctx); err != nil {
+			report(b, len(recs))
+		} else {
+			// A key shred is recorded as pending before the field erasure
+			// that asks for it commits: if the process dies in between,
+			// the next sweep still finds and completes it. Stores may not
+			// take a write beside an open claim (SQLite), so the claim is
+			// released, the shreds recorded, and the batch claimed again.
+			var fresh []subjectRef
+			for _, r := range b.shred {
+				if !recorded[r.subjectRef] {
+					fresh = append(fresh, r.subjectRef)
+				}
+			}
+			if len(fresh) > 0 {
+				cl.Rollback()
+				if m.pending == nil {
+					return errors.Join(errors.New("retention: shred needs Options.Shredder"), wait())
+				}
+				for _, r := range fresh {
+					if err := m.pending.PutPending(ctx, m.sealPending(r.tenant, r.subject, PendingRetention)); err != nil {
+						return errors.Join(err, wait())
+					}
+					recorded[r] = true
+				}
+				continue
+			}
+			if err := finish(); err != nil {
 				cl.Rollback()
 				return err
 			}
@@ -263,6 +324,9 @@ func (sw *Sweeper) sweepStore(ctx context.Context, st Store, q Query, now time.T
 				last, lastScanned = b, len(recs)
 			} else {
 				if err := cl.Commit(ctx, b.changes, b.entries); err != nil {
+					return err
+				}
+				if err := sw.settle(ctx, b); err != nil {
 					return err
 				}
 				report(b, len(recs))
@@ -277,28 +341,100 @@ func (sw *Sweeper) sweepStore(ctx context.Context, st Store, q Query, now time.T
 	}
 }
 
-// batch collects the changes, ledger entries and external effects of one claim.
+// settle decides the key shreds that batch b asked for, once its field
+// erasures are committed: a subject's key is shredded only when nothing
+// sealed under it must stay readable, in any registered store; otherwise
+// the shred stays pending (recorded before the commit) and a later sweep
+// completes it. In a dry run it only reports what would happen.
+func (sw *Sweeper) settle(ctx context.Context, b *batch) error {
+	m := b.m
+	seen := map[subjectRef]bool{}
+	for _, r := range b.shred {
+		if seen[r.subjectRef] {
+			continue
+		}
+		seen[r.subjectRef] = true
+		n, why, err := m.keptUnderKey(ctx, r.tenant, r.subject, b.now)
+		if err != nil {
+			return err
+		}
+		e := Entry{Subject: m.SubjectHash(r.tenant, r.subject), Action: ActionShred, Policy: r.policy, At: b.now}
+		switch {
+		case sw.opts.DryRun:
+			e.Outcome = OutcomeDryRun
+			if n == 0 {
+				e.Reason = "nothing under the subject's key must be kept: it would be shredded"
+				b.keysShredded++
+			} else {
+				e.Reason = fmt.Sprintf("%d value(s) under the subject's key must be kept (%s): the shred would be pending", n, why)
+				b.shredsPending++
+			}
+		case n == 0:
+			if err := m.shredKey(ctx, r.tenant, r.subject, PendingRetention); err != nil {
+				return err
+			}
+			if err := m.pending.DeletePending(ctx, e.Subject, PendingRetention); err != nil {
+				return err
+			}
+			e.Outcome = OutcomeApplied
+			e.Reason = "nothing under the key must be kept: " + m.shredText(PendingRetention)
+			b.keysShredded++
+		default:
+			// Recorded before the commit; again in case a completion
+			// removed it meanwhile (a hold placed since).
+			if err := m.pending.PutPending(ctx, m.sealPending(r.tenant, r.subject, PendingRetention)); err != nil {
+				return err
+			}
+			e.Outcome = OutcomePending
+			e.Reason = fmt.Sprintf("%d value(s) under the subject's key must be kept (%s): field erased, key shred pending", n, why)
+			b.shredsPending++
+		}
+		if !sw.opts.DryRun {
+			if l, ok := m.ledgerOf(m.registered()); ok {
+				if err := l.Append(ctx, e); err != nil {
+					return err
+				}
+			}
+		}
+		b.keyEntries = append(b.keyEntries, e)
+	}
+	return nil
+}
+
+// batch collects the changes, ledger entries and key shreds of one claim.
 type batch struct {
-	m       *Manager
-	ti      *typeInfo
-	now     time.Time
-	changes []Change
-	entries []Entry
-	shred   []subjectRef
-	applied int64
-	deleted int64
+	m          *Manager
+	ti         *typeInfo
+	now        time.Time
+	changes    []Change
+	entries    []Entry
+	keyEntries []Entry // the key shreds decided after the commit
+	shred      []shredRef
+	applied    int64
+	deleted    int64
+	held       int64
+	deferred   int64
+
+	keysShredded, shredsPending int64
 }
 
 type subjectRef struct{ tenant, subject string }
+
+// shredRef is a subject whose key a due then=shred field asks to shred,
+// with the field's policy.
+type shredRef struct {
+	subjectRef
+	policy string
+}
 
 // apply applies items (all due, all of the record) to rec.Value and records
 // the change and its ledger entries. policy overrides the entries' policy
 // text when not empty (erasure requests).
 func (b *batch) apply(rec Record, subject string, items []Item, policy, outcome string) {
 	s := b.ti.s
-	e := Entry{Record: b.m.RecordHash(s.Name, rec.Key), Type: s.Name, Outcome: outcome, At: b.now}
+	e := Entry{Record: b.m.RecordHash(rec.Tenant, s.Name, rec.Key), Type: s.Name, Outcome: outcome, At: b.now}
 	if subject != "" {
-		e.Subject = b.m.SubjectHash(subject)
+		e.Subject = b.m.SubjectHash(rec.Tenant, subject)
 	}
 	entry := func(it Item) Entry {
 		x := e
@@ -311,7 +447,7 @@ func (b *batch) apply(rec Record, subject string, items []Item, policy, outcome 
 	}
 	for _, it := range items {
 		if it.Action.Kind == ActionDelete {
-			b.changes = append(b.changes, Change{Key: rec.Key, Pos: rec.Pos, Delete: true, Value: rec.Value})
+			b.changes = append(b.changes, Change{Tenant: rec.Tenant, Key: rec.Key, Pos: rec.Pos, Delete: true, Value: rec.Value})
 			b.entries = append(b.entries, entry(it))
 			b.applied++
 			b.deleted++
@@ -319,7 +455,7 @@ func (b *batch) apply(rec Record, subject string, items []Item, policy, outcome 
 			return
 		}
 	}
-	ch := Change{Key: rec.Key, Pos: rec.Pos, Value: rec.Value}
+	ch := Change{Tenant: rec.Tenant, Key: rec.Key, Pos: rec.Pos, Value: rec.Value}
 	for _, it := range items {
 		it.v.Set(it.next)
 		ch.Fields = append(ch.Fields, it.Field.Path)
@@ -343,51 +479,13 @@ func indexPath(f *pii.Field) string {
 	return f.Opts.IndexField
 }
 
+// shredIfAny notes that the record's subject's key is to be shredded when
+// one of the items is a shred.
 func (b *batch) shredIfAny(rec Record, subject string, items []Item) {
 	for _, it := range items {
 		if it.Action.Kind == ActionShred && subject != "" {
-			b.shred = append(b.shred, subjectRef{b.ti.s.TenantOf(rec.Value), subject})
+			b.shred = append(b.shred, shredRef{subjectRef{rec.Tenant, subject}, b.m.policyText(it.Policy).tag})
 			return
 		}
 	}
-}
-
-// external performs the effects outside the store (key shredding, token
-// deletion) before the batch commits; both are idempotent, so a crash
-// between them and the commit is repaired by the next run.
-func (b *batch) external(ctx context.Context) error {
-	tenants := map[string][]string{}
-	var order []string
-	for _, r := range b.shred {
-		if _, ok := tenants[r.subject]; !ok {
-			order = append(order, r.subject)
-		}
-		if !slices.Contains(tenants[r.subject], r.tenant) {
-			tenants[r.subject] = append(tenants[r.subject], r.tenant)
-		}
-	}
-	for _, subject := range order {
-		if err := b.m.shredSubject(ctx, tenants[subject], subject); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// shredSubject destroys the subject's key under each tenant, then deletes
-// their vaulted tokens.
-func (m *Manager) shredSubject(ctx context.Context, tenants []string, subject string) error {
-	for _, tenant := range tenants {
-		if m.shredder != nil {
-			if err := m.shredder.ForgetSubject(ctx, tenant, subject); err != nil {
-				return fmt.Errorf("retention: shred: %w", err)
-			}
-		}
-		if m.tokens != nil {
-			if _, err := m.tokens.DeleteSubject(ctx, tenant, subject); err != nil {
-				return fmt.Errorf("retention: delete tokens: %w", err)
-			}
-		}
-	}
-	return nil
 }

@@ -153,8 +153,9 @@ func demo(ctx context.Context, dir string, out io.Writer) error {
 		return err
 	}
 
-	fmt.Fprintf(out, "\n== 3. %s asks to be forgotten: retention.Forget(%q)\n", subject, subject)
-	rep, err := a.mgr.Forget(ctx, subject)
+	// Customer has no pii:"tenant" field: its customers belong to the tenant "".
+	fmt.Fprintf(out, "\n== 3. %s asks to be forgotten: retention.Forget(ctx, %q, %q)\n", subject, "", subject)
+	rep, err := a.mgr.Forget(ctx, "", subject)
 	if err != nil {
 		return err
 	}
@@ -263,8 +264,8 @@ func printLedger(ctx context.Context, out io.Writer, m *retention.Manager, w *wo
 		return fmt.Errorf("ledger.db holds personal data: %s", strings.Join(leaks, ", "))
 	}
 	fmt.Fprintf(out, "   ledger.db searched for the customer's id, name, e-mail and phone: none found.\n")
-	fmt.Fprintf(out, "   Was %s erased? Whoever holds the id and the ledger key computes SubjectHash(%q) = %s…\n",
-		subject, subject, short(m.SubjectHash(subject)))
+	fmt.Fprintf(out, "   Was %s erased? Whoever holds the id and the ledger key computes SubjectHash(%q, %q) = %s…\n",
+		subject, "", subject, short(m.SubjectHash("", subject)))
 	fmt.Fprintf(out, "   and finds %d entries above; the ledger alone names nobody.\n", n)
 	return nil
 }

@@ -196,7 +196,7 @@ func demo(ctx context.Context, c config, out io.Writer, tty bool) error {
 
 	// A customer in a dispute: a legal hold stops every destructive action
 	// on their data until it is released. The reason holds no personal data.
-	if _, err := m.Hold(ctx, retention.Subject(heldSubject), "dispute D-2291 (legal)", time.Time{}); err != nil {
+	if _, err := m.Hold(ctx, retention.Subject("", heldSubject), "dispute D-2291 (legal)", time.Time{}); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "\nLegal hold placed on customer %s (dispute D-2291).\n", heldSubject)
@@ -266,7 +266,7 @@ func demo(ctx context.Context, c config, out io.Writer, tty bool) error {
 	fmt.Fprintf(out, "\n== Sweep again: %d actions applied, %d accounts deleted: every action is idempotent, a rerun finds nothing to do\n",
 		again.Applied, again.Deleted)
 
-	released, err := m.Release(ctx, retention.Subject(heldSubject))
+	released, err := m.Release(ctx, retention.Subject("", heldSubject))
 	if err != nil {
 		return err
 	}
@@ -335,16 +335,17 @@ func printLedger(ctx context.Context, out io.Writer, m *retention.Manager, l ret
 		return err
 	}
 	// The ledger holds no ids: only someone who knows the id (and the
-	// ledger key) can find a customer in it.
-	h := m.SubjectHash(sampleSubject(2))
+	// ledger key) can find a customer in it. Account has no pii:"tenant"
+	// field: its customers belong to the tenant "".
+	h := m.SubjectHash("", sampleSubject(2))
 	n := 0
 	for _, e := range entries {
 		if e.Subject == h {
 			n++
 		}
 	}
-	fmt.Fprintf(out, "  Was customer %s's data expired? SubjectHash(%q) = %s…: %d ledger entries.\n",
-		sampleSubject(2), sampleSubject(2), short(h), n)
+	fmt.Fprintf(out, "  Was customer %s's data expired? SubjectHash(%q, %q) = %s…: %d ledger entries.\n",
+		sampleSubject(2), "", sampleSubject(2), short(h), n)
 	return nil
 }
 

@@ -5,9 +5,11 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/fieldguard/pii/internal/sqldialect"
 	"github.com/fieldguard/pii/retention"
 )
 
@@ -34,59 +36,132 @@ type Ledger struct {
 var _ retention.Ledger = (*Ledger)(nil)
 
 // NewLedger returns the ledger in db, creating its table and triggers if
-// they do not exist.
+// they do not exist, in one transaction: a failure leaves nothing behind.
+// The table name may be schema-qualified ("app.retention_ledger"); the
+// triggers (and, on PostgreSQL, the trigger function) are named after the
+// table and live in its schema.
 func NewLedger(ctx context.Context, db *sql.DB, opts *Options) (*Ledger, error) {
 	d, err := opts.dialect(db)
 	if err != nil {
 		return nil, err
 	}
 	l := &Ledger{db: db, d: d, table: opts.ledgerTable()}
-	if l.d == Postgres {
-		// Skip the DDL when the table exists: concurrent CREATE OR REPLACE
-		// FUNCTION from several starting sweepers fails with "tuple
-		// concurrently updated".
-		var exists bool
-		if err := db.QueryRowContext(ctx, "SELECT to_regclass($1) IS NOT NULL", l.table).Scan(&exists); err != nil {
-			return nil, fmt.Errorf("sqlstore: create ledger: %w", err)
-		}
-		if exists {
-			return l, nil
-		}
+	if err := validTable("ledger table", l.table); err != nil {
+		return nil, err
 	}
-	var stmts []string
-	if l.d == Postgres {
-		stmts = []string{
-			`CREATE TABLE IF NOT EXISTS ` + l.table + ` (
+	if err := createAll(ctx, db, d, l.table, ledgerDDL(d, l.table), ledgerDone(d, l.table)); err != nil {
+		return nil, fmt.Errorf("sqlstore: create ledger: %w", err)
+	}
+	return l, nil
+}
+
+// schemaOf returns the "schema." prefix of a qualified table name, or "".
+func schemaOf(table string) string {
+	return table[:len(table)-len(sqldialect.BaseName(table))]
+}
+
+// LedgerDDL returns the statements that create the ledger table named
+// table and its append-only triggers, for migration tools.
+func LedgerDDL(d Dialect, table string) ([]string, error) {
+	if err := validTable("ledger table", table); err != nil {
+		return nil, err
+	}
+	if d != Postgres && d != SQLite {
+		return nil, fmt.Errorf("sqlstore: LedgerDDL needs the SQLite or Postgres dialect")
+	}
+	return ledgerDDL(d, table), nil
+}
+
+func ledgerDDL(d Dialect, table string) []string {
+	schema, base := schemaOf(table), sqldialect.BaseName(table)
+	if d == Postgres {
+		fn := schema + base + "_append_only"
+		return []string{
+			`CREATE TABLE IF NOT EXISTS ` + table + ` (
 				seq BIGSERIAL PRIMARY KEY,
 				subject_hash TEXT NOT NULL, record_hash TEXT NOT NULL, type TEXT NOT NULL,
 				outcome TEXT NOT NULL, at TIMESTAMPTZ NOT NULL, n INTEGER NOT NULL, actions JSON NOT NULL)`,
-			`CREATE OR REPLACE FUNCTION ` + l.table + `_append_only() RETURNS trigger LANGUAGE plpgsql AS
+			`CREATE OR REPLACE FUNCTION ` + fn + `() RETURNS trigger LANGUAGE plpgsql AS
 				$$ BEGIN RAISE EXCEPTION 'retention ledger is append-only'; END $$`,
-			`DO $$ BEGIN
-				IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = '` + l.table + `_append_only'
-					AND tgrelid = '` + l.table + `'::regclass) THEN
-					CREATE TRIGGER ` + l.table + `_append_only BEFORE UPDATE OR DELETE ON ` + l.table + `
-					FOR EACH ROW EXECUTE FUNCTION ` + l.table + `_append_only();
-				END IF; END $$`,
+			`DROP TRIGGER IF EXISTS ` + base + `_append_only ON ` + table,
+			`CREATE TRIGGER ` + base + `_append_only BEFORE UPDATE OR DELETE ON ` + table + `
+				FOR EACH ROW EXECUTE FUNCTION ` + fn + `()`,
 		}
-	} else {
-		stmts = []string{
-			`CREATE TABLE IF NOT EXISTS ` + l.table + ` (
-				seq INTEGER PRIMARY KEY,
-				subject_hash TEXT NOT NULL, record_hash TEXT NOT NULL, type TEXT NOT NULL,
-				outcome TEXT NOT NULL, at TEXT NOT NULL, n INTEGER NOT NULL, actions TEXT NOT NULL)`,
-			`CREATE TRIGGER IF NOT EXISTS ` + l.table + `_no_update BEFORE UPDATE ON ` + l.table + `
-				BEGIN SELECT RAISE(ABORT, 'retention ledger is append-only'); END`,
-			`CREATE TRIGGER IF NOT EXISTS ` + l.table + `_no_delete BEFORE DELETE ON ` + l.table + `
-				BEGIN SELECT RAISE(ABORT, 'retention ledger is append-only'); END`,
+	}
+	// SQLite: a trigger lives in its table's schema (attached database),
+	// named with the schema and created ON the unqualified table.
+	return []string{
+		`CREATE TABLE IF NOT EXISTS ` + table + ` (
+			seq INTEGER PRIMARY KEY,
+			subject_hash TEXT NOT NULL, record_hash TEXT NOT NULL, type TEXT NOT NULL,
+			outcome TEXT NOT NULL, at TEXT NOT NULL, n INTEGER NOT NULL, actions TEXT NOT NULL)`,
+		`CREATE TRIGGER IF NOT EXISTS ` + schema + base + `_no_update BEFORE UPDATE ON ` + base + `
+			BEGIN SELECT RAISE(ABORT, 'retention ledger is append-only'); END`,
+		`CREATE TRIGGER IF NOT EXISTS ` + schema + base + `_no_delete BEFORE DELETE ON ` + base + `
+			BEGIN SELECT RAISE(ABORT, 'retention ledger is append-only'); END`,
+	}
+}
+
+// ledgerDone is the query that tells, on PostgreSQL, that the ledger is
+// complete (its trigger exists), so that the DDL, which takes locks, runs
+// only when needed.
+func ledgerDone(d Dialect, table string) string {
+	if d != Postgres {
+		return ""
+	}
+	return `SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass('` + table + `')
+		AND tgname = '` + sqldialect.BaseName(table) + `_append_only')`
+}
+
+// createAll runs DDL statements in one transaction. On PostgreSQL, done
+// (when set) is checked first, and the transaction takes an advisory lock
+// named after the table so that processes starting together do not race
+// (concurrent CREATE OR REPLACE FUNCTION fails with "tuple concurrently
+// updated"); done is checked again under it.
+func createAll(ctx context.Context, db *sql.DB, d Dialect, table string, stmts []string, done string) error {
+	if done != "" {
+		var ok bool
+		if err := db.QueryRowContext(ctx, done).Scan(&ok); err != nil {
+			return err
+		}
+		if ok {
+			return nil
+		}
+	}
+	x, err := begin(ctx, db, d, false)
+	if err != nil {
+		return err
+	}
+	if d == Postgres {
+		if _, err := x.q.ExecContext(ctx, "SELECT pg_advisory_xact_lock(hashtext($1))", "fieldguard/pii sqlstore "+table); err != nil {
+			x.rollback()
+			return err
+		}
+		if done != "" {
+			var ok bool
+			rows, err := x.q.QueryContext(ctx, done)
+			if err == nil {
+				if rows.Next() {
+					err = rows.Scan(&ok)
+				}
+				rows.Close()
+			}
+			if err != nil {
+				x.rollback()
+				return err
+			}
+			if ok {
+				return x.rollback()
+			}
 		}
 	}
 	for _, s := range stmts {
-		if _, err := db.ExecContext(ctx, s); err != nil {
-			return nil, fmt.Errorf("sqlstore: create ledger: %w", err)
+		if _, err := x.q.ExecContext(ctx, s); err != nil {
+			x.rollback()
+			return err
 		}
 	}
-	return l, nil
+	return x.commit()
 }
 
 const (
@@ -321,33 +396,116 @@ func (l *Ledger) Count(ctx context.Context, outcome string) (int, error) {
 }
 
 // Holds keeps legal holds in a table, so that sweepers in every process
-// honour them.
+// honour them, and the pending key shreds (retention.PendingShreds) in a
+// second table beside it.
 type Holds struct {
-	db    *sql.DB
-	d     Dialect
-	table string
+	db      *sql.DB
+	d       Dialect
+	table   string
+	pending string
 }
 
-var _ retention.Holds = (*Holds)(nil)
+var (
+	_ retention.Holds         = (*Holds)(nil)
+	_ retention.PendingShreds = (*Holds)(nil)
+)
 
-// NewHolds returns the hold store in db, creating its table if needed.
+// NewHolds returns the hold store in db, creating its tables (holds and
+// pending shreds) if needed, in one transaction.
 func NewHolds(ctx context.Context, db *sql.DB, opts *Options) (*Holds, error) {
 	d, err := opts.dialect(db)
 	if err != nil {
 		return nil, err
 	}
-	h := &Holds{db: db, d: d, table: opts.holdsTable()}
-	ts := "TIMESTAMP"
-	if h.d == Postgres {
-		ts = "TIMESTAMPTZ"
+	h := &Holds{db: db, d: d, table: opts.holdsTable(), pending: opts.pendingTable()}
+	if err := validTable("holds table", h.table); err != nil {
+		return nil, err
 	}
-	_, err = db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+h.table+` (
-		id TEXT PRIMARY KEY, subject_hash TEXT NOT NULL, type TEXT NOT NULL, record_hash TEXT NOT NULL,
-		reason TEXT NOT NULL, until `+ts+` NULL, created `+ts+` NOT NULL)`)
-	if err != nil {
+	if err := validTable("pending shreds table", h.pending); err != nil {
+		return nil, err
+	}
+	if err := createAll(ctx, db, d, h.table, holdsDDL(d, h.table, h.pending), ""); err != nil {
 		return nil, fmt.Errorf("sqlstore: create holds: %w", err)
 	}
 	return h, nil
+}
+
+// HoldsDDL returns the statements that create the holds table and the
+// pending shreds table, for migration tools.
+func HoldsDDL(d Dialect, holds, pending string) ([]string, error) {
+	if err := validTable("holds table", holds); err != nil {
+		return nil, err
+	}
+	if err := validTable("pending shreds table", pending); err != nil {
+		return nil, err
+	}
+	if d != Postgres && d != SQLite {
+		return nil, fmt.Errorf("sqlstore: HoldsDDL needs the SQLite or Postgres dialect")
+	}
+	return holdsDDL(d, holds, pending), nil
+}
+
+func holdsDDL(d Dialect, holds, pending string) []string {
+	ts, blob := "TIMESTAMP", "BLOB"
+	if d == Postgres {
+		ts, blob = "TIMESTAMPTZ", "BYTEA"
+	}
+	return []string{
+		`CREATE TABLE IF NOT EXISTS ` + holds + ` (
+			id TEXT PRIMARY KEY, subject_hash TEXT NOT NULL, type TEXT NOT NULL, record_hash TEXT NOT NULL,
+			reason TEXT NOT NULL, until ` + ts + ` NULL, created ` + ts + ` NOT NULL)`,
+		`CREATE TABLE IF NOT EXISTS ` + pending + ` (
+			id TEXT PRIMARY KEY, kind INTEGER NOT NULL, sealed ` + blob + ` NOT NULL, created ` + ts + ` NOT NULL)`,
+	}
+}
+
+// PutPending records a pending shred, or raises the kind of the one with its ID.
+func (h *Holds) PutPending(ctx context.Context, p retention.PendingShred) error {
+	q := "INSERT INTO " + h.pending + " (id, kind, sealed, created) VALUES (?, ?, ?, ?) " +
+		"ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, sealed = excluded.sealed, created = excluded.created " +
+		"WHERE " + sqldialect.BaseName(h.pending) + ".kind < excluded.kind"
+	if _, err := h.db.ExecContext(ctx, h.d.Rebind(q), p.ID, int(p.Kind), p.Sealed, p.Created.UTC()); err != nil {
+		return fmt.Errorf("sqlstore: put pending shred: %w", err)
+	}
+	return nil
+}
+
+// DeletePending removes the pending shred with the id if its kind is at most kind.
+func (h *Holds) DeletePending(ctx context.Context, id string, kind retention.PendingKind) error {
+	q := "DELETE FROM " + h.pending + " WHERE id = ? AND kind <= ?"
+	if _, err := h.db.ExecContext(ctx, h.d.Rebind(q), id, int(kind)); err != nil {
+		return fmt.Errorf("sqlstore: delete pending shred: %w", err)
+	}
+	return nil
+}
+
+// Pending returns up to limit pending shreds with an ID after after, in ID order.
+func (h *Holds) Pending(ctx context.Context, after string, limit int) ([]retention.PendingShred, error) {
+	q := "SELECT id, kind, sealed, created FROM " + h.pending + " WHERE id > ? ORDER BY id"
+	if limit > 0 {
+		q += " LIMIT " + strconv.Itoa(limit)
+	}
+	rows, err := h.db.QueryContext(ctx, h.d.Rebind(q), after)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: pending shreds: %w", err)
+	}
+	defer rows.Close()
+	var out []retention.PendingShred
+	for rows.Next() {
+		var p retention.PendingShred
+		var kind int
+		var created any
+		if err := rows.Scan(&p.ID, &kind, &p.Sealed, &created); err != nil {
+			return nil, fmt.Errorf("sqlstore: pending shreds: %w", err)
+		}
+		p.Kind = retention.PendingKind(kind)
+		p.Created, _ = asTime(created)
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlstore: pending shreds: %w", err)
+	}
+	return out, nil
 }
 
 func (h *Holds) Put(ctx context.Context, x retention.Hold) error {

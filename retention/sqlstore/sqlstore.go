@@ -33,8 +33,16 @@ const (
 // Mapping maps a struct type to a table. Fields not listed are derived:
 // the column is the field's `db` tag (db:"-" leaves it out), or its name in
 // snake_case.
+//
+// A row is identified by its row key: (tenant column, id column) when the
+// type has a pii:"tenant" field, else the id column alone. The tenant
+// column is the pii:"tenant" field's column; New refuses a type with a
+// tenant field that maps to no column, since ids need only be unique
+// within a tenant. The table must make the row key unique (its primary
+// key), and the tenant column NOT NULL.
 type Mapping struct {
-	// Table is the table name; default the type name in snake_case.
+	// Table is the table name, optionally schema-qualified
+	// ("app.customer"); default the type name in snake_case.
 	Table string
 	// ID is the id column; default the column of the field tagged pii:"id",
 	// else "id".
@@ -48,6 +56,8 @@ type Mapping struct {
 }
 
 // Options configure a Table, a Ledger or Holds; nil means defaults.
+// Table names may be schema-qualified ("app.retention_ledger"; on SQLite
+// the schema is an attached database).
 type Options struct {
 	Dialect Dialect
 	// Mapping overrides the derived table mapping.
@@ -56,6 +66,9 @@ type Options struct {
 	LedgerTable string
 	// HoldsTable names the holds table; default "retention_holds".
 	HoldsTable string
+	// PendingTable names the table of pending key shreds, kept beside the
+	// holds; default "retention_pending_shreds".
+	PendingTable string
 }
 
 func (o *Options) dialect(db *sql.DB) (Dialect, error) {
@@ -84,6 +97,22 @@ func (o *Options) holdsTable() string {
 	return "retention_holds"
 }
 
+func (o *Options) pendingTable() string {
+	if o != nil && o.PendingTable != "" {
+		return o.PendingTable
+	}
+	return "retention_pending_shreds"
+}
+
+// validTable checks a table name with the identifier rule every SQL store
+// of the module shares.
+func validTable(what, name string) error {
+	if err := sqldialect.ValidTable(what, name); err != nil {
+		return fmt.Errorf("sqlstore: %w", err)
+	}
+	return nil
+}
+
 // Table is a retention.Store over one table.
 type Table struct {
 	db         *sql.DB
@@ -98,8 +127,17 @@ type Table struct {
 	subject    string             // subject column or ""
 	subjectCol int                // index into cols of the subject column
 	idField    int                // index into cols
+	tenantCol  string             // tenant column, or "" for types without a tenant
+	tenantIdx  int                // index into cols of the tenant column, or -1
+	orderBy    string             // the row key columns, in order
 	selectList string
 	ledger     *Ledger
+}
+
+// pos is a row's position in row key order, passed back as Query.After.
+type pos struct {
+	tenant any // nil without a tenant column
+	id     any
 }
 
 type column struct {
@@ -131,8 +169,21 @@ func New(ctx context.Context, db *sql.DB, prototype any, opts *Options) (*Table,
 	if t.table == "" {
 		t.table = snake(s.Type.Name())
 	}
+	if err := validTable("table", t.table); err != nil {
+		return nil, err
+	}
 	if err := t.derive(s.Type, nil, "", mp); err != nil {
 		return nil, err
+	}
+	for _, c := range t.cols {
+		if err := sqldialect.ValidColumn(s.Name+" column", c.name); err != nil {
+			return nil, fmt.Errorf("sqlstore: %w", err)
+		}
+	}
+	if mp.Created != "" {
+		if err := sqldialect.ValidColumn("Mapping.Created column", mp.Created); err != nil {
+			return nil, fmt.Errorf("sqlstore: %w", err)
+		}
 	}
 	for _, f := range s.Fields {
 		if _, ok := t.byPath[f.Path]; !ok {
@@ -154,6 +205,26 @@ func New(ctx context.Context, db *sql.DB, prototype any, opts *Options) (*Table,
 	}
 	if t.idField < 0 {
 		return nil, fmt.Errorf("sqlstore: %s: no field maps to the id column %q", s.Name, t.idCol)
+	}
+	t.tenantIdx = -1
+	t.orderBy = t.idCol
+	if s.Tenant != nil {
+		c, ok := t.byPath[s.Tenant.Path]
+		if !ok {
+			return nil, fmt.Errorf("sqlstore: %s has a pii:\"tenant\" field (%s) that maps to no column, so the row key (%s) is not unique: "+
+				"ids repeat across tenants; map %s to its column (drop db:\"-\" or name it in Mapping.Columns) and make (tenant, %s) the table's key",
+				s.Name, s.Tenant.Path, t.idCol, s.Tenant.Path, t.idCol)
+		}
+		if c.name == t.idCol {
+			return nil, fmt.Errorf("sqlstore: %s: the id column %q is the tenant column; name the record id column in Mapping.ID", s.Name, t.idCol)
+		}
+		t.tenantCol = c.name
+		for i := range t.cols {
+			if t.cols[i].name == c.name {
+				t.tenantIdx = i
+			}
+		}
+		t.orderBy = t.tenantCol + ", " + t.idCol
 	}
 	if s.Subject != nil {
 		t.subject = t.byPath[s.Subject.Path].name
@@ -379,7 +450,9 @@ func (x *txn) rollback() error {
 // ph returns the n-th (1-based) placeholder.
 func (t *Table) ph(n int) string { return t.d.Placeholder(n) }
 
-// Claim selects, locks and decodes the next batch.
+// Claim selects, locks and decodes the next batch. Subject and Record
+// queries always filter by the tenant column (a type without one holds
+// only the tenant ""); rows come in row key order.
 func (t *Table) Claim(ctx context.Context, q retention.Query) (retention.Claim, error) {
 	var where []string
 	var args []any
@@ -388,15 +461,36 @@ func (t *Table) Claim(ctx context.Context, q retention.Query) (retention.Claim, 
 		return t.ph(len(args))
 	}
 	if q.After != nil {
-		where = append(where, t.idCol+" > "+arg(q.After))
+		p, ok := q.After.(pos)
+		if !ok {
+			return nil, fmt.Errorf("sqlstore: %s: Query.After is not a position this table returned", t.schema.Name)
+		}
+		if t.tenantCol != "" {
+			where = append(where, "("+t.tenantCol+", "+t.idCol+") > ("+arg(p.tenant)+", "+arg(p.id)+")")
+		} else {
+			where = append(where, t.idCol+" > "+arg(p.id))
+		}
+	}
+	tenant := func() bool {
+		if t.tenantCol == "" {
+			return q.Tenant == ""
+		}
+		where = append(where, t.tenantCol+" = "+arg(t.keyArg(t.tenantIdx, q.Tenant)))
+		return true
 	}
 	switch {
 	case q.All:
 	case q.Record != "":
+		if !tenant() {
+			return &claim{t: t}, nil
+		}
 		where = append(where, t.idCol+" = "+arg(t.idArg(q.Record)))
 	case q.Subject != "":
 		if t.subject == "" {
 			return nil, fmt.Errorf("sqlstore: %s has no subject column", t.schema.Name)
+		}
+		if !tenant() {
+			return &claim{t: t}, nil
 		}
 		where = append(where, t.subject+" = "+arg(t.keyArg(t.subjectCol, q.Subject)))
 	default:
@@ -420,7 +514,7 @@ func (t *Table) Claim(ctx context.Context, q retention.Query) (retention.Claim, 
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
-	query += " ORDER BY " + t.idCol
+	query += " ORDER BY " + t.orderBy
 	if q.Limit > 0 {
 		query += " LIMIT " + strconv.Itoa(q.Limit)
 	}
@@ -490,17 +584,13 @@ func (t *Table) load(ctx context.Context, q querier, query string, args []any, l
 				return nil, fmt.Errorf("sqlstore: column %s.%s: %w", t.table, c.name, err)
 			}
 		}
-		idv := root.FieldByIndex(t.cols[t.idField].index)
 		rec := retention.Record{Value: pv.Interface()}
-		switch idv.Kind() {
-		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-			rec.Key, rec.Pos = strconv.FormatInt(idv.Int(), 10), idv.Int()
-		case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-			rec.Key, rec.Pos = strconv.FormatUint(idv.Uint(), 10), int64(idv.Uint())
-		default:
-			rec.Key = fmt.Sprint(idv.Interface())
-			rec.Pos = rec.Key
+		var p pos
+		rec.Key, p.id = keyOf(root.FieldByIndex(t.cols[t.idField].index))
+		if t.tenantIdx >= 0 {
+			rec.Tenant, p.tenant = keyOf(root.FieldByIndex(t.cols[t.tenantIdx].index))
 		}
+		rec.Pos = p
 		if createdIdx >= 0 {
 			if tm, ok := root.FieldByIndex(t.cols[createdIdx].index).Interface().(time.Time); ok {
 				rec.Created = tm
@@ -512,6 +602,19 @@ func (t *Table) load(ctx context.Context, q querier, query string, args []any, l
 		return nil, fmt.Errorf("sqlstore: select %s: %w", t.table, err)
 	}
 	return recs, nil
+}
+
+// keyOf returns a key column's value as text and as the driver argument
+// that orders like it.
+func keyOf(v reflect.Value) (string, any) {
+	switch v.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return strconv.FormatInt(v.Int(), 10), v.Int()
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return strconv.FormatUint(v.Uint(), 10), int64(v.Uint())
+	}
+	k := fmt.Sprint(v.Interface())
+	return k, k
 }
 
 // assign stores a scanned database value into a field.
@@ -703,9 +806,41 @@ func (c *claim) Commit(ctx context.Context, changes []retention.Change, entries 
 	return nil
 }
 
+// rowKey is a row's key as driver arguments: the tenant (nil without a
+// tenant column) and the id.
+type rowKey struct{ tenant, id any }
+
+func (t *Table) rowKey(tenant, key string) rowKey {
+	k := rowKey{id: t.idArg(key)}
+	if t.tenantIdx >= 0 {
+		k.tenant = t.keyArg(t.tenantIdx, tenant)
+	}
+	return k
+}
+
+// keyWhere is the WHERE condition on the row key, with placeholders from n
+// on (1-based).
+func (t *Table) keyWhere(n int) string {
+	if t.tenantCol == "" {
+		return t.idCol + " = " + t.ph(n)
+	}
+	return t.tenantCol + " = " + t.ph(n) + " AND " + t.idCol + " = " + t.ph(n+1)
+}
+
+func (t *Table) keyArgs(args []any, k rowKey) []any {
+	if t.tenantCol != "" {
+		args = append(args, k.tenant)
+	}
+	return append(args, k.id)
+}
+
 func (c *claim) write(ctx context.Context, changes []retention.Change, entries []retention.Entry) error {
 	t := c.t
-	var deletes []any
+	claimed := make(map[[2]string]bool, len(c.recs))
+	for _, r := range c.recs {
+		claimed[[2]string{r.Tenant, r.Key}] = true
+	}
+	var deletes []rowKey
 	type group struct {
 		cols []*column
 		rows []retention.Change
@@ -713,8 +848,13 @@ func (c *claim) write(ctx context.Context, changes []retention.Change, entries [
 	groups := map[string]*group{}
 	var order []string
 	for _, ch := range changes {
+		// A claim writes only the rows it claimed: never a row of another
+		// tenant that shares the id.
+		if !claimed[[2]string{ch.Tenant, ch.Key}] {
+			return fmt.Errorf("sqlstore: %s: a change names a row the claim did not select", t.schema.Name)
+		}
 		if ch.Delete {
-			deletes = append(deletes, t.idArg(ch.Key))
+			deletes = append(deletes, t.rowKey(ch.Tenant, ch.Key))
 			continue
 		}
 		if len(ch.Fields) == 0 {
@@ -725,6 +865,9 @@ func (c *claim) write(ctx context.Context, changes []retention.Change, entries [
 			col, ok := t.byPath[p]
 			if !ok {
 				return fmt.Errorf("sqlstore: %s: no column for field %s", t.schema.Name, p)
+			}
+			if col.name == t.idCol || col.name == t.tenantCol {
+				return fmt.Errorf("sqlstore: %s: field %s is part of the row key and is never changed", t.schema.Name, p)
 			}
 			if !slices.Contains(cols, col) {
 				cols = append(cols, col)
@@ -755,32 +898,79 @@ func (c *claim) write(ctx context.Context, changes []retention.Change, entries [
 			return err
 		}
 	}
-	if t.d == Postgres && len(deletes) > 0 {
-		// One statement shape whatever the count: pgx caches a prepared
-		// statement per distinct text, so varying IN lists would grow it.
-		arr, err := pgArray(t.cols[t.idField].typ, deletes)
+	if len(deletes) > 0 {
+		var err error
+		if t.d == Postgres {
+			err = c.deleteValues(ctx, deletes)
+		} else {
+			err = c.deleteRows(ctx, deletes)
+		}
 		if err != nil {
 			return err
 		}
-		q := "DELETE FROM " + t.table + " WHERE " + t.idCol + " = ANY($1::" + pgType(t.cols[t.idField].typ) + "[])"
-		if _, err := c.x.q.ExecContext(ctx, q, arr); err != nil {
-			return fmt.Errorf("sqlstore: delete from %s: %w", t.table, err)
-		}
-		deletes = nil
-	}
-	for len(deletes) > 0 {
-		n := min(len(deletes), 500)
-		phs := make([]string, n)
-		for i := range phs {
-			phs[i] = t.ph(i + 1)
-		}
-		q := "DELETE FROM " + t.table + " WHERE " + t.idCol + " IN (" + strings.Join(phs, ", ") + ")"
-		if _, err := c.x.q.ExecContext(ctx, q, deletes[:n]...); err != nil {
-			return fmt.Errorf("sqlstore: delete from %s: %w", t.table, err)
-		}
-		deletes = deletes[n:]
 	}
 	return t.ledger.append(ctx, c.x.q, entries)
+}
+
+// deleteRows deletes rows by key with one prepared statement (SQLite).
+func (c *claim) deleteRows(ctx context.Context, keys []rowKey) error {
+	t := c.t
+	st, err := c.x.q.PrepareContext(ctx, "DELETE FROM "+t.table+" WHERE "+t.keyWhere(1))
+	if err != nil {
+		return fmt.Errorf("sqlstore: prepare delete: %w", err)
+	}
+	defer st.Close()
+	args := make([]any, 0, 2)
+	for _, k := range keys {
+		if _, err := st.ExecContext(ctx, t.keyArgs(args[:0], k)...); err != nil {
+			return fmt.Errorf("sqlstore: delete from %s: %w", t.table, err)
+		}
+	}
+	return nil
+}
+
+// deleteValues deletes rows by key in one statement whose text does not
+// depend on their number (pgx caches a prepared statement per distinct
+// text, so varying IN lists would grow it).
+func (c *claim) deleteValues(ctx context.Context, keys []rowKey) error {
+	t := c.t
+	args, v, on, err := t.keyArrays(keys)
+	if err != nil {
+		return err
+	}
+	q := "DELETE FROM " + t.table + " AS t USING unnest(" + v + ") AS v(" + t.orderBy + ") WHERE " + on
+	if _, err := c.x.q.ExecContext(ctx, q, args...); err != nil {
+		return fmt.Errorf("sqlstore: delete from %s: %w", t.table, err)
+	}
+	return nil
+}
+
+// keyArrays returns the row keys as PostgreSQL arrays ($1, and $2 with a
+// tenant column), the unnest argument list, and the join condition of t
+// to v on the key.
+func (t *Table) keyArrays(keys []rowKey) (args []any, unnest, on string, err error) {
+	ids := make([]any, len(keys))
+	for i, k := range keys {
+		ids[i] = k.id
+	}
+	idArr, err := pgArray(t.cols[t.idField].typ, ids)
+	if err != nil {
+		return nil, "", "", err
+	}
+	if t.tenantCol == "" {
+		return []any{idArr}, "$1::" + pgType(t.cols[t.idField].typ) + "[]", "t." + t.idCol + " = v." + t.idCol, nil
+	}
+	tenants := make([]any, len(keys))
+	for i, k := range keys {
+		tenants[i] = k.tenant
+	}
+	tenArr, err := pgArray(t.cols[t.tenantIdx].typ, tenants)
+	if err != nil {
+		return nil, "", "", err
+	}
+	return []any{tenArr, idArr},
+		"$1::" + pgType(t.cols[t.tenantIdx].typ) + "[], $2::" + pgType(t.cols[t.idField].typ) + "[]",
+		"t." + t.tenantCol + " = v." + t.tenantCol + " AND t." + t.idCol + " = v." + t.idCol, nil
 }
 
 // updateRows updates rows that change the same columns with one prepared
@@ -791,19 +981,19 @@ func (c *claim) updateRows(ctx context.Context, cols []*column, rows []retention
 	for i, col := range cols {
 		sets[i] = col.name + " = " + t.ph(i+1)
 	}
-	st, err := c.x.q.PrepareContext(ctx, "UPDATE "+t.table+" SET "+strings.Join(sets, ", ")+" WHERE "+t.idCol+" = "+t.ph(len(cols)+1))
+	st, err := c.x.q.PrepareContext(ctx, "UPDATE "+t.table+" SET "+strings.Join(sets, ", ")+" WHERE "+t.keyWhere(len(cols)+1))
 	if err != nil {
 		return fmt.Errorf("sqlstore: prepare update: %w", err)
 	}
 	defer st.Close()
-	args := make([]any, 0, len(cols)+1)
+	args := make([]any, 0, len(cols)+2)
 	for _, ch := range rows {
 		root := reflect.ValueOf(ch.Value).Elem()
 		args = args[:0]
 		for _, col := range cols {
 			args = append(args, value(root.FieldByIndex(col.index)))
 		}
-		args = append(args, t.idArg(ch.Key))
+		args = t.keyArgs(args, t.rowKey(ch.Tenant, ch.Key))
 		if _, err := st.ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("sqlstore: update %s: %w", t.table, err)
 		}
@@ -812,22 +1002,22 @@ func (c *claim) updateRows(ctx context.Context, cols []*column, rows []retention
 }
 
 // updateValues updates many rows that change the same columns in one
-// statement: UPDATE t SET c = v.c FROM unnest($1::bigint[], $2::text[], ...)
-// v WHERE t.id = v.id. PostgreSQL pays a round trip per statement, so this
-// is what keeps a sweep close to the speed of hand-written SQL; and the
-// statement text depends only on the columns, so the driver's prepared
-// statement cache stays small however many rows a batch holds.
+// statement: UPDATE t SET c = v.c FROM unnest($1::text[], $2::bigint[],
+// $3::text[], ...) v WHERE t.tenant = v.tenant AND t.id = v.id. PostgreSQL
+// pays a round trip per statement, so this is what keeps a sweep close to
+// the speed of hand-written SQL; and the statement text depends only on
+// the columns, so the driver's prepared statement cache stays small
+// however many rows a batch holds.
 func (c *claim) updateValues(ctx context.Context, cols []*column, rows []retention.Change) error {
 	t := c.t
-	keys := make([]any, len(rows))
+	keys := make([]rowKey, len(rows))
 	for r, ch := range rows {
-		keys[r] = t.idArg(ch.Key)
+		keys[r] = t.rowKey(ch.Tenant, ch.Key)
 	}
-	idArr, err := pgArray(t.cols[t.idField].typ, keys)
+	args, unnest, on, err := t.keyArrays(keys)
 	if err != nil {
 		return err
 	}
-	args := []any{idArr}
 	var b strings.Builder
 	b.WriteString("UPDATE " + t.table + " AS t SET ")
 	for i, col := range cols {
@@ -836,9 +1026,9 @@ func (c *claim) updateValues(ctx context.Context, cols []*column, rows []retenti
 		}
 		b.WriteString(col.name + " = v." + col.name)
 	}
-	b.WriteString(" FROM unnest($1::" + pgType(t.cols[t.idField].typ) + "[]")
+	b.WriteString(" FROM unnest(" + unnest)
 	vals := make([]any, len(rows))
-	for i, col := range cols {
+	for _, col := range cols {
 		for r, ch := range rows {
 			vals[r] = value(reflect.ValueOf(ch.Value).Elem().FieldByIndex(col.index))
 		}
@@ -847,13 +1037,13 @@ func (c *claim) updateValues(ctx context.Context, cols []*column, rows []retenti
 			return err
 		}
 		args = append(args, arr)
-		b.WriteString(", $" + strconv.Itoa(i+2) + "::" + pgType(col.typ) + "[]")
+		b.WriteString(", $" + strconv.Itoa(len(args)) + "::" + pgType(col.typ) + "[]")
 	}
-	b.WriteString(") AS v(" + t.idCol)
+	b.WriteString(") AS v(" + t.orderBy)
 	for _, col := range cols {
 		b.WriteString(", " + col.name)
 	}
-	b.WriteString(") WHERE t." + t.idCol + " = v." + t.idCol)
+	b.WriteString(") WHERE " + on)
 	if _, err := c.x.q.ExecContext(ctx, b.String(), args...); err != nil {
 		return fmt.Errorf("sqlstore: update %s: %w", t.table, err)
 	}

@@ -289,23 +289,28 @@ func TestHoldsAndRelease(t *testing.T) {
 			db, _ := populated(t, b, 300, 100)
 			m, _, err := manager(ctx, db)
 			require.NoError(t, err)
-			// Row 1 and 2 belong to subj-0000000 (row 1 is subj-0000000, 2 and 3 subj-0000001).
+			// Rows 2 and 3 share the subject id subj-0000001, in tenants
+			// acme and globex: two people. The hold is on acme's.
 			held := benchdata.Gen(7, 2, 100)
-			_, err = m.Hold(ctx, retention.Subject(held.Subject), "case 2026-17", time.Time{})
+			other := benchdata.Gen(7, 3, 100)
+			require.Equal(t, held.Subject, other.Subject)
+			require.NotEqual(t, held.Tenant, other.Tenant)
+			_, err = m.Hold(ctx, retention.Subject(held.Tenant, held.Subject), "case 2026-17", time.Time{})
 			require.NoError(t, err)
-			_, err = m.Hold(ctx, retention.RecordTarget("Account", "10"), "audit", benchdata.Now.AddDate(0, 1, 0))
+			_, err = m.Hold(ctx, retention.RecordTarget(benchdata.Gen(7, 10, 100).Tenant, "Account", "10"), "audit", benchdata.Now.AddDate(0, 1, 0))
 			require.NoError(t, err)
 			before := rowsByID(t, db)
 			st, err := retention.NewSweeper(m, nil).Run(ctx)
 			require.NoError(t, err)
 			require.Positive(t, st.Held)
 			after := rowsByID(t, db)
-			for _, id := range []int64{2, 3, 10} {
+			for _, id := range []int64{2, 10} {
 				require.Equal(t, before[id], after[id], "held row %d untouched", id)
 			}
+			require.NotEqual(t, before[3], after[3], "the hold on acme's subject does not hold globex's")
 			require.NotEqual(t, before[4], after[4])
 
-			st, err = m.Release(ctx, retention.Subject(held.Subject))
+			st, err = m.Release(ctx, retention.Subject(held.Tenant, held.Subject))
 			require.NoError(t, err)
 			require.Positive(t, st.Applied)
 			after = rowsByID(t, db)
@@ -348,10 +353,10 @@ func TestRestoreThenReplay(t *testing.T) {
 			require.NoError(t, err)
 			_, err = retention.NewSweeper(m, nil).Run(ctx)
 			require.NoError(t, err)
-			subject := benchdata.Gen(7, 101, 30).Subject
-			rep, err := m.Forget(ctx, subject)
+			a := benchdata.Gen(7, 101, 30)
+			rep, err := m.Forget(ctx, a.Tenant, a.Subject)
 			require.NoError(t, err)
-			require.True(t, rep.KeyShredded)
+			require.False(t, rep.KeyShredded, "no Shredder: nothing to shred")
 			require.Positive(t, rep.Applied)
 			want := dump(t, db)
 

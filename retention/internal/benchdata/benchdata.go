@@ -69,7 +69,9 @@ func Create(ctx context.Context, db *sql.DB, pg Dialect) error {
 		`CREATE INDEX account_last_seen ON account (last_seen)`,
 		`CREATE INDEX account_closed_at ON account (closed_at)`,
 		`CREATE INDEX account_created_at ON account (created_at)`,
-		`CREATE INDEX account_subject ON account (subject)`,
+		`CREATE INDEX account_subject ON account (tenant, subject)`,
+		// The row key the retention store orders and updates by.
+		`CREATE UNIQUE INDEX account_tenant_id ON account (tenant, id)`,
 	}
 	for _, s := range stmts {
 		if _, err := db.ExecContext(ctx, s); err != nil {
