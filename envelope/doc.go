@@ -22,14 +22,25 @@
 // (Binding.Subject, from the `pii:"subject"` field), so ForgetSubject
 // crypto-shreds that person's values everywhere, backups included; or, for
 // data without a subject, the tenant, with a new DEK every
-// Options.BucketPeriod (30 days), which is the time bucket. Each tenant
+// Options.BucketPeriod (30 days), which is the time bucket. A data
+// subject is the pair (tenant, subject): the same subject id in two
+// tenants has two sets of keys. Types without a `pii:"tenant"` field
+// belong to the tenant "". Seal refuses a record whose type has a subject
+// field left empty (ErrEmptySubject) rather than seal it under the
+// tenant's keys, where it could never be shredded. Each tenant
 // also has a search root key, wrapped by the KEK and never rotated with
 // branch keys, from which the deterministic-encryption and blind-index
 // keys of each field are derived with HKDF-SHA256 (so lookups survive
 // branch key rotation).
 //
 // All wrapped keys live in a KeyStore (MemoryStore, or sqlkeystore.Store
-// on SQLite or PostgreSQL). Key provider calls therefore grow with branch
+// on SQLite or PostgreSQL). Every row a KeyStore returns is checked
+// against what was asked (kind, tenant, scope and id; for Latest, an id
+// never below one already used), and the associated data of every unwrap
+// is built from the request, never from the row: whoever can write the
+// key table cannot serve one subject's or tenant's key for another's. A
+// mismatch is ErrDecrypt on reads and an error on writes; nothing is
+// decrypted or sealed under such a row. Key provider calls therefore grow with branch
 // keys, not with records, subjects or fields: sealing ten fields for each
 // of 10,000 subjects of a tenant costs one wrap call (plus one for the
 // search root when det or index fields are used), and opening them from a
@@ -103,7 +114,11 @@
 // Blind indexes (index) are HMAC-SHA256 under a key per (tenant, type,
 // field), truncated to Options.IndexBytes (16), and leak the same equality
 // (shorter indexes add false positives and leak less). Neither leaks
-// across fields or tenants.
+// across fields or tenants. To query, compute what Seal stored with
+// BlindIndex (for an index field) or LookupDeterministic (for an
+// encrypt=det field), naming the Go type rather than a type name string,
+// so a typo or a field without the option is an error rather than a
+// lookup that silently matches nothing.
 //
 // Unwrapped keys are held in memory for at most Cache.MaxAge (5 minutes).
 // DEKs and branch keys are cleared (clear()) when evicted or replaced; the
@@ -116,14 +131,37 @@
 // slog and JSON. AES is constant-time only with hardware support (AES-NI,
 // ARMv8 crypto extensions), as the standard library documents.
 //
-// After ForgetSubject, another process that already holds the subject's DEK
-// in its cache can still decrypt that subject's values for at most
-// Cache.MaxAge (5 minutes by default); then its next lookup finds the
-// tombstone. Restoring a backup of the KeyStore taken before the erasure
-// restores the key: keep KeyStore backups shorter-lived than your erasure
-// promise, or replay ForgetSubject after a restore.
+// # Erasure
 //
-// Outage tolerance: when the key provider returns keyprovider.ErrUnavailable,
+// ForgetSubject deletes every DEK the subject has had and records a
+// tombstone in the KeyStore whose ID is the watermark: the highest DEK id
+// shredded. Values under a DEK id at or below the watermark fail with
+// ErrShredded for good. New values of the subject seal under a new key
+// generation, a DEK with an id above the watermark, so a returning
+// customer is served (and a retention shred of old data does not lock a
+// subject out). CloseSubject also refuses new values: it records the
+// tombstone at ClosedWatermark, and sealing for the subject fails with
+// ErrShredded from then on. Tombstones are ordinary KeyStore records
+// (KindTombstone), so neither needs a schema change.
+//
+// When ForgetSubject returns, this process neither opens a value under
+// the shredded DEKs nor seals one under them: a lookup that raced the
+// forget is not cached and starts again, and the front caches are
+// emptied. Another process that already holds one of the subject's DEKs
+// in its cache can still decrypt the subject's old values, and encrypt
+// new ones under the shredded DEK, for at most Cache.MaxAge (5 minutes
+// by default; plus Options.OutageGrace for decryption while the key
+// provider is down); values it seals in that window are shredded too. Its
+// next lookup finds the tombstone. A process that creates a DEK checks
+// the watermark after inserting it and never uses one a concurrent
+// forget already shredded. Restoring a backup of the KeyStore taken
+// before the erasure restores the keys: keep KeyStore backups
+// shorter-lived than your erasure promise, or replay ForgetSubject after
+// a restore.
+//
+// # Outages
+//
+// When the key provider returns keyprovider.ErrUnavailable,
 // keys already unwrapped keep serving decryptions for Options.OutageGrace
 // (5 minutes) past their MaxAge, then fail closed with an error matching
 // keyprovider.ErrUnavailable. Encryption never uses an expired key.
@@ -173,8 +211,14 @@
 // together with their class, by key provider errors saying the KEK is
 // missing, disabled or destroyed),
 // ErrShredded, ErrNotSealed (Open of plaintext), ErrUnknownVersion,
-// KeyStore errors ErrNotFound and ErrConflict, ErrLimit, ErrUnsupported,
-// and key provider classes (errors.Is(err, keyprovider.ErrUnavailable)).
-// Seal and Open wrap errors in *FieldError, which names the field path.
-// No error carries plaintext or key bytes.
+// ErrEmptySubject, KeyStore errors ErrNotFound and ErrConflict, ErrLimit,
+// ErrUnsupported, and key provider classes (errors.Is(err,
+// keyprovider.ErrUnavailable)). A cancelled context fails every call with
+// ctx.Err(), cache hits included. BlindIndex and LookupDeterministic of a
+// field without the index or encrypt=det option are errors. Seal and Open
+// wrap errors in *FieldError, which names the type, the field path and
+// the record: by the value of its `pii:"id"` field, an opaque key like a
+// primary key, or, for types without one, by the name of its subject
+// field (a subject id is never shown). No error carries plaintext, a
+// field's value or key bytes.
 package envelope

@@ -67,9 +67,15 @@ type Options struct {
 
 // CacheLimits bound unwrapped keys. Zero fields take the defaults.
 type CacheLimits struct {
-	// MaxAge is how long an unwrapped key is used before it is fetched and
-	// unwrapped again (default 5 minutes). It bounds how long another
-	// process can keep decrypting a forgotten subject's values.
+	// MaxAge is how long an unwrapped key is used before it is fetched
+	// from the KeyStore and unwrapped again (default 5 minutes). An entry
+	// past MaxAge is expired: encryption never uses it, and decryption
+	// uses it only during a key provider outage, for at most
+	// Options.OutageGrace more (then it fails closed); expired entries are
+	// the first evicted when MaxEntries is reached. MaxAge (plus
+	// OutageGrace while the key provider is down) bounds how long another
+	// process can keep decrypting, and encrypting, under a key that
+	// ForgetSubject shredded, and how long it takes to see a rotation.
 	MaxAge time.Duration
 	// MaxMessages is the number of encryptions per DEK before a new one is
 	// made (default and hard cap 2^32, the random-nonce AES-GCM bound).
@@ -126,14 +132,18 @@ type Binding struct {
 	Tenant string
 	// Type is the stable type name (pii.Schema.Name).
 	Type string
-	// Field is the field path ("Address.Street"; Seal uses the concrete
-	// path, "Contacts[2].Phone").
+	// Field is the field's schema path ("Address.Street",
+	// "Contacts[].Phone"), as pii.Field.Path gives it and Seal binds: not
+	// the concrete path with indexes or map keys ("Contacts[2].Phone"),
+	// which only errors show.
 	Field string
 	// Record is the record id (the `pii:"id"` field, else the subject).
 	Record string
 	// Subject selects the DEK scope: the data subject's own keys (so
 	// ForgetSubject crypto-shreds the value), or, when empty, the tenant's
 	// time-bucketed keys. It is bound through the key, not the associated
-	// data. Inline mode has no per-subject keys and ignores it.
+	// data. Inline mode has no per-subject keys and ignores it. The
+	// byte-level API trusts it as given; Seal refuses a record whose
+	// subject field is empty (ErrEmptySubject).
 	Subject string
 }

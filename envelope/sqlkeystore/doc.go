@@ -2,7 +2,9 @@
 // SQLite (modernc.org/sqlite) and PostgreSQL (pgx stdlib).
 //
 // One table holds every wrapped key (branch keys, DEKs, search root keys)
-// and the tombstones of forgotten subjects. Rows hold ciphertext only; a
+// and the tombstones of forgotten subjects (their id is the watermark of
+// the shredded DEK ids; Forget deletes with DELETE ... RETURNING so the
+// watermark is taken from exactly the rows it removed). Rows hold ciphertext only; a
 // database dump without the KMS reveals no key. Insert is
 // INSERT ... ON CONFLICT DO NOTHING and Replace a compare-and-swap UPDATE,
 // so several processes can share the table.
@@ -15,7 +17,12 @@
 //	         PRIMARY KEY (kind, tenant, scope, id))
 //
 // with BLOB (SQLite) or BYTEA and the "C" collation (PostgreSQL). created
-// is Unix microseconds.
+// is Unix microseconds. Options.Table may be schema-qualified
+// ("app.pii_keys"); names are checked with the same rule as every SQL
+// store of the module (letters, digits and underscores, at most 63
+// characters per part). The table has no named index or constraint
+// besides its inline primary key, so nothing else is named after it.
+// Forget needs RETURNING (SQLite 3.35 or later, any PostgreSQL).
 //
 // # Errors
 //

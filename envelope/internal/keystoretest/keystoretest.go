@@ -259,10 +259,42 @@ func Run(t *testing.T, open func(t *testing.T) envelope.KeyStore) {
 		pt, err = s2.DecryptString(ctx, det, b)
 		require.NoError(t, err)
 		require.Equal(t, "x@example.com", pt)
+		// alice of another tenant shares the subject id, not the keys.
+		gb := b
+		gb.Tenant = "globex"
+		gct, err := s1.EncryptString(ctx, "globex value", gb)
+		require.NoError(t, err)
 		require.NoError(t, s2.ForgetSubject(ctx, "acme", "alice"))
 		s3, err := envelope.New(kp, &envelope.Options{Store: st})
 		require.NoError(t, err)
+		for _, x := range []*envelope.Sealer{s2, s3} {
+			_, err = x.DecryptString(ctx, ct, b)
+			require.ErrorIs(t, err, envelope.ErrShredded)
+			pt, err = x.DecryptString(ctx, gct, gb)
+			require.NoError(t, err, "the other tenant's alice is untouched")
+			require.Equal(t, "globex value", pt)
+		}
+		// A new key generation serves new values, in every process.
+		nct, err := s3.EncryptString(ctx, "new value", b)
+		require.NoError(t, err)
+		for _, x := range []*envelope.Sealer{s1, s2, s3} {
+			pt, err = x.DecryptString(ctx, nct, b)
+			require.NoError(t, err)
+			require.Equal(t, "new value", pt)
+		}
 		_, err = s3.DecryptString(ctx, ct, b)
-		require.ErrorIs(t, err, envelope.ErrShredded)
+		require.ErrorIs(t, err, envelope.ErrShredded, "old values stay shredded")
+		// CloseSubject refuses new values in every process.
+		require.NoError(t, s3.CloseSubject(ctx, "acme", "alice"))
+		s4, err := envelope.New(kp, &envelope.Options{Store: st})
+		require.NoError(t, err)
+		for _, x := range []*envelope.Sealer{s3, s4} {
+			_, err = x.EncryptString(ctx, "refused", b)
+			require.ErrorIs(t, err, envelope.ErrShredded)
+			_, err = x.DecryptString(ctx, nct, b)
+			require.ErrorIs(t, err, envelope.ErrShredded)
+		}
+		_, err = s4.EncryptString(ctx, "still fine", gb)
+		require.NoError(t, err)
 	})
 }
