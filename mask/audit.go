@@ -16,11 +16,15 @@ const (
 // AuditEvent records a reveal attempt: who, which field of which record,
 // why and when. It never holds the value.
 type AuditEvent struct {
-	Time     time.Time
-	Kind     string // EventReveal, EventRevealDenied, EventBudgetExceeded
-	Viewer   string
-	Role     string
-	Channel  Channel
+	Time    time.Time
+	Kind    string // EventReveal, EventRevealDenied, EventBudgetExceeded
+	Viewer  string
+	Role    string
+	Channel Channel
+	// Tenant is the record's tenant, from its `pii:"tenant"` field; "" for
+	// types without one. Record ids repeat across tenants: (Tenant, Type,
+	// Record) names the record.
+	Tenant   string
 	Type     string // schema name of the record's type
 	Record   string // record id (or subject id when the type has no id field)
 	Field    string // concrete field path
@@ -68,6 +72,7 @@ func (s *SlogAudit) Audit(ctx context.Context, ev AuditEvent) error {
 		slog.String("viewer", ev.Viewer),
 		slog.String("role", ev.Role),
 		slog.String("channel", string(ev.Channel)),
+		slog.String("tenant", ev.Tenant),
 		slog.String("type", ev.Type),
 		slog.String("record", ev.Record),
 		slog.String("field", ev.Field),

@@ -22,8 +22,9 @@
 //   - first1: the first character, never more than half of the value.
 //   - initials: "Ada Lovelace" → "A. L.".
 //   - email: first character of the local part and the domain
-//     ("a***@example.com"); argument "mask-domain" masks the domain but its
-//     last label ("a***@*******.com").
+//     ("a***@example.com"); a local part of one or two characters is masked
+//     whole ("****@example.com"); argument "mask-domain" masks the domain
+//     but its last label ("a***@*******.com").
 //   - phone: parsed with github.com/nyaruka/phonenumbers (default region
 //     from [MaskerOptions.Region], or the style argument, e.g. "phone:GB");
 //     country calling code and the last 2–4 digits ("+44 ******3456").
@@ -31,7 +32,10 @@
 //     "bin8" also shows the BIN where the card is long enough for that to
 //     leave at least five digits hidden. 12–19 digits, spaces and dashes kept.
 //   - iban: country code and last four characters.
-//   - ip: IPv4 truncated to its /24, IPv6 to its /48 (net/netip).
+//   - ip: IPv4 truncated to its /24, IPv6 to its /48 (net/netip); an IPv4
+//     address carried in IPv6 (IPv4-mapped ::ffff:0:0/96, 6to4 2002::/16,
+//     Teredo 2001:0::/32) is shown as that IPv4 address's /24, so its host
+//     byte never shows (a 6to4 /48 would show it whole).
 //   - date: year only ("1987-**-**").
 //   - hmac: a keyed HMAC-SHA256 pseudonym carrying the key id
 //     ("hmac:k1:3f5a…"); without a key in [MaskerOptions] it falls back to
@@ -54,10 +58,25 @@
 // channel) and cached in the Policy, so a view does not resolve the policy
 // per call.
 //
+// Views show clear values only. A field to be shown (masked or revealed)
+// that still holds an envelope ciphertext ("pii1.", "pii2.", "pii3." text
+// form, recognised exactly as envelope.IsSealed does) fails the view, and
+// [Views.Reveal], with [ErrSealed]; a token= field whose value its
+// category's tokenize format marks as a token (a card number failing the
+// Luhn check, an IBAN failing mod 97) fails with [ErrTokenized]. The error
+// is a [FieldError] naming the type, field path and the record's id field.
+// Tokens of formats that look like values (phone, e-mail, SSN, generic,
+// and cards or IBANs tokenized with LuhnValid or ChecksumValid) cannot be
+// told apart and are masked like values. Denied fields are not shown and
+// may stay sealed.
+//
 // [Views.Reveal] returns one clear value to a viewer whose role may see it
 // (tag reveal= list, or a rule revealing the field) and who gives a reason;
-// it emits an [AuditEvent] (who, which field of which record, why, when;
-// never the value) to an [AuditSink] such as [SlogAudit]. Refused attempts
+// it emits an [AuditEvent] (who, which field of which record of which
+// tenant, why, when; never the value) to an [AuditSink] such as
+// [SlogAudit]. The tenant comes from the struct's `pii:"tenant"` field; types
+// without one belong to the tenant "". Reveals are always audited: without
+// [ViewsOptions.Audit] the sink is [SlogAudit] on slog.Default(). Refused attempts
 // are audited too, and a failing sink reveals nothing. A per-viewer reveal
 // [Budget] over a sliding window raises an [EventBudgetExceeded] alert when
 // exceeded and, if [ViewsOptions.RefuseOverBudget] is set, refuses further
@@ -120,7 +139,9 @@
 // Errors start with "mask: ". [ErrDenied] is returned when a viewer may not
 // reveal a field, [ErrReasonRequired] when no reason is given,
 // [ErrBudgetExceeded] when the reveal budget is spent and refusal is on,
-// [ErrNoField] for a field path the type does not have, [ErrUnknownStyle]
-// for an unregistered style and [ErrChannel] (wrapped by a [ChannelError]
-// listing the kinds found) by [Check]. Errors never contain clear values.
+// [ErrNoField] for a field path the type does not have, [ErrSealed] and
+// [ErrTokenized] (wrapped by a [FieldError]) for a field that is not clear,
+// [ErrUnknownStyle] for an unregistered style and [ErrChannel] (wrapped by
+// a [ChannelError] listing the kinds found) by [Check]. Errors never contain
+// clear values, ciphertexts or tokens, and carry the "mask: " prefix once.
 package mask

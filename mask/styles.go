@@ -295,9 +295,11 @@ func Initials(s string) string {
 
 // EmailAddress keeps the first character of the local part and, unless maskDomain,
 // the domain: "alice@example.com" → "a***@example.com". The number of stars
-// is constant. With maskDomain only the last label of the domain is kept
-// ("a***@*******.com"). Anything that is not an address gives the
-// placeholder.
+// is constant. A local part of one or two characters is masked whole
+// ("al@example.com" → "****@example.com"): its first character would be
+// half of it or all of it. With maskDomain only the last label of the
+// domain is kept ("a***@*******.com"). Anything that is not an address
+// gives the placeholder.
 func EmailAddress(s string, maskDomain bool) string {
 	at := strings.LastIndexByte(s, '@')
 	if at <= 0 || at == len(s)-1 || !utf8.ValidString(s) {
@@ -308,7 +310,7 @@ func EmailAddress(s string, maskDomain bool) string {
 		return Placeholder
 	}
 	r, _ := utf8.DecodeRuneInString(local)
-	if !unicode.IsPrint(r) || unicode.IsSpace(r) || r == '@' {
+	if !unicode.IsPrint(r) || unicode.IsSpace(r) || r == '@' || utf8.RuneCountInString(local) <= 2 {
 		r = '*'
 	}
 	var b strings.Builder
@@ -475,9 +477,13 @@ func compactIBAN(s string) string {
 }
 
 // IP truncates an IPv4 address to its /24 and an IPv6 address to its /48
-// and prints the prefix: "203.0.113.7" → "203.0.113.0/24". An address with
-// a port or zone is accepted; the port and zone are dropped. Anything else
-// gives the placeholder.
+// and prints the prefix: "203.0.113.7" → "203.0.113.0/24". An IPv6 address
+// that carries an IPv4 address is shown as that IPv4 address's /24, so its
+// host byte is never shown: IPv4-mapped (::ffff:0:0/96), 6to4 (2002::/16,
+// the IPv4 address in bits 16–47, which a /48 would show whole) and Teredo
+// (2001:0::/32, the client's IPv4 address inverted in the last 32 bits).
+// An address with a port or zone is accepted; the port and zone are
+// dropped. Anything else gives the placeholder.
 func IP(s string) string {
 	if len(s) > 64 {
 		return Placeholder
@@ -490,7 +496,7 @@ func IP(s string) string {
 		}
 		addr = ap.Addr()
 	}
-	addr = addr.WithZone("").Unmap()
+	addr = embeddedIPv4(addr.WithZone("").Unmap())
 	bits := 48
 	if addr.Is4() {
 		bits = 24
@@ -500,6 +506,22 @@ func IP(s string) string {
 		return Placeholder
 	}
 	return p.String()
+}
+
+// embeddedIPv4 returns the IPv4 address a 6to4 or Teredo address carries,
+// or a unchanged.
+func embeddedIPv4(a netip.Addr) netip.Addr {
+	if !a.Is6() {
+		return a
+	}
+	b := a.As16()
+	switch {
+	case b[0] == 0x20 && b[1] == 0x02: // 6to4, RFC 3056
+		return netip.AddrFrom4([4]byte{b[2], b[3], b[4], b[5]})
+	case b[0] == 0x20 && b[1] == 0x01 && b[2] == 0 && b[3] == 0: // Teredo, RFC 4380
+		return netip.AddrFrom4([4]byte{^b[12], ^b[13], ^b[14], ^b[15]})
+	}
+	return a
 }
 
 // dateLayouts are the layouts the date style understands.

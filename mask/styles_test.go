@@ -43,7 +43,11 @@ func TestStyles(t *testing.T) {
 		{"initials", "A.", Placeholder},
 		{"initials", "1 2 3 4 5 6", "*. *. *. *."},
 		{"email", "alice@example.com", "a***@example.com"},
-		{"email", "a@example.com", "a***@example.com"},
+		{"email", "a@example.com", "****@example.com"},
+		{"email", "al@example.com", "****@example.com"},
+		{"email", "ál@example.com", "****@example.com"},
+		{"email:mask-domain", "al@example.com", "****@*******.com"},
+		{"email", "ali@example.com", "a***@example.com"},
 		{"email", "alice@mail.example.co.uk", "a***@mail.example.co.uk"},
 		{"email:mask-domain", "alice@example.com", "a***@*******.com"},
 		{"email", "élodie@exemple.fr", "é***@exemple.fr"},
@@ -86,6 +90,11 @@ func TestStyles(t *testing.T) {
 		{"ip", "::ffff:198.51.100.9", "198.51.100.0/24"},
 		{"ip", "198.51.100.9:443", "198.51.100.0/24"},
 		{"ip", "fe80::1%eth0", "fe80::/48"},
+		{"ip", "2002:c000:0263::1", "192.0.2.0/24"},                    // 6to4 of 192.0.2.99
+		{"ip", "[2002:cb00:7107:1::5]:443", "203.0.113.0/24"},          // 6to4 of 203.0.113.7
+		{"ip", "2001:0:4136:e378:8000:63bf:3fff:fdd2", "192.0.2.0/24"}, // Teredo, client 192.0.2.45
+		{"ip", "2001:db8::1", "2001:db8::/48"},                         // 2001:db8::/32 is not Teredo
+		{"ip", "::ffff:c000:0263", "192.0.2.0/24"},
 		{"ip", "300.1.1.1", Placeholder},
 		{"ip", "10.0.0.0/8", Placeholder},
 		{"date", "1987-06-14", "1987-**-**"},
@@ -198,6 +207,12 @@ func checkTotal(t testing.TB, m *Masker, in string) {
 				continue
 			}
 		}
+		if name, _, _ := strings.Cut(st, ":"); name == "email" {
+			// A local part of one or two characters is masked whole.
+			if at := strings.LastIndexByte(in, '@'); at > 0 && utf8.RuneCountInString(in[:at]) <= 2 {
+				require.False(t, strings.HasPrefix(out, in[:at]) && !strings.HasPrefix(in, "*"), "style %s shows a short local part", st)
+			}
+		}
 		// The clear value never appears whole unless it is short enough
 		// to be a legitimate reveal (last 4, a domain, a country code).
 		if utf8.RuneCountInString(in) >= 8 && !strings.Contains(in, "*") && !strings.Contains(in, "@") && st != "initials" {
@@ -206,9 +221,15 @@ func checkTotal(t testing.TB, m *Masker, in string) {
 	}
 }
 
+var (
+	sixToFour = netip.MustParsePrefix("2002::/16")
+	teredo    = netip.MustParsePrefix("2001::/32")
+)
+
 // ipPrefix is the ip style's promise, computed independently: the /24 of
-// an IPv4 address, the /48 of an IPv6 one (port, zone and v4 mapping
-// dropped).
+// an IPv4 address, including one carried by a 6to4 or Teredo address (the
+// /48 of a 6to4 address would show its IPv4 address whole), the /48 of
+// other IPv6 ones (port, zone and v4 mapping dropped).
 func ipPrefix(in string) (string, bool) {
 	if len(in) > 64 {
 		return "", false
@@ -222,6 +243,17 @@ func ipPrefix(in string) (string, bool) {
 		a = ap.Addr()
 	}
 	a = a.WithZone("").Unmap()
+	switch b := a.As16(); {
+	case !a.Is6():
+	case sixToFour.Contains(a):
+		a = netip.AddrFrom4([4]byte(b[2:6]))
+	case teredo.Contains(a):
+		v4 := [4]byte(b[12:16])
+		for i := range v4 {
+			v4[i] ^= 0xff
+		}
+		a = netip.AddrFrom4(v4)
+	}
 	bits := 48
 	if a.Is4() {
 		bits = 24
@@ -246,6 +278,7 @@ func TestStylesTotal(t *testing.T) {
 		checkTotal(t, m, b.String())
 	}
 	for _, s := range []string{"", " ", "@", "@@", "a@b", "::", "-", "\xff", "100:10::", "10.20.30.0", "[fe80::1%eth0]:443", strings.Repeat("9", 1000),
+		"2002:c000:263::", "2002:c000:263:ffff::1", "2001:0:1:2:3:4:3fff:fdd2", "2001::", "::ffff:1.2.3.4", "a@x.io", "ab@x.io",
 		strings.Repeat("a@", 500), "+", "+1", "+999999999999999999999999"} {
 		checkTotal(t, m, s)
 	}
@@ -253,7 +286,8 @@ func TestStylesTotal(t *testing.T) {
 
 func FuzzStyles(f *testing.F) {
 	seeds := []string{"", "4111 1111 1111 1111", "alice@example.com", "+44 7911 123456", "DE89370400440532013000",
-		"203.0.113.7", "2001:db8::1", "1987-06-14", "Ada Lovelace", "\xff\xfe", "ж@漢字.рф"}
+		"203.0.113.7", "2001:db8::1", "1987-06-14", "Ada Lovelace", "\xff\xfe", "ж@漢字.рф",
+		"2002:c000:263::1", "2001:0:4136:e378:8000:63bf:3fff:fdd2", "al@example.com"}
 	for _, s := range seeds {
 		f.Add(s)
 	}

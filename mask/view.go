@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fieldguard/pii"
+	"github.com/fieldguard/pii/internal/sealedtext"
 )
 
 // Viewer is the person looking at data: an agent, a supervisor, a fraud
@@ -31,7 +32,7 @@ type Budget struct {
 // ViewsOptions configures [NewViews].
 type ViewsOptions struct {
 	// Audit receives reveal and alert events. Default: [NewSlogAudit] on
-	// slog.Default().
+	// slog.Default(); there is no way to turn auditing off.
 	Audit AuditSink
 	// Budget is the per-viewer reveal budget (the breach signal).
 	Budget Budget
@@ -126,7 +127,7 @@ func (p *Policy) plan(t reflect.Type, role string, ch Channel) (*viewPlan, error
 			}
 			fn, err := p.masker.Style(d.Style)
 			if err != nil {
-				return nil, fmt.Errorf("mask: %s.%s: style %q: %w", s.Name, f.Path, d.Style, err)
+				return nil, &wrapError{msg: fmt.Sprintf("mask: %s.%s: style %q", s.Name, f.Path, d.Style), err: err}
 			}
 			fp.style = fn
 			name, _, _ := strings.Cut(d.Style, ":")
@@ -155,7 +156,9 @@ func structPtr(ptr any) (reflect.Value, error) {
 }
 
 // View returns a masked deep copy of the struct ptr points to, as a pointer
-// of the same type. The original is never modified. Masked strings hold
+// of the same type. The original is never modified. A shown field that is
+// still sealed or tokenized fails the view with a [FieldError] (see the
+// package documentation). Masked strings hold
 // the style's output; a masked time.Time with the date style keeps only its
 // year (January 1st, UTC); other masked or denied non-string fields are
 // zero. Untagged fields that can hold tagged structs (a `Referrer
@@ -173,8 +176,14 @@ func (v *Views) View(ctx context.Context, viewer Viewer, ptr any) (any, error) {
 	}
 	cp := reflect.New(rv.Type().Elem())
 	cp.Elem().Set(deepCopy(rv.Elem()))
-	err = vp.schema.Walk(cp.Interface(), func(f *pii.Field, _ string, fv reflect.Value) error {
-		applyStruct(vp.fields[f], fv)
+	err = vp.schema.Walk(cp.Interface(), func(f *pii.Field, path string, fv reflect.Value) error {
+		fp := vp.fields[f]
+		if fp.action != ActionDeny {
+			if err := notClear(vp.schema, f, path, fv); err != nil {
+				return err
+			}
+		}
+		applyStruct(fp, fv)
 		return nil
 	})
 	if err != nil {
@@ -214,6 +223,9 @@ func (v *Views) ViewMap(ctx context.Context, viewer Viewer, ptr any) (map[string
 		fp := vp.fields[f]
 		if fp.action == ActionDeny {
 			return nil
+		}
+		if err := notClear(vp.schema, f, path, fv); err != nil {
+			return err
 		}
 		if s, ok := render(fp, fv); ok {
 			out[path] = s
@@ -277,6 +289,75 @@ func applyStruct(fp *fieldPlan, fv reflect.Value) {
 	default:
 		fv.SetZero()
 	}
+}
+
+// notClear returns a *FieldError when the value of field f at path is not
+// a clear value a view may show: an envelope ciphertext, or a token its
+// format marks as one (see tokenize.Card and tokenize.IBAN; formats whose
+// tokens look like values cannot be told apart).
+func notClear(s *pii.Schema, f *pii.Field, path string, fv reflect.Value) error {
+	if fv.Kind() == reflect.Pointer {
+		if fv.IsNil() {
+			return nil
+		}
+		fv = fv.Elem()
+	}
+	var cause error
+	switch {
+	case fv.Kind() == reflect.String:
+		cause = notClearString(f, fv.String())
+	case fv.Kind() == reflect.Slice && fv.Type().Elem().Kind() == reflect.Uint8:
+		cause = notClearString(f, string(fv.Bytes()))
+	case (fv.Kind() == reflect.Slice || fv.Kind() == reflect.Array) && fv.Type().Elem().Kind() == reflect.String:
+		for i := 0; i < fv.Len() && cause == nil; i++ {
+			cause = notClearString(f, fv.Index(i).String())
+		}
+	}
+	if cause == nil {
+		return nil
+	}
+	fe := &FieldError{Type: s.Name, Path: path, Err: cause}
+	switch {
+	case s.ID != nil:
+		fe.Record = s.ID.Path
+	case s.Subject != nil:
+		fe.Record = s.Subject.Path
+	}
+	return fe
+}
+
+func notClearString(f *pii.Field, v string) error {
+	switch {
+	case v == "":
+		return nil
+	case sealedtext.IsSealed(v):
+		return ErrSealed
+	case looksTokenized(f, v):
+		return ErrTokenized
+	}
+	return nil
+}
+
+// looksTokenized reports whether v, the value of a reversible token= field,
+// is marked as a token by its category's default format: card tokens fail
+// the Luhn check and IBAN tokens the mod-97 check, which real values pass.
+// Pseudonyms (token=hmac) are never reversed and are shown as they are.
+func looksTokenized(f *pii.Field, v string) bool {
+	if f.Opts.Token == "" || f.Opts.Token == "hmac" {
+		return false
+	}
+	category := f.Category
+	if i := strings.LastIndexByte(category, '.'); i >= 0 {
+		category = category[i+1:]
+	}
+	switch category {
+	case "card":
+		return Card(v, 0) != Placeholder && !luhnSpan(v)
+	case "iban":
+		c := compactIBAN(v)
+		return c != "" && !ibanValid([]byte(c))
+	}
+	return false
 }
 
 func yearOnly(t time.Time) time.Time {
@@ -519,10 +600,13 @@ func (v *Views) Reveal(ctx context.Context, viewer Viewer, ptr any, fieldPath, r
 	if field == nil {
 		return "", ErrNoField
 	}
+	if err := notClear(vp.schema, field, path, val); err != nil {
+		return "", err
+	}
 	ev := AuditEvent{
 		Time: v.now(), Kind: EventReveal, Viewer: viewer.ID, Role: viewer.Role, Channel: viewer.Channel,
-		Type: vp.schema.Name, Record: vp.schema.RecordOf(ptr), Field: path, Category: field.Category,
-		Reason: strings.TrimSpace(reason),
+		Tenant: vp.schema.TenantOf(ptr), Type: vp.schema.Name, Record: vp.schema.RecordOf(ptr), Field: path,
+		Category: field.Category, Reason: strings.TrimSpace(reason),
 	}
 	if ev.Reason == "" {
 		return "", ErrReasonRequired

@@ -35,6 +35,7 @@ import (
 // field is masked by default and which roles may reveal it.
 type Customer struct {
 	ID        string    `pii:"subject"`
+	Tenant    string    `pii:"tenant"` // the brand whose support desk this is; audit lines carry it
 	Name      string    `pii:"name,mask=initials"`
 	Email     string    `pii:"email,mask=email,reveal=supervisor|fraud"`
 	Phone     string    `pii:"phone,mask=phone,reveal=supervisor|fraud"`
@@ -102,7 +103,7 @@ func demo(ctx context.Context, out io.Writer, budget int) error {
 	// Synthetic data: the card is the well-known test number 4111…, the
 	// phone a number reserved for drama.
 	c := &Customer{
-		ID: "cus_1042", Name: "Ada Lovelace", Email: "ada.lovelace@example.com",
+		ID: "cus_1042", Tenant: "acme", Name: "Ada Lovelace", Email: "ada.lovelace@example.com",
 		Phone: "+44 20 7946 0958", Card: "4111 1111 1111 1111",
 		BirthDate: time.Date(1985, 12, 10, 0, 0, 0, 0, time.UTC), Plan: "gold",
 	}

@@ -34,10 +34,10 @@ func TestRun(t *testing.T) {
 	require.Contains(t, out, "check:   ok, nothing to refuse")
 
 	// The audit lines: a denied agent, a supervisor's reveal, the breach alert.
-	require.Contains(t, out, `level=WARN msg="mask: reveal_denied" event=reveal_denied at=2026-11-23T12:00:00.000Z viewer=agent-7 role=agent channel=secure_chat type=Customer record=cus_1042 field=Email category=email reason="customer asked what address we have"`)
-	require.Contains(t, out, `level=INFO msg="mask: reveal" event=reveal at=2026-11-23T12:00:00.000Z viewer=sup-2 role=supervisor channel=secure_chat type=Customer record=cus_1042 field=Email category=email reason="customer asked what address we have"`)
+	require.Contains(t, out, `level=WARN msg="mask: reveal_denied" event=reveal_denied at=2026-11-23T12:00:00.000Z viewer=agent-7 role=agent channel=secure_chat tenant=acme type=Customer record=cus_1042 field=Email category=email reason="customer asked what address we have"`)
+	require.Contains(t, out, `level=INFO msg="mask: reveal" event=reveal at=2026-11-23T12:00:00.000Z viewer=sup-2 role=supervisor channel=secure_chat tenant=acme type=Customer record=cus_1042 field=Email category=email reason="customer asked what address we have"`)
 	require.Contains(t, out, "-> sup-2 reads the e-mail to the customer: ada.lovelace@example.com")
-	require.Equal(t, 3, strings.Count(out, `level=INFO msg="mask: reveal" event=reveal at=2026-11-23T12:00:00.000Z viewer=fraud-3 role=fraud channel=secure_chat type=Customer record=cus_1042 field=Card`))
+	require.Equal(t, 3, strings.Count(out, `level=INFO msg="mask: reveal" event=reveal at=2026-11-23T12:00:00.000Z viewer=fraud-3 role=fraud channel=secure_chat tenant=acme type=Customer record=cus_1042 field=Card`))
 	require.Contains(t, out, `level=WARN msg="mask: budget_exceeded" event=budget_exceeded at=2026-11-23T12:00:00.000Z viewer=fraud-3`)
 	require.Contains(t, out, `reason="chargeback case CB-884" count=4 window=1h0m0s`)
 	require.Contains(t, out, "-> reveal 4 refused: mask: reveal budget exceeded")
