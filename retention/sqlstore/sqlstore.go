@@ -260,7 +260,7 @@ func (t *Table) derive(st reflect.Type, index []int, prefix string, mp Mapping) 
 			continue
 		}
 		tag := sf.Tag.Get("db")
-		if tag == "-" {
+		if _, named := mp.Columns[prefix+sf.Name]; tag == "-" && !named {
 			continue
 		}
 		ft := sf.Type
@@ -278,6 +278,9 @@ func (t *Table) derive(st reflect.Type, index []int, prefix string, mp Mapping) 
 			continue
 		}
 		name, _, _ := strings.Cut(tag, ",")
+		if name == "-" {
+			name = ""
+		}
 		if c, ok := mp.Columns[prefix+sf.Name]; ok {
 			name = c
 		}

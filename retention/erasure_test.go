@@ -1,0 +1,250 @@
+package retention_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/fieldguard/pii/retention"
+	"github.com/fieldguard/pii/retention/internal/fakeclock"
+)
+
+// TestHoldPlacedDuringSweepIsHonoured: a hold placed while a sweep runs
+// (here from its Progress callback, after the first batch) is honoured from
+// the next batch on.
+func TestHoldPlacedDuringSweepIsHonoured(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, day(2026, 2, 1), nil)
+	for i := 0; i < 6; i++ {
+		require.NoError(t, e.store.Put(member(fmt.Sprintf("m%d", i), created, lastSeen), created))
+	}
+	batches := 0
+	st, err := retention.NewSweeper(e.m, &retention.SweepOptions{BatchSize: 2, Progress: func(retention.Progress) {
+		batches++
+		if batches == 1 {
+			_, err := e.m.Hold(ctx, retention.Subject("acme", "m4"), "late hold", time.Time{})
+			require.NoError(t, err)
+			_, err = e.m.Hold(ctx, retention.RecordTarget("acme", "Member", "m5"), "late record hold", time.Time{})
+			require.NoError(t, err)
+		}
+	}}).Run(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 3, batches)
+	require.EqualValues(t, 10, st.Held)
+	for i, swept := range []bool{true, true, true, true, false, false} {
+		id := fmt.Sprintf("m%d", i)
+		require.Equal(t, !swept, e.store.Get("acme", id).(*Member).Email != "", id)
+	}
+	require.NotContains(t, e.shred.Calls(), "acme/m4")
+	require.NotContains(t, e.shred.Calls(), "acme/m5")
+}
+
+// Order has many records per subject, so that an erasure request spans
+// batches.
+type Order struct {
+	ID      int    `pii:"id"`
+	Tenant  string `pii:"tenant"`
+	Subject string `pii:"subject"`
+	Address string `pii:"address,encrypt"`
+}
+
+// holdingStore places a hold when its claim number n is taken.
+type holdingStore struct {
+	*retention.MemoryStore
+	n     int32
+	calls atomic.Int32
+	place func()
+}
+
+func (h *holdingStore) Claim(ctx context.Context, q retention.Query) (retention.Claim, error) {
+	if h.calls.Add(1) == h.n {
+		h.place()
+	}
+	return h.MemoryStore.Claim(ctx, q)
+}
+
+// TestHoldPlacedDuringForgetIsHonoured: Forget reads the holds for every
+// batch, so a hold placed while it runs keeps the records of later batches
+// (and the key, which stays pending).
+func TestHoldPlacedDuringForgetIsHonoured(t *testing.T) {
+	ctx := context.Background()
+	ledger := &retention.MemoryLedger{}
+	sh := &shredder{}
+	m, err := retention.New(&retention.Options{Clock: fakeclock.New(day(2026, 1, 1)), LedgerKey: ledgerKey, Shredder: sh, Ledger: ledger})
+	require.NoError(t, err)
+	ms, err := retention.NewMemoryStore(&Order{}, ledger)
+	require.NoError(t, err)
+	const n = 700 // Forget claims 500 records at a time
+	// The hold is placed while the first batch is claimed, after Forget
+	// read the holds for it; it covers a record of the second batch.
+	store := &holdingStore{MemoryStore: ms, n: 1, place: func() {
+		_, err := m.Hold(ctx, retention.RecordTarget("acme", "Order", "99"), "late hold", time.Time{})
+		require.NoError(t, err)
+	}}
+	require.NoError(t, m.Register(store))
+	for i := 0; i < n; i++ {
+		require.NoError(t, ms.Put(&Order{ID: i, Tenant: "acme", Subject: "s-1", Address: fmt.Sprintf("sealed-%d", i)}, created))
+	}
+	rep, err := m.Forget(ctx, "acme", "s-1")
+	require.NoError(t, err)
+	require.Equal(t, n-1, rep.Applied)
+	require.Equal(t, 1, rep.Kept)
+	require.True(t, rep.ShredPending)
+	require.Empty(t, sh.Calls(), "the held order's address is sealed under the key")
+	require.Equal(t, "sealed-99", ms.Get("acme", "99").(*Order).Address, "the last record in key order")
+	require.Empty(t, ms.Get("acme", "699").(*Order).Address)
+}
+
+// TestOverrideCannotLowerMin: an override may raise min=, never lower it,
+// in evaluations, sweeps and erasure requests.
+func TestOverrideCannotLowerMin(t *testing.T) {
+	ctx := context.Background()
+	pol := retention.NewPolicies()
+	// Invoice is tagged retain=2y,min=1y (from creation, 2024-01-01).
+	require.NoError(t, pol.Set(retention.Scope{Tenant: "acme"}, "Member", "Invoice", retention.Policy{Retain: mustDur("60d"), Min: mustDur("30d")}))
+	require.NoError(t, pol.Set(retention.Scope{Purpose: "billing"}, "", "", retention.Policy{Min: mustDur("10d")}))
+	now := day(2024, 6, 1)
+	e := newEnv(t, now, pol)
+	rec := member("a", created, lastSeen)
+	items, err := e.m.Due(now, rec)
+	require.NoError(t, err)
+	var inv *retention.Item
+	for i := range items {
+		if items[i].Path == "Invoice" {
+			inv = &items[i]
+		}
+	}
+	require.NotNil(t, inv, "the shorter retain= applies")
+	require.Equal(t, retention.Deferred, inv.State, "but the tag's min=1y still keeps it")
+	require.Equal(t, day(2025, 1, 1), inv.At)
+	require.Contains(t, inv.Reason, "min=P1Y")
+	require.Equal(t, mustDur("1y"), inv.Policy.Min)
+
+	require.NoError(t, e.store.Put(rec, created))
+	st, err := retention.NewSweeper(e.m, nil).Run(ctx)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, st.Deferred)
+	require.Equal(t, "Invoice a", e.store.Get("acme", "a").(*Member).Invoice)
+
+	rep, err := e.m.Forget(ctx, "acme", "a")
+	require.NoError(t, err)
+	require.Equal(t, "Invoice a", e.store.Get("acme", "a").(*Member).Invoice, "an erasure request honours the tag's min= too")
+	for _, x := range rep.Entries {
+		if x.Field == "Invoice" {
+			require.Equal(t, retention.OutcomeDeferred, x.Outcome)
+			require.Contains(t, x.Reason, "min=P1Y keeps it until 2025-01-01")
+		}
+	}
+
+	// Raising works: a 3y override defers past the tag's 1y.
+	pol2 := retention.NewPolicies()
+	require.NoError(t, pol2.Set(retention.Scope{}, "Member", "Invoice", retention.Policy{Min: mustDur("3y")}))
+	require.NoError(t, pol2.Set(retention.Scope{Tenant: "acme"}, "Member", "Invoice", retention.Policy{Min: mustDur("2y")}))
+	e2 := newEnv(t, day(2026, 2, 1), pol2)
+	items, err = e2.m.Due(day(2026, 2, 1), member("a", created, lastSeen))
+	require.NoError(t, err)
+	for _, it := range items {
+		if it.Path == "Invoice" {
+			require.Equal(t, retention.Deferred, it.State, "the more specific 2y override does not lower the 3y one")
+			require.Equal(t, day(2027, 1, 1), it.At)
+		}
+	}
+}
+
+// TestPendingShredIsSealed: a pending shred keeps (tenant, subject) only
+// sealed under a key derived from the ledger key, bound to its id and
+// kind; a row moved to another id or kind does not open.
+func TestPendingShredIsSealed(t *testing.T) {
+	ctx := context.Background()
+	holds := retention.NewMemoryHolds()
+	ledger := &retention.MemoryLedger{}
+	sh := &shredder{}
+	m, err := retention.New(&retention.Options{Clock: fakeclock.New(day(2026, 1, 1)), LedgerKey: ledgerKey, Shredder: sh, Ledger: ledger, Holds: holds})
+	require.NoError(t, err)
+	ms, err := retention.NewMemoryStore(&Order{}, ledger)
+	require.NoError(t, err)
+	require.NoError(t, m.Register(ms))
+	require.NoError(t, ms.Put(&Order{ID: 1, Tenant: "tenant-zeta", Subject: "subject-omega", Address: "sealed"}, created))
+	_, err = m.Hold(ctx, retention.Subject("tenant-zeta", "subject-omega"), "case", time.Time{})
+	require.NoError(t, err)
+	rep, err := m.Forget(ctx, "tenant-zeta", "subject-omega")
+	require.NoError(t, err)
+	require.True(t, rep.ShredPending)
+
+	ps, err := holds.Pending(ctx, "", 10)
+	require.NoError(t, err)
+	require.Len(t, ps, 1)
+	p := ps[0]
+	require.Equal(t, m.SubjectHash("tenant-zeta", "subject-omega"), p.ID)
+	require.Equal(t, retention.PendingErasure, p.Kind)
+	require.False(t, bytes.Contains(p.Sealed, []byte("subject-omega")))
+	require.False(t, bytes.Contains(p.Sealed, []byte("tenant-zeta")))
+
+	for _, tc := range []struct {
+		name   string
+		tamper func(retention.PendingShred) retention.PendingShred
+	}{
+		{"another id", func(x retention.PendingShred) retention.PendingShred {
+			x.ID = m.SubjectHash("tenant-zeta", "other")
+			return x
+		}},
+		{"another kind", func(x retention.PendingShred) retention.PendingShred { x.Kind = retention.PendingClose; return x }},
+		{"a flipped bit", func(x retention.PendingShred) retention.PendingShred {
+			x.Sealed = bytes.Clone(x.Sealed)
+			x.Sealed[len(x.Sealed)-20] ^= 1
+			x.Kind = retention.PendingClose
+			return x
+		}},
+		{"truncated", func(x retention.PendingShred) retention.PendingShred {
+			x.Sealed, x.Kind = x.Sealed[:10], retention.PendingClose
+			return x
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bad := tc.tamper(p)
+			require.NoError(t, holds.PutPending(ctx, bad))
+			_, err := retention.NewSweeper(m, nil).Run(ctx)
+			require.ErrorContains(t, err, "pending shred does not open")
+			require.NotContains(t, err.Error(), "subject-omega")
+			require.NoError(t, holds.DeletePending(ctx, bad.ID, retention.PendingClose))
+			require.NoError(t, holds.PutPending(ctx, p))
+		})
+	}
+	// Another Manager with another ledger key cannot open it either.
+	other, err := retention.New(&retention.Options{LedgerKey: []byte("another ledger key, 32 bytes...."), Shredder: sh, Holds: holds})
+	require.NoError(t, err)
+	_, err = retention.NewSweeper(other, nil).Run(ctx)
+	require.ErrorContains(t, err, "pending shred does not open")
+
+	// The untouched row completes once the hold is released.
+	_, err = m.Release(ctx, retention.Subject("tenant-zeta", "subject-omega"))
+	require.NoError(t, err)
+	require.Equal(t, []string{"tenant-zeta/subject-omega"}, sh.Calls())
+	ps, err = holds.Pending(ctx, "", 10)
+	require.NoError(t, err)
+	require.Empty(t, ps, "the row is deleted once the shred is done")
+}
+
+// TestNewRefusesUnsupportedOptions: CloseOnForget needs a SubjectCloser,
+// and a Shredder needs somewhere to keep pending shreds.
+func TestNewRefusesUnsupportedOptions(t *testing.T) {
+	_, err := retention.New(&retention.Options{LedgerKey: ledgerKey, Shredder: &shredder{}, CloseOnForget: true})
+	require.ErrorContains(t, err, "CloseOnForget needs a Shredder with a CloseSubject method")
+	_, err = retention.New(&retention.Options{LedgerKey: ledgerKey, CloseOnForget: true})
+	require.Error(t, err)
+	_, err = retention.New(&retention.Options{LedgerKey: ledgerKey, Shredder: &shredder{}, Holds: holdsOnly{}})
+	require.ErrorContains(t, err, "keeps no pending shreds")
+	_, err = retention.New(&retention.Options{LedgerKey: ledgerKey, Shredder: &shredder{}, Holds: holdsOnly{}, Pending: retention.NewMemoryHolds()})
+	require.NoError(t, err)
+}
+
+type holdsOnly struct{}
+
+func (holdsOnly) Put(context.Context, retention.Hold) error                   { return nil }
+func (holdsOnly) Delete(context.Context, string) error                        { return nil }
+func (holdsOnly) Active(context.Context, time.Time) ([]retention.Hold, error) { return nil, nil }
