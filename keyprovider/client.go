@@ -23,7 +23,9 @@ import (
 // always wins. The attempt runs on its own goroutine and the Client returns
 // as soon as the caller's context is done, even if a misbehaving backend
 // ignores its context (the backend call is then abandoned, not killed; it
-// finishes in the background).
+// finishes in the background). An abandoned attempt returns through a
+// channel of its own: its late result never reaches the caller or a later
+// attempt, and a data key it returns late is cleared.
 //
 // # Retries
 //
@@ -211,36 +213,36 @@ func (c *Client) State() BreakerState {
 
 // Wrap wraps dataKey with the backend, under the Client's fault policy.
 func (c *Client) Wrap(ctx context.Context, dataKey, associatedData []byte) ([]byte, KeyID, error) {
-	var wrapped []byte
-	var id KeyID
-	err := c.do(ctx, "wrap", true, func(ctx context.Context) error {
-		w, k, err := c.kp.Wrap(ctx, dataKey, associatedData)
-		if err == nil {
-			wrapped, id = w, k
-		}
-		return err
+	r, err := call(c, ctx, "wrap", true, nil, func(ctx context.Context) (wrapResult, error) {
+		w, id, err := c.kp.Wrap(ctx, dataKey, associatedData)
+		return wrapResult{w, id}, err
 	})
 	if err != nil {
 		return nil, KeyID{}, err
 	}
-	return wrapped, id, nil
+	return r.wrapped, r.id, nil
+}
+
+// wrapResult is what one Wrap or Rewrap attempt returns.
+type wrapResult struct {
+	wrapped []byte
+	id      KeyID
 }
 
 // Unwrap unwraps wrapped with the backend, under the Client's fault policy.
 func (c *Client) Unwrap(ctx context.Context, wrapped, associatedData []byte) ([]byte, error) {
-	var key []byte
-	err := c.do(ctx, "unwrap", true, func(ctx context.Context) error {
-		k, err := c.kp.Unwrap(ctx, wrapped, associatedData)
-		if err == nil {
-			key = k
-		}
-		return err
+	key, err := call(c, ctx, "unwrap", true, clearKey, func(ctx context.Context) ([]byte, error) {
+		return c.kp.Unwrap(ctx, wrapped, associatedData)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return key, nil
 }
+
+// clearKey clears a data key that an abandoned attempt returned after the
+// Client stopped waiting for it (Go cannot promise no other copy exists).
+func clearKey(k []byte) { clear(k) }
 
 // Rewrap re-encrypts wrapped under the backend's current primary KEK. It
 // uses the backend's server-side rewrap when there is one; otherwise it
@@ -256,19 +258,14 @@ func (c *Client) Rewrap(ctx context.Context, wrapped, associatedData []byte) ([]
 		defer clear(key)
 		return c.Wrap(ctx, key, associatedData)
 	}
-	var out []byte
-	var id KeyID
-	err := c.do(ctx, "rewrap", true, func(ctx context.Context) error {
-		w, k, err := rw.Rewrap(ctx, wrapped, associatedData)
-		if err == nil {
-			out, id = w, k
-		}
-		return err
+	r, err := call(c, ctx, "rewrap", true, nil, func(ctx context.Context) (wrapResult, error) {
+		w, id, err := rw.Rewrap(ctx, wrapped, associatedData)
+		return wrapResult{w, id}, err
 	})
 	if err != nil {
 		return nil, KeyID{}, err
 	}
-	return out, id, nil
+	return r.wrapped, r.id, nil
 }
 
 // Rotate asks the backend for a new primary KEK version. It is attempted
@@ -279,15 +276,11 @@ func (c *Client) Rotate(ctx context.Context) (KeyID, error) {
 	if !ok {
 		return KeyID{}, fmt.Errorf("keyprovider: backend %T cannot rotate: %w", c.kp, errors.ErrUnsupported)
 	}
-	var id KeyID
-	err := c.do(ctx, "rotate", false, func(ctx context.Context) error {
-		k, err := r.Rotate(ctx)
-		if err == nil {
-			id = k
-		}
-		return err
-	})
-	return id, err
+	id, err := call(c, ctx, "rotate", false, nil, r.Rotate)
+	if err != nil {
+		return KeyID{}, err
+	}
+	return id, nil
 }
 
 // Versions lists the backend's KEK versions.
@@ -296,31 +289,39 @@ func (c *Client) Versions(ctx context.Context) ([]Version, error) {
 	if !ok {
 		return nil, fmt.Errorf("keyprovider: backend %T cannot list versions: %w", c.kp, errors.ErrUnsupported)
 	}
-	var vs []Version
-	err := c.do(ctx, "versions", true, func(ctx context.Context) error {
-		v, err := d.Versions(ctx)
-		if err == nil {
-			vs = v
-		}
-		return err
-	})
-	return vs, err
+	vs, err := call(c, ctx, "versions", true, nil, d.Versions)
+	if err != nil {
+		return nil, err
+	}
+	return vs, nil
 }
 
-// do runs call under the fault policy: breaker, per-attempt timeout,
-// retries from the budget with full-jitter backoff, metrics.
-func (c *Client) do(ctx context.Context, op string, retry bool, call func(context.Context) error) error {
+// outcome is what one attempt returns. Each attempt sends its outcome on a
+// channel of its own, so an attempt that the Client abandoned and that
+// finishes late shares nothing with the attempts after it or with the
+// caller.
+type outcome[T any] struct {
+	v   T
+	err error
+}
+
+// call runs f under the fault policy: breaker, per-attempt timeout,
+// retries from the budget with full-jitter backoff, metrics. scrub, when
+// not nil, is applied to the successful result of an attempt the Client
+// abandoned (it clears data keys).
+func call[T any](c *Client, ctx context.Context, op string, retry bool, scrub func(T), f func(context.Context) (T, error)) (T, error) {
 	start := time.Now()
-	err := c.attempts(ctx, op, retry, call)
+	v, err := attempts(c, ctx, op, retry, scrub, f)
 	if c.metrics != nil {
 		c.metrics.ObserveCall(ctx, Observation{Op: op, Class: ClassName(err), Latency: time.Since(start)})
 	}
-	return err
+	return v, err
 }
 
-func (c *Client) attempts(ctx context.Context, op string, retry bool, call func(context.Context) error) error {
+func attempts[T any](c *Client, ctx context.Context, op string, retry bool, scrub func(T), f func(context.Context) (T, error)) (T, error) {
+	var zero T
 	if err := ctx.Err(); err != nil {
-		return Classify(op, ErrUnavailable, err)
+		return zero, Classify(op, ErrUnavailable, err)
 	}
 	max := c.opts.MaxAttempts
 	if !retry {
@@ -328,37 +329,48 @@ func (c *Client) attempts(ctx context.Context, op string, retry bool, call func(
 	}
 	c.earn()
 	var last error
-	for attempt := 1; ; attempt++ {
+	for n := 1; ; n++ {
 		if err := c.admit(ctx, op); err != nil {
 			if last != nil {
-				return fmt.Errorf("%w (last attempt: %w)", err, last)
+				return zero, &withLast{err: err, last: last}
 			}
-			return err
+			return zero, err
 		}
 		t0 := time.Now()
-		err := c.attempt(ctx, op, call)
+		v, err := attempt(c, ctx, op, scrub, f)
 		c.record(ctx, err)
 		if c.metrics != nil {
-			c.metrics.ObserveAttempt(ctx, Observation{Op: op, Attempt: attempt, Class: ClassName(err), Latency: time.Since(t0)})
+			c.metrics.ObserveAttempt(ctx, Observation{Op: op, Attempt: n, Class: ClassName(err), Latency: time.Since(t0)})
 		}
 		if err == nil {
-			return nil
+			return v, nil
 		}
 		last = err
 		if ctx.Err() != nil {
-			return callerDone(ctx, op, err)
+			return zero, callerDone(ctx, op, err)
 		}
-		if !Retryable(err) || attempt >= max {
-			return err
+		if !Retryable(err) || n >= max {
+			return zero, err
 		}
 		if !c.spend() {
-			return err
+			return zero, err
 		}
-		if !sleep(ctx, c.backoff(attempt)) {
-			return callerDone(ctx, op, err)
+		if !sleep(ctx, c.backoff(n)) {
+			return zero, callerDone(ctx, op, err)
 		}
 	}
 }
+
+// withLast is an error of the Client joined with the error of the last
+// attempt, both reachable with errors.Is and errors.As. The package prefix
+// is said once.
+type withLast struct{ err, last error }
+
+func (w *withLast) Error() string {
+	return w.err.Error() + " (last attempt: " + detail(w.last) + ")"
+}
+
+func (w *withLast) Unwrap() []error { return []error{w.err, w.last} }
 
 // callerDone returns the caller's context error, classified, keeping the
 // attempt's error reachable. When the context is not done yet, its deadline
@@ -372,44 +384,69 @@ func callerDone(ctx context.Context, op string, attemptErr error) error {
 	if errors.Is(attemptErr, cerr) {
 		return Classify(op, ErrUnavailable, attemptErr)
 	}
-	return Classify(op, ErrUnavailable, fmt.Errorf("%w (last attempt: %w)", cerr, attemptErr))
+	joined := &withLast{err: cerr, last: attemptErr}
+	if class := ClassOf(attemptErr); class != nil {
+		return &Error{Class: class, Op: op, Err: joined}
+	}
+	return Classify(op, ErrUnavailable, joined)
 }
 
-// attempt runs one call under the per-attempt timeout and returns when the
-// call returns or its context is done, whichever comes first.
-func (c *Client) attempt(ctx context.Context, op string, call func(context.Context) error) error {
+// errBackendPanicked replaces the value of a backend panic, which is not
+// formatted: it may hold secrets.
+var errBackendPanicked = errors.New("backend panicked")
+
+// attempt runs one call of f under the per-attempt timeout and returns when
+// f returns or the attempt's context is done, whichever comes first.
+func attempt[T any](c *Client, ctx context.Context, op string, scrub func(T), f func(context.Context) (T, error)) (T, error) {
 	actx, cancel := context.WithTimeout(ctx, c.opts.AttemptTimeout)
 	defer cancel()
-	done := make(chan error, 1)
+	done := make(chan outcome[T], 1) // this attempt's alone; buffered, so a late send never blocks
 	go func() {
+		var o outcome[T]
 		defer func() {
 			if r := recover(); r != nil {
-				// Do not format r: a backend panic value may hold secrets.
-				done <- Classify(op, ErrInvalidArgument, errors.New("keyprovider: backend panicked"))
+				o = outcome[T]{err: Classify(op, ErrInvalidArgument, errBackendPanicked)}
 			}
+			done <- o
 		}()
-		done <- call(actx)
+		o.v, o.err = f(actx)
 	}()
-	var err error
+	var o outcome[T]
 	select {
-	case err = <-done:
+	case o = <-done:
 	case <-actx.Done():
-		// The backend ignores its context; do not wait for it.
-		err = actx.Err()
+		select {
+		case o = <-done: // it finished as the timer fired
+		default:
+			// The backend ignores its context; do not wait for it. Its
+			// late outcome goes to this attempt's channel only.
+			go discard(done, scrub)
+			o.err = actx.Err()
+		}
 	}
+	err := o.err
 	if err == nil {
-		return nil
+		return o.v, nil
 	}
 	if ctx.Err() == nil && errors.Is(err, context.Canceled) && actx.Err() != nil {
 		// Only the attempt's own timer fired: a deadline, not a cancellation.
-		err = fmt.Errorf("keyprovider: attempt timed out after %v: %w", c.opts.AttemptTimeout, context.DeadlineExceeded)
+		err = fmt.Errorf("attempt timed out after %v: %w", c.opts.AttemptTimeout, context.DeadlineExceeded)
 	}
+	var zero T
 	if errors.Is(err, context.DeadlineExceeded) {
-		return Classify(op, ErrUnavailable, err)
+		return zero, Classify(op, ErrUnavailable, err)
 	}
 	// Backends classify their own errors; an unclassified error (a bug in
 	// the backend, most likely) is passed through and never retried.
-	return err
+	return zero, err
+}
+
+// discard waits for the outcome of an abandoned attempt and scrubs it.
+func discard[T any](done <-chan outcome[T], scrub func(T)) {
+	o := <-done
+	if scrub != nil && o.err == nil {
+		scrub(o.v)
+	}
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -563,4 +564,82 @@ func TestClientConcurrentOutage(t *testing.T) {
 		return ok.Load() == 8
 	}, 5*time.Second, 10*time.Millisecond)
 	require.Equal(t, keyprovider.BreakerClosed, c.State())
+}
+
+// panicKP panics in every call.
+type panicKP struct{ keyprovider.KeyProvider }
+
+func (panicKP) Wrap(context.Context, []byte, []byte) ([]byte, keyprovider.KeyID, error) {
+	panic("SECRET-IN-PANIC")
+}
+
+// TestClientErrorsSayThePrefixOnce: no error of the Client repeats
+// "keyprovider: ", however many layers (class, circuit breaker, last
+// attempt, caller's deadline) it joins.
+func TestClientErrorsSayThePrefixOnce(t *testing.T) {
+	dk := []byte("0123456789abcdef")
+	cases := map[string]func(t *testing.T) error{
+		"circuit open after a failed attempt": func(t *testing.T) error {
+			f := newFaultyKP(t, "k")
+			f.setAlways(unavailable())
+			opts := fastOpts()
+			opts.BreakerThreshold = 2
+			opts.BreakerCooldown = time.Hour
+			c := keyprovider.NewClient(f, opts)
+			_, _, err := c.Wrap(t.Context(), dk, nil)
+			require.ErrorIs(t, err, keyprovider.ErrCircuitOpen)
+			require.ErrorContains(t, err, "last attempt")
+			return err
+		},
+		"circuit open": func(t *testing.T) error {
+			f := newFaultyKP(t, "k")
+			f.setAlways(unavailable())
+			opts := fastOpts()
+			opts.BreakerThreshold, opts.MaxAttempts = 1, 1
+			opts.BreakerCooldown = time.Hour
+			c := keyprovider.NewClient(f, opts)
+			_, _, _ = c.Wrap(t.Context(), dk, nil)
+			_, _, err := c.Wrap(t.Context(), dk, nil)
+			require.ErrorIs(t, err, keyprovider.ErrCircuitOpen)
+			return err
+		},
+		"backend panicked": func(t *testing.T) error {
+			c := keyprovider.NewClient(panicKP{}, fastOpts())
+			_, _, err := c.Wrap(t.Context(), dk, nil)
+			require.ErrorIs(t, err, keyprovider.ErrInvalidArgument)
+			require.NotContains(t, err.Error(), "SECRET")
+			return err
+		},
+		"attempt timed out": func(t *testing.T) error {
+			f := newFaultyKP(t, "k")
+			f.setAlways(errHang)
+			opts := fastOpts()
+			opts.AttemptTimeout, opts.MaxAttempts = time.Millisecond, 1
+			c := keyprovider.NewClient(f, opts)
+			_, _, err := c.Wrap(t.Context(), dk, nil)
+			require.ErrorIs(t, err, keyprovider.ErrUnavailable)
+			return err
+		},
+		"caller's deadline after a failed attempt": func(t *testing.T) error {
+			f := newFaultyKP(t, "k")
+			f.setAlways(unavailable())
+			opts := fastOpts()
+			opts.BaseBackoff, opts.MaxBackoff = time.Hour, time.Hour
+			c := keyprovider.NewClient(f, opts)
+			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+			defer cancel()
+			_, _, err := c.Wrap(ctx, dk, nil)
+			require.ErrorIs(t, err, context.DeadlineExceeded)
+			require.ErrorIs(t, err, keyprovider.ErrUnavailable)
+			return err
+		},
+	}
+	for name, provoke := range cases {
+		t.Run(name, func(t *testing.T) {
+			err := provoke(t)
+			msg := err.Error()
+			require.True(t, strings.HasPrefix(msg, "keyprovider: "), msg)
+			require.Equal(t, 1, strings.Count(msg, "keyprovider: "), msg)
+		})
+	}
 }

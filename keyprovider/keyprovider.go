@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -94,12 +95,22 @@ type Error struct {
 	Err   error  // the provider's error, may be nil
 }
 
+// Error returns "keyprovider: CLASS (OP): DETAIL". The package prefix is
+// said once: a detail that starts with it (ErrCircuitOpen, for example)
+// is printed without it.
 func (e *Error) Error() string {
 	if e.Err == nil {
 		return fmt.Sprintf("%s (%s)", e.Class, e.Op)
 	}
-	return fmt.Sprintf("%s (%s): %v", e.Class, e.Op, e.Err)
+	return fmt.Sprintf("%s (%s): %s", e.Class, e.Op, detail(e.Err))
 }
+
+// prefix starts every message of this package.
+const prefix = "keyprovider: "
+
+// detail is err's message without this package's prefix, for use inside
+// another message of this package.
+func detail(err error) string { return strings.TrimPrefix(err.Error(), prefix) }
 
 // Unwrap returns both the class and the provider error, so errors.Is and
 // errors.As see either.
