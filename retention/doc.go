@@ -4,6 +4,20 @@
 // holds, erasure requests and a ledger that proves every erasure without
 // holding personal data.
 //
+// # Data subjects and tenants
+//
+// A data subject is the pair (tenant, subject): the value of the
+// pii:"tenant" field and of the pii:"subject" field. Subject ids need only
+// be unique within a tenant, and records are identified by (tenant, id).
+// Types without a pii:"tenant" field belong to the tenant "". Everything
+// is keyed by the pair: [Manager.Forget] takes both, store queries
+// ([Query].Tenant) always filter Subject and Record selections by the
+// tenant, hold targets ([Subject], [RecordTarget]) carry it, the ledger
+// hashes ([Manager.SubjectHash], [Manager.RecordHash]) cover it, and
+// [Manager.Replay] matches restored records by it. A sweep, hold, erasure
+// request or replay in one tenant never reads as another tenant's, nor
+// changes another tenant's rows.
+//
 // # Policies
 //
 // A field tagged retain=2y,from=LastSeen,then=shred expires two calendar
@@ -13,7 +27,10 @@
 // the same clock, before which nothing is erased, not even on request. An
 // unset from= clock has not started, so nothing is due. [Policies] overrides
 // the tags per tenant, purpose or jurisdiction, type and field; the most
-// specific override wins for each member of a [Policy].
+// specific override wins for each member of a [Policy], except min=: it is
+// a legal minimum, so the latest end among the tag's min= (on the tag's
+// clock) and every matching override's applies. An override can raise
+// min=, never lower it.
 //
 // [Manager.Due] returns a record's verdicts (field path, action, policy,
 // state and reason) and [Manager.Next] when the next one falls due.
@@ -31,13 +48,52 @@
 // replacement; anonymize replaces the value with a keyed pseudonym
 // (HMAC-SHA256, prefixed "anon_", equal for equal values of one category);
 // generalize:year|month|last4|ipv4/N|postcode:N keeps a coarse part; shred
-// destroys the subject's key through a [Shredder] (envelope's ForgetSubject),
-// deletes their vaulted tokens through a [TokenDeleter], and zeroes the
-// field and its blind index; block keeps the value, readable only by the
-// auditor role. Every action is idempotent: applied to its own result it
+// zeroes the field and its blind index and crypto-shreds the subject's key
+// (see below); block keeps the value, readable only by the auditor role. Every action is idempotent: applied to its own result it
 // changes nothing. That is what makes sweeps resumable and lets concurrent
 // sweepers apply each action exactly once. anonymize and generalize need the
 // plaintext and are refused on encrypted fields when a store is registered.
+//
+// # Shredding never destroys what must be kept
+//
+// A subject's key protects every value sealed for them (encrypt fields;
+// vaulted tokens go with it), in every type. So a due then=shred field is
+// first erased at field level, and the key itself is shredded only when
+// nothing sealed under it must stay readable, across every registered type
+// and store: no value under a legal hold, within its retention period or
+// grace, kept by min= or then=block, or without any retention period.
+// (encrypt=det values and blind indexes use tenant keys and do not count.)
+// Until then the shred is pending: the ledger records it with outcome
+// pending, and a [PendingShreds] store beside the holds keeps the subject.
+// Every sweep and [Manager.Release] first completes the pending shreds
+// whose kept values have lapsed, recording them applied. Only when the key
+// goes are the subject's vaulted tokens deleted.
+//
+// The ledger and holds keep only keyed hashes, from which nobody can
+// recover the subject to shred later, so a pending shred keeps (tenant,
+// subject) sealed with AES-256-GCM under a key derived with HKDF-SHA256
+// from Options.LedgerKey, bound to its row (the subject hash and kind),
+// and the row is deleted once the key is shredded. A pending shred is
+// recorded before the field erasure that asks for it commits, so a crash
+// in between is completed by the next sweep.
+//
+// Why one key per subject, rather than a key per field or per record that
+// could be shredded alone: the envelope keeps one DEK scope per (tenant,
+// subject) so that an erasure request is one key deletion that also covers
+// backups, caches and values the application copied elsewhere; finer scopes
+// would multiply key-store rows and KMS calls per subject, and a shred of
+// one scope would no longer be the proof that a person's data is gone. A
+// field erased at field level is already gone from the live store; what
+// waits for the key is its copies in backups, which the shred destroys as
+// soon as the last kept value lapses. Values that live outside every
+// registered store are not seen by this check: register every type sealed
+// under subject keys.
+//
+// The key is shredded with the Shredder's ForgetSubject: values sealed
+// before fail with envelope.ErrShredded for good, and a returning
+// customer's new values are sealed under a new key generation. An erasure
+// request does the same by default; Options.CloseOnForget makes Forget use
+// CloseSubject instead, which also refuses the subject's new values.
 //
 // # Sweeps, holds and erasure requests
 //
@@ -53,23 +109,37 @@
 // Every destructive action is recorded in the erasure ledger ([Entry],
 // [Ledger]) in the same transaction as the change. After restoring a backup,
 // [Manager.Replay] re-applies the recorded erasures, so a restore cannot
-// bring a forgotten person back. A legal hold ([Manager.Hold]) stops every destructive
-// action on a subject or a record; [Manager.Release] applies what became due
-// meanwhile. [Manager.Forget] erases a subject across every registered store
-// with the outcome per field, honouring holds and min=.
+// bring a forgotten person back. A legal hold ([Manager.Hold]) stops every
+// destructive action on a subject or a record, and keeps the subject's key;
+// sweeps and erasure requests read the holds again for every batch, so a
+// hold placed while a long sweep runs is honoured from its next batch.
+// [Manager.Release] applies what became due meanwhile. [Manager.Forget]
+// erases a subject across every registered store with the outcome per
+// field, honouring holds and min=; when it must keep values sealed under
+// the key, the shred is pending and completes without a second request.
 //
 // # Security model
 //
 // The ledger, holds and errors never hold subject ids, record ids or
-// values: ids appear as HMAC-SHA256 hashes under Options.LedgerKey
-// ([Manager.SubjectHash]), so an operator holding the id can check that it
-// was erased while the ledger alone reveals nothing. Keep the ledger key as
+// values: ids appear as HMAC-SHA256 hashes under Options.LedgerKey over
+// length-prefixed parts, (tenant, subject) and (tenant, type, record id)
+// ([Manager.SubjectHash], [Manager.RecordHash]), so an operator holding
+// the id can check that it was erased while the ledger alone reveals
+// nothing. Pending shreds hold the subject id sealed (see above), only
+// until the shred is done. Keep the ledger key as
 // long as the ledger; [Manager.Replay] needs it to re-apply erasures to data
 // restored from a backup. Hold reasons are free text and must not contain
 // personal data. Keys are copied into the Manager and never printed; Go
 // cannot promise their erasure from memory. Crypto-shredding is as strong as
 // the key store: a shredded subject's ciphertext in old backups stays
-// unreadable only if the key store's own backups expire.
+// unreadable only if the key store's own backups expire. While a shred is
+// pending, copies of the erased field in backups stay readable; they
+// become unreadable when the shred completes. The keep check and the shred
+// are not atomic with the application's writes: a value sealed for the
+// subject between them, under the old key generation, is shredded too.
+// [Manager.Replay] shreds again the keys recorded as shredded, which also
+// ends values a returning customer was given since: replay only backups
+// older than the return.
 //
 // # Errors
 //

@@ -1,24 +1,48 @@
 // Package sqlstore adapts retention to database/sql: a [Table] is a
 // retention.Store over one table, mapped from the struct's `pii` and `db`
 // tags; [Ledger] keeps the erasure ledger in its own append-only table and
-// [Holds] the legal holds. SQLite (modernc.org/sqlite) and PostgreSQL are
-// supported.
+// [Holds] the legal holds and the pending key shreds. SQLite
+// (modernc.org/sqlite) and PostgreSQL are supported.
 //
-// A claim selects the next batch of candidates by their clock columns in id
-// order and keeps its transaction open until the sweeper commits: on
+// A claim selects the next batch of candidates by their clock columns in
+// row key order and keeps its transaction open until the sweeper commits: on
 // PostgreSQL with SELECT ... FOR UPDATE SKIP LOCKED, so several sweepers
 // share the work and none applies an action twice; on SQLite in BEGIN
 // IMMEDIATE, so sweepers take turns. Updates, deletes and ledger inserts of
-// a batch commit together. Index the clock columns (and the subject column,
+// a batch commit together. Index the clock columns (and (tenant, subject),
 // for erasure requests) so claims stay cheap on large tables.
 //
 // # Mapping
 //
 // Every exported top-level field, and the fields of nested structs
 // (Address.Postcode becomes address_postcode), map to a column: the `db`
-// tag's name, or the field name in snake_case; db:"-" leaves a field out.
-// The id column is the field tagged pii:"id" (else "id"); the creation
-// clock is a CreatedAt field unless Mapping.Created names another column.
+// tag's name, or the field name in snake_case; db:"-" leaves a field out
+// unless Mapping.Columns names it. The id column is the field tagged
+// pii:"id" (else "id"); the creation clock is a CreatedAt field unless
+// Mapping.Created names another column.
+//
+// # Tenants and row keys
+//
+// Ids need only be unique within a tenant, so a row is identified by its
+// row key, (tenant column, id column), where the tenant column is the
+// pii:"tenant" field's; a type without a tenant field has the row key
+// (id) and holds only the tenant "". Every claim, UPDATE and DELETE names
+// the whole row key, and subject and record queries filter by the tenant:
+// nothing done for one tenant touches another's rows, whatever ids they
+// share. [New] refuses a type whose tenant field maps to no column, and
+// says what to add. Make the row key the table's primary key (PRIMARY KEY
+// (tenant, id), the tenant NOT NULL), so that it is unique.
+//
+// # Names
+//
+// Table and column names are checked with the rule every SQL store of the
+// module shares: letters, digits and underscores, starting with a letter or
+// underscore, at most 63 characters; tables may be schema-qualified
+// ("app.retention_ledger"; on SQLite the schema is an attached database).
+// Triggers and functions beside a table are named after its base name and
+// live in its schema. [LedgerDDL] and [HoldsDDL] return the statements for
+// migration tools; [NewLedger] and [NewHolds] run them in one transaction,
+// so a failure leaves nothing behind.
 // Tagged fields inside slices and maps have no column and are refused.
 // Zero values are written as NULL. On SQLite, store times through the
 // driver (time.Time parameters, in UTC) in TIMESTAMP columns so that clock
