@@ -12,6 +12,7 @@ import (
 
 	"github.com/fieldguard/pii/retention"
 	"github.com/fieldguard/pii/retention/internal/fakeclock"
+	"github.com/fieldguard/pii/retention/internal/storetest"
 )
 
 // TestHoldPlacedDuringSweepIsHonoured: a hold placed while a sweep runs
@@ -176,10 +177,20 @@ func TestPendingShredIsSealed(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, rep.ShredPending)
 
+	// A second subject's pending shred: a fresh nonce.
+	require.NoError(t, ms.Put(&Order{ID: 2, Tenant: "tenant-zeta", Subject: "subject-psi", Address: "sealed"}, created))
+	_, err = m.Hold(ctx, retention.Subject("tenant-zeta", "subject-psi"), "case", time.Time{})
+	require.NoError(t, err)
+	_, err = m.Forget(ctx, "tenant-zeta", "subject-psi")
+	require.NoError(t, err)
 	ps, err := holds.Pending(ctx, "", 10)
 	require.NoError(t, err)
-	require.Len(t, ps, 1)
+	require.Len(t, ps, 2)
+	require.NotEqual(t, ps[0].Sealed[:12], ps[1].Sealed[:12], "nonces differ")
 	p := ps[0]
+	if p.ID != m.SubjectHash("tenant-zeta", "subject-omega") {
+		p = ps[1]
+	}
 	require.Equal(t, m.SubjectHash("tenant-zeta", "subject-omega"), p.ID)
 	require.Equal(t, retention.PendingErasure, p.Kind)
 	require.False(t, bytes.Contains(p.Sealed, []byte("subject-omega")))
@@ -227,7 +238,8 @@ func TestPendingShredIsSealed(t *testing.T) {
 	require.Equal(t, []string{"tenant-zeta/subject-omega"}, sh.Calls())
 	ps, err = holds.Pending(ctx, "", 10)
 	require.NoError(t, err)
-	require.Empty(t, ps, "the row is deleted once the shred is done")
+	require.Len(t, ps, 1, "the row is deleted once the shred is done")
+	require.Equal(t, m.SubjectHash("tenant-zeta", "subject-psi"), ps[0].ID)
 }
 
 // TestNewRefusesUnsupportedOptions: CloseOnForget needs a SubjectCloser,
@@ -248,3 +260,104 @@ type holdsOnly struct{}
 func (holdsOnly) Put(context.Context, retention.Hold) error                   { return nil }
 func (holdsOnly) Delete(context.Context, string) error                        { return nil }
 func (holdsOnly) Active(context.Context, time.Time) ([]retention.Hold, error) { return nil, nil }
+
+// failingShredder fails its first n calls.
+type failingShredder struct {
+	shredder
+	fail int
+}
+
+func (f *failingShredder) ForgetSubject(ctx context.Context, tenant, subject string) error {
+	if f.fail > 0 {
+		f.fail--
+		return fmt.Errorf("kms unavailable")
+	}
+	return f.shredder.ForgetSubject(ctx, tenant, subject)
+}
+
+// TestShredSurvivesFailureAfterCommit: a key shred is recorded as pending
+// before the erasure that asks for it commits, so when shredding fails
+// after the commit (or the process dies there) the next sweep, or the
+// next sweep after an erasure request, still shreds the key.
+func TestShredSurvivesFailureAfterCommit(t *testing.T) {
+	ctx := context.Background()
+	for _, viaForget := range []bool{false, true} {
+		t.Run(map[bool]string{false: "sweep", true: "forget"}[viaForget], func(t *testing.T) {
+			ledger := &retention.MemoryLedger{}
+			sh := &failingShredder{fail: 1}
+			m, err := retention.New(&retention.Options{Clock: fakeclock.New(day(2026, 2, 1)), LedgerKey: ledgerKey, PseudonymKey: pseudonymKey,
+				Shredder: sh, Ledger: ledger})
+			require.NoError(t, err)
+			store, err := retention.NewMemoryStore(&Member{}, ledger)
+			require.NoError(t, err)
+			require.NoError(t, m.Register(store))
+			require.NoError(t, store.Put(member("a", created, lastSeen), created))
+			if viaForget {
+				_, err = m.Forget(ctx, "acme", "a")
+			} else {
+				_, err = retention.NewSweeper(m, nil).Run(ctx)
+			}
+			require.ErrorContains(t, err, "kms unavailable")
+			require.Empty(t, store.Get("acme", "a").(*Member).Secret, "the field erasure committed")
+			require.Empty(t, sh.Calls())
+			st, err := retention.NewSweeper(m, nil).Run(ctx)
+			require.NoError(t, err)
+			require.EqualValues(t, 1, st.KeysShredded)
+			require.Equal(t, []string{"acme/a"}, sh.Calls())
+		})
+	}
+}
+
+// Ticket has a vaulted token: deleting the subject's tokens would destroy it.
+type Ticket struct {
+	ID      string `pii:"id"`
+	Subject string `pii:"subject"`
+	Phone   string `pii:"phone,token=vault"`
+	Email   string `pii:"email,encrypt,retain=30d,then=shred"`
+}
+
+// TestVaultedTokensKeepTheKey: a kept vaulted token counts like a sealed
+// value: the subject's tokens are not deleted while it must be kept.
+func TestVaultedTokensKeepTheKey(t *testing.T) {
+	ctx := context.Background()
+	ledger := &retention.MemoryLedger{}
+	sh := &shredder{}
+	m, err := retention.New(&retention.Options{Clock: fakeclock.New(day(2026, 2, 1)), LedgerKey: ledgerKey, Shredder: sh, Tokens: sh, Ledger: ledger})
+	require.NoError(t, err)
+	store, err := retention.NewMemoryStore(&Ticket{}, ledger)
+	require.NoError(t, err)
+	require.NoError(t, m.Register(store))
+	require.NoError(t, store.Put(&Ticket{ID: "t-1", Subject: "s", Phone: "+44 20 7946 0000", Email: "sealed"}, day(2025, 1, 1)))
+	st, err := retention.NewSweeper(m, nil).Run(ctx)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, st.ShredsPending, "the phone token has no retention: it is kept")
+	require.Empty(t, sh.Calls())
+	got := store.Get("", "t-1").(*Ticket)
+	require.Empty(t, got.Email)
+	require.NotEmpty(t, got.Phone)
+}
+
+// TestPendingShredStoreKinds: kinds only rise, and a deletion at a lower
+// kind leaves a higher one in place (an erasure request survives the
+// completion of a sweep's shred).
+func TestPendingShredStoreKinds(t *testing.T) {
+	storetest.PendingShreds(t, retention.NewMemoryHolds())
+}
+
+// TestClaimWritesOnlyClaimedRecords: a claim's commit refuses a change to a
+// record it did not select (another tenant's record with the same id).
+func TestClaimWritesOnlyClaimedRecords(t *testing.T) {
+	ctx := context.Background()
+	store, err := retention.NewMemoryStore(&Member{}, nil)
+	require.NoError(t, err)
+	a, b := member("x", created, lastSeen), member("x", created, lastSeen)
+	b.Tenant = "globex"
+	require.NoError(t, store.Put(a, created))
+	require.NoError(t, store.Put(b, created))
+	cl, err := store.Claim(ctx, retention.Query{Tenant: "acme", Record: "x"})
+	require.NoError(t, err)
+	require.Len(t, cl.Records(), 1)
+	err = cl.Commit(ctx, []retention.Change{{Tenant: "globex", Key: "x", Delete: true}}, nil)
+	require.ErrorContains(t, err, "did not select")
+	require.Equal(t, 2, store.Len())
+}

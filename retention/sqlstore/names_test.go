@@ -13,6 +13,7 @@ import (
 	"github.com/fieldguard/pii/internal/testdb"
 	"github.com/fieldguard/pii/retention"
 	"github.com/fieldguard/pii/retention/internal/fakeclock"
+	"github.com/fieldguard/pii/retention/internal/storetest"
 	"github.com/fieldguard/pii/retention/sqlstore"
 )
 
@@ -231,6 +232,17 @@ func TestNewLedgerLeavesNothingBehind(t *testing.T) {
 			} else {
 				require.Equal(t, []string{"table retention_ledger"}, got, "the view (information_schema lists it as a table), no function, no trigger")
 			}
+		})
+	}
+}
+
+func TestPendingShredTable(t *testing.T) {
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			db, _ := b.open(t)
+			h, err := sqlstore.NewHolds(context.Background(), db, nil)
+			require.NoError(t, err)
+			storetest.PendingShreds(t, h)
 		})
 	}
 }

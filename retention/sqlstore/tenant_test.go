@@ -316,3 +316,23 @@ func TestLedgerHashCoversTenant(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEqual(t, distinct[0], other.SubjectHash("north", "c-001"), "keyed")
 }
+
+// TestClaimWritesOnlyClaimedRows: a commit refuses a change to a row its
+// claim did not select, such as another tenant's row with the same id.
+func TestClaimWritesOnlyClaimedRows(t *testing.T) {
+	for _, kind := range storetest.Kinds() {
+		t.Run(string(kind), func(t *testing.T) {
+			ctx := context.Background()
+			e := newTenantEnv(t, kind, false, false)
+			before := e.Dump(t, 0)
+			cl, err := e.Stores[0].Claim(ctx, retention.Query{Tenant: "north", Record: "c-001", Limit: 10})
+			require.NoError(t, err)
+			require.Len(t, cl.Records(), 1)
+			rec := cl.Records()[0]
+			require.Equal(t, "north", rec.Tenant)
+			err = cl.Commit(ctx, []retention.Change{{Tenant: "south", Key: "c-001", Pos: rec.Pos, Delete: true, Value: rec.Value}}, nil)
+			require.ErrorContains(t, err, "did not select")
+			require.Equal(t, before, e.Dump(t, 0))
+		})
+	}
+}

@@ -332,3 +332,43 @@ func (e *Env) Get(t testing.TB, i int, tenant, id string) any {
 	}
 	return recs[0].Value
 }
+
+// PendingShreds checks a pending-shred store: kinds only rise, a deletion
+// at a lower kind leaves a higher one, Pending pages in ID order.
+func PendingShreds(t *testing.T, ps retention.PendingShreds) {
+	t.Helper()
+	ctx := context.Background()
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	put := func(id string, k retention.PendingKind, sealed string) {
+		require.NoError(t, ps.PutPending(ctx, retention.PendingShred{ID: id, Kind: k, Sealed: []byte(sealed), Created: at}))
+	}
+	get := func() map[string]string {
+		out := map[string]string{}
+		after := ""
+		for {
+			page, err := ps.Pending(ctx, after, 2)
+			require.NoError(t, err)
+			for _, p := range page {
+				out[p.ID] = fmt.Sprintf("%v:%s", p.Kind, p.Sealed)
+				require.True(t, p.Created.Equal(at))
+				after = p.ID
+			}
+			if len(page) < 2 {
+				return out
+			}
+		}
+	}
+	put("a", retention.PendingRetention, "a1")
+	put("b", retention.PendingErasure, "b1")
+	put("c", retention.PendingRetention, "c1")
+	put("a", retention.PendingErasure, "a2")   // rises
+	put("b", retention.PendingRetention, "b2") // never falls
+	put("b", retention.PendingErasure, "b3")   // same kind: kept as is
+	require.Equal(t, map[string]string{"a": "erasure:a2", "b": "erasure:b1", "c": "retention:c1"}, get())
+	require.NoError(t, ps.DeletePending(ctx, "a", retention.PendingRetention))
+	require.NoError(t, ps.DeletePending(ctx, "c", retention.PendingClose))
+	require.NoError(t, ps.DeletePending(ctx, "zz", retention.PendingClose))
+	require.Equal(t, map[string]string{"a": "erasure:a2", "b": "erasure:b1"}, get())
+	require.NoError(t, ps.DeletePending(ctx, "a", retention.PendingErasure))
+	require.Equal(t, map[string]string{"b": "erasure:b1"}, get())
+}
