@@ -14,7 +14,8 @@
 // POST/PUT to an update (a create when the path's existence check says the
 // entry is missing, as Vault's router does), answers {"data": ...} or 204,
 // and maps errors to {"errors": [...]} with the status codes of Vault's own
-// logical.RespondErrorCommon. Faults can be injected in front of it.
+// logical.RespondErrorCommon. Faults can be injected in front of it, and
+// request parameters hidden from it (DropParam).
 //
 // Storage is logical.InmemStorage; the keys are test material only.
 package vaulttest
@@ -31,6 +32,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 
 	"github.com/fieldguard/pii/keyprovider/vault/vaultfake"
 	"github.com/hashicorp/go-hclog"
@@ -49,6 +51,9 @@ type Server struct {
 
 	hs     *httptest.Server
 	mounts map[string]mount
+
+	mu      sync.Mutex
+	dropped map[string]bool // request parameter -> warn
 }
 
 type mount struct {
@@ -88,6 +93,37 @@ func (s *Server) URL() string { return s.hs.URL }
 func (s *Server) Close() {
 	s.Release()
 	s.hs.Close()
+}
+
+// DropParam makes the front end hide the request parameter name from the
+// engine, as a proxy that filters parameters might. Without warn it is
+// removed silently; with warn the engine receives it as "x-"+name, a
+// parameter it does not know, and answers as Vault does for any such
+// parameter (a Vault older than the parameter, for example): it ignores
+// it and adds the warning "Endpoint ignored these unrecognized
+// parameters: [x-NAME]".
+func (s *Server) DropParam(name string, warn bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.dropped == nil {
+		s.dropped = map[string]bool{}
+	}
+	s.dropped[name] = warn
+}
+
+func (s *Server) filter(data map[string]any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for name, warn := range s.dropped {
+		v, ok := data[name]
+		if !ok {
+			continue
+		}
+		delete(data, name)
+		if warn {
+			data["x-"+name] = v
+		}
+	}
 }
 
 // Do sends one request to the engine directly (no HTTP, no faults), for
@@ -173,6 +209,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			vaultfake.WriteErrors(w, http.StatusBadRequest, "failed to parse JSON input: "+err.Error())
 			return
 		}
+		s.filter(data)
 		req.Data = data
 	case "LIST":
 		req.Operation = logical.ListOperation

@@ -17,6 +17,32 @@
 // Provider sends associated_data (non-derived) or context (derived).
 // Derived keys need non-empty associated data (Vault requires a context).
 //
+// The key's metadata does not prove the server honours the field, so New
+// then checks it, once, at construction (where it already talks to Vault,
+// so a misconfigured server fails at start-up rather than on the first
+// record): it wraps a random probe value with one associated data, and
+// requires that it unwraps with it and fails with
+// [keyprovider.ErrAuthentication] under another. A server where the other
+// associated data also unwraps (a proxy that drops associated_data, an
+// imitation of Vault) is refused with an error saying so; any other
+// failure of the probe is returned with its class and the operation
+// "new". This costs New three more requests. A server whose behaviour
+// changes after New is not detected by the probe; the warnings check
+// below still catches a Vault that ignores a parameter it does not know.
+//
+// # Warnings
+//
+// Vault answers a request it accepted only in part with a "warnings"
+// field: a parameter it does not know (associated_data on a Vault older
+// than the parameter, for example) is ignored, and said so only there.
+// Every response with warnings is refused, whatever the operation, with
+// an error of class [keyprovider.ErrInvalidArgument] (so it is not
+// retried) that names the operation and the endpoint and quotes at most
+// three warnings, with every run that could be key material (16 or more
+// base64 or hex characters holding a digit, an upper-case letter, "+",
+// "/" or "=") replaced by [REDACTED]. A warned decrypt returns no data
+// key; a warned rotate may still have rotated (Versions tells).
+//
 // # Wrapped keys and versions
 //
 // The wrapped bytes are Vault's own ciphertext string, vault:vN:BASE64,
@@ -50,7 +76,8 @@
 // a circuit breaker.
 //
 // The token needs "read" on MOUNT/keys/NAME, "update" on
-// MOUNT/encrypt/NAME and MOUNT/decrypt/NAME, and for the optional
+// MOUNT/encrypt/NAME and MOUNT/decrypt/NAME (New uses both for the probe),
+// and for the optional
 // interfaces "update" on MOUNT/rewrap/NAME and MOUNT/keys/NAME/rotate.
 // Note that Vault's encrypt endpoint creates a missing key when the policy
 // allows "create"; grant only "update" so a deleted key fails loudly.
@@ -67,6 +94,8 @@
 //     A wrapped key that does not parse never reaches Vault and is
 //     [keyprovider.ErrAuthentication] too.
 //   - 400 on encrypt: [keyprovider.ErrInvalidArgument].
+//   - A response with warnings: [keyprovider.ErrInvalidArgument] (see
+//     Warnings above).
 //   - 401, 403: [keyprovider.ErrPermission].
 //   - 404: [keyprovider.ErrKeyNotFound].
 //   - 412, 429, 5xx (503 is a sealed or standby Vault) and transport

@@ -2,6 +2,8 @@ package vault
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -86,8 +88,10 @@ func badSegment(s string) bool {
 }
 
 // New returns a Provider for the Transit key name. It reads the key once
-// to check its type (see the package documentation) and fails if the key
-// does not exist, cannot be read, or does not match Options.Derived.
+// to check its type and then probes that the server authenticates
+// associated data with it (see the package documentation). It fails if
+// the key does not exist, cannot be read, does not match Options.Derived,
+// or if a probe value unwraps under other associated data.
 func New(ctx context.Context, name string, opts *Options) (*Provider, error) {
 	var o Options
 	if opts != nil {
@@ -144,7 +148,51 @@ func New(ctx context.Context, name string, opts *Options) (*Provider, error) {
 	if info.Derived != o.Derived {
 		return nil, fmt.Errorf("vault: key %s has derived=%t but Options.Derived is %t; refusing, as Vault would silently ignore the associated data", p.path(), info.Derived, o.Derived)
 	}
+	if err := p.probe(ctx); err != nil {
+		return nil, err
+	}
 	return p, nil
+}
+
+// Probe associated data: fixed, distinct, not secret.
+var (
+	probeAD      = []byte("pii keyprovider/vault: associated-data probe")
+	probeOtherAD = []byte("pii keyprovider/vault: associated-data probe, other")
+)
+
+// probe checks that the server authenticates associated data with this
+// key: a random probe value wrapped with one associated data must unwrap
+// with it, and must fail to unwrap with another (ErrAuthentication). A
+// server that ignores associated_data (a proxy that drops it, an imitation
+// of Vault) would otherwise leave every wrapped data key unbound from its
+// record without any error. Its errors report the operation "new".
+func (p *Provider) probe(ctx context.Context) error {
+	const op = "new"
+	value := make([]byte, 32)
+	_, _ = rand.Read(value) // never used as a key; crypto/rand.Read does not fail
+	w, _, err := p.wrap(ctx, op, value, probeAD)
+	if err != nil {
+		return err
+	}
+	got, err := p.unwrap(ctx, op, w, probeAD)
+	if err != nil {
+		return err
+	}
+	same := subtle.ConstantTimeCompare(got, value) == 1
+	clear(got)
+	if !same {
+		return fmt.Errorf("vault: key %s: a probe value did not unwrap to itself; refusing the key", p.path())
+	}
+	got, err = p.unwrap(ctx, op, w, probeOtherAD)
+	switch {
+	case err == nil:
+		clear(got)
+		return fmt.Errorf("vault: key %s does not authenticate associated data: a probe value wrapped with one associated data unwrapped with another; refusing, as wrapped data keys would not be bound to their records (is a proxy dropping associated_data, or is this server not Vault?)", p.path())
+	case errors.Is(err, keyprovider.ErrAuthentication):
+		return nil
+	default:
+		return err
+	}
 }
 
 // path is the key's path below /v1/, for messages and KeyIDs.
@@ -173,7 +221,10 @@ func (p *Provider) readKey(ctx context.Context, op string) (*keyInfo, error) {
 	defer cancel()
 	s, err := p.client.Logical().ReadWithContext(ctx, p.mount+"/keys/"+p.name)
 	if err != nil {
-		return nil, classify(ctx, op, err)
+		return nil, classify(ctx, op, false, err)
+	}
+	if err := warned(op, p.mount+"/keys/"+p.name, s); err != nil {
+		return nil, err
 	}
 	if s == nil || s.Data == nil {
 		return nil, keyprovider.Classify(op, keyprovider.ErrKeyNotFound, fmt.Errorf("vault: key %s not found", p.path()))
@@ -205,13 +256,18 @@ func (p *Provider) adFields(op string, ad []byte, data map[string]any) error {
 	return nil
 }
 
-// write sends one POST and returns the response data.
+// write sends one POST and returns the response data. A response with
+// warnings is refused (see warned).
 func (p *Provider) write(ctx context.Context, op, path string, data map[string]any) (map[string]any, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	s, err := p.client.Logical().WriteWithContext(ctx, p.mount+"/"+path, data)
 	if err != nil {
-		return nil, classify(ctx, op, err)
+		opens := strings.HasPrefix(path, "decrypt/") || strings.HasPrefix(path, "rewrap/")
+		return nil, classify(ctx, op, opens, err)
+	}
+	if err := warned(op, p.mount+"/"+path, s); err != nil {
+		return nil, err
 	}
 	if s == nil || s.Data == nil {
 		return nil, keyprovider.Classify(op, keyprovider.ErrUnavailable, fmt.Errorf("vault: empty response from %s/%s", p.mount, path))
@@ -227,9 +283,82 @@ func stringField(op string, data map[string]any, k string) (string, error) {
 	return v, nil
 }
 
+// warned refuses a response that carries warnings. Vault warns when it
+// accepted a request but not as sent (a parameter it does not know, such
+// as associated_data on a Vault that predates it, is ignored with a
+// warning), so the result cannot be trusted to be what was asked, and a
+// wrapped key may not be bound to its associated data. The error names the
+// operation and the endpoint and quotes the warnings with anything that
+// could be key material redacted (see redactWarning); it is
+// ErrInvalidArgument, so the Client does not retry it.
+func warned(op, endpoint string, s *api.Secret) error {
+	if s == nil || len(s.Warnings) == 0 {
+		return nil
+	}
+	const shown = 3
+	var quoted []string
+	for i, w := range s.Warnings {
+		if i == shown {
+			quoted = append(quoted, fmt.Sprintf("and %d more", len(s.Warnings)-shown))
+			break
+		}
+		quoted = append(quoted, strconv.Quote(redactWarning(w)))
+	}
+	return keyprovider.Classify(op, keyprovider.ErrInvalidArgument,
+		fmt.Errorf("vault: %s answered with %d warning(s); refusing the response: %s", endpoint, len(s.Warnings), strings.Join(quoted, "; ")))
+}
+
+// redactWarning keeps the words of a warning and drops what could be key
+// material, should a server echo request or response values: every run of
+// 16 or more base64, base64url or hex characters that holds a digit, an
+// upper-case letter, "+", "/" or "=" becomes [REDACTED] (so parameter
+// names such as associated_data stay readable), any other byte outside
+// printable ASCII becomes "?", and the result is cut to 200 bytes. Vault's
+// own warnings name parameters, not their values.
+func redactWarning(w string) string {
+	const minRun, maxLen = 16, 200
+	var b strings.Builder
+	run, keyish := 0, false // the run at the end of b
+	flush := func() {
+		if run >= minRun && keyish {
+			s := b.String()
+			b.Reset()
+			b.WriteString(s[:len(s)-run])
+			b.WriteString("[REDACTED]")
+		}
+		run, keyish = 0, false
+	}
+	for i := 0; i < len(w); i++ {
+		c := w[i]
+		switch {
+		case c >= 'a' && c <= 'z', c == '-', c == '_':
+			b.WriteByte(c)
+			run++
+		case c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '+', c == '/', c == '=':
+			b.WriteByte(c)
+			run, keyish = run+1, true
+		default:
+			flush()
+			if c < 0x20 || c > 0x7e {
+				c = '?'
+			}
+			b.WriteByte(c)
+		}
+	}
+	flush()
+	out := b.String()
+	if len(out) > maxLen {
+		out = out[:maxLen] + "..."
+	}
+	return out
+}
+
 // Wrap encrypts dataKey with the key's latest version.
 func (p *Provider) Wrap(ctx context.Context, dataKey, associatedData []byte) ([]byte, keyprovider.KeyID, error) {
-	const op = "wrap"
+	return p.wrap(ctx, "wrap", dataKey, associatedData)
+}
+
+func (p *Provider) wrap(ctx context.Context, op string, dataKey, associatedData []byte) ([]byte, keyprovider.KeyID, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, keyprovider.KeyID{}, keyprovider.Classify(op, keyprovider.ErrUnavailable, err)
 	}
@@ -254,7 +383,10 @@ func (p *Provider) Wrap(ctx context.Context, dataKey, associatedData []byte) ([]
 
 // Unwrap decrypts wrapped, a vault:vN: ciphertext made by this key.
 func (p *Provider) Unwrap(ctx context.Context, wrapped, associatedData []byte) ([]byte, error) {
-	const op = "unwrap"
+	return p.unwrap(ctx, "unwrap", wrapped, associatedData)
+}
+
+func (p *Provider) unwrap(ctx context.Context, op string, wrapped, associatedData []byte) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, keyprovider.Classify(op, keyprovider.ErrUnavailable, err)
 	}
@@ -293,12 +425,12 @@ func (p *Provider) Rewrap(ctx context.Context, wrapped, associatedData []byte) (
 	}
 	if !p.derived && len(associatedData) > 0 {
 		// Vault's rewrap ignores associated_data: decrypt and encrypt here.
-		dk, err := p.Unwrap(ctx, wrapped, associatedData)
+		dk, err := p.unwrap(ctx, op, wrapped, associatedData)
 		if err != nil {
 			return nil, keyprovider.KeyID{}, err
 		}
 		defer clear(dk)
-		return p.Wrap(ctx, dk, associatedData)
+		return p.wrap(ctx, op, dk, associatedData)
 	}
 	data := map[string]any{"ciphertext": string(wrapped)}
 	if err := p.adFields(op, associatedData, data); err != nil {
@@ -327,8 +459,13 @@ func (p *Provider) Rotate(ctx context.Context) (keyprovider.KeyID, error) {
 	}
 	rctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
-	if _, err := p.client.Logical().WriteWithContext(rctx, p.mount+"/keys/"+p.name+"/rotate", nil); err != nil {
-		return keyprovider.KeyID{}, classify(rctx, op, err)
+	s, err := p.client.Logical().WriteWithContext(rctx, p.mount+"/keys/"+p.name+"/rotate", nil)
+	if err != nil {
+		return keyprovider.KeyID{}, classify(rctx, op, false, err)
+	}
+	if err := warned(op, p.mount+"/keys/"+p.name+"/rotate", s); err != nil {
+		// The rotation may have happened; Versions tells.
+		return keyprovider.KeyID{}, err
 	}
 	info, err := p.readKey(ctx, op)
 	if err != nil {
@@ -396,8 +533,10 @@ func ParseCiphertext(s string) (version int, raw []byte, err error) {
 	return version, raw, nil
 }
 
-// classify maps a vault/api error to a keyprovider class.
-func classify(ctx context.Context, op string, err error) error {
+// classify maps a vault/api error to a keyprovider class. opens says the
+// request opened a ciphertext (decrypt, rewrap), where a 400 means the
+// ciphertext or its associated data did not authenticate.
+func classify(ctx context.Context, op string, opens bool, err error) error {
 	if cerr := ctx.Err(); cerr != nil {
 		return keyprovider.Classify(op, keyprovider.ErrUnavailable, fmt.Errorf("vault: %w (%w)", cerr, err))
 	}
@@ -416,7 +555,7 @@ func classify(ctx context.Context, op string, err error) error {
 				class = keyprovider.ErrKeyDisabled
 			case strings.Contains(msg, "not found"):
 				class = keyprovider.ErrKeyNotFound
-			case op == "unwrap" || op == "rewrap":
+			case opens:
 				class = keyprovider.ErrAuthentication
 			default:
 				class = keyprovider.ErrInvalidArgument

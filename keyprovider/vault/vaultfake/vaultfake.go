@@ -9,6 +9,12 @@
 // associated_data, as Vault does), and min_decryption_version.
 // [Server.Inject] queues faults for the next requests.
 //
+// Two modes imitate servers the vault backend must refuse:
+// [Server.IgnoreAssociatedData] drops associated_data silently (as a proxy
+// that filters parameters would), and [Server.SetWarnings] attaches
+// warnings to successful responses (as Vault does when it ignored part of
+// a request).
+//
 // It is not Vault: the conformance suite runs against Vault's own Transit
 // engine in the nested module internal/vaulttest. The key material is
 // random per Server and must never protect real data.
@@ -47,8 +53,10 @@ type Server struct {
 
 	hs *httptest.Server
 
-	mu   sync.Mutex
-	keys map[string]*key // "mount/name"
+	mu       sync.Mutex
+	keys     map[string]*key // "mount/name"
+	ignoreAD bool
+	warnings func(op string, body map[string]string) []string
 }
 
 type key struct {
@@ -91,6 +99,26 @@ func (s *Server) CreateKey(mount, name string, o KeyOptions) {
 func (s *Server) SetMinDecryptionVersion(mount, name string, v int) {
 	s.mu.Lock()
 	s.keys[mount+"/"+name].minDecrypt = v
+	s.mu.Unlock()
+}
+
+// IgnoreAssociatedData makes encrypt and decrypt ignore associated_data,
+// and the context of derived keys (every key is then derived from an
+// empty context), without any warning or error (on); or honour them again
+// (off).
+func (s *Server) IgnoreAssociatedData(on bool) {
+	s.mu.Lock()
+	s.ignoreAD = on
+	s.mu.Unlock()
+}
+
+// SetWarnings makes every successful response carry the warnings f
+// returns for its operation ("keys", "rotate", "encrypt", "decrypt",
+// "rewrap") and request body (string fields only); nil f stops. f runs
+// with the Server locked: it must not call the Server.
+func (s *Server) SetWarnings(f func(op string, body map[string]string) []string) {
+	s.mu.Lock()
+	s.warnings = f
 	s.mu.Unlock()
 }
 
@@ -173,29 +201,29 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		for i, c := range k.created {
 			keys[strconv.Itoa(i+1)] = c.Unix()
 		}
-		WriteJSON(w, http.StatusOK, map[string]any{"data": map[string]any{
+		s.ok(w, op, body, map[string]any{
 			"type": k.typ, "derived": k.derived, "convergent_encryption": false,
 			"latest_version": len(k.versions), "min_decryption_version": k.minDecrypt,
 			"min_available_version": 0, "supports_encryption": true, "keys": keys,
-		}})
+		})
 	case op == "rotate":
 		k.rotate()
-		WriteJSON(w, http.StatusOK, map[string]any{"data": map[string]any{"latest_version": len(k.versions)}})
+		s.ok(w, op, body, map[string]any{"latest_version": len(k.versions)})
 	case op == "encrypt":
 		pt, err := base64.StdEncoding.DecodeString(body["plaintext"])
 		if err != nil {
 			WriteErrors(w, http.StatusBadRequest, "failed to base64-decode plaintext")
 			return
 		}
-		ad, ctx, msg := k.inputs(body, true)
+		ad, ctx, msg := k.inputs(body, !s.ignoreAD, !s.ignoreAD)
 		if msg != "" {
 			WriteErrors(w, http.StatusBadRequest, msg)
 			return
 		}
 		ct := k.seal(len(k.versions), ctx, pt, ad)
-		WriteJSON(w, http.StatusOK, map[string]any{"data": map[string]any{"ciphertext": ct, "key_version": len(k.versions)}})
+		s.ok(w, op, body, map[string]any{"ciphertext": ct, "key_version": len(k.versions)})
 	case op == "decrypt" || op == "rewrap":
-		ad, ctx, msg := k.inputs(body, op == "decrypt")
+		ad, ctx, msg := k.inputs(body, op == "decrypt" && !s.ignoreAD, !s.ignoreAD)
 		if msg != "" {
 			WriteErrors(w, http.StatusBadRequest, msg)
 			return
@@ -206,24 +234,37 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if op == "decrypt" {
-			WriteJSON(w, http.StatusOK, map[string]any{"data": map[string]any{"plaintext": base64.StdEncoding.EncodeToString(pt)}})
+			s.ok(w, op, body, map[string]any{"plaintext": base64.StdEncoding.EncodeToString(pt)})
 			return
 		}
 		ct := k.seal(len(k.versions), ctx, pt, nil)
-		WriteJSON(w, http.StatusOK, map[string]any{"data": map[string]any{"ciphertext": ct, "key_version": len(k.versions)}})
+		s.ok(w, op, body, map[string]any{"ciphertext": ct, "key_version": len(k.versions)})
 	default:
 		WriteErrors(w, http.StatusNotFound, "unsupported path")
 	}
 }
 
-// inputs decodes associated_data and context; rewrap ignores
-// associated_data, like Vault's.
-func (k *key) inputs(body map[string]string, useAD bool) (ad, ctx []byte, msg string) {
+// ok writes a successful response, {"data": ..., "warnings": ...}, as
+// Vault does. s.mu is held.
+func (s *Server) ok(w http.ResponseWriter, op string, body map[string]string, data map[string]any) {
+	var warnings []string
+	if s.warnings != nil {
+		warnings = s.warnings(op, body)
+	}
+	WriteJSON(w, http.StatusOK, map[string]any{"data": data, "warnings": warnings})
+}
+
+// inputs decodes associated_data (when useAD) and context (when useCtx);
+// rewrap ignores associated_data, like Vault's.
+func (k *key) inputs(body map[string]string, useAD, useCtx bool) (ad, ctx []byte, msg string) {
 	var err error
 	if useAD && body["associated_data"] != "" && !k.derived {
 		if ad, err = base64.StdEncoding.DecodeString(body["associated_data"]); err != nil {
 			return nil, nil, "failed to base64-decode associated_data"
 		}
+	}
+	if k.derived && !useCtx {
+		return nil, nil, "" // ignoring the binding: an empty context
 	}
 	if k.derived {
 		if body["context"] == "" {
