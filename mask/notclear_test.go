@@ -210,3 +210,20 @@ func TestAuditEventCarriesTenant(t *testing.T) {
 		require.Equal(t, want, m["tenant"])
 	}
 }
+
+// Errors carry the "mask: " prefix once, however they are wrapped.
+func TestErrorsPrefixedOnce(t *testing.T) {
+	_, err := NewPolicy([]Rule{{Action: ActionMask, Style: "nope"}}, nil)
+	require.ErrorIs(t, err, ErrUnknownStyle)
+	require.Equal(t, `mask: rule 0: style "nope": unknown style`, err.Error())
+
+	type rec struct {
+		Zip string `pii:"postcode,mask=zip3"`
+	}
+	vs, err := NewViews(nil, nil)
+	require.NoError(t, err)
+	_, err = ViewOf(context.Background(), vs, Viewer{ID: "a", Role: "agent", Channel: DirectMessage}, &rec{Zip: "94107"})
+	require.ErrorIs(t, err, ErrUnknownStyle)
+	require.Equal(t, `mask: rec.Zip: style "zip3": unknown style`, err.Error())
+	require.Equal(t, "mask: T.F: field is still sealed; open the record before viewing it", (&FieldError{Type: "T", Path: "F", Err: ErrSealed}).Error())
+}

@@ -341,9 +341,10 @@ func notClearString(f *pii.Field, v string) error {
 // looksTokenized reports whether v, the value of a reversible token= field,
 // is marked as a token by its category's default format: card tokens fail
 // the Luhn check and IBAN tokens the mod-97 check, which real values pass.
-// Pseudonyms (token=hmac) are never reversed and are shown as they are.
+// Pseudonyms (token=hmac, "<key id>:<base64>") never have the shape of a
+// card number or IBAN, so they are shown like values.
 func looksTokenized(f *pii.Field, v string) bool {
-	if f.Opts.Token == "" || f.Opts.Token == "hmac" {
+	if f.Opts.Token == "" {
 		return false
 	}
 	category := f.Category

@@ -134,6 +134,21 @@ func TestViewPublicDeniesSensitive(t *testing.T) {
 	require.Empty(t, got.Diagnosis)
 	require.Equal(t, "a***@example.com", got.Email, "non-sensitive fields stay masked")
 
+	// A field tagged sensitive is denied on public channels whatever its
+	// category.
+	type note struct {
+		ID   string `pii:"id"`
+		Name string `pii:"name,sensitive"`
+		Nick string `pii:"name"`
+	}
+	n, err := ViewOf(context.Background(), vs, Viewer{ID: "a", Role: "agent", Channel: PublicSocial}, &note{ID: "n", Name: "Ada Lovelace", Nick: "Ada Lovelace"})
+	require.NoError(t, err)
+	require.Empty(t, n.Name)
+	require.Equal(t, "A. L.", n.Nick)
+	n, err = ViewOf(context.Background(), vs, Viewer{ID: "a", Role: "agent", Channel: DirectMessage}, &note{ID: "n", Name: "Ada Lovelace"})
+	require.NoError(t, err)
+	require.Equal(t, "A. L.", n.Name)
+
 	// An unknown channel is public.
 	got, err = ViewOf(context.Background(), vs, Viewer{ID: "a", Role: "agent", Channel: "carrier_pigeon"}, c)
 	require.NoError(t, err)
