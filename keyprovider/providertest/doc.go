@@ -41,7 +41,9 @@
 //   - NoKeyBytesInErrors: every error produced in every subtest is searched
 //     for each data key used there, raw and in hex (both cases) and base64
 //     (standard, URL, with and without padding), and for the hex of every
-//     8-byte window of it.
+//     8-byte window of it. Every error is also checked for a package
+//     prefix said twice ("vault: ... vault: ..."), which a layer that
+//     wraps an error already carrying its prefix produces.
 //
 // Three more checks apply to the optional interfaces and are skipped, with a
 // message saying so, when provider a does not implement them, or implements

@@ -232,10 +232,14 @@ func (fc *faultCall) run(ctx context.Context) ([]byte, error) {
 	return out, err
 }
 
-// leak reports whether err spells the data key in any of leakForms.
+// leak reports whether err spells the data key in any of leakForms, or
+// says a package prefix twice.
 func (fc *faultCall) leak(err error) error {
 	if err == nil {
 		return nil
+	}
+	if p := repeatedPrefix(err.Error()); p != "" {
+		return fmt.Errorf("providertest: %s: an error repeats the prefix %q", fc.op, p+": ")
 	}
 	msgs := []string{err.Error(), fmt.Sprintf("%+v", err)}
 	for _, f := range leakForms(fc.key) {

@@ -47,6 +47,9 @@ func Run(t *testing.T, h Harness) {
 			if err := e.leaks(); err != nil {
 				t.Error(err)
 			}
+			if err := e.doubledPrefixes(); err != nil {
+				t.Error(err)
+			}
 		})
 	}
 }
@@ -88,7 +91,7 @@ func runCheck(ctx context.Context, name string, a, b keyprovider.KeyProvider) er
 	for _, c := range checks {
 		if c.name == name {
 			e := newEnv(ctx, a, b)
-			return errors.Join(c.run(e), e.leaks())
+			return errors.Join(c.run(e), e.leaks(), e.doubledPrefixes())
 		}
 	}
 	return fmt.Errorf("providertest: no check named %q", name)
@@ -590,6 +593,45 @@ func (e *env) leaks() error {
 		}
 	}
 	return nil
+}
+
+// doubledPrefixes reports an error that says a package prefix twice
+// ("vault: ... vault: ...", "keyprovider: ... keyprovider: ..."), as a
+// layer that wraps an error already carrying its prefix does. The report
+// names the prefix, never the message.
+func (e *env) doubledPrefixes() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, err := range e.errs {
+		if p := repeatedPrefix(err.Error()); p != "" {
+			return fmt.Errorf("providertest: an error returned by the provider repeats the prefix %q", p+": ")
+		}
+	}
+	return nil
+}
+
+// repeatedPrefix returns the first package prefix that msg says twice, or
+// "". A prefix is a lower-case identifier followed by ": " at the start of
+// msg or right after ": " or "(".
+func repeatedPrefix(msg string) string {
+	seen := map[string]bool{}
+	for i := 0; i < len(msg); i++ {
+		if i > 0 && msg[i-1] != '(' && !(i >= 2 && msg[i-2:i] == ": ") {
+			continue
+		}
+		j := i
+		for j < len(msg) && (msg[j] >= 'a' && msg[j] <= 'z' || j > i && msg[j] >= '0' && msg[j] <= '9') {
+			j++
+		}
+		if j == i || !strings.HasPrefix(msg[j:], ": ") {
+			continue
+		}
+		if seen[msg[i:j]] {
+			return msg[i:j]
+		}
+		seen[msg[i:j]] = true
+	}
+	return ""
 }
 
 // roundTrip wraps a fresh key under p and checks that it unwraps.

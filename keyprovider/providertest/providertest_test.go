@@ -35,6 +35,7 @@ type flaws struct {
 	staleKeyID    bool // Wrap keeps reporting the first version
 	twoPrimaries  bool // Versions lists the primary twice
 	rewrapNoAD    bool // Rewrap wraps again without the associated data
+	doublePrefix  bool // say "ref: " twice in the authentication error
 }
 
 // refProvider is a minimal correct provider: AES-256-GCM KEK versions,
@@ -209,6 +210,9 @@ func (p *refProvider) Unwrap(ctx context.Context, wrapped, ad []byte) ([]byte, e
 		if p.f.unclassified {
 			return nil, errors.New("ref: open failed")
 		}
+		if p.f.doublePrefix {
+			return nil, keyprovider.Classify("unwrap", keyprovider.ErrAuthentication, fmt.Errorf("ref: open: %w", errors.New("ref: tag mismatch")))
+		}
 		return nil, keyprovider.Classify("unwrap", keyprovider.ErrAuthentication, err)
 	}
 	return out, nil
@@ -319,6 +323,7 @@ func TestChecksCatchBrokenProviders(t *testing.T) {
 		{"two primaries", flaws{twoPrimaries: true}, "Versions", "lists 2 primary versions, want 1"},
 		{"rewrap drops associated data", flaws{rewrapNoAD: true}, "Rewrap", "Unwrap of a rewrapped key"},
 		{"rewrap ignores a cancelled context", flaws{ignoreCtx: true}, "Rewrap", "want an error matching context.Canceled"},
+		{"repeats its prefix", flaws{doublePrefix: true}, "WrongAssociatedData", `repeats the prefix "ref: "`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -372,6 +377,26 @@ func TestLeakFormsFindEncodings(t *testing.T) {
 	e.keys = append(e.keys, key)
 	e.record(errors.New("keyprovider: authentication failed"))
 	require.NoError(t, e.leaks())
+}
+
+func TestRepeatedPrefix(t *testing.T) {
+	tests := []struct {
+		msg, want string
+	}{
+		{"keyprovider: authentication failed (unwrap): vault: Error making API request.\n\nURL: PUT http://127.0.0.1:1/v1/transit/decrypt/a\nCode: 400. Errors:\n\n* cipher: message authentication failed", ""},
+		{"keyprovider: key service unavailable (wrap): circuit breaker open (last attempt: key service unavailable (wrap): gcpkms: rpc error: code = Unavailable desc = x)", ""},
+		{`keyprovider: key service unavailable (wrap): vault: Put "http://127.0.0.1:1/v1/transit/encrypt/a": dial tcp 127.0.0.1:1: connect: connection refused`, ""},
+		{"vault: vault: x", "vault"},
+		{"keyprovider: invalid argument (wrap): keyprovider: backend panicked", "keyprovider"},
+		{"keyprovider: x (last attempt: keyprovider: y)", "keyprovider"},
+		{"tokenize: Customer.Phone: tokenize: token not found", "tokenize"},
+		{"local2: a: local2: b", "local2"},
+		{"context deadline exceeded", ""},
+		{"", ""},
+	}
+	for _, tc := range tests {
+		require.Equal(t, tc.want, repeatedPrefix(tc.msg), tc.msg)
+	}
 }
 
 // TestRunFailsOnBrokenProvider runs the whole suite, in a child process,
