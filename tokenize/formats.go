@@ -457,6 +457,9 @@ func (e Email) transform(f fpe, value string, enc bool) (string, error) {
 
 // tokenizeOver tokenizes the runes of s that are in a and keeps the others.
 func tokenizeOver(f fpe, a *Alphabet, s string, enc bool) (string, error) {
+	if !utf8.ValidString(s) {
+		return "", fmt.Errorf("%w: value is not valid UTF-8", ErrFormat)
+	}
 	runes := []rune(s)
 	var idx []int
 	var x []uint16
@@ -519,6 +522,9 @@ func (t *Template) Name() string { return t.name }
 func (t *Template) transform(f fpe, value string, enc bool) (string, error) {
 	if len(t.pattern) == 0 {
 		return tokenizeOver(f, t.alpha, value, enc)
+	}
+	if !utf8.ValidString(value) {
+		return "", fmt.Errorf("%w: value is not valid UTF-8", ErrFormat)
 	}
 	runes := []rune(value)
 	defer clear(runes)

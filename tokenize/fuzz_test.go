@@ -1,7 +1,9 @@
 package tokenize
 
 import (
+	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -146,4 +148,47 @@ func TestFuzzSeedsPresent(t *testing.T) {
 	require.NotEmpty(t, numeralSeeds)
 	require.NotEmpty(t, stringSeeds)
 	require.NotEmpty(t, surrogateSeeds)
+	require.NotEmpty(t, detokenizeSeeds)
+}
+
+var detokenizeSeeds = []string{
+	"4111 1111 1111 1111", "5483 7560 2631 1111", "4111-1135-5891-1111", "6011000990139424124",
+	"GB82 WEST 1234 5698 7654 32", "GB09 WEST 5040 5421 4577 07", "de89370400440532013000",
+	"123-45-6789", "416-64-1695", "666-12-3456", "jane.doe@example.com", "xLvT.eP8@example.com",
+	"+1 415-555-2671", "(626) 607-0545", "+1 000-000-0000", "", "not a token",
+}
+
+// FuzzDetokenize: any string either is a token of the field, and then
+// tokenizing what it reverses to gives it back byte for byte, or is refused
+// with a typed error that names neither the string nor a value.
+func FuzzDetokenize(f *testing.F) {
+	require.NotEmpty(f, detokenizeSeeds, "fuzz seed corpus must not be empty")
+	for _, s := range detokenizeSeeds {
+		f.Add(s)
+	}
+	tk, err := New(testKey, nil)
+	require.NoError(f, err)
+	formats := []Format{Card{}, Card{KeepBIN: 6}, Card{LuhnValid: true}, IBAN{}, IBAN{ChecksumValid: true},
+		SSN{}, Email{}, Phone{DefaultRegion: "US"}}
+	f.Fuzz(func(t *testing.T, s string) {
+		ctx := context.Background()
+		for _, m := range []Method{MethodFF1, MethodFF31} {
+			for _, fm := range formats {
+				v, err := tk.Detokenize(ctx, m, scopeA, fm, s)
+				if err != nil {
+					require.True(t, errors.Is(err, ErrFormat) || errors.Is(err, ErrNotToken) ||
+						errors.Is(err, ErrDomain) || errors.Is(err, ErrAlphabet), "%T: %v", fm, err)
+					require.Regexp(t, `^tokenize: `, err.Error())
+					require.Equal(t, 1, strings.Count(err.Error(), "tokenize:"), err.Error())
+					if len(s) >= 8 {
+						require.NotContains(t, err.Error(), s)
+					}
+					continue
+				}
+				back, err := tk.Tokenize(ctx, m, scopeA, fm, v)
+				require.NoError(t, err, "%s %T", m, fm)
+				require.Equal(t, s, back, "%s %T: tokenize(detokenize(s)) == s", m, fm)
+			}
+		}
+	})
 }
