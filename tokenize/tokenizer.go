@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"log/slog"
 	"sync"
@@ -82,8 +83,18 @@ type Tokenizer struct {
 
 	ff1r10    *FF1     // the most used cipher, without a map lookup
 	ciphers   sync.Map // cipherKey → NumeralCipher, created on first use
-	tweaks    sync.Map // tweakKey → []byte
+	tweaks    sync.Map // tweakKey → *recentTweak
 	tweakSize atomic.Int64
+	// recent is a small direct-mapped cache in front of tweaks: a hit
+	// costs two string hashes and compares instead of the sync.Map's
+	// reflective hashing of the key struct.
+	recent [64]atomic.Pointer[recentTweak]
+	seed   maphash.Seed
+}
+
+type recentTweak struct {
+	key tweakKey
+	e   []byte // tweak ‖ check byte
 }
 
 type tokenizerKeys struct {
@@ -111,7 +122,7 @@ func New(root []byte, opts *Options) (*Tokenizer, error) {
 	if len(root) != RootKeySize {
 		return nil, fmt.Errorf("%w: root key must be %d bytes, got %d", ErrKey, RootKeySize, len(root))
 	}
-	t := &Tokenizer{k: &tokenizerKeys{}}
+	t := &Tokenizer{k: &tokenizerKeys{}, seed: maphash.MakeSeed()}
 	if opts != nil {
 		t.opts = *opts
 	}
@@ -219,19 +230,27 @@ func (t *Tokenizer) tweak(m Method, s Scope) (tweak []byte, check byte) {
 	if m == MethodFF31 {
 		n = FF31TweakSize
 	}
-	key := tweakKey{m, s.Tenant, s.Field}
-	if v, ok := t.tweaks.Load(key); ok {
-		e := v.([]byte)
-		return e[:n:n], e[n]
+	slot := &t.recent[(maphash.String(t.seed, s.Field)^maphash.String(t.seed, s.Tenant)<<1^uint64(n))%uint64(len(t.recent))]
+	if r := slot.Load(); r != nil && r.key.m == m && r.key.tenant == s.Tenant && r.key.field == s.Field {
+		return r.e[:n:n], r.e[n]
 	}
-	mac := t.mac(t.k.tweak, s, "")
-	e := mac[: n+1 : n+1]
-	if t.tweakSize.Load() < maxTweakCache {
-		if _, loaded := t.tweaks.LoadOrStore(key, e); !loaded {
-			t.tweakSize.Add(1)
+	key := tweakKey{m, s.Tenant, s.Field}
+	var r *recentTweak
+	if v, ok := t.tweaks.Load(key); ok {
+		r = v.(*recentTweak)
+	} else {
+		mac := t.mac(t.k.tweak, s, "")
+		r = &recentTweak{key: key, e: mac[: n+1 : n+1]}
+		if t.tweakSize.Load() < maxTweakCache {
+			v, loaded := t.tweaks.LoadOrStore(key, r)
+			if !loaded {
+				t.tweakSize.Add(1)
+			}
+			r = v.(*recentTweak)
 		}
 	}
-	return e[:n:n], e[n]
+	slot.Store(r)
+	return r.e[:n:n], r.e[n]
 }
 
 // mac computes HMAC-SHA256(key, len‖tenant‖len‖field‖value) with length

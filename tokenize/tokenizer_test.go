@@ -610,3 +610,31 @@ func TestTokenizerConcurrent(t *testing.T) {
 		require.NoError(t, err)
 	}
 }
+
+// TestTweakCacheScopes: the tweak caches never hand one scope's tweak to
+// another, however the scopes collide in the small front cache, and past
+// the bound of the sync.Map.
+func TestTweakCacheScopes(t *testing.T) {
+	tk := newTestTokenizer(t, nil)
+	var scopes []Scope
+	for i := range 150 {
+		scopes = append(scopes, Scope{Tenant: fmt.Sprint("t", i%7), Field: fmt.Sprint("f", i/7)}, Scope{Tenant: fmt.Sprint("f", i/7), Field: fmt.Sprint("t", i%7)})
+	}
+	for round := range 3 {
+		for i, s := range scopes {
+			for _, m := range []Method{MethodFF1, MethodFF31} {
+				if (i+round)%2 == 0 && m == MethodFF1 {
+					continue // vary the interleaving between rounds
+				}
+				tw, check := tk.tweak(m, s)
+				mac := tk.mac(tk.k.tweak, s, "")
+				n := 8
+				if m == MethodFF31 {
+					n = FF31TweakSize
+				}
+				require.Equal(t, mac[:n], tw, "%s %+v", m, s)
+				require.Equal(t, mac[n], check)
+			}
+		}
+	}
+}
