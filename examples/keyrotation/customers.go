@@ -19,8 +19,9 @@ import (
 // birth are encrypted (each value bound to tenant, type, field and
 // customer), the e-mail gets a blind index for lookups, and phone and card
 // are tokenized: they keep their format (a phone number of the same
-// country, a Luhn-valid card with the same last four) and can be reversed
-// with the tokenizer key.
+// country, a card number with the same last four that fails the Luhn
+// check, so it is never taken for a card) and can be reversed with the
+// tokenizer key.
 type Customer struct {
 	ID         string `pii:"subject"`
 	Tenant     string `pii:"tenant"`
