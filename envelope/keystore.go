@@ -27,10 +27,9 @@ const (
 	// It is never rotated with branch keys, so lookups survive rotation.
 	KindSearch Kind = "search"
 	// KindTombstone marks a forgotten scope; Wrapped is empty. Its ID is
-	// the scope's watermark when it was written: the highest DEK id
-	// shredded (0 when the scope had none). A scope's tombstones form a
-	// history; the one with the highest ID (Latest) is the current
-	// watermark. DEK ids at or below it are shredded for good, and new
+	// the highest DEK id the Forget that wrote it shredded (0 when none).
+	// A scope's tombstones form a history; the one with the highest ID
+	// (Latest) is the current watermark. DEK ids at or below it are shredded for good, and new
 	// DEKs of the scope take ids above it (a new key generation). A
 	// tombstone at ClosedWatermark closes the scope: no new DEK is ever
 	// made for it (Sealer.CloseSubject).
@@ -78,10 +77,10 @@ type KeyStore interface {
 	Replace(ctx context.Context, old, rec Record) error
 	// Forget deletes every KindDEK record of (tenant, scope) and, in the
 	// same transaction, inserts (if absent) a KindTombstone record whose
-	// ID is the new watermark: the highest of the deleted DEK ids and the
-	// IDs of the scope's existing tombstones (0 when there are none). It
-	// returns the number of DEKs deleted. Forgetting a forgotten scope
-	// deletes nothing and keeps the watermark.
+	// ID is the highest DEK id it deleted (0 when it deleted none). It
+	// returns the number of DEKs deleted. Tombstones are never deleted, so
+	// the highest one (Latest) is the scope's watermark: forgetting a
+	// forgotten scope deletes nothing and keeps it.
 	Forget(ctx context.Context, tenant, scope string) (int, error)
 	// List returns up to limit records of kind ordered by (Tenant, Scope,
 	// ID), strictly after the position after (a zero KeyRef starts at the
@@ -187,18 +186,11 @@ func (m *MemoryStore) Forget(ctx context.Context, tenant, scope string) (int, er
 	n := 0
 	var wm uint32
 	for k := range m.recs {
-		if k.Tenant != tenant || k.Scope != scope {
-			continue
-		}
-		switch k.Kind {
-		case KindDEK:
+		if k.Kind == KindDEK && k.Tenant == tenant && k.Scope == scope {
 			delete(m.recs, k)
 			n++
-		case KindTombstone:
-		default:
-			continue
+			wm = max(wm, k.ID)
 		}
-		wm = max(wm, k.ID)
 	}
 	t := KeyRef{Kind: KindTombstone, Tenant: tenant, Scope: scope, ID: wm}
 	if _, ok := m.recs[t]; !ok {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/fieldguard/pii/envelope"
+	"github.com/fieldguard/pii/envelope/internal/testkp"
 	"github.com/fieldguard/pii/keyprovider"
 	"github.com/stretchr/testify/require"
 )
@@ -207,6 +208,17 @@ func TestKeyRowsCheckedAgainstRequest(t *testing.T) {
 		{"latest tombstone: another tenant's", func(t *testing.T, w *rowWorld) (string, envelope.KeyRef, envelope.Record) {
 			return "latest", tomb("globex", "dave"), w.row(t, envelope.KeyRef{Kind: envelope.KindTombstone, Tenant: "acme", Scope: "s:dave", ID: 1})
 		}, "", "gdave", true},
+		{"latest dek: the scope's tombstone", func(t *testing.T, w *rowWorld) (string, envelope.KeyRef, envelope.Record) {
+			return "latest", latestOf(dek("acme", "dave", 0)), w.row(t, envelope.KeyRef{Kind: envelope.KindTombstone, Tenant: "acme", Scope: "s:dave", ID: 1})
+		}, "", "dave", true},
+		{"latest tombstone: the scope's DEK", func(t *testing.T, w *rowWorld) (string, envelope.KeyRef, envelope.Record) {
+			return "latest", tomb("acme", "alice"), w.row(t, dek("acme", "alice", 2))
+		}, "", "alice1", true},
+		{"latest branch: version 0", func(t *testing.T, w *rowWorld) (string, envelope.KeyRef, envelope.Record) {
+			r := w.row(t, branch("acme", 1))
+			r.ID = 0
+			return "latest", envelope.KeyRef{Kind: envelope.KindBranch, Tenant: "acme"}, r
+		}, "", "carol", true},
 		{"latest tombstone: another kind (reading a shredded value)", func(t *testing.T, w *rowWorld) (string, envelope.KeyRef, envelope.Record) {
 			return "latest", tomb("acme", "dave"), w.row(t, dek("acme", "alice", 2))
 		}, "dave", "", true},
@@ -354,6 +366,7 @@ func TestDEKRowCopiedDoesNotOpen(t *testing.T) {
 		{"another tenant, same branch key", dek("globex", "alice", 1), envelope.Binding{Tenant: "globex", Type: "T", Field: "F", Subject: "alice"}},
 		{"another subject", dek("acme", "bob", 1), envelope.Binding{Tenant: "acme", Type: "T", Field: "F", Subject: "bob"}},
 		{"another id", dek("acme", "alice", 2), envelope.Binding{Tenant: "acme", Type: "T", Field: "F", Subject: "alice"}},
+		{"another branch version with the same key", dek("acme", "alice", 1), envelope.Binding{Tenant: "acme", Type: "T", Field: "F", Subject: "alice"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			kp := adBlindKP{newKP()}
@@ -373,6 +386,23 @@ func TestDEKRowCopiedDoesNotOpen(t *testing.T) {
 			require.NoError(t, err)
 			d, err := store.Get(ctx, dek("acme", "alice", 1))
 			require.NoError(t, err)
+			if tc.to == d.KeyRef {
+				// Same DEK row, claimed to be wrapped by branch version 2,
+				// a copy of version 1 (the same key).
+				br, err := store.Get(ctx, branch("acme", 1))
+				require.NoError(t, err)
+				br.KeyRef = branch("acme", 2)
+				_, _, err = store.Insert(ctx, br)
+				require.NoError(t, err)
+				nd := d
+				nd.Parent = 2
+				require.NoError(t, store.Replace(ctx, d, nd))
+				fresh, err := envelope.New(kp, &envelope.Options{Store: store})
+				require.NoError(t, err)
+				_, err = fresh.DecryptString(ctx, ct, ab)
+				require.ErrorIs(t, err, envelope.ErrDecrypt, "the wrap binds its branch version")
+				return
+			}
 			d.KeyRef = tc.to
 			_, inserted, err := store.Insert(ctx, d)
 			require.NoError(t, err)
@@ -398,6 +428,107 @@ func TestDEKRowCopiedDoesNotOpen(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestLatestBranchNeverGoesBack: once a Sealer used branch version n of a
+// tenant, a Latest that answers with an older version is refused.
+func TestLatestBranchNeverGoesBack(t *testing.T) {
+	ctx := context.Background()
+	w := newRowWorld(t)
+	st := &swapStore{KeyStore: w.store}
+	s, err := envelope.New(w.kp, &envelope.Options{Store: st, Cache: envelope.CacheLimits{MaxAge: time.Minute}})
+	require.NoError(t, err)
+	now := time.Now()
+	envelope.SetClock(s, func() time.Time { return now })
+	carol := envelope.Binding{Tenant: "acme", Type: "Customer", Field: "Name", Subject: "carol"}
+	_, err = s.EncryptString(ctx, "x", carol) // a new DEK under branch 2
+	require.NoError(t, err)
+	older := w.row(t, branch("acme", 1))
+	st.mu.Lock()
+	st.swap = func(op string, asked envelope.KeyRef) (envelope.Record, bool) {
+		return older, op == "latest" && asked.Kind == envelope.KindBranch
+	}
+	st.mu.Unlock()
+	now = now.Add(2 * time.Minute)
+	erin := carol
+	erin.Subject = "erin"
+	ct, err := s.EncryptString(ctx, "x", erin) // a new DEK: asks for the newest branch
+	require.ErrorContains(t, err, "key store returned a record other than the one asked for")
+	require.Empty(t, ct)
+}
+
+// TestKeyRowCopiedToAnotherTenantDoesNotUnwrap: a branch key or search
+// root row copied to another tenant (or branch version) does not unwrap
+// there: the key provider's associated data binds tenant and version.
+// Without that, one tenant's keys would serve another.
+func TestKeyRowCopiedToAnotherTenantDoesNotUnwrap(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name     string
+		from, to envelope.KeyRef
+		use      func(s *envelope.Sealer) error
+	}{
+		{"branch key to another tenant", branch("acme", 1), branch("initech", 1), func(s *envelope.Sealer) error {
+			_, err := s.EncryptString(ctx, "x", envelope.Binding{Tenant: "initech", Type: "T", Field: "F", Subject: "erin"})
+			return err
+		}},
+		{"branch key to a newer version", branch("acme", 1), branch("acme", 3), func(s *envelope.Sealer) error {
+			_, err := s.EncryptString(ctx, "x", envelope.Binding{Tenant: "acme", Type: "T", Field: "F", Subject: "erin"})
+			return err
+		}},
+		{"search root to another tenant",
+			envelope.KeyRef{Kind: envelope.KindSearch, Tenant: "acme", ID: 1},
+			envelope.KeyRef{Kind: envelope.KindSearch, Tenant: "initech", ID: 1},
+			func(s *envelope.Sealer) error {
+				_, err := s.BlindIndex(ctx, "initech", (*Customer)(nil), "Email", "alice@example.com")
+				return err
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newRowWorld(t)
+			r := w.row(t, tc.from)
+			r.KeyRef = tc.to
+			_, inserted, err := w.store.Insert(ctx, r)
+			require.NoError(t, err)
+			require.True(t, inserted)
+			s, err := envelope.New(w.kp, &envelope.Options{Store: w.store})
+			require.NoError(t, err)
+			require.ErrorIs(t, tc.use(s), envelope.ErrDecrypt)
+		})
+	}
+}
+
+// shortKP unwraps to a 16-byte key: a key provider (or a tampered
+// wrapped key) that yields a key of the wrong length is refused, never
+// used as an AES-128 key.
+type shortKP struct{ *testkp.Provider }
+
+func (k shortKP) Unwrap(ctx context.Context, wrapped, ad []byte) ([]byte, error) {
+	key, err := k.Provider.Unwrap(ctx, wrapped, ad)
+	if err != nil {
+		return nil, err
+	}
+	return key[:16], nil
+}
+
+func TestUnwrapWrongKeyLength(t *testing.T) {
+	ctx := context.Background()
+	kp := newKP()
+	store := envelope.NewMemoryStore()
+	s, err := envelope.New(kp, &envelope.Options{Store: store})
+	require.NoError(t, err)
+	ct, err := s.EncryptString(ctx, "v", aliceB)
+	require.NoError(t, err)
+	_, err = s.BlindIndex(ctx, "acme", (*Customer)(nil), "Email", "x")
+	require.NoError(t, err)
+	short, err := envelope.New(shortKP{kp}, &envelope.Options{Store: store})
+	require.NoError(t, err)
+	_, err = short.DecryptString(ctx, ct, aliceB)
+	require.ErrorIs(t, err, envelope.ErrDecrypt)
+	_, err = short.EncryptString(ctx, "v", aliceB)
+	require.ErrorIs(t, err, envelope.ErrDecrypt)
+	_, err = short.BlindIndex(ctx, "acme", (*Customer)(nil), "Email", "x")
+	require.ErrorIs(t, err, envelope.ErrDecrypt)
 }
 
 // TestLatestDEKNeverGoesBack: once a Sealer used DEK n of a scope, a

@@ -274,9 +274,6 @@ func (s *Sealer) BlindIndex(ctx context.Context, tenant string, typ any, field, 
 // a []byte field (Seal stores the binary form there: use
 // EncryptDeterministicBytes with its Binding), is an error.
 func (s *Sealer) LookupDeterministic(ctx context.Context, tenant string, typ any, field, value string) (string, error) {
-	if err := ctx.Err(); err != nil {
-		return "", err
-	}
 	sc, f, err := lookupField("LookupDeterministic", typ, field)
 	if err != nil {
 		return "", err
@@ -291,6 +288,7 @@ func (s *Sealer) LookupDeterministic(ctx context.Context, tenant string, typ any
 	if t.Kind() != reflect.String {
 		return "", fmt.Errorf("envelope: LookupDeterministic: %s.%s is not a string field", sc.Name, f.Path)
 	}
+	// EncryptDeterministic checks ctx.
 	return s.EncryptDeterministic(ctx, value, Binding{Tenant: tenant, Type: sc.Name, Field: f.Path})
 }
 

@@ -45,7 +45,7 @@ type Store struct {
 var _ envelope.KeyStore = (*Store)(nil)
 
 type queries struct {
-	get, latest, insert, replace, del, maxTomb, tomb, list string
+	get, latest, insert, replace, del, tomb, list string
 }
 
 // New returns a Store on db. Call CreateTable once (it is idempotent)
@@ -77,7 +77,6 @@ func New(db *sql.DB, opts *Options) (*Store, error) {
 		insert:  s.dialect.Rebind("INSERT INTO " + t + " (" + cols + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (kind, tenant, scope, id) DO NOTHING"),
 		replace: s.dialect.Rebind("UPDATE " + t + " SET wrapped = ?, parent = ?, kek = ? WHERE kind = ? AND tenant = ? AND scope = ? AND id = ? AND wrapped = ?"),
 		del:     s.dialect.Rebind("DELETE FROM " + t + " WHERE kind = ? AND tenant = ? AND scope = ? RETURNING id"),
-		maxTomb: s.dialect.Rebind("SELECT COALESCE(MAX(id), 0) FROM " + t + " WHERE kind = ? AND tenant = ? AND scope = ?"),
 		tomb:    s.dialect.Rebind("INSERT INTO " + t + " (" + cols + ") VALUES (?, ?, ?, ?, ?, 0, '', ?) ON CONFLICT (kind, tenant, scope, id) DO NOTHING"),
 		list: s.dialect.Rebind("SELECT " + cols + " FROM " + t + " WHERE kind = ? AND (tenant > ? OR (tenant = ? AND (scope > ? OR (scope = ? AND id > ?))))" +
 			" ORDER BY tenant, scope, id LIMIT ?"),
@@ -227,11 +226,6 @@ func (s *Store) Forget(ctx context.Context, tenant, scope string) (int, error) {
 		return 0, wrapErr("forget", err)
 	}
 	rows.Close()
-	var prev int64
-	if err := tx.QueryRowContext(ctx, s.q.maxTomb, string(envelope.KindTombstone), tenant, scope).Scan(&prev); err != nil {
-		return 0, wrapErr("forget", err)
-	}
-	wm = max(wm, prev)
 	if _, err := tx.ExecContext(ctx, s.q.tomb, string(envelope.KindTombstone), tenant, scope, wm, []byte{}, time.Now().UnixMicro()); err != nil {
 		return 0, wrapErr("forget", err)
 	}
