@@ -215,3 +215,37 @@ func TestSQLStoreSchemaQualifiedTable(t *testing.T) {
 		require.ErrorContains(t, err, "letters, digits and underscores")
 	}
 }
+
+// Each sealed vault value has its own random nonce, and is bound to its
+// token: a sealed value copied to another token's row does not open.
+func TestVaultSealedValuesNoncesAndTokens(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now()
+	mem := NewMemoryStore()
+	st := &tamperStore{MemoryStore: mem, edit: func(*Record) {}}
+	tk := newTestTokenizer(t, &Options{Store: st})
+	a, err := tk.Tokenize(ctx, MethodVault, scopeA, Card{}, "4111111111111111")
+	require.NoError(t, err)
+	b, err := tk.Tokenize(ctx, MethodVault, scopeA, Card{}, "4111111111111111")
+	require.NoError(t, err)
+	ra, err := mem.Get(ctx, a, now)
+	require.NoError(t, err)
+	rb, err := mem.Get(ctx, b, now)
+	require.NoError(t, err)
+	require.NotEqual(t, ra.Sealed[:12], rb.Sealed[:12], "fresh nonce per record")
+
+	c, err := tk.Tokenize(ctx, MethodVault, scopeA, Card{}, "5555555555554444")
+	require.NoError(t, err)
+	rc, err := mem.Get(ctx, c, now)
+	require.NoError(t, err)
+	st.edit = func(r *Record) {
+		if r.Token == a {
+			r.Sealed = rc.Sealed
+		}
+	}
+	_, err = tk.Detokenize(ctx, MethodVault, scopeA, Card{}, a)
+	require.ErrorIs(t, err, ErrNotFound, "another token's sealed value does not open under this token")
+	v, err := tk.Detokenize(ctx, MethodVault, scopeA, Card{}, c)
+	require.NoError(t, err)
+	require.Equal(t, "5555555555554444", v)
+}
