@@ -484,6 +484,13 @@ func TestCheck(t *testing.T) {
 	}
 	err := Check("mail me at alice@example.com", PublicSocial)
 	require.ErrorContains(t, err, "direct message")
+	for _, ch := range []Channel{DirectMessage, Email} {
+		err = Check("my SSN is 123-45-6789", ch)
+		require.ErrorIs(t, err, ErrChannel, "no social security numbers in %s", ch)
+		require.ErrorContains(t, err, "secure chat or the phone")
+		require.NotContains(t, err.Error(), "6789")
+	}
+	require.NoError(t, Check("my SSN is 123-45-6789", SecureChat))
 	require.NoError(t, Check("order #12345 ships on 2024-05-12", PublicSocial))
 }
 
