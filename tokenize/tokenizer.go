@@ -61,8 +61,10 @@ type Options struct {
 	KeyID string
 	// Store holds vault tokens (MethodVault). Nil disables the method.
 	Store TokenStore
-	// Convergent makes vault tokens convergent: the same value in the same
-	// scope returns the existing token instead of a new random one.
+	// Convergent makes vault tokens convergent: the same value of the same
+	// data subject in the same field (tenant, subject and field of the
+	// Scope) returns the existing token instead of a new random one.
+	// Another subject with the same value gets their own token.
 	Convergent bool
 	// TTL is the lifetime of new vault tokens; zero means no expiry.
 	TTL time.Duration
