@@ -643,3 +643,85 @@ func TestClientErrorsSayThePrefixOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestClassifyKeepsTheFirstClass: a layer that classifies an error again
+// (the Client, envelope) never turns a denied or failed-authentication
+// call into a transient one that would be retried.
+func TestClassifyKeepsTheFirstClass(t *testing.T) {
+	for _, class := range []error{
+		keyprovider.ErrPermission, keyprovider.ErrKeyNotFound, keyprovider.ErrKeyDisabled,
+		keyprovider.ErrKeyDestroyed, keyprovider.ErrAuthentication, keyprovider.ErrInvalidArgument,
+	} {
+		err := keyprovider.Classify("unwrap", class, errors.New("backend: no"))
+		again := keyprovider.Classify("unwrap", keyprovider.ErrUnavailable, err)
+		require.Same(t, err, again, "%v", class)
+		require.NotErrorIs(t, again, keyprovider.ErrUnavailable, "%v", class)
+		require.False(t, keyprovider.Retryable(again), "%v", class)
+		require.Equal(t, class, keyprovider.ClassOf(again))
+	}
+}
+
+// TestClientBreakerHalfOpenLetsOneProbeThrough: after the cool-down
+// exactly one call reaches the KMS; the others fail fast while it is in
+// flight.
+func TestClientBreakerHalfOpenLetsOneProbeThrough(t *testing.T) {
+	f := newFaultyKP(t, "k")
+	opts := fastOpts()
+	opts.BreakerThreshold, opts.MaxAttempts = 1, 1
+	opts.BreakerCooldown = time.Nanosecond // the cool-down is over at once
+	c := keyprovider.NewClient(f, opts)
+	dk := []byte("0123456789abcdef")
+	f.inject(unavailable())
+	_, _, err := c.Wrap(t.Context(), dk, nil)
+	require.ErrorIs(t, err, keyprovider.ErrUnavailable)
+	require.Equal(t, keyprovider.BreakerHalfOpen, c.State(), "open, and the cool-down has passed")
+
+	// The probe hangs until its caller gives up.
+	f.inject(errHang)
+	probeCtx, cancelProbe := context.WithCancel(t.Context())
+	probeDone := make(chan error, 1)
+	go func() {
+		_, _, err := c.Wrap(probeCtx, dk, nil)
+		probeDone <- err
+	}()
+	require.Eventually(t, func() bool { return f.calls.Load() == 2 }, time.Minute, time.Millisecond, "the probe reaches the KMS")
+	for range 5 {
+		_, _, err := c.Wrap(t.Context(), dk, nil)
+		require.ErrorIs(t, err, keyprovider.ErrCircuitOpen, "one probe at a time")
+	}
+	require.Equal(t, int64(2), f.calls.Load())
+	cancelProbe()
+	require.ErrorIs(t, <-probeDone, context.Canceled)
+
+	// A cancelled probe says nothing about the KMS: the next call probes.
+	_, _, err = c.Wrap(t.Context(), dk, nil)
+	require.NoError(t, err)
+	require.Equal(t, keyprovider.BreakerClosed, c.State())
+}
+
+// TestClientBreakerIgnoresCallerCancellation: a caller that gives up
+// says nothing about the KMS, even with a breaker that opens on the
+// first transient failure.
+func TestClientBreakerIgnoresCallerCancellation(t *testing.T) {
+	f := newFaultyKP(t, "k")
+	opts := fastOpts()
+	opts.BreakerThreshold = 1
+	opts.BreakerCooldown = time.Hour
+	c := keyprovider.NewClient(f, opts)
+	for range 3 {
+		f.inject(errHang)
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		before := f.calls.Load()
+		go func() {
+			_, err := c.Unwrap(ctx, []byte("x"), nil)
+			done <- err
+		}()
+		require.Eventually(t, func() bool { return f.calls.Load() == before+1 }, time.Minute, time.Millisecond)
+		cancel()
+		require.ErrorIs(t, <-done, context.Canceled)
+		require.Equal(t, keyprovider.BreakerClosed, c.State())
+	}
+	_, _, err := c.Wrap(t.Context(), []byte("0123456789abcdef"), nil)
+	require.NoError(t, err, "the breaker stayed closed")
+}

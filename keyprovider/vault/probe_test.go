@@ -1,8 +1,16 @@
 package vault_test
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -60,6 +68,46 @@ func TestNewProbesAssociatedData(t *testing.T) {
 			require.ErrorIs(t, err, keyprovider.ErrPermission, "only an authentication failure passes the probe")
 		})
 	}
+}
+
+// corruptingProxy forwards to target and replaces the plaintext of every
+// successful decrypt response with another value.
+func corruptingProxy(t *testing.T, target string) string {
+	t.Helper()
+	u, err := url.Parse(target)
+	require.NoError(t, err)
+	rp := httputil.NewSingleHostReverseProxy(u)
+	rp.ModifyResponse = func(r *http.Response) error {
+		if r.StatusCode != http.StatusOK || !strings.Contains(r.Request.URL.Path, "/decrypt/") {
+			return nil
+		}
+		var body map[string]any
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			return err
+		}
+		body["data"].(map[string]any)["plaintext"] = base64.StdEncoding.EncodeToString([]byte("not what was wrapped, 32 bytes.."))
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		r.Body = io.NopCloser(bytes.NewReader(b))
+		r.ContentLength = int64(len(b))
+		r.Header.Set("Content-Length", strconv.Itoa(len(b)))
+		return nil
+	}
+	hs := httptest.NewServer(rp)
+	t.Cleanup(hs.Close)
+	return hs.URL
+}
+
+// TestNewProbeRoundTrip: a server whose decrypt returns something other
+// than what was wrapped (while still refusing other associated data) is
+// refused too.
+func TestNewProbeRoundTrip(t *testing.T) {
+	srv := start(t)
+	_, err := vault.New(t.Context(), "a", &vault.Options{Address: corruptingProxy(t, srv.URL()), Token: vaultfake.Token})
+	require.ErrorContains(t, err, "vault: key transit/keys/a: a probe value did not unwrap to itself")
+	requirePrefixOnce(t, err.Error())
 }
 
 // TestWarningsRefused: a response with warnings is an error naming the
