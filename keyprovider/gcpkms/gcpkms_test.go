@@ -141,6 +141,7 @@ func TestFaults(t *testing.T) {
 			{Name: "wrap/CorruptCRC/PersistentFails", Op: providertest.Wrap, Faults: slices.Repeat([]gcpkmstest.Fault{gcpkmstest.CorruptCRC}, 4), Want: keyprovider.ErrUnavailable, Calls: 3},
 			{Name: "unwrap/CorruptCRC/PersistentFails", Op: providertest.Unwrap, Faults: slices.Repeat([]gcpkmstest.Fault{gcpkmstest.CorruptCRC}, 4), Want: keyprovider.ErrUnavailable, Calls: 3},
 			{Name: "wrap/Unverified/PersistentFails", Op: providertest.Wrap, Faults: slices.Repeat([]gcpkmstest.Fault{gcpkmstest.Unverified}, 4), Want: keyprovider.ErrUnavailable, Calls: 3},
+			{Name: "wrap/UnverifiedAAD/PersistentFails", Op: providertest.Wrap, Faults: slices.Repeat([]gcpkmstest.Fault{gcpkmstest.UnverifiedAAD}, 4), Want: keyprovider.ErrUnavailable, Calls: 3},
 			{Name: "wrap/WrongKeyName/NotRetried", Op: providertest.Wrap, Faults: []gcpkmstest.Fault{gcpkmstest.WrongKeyName}, Want: keyprovider.ErrInvalidArgument, Calls: 1},
 		},
 	})

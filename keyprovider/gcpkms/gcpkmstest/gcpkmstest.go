@@ -59,6 +59,10 @@ const (
 	PermissionDenied
 	// ResourceExhausted answers with codes.ResourceExhausted (quota).
 	ResourceExhausted
+	// UnverifiedAAD answers Encrypt with
+	// verified_additional_authenticated_data_crc32c false, as if the
+	// associated data had not reached the server intact.
+	UnverifiedAAD
 )
 
 // Server is an in-process Cloud KMS. Create it with [Start].
@@ -276,6 +280,8 @@ func (s *Server) Encrypt(ctx context.Context, req *kmspb.EncryptRequest) (*kmspb
 		resp.CiphertextCrc32C = wrapperspb.Int64(resp.CiphertextCrc32C.GetValue() ^ 1)
 	case Unverified:
 		resp.VerifiedPlaintextCrc32C = false
+	case UnverifiedAAD:
+		resp.VerifiedAdditionalAuthenticatedDataCrc32C = false
 	case WrongKeyName:
 		resp.Name = "projects/other/locations/global/keyRings/r/cryptoKeys/other/cryptoKeyVersions/1"
 	}
