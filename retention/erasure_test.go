@@ -361,3 +361,24 @@ func TestClaimWritesOnlyClaimedRecords(t *testing.T) {
 	require.ErrorContains(t, err, "did not select")
 	require.Equal(t, 2, store.Len())
 }
+
+// TestKeyEntriesGoToTheStoresLedger: without Options.Ledger, key shred
+// entries go to the ledger of a registered store.
+func TestKeyEntriesGoToTheStoresLedger(t *testing.T) {
+	ctx := context.Background()
+	ledger := &retention.MemoryLedger{}
+	sh := &shredder{}
+	m, err := retention.New(&retention.Options{Clock: fakeclock.New(day(2026, 2, 1)), LedgerKey: ledgerKey, Shredder: sh})
+	require.NoError(t, err)
+	store, err := retention.NewMemoryStore(&Ticket{}, ledger)
+	require.NoError(t, err)
+	require.NoError(t, m.Register(store))
+	require.NoError(t, store.Put(&Ticket{ID: "t-1", Subject: "s", Email: "sealed"}, day(2025, 1, 1)))
+	_, err = retention.NewSweeper(m, nil).Run(ctx)
+	require.NoError(t, err)
+	es := ledger.Entries()
+	require.Len(t, es, 2)
+	require.Equal(t, "", es[1].Field)
+	require.Equal(t, retention.OutcomeApplied, es[1].Outcome)
+	require.Equal(t, []string{"/s"}, sh.Calls())
+}

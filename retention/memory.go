@@ -55,6 +55,16 @@ func NewMemoryStore(prototype any, ledger *MemoryLedger) (*MemoryStore, error) {
 // Schema returns the stored type's schema.
 func (ms *MemoryStore) Schema() *pii.Schema { return ms.schema }
 
+// Ledger returns the ledger the store's commits append to, or nil. A
+// Manager without Options.Ledger appends the entries that belong to no
+// record (key shreds) there too.
+func (ms *MemoryStore) Ledger() Ledger {
+	if ms.ledger == nil {
+		return nil
+	}
+	return ms.ledger
+}
+
 // Put stores a copy of the record ptr points to, created at created,
 // replacing the record with the same tenant and id.
 func (ms *MemoryStore) Put(ptr any, created time.Time) error {

@@ -336,3 +336,46 @@ func TestClaimWritesOnlyClaimedRows(t *testing.T) {
 		})
 	}
 }
+
+// Visit has no pii:"tenant" field: its records belong to the tenant "".
+type Visit struct {
+	ID        int64     `db:"id" pii:"id"`
+	Subject   string    `db:"subject" pii:"subject"`
+	IP        string    `db:"ip" pii:"ip,retain=30d,then=null"`
+	CreatedAt time.Time `db:"created_at"`
+}
+
+var visitTable = storetest.Table{Prototype: &Visit{}, Name: "visit", Key: []string{"id"}, DDL: func(pg bool) string {
+	ts := "TIMESTAMP"
+	if pg {
+		ts = "TIMESTAMPTZ"
+	}
+	return `CREATE TABLE visit (id BIGINT PRIMARY KEY, subject TEXT NOT NULL, ip TEXT, created_at ` + ts + ` NOT NULL)`
+}}
+
+// TestTenantlessTypeBelongsToEmptyTenant: a type without a tenant field is
+// the tenant "": asked for in another tenant, its subject has no records.
+func TestTenantlessTypeBelongsToEmptyTenant(t *testing.T) {
+	for _, kind := range storetest.Kinds() {
+		t.Run(string(kind), func(t *testing.T) {
+			ctx := context.Background()
+			e := storetest.Open(t, kind, visitTable)
+			m, err := retention.New(&retention.Options{Clock: fakeclock.New(tenantNow), LedgerKey: ledgerKey, Ledger: e.Ledger, Holds: e.Holds})
+			require.NoError(t, err)
+			require.NoError(t, m.Register(e.Stores...))
+			e.Put(t, 0, &Visit{ID: 1, Subject: "s-1", IP: "198.51.100.7", CreatedAt: tenantNow}, tenantNow)
+			e.Put(t, 0, &Visit{ID: 2, Subject: "s-2", IP: "198.51.100.8", CreatedAt: tenantNow}, tenantNow)
+			before := e.Dump(t, 0)
+			rep, err := m.Forget(ctx, "acme", "s-1")
+			require.NoError(t, err)
+			require.Zero(t, rep.Applied)
+			require.Nil(t, e.Get(t, 0, "acme", "1"))
+			require.Equal(t, before, e.Dump(t, 0))
+			rep, err = m.Forget(ctx, "", "s-1")
+			require.NoError(t, err)
+			require.Equal(t, 1, rep.Applied)
+			require.Empty(t, e.Get(t, 0, "", "1").(*Visit).IP)
+			require.Equal(t, "198.51.100.8", e.Get(t, 0, "", "2").(*Visit).IP)
+		})
+	}
+}
