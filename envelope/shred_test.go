@@ -316,3 +316,29 @@ func TestForgetStopsWritesConcurrently(t *testing.T) {
 type idError struct{ id, wm uint32 }
 
 func (e *idError) Error() string { return "sealed under a shredded DEK id" }
+
+// TestDEKAtWatermarkNotUsed: a DEK row at or below the watermark (left by
+// a writer that raced a Forget, or put back by hand) is never used to
+// seal: the next value takes a new generation.
+func TestDEKAtWatermarkNotUsed(t *testing.T) {
+	ctx := context.Background()
+	kp := newKP()
+	store := envelope.NewMemoryStore()
+	s, err := envelope.New(kp, &envelope.Options{Store: store})
+	require.NoError(t, err)
+	_, err = s.EncryptString(ctx, "old", aliceB)
+	require.NoError(t, err)
+	row, err := store.Get(ctx, dek("acme", "alice", 1))
+	require.NoError(t, err)
+	require.NoError(t, s.ForgetSubject(ctx, "acme", "alice"))
+	_, inserted, err := store.Insert(ctx, row)
+	require.NoError(t, err)
+	require.True(t, inserted)
+	fresh, err := envelope.New(kp, &envelope.Options{Store: store})
+	require.NoError(t, err)
+	for _, x := range []*envelope.Sealer{s, fresh} {
+		ct, err := x.EncryptString(ctx, "new", aliceB)
+		require.NoError(t, err)
+		require.Equal(t, uint32(2), dekIDOf(t, ct), "not the DEK at the watermark")
+	}
+}
