@@ -24,7 +24,7 @@
 // data), subject (the data-subject id), id (the record id), tenant (the
 // tenant id), dive (descend into a nested struct, pointer, slice, array or
 // map of structs). Options follow, comma-separated: encrypt, encrypt=det,
-// index, index=Field, token=ff1|ff3-1|hmac|vault, mask=style[:arg],
+// index, index=Field, token=ff1|ff3-1|hmac|stored, mask=style[:arg],
 // reveal=role|role, retain=D, min=D, grace=D, from=Field,
 // then=delete|null|redact|anonymize|generalize:rule|shred|block,
 // purpose=name, basis=legal-basis, sensitive, log=omit|mask|hmac.

@@ -11,7 +11,7 @@ var tagSeeds = []string{
 	"email", "email,encrypt", "email,encrypt=det,index", "phone,token=ff1,mask=phone,reveal=supervisor|fraud",
 	"dob,retain=6m,then=generalize:year", "email,retain=2y,from=LastSeen,then=shred,min=1y,grace=30d",
 	"user.contact.email,purpose=support,basis=consent,sensitive,log=hmac", "-", "dive", "subject", "id",
-	"tenant", "card,token=vault,mask=card:bin6", "postcode,retain=P1Y,then=generalize:postcode:3",
+	"tenant", "card,token=stored,mask=card:bin6", "postcode,retain=P1Y,then=generalize:postcode:3",
 	"", ",", "email,,", "email,retain=", "email,then=generalize:", "x.y.", "email,mask=:",
 }
 

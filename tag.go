@@ -72,7 +72,7 @@ type Options struct {
 	Encrypt    EncryptMode
 	Index      bool   // keyed blind index
 	IndexField string // companion field the index is written to ("" = none)
-	Token      string // ff1, ff3-1, hmac, vault
+	Token      string // ff1, ff3-1, hmac, stored
 	Mask       string // masking style name
 	MaskArg    string // style argument: mask=email:domain gives Mask "email", MaskArg "domain"
 	Reveal     []string
@@ -164,7 +164,7 @@ func isIdent(s string) bool {
 }
 
 var (
-	tokenKinds  = []string{"ff1", "ff3-1", "hmac", "vault"}
+	tokenKinds  = []string{"ff1", "ff3-1", "hmac", "stored"}
 	actionKinds = []string{"delete", "null", "redact", "anonymize", "generalize", "shred", "block"}
 	generalize  = []string{"year", "month", "last4", "ipv4/24"}
 	logModes    = []string{"omit", "mask", "hmac"}
@@ -285,8 +285,11 @@ func parseTag(typ, field, tag string) (parsedTag, error) {
 				o.IndexField = val
 			}
 		case "token":
+			if err = needVal(); err == nil && val == "vault" {
+				return fail(tok, "token=vault is now token=stored (tokens kept in a token store)")
+			}
 			if err = needVal(); err == nil && !slices.Contains(tokenKinds, val) {
-				return fail(tok, "unknown token kind (want ff1, ff3-1, hmac or vault)")
+				return fail(tok, "unknown token kind (want ff1, ff3-1, hmac or stored)")
 			}
 			o.Token = val
 		case "mask":

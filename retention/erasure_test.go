@@ -312,7 +312,7 @@ func TestShredSurvivesFailureAfterCommit(t *testing.T) {
 type Ticket struct {
 	ID      string `pii:"id"`
 	Subject string `pii:"subject"`
-	Phone   string `pii:"phone,token=vault"`
+	Phone   string `pii:"phone,token=stored"`
 	Email   string `pii:"email,encrypt,retain=30d,then=shred"`
 }
 

@@ -46,7 +46,7 @@ const (
 // A legal hold keeps the records it covers, and a field whose min= period
 // has not ended is kept, with the reason and date in the report and the
 // ledger; so is a then=block field. While any value sealed under the
-// subject's keys (encrypt, token=vault) is kept, the keys are not shredded
+// subject's keys (encrypt, token=stored) is kept, the keys are not shredded
 // (it would destroy the kept values too): the shred is recorded as pending
 // and the next sweep or [Manager.Release] after the values lapse erases
 // them and completes it, without the request being made again. Values

@@ -147,7 +147,7 @@ func (m *Manager) openPending(p PendingShred) (tenant, subject string, err error
 // deleted with the subject. encrypt=det values and blind indexes use
 // tenant keys and survive a shred.
 func keyBearing(f *pii.Field) bool {
-	return f.Opts.Encrypt == pii.EncryptRandom || f.Opts.Token == "vault"
+	return f.Opts.Encrypt == pii.EncryptRandom || f.Opts.Token == "stored"
 }
 
 // keptUnderKey counts the values of the data subject (tenant, subject), in

@@ -51,7 +51,7 @@ type Customer struct {
 	ID        string    `db:"id" pii:"subject"`
 	Name      string    `db:"name" pii:"name,encrypt,retain=3y,from=LastSeen,then=shred"`
 	Email     string    `db:"email" pii:"email,encrypt,retain=3y,from=LastSeen,then=shred"`
-	Phone     string    `db:"phone" pii:"phone,token=vault,retain=3y,from=LastSeen,then=null"`
+	Phone     string    `db:"phone" pii:"phone,token=stored,retain=3y,from=LastSeen,then=null"`
 	Plan      string    `db:"plan" pii:"-"`
 	LastSeen  time.Time `db:"last_seen"`
 	CreatedAt time.Time `db:"created_at"`

@@ -40,7 +40,7 @@ type Payment struct {
 	ID       string    `pii:"id"`
 	Customer string    `pii:"subject"`
 	Card     string    `pii:"card,token=ff1,mask=card,retain=13m,from=Expires,then=delete,purpose=billing,basis=contract"`
-	IBAN     string    `pii:"iban,token=vault,mask=iban,purpose=refunds,basis=contract"`
+	IBAN     string    `pii:"iban,token=stored,mask=iban,purpose=refunds,basis=contract"`
 	Expires  time.Time `pii:"-"`
 }
 
