@@ -6,18 +6,21 @@ import (
 	"time"
 )
 
+// EventKind says what an [AuditEvent] records.
+type EventKind string
+
 // Kinds of audit events.
 const (
-	EventReveal         = "reveal"          // a clear value was returned
-	EventRevealDenied   = "reveal_denied"   // a reveal was refused by policy
-	EventBudgetExceeded = "budget_exceeded" // the breach signal: a viewer went over the reveal budget
+	EventReveal         EventKind = "reveal"          // a clear value was returned
+	EventRevealDenied   EventKind = "reveal_denied"   // a reveal was refused by policy
+	EventBudgetExceeded EventKind = "budget_exceeded" // the breach signal: a viewer went over the reveal budget
 )
 
 // AuditEvent records a reveal attempt: who, which field of which record,
 // why and when. It never holds the value.
 type AuditEvent struct {
 	Time    time.Time
-	Kind    string // EventReveal, EventRevealDenied, EventBudgetExceeded
+	Kind    EventKind
 	Viewer  string
 	Role    string
 	Channel Channel
@@ -47,17 +50,14 @@ type AuditFunc func(ctx context.Context, ev AuditEvent) error
 // Audit calls f.
 func (f AuditFunc) Audit(ctx context.Context, ev AuditEvent) error { return f(ctx, ev) }
 
-// SlogAudit writes audit events to a log/slog logger: reveals at Info,
-// denials and budget alerts at Warn.
-type SlogAudit struct{ l *slog.Logger }
+// SlogAudit returns a sink writing audit events to l (nil: slog.Default()
+// at the time of each event): reveals at Info, denials and budget alerts at
+// Warn. It is the sink [NewViews] uses when none is given.
+func SlogAudit(l *slog.Logger) AuditSink { return slogAudit{l: l} }
 
-// NewSlogAudit returns a sink writing to l (nil: slog.Default()).
-func NewSlogAudit(l *slog.Logger) *SlogAudit { return &SlogAudit{l: l} }
+type slogAudit struct{ l *slog.Logger }
 
-var _ AuditSink = (*SlogAudit)(nil)
-
-// Audit logs ev.
-func (s *SlogAudit) Audit(ctx context.Context, ev AuditEvent) error {
+func (s slogAudit) Audit(ctx context.Context, ev AuditEvent) error {
 	l := s.l
 	if l == nil {
 		l = slog.Default()
@@ -67,7 +67,7 @@ func (s *SlogAudit) Audit(ctx context.Context, ev AuditEvent) error {
 		level = slog.LevelWarn
 	}
 	attrs := []slog.Attr{
-		slog.String("event", ev.Kind),
+		slog.String("event", string(ev.Kind)),
 		slog.Time("at", ev.Time),
 		slog.String("viewer", ev.Viewer),
 		slog.String("role", ev.Role),
@@ -82,6 +82,6 @@ func (s *SlogAudit) Audit(ctx context.Context, ev AuditEvent) error {
 	if ev.Kind == EventBudgetExceeded {
 		attrs = append(attrs, slog.Int("count", ev.Count), slog.Duration("window", ev.Window))
 	}
-	l.LogAttrs(ctx, level, "mask: "+ev.Kind, attrs...)
+	l.LogAttrs(ctx, level, "mask: "+string(ev.Kind), attrs...)
 	return nil
 }

@@ -19,8 +19,8 @@ type benchCustomer struct {
 	IP        string    `pii:"ip,mask=ip"`
 	BirthDate time.Time `pii:"dob,mask=date"`
 	SSN       string    `pii:"national_id,mask=last4"`
-	Postcode  string    `pii:"postcode,mask=first1"`
-	Username  string    `pii:"username,mask=first1"`
+	Postcode  string    `pii:"postcode,mask=first-char"`
+	Username  string    `pii:"username,mask=first-char"`
 	Plan      string    `pii:"-"`
 }
 
@@ -36,16 +36,16 @@ func newBenchCustomer() *benchCustomer {
 // handMask is the same masking written by hand for benchCustomer.
 func handMask(c *benchCustomer) *benchCustomer {
 	out := *c
-	out.Name = Initials(c.Name)
-	out.Email = EmailAddress(c.Email, false)
-	out.Phone = PhoneNumber(c.Phone, "US")
-	out.Card = Card(c.Card, 0)
-	out.IBAN = IBAN(c.IBAN)
-	out.IP = IP(c.IP)
+	out.Name = maskInitials(c.Name)
+	out.Email = maskEmail(c.Email, false)
+	out.Phone = maskPhone(c.Phone, "US")
+	out.Card = maskCard(c.Card, 0)
+	out.IBAN = maskIBAN(c.IBAN)
+	out.IP = maskIP(c.IP)
 	out.BirthDate = yearOnly(c.BirthDate)
-	out.SSN = Last4(c.SSN)
-	out.Postcode = First1(c.Postcode)
-	out.Username = First1(c.Username)
+	out.SSN = maskLast4(c.SSN)
+	out.Postcode = maskFirstChar(c.Postcode)
+	out.Username = maskFirstChar(c.Username)
 	return &out
 }
 
@@ -53,7 +53,7 @@ func TestHandMaskMatchesView(t *testing.T) {
 	vs, err := NewViews(nil, nil)
 	require.NoError(t, err)
 	c := newBenchCustomer()
-	got, err := ViewOf(context.Background(), vs, Viewer{ID: "a", Role: "agent", Channel: DirectMessage}, c)
+	got, err := ViewOf(context.Background(), vs, Viewer{ID: "a", Role: "agent", Channel: ChannelDirectMessage}, c)
 	require.NoError(t, err)
 	require.Equal(t, handMask(c), got, "the benchmarks compare the same work")
 }
@@ -64,7 +64,7 @@ func BenchmarkViewCustomer(b *testing.B) {
 	vs, err := NewViews(nil, nil)
 	require.NoError(b, err)
 	c := newBenchCustomer()
-	agent := Viewer{ID: "a", Role: "agent", Channel: DirectMessage}
+	agent := Viewer{ID: "a", Role: "agent", Channel: ChannelDirectMessage}
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
@@ -96,8 +96,8 @@ type benchCheap struct {
 	IP        string    `pii:"ip,mask=ip"`
 	BirthDate time.Time `pii:"dob,mask=date"`
 	SSN       string    `pii:"national_id,mask=last4"`
-	Postcode  string    `pii:"postcode,mask=first1"`
-	Username  string    `pii:"username,mask=first1"`
+	Postcode  string    `pii:"postcode,mask=first-char"`
+	Username  string    `pii:"username,mask=first-char"`
 	Account   string    `pii:"account,mask=last4"`
 }
 
@@ -111,16 +111,16 @@ func newBenchCheap() *benchCheap {
 
 func handMaskCheap(c *benchCheap) *benchCheap {
 	out := *c
-	out.Name = Initials(c.Name)
-	out.Email = EmailAddress(c.Email, false)
-	out.Card = Card(c.Card, 0)
-	out.IBAN = IBAN(c.IBAN)
-	out.IP = IP(c.IP)
+	out.Name = maskInitials(c.Name)
+	out.Email = maskEmail(c.Email, false)
+	out.Card = maskCard(c.Card, 0)
+	out.IBAN = maskIBAN(c.IBAN)
+	out.IP = maskIP(c.IP)
 	out.BirthDate = yearOnly(c.BirthDate)
-	out.SSN = Last4(c.SSN)
-	out.Postcode = First1(c.Postcode)
-	out.Username = First1(c.Username)
-	out.Account = Last4(c.Account)
+	out.SSN = maskLast4(c.SSN)
+	out.Postcode = maskFirstChar(c.Postcode)
+	out.Username = maskFirstChar(c.Username)
+	out.Account = maskLast4(c.Account)
 	return &out
 }
 
@@ -128,7 +128,7 @@ func TestHandMaskCheapMatchesView(t *testing.T) {
 	vs, err := NewViews(nil, nil)
 	require.NoError(t, err)
 	c := newBenchCheap()
-	got, err := ViewOf(context.Background(), vs, Viewer{ID: "a", Role: "agent", Channel: DirectMessage}, c)
+	got, err := ViewOf(context.Background(), vs, Viewer{ID: "a", Role: "agent", Channel: ChannelDirectMessage}, c)
 	require.NoError(t, err)
 	require.Equal(t, handMaskCheap(c), got)
 }
@@ -137,7 +137,7 @@ func BenchmarkViewCheapStyles(b *testing.B) {
 	vs, err := NewViews(nil, nil)
 	require.NoError(b, err)
 	c := newBenchCheap()
-	agent := Viewer{ID: "a", Role: "agent", Channel: DirectMessage}
+	agent := Viewer{ID: "a", Role: "agent", Channel: ChannelDirectMessage}
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {

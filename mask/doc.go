@@ -3,23 +3,36 @@
 // reveal, a scanner that finds identifiers in free text before an agent posts
 // it, and redaction for fmt, log/slog and encoding/json.
 //
+// Each job has one way in:
+//
+//   - a struct for a viewer: [ViewOf] (or [Views.ViewMap] for templates and
+//     JSON), with [Views.Reveal] for one audited clear value;
+//   - one value: [Masker.Mask] with a [Style];
+//   - free text: [Scan] finds, [Text] masks, [Check] refuses;
+//   - logs: [Redacted] (or [Masker.Redacted] for keyed pseudonyms), for
+//     fmt, log/slog and encoding/json alike.
+//
 // # Styles
 //
-// A style turns one clear value into its display form. The built-in styles
-// are full, fixed, last4, first1, initials, email, phone, card, iban, ip,
-// date and hmac; [Masker.Register] adds custom ones by name. Every style is
-// total: for any input (empty, too short, non-ASCII, invalid UTF-8,
-// malformed) it returns a masked string that reveals no more than the style
-// promises, never panics and never returns a non-trivial input unchanged.
-// Input a style does not recognise (an e-mail style given something that is
-// not an address, a card style given something that is not 12–19 digits)
-// gets the fixed placeholder "********", which leaks neither the value nor
-// its length.
+// A [Style] turns one clear value into its display form. It is a name with
+// an optional argument after ':' ("card:bin6"), spelled the same in tags
+// (`mask=card:bin6`), in a [Rule] and in [Masker.Mask]. The built-in
+// styles are full, fixed, last4, first-char, initials, email, phone, card,
+// iban, ip, date and hmac; [Masker.Register] adds custom ones by name. An
+// unknown style, or an argument a built-in style does not take, is an
+// error wherever it is named ([ErrUnknownStyle]), never a quiet default.
+// Every style is total: for any input (empty, too short, non-ASCII,
+// invalid UTF-8, malformed) it returns a masked string that reveals no more
+// than the style promises, never panics and never returns a non-trivial
+// input unchanged. Input a style does not recognise (an e-mail style given
+// something that is not an address, a card style given something that is
+// not 12–19 digits) gets the fixed [Placeholder] "********", which leaks
+// neither the value nor its length.
 //
 //   - full: every character replaced by '*' (length is kept).
 //   - fixed: always "********".
 //   - last4: the last four characters, never more than half of the value.
-//   - first1: the first character, never more than half of the value.
+//   - first-char: the first character, never more than half of the value.
 //   - initials: "Ada Lovelace" → "A. L.".
 //   - email: first character of the local part and the domain
 //     ("a***@example.com"); a local part of one or two characters is masked
@@ -39,24 +52,28 @@
 //   - date: year only ("1987-**-**").
 //   - hmac: a keyed HMAC-SHA256 pseudonym carrying the key id
 //     ("hmac:k1:3f5a…"); without a key in [MaskerOptions] it falls back to
-//     the fixed placeholder, never to an unkeyed hash.
+//     the fixed placeholder, never to an unkeyed hash. The argument is a
+//     domain: views use the field's category, as log=hmac does, so the
+//     same value in two categories gives unlinkable pseudonyms.
 //
 // # Views
 //
-// A [Policy] maps (field path or category, viewer role, channel) to
-// reveal, mask with a style, or deny. Struct tags give the defaults (mask=,
-// reveal=, sensitive); rules override them, the most specific rule winning.
-// Sensitive categories (health, national_id, card, … and fields tagged
-// sensitive) are denied on public channels unless a rule that names that
-// channel says otherwise (a rule for a role or category alone does not lift
-// this floor); an unknown channel counts as public. [Views.View] (and the typed
-// [ViewOf]) returns a masked deep copy of a tagged struct, never touching
-// the original; untagged fields that can hold tagged structs are left out
-// of the copy because the policy cannot reach them. [Views.ViewMap] and
-// [Views.ViewJSON] give the masked personal-data fields keyed by concrete
-// path, for templates and UIs. A plan is computed once per (type, role,
-// channel) and cached in the Policy, so a view does not resolve the policy
-// per call.
+// A [Policy] maps (field path or category, viewer role, [Channel]) to
+// reveal, mask with a style, or deny ([Action]). Struct tags give the
+// defaults (mask=, reveal=, sensitive); rules override them, the most
+// specific rule winning. Sensitive categories (health, national_id, card, …
+// and fields tagged sensitive) are denied on public channels unless a rule
+// that names that channel says otherwise (a rule for a role or category
+// alone does not lift this floor); a channel other than
+// [ChannelDirectMessage], [ChannelSecureChat], [ChannelEmail] and
+// [ChannelPhone] counts as public. [ViewOf] returns a masked deep copy of a
+// tagged struct, never touching the original; untagged fields that can
+// hold tagged structs are left out of the copy because the policy cannot
+// reach them. [Views.ViewMap] gives the masked personal-data fields keyed
+// by concrete path, for templates, UIs and JSON. [Policy.Decide] says what
+// a role sees of one field and whether it may reveal it. A plan is
+// computed once per (type, role, channel) and cached in the Policy, so a
+// view does not resolve the policy per call.
 //
 // Views show clear values only. A field to be shown (masked or revealed)
 // that still holds an envelope ciphertext ("pii1.", "pii2.", "pii3." text
@@ -76,23 +93,25 @@
 // tenant, why, when; never the value) to an [AuditSink] such as
 // [SlogAudit]. The tenant comes from the struct's `pii:"tenant"` field; types
 // without one belong to the tenant "". Reveals are always audited: without
-// [ViewsOptions.Audit] the sink is [SlogAudit] on slog.Default(). Refused attempts
-// are audited too, and a failing sink reveals nothing. A per-viewer reveal
-// [Budget] over a sliding window raises an [EventBudgetExceeded] alert when
+// [ViewsOptions.Audit] the sink is [SlogAudit] on slog.Default(). Refused
+// attempts are audited too, and a failing sink reveals nothing. A
+// per-viewer reveal budget over a sliding window
+// ([ViewsOptions.RevealBudget]) raises an [EventBudgetExceeded] alert when
 // exceeded and, if [ViewsOptions.RefuseOverBudget] is set, refuses further
-// reveals until the window slides. The clock is injectable.
+// reveals until the window slides. Time comes from [ViewsOptions.Clock].
 //
 // # Scanner
 //
-// [Scan] finds card numbers (Luhn and issuer prefix, 12–19 digits with
-// spaces or dashes), e-mail addresses, phone numbers (phonenumbers
-// metadata, with region hints), IBANs (registry length and mod 97), US
-// social security numbers (area, group and serial rules; dashed, or
-// announced by context), IP addresses (net/netip) and dates of birth (a
-// date after "DOB", "born", "birthday", "date of birth", …). It makes one
-// cheap pass over the bytes that notes candidates (digit runs, '@', ':' in
-// hex runs, two letters and two digits, birth keywords) and runs the
-// validators only on them. Digit runs glued to letters or identifier
+// [Scan] reports each identifier as a [Finding] of a [Kind]: card numbers
+// (Luhn and issuer prefix, 12–19 digits with spaces or dashes), e-mail
+// addresses, phone numbers (phonenumbers metadata, with region hints),
+// IBANs (registry length and mod 97), US social security numbers (area,
+// group and serial rules; dashed, or announced by context), IP addresses
+// (net/netip) and dates of birth (a date after "DOB", "born", "birthday",
+// "date of birth", …, at least twelve years before [ScanOptions.Clock]).
+// It makes one cheap pass over the bytes that notes candidates (digit runs,
+// '@', ':' in hex runs, two letters and two digits, birth keywords) and runs
+// the validators only on them. Digit runs glued to letters or identifier
 // prefixes ("ORD-2024-123456"), numeric dates, and numbers announced as
 // order, tracking, invoice or reference numbers are not phones; a bare
 // digit run is a phone only with context ("call", "my number is").
@@ -103,22 +122,24 @@
 // Luhn-valid number in a card-like range called a loyalty or gift card
 // number is reported as a card, since missing a card costs more.
 //
-// [Text] masks what the scanner finds according to a policy; [Check] (and
-// [Policy.Check]) refuses text a channel must not carry ([Allowed]): public
-// channels carry no identifiers, direct messages and e-mail no card numbers
-// or social security numbers; the error advises where to move the
-// conversation.
+// [Text] masks what the scanner finds according to a policy; [Check]
+// refuses text a channel must not carry: public channels carry no
+// identifiers, direct messages and e-mail no card numbers or social
+// security numbers; the [ChannelError] advises where to move the
+// conversation. These floors do not depend on a policy.
 //
 // # Logs
 //
 // [Redacted] wraps a value so that it prints redacted under every fmt verb,
-// through log/slog ([Value.LogValue]) and through encoding/json: tagged
-// structs show their type name, id, subject and tenant, and their
+// through log/slog (it is a slog.LogValuer) and through encoding/json:
+// tagged structs show their type name, id, subject and tenant, and their
 // personal-data fields according to log=: omit (the default) leaves them
-// out, mask shows the masked form, hmac a keyed pseudonym (with a
-// [Redactor] whose [Masker] has a key). Everything else prints
-// "[REDACTED]". A tagged type can implement slog.LogValuer with
-// [LogValue].
+// out, mask shows the masked form, hmac a keyed pseudonym (through
+// [Masker.Redacted] with a keyed [Masker]; [Redacted] has no key and
+// leaves such fields out). Everything else prints "[REDACTED]". A tagged
+// type can be its own slog.LogValuer:
+//
+//	func (c Customer) LogValue() slog.Value { return mask.Redacted(c).LogValue() }
 //
 // # Security model
 //
@@ -141,7 +162,7 @@
 // [ErrBudgetExceeded] when the reveal budget is spent and refusal is on,
 // [ErrNoField] for a field path the type does not have, [ErrSealed] and
 // [ErrTokenized] (wrapped by a [FieldError]) for a field that is not clear,
-// [ErrUnknownStyle] for an unregistered style and [ErrChannel] (wrapped by
-// a [ChannelError] listing the kinds found) by [Check]. Errors never contain
+// [ErrUnknownStyle] for an unknown style or style argument, and [Check]
+// returns a *[ChannelError] listing the kinds found. Errors never contain
 // clear values, ciphertexts or tokens, and carry the "mask: " prefix once.
 package mask

@@ -15,51 +15,39 @@ import (
 	"github.com/fieldguard/pii"
 )
 
-// Redactor renders values for logs. Tagged personal-data fields follow
-// their log= option: omit (the default) leaves them out, mask shows them
-// through their masking style, hmac shows a keyed pseudonym (when the
-// Redactor's Masker has an HMAC key; otherwise the field is left out). The
-// record's id, subject and tenant fields are shown; untagged fields and
-// fields tagged "-" are left out, since a log line is no place to decide
-// whether they are personal. Anything that is not a tagged struct (or a
-// pointer, slice, array or map of them) prints as "[REDACTED]".
-type Redactor struct {
-	masker *Masker
-}
-
-// NewRedactor returns a Redactor using m's styles and HMAC key (nil: the
-// built-in styles, no key).
-func NewRedactor(m *Masker) *Redactor {
-	if m == nil {
-		m = defaultMasker
-	}
-	return &Redactor{masker: m}
-}
-
-var defaultRedactor = NewRedactor(nil)
-
-// Redacted wraps v so that it prints redacted under every fmt verb, through
-// log/slog (LogValue) and through encoding/json, using the default
-// Redactor.
-func Redacted(v any) Value { return defaultRedactor.Redacted(v) }
-
-// LogValue renders v for slog with the default Redactor. A tagged type can
-// implement slog.LogValuer with it:
+// Redacted wraps v for logs: it prints redacted under every fmt verb,
+// through log/slog (it is a slog.LogValuer) and through encoding/json
+// (and encoding.TextMarshaler). It is the one way this package redacts
+// values for logs; a tagged type can be its own slog.LogValuer with it:
 //
-//	func (c Customer) LogValue() slog.Value { return mask.LogValue(c) }
-func LogValue(v any) slog.Value { return defaultRedactor.LogValue(v) }
+//	func (c Customer) LogValue() slog.Value { return mask.Redacted(c).LogValue() }
+//
+// A tagged struct (or a pointer, slice, array or map of them) shows its
+// type name and its id, subject and tenant fields, and its personal-data
+// fields as their log= option says: omit (the default) leaves them out,
+// mask shows them through their masking style, hmac shows a keyed
+// pseudonym. Redacted uses the built-in styles without an HMAC key, so
+// log=hmac fields are left out; [Masker.Redacted] uses a Masker's styles
+// and key. Untagged fields and fields tagged "-" are left out, since a log
+// line is no place to decide whether they are personal. Anything else
+// prints "[REDACTED]".
+func Redacted(v any) Value { return defaultMasker.Redacted(v) }
 
-// Redacted wraps v for printing with r.
-func (r *Redactor) Redacted(v any) Value { return Value{p: &redacted{v: v, r: r}} }
+// Redacted is [Redacted] with m's styles and HMAC key: log=hmac fields show
+// "hmac:<key id>:…" pseudonyms, the same a view's hmac style shows.
+func (m *Masker) Redacted(v any) Value { return Value{p: &redacted{v: v, r: redactor{m}}} }
 
-// Value is a value wrapped for redacted printing. The wrapped value sits
+// redactor renders values for logs with a Masker's styles and key.
+type redactor struct{ masker *Masker }
+
+// Value is a value wrapped for logs by [Redacted]. The wrapped value sits
 // behind a pointer to an unexported struct, so no verb reaches it by
 // reflection.
 type Value struct{ p *redacted }
 
 type redacted struct {
 	v any
-	r *Redactor
+	r redactor
 }
 
 const redactedText = "[REDACTED]"
@@ -96,12 +84,13 @@ func (v Value) Format(f fmt.State, verb rune) {
 	}
 }
 
-// LogValue returns the redacted value for slog.
+// LogValue returns the redacted value for slog: a group of the visible
+// fields for a tagged struct, a string otherwise.
 func (v Value) LogValue() slog.Value {
 	if v.p == nil {
 		return slog.StringValue(redactedText)
 	}
-	return v.p.r.LogValue(v.p.v)
+	return toSlog(v.p.r.tree(reflect.ValueOf(v.p.v), 0))
 }
 
 // MarshalJSON encodes the redacted value.
@@ -115,12 +104,6 @@ func (v Value) MarshalJSON() ([]byte, error) {
 // MarshalText returns the redacted rendering (for map keys and text
 // encoders).
 func (v Value) MarshalText() ([]byte, error) { return []byte(v.String()), nil }
-
-// LogValue renders v for slog: a group of the visible fields for a tagged
-// struct, a string otherwise.
-func (r *Redactor) LogValue(v any) slog.Value {
-	return toSlog(r.tree(reflect.ValueOf(v), 0))
-}
 
 func toSlog(x any) slog.Value {
 	switch t := x.(type) {
@@ -177,7 +160,7 @@ const maxDepth = 8
 
 // tree builds the redacted form: *orderedMap for tagged structs, []any for
 // containers of them, strings otherwise.
-func (r *Redactor) tree(v reflect.Value, depth int) any {
+func (r redactor) tree(v reflect.Value, depth int) any {
 	for v.IsValid() && (v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface) {
 		if v.IsNil() {
 			return "<nil>"
@@ -227,7 +210,7 @@ func holdsStructs(t reflect.Type) bool {
 	return t.Kind() == reflect.Struct && t != timeType
 }
 
-func (r *Redactor) structTree(s *pii.Schema, v reflect.Value) any {
+func (r redactor) structTree(s *pii.Schema, v reflect.Value) any {
 	m := &orderedMap{}
 	m.add("type", s.Name)
 	// Walk needs a pointer it may use: work on a deep copy.
@@ -247,23 +230,12 @@ func (r *Redactor) structTree(s *pii.Schema, v reflect.Value) any {
 		}
 		switch f.Opts.Log {
 		case "mask":
-			d := Decision{Action: ActionMask}
-			d.Style = f.Opts.Mask
-			if d.Style != "" && f.Opts.MaskArg != "" {
-				d.Style += ":" + f.Opts.MaskArg
-			}
-			if d.Style == "" {
-				d.Style = categoryStyles[f.Category]
-			}
-			if d.Style == "" {
-				d.Style = StyleFixed
-			}
-			name, _, _ := strings.Cut(d.Style, ":")
-			if name == StyleDate && fv.Type() == timeType {
-				m.add(path, DateOf(fv.Interface().(time.Time)))
+			style := tagStyle(f.Category, f.Opts)
+			if name, _ := style.split(); Style(name) == styleDate && fv.Type() == timeType {
+				m.add(path, maskDateOf(fv.Interface().(time.Time)))
 				return nil
 			}
-			out, err := r.masker.Mask(d.Style, clearString(fv))
+			out, err := r.masker.Mask(style, clearString(fv))
 			if err != nil {
 				out = Placeholder
 			}
@@ -279,7 +251,7 @@ func (r *Redactor) structTree(s *pii.Schema, v reflect.Value) any {
 }
 
 // render prints the tree in a compact, fmt-like form.
-func (r *Redactor) render(v reflect.Value, depth int) string {
+func (r redactor) render(v reflect.Value, depth int) string {
 	var b strings.Builder
 	writeTree(&b, r.tree(v, depth))
 	return b.String()

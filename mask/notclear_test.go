@@ -37,8 +37,8 @@ func TestViewRefusesSealedFields(t *testing.T) {
 	sink := &recordSink{}
 	vs, err := NewViews(nil, &ViewsOptions{Audit: sink})
 	require.NoError(t, err)
-	agent := Viewer{ID: "a", Role: "agent", Channel: DirectMessage}
-	sup := Viewer{ID: "s", Role: "supervisor", Channel: SecureChat}
+	agent := Viewer{ID: "a", Role: "agent", Channel: ChannelDirectMessage}
+	sup := Viewer{ID: "s", Role: "supervisor", Channel: ChannelSecureChat}
 	email := "ada@example.com"
 	for _, sealed := range sealedValues {
 		for _, tc := range []struct {
@@ -64,11 +64,7 @@ func TestViewRefusesSealedFields(t *testing.T) {
 			}
 			_, err := ViewOf(ctx, vs, agent, c)
 			check(err)
-			_, err = vs.View(ctx, agent, c)
-			check(err)
 			_, err = vs.ViewMap(ctx, agent, c)
-			check(err)
-			_, err = vs.ViewJSON(ctx, agent, c)
 			check(err)
 		}
 		// A slice of values.
@@ -89,7 +85,7 @@ func TestViewRefusesSealedFields(t *testing.T) {
 	// A denied field is not shown, so it may stay sealed: a view on a
 	// public channel need not open what it does not show.
 	c := &sealedCustomer{ID: "c-1", Name: "Ada Lovelace", Note: []byte(sealedValues[0])}
-	got, err := ViewOf(ctx, vs, Viewer{ID: "a", Role: "agent", Channel: PublicSocial}, c)
+	got, err := ViewOf(ctx, vs, Viewer{ID: "a", Role: "agent", Channel: ChannelPublicSocial}, c)
 	require.NoError(t, err)
 	require.Empty(t, got.Note)
 	require.Equal(t, "A. L.", got.Name)
@@ -98,7 +94,7 @@ func TestViewRefusesSealedFields(t *testing.T) {
 	for _, name := range []string{"pii1.", "pii1.AQ", "pii4." + sealedValues[0][5:], "pii Lovelace"} {
 		got, err := ViewOf(ctx, vs, agent, &sealedCustomer{ID: "c-1", Name: name})
 		require.NoError(t, err, name)
-		require.Equal(t, Initials(name), got.Name)
+		require.Equal(t, maskInitials(name), got.Name)
 	}
 }
 
@@ -106,7 +102,7 @@ type tokenCustomer struct {
 	ID     string `pii:"id"`
 	Tenant string `pii:"tenant"`
 	Card   string `pii:"card,token=ff1,mask=card,reveal=fraud"`
-	IBAN   string `pii:"iban,token=vault"`
+	IBAN   string `pii:"iban,token=stored"`
 	Phone  string `pii:"phone,token=ff1"`
 	Alias  string `pii:"username,token=hmac"`
 	Plain  string `pii:"card,mask=card"` // not tokenized: shown as it is, valid or not
@@ -121,7 +117,7 @@ func TestViewRefusesTokenizedFields(t *testing.T) {
 	require.NoError(t, err)
 	vs, err := NewViews(nil, &ViewsOptions{Audit: &recordSink{}})
 	require.NoError(t, err)
-	fraud := Viewer{ID: "f", Role: "fraud", Channel: SecureChat}
+	fraud := Viewer{ID: "f", Role: "fraud", Channel: ChannelSecureChat}
 	// Well-known test card and IBAN numbers.
 	plain := tokenCustomer{ID: "c-1", Tenant: "acme", Card: "4111 1111 1111 1111", IBAN: "GB82 WEST 1234 5698 7654 32",
 		Phone: "+14155552671", Alias: "ada_l", Plain: "4111 1111 1111 1112"}
@@ -173,7 +169,7 @@ type tenantCustomer struct {
 func TestAuditEventCarriesTenant(t *testing.T) {
 	ctx := context.Background()
 	var buf bytes.Buffer
-	logged := NewSlogAudit(slog.New(slog.NewJSONHandler(&buf, nil)))
+	logged := SlogAudit(slog.New(slog.NewJSONHandler(&buf, nil)))
 	sink := &recordSink{}
 	vs, err := NewViews(nil, &ViewsOptions{Audit: AuditFunc(func(ctx context.Context, ev AuditEvent) error {
 		if err := logged.Audit(ctx, ev); err != nil {
@@ -182,8 +178,8 @@ func TestAuditEventCarriesTenant(t *testing.T) {
 		return sink.Audit(ctx, ev)
 	})})
 	require.NoError(t, err)
-	sup := Viewer{ID: "s", Role: "supervisor", Channel: SecureChat}
-	agent := Viewer{ID: "a", Role: "agent", Channel: SecureChat}
+	sup := Viewer{ID: "s", Role: "supervisor", Channel: ChannelSecureChat}
+	agent := Viewer{ID: "a", Role: "agent", Channel: ChannelSecureChat}
 	for _, tenant := range []string{"acme", "globex"} {
 		c := &tenantCustomer{ID: "c-1", Tenant: tenant, Email: "ada@" + tenant + ".example"}
 		_, err := vs.Reveal(ctx, sup, c, "Email", "confirm")
@@ -196,7 +192,7 @@ func TestAuditEventCarriesTenant(t *testing.T) {
 
 	var tenants []string
 	for _, ev := range sink.events {
-		tenants = append(tenants, ev.Kind+"/"+ev.Tenant+"/"+ev.Record)
+		tenants = append(tenants, string(ev.Kind)+"/"+ev.Tenant+"/"+ev.Record)
 	}
 	require.Equal(t, []string{"reveal/acme/c-1", "reveal_denied/acme/c-1", "reveal/globex/c-1", "reveal_denied/globex/c-1", "reveal//cus_42"}, tenants,
 		"types without a tenant field belong to the tenant \"\"")
@@ -222,7 +218,7 @@ func TestErrorsPrefixedOnce(t *testing.T) {
 	}
 	vs, err := NewViews(nil, nil)
 	require.NoError(t, err)
-	_, err = ViewOf(context.Background(), vs, Viewer{ID: "a", Role: "agent", Channel: DirectMessage}, &rec{Zip: "94107"})
+	_, err = ViewOf(context.Background(), vs, Viewer{ID: "a", Role: "agent", Channel: ChannelDirectMessage}, &rec{Zip: "94107"})
 	require.ErrorIs(t, err, ErrUnknownStyle)
 	require.Equal(t, `mask: rec.Zip: style "zip3": unknown style`, err.Error())
 	require.Equal(t, "mask: T.F: field is still sealed; open the record before viewing it", (&FieldError{Type: "T", Path: "F", Err: ErrSealed}).Error())

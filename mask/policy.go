@@ -1,10 +1,8 @@
 package mask
 
 import (
-	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -14,20 +12,20 @@ import (
 // Channel is where a viewer sees or sends data.
 type Channel string
 
-// Channels known to the default policy. An unknown channel is treated as
-// public: what the policy does not know is not trusted.
+// Channels known to the default policy. Any other channel is public: what
+// the policy does not know is not trusted.
 const (
-	PublicSocial  Channel = "public_social"  // a public post or reply
-	DirectMessage Channel = "direct_message" // a platform's private messages
-	SecureChat    Channel = "secure_chat"    // the brand's own authenticated chat
-	Email         Channel = "email"
-	Phone         Channel = "phone"
+	ChannelPublicSocial  Channel = "public_social"  // a public post or reply
+	ChannelDirectMessage Channel = "direct_message" // a platform's private messages
+	ChannelSecureChat    Channel = "secure_chat"    // the brand's own authenticated chat
+	ChannelEmail         Channel = "email"
+	ChannelPhone         Channel = "phone"
 )
 
-// Public reports whether c is public (PublicSocial or unknown).
-func (c Channel) Public() bool {
+// public reports whether c is public: ChannelPublicSocial or unknown.
+func (c Channel) public() bool {
 	switch c {
-	case DirectMessage, SecureChat, Email, Phone:
+	case ChannelDirectMessage, ChannelSecureChat, ChannelEmail, ChannelPhone:
 		return false
 	}
 	return true
@@ -65,7 +63,7 @@ type Rule struct {
 	Role     string  // viewer role; "" = any
 	Channel  Channel // "" = any
 	Action   Action
-	Style    string // for ActionMask: style spec ("card:bin6"); "" = tag or category default
+	Style    Style // for ActionMask: "card:bin6"; "" = tag or category default
 }
 
 // PolicyOptions configures a [Policy].
@@ -77,8 +75,8 @@ type PolicyOptions struct {
 	// those the pii package marks sensitive (health, national_id, card, …)
 	// and fields tagged `sensitive`.
 	Sensitive []string
-	// Scan tunes the scanner used by [Text] and [Policy.Check] (phone
-	// regions, for example). nil: defaults.
+	// Scan tunes the scanner [Text] uses (phone regions, for example).
+	// nil: defaults.
 	Scan *ScanOptions
 }
 
@@ -98,7 +96,7 @@ type Policy struct {
 // Decision is the outcome of [Policy.Decide].
 type Decision struct {
 	Action Action
-	Style  string // style spec for ActionMask
+	Style  Style // for ActionMask
 	// Revealable says whether [Views.Reveal] may return the clear value:
 	// the role is in the tag's reveal= list or a rule reveals the field,
 	// and the channel does not deny it.
@@ -128,7 +126,7 @@ func NewPolicy(rules []Rule, opts *PolicyOptions) (*Policy, error) {
 			if r.Action != ActionMask {
 				return nil, fmt.Errorf("mask: rule %d: style given for action %s", i, r.Action)
 			}
-			if _, err := p.masker.Style(r.Style); err != nil {
+			if _, err := p.masker.style(r.Style); err != nil {
 				return nil, &wrapError{msg: fmt.Sprintf("mask: rule %d: style %q", i, r.Style), err: err}
 			}
 		}
@@ -136,23 +134,22 @@ func NewPolicy(rules []Rule, opts *PolicyOptions) (*Policy, error) {
 	return p, nil
 }
 
+// defaultPolicy has no rules: tag defaults only. It is what a nil *Policy
+// means.
 var defaultPolicy, _ = NewPolicy(nil, nil)
-
-// DefaultPolicy returns the policy with no rules: tag defaults only.
-func DefaultPolicy() *Policy { return defaultPolicy }
 
 // categoryStyles are the styles used when neither a rule nor the tag names
 // one.
-var categoryStyles = map[string]string{
-	"email": StyleEmail, "phone": StylePhone, "card": StyleCard, "iban": StyleIBAN,
-	"ip": StyleIP, "dob": StyleDate, "name": StyleInitials, "account": StyleLast4,
-	"national_id": StyleLast4, "ssn": StyleLast4, "username": StyleFirst1,
-	"postcode": StyleFirst1,
+var categoryStyles = map[string]Style{
+	"email": styleEmail, "phone": stylePhone, "card": styleCard, "iban": styleIBAN,
+	"ip": styleIP, "dob": styleDate, "name": styleInitials, "account": styleLast4,
+	"national_id": styleLast4, "ssn": styleLast4, "username": styleFirstChar,
+	"postcode": styleFirstChar,
 }
 
 // sensitiveCategory reports whether c is denied on public channels.
 func (p *Policy) sensitiveCategory(c string) bool {
-	return p.sensitive[c] || pii.SensitiveCategory(c) || c == KindSSN
+	return p.sensitive[c] || pii.SensitiveCategory(c) || c == string(KindSSN)
 }
 
 // Decide returns what viewer role sees of field f on channel ch.
@@ -185,20 +182,11 @@ func (p *Policy) decide(path, category string, o pii.Options, role string, ch Ch
 		}
 	}
 	tagReveal := role != "" && slices.Contains(o.Reveal, role)
-	style := o.Mask
-	if style != "" && o.MaskArg != "" {
-		style += ":" + o.MaskArg
-	}
-	if style == "" {
-		style = categoryStyles[category]
-	}
-	if style == "" {
-		style = StyleFixed
-	}
+	style := tagStyle(category, o)
 	// Sensitive data on a public channel is denied unless a rule names that
 	// channel explicitly: a rule for a role or category alone ("fraud sees
 	// cards as BIN + last 4") must not lift the floor on public posts.
-	if ch.Public() && (o.Sensitive || p.sensitiveCategory(category)) && (best < 0 || p.rules[best].Channel == "") {
+	if ch.public() && (o.Sensitive || p.sensitiveCategory(category)) && (best < 0 || p.rules[best].Channel == "") {
 		return Decision{Action: ActionDeny}
 	}
 	if best >= 0 {
@@ -219,63 +207,18 @@ func (p *Policy) decide(path, category string, o pii.Options, role string, ch Ch
 	return Decision{Action: ActionMask, Style: style, Revealable: tagReveal}
 }
 
-// Errors returned by views and reveals.
-var (
-	ErrDenied         = errors.New("mask: not allowed to reveal this field")
-	ErrReasonRequired = errors.New("mask: a reason is required to reveal a value")
-	ErrBudgetExceeded = errors.New("mask: reveal budget exceeded")
-	ErrNoField        = errors.New("mask: no such tagged field")
-	// ErrSealed: a field to be shown still holds an envelope ciphertext
-	// ("pii1.…"): the record was not opened before the view.
-	ErrSealed = errors.New("mask: field is still sealed; open the record before viewing it")
-	// ErrTokenized: a token= field to be shown holds a value its format
-	// marks as a token (a card number failing the Luhn check, an IBAN
-	// failing mod 97): the record was not reversed before the view.
-	ErrTokenized = errors.New("mask: field holds a token; reverse it before viewing it")
-)
-
-// FieldError is the error of a view or reveal for one field that cannot be
-// shown. It names the type, the concrete field path and the field that
-// identifies the record (not its value), never the field's value. Err is
-// ErrSealed or ErrTokenized; errors.Is sees through FieldError.
-type FieldError struct {
-	Type   string // schema name of the struct type
-	Path   string // concrete field path, "Contacts[1].Phone"
-	Record string // path of the id field (or the subject field when there is no id); "" when the type has neither
-	Err    error
-}
-
-// Error returns "mask: <Type>.<Path> (record id in <Type>.<Record>): <cause>",
-// with the cause's own "mask: " prefix dropped so it appears once.
-func (e *FieldError) Error() string {
-	var b strings.Builder
-	b.WriteString("mask: ")
-	b.WriteString(e.Type)
-	b.WriteByte('.')
-	b.WriteString(e.Path)
-	if e.Record != "" {
-		b.WriteString(" (record id in ")
-		b.WriteString(e.Type)
-		b.WriteByte('.')
-		b.WriteString(e.Record)
-		b.WriteByte(')')
+// tagStyle is the style of a field when no rule names one: the tag's
+// mask=, else its category's default, else the fixed placeholder.
+func tagStyle(category string, o pii.Options) Style {
+	style := Style(o.Mask)
+	if style != "" && o.MaskArg != "" {
+		style += Style(":" + o.MaskArg)
 	}
-	b.WriteString(": ")
-	if e.Err != nil {
-		b.WriteString(strings.TrimPrefix(e.Err.Error(), "mask: "))
+	if style == "" {
+		style = categoryStyles[category]
 	}
-	return b.String()
+	if style == "" {
+		style = styleFixed
+	}
+	return style
 }
-
-// Unwrap returns the cause.
-func (e *FieldError) Unwrap() error { return e.Err }
-
-// wrapError puts context in front of an error of this package without
-// repeating its "mask: " prefix.
-type wrapError struct {
-	msg string
-	err error
-}
-
-func (e *wrapError) Error() string { return e.msg + ": " + strings.TrimPrefix(e.err.Error(), "mask: ") }
-func (e *wrapError) Unwrap() error { return e.err }

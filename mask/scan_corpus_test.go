@@ -14,7 +14,7 @@ import (
 )
 
 type corpusLabel struct {
-	Kind       string `json:"kind"`
+	Kind       Kind `json:"kind"`
 	Start, End int
 }
 
@@ -65,8 +65,8 @@ func (c prCount) recall() float64 {
 func TestScanCorpus(t *testing.T) {
 	corpus := loadCorpus(t)
 	require.GreaterOrEqual(t, len(corpus), 500)
-	per := map[string]*prCount{}
-	for _, k := range AllKinds {
+	per := map[Kind]*prCount{}
+	for _, k := range allKinds() {
 		per[k] = &prCount{}
 	}
 	var total prCount
@@ -103,7 +103,7 @@ func TestScanCorpus(t *testing.T) {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n%-6s %5s %5s %5s %9s %9s\n", "kind", "tp", "fp", "fn", "precision", "recall")
-	for _, k := range AllKinds {
+	for _, k := range allKinds() {
 		c := per[k]
 		fmt.Fprintf(&b, "%-6s %5d %5d %5d %9.4f %9.4f\n", k, c.tp, c.fp, c.fn, c.precision(), c.recall())
 	}

@@ -4,11 +4,9 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"net/netip"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -16,206 +14,8 @@ import (
 	"github.com/nyaruka/phonenumbers"
 )
 
-// Placeholder is what the fixed style returns, and what every style returns
-// for input it does not recognise. Its length is constant so it does not
-// leak the length of the value.
-const Placeholder = "********"
-
-// Names of the built-in styles.
-const (
-	StyleFull     = "full"
-	StyleFixed    = "fixed"
-	StyleLast4    = "last4"
-	StyleFirst1   = "first1"
-	StyleInitials = "initials"
-	StyleEmail    = "email"
-	StylePhone    = "phone"
-	StyleCard     = "card"
-	StyleIBAN     = "iban"
-	StyleIP       = "ip"
-	StyleDate     = "date"
-	StyleHMAC     = "hmac"
-)
-
-// ErrUnknownStyle is returned for a style name that is not registered.
-var ErrUnknownStyle = errors.New("mask: unknown style")
-
-// StyleFunc masks one value. arg is the style argument (the part after ':'
-// in "phone:GB"), empty when none was given. A StyleFunc must be total: any
-// input gives a masked output, never a panic, never the clear value.
-type StyleFunc func(value, arg string) string
-
-// MaskerOptions configures a [Masker]. The zero value is usable.
-type MaskerOptions struct {
-	// Region is the default region for phone numbers written without a
-	// country calling code (ISO 3166 code such as "US", "GB"). Default "US".
-	Region string
-	// HMACKey keys the hmac style. Without it the hmac style returns the
-	// fixed placeholder. Test keys must never be hard-coded in production.
-	HMACKey []byte
-	// HMACKeyID names HMACKey in pseudonyms so they can be re-keyed.
-	HMACKeyID string
-}
-
-// Masker holds a registry of styles. It is safe for concurrent use.
-type Masker struct {
-	region string
-	key    []byte
-	keyID  string
-
-	mu     sync.RWMutex
-	styles map[string]StyleFunc
-}
-
-// NewMasker returns a Masker with the built-in styles registered. opts may
-// be nil.
-func NewMasker(opts *MaskerOptions) (*Masker, error) {
-	var o MaskerOptions
-	if opts != nil {
-		o = *opts
-	}
-	if o.Region == "" {
-		o.Region = "US"
-	}
-	if phonenumbers.GetCountryCodeForRegion(o.Region) == 0 {
-		return nil, errors.New("mask: unknown phone region " + strconv.Quote(o.Region))
-	}
-	if len(o.HMACKey) > 0 && len(o.HMACKey) < 16 {
-		return nil, errors.New("mask: hmac key shorter than 16 bytes")
-	}
-	if len(o.HMACKey) > 0 && o.HMACKeyID == "" {
-		return nil, errors.New("mask: hmac key without key id")
-	}
-	if strings.ContainsAny(o.HMACKeyID, ": \t\n") {
-		return nil, errors.New("mask: hmac key id must not contain ':' or spaces")
-	}
-	m := &Masker{
-		region: o.Region,
-		key:    append([]byte(nil), o.HMACKey...),
-		keyID:  o.HMACKeyID,
-		styles: make(map[string]StyleFunc, 16),
-	}
-	m.styles[StyleFull] = func(v, _ string) string { return Full(v) }
-	m.styles[StyleFixed] = func(string, string) string { return Placeholder }
-	m.styles[StyleLast4] = func(v, _ string) string { return Last4(v) }
-	m.styles[StyleFirst1] = func(v, _ string) string { return First1(v) }
-	m.styles[StyleInitials] = func(v, _ string) string { return Initials(v) }
-	m.styles[StyleEmail] = func(v, arg string) string { return EmailAddress(v, arg == "mask-domain") }
-	m.styles[StylePhone] = func(v, arg string) string {
-		region := m.region
-		if arg != "" {
-			region = arg
-		}
-		return PhoneNumber(v, region)
-	}
-	m.styles[StyleCard] = func(v, arg string) string {
-		bin := 0
-		switch arg {
-		case "bin6":
-			bin = 6
-		case "bin8":
-			bin = 8
-		}
-		return Card(v, bin)
-	}
-	m.styles[StyleIBAN] = func(v, _ string) string { return IBAN(v) }
-	m.styles[StyleIP] = func(v, _ string) string { return IP(v) }
-	m.styles[StyleDate] = func(v, _ string) string { return Date(v) }
-	m.styles[StyleHMAC] = func(v, arg string) string { return m.hmac(v, arg) }
-	return m, nil
-}
-
-// defaultMasker holds the built-in styles, region US and no HMAC key. It is
-// never modified after init.
-var defaultMasker = func() *Masker {
-	m, err := NewMasker(nil)
-	if err != nil {
-		panic(err)
-	}
-	return m
-}()
-
-// Register adds or replaces a custom style. Names are lower-case letters,
-// digits, '-' and '_'; built-in names cannot be replaced.
-func (m *Masker) Register(name string, fn StyleFunc) error {
-	if fn == nil || !validStyleName(name) {
-		return errors.New("mask: invalid style name or nil function")
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if builtin(name) {
-		return errors.New("mask: cannot replace built-in style " + name)
-	}
-	m.styles[name] = fn
-	return nil
-}
-
-// Style returns the function registered under name. spec may carry an
-// argument after ':' ("phone:GB"); the returned function has it bound.
-func (m *Masker) Style(spec string) (func(string) string, error) {
-	name, arg, _ := strings.Cut(spec, ":")
-	m.mu.RLock()
-	fn, ok := m.styles[name]
-	m.mu.RUnlock()
-	if !ok {
-		return nil, ErrUnknownStyle
-	}
-	return func(v string) string { return safeApply(fn, v, arg) }, nil
-}
-
-// Mask applies the style spec ("card", "card:bin6", "phone:GB") to value.
-// An unknown style returns the fixed placeholder and ErrUnknownStyle.
-func (m *Masker) Mask(spec, value string) (string, error) {
-	f, err := m.Style(spec)
-	if err != nil {
-		return Placeholder, err
-	}
-	return f(value), nil
-}
-
-// Apply masks value with a built-in style spec using default options
-// (region US, no HMAC key). Unknown styles give the fixed placeholder.
-func Apply(spec, value string) string {
-	out, _ := defaultMasker.Mask(spec, value)
-	return out
-}
-
-// safeApply runs a (possibly custom) style and turns a panic into the
-// placeholder, so a faulty custom style cannot leak the value in a crash.
-func safeApply(fn StyleFunc, v, arg string) (out string) {
-	defer func() {
-		if recover() != nil {
-			out = Placeholder
-		}
-	}()
-	out = fn(v, arg)
-	if out == v && v != "" {
-		return Placeholder
-	}
-	return out
-}
-
-func builtin(name string) bool {
-	switch name {
-	case StyleFull, StyleFixed, StyleLast4, StyleFirst1, StyleInitials, StyleEmail,
-		StylePhone, StyleCard, StyleIBAN, StyleIP, StyleDate, StyleHMAC:
-		return true
-	}
-	return false
-}
-
-func validStyleName(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
+// The built-in styles. Each is total (see the package documentation) and
+// is reached through a Masker: Masker.Mask, views, Text and Redacted.
 
 // runesOf splits s into characters; each byte of invalid UTF-8 is one
 // character (and is never copied to the output).
@@ -227,9 +27,9 @@ func runesOf(s string) []rune {
 	return rs
 }
 
-// Full replaces every character with '*'. The length (in characters) is
+// maskFull replaces every character with '*'. The length (in characters) is
 // kept; use the fixed style when it must not be.
-func Full(s string) string {
+func maskFull(s string) string {
 	return strings.Repeat("*", utf8.RuneCountInString(s))
 }
 
@@ -248,23 +48,23 @@ func keepEnds(rs []rune, head, tail int) string {
 	return b.String()
 }
 
-// Last4 keeps the last four characters and masks the rest, but never reveals
+// maskLast4 keeps the last four characters and masks the rest, but never reveals
 // more than half of the value: "12345678" → "****5678", "abc" → "**c".
-func Last4(s string) string {
+func maskLast4(s string) string {
 	rs := runesOf(s)
 	return keepEnds(rs, 0, min(4, len(rs)/2))
 }
 
-// First1 keeps the first character of values of two or more characters.
-func First1(s string) string {
+// maskFirstChar keeps the first character of values of two or more characters.
+func maskFirstChar(s string) string {
 	rs := runesOf(s)
 	return keepEnds(rs, min(1, len(rs)/2), 0)
 }
 
-// Initials returns the first letter of each word followed by '.', e.g.
+// maskInitials returns the first letter of each word followed by '.', e.g.
 // "Ada Lovelace" → "A. L.". Words that do not start with a letter show '*'.
 // At most four initials are shown.
-func Initials(s string) string {
+func maskInitials(s string) string {
 	var b strings.Builder
 	n := 0
 	for w := range strings.FieldsSeq(s) {
@@ -293,14 +93,14 @@ func Initials(s string) string {
 	return out
 }
 
-// EmailAddress keeps the first character of the local part and, unless maskDomain,
+// maskEmail keeps the first character of the local part and, unless maskDomain,
 // the domain: "alice@example.com" → "a***@example.com". The number of stars
 // is constant. A local part of one or two characters is masked whole
 // ("al@example.com" → "****@example.com"): its first character would be
 // half of it or all of it. With maskDomain only the last label of the
 // domain is kept ("a***@*******.com"). Anything that is not an address
 // gives the placeholder.
-func EmailAddress(s string, maskDomain bool) string {
+func maskEmail(s string, maskDomain bool) string {
 	at := strings.LastIndexByte(s, '@')
 	if at <= 0 || at == len(s)-1 || !utf8.ValidString(s) {
 		return Placeholder
@@ -352,11 +152,11 @@ func validDomain(d string) bool {
 	return label > 0
 }
 
-// PhoneNumber parses s with phonenumbers (region is the default for numbers
+// maskPhone parses s with phonenumbers (region is the default for numbers
 // written without a country calling code) and keeps the country calling
 // code and the last 2–4 digits of the national number: "+44 7911 123456" →
 // "+44 ******3456". Unparseable input gives the placeholder.
-func PhoneNumber(s, region string) (out string) {
+func maskPhone(s, region string) (out string) {
 	defer func() {
 		if recover() != nil {
 			out = Placeholder
@@ -386,12 +186,12 @@ func PhoneNumber(s, region string) (out string) {
 		strings.Repeat("*", len(nsn)-keep) + nsn[len(nsn)-keep:]
 }
 
-// Card masks a payment card number as PCI DSS 3.4.1 allows: the last four
+// maskCard masks a payment card number as PCI DSS 3.4.1 allows: the last four
 // digits and, if bin is 6 or 8, the first bin digits, but the BIN is shown
 // only when at least five digits stay hidden (8-digit BINs only on cards of
 // 16 or more digits). Spaces and dashes are kept where they were. Anything
 // other than 12–19 digits with spaces or dashes gives the placeholder.
-func Card(s string, bin int) string {
+func maskCard(s string, bin int) string {
 	n := 0
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
@@ -427,11 +227,11 @@ func Card(s string, bin int) string {
 	return string(b)
 }
 
-// IBAN keeps the country code and the last four characters of an IBAN and
+// maskIBAN keeps the country code and the last four characters of an IBAN and
 // prints it in groups of four: "DE89 3704 0044 0532 0130 00" →
 // "DE** **** **** **** **30 00". Anything not shaped like an IBAN (country
 // letters, two check digits, 11–30 alphanumerics) gives the placeholder.
-func IBAN(s string) string {
+func maskIBAN(s string) string {
 	c := compactIBAN(s)
 	if c == "" {
 		return Placeholder
@@ -476,7 +276,7 @@ func compactIBAN(s string) string {
 	return string(b)
 }
 
-// IP truncates an IPv4 address to its /24 and an IPv6 address to its /48
+// maskIP truncates an IPv4 address to its /24 and an IPv6 address to its /48
 // and prints the prefix: "203.0.113.7" → "203.0.113.0/24". An IPv6 address
 // that carries an IPv4 address is shown as that IPv4 address's /24, so its
 // host byte is never shown: IPv4-mapped (::ffff:0:0/96), 6to4 (2002::/16,
@@ -484,7 +284,7 @@ func compactIBAN(s string) string {
 // (2001:0::/32, the client's IPv4 address inverted in the last 32 bits).
 // An address with a port or zone is accepted; the port and zone are
 // dropped. Anything else gives the placeholder.
-func IP(s string) string {
+func maskIP(s string) string {
 	if len(s) > 64 {
 		return Placeholder
 	}
@@ -531,26 +331,26 @@ var dateLayouts = []string{
 	"January 2, 2006", "Jan 2, 2006", "2 January 2006", "2 Jan 2006", "20060102",
 }
 
-// Date keeps only the year of a date: "1987-06-14" → "1987-**-**". It
+// maskDate keeps only the year of a date: "1987-06-14" → "1987-**-**". It
 // understands ISO 8601, RFC 3339, US and European numeric dates and English
 // month names; anything else gives the placeholder. An ambiguous numeric
 // date reveals only its year either way.
-func Date(s string) string {
+func maskDate(s string) string {
 	s = strings.TrimSpace(s)
 	if len(s) > 40 {
 		return Placeholder
 	}
 	for _, l := range dateLayouts {
 		if t, err := time.Parse(l, s); err == nil {
-			return DateOf(t)
+			return maskDateOf(t)
 		}
 	}
 	return Placeholder
 }
 
-// DateOf masks a time.Time to its year, like [Date]. The zero time gives the
+// maskDateOf masks a time.Time to its year, like maskDate. The zero time gives the
 // placeholder.
-func DateOf(t time.Time) string {
+func maskDateOf(t time.Time) string {
 	if t.IsZero() {
 		return Placeholder
 	}

@@ -22,7 +22,8 @@ func testMasker(t testing.TB) *Masker {
 func TestStyles(t *testing.T) {
 	m := testMasker(t)
 	tests := []struct {
-		style, in, want string
+		style    Style
+		in, want string
 	}{
 		{"full", "secret", "******"},
 		{"full", "", ""},
@@ -34,9 +35,9 @@ func TestStyles(t *testing.T) {
 		{"last4", "a", "*"},
 		{"last4", "", ""},
 		{"last4", "\xff\xfe\xfd\xfc\xfb\xfa\xf9\xf8", "********"},
-		{"first1", "Alice", "A****"},
-		{"first1", "A", "*"},
-		{"first1", "Ωmega", "Ω****"},
+		{"first-char", "Alice", "A****"},
+		{"first-char", "A", "*"},
+		{"first-char", "Ωmega", "Ω****"},
 		{"initials", "Ada Lovelace", "A. L."},
 		{"initials", "  jean-luc   picard ", "J. P."},
 		{"initials", "", Placeholder},
@@ -108,7 +109,7 @@ func TestStyles(t *testing.T) {
 		{"hmac", "", "hmac:t1:"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.style+"/"+tt.in, func(t *testing.T) {
+		t.Run(string(tt.style)+"/"+tt.in, func(t *testing.T) {
 			got, err := m.Mask(tt.style, tt.in)
 			require.NoError(t, err)
 			if tt.style == "hmac" {
@@ -133,7 +134,11 @@ func TestHMACStyle(t *testing.T) {
 	require.NotContains(t, a, "alice")
 
 	// Without a key there is no pseudonym, and never an unkeyed hash.
-	require.Equal(t, Placeholder, Apply("hmac", "alice@example.com"))
+	plain, err := NewMasker(nil)
+	require.NoError(t, err)
+	got, err := plain.Mask("hmac", "alice@example.com")
+	require.NoError(t, err)
+	require.Equal(t, Placeholder, got)
 
 	// Another key gives another pseudonym.
 	m2, err := NewMasker(&MaskerOptions{HMACKey: []byte("other-key-0123456789"), HMACKeyID: "t2"})
@@ -176,16 +181,19 @@ func TestRegister(t *testing.T) {
 	require.ErrorIs(t, err, ErrUnknownStyle)
 	require.Equal(t, Placeholder, got)
 
-	// The default registry is not affected.
-	require.Equal(t, Placeholder, Apply("echo", "secret"))
+	// Other maskers are not affected.
+	other, err := NewMasker(nil)
+	require.NoError(t, err)
+	_, err = other.Mask("echo", "secret")
+	require.ErrorIs(t, err, ErrUnknownStyle)
 }
 
 func TestDateOf(t *testing.T) {
-	require.Equal(t, "1987-**-**", DateOf(time.Date(1987, 6, 14, 0, 0, 0, 0, time.UTC)))
-	require.Equal(t, Placeholder, DateOf(time.Time{}))
+	require.Equal(t, "1987-**-**", maskDateOf(time.Date(1987, 6, 14, 0, 0, 0, 0, time.UTC)))
+	require.Equal(t, Placeholder, maskDateOf(time.Time{}))
 }
 
-var allStyles = []string{"full", "fixed", "last4", "first1", "initials", "email", "email:mask-domain",
+var allStyles = []Style{"full", "fixed", "last4", "first-char", "initials", "email", "email:mask-domain",
 	"phone", "phone:GB", "card", "card:bin6", "card:bin8", "iban", "ip", "date", "hmac"}
 
 // checkTotal asserts what every style promises for any input.
@@ -207,7 +215,7 @@ func checkTotal(t testing.TB, m *Masker, in string) {
 				continue
 			}
 		}
-		if name, _, _ := strings.Cut(st, ":"); name == "email" {
+		if name, _, _ := strings.Cut(string(st), ":"); name == "email" {
 			// A local part of one or two characters is masked whole.
 			if at := strings.LastIndexByte(in, '@'); at > 0 && utf8.RuneCountInString(in[:at]) <= 2 {
 				require.False(t, strings.HasPrefix(out, in[:at]) && !strings.HasPrefix(in, "*"), "style %s shows a short local part", st)
@@ -296,4 +304,53 @@ func FuzzStyles(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in string) {
 		checkTotal(t, m, in)
 	})
+}
+
+// An argument a built-in style does not take is an error wherever the style
+// is named, never a quiet fallback to the plain style (`mask=email:domain`
+// would otherwise show the domain the tag meant to hide).
+func TestStyleArguments(t *testing.T) {
+	m := testMasker(t)
+	require.NoError(t, m.Register("zip", func(v, arg string) string { return "zip(" + arg + ")" }))
+	for _, tc := range []struct {
+		style Style
+		ok    bool
+	}{
+		{"card", true}, {"card:bin6", true}, {"card:bin8", true}, {"card:bin9", false}, {"card:", true},
+		{"email:mask-domain", true}, {"email:domain", false},
+		{"phone:GB", true}, {"phone:XX", false},
+		{"last4:2", false}, {"full:x", false}, {"fixed:x", false}, {"first-char:x", false}, {"initials:x", false},
+		{"iban:x", false}, {"ip:x", false}, {"date:x", false},
+		{"hmac:email", true}, {"hmac:anything", true},
+		{"first1", false}, {"Card", false}, {"", false},
+		{"zip:3", true}, {"zip:anything", true},
+	} {
+		t.Run(string(tc.style), func(t *testing.T) {
+			out, err := m.Mask(tc.style, "4111 1111 1111 1111")
+			_, perr := NewPolicy([]Rule{{Action: ActionMask, Style: tc.style}}, &PolicyOptions{Masker: m})
+			if tc.ok {
+				require.NoError(t, err)
+				require.NoError(t, perr)
+				return
+			}
+			require.ErrorIs(t, err, ErrUnknownStyle)
+			require.Equal(t, Placeholder, out)
+			if tc.style != "" { // an empty rule style means the tag default
+				require.ErrorIs(t, perr, ErrUnknownStyle)
+			}
+		})
+	}
+	got, err := m.Mask("zip:3", "94107")
+	require.NoError(t, err)
+	require.Equal(t, "zip(3)", got, "custom styles receive their argument")
+
+	// In a tag, the view fails and names the field.
+	type rec struct {
+		Email string `pii:"email,mask=email:domain"`
+	}
+	vs, err := NewViews(nil, nil)
+	require.NoError(t, err)
+	_, err = ViewOf(t.Context(), vs, Viewer{ID: "a", Role: "agent", Channel: ChannelDirectMessage}, &rec{Email: "alice@example.com"})
+	require.ErrorIs(t, err, ErrUnknownStyle)
+	require.Equal(t, `mask: rec.Email: style "email:domain": unknown style argument`, err.Error())
 }

@@ -2,7 +2,6 @@ package mask
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"reflect"
 	"strconv"
@@ -11,7 +10,6 @@ import (
 	"time"
 
 	"github.com/fieldguard/pii"
-	"github.com/fieldguard/pii/internal/sealedtext"
 )
 
 // Viewer is the person looking at data: an agent, a supervisor, a fraud
@@ -23,24 +21,22 @@ type Viewer struct {
 	Channel Channel
 }
 
-// Budget limits how many values one viewer may reveal in a sliding window.
-type Budget struct {
-	Max    int           // reveals allowed per window; 0 = default 20
-	Window time.Duration // 0 = default one hour
-}
-
 // ViewsOptions configures [NewViews].
 type ViewsOptions struct {
-	// Audit receives reveal and alert events. Default: [NewSlogAudit] on
+	// Audit receives reveal and alert events. Default: [SlogAudit] on
 	// slog.Default(); there is no way to turn auditing off.
 	Audit AuditSink
-	// Budget is the per-viewer reveal budget (the breach signal).
-	Budget Budget
+	// RevealBudget is how many values one viewer may reveal in
+	// RevealWindow before the [EventBudgetExceeded] alert (the breach
+	// signal). Defaults: 20 per hour.
+	RevealBudget int
+	RevealWindow time.Duration
 	// RefuseOverBudget refuses reveals once a viewer is over budget,
 	// instead of only raising the alert.
 	RefuseOverBudget bool
-	// Now is the clock; default time.Now. Tests inject one.
-	Now func() time.Time
+	// Clock stamps audit events and slides the budget window. nil: the
+	// system clock.
+	Clock pii.Clock
 }
 
 // Views renders role- and channel-aware views of pii-tagged structs and
@@ -48,38 +44,38 @@ type ViewsOptions struct {
 type Views struct {
 	policy *Policy
 	audit  AuditSink
-	budget Budget
+	max    int
+	window time.Duration
 	refuse bool
-	now    func() time.Time
+	clock  pii.Clock
 
 	mu      sync.Mutex
 	reveals map[string][]time.Time // viewer id -> reveal times within the window
 }
 
-// NewViews returns Views applying policy (nil: [DefaultPolicy]). opts may
-// be nil.
+// NewViews returns Views applying policy (nil: tag and category defaults,
+// no rules). opts may be nil.
 func NewViews(policy *Policy, opts *ViewsOptions) (*Views, error) {
 	if policy == nil {
-		policy = DefaultPolicy()
+		policy = defaultPolicy
 	}
-	v := &Views{policy: policy, now: time.Now, reveals: map[string][]time.Time{}}
+	var o ViewsOptions
 	if opts != nil {
-		v.audit, v.budget, v.refuse = opts.Audit, opts.Budget, opts.RefuseOverBudget
-		if opts.Now != nil {
-			v.now = opts.Now
-		}
+		o = *opts
 	}
-	if v.budget.Max < 0 || v.budget.Window < 0 {
+	if o.RevealBudget < 0 || o.RevealWindow < 0 {
 		return nil, fmt.Errorf("mask: negative reveal budget")
 	}
-	if v.budget.Max == 0 {
-		v.budget.Max = 20
+	v := &Views{policy: policy, audit: o.Audit, max: o.RevealBudget, window: o.RevealWindow,
+		refuse: o.RefuseOverBudget, clock: pii.ClockOr(o.Clock), reveals: map[string][]time.Time{}}
+	if v.max == 0 {
+		v.max = 20
 	}
-	if v.budget.Window == 0 {
-		v.budget.Window = time.Hour
+	if v.window == 0 {
+		v.window = time.Hour
 	}
 	if v.audit == nil {
-		v.audit = NewSlogAudit(nil)
+		v.audit = SlogAudit(nil)
 	}
 	return v, nil
 }
@@ -120,18 +116,18 @@ func (p *Policy) plan(t reflect.Type, role string, ch Channel) (*viewPlan, error
 		d := p.Decide(f, role, ch)
 		fp := &fieldPlan{action: d.Action, reveal: d.Revealable}
 		if d.Action == ActionMask {
-			if d.Style == StyleHMAC {
+			if d.Style == styleHMAC {
 				// Same domain as log=hmac: pseudonyms link within a
 				// category, not across categories.
-				d.Style += ":" + f.Category
+				d.Style += Style(":" + f.Category)
 			}
-			fn, err := p.masker.Style(d.Style)
+			fn, err := p.masker.style(d.Style)
 			if err != nil {
 				return nil, &wrapError{msg: fmt.Sprintf("mask: %s.%s: style %q", s.Name, f.Path, d.Style), err: err}
 			}
 			fp.style = fn
-			name, _, _ := strings.Cut(d.Style, ":")
-			fp.date = name == StyleDate
+			name, _ := d.Style.split()
+			fp.date = Style(name) == styleDate
 		}
 		vp.fields[f] = fp
 	}
@@ -155,17 +151,8 @@ func structPtr(ptr any) (reflect.Value, error) {
 	return rv, nil
 }
 
-// View returns a masked deep copy of the struct ptr points to, as a pointer
-// of the same type. The original is never modified. A shown field that is
-// still sealed or tokenized fails the view with a [FieldError] (see the
-// package documentation). Masked strings hold
-// the style's output; a masked time.Time with the date style keeps only its
-// year (January 1st, UTC); other masked or denied non-string fields are
-// zero. Untagged fields that can hold tagged structs (a `Referrer
-// *Customer` without `pii:"dive"`, an `any` holding one) are zero: the
-// policy cannot reach them, so they are not shown. Unexported fields are
-// copied shallowly.
-func (v *Views) View(ctx context.Context, viewer Viewer, ptr any) (any, error) {
+// view is ViewOf for a pointer of any type.
+func (v *Views) view(ctx context.Context, viewer Viewer, ptr any) (any, error) {
 	rv, err := structPtr(ptr)
 	if err != nil {
 		return nil, err
@@ -192,9 +179,17 @@ func (v *Views) View(ctx context.Context, viewer Viewer, ptr any) (any, error) {
 	return cp.Interface(), nil
 }
 
-// ViewOf is [Views.View] with the type kept.
+// ViewOf returns a masked deep copy of the tagged struct ptr points to, as
+// viewer may see it; the original is never modified. Masked strings hold
+// the style's output; a masked time.Time with the date style keeps only its
+// year (January 1st, UTC); other masked or denied non-string fields are
+// zero. Untagged fields that can hold tagged structs (a `Referrer
+// *Customer` without `pii:"dive"`, an `any` holding one) are zero: the
+// policy cannot reach them, so they are not shown. Unexported fields are
+// copied shallowly. A shown field that is still sealed or tokenized fails
+// the view with a [FieldError] (see the package documentation).
 func ViewOf[T any](ctx context.Context, v *Views, viewer Viewer, ptr *T) (*T, error) {
-	out, err := v.View(ctx, viewer, ptr)
+	out, err := v.view(ctx, viewer, ptr)
 	if err != nil {
 		return nil, err
 	}
@@ -203,8 +198,9 @@ func ViewOf[T any](ctx context.Context, v *Views, viewer Viewer, ptr *T) (*T, er
 
 // ViewMap returns the tagged personal-data fields of the struct ptr points
 // to, masked for viewer, keyed by concrete path ("Email",
-// "Contacts[1].Phone"). Denied fields are absent; nil pointers are absent.
-// Values are strings.
+// "Contacts[1].Phone"), for templates, UIs and JSON (json.Marshal sorts the
+// keys). Denied fields are absent; nil pointers are absent. Values are
+// strings. Sealed or tokenized fields fail as in [ViewOf].
 func (v *Views) ViewMap(ctx context.Context, viewer Viewer, ptr any) (map[string]any, error) {
 	rv, err := structPtr(ptr)
 	if err != nil {
@@ -236,15 +232,6 @@ func (v *Views) ViewMap(ctx context.Context, viewer Viewer, ptr any) (map[string
 		return nil, err
 	}
 	return out, nil
-}
-
-// ViewJSON is [Views.ViewMap] encoded as a JSON object (keys sorted).
-func (v *Views) ViewJSON(ctx context.Context, viewer Viewer, ptr any) ([]byte, error) {
-	m, err := v.ViewMap(ctx, viewer, ptr)
-	if err != nil {
-		return nil, err
-	}
-	return json.Marshal(m)
 }
 
 var timeType = reflect.TypeFor[time.Time]()
@@ -291,76 +278,6 @@ func applyStruct(fp *fieldPlan, fv reflect.Value) {
 	}
 }
 
-// notClear returns a *FieldError when the value of field f at path is not
-// a clear value a view may show: an envelope ciphertext, or a token its
-// format marks as one (see tokenize.Card and tokenize.IBAN; formats whose
-// tokens look like values cannot be told apart).
-func notClear(s *pii.Schema, f *pii.Field, path string, fv reflect.Value) error {
-	if fv.Kind() == reflect.Pointer {
-		if fv.IsNil() {
-			return nil
-		}
-		fv = fv.Elem()
-	}
-	var cause error
-	switch {
-	case fv.Kind() == reflect.String:
-		cause = notClearString(f, fv.String())
-	case fv.Kind() == reflect.Slice && fv.Type().Elem().Kind() == reflect.Uint8:
-		cause = notClearString(f, string(fv.Bytes()))
-	case (fv.Kind() == reflect.Slice || fv.Kind() == reflect.Array) && fv.Type().Elem().Kind() == reflect.String:
-		for i := 0; i < fv.Len() && cause == nil; i++ {
-			cause = notClearString(f, fv.Index(i).String())
-		}
-	}
-	if cause == nil {
-		return nil
-	}
-	fe := &FieldError{Type: s.Name, Path: path, Err: cause}
-	switch {
-	case s.ID != nil:
-		fe.Record = s.ID.Path
-	case s.Subject != nil:
-		fe.Record = s.Subject.Path
-	}
-	return fe
-}
-
-func notClearString(f *pii.Field, v string) error {
-	switch {
-	case v == "":
-		return nil
-	case sealedtext.IsSealed(v):
-		return ErrSealed
-	case looksTokenized(f, v):
-		return ErrTokenized
-	}
-	return nil
-}
-
-// looksTokenized reports whether v, the value of a reversible token= field,
-// is marked as a token by its category's default format: card tokens fail
-// the Luhn check and IBAN tokens the mod-97 check, which real values pass.
-// Pseudonyms (token=hmac, "<key id>:<base64>") never have the shape of a
-// card number or IBAN, so they are shown like values.
-func looksTokenized(f *pii.Field, v string) bool {
-	if f.Opts.Token == "" {
-		return false
-	}
-	category := f.Category
-	if i := strings.LastIndexByte(category, '.'); i >= 0 {
-		category = category[i+1:]
-	}
-	switch category {
-	case "card":
-		return Card(v, 0) != Placeholder && !luhnSpan(v)
-	case "iban":
-		c := compactIBAN(v)
-		return c != "" && !ibanValid([]byte(c))
-	}
-	return false
-}
-
 func yearOnly(t time.Time) time.Time {
 	if t.IsZero() {
 		return t
@@ -377,7 +294,7 @@ func render(fp *fieldPlan, fv reflect.Value) (string, bool) {
 		fv = fv.Elem()
 	}
 	if fp.action == ActionMask && fp.date && fv.Type() == timeType {
-		return DateOf(fv.Interface().(time.Time)), true
+		return maskDateOf(fv.Interface().(time.Time)), true
 	}
 	s := clearString(fv)
 	if fp.action == ActionReveal {
@@ -411,164 +328,6 @@ func clearString(fv reflect.Value) string {
 		return fmt.Sprint(fv.Interface())
 	}
 	return ""
-}
-
-// deepCopy copies v, duplicating what pointers, slices and maps reach
-// through exported fields, so that masking the copy cannot touch the
-// original. Shared and cyclic pointers stay shared and cyclic in the copy.
-func deepCopy(v reflect.Value) reflect.Value {
-	var c copier
-	return c.copy(v)
-}
-
-type copier struct {
-	seen map[seenKey]reflect.Value // allocated on the first pointer
-}
-
-type seenKey struct {
-	p uintptr
-	t reflect.Type
-}
-
-func (c *copier) copy(v reflect.Value) reflect.Value {
-	switch v.Kind() {
-	case reflect.Pointer:
-		if v.IsNil() {
-			return v
-		}
-		k := seenKey{v.Pointer(), v.Type()}
-		if c.seen == nil {
-			c.seen = map[seenKey]reflect.Value{}
-		} else if done, ok := c.seen[k]; ok {
-			return done
-		}
-		np := reflect.New(v.Type().Elem())
-		c.seen[k] = np
-		np.Elem().Set(c.copy(v.Elem()))
-		return np
-	case reflect.Struct:
-		if v.Type() == timeType {
-			return v
-		}
-		nv := reflect.New(v.Type()).Elem()
-		nv.Set(v)
-		for i := 0; i < v.NumField(); i++ {
-			sf := v.Type().Field(i)
-			if !sf.IsExported() {
-				continue
-			}
-			fv := v.Field(i)
-			if scalar(sf.Type) {
-				continue
-			}
-			if tag := sf.Tag.Get("pii"); !sf.Anonymous && (tag == "" || tag == "-") {
-				// Not walked by the schema: if it can hold tagged
-				// personal data, the policy cannot mask it, so it is
-				// left out of the copy.
-				if reachesTagged(sf.Type) || (sf.Type.Kind() == reflect.Interface && !fv.IsNil() && reachesTagged(fv.Elem().Type())) {
-					nv.Field(i).SetZero()
-					continue
-				}
-			}
-			nv.Field(i).Set(c.copy(fv))
-		}
-		return nv
-	case reflect.Slice:
-		if v.IsNil() {
-			return v
-		}
-		ns := reflect.MakeSlice(v.Type(), v.Len(), v.Len())
-		reflect.Copy(ns, v)
-		if !scalar(v.Type().Elem()) {
-			for i := 0; i < v.Len(); i++ {
-				ns.Index(i).Set(c.copy(v.Index(i)))
-			}
-		}
-		return ns
-	case reflect.Array:
-		na := reflect.New(v.Type()).Elem()
-		na.Set(v)
-		if !scalar(v.Type().Elem()) {
-			for i := 0; i < v.Len(); i++ {
-				na.Index(i).Set(c.copy(v.Index(i)))
-			}
-		}
-		return na
-	case reflect.Map:
-		if v.IsNil() {
-			return v
-		}
-		nm := reflect.MakeMapWithSize(v.Type(), v.Len())
-		it := v.MapRange()
-		for it.Next() {
-			nm.SetMapIndex(it.Key(), c.copy(it.Value()))
-		}
-		return nm
-	case reflect.Interface:
-		if v.IsNil() {
-			return v
-		}
-		if reachesTagged(v.Elem().Type()) {
-			return reflect.Zero(v.Type())
-		}
-		nv := reflect.New(v.Type()).Elem()
-		nv.Set(c.copy(v.Elem()))
-		return nv
-	}
-	return v
-}
-
-var reachCache sync.Map // reflect.Type -> bool
-
-// reachesTagged reports whether values of t can hold a struct with tagged
-// personal-data fields (through pointers, slices, arrays, maps and struct
-// fields).
-func reachesTagged(t reflect.Type) bool {
-	if r, ok := reachCache.Load(t); ok {
-		return r.(bool)
-	}
-	r := reaches(t, map[reflect.Type]bool{})
-	reachCache.Store(t, r)
-	return r
-}
-
-func reaches(t reflect.Type, visiting map[reflect.Type]bool) bool {
-	for {
-		switch t.Kind() {
-		case reflect.Pointer, reflect.Slice, reflect.Array:
-			t = t.Elem()
-			continue
-		case reflect.Map:
-			if reaches(t.Key(), visiting) {
-				return true
-			}
-			t = t.Elem()
-			continue
-		}
-		break
-	}
-	if t.Kind() != reflect.Struct || t == timeType || visiting[t] {
-		return false
-	}
-	visiting[t] = true
-	if s, err := pii.SchemaOf(t); err == nil && len(s.Fields) > 0 {
-		return true
-	}
-	for i := 0; i < t.NumField(); i++ {
-		if reaches(t.Field(i).Type, visiting) {
-			return true
-		}
-	}
-	return false
-}
-
-// scalar reports types whose values hold no references.
-func scalar(t reflect.Type) bool {
-	switch t.Kind() {
-	case reflect.Pointer, reflect.Struct, reflect.Slice, reflect.Array, reflect.Map, reflect.Interface, reflect.Chan, reflect.Func, reflect.UnsafePointer:
-		return false
-	}
-	return true
 }
 
 // Reveal returns the clear value of one field (schema path "Email" or
@@ -605,7 +364,7 @@ func (v *Views) Reveal(ctx context.Context, viewer Viewer, ptr any, fieldPath, r
 		return "", err
 	}
 	ev := AuditEvent{
-		Time: v.now(), Kind: EventReveal, Viewer: viewer.ID, Role: viewer.Role, Channel: viewer.Channel,
+		Time: v.clock.Now(), Kind: EventReveal, Viewer: viewer.ID, Role: viewer.Role, Channel: viewer.Channel,
 		Tenant: vp.schema.TenantOf(ptr), Type: vp.schema.Name, Record: vp.schema.RecordOf(ptr), Field: path,
 		Category: field.Category, Reason: strings.TrimSpace(reason),
 	}
@@ -621,7 +380,7 @@ func (v *Views) Reveal(ctx context.Context, viewer Viewer, ptr any, fieldPath, r
 	}
 	if n, over := v.spend(viewer.ID, ev.Time); over {
 		alert := ev
-		alert.Kind, alert.Count, alert.Window = EventBudgetExceeded, n, v.budget.Window
+		alert.Kind, alert.Count, alert.Window = EventBudgetExceeded, n, v.window
 		if err := v.audit.Audit(ctx, alert); err != nil {
 			return "", fmt.Errorf("mask: audit: %w", err)
 		}
@@ -649,16 +408,16 @@ func (v *Views) spend(id string, now time.Time) (int, bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	ts := v.reveals[id]
-	cut := now.Add(-v.budget.Window)
+	cut := now.Add(-v.window)
 	k := 0
 	for k < len(ts) && !ts[k].After(cut) {
 		k++
 	}
 	ts = ts[k:]
 	n := len(ts) + 1
-	over := n > v.budget.Max
+	over := n > v.max
 	if !over || !v.refuse {
-		if len(ts) >= v.budget.Max*2 {
+		if len(ts) >= v.max*2 {
 			ts = ts[1:] // bound memory; the count stays over budget
 		}
 		ts = append(ts, now)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/fieldguard/pii"
+	"github.com/fieldguard/pii/piitest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -77,10 +78,10 @@ func (r *recordSink) Audit(_ context.Context, ev AuditEvent) error {
 	return r.err
 }
 
-func (r *recordSink) kinds() []string {
+func (r *recordSink) kinds() []EventKind {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var k []string
+	var k []EventKind
 	for _, e := range r.events {
 		k = append(k, e.Kind)
 	}
@@ -92,7 +93,7 @@ func TestViewAgentDirectMessage(t *testing.T) {
 	require.NoError(t, err)
 	orig := newCustomer()
 	before := deepCopy(reflectValue(orig)).Interface()
-	agent := Viewer{ID: "agent-7", Role: "agent", Channel: DirectMessage}
+	agent := Viewer{ID: "agent-7", Role: "agent", Channel: ChannelDirectMessage}
 
 	got, err := ViewOf(context.Background(), vs, agent, orig)
 	require.NoError(t, err)
@@ -127,7 +128,7 @@ func TestViewPublicDeniesSensitive(t *testing.T) {
 	vs, err := NewViews(nil, nil)
 	require.NoError(t, err)
 	c := newCustomer()
-	got, err := ViewOf(context.Background(), vs, Viewer{ID: "a", Role: "agent", Channel: PublicSocial}, c)
+	got, err := ViewOf(context.Background(), vs, Viewer{ID: "a", Role: "agent", Channel: ChannelPublicSocial}, c)
 	require.NoError(t, err)
 	require.Empty(t, got.Card)
 	require.Empty(t, got.SSN)
@@ -141,11 +142,11 @@ func TestViewPublicDeniesSensitive(t *testing.T) {
 		Name string `pii:"name,sensitive"`
 		Nick string `pii:"name"`
 	}
-	n, err := ViewOf(context.Background(), vs, Viewer{ID: "a", Role: "agent", Channel: PublicSocial}, &note{ID: "n", Name: "Ada Lovelace", Nick: "Ada Lovelace"})
+	n, err := ViewOf(context.Background(), vs, Viewer{ID: "a", Role: "agent", Channel: ChannelPublicSocial}, &note{ID: "n", Name: "Ada Lovelace", Nick: "Ada Lovelace"})
 	require.NoError(t, err)
 	require.Empty(t, n.Name)
 	require.Equal(t, "A. L.", n.Nick)
-	n, err = ViewOf(context.Background(), vs, Viewer{ID: "a", Role: "agent", Channel: DirectMessage}, &note{ID: "n", Name: "Ada Lovelace"})
+	n, err = ViewOf(context.Background(), vs, Viewer{ID: "a", Role: "agent", Channel: ChannelDirectMessage}, &note{ID: "n", Name: "Ada Lovelace"})
 	require.NoError(t, err)
 	require.Equal(t, "A. L.", n.Name)
 
@@ -157,11 +158,11 @@ func TestViewPublicDeniesSensitive(t *testing.T) {
 
 func TestPolicyRules(t *testing.T) {
 	p, err := NewPolicy([]Rule{
-		{Category: "card", Role: "fraud", Channel: SecureChat, Action: ActionReveal},
+		{Category: "card", Role: "fraud", Channel: ChannelSecureChat, Action: ActionReveal},
 		{Field: "Email", Action: ActionMask, Style: "email:mask-domain"},
 		{Category: "phone", Role: "agent", Action: ActionMask, Style: "last4"},
 		{Field: "Contacts[].Phone", Role: "agent", Action: ActionDeny},
-		{Category: "health", Channel: SecureChat, Role: "nurse", Action: ActionReveal},
+		{Category: "health", Channel: ChannelSecureChat, Role: "nurse", Action: ActionReveal},
 	}, nil)
 	require.NoError(t, err)
 	vs, err := NewViews(p, &ViewsOptions{Audit: &recordSink{}})
@@ -169,21 +170,21 @@ func TestPolicyRules(t *testing.T) {
 	c := newCustomer()
 	ctx := context.Background()
 
-	fraud, err := ViewOf(ctx, vs, Viewer{ID: "f1", Role: "fraud", Channel: SecureChat}, c)
+	fraud, err := ViewOf(ctx, vs, Viewer{ID: "f1", Role: "fraud", Channel: ChannelSecureChat}, c)
 	require.NoError(t, err)
 	require.Equal(t, c.Card, fraud.Card)
 	require.Equal(t, "a***@*******.com", fraud.Email)
 
-	agent, err := ViewOf(ctx, vs, Viewer{ID: "a1", Role: "agent", Channel: DirectMessage}, c)
+	agent, err := ViewOf(ctx, vs, Viewer{ID: "a1", Role: "agent", Channel: ChannelDirectMessage}, c)
 	require.NoError(t, err)
 	require.Equal(t, "***********3456", agent.Phone)
 	require.Empty(t, agent.Contacts[0].Phone)
 	require.Equal(t, "**** **** **** 1111", agent.Card)
 
-	nurse, err := ViewOf(ctx, vs, Viewer{ID: "n1", Role: "nurse", Channel: SecureChat}, c)
+	nurse, err := ViewOf(ctx, vs, Viewer{ID: "n1", Role: "nurse", Channel: ChannelSecureChat}, c)
 	require.NoError(t, err)
 	require.Equal(t, "asthma", nurse.Diagnosis)
-	nurse, err = ViewOf(ctx, vs, Viewer{ID: "n1", Role: "nurse", Channel: PublicSocial}, c)
+	nurse, err = ViewOf(ctx, vs, Viewer{ID: "n1", Role: "nurse", Channel: ChannelPublicSocial}, c)
 	require.NoError(t, err)
 	require.Empty(t, nurse.Diagnosis)
 
@@ -192,7 +193,7 @@ func TestPolicyRules(t *testing.T) {
 	p2, err := NewPolicy([]Rule{
 		{Category: "card", Role: "fraud", Action: ActionMask, Style: "card:bin6"},
 		{Category: "health", Role: "nurse", Action: ActionReveal},
-		{Category: "national_id", Role: "press", Channel: PublicSocial, Action: ActionMask, Style: "fixed"},
+		{Category: "national_id", Role: "press", Channel: ChannelPublicSocial, Action: ActionMask, Style: "fixed"},
 	}, nil)
 	require.NoError(t, err)
 	for _, tc := range []struct {
@@ -200,12 +201,12 @@ func TestPolicyRules(t *testing.T) {
 		ch        Channel
 		want      Action
 	}{
-		{"fraud", "card", PublicSocial, ActionDeny},
-		{"fraud", "card", SecureChat, ActionMask},
-		{"nurse", "health", PublicSocial, ActionDeny},
+		{"fraud", "card", ChannelPublicSocial, ActionDeny},
+		{"fraud", "card", ChannelSecureChat, ActionMask},
+		{"nurse", "health", ChannelPublicSocial, ActionDeny},
 		{"nurse", "health", "carrier_pigeon", ActionDeny},
-		{"nurse", "health", Phone, ActionReveal},
-		{"press", "national_id", PublicSocial, ActionMask},
+		{"nurse", "health", ChannelPhone, ActionReveal},
+		{"press", "national_id", ChannelPublicSocial, ActionMask},
 	} {
 		d := p2.decide("X", tc.cat, pii.Options{}, tc.role, tc.ch)
 		require.Equal(t, tc.want, d.Action, "%s %s on %s", tc.role, tc.cat, tc.ch)
@@ -222,11 +223,11 @@ func TestPolicyRules(t *testing.T) {
 	require.Error(t, err)
 }
 
-func TestViewMapAndJSON(t *testing.T) {
+func TestViewMap(t *testing.T) {
 	vs, err := NewViews(nil, nil)
 	require.NoError(t, err)
 	c := newCustomer()
-	agent := Viewer{ID: "a", Role: "agent", Channel: DirectMessage}
+	agent := Viewer{ID: "a", Role: "agent", Channel: ChannelDirectMessage}
 	m, err := vs.ViewMap(context.Background(), agent, c)
 	require.NoError(t, err)
 	require.Equal(t, "a***@example.com", m["Email"])
@@ -235,12 +236,12 @@ func TestViewMapAndJSON(t *testing.T) {
 	require.Equal(t, "+33 ******678", m["Contacts[1].Phone"])
 	require.Len(t, m, 14)
 
-	pub, err := vs.ViewMap(context.Background(), Viewer{ID: "a", Role: "agent", Channel: PublicSocial}, c)
+	pub, err := vs.ViewMap(context.Background(), Viewer{ID: "a", Role: "agent", Channel: ChannelPublicSocial}, c)
 	require.NoError(t, err)
 	require.NotContains(t, pub, "Card")
 	require.NotContains(t, pub, "Diagnosis")
 
-	js, err := vs.ViewJSON(context.Background(), agent, c)
+	js, err := json.Marshal(m)
 	require.NoError(t, err)
 	var back map[string]any
 	require.NoError(t, json.Unmarshal(js, &back))
@@ -251,18 +252,18 @@ func TestViewMapAndJSON(t *testing.T) {
 
 	_, err = vs.ViewMap(context.Background(), agent, *c)
 	require.Error(t, err)
-	_, err = vs.View(context.Background(), agent, (*testCustomer)(nil))
+	_, err = ViewOf(context.Background(), vs, agent, (*testCustomer)(nil))
 	require.Error(t, err)
 }
 
 func TestReveal(t *testing.T) {
 	sink := &recordSink{}
 	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
-	vs, err := NewViews(nil, &ViewsOptions{Audit: sink, Now: func() time.Time { return now }})
+	vs, err := NewViews(nil, &ViewsOptions{Audit: sink, Clock: piitest.NewClock(now)})
 	require.NoError(t, err)
 	c := newCustomer()
 	ctx := context.Background()
-	sup := Viewer{ID: "sup-1", Role: "supervisor", Channel: SecureChat}
+	sup := Viewer{ID: "sup-1", Role: "supervisor", Channel: ChannelSecureChat}
 
 	tests := []struct {
 		name    string
@@ -271,17 +272,17 @@ func TestReveal(t *testing.T) {
 		reason  string
 		want    string
 		wantErr error
-		event   string
+		event   EventKind
 	}{
 		{"supervisor email", sup, "Email", "customer asked to confirm address", c.Email, nil, EventReveal},
 		{"no reason", sup, "Email", "  ", "", ErrReasonRequired, ""},
-		{"agent denied", Viewer{ID: "a", Role: "agent", Channel: SecureChat}, "Email", "curious", "", ErrDenied, EventRevealDenied},
+		{"agent denied", Viewer{ID: "a", Role: "agent", Channel: ChannelSecureChat}, "Email", "curious", "", ErrDenied, EventRevealDenied},
 		{"supervisor not on card", sup, "Card", "refund", "", ErrDenied, EventRevealDenied},
-		{"fraud card", Viewer{ID: "f", Role: "fraud", Channel: SecureChat}, "Card", "chargeback 991", c.Card, nil, EventReveal},
-		{"fraud card on public", Viewer{ID: "f", Role: "fraud", Channel: PublicSocial}, "Card", "chargeback 991", "", ErrDenied, EventRevealDenied},
-		{"no viewer id", Viewer{Role: "supervisor", Channel: SecureChat}, "Email", "x", "", ErrDenied, EventRevealDenied},
+		{"fraud card", Viewer{ID: "f", Role: "fraud", Channel: ChannelSecureChat}, "Card", "chargeback 991", c.Card, nil, EventReveal},
+		{"fraud card on public", Viewer{ID: "f", Role: "fraud", Channel: ChannelPublicSocial}, "Card", "chargeback 991", "", ErrDenied, EventRevealDenied},
+		{"no viewer id", Viewer{Role: "supervisor", Channel: ChannelSecureChat}, "Email", "x", "", ErrDenied, EventRevealDenied},
 		{"unknown field", sup, "Nope", "x", "", ErrNoField, ""},
-		{"nested field", Viewer{ID: "f", Role: "fraud", Channel: Phone}, "Phone", "callback", c.Phone, nil, EventReveal},
+		{"nested field", Viewer{ID: "f", Role: "fraud", Channel: ChannelPhone}, "Phone", "callback", c.Phone, nil, EventReveal},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -327,7 +328,7 @@ func TestRevealConcretePath(t *testing.T) {
 	vs, err := NewViews(p, &ViewsOptions{Audit: sink})
 	require.NoError(t, err)
 	c := newCustomer()
-	got, err := vs.Reveal(context.Background(), Viewer{ID: "s", Role: "supervisor", Channel: Phone}, c, "Contacts[1].Phone", "call back")
+	got, err := vs.Reveal(context.Background(), Viewer{ID: "s", Role: "supervisor", Channel: ChannelPhone}, c, "Contacts[1].Phone", "call back")
 	require.NoError(t, err)
 	require.Equal(t, c.Contacts[1].Phone, got)
 	require.Equal(t, "Contacts[1].Phone", sink.events[0].Field)
@@ -337,20 +338,20 @@ func TestRevealBudget(t *testing.T) {
 	for _, refuse := range []bool{false, true} {
 		t.Run(fmt.Sprint("refuse=", refuse), func(t *testing.T) {
 			sink := &recordSink{}
-			now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
-			vs, err := NewViews(nil, &ViewsOptions{Audit: sink, Budget: Budget{Max: 3, Window: time.Minute},
-				RefuseOverBudget: refuse, Now: func() time.Time { return now }})
+			clk := piitest.NewClock(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
+			vs, err := NewViews(nil, &ViewsOptions{Audit: sink, RevealBudget: 3, RevealWindow: time.Minute,
+				RefuseOverBudget: refuse, Clock: clk})
 			require.NoError(t, err)
 			c := newCustomer()
-			sup := Viewer{ID: "sup-1", Role: "supervisor", Channel: SecureChat}
-			other := Viewer{ID: "sup-2", Role: "supervisor", Channel: SecureChat}
+			sup := Viewer{ID: "sup-1", Role: "supervisor", Channel: ChannelSecureChat}
+			other := Viewer{ID: "sup-2", Role: "supervisor", Channel: ChannelSecureChat}
 			ctx := context.Background()
 			for range 3 {
 				_, err := vs.Reveal(ctx, sup, c, "Email", "r")
 				require.NoError(t, err)
-				now = now.Add(time.Second)
+				clk.Add(time.Second)
 			}
-			require.Equal(t, []string{EventReveal, EventReveal, EventReveal}, sink.kinds())
+			require.Equal(t, []EventKind{EventReveal, EventReveal, EventReveal}, sink.kinds())
 
 			got, err := vs.Reveal(ctx, sup, c, "Email", "r")
 			if refuse {
@@ -361,7 +362,7 @@ func TestRevealBudget(t *testing.T) {
 			} else {
 				require.NoError(t, err)
 				require.Equal(t, c.Email, got)
-				require.Equal(t, []string{EventBudgetExceeded, EventReveal}, sink.kinds()[3:])
+				require.Equal(t, []EventKind{EventBudgetExceeded, EventReveal}, sink.kinds()[3:])
 			}
 			alert := sink.events[3]
 			require.Equal(t, 4, alert.Count)
@@ -372,24 +373,26 @@ func TestRevealBudget(t *testing.T) {
 			require.NoError(t, err)
 
 			// The window slides.
-			now = now.Add(2 * time.Minute)
+			clk.Add(2 * time.Minute)
 			n := len(sink.kinds())
 			_, err = vs.Reveal(ctx, sup, c, "Email", "r")
 			require.NoError(t, err)
-			require.Equal(t, []string{EventReveal}, sink.kinds()[n:])
+			require.Equal(t, []EventKind{EventReveal}, sink.kinds()[n:])
 		})
 	}
-	_, err := NewViews(nil, &ViewsOptions{Budget: Budget{Max: -1}})
+	_, err := NewViews(nil, &ViewsOptions{RevealBudget: -1})
+	require.Error(t, err)
+	_, err = NewViews(nil, &ViewsOptions{RevealWindow: -time.Second})
 	require.Error(t, err)
 }
 
 func TestSlogAudit(t *testing.T) {
 	var buf bytes.Buffer
-	sink := NewSlogAudit(slog.New(slog.NewJSONHandler(&buf, nil)))
-	vs, err := NewViews(nil, &ViewsOptions{Audit: sink, Budget: Budget{Max: 1, Window: time.Hour}})
+	sink := SlogAudit(slog.New(slog.NewJSONHandler(&buf, nil)))
+	vs, err := NewViews(nil, &ViewsOptions{Audit: sink, RevealBudget: 1, RevealWindow: time.Hour})
 	require.NoError(t, err)
 	c := newCustomer()
-	sup := Viewer{ID: "sup-1", Role: "supervisor", Channel: SecureChat}
+	sup := Viewer{ID: "sup-1", Role: "supervisor", Channel: ChannelSecureChat}
 	for range 2 {
 		_, err = vs.Reveal(context.Background(), sup, c, "Email", "confirm address")
 		require.NoError(t, err)
@@ -412,13 +415,13 @@ func TestSlogAudit(t *testing.T) {
 }
 
 func TestViewsConcurrent(t *testing.T) {
-	vs, err := NewViews(nil, &ViewsOptions{Audit: &recordSink{}, Budget: Budget{Max: 1000}})
+	vs, err := NewViews(nil, &ViewsOptions{Audit: &recordSink{}, RevealBudget: 1000})
 	require.NoError(t, err)
 	c := newCustomer()
 	var wg sync.WaitGroup
 	for i := range 8 {
 		wg.Go(func() {
-			v := Viewer{ID: fmt.Sprint("v", i%2), Role: []string{"agent", "supervisor"}[i%2], Channel: DirectMessage}
+			v := Viewer{ID: fmt.Sprint("v", i%2), Role: []string{"agent", "supervisor"}[i%2], Channel: ChannelDirectMessage}
 			for range 50 {
 				got, err := ViewOf(context.Background(), vs, v, c)
 				require.NoError(t, err)
@@ -436,19 +439,19 @@ func TestViewsConcurrent(t *testing.T) {
 
 func TestText(t *testing.T) {
 	msg := "card 4111 1111 1111 1111, mail alice@example.com, call +44 7911 123456, ssn 123-45-6789"
-	out, fs := Text(msg, nil, PublicSocial)
+	out, fs := Text(msg, nil, ChannelPublicSocial)
 	require.Len(t, fs, 4)
 	require.Equal(t, "card [card removed], mail a***@example.com, call +44 ******3456, ssn [ssn removed]", out)
 
-	out, _ = Text(msg, nil, SecureChat)
+	out, _ = Text(msg, nil, ChannelSecureChat)
 	require.Equal(t, "card **** **** **** 1111, mail a***@example.com, call +44 ******3456, ssn *******6789", out)
 
-	p, err := NewPolicy([]Rule{{Category: "email", Channel: Email, Action: ActionReveal}}, nil)
+	p, err := NewPolicy([]Rule{{Category: "email", Channel: ChannelEmail, Action: ActionReveal}}, nil)
 	require.NoError(t, err)
-	out, _ = Text("write to alice@example.com", p, Email)
+	out, _ = Text("write to alice@example.com", p, ChannelEmail)
 	require.Equal(t, "write to alice@example.com", out)
 
-	out, fs = Text("nothing here", nil, PublicSocial)
+	out, fs = Text("nothing here", nil, ChannelPublicSocial)
 	require.Equal(t, "nothing here", out)
 	require.Empty(t, fs)
 }
@@ -457,23 +460,22 @@ func TestCheck(t *testing.T) {
 	msg := "card 4111 1111 1111 1111 or call +44 7911 123456"
 	tests := []struct {
 		ch     Channel
-		kinds  []string
+		kinds  []Kind
 		advice string
 	}{
-		{PublicSocial, []string{"card", "phone"}, "secure chat or the phone"},
-		{DirectMessage, []string{"card"}, "secure chat or the phone"},
-		{Email, []string{"card"}, "secure chat or the phone"},
-		{SecureChat, nil, ""},
-		{Phone, nil, ""},
+		{ChannelPublicSocial, []Kind{KindCard, KindPhone}, "secure chat or the phone"},
+		{ChannelDirectMessage, []Kind{KindCard}, "secure chat or the phone"},
+		{ChannelEmail, []Kind{KindCard}, "secure chat or the phone"},
+		{ChannelSecureChat, nil, ""},
+		{ChannelPhone, nil, ""},
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.ch), func(t *testing.T) {
-			err := Check(msg, tt.ch)
+			err := Check(msg, tt.ch, nil)
 			if tt.kinds == nil {
 				require.NoError(t, err)
 				return
 			}
-			require.ErrorIs(t, err, ErrChannel)
 			var ce *ChannelError
 			require.ErrorAs(t, err, &ce)
 			require.Equal(t, tt.kinds, ce.Kinds)
@@ -482,16 +484,18 @@ func TestCheck(t *testing.T) {
 			require.NotContains(t, err.Error(), "4111")
 		})
 	}
-	err := Check("mail me at alice@example.com", PublicSocial)
+	err := Check("mail me at alice@example.com", ChannelPublicSocial, nil)
 	require.ErrorContains(t, err, "direct message")
-	for _, ch := range []Channel{DirectMessage, Email} {
-		err = Check("my SSN is 123-45-6789", ch)
-		require.ErrorIs(t, err, ErrChannel, "no social security numbers in %s", ch)
+	for _, ch := range []Channel{ChannelDirectMessage, ChannelEmail} {
+		err = Check("my SSN is 123-45-6789", ch, nil)
+		var ce *ChannelError
+		require.ErrorAs(t, err, &ce, "no social security numbers in %s", ch)
+		require.Equal(t, []Kind{KindSSN}, ce.Kinds)
 		require.ErrorContains(t, err, "secure chat or the phone")
 		require.NotContains(t, err.Error(), "6789")
 	}
-	require.NoError(t, Check("my SSN is 123-45-6789", SecureChat))
-	require.NoError(t, Check("order #12345 ships on 2024-05-12", PublicSocial))
+	require.NoError(t, Check("my SSN is 123-45-6789", ChannelSecureChat, nil))
+	require.NoError(t, Check("order #12345 ships on 2024-05-12", ChannelPublicSocial, nil))
 }
 
 func reflectValue(p *testCustomer) reflect.Value { return reflect.ValueOf(p) }
@@ -508,7 +512,7 @@ func TestViewUntaggedPersonalData(t *testing.T) {
 	require.NoError(t, err)
 	n := &testNode{Email: "bob@example.com", Tags: []string{"vip"}, Meta: map[string]any{"k": []int{1}, "c": newCustomer(), "d": testAddress{}}}
 	n.Next = n
-	got, err := ViewOf(context.Background(), vs, Viewer{ID: "a", Role: "agent", Channel: DirectMessage}, n)
+	got, err := ViewOf(context.Background(), vs, Viewer{ID: "a", Role: "agent", Channel: ChannelDirectMessage}, n)
 	require.NoError(t, err)
 	require.Equal(t, "b***@example.com", got.Email)
 	require.Nil(t, got.Next, "an untagged field holding tagged data is left out")
@@ -524,9 +528,11 @@ func TestPolicyScanOptions(t *testing.T) {
 	p, err := NewPolicy(nil, &PolicyOptions{Scan: &ScanOptions{Regions: []string{"GB"}}})
 	require.NoError(t, err)
 	msg := "call me on 07911 123456"
-	require.NoError(t, Check(msg, PublicSocial), "not a valid US number")
-	require.ErrorIs(t, p.Check(msg, PublicSocial), ErrChannel)
-	out, fs := Text(msg, p, DirectMessage)
+	require.NoError(t, Check(msg, ChannelPublicSocial, nil), "not a valid US number")
+	var ce *ChannelError
+	require.ErrorAs(t, Check(msg, ChannelPublicSocial, &ScanOptions{Regions: []string{"GB"}}), &ce)
+	require.Equal(t, []Kind{KindPhone}, ce.Kinds)
+	out, fs := Text(msg, p, ChannelDirectMessage)
 	require.Len(t, fs, 1)
 	require.Equal(t, "call me on +44 ******3456", out)
 }

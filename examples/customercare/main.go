@@ -44,12 +44,16 @@ type Customer struct {
 	Plan      string    `pii:"-"`
 }
 
-// The example's fixed "now", so the audit lines are reproducible.
-var now = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+// fixedClock is the example's clock: a fixed "now", so the audit lines are
+// reproducible. A service passes nil (the system clock); tests use
+// piitest.NewClock.
+type fixedClock struct{}
+
+func (fixedClock) Now() time.Time { return time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC) }
 
 var (
 	roles    = []string{"agent", "supervisor", "fraud"}
-	channels = []mask.Channel{mask.PublicSocial, mask.DirectMessage, mask.SecureChat, mask.Phone}
+	channels = []mask.Channel{mask.ChannelPublicSocial, mask.ChannelDirectMessage, mask.ChannelSecureChat, mask.ChannelPhone}
 	columns  = []string{"Name", "Email", "Phone", "Card", "BirthDate"}
 )
 
@@ -60,15 +64,15 @@ var (
 //   - on the phone, a supervisor sees the number they are calling in clear.
 func policy() (*mask.Policy, error) {
 	return mask.NewPolicy([]mask.Rule{
-		{Category: "email", Channel: mask.PublicSocial, Action: mask.ActionDeny},
-		{Category: "phone", Channel: mask.PublicSocial, Action: mask.ActionDeny},
-		{Category: "dob", Channel: mask.PublicSocial, Action: mask.ActionDeny},
+		{Category: "email", Channel: mask.ChannelPublicSocial, Action: mask.ActionDeny},
+		{Category: "phone", Channel: mask.ChannelPublicSocial, Action: mask.ActionDeny},
+		{Category: "dob", Channel: mask.ChannelPublicSocial, Action: mask.ActionDeny},
 		{Category: "card", Role: "fraud", Action: mask.ActionMask, Style: "card:bin6"},
 		// A role rule is more specific than a channel rule, and an explicit
 		// rule overrides the default denial of sensitive categories on
 		// public channels: say again that the card stays off them.
-		{Category: "card", Role: "fraud", Channel: mask.PublicSocial, Action: mask.ActionDeny},
-		{Category: "phone", Role: "supervisor", Channel: mask.Phone, Action: mask.ActionReveal},
+		{Category: "card", Role: "fraud", Channel: mask.ChannelPublicSocial, Action: mask.ActionDeny},
+		{Category: "phone", Role: "supervisor", Channel: mask.ChannelPhone, Action: mask.ActionReveal},
 	}, nil)
 }
 
@@ -122,10 +126,11 @@ func demo(ctx context.Context, out io.Writer, budget int) error {
 		},
 	}))
 	views, err := mask.NewViews(p, &mask.ViewsOptions{
-		Audit:            mask.NewSlogAudit(logger),
-		Budget:           mask.Budget{Max: budget, Window: time.Hour},
+		Audit:            mask.SlogAudit(logger),
+		RevealBudget:     budget,
+		RevealWindow:     time.Hour,
 		RefuseOverBudget: true,
-		Now:              func() time.Time { return now },
+		Clock:            fixedClock{},
 	})
 	if err != nil {
 		return err
@@ -158,9 +163,9 @@ func demo(ctx context.Context, out io.Writer, budget int) error {
 	draft := "@ada_l Sorry about that! I have updated card " + c.Card + " on your account."
 	fmt.Fprintf(out, "draft:   %s\n", draft)
 	var ce *mask.ChannelError
-	switch err := mask.Check(draft, mask.PublicSocial); {
+	switch err := mask.Check(draft, mask.ChannelPublicSocial, nil); {
 	case errors.As(err, &ce):
-		fmt.Fprintf(out, "refused: the reply carries %s, which %s must not carry\n", strings.Join(ce.Kinds, ", "), ce.Channel)
+		fmt.Fprintf(out, "refused: the reply carries %s, which %s must not carry\n", kinds(ce.Kinds), ce.Channel)
 		fmt.Fprintf(out, "advice:  %s\n", ce.Advice)
 	case err != nil:
 		return err
@@ -170,25 +175,25 @@ func demo(ctx context.Context, out io.Writer, budget int) error {
 	fmt.Fprintln(out, "the same words on each channel:")
 	for _, ch := range channels {
 		verdict := "allowed"
-		if err := mask.Check(draft, ch); errors.As(err, &ce) {
-			verdict = "refused (" + strings.Join(ce.Kinds, ", ") + ")"
+		if err := mask.Check(draft, ch, nil); errors.As(err, &ce) {
+			verdict = "refused (" + kinds(ce.Kinds) + ")"
 		} else if err != nil {
 			return err
 		}
 		fmt.Fprintf(out, "  %-15s %s\n", ch, verdict)
 	}
-	redacted, _ := mask.Text(draft, p, mask.PublicSocial)
+	redacted, _ := mask.Text(draft, p, mask.ChannelPublicSocial)
 	fmt.Fprintf(out, "or let mask.Text redact it: %s\n", redacted)
 	safe := "@ada_l Sorry about that! Let's continue in our secure chat so we can check your payment details."
-	fmt.Fprintf(out, "rewrite: %s\ncheck:   %v\n", safe, okOr(mask.Check(safe, mask.PublicSocial)))
+	fmt.Fprintf(out, "rewrite: %s\ncheck:   %v\n", safe, okOr(mask.Check(safe, mask.ChannelPublicSocial, nil)))
 
 	fmt.Fprintf(out, "\n== 3. Reveals are audited (each line below is the audit record)\n\n")
-	agent := mask.Viewer{ID: "agent-7", Role: "agent", Channel: mask.SecureChat}
+	agent := mask.Viewer{ID: "agent-7", Role: "agent", Channel: mask.ChannelSecureChat}
 	if _, err := views.Reveal(ctx, agent, c, "Email", "customer asked what address we have"); !errors.Is(err, mask.ErrDenied) {
 		return fmt.Errorf("agent reveal: want denial, got %v", err)
 	}
 	fmt.Fprintf(out, "-> agent-7 may not reveal the e-mail: %v\n", mask.ErrDenied)
-	sup := mask.Viewer{ID: "sup-2", Role: "supervisor", Channel: mask.SecureChat}
+	sup := mask.Viewer{ID: "sup-2", Role: "supervisor", Channel: mask.ChannelSecureChat}
 	email, err := views.Reveal(ctx, sup, c, "Email", "customer asked what address we have")
 	if err != nil {
 		return err
@@ -196,7 +201,7 @@ func demo(ctx context.Context, out io.Writer, budget int) error {
 	fmt.Fprintf(out, "-> sup-2 reads the e-mail to the customer: %s\n", email)
 
 	fmt.Fprintf(out, "\n== 4. A fraud analyst keeps revealing: the budget is %d reveals per hour\n\n", budget)
-	fraud := mask.Viewer{ID: "fraud-3", Role: "fraud", Channel: mask.SecureChat}
+	fraud := mask.Viewer{ID: "fraud-3", Role: "fraud", Channel: mask.ChannelSecureChat}
 	for i := 1; i <= budget+1; i++ {
 		card, err := views.Reveal(ctx, fraud, c, "Card", fmt.Sprintf("chargeback case CB-%d", 880+i))
 		switch {
@@ -209,6 +214,14 @@ func demo(ctx context.Context, out io.Writer, budget int) error {
 		}
 	}
 	return nil
+}
+
+func kinds(ks []mask.Kind) string {
+	s := make([]string, len(ks))
+	for i, k := range ks {
+		s[i] = string(k)
+	}
+	return strings.Join(s, ", ")
 }
 
 func okOr(err error) string {

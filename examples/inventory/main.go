@@ -48,7 +48,7 @@ type Payment struct {
 type Conversation struct {
 	ID      string `pii:"id"`
 	Subject string `pii:"subject"`
-	Handle  string `pii:"username,mask=first1,retain=90d,then=anonymize,purpose=support,basis=legitimate_interests"`
+	Handle  string `pii:"username,mask=first-char,retain=90d,then=anonymize,purpose=support,basis=legitimate_interests"`
 	Body    string `pii:"free_text,encrypt,sensitive,retain=90d,then=null,purpose=support,basis=legitimate_interests"`
 	Channel string `pii:"-"`
 }

@@ -1,0 +1,84 @@
+package mask
+
+import (
+	"errors"
+	"strings"
+)
+
+// Errors returned by views and reveals.
+var (
+	ErrDenied         = errors.New("mask: not allowed to reveal this field")
+	ErrReasonRequired = errors.New("mask: a reason is required to reveal a value")
+	ErrBudgetExceeded = errors.New("mask: reveal budget exceeded")
+	ErrNoField        = errors.New("mask: no such tagged field")
+	// ErrSealed: a field to be shown still holds an envelope ciphertext
+	// ("pii1.…"): the record was not opened before the view.
+	ErrSealed = errors.New("mask: field is still sealed; open the record before viewing it")
+	// ErrTokenized: a token= field to be shown holds a value its format
+	// marks as a token (a card number failing the Luhn check, an IBAN
+	// failing mod 97): the record was not reversed before the view.
+	ErrTokenized = errors.New("mask: field holds a token; reverse it before viewing it")
+)
+
+// FieldError is the error of a view or reveal for one field that cannot be
+// shown. It names the type, the concrete field path and the field that
+// identifies the record (not its value), never the field's value. Err is
+// ErrSealed or ErrTokenized; errors.Is sees through FieldError.
+type FieldError struct {
+	Type   string // schema name of the struct type
+	Path   string // concrete field path, "Contacts[1].Phone"
+	Record string // path of the id field (or the subject field when there is no id); "" when the type has neither
+	Err    error
+}
+
+// Error returns "mask: <Type>.<Path> (record id in <Type>.<Record>): <cause>",
+// with the cause's own "mask: " prefix dropped so it appears once.
+func (e *FieldError) Error() string {
+	var b strings.Builder
+	b.WriteString("mask: ")
+	b.WriteString(e.Type)
+	b.WriteByte('.')
+	b.WriteString(e.Path)
+	if e.Record != "" {
+		b.WriteString(" (record id in ")
+		b.WriteString(e.Type)
+		b.WriteByte('.')
+		b.WriteString(e.Record)
+		b.WriteByte(')')
+	}
+	b.WriteString(": ")
+	if e.Err != nil {
+		b.WriteString(strings.TrimPrefix(e.Err.Error(), "mask: "))
+	}
+	return b.String()
+}
+
+// Unwrap returns the cause.
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// wrapError puts context in front of an error of this package without
+// repeating its "mask: " prefix.
+type wrapError struct {
+	msg string
+	err error
+}
+
+func (e *wrapError) Error() string { return e.msg + ": " + strings.TrimPrefix(e.err.Error(), "mask: ") }
+func (e *wrapError) Unwrap() error { return e.err }
+
+// ChannelError is what [Check] returns: the kinds of identifiers a message
+// holds that its channel must not carry, with advice on where to move the
+// conversation. It never holds the values.
+type ChannelError struct {
+	Channel Channel
+	Kinds   []Kind
+	Advice  string
+}
+
+func (e *ChannelError) Error() string {
+	kinds := make([]string, len(e.Kinds))
+	for i, k := range e.Kinds {
+		kinds[i] = string(k)
+	}
+	return "mask: " + string(e.Channel) + " must not carry " + strings.Join(kinds, ", ") + "; " + e.Advice
+}
