@@ -7,53 +7,50 @@
 // reversed only by holders of the key who pass the caller's permission
 // check.
 //
-// # Primitives
+// [Tokenizer.Apply] and [Tokenizer.Reverse] tokenize and reverse every
+// token= field of a tagged struct in place; Reverse requires a
+// caller-supplied [Permit] and fails with [ErrPermission] when it refuses.
+// [Tokenizer.Tokenize] and [Tokenizer.Detokenize] do one value.
 //
-// [FF1] is the FF1 mode of NIST SP 800-38G Rev. 1 over AES-128/192/256 for
-// any radix 2..65536 ([NewFF1], [FF1.EncryptNumerals],
-// [FF1.DecryptNumerals]). [FF31] is FF3-1 ([NewFF31]), for
-// interoperability only (HashiCorp Vault's Transform engine uses it): Beyne
-// (CRYPTO 2021) gave practical attacks on FF3-1 over small domains, and
-// NIST's 2025 second draft of SP 800-38G Rev. 1 drops the FF3 family. FF1
-// is the default everywhere in this package.
+// # Formats
 //
-// [Alphabet] maps symbols to numerals; [StringCipher] encrypts strings
-// over an alphabet ([Alphabet.FF1], [Alphabet.FF31]).
-//
-// Both ciphers enforce the Rev. 1 domain rules with no opt-out:
-// radix^len ≥ 1,000,000, the maximum lengths (FF1: 2^32-1; FF3-1:
-// 2·floor(log_radix(2^96))), FF3-1 tweaks of exactly 7 bytes. A *FF1 and a
-// *FF31 are immutable and safe for concurrent use: no cipher state is
-// shared between calls.
-//
-// Performance: when radix^ceil(n/2) fits in 64 bits (inputs of up to 38
-// decimal digits, 126 binary ones), the Feistel halves are machine integers for
-// the whole computation, the per-length constants are precomputed at
-// construction, the CBC-MAC is computed by hand over the shared AES block
-// cipher so each round costs one AES block, and the only allocation is the
-// result. Longer inputs fall back to math/big.
-//
-// # Tokenizers
-//
-// A [Tokenizer] holds the keys and applies format-aware rules: [Card]
-// (keep the last 4 and optionally the BIN; tokens fail the Luhn check
-// unless Card.LuhnValid is set), [Phone] (libphonenumber parsing, country
-// code and optionally area code kept, original formatting kept), [SSN] (US
-// rules), [IBAN] (country kept; tokens fail the mod-97 check unless
-// IBAN.ChecksumValid is set), [Email] (local part, optionally the domain)
-// and [Template] for anything else. The
+// A [TokenFormat] says which parts of a value are kept and which rules a
+// token still meets: [Card] (keep the last 4 and optionally the BIN;
+// tokens fail the Luhn check unless Card.LuhnValid is set), [Phone]
+// (libphonenumber parsing, country code and optionally area code kept,
+// original formatting kept), [SSN] (US rules), [IBAN] (country kept; tokens
+// fail the mod-97 check unless IBAN.ChecksumValid is set), [Email] (local
+// part, optionally the domain) and [Template] for anything else. Apply
+// picks one per category ([Tokenizer.FormatFor], Options.Formats). The
 // tweak is derived from the tenant and the field ([Scope]), so the same
 // value gives the same token within a tenant's field and different tokens
 // across tenants and fields.
 //
-// The method is chosen per call or per struct field (`pii:"card,token=ff1"`):
-// ff1 (default), ff3-1, hmac (keyed pseudonyms, HMAC-SHA256 with a key id,
-// not reversible) and vault (random tokens held in a [TokenStore], with an
-// in-memory and a database/sql implementation, optional convergence,
-// expiry and deletion by data subject). A vault token belongs to one data
-// subject, (tenant, subject): two subjects with the same value get two
-// tokens, a token reverses only in the scope it was made in, and
-// [Tokenizer.DeleteSubject] deletes exactly one subject's tokens.
+// # Methods
+//
+// The [Method] is chosen per call or per struct field
+// (`pii:"card,token=ff1"`):
+//
+//   - ff1 (the default): FF1 format-preserving encryption (package
+//     [github.com/fieldguard/pii/tokenize/fpe], which also has FF3-1 and
+//     alphabets for direct use).
+//   - ff3-1: FF3-1, for interoperability only (HashiCorp Vault's Transform
+//     engine uses it): Beyne (CRYPTO 2021) gave practical attacks on FF3-1
+//     over small domains, and NIST's 2025 second draft of SP 800-38G Rev. 1
+//     drops the FF3 family.
+//   - hmac: keyed pseudonyms (HMAC-SHA256 with a key id), not reversible.
+//   - stored: random tokens of the value's format, kept with the value
+//     sealed in a [TokenStore] (Options.Store: [NewMemoryStore], or
+//     [github.com/fieldguard/pii/tokenize/sqltokenstore] for your
+//     database), with optional convergence, expiry and deletion by data
+//     subject. Under a context from pii.WithExecutor, the rows are written
+//     in the caller's transaction. Any store must pass
+//     [github.com/fieldguard/pii/tokenize/tokenstoretest].
+//
+// A stored token belongs to one data subject, (tenant, subject): two
+// subjects with the same value get two tokens, a token reverses only in
+// the scope it was made in, and [Tokenizer.DeleteSubject] deletes exactly
+// one subject's tokens.
 //
 // # Telling tokens from values
 //
@@ -74,27 +71,25 @@
 //     outside the valid ranges are refused.
 //   - Email and Template (plain FF1 or FF3-1 over an alphabet): a
 //     permutation of every value of the shape; nothing can be refused.
-//   - Vault: a token unknown in the scope (tenant, subject, field) is
+//   - Stored: a token unknown in the scope (tenant, subject, field) is
 //     [ErrNotFound], whatever the format.
 //
-// Use token=vault where every reversal of a non-token must fail.
-//
-// [Tokenizer.Apply] and [Tokenizer.Reverse] tokenize and reverse every
-// token= field of a tagged struct in place; Reverse requires a
-// caller-supplied [Permit] and fails with [ErrPermission] when it refuses.
+// Use token=stored where every reversal of a non-token must fail.
 //
 // Free text: [Annotate] marks a token as a surrogate, `PHONE(12):…`, so it
-// can be found ([FindSurrogates]) and reversed inside a transcript.
+// can be found ([FindSurrogates]) and reversed inside a transcript
+// ([ReplaceSurrogates]).
 //
 // # Keys
 //
-// A Tokenizer is created from one 32-byte root key, either raw ([New]) or
-// wrapped by a key-encryption key in a KMS ([NewFromProvider], which calls
-// keyprovider.KeyProvider.Unwrap once). Separate subkeys for FF1, FF3-1,
-// tweak derivation, HMAC pseudonyms, vault lookups and vault value
-// encryption are derived with HKDF-SHA256, so one compromise of a derived
-// key does not expose the others. Options.KeyID names the key in HMAC
-// pseudonyms and vault records so a rotation can tell generations apart.
+// A Tokenizer is created from one 32-byte root key ([GenerateRootKey]),
+// either raw ([New]) or wrapped by a key-encryption key in a KMS
+// ([NewFromProvider], which unwraps it once through a keyprovider.Client).
+// Separate subkeys for FF1, FF3-1, tweak derivation, HMAC pseudonyms,
+// stored-token lookups and stored-value encryption are derived with
+// HKDF-SHA256, so one compromise of a derived key does not expose the
+// others. Options.KeyID names the key in HMAC pseudonyms and stored
+// records so a rotation can tell generations apart.
 //
 // # Key rotation
 //
@@ -102,7 +97,7 @@
 // with a Tokenizer on the old root key (Detokenize or Reverse) and writing
 // it with one on the new key. HMAC pseudonyms carry Options.KeyID as a
 // prefix, so stores can hold two generations while a migration runs.
-// Vault records carry the key id too, and their values are sealed under a
+// Stored records carry the key id too, and their values are sealed under a
 // key derived from the root: rotate by reading each record with the old
 // Tokenizer and tokenizing again with the new one.
 //
@@ -113,12 +108,15 @@
 // for version 1, and the package examples and TestKnownTokens freeze one
 // token of each kind, so any drift fails the tests.
 //
-// Before version 1 two defaults changed: Card and IBAN tokens now fail
-// their check digits (tokens made earlier reverse with Card{LuhnValid:
-// true} and IBAN{ChecksumValid: true}), and vault records bind the data
+// Before version 1: Card and IBAN tokens began to fail their check digits
+// (tokens made earlier reverse with Card{LuhnValid: true} and
+// IBAN{ChecksumValid: true}); stored records began to bind the data
 // subject (their lookup hash and sealed value cover tenant, subject and
 // field; records written earlier no longer converge or open, so tokenize
-// their values again).
+// their values again); and the method token=vault was renamed token=stored
+// (MethodVault to MethodStored; "vault" names HashiCorp Vault only), with
+// the records, keys and labels unchanged. FF1, FF3-1 and alphabets moved
+// to package fpe, and the SQL store to package sqltokenstore.
 //
 // # Security model
 //
@@ -133,14 +131,18 @@
 // (AES-NI and equivalents). Go cannot promise that key bytes are erased
 // from memory; the package clears its own copies where it can.
 //
+// A stored token's record is checked against the scope it was asked for,
+// and its sealed value is bound to its token and scope, so whoever can
+// write the token table cannot move a token to another subject, tenant or
+// field.
+//
 // # Errors
 //
-// Errors wrap one of [ErrKey], [ErrDomain], [ErrTweak], [ErrAlphabet],
-// [ErrFormat], [ErrNotToken], [ErrPermission], [ErrNotFound],
-// [ErrIrreversible] and [ErrSurrogate]; test with errors.Is. Apply and
-// Reverse return a [FieldError] naming the type, the field path and the
-// record's id field ("tokenize: Customer.Card (record id in Customer.ID):
-// value is not a token of this field: …"). Messages start with "tokenize:"
-// once and never contain the value, the token, the record or subject id,
-// or key material.
+// Errors wrap one of [ErrKey], [ErrDomain], [ErrFormat], [ErrNotToken],
+// [ErrPermission], [ErrNotFound], [ErrIrreversible] and [ErrTokenExists];
+// test with errors.Is. Apply and Reverse return a [FieldError] naming the
+// type, the field path and the record's id field ("tokenize: Customer.Card
+// (record id in Customer.ID): value is not a token of this field: …").
+// Messages start with "tokenize:" once and never contain the value, the
+// token, the record or subject id, or key material.
 package tokenize

@@ -4,17 +4,22 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/fieldguard/pii/internal/checkdigit"
+	"github.com/fieldguard/pii/tokenize/fpe"
+	"github.com/fieldguard/pii/tokenize/internal/alphabet"
 )
 
-// Format is a format-aware tokenization rule: which parts of a value are
-// kept, which are tokenized over which alphabet, and which validity rules
-// the token must still meet. Card, Phone, SSN, IBAN, Email and *Template
-// implement it.
-type Format interface {
+// TokenFormat is a format-aware tokenization rule: which parts of a value
+// are kept, which are tokenized over which alphabet, and which validity
+// rules the token must still meet. Card, Phone, SSN, IBAN, Email and
+// *Template implement it; the interface is closed (its transform method is
+// unexported), and Template covers other shapes.
+type TokenFormat interface {
 	// Name is the surrogate info type used by Annotate ("CARD", "PHONE").
 	Name() string
 	// transform tokenizes (enc) or reverses value using f for the numerals.
-	transform(f fpe, value string, enc bool) (string, error)
+	transform(f numerals, value string, enc bool) (string, error)
 }
 
 // digitPositions returns the byte offsets and numerals of the ASCII digits
@@ -87,31 +92,7 @@ type Card struct {
 // Name returns "CARD".
 func (Card) Name() string { return "CARD" }
 
-func luhnSum(x []uint16) int {
-	sum := 0
-	for i := range x {
-		d := int(x[len(x)-1-i])
-		if i%2 == 1 {
-			d *= 2
-			if d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-	}
-	return sum % 10
-}
-
-// LuhnValid reports whether the digits of s (separators ignored) pass the
-// Luhn check.
-func LuhnValid(s string) bool {
-	var xb [64]uint16
-	var pb [64]int
-	_, x, ok := digitPositions(s, " -", pb[:0], xb[:0])
-	return ok && len(x) > 1 && luhnSum(x) == 0
-}
-
-func (c Card) transform(f fpe, value string, enc bool) (string, error) {
+func (c Card) transform(f numerals, value string, enc bool) (string, error) {
 	if c.KeepBIN != 0 && c.KeepBIN != 6 && c.KeepBIN != 8 {
 		return "", fmt.Errorf("%w: KeepBIN must be 0, 6 or 8", ErrFormat)
 	}
@@ -140,19 +121,19 @@ func (c Card) transform(f fpe, value string, enc bool) (string, error) {
 	// shift undone.
 	switch {
 	case !enc && shift != 0:
-		passes := luhnSum(x) == 0
+		passes := checkdigit.LuhnSum(x) == 0
 		x[last] = (x[last] + 10 - shift) % 10
-		if luhnSum(x) != 0 {
+		if checkdigit.LuhnSum(x) != 0 {
 			if passes {
 				return "", fmt.Errorf("%w: it passes the Luhn check, and card tokens fail it (see Card.LuhnValid)", ErrNotToken)
 			}
 			return "", fmt.Errorf("%w: it fails the Luhn check, but not as this field's tokens do", ErrNotToken)
 		}
 	case !enc:
-		if luhnSum(x) != 0 {
+		if checkdigit.LuhnSum(x) != 0 {
 			return "", fmt.Errorf("%w: it fails the Luhn check, and this field's tokens pass it", ErrNotToken)
 		}
-	case luhnSum(x) != 0:
+	case checkdigit.LuhnSum(x) != 0:
 		return "", fmt.Errorf("%w: card number fails the Luhn check (already a token?)", ErrFormat)
 	}
 	if k >= 7 {
@@ -168,7 +149,7 @@ func (c Card) transform(f fpe, value string, enc bool) (string, error) {
 		copy(whole, x)
 		valid := func(m []uint16) bool {
 			copy(whole[lo:hi], m)
-			return luhnSum(whole) == 0
+			return checkdigit.LuhnSum(whole) == 0
 		}
 		y, err := f.crypt(10, x[lo:hi], enc, valid)
 		clear(whole)
@@ -187,7 +168,7 @@ func (c Card) transform(f fpe, value string, enc bool) (string, error) {
 // fixLuhn sets x[i] so that x passes the Luhn check.
 func fixLuhn(x []uint16, i int) {
 	x[i] = 0
-	s := luhnSum(x)
+	s := checkdigit.LuhnSum(x)
 	doubled := (len(x)-1-i)%2 == 1
 	for d := range 10 {
 		v := d
@@ -227,7 +208,7 @@ func ssnValid(x []uint16) bool {
 	return area != 0 && area != 666 && area < 900 && group != 0 && serial != 0
 }
 
-func (SSN) transform(f fpe, value string, enc bool) (string, error) {
+func (SSN) transform(f numerals, value string, enc bool) (string, error) {
 	var xb [9]uint16
 	var pb [9]int
 	pos, x, ok := digitPositions(value, " -", pb[:0], xb[:0])
@@ -273,38 +254,11 @@ type IBAN struct {
 // Name returns "IBAN".
 func (IBAN) Name() string { return "IBAN" }
 
-func ibanMod97(country string, bban []byte) int {
-	r := 0
-	add := func(c byte) {
-		switch {
-		case c >= '0' && c <= '9':
-			r = (r*10 + int(c-'0')) % 97
-		case c >= 'A' && c <= 'Z':
-			r = (r*100 + int(c-'A'+10)) % 97
-		}
-	}
-	for _, c := range bban {
-		add(c)
-	}
-	for i := range len(country) {
-		add(country[i])
-	}
-	add('0')
-	add('0')
-	return r
-}
-
-// IBANValid reports whether s (spaces allowed) passes the IBAN mod-97 check.
-func IBANValid(s string) bool {
-	compact, _, country, ok := parseIBAN(s)
-	return ok && ibanCheckDigits(compact) == ibanCheck(country, compact[4:])
-}
-
-// parseIBAN returns the upper-cased compact form, the byte offsets of its
-// characters in s and the country, and whether s has the shape of an IBAN
-// (country letters, two check digits, 15–34 characters). The checksum is
-// not checked.
-func parseIBAN(s string) (compact []byte, pos []int, country string, ok bool) {
+// parseIBAN returns the upper-cased compact form and the byte offsets of
+// its characters in s, and whether s has the shape of an IBAN (country
+// letters, two check digits, 15–34 characters). The checksum is not
+// checked.
+func parseIBAN(s string) (compact []byte, pos []int, ok bool) {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
@@ -314,30 +268,34 @@ func parseIBAN(s string) (compact []byte, pos []int, country string, ok bool) {
 			c -= 'a' - 'A'
 		case c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
 		default:
-			return nil, nil, "", false
+			return nil, nil, false
 		}
 		compact = append(compact, c)
 		pos = append(pos, i)
 	}
 	if len(compact) < 15 || len(compact) > 34 {
-		return nil, nil, "", false
+		return nil, nil, false
 	}
 	cc, check := compact[:2], compact[2:4]
 	for _, c := range cc {
 		if c < 'A' || c > 'Z' {
-			return nil, nil, "", false
+			return nil, nil, false
 		}
 	}
 	for _, c := range check {
 		if c < '0' || c > '9' {
-			return nil, nil, "", false
+			return nil, nil, false
 		}
 	}
-	return compact, pos, string(cc), true
+	return compact, pos, true
 }
 
-// ibanCheck returns the valid check digits (02–98) of a country and BBAN.
-func ibanCheck(country string, bban []byte) int { return 98 - ibanMod97(country, bban) }
+// ibanCheck returns the valid check digits (02–98) of a compact IBAN,
+// whatever its own check digits are. parseIBAN has checked its shape.
+func ibanCheck(compact []byte) int {
+	c, _ := checkdigit.IBANCheckDigits(compact)
+	return c
+}
 
 // ibanCheckDigits returns the check digits written in a compact IBAN.
 func ibanCheckDigits(compact []byte) int { return int(compact[2]-'0')*10 + int(compact[3]-'0') }
@@ -345,8 +303,8 @@ func ibanCheckDigits(compact []byte) int { return int(compact[2]-'0')*10 + int(c
 // shiftCheck moves valid check digits (02–98) by shift within 02–98.
 func shiftCheck(valid, shift int) int { return 2 + (valid-2+shift)%97 }
 
-func (c IBAN) transform(f fpe, value string, enc bool) (string, error) {
-	compact, pos, country, ok := parseIBAN(value)
+func (c IBAN) transform(f numerals, value string, enc bool) (string, error) {
+	compact, pos, ok := parseIBAN(value)
 	if !ok {
 		return "", fmt.Errorf("%w: not a valid IBAN", ErrFormat)
 	}
@@ -356,7 +314,7 @@ func (c IBAN) transform(f fpe, value string, enc bool) (string, error) {
 	if !c.ChecksumValid {
 		shift = 1 + int(f.check%96)
 	}
-	valid := ibanCheck(country, bban)
+	valid := ibanCheck(compact)
 	switch got := ibanCheckDigits(compact); {
 	case enc && got != valid:
 		return "", fmt.Errorf("%w: not a valid IBAN (already a token?)", ErrFormat)
@@ -386,7 +344,7 @@ func (c IBAN) transform(f fpe, value string, enc bool) (string, error) {
 		bban[p] = byte('0' + y[i])
 	}
 	clear(y)
-	check := ibanCheck(country, bban)
+	check := ibanCheck(compact)
 	if enc {
 		check = shiftCheck(check, shift)
 	}
@@ -417,7 +375,7 @@ func (c IBAN) transform(f fpe, value string, enc bool) (string, error) {
 // An e-mail token cannot be told from an address: every local part is the
 // token of some other local part of the same length and punctuation, so
 // Reverse of a real address (or of a token of another field) returns
-// another address. Use token=vault where reversal must refuse values that
+// another address. Use token=stored where reversal must refuse values that
 // were never tokenized.
 type Email struct {
 	TokenizeDomain bool
@@ -427,11 +385,11 @@ type Email struct {
 func (Email) Name() string { return "EMAIL" }
 
 var (
-	alnumAlphabet, _      = NewAlphabet(Alnum)
-	lowerAlnumAlphabet, _ = NewAlphabet(LowerAlnum)
+	alnumAlphabet      = alphabet.MustNew(fpe.Alnum)
+	lowerAlnumAlphabet = alphabet.MustNew(fpe.LowerAlnum)
 )
 
-func (e Email) transform(f fpe, value string, enc bool) (string, error) {
+func (e Email) transform(f numerals, value string, enc bool) (string, error) {
 	at := strings.LastIndexByte(value, '@')
 	if at <= 0 || at == len(value)-1 {
 		return "", fmt.Errorf("%w: not an e-mail address", ErrFormat)
@@ -456,7 +414,7 @@ func (e Email) transform(f fpe, value string, enc bool) (string, error) {
 }
 
 // tokenizeOver tokenizes the runes of s that are in a and keeps the others.
-func tokenizeOver(f fpe, a *Alphabet, s string, enc bool) (string, error) {
+func tokenizeOver(f numerals, a *alphabet.Alphabet, s string, enc bool) (string, error) {
 	if !utf8.ValidString(s) {
 		return "", fmt.Errorf("%w: value is not valid UTF-8", ErrFormat)
 	}
@@ -464,7 +422,7 @@ func tokenizeOver(f fpe, a *Alphabet, s string, enc bool) (string, error) {
 	var idx []int
 	var x []uint16
 	for i, r := range runes {
-		if v, ok := a.index(r); ok {
+		if v, ok := a.Index(r); ok {
 			idx = append(idx, i)
 			x = append(x, v)
 		}
@@ -475,7 +433,7 @@ func tokenizeOver(f fpe, a *Alphabet, s string, enc bool) (string, error) {
 		return "", err
 	}
 	for i, p := range idx {
-		runes[p] = a.symbols[y[i]]
+		runes[p] = a.Symbol(y[i])
 	}
 	clear(y)
 	out := string(runes)
@@ -493,19 +451,21 @@ func tokenizeOver(f fpe, a *Alphabet, s string, enc bool) (string, error) {
 // Template tokens (plain FF1 or FF3-1 over the alphabet) cannot be told
 // from values: FPE is a permutation of the values of that shape, so
 // Reverse of a value that was never tokenized returns another value of the
-// same shape. Use token=vault where reversal must refuse them.
+// same shape. Use token=stored where reversal must refuse them.
 type Template struct {
 	name    string
-	alpha   *Alphabet
+	alpha   *alphabet.Alphabet
 	pattern []rune
 }
 
 // NewTemplate returns a generic format. name is its surrogate info type
-// (upper-case letters, digits and underscores).
-func NewTemplate(name, alphabet, pattern string) (*Template, error) {
-	a, err := NewAlphabet(alphabet)
+// (upper-case letters, digits and underscores); symbols is the alphabet,
+// at least 2 distinct runes (fpe.Digits, fpe.Alnum, …); pattern is as
+// described above.
+func NewTemplate(name, symbols, pattern string) (*Template, error) {
+	a, err := alphabet.New(symbols)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: template %w", ErrFormat, err)
 	}
 	if !validInfoType(name) {
 		return nil, fmt.Errorf("%w: template name must be 1-64 of A-Z, 0-9 and _ starting with a letter", ErrFormat)
@@ -519,7 +479,7 @@ func NewTemplate(name, alphabet, pattern string) (*Template, error) {
 // Name returns the template's info type.
 func (t *Template) Name() string { return t.name }
 
-func (t *Template) transform(f fpe, value string, enc bool) (string, error) {
+func (t *Template) transform(f numerals, value string, enc bool) (string, error) {
 	if len(t.pattern) == 0 {
 		return tokenizeOver(f, t.alpha, value, enc)
 	}
@@ -536,9 +496,9 @@ func (t *Template) transform(f fpe, value string, enc bool) (string, error) {
 	for i, p := range t.pattern {
 		switch p {
 		case '#':
-			v, ok := t.alpha.index(runes[i])
+			v, ok := t.alpha.Index(runes[i])
 			if !ok {
-				return "", fmt.Errorf("%w: value has a symbol outside the template alphabet", ErrAlphabet)
+				return "", fmt.Errorf("%w: value has a symbol outside the template alphabet", ErrFormat)
 			}
 			idx = append(idx, i)
 			x = append(x, v)
@@ -555,7 +515,7 @@ func (t *Template) transform(f fpe, value string, enc bool) (string, error) {
 		return "", err
 	}
 	for i, p := range idx {
-		runes[p] = t.alpha.symbols[y[i]]
+		runes[p] = t.alpha.Symbol(y[i])
 	}
 	clear(y)
 	return string(runes), nil

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/fieldguard/pii/tokenize/fpe"
 )
 
 // TestKnownTokens freezes one token per format and method: a change in key
@@ -14,12 +16,12 @@ func TestKnownTokens(t *testing.T) {
 	ctx := context.Background()
 	tk, err := New([]byte("an example root key, 32 bytes!!!"), &Options{KeyID: "k1"})
 	require.NoError(t, err)
-	plate, err := NewTemplate("PLATE", UpperLetters+Digits, "??-####")
+	plate, err := NewTemplate("PLATE", fpe.UpperLetters+fpe.Digits, "??-####")
 	require.NoError(t, err)
 	s := Scope{Tenant: "acme", Field: "Customer.X"}
 	for _, tc := range []struct {
 		m     Method
-		f     Format
+		f     TokenFormat
 		value string
 		token string
 	}{

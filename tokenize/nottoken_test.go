@@ -9,6 +9,8 @@ import (
 
 	"github.com/fieldguard/pii"
 	"github.com/stretchr/testify/require"
+
+	"github.com/fieldguard/pii/internal/checkdigit"
 )
 
 // Reversing a value that was never tokenized, or a token of another field,
@@ -20,7 +22,7 @@ func TestReverseRefusesValuesThatAreNotTokens(t *testing.T) {
 	for _, m := range []Method{MethodFF1, MethodFF31} {
 		for _, tc := range []struct {
 			name  string
-			f     Format
+			f     TokenFormat
 			value string // a real value, never tokenized
 		}{
 			{"card", Card{}, "4111 1111 1111 1111"},
@@ -32,7 +34,7 @@ func TestReverseRefusesValuesThatAreNotTokens(t *testing.T) {
 		} {
 			t.Run(fmt.Sprint(m, "/", tc.name), func(t *testing.T) {
 				if _, ok := tc.f.(Card); ok {
-					require.True(t, LuhnValid(tc.value), "test input must be a real card number")
+					require.True(t, checkdigit.LuhnText(tc.value), "test input must be a real card number")
 				}
 				_, err := tk.Detokenize(ctx, m, scopeA, tc.f, tc.value)
 				require.ErrorIs(t, err, ErrNotToken)
@@ -47,7 +49,7 @@ func TestReverseRefusesValuesThatAreNotTokens(t *testing.T) {
 	// field's for 8 in 9 scopes (cards) and 95 in 96 (IBANs), and exactly
 	// then Reverse refuses it.
 	for _, tc := range []struct {
-		f       Format
+		f       TokenFormat
 		value   string
 		modulus int
 	}{
@@ -82,12 +84,12 @@ func TestReverseRefusesValuesThatAreNotTokens(t *testing.T) {
 	// The escape hatches make tokens indistinguishable, as documented.
 	back, err := tk.Detokenize(ctx, MethodFF1, scopeA, Card{LuhnValid: true}, "4111 1111 1111 1111")
 	require.NoError(t, err)
-	require.True(t, LuhnValid(back))
+	require.True(t, checkdigit.LuhnText(back))
 	_, err = tk.Detokenize(ctx, MethodFF1, scopeA, Card{LuhnValid: true}, "4111 1111 1111 1112")
 	require.ErrorIs(t, err, ErrNotToken, "a LuhnValid field's tokens pass Luhn")
 	back, err = tk.Detokenize(ctx, MethodFF1, scopeA, IBAN{ChecksumValid: true}, "DE89 3704 0044 0532 0130 00")
 	require.NoError(t, err)
-	require.True(t, IBANValid(back))
+	require.True(t, ibanValid(back))
 	_, err = tk.Detokenize(ctx, MethodFF1, scopeA, IBAN{ChecksumValid: true}, "DE88 3704 0044 0532 0130 00")
 	require.ErrorIs(t, err, ErrNotToken)
 
@@ -107,7 +109,7 @@ type tPayment struct {
 	Tenant  string `pii:"tenant"`
 	Subject string `pii:"subject"`
 	Card    string `pii:"card,token=ff1"`
-	IBAN    string `pii:"iban,token=vault"`
+	IBAN    string `pii:"iban,token=stored"`
 }
 
 type tNoID struct {

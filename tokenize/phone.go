@@ -35,7 +35,7 @@ import (
 // which region a number belongs to) can change the tokens of some numbers
 // and break the reversal of tokens made before it. Pin the module version,
 // and treat an update like a key rotation for phone fields (reverse with
-// the old build, tokenize with the new), or use token=vault for them.
+// the old build, tokenize with the new), or use token=stored for them.
 type Phone struct {
 	DefaultRegion string
 	KeepAreaCode  bool
@@ -89,7 +89,7 @@ func (p Phone) parse(value string) (phoneParts, bool) {
 	return pp, true
 }
 
-func (p Phone) transform(f fpe, value string, enc bool) (string, error) {
+func (p Phone) transform(f numerals, value string, enc bool) (string, error) {
 	orig, ok := p.parse(value)
 	if !ok {
 		return "", fmt.Errorf("%w: not a phone number (set DefaultRegion for national formats)", ErrFormat)

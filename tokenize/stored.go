@@ -5,6 +5,7 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -15,11 +16,7 @@ import (
 	"time"
 )
 
-// ErrTokenExists is returned by TokenStore.Put when the token is already
-// taken; the Tokenizer then draws another one.
-var ErrTokenExists = errors.New("tokenize: token already exists")
-
-// Record is one vaulted token. A token belongs to one data subject of one
+// Record is one stored token (MethodStored). A token belongs to one data subject of one
 // tenant, (Tenant, Subject), and one field. The value itself is never
 // stored in clear: Sealed is AES-256-GCM under a key derived from the
 // Tokenizer's root key, bound to the token, tenant, subject and field, and
@@ -44,8 +41,17 @@ func (r *Record) live(now time.Time) bool {
 	return r.Expires.IsZero() || now.Before(r.Expires)
 }
 
-// TokenStore keeps vaulted tokens. Implementations must be safe for
-// concurrent use. MemoryStore and SQLStore implement it.
+// TokenStore keeps stored tokens. Implementations must be safe for
+// concurrent use; MemoryStore and sqltokenstore.Store implement it, and
+// tokenstoretest.Run is the conformance suite an implementation must pass.
+//
+// A store returns records as they were put; the Tokenizer checks every
+// record against the scope it asked for (tenant, subject, field) and the
+// sealed value's associated data binds it to its token and scope, so a
+// store that returns the wrong row causes ErrNotFound, never another
+// subject's value. A database-backed store reads and writes through
+// pii.ExecutorFrom(ctx, db), so that under pii.WithExecutor its rows
+// commit or roll back with the caller's transaction.
 type TokenStore interface {
 	// Put stores a new record; ErrTokenExists if its token is taken.
 	Put(ctx context.Context, r *Record) error
@@ -54,21 +60,23 @@ type TokenStore interface {
 	// Find returns the newest unexpired record with this lookup hash, or
 	// ErrNotFound. The hash covers tenant, subject, field and value.
 	Find(ctx context.Context, lookup []byte, now time.Time) (*Record, error)
-	// DeleteSubject deletes every record of a data subject of a tenant.
+	// DeleteSubject deletes every record of a data subject of a tenant,
+	// and no other tenant's, and returns how many it deleted.
 	DeleteSubject(ctx context.Context, tenant, subject string) (int64, error)
-	// DeleteExpired deletes records that expired at or before now.
+	// DeleteExpired deletes records that expired at or before now (and
+	// none without an expiry), and returns how many it deleted.
 	DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 }
 
 // maxTokenDraws bounds the retries on token collisions.
 const maxTokenDraws = 16
 
-func (t *Tokenizer) vaultTokenize(ctx context.Context, s Scope, f Format, value string) (string, error) {
+func (t *Tokenizer) storedTokenize(ctx context.Context, s Scope, f TokenFormat, value string) (string, error) {
 	st := t.opts.Store
 	if st == nil {
-		return "", fmt.Errorf("%w: token=vault needs Options.Store", ErrFormat)
+		return "", errNoStore
 	}
-	now := t.opts.Now()
+	now := t.clock.Now()
 	lookup := t.lookupMAC(s, value)
 	if t.opts.Convergent {
 		r, err := st.Find(ctx, lookup, now)
@@ -81,7 +89,7 @@ func (t *Tokenizer) vaultTokenize(ctx context.Context, s Scope, f Format, value 
 			return "", err
 		}
 	}
-	gen := fpe{t: t, random: true}
+	gen := numerals{t: t, random: true}
 	for range maxTokenDraws {
 		tok, err := f.transform(gen, value, true)
 		if err != nil {
@@ -110,12 +118,12 @@ func (t *Tokenizer) vaultTokenize(ctx context.Context, s Scope, f Format, value 
 	return "", fmt.Errorf("%w: could not draw an unused token", ErrFormat)
 }
 
-func (t *Tokenizer) vaultDetokenize(ctx context.Context, s Scope, token string) (string, error) {
+func (t *Tokenizer) storedDetokenize(ctx context.Context, s Scope, token string) (string, error) {
 	st := t.opts.Store
 	if st == nil {
-		return "", fmt.Errorf("%w: token=vault needs Options.Store", ErrFormat)
+		return "", errNoStore
 	}
-	r, err := st.Get(ctx, token, t.opts.Now())
+	r, err := st.Get(ctx, token, t.clock.Now())
 	if err != nil {
 		return "", err
 	}
@@ -126,13 +134,14 @@ func (t *Tokenizer) vaultDetokenize(ctx context.Context, s Scope, token string) 
 	return t.open(s, token, r.Sealed)
 }
 
-// DeleteSubject deletes every vault token of a tenant's data subject from
-// the store, and no other: tokens belong to one subject even when another
-// subject has the same value. Subject ids need only be unique within a
-// tenant.
+// DeleteSubject deletes every stored token of a tenant's data subject
+// from the store, and no other: tokens belong to one subject even when
+// another subject has the same value. Subject ids need only be unique
+// within a tenant. Under a context from pii.WithExecutor the deletion is
+// part of the caller's transaction.
 func (t *Tokenizer) DeleteSubject(ctx context.Context, tenant, subject string) (int64, error) {
 	if t.opts.Store == nil {
-		return 0, fmt.Errorf("%w: no token store configured", ErrFormat)
+		return 0, errNoStore
 	}
 	return t.opts.Store.DeleteSubject(ctx, tenant, subject)
 }
@@ -147,6 +156,9 @@ func (t *Tokenizer) aead() (cipher.AEAD, error) {
 
 // lookupMAC is the convergence lookup hash of a value: HMAC-SHA256 under
 // the lookup key of tenant, subject, field and value, length-prefixed.
+// This label and sealAD's keep the method's former name ("vault"): they
+// are part of the stored format, and changing them would orphan every
+// stored token.
 func (t *Tokenizer) lookupMAC(s Scope, value string) []byte {
 	h := hmac.New(sha256.New, t.k.lookup)
 	var l [4]byte
@@ -176,9 +188,7 @@ func (t *Tokenizer) seal(s Scope, token, value string) ([]byte, error) {
 		return nil, err
 	}
 	nonce := make([]byte, g.NonceSize(), g.NonceSize()+len(value)+g.Overhead())
-	if _, err := io.ReadFull(t.opts.Rand, nonce); err != nil {
-		return nil, fmt.Errorf("tokenize: random source: %w", err)
-	}
+	rand.Read(nonce)
 	return g.Seal(nonce, nonce, []byte(value), sealAD(s, token)), nil
 }
 
@@ -188,17 +198,19 @@ func (t *Tokenizer) open(s Scope, token string, sealed []byte) (string, error) {
 		return "", err
 	}
 	if len(sealed) < g.NonceSize() {
-		return "", fmt.Errorf("%w: vault record is corrupt or from another key", ErrNotFound)
+		return "", fmt.Errorf("%w: stored record is corrupt or from another key", ErrNotFound)
 	}
 	pt, err := g.Open(nil, sealed[:g.NonceSize()], sealed[g.NonceSize():], sealAD(s, token))
 	if err != nil {
-		return "", fmt.Errorf("%w: vault record is corrupt or from another key", ErrNotFound)
+		return "", fmt.Errorf("%w: stored record is corrupt or from another key", ErrNotFound)
 	}
 	defer clear(pt)
 	return string(pt), nil
 }
 
-// MemoryStore is an in-memory TokenStore, for tests and single-process use.
+// MemoryStore is an in-memory TokenStore, for tests and single-process
+// use: its tokens die with the process, and it ignores pii.WithExecutor
+// (nothing rolls back).
 type MemoryStore struct {
 	mu      sync.Mutex
 	byToken map[string]*Record

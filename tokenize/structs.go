@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/fieldguard/pii"
+	"github.com/fieldguard/pii/tokenize/fpe"
 )
 
 // Permit decides whether the caller may reverse the token in field f at
@@ -22,7 +23,7 @@ type Permit func(ctx context.Context, f *pii.Field, path string) error
 // DefaultRegion), national_id → SSN{}, iban → IBAN{}, email → Email{}, and
 // anything else a Template tokenizing letters and digits and keeping the
 // other characters.
-func (t *Tokenizer) FormatFor(category string) Format {
+func (t *Tokenizer) FormatFor(category string) TokenFormat {
 	if f, ok := t.opts.Formats[category]; ok {
 		return f
 	}
@@ -45,9 +46,9 @@ func (t *Tokenizer) FormatFor(category string) Format {
 	case "email":
 		return Email{}
 	}
-	tmpl, err := NewTemplate(infoTypeOf(category), Alnum, "")
+	tmpl, err := NewTemplate(infoTypeOf(category), fpe.Alnum, "")
 	if err != nil {
-		tmpl, _ = NewTemplate("GENERIC", Alnum, "")
+		tmpl, _ = NewTemplate("GENERIC", fpe.Alnum, "")
 	}
 	return tmpl
 }
@@ -85,8 +86,10 @@ func scopeOf(s *pii.Schema, ptr any, f *pii.Field) Scope {
 // Apply tokenizes, in place, every field of the struct ptr points to that
 // is tagged with token=, with the method of the tag and the format of its
 // category (FormatFor). Empty strings stay empty. Every token is computed
-// before any field is written, so on error the struct is unchanged (vault
-// tokens drawn before the error stay in the store until they expire).
+// before any field is written, so on error the struct is unchanged (stored
+// tokens drawn before the error stay in the store until they expire, unless
+// ctx carries the caller's transaction from pii.WithExecutor and it rolls
+// back).
 // Apply is not idempotent: applying it twice tokenizes the tokens.
 func (t *Tokenizer) Apply(ctx context.Context, ptr any) error {
 	return t.rewrite(ptr, func(s *pii.Schema, f *pii.Field, path, val string) (string, error) {
@@ -103,7 +106,7 @@ func (t *Tokenizer) Apply(ctx context.Context, ptr any) error {
 // nothing. Fields tagged token=hmac are pseudonyms and are left as they
 // are. Every value is recovered before any field is written, so on error
 // the struct is unchanged. A value that is not a token of its field fails
-// with ErrNotToken where the format can tell (see Card, IBAN), and a vault
+// with ErrNotToken where the format can tell (see Card, IBAN), and a stored
 // token of another tenant, subject or field with ErrNotFound.
 //
 // Errors of Apply and Reverse for a field are a *FieldError naming the

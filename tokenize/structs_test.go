@@ -7,6 +7,8 @@ import (
 
 	"github.com/fieldguard/pii"
 	"github.com/stretchr/testify/require"
+
+	"github.com/fieldguard/pii/internal/checkdigit"
 )
 
 type tContact struct {
@@ -21,7 +23,7 @@ type tCustomer struct {
 	Card     string     `pii:"card,token=ff1"`
 	CardAlt  string     `pii:"card,token=ff3-1"`
 	SSN      string     `pii:"national_id,token=ff1"`
-	IBAN     string     `pii:"iban,token=vault"`
+	IBAN     string     `pii:"iban,token=stored"`
 	Name     string     `pii:"name,token=ff1"`
 	Alias    string     `pii:"name,token=hmac"`
 	Note     string     `pii:"-"`
@@ -60,11 +62,11 @@ func TestApplyReverse(t *testing.T) {
 	} {
 		require.NotEqual(t, pair[0], pair[1])
 	}
-	require.False(t, LuhnValid(c.Card), "card tokens fail Luhn")
-	require.False(t, IBANValid(c.IBAN), "IBAN tokens fail mod-97")
+	require.False(t, checkdigit.LuhnText(c.Card), "card tokens fail Luhn")
+	require.False(t, ibanValid(c.IBAN), "IBAN tokens fail mod-97")
 	require.Equal(t, "1111", c.Card[len(c.Card)-4:])
 	require.Equal(t, layout(orig.Contacts[1].Phone), layout(c.Contacts[1].Phone))
-	require.Equal(t, tk.Pseudonym(Scope{Tenant: "acme", Field: "tCustomer.Alias"}, "jdoe"), c.Alias)
+	require.Equal(t, tk.pseudonym(Scope{Tenant: "acme", Field: "tCustomer.Alias"}, "jdoe"), c.Alias)
 
 	// Same value, same tenant and field: same token (joins work).
 	c2 := newCustomer()
@@ -110,7 +112,7 @@ func TestApplyReverse(t *testing.T) {
 
 func TestApplyFormatOverride(t *testing.T) {
 	ctx := context.Background()
-	tk := newTestTokenizer(t, &Options{Formats: map[string]Format{
+	tk := newTestTokenizer(t, &Options{Formats: map[string]TokenFormat{
 		"phone": Phone{DefaultRegion: "US", KeepAreaCode: true},
 		"card":  Card{KeepBIN: 6},
 	}})
@@ -122,7 +124,7 @@ func TestApplyFormatOverride(t *testing.T) {
 	require.NoError(t, tk.Apply(ctx, &r))
 	require.Equal(t, "(415) ", r.Phone[:6], "area code kept via the dotted category's last segment")
 	require.Equal(t, "411111", r.Card[:6])
-	require.False(t, LuhnValid(r.Card))
+	require.False(t, checkdigit.LuhnText(r.Card))
 	require.NoError(t, tk.Reverse(ctx, &r, func(context.Context, *pii.Field, string) error { return nil }))
 	require.Equal(t, rec{Phone: "(415) 555-2671", Card: "4111111111111111"}, r)
 

@@ -11,21 +11,22 @@ import (
 // in the style of Google Cloud DLP's surrogate annotations: an info type,
 // the token's length in runes, a colon and the token. The length lets a
 // reader find where the token ends without a delimiter, so tokens can be
-// found and reversed inside chat transcripts.
+// found and reversed inside chat transcripts. Annotate writes one;
+// FindSurrogates finds them in text.
 type Surrogate struct {
 	InfoType string
 	Token    string
 	// Start and End are the byte offsets of the annotation in the text it
-	// was found in (FindSurrogates); zero from ParseSurrogate.
+	// was found in.
 	Start, End int
 }
 
 // maxSurrogateLen bounds the declared token length.
 const maxSurrogateLen = 4096
 
-// String returns the annotation, "TYPE(n):token".
-func (s Surrogate) String() string {
-	return s.InfoType + "(" + strconv.Itoa(utf8.RuneCountInString(s.Token)) + "):" + s.Token
+// annotation returns "TYPE(n):token" without checking its parts.
+func annotation(infoType, token string) string {
+	return infoType + "(" + strconv.Itoa(utf8.RuneCountInString(token)) + "):" + token
 }
 
 func isTypeStart(c byte) bool { return c >= 'A' && c <= 'Z' }
@@ -45,18 +46,19 @@ func validInfoType(s string) bool {
 	return true
 }
 
-// Annotate returns the surrogate annotation of token. infoType is 1–64
-// upper-case letters, digits and underscores starting with a letter
-// (Format.Name gives one); token is non-empty valid UTF-8.
+// Annotate returns the surrogate annotation of token, "TYPE(n):token".
+// infoType is 1–64 upper-case letters, digits and underscores starting
+// with a letter (TokenFormat.Name gives one); token is 1–4096 runes of
+// valid UTF-8. Other input fails with ErrFormat.
 func Annotate(infoType, token string) (string, error) {
 	if !validInfoType(infoType) {
-		return "", fmt.Errorf("%w: invalid info type", ErrSurrogate)
+		return "", fmt.Errorf("%w: invalid surrogate info type", ErrFormat)
 	}
 	n := utf8.RuneCountInString(token)
 	if n == 0 || n > maxSurrogateLen || !utf8.ValidString(token) {
-		return "", fmt.Errorf("%w: token must be 1-%d runes of valid UTF-8", ErrSurrogate, maxSurrogateLen)
+		return "", fmt.Errorf("%w: surrogate token must be 1-%d runes of valid UTF-8", ErrFormat, maxSurrogateLen)
 	}
-	return Surrogate{InfoType: infoType, Token: token}.String(), nil
+	return annotation(infoType, token), nil
 }
 
 // parseAt parses an annotation starting at text[i:], returning its end.
@@ -95,16 +97,6 @@ func parseAt(text string, i int) (Surrogate, int, bool) {
 		end += size
 	}
 	return Surrogate{InfoType: typ, Token: text[start:end], Start: i, End: end}, end, true
-}
-
-// ParseSurrogate parses s, which must be exactly one annotation.
-func ParseSurrogate(s string) (Surrogate, error) {
-	sur, end, ok := parseAt(s, 0)
-	if !ok || end != len(s) {
-		return Surrogate{}, ErrSurrogate
-	}
-	sur.Start, sur.End = 0, 0
-	return sur, nil
 }
 
 // FindSurrogates returns the annotations in text, left to right, not

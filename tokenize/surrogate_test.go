@@ -12,10 +12,7 @@ func TestSurrogate(t *testing.T) {
 	ann, err := Annotate("PHONE_NUMBER", "+1 415-555-2671")
 	require.NoError(t, err)
 	require.Equal(t, "PHONE_NUMBER(15):+1 415-555-2671", ann)
-	s, err := ParseSurrogate(ann)
-	require.NoError(t, err)
-	require.Equal(t, Surrogate{InfoType: "PHONE_NUMBER", Token: "+1 415-555-2671"}, s)
-	require.Equal(t, ann, s.String())
+	require.Equal(t, []Surrogate{{InfoType: "PHONE_NUMBER", Token: "+1 415-555-2671", Start: 0, End: len(ann)}}, FindSurrogates(ann))
 
 	ann, err = Annotate("NAME", "Jürgen")
 	require.NoError(t, err)
@@ -23,12 +20,13 @@ func TestSurrogate(t *testing.T) {
 
 	for _, bad := range []struct{ typ, tok string }{{"phone", "x"}, {"", "x"}, {"1A", "x"}, {"A", ""}, {"A", "\xff"}} {
 		_, err := Annotate(bad.typ, bad.tok)
-		require.ErrorIs(t, err, ErrSurrogate, bad)
+		require.ErrorIs(t, err, ErrFormat, bad)
+		require.Regexp(t, `^tokenize: `, err.Error())
 	}
-	for _, bad := range []string{"", "PHONE", "PHONE()", "PHONE(0):", "PHONE(01):x", "PHONE(2):x", "PHONE(1):xy", "phone(1):x", "PHONE(1)x", "PHONE(99999):x", "PHONE(1):\xff"} {
-		_, err := ParseSurrogate(bad)
-		require.ErrorIs(t, err, ErrSurrogate, bad)
+	for _, bad := range []string{"", "PHONE", "PHONE()", "PHONE(0):", "PHONE(01):x", "PHONE(2):x", "phone(1):x", "PHONE(1)x", "PHONE(99999):x", "PHONE(1):\xff"} {
+		require.Empty(t, FindSurrogates(bad), bad)
 	}
+	require.Equal(t, []Surrogate{{InfoType: "PHONE", Token: "x", Start: 0, End: 10}}, FindSurrogates("PHONE(1):xy"), "the declared length ends the token")
 }
 
 func TestFindAndReverseSurrogates(t *testing.T) {
@@ -37,7 +35,7 @@ func TestFindAndReverseSurrogates(t *testing.T) {
 	sc := Scope{Tenant: "acme", Field: "chat"}
 	phone := Phone{DefaultRegion: "US"}
 	card := Card{}
-	formats := map[string]Format{phone.Name(): phone, card.Name(): card}
+	formats := map[string]TokenFormat{phone.Name(): phone, card.Name(): card}
 
 	pt, err := tk.Tokenize(ctx, MethodFF1, sc, phone, "(415) 555-2671")
 	require.NoError(t, err)

@@ -5,10 +5,10 @@
 //
 // Four customers are stored in an SQLite database: names and e-mail
 // addresses sealed with envelope under per-subject data keys (wrapped by a
-// local keyset), phone numbers replaced by vaulted tokens. A nightly backup
+// local keyset), phone numbers replaced by stored tokens. A nightly backup
 // is taken. Then one customer asks to be forgotten and retention.Forget
 // erases them: their fields are cleared, their data key is crypto-shredded
-// (envelope's ForgetSubject) and their tokens deleted from the vault. The
+// (envelope's ForgetSubject) and their tokens deleted from the token store. The
 // program shows the result before and after, including in the backup taken
 // before the request (the sealed values there no longer open: ErrShredded),
 // the ledger entry that proves the erasure without naming the person, and a
@@ -18,10 +18,10 @@
 //
 // Where things live, and why:
 //
-//	shop.db    the application's data, with its own copy of the ledger
-//	vault.db   wrapped data keys (envelope/sqlkeystore) and the token vault
-//	ledger.db  the ledger copied off-site: a restore must not roll it back
-//	backups/   last night's copies of shop.db and vault.db
+//	shop.db     the application's data, with its own copy of the ledger
+//	secrets.db  wrapped data keys (envelope/sqlkeystore) and the token store
+//	ledger.db   the ledger copied off-site: a restore must not roll it back
+//	backups/    last night's copies of shop.db and secrets.db
 //
 // Crypto-shredding makes the backup of shop.db harmless only while the key
 // store's backups are not restored; the last step shows what happens when
@@ -123,7 +123,7 @@ func demo(ctx context.Context, dir string, out io.Writer) error {
 	fmt.Fprintf(out, "Working folder: %s\n", dir)
 	fmt.Fprintln(out, "  keyset.json  the local key-encryption keyset (master key made for this run; PII_MASTER_KEY in production)")
 	fmt.Fprintln(out, "  shop.db      the application's data, sealed and tokenized, and its retention ledger")
-	fmt.Fprintln(out, "  vault.db     wrapped data keys, one set per customer, and the token vault")
+	fmt.Fprintln(out, "  secrets.db   wrapped data keys, one set per customer, and the token store")
 	fmt.Fprintln(out, "  ledger.db    the erasure ledger, copied off-site: never restored from a backup")
 
 	a, err := w.open(ctx)
@@ -146,9 +146,9 @@ func demo(ctx context.Context, dir string, out io.Writer) error {
 	fmt.Fprintf(out, "\n   What shop.db holds for %s:\n", subject)
 	fmt.Fprintf(out, "     name   %s\n", abbrev(raw.Name))
 	fmt.Fprintf(out, "     email  %s\n", abbrev(raw.Email))
-	fmt.Fprintf(out, "     phone  %s  (a vault token: the number is in vault.db, sealed)\n", raw.Phone)
+	fmt.Fprintf(out, "     phone  %s  (a stored token: the number is in secrets.db, sealed)\n", raw.Phone)
 
-	fmt.Fprintln(out, "\n== 2. Nightly backup (VACUUM INTO): backups/shop.db, backups/vault.db")
+	fmt.Fprintln(out, "\n== 2. Nightly backup (VACUUM INTO): backups/shop.db, backups/secrets.db")
 	if err := a.backup(ctx); err != nil {
 		return err
 	}
@@ -165,7 +165,7 @@ func demo(ctx context.Context, dir string, out io.Writer) error {
 		fmt.Fprintf(tw, "   %s\t%s\t%s\t%s\n", orKey(e.Field), e.Action, e.Outcome, e.Reason)
 	}
 	tw.Flush()
-	fmt.Fprintf(out, "   %d actions applied, %d kept; data key shredded: %v; vault tokens deleted: %d\n",
+	fmt.Fprintf(out, "   %d actions applied, %d kept; data key shredded: %v; stored tokens deleted: %d\n",
 		rep.Applied, rep.Kept, rep.KeyShredded, a.tokens.deleted)
 	// The ledger in shop.db would be rolled back by a restore: copy the
 	// request's entries to the off-site ledger at once.
@@ -179,7 +179,7 @@ func demo(ctx context.Context, dir string, out io.Writer) error {
 	if err := a.printCustomers(ctx, out, a.shop); err != nil {
 		return err
 	}
-	fmt.Fprintln(out, "\n   backups/shop.db, taken before the request, read with today's keys and vault:")
+	fmt.Fprintln(out, "\n   backups/shop.db, taken before the request, read with today's keys and tokens:")
 	backup, err := openSQLite(filepath.Join(w.dir, "backups", "shop.db"))
 	if err != nil {
 		return err
@@ -195,7 +195,7 @@ func demo(ctx context.Context, dir string, out io.Writer) error {
 		return err
 	}
 
-	fmt.Fprintln(out, "\n== 6. Disaster recovery: shop.db AND vault.db restored from last night's backup")
+	fmt.Fprintln(out, "\n== 6. Disaster recovery: shop.db AND secrets.db restored from last night's backup")
 	if err := a.close(); err != nil {
 		return err
 	}
@@ -213,7 +213,7 @@ func demo(ctx context.Context, dir string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "\n   retention.Replay(ledger.db): %d records scanned, %d actions re-applied; data key shredded again, vault tokens deleted: %d\n",
+	fmt.Fprintf(out, "\n   retention.Replay(ledger.db): %d records scanned, %d actions re-applied; data key shredded again, stored tokens deleted: %d\n",
 		st.Scanned, st.Applied, a.tokens.deleted)
 	fmt.Fprintln(out, "   After replay:")
 	if err := a.printCustomers(ctx, out, a.shop); err != nil {

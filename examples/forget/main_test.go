@@ -36,7 +36,7 @@ func TestRun(t *testing.T) {
 	s1 := section(1)
 	require.Regexp(t, `cus-0002  Grace Hopper +grace@example.com +\+441614960732 +silver`, s1)
 	require.Regexp(t, `name   pii1\.\S+…  \(\d+ characters, envelope ciphertext\)`, s1)
-	require.Regexp(t, `phone  \+44\d{10}  \(a vault token`, s1)
+	require.Regexp(t, `phone  \+44\d{10}  \(a stored token`, s1)
 	require.NotContains(t, s1, "phone  +441614960732")
 
 	// The request.
@@ -44,7 +44,7 @@ func TestRun(t *testing.T) {
 	require.Regexp(t, `Name +shred +applied +erasure request`, s3)
 	require.Regexp(t, `Phone +null +applied +erasure request`, s3)
 	require.Regexp(t, `\(data key\) +shred +applied `, s3)
-	require.Contains(t, s3, "3 actions applied, 0 kept; data key shredded: true; vault tokens deleted: 1")
+	require.Contains(t, s3, "3 actions applied, 0 kept; data key shredded: true; stored tokens deleted: 1")
 
 	// After: erased in the live database, unreadable in the backup, others intact.
 	s4 := section(4)
@@ -64,7 +64,7 @@ func TestRun(t *testing.T) {
 	before, after, ok := strings.Cut(s6, "retention.Replay(ledger.db)")
 	require.True(t, ok)
 	require.Contains(t, before, "cus-0002  Grace Hopper")
-	require.Contains(t, after, ": 4 records scanned, 3 actions re-applied; data key shredded again, vault tokens deleted: 1")
+	require.Contains(t, after, ": 4 records scanned, 3 actions re-applied; data key shredded again, stored tokens deleted: 1")
 	require.Regexp(t, `cus-0002  NULL +NULL +NULL +silver`, after)
 	require.NotContains(t, after, "Grace")
 	require.Contains(t, after, "name (key shredded), email (key shredded), phone (token deleted)")
@@ -72,7 +72,7 @@ func TestRun(t *testing.T) {
 	require.Contains(t, after, "A second replay re-applies 0 actions")
 
 	// No database file, live or backup, ever held the clear values.
-	for _, f := range []string{"shop.db", "vault.db", "ledger.db", "backups/shop.db", "backups/vault.db"} {
+	for _, f := range []string{"shop.db", "secrets.db", "ledger.db", "backups/shop.db", "backups/secrets.db"} {
 		b, err := os.ReadFile(filepath.Join(dir, f))
 		require.NoError(t, err)
 		for _, c := range customers {

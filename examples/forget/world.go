@@ -19,6 +19,7 @@ import (
 	"github.com/fieldguard/pii/retention"
 	"github.com/fieldguard/pii/retention/sqlstore"
 	"github.com/fieldguard/pii/tokenize"
+	"github.com/fieldguard/pii/tokenize/sqltokenstore"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -90,7 +91,7 @@ func openSQLite(path string) (*sql.DB, error) {
 // over them, rebuilt after a restore as a restarted service would.
 type app struct {
 	w           *world
-	shop, vault *sql.DB
+	shop, secrets *sql.DB
 	schema      *pii.Schema
 	sealer      *envelope.Sealer
 	tok         *tokenize.Tokenizer
@@ -112,7 +113,7 @@ func (w *world) open(ctx context.Context) (a *app, err error) {
 	if a.shop, err = openSQLite(filepath.Join(w.dir, "shop.db")); err != nil {
 		return nil, err
 	}
-	if a.vault, err = openSQLite(filepath.Join(w.dir, "vault.db")); err != nil {
+	if a.secrets, err = openSQLite(filepath.Join(w.dir, "secrets.db")); err != nil {
 		return nil, err
 	}
 	if _, err = a.shop.ExecContext(ctx, customerTable); err != nil {
@@ -121,7 +122,7 @@ func (w *world) open(ctx context.Context) (a *app, err error) {
 	if a.schema, err = pii.SchemaOf(&Customer{}); err != nil {
 		return nil, err
 	}
-	keys, err := sqlkeystore.New(a.vault, nil)
+	keys, err := sqlkeystore.New(a.secrets, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -131,14 +132,14 @@ func (w *world) open(ctx context.Context) (a *app, err error) {
 	if a.sealer, err = envelope.New(w.kp, &envelope.Options{Store: keys}); err != nil {
 		return nil, err
 	}
-	vaultStore, err := tokenize.NewSQLStore(a.vault, tokenize.DialectSQLite, nil)
+	tokens, err := sqltokenstore.New(a.secrets, nil)
 	if err != nil {
 		return nil, err
 	}
-	if err = vaultStore.Migrate(ctx); err != nil {
+	if err = tokens.CreateTables(ctx); err != nil {
 		return nil, err
 	}
-	if a.tok, err = tokenize.New(w.root, &tokenize.Options{Store: vaultStore, Now: func() time.Time { return now }}); err != nil {
+	if a.tok, err = tokenize.New(w.root, &tokenize.Options{Store: tokens, Clock: fixedClock{}}); err != nil {
 		return nil, err
 	}
 	a.tokens = &tokenDeleter{t: a.tok}
@@ -161,12 +162,12 @@ func (w *world) open(ctx context.Context) (a *app, err error) {
 
 func (a *app) close() error {
 	var errs []error
-	for _, db := range []*sql.DB{a.shop, a.vault} {
+	for _, db := range []*sql.DB{a.shop, a.secrets} {
 		if db != nil {
 			errs = append(errs, db.Close())
 		}
 	}
-	a.shop, a.vault = nil, nil
+	a.shop, a.secrets = nil, nil
 	return errors.Join(errs...)
 }
 
@@ -319,10 +320,10 @@ func (a *app) checkOthers(ctx context.Context) error {
 
 // backup takes a consistent online copy of both databases.
 func (a *app) backup(ctx context.Context) error {
-	for _, name := range []string{"shop", "vault"} {
+	for _, name := range []string{"shop", "secrets"} {
 		db := a.shop
-		if name == "vault" {
-			db = a.vault
+		if name == "secrets" {
+			db = a.secrets
 		}
 		if _, err := db.ExecContext(ctx, `VACUUM INTO ?`, filepath.Join(a.w.dir, "backups", name+".db")); err != nil {
 			return fmt.Errorf("backup %s.db: %w", name, err)
@@ -334,7 +335,7 @@ func (a *app) backup(ctx context.Context) error {
 // restore copies the backups over the live databases (the application is
 // stopped).
 func (w *world) restore() error {
-	for _, name := range []string{"shop.db", "vault.db"} {
+	for _, name := range []string{"shop.db", "secrets.db"} {
 		b, err := os.ReadFile(filepath.Join(w.dir, "backups", name))
 		if err != nil {
 			return err

@@ -1,9 +1,9 @@
-package tokenize
+package fpe
 
 import (
 	"fmt"
-	"strings"
-	"unicode/utf8"
+
+	"github.com/fieldguard/pii/tokenize/internal/alphabet"
 )
 
 // Common alphabets.
@@ -18,86 +18,39 @@ const (
 // definition string is numeral i. An Alphabet is immutable and safe for
 // concurrent use.
 type Alphabet struct {
-	symbols []rune
-	ascii   [128]int32 // numeral+1 for ASCII symbols, 0 when absent
-	other   map[rune]uint16
+	a *alphabet.Alphabet
 }
 
 // NewAlphabet returns the alphabet whose numerals are the runes of symbols,
 // in order. The runes must be distinct, valid UTF-8, and number 2..65536.
 func NewAlphabet(symbols string) (*Alphabet, error) {
-	if !utf8.ValidString(symbols) {
-		return nil, fmt.Errorf("%w: alphabet is not valid UTF-8", ErrAlphabet)
+	a, err := alphabet.New(symbols)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrAlphabet, err)
 	}
-	n := utf8.RuneCountInString(symbols)
-	if n < minRadix || n > maxRadix {
-		return nil, fmt.Errorf("%w: alphabet must have 2..65536 symbols, got %d", ErrAlphabet, n)
-	}
-	a := &Alphabet{symbols: make([]rune, 0, n)}
-	for _, r := range symbols {
-		if _, ok := a.index(r); ok {
-			return nil, fmt.Errorf("%w: alphabet symbols must be distinct", ErrAlphabet)
-		}
-		i := uint16(len(a.symbols))
-		if r < 128 {
-			a.ascii[r] = int32(i) + 1
-		} else {
-			if a.other == nil {
-				a.other = make(map[rune]uint16)
-			}
-			a.other[r] = i
-		}
-		a.symbols = append(a.symbols, r)
-	}
-	return a, nil
+	return &Alphabet{a: a}, nil
 }
 
 // Radix returns the number of symbols.
-func (a *Alphabet) Radix() int { return len(a.symbols) }
-
-// Symbols returns the alphabet definition.
-func (a *Alphabet) Symbols() string { return string(a.symbols) }
-
-// Contains reports whether r is a symbol of the alphabet.
-func (a *Alphabet) Contains(r rune) bool {
-	_, ok := a.index(r)
-	return ok
-}
-
-func (a *Alphabet) index(r rune) (uint16, bool) {
-	if r >= 0 && r < 128 {
-		v := a.ascii[r]
-		return uint16(v - 1), v != 0
-	}
-	v, ok := a.other[r]
-	return v, ok
-}
+func (a *Alphabet) Radix() int { return a.a.Radix() }
 
 // Numerals converts s to numerals; ErrAlphabet if a rune is not a symbol.
 func (a *Alphabet) Numerals(s string) ([]uint16, error) {
-	out := make([]uint16, 0, len(s))
-	for _, r := range s {
-		v, ok := a.index(r)
-		if !ok {
-			return nil, fmt.Errorf("%w: input has a symbol outside the alphabet", ErrAlphabet)
-		}
-		out = append(out, v)
+	x, ok := a.a.Numerals(s)
+	if !ok {
+		return nil, fmt.Errorf("%w: input has a symbol outside the alphabet", ErrAlphabet)
 	}
-	return out, nil
+	return x, nil
 }
 
 // String converts numerals to symbols; ErrAlphabet if one is not below the
 // radix.
 func (a *Alphabet) String(x []uint16) (string, error) {
-	var sb strings.Builder
-	sb.Grow(len(x))
-	for _, v := range x {
-		if int(v) >= len(a.symbols) {
-			return "", fmt.Errorf("%w: numeral not below radix %d", ErrAlphabet, len(a.symbols))
-		}
-		sb.WriteRune(a.symbols[v])
+	s, ok := a.a.String(x)
+	if !ok {
+		return "", fmt.Errorf("%w: numeral not below radix %d", ErrAlphabet, a.a.Radix())
 	}
-	return sb.String(), nil
+	return s, nil
 }
 
 // NumeralCipher is implemented by *FF1 and *FF31.
@@ -121,7 +74,8 @@ type StringCipher struct {
 	cipher NumeralCipher
 }
 
-// NewStringCipher pairs an alphabet with a numeral cipher of the same radix.
+// NewStringCipher pairs an alphabet with a numeral cipher of the same
+// radix, for example NewFF1(key, a.Radix()).
 func NewStringCipher(a *Alphabet, c NumeralCipher) (*StringCipher, error) {
 	if a == nil || c == nil {
 		return nil, fmt.Errorf("%w: nil alphabet or cipher", ErrAlphabet)
@@ -132,31 +86,9 @@ func NewStringCipher(a *Alphabet, c NumeralCipher) (*StringCipher, error) {
 	return &StringCipher{alpha: a, cipher: c}, nil
 }
 
-// FF1 returns a string cipher using FF1 under key over the alphabet.
-func (a *Alphabet) FF1(key []byte) (*StringCipher, error) {
-	c, err := NewFF1(key, a.Radix())
-	if err != nil {
-		return nil, err
-	}
-	return &StringCipher{alpha: a, cipher: c}, nil
-}
-
-// FF31 returns a string cipher using FF3-1 (interoperability only; see
-// FF31) under key over the alphabet. Tweaks must then be 7 bytes.
-func (a *Alphabet) FF31(key []byte) (*StringCipher, error) {
-	c, err := NewFF31(key, a.Radix())
-	if err != nil {
-		return nil, err
-	}
-	return &StringCipher{alpha: a, cipher: c}, nil
-}
-
-// Alphabet returns the cipher's alphabet.
-func (s *StringCipher) Alphabet() *Alphabet { return s.alpha }
-
-// Encrypt encrypts s, every rune of which must be in the alphabet, under
-// tweak (raw bytes in a string), and returns a string of the same length
-// over the same alphabet.
+// Encrypt encrypts str, every rune of which must be in the alphabet, under
+// tweak (raw bytes in a string; FF3-1 takes exactly 7), and returns a
+// string of the same length over the same alphabet.
 func (s *StringCipher) Encrypt(tweak, str string) (string, error) {
 	return s.crypt(tweak, str, true)
 }

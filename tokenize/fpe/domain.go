@@ -1,9 +1,11 @@
-package tokenize
+package fpe
 
 import (
 	"fmt"
 	"math/big"
 	"math/bits"
+
+	"github.com/fieldguard/pii/tokenize/internal/alphabet"
 )
 
 // minDomain is the smallest domain size SP 800-38G Rev. 1 allows:
@@ -11,8 +13,8 @@ import (
 const minDomain = 1_000_000
 
 const (
-	minRadix = 2
-	maxRadix = 1 << 16
+	minRadix = alphabet.MinRadix
+	maxRadix = alphabet.MaxRadix
 )
 
 func checkKey(key []byte) error {
@@ -54,7 +56,7 @@ func powUint64(radix, e int) (uint64, bool) {
 }
 
 func checkNumerals(x []uint16, radix int) error {
-	if radix == maxRadix {
+	if radix == alphabet.MaxRadix {
 		return nil
 	}
 	r := uint16(radix)

@@ -1,4 +1,4 @@
-package tokenize
+package fpe
 
 import (
 	"crypto/aes"

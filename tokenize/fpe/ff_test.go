@@ -1,4 +1,4 @@
-package tokenize
+package fpe
 
 import (
 	"bytes"
@@ -71,7 +71,7 @@ func TestDomainRules(t *testing.T) {
 			_, err := tc.c.EncryptNumerals(tc.tweak, tc.x)
 			require.ErrorIs(t, err, tc.want)
 			require.NotContains(t, err.Error(), "0, 0")
-			require.Regexp(t, `^tokenize: `, err.Error())
+			require.Regexp(t, `^fpe: `, err.Error())
 			_, err = tc.c.DecryptNumerals(tc.tweak, tc.x)
 			require.ErrorIs(t, err, tc.want)
 		})

@@ -1,4 +1,4 @@
-package tokenize
+package fpe
 
 import (
 	"bufio"
@@ -17,7 +17,7 @@ import (
 )
 
 // nistVectors is read in place and never copied into the repository.
-const nistVectors = "../../shared/testdata/fpe/nist_acvp_vectors.tsv"
+const nistVectors = "../../../shared/testdata/fpe/nist_acvp_vectors.tsv"
 
 func missingVectors(t *testing.T, what string) {
 	t.Helper()
