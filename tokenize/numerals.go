@@ -20,6 +20,17 @@ type numerals struct {
 	random bool
 }
 
+// numeralCipher is what *fpe.FF1 and *fpe.FF31 have in common.
+type numeralCipher interface {
+	MinLen() int
+	MaxLen() int
+	EncryptNumerals(tweak []byte, x []uint16) ([]uint16, error)
+	DecryptNumerals(tweak []byte, x []uint16) ([]uint16, error)
+}
+
+// ff31TweakSize is the length of FF3-1 tweaks, 56 bits.
+const ff31TweakSize = 7
+
 // maxWalk bounds cycle-walking. Every format that walks keeps at least
 // ~10% of its domain valid, so reaching the bound means a broken input.
 const maxWalk = 10_000
@@ -37,7 +48,7 @@ func (f *numerals) crypt(radix int, x []uint16, enc bool, valid func([]uint16) b
 		return nil, err
 	}
 	// x is only read here, never kept: callers pass stack buffers.
-	y, err := f.apply(c, x, enc)
+	y, err := f.apply(c, radix, x, enc)
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +57,7 @@ func (f *numerals) crypt(radix int, x []uint16, enc bool, valid func([]uint16) b
 			clear(y)
 			return nil, fmt.Errorf("%w: cycle-walk did not reach a valid value", ErrFormat)
 		}
-		next, err := f.apply(c, y, enc)
+		next, err := f.apply(c, radix, y, enc)
 		clear(y)
 		if err != nil {
 			return nil, err
@@ -58,7 +69,7 @@ func (f *numerals) crypt(radix int, x []uint16, enc bool, valid func([]uint16) b
 
 // apply calls the concrete cipher, so that the compiler can see x does not
 // escape; a call through the interface would move it to the heap.
-func (f *numerals) apply(c fpe.NumeralCipher, x []uint16, enc bool) (y []uint16, err error) {
+func (f *numerals) apply(c numeralCipher, radix int, x []uint16, enc bool) (y []uint16, err error) {
 	switch c := c.(type) {
 	case *fpe.FF1:
 		if enc {
@@ -81,7 +92,7 @@ func (f *numerals) apply(c fpe.NumeralCipher, x []uint16, enc bool) (y []uint16,
 		// meet, since formats keep numerals below the radix and tweaks
 		// have the cipher's size.
 		return nil, fmt.Errorf("%w: %d tokenized symbols over radix %d, the cipher takes %d to %d",
-			ErrDomain, len(x), c.Radix(), c.MinLen(), c.MaxLen())
+			ErrDomain, len(x), radix, c.MinLen(), c.MaxLen())
 	case err != nil:
 		return nil, fmt.Errorf("tokenize: %w", err)
 	}

@@ -92,7 +92,7 @@ type Tokenizer struct {
 	clock pii.Clock
 
 	ff1r10    *fpe.FF1 // the most used cipher, without a map lookup
-	ciphers   sync.Map // cipherKey → fpe.NumeralCipher, created on first use
+	ciphers   sync.Map // cipherKey → numeralCipher, created on first use
 	tweaks    sync.Map // tweakKey → *recentTweak
 	tweakSize atomic.Int64
 	// recent is a small direct-mapped cache in front of tweaks: a hit
@@ -221,15 +221,15 @@ func (t *Tokenizer) LogValue() slog.Value { return slog.StringValue("[REDACTED]"
 // MarshalJSON encodes the Tokenizer without key material.
 func (t *Tokenizer) MarshalJSON() ([]byte, error) { return []byte(`"[REDACTED]"`), nil }
 
-func (t *Tokenizer) cipher(m Method, radix int) (fpe.NumeralCipher, error) {
+func (t *Tokenizer) cipher(m Method, radix int) (numeralCipher, error) {
 	if radix == 10 && m == MethodFF1 && t.ff1r10 != nil {
 		return t.ff1r10, nil
 	}
 	key := cipherKey{m, radix}
 	if c, ok := t.ciphers.Load(key); ok {
-		return c.(fpe.NumeralCipher), nil
+		return c.(numeralCipher), nil
 	}
-	var c fpe.NumeralCipher
+	var c numeralCipher
 	var err error
 	switch m {
 	case MethodFF1:
@@ -243,7 +243,7 @@ func (t *Tokenizer) cipher(m Method, radix int) (fpe.NumeralCipher, error) {
 		return nil, fmt.Errorf("tokenize: %w", err)
 	}
 	actual, _ := t.ciphers.LoadOrStore(key, c)
-	return actual.(fpe.NumeralCipher), nil
+	return actual.(numeralCipher), nil
 }
 
 // tweak derives the tweak of a scope, the first 8 (FF1) or 7 (FF3-1)
@@ -254,7 +254,7 @@ func (t *Tokenizer) cipher(m Method, radix int) (fpe.NumeralCipher, error) {
 func (t *Tokenizer) tweak(m Method, s Scope) (tweak []byte, check byte) {
 	n := 8
 	if m == MethodFF31 {
-		n = fpe.FF31TweakSize
+		n = ff31TweakSize
 	}
 	slot := &t.recent[(maphash.String(t.seed, s.Field)^maphash.String(t.seed, s.Tenant)<<1^uint64(n))%uint64(len(t.recent))]
 	if r := slot.Load(); r != nil && r.key.m == m && r.key.tenant == s.Tenant && r.key.field == s.Field {

@@ -570,7 +570,7 @@ func TestTweakCacheScopes(t *testing.T) {
 				mac := tk.mac(tk.k.tweak, s, "")
 				n := 8
 				if m == MethodFF31 {
-					n = fpe.FF31TweakSize
+					n = ff31TweakSize
 				}
 				require.Equal(t, mac[:n], tw, "%s %+v", m, s)
 				require.Equal(t, mac[n], check)

@@ -90,13 +90,13 @@ func openSQLite(path string) (*sql.DB, error) {
 // app is the running application: its databases and the library objects
 // over them, rebuilt after a restore as a restarted service would.
 type app struct {
-	w           *world
+	w             *world
 	shop, secrets *sql.DB
-	schema      *pii.Schema
-	sealer      *envelope.Sealer
-	tok         *tokenize.Tokenizer
-	tokens      *tokenDeleter
-	mgr         *retention.Manager
+	schema        *pii.Schema
+	sealer        *envelope.Sealer
+	tok           *tokenize.Tokenizer
+	tokens        *tokenDeleter
+	mgr           *retention.Manager
 }
 
 const customerTable = `CREATE TABLE IF NOT EXISTS customer (

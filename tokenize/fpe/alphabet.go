@@ -16,7 +16,9 @@ const (
 
 // Alphabet maps between symbols (runes) and numerals. Symbol i of the
 // definition string is numeral i. An Alphabet is immutable and safe for
-// concurrent use.
+// concurrent use. To encrypt a string, convert it with Numerals, encrypt
+// the numerals with a cipher of the alphabet's radix, and convert back
+// with String (see the Alphabet example).
 type Alphabet struct {
 	a *alphabet.Alphabet
 }
@@ -51,69 +53,4 @@ func (a *Alphabet) String(x []uint16) (string, error) {
 		return "", fmt.Errorf("%w: numeral not below radix %d", ErrAlphabet, a.a.Radix())
 	}
 	return s, nil
-}
-
-// NumeralCipher is implemented by *FF1 and *FF31.
-type NumeralCipher interface {
-	Radix() int
-	MinLen() int
-	MaxLen() int
-	EncryptNumerals(tweak []byte, x []uint16) ([]uint16, error)
-	DecryptNumerals(tweak []byte, x []uint16) ([]uint16, error)
-}
-
-var (
-	_ NumeralCipher = (*FF1)(nil)
-	_ NumeralCipher = (*FF31)(nil)
-)
-
-// StringCipher encrypts strings over an alphabet with FF1 or FF3-1. It is
-// immutable and safe for concurrent use.
-type StringCipher struct {
-	alpha  *Alphabet
-	cipher NumeralCipher
-}
-
-// NewStringCipher pairs an alphabet with a numeral cipher of the same
-// radix, for example NewFF1(key, a.Radix()).
-func NewStringCipher(a *Alphabet, c NumeralCipher) (*StringCipher, error) {
-	if a == nil || c == nil {
-		return nil, fmt.Errorf("%w: nil alphabet or cipher", ErrAlphabet)
-	}
-	if a.Radix() != c.Radix() {
-		return nil, fmt.Errorf("%w: alphabet has %d symbols, cipher radix is %d", ErrAlphabet, a.Radix(), c.Radix())
-	}
-	return &StringCipher{alpha: a, cipher: c}, nil
-}
-
-// Encrypt encrypts str, every rune of which must be in the alphabet, under
-// tweak (raw bytes in a string; FF3-1 takes exactly 7), and returns a
-// string of the same length over the same alphabet.
-func (s *StringCipher) Encrypt(tweak, str string) (string, error) {
-	return s.crypt(tweak, str, true)
-}
-
-// Decrypt reverses Encrypt.
-func (s *StringCipher) Decrypt(tweak, str string) (string, error) {
-	return s.crypt(tweak, str, false)
-}
-
-func (s *StringCipher) crypt(tweak, str string, enc bool) (string, error) {
-	x, err := s.alpha.Numerals(str)
-	if err != nil {
-		return "", err
-	}
-	var y []uint16
-	if enc {
-		y, err = s.cipher.EncryptNumerals([]byte(tweak), x)
-	} else {
-		y, err = s.cipher.DecryptNumerals([]byte(tweak), x)
-	}
-	clear(x)
-	if err != nil {
-		return "", err
-	}
-	out, err := s.alpha.String(y)
-	clear(y)
-	return out, err
 }

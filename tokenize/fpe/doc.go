@@ -12,8 +12,8 @@
 // FF3-1 over small domains, and NIST's 2025 second draft of SP 800-38G
 // Rev. 1 drops the FF3 family. Prefer FF1.
 //
-// An [Alphabet] maps symbols to numerals; a [StringCipher] encrypts
-// strings over an alphabet with either cipher ([NewStringCipher]).
+// An [Alphabet] maps symbols to numerals and back, for strings over any
+// set of runes.
 //
 // # Domain rules
 //

@@ -98,9 +98,6 @@ func ff1P(radix, u, n int) [16]byte {
 	return p
 }
 
-// Radix returns the radix the cipher was created with.
-func (c *FF1) Radix() int { return c.radix }
-
 // MinLen returns the shortest input length the cipher accepts: the smallest
 // n ≥ 2 with radix^n ≥ 1,000,000.
 func (c *FF1) MinLen() int { return c.minLen }

@@ -10,8 +10,8 @@ import (
 	"slices"
 )
 
-// FF31TweakSize is the FF3-1 tweak length in bytes (56 bits), exactly.
-const FF31TweakSize = 7
+// ff31TweakSize is the FF3-1 tweak length in bytes (56 bits), exactly.
+const ff31TweakSize = 7
 
 // FF31 is the FF3-1 format-preserving cipher of the NIST SP 800-38G Rev. 1
 // draft, with a 56-bit tweak.
@@ -82,9 +82,6 @@ func NewFF31(key []byte, radix int) (*FF31, error) {
 	return c, nil
 }
 
-// Radix returns the radix the cipher was created with.
-func (c *FF31) Radix() int { return c.radix }
-
 // MinLen returns the shortest accepted input length.
 func (c *FF31) MinLen() int { return c.minLen }
 
@@ -105,7 +102,7 @@ func (c *FF31) DecryptNumerals(tweak []byte, x []uint16) ([]uint16, error) {
 func (c *FF31) check(tweak []byte, x []uint16) error {
 	n := len(x)
 	switch {
-	case len(tweak) != FF31TweakSize:
+	case len(tweak) != ff31TweakSize:
 		return fmt.Errorf("%w: FF3-1 tweak must be exactly 7 bytes, got %d", ErrTweak, len(tweak))
 	case n == 0:
 		return fmt.Errorf("%w: empty input", ErrDomain)

@@ -98,7 +98,7 @@ func TestNISTACVPVectors(t *testing.T) {
 			require.NoError(t, err, id)
 			require.Equal(t, radix, alpha.Radix(), id)
 		}
-		var c NumeralCipher
+		var c numeralCipher
 		switch alg {
 		case "FF1":
 			c, err = NewFF1(key, radix)
