@@ -1,0 +1,194 @@
+package envelope
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+)
+
+// Branch keys: one per tenant and rotation period, wrapped by the KEK.
+
+func (s *Sealer) newBranchEntry(tenant string, version uint32, raw []byte, now int64) (*branchEntry, error) {
+	a, err := newGCM(raw)
+	if err != nil {
+		clear(raw)
+		return nil, err
+	}
+	return &branchEntry{tenant: tenant, version: version, aead: a, key: newSecret(raw), loaded: now}, nil
+}
+
+func (s *Sealer) installBranch(be *branchEntry, current bool) {
+	s.mu.Lock()
+	ref := branchRef{be.tenant, be.version}
+	if old := s.branches[ref]; old != nil && old != be {
+		old.key.wipe()
+	}
+	s.branches[ref] = be
+	if current {
+		s.branchCur[be.tenant] = be
+	}
+	s.mu.Unlock()
+}
+
+// branchKey returns branch key version of tenant for unwrapping DEKs.
+// stale allows an expired entry during a key provider outage (decrypts).
+func (s *Sealer) branchKey(ctx context.Context, tenant string, version uint32, stale bool) (*branchEntry, error) {
+	now := s.clock()
+	ref := branchRef{tenant, version}
+	s.mu.RLock()
+	be := s.branches[ref]
+	s.mu.RUnlock()
+	if be != nil && s.fresh(be.loaded, now) {
+		return be, nil
+	}
+	s.kmsMu.Lock()
+	defer s.kmsMu.Unlock()
+	s.mu.RLock()
+	be = s.branches[ref]
+	s.mu.RUnlock()
+	if be != nil && s.fresh(be.loaded, now) {
+		return be, nil
+	}
+	want := KeyRef{Kind: KindBranch, Tenant: tenant, ID: version}
+	rec, err := s.store.Get(ctx, want)
+	if errors.Is(err, ErrNotFound) {
+		return nil, ErrDecrypt
+	}
+	if err != nil {
+		return nil, fmt.Errorf("envelope: key store: %w", err)
+	}
+	nb, err := s.loadBranchLocked(ctx, want, rec, now)
+	if err != nil {
+		if stale && be != nil && isUnavailable(err) && s.withinGrace(be.loaded, now) {
+			s.st.stale.Add(1)
+			return be, nil
+		}
+		return nil, err
+	}
+	s.installBranch(nb, false)
+	return nb, nil
+}
+
+// loadBranchLocked unwraps rec, which the key store returned for want. The
+// associated data is built from want, never from the row.
+func (s *Sealer) loadBranchLocked(ctx context.Context, want KeyRef, rec Record, now int64) (*branchEntry, error) {
+	if err := checkRecord(rec, want); err != nil {
+		return nil, err
+	}
+	raw, err := s.unwrap(ctx, rec.Wrapped, branchAD(want.Tenant, want.ID))
+	if err != nil {
+		return nil, err
+	}
+	return s.newBranchEntry(want.Tenant, want.ID, raw, now)
+}
+
+// currentBranch returns the tenant's newest branch key, making version 1
+// on first use.
+func (s *Sealer) currentBranch(ctx context.Context, tenant string) (*branchEntry, error) {
+	now := s.clock()
+	s.mu.RLock()
+	be := s.branchCur[tenant]
+	s.mu.RUnlock()
+	if be != nil && s.fresh(be.loaded, now) {
+		return be, nil
+	}
+	s.kmsMu.Lock()
+	defer s.kmsMu.Unlock()
+	s.mu.RLock()
+	be = s.branchCur[tenant]
+	s.mu.RUnlock()
+	if be != nil && s.fresh(be.loaded, now) {
+		return be, nil
+	}
+	rec, err := s.store.Latest(ctx, KindBranch, tenant, "")
+	if errors.Is(err, ErrNotFound) {
+		return s.createBranchLocked(ctx, tenant, 1, now)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("envelope: key store: %w", err)
+	}
+	var seen uint32 // branch versions never go back
+	if be != nil {
+		seen = be.version
+	}
+	if err := checkLatest(rec, KindBranch, tenant, "", max(seen, 1)); err != nil {
+		return nil, err
+	}
+	if p := s.opts.BranchKeyPeriod; p > 0 && s.now().Sub(rec.Created) >= p {
+		return s.createBranchLocked(ctx, tenant, rec.ID+1, now)
+	}
+	if old := s.branchByRef(branchRef{tenant, rec.ID}); old != nil && s.fresh(old.loaded, now) {
+		s.installBranch(old, true)
+		return old, nil
+	}
+	nb, err := s.loadBranchLocked(ctx, KeyRef{Kind: KindBranch, Tenant: tenant, ID: rec.ID}, rec, now)
+	if err != nil {
+		return nil, err
+	}
+	s.installBranch(nb, true)
+	return nb, nil
+}
+
+func (s *Sealer) branchByRef(r branchRef) *branchEntry {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.branches[r]
+}
+
+func (s *Sealer) createBranchLocked(ctx context.Context, tenant string, version uint32, now int64) (*branchEntry, error) {
+	raw := make([]byte, keySize)
+	rand.Read(raw)
+	w, kek, err := s.wrap(ctx, raw, branchAD(tenant, version))
+	if err != nil {
+		clear(raw)
+		return nil, err
+	}
+	want := KeyRef{Kind: KindBranch, Tenant: tenant, ID: version}
+	stored, inserted, err := s.store.Insert(ctx, Record{KeyRef: want, Wrapped: w, KEK: kek.String(), Created: s.now()})
+	if err != nil {
+		clear(raw)
+		return nil, fmt.Errorf("envelope: key store: %w", err)
+	}
+	if err := checkRecord(stored, want); err != nil {
+		clear(raw)
+		return nil, err
+	}
+	var be *branchEntry
+	if inserted {
+		be, err = s.newBranchEntry(tenant, version, raw, now)
+	} else {
+		clear(raw)
+		be, err = s.loadBranchLocked(ctx, want, stored, now)
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.installBranch(be, true)
+	return be, nil
+}
+
+// RotateBranchKey makes a new branch key version for tenant (one wrap
+// call) and uses it for new DEKs from now on in this process (other
+// processes pick it up within Cache.MaxAge). Existing DEKs stay wrapped
+// under the old version until RewrapDEKs; field ciphertexts never change.
+func (s *Sealer) RotateBranchKey(ctx context.Context, tenant string) (version uint32, err error) {
+	s.kmsMu.Lock()
+	defer s.kmsMu.Unlock()
+	next := uint32(1)
+	rec, err := s.store.Latest(ctx, KindBranch, tenant, "")
+	switch {
+	case err == nil:
+		if err := checkLatest(rec, KindBranch, tenant, "", 1); err != nil {
+			return 0, err
+		}
+		next = rec.ID + 1
+	case !errors.Is(err, ErrNotFound):
+		return 0, fmt.Errorf("envelope: key store: %w", err)
+	}
+	be, err := s.createBranchLocked(ctx, tenant, next, s.clock())
+	if err != nil {
+		return 0, err
+	}
+	return be.version, nil
+}

@@ -1,0 +1,262 @@
+package envelope
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+)
+
+// The caches of unwrapped DEKs: lookups for encryption and decryption,
+// installs that a concurrent ForgetSubject invalidates, eviction and purges.
+
+// encKey returns the DEK to encrypt n bytes under b's scope.
+func (s *Sealer) encKey(ctx context.Context, b *Binding, n int) (*dekEntry, error) {
+	now := s.clock()
+	if e := s.lastEnc.Load(); e != nil && e.ref.tenant == b.Tenant && e.ref.subject == b.Subject && s.reserve(e, n, now) {
+		return e, nil
+	}
+	sr := scopeRef{b.Tenant, b.Subject}
+	s.mu.RLock()
+	e := s.cur[sr]
+	if e != nil && s.reserve(e, n, now) {
+		// Set under the read lock: a ForgetSubject (write lock) either
+		// runs before, and e is not in the map, or after, and resets it.
+		s.lastEnc.Store(e)
+		s.mu.RUnlock()
+		return e, nil
+	}
+	s.mu.RUnlock()
+	return s.encKeySlow(ctx, sr, n)
+}
+
+// maxKeyAttempts bounds the lookups of one key that a concurrent
+// ForgetSubject (in this process or another) can force to start again.
+const maxKeyAttempts = 8
+
+var errKeyChurn = errors.New("envelope: key scope kept changing during the lookup; try again")
+
+func (s *Sealer) encKeySlow(ctx context.Context, sr scopeRef, n int) (*dekEntry, error) {
+	s.createMu.Lock()
+	defer s.createMu.Unlock()
+	for range maxKeyAttempts {
+		ep := s.forgetEpoch(sr)
+		now := s.clock()
+		s.mu.RLock()
+		e := s.cur[sr]
+		s.mu.RUnlock()
+		if e != nil && s.reserve(e, n, now) {
+			return e, nil
+		}
+		s.st.misses.Add(1)
+		ne, created, err := s.nextDEK(ctx, sr, e, now)
+		if errors.Is(err, errRetry) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		s.hook("enc:install")
+		if !s.installDEK(ne, true, ep) {
+			continue // a ForgetSubject of the scope ran meanwhile: look again
+		}
+		if s.reserve(ne, n, now) {
+			return ne, nil
+		}
+		if created {
+			return nil, ErrLimit
+		}
+		// The stored DEK is at its limit here: the next round makes one.
+	}
+	return nil, errKeyChurn
+}
+
+// installDEK caches e unless a ForgetSubject of its scope ran since the
+// lookup that produced it started (epoch ep); it reports whether it did.
+func (s *Sealer) installDEK(e *dekEntry, current bool, ep uint64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.forgetEpoch(scopeRef{e.ref.tenant, e.ref.subject}) != ep {
+		e.spent.Store(true)
+		e.key.wipe()
+		return false
+	}
+	if len(s.deks) >= s.opts.Cache.MaxEntries {
+		s.evictLocked(s.deks)
+	}
+	if old := s.deks[e.ref]; old != nil && old != e {
+		s.forgetFront()
+		old.key.wipe()
+	}
+	s.deks[e.ref] = e
+	if current {
+		s.cur[scopeRef{e.ref.tenant, e.ref.subject}] = e
+	}
+	return true
+}
+
+// forgetEpoch returns the count of ForgetSubject calls whose scope shares
+// sr's stripe. A lookup reads it before it reads the key store and
+// installs its result only if it has not changed: so no key loaded before
+// a ForgetSubject is cached after it. Striping keeps a sweep forgetting
+// many subjects from restarting every other scope's lookups.
+func (s *Sealer) forgetEpoch(sr scopeRef) uint64 {
+	return s.forgets[s.stripe(sr)].Load()
+}
+
+func (s *Sealer) stripe(sr scopeRef) int {
+	var h maphash.Hash
+	h.SetSeed(s.seed)
+	h.WriteString(sr.tenant)
+	h.WriteByte(0)
+	h.WriteString(sr.subject)
+	return int(h.Sum64() % uint64(len(s.forgets)))
+}
+
+func (s *Sealer) hook(point string) {
+	if s.testHook != nil {
+		s.testHook(point)
+	}
+}
+
+// evictLocked frees room in m: expired entries first, then arbitrary ones
+// (map order), down to 90% of MaxEntries. Evicted keys are cleared.
+func (s *Sealer) evictLocked(m map[dekRef]*dekEntry) {
+	now := s.clock()
+	target := s.opts.Cache.MaxEntries * 9 / 10
+	for pass := 0; pass < 2 && len(m) > target; pass++ {
+		for k, e := range m {
+			if len(m) <= target {
+				break
+			}
+			if pass == 0 && s.withinGrace(e.loaded, now) {
+				continue
+			}
+			s.forgetFront()
+			delete(m, k)
+			sr := scopeRef{k.tenant, k.subject}
+			if s.cur[sr] == e {
+				delete(s.cur, sr)
+			}
+			e.key.wipe()
+			s.st.evictions.Add(1)
+		}
+	}
+}
+
+// decKey returns the DEK id of b's scope for decryption.
+func (s *Sealer) decKey(ctx context.Context, b *Binding, id uint32) (*dekEntry, error) {
+	now := s.clock()
+	if e := s.lastDec.Load(); e != nil && e.ref.id == id && e.ref.tenant == b.Tenant && e.ref.subject == b.Subject && s.fresh(e.loaded, now) {
+		return e, nil
+	}
+	ref := dekRef{b.Tenant, b.Subject, id}
+	s.mu.RLock()
+	e := s.deks[ref]
+	if e != nil && s.fresh(e.loaded, now) {
+		s.lastDec.Store(e) // under the read lock, as in encKey
+		s.mu.RUnlock()
+		return e, nil
+	}
+	s.mu.RUnlock()
+	return s.decKeySlow(ctx, ref, e, now)
+}
+
+func (s *Sealer) decKeySlow(ctx context.Context, ref dekRef, e *dekEntry, now int64) (*dekEntry, error) {
+	sr := scopeRef{ref.tenant, ref.subject}
+	scope := scopeName(ref.subject)
+	want := KeyRef{Kind: KindDEK, Tenant: ref.tenant, Scope: scope, ID: ref.id}
+	for range maxKeyAttempts {
+		ep := s.forgetEpoch(sr)
+		if e != nil && !s.cached(ref, e) {
+			e = nil // purged meanwhile: never serve it stale
+		}
+		s.st.misses.Add(1)
+		rec, err := s.store.Get(ctx, want)
+		if errors.Is(err, ErrNotFound) {
+			s.purgeDEK(ref)
+			if ref.subject != "" {
+				wm, found, werr := s.watermark(ctx, ref.tenant, scope)
+				if werr != nil {
+					return nil, werr
+				}
+				if found && ref.id <= wm {
+					return nil, ErrShredded
+				}
+			}
+			return nil, ErrDecrypt
+		}
+		if err != nil {
+			return nil, fmt.Errorf("envelope: key store: %w", err)
+		}
+		ne, err := s.loadDEK(ctx, want, rec, ref.subject, true)
+		if err != nil {
+			if e != nil && isUnavailable(err) && s.withinGrace(e.loaded, now) && s.forgetEpoch(sr) == ep {
+				s.st.stale.Add(1)
+				return e, nil
+			}
+			return nil, err
+		}
+		if e != nil && e.ref.id == ne.ref.id {
+			ne.msgs.Store(e.msgs.Load())
+			ne.bytes.Store(e.bytes.Load())
+		}
+		s.mu.RLock()
+		cur := e != nil && s.cur[sr] == e
+		s.mu.RUnlock()
+		s.hook("dec:install")
+		if s.installDEK(ne, cur, ep) {
+			return ne, nil
+		}
+	}
+	return nil, errKeyChurn
+}
+
+// cached reports whether e is still ref's cache entry.
+func (s *Sealer) cached(ref dekRef, e *dekEntry) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.deks[ref] == e
+}
+
+// forgetFront empties the front caches; call it with mu held whenever an
+// entry leaves the maps.
+func (s *Sealer) forgetFront() {
+	s.lastEnc.Store(nil)
+	s.lastDec.Store(nil)
+}
+
+func (s *Sealer) purgeDEK(ref dekRef) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := s.deks[ref]; e != nil {
+		s.forgetFront()
+		delete(s.deks, ref)
+		sr := scopeRef{ref.tenant, ref.subject}
+		if s.cur[sr] == e {
+			delete(s.cur, sr)
+		}
+		e.key.wipe()
+	}
+}
+
+// purgeScope drops every cached DEK of (tenant, subject) after a
+// ForgetSubject: it bumps the scope's forget epoch (so lookups in flight
+// do not install what they loaded), marks the entries spent (so a caller
+// still holding one cannot take it for a new seal), empties the front
+// caches and clears the keys.
+func (s *Sealer) purgeScope(tenant, subject string) {
+	sr := scopeRef{tenant, subject}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.forgets[s.stripe(sr)].Add(1)
+	s.forgetFront()
+	for ref, e := range s.deks {
+		if ref.tenant == tenant && ref.subject == subject {
+			delete(s.deks, ref)
+			e.spent.Store(true)
+			e.key.wipe()
+		}
+	}
+	delete(s.cur, sr)
+}

@@ -1,0 +1,190 @@
+package envelope
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/fieldguard/pii/envelope/internal/format"
+)
+
+// DEKs (keyring mode): finding, making and unwrapping a scope's data keys.
+
+func (s *Sealer) newDEKEntry(ref dekRef, raw []byte, loaded int64, created time.Time) (*dekEntry, error) {
+	a, c, err := deriveDEK(raw)
+	if err != nil {
+		clear(raw)
+		return nil, err
+	}
+	until := loaded + int64(created.Add(s.opts.BucketPeriod).Sub(s.now()))
+	return &dekEntry{ref: ref, aead: a, commit: c, key: newSecret(raw), loaded: loaded, until: until}, nil
+}
+
+// reserve counts one message of n bytes against e, reporting whether e may
+// encrypt it.
+func (s *Sealer) reserve(e *dekEntry, n int, now int64) bool {
+	if e.spent.Load() || !s.fresh(e.loaded, now) {
+		return false
+	}
+	if e.wrapped == "" && e.ref.subject == "" && now >= e.until {
+		return false
+	}
+	if e.msgs.Add(1) > s.opts.Cache.MaxMessages || (s.limitBytes && e.bytes.Add(uint64(n)) > s.opts.Cache.MaxBytes) {
+		e.spent.Store(true)
+		return false
+	}
+	return true
+}
+
+// errRetry asks encKeySlow to start its lookup again.
+var errRetry = errors.New("envelope: retry")
+
+// nextDEK loads the scope's newest DEK when it may still encrypt, else
+// makes the next one (created). e is the cached current DEK, if any.
+//
+// Key generations: a subject's scope that was forgotten has a tombstone
+// watermark; DEKs at or below it are shredded and never used again, and
+// the next DEK takes an id above it. The newest DEK is read before the
+// watermark, so a Forget landing between the two reads makes the DEK
+// look shredded rather than usable.
+func (s *Sealer) nextDEK(ctx context.Context, sr scopeRef, e *dekEntry, now int64) (*dekEntry, bool, error) {
+	scope := scopeName(sr.subject)
+	rec, err := s.store.Latest(ctx, KindDEK, sr.tenant, scope)
+	found := err == nil
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, false, fmt.Errorf("envelope: key store: %w", err)
+	}
+	if found {
+		if err := checkLatest(rec, KindDEK, sr.tenant, scope, 1); err != nil {
+			return nil, false, err
+		}
+	}
+	var wm uint32
+	if sr.subject != "" {
+		if wm, _, err = s.watermark(ctx, sr.tenant, scope); err != nil {
+			return nil, false, err
+		}
+		if wm >= ClosedWatermark {
+			return nil, false, ErrShredded
+		}
+	}
+	next := wm + 1
+	if found && rec.ID > wm {
+		// A live DEK: its id never goes below one this process used.
+		if e != nil && rec.ID < e.ref.id {
+			return nil, false, errWrongRecord
+		}
+		next = rec.ID + 1
+		usable := sr.subject != "" || s.now().Sub(rec.Created) < s.opts.BucketPeriod
+		if e != nil && e.ref.id == rec.ID && e.spent.Load() {
+			usable = false
+		}
+		if usable {
+			ne, err := s.loadDEK(ctx, KeyRef{Kind: KindDEK, Tenant: sr.tenant, Scope: scope, ID: rec.ID}, rec, sr.subject, false)
+			if err != nil {
+				return nil, false, err
+			}
+			if e != nil && e.ref.id == rec.ID {
+				ne.msgs.Store(e.msgs.Load())
+				ne.bytes.Store(e.bytes.Load())
+			}
+			return ne, false, nil
+		}
+	} else if found {
+		// A DEK at or below the watermark (inserted by a writer that raced
+		// a Forget and then refused it): dead, skip past it.
+		next = max(next, rec.ID+1)
+	}
+	if next > format.MaxDEKID {
+		return nil, false, ErrLimit
+	}
+	ne, err := s.createDEK(ctx, sr, scope, next, now)
+	return ne, true, err
+}
+
+func (s *Sealer) createDEK(ctx context.Context, sr scopeRef, scope string, id uint32, now int64) (*dekEntry, error) {
+	br, err := s.currentBranch(ctx, sr.tenant)
+	if err != nil {
+		return nil, err
+	}
+	raw := make([]byte, keySize)
+	rand.Read(raw)
+	w := make([]byte, format.NonceSize, format.NonceSize+keySize+format.TagSize)
+	rand.Read(w)
+	want := KeyRef{Kind: KindDEK, Tenant: sr.tenant, Scope: scope, ID: id}
+	w = br.aead.Seal(w, w[:format.NonceSize], raw, dekAD(want.Tenant, want.Scope, want.ID, br.version))
+	stored, inserted, err := s.store.Insert(ctx, Record{KeyRef: want, Wrapped: w, Parent: br.version, Created: s.now()})
+	if err != nil {
+		clear(raw)
+		return nil, fmt.Errorf("envelope: key store: %w", err)
+	}
+	if err := checkRecord(stored, want); err != nil {
+		clear(raw)
+		return nil, err
+	}
+	var ne *dekEntry
+	if inserted {
+		ne, err = s.newDEKEntry(dekRef{sr.tenant, sr.subject, id}, raw, now, stored.Created)
+	} else {
+		clear(raw)
+		ne, err = s.loadDEK(ctx, want, stored, sr.subject, false)
+	}
+	if err != nil || sr.subject == "" {
+		return ne, err
+	}
+	// A Forget (in any process) that ran after our reads may already have
+	// shredded this id, or have deleted the row before our insert: a DEK
+	// at or below the watermark is dead. Leave it (it was never used) and
+	// look again.
+	wm, _, err := s.watermark(ctx, sr.tenant, scope)
+	if err != nil {
+		ne.key.wipe()
+		return nil, err
+	}
+	if id <= wm {
+		ne.key.wipe()
+		if wm >= ClosedWatermark {
+			return nil, ErrShredded
+		}
+		return nil, errRetry
+	}
+	return ne, nil
+}
+
+// loadDEK unwraps rec, which the key store returned for want, with its
+// branch key. The associated data is built from want, never from the row.
+func (s *Sealer) loadDEK(ctx context.Context, want KeyRef, rec Record, subject string, stale bool) (*dekEntry, error) {
+	if err := checkRecord(rec, want); err != nil {
+		return nil, err
+	}
+	br, err := s.branchKey(ctx, want.Tenant, rec.Parent, stale)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := openDEK(br, want, rec.Wrapped)
+	if err != nil {
+		return nil, err
+	}
+	loaded := s.clock()
+	if !s.fresh(br.loaded, loaded) {
+		// Unwrapped with a branch key served stale during an outage: the DEK
+		// is no fresher than that key, so encryption will not use it.
+		loaded = br.loaded
+	}
+	return s.newDEKEntry(dekRef{want.Tenant, subject, want.ID}, raw, loaded, rec.Created)
+}
+
+// openDEK unwraps the DEK named ref from wrapped with branch key br.
+func openDEK(br *branchEntry, ref KeyRef, wrapped []byte) ([]byte, error) {
+	if len(wrapped) != format.NonceSize+keySize+format.TagSize {
+		return nil, ErrDecrypt
+	}
+	raw, err := br.aead.Open(nil, wrapped[:format.NonceSize], wrapped[format.NonceSize:],
+		dekAD(ref.Tenant, ref.Scope, ref.ID, br.version))
+	if err != nil {
+		return nil, ErrDecrypt
+	}
+	return raw, nil
+}
