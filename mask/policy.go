@@ -3,6 +3,7 @@ package mask
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -143,13 +144,22 @@ var defaultPolicy, _ = NewPolicy(nil, nil)
 var categoryStyles = map[string]Style{
 	"email": styleEmail, "phone": stylePhone, "card": styleCard, "iban": styleIBAN,
 	"ip": styleIP, "dob": styleDate, "name": styleInitials, "account": styleLast4,
-	"national_id": styleLast4, "ssn": styleLast4, "username": styleFirstChar,
+	"national_id": styleLast4, "username": styleFirstChar,
 	"postcode": styleFirstChar,
 }
 
-// sensitiveCategory reports whether c is denied on public channels.
+// sensitiveCategory reports whether c is denied on public channels: c or,
+// for a dotted key ("billing.card"), its last part is sensitive to pii or
+// listed in PolicyOptions.Sensitive.
 func (p *Policy) sensitiveCategory(c string) bool {
-	return p.sensitive[c] || pii.SensitiveCategory(c) || c == string(KindSSN)
+	if p.sensitive[c] || pii.SensitiveCategory(c) {
+		return true
+	}
+	if i := strings.LastIndexByte(c, '.'); i >= 0 {
+		last := c[i+1:]
+		return p.sensitive[last] || pii.SensitiveCategory(last)
+	}
+	return false
 }
 
 // Decide returns what viewer role sees of field f on channel ch.

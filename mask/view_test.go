@@ -536,3 +536,84 @@ func TestPolicyScanOptions(t *testing.T) {
 	require.Len(t, fs, 1)
 	require.Equal(t, "call me on +44 ******3456", out)
 }
+
+// What the public-channel floor covers besides pii's sensitive categories:
+// dotted keys whose last part is sensitive, and PolicyOptions.Sensitive.
+func TestPublicFloorCategories(t *testing.T) {
+	type rec struct {
+		ID    string `pii:"id"`
+		Card  string `pii:"billing.card,mask=card"`
+		Loyal string `pii:"loyalty.number,mask=last4"`
+		Nick  string `pii:"username"`
+	}
+	r := &rec{ID: "r-1", Card: "4111 1111 1111 1111", Loyal: "LOY-99887766", Nick: "ally_cat"}
+	pub := Viewer{ID: "a", Role: "agent", Channel: ChannelPublicSocial}
+	dm := Viewer{ID: "a", Role: "agent", Channel: ChannelDirectMessage}
+	p, err := NewPolicy(nil, &PolicyOptions{Sensitive: []string{"number"}})
+	require.NoError(t, err)
+	p2, err := NewPolicy(nil, &PolicyOptions{Sensitive: []string{"username"}})
+	require.NoError(t, err)
+	for i, tc := range []struct {
+		policy            *Policy
+		viewer            Viewer
+		card, loyal, nick string
+	}{
+		{nil, pub, "", "********7766", "a*******"},
+		{nil, dm, "**** **** **** 1111", "********7766", "a*******"},
+		{p, pub, "", "", "a*******"},
+		{p, dm, "**** **** **** 1111", "********7766", "a*******"},
+		{p2, pub, "", "********7766", ""},
+		{p2, dm, "**** **** **** 1111", "********7766", "a*******"},
+	} {
+		vs, err := NewViews(tc.policy, &ViewsOptions{Audit: &recordSink{}})
+		require.NoError(t, err)
+		got, err := ViewOf(context.Background(), vs, tc.viewer, r)
+		require.NoError(t, err)
+		require.Equal(t, []string{tc.card, tc.loyal, tc.nick}, []string{got.Card, got.Loyal, got.Nick}, "case %d", i)
+	}
+}
+
+// A rule that masks a field differently does not widen who may reveal it:
+// the tag's reveal= list still decides.
+func TestMaskRuleKeepsRevealList(t *testing.T) {
+	p, err := NewPolicy([]Rule{{Category: "email", Role: "agent", Action: ActionMask, Style: "email:mask-domain"}}, nil)
+	require.NoError(t, err)
+	sink := &recordSink{}
+	vs, err := NewViews(p, &ViewsOptions{Audit: sink})
+	require.NoError(t, err)
+	c := newCustomer()
+	agent := Viewer{ID: "a", Role: "agent", Channel: ChannelSecureChat}
+	got, err := ViewOf(context.Background(), vs, agent, c)
+	require.NoError(t, err)
+	require.Equal(t, "a***@*******.com", got.Email)
+	_, err = vs.Reveal(context.Background(), agent, c, "Email", "curious")
+	require.ErrorIs(t, err, ErrDenied)
+	require.Equal(t, []EventKind{EventRevealDenied}, sink.kinds())
+	email, err := vs.Reveal(context.Background(), Viewer{ID: "s", Role: "supervisor", Channel: ChannelSecureChat}, c, "Email", "confirm")
+	require.NoError(t, err)
+	require.Equal(t, c.Email, email)
+}
+
+// Without ViewsOptions.Audit, reveals are audited to slog.Default(): there
+// is no way to turn auditing off. (Not parallel: it swaps the default
+// logger.)
+func TestRevealAuditsToSlogDefault(t *testing.T) {
+	var buf bytes.Buffer
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewJSONHandler(&buf, nil)))
+	t.Cleanup(func() { slog.SetDefault(old) })
+
+	for _, opts := range []*ViewsOptions{nil, {RevealBudget: 5}} {
+		buf.Reset()
+		vs, err := NewViews(nil, opts)
+		require.NoError(t, err)
+		c := newCustomer()
+		_, err = vs.Reveal(context.Background(), Viewer{ID: "s", Role: "supervisor", Channel: ChannelSecureChat}, c, "Email", "confirm")
+		require.NoError(t, err)
+		var line map[string]any
+		require.NoError(t, json.Unmarshal(buf.Bytes(), &line))
+		require.Equal(t, "reveal", line["event"])
+		require.Equal(t, "s", line["viewer"])
+		require.NotContains(t, buf.String(), c.Email)
+	}
+}
