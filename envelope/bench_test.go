@@ -86,6 +86,9 @@ func BenchmarkRawAESGCMOpen32Alloc(b *testing.B) {
 var benchBinding = envelope.Binding{Tenant: "acme", Type: "Customer", Field: "Email", Record: "c-1", Subject: "s-1"}
 
 func benchSealer(b *testing.B, opts *envelope.Options) *envelope.Sealer {
+	if opts == nil {
+		opts = &envelope.Options{Store: envelope.NewMemoryStore()}
+	}
 	s, err := envelope.New(testkp.New(nil), opts)
 	if err != nil {
 		b.Fatal(err)
@@ -126,7 +129,7 @@ func BenchmarkDecryptString32(b *testing.B) {
 var pt64 = []byte("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
 
 func BenchmarkEnvelopeRoundTrip64(b *testing.B) {
-	s := benchSealer(b, &envelope.Options{Mode: envelope.Inline})
+	s := benchSealer(b, &envelope.Options{Store: envelope.NewMemoryStore(), Mode: envelope.Inline})
 	ctx := context.Background()
 	if _, err := s.EncryptBytes(ctx, pt64, benchBinding); err != nil {
 		b.Fatal(err)

@@ -173,6 +173,9 @@ func (s *Sealer) createBranchLocked(ctx context.Context, tenant string, version 
 // processes pick it up within Cache.MaxAge). Existing DEKs stay wrapped
 // under the old version until RewrapDEKs; field ciphertexts never change.
 func (s *Sealer) RotateBranchKey(ctx context.Context, tenant string) (version uint32, err error) {
+	if err := s.needStore("RotateBranchKey"); err != nil {
+		return 0, err
+	}
 	s.kmsMu.Lock()
 	defer s.kmsMu.Unlock()
 	next := uint32(1)

@@ -63,8 +63,8 @@ func (c *coarseClock) tick() {
 
 // clock returns the Sealer's monotonic time in nanoseconds.
 func (s *Sealer) clock() int64 {
-	if s.testNow != nil {
-		return int64(s.testNow().Sub(clockBase))
+	if s.ages != nil {
+		return int64(s.ages.Now().Sub(clockBase))
 	}
 	return coarseNow()
 }

@@ -5,9 +5,17 @@
 // deterministic encryption and blind indexes for lookups, and resumable
 // rewrapping for rotation.
 //
+//	store, err := sqlkeystore.New(db, nil)                      // or envelope.NewMemoryStore()
 //	s, err := envelope.New(kp, &envelope.Options{Store: store}) // kp: any keyprovider.KeyProvider
-//	err = s.Seal(ctx, &customer)  // every `pii:"...,encrypt"` field, in place
+//	err = s.Seal(ctx, &customer)                                // every `pii:"...,encrypt"` field, in place
 //	err = s.Open(ctx, &customer)
+//
+// New puts a bare KeyProvider behind keyprovider.NewClient with its
+// defaults (per-attempt deadlines, retries of transient failures under a
+// retry budget, a circuit breaker), so no key provider call goes out
+// without them; a *keyprovider.Client is used as it is, so pass your own to
+// tune them. Options.Store has no default in keyring mode: New fails
+// rather than keep keys in memory unasked.
 //
 // The byte-level API (EncryptString, DecryptString, EncryptBytes,
 // DecryptBytes with a Binding) is what Seal and Open use per field.

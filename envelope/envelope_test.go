@@ -11,7 +11,7 @@ import (
 func TestRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	for _, mode := range []envelope.Mode{envelope.Keyring, envelope.Inline} {
-		s, err := envelope.New(newKP(), &envelope.Options{Mode: mode})
+		s, err := envelope.New(newKP(), &envelope.Options{Store: envelope.NewMemoryStore(), Mode: mode})
 		require.NoError(t, err)
 		for _, pt := range []string{"", "a", "alice@example.com", string(make([]byte, 5000))} {
 			ct, err := s.EncryptString(ctx, pt, benchBinding)

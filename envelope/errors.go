@@ -41,16 +41,27 @@ var (
 	// can be made (DEK id space exhausted).
 	ErrLimit = errors.New("envelope: key usage limit reached")
 
-	// ErrUnsupported reports an operation the Sealer's mode cannot do
-	// (ForgetSubject in inline mode, for example).
-	ErrUnsupported = errors.New("envelope: operation not supported in this mode")
-
 	// ErrEmptySubject reports Seal of a record whose `pii:"subject"` field
 	// is empty: its values would be sealed under the tenant's keys, where
 	// ForgetSubject could never shred them. The *FieldError carrying it
 	// names the subject field.
 	ErrEmptySubject = errors.New("envelope: subject field is empty; refusing to seal the record under the tenant's keys, where its subject could never be forgotten")
 )
+
+// unsupported reports an operation the Sealer's configuration cannot do
+// (ForgetSubject in inline mode, for example); it matches
+// errors.ErrUnsupported.
+func unsupported(op, why string) error {
+	return fmt.Errorf("envelope: %s %s: %w", op, why, errors.ErrUnsupported)
+}
+
+// needStore fails op in inline mode without a KeyStore.
+func (s *Sealer) needStore(op string) error {
+	if s.store == nil {
+		return unsupported(op, "needs Options.Store (inline mode without a KeyStore)")
+	}
+	return nil
+}
 
 // errWrongRecord reports a KeyStore row that is not the one asked for
 // (another kind, tenant, scope or id, or a Latest that went back). It

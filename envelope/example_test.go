@@ -37,7 +37,7 @@ func Example() {
 	defer done()
 	ctx := context.Background()
 
-	s, err := envelope.New(kp, nil) // keyring mode on an in-memory KeyStore
+	s, err := envelope.New(kp, &envelope.Options{Store: envelope.NewMemoryStore()}) // keyring mode on an in-memory KeyStore
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -68,7 +68,7 @@ func ExampleSealer_ForgetSubject() {
 	kp, done := exampleKMS()
 	defer done()
 	ctx := context.Background()
-	s, err := envelope.New(kp, nil)
+	s, err := envelope.New(kp, &envelope.Options{Store: envelope.NewMemoryStore()})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func ExampleSealer_BlindIndex() {
 	kp, done := exampleKMS()
 	defer done()
 	ctx := context.Background()
-	s, err := envelope.New(kp, nil)
+	s, err := envelope.New(kp, &envelope.Options{Store: envelope.NewMemoryStore()})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -128,7 +128,7 @@ func Example_inline() {
 	ctx := context.Background()
 	// Inline mode: no key store; each ciphertext carries its wrapped DEK,
 	// and DEKs are reused under the cache limits.
-	s, err := envelope.New(kp, &envelope.Options{Mode: envelope.Inline})
+	s, err := envelope.New(kp, &envelope.Options{Store: envelope.NewMemoryStore(), Mode: envelope.Inline})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -4,17 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"github.com/fieldguard/pii/envelope/internal/format"
 	"log/slog"
 	"strings"
-	"time"
+
+	"github.com/fieldguard/pii/envelope/internal/format"
 )
 
 // SetNonceHook makes s fill nonces with fn (frozen test vectors only).
 func SetNonceHook(s *Sealer, fn func([]byte)) { s.nonceHook = fn }
-
-// SetClock replaces s's clock.
-func SetClock(s *Sealer, now func() time.Time) { s.now, s.testNow = now, now }
 
 // InstallDEK puts a raw DEK in s's cache as (tenant, subject, id).
 func InstallDEK(s *Sealer, tenant, subject string, id uint32, raw []byte) {

@@ -9,7 +9,7 @@ import (
 
 func newTestSealerT(t testing.TB) (*envelope.Sealer, *testkp.Provider) {
 	kp := testkp.New(nil)
-	s, err := envelope.New(kp, nil)
+	s, err := envelope.New(kp, &envelope.Options{Store: envelope.NewMemoryStore()})
 	if err != nil {
 		t.Fatal(err)
 	}

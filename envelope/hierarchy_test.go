@@ -13,6 +13,7 @@ import (
 
 	"github.com/fieldguard/pii/envelope"
 	"github.com/fieldguard/pii/keyprovider"
+	"github.com/fieldguard/pii/piitest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -61,7 +62,7 @@ func TestConcurrentSealOpen(t *testing.T) {
 	ctx := context.Background()
 	for _, mode := range []envelope.Mode{envelope.Keyring, envelope.Inline} {
 		kp := newKP()
-		s, err := envelope.New(kp, &envelope.Options{Mode: mode, Cache: envelope.CacheLimits{MaxMessages: 50}})
+		s, err := envelope.New(kp, &envelope.Options{Store: envelope.NewMemoryStore(), Mode: mode, Cache: envelope.CacheLimits{MaxMessages: 50}})
 		require.NoError(t, err)
 		var wg sync.WaitGroup
 		errs := make(chan error, 32)
@@ -134,15 +135,14 @@ func TestMaxBytesMakesNewDEK(t *testing.T) {
 func TestTimeBucketsForTenantScope(t *testing.T) {
 	ctx := context.Background()
 	store := envelope.NewMemoryStore()
-	s, err := envelope.New(newKP(), &envelope.Options{Store: store, BucketPeriod: 24 * time.Hour, Cache: envelope.CacheLimits{MaxAge: time.Hour}})
+	clk := piitest.NewClock(time.Now())
+	s, err := envelope.New(newKP(), &envelope.Options{Clock: clk, Store: store, BucketPeriod: 24 * time.Hour, Cache: envelope.CacheLimits{MaxAge: time.Hour}})
 	require.NoError(t, err)
-	now := time.Now()
-	envelope.SetClock(s, func() time.Time { return now })
 	b := frozenB
 	b.Subject = ""
 	old, err := s.EncryptString(ctx, "day 1", b)
 	require.NoError(t, err)
-	now = now.Add(25 * time.Hour)
+	clk.Add(25 * time.Hour)
 	_, err = s.EncryptString(ctx, "day 2", b)
 	require.NoError(t, err)
 	recs, err := store.List(ctx, envelope.KindDEK, envelope.KeyRef{}, 0)
@@ -157,7 +157,7 @@ func TestTimeBucketsForTenantScope(t *testing.T) {
 func TestCacheMaxEntriesEvicts(t *testing.T) {
 	ctx := context.Background()
 	kp := newKP()
-	s, err := envelope.New(kp, &envelope.Options{Cache: envelope.CacheLimits{MaxEntries: 20}})
+	s, err := envelope.New(kp, &envelope.Options{Store: envelope.NewMemoryStore(), Cache: envelope.CacheLimits{MaxEntries: 20}})
 	require.NoError(t, err)
 	var cts []string
 	for i := range 100 {
@@ -181,10 +181,12 @@ func TestOutageGrace(t *testing.T) {
 	ctx := context.Background()
 	for _, mode := range []envelope.Mode{envelope.Keyring, envelope.Inline} {
 		kp := newKP()
-		s, err := envelope.New(kp, &envelope.Options{Mode: mode, Cache: envelope.CacheLimits{MaxAge: time.Minute}, OutageGrace: 5 * time.Minute})
+		// A Client without retries and breaker: the test is about the
+		// Sealer's grace, not the Client's policy.
+		c := keyprovider.NewClient(kp, &keyprovider.ClientOptions{MaxAttempts: 1, BreakerThreshold: -1})
+		clk := piitest.NewClock(time.Now())
+		s, err := envelope.New(c, &envelope.Options{Clock: clk, Store: envelope.NewMemoryStore(), Mode: mode, Cache: envelope.CacheLimits{MaxAge: time.Minute}, OutageGrace: 5 * time.Minute})
 		require.NoError(t, err)
-		now := time.Now()
-		envelope.SetClock(s, func() time.Time { return now })
 		ct, err := s.EncryptString(ctx, "v", frozenB)
 		require.NoError(t, err)
 		det, err := s.EncryptDeterministic(ctx, "d", frozenB)
@@ -193,7 +195,7 @@ func TestOutageGrace(t *testing.T) {
 		require.NoError(t, err)
 
 		kp.SetDown(true)
-		now = now.Add(3 * time.Minute) // past MaxAge, within MaxAge+grace
+		clk.Add(3 * time.Minute) // past MaxAge, within MaxAge+grace
 		pt, err := s.DecryptString(ctx, ct, frozenB)
 		require.NoError(t, err, "mode %d: decrypts keep working during the outage", mode)
 		require.Equal(t, "v", pt)
@@ -203,7 +205,7 @@ func TestOutageGrace(t *testing.T) {
 		require.ErrorIs(t, err, keyprovider.ErrUnavailable, "encryption fails closed")
 		require.Positive(t, s.Stats().StaleServed)
 
-		now = now.Add(4 * time.Minute) // past MaxAge+grace
+		clk.Add(4 * time.Minute) // past MaxAge+grace
 		_, err = s.DecryptString(ctx, ct, frozenB)
 		require.ErrorIs(t, err, keyprovider.ErrUnavailable, "then decrypts fail closed")
 		require.NotErrorIs(t, err, envelope.ErrDecrypt)
@@ -215,7 +217,7 @@ func TestOutageGrace(t *testing.T) {
 }
 
 func TestRedaction(t *testing.T) {
-	s, err := envelope.New(newKP(), nil)
+	s, err := envelope.New(newKP(), &envelope.Options{Store: envelope.NewMemoryStore()})
 	require.NoError(t, err)
 	_, err = s.EncryptString(context.Background(), "x", frozenB)
 	require.NoError(t, err)

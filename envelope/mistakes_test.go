@@ -29,7 +29,7 @@ type Member struct {
 func TestSealEmptySubjectFails(t *testing.T) {
 	ctx := context.Background()
 	for _, mode := range []envelope.Mode{envelope.Keyring, envelope.Inline} {
-		s, err := envelope.New(newKP(), &envelope.Options{Mode: mode})
+		s, err := envelope.New(newKP(), &envelope.Options{Store: envelope.NewMemoryStore(), Mode: mode})
 		require.NoError(t, err)
 		c := sampleCustomer()
 		c.Subject = ""
@@ -117,7 +117,7 @@ func TestLookupDeterministic(t *testing.T) {
 func TestCancelledContextOnCacheHit(t *testing.T) {
 	ctx := context.Background()
 	for _, mode := range []envelope.Mode{envelope.Keyring, envelope.Inline} {
-		s, err := envelope.New(newKP(), &envelope.Options{Mode: mode})
+		s, err := envelope.New(newKP(), &envelope.Options{Store: envelope.NewMemoryStore(), Mode: mode})
 		require.NoError(t, err)
 		c := sampleCustomer()
 		require.NoError(t, s.Seal(ctx, c)) // warms every key
@@ -196,7 +196,7 @@ func TestOpenErrorNamesRecord(t *testing.T) {
 func TestNoDoubledPrefix(t *testing.T) {
 	ctx := context.Background()
 	s, _ := newTestSealerT(t)
-	inline, err := envelope.New(newKP(), &envelope.Options{Mode: envelope.Inline})
+	inline, err := envelope.New(newKP(), &envelope.Options{Store: envelope.NewMemoryStore(), Mode: envelope.Inline})
 	require.NoError(t, err)
 	c := sampleCustomer()
 	var errs []error
@@ -232,7 +232,7 @@ func TestNoDoubledPrefix(t *testing.T) {
 func TestFieldNoncesDiffer(t *testing.T) {
 	ctx := context.Background()
 	for _, mode := range []envelope.Mode{envelope.Keyring, envelope.Inline} {
-		s, err := envelope.New(newKP(), &envelope.Options{Mode: mode})
+		s, err := envelope.New(newKP(), &envelope.Options{Store: envelope.NewMemoryStore(), Mode: mode})
 		require.NoError(t, err)
 		nonce := func(bin []byte) []byte {
 			if bin[0] == 1 {

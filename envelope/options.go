@@ -21,14 +21,21 @@ const (
 	Inline
 )
 
-// Options configure a Sealer. The zero value (or nil) is keyring mode on a
-// MemoryStore with the default limits.
+// Options configure a Sealer. Zero fields take the defaults; Store is
+// required in keyring mode.
 type Options struct {
 	Mode Mode
 
-	// Store keeps wrapped keys. Nil means a new MemoryStore (keys die with
-	// the process).
+	// Store keeps wrapped keys: sqlkeystore.New(db, nil) for keys in your
+	// database, NewMemoryStore() for keys that die with the process (tests,
+	// examples). Required in keyring mode; inline mode needs it only for
+	// deterministic encryption and blind indexes.
 	Store KeyStore
+
+	// Clock tells the time: key records' creation times, time buckets,
+	// BranchKeyPeriod and cache ages. Nil means the system clock (cache
+	// ages then use a coarse monotonic clock, accurate to about 50 ms).
+	Clock pii.Clock
 
 	// Cache limits the use and lifetime of unwrapped keys.
 	Cache CacheLimits

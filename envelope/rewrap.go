@@ -89,6 +89,9 @@ type rewrapFunc func(ctx context.Context, rec Record, p *Progress) (replaced boo
 
 // runRewrap walks the kinds in order from opts.Cursor, calling fn per record.
 func (s *Sealer) runRewrap(ctx context.Context, opts RewrapOptions, kinds []Kind, fn rewrapFunc) (Progress, error) {
+	if err := s.needStore("rewrap"); err != nil {
+		return Progress{}, err
+	}
 	after, err := parseCursor(opts.Cursor)
 	if err != nil {
 		return Progress{}, err

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/fieldguard/pii/envelope"
+	"github.com/fieldguard/pii/piitest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -130,7 +131,7 @@ func TestRewrapBranchKeysAfterKMSRotation(t *testing.T) {
 }
 
 func TestRewrapBadCursor(t *testing.T) {
-	s, err := envelope.New(newKP(), nil)
+	s, err := envelope.New(newKP(), &envelope.Options{Store: envelope.NewMemoryStore()})
 	require.NoError(t, err)
 	for _, c := range []string{"!!", "AAAA", "AAAAAQ"} {
 		_, err := s.RewrapDEKs(context.Background(), envelope.RewrapOptions{Cursor: c})
@@ -142,12 +143,11 @@ func TestBranchKeyPeriod(t *testing.T) {
 	ctx := context.Background()
 	kp := newKP()
 	store := envelope.NewMemoryStore()
-	s, err := envelope.New(kp, &envelope.Options{Store: store, BranchKeyPeriod: 24 * time.Hour, Cache: envelope.CacheLimits{MaxAge: time.Hour}})
+	clk := piitest.NewClock(time.Now())
+	s, err := envelope.New(kp, &envelope.Options{Clock: clk, Store: store, BranchKeyPeriod: 24 * time.Hour, Cache: envelope.CacheLimits{MaxAge: time.Hour}})
 	require.NoError(t, err)
-	now := time.Now()
-	envelope.SetClock(s, func() time.Time { return now })
 	first := sealSubjects(t, s, "acme", 0, 5)
-	now = now.Add(25 * time.Hour)
+	clk.Add(25 * time.Hour)
 	second := sealSubjects(t, s, "acme", 5, 10)
 	br, err := store.Latest(ctx, envelope.KindBranch, "acme", "")
 	require.NoError(t, err)

@@ -10,6 +10,7 @@ import (
 	"github.com/fieldguard/pii/envelope"
 	"github.com/fieldguard/pii/envelope/internal/testkp"
 	"github.com/fieldguard/pii/keyprovider"
+	"github.com/fieldguard/pii/piitest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -436,10 +437,9 @@ func TestLatestBranchNeverGoesBack(t *testing.T) {
 	ctx := context.Background()
 	w := newRowWorld(t)
 	st := &swapStore{KeyStore: w.store}
-	s, err := envelope.New(w.kp, &envelope.Options{Store: st, Cache: envelope.CacheLimits{MaxAge: time.Minute}})
+	clk := piitest.NewClock(time.Now())
+	s, err := envelope.New(w.kp, &envelope.Options{Clock: clk, Store: st, Cache: envelope.CacheLimits{MaxAge: time.Minute}})
 	require.NoError(t, err)
-	now := time.Now()
-	envelope.SetClock(s, func() time.Time { return now })
 	carol := envelope.Binding{Tenant: "acme", Type: "Customer", Field: "Name", Subject: "carol"}
 	_, err = s.EncryptString(ctx, "x", carol) // a new DEK under branch 2
 	require.NoError(t, err)
@@ -449,7 +449,7 @@ func TestLatestBranchNeverGoesBack(t *testing.T) {
 		return older, op == "latest" && asked.Kind == envelope.KindBranch
 	}
 	st.mu.Unlock()
-	now = now.Add(2 * time.Minute)
+	clk.Add(2 * time.Minute)
 	erin := carol
 	erin.Subject = "erin"
 	ct, err := s.EncryptString(ctx, "x", erin) // a new DEK: asks for the newest branch
@@ -539,10 +539,9 @@ func TestLatestDEKNeverGoesBack(t *testing.T) {
 	ctx := context.Background()
 	w := newRowWorld(t)
 	st := &swapStore{KeyStore: w.store}
-	s, err := envelope.New(w.kp, &envelope.Options{Store: st, Cache: envelope.CacheLimits{MaxAge: time.Minute}})
+	clk := piitest.NewClock(time.Now())
+	s, err := envelope.New(w.kp, &envelope.Options{Clock: clk, Store: st, Cache: envelope.CacheLimits{MaxAge: time.Minute}})
 	require.NoError(t, err)
-	now := time.Now()
-	envelope.SetClock(s, func() time.Time { return now })
 	ct, err := s.EncryptString(ctx, "x", w.b["alice1"])
 	require.NoError(t, err)
 	require.Equal(t, uint32(2), dekIDOf(t, ct))
@@ -552,7 +551,7 @@ func TestLatestDEKNeverGoesBack(t *testing.T) {
 		return older, op == "latest" && asked.Kind == envelope.KindDEK
 	}
 	st.mu.Unlock()
-	now = now.Add(2 * time.Minute) // the cached DEK expired: Latest is asked again
+	clk.Add(2 * time.Minute) // the cached DEK expired: Latest is asked again
 	ct, err = s.EncryptString(ctx, "x", w.b["alice1"])
 	require.ErrorContains(t, err, "key store returned a record other than the one asked for")
 	require.Empty(t, ct)

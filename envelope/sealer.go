@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/fieldguard/pii"
 	"github.com/fieldguard/pii/envelope/internal/format"
 	"github.com/fieldguard/pii/keyprovider"
 )
@@ -17,14 +18,14 @@ import (
 // one per process (or per key provider) and share it, since its caches are
 // what keep KMS calls proportional to branch keys rather than to records.
 type Sealer struct {
-	kp    keyprovider.KeyProvider
+	kp    *keyprovider.Client
 	opts  Options
-	store KeyStore
+	store KeyStore  // nil only in inline mode without a store
+	wall  pii.Clock // record timestamps and time buckets
+	ages  pii.Clock // cache ages; nil means the coarse clock
 
-	now       func() time.Time // wall clock for record timestamps
-	testNow   func() time.Time // test hook replacing both clocks
-	nonceHook func([]byte)     // test hook: fixed nonces for frozen vectors
-	testHook  func(string)     // test hook: called at named points of the key lookups
+	nonceHook func([]byte) // test hook: fixed nonces for frozen vectors
+	testHook  func(string) // test hook: called at named points of the key lookups
 
 	mu        sync.RWMutex
 	deks      map[dekRef]*dekEntry
@@ -112,10 +113,27 @@ type branchEntry struct {
 	loaded  int64
 }
 
-// New returns a Sealer that wraps its keys with kp. With nil opts it runs in
-// keyring mode on a MemoryStore.
+// errNoStore is what New says when keyring mode has no KeyStore.
+var errNoStore = errors.New("envelope: Options.Store is nil: pass sqlkeystore.New(db, nil) to keep keys in your database, or envelope.NewMemoryStore() for keys that die with the process")
+
+// New returns a Sealer that wraps its keys with kp.
+//
+// A *keyprovider.Client is used as it is; any other KeyProvider is wrapped
+// in keyprovider.NewClient(kp, nil), so every key provider call has the
+// Client's deadlines, retries, retry budget and circuit breaker. To tune
+// them, pass your own Client.
+//
+// opts.Store is required in keyring mode (the default): where wrapped keys
+// live is a choice New does not make for you. Inline mode needs no Store
+// unless deterministic encryption or blind indexes are used.
 func New(kp keyprovider.KeyProvider, opts *Options) (*Sealer, error) {
 	if kp == nil {
+		return nil, errors.New("envelope: nil key provider")
+	}
+	c, ok := kp.(*keyprovider.Client)
+	if !ok {
+		c = keyprovider.NewClient(kp, nil)
+	} else if c == nil {
 		return nil, errors.New("envelope: nil key provider")
 	}
 	var o Options
@@ -128,15 +146,14 @@ func New(kp keyprovider.KeyProvider, opts *Options) (*Sealer, error) {
 	if o.IndexBytes != 0 && (o.IndexBytes < 4 || o.IndexBytes > 32) {
 		return nil, fmt.Errorf("envelope: IndexBytes %d outside 4..32", o.IndexBytes)
 	}
-	o = o.withDefaults()
-	st := o.Store
-	if st == nil {
-		st = NewMemoryStore()
-		o.Store = st
+	if o.Store == nil && o.Mode == Keyring {
+		return nil, errNoStore
 	}
+	o = o.withDefaults()
 	return &Sealer{
-		kp: kp, opts: o, store: st, now: time.Now, limitBytes: o.Cache.MaxBytes != ^uint64(0),
-		deks: map[dekRef]*dekEntry{}, cur: map[scopeRef]*dekEntry{},
+		kp: c, opts: o, store: o.Store, wall: pii.ClockOr(o.Clock), ages: o.Clock,
+		limitBytes: o.Cache.MaxBytes != ^uint64(0),
+		deks:       map[dekRef]*dekEntry{}, cur: map[scopeRef]*dekEntry{},
 		inline: map[string]*dekEntry{}, inlineCur: map[string]*dekEntry{},
 		branches: map[branchRef]*branchEntry{}, branchCur: map[string]*branchEntry{},
 		roots: map[string]*rootEntry{}, fields: map[fieldRef]*fieldKeys{},
@@ -144,5 +161,5 @@ func New(kp keyprovider.KeyProvider, opts *Options) (*Sealer, error) {
 	}, nil
 }
 
-// Store returns the Sealer's KeyStore.
-func (s *Sealer) Store() KeyStore { return s.store }
+// now is the wall-clock time, for record timestamps and time buckets.
+func (s *Sealer) now() time.Time { return s.wall.Now() }

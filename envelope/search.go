@@ -115,6 +115,9 @@ func (s *Sealer) fieldKeys(ctx context.Context, tenant, typ, field string, stale
 // never rotated with branch keys, so blind indexes and deterministic
 // ciphertexts stay comparable across rotations.
 func (s *Sealer) rootKey(ctx context.Context, tenant string, stale bool) (*rootEntry, error) {
+	if s.store == nil {
+		return nil, unsupported("encrypt=det and index", "need Options.Store (inline mode without a KeyStore)")
+	}
 	now := s.clock()
 	s.mu.RLock()
 	re := s.roots[tenant]
@@ -348,7 +351,7 @@ func (s *Sealer) CloseSubject(ctx context.Context, tenant, subject string) error
 
 func (s *Sealer) forget(ctx context.Context, op, tenant, subject string, closed bool) error {
 	if s.opts.Mode == Inline {
-		return fmt.Errorf("%w: %s needs keyring mode", ErrUnsupported, op)
+		return unsupported(op, "needs keyring mode")
 	}
 	if subject == "" {
 		return fmt.Errorf("envelope: %s: empty subject", op)

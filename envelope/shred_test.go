@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fieldguard/pii/envelope"
+	"github.com/fieldguard/pii/piitest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -87,10 +88,9 @@ func TestCloseSubject(t *testing.T) {
 	store := envelope.NewMemoryStore()
 	s, err := envelope.New(kp, &envelope.Options{Store: store})
 	require.NoError(t, err)
-	warm, err := envelope.New(kp, &envelope.Options{Store: store, Cache: envelope.CacheLimits{MaxAge: time.Minute}})
+	clk := piitest.NewClock(time.Now())
+	warm, err := envelope.New(kp, &envelope.Options{Clock: clk, Store: store, Cache: envelope.CacheLimits{MaxAge: time.Minute}})
 	require.NoError(t, err)
-	now := time.Now()
-	envelope.SetClock(warm, func() time.Time { return now })
 	ct, err := s.EncryptString(ctx, "v", aliceB)
 	require.NoError(t, err)
 	_, err = warm.EncryptString(ctx, "w", aliceB) // warm holds alice's DEK
@@ -103,7 +103,7 @@ func TestCloseSubject(t *testing.T) {
 
 	fresh, err := envelope.New(kp, &envelope.Options{Store: store})
 	require.NoError(t, err)
-	now = now.Add(2 * time.Minute) // warm's cached DEK expired
+	clk.Add(2 * time.Minute) // warm's cached DEK expired
 	for name, x := range map[string]*envelope.Sealer{"closer": s, "fresh": fresh, "warm after MaxAge": warm} {
 		out, err := x.EncryptString(ctx, "new", aliceB)
 		require.ErrorIs(t, err, envelope.ErrShredded, name)
@@ -198,7 +198,9 @@ func TestForgetRacesLookups(t *testing.T) {
 	}
 
 	t.Run("encrypt creates a DEK", func(t *testing.T) {
-		s, _ := newTestSealerT(t)
+		store := envelope.NewMemoryStore()
+		s, err := envelope.New(newKP(), &envelope.Options{Store: store})
+		require.NoError(t, err)
 		fired := 0
 		envelope.SetTestHook(s, func(p string) {
 			if p == "enc:install" && fired == 0 {
@@ -211,7 +213,7 @@ func TestForgetRacesLookups(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, 1, fired)
 		require.Equal(t, uint32(2), dekIDOf(t, ct))
-		require.Equal(t, uint32(1), watermark(t, s.Store(), "acme", "alice"))
+		require.Equal(t, uint32(1), watermark(t, store, "acme", "alice"))
 		pt, err := s.DecryptString(ctx, ct, aliceB)
 		require.NoError(t, err)
 		require.Equal(t, "new", pt)
@@ -260,8 +262,9 @@ func TestForgetRacesLookups(t *testing.T) {
 // Run under -race.
 func TestForgetStopsWritesConcurrently(t *testing.T) {
 	ctx := context.Background()
-	s, _ := newTestSealerT(t)
-	store := s.Store()
+	store := envelope.NewMemoryStore()
+	s, err := envelope.New(newKP(), &envelope.Options{Store: store})
+	require.NoError(t, err)
 	var published atomic.Uint32 // watermark of the last forget that returned
 	var seals atomic.Int64
 	stop := make(chan struct{})

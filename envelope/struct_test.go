@@ -9,6 +9,7 @@ import (
 
 	"github.com/fieldguard/pii"
 	"github.com/fieldguard/pii/envelope"
+	"github.com/fieldguard/pii/piitest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -53,7 +54,7 @@ func sampleCustomer() *Customer {
 func TestSealOpenStruct(t *testing.T) {
 	ctx := context.Background()
 	for _, mode := range []envelope.Mode{envelope.Keyring, envelope.Inline} {
-		s, err := envelope.New(newKP(), &envelope.Options{Mode: mode})
+		s, err := envelope.New(newKP(), &envelope.Options{Store: envelope.NewMemoryStore(), Mode: mode})
 		require.NoError(t, err)
 		c := sampleCustomer()
 		want := sampleCustomer()
@@ -90,7 +91,7 @@ func TestSealOpenStruct(t *testing.T) {
 
 func TestDeterministicEqualAcrossSubjects(t *testing.T) {
 	ctx := context.Background()
-	s, err := envelope.New(newKP(), nil)
+	s, err := envelope.New(newKP(), &envelope.Options{Store: envelope.NewMemoryStore()})
 	require.NoError(t, err)
 	a, b := sampleCustomer(), sampleCustomer()
 	b.ID, b.Subject = "c-2", "bob"
@@ -108,7 +109,7 @@ func TestDeterministicEqualAcrossSubjects(t *testing.T) {
 
 func TestOpenErrors(t *testing.T) {
 	ctx := context.Background()
-	s, err := envelope.New(newKP(), nil)
+	s, err := envelope.New(newKP(), &envelope.Options{Store: envelope.NewMemoryStore()})
 	require.NoError(t, err)
 
 	c := sampleCustomer()
@@ -119,7 +120,7 @@ func TestOpenErrors(t *testing.T) {
 	require.Equal(t, "Email", fe.Path)
 	require.NotContains(t, err.Error(), "alice@example.com")
 
-	mig, err := envelope.New(newKP(), &envelope.Options{AllowPlaintext: true})
+	mig, err := envelope.New(newKP(), &envelope.Options{Store: envelope.NewMemoryStore(), AllowPlaintext: true})
 	require.NoError(t, err)
 	c = sampleCustomer()
 	require.NoError(t, mig.Open(ctx, c))
@@ -140,7 +141,7 @@ func TestOpenErrors(t *testing.T) {
 
 func TestSealReencryptsLookalikes(t *testing.T) {
 	ctx := context.Background()
-	s, err := envelope.New(newKP(), nil)
+	s, err := envelope.New(newKP(), &envelope.Options{Store: envelope.NewMemoryStore()})
 	require.NoError(t, err)
 	a := sampleCustomer()
 	require.NoError(t, s.Seal(ctx, a))
@@ -160,6 +161,7 @@ func TestReadCheck(t *testing.T) {
 	expired := errors.New("retention: expired")
 	var seen []string
 	s, err := envelope.New(newKP(), &envelope.Options{
+		Store: envelope.NewMemoryStore(),
 		ReadCheck: func(_ context.Context, sc *pii.Schema, f *pii.Field, ptr any) error {
 			seen = append(seen, f.Path)
 			if f.Path == "Name" {
@@ -229,20 +231,19 @@ func TestForgetBoundByMaxAge(t *testing.T) {
 	store := envelope.NewMemoryStore()
 	s, err := envelope.New(kp, &envelope.Options{Store: store})
 	require.NoError(t, err)
-	other, err := envelope.New(kp, &envelope.Options{Store: store, Cache: envelope.CacheLimits{MaxAge: time.Minute}})
+	clk := piitest.NewClock(time.Now())
+	other, err := envelope.New(kp, &envelope.Options{Clock: clk, Store: store, Cache: envelope.CacheLimits{MaxAge: time.Minute}})
 	require.NoError(t, err)
-	now := time.Now()
-	envelope.SetClock(other, func() time.Time { return now })
 	b := envelope.Binding{Tenant: "acme", Type: "T", Field: "F", Record: "r", Subject: "alice"}
 	ct, err := s.EncryptString(ctx, "v", b)
 	require.NoError(t, err)
 	_, err = other.DecryptString(ctx, ct, b)
 	require.NoError(t, err)
 	require.NoError(t, s.ForgetSubject(ctx, "acme", "alice"))
-	now = now.Add(59 * time.Second)
+	clk.Add(59 * time.Second)
 	_, err = other.DecryptString(ctx, ct, b)
 	require.NoError(t, err, "within MaxAge the other cache still decrypts")
-	now = now.Add(2 * time.Second)
+	clk.Add(2 * time.Second)
 	_, err = other.DecryptString(ctx, ct, b)
 	require.ErrorIs(t, err, envelope.ErrShredded, "after MaxAge it finds the tombstone")
 }
@@ -255,7 +256,7 @@ func ExampleSealer_Seal() {
 	}
 	ctx := context.Background()
 	// testkp is an in-memory test KEK; use a real keyprovider in production.
-	s, err := envelope.New(newKP(), nil)
+	s, err := envelope.New(newKP(), &envelope.Options{Store: envelope.NewMemoryStore()})
 	if err != nil {
 		panic(err)
 	}
@@ -275,7 +276,7 @@ func ExampleSealer_Seal() {
 
 func TestSealBytesLookalikeIsEncrypted(t *testing.T) {
 	ctx := context.Background()
-	s, err := envelope.New(newKP(), nil)
+	s, err := envelope.New(newKP(), &envelope.Options{Store: envelope.NewMemoryStore()})
 	require.NoError(t, err)
 	// A plaintext blob that parses as a v1 ciphertext must still be sealed.
 	blob := append([]byte{1, 0, 0, 1}, make([]byte, 60)...)

@@ -13,9 +13,9 @@ import (
 
 func TestTamperMatrix(t *testing.T) {
 	ctx := context.Background()
-	keyring, err := envelope.New(newKP(), nil)
+	keyring, err := envelope.New(newKP(), &envelope.Options{Store: envelope.NewMemoryStore()})
 	require.NoError(t, err)
-	inline, err := envelope.New(newKP(), &envelope.Options{Mode: envelope.Inline})
+	inline, err := envelope.New(newKP(), &envelope.Options{Store: envelope.NewMemoryStore(), Mode: envelope.Inline})
 	require.NoError(t, err)
 	b := frozenB
 	cases := []struct {
@@ -74,7 +74,7 @@ func TestTamperMatrix(t *testing.T) {
 func TestSwapsFail(t *testing.T) {
 	ctx := context.Background()
 	for _, mode := range []envelope.Mode{envelope.Keyring, envelope.Inline} {
-		s, err := envelope.New(newKP(), &envelope.Options{Mode: mode})
+		s, err := envelope.New(newKP(), &envelope.Options{Store: envelope.NewMemoryStore(), Mode: mode})
 		require.NoError(t, err)
 		b := frozenB
 		ct, err := s.EncryptString(ctx, "alice@example.com", b)
@@ -110,7 +110,7 @@ func TestSwapsFail(t *testing.T) {
 }
 
 func TestUnknownVersion(t *testing.T) {
-	s, err := envelope.New(newKP(), nil)
+	s, err := envelope.New(newKP(), &envelope.Options{Store: envelope.NewMemoryStore()})
 	require.NoError(t, err)
 	ctx := context.Background()
 	bin := append([]byte{9}, make([]byte, 60)...)
@@ -134,7 +134,7 @@ func TestCommitmentChecked(t *testing.T) {
 	// before GCM: covered by the flip matrix for single bits; here the whole
 	// commitment comes from another key.
 	ctx := context.Background()
-	s, err := envelope.New(newKP(), nil)
+	s, err := envelope.New(newKP(), &envelope.Options{Store: envelope.NewMemoryStore()})
 	require.NoError(t, err)
 	a, err := s.EncryptBytes(ctx, []byte("x"), frozenB)
 	require.NoError(t, err)

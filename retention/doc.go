@@ -40,7 +40,7 @@
 // carries the auditor role ([WithRole]). ReadCheck has the shape envelope
 // takes, so opening a sealed struct enforces retention too:
 //
-//	sealer, err := envelope.New(kp, &envelope.Options{ReadCheck: manager.ReadCheck})
+//	sealer, err := envelope.New(kp, &envelope.Options{Store: keys, ReadCheck: manager.ReadCheck})
 //
 // # Actions
 //

@@ -26,7 +26,7 @@ func newSealer(t *testing.T) *envelope.Sealer {
 	require.NoError(t, err)
 	kp, err := local.Create(filepath.Join(t.TempDir(), "keyset.json"), master)
 	require.NoError(t, err)
-	s, err := envelope.New(kp, nil)
+	s, err := envelope.New(kp, &envelope.Options{Store: envelope.NewMemoryStore()})
 	require.NoError(t, err)
 	return s
 }
