@@ -15,8 +15,15 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/fieldguard/pii/keyprovider"
+	"github.com/fieldguard/pii/keyprovider/gcpkms"
 	"github.com/fieldguard/pii/keyprovider/kmsuri"
 	"github.com/fieldguard/pii/keyprovider/local"
+
+	// Every backend a --kms URI may name registers its schemes with kmsuri
+	// when imported (gcpkms and local, above, register gcp-kms:// and
+	// local://).
+	_ "github.com/fieldguard/pii/keyprovider/awskms"
+	_ "github.com/fieldguard/pii/keyprovider/vault"
 )
 
 // counter wraps a KeyProvider and counts the calls that reach it, which is
@@ -239,13 +246,9 @@ func openKMSURI(ctx context.Context, uri string) (*kms, error) {
 		return nil, err
 	}
 	opts.CreateLocal = true
-	kp, err := kmsuri.Open(ctx, uri, opts)
+	c, err := kmsuri.Open(ctx, uri, opts)
 	if err != nil {
 		return nil, err
-	}
-	c, ok := kp.(*keyprovider.Client)
-	if !ok {
-		return nil, fmt.Errorf("kms: unexpected provider type %T", kp)
 	}
 	k := &kms{client: c, counter: &counter{kp: c}, display: u.String(), readerArgs: []string{"-kms", uri}}
 	switch b := c.Backend().(type) {
@@ -316,11 +319,11 @@ func kmsOptions() (*kmsuri.Options, error) {
 		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
 			return nil, fmt.Errorf("%s must be a loopback host:port", gcpEmulatorEnv)
 		}
-		o.GCP = []option.ClientOption{
+		o.Backend = append(o.Backend, &gcpkms.Options{ClientOptions: []option.ClientOption{
 			option.WithEndpoint(addr),
 			option.WithoutAuthentication(),
 			option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
-		}
+		}})
 	}
 	return o, nil
 }

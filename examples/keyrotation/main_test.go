@@ -173,7 +173,7 @@ func TestBadInput(t *testing.T) {
 		{"resume with another db", []string{"--resume", "--dir", t.TempDir()}, 1, "holds no run"},
 		{"db scheme", []string{"--db", "mysql://localhost/x"}, 2, "--db: want sqlite:PATH or a postgres:// URL"},
 		{"db unreachable", []string{"--db", "postgres://u:secret@127.0.0.1:1/db?connect_timeout=5"}, 1, "is unreachable"},
-		{"kms unknown", []string{"--kms", "nosuch://key"}, 2, `--kms: kmsuri: unknown scheme "nosuch"`},
+		{"kms unknown", []string{"--kms", "nosuch://key"}, 2, `--kms: kmsuri: nosuch://key: unknown scheme "nosuch"`},
 		{"kms malformed", []string{"--kms", "gcp-kms://projects/p"}, 2, "want gcp-kms://projects/P/locations/L/keyRings/R/cryptoKeys/K"},
 		{"kms local without master key", []string{"--kms", "local:///nonexistent/keyset.json"}, 1, "PII_MASTER_KEY is not set"},
 	}

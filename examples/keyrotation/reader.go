@@ -75,11 +75,10 @@ func runReader(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		if err != nil {
 			return fail(err)
 		}
-		kp, err := kmsuri.Open(ctx, *uri, opts)
+		c, err := kmsuri.Open(ctx, *uri, opts)
 		if err != nil {
 			return fail(err)
 		}
-		c := kp.(*keyprovider.Client)
 		defer c.Close()
 		p = c
 	} else {

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -18,18 +19,15 @@ import (
 
 const module = "github.com/fieldguard/pii"
 
-// core are the packages users import for field protection, plus the
-// keyprovider contract, the embedded local backend and the conformance
-// suite; they must compile without any cloud SDK (as the standard
-// library's fipsdeps_test.go keeps crypto/internal/fips140 closed).
-var core = []string{
-	"", "/envelope", "/tokenize", "/mask", "/retention",
-	"/keyprovider", "/keyprovider/local", "/keyprovider/providertest",
-}
+// vaultOnly is a service that opens Vault through kmsuri and imports no
+// other backend (testdata/vaultonly).
+const vaultOnly = module + "/internal/depcheck/testdata/vaultonly"
 
-// forbidden are import-path prefixes of cloud SDKs and of this module's
-// backend packages that would drag them in.
-var forbidden = []string{
+// cloudSDKs are import-path prefixes of the cloud SDKs and of this
+// module's backend packages that would drag them in. A prefix ending in
+// "/" matches any path that starts with it; any other matches the path
+// itself and the paths below it.
+var cloudSDKs = []string{
 	"cloud.google.com/",
 	"google.golang.org/api",
 	"google.golang.org/grpc",
@@ -39,7 +37,161 @@ var forbidden = []string{
 	module + "/keyprovider/gcpkms",
 	module + "/keyprovider/awskms",
 	module + "/keyprovider/vault",
-	module + "/keyprovider/kmsuri",
+}
+
+// notForUsers are what no library package may make its users compile:
+// database drivers (the SQL stores take a *sql.DB; the application brings
+// the driver), test frameworks and vectors, and this module's test-only
+// helpers.
+var notForUsers = []string{
+	"modernc.org/",
+	"github.com/jackc/",
+	"github.com/mattn/go-sqlite3",
+	"github.com/stretchr/",
+	"github.com/c2sp/",
+	module + "/internal/testdb",
+	module + "/internal/readmetest",
+	module + "/internal/apicount",
+	module + "/internal/depcheck",
+}
+
+// rel returns p relative to the module ("" for the root), or p unchanged
+// when it is outside the module.
+func rel(p string) string {
+	if p == module {
+		return ""
+	}
+	if r, ok := strings.CutPrefix(p, module+"/"); ok {
+		return r
+	}
+	return p
+}
+
+// under reports whether the module-relative path r is dir or below it.
+func under(r string, dirs ...string) bool {
+	for _, d := range dirs {
+		if r == d || strings.HasPrefix(r, d+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// library reports whether r is a package users import: not an example,
+// command, tool or test helper under an internal directory.
+func library(r string) bool {
+	if under(r, "examples", "cmd", "internal") || strings.Contains("/"+r+"/", "/internal/") || strings.Contains("/"+r+"/", "/testdata/") {
+		return false
+	}
+	return true
+}
+
+// matches reports whether dep is prefix (see cloudSDKs for the rule).
+func matches(dep, prefix string) bool {
+	if strings.HasSuffix(prefix, "/") {
+		return strings.HasPrefix(dep, prefix)
+	}
+	return dep == prefix || strings.HasPrefix(dep, prefix+"/")
+}
+
+func matchesAny(dep string, prefixes []string) bool {
+	return slices.ContainsFunc(prefixes, func(p string) bool { return matches(dep, p) })
+}
+
+func m(rels ...string) []string {
+	out := make([]string, len(rels))
+	for i, r := range rels {
+		out[i] = module + "/" + r
+	}
+	return out
+}
+
+// A rule constrains the dependencies of the packages it selects.
+type rule struct {
+	name string
+	// pkgs selects packages by module-relative path ("" is the root).
+	pkgs func(r string) bool
+	// direct checks the packages' own imports rather than everything
+	// they depend on.
+	direct bool
+	// forbid lists prefixes no selected package may depend on.
+	forbid []string
+	// only, when set, lists the prefixes this module's packages the
+	// selected packages depend on must match.
+	only []string
+	// require lists dependencies every selected package must have, so
+	// the rule cannot pass by matching nothing.
+	require []string
+}
+
+var rules = []rule{
+	{
+		name: "library packages link no cloud SDK (only the keyprovider backends do)",
+		pkgs: func(r string) bool {
+			return library(r) && !under(r, "keyprovider/gcpkms", "keyprovider/awskms", "keyprovider/vault")
+		},
+		forbid: cloudSDKs,
+	},
+	{
+		name:   "library packages make users compile no database driver, test framework or test helper",
+		pkgs:   library,
+		forbid: notForUsers,
+	},
+	{
+		name: "a Vault-only service that opens its key through kmsuri links neither the Google Cloud nor the AWS SDK",
+		pkgs: func(r string) bool { return r == rel(vaultOnly) },
+		forbid: append([]string{
+			"cloud.google.com/go/kms", "github.com/aws/aws-sdk-go-v2/service/kms",
+		}, slices.DeleteFunc(slices.Clone(cloudSDKs), func(p string) bool {
+			return p == "github.com/hashicorp/vault" || p == module+"/keyprovider/vault"
+		})...),
+		require: append(m("keyprovider/kmsuri", "keyprovider/vault"), "github.com/hashicorp/vault/api"),
+	},
+	{
+		name: "pii (the module root) imports no other package of this module but internal ones",
+		pkgs: func(r string) bool { return r == "" },
+		only: m("internal/"),
+	},
+	{
+		name:   "keyprovider and its backends do not import the packages built on them",
+		pkgs:   func(r string) bool { return under(r, "keyprovider") },
+		forbid: m("envelope", "tokenize", "mask", "retention", "piitest"),
+	},
+	{
+		name:   "envelope does not import tokenize, mask or retention",
+		pkgs:   func(r string) bool { return library(r) && under(r, "envelope") },
+		forbid: m("tokenize", "mask", "retention"),
+	},
+	{
+		name:   "tokenize does not import envelope, mask, retention or Tink",
+		pkgs:   func(r string) bool { return library(r) && under(r, "tokenize") },
+		forbid: append(m("envelope", "mask", "retention"), "github.com/tink-crypto/"),
+	},
+	{
+		name:   "mask imports only pii, tokenize and the module's internal packages",
+		pkgs:   func(r string) bool { return library(r) && under(r, "mask") },
+		direct: true,
+		only:   append(m("tokenize", "internal/"), module),
+	},
+	{
+		name:   "mask depends on neither envelope nor retention, nor Tink",
+		pkgs:   func(r string) bool { return library(r) && under(r, "mask") },
+		forbid: append(m("envelope", "retention"), "github.com/tink-crypto/"),
+	},
+	{
+		name: "retention plugs envelope and tokenize in through interfaces and imports neither, nor Tink",
+		pkgs: func(r string) bool { return library(r) && under(r, "retention") },
+		forbid: append(m("envelope", "tokenize", "keyprovider", "mask"),
+			"github.com/tink-crypto/"),
+		require: []string{module},
+	},
+}
+
+type pkg struct {
+	ImportPath string
+	Imports    []string
+	Deps       []string
+	Error      *struct{ Err string }
 }
 
 func goTool(t *testing.T) string {
@@ -53,25 +205,17 @@ func goTool(t *testing.T) string {
 	return p
 }
 
-type pkg struct {
-	ImportPath string
-	Deps       []string
-	Error      *struct{ Err string }
-}
-
-func TestCoreImportsNoCloudSDK(t *testing.T) {
-	args := []string{"list", "-e", "-json=ImportPath,Deps,Error"}
-	for _, c := range core {
-		args = append(args, module+c)
-	}
-	cmd := exec.Command(goTool(t), args...)
+// list returns the module's packages and the vault-only program, with
+// their imports and dependencies (non-test code: what users compile).
+func list(t *testing.T) []pkg {
+	t.Helper()
+	cmd := exec.Command(goTool(t), "list", "-e", "-json=ImportPath,Imports,Deps,Error", module+"/...", vaultOnly)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	require.NoError(t, err, "go list: %s", stderr.String())
-
+	var pkgs []pkg
 	dec := json.NewDecoder(bytes.NewReader(out))
-	seen := map[string]bool{}
 	for {
 		var p pkg
 		if err := dec.Decode(&p); errors.Is(err, io.EOF) {
@@ -79,44 +223,92 @@ func TestCoreImportsNoCloudSDK(t *testing.T) {
 		} else {
 			require.NoError(t, err)
 		}
-		seen[p.ImportPath] = true
-		if p.Error != nil {
-			t.Errorf("%s: %s", p.ImportPath, p.Error.Err)
-			continue
-		}
-		require.NotEmpty(t, p.Deps, "%s has no dependencies at all; is go list working?", p.ImportPath)
-		for _, d := range p.Deps {
-			for _, f := range forbidden {
-				if strings.HasPrefix(d, f) {
-					t.Errorf("%s imports %s (directly or not); cloud SDKs belong in keyprovider backends only", p.ImportPath, d)
+		pkgs = append(pkgs, p)
+	}
+	require.Greater(t, len(pkgs), 20, "go list found too few packages")
+	return pkgs
+}
+
+func TestDependencyBoundaries(t *testing.T) {
+	pkgs := list(t)
+	for _, p := range pkgs {
+		require.Nil(t, p.Error, "%s: %v", p.ImportPath, p.Error)
+	}
+	for _, r := range rules {
+		t.Run(r.name, func(t *testing.T) {
+			var selected int
+			for _, p := range pkgs {
+				if !r.pkgs(rel(p.ImportPath)) {
+					continue
+				}
+				selected++
+				deps := p.Deps
+				if r.direct {
+					deps = p.Imports
+				}
+				for _, d := range deps {
+					if matchesAny(d, r.forbid) {
+						t.Errorf("%s depends on %s", p.ImportPath, d)
+					}
+					if r.only != nil && rel(d) != d && !matchesAny(d, r.only) {
+						t.Errorf("%s imports %s, outside %s", p.ImportPath, d, strings.Join(r.only, ", "))
+					}
+				}
+				for _, want := range r.require {
+					if !slices.Contains(p.Deps, want) {
+						t.Errorf("%s does not depend on %s; is the rule still meaningful?", p.ImportPath, want)
+					}
 				}
 			}
-		}
-	}
-	for _, c := range core {
-		require.True(t, seen[module+c], "go list did not report %s", module+c)
+			require.NotZero(t, selected, "the rule selects no package")
+		})
 	}
 }
 
-// TestForbiddenMatches checks the matcher against the backends themselves,
-// so the test above cannot pass by matching nothing.
-func TestForbiddenMatches(t *testing.T) {
-	cmd := exec.Command(goTool(t), "list", "-deps", module+"/keyprovider/gcpkms", module+"/keyprovider/awskms", module+"/keyprovider/vault")
+// TestNoPackageImportsAnotherPackagesInternals: a package below X/internal
+// is X's alone. The module's own internal directory is shared; the go
+// command enforces the rest, for test files too, and this test keeps the
+// rule visible beside the others.
+func TestNoPackageImportsAnotherPackagesInternals(t *testing.T) {
+	for _, p := range list(t) {
+		for _, d := range p.Imports {
+			r := rel(d)
+			if r == d || under(r, "internal") {
+				continue
+			}
+			i := strings.Index("/"+r+"/", "/internal/")
+			if i < 0 {
+				continue
+			}
+			owner := r[:max(i-1, 0)]
+			if !under(rel(p.ImportPath), owner) {
+				t.Errorf("%s imports %s, an internal package of %s", p.ImportPath, d, owner)
+			}
+		}
+	}
+}
+
+// TestRulesCanFail runs the matchers against what they must catch, so no
+// rule passes by matching nothing.
+func TestRulesCanFail(t *testing.T) {
+	cmd := exec.Command(goTool(t), "list", "-deps", module+"/keyprovider/gcpkms", module+"/keyprovider/awskms", module+"/keyprovider/vault", module+"/internal/testdb")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	require.NoError(t, err, "go list: %s", stderr.String())
-	hits := map[string]bool{}
-	for _, d := range strings.Fields(string(out)) {
-		for _, f := range forbidden {
-			if strings.HasPrefix(d, f) {
-				hits[f] = true
-			}
-		}
-	}
+	deps := strings.Fields(string(out))
 	for _, want := range []string{"cloud.google.com/", "github.com/aws/", "github.com/hashicorp/vault", "google.golang.org/grpc"} {
-		require.True(t, hits[want], "the backends' dependencies should match %q", want)
+		require.True(t, slices.ContainsFunc(deps, func(d string) bool { return matches(d, want) }), "the backends' dependencies should match %q", want)
 	}
+	require.True(t, slices.ContainsFunc(deps, func(d string) bool { return matchesAny(d, notForUsers) }), "internal/testdb's drivers should match notForUsers")
+
+	require.True(t, matches(module+"/envelope/sqlkeystore", module+"/envelope"))
+	require.False(t, matches(module+"/envelopes", module+"/envelope"))
+	require.True(t, library("envelope/sqlkeystore"))
+	require.False(t, library("envelope/internal/format"))
+	require.False(t, library("examples/keyrotation"))
+	require.False(t, library("internal/testdb"))
+	require.Equal(t, "", rel(module))
 }
 
 // TestGoModHasNoVaultServer keeps Vault's server module and SDK out of the

@@ -53,9 +53,9 @@ type Provider struct {
 
 var _ keyprovider.KeyProvider = (*Provider)(nil)
 
-// ValidKeyID reports whether id looks like a KMS key reference: a key ARN,
+// validKeyID reports whether id looks like a KMS key reference: a key ARN,
 // alias ARN, alias name (alias/…) or key id, with no whitespace.
-func ValidKeyID(id string) bool {
+func validKeyID(id string) bool {
 	if id == "" || len(id) > 2048 || strings.ContainsAny(id, " \t\r\n") {
 		return false
 	}
@@ -73,7 +73,7 @@ func ValidKeyID(id string) bool {
 
 // New returns a Provider for the KMS key keyID. No request is sent.
 func New(ctx context.Context, keyID string, opts *Options) (*Provider, error) {
-	if !ValidKeyID(keyID) {
+	if !validKeyID(keyID) {
 		return nil, fmt.Errorf("awskms: %q is not a KMS key ARN, alias or key id", keyID)
 	}
 	var o Options
@@ -121,9 +121,6 @@ func arnRegion(id string) string {
 	}
 	return ""
 }
-
-// KeyIDString returns the configured key reference.
-func (p *Provider) KeyIDString() string { return p.keyID }
 
 // noRetry switches off the SDK's own retries: the portable
 // keyprovider.Client retries, with a budget.

@@ -50,16 +50,16 @@ var (
 
 var keyNameRE = regexp.MustCompile(`^projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+$`)
 
-// ValidKeyName reports whether name is a CryptoKey resource name,
+// validKeyName reports whether name is a CryptoKey resource name,
 // projects/P/locations/L/keyRings/R/cryptoKeys/K.
-func ValidKeyName(name string) bool {
+func validKeyName(name string) bool {
 	return keyNameRE.MatchString(name) && !strings.ContainsAny(name, " \t\r\n")
 }
 
 // New returns a Provider for the CryptoKey keyName. It dials Cloud KMS
 // unless opts.Client is set; no request is sent.
 func New(ctx context.Context, keyName string, opts *Options) (*Provider, error) {
-	if !ValidKeyName(keyName) {
+	if !validKeyName(keyName) {
 		return nil, fmt.Errorf("gcpkms: %q is not a CryptoKey name (projects/P/locations/L/keyRings/R/cryptoKeys/K)", keyName)
 	}
 	var o Options
@@ -87,9 +87,6 @@ func (p *Provider) Close() error {
 	}
 	return nil
 }
-
-// KeyName returns the CryptoKey resource name.
-func (p *Provider) KeyName() string { return p.key }
 
 // noRetry switches off the Google client's own retries: the portable
 // keyprovider.Client retries, with a budget.

@@ -9,11 +9,14 @@ import (
 	"path/filepath"
 
 	"github.com/fieldguard/pii/keyprovider/kmsuri"
-	"github.com/fieldguard/pii/keyprovider/local"
+	"github.com/fieldguard/pii/keyprovider/local"   // registers local://
+	_ "github.com/fieldguard/pii/keyprovider/vault" // registers vault:// and vault+http://
 )
 
 // Example opens the embedded local keyset from a key URI. The same call
-// takes gcp-kms://, vault:// and aws-kms:// URIs.
+// takes vault:// URIs, because this program imports keyprovider/vault, and
+// gcp-kms:// and aws-kms:// URIs in a program that imports
+// keyprovider/gcpkms and keyprovider/awskms.
 func Example() {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "kmsuri-example")
@@ -34,6 +37,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer kp.Close()
 	dataKey := bytes.Repeat([]byte{7}, 32) // example only: use random data keys
 	wrapped, _, err := kp.Wrap(ctx, dataKey, []byte("customers/42"))
 	if err != nil {

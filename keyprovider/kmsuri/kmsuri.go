@@ -1,11 +1,11 @@
 // Package kmsuri opens a key provider from a key URI, for command-line
 // tools and configuration files:
 //
-//	gcp-kms://projects/P/locations/L/keyRings/R/cryptoKeys/K   Google Cloud KMS
-//	vault://HOST[:PORT]/MOUNT/keys/NAME[?derived=true]         Vault Transit over HTTPS
-//	vault+http://127.0.0.1:8200/MOUNT/keys/NAME                plain HTTP, loopback only
-//	aws-kms://arn:aws:kms:REGION:ACCOUNT:key/ID                AWS KMS (key or alias ARN, alias/NAME)
-//	local://PATH                                               the embedded local keyset
+//	gcp-kms://projects/P/locations/L/keyRings/R/cryptoKeys/K   Google Cloud KMS (keyprovider/gcpkms)
+//	vault://HOST[:PORT]/MOUNT/keys/NAME[?derived=true]         Vault Transit over HTTPS (keyprovider/vault)
+//	vault+http://127.0.0.1:8200/MOUNT/keys/NAME                plain HTTP, loopback only (keyprovider/vault)
+//	aws-kms://arn:aws:kms:REGION:ACCOUNT:key/ID                AWS KMS: key or alias ARN, alias/NAME (keyprovider/awskms)
+//	local://PATH                                               the embedded local keyset (keyprovider/local)
 //
 // [Parse] checks a URI without contacting anything (use it to validate
 // configuration early). [Open] parses and returns the backend inside a
@@ -13,16 +13,33 @@
 // [keyprovider.Client.Backend] reaches the backend itself and
 // [keyprovider.Client.Close] releases it.
 //
-// Importing this package links all three cloud SDKs into the program.
-// Services that use one backend should import that backend's package
-// directly.
+// # Backends register themselves
+//
+// As database/sql drivers do, each backend package registers its schemes
+// from its init function, and this package imports none of them: a
+// program links only the SDKs of the backends it imports. Import the ones
+// your configuration may name, for their side effect if you use nothing
+// else from them:
+//
+//	import (
+//		"github.com/fieldguard/pii/keyprovider/kmsuri"
+//		_ "github.com/fieldguard/pii/keyprovider/vault" // vault:// and vault+http://
+//	)
+//
+// A URI whose backend is not imported fails in Parse and Open with an error
+// naming the package to import. [Schemes] lists the registered schemes.
 //
 // # Configuration
 //
 // Credentials never appear in a URI (one with user information is
-// refused): Google Cloud uses Application Default Credentials or
-// Options.GCP; Vault uses Options.VaultToken or VAULT_TOKEN; AWS uses
-// the SDK's default chain or Options.AWSConfig; the local keyset's master
+// refused). Backend settings that a URI does not carry go in
+// Options.Backend, one value per backend, by type: a *gcpkms.Options
+// (ClientOptions: endpoint, credentials; default Application Default
+// Credentials), a *vault.Options (Token, Namespace; default VAULT_TOKEN and
+// VAULT_NAMESPACE) or an *awskms.Options (Config, Endpoint; default the
+// SDK's configuration and credential chain). The URI names the key, and for
+// Vault the server, mount and derived flag, so a vault.Options that sets
+// Address, Mount, Derived or Client is refused. The local keyset's master
 // key comes from Options.MasterKey or the environment variable
 // Options.MasterKeyEnv (default PII_MASTER_KEY), as base64.
 //
@@ -34,23 +51,13 @@ package kmsuri
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
-	"net"
-	"net/url"
-	"os"
+	"slices"
 	"strings"
+	"sync"
 	"unicode"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"google.golang.org/api/option"
-
 	"github.com/fieldguard/pii/keyprovider"
-	"github.com/fieldguard/pii/keyprovider/awskms"
-	"github.com/fieldguard/pii/keyprovider/gcpkms"
-	"github.com/fieldguard/pii/keyprovider/local"
-	"github.com/fieldguard/pii/keyprovider/vault"
 )
 
 // Options configures [Open]. Nil means defaults.
@@ -58,16 +65,11 @@ type Options struct {
 	// Client configures the keyprovider.Client around the backend.
 	Client *keyprovider.ClientOptions
 
-	// GCP are extra Cloud KMS client options (endpoint, credentials).
-	GCP []option.ClientOption
-
-	// VaultToken is the Vault token; default VAULT_TOKEN.
-	VaultToken string
-
-	// AWSConfig is the AWS configuration; default the SDK's.
-	AWSConfig *aws.Config
-	// AWSEndpoint overrides the AWS KMS endpoint.
-	AWSEndpoint string
+	// Backend holds settings for the backends, at most one per backend
+	// package, by type: *gcpkms.Options, *vault.Options, *awskms.Options.
+	// The backend a URI names uses its own and ignores the others, so one
+	// Options can serve every URI a configuration may hold.
+	Backend []any
 
 	// MasterKey is the local keyset's master key; when nil it is read
 	// from the environment variable MasterKeyEnv (default PII_MASTER_KEY).
@@ -77,12 +79,9 @@ type Options struct {
 	CreateLocal bool
 }
 
-// Schemes lists the URI schemes Open accepts.
-var Schemes = []string{"gcp-kms", "vault", "vault+http", "aws-kms", "local"}
-
 // URI is a parsed key URI.
 type URI struct {
-	Scheme  string // "gcp-kms", "vault", "vault+http", "aws-kms" or "local"
+	Scheme  string // "gcp-kms", "vault", "vault+http", "aws-kms", "local", or another registered scheme
 	Key     string // CryptoKey name, Transit key name, AWS key reference, or keyset path
 	Host    string // vault: HOST[:PORT]
 	Mount   string // vault: the Transit mount path
@@ -91,91 +90,136 @@ type URI struct {
 
 // String returns the URI in canonical form; Parse(u.String()) gives u back.
 func (u *URI) String() string {
-	switch u.Scheme {
-	case "vault", "vault+http":
-		s := u.Scheme + "://" + u.Host + "/" + u.Mount + "/keys/" + u.Key
-		if u.Derived {
-			s += "?derived=true"
-		}
-		return s
+	if u.Host == "" {
+		return u.Scheme + "://" + u.Key
 	}
-	return u.Scheme + "://" + u.Key
+	s := u.Scheme + "://" + u.Host + "/" + u.Mount + "/keys/" + u.Key
+	if u.Derived {
+		s += "?derived=true"
+	}
+	return s
+}
+
+// An Opener parses and opens the key URIs of one scheme. Backend packages
+// register theirs with [Register]; applications import the backend and
+// never call Register themselves.
+type Opener interface {
+	// ParseURI checks a URI of the scheme without contacting anything;
+	// scheme is lower-case and rest is what follows "://". Its error is
+	// one line without a package prefix and never quotes user
+	// information, the query, or rest itself: kmsuri adds the prefix and
+	// the URI, redacted.
+	ParseURI(scheme, rest string) (*URI, error)
+	// OpenURI returns the provider a parsed URI names. opts is never
+	// nil. Open puts the result inside a keyprovider.Client.
+	OpenURI(ctx context.Context, u *URI, opts *Options) (keyprovider.KeyProvider, error)
+}
+
+var (
+	mu      sync.RWMutex
+	openers = map[string]Opener{}
+)
+
+// Register makes the key URIs of scheme available to [Parse] and [Open].
+// Backend packages call it from their init function. It panics if scheme
+// is not a lower-case URI scheme, if o is nil, or if the scheme is already
+// registered, as database/sql.Register does.
+func Register(scheme string, o Opener) {
+	if !validScheme(scheme) {
+		panic(fmt.Sprintf("kmsuri: Register: invalid scheme %q", scheme))
+	}
+	if o == nil {
+		panic("kmsuri: Register of a nil Opener for " + scheme)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if _, dup := openers[scheme]; dup {
+		panic("kmsuri: Register called twice for " + scheme)
+	}
+	openers[scheme] = o
+}
+
+func validScheme(s string) bool {
+	if s == "" || s[0] < 'a' || s[0] > 'z' {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// Schemes returns the registered URI schemes, sorted. The slice is the
+// caller's.
+func Schemes() []string {
+	mu.RLock()
+	defer mu.RUnlock()
+	s := make([]string, 0, len(openers))
+	for k := range openers {
+		s = append(s, k)
+	}
+	slices.Sort(s)
+	return s
+}
+
+// backends names the package that registers each scheme this module
+// provides, for the error a missing import gets.
+var backends = map[string]string{
+	"gcp-kms":    "github.com/fieldguard/pii/keyprovider/gcpkms",
+	"vault":      "github.com/fieldguard/pii/keyprovider/vault",
+	"vault+http": "github.com/fieldguard/pii/keyprovider/vault",
+	"aws-kms":    "github.com/fieldguard/pii/keyprovider/awskms",
+	"local":      "github.com/fieldguard/pii/keyprovider/local",
+}
+
+func opener(scheme string) (Opener, error) {
+	mu.RLock()
+	o := openers[scheme]
+	mu.RUnlock()
+	if o != nil {
+		return o, nil
+	}
+	if pkg, ok := backends[scheme]; ok {
+		return nil, fmt.Errorf("scheme %q is not registered: import _ %q in your program", scheme, pkg)
+	}
+	return nil, fmt.Errorf("unknown scheme %q (registered: %s)", redact(scheme), registered())
+}
+
+func registered() string {
+	s := Schemes()
+	if len(s) == 0 {
+		return "none; import a backend package such as github.com/fieldguard/pii/keyprovider/local"
+	}
+	return strings.Join(s, ", ")
 }
 
 // Parse parses a key URI without contacting anything.
 func Parse(uri string) (*URI, error) {
 	scheme, rest, ok := strings.Cut(uri, "://")
 	if !ok || scheme == "" {
-		return nil, fmt.Errorf("kmsuri: %q is not a key URI (want one of %s://...)", redact(uri), strings.Join(Schemes, "://, "))
+		return nil, fmt.Errorf("kmsuri: %q is not a key URI (want SCHEME://..., one of %s)", redact(uri), registered())
 	}
-	u := &URI{Scheme: strings.ToLower(scheme)}
-	var err error
-	switch u.Scheme {
-	case "gcp-kms":
-		if !gcpkms.ValidKeyName(rest) {
-			err = errors.New("want gcp-kms://projects/P/locations/L/keyRings/R/cryptoKeys/K")
-		}
-		u.Key = rest
-	case "vault", "vault+http":
-		err = parseVault(u, uri)
-	case "aws-kms":
-		if !awskms.ValidKeyID(rest) {
-			err = errors.New("want aws-kms://arn:aws:kms:REGION:ACCOUNT:key/ID (or an alias ARN, alias/NAME, or key id)")
-		}
-		u.Key = rest
-	case "local":
-		if rest == "" || strings.ContainsAny(rest, "?#") || strings.IndexFunc(rest, unicode.IsControl) >= 0 {
-			err = errors.New("want local://PATH (local:///absolute/path or local://relative/path)")
-		}
-		u.Key = rest
-	default:
-		return nil, fmt.Errorf("kmsuri: unknown scheme %q in %q (want one of %s)", redact(scheme), redact(uri), strings.Join(Schemes, ", "))
-	}
+	scheme = strings.ToLower(scheme)
+	o, err := opener(scheme)
 	if err != nil {
 		return nil, fmt.Errorf("kmsuri: %s: %w", redact(uri), err)
 	}
-	return u, nil
-}
-
-func parseVault(u *URI, uri string) error {
-	pu, err := url.Parse(uri)
+	u, err := o.ParseURI(scheme, rest)
 	if err != nil {
-		return errors.New("malformed URI")
+		return nil, fmt.Errorf("kmsuri: %s: %w", redact(uri), oneLine(err))
 	}
-	if pu.User != nil {
-		return errors.New("credentials in the URI are not accepted; use VAULT_TOKEN")
+	if u == nil || u.Scheme != scheme {
+		return nil, fmt.Errorf("kmsuri: %s: the %s backend parsed it as another scheme", redact(uri), redact(scheme))
 	}
-	if pu.Host == "" || pu.Opaque != "" || pu.Fragment != "" || strings.IndexFunc(pu.Host, unicode.IsControl) >= 0 {
-		return errors.New("want vault://HOST[:PORT]/MOUNT/keys/NAME")
-	}
-	if u.Scheme == "vault+http" && !loopback(pu.Hostname()) {
-		return errors.New("vault+http (plain HTTP) is allowed only on a loopback address; use vault:// (HTTPS)")
-	}
-	path := strings.Trim(pu.Path, "/")
-	i := strings.LastIndex(path, "/keys/")
-	if i <= 0 {
-		return errors.New("want vault://HOST[:PORT]/MOUNT/keys/NAME")
-	}
-	mount, name := path[:i], path[i+len("/keys/"):]
-	if !vault.ValidMount(mount) || !vault.ValidName(name) {
-		return errors.New("invalid mount or key name (no \"..\", whitespace, or \"/\" in the name)")
-	}
-	for k, vs := range pu.Query() {
-		switch {
-		case k == "derived" && len(vs) == 1 && (vs[0] == "true" || vs[0] == "false"):
-			u.Derived = vs[0] == "true"
-		default:
-			return fmt.Errorf("unknown or malformed query parameter %q (only derived=true|false)", redact(k))
-		}
-	}
-	u.Host, u.Mount, u.Key = pu.Host, mount, name
-	return nil
+	return u, nil
 }
 
 // Open returns the key provider a key URI names (see the package
 // documentation), wrapped in a keyprovider.Client. Parse errors come
 // before any network access.
-func Open(ctx context.Context, uri string, opts *Options) (keyprovider.KeyProvider, error) {
+func Open(ctx context.Context, uri string, opts *Options) (*keyprovider.Client, error) {
 	var o Options
 	if opts != nil {
 		o = *opts
@@ -184,28 +228,16 @@ func Open(ctx context.Context, uri string, opts *Options) (keyprovider.KeyProvid
 	if err != nil {
 		return nil, err
 	}
-	var kp keyprovider.KeyProvider
-	switch u.Scheme {
-	case "gcp-kms":
-		kp, err = gcpkms.New(ctx, u.Key, &gcpkms.Options{ClientOptions: o.GCP})
-	case "vault", "vault+http":
-		httpScheme := "https"
-		if u.Scheme == "vault+http" {
-			httpScheme = "http"
-		}
-		kp, err = vault.New(ctx, u.Key, &vault.Options{
-			Address: httpScheme + "://" + u.Host,
-			Token:   o.VaultToken,
-			Mount:   u.Mount,
-			Derived: u.Derived,
-		})
-	case "aws-kms":
-		kp, err = awskms.New(ctx, u.Key, &awskms.Options{Config: o.AWSConfig, Endpoint: o.AWSEndpoint})
-	case "local":
-		kp, err = openLocal(u.Key, &o)
+	op, err := opener(u.Scheme)
+	if err != nil {
+		return nil, fmt.Errorf("kmsuri: %s: %w", redact(uri), err)
 	}
+	kp, err := op.OpenURI(ctx, u, &o)
 	if err != nil {
 		return nil, fmt.Errorf("kmsuri: %s: %w", redact(uri), oneLine(err))
+	}
+	if kp == nil {
+		return nil, fmt.Errorf("kmsuri: %s: the %s backend returned no provider", redact(uri), u.Scheme)
 	}
 	return keyprovider.NewClient(kp, o.Client), nil
 }
@@ -244,38 +276,4 @@ func oneLine(err error) error {
 		return lineErr{err}
 	}
 	return err
-}
-
-func loopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
-func openLocal(path string, o *Options) (keyprovider.KeyProvider, error) {
-	master := o.MasterKey
-	if master == nil {
-		env := o.MasterKeyEnv
-		if env == "" {
-			env = "PII_MASTER_KEY"
-		}
-		m, err := local.MasterKeyFromEnv(env)
-		if err != nil {
-			return nil, err
-		}
-		defer clear(m)
-		master = m
-	}
-	p, err := local.Open(path, master)
-	if err != nil && o.CreateLocal && errors.Is(err, fs.ErrNotExist) {
-		if _, serr := os.Stat(path); errors.Is(serr, fs.ErrNotExist) {
-			return local.Create(path, master)
-		}
-	}
-	if err != nil {
-		return nil, err
-	}
-	return p, nil
 }

@@ -1,6 +1,7 @@
 package kmsuri_test
 
 import (
+	"context"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -8,14 +9,17 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fieldguard/pii/keyprovider"
+	"github.com/fieldguard/pii/keyprovider/awskms"
 	"github.com/fieldguard/pii/keyprovider/awskms/awskmstest"
+	"github.com/fieldguard/pii/keyprovider/gcpkms"
 	"github.com/fieldguard/pii/keyprovider/gcpkms/gcpkmstest"
 	"github.com/fieldguard/pii/keyprovider/kmsuri"
 	"github.com/fieldguard/pii/keyprovider/local"
+	"github.com/fieldguard/pii/keyprovider/vault"
 	"github.com/fieldguard/pii/keyprovider/vault/vaultfake"
 )
 
-func roundTrip(t *testing.T, kp keyprovider.KeyProvider) keyprovider.KeyID {
+func roundTrip(t *testing.T, kp *keyprovider.Client) keyprovider.KeyID {
 	t.Helper()
 	dk := []byte("0123456789abcdef0123456789abcdef")
 	w, id, err := kp.Wrap(t.Context(), dk, []byte("ad"))
@@ -34,9 +38,14 @@ func TestOpenEachBackend(t *testing.T) {
 		srv, err := gcpkmstest.Start(name)
 		require.NoError(t, err)
 		defer srv.Close()
-		kp, err := kmsuri.Open(ctx, "gcp-kms://"+name, &kmsuri.Options{GCP: srv.ClientOptions()})
+		kp, err := kmsuri.Open(ctx, "gcp-kms://"+name, &kmsuri.Options{Backend: []any{
+			&vault.Options{Token: "ignored by other backends"},
+			&gcpkms.Options{ClientOptions: srv.ClientOptions()},
+		}})
 		require.NoError(t, err)
-		defer kp.(*keyprovider.Client).Close()
+		defer kp.Close()
+		_, ok := kp.Backend().(*gcpkms.Provider)
+		require.True(t, ok)
 		require.Equal(t, name, roundTrip(t, kp).Key)
 	})
 
@@ -46,7 +55,7 @@ func TestOpenEachBackend(t *testing.T) {
 		srv.CreateKey("team/transit", "k", vaultfake.KeyOptions{})
 		srv.CreateKey("transit", "d", vaultfake.KeyOptions{Derived: true})
 		u := strings.Replace(srv.URL(), "http://", "vault+http://", 1)
-		kp, err := kmsuri.Open(ctx, u+"/team/transit/keys/k", &kmsuri.Options{VaultToken: vaultfake.Token})
+		kp, err := kmsuri.Open(ctx, u+"/team/transit/keys/k", &kmsuri.Options{Backend: []any{&vault.Options{Token: vaultfake.Token}}})
 		require.NoError(t, err)
 		require.Equal(t, "team/transit/keys/k", roundTrip(t, kp).Key)
 
@@ -61,7 +70,7 @@ func TestOpenEachBackend(t *testing.T) {
 		defer srv.Close()
 		arn := srv.CreateKey("k")
 		cfg := srv.Config()
-		kp, err := kmsuri.Open(ctx, "aws-kms://"+arn, &kmsuri.Options{AWSConfig: &cfg, AWSEndpoint: srv.URL()})
+		kp, err := kmsuri.Open(ctx, "aws-kms://"+arn, &kmsuri.Options{Backend: []any{&awskms.Options{Config: &cfg, Endpoint: srv.URL()}}})
 		require.NoError(t, err)
 		require.Equal(t, arn, roundTrip(t, kp).Key)
 	})
@@ -94,7 +103,7 @@ func TestOpenRejectsBadURIs(t *testing.T) {
 	}{
 		{"", "is not a key URI"},
 		{"projects/p/locations/l/keyRings/r/cryptoKeys/k", "is not a key URI"},
-		{"s3://bucket/key", "unknown scheme"},
+		{"s3://bucket/key", `unknown scheme "s3" (registered: aws-kms, gcp-kms, local, vault, vault+http)`},
 		{"gcp-kms://projects/p/keyRings/r", "want gcp-kms://projects/"},
 		{"gcp-kms://projects/p/locations/l/keyRings/r/cryptoKeys/k/cryptoKeyVersions/1", "want gcp-kms://"},
 		{"vault://", "want vault://HOST"},
@@ -183,4 +192,68 @@ func FuzzParse(f *testing.F) {
 		require.NoError(t, err, "canonical form %q of %q", u.String(), s)
 		require.Equal(t, u, again)
 	})
+}
+
+func TestSchemesIsFreshAndSorted(t *testing.T) {
+	s := kmsuri.Schemes()
+	require.Equal(t, []string{"aws-kms", "gcp-kms", "local", "vault", "vault+http"}, s)
+	s[0] = "changed"
+	require.Equal(t, "aws-kms", kmsuri.Schemes()[0], "Schemes returns a copy")
+}
+
+func TestRegisterRefusesMisuse(t *testing.T) {
+	tests := []struct {
+		name   string
+		scheme string
+		o      kmsuri.Opener
+		want   string
+	}{
+		{"duplicate", "vault", fakeOpener{}, "Register called twice for vault"},
+		{"nil opener", "nil-opener", nil, "nil Opener"},
+		{"upper case", "Vault2", fakeOpener{}, "invalid scheme"},
+		{"empty", "", fakeOpener{}, "invalid scheme"},
+		{"separator", "a://b", fakeOpener{}, "invalid scheme"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Contains(t, panicText(t, tc.scheme, tc.o), tc.want)
+		})
+	}
+}
+
+// panicText returns what Register panics with.
+func panicText(t *testing.T, scheme string, o kmsuri.Opener) (v string) {
+	t.Helper()
+	defer func() { v, _ = recover().(string) }()
+	kmsuri.Register(scheme, o)
+	return "Register did not panic"
+}
+
+type fakeOpener struct{}
+
+func (fakeOpener) ParseURI(scheme, rest string) (*kmsuri.URI, error) {
+	return &kmsuri.URI{Scheme: scheme, Key: rest}, nil
+}
+
+func (fakeOpener) OpenURI(context.Context, *kmsuri.URI, *kmsuri.Options) (keyprovider.KeyProvider, error) {
+	return nil, nil
+}
+
+func TestVaultURIRefusesOptionsItSets(t *testing.T) {
+	srv := vaultfake.Start()
+	defer srv.Close()
+	srv.CreateKey("transit", "k", vaultfake.KeyOptions{})
+	u := strings.Replace(srv.URL(), "http://", "vault+http://", 1) + "/transit/keys/k"
+	for name, o := range map[string]*vault.Options{
+		"Address": {Token: vaultfake.Token, Address: "http://127.0.0.1:1"},
+		"Mount":   {Token: vaultfake.Token, Mount: "other"},
+		"Derived": {Token: vaultfake.Token, Derived: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			kp, err := kmsuri.Open(t.Context(), u, &kmsuri.Options{Backend: []any{o}})
+			require.Nil(t, kp)
+			require.ErrorContains(t, err, "cannot be used with a key URI")
+			require.True(t, strings.HasPrefix(err.Error(), "kmsuri: vault+http://"), err.Error())
+		})
+	}
 }

@@ -59,16 +59,16 @@ var (
 // aeadTypes are the Transit key types that authenticate associated_data.
 var aeadTypes = map[string]bool{"aes128-gcm96": true, "aes256-gcm96": true, "chacha20-poly1305": true}
 
-// ValidName reports whether name is acceptable as a Transit key name: not
+// validName reports whether name is acceptable as a Transit key name: not
 // empty, no "/", no "..", no whitespace or control characters.
-func ValidName(name string) bool {
+func validName(name string) bool {
 	return name != "" && len(name) <= 256 && !strings.Contains(name, "/") && !badSegment(name)
 }
 
-// ValidMount reports whether mount is acceptable as a mount path: one or
+// validMount reports whether mount is acceptable as a mount path: one or
 // more segments separated by "/", none empty, none containing "..",
 // whitespace or control characters.
-func ValidMount(mount string) bool {
+func validMount(mount string) bool {
 	if mount == "" || len(mount) > 256 {
 		return false
 	}
@@ -101,10 +101,10 @@ func New(ctx context.Context, name string, opts *Options) (*Provider, error) {
 		o.Mount = "transit"
 	}
 	o.Mount = strings.Trim(o.Mount, "/")
-	if !ValidName(name) {
+	if !validName(name) {
 		return nil, fmt.Errorf("vault: invalid Transit key name %q (no \"/\", \"..\" or whitespace)", name)
 	}
-	if !ValidMount(o.Mount) {
+	if !validMount(o.Mount) {
 		return nil, fmt.Errorf("vault: invalid mount path %q", o.Mount)
 	}
 	if o.Timeout <= 0 {
@@ -374,7 +374,7 @@ func (p *Provider) wrap(ctx context.Context, op string, dataKey, associatedData 
 	if err != nil {
 		return nil, keyprovider.KeyID{}, err
 	}
-	version, _, err := ParseCiphertext(ct)
+	version, _, err := parseCiphertext(ct)
 	if err != nil {
 		return nil, keyprovider.KeyID{}, keyprovider.Classify(op, keyprovider.ErrUnavailable, errors.New("vault: malformed ciphertext in response"))
 	}
@@ -390,7 +390,7 @@ func (p *Provider) unwrap(ctx context.Context, op string, wrapped, associatedDat
 	if err := ctx.Err(); err != nil {
 		return nil, keyprovider.Classify(op, keyprovider.ErrUnavailable, err)
 	}
-	if _, _, err := ParseCiphertext(string(wrapped)); err != nil {
+	if _, _, err := parseCiphertext(string(wrapped)); err != nil {
 		return nil, keyprovider.Classify(op, keyprovider.ErrAuthentication, err)
 	}
 	data := map[string]any{"ciphertext": string(wrapped)}
@@ -420,7 +420,7 @@ func (p *Provider) Rewrap(ctx context.Context, wrapped, associatedData []byte) (
 	if err := ctx.Err(); err != nil {
 		return nil, keyprovider.KeyID{}, keyprovider.Classify(op, keyprovider.ErrUnavailable, err)
 	}
-	if _, _, err := ParseCiphertext(string(wrapped)); err != nil {
+	if _, _, err := parseCiphertext(string(wrapped)); err != nil {
 		return nil, keyprovider.KeyID{}, keyprovider.Classify(op, keyprovider.ErrAuthentication, err)
 	}
 	if !p.derived && len(associatedData) > 0 {
@@ -444,7 +444,7 @@ func (p *Provider) Rewrap(ctx context.Context, wrapped, associatedData []byte) (
 	if err != nil {
 		return nil, keyprovider.KeyID{}, err
 	}
-	version, _, err := ParseCiphertext(ct)
+	version, _, err := parseCiphertext(ct)
 	if err != nil {
 		return nil, keyprovider.KeyID{}, keyprovider.Classify(op, keyprovider.ErrUnavailable, errors.New("vault: malformed ciphertext in response"))
 	}
@@ -504,10 +504,10 @@ func (p *Provider) Versions(ctx context.Context) ([]keyprovider.Version, error) 
 	return out, nil
 }
 
-// ParseCiphertext parses a Transit ciphertext, vault:vN:BASE64, strictly:
+// parseCiphertext parses a Transit ciphertext, vault:vN:BASE64, strictly:
 // N is a decimal version ≥ 1 without leading zeros, and BASE64 is
 // non-empty canonical standard base64. It returns N and the decoded bytes.
-func ParseCiphertext(s string) (version int, raw []byte, err error) {
+func parseCiphertext(s string) (version int, raw []byte, err error) {
 	errMalformed := errors.New("vault: malformed wrapped key (want vault:vN:base64)")
 	if len(s) > 1<<20 {
 		return 0, nil, errMalformed
