@@ -86,17 +86,17 @@ func (f *numerals) apply(c numeralCipher, radix int, x []uint16, enc bool) (y []
 	default:
 		return nil, fmt.Errorf("%w: unsupported cipher", ErrFormat)
 	}
-	switch {
-	case errors.Is(err, fpe.ErrDomain):
+	if err == nil {
+		return y, nil
+	}
+	if errors.Is(err, fpe.ErrDomain) {
 		// Said in this package's terms; the only fpe error a format can
 		// meet, since formats keep numerals below the radix and tweaks
 		// have the cipher's size.
 		return nil, fmt.Errorf("%w: %d tokenized symbols over radix %d, the cipher takes %d to %d",
 			ErrDomain, len(x), radix, c.MinLen(), c.MaxLen())
-	case err != nil:
-		return nil, fmt.Errorf("tokenize: %w", err)
 	}
-	return y, nil
+	return nil, fmt.Errorf("tokenize: %w", err)
 }
 
 // randomNumerals draws n uniform numerals below radix, again until valid

@@ -12,6 +12,7 @@ import (
 	"hash/maphash"
 	"io"
 	"log/slog"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -140,6 +141,7 @@ func New(root []byte, opts *Options) (*Tokenizer, error) {
 	t := &Tokenizer{k: &tokenizerKeys{}, seed: maphash.MakeSeed()}
 	if opts != nil {
 		t.opts = *opts
+		t.opts.Formats = maps.Clone(opts.Formats) // the caller may reuse its map
 	}
 	if t.opts.KeyID == "" {
 		t.opts.KeyID = "k1"
