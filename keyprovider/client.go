@@ -29,9 +29,9 @@ import (
 //
 // # Retries
 //
-// Only transient errors are retried: those for which [Retryable] holds
-// (the [ErrUnavailable] class, which backends use for unreachable servers,
-// throttling, 5xx responses and an attempt that ran out of time). Permission,
+// Only transient errors are retried: those matching [ErrUnavailable], the
+// class backends use for unreachable servers, throttling, 5xx responses
+// and an attempt that ran out of time. Permission,
 // authentication, invalid-argument and key-state errors are returned at once,
 // as are errors a backend left unclassified (a backend bug, most likely).
 // Backoff is "full jitter" exponential: before retry n the Client sleeps a
@@ -178,7 +178,22 @@ var (
 )
 
 // NewClient returns a Client around kp. A nil opts means the defaults.
+//
+// A Client is never wrapped in another, which would multiply attempts and
+// hide one breaker behind the other: when kp is already a *Client,
+// NewClient returns it unchanged if opts is nil, and otherwise a new
+// Client with opts around the same backend (kp.Backend()), with its own
+// retry budget and breaker.
 func NewClient(kp KeyProvider, opts *ClientOptions) *Client {
+	if c, ok := kp.(*Client); ok {
+		if c == nil {
+			panic("keyprovider: NewClient with a nil *Client")
+		}
+		if opts == nil {
+			return c
+		}
+		kp = c.kp
+	}
 	if kp == nil {
 		panic("keyprovider: NewClient with a nil KeyProvider")
 	}
@@ -349,7 +364,7 @@ func attempts[T any](c *Client, ctx context.Context, op string, retry bool, scru
 		if ctx.Err() != nil {
 			return zero, callerDone(ctx, op, err)
 		}
-		if !Retryable(err) || n >= max {
+		if !retryable(err) || n >= max {
 			return zero, err
 		}
 		if !c.spend() {
@@ -385,7 +400,7 @@ func callerDone(ctx context.Context, op string, attemptErr error) error {
 		return Classify(op, ErrUnavailable, attemptErr)
 	}
 	joined := &withLast{err: cerr, last: attemptErr}
-	if class := ClassOf(attemptErr); class != nil {
+	if class := classOf(attemptErr); class != nil {
 		return &Error{Class: class, Op: op, Err: joined}
 	}
 	return Classify(op, ErrUnavailable, joined)
@@ -528,7 +543,7 @@ func (c *Client) record(ctx context.Context, err error) {
 	if c.opts.BreakerThreshold < 0 {
 		return
 	}
-	transient := err != nil && Retryable(err) && ctx.Err() == nil
+	transient := err != nil && retryable(err) && ctx.Err() == nil
 	c.mu.Lock()
 	from := c.state
 	switch {

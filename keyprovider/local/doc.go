@@ -12,7 +12,10 @@
 // overwrite an existing file; [Open] loads one. A [*Provider] implements
 // keyprovider.KeyProvider, keyprovider.Rotator, keyprovider.Rewrapper and
 // keyprovider.Describer, and passes keyprovider/providertest. It is safe for
-// concurrent use.
+// concurrent use. Hand it to envelope.New (or tokenize.NewFromProvider),
+// which puts it behind a keyprovider.Client like any backend. Importing
+// this package also registers the key URI scheme local:// with
+// keyprovider/kmsuri (master key from PII_MASTER_KEY by default).
 //
 // # Configuration
 //

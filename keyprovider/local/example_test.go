@@ -14,6 +14,8 @@ import (
 	"github.com/fieldguard/pii/keyprovider/local"
 )
 
+// Example creates a keyset and wraps and unwraps a data key with it,
+// through the keyprovider.Client every backend sits behind.
 func Example() {
 	dir, err := os.MkdirTemp("", "pii-local-example")
 	if err != nil {
@@ -28,11 +30,13 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	kp, err := local.Create(filepath.Join(dir, "keyset.json"), master)
+	p, err := local.Create(filepath.Join(dir, "keyset.json"), master)
 	if err != nil {
 		log.Fatal(err)
 	}
 	clear(master) // the provider does not need the caller's copy
+	// envelope.New does this for you; here the Client is made by hand.
+	kp := keyprovider.NewClient(p, nil)
 
 	ctx := context.Background()
 	dataKey := make([]byte, 32)
@@ -49,7 +53,7 @@ func Example() {
 	}
 	fmt.Println("unwrapped the same key:", bytes.Equal(got, dataKey))
 	fmt.Println("wrapped size:", len(wrapped), "bytes")
-	fmt.Println("wrapped by the primary:", kek == kp.Primary())
+	fmt.Println("wrapped by the primary:", kek == p.Primary())
 
 	_, err = kp.Unwrap(ctx, wrapped, []byte("type=Customer;field=Phone"))
 	fmt.Println("other associated data fails:", errors.Is(err, keyprovider.ErrAuthentication))

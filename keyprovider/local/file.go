@@ -69,8 +69,8 @@ type masterAEAD struct {
 }
 
 func newMasterAEAD(master []byte) (*masterAEAD, error) {
-	if len(master) != MasterKeySize {
-		return nil, fmt.Errorf("local: master key must be %d bytes, got %d", MasterKeySize, len(master))
+	if len(master) != masterKeySize {
+		return nil, fmt.Errorf("local: master key must be %d bytes, got %d", masterKeySize, len(master))
 	}
 	k, err := hkdf.Key(sha256.New, master, nil, hkdfInfo, 32)
 	if err != nil {

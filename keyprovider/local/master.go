@@ -11,12 +11,12 @@ import (
 	"strings"
 )
 
-// MasterKeySize is the length of a master key in bytes.
-const MasterKeySize = 32
+// masterKeySize is the length of a master key in bytes.
+const masterKeySize = 32
 
 // GenerateMasterKey returns a new random 32-byte master key.
 func GenerateMasterKey() ([]byte, error) {
-	k := make([]byte, MasterKeySize)
+	k := make([]byte, masterKeySize)
 	if _, err := rand.Read(k); err != nil {
 		return nil, fmt.Errorf("local: generate master key: %w", err)
 	}
@@ -35,7 +35,7 @@ func EncodeMasterKey(master []byte) string {
 func MasterKeyFromEnv(name string) ([]byte, error) {
 	v, ok := os.LookupEnv(name)
 	if !ok || strings.TrimSpace(v) == "" {
-		return nil, fmt.Errorf("local: environment variable %s is not set; set it to a base64 %d-byte master key", name, MasterKeySize)
+		return nil, fmt.Errorf("local: environment variable %s is not set; set it to a base64 %d-byte master key", name, masterKeySize)
 	}
 	k, err := decodeMasterKey(v)
 	if err != nil {
@@ -70,7 +70,7 @@ func MasterKeyFromFile(path string) ([]byte, error) {
 	}
 	data = buf.Bytes()
 	defer clear(data)
-	if len(data) == MasterKeySize { // raw bytes: base64 of 32 bytes is 43 or 44 characters
+	if len(data) == masterKeySize { // raw bytes: base64 of 32 bytes is 43 or 44 characters
 		return bytes.Clone(data), nil
 	}
 	k, err := decodeMasterKey(string(data))
@@ -83,8 +83,8 @@ func MasterKeyFromFile(path string) ([]byte, error) {
 // WriteMasterKeyFile writes master as base64 text to a new file with mode
 // 0600. It refuses to overwrite an existing file.
 func WriteMasterKeyFile(path string, master []byte) error {
-	if len(master) != MasterKeySize {
-		return fmt.Errorf("local: master key must be %d bytes, got %d", MasterKeySize, len(master))
+	if len(master) != masterKeySize {
+		return fmt.Errorf("local: master key must be %d bytes, got %d", masterKeySize, len(master))
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
@@ -103,7 +103,7 @@ func WriteMasterKeyFile(path string, master []byte) error {
 	return f.Close()
 }
 
-var errMasterEncoding = errors.New("not a base64 " + fmt.Sprint(MasterKeySize) + "-byte master key")
+var errMasterEncoding = errors.New("not a base64 " + fmt.Sprint(masterKeySize) + "-byte master key")
 
 // decodeMasterKey accepts standard or URL base64, padded or not, with
 // surrounding white space. Its errors never include the input.
@@ -114,9 +114,9 @@ func decodeMasterKey(s string) ([]byte, error) {
 		if err != nil {
 			continue
 		}
-		if len(k) != MasterKeySize {
+		if len(k) != masterKeySize {
 			clear(k)
-			return nil, fmt.Errorf("master key is %d bytes, want %d", len(k), MasterKeySize)
+			return nil, fmt.Errorf("master key is %d bytes, want %d", len(k), masterKeySize)
 		}
 		return k, nil
 	}

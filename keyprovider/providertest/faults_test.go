@@ -100,7 +100,7 @@ func (p *faultyProvider) fault(ctx context.Context, op string, key []byte) error
 // attempt runs fault once, and again up to innerRetries times.
 func (p *faultyProvider) attempt(ctx context.Context, op string, key []byte) error {
 	err := p.fault(ctx, op, key)
-	for i := 0; i < p.f.innerRetries && keyprovider.Retryable(err); i++ {
+	for i := 0; i < p.f.innerRetries && errors.Is(err, keyprovider.ErrUnavailable); i++ {
 		err = p.fault(ctx, op, key)
 	}
 	return err

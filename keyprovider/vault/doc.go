@@ -71,9 +71,13 @@
 // derived, and a per-attempt Timeout; or a ready *api.Client. Key names
 // containing "/", "..", or whitespace are refused, as are such mount paths,
 // so a name can never reach another endpoint. The client's own retries are
-// switched off (Client.SetMaxRetries(0)) on clients New builds: put the
-// Provider behind a [keyprovider.Client], which retries with a budget and
-// a circuit breaker.
+// switched off (Client.SetMaxRetries(0)) on clients New builds: the
+// [keyprovider.Client] in front retries, with a budget and a circuit
+// breaker. envelope.New and tokenize.NewFromProvider put a bare Provider
+// behind one with the defaults; call keyprovider.NewClient to choose other
+// options. A key URI opened with keyprovider/kmsuri (vault:// and
+// vault+http://, registered when this package is imported) comes inside a
+// Client.
 //
 // The token needs "read" on MOUNT/keys/NAME, "update" on
 // MOUNT/encrypt/NAME and MOUNT/decrypt/NAME (New uses both for the probe),

@@ -22,7 +22,8 @@ import (
 // Options configures a [Provider]. Nil means defaults.
 type Options struct {
 	// Client, when set, is used as is (Address, Token and Namespace are
-	// ignored). Set its MaxRetries to 0 when a keyprovider.Client retries.
+	// ignored). Set its MaxRetries to 0: the keyprovider.Client in front
+	// retries.
 	Client *api.Client
 	// Address of the Vault server; default VAULT_ADDR.
 	Address string
