@@ -132,6 +132,14 @@ func TestDeleteSubjectTwoTenantsSameSubjectID(t *testing.T) {
 			again, err := tk.Tokenize(ctx, tokenize.MethodStored, inGlobex, p, value)
 			require.NoError(t, err)
 			require.Equal(t, g, again)
+			// The lookup binds the tenant: the other tenant's newer row
+			// does not hide this one.
+			again, err = tk.Tokenize(ctx, tokenize.MethodStored, inAcme, p, value)
+			require.NoError(t, err)
+			require.NotEqual(t, a, again, "acme's subject was deleted: a new token")
+			again2, err := tk.Tokenize(ctx, tokenize.MethodStored, inGlobex, p, value)
+			require.NoError(t, err)
+			require.Equal(t, g, again2, "globex's token still converges after acme's newer row")
 		})
 	}
 }

@@ -475,6 +475,63 @@ func TestNewFromProvider(t *testing.T) {
 	require.True(t, errors.Is(err, keyprovider.ErrAuthentication))
 }
 
+// flakyProvider fails its first Unwrap with a transient error, as a KMS
+// that throttles does.
+type flakyProvider struct {
+	*testProvider
+	calls int
+}
+
+func (p *flakyProvider) Unwrap(ctx context.Context, w, ad []byte) ([]byte, error) {
+	p.calls++
+	if p.calls == 1 {
+		return nil, keyprovider.Classify("unwrap", keyprovider.ErrUnavailable, errors.New("flaky: throttled"))
+	}
+	return p.testProvider.Unwrap(ctx, w, ad)
+}
+
+// A bare provider is wrapped in a keyprovider.Client, whose retry absorbs
+// one transient failure; a *keyprovider.Client is used as it is.
+func TestNewFromProviderWrapsInClient(t *testing.T) {
+	ctx := context.Background()
+	kp := &flakyProvider{testProvider: newTestProvider(t)}
+	wrapped, _, err := kp.Wrap(ctx, GenerateRootKey(), nil)
+	require.NoError(t, err)
+	_, err = NewFromProvider(ctx, kp, wrapped, nil, nil)
+	require.NoError(t, err, "the Client retried the transient failure")
+	require.Equal(t, 2, kp.calls)
+
+	kp.calls = 0
+	client := keyprovider.NewClient(kp, &keyprovider.ClientOptions{MaxAttempts: 1})
+	_, err = NewFromProvider(ctx, client, wrapped, nil, nil)
+	require.ErrorIs(t, err, keyprovider.ErrUnavailable, "the caller's Client and its options are used as they are")
+	require.Equal(t, 1, kp.calls)
+	_, err = NewFromProvider(ctx, nil, wrapped, nil, nil)
+	require.ErrorContains(t, err, "tokenize: NewFromProvider with a nil KeyProvider")
+}
+
+// The convergence lookup covers tenant, subject, field and value: leaving
+// any one out would let a lookup find another scope's record.
+func TestLookupBindsScopeAndValue(t *testing.T) {
+	tk := newTestTokenizer(t, nil)
+	s := Scope{Tenant: "acme", Field: "Customer.Email", Subject: "alice"}
+	base := tk.lookupMAC(s, "jane@example.com")
+	for _, other := range []struct {
+		s Scope
+		v string
+	}{
+		{Scope{Tenant: "globex", Field: s.Field, Subject: s.Subject}, "jane@example.com"},
+		{Scope{Tenant: s.Tenant, Field: "Order.Email", Subject: s.Subject}, "jane@example.com"},
+		{Scope{Tenant: s.Tenant, Field: s.Field, Subject: "bob"}, "jane@example.com"},
+		{s, "jane@example.org"},
+		// Length prefixes: moving a byte between parts changes the hash.
+		{Scope{Tenant: "acm", Field: s.Field, Subject: "ealice"}, "jane@example.com"},
+	} {
+		require.NotEqual(t, base, tk.lookupMAC(other.s, other.v), "%+v %s", other.s, other.v)
+	}
+	require.Equal(t, base, tk.lookupMAC(s, "jane@example.com"))
+}
+
 // Without a Store, token=stored and DeleteSubject fail with an error that
 // says what to pass; the options that only apply to stored tokens fail in
 // New.

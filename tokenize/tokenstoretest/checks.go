@@ -242,7 +242,8 @@ func (e *env) refused(tk *tokenize.Tokenizer, s tokenize.Scope, f tokenize.Token
 }
 
 func checkTwoTenants(e *env) error {
-	tk, err := e.tokenizer(tokenize.Options{Convergent: true, Clock: piitest.NewClock(t0)})
+	clock := piitest.NewClock(t0)
+	tk, err := e.tokenizer(tokenize.Options{Convergent: true, Clock: clock})
 	if err != nil {
 		return err
 	}
@@ -273,6 +274,16 @@ func checkTwoTenants(e *env) error {
 	again, err := e.stored(tk, true, inGlobex, p, value)
 	if err != nil || again != g {
 		errs = append(errs, fmt.Errorf("tokenstoretest: a convergent Tokenize for the other tenant's subject did not return their token (error %v)", err))
+	}
+	// A newer row of the deleted subject's id in the first tenant does not
+	// hide the other tenant's row.
+	clock.Add(time.Minute)
+	if _, err := e.stored(tk, true, inAcme, p, value); err != nil {
+		errs = append(errs, fmt.Errorf("tokenstoretest: Tokenize after DeleteSubject: %w", err))
+	}
+	again, err = e.stored(tk, true, inGlobex, p, value)
+	if err != nil || again != g {
+		errs = append(errs, fmt.Errorf("tokenstoretest: after a newer row for the same subject id in another tenant, a convergent Tokenize did not return the tenant's own token (error %v)", err))
 	}
 	return errors.Join(errs...)
 }
