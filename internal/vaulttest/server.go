@@ -171,12 +171,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 
 	if subtle.ConstantTimeCompare([]byte(r.Header.Get("X-Vault-Token")), []byte(s.Token)) != 1 {
-		vaultfake.WriteErrors(w, http.StatusForbidden, "permission denied")
+		writeErrors(w, http.StatusForbidden, "permission denied")
 		return
 	}
 	path, ok := strings.CutPrefix(r.URL.Path, "/v1/")
 	if !ok {
-		vaultfake.WriteErrors(w, http.StatusNotFound)
+		writeErrors(w, http.StatusNotFound)
 		return
 	}
 	// The longest mount that prefixes the path, as Vault's router matches.
@@ -187,7 +187,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if mountPath == "" {
-		vaultfake.WriteErrors(w, http.StatusNotFound, fmt.Sprintf("no handler for route %q. route entry not found.", path))
+		writeErrors(w, http.StatusNotFound, fmt.Sprintf("no handler for route %q. route entry not found.", path))
 		return
 	}
 	m := s.mounts[mountPath]
@@ -206,7 +206,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		dec.UseNumber()
 		var data map[string]any
 		if err := dec.Decode(&data); err != nil && !errors.Is(err, io.EOF) {
-			vaultfake.WriteErrors(w, http.StatusBadRequest, "failed to parse JSON input: "+err.Error())
+			writeErrors(w, http.StatusBadRequest, "failed to parse JSON input: "+err.Error())
 			return
 		}
 		s.filter(data)
@@ -216,7 +216,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case http.MethodDelete:
 		req.Operation = logical.DeleteOperation
 	default:
-		vaultfake.WriteErrors(w, http.StatusMethodNotAllowed)
+		writeErrors(w, http.StatusMethodNotAllowed)
 		return
 	}
 	ctx := r.Context()
@@ -224,9 +224,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	resp, err := m.backend.HandleRequest(ctx, req)
 	if status, rerr := logical.RespondErrorCommon(req, resp, err); status != 0 {
 		if rerr == nil {
-			vaultfake.WriteErrors(w, status)
+			writeErrors(w, status)
 		} else {
-			vaultfake.WriteErrors(w, status, rerr.Error())
+			writeErrors(w, status, rerr.Error())
 		}
 		return
 	}
@@ -234,7 +234,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	vaultfake.WriteJSON(w, http.StatusOK, map[string]any{
+	writeJSON(w, http.StatusOK, map[string]any{
 		"request_id":     "00000000-0000-0000-0000-000000000000",
 		"lease_id":       "",
 		"renewable":      false,
@@ -244,4 +244,19 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		"warnings":       resp.Warnings,
 		"auth":           nil,
 	})
+}
+
+// writeJSON writes v as a JSON response with the given status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// writeErrors writes Vault's error body, {"errors": [...]}.
+func writeErrors(w http.ResponseWriter, status int, msgs ...string) {
+	if msgs == nil {
+		msgs = []string{}
+	}
+	writeJSON(w, status, map[string]any{"errors": msgs})
 }

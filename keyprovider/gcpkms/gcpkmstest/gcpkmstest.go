@@ -67,8 +67,6 @@ const (
 
 // Server is an in-process Cloud KMS. Create it with [Start].
 type Server struct {
-	kmspb.UnimplementedKeyManagementServiceServer
-
 	addr string
 	srv  *grpc.Server
 
@@ -78,6 +76,13 @@ type Server struct {
 	keys   map[string]*cryptoKey
 	faults []Fault
 	always Fault
+}
+
+// service is a Server's gRPC face: the KeyManagementService methods the
+// gcpkms backend calls, the others answering Unimplemented.
+type service struct {
+	kmspb.UnimplementedKeyManagementServiceServer
+	*Server
 }
 
 type cryptoKey struct {
@@ -105,7 +110,7 @@ func Start(keyNames ...string) (*Server, error) {
 			return nil, err
 		}
 	}
-	kmspb.RegisterKeyManagementServiceServer(s.srv, s)
+	kmspb.RegisterKeyManagementServiceServer(s.srv, service{Server: s})
 	go s.srv.Serve(lis) //nolint:errcheck // returns when Close stops the server
 	return s, nil
 }
@@ -232,7 +237,7 @@ func (s *Server) version(name string, n int) (*keyVersion, error) {
 }
 
 // Encrypt implements kmspb.KeyManagementServiceServer.
-func (s *Server) Encrypt(ctx context.Context, req *kmspb.EncryptRequest) (*kmspb.EncryptResponse, error) {
+func (s service) Encrypt(ctx context.Context, req *kmspb.EncryptRequest) (*kmspb.EncryptResponse, error) {
 	f, err := s.fault(ctx)
 	if err != nil {
 		return nil, err
@@ -298,7 +303,7 @@ func gcmAD(name string, version int, ad []byte) []byte {
 var errDecrypt = status.Error(codes.InvalidArgument, "Decryption failed: the ciphertext is invalid.")
 
 // Decrypt implements kmspb.KeyManagementServiceServer.
-func (s *Server) Decrypt(ctx context.Context, req *kmspb.DecryptRequest) (*kmspb.DecryptResponse, error) {
+func (s service) Decrypt(ctx context.Context, req *kmspb.DecryptRequest) (*kmspb.DecryptResponse, error) {
 	f, err := s.fault(ctx)
 	if err != nil {
 		return nil, err
@@ -373,7 +378,7 @@ func (s *Server) cryptoKeyPB(name string, k *cryptoKey) *kmspb.CryptoKey {
 }
 
 // GetCryptoKey implements kmspb.KeyManagementServiceServer.
-func (s *Server) GetCryptoKey(ctx context.Context, req *kmspb.GetCryptoKeyRequest) (*kmspb.CryptoKey, error) {
+func (s service) GetCryptoKey(ctx context.Context, req *kmspb.GetCryptoKeyRequest) (*kmspb.CryptoKey, error) {
 	if _, err := s.fault(ctx); err != nil {
 		return nil, err
 	}
@@ -388,7 +393,7 @@ func (s *Server) GetCryptoKey(ctx context.Context, req *kmspb.GetCryptoKeyReques
 
 // ListCryptoKeyVersions implements kmspb.KeyManagementServiceServer (one
 // page).
-func (s *Server) ListCryptoKeyVersions(ctx context.Context, req *kmspb.ListCryptoKeyVersionsRequest) (*kmspb.ListCryptoKeyVersionsResponse, error) {
+func (s service) ListCryptoKeyVersions(ctx context.Context, req *kmspb.ListCryptoKeyVersionsRequest) (*kmspb.ListCryptoKeyVersionsResponse, error) {
 	if _, err := s.fault(ctx); err != nil {
 		return nil, err
 	}
@@ -407,7 +412,7 @@ func (s *Server) ListCryptoKeyVersions(ctx context.Context, req *kmspb.ListCrypt
 
 // CreateCryptoKeyVersion implements kmspb.KeyManagementServiceServer. The
 // new version is enabled at once (a software key) but not primary.
-func (s *Server) CreateCryptoKeyVersion(ctx context.Context, req *kmspb.CreateCryptoKeyVersionRequest) (*kmspb.CryptoKeyVersion, error) {
+func (s service) CreateCryptoKeyVersion(ctx context.Context, req *kmspb.CreateCryptoKeyVersionRequest) (*kmspb.CryptoKeyVersion, error) {
 	if _, err := s.fault(ctx); err != nil {
 		return nil, err
 	}
@@ -424,7 +429,7 @@ func (s *Server) CreateCryptoKeyVersion(ctx context.Context, req *kmspb.CreateCr
 }
 
 // UpdateCryptoKeyPrimaryVersion implements kmspb.KeyManagementServiceServer.
-func (s *Server) UpdateCryptoKeyPrimaryVersion(ctx context.Context, req *kmspb.UpdateCryptoKeyPrimaryVersionRequest) (*kmspb.CryptoKey, error) {
+func (s service) UpdateCryptoKeyPrimaryVersion(ctx context.Context, req *kmspb.UpdateCryptoKeyPrimaryVersionRequest) (*kmspb.CryptoKey, error) {
 	if _, err := s.fault(ctx); err != nil {
 		return nil, err
 	}

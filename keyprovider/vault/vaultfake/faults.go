@@ -88,13 +88,13 @@ func (f *Faults) Intercept(w http.ResponseWriter, r *http.Request) bool {
 	case 0:
 		return false
 	case Sealed:
-		WriteErrors(w, http.StatusServiceUnavailable, "Vault is sealed")
+		writeErrors(w, http.StatusServiceUnavailable, "Vault is sealed")
 	case Throttle:
-		WriteErrors(w, http.StatusTooManyRequests, "request path \"transit/encrypt\": rate limit quota exceeded")
+		writeErrors(w, http.StatusTooManyRequests, "request path \"transit/encrypt\": rate limit quota exceeded")
 	case Internal:
-		WriteErrors(w, http.StatusInternalServerError, "internal error")
+		writeErrors(w, http.StatusInternalServerError, "internal error")
 	case Forbidden:
-		WriteErrors(w, http.StatusForbidden, "permission denied")
+		writeErrors(w, http.StatusForbidden, "permission denied")
 	case Hang:
 		_, _ = io.Copy(io.Discard, r.Body)
 		select {
@@ -105,17 +105,17 @@ func (f *Faults) Intercept(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-// WriteJSON writes v as a JSON response with the given status.
-func WriteJSON(w http.ResponseWriter, status int, v any) {
+// writeJSON writes v as a JSON response with the given status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// WriteErrors writes Vault's error body, {"errors": [...]}.
-func WriteErrors(w http.ResponseWriter, status int, msgs ...string) {
+// writeErrors writes Vault's error body, {"errors": [...]}.
+func writeErrors(w http.ResponseWriter, status int, msgs ...string) {
 	if msgs == nil {
 		msgs = []string{}
 	}
-	WriteJSON(w, status, map[string]any{"errors": msgs})
+	writeJSON(w, status, map[string]any{"errors": msgs})
 }

@@ -146,12 +146,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if subtle.ConstantTimeCompare([]byte(r.Header.Get("X-Vault-Token")), []byte(Token)) != 1 {
-		WriteErrors(w, http.StatusForbidden, "permission denied")
+		writeErrors(w, http.StatusForbidden, "permission denied")
 		return
 	}
 	path, ok := strings.CutPrefix(r.URL.Path, "/v1/")
 	if !ok {
-		WriteErrors(w, http.StatusNotFound, "no handler for route")
+		writeErrors(w, http.StatusNotFound, "no handler for route")
 		return
 	}
 	var body map[string]string
@@ -160,7 +160,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		if len(raw) > 0 && string(raw) != "null" {
 			var generic map[string]any
 			if err := json.Unmarshal(raw, &generic); err != nil {
-				WriteErrors(w, http.StatusBadRequest, "failed to parse JSON input")
+				writeErrors(w, http.StatusBadRequest, "failed to parse JSON input")
 				return
 			}
 			body = map[string]string{}
@@ -175,7 +175,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	// before the last operation segment.
 	segs := strings.Split(path, "/")
 	if len(segs) < 3 {
-		WriteErrors(w, http.StatusNotFound, "no handler for route")
+		writeErrors(w, http.StatusNotFound, "no handler for route")
 		return
 	}
 	var mount, op, name string
@@ -189,10 +189,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	k := s.keys[mount+"/"+name]
 	if k == nil {
 		if op == "keys" && r.Method == http.MethodGet {
-			WriteJSON(w, http.StatusNotFound, map[string]any{"errors": []string{}})
+			writeJSON(w, http.StatusNotFound, map[string]any{"errors": []string{}})
 			return
 		}
-		WriteErrors(w, http.StatusBadRequest, "encryption key not found")
+		writeErrors(w, http.StatusBadRequest, "encryption key not found")
 		return
 	}
 	switch {
@@ -212,12 +212,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case op == "encrypt":
 		pt, err := base64.StdEncoding.DecodeString(body["plaintext"])
 		if err != nil {
-			WriteErrors(w, http.StatusBadRequest, "failed to base64-decode plaintext")
+			writeErrors(w, http.StatusBadRequest, "failed to base64-decode plaintext")
 			return
 		}
 		ad, ctx, msg := k.inputs(body, !s.ignoreAD, !s.ignoreAD)
 		if msg != "" {
-			WriteErrors(w, http.StatusBadRequest, msg)
+			writeErrors(w, http.StatusBadRequest, msg)
 			return
 		}
 		ct := k.seal(len(k.versions), ctx, pt, ad)
@@ -225,12 +225,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case op == "decrypt" || op == "rewrap":
 		ad, ctx, msg := k.inputs(body, op == "decrypt" && !s.ignoreAD, !s.ignoreAD)
 		if msg != "" {
-			WriteErrors(w, http.StatusBadRequest, msg)
+			writeErrors(w, http.StatusBadRequest, msg)
 			return
 		}
 		pt, status, msg := k.open(body["ciphertext"], ctx, ad)
 		if msg != "" {
-			WriteErrors(w, status, msg)
+			writeErrors(w, status, msg)
 			return
 		}
 		if op == "decrypt" {
@@ -240,7 +240,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		ct := k.seal(len(k.versions), ctx, pt, nil)
 		s.ok(w, op, body, map[string]any{"ciphertext": ct, "key_version": len(k.versions)})
 	default:
-		WriteErrors(w, http.StatusNotFound, "unsupported path")
+		writeErrors(w, http.StatusNotFound, "unsupported path")
 	}
 }
 
@@ -251,7 +251,7 @@ func (s *Server) ok(w http.ResponseWriter, op string, body map[string]string, da
 	if s.warnings != nil {
 		warnings = s.warnings(op, body)
 	}
-	WriteJSON(w, http.StatusOK, map[string]any{"data": data, "warnings": warnings})
+	writeJSON(w, http.StatusOK, map[string]any{"data": data, "warnings": warnings})
 }
 
 // inputs decodes associated_data (when useAD) and context (when useCtx);
