@@ -4,16 +4,19 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
-
-	"github.com/fieldguard/pii/envelope/internal/format"
 )
 
-// Cache ages are measured on a coarse monotonic clock: reading time.Now on
-// every field costs a third of an AES-GCM open. One package-level timer
-// refreshes the clock every tick while it is being read and stops when it
+// Cache ages are measured on a coarse monotonic clock: one package-level
+// timer refreshes it every tick while it is being read and stops when it
 // is not, so no goroutine outlives its use. Ages are therefore accurate to
-// about one tick (50 ms), far below any sensible Cache.MaxAge.
+// about one tick, far below any sensible Cache.MaxAge. Options.Clock, when
+// set, replaces it.
+//
+// It stays because it pays: every Seal, Open, Encrypt and Decrypt of a
+// value reads the clock once, and BenchmarkClock compares it with
+// time.Now in the same run. Measured (Go 1.26, AMD EPYC VM, TSC clock
+// source): 3 ns against 39 ns (24 against 98 instructions under
+// valgrind); time.Now would add about a tenth to DecryptString.
 const clockTick = 50 * time.Millisecond
 
 var clockBase = time.Now()
@@ -67,48 +70,4 @@ func (s *Sealer) clock() int64 {
 		return int64(s.ages.Now().Sub(clockBase))
 	}
 	return coarseNow()
-}
-
-// bytesOf is a read-only view of s, for copying and decoding it without
-// a conversion allocation. Nothing writes through it.
-func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
-
-// textArena hands out strings carved from shared chunks, so sealing or
-// opening a struct's fields costs one allocation rather than one per field.
-// Bytes handed out are never written again (the strings are immutable); a
-// chunk lives as long as any string carved from it.
-type textArena struct {
-	buf  []byte
-	next int // size of the next chunk; doubles up to 8 KiB
-}
-
-func (a *textArena) room(n int) {
-	if cap(a.buf)-len(a.buf) >= n {
-		return
-	}
-	if a.next == 0 {
-		a.next = 256
-	}
-	a.buf = make([]byte, 0, max(a.next, n))
-	a.next = min(2*a.next, 8<<10)
-}
-
-// text returns the text form of the binary ciphertext bin.
-func (a *textArena) text(bin []byte) string {
-	n := format.EncodedLen(len(bin))
-	a.room(n)
-	start := len(a.buf)
-	a.buf = format.AppendText(a.buf, bin)
-	return unsafe.String(&a.buf[start], n)
-}
-
-// str returns a string copy of b.
-func (a *textArena) str(b []byte) string {
-	if len(b) == 0 {
-		return ""
-	}
-	a.room(len(b))
-	start := len(a.buf)
-	a.buf = append(a.buf, b...)
-	return unsafe.String(&a.buf[start], len(b))
 }

@@ -190,21 +190,13 @@
 // are cached; the associated data is built in a pooled buffer; lookups hit
 // a one-entry front cache (the fields of a record share a DEK), else take a
 // read lock on a map keyed by a comparable struct; ages are measured on a
-// coarse clock; per-DEK message counts are atomic; the text form has its own
-// strict base64url codec. Encrypting or decrypting a 32-byte string
-// allocates only the result, and Seal and Open carve a struct's strings
-// from one allocation.
-//
-// Measured on a 2-core VM (go test -bench, same run; see bench_test.go):
-// EncryptString of 32 bytes costs about 2.5 times a bare AES-256-GCM seal
-// with a fresh crypto/rand nonce and a reused output buffer, and
-// DecryptString about 3 times a bare GCM open; against bare GCM calls that
-// allocate their result, as a caller keeping the value must, the ratios are
-// about 1.6 and 2. The rest is the text form (base64url), the key lookup and
-// the associated data. Inline mode (encrypt and decrypt of 64 bytes, warm)
-// is about 7 times faster than Tink's KMS envelope AEAD with an in-process
-// KEK, and Seal of a struct with six encrypted fields costs about six
-// EncryptString calls.
+// coarse clock; per-DEK message counts are atomic; the text form has its
+// own strict base64url codec. Encrypting or decrypting a string allocates
+// only the result, and every sealed or opened field is its own allocation,
+// so no string keeps another field's value alive. The benchmarks
+// (bench_test.go) compare EncryptString and DecryptString with bare
+// AES-256-GCM, and inline mode with Tink's KMS envelope AEAD, in the same
+// run; BENCHMARKS.md at the module root has the figures.
 //
 // # Backwards compatibility
 //

@@ -2,7 +2,6 @@ package envelope
 
 import (
 	"context"
-	"unsafe"
 
 	"github.com/fieldguard/pii/envelope/internal/format"
 )
@@ -15,7 +14,7 @@ func (s *Sealer) EncryptString(ctx context.Context, plaintext string, b Binding)
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
-	return s.sealText(ctx, bytesOf(plaintext), &b)
+	return sealText(ctx, s, plaintext, &b)
 }
 
 // EncryptBytes encrypts plaintext bound to b and returns the binary form
@@ -24,7 +23,7 @@ func (s *Sealer) EncryptBytes(ctx context.Context, plaintext []byte, b Binding) 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	bin, bp, err := s.sealBinary(ctx, plaintext, &b)
+	bin, bp, err := sealBinary(ctx, s, plaintext, &b, false)
 	if err != nil {
 		return nil, err
 	}
@@ -40,50 +39,13 @@ func (s *Sealer) DecryptString(ctx context.Context, ciphertext string, b Binding
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
-	text := bytesOf(ciphertext)
-	if _, ok := format.TextVersion(text); !ok {
-		return "", decryptError(ErrNotSealed)
-	}
-	// The pooled buffer receives only public bytes (the binary form and
-	// the associated data); the plaintext goes straight into the result.
-	dl := format.DecodedLen(len(text))
-	bp := getBuf(dl + 8 + fieldADLen(&b))
-	buf := *bp
-	bin, err := format.DecodeText(buf[:0:dl+8], text)
-	if err != nil {
-		putBufPublic(bp)
-		return "", decryptError(err)
-	}
-	n := len(bin) - minOverhead(bin)
-	if n <= 0 {
-		// Too short to hold a value (or empty): the checks below decide.
-		pt, err := s.openBinaryTo(ctx, bin, buf[dl+8:dl+8], &b, nil)
-		putBuf(bp)
-		return string(pt), err
-	}
-	out := make([]byte, n)
-	pt, err := s.openBinaryTo(ctx, bin, buf[dl+8:dl+8], &b, out)
-	putBufPublic(bp)
+	pt, bp, err := openText(ctx, s, ciphertext, &b)
 	if err != nil {
 		return "", err
 	}
-	return unsafe.String(&out[0], len(pt)), nil
-}
-
-// minOverhead is the ciphertext expansion of bin's version (an upper bound
-// of the plaintext length is len(bin) minus it), or len(bin) when unknown.
-func minOverhead(bin []byte) int {
-	switch format.Version(bin[0]) {
-	case format.V1Keyring:
-		return format.V1Overhead
-	case format.V2Inline:
-		if len(bin) >= 3 {
-			return format.V2Header(int(bin[1])<<8|int(bin[2])) + format.TagSize
-		}
-	case format.V3Det:
-		return format.V3Overhead
-	}
-	return len(bin)
+	out := string(pt)
+	putBuf(bp)
+	return out, nil
 }
 
 // DecryptBytes decrypts a binary-form ciphertext bound to b.
@@ -105,8 +67,9 @@ func (s *Sealer) DecryptBytes(ctx context.Context, ciphertext []byte, b Binding)
 	return out, nil
 }
 
-// sealBinary encrypts into a pooled buffer; the caller puts it back.
-func (s *Sealer) sealBinary(ctx context.Context, pt []byte, b *Binding) ([]byte, *[]byte, error) {
+// sealBinary encrypts pt into a pooled buffer; the caller puts it back.
+// With text, the buffer ends with room for the text form.
+func sealBinary[T string | []byte](ctx context.Context, s *Sealer, pt T, b *Binding, text bool) ([]byte, *[]byte, error) {
 	n := len(pt)
 	adCap := fieldADLen(b)
 	if s.opts.Mode == Inline {
@@ -116,7 +79,7 @@ func (s *Sealer) sealBinary(ctx context.Context, pt []byte, b *Binding) ([]byte,
 		}
 		h := format.V2Header(len(e.wrapped))
 		binLen := h + n + format.TagSize
-		bp := getBuf(binLen + adCap)
+		bp := getBuf(binLen + adCap + textRoom(binLen, text))
 		buf := *bp
 		buf[0] = byte(format.V2Inline)
 		buf[1], buf[2] = byte(len(e.wrapped)>>8), byte(len(e.wrapped))
@@ -135,7 +98,7 @@ func (s *Sealer) sealBinary(ctx context.Context, pt []byte, b *Binding) ([]byte,
 	}
 	const h = format.V1Header
 	binLen := h + n + format.TagSize
-	bp := getBuf(binLen + adCap)
+	bp := getBuf(binLen + adCap + textRoom(binLen, text))
 	buf := *bp
 	buf[0] = byte(format.V1Keyring)
 	id := e.ref.id
@@ -149,39 +112,60 @@ func (s *Sealer) sealBinary(ctx context.Context, pt []byte, b *Binding) ([]byte,
 	return buf[:binLen], bp, nil
 }
 
-func (s *Sealer) sealText(ctx context.Context, pt []byte, b *Binding) (string, error) {
-	bin, bp, err := s.sealBinary(ctx, pt, b)
+func textRoom(binLen int, text bool) int {
+	if text {
+		return format.EncodedLen(binLen)
+	}
+	return 0
+}
+
+// sealText encrypts pt and returns the text form. The text is encoded in
+// the pooled buffer, after the binary form, and copied out once.
+func sealText[T string | []byte](ctx context.Context, s *Sealer, pt T, b *Binding) (string, error) {
+	bin, bp, err := sealBinary(ctx, s, pt, b, true)
 	if err != nil {
 		return "", err
 	}
-	out := encodeText(bin)
+	out := encodeText(bin, (*bp)[len(*bp)-format.EncodedLen(len(bin)):])
 	putBuf(bp)
 	return out, nil
 }
 
-// encodeText writes the text form with one allocation.
-func encodeText(bin []byte) string {
-	out := make([]byte, format.EncodedLen(len(bin)))
-	format.PutText(out, bin)
-	return unsafe.String(&out[0], len(out))
+// encodeText returns the text form of bin, encoded in scratch (which must
+// hold it) and copied into the one allocation a string needs.
+func encodeText(bin, scratch []byte) string {
+	t := scratch[:format.EncodedLen(len(bin))]
+	format.PutText(t, bin)
+	return string(t)
 }
 
-// openText decodes and opens s into a pooled buffer; the caller puts it back.
-func (s *Sealer) openText(ctx context.Context, text []byte, b *Binding) ([]byte, *[]byte, error) {
-	if _, ok := format.TextVersion(text); !ok {
+// textOf returns the text form of bin, encoded in a pooled buffer.
+func textOf(bin []byte) string {
+	bp := getBuf(format.EncodedLen(len(bin)))
+	out := encodeText(bin, *bp)
+	putBufPublic(bp) // a ciphertext is public
+	return out
+}
+
+// openText decodes and opens text into a pooled buffer; the caller puts
+// it back. A value without the text prefix fails with ErrNotSealed (and
+// ErrDecrypt).
+func openText[T string | []byte](ctx context.Context, s *Sealer, text T, b *Binding) ([]byte, *[]byte, error) {
+	dl := format.DecodedLen(len(text))
+	if dl < 0 {
 		return nil, nil, decryptError(ErrNotSealed)
 	}
-	dl := format.DecodedLen(len(text))
-	adLen := fieldADLen(b)
-	bp := getBuf(dl + 8 + adLen)
+	bp := getBuf(dl + 8 + fieldADLen(b))
 	buf := *bp
 	bin, err := format.DecodeText(buf[:0:dl+8], text)
 	if err != nil {
-		putBuf(bp)
+		putBufPublic(bp) // nothing but public bytes yet
+		if err == format.ErrNoPrefix {
+			return nil, nil, decryptError(ErrNotSealed)
+		}
 		return nil, nil, decryptError(err)
 	}
-	rest := buf[dl+8:]
-	pt, err := s.openBinary(ctx, bin, rest[:0], b)
+	pt, err := s.openBinary(ctx, bin, buf[dl+8:dl+8], b)
 	if err != nil {
 		putBuf(bp)
 		return nil, nil, err
@@ -189,15 +173,9 @@ func (s *Sealer) openText(ctx context.Context, text []byte, b *Binding) ([]byte,
 	return pt, bp, nil
 }
 
-// openBinary opens bin in place; adBuf is scratch for the associated data.
+// openBinary opens bin in place; adBuf is scratch for the associated
+// data. Only bin receives plaintext; on failure it is cleared.
 func (s *Sealer) openBinary(ctx context.Context, bin, adBuf []byte, b *Binding) ([]byte, error) {
-	return s.openBinaryTo(ctx, bin, adBuf, b, nil)
-}
-
-// openBinaryTo opens bin into dst, which must have room for the plaintext
-// (len(bin) - overhead bytes), or in place when dst is nil. Only dst (or
-// bin, in place) receives plaintext; on failure it is cleared.
-func (s *Sealer) openBinaryTo(ctx context.Context, bin, adBuf []byte, b *Binding, dst []byte) ([]byte, error) {
 	c, err := format.Parse(bin)
 	if err != nil {
 		return nil, decryptError(err)
@@ -209,13 +187,7 @@ func (s *Sealer) openBinaryTo(ctx context.Context, bin, adBuf []byte, b *Binding
 	case format.V2Inline:
 		e, err = s.inlineDecKey(ctx, b.Tenant, c.Wrapped)
 	case format.V3Det:
-		pt, err := s.openDet(ctx, &c, adBuf, b)
-		if err != nil || dst == nil {
-			return pt, err
-		}
-		out := dst[:copy(dst[:len(pt)], pt)]
-		clear(pt)
-		return out, nil
+		return s.openDet(ctx, &c, adBuf, b)
 	}
 	if err != nil {
 		return nil, err
@@ -224,12 +196,9 @@ func (s *Sealer) openBinaryTo(ctx context.Context, bin, adBuf []byte, b *Binding
 		return nil, ErrDecrypt
 	}
 	ad := appendFieldAD(adBuf, c.Version, c.DEKID, b)
-	if dst == nil {
-		dst = c.Sealed
-	}
-	pt, err := e.aead.Open(dst[:0], c.Nonce, c.Sealed, ad)
+	pt, err := e.aead.Open(c.Sealed[:0], c.Nonce, c.Sealed, ad)
 	if err != nil {
-		clear(dst[:len(c.Sealed)-format.TagSize])
+		clear(c.Sealed)
 		return nil, ErrDecrypt
 	}
 	return pt, nil

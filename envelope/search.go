@@ -195,9 +195,7 @@ func (s *Sealer) EncryptDeterministic(ctx context.Context, plaintext string, b B
 	if err != nil {
 		return "", err
 	}
-	out := encodeText(bin)
-	clear(bin)
-	return out, nil
+	return textOf(bin), nil
 }
 
 // EncryptDeterministicBytes is EncryptDeterministic for the binary form.

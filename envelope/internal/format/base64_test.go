@@ -10,7 +10,8 @@ import (
 )
 
 func FuzzBase64(f *testing.F) {
-	for _, s := range []string{"", "A", "AQ", "AQI", "AQID", "AQIDBA", "AQIDBAU", "AQIDBAUG", "AR", "AQJ", "-_-_", "a+b/", "AQ\nID", "AQID\r"} {
+	for _, s := range []string{"", "A", "AQ", "AQI", "AQID", "AQIDBA", "AQIDBAU", "AQIDBAUG", "AR", "AQJ", "-_-_", "a+b/", "AQ\nID", "AQID\r",
+		"AQIDBAUGBwgJCgsMDQ4P", "AQIDBAUGBwgJCgsMDQ4PEA", "AQIDBAUGBwgJCgsM*Q4P", "AQIDBAUGBwgJCgs\nDQ4P"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -25,6 +26,12 @@ func FuzzBase64(f *testing.F) {
 		}
 		if ok && !bytes.Equal(dst[:n], want) {
 			t.Fatalf("%q: %x, want %x", s, dst[:n], want)
+		}
+		// The string instantiation (DecryptString's) agrees.
+		dst2 := make([]byte, len(s)*3/4+8)
+		n2, ok2 := decodeB64(dst2, s)
+		if ok2 != ok || n2 != n || !bytes.Equal(dst2[:n2], dst[:n]) {
+			t.Fatalf("%q: string and []byte decoders differ", s)
 		}
 	})
 }
@@ -43,12 +50,30 @@ func TestBase64Exhaustive(t *testing.T) {
 		require.True(t, ok, n)
 		require.Equal(t, src, dst[:m])
 	}
-	for c := 0; c < 256; c++ {
-		s := []byte("AQIDBAUG")
-		s[3] = byte(c)
-		_, werr := base64.RawURLEncoding.Strict().Decode(make([]byte, 8), s)
-		_, ok := decodeB64(make([]byte, 16), s)
-		require.Equal(t, werr == nil && c != '\r' && c != '\n', ok, "byte %d", c)
+	// Every byte value in every position of texts long enough for the
+	// sixteen-, eight- and four-character loops and both tails.
+	for _, n := range []int{32, 34} {
+		raw := make([]byte, n)
+		for i := range raw {
+			raw[i] = byte(i*29 + 1)
+		}
+		checkEveryByte(t, base64.RawURLEncoding.EncodeToString(raw))
+	}
+}
+
+func checkEveryByte(t *testing.T, valid string) {
+	for pos := range len(valid) {
+		for c := 0; c < 256; c++ {
+			s := []byte(valid)
+			s[pos] = byte(c)
+			want, werr := base64.RawURLEncoding.Strict().DecodeString(string(s))
+			dst := make([]byte, len(s))
+			n, ok := decodeB64(dst, s)
+			require.Equal(t, werr == nil && c != '\r' && c != '\n', ok, "byte %d at %d", c, pos)
+			if ok {
+				require.Equal(t, want, dst[:n])
+			}
+		}
 	}
 }
 
@@ -77,4 +102,51 @@ func TestBase64EncodeLengths(t *testing.T) {
 		encodeB64(dst, src)
 		require.Equal(t, want, string(dst), n)
 	}
+}
+
+// benchBin is the binary form of a sealed 32-byte value (48 bytes of
+// overhead): what DecryptString32 and EncryptString32 decode and encode.
+var benchBin = func() []byte {
+	b := make([]byte, V1Overhead+32)
+	for i := range b {
+		b[i] = byte(i*131 + 7)
+	}
+	return b
+}()
+
+// BenchmarkBase64Decode compares the hand-written decoder with
+// encoding/base64 in the same run, on the text of a sealed 32-byte value.
+func BenchmarkBase64Decode(b *testing.B) {
+	src := []byte(base64.RawURLEncoding.EncodeToString(benchBin))
+	dst := make([]byte, len(benchBin)+8)
+	b.Run("hand", func(b *testing.B) {
+		for b.Loop() {
+			if _, ok := decodeB64(dst, src); !ok {
+				b.Fatal("decode")
+			}
+		}
+	})
+	std := base64.RawURLEncoding.Strict()
+	b.Run("std", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := std.Decode(dst, src); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkBase64Encode is BenchmarkBase64Decode for the encoder.
+func BenchmarkBase64Encode(b *testing.B) {
+	dst := make([]byte, base64.RawURLEncoding.EncodedLen(len(benchBin)))
+	b.Run("hand", func(b *testing.B) {
+		for b.Loop() {
+			encodeB64(dst, benchBin)
+		}
+	})
+	b.Run("std", func(b *testing.B) {
+		for b.Loop() {
+			base64.RawURLEncoding.Encode(dst, benchBin)
+		}
+	})
 }

@@ -210,6 +210,9 @@ func TextVersion[T string | []byte](s T) (v Version, ok bool) {
 	if len(s) < 5 || s[0] != 'p' || s[1] != 'i' || s[2] != 'i' {
 		return 0, false
 	}
+	if s[4] == '.' && s[3] >= '1' && s[3] <= '9' {
+		return Version(s[3] - '0'), true // one digit: every shipped version
+	}
 	n := 0
 	i := 3
 	for ; i < len(s) && i < 6 && s[i] >= '0' && s[i] <= '9'; i++ {
@@ -249,26 +252,29 @@ func DecodedLen(n int) int {
 	return b64.DecodedLen(n - PrefixLen)
 }
 
+// ErrNoPrefix is DecodeText's error for a value without the
+// "pii<digits>." prefix: not a sealed value at all.
+var ErrNoPrefix error = malformed(0, "no pii text prefix")
+
 // DecodeText decodes the text form s into dst (appending; give it capacity
 // for DecodedLen(len(s)) + 8 more bytes to avoid allocating and take the
-// fast path; bytes past the result up to cap(dst) may be overwritten) and returns the
-// extended slice holding the binary form. It checks that the prefix and the
+// fast path; bytes past the result up to cap(dst) may be overwritten) and
+// returns the extended slice holding the binary form. It fails with
+// ErrNoPrefix when s has no text prefix, checks that the prefix and the
 // version byte agree, and rejects non-canonical base64, so
 // encode(decode(s)) == s.
-func DecodeText(dst []byte, s []byte) ([]byte, error) {
+func DecodeText[T string | []byte](dst []byte, s T) ([]byte, error) {
 	v, ok := TextVersion(s)
 	if !ok {
-		return nil, malformed(0, "no pii text prefix")
+		return nil, ErrNoPrefix
 	}
-	p := Prefix(v)
-	if p == "" {
+	// Every known prefix is "pii" + one digit + ".", which TextVersion
+	// checked; an unknown version has no prefix to compare.
+	if Prefix(v) == "" {
 		return nil, &ParseError{Version: v, unknown: true}
 	}
-	if len(s) < len(p) || string(s[:len(p)]) != p {
-		return nil, malformed(v, "bad prefix")
-	}
 	start := len(dst)
-	src := s[len(p):]
+	src := s[PrefixLen:]
 	// Decode with the whole capacity as room: base64's fast path writes
 	// 8-byte words and needs slack past the decoded length.
 	if need := start + b64.DecodedLen(len(src)) + 2; cap(dst) < need {
@@ -291,7 +297,7 @@ func ParseText(s string) (Ciphertext, error) {
 	if n < 0 {
 		return Ciphertext{}, malformed(0, "too short")
 	}
-	bin, err := DecodeText(make([]byte, 0, n), []byte(s))
+	bin, err := DecodeText(make([]byte, 0, n), s)
 	if err != nil {
 		return Ciphertext{}, err
 	}
