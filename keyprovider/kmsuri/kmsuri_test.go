@@ -115,6 +115,7 @@ func TestOpenRejectsBadURIs(t *testing.T) {
 		{"vault://vault.example/transit/keys/k?token=abc", "unknown or malformed query parameter"},
 		{"vault://vault.example/transit/keys/k?derived=maybe", "unknown or malformed query parameter"},
 		{"vault://user:hunter2@vault.example/transit/keys/k", "credentials in the URI are not accepted"},
+		{"vault://user:hunter2@[::1/transit/keys/k?token=abc", "malformed URI"},
 		{"vault+http://vault.example/transit/keys/k", "loopback"},
 		{"aws-kms://", "want aws-kms://arn:aws:kms"},
 		{"aws-kms://arn:aws:s3:::bucket", "want aws-kms://arn:aws:kms"},

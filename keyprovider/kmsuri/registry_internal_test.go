@@ -1,11 +1,15 @@
 package kmsuri
 
 import (
+	"context"
+	"errors"
 	"maps"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/fieldguard/pii/keyprovider"
 )
 
 // withOnly runs f with only the named schemes registered (of those the
@@ -55,5 +59,37 @@ func TestUnregisteredSchemeNamesThePackage(t *testing.T) {
 		require.Empty(t, Schemes())
 		_, err := Parse("nosuch://x")
 		require.ErrorContains(t, err, "registered: none; import a backend package")
+	})
+}
+
+// liar parses every URI as another scheme's, as a buggy backend might.
+type liar struct{}
+
+func (liar) ParseURI(_, rest string) (*URI, error) { return &URI{Scheme: "local", Key: rest}, nil }
+
+func (liar) OpenURI(context.Context, *URI, *Options) (keyprovider.KeyProvider, error) {
+	return nil, errors.New("never reached")
+}
+
+// nilOpener opens nothing and says nothing, as a buggy backend might.
+type nilOpener struct{}
+
+func (nilOpener) ParseURI(scheme, rest string) (*URI, error) {
+	return &URI{Scheme: scheme, Key: rest}, nil
+}
+
+func (nilOpener) OpenURI(context.Context, *URI, *Options) (keyprovider.KeyProvider, error) {
+	return nil, nil
+}
+
+func TestBuggyOpenersAreCaught(t *testing.T) {
+	withOnly(t, nil, func() {
+		Register("liar", liar{})
+		Register("nil-opener", nilOpener{})
+		_, err := Parse("liar://x")
+		require.ErrorContains(t, err, "kmsuri: liar://x: the liar backend parsed it as another scheme")
+		kp, err := Open(t.Context(), "nil-opener://x", nil)
+		require.Nil(t, kp)
+		require.ErrorContains(t, err, "kmsuri: nil-opener://x: the nil-opener backend returned no provider")
 	})
 }
