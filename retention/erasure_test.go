@@ -382,3 +382,86 @@ func TestKeyEntriesGoToTheStoresLedger(t *testing.T) {
 	require.Equal(t, retention.OutcomeApplied, es[1].Outcome)
 	require.Equal(t, []string{"/s"}, sh.Calls())
 }
+
+// Account2 has a sealed field that min= (raised by an override) keeps
+// after its retention: due but deferred.
+type Account2 struct {
+	ID    string `pii:"subject"`
+	Note  string `pii:"name,encrypt,retain=30d,then=shred"`
+	TaxID string `pii:"national_id,encrypt,retain=30d,then=null"`
+}
+
+// TestSweepShredWaitsForDeferredValue: a value kept by min= (deferred)
+// keeps the key, like one within its period.
+func TestSweepShredWaitsForDeferredValue(t *testing.T) {
+	ctx := context.Background()
+	pol := retention.NewPolicies()
+	require.NoError(t, pol.Set(retention.Scope{}, "Account2", "TaxID", retention.Policy{Min: mustDur("1y")}))
+	ledger := &retention.MemoryLedger{}
+	sh := &shredder{}
+	clock := fakeclock.New(day(2026, 2, 15))
+	m, err := retention.New(&retention.Options{Clock: clock, LedgerKey: ledgerKey, Shredder: sh, Ledger: ledger, Policies: pol})
+	require.NoError(t, err)
+	store, err := retention.NewMemoryStore(&Account2{}, ledger)
+	require.NoError(t, err)
+	require.NoError(t, m.Register(store))
+	require.NoError(t, store.Put(&Account2{ID: "a", Note: "sealed-note", TaxID: "sealed-tax"}, day(2026, 1, 1)))
+	st, err := retention.NewSweeper(m, nil).Run(ctx)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, st.Deferred)
+	require.EqualValues(t, 1, st.ShredsPending)
+	require.Empty(t, sh.Calls())
+	es := ledger.Entries()
+	require.Contains(t, es[len(es)-1].Reason, "Account2.TaxID: min=P1Y")
+
+	clock.Set(day(2027, 1, 2))
+	st, err = retention.NewSweeper(m, nil).Run(ctx)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, st.KeysShredded)
+	require.Equal(t, []string{"/a"}, sh.Calls())
+}
+
+// TestLedgerHashFrozen freezes the ledger hash format: Replay and audits
+// must find entries written by earlier versions. The vectors were computed
+// apart from this code (Python's hmac): the first 16 bytes, in hex, of
+// HMAC-SHA256(key, for each of kind and the parts: 8-byte big-endian
+// length, then the bytes).
+func TestLedgerHashFrozen(t *testing.T) {
+	// Test key: never hard-code keys in production.
+	m, err := retention.New(&retention.Options{LedgerKey: []byte("frozen ledger key, never use it!")})
+	require.NoError(t, err)
+	require.Equal(t, "c126e5f9261385187f91402607830d09", m.SubjectHash("acme", "c-42"))
+	require.Equal(t, "c0c0c456a430ecc26f92754312faf55e", m.RecordHash("acme", "Customer", "c-42"))
+}
+
+// TestReplayDoesNotShredPendingKeys: a field shredded at field level while
+// the key stays pending is not a key shred: replaying it erases the field
+// again but leaves the key, which still protects kept values.
+func TestReplayDoesNotShredPendingKeys(t *testing.T) {
+	ctx := context.Background()
+	ledger := &retention.MemoryLedger{}
+	sh := &shredder{}
+	pol := retention.NewPolicies()
+	require.NoError(t, pol.Set(retention.Scope{}, "Account2", "TaxID", retention.Policy{Min: mustDur("1y")}))
+	m, err := retention.New(&retention.Options{Clock: fakeclock.New(day(2026, 2, 15)), LedgerKey: ledgerKey, Shredder: sh, Ledger: ledger, Policies: pol})
+	require.NoError(t, err)
+	store, err := retention.NewMemoryStore(&Account2{}, ledger)
+	require.NoError(t, err)
+	require.NoError(t, m.Register(store))
+	// Note is due; min= keeps TaxID for a year.
+	rec := &Account2{ID: "a", Note: "sealed-note", TaxID: "sealed-tax"}
+	require.NoError(t, store.Put(rec, day(2026, 1, 10)))
+	st, err := retention.NewSweeper(m, nil).Run(ctx)
+	require.NoError(t, err)
+	require.Zero(t, st.KeysShredded)
+	require.EqualValues(t, 1, st.ShredsPending)
+
+	restored, err := retention.NewMemoryStore(&Account2{}, ledger)
+	require.NoError(t, err)
+	require.NoError(t, restored.Put(rec, day(2026, 1, 10)))
+	st, err = m.Replay(ctx, ledger, restored)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, st.Applied)
+	require.Empty(t, restored.Get("", "a").(*Account2).Note)
+	require.Empty(t, sh.Calls(), "the key is still pending: not shredded by the replay")
+}

@@ -246,3 +246,20 @@ func TestPendingShredTable(t *testing.T) {
 		})
 	}
 }
+
+// TestNewHoldsLeavesNothingBehind: the holds and pending shreds tables are
+// created in one transaction; when the second fails (SQLite: its name is
+// taken by an index), the first is not left behind.
+func TestNewHoldsLeavesNothingBehind(t *testing.T) {
+	ctx := context.Background()
+	db := testdb.SQLite(t)
+	_, err := db.ExecContext(ctx, "CREATE TABLE other (x TEXT)")
+	require.NoError(t, err)
+	_, err = db.ExecContext(ctx, "CREATE INDEX retention_pending_shreds ON other (x)")
+	require.NoError(t, err)
+	_, err = sqlstore.NewHolds(ctx, db, nil)
+	require.ErrorContains(t, err, "sqlstore: create holds")
+	var n int
+	require.NoError(t, db.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master WHERE name = 'retention_holds'").Scan(&n))
+	require.Zero(t, n)
+}
