@@ -57,7 +57,7 @@
 // # Shredding never destroys what must be kept
 //
 // A subject's key protects every value sealed for them (encrypt fields;
-// vaulted tokens go with it), in every type. So a due then=shred field is
+// stored tokens go with it), in every type. So a due then=shred field is
 // first erased at field level, and the key itself is shredded only when
 // nothing sealed under it must stay readable, across every registered type
 // and store: no value under a legal hold, within its retention period or
@@ -67,7 +67,7 @@
 // pending, and a [PendingShreds] store beside the holds keeps the subject.
 // Every sweep and [Manager.Release] first completes the pending shreds
 // whose kept values have lapsed, recording them applied. Only when the key
-// goes are the subject's vaulted tokens deleted.
+// goes are the subject's stored tokens deleted.
 //
 // The ledger and holds keep only keyed hashes, from which nobody can
 // recover the subject to shred later, so a pending shred keeps (tenant,

@@ -308,7 +308,7 @@ func TestShredSurvivesFailureAfterCommit(t *testing.T) {
 	}
 }
 
-// Ticket has a vaulted token: deleting the subject's tokens would destroy it.
+// Ticket has a stored token: deleting the subject's tokens would destroy it.
 type Ticket struct {
 	ID      string `pii:"id"`
 	Subject string `pii:"subject"`
@@ -316,9 +316,9 @@ type Ticket struct {
 	Email   string `pii:"email,encrypt,retain=30d,then=shred"`
 }
 
-// TestVaultedTokensKeepTheKey: a kept vaulted token counts like a sealed
+// TestStoredTokensKeepTheKey: a kept stored token counts like a sealed
 // value: the subject's tokens are not deleted while it must be kept.
-func TestVaultedTokensKeepTheKey(t *testing.T) {
+func TestStoredTokensKeepTheKey(t *testing.T) {
 	ctx := context.Background()
 	ledger := &retention.MemoryLedger{}
 	sh := &shredder{}

@@ -40,7 +40,7 @@ const (
 // personal-data field of the subject's records gets its then= action
 // (fields without a retention policy are nulled), a record whose policy
 // says delete is deleted, then the subject's keys are shredded and their
-// vaulted tokens deleted. Types without a pii:"tenant" field belong to the
+// stored tokens deleted. Types without a pii:"tenant" field belong to the
 // tenant "".
 //
 // A legal hold keeps the records it covers, and a field whose min= period

@@ -143,7 +143,7 @@ func (m *Manager) openPending(p PendingShred) (tenant, subject string, err error
 }
 
 // keyBearing reports whether a field's values depend on the subject's keys:
-// sealed with encrypt (random) under the subject's DEKs, or a vaulted token
+// sealed with encrypt (random) under the subject's DEKs, or a stored token
 // deleted with the subject. encrypt=det values and blind indexes use
 // tenant keys and survive a shred.
 func keyBearing(f *pii.Field) bool {
@@ -152,7 +152,7 @@ func keyBearing(f *pii.Field) bool {
 
 // keptUnderKey counts the values of the data subject (tenant, subject), in
 // every registered store, that are sealed under the subject's keys (or
-// vaulted under their tokens) and must stay readable at now: under a legal
+// stored under their tokens) and must stay readable at now: under a legal
 // hold, within their retention period or grace, kept by then=block or
 // min=, or without a retention period. Values already erased, and values
 // due now (the sweep erases them), do not count. why describes the first
@@ -235,8 +235,8 @@ func (m *Manager) registered() []Store {
 }
 
 // shredKey shreds the subject's keys (CloseSubject for PendingClose,
-// ForgetSubject otherwise), then deletes their vaulted tokens. Both are
-// idempotent.
+// ForgetSubject otherwise), then deletes their stored tokens
+// (token=stored). Both are idempotent.
 func (m *Manager) shredKey(ctx context.Context, tenant, subject string, kind PendingKind) error {
 	if m.shredder != nil {
 		var err error
@@ -270,7 +270,7 @@ func (m *Manager) shredText(kind PendingKind) string {
 		if what != "" {
 			what += ", "
 		}
-		what += "vaulted tokens deleted"
+		what += "stored tokens deleted"
 	}
 	return what
 }

@@ -50,7 +50,7 @@ type SubjectCloser interface {
 	CloseSubject(ctx context.Context, tenant, subject string) error
 }
 
-// TokenDeleter deletes a subject's vaulted tokens, returning how many it
+// TokenDeleter deletes a subject's stored tokens (token=stored), returning how many it
 // removed. *tokenize.Tokenizer satisfies it.
 type TokenDeleter interface {
 	DeleteSubject(ctx context.Context, tenant, subject string) (int64, error)
@@ -82,7 +82,7 @@ type Options struct {
 	// generation. New fails when it is set and the Shredder is not a
 	// [SubjectCloser].
 	CloseOnForget bool
-	// Tokens, when set, deletes a subject's vaulted tokens when their key
+	// Tokens, when set, deletes a subject's stored tokens when their key
 	// is shredded.
 	Tokens TokenDeleter
 	// Ledger receives the entries that belong to no record (a subject's
@@ -144,7 +144,7 @@ type keys struct {
 type typeInfo struct {
 	s         *pii.Schema
 	created   []int // index of CreatedAt, or nil
-	keyFields bool  // some field is sealed under the subject's key or vaulted
+	keyFields bool  // some field is sealed under the subject's key or a stored token
 }
 
 // New returns a Manager.
