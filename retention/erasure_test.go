@@ -465,3 +465,69 @@ func TestReplayDoesNotShredPendingKeys(t *testing.T) {
 	require.Empty(t, restored.Get("", "a").(*Account2).Note)
 	require.Empty(t, sh.Calls(), "the key is still pending: not shredded by the replay")
 }
+
+// TestHeldValueKeepsTheKey: a sealed value under a legal hold keeps the
+// subject's key, even when its own retention has ended; releasing the hold
+// completes the shred.
+func TestHeldValueKeepsTheKey(t *testing.T) {
+	ctx := context.Background()
+	ledger := &retention.MemoryLedger{}
+	sh := &shredder{}
+	m, err := retention.New(&retention.Options{Clock: fakeclock.New(day(2026, 2, 1)), LedgerKey: ledgerKey, Shredder: sh, Ledger: ledger})
+	require.NoError(t, err)
+	store, err := retention.NewMemoryStore(&Ticket{}, ledger)
+	require.NoError(t, err)
+	require.NoError(t, m.Register(store))
+	for _, id := range []string{"t-1", "t-2"} {
+		require.NoError(t, store.Put(&Ticket{ID: id, Subject: "s", Email: "sealed-" + id}, day(2025, 1, 1)))
+	}
+	_, err = m.Hold(ctx, retention.RecordTarget("", "Ticket", "t-2"), "audit", time.Time{})
+	require.NoError(t, err)
+	st, err := retention.NewSweeper(m, nil).Run(ctx)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, st.ShredsPending)
+	require.Empty(t, sh.Calls())
+	require.Empty(t, store.Get("", "t-1").(*Ticket).Email)
+	require.Equal(t, "sealed-t-2", store.Get("", "t-2").(*Ticket).Email)
+	es := ledger.Entries()
+	require.Contains(t, es[len(es)-1].Reason, "Ticket.Email: legal hold")
+
+	st, err = m.Release(ctx, retention.RecordTarget("", "Ticket", "t-2"))
+	require.NoError(t, err)
+	require.EqualValues(t, 1, st.KeysShredded)
+	require.Equal(t, []string{"/s"}, sh.Calls())
+	require.Empty(t, store.Get("", "t-2").(*Ticket).Email)
+}
+
+// TestRunShredsEachKeyOnce: a run that completes a pending shred and then
+// erases the due field that asked for it shreds the key once and leaves
+// no pending shred behind.
+func TestRunShredsEachKeyOnce(t *testing.T) {
+	ctx := context.Background()
+	holds := retention.NewMemoryHolds()
+	ledger := &retention.MemoryLedger{}
+	sh := &shredder{}
+	clock := fakeclock.New(day(2026, 2, 1))
+	m, err := retention.New(&retention.Options{Clock: clock, LedgerKey: ledgerKey, Shredder: sh, Ledger: ledger, Holds: holds})
+	require.NoError(t, err)
+	store, err := retention.NewMemoryStore(&Ticket{}, ledger)
+	require.NoError(t, err)
+	require.NoError(t, m.Register(store))
+	require.NoError(t, store.Put(&Ticket{ID: "t-1", Subject: "s", Email: "sealed-1"}, day(2025, 12, 15)))
+	require.NoError(t, store.Put(&Ticket{ID: "t-2", Subject: "s", Email: "sealed-2"}, day(2026, 1, 10)))
+	_, err = retention.NewSweeper(m, nil).Run(ctx) // t-1 due, t-2 keeps the key
+	require.NoError(t, err)
+	require.Empty(t, sh.Calls())
+	clock.Set(day(2026, 2, 20)) // t-2 due: the pending shred completes first, then t-2 is erased
+	st, err := retention.NewSweeper(m, &retention.SweepOptions{BatchSize: 1}).Run(ctx)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, st.KeysShredded)
+	require.Equal(t, []string{"/s"}, sh.Calls())
+	ps, err := holds.Pending(ctx, "", 10)
+	require.NoError(t, err)
+	require.Empty(t, ps)
+	st, err = retention.NewSweeper(m, nil).Run(ctx)
+	require.NoError(t, err)
+	require.Zero(t, st.KeysShredded)
+	require.Len(t, sh.Calls(), 1)
+}

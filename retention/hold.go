@@ -90,17 +90,18 @@ func (m *Manager) Release(ctx context.Context, t Target) (Stats, error) {
 	}
 	sw := NewSweeper(m, nil)
 	var pend Stats
-	if err := sw.settlePending(ctx, &pend); err != nil {
+	done := shredSet{}
+	if err := sw.settlePending(ctx, &pend, done); err != nil {
 		return pend, err
 	}
 	var st Stats
 	var err error
 	if t.forRecord {
-		st, err = sw.run(ctx, func(s Store) (Query, bool) {
+		st, err = sw.run(ctx, done, func(s Store) (Query, bool) {
 			return Query{Tenant: t.tenant, Record: t.id}, s.Schema().Name == t.typ
 		})
 	} else {
-		st, err = sw.run(ctx, func(s Store) (Query, bool) {
+		st, err = sw.run(ctx, done, func(s Store) (Query, bool) {
 			return Query{Tenant: t.tenant, Subject: t.subject}, s.Schema().Subject != nil
 		})
 	}

@@ -277,8 +277,9 @@ func (m *Manager) shredText(kind PendingKind) string {
 
 // completePending completes every pending shred whose kept values have
 // lapsed: an erasure request erases what it had to keep back, then the key
-// is shredded once nothing under it must stay readable.
-func (m *Manager) completePending(ctx context.Context, onAction func(Entry), st *Stats) error {
+// is shredded once nothing under it must stay readable. The subjects whose
+// keys it shreds are added to shredded.
+func (m *Manager) completePending(ctx context.Context, onAction func(Entry), st *Stats, shredded shredSet) error {
 	if m.pending == nil {
 		return nil
 	}
@@ -309,6 +310,7 @@ func (m *Manager) completePending(ctx context.Context, onAction func(Entry), st 
 				st.Applied += int64(rep.Applied)
 				if rep.KeyShredded {
 					st.KeysShredded++
+					shredded[subjectRef{tenant, subject}] = true
 				}
 			default:
 				now := m.clock.Now()
@@ -334,6 +336,7 @@ func (m *Manager) completePending(ctx context.Context, onAction func(Entry), st 
 				}
 				entries = []Entry{e}
 				st.KeysShredded++
+				shredded[subjectRef{tenant, subject}] = true
 			}
 			if onAction != nil {
 				for _, e := range entries {

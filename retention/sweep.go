@@ -57,6 +57,11 @@ type Sweeper struct {
 	opts SweepOptions
 }
 
+// shredSet holds the subjects whose keys one run has shredded, so that a
+// run shreds each key at most once (a pending shred completed first, then
+// the due field erased, would ask twice).
+type shredSet map[subjectRef]bool
+
 // NewSweeper returns a sweeper over m's registered stores.
 func NewSweeper(m *Manager, opts *SweepOptions) *Sweeper {
 	sw := &Sweeper{m: m}
@@ -76,11 +81,12 @@ func NewSweeper(m *Manager, opts *SweepOptions) *Sweeper {
 // erased again.
 func (sw *Sweeper) Run(ctx context.Context) (Stats, error) {
 	var pend Stats
-	if err := sw.settlePending(ctx, &pend); err != nil {
+	done := shredSet{}
+	if err := sw.settlePending(ctx, &pend, done); err != nil {
 		return pend, err
 	}
 	now := sw.m.clock.Now()
-	st, err := sw.run(ctx, func(st Store) (Query, bool) {
+	st, err := sw.run(ctx, done, func(st Store) (Query, bool) {
 		ti, err := sw.m.typeOf(st.Schema().Type)
 		if err != nil {
 			return Query{}, false
@@ -94,11 +100,11 @@ func (sw *Sweeper) Run(ctx context.Context) (Stats, error) {
 }
 
 // settlePending completes pending shreds (not in a dry run).
-func (sw *Sweeper) settlePending(ctx context.Context, st *Stats) error {
+func (sw *Sweeper) settlePending(ctx context.Context, st *Stats, done shredSet) error {
 	if sw.opts.DryRun {
 		return nil
 	}
-	return sw.m.completePending(ctx, sw.opts.OnAction, st)
+	return sw.m.completePending(ctx, sw.opts.OnAction, st, done)
 }
 
 // cutoffs returns, per clock, the latest clock value that may make some
@@ -142,7 +148,7 @@ func (m *Manager) cutoffs(s *pii.Schema, now time.Time) []Cutoff {
 }
 
 // run sweeps the stores for which sel returns true, with the query it gives.
-func (sw *Sweeper) run(ctx context.Context, sel func(Store) (Query, bool)) (Stats, error) {
+func (sw *Sweeper) run(ctx context.Context, done shredSet, sel func(Store) (Query, bool)) (Stats, error) {
 	m := sw.m
 	now := m.clock.Now()
 	start := time.Now()
@@ -153,7 +159,7 @@ func (sw *Sweeper) run(ctx context.Context, sel func(Store) (Query, bool)) (Stat
 			continue
 		}
 		p := Progress{Type: st.Schema().Name}
-		err := sw.sweepStore(ctx, st, q, now, start, &p)
+		err := sw.sweepStore(ctx, st, q, now, start, &p, done)
 		total.Scanned += p.Scanned
 		total.Applied += p.Applied
 		total.Deleted += p.Deleted
@@ -172,7 +178,7 @@ func (sw *Sweeper) run(ctx context.Context, sel func(Store) (Query, bool)) (Stat
 	return total, nil
 }
 
-func (sw *Sweeper) sweepStore(ctx context.Context, st Store, q Query, now time.Time, start time.Time, p *Progress) error {
+func (sw *Sweeper) sweepStore(ctx context.Context, st Store, q Query, now time.Time, start time.Time, p *Progress, done shredSet) error {
 	m := sw.m
 	ti, err := m.typeOf(st.Schema().Type)
 	if err != nil {
@@ -226,7 +232,7 @@ func (sw *Sweeper) sweepStore(ctx context.Context, st Store, q Query, now time.T
 	finish := func() error {
 		err := wait()
 		if err == nil && last != nil {
-			err = sw.settle(ctx, last)
+			err = sw.settle(ctx, last, done)
 			if err == nil {
 				report(last, lastScanned)
 			}
@@ -285,7 +291,7 @@ func (sw *Sweeper) sweepStore(ctx context.Context, st Store, q Query, now time.T
 				b.entries[i].Outcome = OutcomeDryRun
 			}
 			cl.Rollback()
-			if err := sw.settle(ctx, b); err != nil {
+			if err := sw.settle(ctx, b, done); err != nil {
 				return err
 			}
 			report(b, len(recs))
@@ -297,7 +303,7 @@ func (sw *Sweeper) sweepStore(ctx context.Context, st Store, q Query, now time.T
 			// released, the shreds recorded, and the batch claimed again.
 			var fresh []subjectRef
 			for _, r := range b.shred {
-				if !recorded[r.subjectRef] {
+				if !recorded[r.subjectRef] && !done[r.subjectRef] {
 					fresh = append(fresh, r.subjectRef)
 				}
 			}
@@ -326,7 +332,7 @@ func (sw *Sweeper) sweepStore(ctx context.Context, st Store, q Query, now time.T
 				if err := cl.Commit(ctx, b.changes, b.entries); err != nil {
 					return err
 				}
-				if err := sw.settle(ctx, b); err != nil {
+				if err := sw.settle(ctx, b, done); err != nil {
 					return err
 				}
 				report(b, len(recs))
@@ -346,11 +352,11 @@ func (sw *Sweeper) sweepStore(ctx context.Context, st Store, q Query, now time.T
 // sealed under it must stay readable, in any registered store; otherwise
 // the shred stays pending (recorded before the commit) and a later sweep
 // completes it. In a dry run it only reports what would happen.
-func (sw *Sweeper) settle(ctx context.Context, b *batch) error {
+func (sw *Sweeper) settle(ctx context.Context, b *batch, done shredSet) error {
 	m := b.m
 	seen := map[subjectRef]bool{}
 	for _, r := range b.shred {
-		if seen[r.subjectRef] {
+		if seen[r.subjectRef] || done[r.subjectRef] {
 			continue
 		}
 		seen[r.subjectRef] = true
@@ -379,6 +385,7 @@ func (sw *Sweeper) settle(ctx context.Context, b *batch) error {
 			e.Outcome = OutcomeApplied
 			e.Reason = "nothing under the key must be kept: " + m.shredText(PendingRetention)
 			b.keysShredded++
+			done[r.subjectRef] = true
 		default:
 			// Recorded before the commit; again in case a completion
 			// removed it meanwhile (a hold placed since).
