@@ -56,7 +56,7 @@ func powUint64(radix, e int) (uint64, bool) {
 }
 
 func checkNumerals(x []uint16, radix int) error {
-	if radix == alphabet.MaxRadix {
+	if radix == maxRadix {
 		return nil
 	}
 	r := uint16(radix)

@@ -76,6 +76,7 @@ func TestRollback(t *testing.T) {
 
 			tx, err := db.BeginTx(ctx, nil)
 			require.NoError(t, err)
+			defer tx.Rollback() // a failed assertion must not leave the tx holding locks
 			txctx := pii.WithExecutor(ctx, tx)
 			rolled, err := tk.Tokenize(txctx, tokenize.MethodStored, s, tokenize.IBAN{}, iban)
 			require.NoError(t, err)
@@ -99,6 +100,7 @@ func TestRollback(t *testing.T) {
 			other := tokenize.Scope{Tenant: "acme", Field: "Customer.IBAN", Subject: "c-2"}
 			tx, err = db.BeginTx(ctx, nil)
 			require.NoError(t, err)
+			defer tx.Rollback()
 			committed, err := tk.Tokenize(pii.WithExecutor(ctx, tx), tokenize.MethodStored, other, tokenize.IBAN{}, iban)
 			require.NoError(t, err)
 			require.NoError(t, tx.Commit())
@@ -109,6 +111,7 @@ func TestRollback(t *testing.T) {
 			// A DeleteSubject rolled back deletes nothing.
 			tx, err = db.BeginTx(ctx, nil)
 			require.NoError(t, err)
+			defer tx.Rollback()
 			n, err := tk.DeleteSubject(pii.WithExecutor(ctx, tx), "acme", "c-1")
 			require.NoError(t, err)
 			require.EqualValues(t, 1, n)
