@@ -138,7 +138,7 @@ func TestStructErrorsNameFieldAndRecordOnce(t *testing.T) {
 	tokenized := p
 	p.Subject = "bob"
 	err = tk.Reverse(ctx, &p, allow)
-	require.ErrorIs(t, err, ErrNotFound, "another subject's vault token")
+	require.ErrorIs(t, err, ErrNotFound, "another subject's stored token")
 
 	p = tokenized
 	refuse := errors.New("agents may not see bank accounts")

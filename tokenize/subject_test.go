@@ -32,7 +32,7 @@ func (s *tamperStore) Find(ctx context.Context, lookup []byte, now time.Time) (*
 	return r, err
 }
 
-func TestVaultRecordsCheckedAgainstScope(t *testing.T) {
+func TestStoredRecordsCheckedAgainstScope(t *testing.T) {
 	ctx := context.Background()
 	alice := Scope{Tenant: "acme", Field: "Customer.Email", Subject: "alice"}
 	for _, tc := range []struct {
@@ -70,9 +70,9 @@ func TestVaultRecordsCheckedAgainstScope(t *testing.T) {
 	}
 }
 
-// Each sealed vault value has its own random nonce, and is bound to its
+// Each sealed stored value has its own random nonce, and is bound to its
 // token: a sealed value copied to another token's row does not open.
-func TestVaultSealedValuesNoncesAndTokens(t *testing.T) {
+func TestStoredSealedValuesNoncesAndTokens(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now()
 	mem := NewMemoryStore()

@@ -1,5 +1,5 @@
 // Package sqldialect is the one notion of SQL flavour that the database/sql
-// adapters share (envelope/sqlkeystore, tokenize's SQLStore,
+// adapters share (envelope/sqlkeystore, tokenize/sqltokenstore,
 // retention/sqlstore): which placeholders to write, and how to tell the
 // flavour from the driver. Each adapter re-exports Dialect and its values.
 package sqldialect
