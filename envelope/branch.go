@@ -1,32 +1,41 @@
 package envelope
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
+
+	"github.com/fieldguard/pii"
 )
 
 // Branch keys: one per tenant and rotation period, wrapped by the KEK.
 
-func (s *Sealer) newBranchEntry(tenant string, version uint32, raw []byte, now int64) (*branchEntry, error) {
+func (s *Sealer) newBranchEntry(tenant string, version uint32, raw, row []byte, now int64) (*branchEntry, error) {
 	a, err := newGCM(raw)
 	if err != nil {
 		clear(raw)
 		return nil, err
 	}
-	return &branchEntry{tenant: tenant, version: version, aead: a, key: newSecret(raw), loaded: now}, nil
+	return &branchEntry{tenant: tenant, version: version, aead: a, key: newSecret(raw), loaded: now, row: row}, nil
 }
 
-func (s *Sealer) installBranch(be *branchEntry, current bool) {
+// installBranch keeps be in kc (current: as the tenant's newest); a key
+// kept in a transaction's cache goes to the memo too.
+func (s *Sealer) installBranch(kc *keyCache, be *branchEntry, current bool) {
 	s.mu.Lock()
 	ref := branchRef{be.tenant, be.version}
-	if old := s.branches[ref]; old != nil && old != be {
+	if old := kc.branches[ref]; old != nil && old != be {
 		old.key.wipe()
 	}
-	s.branches[ref] = be
+	kc.branches[ref] = be
 	if current {
-		s.branchCur[be.tenant] = be
+		kc.branchCur[be.tenant] = be
+	}
+	if kc != &s.keyCache && s.memo.branches[ref] != be {
+		s.trimMemoLocked()
+		s.memo.branches[ref] = be
 	}
 	s.mu.Unlock()
 }
@@ -42,9 +51,18 @@ func (s *Sealer) branchKey(ctx context.Context, tenant string, version uint32, s
 	if be != nil && s.fresh(be.loaded, now) {
 		return be, nil
 	}
-	s.kmsMu.Lock()
-	defer s.kmsMu.Unlock()
+	ctx, kc, tx := s.keysFor(ctx)
+	if !tx {
+		s.kmsMu.Lock()
+		defer s.kmsMu.Unlock()
+	}
 	s.mu.RLock()
+	if tx {
+		if ce := kc.branches[ref]; ce != nil && s.fresh(ce.loaded, now) {
+			s.mu.RUnlock()
+			return ce, nil
+		}
+	}
 	be = s.branches[ref]
 	s.mu.RUnlock()
 	if be != nil && s.fresh(be.loaded, now) {
@@ -66,21 +84,25 @@ func (s *Sealer) branchKey(ctx context.Context, tenant string, version uint32, s
 		}
 		return nil, err
 	}
-	s.installBranch(nb, false)
+	s.installBranch(kc, nb, false)
 	return nb, nil
 }
 
-// loadBranchLocked unwraps rec, which the key store returned for want. The
-// associated data is built from want, never from the row.
+// loadBranchLocked unwraps rec, which the key store returned for want (or
+// takes the memo's key of that very row). The associated data is built
+// from want, never from the row.
 func (s *Sealer) loadBranchLocked(ctx context.Context, want KeyRef, rec Record, now int64) (*branchEntry, error) {
 	if err := checkRecord(rec, want); err != nil {
 		return nil, err
+	}
+	if m := s.memoBranch(branchRef{want.Tenant, want.ID}, rec, now); m != nil {
+		return m, nil
 	}
 	raw, err := s.unwrap(ctx, rec.Wrapped, branchAD(want.Tenant, want.ID))
 	if err != nil {
 		return nil, err
 	}
-	return s.newBranchEntry(want.Tenant, want.ID, raw, now)
+	return s.newBranchEntry(want.Tenant, want.ID, raw, bytes.Clone(rec.Wrapped), now)
 }
 
 // currentBranch returns the tenant's newest branch key, making version 1
@@ -93,10 +115,15 @@ func (s *Sealer) currentBranch(ctx context.Context, tenant string) (*branchEntry
 	if be != nil && s.fresh(be.loaded, now) {
 		return be, nil
 	}
-	s.kmsMu.Lock()
-	defer s.kmsMu.Unlock()
+	ctx, kc, tx := s.keysFor(ctx)
+	if !tx {
+		s.kmsMu.Lock()
+		defer s.kmsMu.Unlock()
+	}
 	s.mu.RLock()
-	be = s.branchCur[tenant]
+	if ce := kc.branchCur[tenant]; ce != nil && (be == nil || ce.version > be.version) {
+		be = ce
+	}
 	s.mu.RUnlock()
 	if be != nil && s.fresh(be.loaded, now) {
 		return be, nil
@@ -118,25 +145,28 @@ func (s *Sealer) currentBranch(ctx context.Context, tenant string) (*branchEntry
 	if p := s.opts.BranchKeyPeriod; p > 0 && s.now().Sub(rec.Created) >= p {
 		return s.createBranchLocked(ctx, tenant, rec.ID+1, now)
 	}
-	if old := s.branchByRef(branchRef{tenant, rec.ID}); old != nil && s.fresh(old.loaded, now) {
-		s.installBranch(old, true)
+	if old := s.branchByRef(kc, branchRef{tenant, rec.ID}); old != nil && s.fresh(old.loaded, now) {
+		s.installBranch(kc, old, true)
 		return old, nil
 	}
 	nb, err := s.loadBranchLocked(ctx, KeyRef{Kind: KindBranch, Tenant: tenant, ID: rec.ID}, rec, now)
 	if err != nil {
 		return nil, err
 	}
-	s.installBranch(nb, true)
+	s.installBranch(kc, nb, true)
 	return nb, nil
 }
 
-func (s *Sealer) branchByRef(r branchRef) *branchEntry {
+func (s *Sealer) branchByRef(kc *keyCache, r branchRef) *branchEntry {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.branches[r]
+	return kc.branches[r]
 }
 
+// createBranchLocked makes branch key version of tenant and keeps it in
+// the cache keysFor(ctx) names.
 func (s *Sealer) createBranchLocked(ctx context.Context, tenant string, version uint32, now int64) (*branchEntry, error) {
+	ctx, kc, _ := s.keysFor(ctx)
 	raw := make([]byte, keySize)
 	rand.Read(raw)
 	w, kek, err := s.wrap(ctx, raw, branchAD(tenant, version))
@@ -156,7 +186,7 @@ func (s *Sealer) createBranchLocked(ctx context.Context, tenant string, version 
 	}
 	var be *branchEntry
 	if inserted {
-		be, err = s.newBranchEntry(tenant, version, raw, now)
+		be, err = s.newBranchEntry(tenant, version, raw, bytes.Clone(w), now)
 	} else {
 		clear(raw)
 		be, err = s.loadBranchLocked(ctx, want, stored, now)
@@ -164,7 +194,7 @@ func (s *Sealer) createBranchLocked(ctx context.Context, tenant string, version 
 	if err != nil {
 		return nil, err
 	}
-	s.installBranch(be, true)
+	s.installBranch(kc, be, true)
 	return be, nil
 }
 
@@ -176,8 +206,11 @@ func (s *Sealer) RotateBranchKey(ctx context.Context, tenant string) (version ui
 	if err := s.needStore("RotateBranchKey"); err != nil {
 		return 0, err
 	}
-	s.kmsMu.Lock()
-	defer s.kmsMu.Unlock()
+	ctx = withCall(ctx)
+	if !pii.InExecutor(ctx) {
+		s.kmsMu.Lock()
+		defer s.kmsMu.Unlock()
+	}
 	next := uint32(1)
 	rec, err := s.store.Latest(ctx, KindBranch, tenant, "")
 	switch {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"sync/atomic"
 )
 
 // The caches of unwrapped DEKs: lookups for encryption and decryption,
@@ -37,13 +38,19 @@ const maxKeyAttempts = 8
 var errKeyChurn = errors.New("envelope: key scope kept changing during the lookup; try again")
 
 func (s *Sealer) encKeySlow(ctx context.Context, sr scopeRef, n int) (*dekEntry, error) {
-	s.createMu.Lock()
-	defer s.createMu.Unlock()
+	ctx, kc, tx := s.keysFor(ctx)
+	if !tx {
+		s.createMu.Lock()
+		defer s.createMu.Unlock()
+	}
 	for range maxKeyAttempts {
 		ep := s.forgetEpoch(sr)
 		now := s.clock()
 		s.mu.RLock()
-		e := s.cur[sr]
+		e := kc.cur[sr]
+		if tx && e != nil && e.ep != ep {
+			e = nil // kept by this call before a ForgetSubject of the scope
+		}
 		s.mu.RUnlock()
 		if e != nil && s.reserve(e, n, now) {
 			return e, nil
@@ -57,7 +64,7 @@ func (s *Sealer) encKeySlow(ctx context.Context, sr scopeRef, n int) (*dekEntry,
 			return nil, err
 		}
 		s.hook("enc:install")
-		if !s.installDEK(ne, true, ep) {
+		if !s.installDEK(kc, ne, true, ep) {
 			continue // a ForgetSubject of the scope ran meanwhile: look again
 		}
 		if s.reserve(ne, n, now) {
@@ -71,26 +78,39 @@ func (s *Sealer) encKeySlow(ctx context.Context, sr scopeRef, n int) (*dekEntry,
 	return nil, errKeyChurn
 }
 
-// installDEK caches e unless a ForgetSubject of its scope ran since the
-// lookup that produced it started (epoch ep); it reports whether it did.
-func (s *Sealer) installDEK(e *dekEntry, current bool, ep uint64) bool {
+// installDEK keeps e in kc unless a ForgetSubject of its scope ran since
+// the lookup that produced it started (epoch ep); it reports whether it
+// did. A DEK kept in a transaction's cache goes to the memo too.
+func (s *Sealer) installDEK(kc *keyCache, e *dekEntry, current bool, ep uint64) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.forgetEpoch(scopeRef{e.ref.tenant, e.ref.subject}) != ep {
-		e.spent.Store(true)
-		e.key.wipe()
+	sr := scopeRef{e.ref.tenant, e.ref.subject}
+	memo := s.memo.deks[e.ref] == e
+	if s.forgetEpoch(sr) != ep {
+		if !memo { // the memo's entries are purged with their scope
+			e.spent.Store(true)
+			e.key.wipe()
+		}
 		return false
 	}
-	if len(s.deks) >= s.opts.Cache.MaxEntries {
+	shared := kc == &s.keyCache
+	if shared && len(s.deks) >= s.opts.Cache.MaxEntries {
 		s.evictLocked(s.deks)
 	}
-	if old := s.deks[e.ref]; old != nil && old != e {
-		s.forgetFront()
+	if old := kc.deks[e.ref]; old != nil && old != e {
+		if shared {
+			s.forgetFront()
+		}
 		old.key.wipe()
 	}
-	s.deks[e.ref] = e
+	kc.deks[e.ref] = e
 	if current {
-		s.cur[scopeRef{e.ref.tenant, e.ref.subject}] = e
+		kc.cur[sr] = e
+	}
+	if !shared && !memo {
+		e.ep = ep
+		s.trimMemoLocked()
+		s.memo.deks[e.ref] = e
 	}
 	return true
 }
@@ -166,6 +186,16 @@ func (s *Sealer) decKeySlow(ctx context.Context, ref dekRef, e *dekEntry, now in
 	sr := scopeRef{ref.tenant, ref.subject}
 	scope := scopeName(ref.subject)
 	want := KeyRef{Kind: KindDEK, Tenant: ref.tenant, Scope: scope, ID: ref.id}
+	ctx, kc, tx := s.keysFor(ctx)
+	if tx {
+		s.mu.RLock()
+		ce := kc.deks[ref]
+		ok := ce != nil && ce.ep == s.forgetEpoch(sr) && s.fresh(ce.loaded, now)
+		s.mu.RUnlock()
+		if ok {
+			return ce, nil
+		}
+	}
 	for range maxKeyAttempts {
 		ep := s.forgetEpoch(sr)
 		if e != nil && !s.cached(ref, e) {
@@ -198,18 +228,35 @@ func (s *Sealer) decKeySlow(ctx context.Context, ref dekRef, e *dekEntry, now in
 			return nil, err
 		}
 		if e != nil && e.ref.id == ne.ref.id {
-			ne.msgs.Store(e.msgs.Load())
-			ne.bytes.Store(e.bytes.Load())
+			carryCounts(ne, e)
 		}
 		s.mu.RLock()
-		cur := e != nil && s.cur[sr] == e
+		cur := e != nil && s.cur[sr] == e && !tx
 		s.mu.RUnlock()
 		s.hook("dec:install")
-		if s.installDEK(ne, cur, ep) {
+		if s.installDEK(kc, ne, cur, ep) {
 			return ne, nil
 		}
 	}
 	return nil, errKeyChurn
+}
+
+// carryCounts raises ne's message and byte counts to those of e, an
+// older entry of the same DEK, so a reload does not reset its limits.
+func carryCounts(ne, e *dekEntry) {
+	if ne == e {
+		return
+	}
+	raise := func(a *atomic.Uint64, v uint64) {
+		for {
+			old := a.Load()
+			if old >= v || a.CompareAndSwap(old, v) {
+				return
+			}
+		}
+	}
+	raise(&ne.msgs, e.msgs.Load())
+	raise(&ne.bytes, e.bytes.Load())
 }
 
 // cached reports whether e is still ref's cache entry.
@@ -251,11 +298,13 @@ func (s *Sealer) purgeScope(tenant, subject string) {
 	defer s.mu.Unlock()
 	s.forgets[s.stripe(sr)].Add(1)
 	s.forgetFront()
-	for ref, e := range s.deks {
-		if ref.tenant == tenant && ref.subject == subject {
-			delete(s.deks, ref)
-			e.spent.Store(true)
-			e.key.wipe()
+	for _, m := range []map[dekRef]*dekEntry{s.deks, s.memo.deks} {
+		for ref, e := range m {
+			if ref.tenant == tenant && ref.subject == subject {
+				delete(m, ref)
+				e.spent.Store(true)
+				e.key.wipe()
+			}
 		}
 	}
 	delete(s.cur, sr)

@@ -1,6 +1,7 @@
 package envelope
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -87,8 +88,7 @@ func (s *Sealer) nextDEK(ctx context.Context, sr scopeRef, e *dekEntry, now int6
 				return nil, false, err
 			}
 			if e != nil && e.ref.id == rec.ID {
-				ne.msgs.Store(e.msgs.Load())
-				ne.bytes.Store(e.bytes.Load())
+				carryCounts(ne, e)
 			}
 			return ne, false, nil
 		}
@@ -127,6 +127,9 @@ func (s *Sealer) createDEK(ctx context.Context, sr scopeRef, scope string, id ui
 	var ne *dekEntry
 	if inserted {
 		ne, err = s.newDEKEntry(dekRef{sr.tenant, sr.subject, id}, raw, now, stored.Created)
+		if err == nil {
+			ne.row = w
+		}
 	} else {
 		clear(raw)
 		ne, err = s.loadDEK(ctx, want, stored, sr.subject, false)
@@ -159,6 +162,10 @@ func (s *Sealer) loadDEK(ctx context.Context, want KeyRef, rec Record, subject s
 	if err := checkRecord(rec, want); err != nil {
 		return nil, err
 	}
+	ref := dekRef{want.Tenant, subject, want.ID}
+	if m := s.memoDEK(ref, rec, s.clock()); m != nil {
+		return m, nil
+	}
 	br, err := s.branchKey(ctx, want.Tenant, rec.Parent, stale)
 	if err != nil {
 		return nil, err
@@ -173,7 +180,12 @@ func (s *Sealer) loadDEK(ctx context.Context, want KeyRef, rec Record, subject s
 		// is no fresher than that key, so encryption will not use it.
 		loaded = br.loaded
 	}
-	return s.newDEKEntry(dekRef{want.Tenant, subject, want.ID}, raw, loaded, rec.Created)
+	ne, err := s.newDEKEntry(ref, raw, loaded, rec.Created)
+	if err != nil {
+		return nil, err
+	}
+	ne.row = bytes.Clone(rec.Wrapped)
+	return ne, nil
 }
 
 // openDEK unwraps the DEK named ref from wrapped with branch key br.

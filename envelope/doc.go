@@ -167,6 +167,23 @@
 // shorter-lived than your erasure promise, or replay ForgetSubject after
 // a restore.
 //
+// # Transactions
+//
+// Under pii.WithExecutor(ctx, tx) the KeyStore (sqlkeystore) writes the
+// key rows a call makes (a new subject's DEK, a tenant's first branch or
+// search root key) in the caller's transaction, so they commit or roll
+// back with the application's rows. Keys read or made under an executor
+// are never put in the caches that later calls use without reading the
+// store: they serve the call (every field of one Seal or Open), and a
+// later call uses one again only after reading the same row back, byte
+// for byte, so after a rollback nothing is sealed under a key whose row
+// is gone. Under a transaction each call therefore reads the key rows it
+// needs through it (the unwrapped keys themselves, and their message
+// counts, are kept by row, so the KMS is not asked again). ForgetSubject
+// under a transaction takes effect when it commits; until then the
+// subject's keys may be cached again by calls outside it (for at most
+// Cache.MaxAge, as in another process).
+//
 // # Outages
 //
 // When the key provider returns keyprovider.ErrUnavailable,

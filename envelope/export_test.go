@@ -19,7 +19,7 @@ func InstallDEK(s *Sealer, tenant, subject string, id uint32, raw []byte) {
 	if err != nil {
 		panic(err)
 	}
-	s.installDEK(e, true, s.forgetEpoch(scopeRef{tenant, subject}))
+	s.installDEK(&s.keyCache, e, true, s.forgetEpoch(scopeRef{tenant, subject}))
 }
 
 // InstallSearchRoot puts a raw search root key in s's cache for tenant.

@@ -92,6 +92,7 @@ func (s *Sealer) runRewrap(ctx context.Context, opts RewrapOptions, kinds []Kind
 	if err := s.needStore("rewrap"); err != nil {
 		return Progress{}, err
 	}
+	ctx = withCall(ctx)
 	after, err := parseCursor(opts.Cursor)
 	if err != nil {
 		return Progress{}, err

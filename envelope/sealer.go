@@ -27,15 +27,13 @@ type Sealer struct {
 	nonceHook func([]byte) // test hook: fixed nonces for frozen vectors
 	testHook  func(string) // test hook: called at named points of the key lookups
 
-	mu        sync.RWMutex
-	deks      map[dekRef]*dekEntry
-	cur       map[scopeRef]*dekEntry
+	mu       sync.RWMutex
+	keyCache // the shared caches, under mu
+	// memo keeps keys loaded under a caller's transaction by the row they
+	// came from, under mu (see tx.go); only deks, branches and roots.
+	memo      keyCache
 	inline    map[string]*dekEntry // by wrapped DEK bytes
 	inlineCur map[string]*dekEntry // by tenant
-	branches  map[branchRef]*branchEntry
-	branchCur map[string]*branchEntry // by tenant
-	roots     map[string]*rootEntry   // search root keys by tenant
-	fields    map[fieldRef]*fieldKeys
 
 	// lastEnc and lastDec are one-entry front caches: the fields of one
 	// record share a DEK, so Seal and Open mostly hit them without touching
@@ -52,6 +50,24 @@ type Sealer struct {
 
 	st         counters
 	limitBytes bool // Cache.MaxBytes is set: count bytes per DEK
+}
+
+// keyCache holds unwrapped keys by what names them.
+type keyCache struct {
+	deks      map[dekRef]*dekEntry
+	cur       map[scopeRef]*dekEntry // the DEK a scope encrypts under
+	branches  map[branchRef]*branchEntry
+	branchCur map[string]*branchEntry // by tenant
+	roots     map[string]*rootEntry   // search root keys by tenant
+	fields    map[fieldRef]*fieldKeys
+}
+
+func newKeyCache() keyCache {
+	return keyCache{
+		deks: map[dekRef]*dekEntry{}, cur: map[scopeRef]*dekEntry{},
+		branches: map[branchRef]*branchEntry{}, branchCur: map[string]*branchEntry{},
+		roots: map[string]*rootEntry{}, fields: map[fieldRef]*fieldKeys{},
+	}
 }
 
 type counters struct {
@@ -99,6 +115,8 @@ type dekEntry struct {
 	loaded  int64  // clock() when unwrapped (cache age)
 	until   int64  // clock() at which its time bucket ends (tenant scope)
 	wrapped string // inline mode: the wrapped DEK as carried
+	row     []byte // keyring mode: the stored wrapped DEK it came from
+	ep      uint64 // under mu: the scope's forget epoch when a transaction's lookup kept it
 	msgs    atomic.Uint64
 	bytes   atomic.Uint64
 	spent   atomic.Bool
@@ -111,6 +129,7 @@ type branchEntry struct {
 	aead    cipher.AEAD
 	key     secret
 	loaded  int64
+	row     []byte // the stored wrapped key it came from
 }
 
 // errNoStore is what New says when keyring mode has no KeyStore.
@@ -153,10 +172,8 @@ func New(kp keyprovider.KeyProvider, opts *Options) (*Sealer, error) {
 	return &Sealer{
 		kp: c, opts: o, store: o.Store, wall: pii.ClockOr(o.Clock), ages: o.Clock,
 		limitBytes: o.Cache.MaxBytes != ^uint64(0),
-		deks:       map[dekRef]*dekEntry{}, cur: map[scopeRef]*dekEntry{},
+		keyCache:   newKeyCache(), memo: newKeyCache(),
 		inline: map[string]*dekEntry{}, inlineCur: map[string]*dekEntry{},
-		branches: map[branchRef]*branchEntry{}, branchCur: map[string]*branchEntry{},
-		roots: map[string]*rootEntry{}, fields: map[fieldRef]*fieldKeys{},
 		seed: maphash.MakeSeed(),
 	}, nil
 }

@@ -1,6 +1,7 @@
 package envelope
 
 import (
+	"bytes"
 	"context"
 	"crypto/hkdf"
 	"crypto/hmac"
@@ -22,6 +23,7 @@ type rootEntry struct {
 	tenant string
 	key    secret
 	loaded int64
+	row    []byte // the stored wrapped key it came from
 }
 
 // fieldKeys are the keys derived from a search root for one (tenant, type,
@@ -79,6 +81,15 @@ func (s *Sealer) fieldKeys(ctx context.Context, tenant, typ, field string, stale
 	if fk != nil && s.fresh(fk.loaded, now) {
 		return fk, nil
 	}
+	ctx, kc, tx := s.keysFor(ctx)
+	if tx {
+		s.mu.RLock()
+		cf := kc.fields[ref]
+		s.mu.RUnlock()
+		if cf != nil && s.fresh(cf.loaded, now) {
+			return cf, nil
+		}
+	}
 	root, err := s.rootKey(ctx, tenant, stale)
 	if err != nil {
 		if fk != nil && stale && isUnavailable(err) && s.withinGrace(fk.loaded, now) {
@@ -98,15 +109,8 @@ func (s *Sealer) fieldKeys(ctx context.Context, tenant, typ, field string, stale
 	// cleared key would compute under an all-zero key. They are left to
 	// the garbage collector.
 	s.mu.Lock()
-	if len(s.fields) >= s.opts.Cache.MaxEntries {
-		for k := range s.fields {
-			delete(s.fields, k)
-			if len(s.fields) < s.opts.Cache.MaxEntries*9/10 {
-				break
-			}
-		}
-	}
-	s.fields[ref] = nf
+	trimMap(kc.fields, s.opts.Cache.MaxEntries, func(*fieldKeys) {})
+	kc.fields[ref] = nf
 	s.mu.Unlock()
 	return nf, nil
 }
@@ -125,9 +129,18 @@ func (s *Sealer) rootKey(ctx context.Context, tenant string, stale bool) (*rootE
 	if re != nil && s.fresh(re.loaded, now) {
 		return re, nil
 	}
-	s.kmsMu.Lock()
-	defer s.kmsMu.Unlock()
+	ctx, kc, tx := s.keysFor(ctx)
+	if !tx {
+		s.kmsMu.Lock()
+		defer s.kmsMu.Unlock()
+	}
 	s.mu.RLock()
+	if tx {
+		if ce := kc.roots[tenant]; ce != nil && s.fresh(ce.loaded, now) {
+			s.mu.RUnlock()
+			return ce, nil
+		}
+	}
 	re = s.roots[tenant]
 	s.mu.RUnlock()
 	if re != nil && s.fresh(re.loaded, now) {
@@ -138,11 +151,10 @@ func (s *Sealer) rootKey(ctx context.Context, tenant string, stale bool) (*rootE
 	if err == nil {
 		err = checkRecord(rec, ref)
 	}
-	var raw []byte
+	var ne *rootEntry
 	switch {
 	case errors.Is(err, ErrNotFound):
-		err = nil
-		raw = make([]byte, keySize)
+		raw := make([]byte, keySize)
 		rand.Read(raw)
 		w, kek, werr := s.wrap(ctx, raw, searchAD(tenant))
 		if werr != nil {
@@ -158,16 +170,18 @@ func (s *Sealer) rootKey(ctx context.Context, tenant string, stale bool) (*rootE
 			clear(raw)
 			return nil, err
 		}
-		if !inserted {
+		if inserted {
+			ne, err = &rootEntry{tenant: tenant, key: newSecret(raw), loaded: now, row: bytes.Clone(w)}, nil
+		} else {
 			clear(raw)
-			raw, err = s.unwrap(ctx, stored.Wrapped, searchAD(tenant))
+			ne, err = s.loadRoot(ctx, tenant, stored, now)
 		}
 	case errors.Is(err, errWrongRecord):
 		return nil, err
 	case err != nil:
 		return nil, fmt.Errorf("envelope: key store: %w", err)
 	default:
-		raw, err = s.unwrap(ctx, rec.Wrapped, searchAD(tenant))
+		ne, err = s.loadRoot(ctx, tenant, rec, now)
 	}
 	if err != nil {
 		if stale && re != nil && isUnavailable(err) && s.withinGrace(re.loaded, now) {
@@ -176,11 +190,27 @@ func (s *Sealer) rootKey(ctx context.Context, tenant string, stale bool) (*rootE
 		}
 		return nil, err
 	}
-	ne := &rootEntry{tenant: tenant, key: newSecret(raw), loaded: now}
 	s.mu.Lock()
-	s.roots[tenant] = ne
+	kc.roots[tenant] = ne
+	if tx {
+		trimMap(s.memo.roots, s.opts.Cache.MaxEntries, func(*rootEntry) {})
+		s.memo.roots[tenant] = ne
+	}
 	s.mu.Unlock()
 	return ne, nil
+}
+
+// loadRoot unwraps the search root key rec of tenant, or takes the memo's
+// key of that very row.
+func (s *Sealer) loadRoot(ctx context.Context, tenant string, rec Record, now int64) (*rootEntry, error) {
+	if m := s.memoRoot(tenant, rec, now); m != nil {
+		return m, nil
+	}
+	raw, err := s.unwrap(ctx, rec.Wrapped, searchAD(tenant))
+	if err != nil {
+		return nil, err
+	}
+	return &rootEntry{tenant: tenant, key: newSecret(raw), loaded: now, row: bytes.Clone(rec.Wrapped)}, nil
 }
 
 // EncryptDeterministic encrypts plaintext with AES-SIV under the key of

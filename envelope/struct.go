@@ -45,6 +45,7 @@ func (s *Sealer) walk(ctx context.Context, ptr any, seal bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	ctx = withCall(ctx) // under a transaction, the fields share the keys they load
 	sc, err := pii.SchemaOf(ptr)
 	if err != nil {
 		return err

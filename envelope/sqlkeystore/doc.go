@@ -1,17 +1,37 @@
 // Package sqlkeystore is an envelope.KeyStore on database/sql, tested on
-// SQLite (modernc.org/sqlite) and PostgreSQL (pgx stdlib).
+// SQLite (modernc.org/sqlite) and PostgreSQL (pgx stdlib). It has the
+// shape of every SQL store of the module: New(db, *Options),
+// CreateTables, DDL for migration tools, schema-qualified table names,
+// and reads and writes that join the caller's transaction.
+//
+//	keys, err := sqlkeystore.New(db, nil) // the dialect is read from db's driver
+//	err = keys.CreateTables(ctx)          // or run DDL(&Options{Dialect: ...}) in a migration
+//	sealer, err := envelope.New(kp, &envelope.Options{Store: keys})
 //
 // One table holds every wrapped key (branch keys, DEKs, search root keys)
 // and the tombstones of forgotten subjects (their id is the watermark of
 // the shredded DEK ids; Forget deletes with DELETE ... RETURNING so the
-// watermark is taken from exactly the rows it removed). Rows hold ciphertext only; a
-// database dump without the KMS reveals no key. Insert is
-// INSERT ... ON CONFLICT DO NOTHING and Replace a compare-and-swap UPDATE,
-// so several processes can share the table.
+// watermark is taken from exactly the rows it removed). Rows hold
+// ciphertext only; a database dump without the KMS reveals no key. Insert
+// is INSERT ... ON CONFLICT DO NOTHING and Replace a compare-and-swap
+// UPDATE, so several processes can share the table. The package passes
+// envelope/keystoretest.
+//
+// # Transactions
+//
+// Every statement runs on pii.ExecutorFrom(ctx, db): under
+// pii.WithExecutor(ctx, tx) the key rows a Seal makes (a new subject's
+// DEK, a tenant's first branch or search root key) are written in the
+// caller's transaction and commit or roll back with the application's own
+// rows. The Sealer keeps nothing it loaded under a transaction in the
+// caches later calls use without reading the store, so after a rollback
+// nothing is sealed under a key whose row is gone. Forget runs in the
+// caller's *sql.Tx when there is one, else in a transaction of its own.
+// The transaction must be on the database the Store was made with.
 //
 // # Schema
 //
-// CreateTable makes (idempotently)
+// CreateTables makes (idempotently), and DDL returns,
 //
 //	pii_keys(kind, tenant, scope, id, wrapped, parent, kek, created,
 //	         PRIMARY KEY (kind, tenant, scope, id))

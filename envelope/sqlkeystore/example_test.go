@@ -39,7 +39,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	if err := store.CreateTable(ctx); err != nil {
+	if err := store.CreateTables(ctx); err != nil {
 		log.Fatal(err)
 	}
 

@@ -5,14 +5,16 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
+	"github.com/fieldguard/pii"
 	"github.com/fieldguard/pii/envelope"
 	"github.com/fieldguard/pii/internal/sqldialect"
 )
 
-// Dialect is the SQL flavour, shared with tokenize's SQLStore and
-// retention/sqlstore.
+// Dialect is the SQL flavour, the same type in every SQL store of the
+// module.
 type Dialect = sqldialect.Dialect
 
 const (
@@ -25,31 +27,36 @@ const (
 	Postgres = sqldialect.Postgres
 )
 
-// Options configure a Store.
+// Options configure a Store. The zero value (or nil) means the defaults.
 type Options struct {
-	// Dialect is the SQL flavour; the zero value detects it from the driver.
+	// Dialect is the SQL flavour; the zero value detects it from the
+	// driver (DDL needs it explicit).
 	Dialect Dialect
 	// Table is the table name, optionally schema-qualified (default
 	// "pii_keys").
 	Table string
 }
 
-// Store is an envelope.KeyStore on a *sql.DB.
+const defaultTable = "pii_keys"
+
+// Store is an envelope.KeyStore on a *sql.DB. Every read and write goes
+// through pii.ExecutorFrom(ctx, db): under pii.WithExecutor they join the
+// caller's transaction.
 type Store struct {
-	db      *sql.DB
-	dialect Dialect
-	table   string
-	q       queries
+	db *sql.DB
+	q  queries
 }
 
 var _ envelope.KeyStore = (*Store)(nil)
 
 type queries struct {
+	ddl                                           []string
 	get, latest, insert, replace, del, tomb, list string
 }
 
-// New returns a Store on db. Call CreateTable once (it is idempotent)
-// before first use.
+// New returns a Store on db. It runs no SQL: call CreateTables once (it
+// is idempotent), or run the statements DDL returns with your migration
+// tool.
 func New(db *sql.DB, opts *Options) (*Store, error) {
 	if db == nil {
 		return nil, errors.New("sqlkeystore: nil db")
@@ -58,53 +65,89 @@ func New(db *sql.DB, opts *Options) (*Store, error) {
 	if opts != nil {
 		o = *opts
 	}
-	if o.Table == "" {
-		o.Table = "pii_keys"
-	}
-	if err := sqldialect.ValidTable("key table", o.Table); err != nil {
-		return nil, fmt.Errorf("sqlkeystore: %w", err)
-	}
 	d, err := sqldialect.Resolve(db, o.Dialect)
 	if err != nil {
 		return nil, fmt.Errorf("sqlkeystore: %w", err)
 	}
-	s := &Store{db: db, dialect: d, table: o.Table}
-	const cols = "kind, tenant, scope, id, wrapped, parent, kek, created"
-	t := o.Table
-	s.q = queries{
-		get:     s.dialect.Rebind("SELECT " + cols + " FROM " + t + " WHERE kind = ? AND tenant = ? AND scope = ? AND id = ?"),
-		latest:  s.dialect.Rebind("SELECT " + cols + " FROM " + t + " WHERE kind = ? AND tenant = ? AND scope = ? ORDER BY id DESC LIMIT 1"),
-		insert:  s.dialect.Rebind("INSERT INTO " + t + " (" + cols + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (kind, tenant, scope, id) DO NOTHING"),
-		replace: s.dialect.Rebind("UPDATE " + t + " SET wrapped = ?, parent = ?, kek = ? WHERE kind = ? AND tenant = ? AND scope = ? AND id = ? AND wrapped = ?"),
-		del:     s.dialect.Rebind("DELETE FROM " + t + " WHERE kind = ? AND tenant = ? AND scope = ? RETURNING id"),
-		tomb:    s.dialect.Rebind("INSERT INTO " + t + " (" + cols + ") VALUES (?, ?, ?, ?, ?, 0, '', ?) ON CONFLICT (kind, tenant, scope, id) DO NOTHING"),
-		list: s.dialect.Rebind("SELECT " + cols + " FROM " + t + " WHERE kind = ? AND (tenant > ? OR (tenant = ? AND (scope > ? OR (scope = ? AND id > ?))))" +
-			" ORDER BY tenant, scope, id LIMIT ?"),
+	o.Dialect = d
+	q, err := build(o)
+	if err != nil {
+		return nil, err
 	}
-	return s, nil
+	return &Store{db: db, q: q}, nil
 }
 
-// CreateTable creates the table if it does not exist.
-func (s *Store) CreateTable(ctx context.Context) error {
+// DDL returns the statements CreateTables runs, each ending with ";" on
+// its own line, for migration tools (goose, golang-migrate, atlas) that
+// own the schema. opts.Dialect must be SQLite or Postgres.
+func DDL(opts *Options) (string, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.Dialect != SQLite && o.Dialect != Postgres {
+		return "", fmt.Errorf("sqlkeystore: DDL needs Options.Dialect set to SQLite or Postgres (got %v)", o.Dialect)
+	}
+	q, err := build(o)
+	if err != nil {
+		return "", err
+	}
+	return strings.Join(q.ddl, ";\n") + ";\n", nil
+}
+
+// build checks o (its dialect resolved) and writes the store's SQL.
+func build(o Options) (queries, error) {
+	t := o.Table
+	if t == "" {
+		t = defaultTable
+	}
+	if err := sqldialect.ValidTable("key table", t); err != nil {
+		return queries{}, fmt.Errorf("sqlkeystore: %w", err)
+	}
+	d := o.Dialect
 	text, blob := "TEXT", "BLOB"
-	if s.dialect == Postgres {
+	if d == Postgres {
 		text, blob = `TEXT COLLATE "C"`, "BYTEA"
 	}
-	_, err := s.db.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS "+s.table+` (
-	kind `+text+` NOT NULL,
-	tenant `+text+` NOT NULL,
-	scope `+text+` NOT NULL,
+	const cols = "kind, tenant, scope, id, wrapped, parent, kek, created"
+	return queries{
+		ddl: []string{"CREATE TABLE IF NOT EXISTS " + t + ` (
+	kind ` + text + ` NOT NULL,
+	tenant ` + text + ` NOT NULL,
+	scope ` + text + ` NOT NULL,
 	id BIGINT NOT NULL,
-	wrapped `+blob+` NOT NULL,
+	wrapped ` + blob + ` NOT NULL,
 	parent BIGINT NOT NULL,
 	kek TEXT NOT NULL,
 	created BIGINT NOT NULL,
-	PRIMARY KEY (kind, tenant, scope, id))`)
-	if err != nil {
-		return fmt.Errorf("sqlkeystore: create table: %w", err)
+	PRIMARY KEY (kind, tenant, scope, id)
+)`},
+		get:     d.Rebind("SELECT " + cols + " FROM " + t + " WHERE kind = ? AND tenant = ? AND scope = ? AND id = ?"),
+		latest:  d.Rebind("SELECT " + cols + " FROM " + t + " WHERE kind = ? AND tenant = ? AND scope = ? ORDER BY id DESC LIMIT 1"),
+		insert:  d.Rebind("INSERT INTO " + t + " (" + cols + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (kind, tenant, scope, id) DO NOTHING"),
+		replace: d.Rebind("UPDATE " + t + " SET wrapped = ?, parent = ?, kek = ? WHERE kind = ? AND tenant = ? AND scope = ? AND id = ? AND wrapped = ?"),
+		del:     d.Rebind("DELETE FROM " + t + " WHERE kind = ? AND tenant = ? AND scope = ? RETURNING id"),
+		tomb:    d.Rebind("INSERT INTO " + t + " (" + cols + ") VALUES (?, ?, ?, ?, ?, 0, '', ?) ON CONFLICT (kind, tenant, scope, id) DO NOTHING"),
+		list: d.Rebind("SELECT " + cols + " FROM " + t + " WHERE kind = ? AND (tenant > ? OR (tenant = ? AND (scope > ? OR (scope = ? AND id > ?))))" +
+			" ORDER BY tenant, scope, id LIMIT ?"),
+	}, nil
+}
+
+// CreateTables creates the key table if it does not exist, through
+// pii.ExecutorFrom(ctx, db).
+func (s *Store) CreateTables(ctx context.Context) error {
+	ex := pii.ExecutorFrom(ctx, s.db)
+	for _, q := range s.q.ddl {
+		if _, err := ex.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("sqlkeystore: create tables: %w", err)
+		}
 	}
 	return nil
 }
+
+// ex is the executor of ctx: the caller's transaction under
+// pii.WithExecutor, else the Store's *sql.DB.
+func (s *Store) ex(ctx context.Context) pii.Executor { return pii.ExecutorFrom(ctx, s.db) }
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -139,7 +182,7 @@ func wrapErr(op string, err error) error {
 
 // Get implements envelope.KeyStore.
 func (s *Store) Get(ctx context.Context, ref envelope.KeyRef) (envelope.Record, error) {
-	rec, err := scanRecord(s.db.QueryRowContext(ctx, s.q.get, string(ref.Kind), ref.Tenant, ref.Scope, int64(ref.ID)))
+	rec, err := scanRecord(s.ex(ctx).QueryRowContext(ctx, s.q.get, string(ref.Kind), ref.Tenant, ref.Scope, int64(ref.ID)))
 	if err != nil {
 		return envelope.Record{}, wrapErr("get", err)
 	}
@@ -148,7 +191,7 @@ func (s *Store) Get(ctx context.Context, ref envelope.KeyRef) (envelope.Record, 
 
 // Latest implements envelope.KeyStore.
 func (s *Store) Latest(ctx context.Context, kind envelope.Kind, tenant, scope string) (envelope.Record, error) {
-	rec, err := scanRecord(s.db.QueryRowContext(ctx, s.q.latest, string(kind), tenant, scope))
+	rec, err := scanRecord(s.ex(ctx).QueryRowContext(ctx, s.q.latest, string(kind), tenant, scope))
 	if err != nil {
 		return envelope.Record{}, wrapErr("latest", err)
 	}
@@ -161,7 +204,7 @@ func (s *Store) Insert(ctx context.Context, rec envelope.Record) (envelope.Recor
 	if w == nil {
 		w = []byte{}
 	}
-	res, err := s.db.ExecContext(ctx, s.q.insert, string(rec.Kind), rec.Tenant, rec.Scope, int64(rec.ID),
+	res, err := s.ex(ctx).ExecContext(ctx, s.q.insert, string(rec.Kind), rec.Tenant, rec.Scope, int64(rec.ID),
 		w, int64(rec.Parent), rec.KEK, rec.Created.UnixMicro())
 	if err != nil {
 		return envelope.Record{}, false, wrapErr("insert", err)
@@ -182,7 +225,7 @@ func (s *Store) Replace(ctx context.Context, old, rec envelope.Record) error {
 	if old.KeyRef != rec.KeyRef {
 		return envelope.ErrConflict
 	}
-	res, err := s.db.ExecContext(ctx, s.q.replace, rec.Wrapped, int64(rec.Parent), rec.KEK,
+	res, err := s.ex(ctx).ExecContext(ctx, s.q.replace, rec.Wrapped, int64(rec.Parent), rec.KEK,
 		string(old.Kind), old.Tenant, old.Scope, int64(old.ID), old.Wrapped)
 	if err != nil {
 		return wrapErr("replace", err)
@@ -199,14 +242,34 @@ func (s *Store) Replace(ctx context.Context, old, rec envelope.Record) error {
 
 // Forget implements envelope.KeyStore: it deletes the scope's DEKs (DELETE
 // ... RETURNING, so the watermark is taken from exactly the rows deleted)
-// and inserts the tombstone at the new watermark, in one transaction.
+// and inserts the tombstone at the new watermark, in one transaction: the
+// caller's under pii.WithExecutor with a *sql.Tx, else its own (on the
+// *sql.DB or the *sql.Conn the context names).
 func (s *Store) Forget(ctx context.Context, tenant, scope string) (int, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
+	ex := s.ex(ctx)
+	b, ok := ex.(interface {
+		BeginTx(context.Context, *sql.TxOptions) (*sql.Tx, error)
+	})
+	if !ok { // a *sql.Tx: its statements commit or roll back together
+		return s.forget(ctx, ex, tenant, scope)
+	}
+	tx, err := b.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, wrapErr("forget", err)
 	}
 	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, s.q.del, string(envelope.KindDEK), tenant, scope)
+	n, err := s.forget(ctx, tx, tenant, scope)
+	if err != nil {
+		return 0, err
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, wrapErr("forget", err)
+	}
+	return n, nil
+}
+
+func (s *Store) forget(ctx context.Context, ex pii.Executor, tenant, scope string) (int, error) {
+	rows, err := ex.QueryContext(ctx, s.q.del, string(envelope.KindDEK), tenant, scope)
 	if err != nil {
 		return 0, wrapErr("forget", err)
 	}
@@ -226,10 +289,7 @@ func (s *Store) Forget(ctx context.Context, tenant, scope string) (int, error) {
 		return 0, wrapErr("forget", err)
 	}
 	rows.Close()
-	if _, err := tx.ExecContext(ctx, s.q.tomb, string(envelope.KindTombstone), tenant, scope, wm, []byte{}, time.Now().UnixMicro()); err != nil {
-		return 0, wrapErr("forget", err)
-	}
-	if err := tx.Commit(); err != nil {
+	if _, err := ex.ExecContext(ctx, s.q.tomb, string(envelope.KindTombstone), tenant, scope, wm, []byte{}, time.Now().UnixMicro()); err != nil {
 		return 0, wrapErr("forget", err)
 	}
 	return n, nil
@@ -247,7 +307,7 @@ func (s *Store) List(ctx context.Context, kind envelope.Kind, after envelope.Key
 	if after == (envelope.KeyRef{}) {
 		id = -1 // start before every id, records of tenant "" and scope "" included
 	}
-	rows, err := s.db.QueryContext(ctx, s.q.list, string(kind), after.Tenant, after.Tenant, after.Scope, after.Scope, id, limit)
+	rows, err := s.ex(ctx).QueryContext(ctx, s.q.list, string(kind), after.Tenant, after.Tenant, after.Scope, after.Scope, id, limit)
 	if err != nil {
 		return nil, wrapErr("list", err)
 	}

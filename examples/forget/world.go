@@ -126,7 +126,7 @@ func (w *world) open(ctx context.Context) (a *app, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if err = keys.CreateTable(ctx); err != nil {
+	if err = keys.CreateTables(ctx); err != nil {
 		return nil, err
 	}
 	if a.sealer, err = envelope.New(w.kp, &envelope.Options{Store: keys}); err != nil {

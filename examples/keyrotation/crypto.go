@@ -50,7 +50,7 @@ func (r *runner) keyStore(ctx context.Context) (*sqlkeystore.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := st.CreateTable(ctx); err != nil {
+	if err := st.CreateTables(ctx); err != nil {
 		return nil, errors.New(firstLine(err.Error()))
 	}
 	return st, nil
