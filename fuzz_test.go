@@ -51,7 +51,7 @@ func TestFuzzSeedsPresent(t *testing.T) {
 	require.Greater(t, accepted, 10, "most seeds must be valid tags so the fuzzer explores the grammar")
 }
 
-func render(cat string, o Options) string {
+func render(cat string, o TagOptions) string {
 	s := cat
 	add := func(tok string) { s += "," + tok }
 	switch o.Encrypt {
@@ -115,4 +115,4 @@ func render(cat string, o Options) string {
 	return s
 }
 
-func equalOpts(a, b Options) bool { return reflect.DeepEqual(a, b) }
+func equalOpts(a, b TagOptions) bool { return reflect.DeepEqual(a, b) }

@@ -48,7 +48,7 @@ type Field struct {
 	Role     Role
 	// Type is the field's Go type.
 	Type reflect.Type
-	Opts Options
+	Opts TagOptions
 	// Index is the index path within the struct that declares it (through
 	// embedded structs), for reflect.Value.FieldByIndex.
 	Index []int

@@ -67,8 +67,10 @@ func (a Action) String() string {
 	return a.Kind
 }
 
-// Options are the parsed options of a `pii` tag.
-type Options struct {
+// TagOptions are the parsed options of a `pii` tag (what follows the
+// category). They are data read from the tag, not configuration: every
+// Options type elsewhere in the library configures a constructor.
+type TagOptions struct {
 	Encrypt    EncryptMode
 	Index      bool   // keyed blind index
 	IndexField string // companion field the index is written to ("" = none)
@@ -88,7 +90,7 @@ type Options struct {
 }
 
 // Protection summarises how a field is protected, for reports.
-func (o Options) Protection() []string {
+func (o TagOptions) Protection() []string {
 	var p []string
 	switch o.Encrypt {
 	case EncryptRandom:
@@ -191,15 +193,15 @@ type parsedTag struct {
 	dive     bool
 	role     Role
 	category string
-	opts     Options
+	opts     TagOptions
 }
 
 // ParseTag parses a `pii` tag value on its own, without the checks that
 // need the field's type. Schema building uses it; tools and tests may too.
-func ParseTag(tag string) (category string, role Role, opts Options, err error) {
+func ParseTag(tag string) (category string, role Role, opts TagOptions, err error) {
 	p, err := parseTag("?", "?", tag)
 	if err != nil {
-		return "", 0, Options{}, err
+		return "", 0, TagOptions{}, err
 	}
 	return p.category, p.role, p.opts, nil
 }
@@ -371,7 +373,7 @@ func parseTag(typ, field, tag string) (parsedTag, error) {
 	return p, nil
 }
 
-func checkOptions(typ, field string, o *Options) error {
+func checkOptions(typ, field string, o *TagOptions) error {
 	e := func(token, msg string) error { return &TagError{typ, field, token, msg} }
 	switch {
 	case o.Encrypt != EncryptNone && o.Token != "":

@@ -167,7 +167,7 @@ func (p *Policy) Decide(f *pii.Field, role string, ch Channel) Decision {
 	return p.decide(f.Path, f.Category, f.Opts, role, ch)
 }
 
-func (p *Policy) decide(path, category string, o pii.Options, role string, ch Channel) Decision {
+func (p *Policy) decide(path, category string, o pii.TagOptions, role string, ch Channel) Decision {
 	best, bestScore := -1, -1
 	for i, r := range p.rules {
 		if (r.Field != "" && r.Field != path) || (r.Category != "" && r.Category != category) ||
@@ -219,7 +219,7 @@ func (p *Policy) decide(path, category string, o pii.Options, role string, ch Ch
 
 // tagStyle is the style of a field when no rule names one: the tag's
 // mask=, else its category's default, else the fixed placeholder.
-func tagStyle(category string, o pii.Options) Style {
+func tagStyle(category string, o pii.TagOptions) Style {
 	style := Style(o.Mask)
 	if style != "" && o.MaskArg != "" {
 		style += Style(":" + o.MaskArg)

@@ -31,7 +31,7 @@ func Text(msg string, p *Policy, ch Channel) (string, []Finding) {
 	last := 0
 	for _, f := range fs {
 		b.WriteString(msg[last:f.Start])
-		d := p.decide("", kindCategory[f.Kind], pii.Options{}, "", ch)
+		d := p.decide("", kindCategory[f.Kind], pii.TagOptions{}, "", ch)
 		val := msg[f.Start:f.End]
 		switch d.Action {
 		case ActionReveal:

@@ -208,7 +208,7 @@ func TestPolicyRules(t *testing.T) {
 		{"nurse", "health", ChannelPhone, ActionReveal},
 		{"press", "national_id", ChannelPublicSocial, ActionMask},
 	} {
-		d := p2.decide("X", tc.cat, pii.Options{}, tc.role, tc.ch)
+		d := p2.decide("X", tc.cat, pii.TagOptions{}, tc.role, tc.ch)
 		require.Equal(t, tc.want, d.Action, "%s %s on %s", tc.role, tc.cat, tc.ch)
 		if tc.want == ActionDeny {
 			require.False(t, d.Revealable)
