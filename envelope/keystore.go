@@ -62,7 +62,7 @@ type Record struct {
 // KeyStore keeps wrapped keys. Implementations must be safe for concurrent
 // use by several processes: Insert is insert-if-absent, Replace is
 // compare-and-swap. MemoryStore and sqlkeystore.Store implement it;
-// envelope/internal/keystoretest is the conformance suite.
+// envelope/keystoretest is the conformance suite.
 type KeyStore interface {
 	// Get returns the record ref names, or ErrNotFound.
 	Get(ctx context.Context, ref KeyRef) (Record, error)

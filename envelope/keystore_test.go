@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"github.com/fieldguard/pii/envelope"
-	"github.com/fieldguard/pii/envelope/internal/keystoretest"
+	"github.com/fieldguard/pii/envelope/keystoretest"
 )
 
 func TestMemoryStoreConformance(t *testing.T) {

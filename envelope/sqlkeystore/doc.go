@@ -13,8 +13,9 @@
 // the shredded DEK ids; Forget deletes with DELETE ... RETURNING so the
 // watermark is taken from exactly the rows it removed). Rows hold
 // ciphertext only; a database dump without the KMS reveals no key. Insert
-// is INSERT ... ON CONFLICT DO NOTHING and Replace a compare-and-swap
-// UPDATE, so several processes can share the table. The package passes
+// is INSERT ... ON CONFLICT DO NOTHING RETURNING (the row it reports is the
+// row it wrote, even with a Forget racing it) and Replace a
+// compare-and-swap UPDATE, so several processes can share the table. The package passes
 // envelope/keystoretest.
 //
 // # Transactions
@@ -42,7 +43,8 @@
 // store of the module (letters, digits and underscores, at most 63
 // characters per part). The table has no named index or constraint
 // besides its inline primary key, so nothing else is named after it.
-// Forget needs RETURNING (SQLite 3.35 or later, any PostgreSQL).
+// Insert and Forget need RETURNING (SQLite 3.35 or later, any
+// PostgreSQL).
 //
 // # Errors
 //

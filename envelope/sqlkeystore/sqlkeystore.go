@@ -124,7 +124,7 @@ func build(o Options) (queries, error) {
 )`},
 		get:     d.Rebind("SELECT " + cols + " FROM " + t + " WHERE kind = ? AND tenant = ? AND scope = ? AND id = ?"),
 		latest:  d.Rebind("SELECT " + cols + " FROM " + t + " WHERE kind = ? AND tenant = ? AND scope = ? ORDER BY id DESC LIMIT 1"),
-		insert:  d.Rebind("INSERT INTO " + t + " (" + cols + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (kind, tenant, scope, id) DO NOTHING"),
+		insert:  d.Rebind("INSERT INTO " + t + " (" + cols + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (kind, tenant, scope, id) DO NOTHING RETURNING " + cols),
 		replace: d.Rebind("UPDATE " + t + " SET wrapped = ?, parent = ?, kek = ? WHERE kind = ? AND tenant = ? AND scope = ? AND id = ? AND wrapped = ?"),
 		del:     d.Rebind("DELETE FROM " + t + " WHERE kind = ? AND tenant = ? AND scope = ? RETURNING id"),
 		tomb:    d.Rebind("INSERT INTO " + t + " (" + cols + ") VALUES (?, ?, ?, ?, ?, 0, '', ?) ON CONFLICT (kind, tenant, scope, id) DO NOTHING"),
@@ -198,26 +198,31 @@ func (s *Store) Latest(ctx context.Context, kind envelope.Kind, tenant, scope st
 	return rec, nil
 }
 
-// Insert implements envelope.KeyStore.
+// Insert implements envelope.KeyStore. The row comes back from the
+// INSERT itself (RETURNING), so a Forget that deletes it at once cannot
+// make Insert report a row it did not see; on a conflict the stored row
+// is read, and if a Forget deleted that meanwhile, the insert is tried
+// again.
 func (s *Store) Insert(ctx context.Context, rec envelope.Record) (envelope.Record, bool, error) {
 	w := rec.Wrapped
 	if w == nil {
 		w = []byte{}
 	}
-	res, err := s.ex(ctx).ExecContext(ctx, s.q.insert, string(rec.Kind), rec.Tenant, rec.Scope, int64(rec.ID),
-		w, int64(rec.Parent), rec.KEK, rec.Created.UnixMicro())
-	if err != nil {
-		return envelope.Record{}, false, wrapErr("insert", err)
+	for range 3 {
+		stored, err := scanRecord(s.ex(ctx).QueryRowContext(ctx, s.q.insert, string(rec.Kind), rec.Tenant, rec.Scope, int64(rec.ID),
+			w, int64(rec.Parent), rec.KEK, rec.Created.UnixMicro()))
+		if err == nil {
+			return stored, true, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return envelope.Record{}, false, wrapErr("insert", err)
+		}
+		stored, err = s.Get(ctx, rec.KeyRef)
+		if !errors.Is(err, envelope.ErrNotFound) {
+			return stored, false, err
+		}
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return envelope.Record{}, false, wrapErr("insert", err)
-	}
-	stored, err := s.Get(ctx, rec.KeyRef)
-	if err != nil {
-		return envelope.Record{}, false, err
-	}
-	return stored, n == 1, nil
+	return envelope.Record{}, false, errors.New("sqlkeystore: insert: the row kept changing; try again")
 }
 
 // Replace implements envelope.KeyStore.

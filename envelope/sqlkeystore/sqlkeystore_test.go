@@ -8,8 +8,8 @@ import (
 
 	"github.com/fieldguard/pii"
 	"github.com/fieldguard/pii/envelope"
-	"github.com/fieldguard/pii/envelope/internal/keystoretest"
 	"github.com/fieldguard/pii/envelope/internal/testkp"
+	"github.com/fieldguard/pii/envelope/keystoretest"
 	"github.com/fieldguard/pii/envelope/sqlkeystore"
 	"github.com/fieldguard/pii/internal/testdb"
 	"github.com/stretchr/testify/require"
