@@ -10,8 +10,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/fieldguard/pii/piitest"
 	"github.com/fieldguard/pii/retention"
-	"github.com/fieldguard/pii/retention/internal/fakeclock"
 	"github.com/fieldguard/pii/retention/internal/storetest"
 )
 
@@ -76,7 +76,7 @@ func TestHoldPlacedDuringForgetIsHonoured(t *testing.T) {
 	ctx := context.Background()
 	ledger := &retention.MemoryLedger{}
 	sh := &shredder{}
-	m, err := retention.New(&retention.Options{Clock: fakeclock.New(day(2026, 1, 1)), LedgerKey: ledgerKey, Shredder: sh, Ledger: ledger})
+	m, err := retention.New(&retention.Options{Holds: retention.NewMemoryHolds(), Clock: piitest.NewClock(day(2026, 1, 1)), LedgerKey: ledgerKey, Shredder: sh, Ledger: ledger})
 	require.NoError(t, err)
 	ms, err := retention.NewMemoryStore(&Order{}, ledger)
 	require.NoError(t, err)
@@ -165,7 +165,7 @@ func TestPendingShredIsSealed(t *testing.T) {
 	holds := retention.NewMemoryHolds()
 	ledger := &retention.MemoryLedger{}
 	sh := &shredder{}
-	m, err := retention.New(&retention.Options{Clock: fakeclock.New(day(2026, 1, 1)), LedgerKey: ledgerKey, Shredder: sh, Ledger: ledger, Holds: holds})
+	m, err := retention.New(&retention.Options{Clock: piitest.NewClock(day(2026, 1, 1)), LedgerKey: ledgerKey, Shredder: sh, Ledger: ledger, Holds: holds})
 	require.NoError(t, err)
 	ms, err := retention.NewMemoryStore(&Order{}, ledger)
 	require.NoError(t, err)
@@ -227,7 +227,7 @@ func TestPendingShredIsSealed(t *testing.T) {
 		})
 	}
 	// Another Manager with another ledger key cannot open it either.
-	other, err := retention.New(&retention.Options{LedgerKey: []byte("another ledger key, 32 bytes...."), Shredder: sh, Holds: holds})
+	other, err := retention.New(&retention.Options{LedgerKey: []byte("another ledger key, 32 bytes...."), Shredder: sh, Holds: holds, Ledger: &retention.MemoryLedger{}})
 	require.NoError(t, err)
 	_, err = retention.NewSweeper(other, nil).Run(ctx)
 	require.ErrorContains(t, err, "pending shred does not open")
@@ -245,9 +245,9 @@ func TestPendingShredIsSealed(t *testing.T) {
 // TestNewRefusesUnsupportedOptions: CloseOnForget needs a SubjectCloser,
 // and a Shredder needs somewhere to keep pending shreds.
 func TestNewRefusesUnsupportedOptions(t *testing.T) {
-	_, err := retention.New(&retention.Options{LedgerKey: ledgerKey, Shredder: &shredder{}, CloseOnForget: true})
+	_, err := retention.New(&retention.Options{Holds: retention.NewMemoryHolds(), LedgerKey: ledgerKey, Shredder: &shredder{}, CloseOnForget: true})
 	require.ErrorContains(t, err, "CloseOnForget needs a Shredder with a CloseSubject method")
-	_, err = retention.New(&retention.Options{LedgerKey: ledgerKey, CloseOnForget: true})
+	_, err = retention.New(&retention.Options{Holds: retention.NewMemoryHolds(), LedgerKey: ledgerKey, CloseOnForget: true})
 	require.Error(t, err)
 	_, err = retention.New(&retention.Options{LedgerKey: ledgerKey, Shredder: &shredder{}, Holds: holdsOnly{}})
 	require.ErrorContains(t, err, "keeps no pending shreds")
@@ -285,7 +285,7 @@ func TestShredSurvivesFailureAfterCommit(t *testing.T) {
 		t.Run(map[bool]string{false: "sweep", true: "forget"}[viaForget], func(t *testing.T) {
 			ledger := &retention.MemoryLedger{}
 			sh := &failingShredder{fail: 1}
-			m, err := retention.New(&retention.Options{Clock: fakeclock.New(day(2026, 2, 1)), LedgerKey: ledgerKey, PseudonymKey: pseudonymKey,
+			m, err := retention.New(&retention.Options{Holds: retention.NewMemoryHolds(), Clock: piitest.NewClock(day(2026, 2, 1)), LedgerKey: ledgerKey, PseudonymKey: pseudonymKey,
 				Shredder: sh, Ledger: ledger})
 			require.NoError(t, err)
 			store, err := retention.NewMemoryStore(&Member{}, ledger)
@@ -322,7 +322,7 @@ func TestStoredTokensKeepTheKey(t *testing.T) {
 	ctx := context.Background()
 	ledger := &retention.MemoryLedger{}
 	sh := &shredder{}
-	m, err := retention.New(&retention.Options{Clock: fakeclock.New(day(2026, 2, 1)), LedgerKey: ledgerKey, Shredder: sh, Tokens: sh, Ledger: ledger})
+	m, err := retention.New(&retention.Options{Holds: retention.NewMemoryHolds(), Clock: piitest.NewClock(day(2026, 2, 1)), LedgerKey: ledgerKey, Shredder: sh, Tokens: sh, Ledger: ledger})
 	require.NoError(t, err)
 	store, err := retention.NewMemoryStore(&Ticket{}, ledger)
 	require.NoError(t, err)
@@ -368,7 +368,7 @@ func TestKeyEntriesGoToTheStoresLedger(t *testing.T) {
 	ctx := context.Background()
 	ledger := &retention.MemoryLedger{}
 	sh := &shredder{}
-	m, err := retention.New(&retention.Options{Clock: fakeclock.New(day(2026, 2, 1)), LedgerKey: ledgerKey, Shredder: sh})
+	m, err := retention.New(&retention.Options{Holds: retention.NewMemoryHolds(), Clock: piitest.NewClock(day(2026, 2, 1)), LedgerKey: ledgerKey, Shredder: sh})
 	require.NoError(t, err)
 	store, err := retention.NewMemoryStore(&Ticket{}, ledger)
 	require.NoError(t, err)
@@ -399,8 +399,8 @@ func TestSweepShredWaitsForDeferredValue(t *testing.T) {
 	require.NoError(t, pol.Set(retention.Scope{}, "Account2", "TaxID", retention.Policy{Min: mustDur("1y")}))
 	ledger := &retention.MemoryLedger{}
 	sh := &shredder{}
-	clock := fakeclock.New(day(2026, 2, 15))
-	m, err := retention.New(&retention.Options{Clock: clock, LedgerKey: ledgerKey, Shredder: sh, Ledger: ledger, Policies: pol})
+	clock := piitest.NewClock(day(2026, 2, 15))
+	m, err := retention.New(&retention.Options{Holds: retention.NewMemoryHolds(), Clock: clock, LedgerKey: ledgerKey, Shredder: sh, Ledger: ledger, Policies: pol})
 	require.NoError(t, err)
 	store, err := retention.NewMemoryStore(&Account2{}, ledger)
 	require.NoError(t, err)
@@ -428,7 +428,7 @@ func TestSweepShredWaitsForDeferredValue(t *testing.T) {
 // length, then the bytes).
 func TestLedgerHashFrozen(t *testing.T) {
 	// Test key: never hard-code keys in production.
-	m, err := retention.New(&retention.Options{LedgerKey: []byte("frozen ledger key, never use it!")})
+	m, err := retention.New(&retention.Options{Holds: retention.NewMemoryHolds(), LedgerKey: []byte("frozen ledger key, never use it!")})
 	require.NoError(t, err)
 	require.Equal(t, "c126e5f9261385187f91402607830d09", m.SubjectHash("acme", "c-42"))
 	require.Equal(t, "c0c0c456a430ecc26f92754312faf55e", m.RecordHash("acme", "Customer", "c-42"))
@@ -443,7 +443,7 @@ func TestReplayDoesNotShredPendingKeys(t *testing.T) {
 	sh := &shredder{}
 	pol := retention.NewPolicies()
 	require.NoError(t, pol.Set(retention.Scope{}, "Account2", "TaxID", retention.Policy{Min: mustDur("1y")}))
-	m, err := retention.New(&retention.Options{Clock: fakeclock.New(day(2026, 2, 15)), LedgerKey: ledgerKey, Shredder: sh, Ledger: ledger, Policies: pol})
+	m, err := retention.New(&retention.Options{Holds: retention.NewMemoryHolds(), Clock: piitest.NewClock(day(2026, 2, 15)), LedgerKey: ledgerKey, Shredder: sh, Ledger: ledger, Policies: pol})
 	require.NoError(t, err)
 	store, err := retention.NewMemoryStore(&Account2{}, ledger)
 	require.NoError(t, err)
@@ -473,7 +473,7 @@ func TestHeldValueKeepsTheKey(t *testing.T) {
 	ctx := context.Background()
 	ledger := &retention.MemoryLedger{}
 	sh := &shredder{}
-	m, err := retention.New(&retention.Options{Clock: fakeclock.New(day(2026, 2, 1)), LedgerKey: ledgerKey, Shredder: sh, Ledger: ledger})
+	m, err := retention.New(&retention.Options{Holds: retention.NewMemoryHolds(), Clock: piitest.NewClock(day(2026, 2, 1)), LedgerKey: ledgerKey, Shredder: sh, Ledger: ledger})
 	require.NoError(t, err)
 	store, err := retention.NewMemoryStore(&Ticket{}, ledger)
 	require.NoError(t, err)
@@ -507,7 +507,7 @@ func TestRunShredsEachKeyOnce(t *testing.T) {
 	holds := retention.NewMemoryHolds()
 	ledger := &retention.MemoryLedger{}
 	sh := &shredder{}
-	clock := fakeclock.New(day(2026, 2, 1))
+	clock := piitest.NewClock(day(2026, 2, 1))
 	m, err := retention.New(&retention.Options{Clock: clock, LedgerKey: ledgerKey, Shredder: sh, Ledger: ledger, Holds: holds})
 	require.NoError(t, err)
 	store, err := retention.NewMemoryStore(&Ticket{}, ledger)

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/fieldguard/pii/piitest"
 	"github.com/fieldguard/pii/retention"
-	"github.com/fieldguard/pii/retention/internal/fakeclock"
 )
 
 type Customer struct {
@@ -29,9 +29,9 @@ var (
 )
 
 func Example() {
-	clock := fakeclock.New(day(2026, 1, 1))
+	clock := piitest.NewClock(day(2026, 1, 1))
 	ledger := &retention.MemoryLedger{}
-	m, err := retention.New(&retention.Options{Clock: clock, LedgerKey: ledgerKey, Ledger: ledger})
+	m, err := retention.New(&retention.Options{Holds: retention.NewMemoryHolds(), Clock: clock, LedgerKey: ledgerKey, Ledger: ledger})
 	if err != nil {
 		panic(err)
 	}

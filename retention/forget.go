@@ -2,6 +2,7 @@ package retention
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"time"
@@ -73,6 +74,9 @@ func (m *Manager) forget(ctx context.Context, tenant, subject string, kind Pendi
 	now := m.clock.Now()
 	id := m.SubjectHash(tenant, subject)
 	shreds := m.shredder != nil || m.tokens != nil
+	if err := m.needLedger(m.registered()); err != nil {
+		return nil, err
+	}
 	if shreds && !resumed {
 		// Recorded first, so that a request interrupted half-way is
 		// completed by the next sweep.
@@ -150,26 +154,42 @@ func (m *Manager) forget(ctx context.Context, tenant, subject string, kind Pendi
 		keyEntry.Outcome, keyEntry.Reason = OutcomeApplied, m.shredText(kind)
 	}
 	rep.Entries = append(rep.Entries, keyEntry)
-	if l, ok := m.ledgerOf(stores); ok {
-		if err := l.Append(ctx, keyEntry); err != nil {
-			return rep, err
-		}
+	l, err := m.ledgerOf(stores)
+	if err != nil {
+		return rep, err
+	}
+	if err := l.Append(ctx, keyEntry); err != nil {
+		return rep, err
 	}
 	return rep, nil
 }
 
-// ledgerOf finds a Ledger for entries that belong to no record: the first
-// store that is also a Ledger, or exposes one.
-func (m *Manager) ledgerOf(stores []Store) (Ledger, bool) {
+// errNoLedger is returned when a key shred's entry, which belongs to no
+// record, has no ledger to go to.
+var errNoLedger = errors.New("retention: no ledger for key-shred entries: set Options.Ledger (sqlstore.NewLedger(db, nil) in your database, or &retention.MemoryLedger{} explicitly) or register a store whose Ledger() returns one")
+
+// ledgerOf finds a Ledger for entries that belong to no record:
+// Options.Ledger, or the first registered store that exposes one.
+func (m *Manager) ledgerOf(stores []Store) (Ledger, error) {
 	if m.ledger != nil {
-		return m.ledger, true
+		return m.ledger, nil
 	}
 	for _, st := range stores {
 		if l, ok := st.(interface{ Ledger() Ledger }); ok && l.Ledger() != nil {
-			return l.Ledger(), true
+			return l.Ledger(), nil
 		}
 	}
-	return nil, false
+	return nil, errNoLedger
+}
+
+// needLedger fails, before anything changes, when a key may be shredded
+// and its ledger entry would have nowhere to go.
+func (m *Manager) needLedger(stores []Store) error {
+	if m.shredder == nil && m.tokens == nil {
+		return nil
+	}
+	_, err := m.ledgerOf(stores)
+	return err
 }
 
 func (m *Manager) forgetRecord(b *batch, rec Record, subject string, holds holdSet, rep *ForgetReport, kind PendingKind, resumed bool) error {

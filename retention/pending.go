@@ -329,10 +329,12 @@ func (m *Manager) completePending(ctx context.Context, onAction func(Entry), st 
 				}
 				e := Entry{Subject: p.ID, Action: ActionShred, Policy: policyPendingShred, Outcome: OutcomeApplied,
 					Reason: "pending shred completed: nothing under the key must be kept any longer; " + m.shredText(p.Kind), At: now}
-				if l, ok := m.ledgerOf(m.registered()); ok {
-					if err := l.Append(ctx, e); err != nil {
-						return err
-					}
+				l, err := m.ledgerOf(m.registered())
+				if err != nil {
+					return err
+				}
+				if err := l.Append(ctx, e); err != nil {
+					return err
 				}
 				entries = []Entry{e}
 				st.KeysShredded++

@@ -28,13 +28,6 @@ var (
 	ErrBlocked = fmt.Errorf("retention: value is blocked, readable by the auditor role only: %w", ErrExpired)
 )
 
-// Clock tells the time. Tests drive retention with a fake one.
-type Clock interface{ Now() time.Time }
-
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
-
 // Shredder destroys a data subject's keys, making every value encrypted
 // under them unreadable everywhere, backups included; values sealed for the
 // subject afterwards use a new key generation, so a returning customer is
@@ -58,8 +51,9 @@ type TokenDeleter interface {
 
 // Options configure a [Manager]. LedgerKey is required.
 type Options struct {
-	// Clock defaults to the system clock.
-	Clock Clock
+	// Clock tells the time; nil means the system clock. Tests pass
+	// piitest.NewClock to move time by hand.
+	Clock pii.Clock
 	// Policies holds overrides of the tag policies; nil means none.
 	Policies *Policies
 	// LedgerKey keys the HMAC that turns (tenant, subject) and (tenant,
@@ -89,9 +83,14 @@ type Options struct {
 	// key shredded by Forget) and is what Replay reads by default. Stores
 	// append their own entries in the same transaction as their changes, so
 	// point both at the same ledger. Nil means the first registered store
-	// that has a Ledger() method.
+	// that has a Ledger() method returning a non-nil Ledger; when there is
+	// none, Forget and sweeps that may shred a key fail before changing
+	// anything rather than drop the entries.
 	Ledger Ledger
-	// Holds stores legal holds; nil means an in-memory set (see [NewMemoryHolds]).
+	// Holds stores legal holds (and, unless Pending is set, pending key
+	// shreds). Required: pass sqlstore.NewHolds(db, nil) to keep them in
+	// your database, or [NewMemoryHolds] for holds that die with the
+	// process.
 	Holds Holds
 	// Pending keeps the key shreds that wait for kept values to lapse
 	// (see [PendingShreds]). Nil means Holds, which must then implement
@@ -114,7 +113,7 @@ type Options struct {
 // one record, read-time checks, legal holds, erasure requests ([Manager.Forget]),
 // sweeps ([Sweeper]) and ledger replay. It is safe for concurrent use.
 type Manager struct {
-	clock        Clock
+	clock        pii.Clock
 	policies     *Policies
 	keys         *keys // behind a pointer so %v of a Manager prints no key bytes
 	actor        *actor
@@ -155,8 +154,11 @@ func New(opts *Options) (*Manager, error) {
 	if opts.PseudonymKey != nil && len(opts.PseudonymKey) < 16 {
 		return nil, errors.New("retention: Options.PseudonymKey must be at least 16 bytes")
 	}
+	if opts.Holds == nil {
+		return nil, errors.New("retention: Options.Holds is nil: pass sqlstore.NewHolds(db, nil) to keep legal holds and pending shreds in your database, or retention.NewMemoryHolds() for holds that die with the process")
+	}
 	m := &Manager{
-		clock:        opts.Clock,
+		clock:        pii.ClockOr(opts.Clock),
 		policies:     opts.Policies,
 		keys:         &keys{ledger: append([]byte(nil), opts.LedgerKey...)},
 		actor:        &actor{pseudonymKey: append([]byte(nil), opts.PseudonymKey...), redaction: opts.Redaction},
@@ -169,17 +171,11 @@ func New(opts *Options) (*Manager, error) {
 		created:      opts.Created,
 		types:        map[reflect.Type]*typeInfo{},
 	}
-	if m.clock == nil {
-		m.clock = systemClock{}
-	}
 	if m.actor.redaction == "" {
 		m.actor.redaction = "[REDACTED]"
 	}
 	if m.auditor == "" {
 		m.auditor = "auditor"
-	}
-	if m.holds == nil {
-		m.holds = NewMemoryHolds()
 	}
 	m.pending = opts.Pending
 	if m.pending == nil {

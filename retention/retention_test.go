@@ -13,8 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fieldguard/pii"
+	"github.com/fieldguard/pii/piitest"
 	"github.com/fieldguard/pii/retention"
-	"github.com/fieldguard/pii/retention/internal/fakeclock"
 )
 
 type Member struct {
@@ -68,7 +68,7 @@ func (s *shredder) Calls() []string {
 
 type env struct {
 	m      *retention.Manager
-	clock  *fakeclock.Clock
+	clock  *piitest.Clock
 	store  *retention.MemoryStore
 	ledger *retention.MemoryLedger
 	shred  *shredder
@@ -76,9 +76,9 @@ type env struct {
 
 func newEnv(t *testing.T, now time.Time, pol *retention.Policies) *env {
 	t.Helper()
-	e := &env{clock: fakeclock.New(now), ledger: &retention.MemoryLedger{}, shred: &shredder{}}
+	e := &env{clock: piitest.NewClock(now), ledger: &retention.MemoryLedger{}, shred: &shredder{}}
 	var err error
-	e.m, err = retention.New(&retention.Options{Clock: e.clock, LedgerKey: ledgerKey, PseudonymKey: pseudonymKey,
+	e.m, err = retention.New(&retention.Options{Holds: retention.NewMemoryHolds(), Clock: e.clock, LedgerKey: ledgerKey, PseudonymKey: pseudonymKey,
 		Shredder: e.shred, Tokens: e.shred, Ledger: e.ledger, Policies: pol,
 		Jurisdiction: func(ptr any) string {
 			if m, ok := ptr.(*Member); ok {
@@ -287,6 +287,7 @@ func TestRegisterRefusesUnworkablePolicies(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			opts := tt.opts
 			opts.LedgerKey = ledgerKey
+			opts.Holds = retention.NewMemoryHolds()
 			if tt.pol != nil {
 				opts.Policies = retention.NewPolicies()
 				tt.pol(opts.Policies)
@@ -300,7 +301,7 @@ func TestRegisterRefusesUnworkablePolicies(t *testing.T) {
 			require.True(t, strings.HasPrefix(err.Error(), "retention: "))
 		})
 	}
-	_, err := retention.New(&retention.Options{LedgerKey: []byte("short")})
+	_, err := retention.New(&retention.Options{Holds: retention.NewMemoryHolds(), LedgerKey: []byte("short")})
 	require.Error(t, err)
 	pol := retention.NewPolicies()
 	require.Error(t, pol.Set(retention.Scope{}, "T", "F", retention.Policy{}))
@@ -597,7 +598,7 @@ func TestForgetDeletesAndShreds(t *testing.T) {
 	}
 	ledger := &retention.MemoryLedger{}
 	sh := &shredder{}
-	m, err := retention.New(&retention.Options{Clock: fakeclock.New(day(2024, 1, 1)), LedgerKey: ledgerKey, PseudonymKey: pseudonymKey,
+	m, err := retention.New(&retention.Options{Holds: retention.NewMemoryHolds(), Clock: piitest.NewClock(day(2024, 1, 1)), LedgerKey: ledgerKey, PseudonymKey: pseudonymKey,
 		Shredder: sh, Tokens: sh, Ledger: ledger})
 	require.NoError(t, err)
 	store, err := retention.NewMemoryStore(&Lead{}, ledger)

@@ -104,6 +104,9 @@ func (sw *Sweeper) settlePending(ctx context.Context, st *Stats, done shredSet) 
 	if sw.opts.DryRun {
 		return nil
 	}
+	if err := sw.m.needLedger(sw.m.registered()); err != nil {
+		return err
+	}
 	return sw.m.completePending(ctx, sw.opts.OnAction, st, done)
 }
 
@@ -150,6 +153,11 @@ func (m *Manager) cutoffs(s *pii.Schema, now time.Time) []Cutoff {
 // run sweeps the stores for which sel returns true, with the query it gives.
 func (sw *Sweeper) run(ctx context.Context, done shredSet, sel func(Store) (Query, bool)) (Stats, error) {
 	m := sw.m
+	if !sw.opts.DryRun {
+		if err := m.needLedger(m.registered()); err != nil {
+			return Stats{}, err
+		}
+	}
 	now := m.clock.Now()
 	start := time.Now()
 	var total Stats
@@ -397,10 +405,12 @@ func (sw *Sweeper) settle(ctx context.Context, b *batch, done shredSet) error {
 			b.shredsPending++
 		}
 		if !sw.opts.DryRun {
-			if l, ok := m.ledgerOf(m.registered()); ok {
-				if err := l.Append(ctx, e); err != nil {
-					return err
-				}
+			l, err := m.ledgerOf(m.registered())
+			if err != nil {
+				return err
+			}
+			if err := l.Append(ctx, e); err != nil {
+				return err
 			}
 		}
 		b.keyEntries = append(b.keyEntries, e)

@@ -147,7 +147,7 @@ func (w *world) open(ctx context.Context) (a *app, err error) {
 	if err != nil {
 		return nil, err
 	}
-	a.mgr, err = retention.New(&retention.Options{
+	a.mgr, err = retention.New(&retention.Options{Holds: retention.NewMemoryHolds(),
 		Clock: fixedClock{}, LedgerKey: ledgerKey,
 		Shredder: a.sealer, Tokens: a.tokens, Ledger: table.Ledger(),
 	})

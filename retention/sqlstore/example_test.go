@@ -49,7 +49,7 @@ func Example() {
 		panic(err)
 	}
 	// Test key: never hard-code keys in production.
-	m, err := retention.New(&retention.Options{Clock: fixedClock(now), LedgerKey: []byte("example ledger key, not for prod"), Ledger: table.Ledger()})
+	m, err := retention.New(&retention.Options{Holds: retention.NewMemoryHolds(), Clock: fixedClock(now), LedgerKey: []byte("example ledger key, not for prod"), Ledger: table.Ledger()})
 	if err != nil {
 		panic(err)
 	}

@@ -11,8 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fieldguard/pii/internal/testdb"
+	"github.com/fieldguard/pii/piitest"
 	"github.com/fieldguard/pii/retention"
-	"github.com/fieldguard/pii/retention/internal/fakeclock"
 	"github.com/fieldguard/pii/retention/internal/storetest"
 	"github.com/fieldguard/pii/retention/sqlstore"
 )
@@ -164,7 +164,7 @@ func TestSchemaQualifiedNames(t *testing.T) {
 			holds, err := sqlstore.NewHolds(ctx, db, opts)
 			require.NoError(t, err)
 			rec := &recorder{}
-			m, err := retention.New(&retention.Options{Clock: fakeclock.New(tenantNow), LedgerKey: ledgerKey, PseudonymKey: pseudonymKey,
+			m, err := retention.New(&retention.Options{Clock: piitest.NewClock(tenantNow), LedgerKey: ledgerKey, PseudonymKey: pseudonymKey,
 				Shredder: rec, Tokens: rec, Holds: holds, Ledger: tbl.Ledger()})
 			require.NoError(t, err)
 			require.NoError(t, m.Register(tbl))

@@ -17,9 +17,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fieldguard/pii/internal/testdb"
+	"github.com/fieldguard/pii/piitest"
 	"github.com/fieldguard/pii/retention"
 	"github.com/fieldguard/pii/retention/internal/benchdata"
-	"github.com/fieldguard/pii/retention/internal/fakeclock"
 	"github.com/fieldguard/pii/retention/sqlstore"
 )
 
@@ -76,7 +76,7 @@ func manager(ctx context.Context, db *sql.DB) (*retention.Manager, *sqlstore.Tab
 		return nil, nil, err
 	}
 	m, err := retention.New(&retention.Options{
-		Clock: fakeclock.New(benchdata.Now), LedgerKey: benchdata.LedgerKey, PseudonymKey: benchdata.PseudonymKey,
+		Clock: piitest.NewClock(benchdata.Now), LedgerKey: benchdata.LedgerKey, PseudonymKey: benchdata.PseudonymKey,
 		Holds: holds, Ledger: tbl.Ledger(),
 	})
 	if err != nil {

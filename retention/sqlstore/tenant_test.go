@@ -10,8 +10,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/fieldguard/pii/piitest"
 	"github.com/fieldguard/pii/retention"
-	"github.com/fieldguard/pii/retention/internal/fakeclock"
 	"github.com/fieldguard/pii/retention/internal/storetest"
 )
 
@@ -94,7 +94,7 @@ func newTenantEnv(t *testing.T, kind storetest.Kind, dueNorth, dueSouth bool) *t
 	t.Helper()
 	e := &tenantEnv{Env: storetest.Open(t, kind, clientTable), rec: &recorder{}}
 	var err error
-	e.m, err = retention.New(&retention.Options{Clock: fakeclock.New(tenantNow), LedgerKey: ledgerKey, PseudonymKey: pseudonymKey,
+	e.m, err = retention.New(&retention.Options{Clock: piitest.NewClock(tenantNow), LedgerKey: ledgerKey, PseudonymKey: pseudonymKey,
 		Shredder: e.rec, Tokens: e.rec, Ledger: e.Ledger, Holds: e.Holds})
 	require.NoError(t, err)
 	require.NoError(t, e.m.Register(e.Stores...))
@@ -293,7 +293,7 @@ func TestReplayIsTenantScoped(t *testing.T) {
 }
 
 func TestLedgerHashCoversTenant(t *testing.T) {
-	m, err := retention.New(&retention.Options{LedgerKey: ledgerKey})
+	m, err := retention.New(&retention.Options{Holds: retention.NewMemoryHolds(), LedgerKey: ledgerKey})
 	require.NoError(t, err)
 	distinct := []string{
 		m.SubjectHash("north", "c-001"), m.SubjectHash("south", "c-001"), m.SubjectHash("", "c-001"),
@@ -312,7 +312,7 @@ func TestLedgerHashCoversTenant(t *testing.T) {
 		seen[h] = true
 	}
 	require.Equal(t, m.SubjectHash("north", "c-001"), distinct[0], "deterministic")
-	other, err := retention.New(&retention.Options{LedgerKey: []byte("another ledger key, 32 bytes...")})
+	other, err := retention.New(&retention.Options{Holds: retention.NewMemoryHolds(), LedgerKey: []byte("another ledger key, 32 bytes...")})
 	require.NoError(t, err)
 	require.NotEqual(t, distinct[0], other.SubjectHash("north", "c-001"), "keyed")
 }
@@ -360,7 +360,7 @@ func TestTenantlessTypeBelongsToEmptyTenant(t *testing.T) {
 		t.Run(string(kind), func(t *testing.T) {
 			ctx := context.Background()
 			e := storetest.Open(t, kind, visitTable)
-			m, err := retention.New(&retention.Options{Clock: fakeclock.New(tenantNow), LedgerKey: ledgerKey, Ledger: e.Ledger, Holds: e.Holds})
+			m, err := retention.New(&retention.Options{Clock: piitest.NewClock(tenantNow), LedgerKey: ledgerKey, Ledger: e.Ledger, Holds: e.Holds})
 			require.NoError(t, err)
 			require.NoError(t, m.Register(e.Stores...))
 			e.Put(t, 0, &Visit{ID: 1, Subject: "s-1", IP: "198.51.100.7", CreatedAt: tenantNow}, tenantNow)

@@ -19,7 +19,7 @@ var (
 )
 
 func TestReadCheckFitsEnvelope(t *testing.T) {
-	m, err := retention.New(&retention.Options{LedgerKey: make([]byte, 32)})
+	m, err := retention.New(&retention.Options{Holds: retention.NewMemoryHolds(), LedgerKey: make([]byte, 32)})
 	require.NoError(t, err)
 	opts := envelope.Options{ReadCheck: m.ReadCheck}
 	require.NotNil(t, opts.ReadCheck)

@@ -10,8 +10,8 @@ import (
 
 	"github.com/fieldguard/pii/envelope"
 	"github.com/fieldguard/pii/keyprovider/local"
+	"github.com/fieldguard/pii/piitest"
 	"github.com/fieldguard/pii/retention"
-	"github.com/fieldguard/pii/retention/internal/fakeclock"
 	"github.com/fieldguard/pii/retention/internal/storetest"
 )
 
@@ -47,7 +47,7 @@ func TestShredNeverDestroysWhatMustBeKept(t *testing.T) {
 			ctx := context.Background()
 			env := storetest.Open(t, kind, storetest.CustomerTable, storetest.InvoiceTable)
 			sealer := newSealer(t)
-			clock := fakeclock.New(day0)
+			clock := piitest.NewClock(day0)
 			m, err := retention.New(&retention.Options{Clock: clock, LedgerKey: ledgerKey, Shredder: sealer,
 				Ledger: env.Ledger, Holds: env.Holds})
 			require.NoError(t, err)
@@ -141,7 +141,7 @@ func TestForgetClosesOnlyWhenAsked(t *testing.T) {
 			ctx := context.Background()
 			env := storetest.Open(t, storetest.Memory, storetest.CustomerTable)
 			sealer := newSealer(t)
-			m, err := retention.New(&retention.Options{Clock: fakeclock.New(day0), LedgerKey: ledgerKey, Shredder: sealer,
+			m, err := retention.New(&retention.Options{Clock: piitest.NewClock(day0), LedgerKey: ledgerKey, Shredder: sealer,
 				Ledger: env.Ledger, Holds: env.Holds, CloseOnForget: close})
 			require.NoError(t, err)
 			require.NoError(t, m.Register(env.Stores...))

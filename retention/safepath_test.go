@@ -1,0 +1,51 @@
+package retention_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/fieldguard/pii/piitest"
+	"github.com/fieldguard/pii/retention"
+)
+
+// TestNewRequiresHolds: nil Holds is an error that says what to pass, not a
+// quiet in-memory set that forgets legal holds on restart.
+func TestNewRequiresHolds(t *testing.T) {
+	_, err := retention.New(&retention.Options{LedgerKey: ledgerKey})
+	require.ErrorContains(t, err, "Options.Holds is nil")
+	require.ErrorContains(t, err, "sqlstore.NewHolds")
+	require.ErrorContains(t, err, "retention.NewMemoryHolds()")
+}
+
+// TestShredWithoutLedgerFailsFirst: a Manager that may shred a key but has
+// no ledger for the shred's entry fails before it changes anything.
+func TestShredWithoutLedgerFailsFirst(t *testing.T) {
+	type Acct struct {
+		ID    string `pii:"subject"`
+		Email string `pii:"email,encrypt,retain=1y,then=shred"`
+	}
+	ctx := context.Background()
+	for _, op := range []string{"forget", "sweep"} {
+		t.Run(op, func(t *testing.T) {
+			sh := &shredder{}
+			clock := piitest.NewClock(day(2026, 1, 1))
+			m, err := retention.New(&retention.Options{Clock: clock, LedgerKey: ledgerKey, Shredder: sh, Holds: retention.NewMemoryHolds()})
+			require.NoError(t, err)
+			st, err := retention.NewMemoryStore(&Acct{}, nil)
+			require.NoError(t, err)
+			require.NoError(t, st.Put(&Acct{ID: "s1", Email: "ciphertext"}, day(2024, 1, 1)))
+			require.NoError(t, m.Register(st))
+			if op == "forget" {
+				_, err = m.Forget(ctx, "", "s1")
+			} else {
+				_, err = retention.NewSweeper(m, nil).Run(ctx)
+			}
+			require.ErrorContains(t, err, "no ledger for key-shred entries")
+			require.ErrorContains(t, err, "Options.Ledger")
+			require.Empty(t, sh.Calls())
+			require.Equal(t, "ciphertext", st.Get("", "s1").(*Acct).Email)
+		})
+	}
+}
