@@ -67,7 +67,7 @@ func (s *Sealer) nextDEK(ctx context.Context, sr scopeRef, e *dekEntry, now int6
 		if wm, _, err = s.watermark(ctx, sr.tenant, scope); err != nil {
 			return nil, false, err
 		}
-		if wm >= ClosedWatermark {
+		if wm >= closedWatermark {
 			return nil, false, ErrShredded
 		}
 	}
@@ -148,7 +148,7 @@ func (s *Sealer) createDEK(ctx context.Context, sr scopeRef, scope string, id ui
 	}
 	if id <= wm {
 		ne.key.wipe()
-		if wm >= ClosedWatermark {
+		if wm >= closedWatermark {
 			return nil, ErrShredded
 		}
 		return nil, errRetry

@@ -41,7 +41,7 @@
 // keys of each field are derived with HKDF-SHA256 (so lookups survive
 // branch key rotation).
 //
-// All wrapped keys live in a KeyStore (MemoryStore, or sqlkeystore.Store
+// All wrapped keys live in a KeyStore (NewMemoryStore, or sqlkeystore.Store
 // on SQLite or PostgreSQL). Every row a KeyStore returns is checked
 // against what was asked (kind, tenant, scope and id; for Latest, an id
 // never below one already used), and the associated data of every unwrap
@@ -148,7 +148,7 @@
 // generation, a DEK with an id above the watermark, so a returning
 // customer is served (and a retention shred of old data does not lock a
 // subject out). CloseSubject also refuses new values: it records the
-// tombstone at ClosedWatermark, and sealing for the subject fails with
+// tombstone at the largest DEK id, and sealing for the subject fails with
 // ErrShredded from then on. Tombstones are ordinary KeyStore records
 // (KindTombstone), so neither needs a schema change.
 //
@@ -229,8 +229,9 @@
 // missing, disabled or destroyed),
 // ErrShredded, ErrNotSealed (Open of plaintext), ErrUnknownVersion,
 // ErrEmptySubject, KeyStore errors ErrNotFound and ErrConflict, ErrLimit,
-// ErrUnsupported, and key provider classes (errors.Is(err,
-// keyprovider.ErrUnavailable)). A cancelled context fails every call with
+// errors.ErrUnsupported (ForgetSubject in inline mode; encrypt=det, index,
+// rotation and rewraps in inline mode without a Store), and key provider
+// classes (errors.Is(err, keyprovider.ErrUnavailable)). A cancelled context fails every call with
 // ctx.Err(), cache hits included. BlindIndex and LookupDeterministic of a
 // field without the index or encrypt=det option are errors. Seal and Open
 // wrap errors in *FieldError, which names the type, the field path and

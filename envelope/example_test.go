@@ -33,11 +33,52 @@ func exampleKMS() (*local.Provider, func()) {
 }
 
 func Example() {
+	type Customer struct {
+		Tenant string `pii:"tenant"`
+		ID     string `pii:"subject"`
+		Email  string `pii:"email,encrypt"`
+		Name   string `pii:"name,encrypt"`
+		Plan   string `pii:"-"`
+	}
+	kp, done := exampleKMS()
+	defer done()
+	ctx := context.Background()
+	// Keys in memory for the example: sqlkeystore.New(db, nil) keeps them
+	// in your database.
+	s, err := envelope.New(kp, &envelope.Options{Store: envelope.NewMemoryStore()})
+	if err != nil {
+		log.Fatal(err)
+	}
+	c := &Customer{Tenant: "acme", ID: "c-42", Email: "alice@example.com", Name: "Alice Liddell", Plan: "gold"}
+	if err := s.Seal(ctx, c); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(c.Email[:5], envelope.IsSealed(c.Name), c.Plan)
+	sealedEmail := c.Email
+
+	if err := s.Open(ctx, c); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(c.Email, "/", c.Name)
+
+	// A sealed value copied into another customer's record does not open.
+	other := &Customer{Tenant: "acme", ID: "c-43", Email: sealedEmail}
+	err = s.Open(ctx, other)
+	fmt.Println(errors.Is(err, envelope.ErrDecrypt))
+	// Output:
+	// pii1. true gold
+	// alice@example.com / Alice Liddell
+	// true
+}
+
+// Example_bytes encrypts one value with the byte-level API, which Seal and
+// Open use for each field: the Binding says what the value is bound to.
+func Example_bytes() {
 	kp, done := exampleKMS()
 	defer done()
 	ctx := context.Background()
 
-	s, err := envelope.New(kp, &envelope.Options{Store: envelope.NewMemoryStore()}) // keyring mode on an in-memory KeyStore
+	s, err := envelope.New(kp, &envelope.Options{Store: envelope.NewMemoryStore()})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -29,17 +29,17 @@ const (
 	// KindTombstone marks a forgotten scope; Wrapped is empty. Its ID is
 	// the highest DEK id the Forget that wrote it shredded (0 when none).
 	// A scope's tombstones form a history; the one with the highest ID
-	// (Latest) is the current watermark. DEK ids at or below it are shredded for good, and new
-	// DEKs of the scope take ids above it (a new key generation). A
-	// tombstone at ClosedWatermark closes the scope: no new DEK is ever
-	// made for it (Sealer.CloseSubject).
+	// (Latest) is the current watermark. DEK ids at or below it are
+	// shredded for good, and new DEKs of the scope take ids above it (a new
+	// key generation). A tombstone at the largest DEK id (2^24-1) closes
+	// the scope: no new DEK is ever made for it (Sealer.CloseSubject).
 	KindTombstone Kind = "tombstone"
 )
 
-// ClosedWatermark is the tombstone ID that closes a scope: it is the
+// closedWatermark is the tombstone ID that closes a scope: it is the
 // largest DEK id a ciphertext can name, so every id is shredded and no
 // id is left for a new key generation.
-const ClosedWatermark uint32 = format.MaxDEKID
+const closedWatermark uint32 = format.MaxDEKID
 
 // KeyRef names one record.
 type KeyRef struct {
@@ -61,7 +61,7 @@ type Record struct {
 
 // KeyStore keeps wrapped keys. Implementations must be safe for concurrent
 // use by several processes: Insert is insert-if-absent, Replace is
-// compare-and-swap. MemoryStore and sqlkeystore.Store implement it;
+// compare-and-swap. NewMemoryStore and sqlkeystore.Store implement it;
 // envelope/keystoretest is the conformance suite.
 type KeyStore interface {
 	// Get returns the record ref names, or ErrNotFound.
@@ -88,26 +88,26 @@ type KeyStore interface {
 	List(ctx context.Context, kind Kind, after KeyRef, limit int) ([]Record, error)
 }
 
-// MemoryStore is an in-memory KeyStore for tests, examples and
-// single-process use: its keys are lost when the process exits, and with
-// them every value sealed under them.
-type MemoryStore struct {
+// memoryStore is the KeyStore NewMemoryStore returns.
+type memoryStore struct {
 	mu   sync.Mutex
 	recs map[KeyRef]Record
 }
 
-var _ KeyStore = (*MemoryStore)(nil)
+var _ KeyStore = (*memoryStore)(nil)
 
-// NewMemoryStore returns an empty MemoryStore.
-func NewMemoryStore() *MemoryStore { return &MemoryStore{recs: map[KeyRef]Record{}} }
+// NewMemoryStore returns an empty in-memory KeyStore, for tests, examples
+// and single-process use: its keys are lost when the process exits, and
+// with them every value sealed under them. It is safe for concurrent use
+// and passes envelope/keystoretest.
+func NewMemoryStore() KeyStore { return &memoryStore{recs: map[KeyRef]Record{}} }
 
 func cloneRecord(r Record) Record {
 	r.Wrapped = bytes.Clone(r.Wrapped)
 	return r
 }
 
-// Get implements KeyStore.
-func (m *MemoryStore) Get(ctx context.Context, ref KeyRef) (Record, error) {
+func (m *memoryStore) Get(ctx context.Context, ref KeyRef) (Record, error) {
 	if err := ctx.Err(); err != nil {
 		return Record{}, err
 	}
@@ -120,8 +120,7 @@ func (m *MemoryStore) Get(ctx context.Context, ref KeyRef) (Record, error) {
 	return cloneRecord(r), nil
 }
 
-// Latest implements KeyStore.
-func (m *MemoryStore) Latest(ctx context.Context, kind Kind, tenant, scope string) (Record, error) {
+func (m *memoryStore) Latest(ctx context.Context, kind Kind, tenant, scope string) (Record, error) {
 	if err := ctx.Err(); err != nil {
 		return Record{}, err
 	}
@@ -140,8 +139,7 @@ func (m *MemoryStore) Latest(ctx context.Context, kind Kind, tenant, scope strin
 	return cloneRecord(best), nil
 }
 
-// Insert implements KeyStore.
-func (m *MemoryStore) Insert(ctx context.Context, rec Record) (Record, bool, error) {
+func (m *memoryStore) Insert(ctx context.Context, rec Record) (Record, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return Record{}, false, err
 	}
@@ -156,8 +154,7 @@ func (m *MemoryStore) Insert(ctx context.Context, rec Record) (Record, bool, err
 	return cloneRecord(rec), true, nil
 }
 
-// Replace implements KeyStore.
-func (m *MemoryStore) Replace(ctx context.Context, old, rec Record) error {
+func (m *memoryStore) Replace(ctx context.Context, old, rec Record) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -176,8 +173,7 @@ func (m *MemoryStore) Replace(ctx context.Context, old, rec Record) error {
 	return nil
 }
 
-// Forget implements KeyStore.
-func (m *MemoryStore) Forget(ctx context.Context, tenant, scope string) (int, error) {
+func (m *memoryStore) Forget(ctx context.Context, tenant, scope string) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
@@ -199,8 +195,7 @@ func (m *MemoryStore) Forget(ctx context.Context, tenant, scope string) (int, er
 	return n, nil
 }
 
-// List implements KeyStore.
-func (m *MemoryStore) List(ctx context.Context, kind Kind, after KeyRef, limit int) ([]Record, error) {
+func (m *memoryStore) List(ctx context.Context, kind Kind, after KeyRef, limit int) ([]Record, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

@@ -88,7 +88,7 @@ func dekIDOf(t *testing.T, ct string) uint32 {
 // subject, with a value sealed under each.
 type rowWorld struct {
 	kp    keyprovider.KeyProvider
-	store *envelope.MemoryStore
+	store envelope.KeyStore
 	ct    map[string]string // by name
 	b     map[string]envelope.Binding
 }

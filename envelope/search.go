@@ -370,9 +370,9 @@ func (s *Sealer) ForgetSubject(ctx context.Context, tenant, subject string) erro
 // CloseSubject is ForgetSubject that also refuses new values: from then
 // on, sealing a value of the subject fails with ErrShredded, persistently
 // and in every process sharing the KeyStore (within Cache.MaxAge, as for
-// ForgetSubject). It records the tombstone at ClosedWatermark, the highest
-// DEK id, so no id is left for a new key generation; the KeyStore schema
-// is unchanged. There is no way to reopen a closed subject.
+// ForgetSubject). It records the tombstone at the largest DEK id
+// (2^24-1), so no id is left for a new key generation; the KeyStore
+// schema is unchanged. There is no way to reopen a closed subject.
 func (s *Sealer) CloseSubject(ctx context.Context, tenant, subject string) error {
 	return s.forget(ctx, "CloseSubject", tenant, subject, true)
 }
@@ -393,7 +393,7 @@ func (s *Sealer) forget(ctx context.Context, op, tenant, subject string, closed 
 		// The closing tombstone goes first: a writer racing us sees it in
 		// its check after inserting a DEK and refuses.
 		_, _, err = s.store.Insert(ctx, Record{
-			KeyRef:  KeyRef{Kind: KindTombstone, Tenant: tenant, Scope: scope, ID: ClosedWatermark},
+			KeyRef:  KeyRef{Kind: KindTombstone, Tenant: tenant, Scope: scope, ID: closedWatermark},
 			Wrapped: []byte{}, Created: s.now(),
 		})
 	}

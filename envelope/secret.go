@@ -48,6 +48,5 @@ func (noPrint) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"
 
 func (*Sealer) Format(f fmt.State, _ rune)   { f.Write([]byte("envelope.Sealer" + redacted)) }
 func (*Sealer) GoString() string             { return "envelope.Sealer" + redacted }
-func (*Sealer) String() string               { return "envelope.Sealer" + redacted }
 func (*Sealer) LogValue() slog.Value         { return slog.StringValue("envelope.Sealer" + redacted) }
 func (*Sealer) MarshalJSON() ([]byte, error) { return []byte(`"envelope.Sealer` + redacted + `"`), nil }

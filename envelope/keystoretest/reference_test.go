@@ -37,7 +37,7 @@ type flaws struct {
 }
 
 // refStore is a correct in-memory KeyStore, unless its flaws say
-// otherwise. It is written apart from envelope.MemoryStore so that the
+// otherwise. It is written apart from envelope.NewMemoryStore so that the
 // suite is tested against something it was not written around.
 type refStore struct {
 	f    flaws

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/fieldguard/pii"
 	"github.com/fieldguard/pii/envelope"
 	"github.com/fieldguard/pii/envelope/sqlkeystore"
 	"github.com/fieldguard/pii/keyprovider/local"
@@ -35,7 +36,7 @@ func Example() {
 	}
 	defer db.Close()
 	ctx := context.Background()
-	store, err := sqlkeystore.New(db, &sqlkeystore.Options{Dialect: sqlkeystore.SQLite})
+	store, err := sqlkeystore.New(db, nil) // the dialect is read from the driver
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -43,13 +44,16 @@ func Example() {
 		log.Fatal(err)
 	}
 
-	b := envelope.Binding{Tenant: "acme", Type: "Customer", Field: "Email", Record: "c-1", Subject: "alice"}
+	type Customer struct {
+		ID    string `pii:"subject"`
+		Email string `pii:"email,encrypt"`
+	}
 	writer, err := envelope.New(kp, &envelope.Options{Store: store})
 	if err != nil {
 		log.Fatal(err)
 	}
-	ct, err := writer.EncryptString(ctx, "alice@example.com", b)
-	if err != nil {
+	c := &Customer{ID: "alice", Email: "alice@example.com"}
+	if err := writer.Seal(ctx, c); err != nil {
 		log.Fatal(err)
 	}
 	// Another process (here: another Sealer) on the same table opens it.
@@ -57,10 +61,86 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	pt, err := reader.DecryptString(ctx, ct, b)
+	if err := reader.Open(ctx, c); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(c.Email)
+	// Output: alice@example.com
+}
+
+// Example_transaction seals a new customer in the transaction that stores
+// it: the customer's key is written in the same transaction, so a
+// rollback leaves neither the row nor a key behind.
+func Example_transaction() {
+	dir, err := os.MkdirTemp("", "sqlkeystore-example")
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(pt)
-	// Output: alice@example.com
+	defer os.RemoveAll(dir)
+	// A master key generated for this example only; never hard-code one.
+	master, err := local.GenerateMasterKey()
+	if err != nil {
+		log.Fatal(err)
+	}
+	kp, err := local.Create(filepath.Join(dir, "keyset.json"), master)
+	if err != nil {
+		log.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "app.db"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	keys, err := sqlkeystore.New(db, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := keys.CreateTables(ctx); err != nil {
+		log.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, "CREATE TABLE customers (id TEXT PRIMARY KEY, email TEXT NOT NULL)"); err != nil {
+		log.Fatal(err)
+	}
+	sealer, err := envelope.New(kp, &envelope.Options{Store: keys})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	type Customer struct {
+		ID    string `pii:"subject"`
+		Email string `pii:"email,encrypt"`
+	}
+	count := func(table string) (n int) {
+		if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+table).Scan(&n); err != nil {
+			log.Fatal(err)
+		}
+		return n
+	}
+	for _, commit := range []bool{false, true} {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			log.Fatal(err)
+		}
+		txctx := pii.WithExecutor(ctx, tx) // the key store writes in tx
+		c := &Customer{ID: "alice", Email: "alice@example.com"}
+		if err := sealer.Seal(txctx, c); err != nil {
+			log.Fatal(err)
+		}
+		if _, err := tx.ExecContext(txctx, "INSERT INTO customers (id, email) VALUES (?, ?)", c.ID, c.Email); err != nil {
+			log.Fatal(err)
+		}
+		if commit {
+			err = tx.Commit()
+		} else {
+			err = tx.Rollback()
+		}
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("commit %v: %d customers, %d key rows\n", commit, count("customers"), count("pii_keys"))
+	}
+	// Output:
+	// commit false: 0 customers, 0 key rows
+	// commit true: 1 customers, 2 key rows
 }
