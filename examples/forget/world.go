@@ -69,7 +69,10 @@ func newWorld(dir string) (*world, error) {
 	if w.ledger, err = openSQLite(filepath.Join(dir, "ledger.db")); err != nil {
 		return nil, err
 	}
-	if w.offsite, err = sqlstore.NewLedger(context.Background(), w.ledger, nil); err != nil {
+	if w.offsite, err = sqlstore.NewLedger(w.ledger, nil); err != nil {
+		return nil, err
+	}
+	if err := w.offsite.CreateTables(context.Background()); err != nil {
 		return nil, err
 	}
 	return w, nil
@@ -143,8 +146,11 @@ func (w *world) open(ctx context.Context) (a *app, err error) {
 		return nil, err
 	}
 	a.tokens = &tokenDeleter{t: a.tok}
-	table, err := sqlstore.New(ctx, a.shop, &Customer{}, nil)
+	table, err := sqlstore.New(a.shop, &Customer{}, nil)
 	if err != nil {
+		return nil, err
+	}
+	if err := table.CreateTables(ctx); err != nil {
 		return nil, err
 	}
 	a.mgr, err = retention.New(&retention.Options{Holds: retention.NewMemoryHolds(),

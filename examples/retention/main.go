@@ -175,11 +175,14 @@ func demo(ctx context.Context, c config, out io.Writer, tty bool) error {
 	}
 	fmt.Fprintln(out, "  (no from=: the clock is the account's creation, CreatedAt)")
 
-	table, err := sqlstore.New(ctx, db, &Account{}, nil)
+	table, err := sqlstore.New(db, &Account{}, nil)
 	if err != nil {
 		return err
 	}
-	holds, err := sqlstore.NewHolds(ctx, db, nil)
+	if err := table.CreateTables(ctx); err != nil { // ledger, holds, pending shreds
+		return err
+	}
+	holds, err := sqlstore.NewHolds(db, nil)
 	if err != nil {
 		return err
 	}

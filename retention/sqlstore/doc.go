@@ -40,9 +40,20 @@
 // underscore, at most 63 characters; tables may be schema-qualified
 // ("app.retention_ledger"; on SQLite the schema is an attached database).
 // Triggers and functions beside a table are named after its base name and
-// live in its schema. [LedgerDDL] and [HoldsDDL] return the statements for
-// migration tools; [NewLedger] and [NewHolds] run them in one transaction,
-// so a failure leaves nothing behind.
+// live in its schema.
+//
+// # Schema and transactions
+//
+// Constructors ([New], [NewLedger], [NewHolds]) run no SQL. CreateTables
+// (on any of them) creates the ledger, holds and pending shreds tables in
+// one transaction, so a failure leaves nothing behind; it is idempotent.
+// [DDL] returns exactly those statements, for migration tools (goose,
+// golang-migrate, atlas). The application's data tables are its own.
+//
+// Under pii.WithExecutor(ctx, tx), ledger appends, holds and pending
+// shreds are read and written through tx, so they commit or roll back
+// with the application's own rows. A claim keeps its own transaction, in
+// which its changes and ledger entries commit together.
 // Tagged fields inside slices and maps have no column and are refused.
 // Zero values are written as NULL. On SQLite, store times through the
 // driver (time.Time parameters, in UTC) in TIMESTAMP columns so that clock

@@ -10,6 +10,7 @@ import (
 
 	_ "modernc.org/sqlite"
 
+	"github.com/fieldguard/pii/piitest"
 	"github.com/fieldguard/pii/retention"
 	"github.com/fieldguard/pii/retention/sqlstore"
 )
@@ -22,11 +23,6 @@ type Visitor struct {
 	LastSeen  time.Time `db:"last_seen"`
 	CreatedAt time.Time `db:"created_at"`
 }
-
-// fixedClock pins the example's "now"; applications leave Options.Clock nil.
-type fixedClock time.Time
-
-func (c fixedClock) Now() time.Time { return time.Time(c) }
 
 func Example() {
 	dir, _ := os.MkdirTemp("", "sqlstore-example")
@@ -44,12 +40,23 @@ func Example() {
 	db.Exec(`INSERT INTO visitor VALUES (1, 's-1', '198.51.100.23', 'a@example.com', ?, ?)`, now.AddDate(0, -2, 0), now.AddDate(-1, 0, 0))
 	db.Exec(`INSERT INTO visitor VALUES (2, 's-2', '198.51.100.99', 'b@example.com', ?, ?)`, now.AddDate(0, 0, -3), now.AddDate(-1, 0, 0))
 
-	table, err := sqlstore.New(ctx, db, &Visitor{}, nil)
+	table, err := sqlstore.New(db, &Visitor{}, nil)
 	if err != nil {
 		panic(err)
 	}
-	// Test key: never hard-code keys in production.
-	m, err := retention.New(&retention.Options{Holds: retention.NewMemoryHolds(), Clock: fixedClock(now), LedgerKey: []byte("example ledger key, not for prod"), Ledger: table.Ledger()})
+	holds, err := sqlstore.NewHolds(db, nil)
+	if err != nil {
+		panic(err)
+	}
+	// The ledger, holds and pending shreds tables; or apply sqlstore.DDL
+	// with your migration tool.
+	if err := table.CreateTables(ctx); err != nil {
+		panic(err)
+	}
+	// Test key: never hard-code keys in production. The fake clock pins the
+	// example's "now"; applications leave Options.Clock nil.
+	m, err := retention.New(&retention.Options{Clock: piitest.NewClock(now), LedgerKey: []byte("example ledger key, not for prod"),
+		Ledger: table.Ledger(), Holds: holds})
 	if err != nil {
 		panic(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fieldguard/pii"
 	"github.com/fieldguard/pii/internal/sqldialect"
 	"github.com/fieldguard/pii/retention"
 )
@@ -30,138 +31,34 @@ import (
 type Ledger struct {
 	db    *sql.DB
 	d     Dialect
+	names names
 	table string
 }
 
 var _ retention.Ledger = (*Ledger)(nil)
 
-// NewLedger returns the ledger in db, creating its table and triggers if
-// they do not exist, in one transaction: a failure leaves nothing behind.
-// The table name may be schema-qualified ("app.retention_ledger"); the
-// triggers (and, on PostgreSQL, the trigger function) are named after the
-// table and live in its schema.
-func NewLedger(ctx context.Context, db *sql.DB, opts *Options) (*Ledger, error) {
+// NewLedger returns the ledger in db. It runs no SQL: call
+// [Ledger.CreateTables] (or apply [DDL] with a migration tool) first. The
+// table name may be schema-qualified ("app.retention_ledger"). Under
+// pii.WithExecutor, Append, Scan and Count go through the caller's
+// executor, so entries commit or roll back with the caller's transaction.
+func NewLedger(db *sql.DB, opts *Options) (*Ledger, error) {
 	d, err := opts.dialect(db)
 	if err != nil {
 		return nil, err
 	}
-	l := &Ledger{db: db, d: d, table: opts.ledgerTable()}
-	if err := validTable("ledger table", l.table); err != nil {
-		return nil, err
-	}
-	if err := createAll(ctx, db, d, l.table, ledgerDDL(d, l.table), ledgerDone(d, l.table)); err != nil {
-		return nil, fmt.Errorf("sqlstore: create ledger: %w", err)
-	}
-	return l, nil
-}
-
-// schemaOf returns the "schema." prefix of a qualified table name, or "".
-func schemaOf(table string) string {
-	return table[:len(table)-len(sqldialect.BaseName(table))]
-}
-
-// LedgerDDL returns the statements that create the ledger table named
-// table and its append-only triggers, for migration tools.
-func LedgerDDL(d Dialect, table string) ([]string, error) {
-	if err := validTable("ledger table", table); err != nil {
-		return nil, err
-	}
-	if d != Postgres && d != SQLite {
-		return nil, fmt.Errorf("sqlstore: LedgerDDL needs the SQLite or Postgres dialect")
-	}
-	return ledgerDDL(d, table), nil
-}
-
-func ledgerDDL(d Dialect, table string) []string {
-	schema, base := schemaOf(table), sqldialect.BaseName(table)
-	if d == Postgres {
-		fn := schema + base + "_append_only"
-		return []string{
-			`CREATE TABLE IF NOT EXISTS ` + table + ` (
-				seq BIGSERIAL PRIMARY KEY,
-				subject_hash TEXT NOT NULL, record_hash TEXT NOT NULL, type TEXT NOT NULL,
-				outcome TEXT NOT NULL, at TIMESTAMPTZ NOT NULL, n INTEGER NOT NULL, actions JSON NOT NULL)`,
-			`CREATE OR REPLACE FUNCTION ` + fn + `() RETURNS trigger LANGUAGE plpgsql AS
-				$$ BEGIN RAISE EXCEPTION 'retention ledger is append-only'; END $$`,
-			`DROP TRIGGER IF EXISTS ` + base + `_append_only ON ` + table,
-			`CREATE TRIGGER ` + base + `_append_only BEFORE UPDATE OR DELETE ON ` + table + `
-				FOR EACH ROW EXECUTE FUNCTION ` + fn + `()`,
-		}
-	}
-	// SQLite: a trigger lives in its table's schema (attached database),
-	// named with the schema and created ON the unqualified table.
-	return []string{
-		`CREATE TABLE IF NOT EXISTS ` + table + ` (
-			seq INTEGER PRIMARY KEY,
-			subject_hash TEXT NOT NULL, record_hash TEXT NOT NULL, type TEXT NOT NULL,
-			outcome TEXT NOT NULL, at TEXT NOT NULL, n INTEGER NOT NULL, actions TEXT NOT NULL)`,
-		`CREATE TRIGGER IF NOT EXISTS ` + schema + base + `_no_update BEFORE UPDATE ON ` + base + `
-			BEGIN SELECT RAISE(ABORT, 'retention ledger is append-only'); END`,
-		`CREATE TRIGGER IF NOT EXISTS ` + schema + base + `_no_delete BEFORE DELETE ON ` + base + `
-			BEGIN SELECT RAISE(ABORT, 'retention ledger is append-only'); END`,
-	}
-}
-
-// ledgerDone is the query that tells, on PostgreSQL, that the ledger is
-// complete (its trigger exists), so that the DDL, which takes locks, runs
-// only when needed.
-func ledgerDone(d Dialect, table string) string {
-	if d != Postgres {
-		return ""
-	}
-	return `SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass('` + table + `')
-		AND tgname = '` + sqldialect.BaseName(table) + `_append_only')`
-}
-
-// createAll runs DDL statements in one transaction. On PostgreSQL, done
-// (when set) is checked first, and the transaction takes an advisory lock
-// named after the table so that processes starting together do not race
-// (concurrent CREATE OR REPLACE FUNCTION fails with "tuple concurrently
-// updated"); done is checked again under it.
-func createAll(ctx context.Context, db *sql.DB, d Dialect, table string, stmts []string, done string) error {
-	if done != "" {
-		var ok bool
-		if err := db.QueryRowContext(ctx, done).Scan(&ok); err != nil {
-			return err
-		}
-		if ok {
-			return nil
-		}
-	}
-	x, err := begin(ctx, db, d, false)
+	n, err := opts.names()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if d == Postgres {
-		if _, err := x.q.ExecContext(ctx, "SELECT pg_advisory_xact_lock(hashtext($1))", "fieldguard/pii sqlstore "+table); err != nil {
-			x.rollback()
-			return err
-		}
-		if done != "" {
-			var ok bool
-			rows, err := x.q.QueryContext(ctx, done)
-			if err == nil {
-				if rows.Next() {
-					err = rows.Scan(&ok)
-				}
-				rows.Close()
-			}
-			if err != nil {
-				x.rollback()
-				return err
-			}
-			if ok {
-				return x.rollback()
-			}
-		}
-	}
-	for _, s := range stmts {
-		if _, err := x.q.ExecContext(ctx, s); err != nil {
-			x.rollback()
-			return err
-		}
-	}
-	return x.commit()
+	return &Ledger{db: db, d: d, names: n, table: n.ledger}, nil
+}
+
+// CreateTables creates the ledger, holds and pending shreds tables (and
+// the ledger's append-only triggers) if they do not exist, in one
+// transaction: the statements [DDL] returns. It is idempotent.
+func (l *Ledger) CreateTables(ctx context.Context) error {
+	return createTables(ctx, l.db, l.d, l.names)
 }
 
 const (
@@ -172,10 +69,14 @@ const (
 	ledgerTime = "2006-01-02T15:04:05.000Z"
 )
 
-// Append inserts entries in one transaction.
+// Append inserts entries in one transaction, or in the caller's under
+// pii.WithExecutor.
 func (l *Ledger) Append(ctx context.Context, entries ...retention.Entry) error {
 	if len(entries) == 0 {
 		return nil
+	}
+	if pii.InExecutor(ctx) {
+		return l.append(ctx, pii.ExecutorFrom(ctx, l.db), entries)
 	}
 	x, err := begin(ctx, l.db, l.d, false)
 	if err != nil {
@@ -242,7 +143,7 @@ func appendJSONString(buf []byte, s string) []byte {
 // append inserts entries within q's transaction, one row per event, in
 // multi-row statements (prepared once per call on SQLite, where parsing is
 // the cost; PostgreSQL pays per round trip instead).
-func (l *Ledger) append(ctx context.Context, q querier, entries []retention.Entry) error {
+func (l *Ledger) append(ctx context.Context, q pii.Executor, entries []retention.Entry) error {
 	evs := group(entries)
 	if len(evs) == 0 {
 		return nil
@@ -269,9 +170,10 @@ func (l *Ledger) append(ctx context.Context, q querier, entries []retention.Entr
 			args = append(args, ev.head.Subject, ev.head.Record, ev.head.Type, ev.head.Outcome, at, ev.n, string(ev.actions))
 		}
 		var err error
-		if n == per {
+		prep, canPrepare := q.(preparer)
+		if n == per && canPrepare {
 			if full == nil {
-				if full, err = q.PrepareContext(ctx, l.insertValues(per)); err != nil {
+				if full, err = prep.PrepareContext(ctx, l.insertValues(per)); err != nil {
 					return fmt.Errorf("sqlstore: ledger insert: %w", err)
 				}
 			}
@@ -290,7 +192,7 @@ func (l *Ledger) append(ctx context.Context, q querier, entries []retention.Entr
 // appendArrays inserts events on PostgreSQL in one statement whose text
 // does not depend on their number (unnest of one array per column), so the
 // driver's prepared statement cache holds one entry for it.
-func (l *Ledger) appendArrays(ctx context.Context, q querier, evs []event) error {
+func (l *Ledger) appendArrays(ctx context.Context, q pii.Executor, evs []event) error {
 	subj := make([]string, len(evs))
 	rec := make([]string, len(evs))
 	typ := make([]string, len(evs))
@@ -333,7 +235,7 @@ func (l *Ledger) insertValues(n int) string {
 func (l *Ledger) Scan(ctx context.Context, fn func(retention.Entry) error) error {
 	var after int64
 	for {
-		rows, err := l.db.QueryContext(ctx, "SELECT seq, "+ledgerCols+" FROM "+l.table+
+		rows, err := pii.ExecutorFrom(ctx, l.db).QueryContext(ctx, "SELECT seq, "+ledgerCols+" FROM "+l.table+
 			" WHERE seq > "+l.d.Placeholder(1)+" ORDER BY seq LIMIT 1000", after)
 		if err != nil {
 			return fmt.Errorf("sqlstore: ledger scan: %w", err)
@@ -389,7 +291,7 @@ func (l *Ledger) Count(ctx context.Context, outcome string) (int, error) {
 		args = append(args, outcome)
 	}
 	var n int64
-	if err := l.db.QueryRowContext(ctx, q, args...).Scan(&n); err != nil {
+	if err := pii.ExecutorFrom(ctx, l.db).QueryRowContext(ctx, q, args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("sqlstore: ledger count: %w", err)
 	}
 	return int(n), nil
@@ -401,6 +303,7 @@ func (l *Ledger) Count(ctx context.Context, outcome string) (int, error) {
 type Holds struct {
 	db      *sql.DB
 	d       Dialect
+	names   names
 	table   string
 	pending string
 }
@@ -410,53 +313,27 @@ var (
 	_ retention.PendingShreds = (*Holds)(nil)
 )
 
-// NewHolds returns the hold store in db, creating its tables (holds and
-// pending shreds) if needed, in one transaction.
-func NewHolds(ctx context.Context, db *sql.DB, opts *Options) (*Holds, error) {
+// NewHolds returns the hold store in db. It runs no SQL: call
+// [Holds.CreateTables] (or apply [DDL] with a migration tool) first. Under
+// pii.WithExecutor every read and write goes through the caller's
+// executor, so a hold placed in a transaction that rolls back is gone.
+func NewHolds(db *sql.DB, opts *Options) (*Holds, error) {
 	d, err := opts.dialect(db)
 	if err != nil {
 		return nil, err
 	}
-	h := &Holds{db: db, d: d, table: opts.holdsTable(), pending: opts.pendingTable()}
-	if err := validTable("holds table", h.table); err != nil {
+	n, err := opts.names()
+	if err != nil {
 		return nil, err
 	}
-	if err := validTable("pending shreds table", h.pending); err != nil {
-		return nil, err
-	}
-	if err := createAll(ctx, db, d, h.table, holdsDDL(d, h.table, h.pending), ""); err != nil {
-		return nil, fmt.Errorf("sqlstore: create holds: %w", err)
-	}
-	return h, nil
+	return &Holds{db: db, d: d, names: n, table: n.holds, pending: n.pending}, nil
 }
 
-// HoldsDDL returns the statements that create the holds table and the
-// pending shreds table, for migration tools.
-func HoldsDDL(d Dialect, holds, pending string) ([]string, error) {
-	if err := validTable("holds table", holds); err != nil {
-		return nil, err
-	}
-	if err := validTable("pending shreds table", pending); err != nil {
-		return nil, err
-	}
-	if d != Postgres && d != SQLite {
-		return nil, fmt.Errorf("sqlstore: HoldsDDL needs the SQLite or Postgres dialect")
-	}
-	return holdsDDL(d, holds, pending), nil
-}
-
-func holdsDDL(d Dialect, holds, pending string) []string {
-	ts, blob := "TIMESTAMP", "BLOB"
-	if d == Postgres {
-		ts, blob = "TIMESTAMPTZ", "BYTEA"
-	}
-	return []string{
-		`CREATE TABLE IF NOT EXISTS ` + holds + ` (
-			id TEXT PRIMARY KEY, subject_hash TEXT NOT NULL, type TEXT NOT NULL, record_hash TEXT NOT NULL,
-			reason TEXT NOT NULL, until ` + ts + ` NULL, created ` + ts + ` NOT NULL)`,
-		`CREATE TABLE IF NOT EXISTS ` + pending + ` (
-			id TEXT PRIMARY KEY, kind INTEGER NOT NULL, sealed ` + blob + ` NOT NULL, created ` + ts + ` NOT NULL)`,
-	}
+// CreateTables creates the ledger, holds and pending shreds tables if they
+// do not exist, in one transaction: the statements [DDL] returns. It is
+// idempotent.
+func (h *Holds) CreateTables(ctx context.Context) error {
+	return createTables(ctx, h.db, h.d, h.names)
 }
 
 // PutPending records a pending shred, or raises the kind of the one with its ID.
@@ -464,7 +341,7 @@ func (h *Holds) PutPending(ctx context.Context, p retention.PendingShred) error 
 	q := "INSERT INTO " + h.pending + " (id, kind, sealed, created) VALUES (?, ?, ?, ?) " +
 		"ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, sealed = excluded.sealed, created = excluded.created " +
 		"WHERE " + sqldialect.BaseName(h.pending) + ".kind < excluded.kind"
-	if _, err := h.db.ExecContext(ctx, h.d.Rebind(q), p.ID, int(p.Kind), p.Sealed, p.Created.UTC()); err != nil {
+	if _, err := pii.ExecutorFrom(ctx, h.db).ExecContext(ctx, h.d.Rebind(q), p.ID, int(p.Kind), p.Sealed, p.Created.UTC()); err != nil {
 		return fmt.Errorf("sqlstore: put pending shred: %w", err)
 	}
 	return nil
@@ -473,7 +350,7 @@ func (h *Holds) PutPending(ctx context.Context, p retention.PendingShred) error 
 // DeletePending removes the pending shred with the id if its kind is at most kind.
 func (h *Holds) DeletePending(ctx context.Context, id string, kind retention.PendingKind) error {
 	q := "DELETE FROM " + h.pending + " WHERE id = ? AND kind <= ?"
-	if _, err := h.db.ExecContext(ctx, h.d.Rebind(q), id, int(kind)); err != nil {
+	if _, err := pii.ExecutorFrom(ctx, h.db).ExecContext(ctx, h.d.Rebind(q), id, int(kind)); err != nil {
 		return fmt.Errorf("sqlstore: delete pending shred: %w", err)
 	}
 	return nil
@@ -485,7 +362,7 @@ func (h *Holds) Pending(ctx context.Context, after string, limit int) ([]retenti
 	if limit > 0 {
 		q += " LIMIT " + strconv.Itoa(limit)
 	}
-	rows, err := h.db.QueryContext(ctx, h.d.Rebind(q), after)
+	rows, err := pii.ExecutorFrom(ctx, h.db).QueryContext(ctx, h.d.Rebind(q), after)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: pending shreds: %w", err)
 	}
@@ -514,7 +391,7 @@ func (h *Holds) Put(ctx context.Context, x retention.Hold) error {
 	if !x.Until.IsZero() {
 		until = x.Until.UTC()
 	}
-	_, err := h.db.ExecContext(ctx, "INSERT INTO "+h.table+" (id, subject_hash, type, record_hash, reason, until, created) VALUES ("+
+	_, err := pii.ExecutorFrom(ctx, h.db).ExecContext(ctx, "INSERT INTO "+h.table+" (id, subject_hash, type, record_hash, reason, until, created) VALUES ("+
 		p(1)+","+p(2)+","+p(3)+","+p(4)+","+p(5)+","+p(6)+","+p(7)+") ON CONFLICT (id) DO UPDATE SET reason = excluded.reason, until = excluded.until, created = excluded.created",
 		x.ID, x.Subject, x.Type, x.Record, x.Reason, until, x.Created.UTC())
 	if err != nil {
@@ -524,14 +401,14 @@ func (h *Holds) Put(ctx context.Context, x retention.Hold) error {
 }
 
 func (h *Holds) Delete(ctx context.Context, id string) error {
-	if _, err := h.db.ExecContext(ctx, "DELETE FROM "+h.table+" WHERE id = "+h.d.Placeholder(1), id); err != nil {
+	if _, err := pii.ExecutorFrom(ctx, h.db).ExecContext(ctx, "DELETE FROM "+h.table+" WHERE id = "+h.d.Placeholder(1), id); err != nil {
 		return fmt.Errorf("sqlstore: delete hold: %w", err)
 	}
 	return nil
 }
 
 func (h *Holds) Active(ctx context.Context, now time.Time) ([]retention.Hold, error) {
-	rows, err := h.db.QueryContext(ctx, "SELECT id, subject_hash, type, record_hash, reason, until, created FROM "+h.table+
+	rows, err := pii.ExecutorFrom(ctx, h.db).QueryContext(ctx, "SELECT id, subject_hash, type, record_hash, reason, until, created FROM "+h.table+
 		" WHERE until IS NULL OR until > "+h.d.Placeholder(1)+" ORDER BY id", now.UTC())
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: holds: %w", err)

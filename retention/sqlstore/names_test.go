@@ -28,18 +28,17 @@ func TestSQLStoreRefusesNonUniqueRowKey(t *testing.T) {
 		ID     string `db:"id" pii:"subject"`
 		Email  string `db:"email" pii:"email,retain=1y,then=null"`
 	}
-	ctx := context.Background()
 	db := testdb.SQLite(t)
-	_, err := sqlstore.New(ctx, db, &NoTenantColumn{}, nil)
+	_, err := sqlstore.New(db, &NoTenantColumn{}, nil)
 	require.ErrorContains(t, err, `has a pii:"tenant" field (Tenant) that maps to no column`)
 	require.ErrorContains(t, err, "map Tenant to its column")
 	require.ErrorContains(t, err, "(tenant, id)")
-	_, err = sqlstore.New(ctx, db, &TenantAsID{}, &sqlstore.Options{Mapping: &sqlstore.Mapping{ID: "tenant"}})
+	_, err = sqlstore.New(db, &TenantAsID{}, &sqlstore.Options{Mapping: &sqlstore.Mapping{ID: "tenant"}})
 	require.ErrorContains(t, err, "is the tenant column")
 	// Mapped, the same type is accepted.
-	_, err = sqlstore.New(ctx, db, &NoTenantColumn{}, &sqlstore.Options{Mapping: &sqlstore.Mapping{Columns: map[string]string{"Tenant": "tenant"}}})
+	_, err = sqlstore.New(db, &NoTenantColumn{}, &sqlstore.Options{Mapping: &sqlstore.Mapping{Columns: map[string]string{"Tenant": "tenant"}}})
 	require.NoError(t, err)
-	_, err = sqlstore.New(ctx, db, &TenantAsID{}, nil)
+	_, err = sqlstore.New(db, &TenantAsID{}, nil)
 	require.NoError(t, err)
 }
 
@@ -52,7 +51,6 @@ func TestSQLStoreValidatesNames(t *testing.T) {
 		ID    string `db:"id" pii:"subject"`
 		Email string `db:"email" pii:"email,retain=1y,then=null"`
 	}
-	ctx := context.Background()
 	db := testdb.SQLite(t)
 	for _, tc := range []struct {
 		name  string
@@ -68,22 +66,26 @@ func TestSQLStoreValidatesNames(t *testing.T) {
 		{"ledger table", &Good{}, sqlstore.Options{LedgerTable: "ledger-1"}, "ledger table"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := sqlstore.New(ctx, db, tc.proto, &tc.opts)
+			_, err := sqlstore.New(db, tc.proto, &tc.opts)
 			require.ErrorContains(t, err, tc.what)
 			require.ErrorContains(t, err, "letters, digits and underscores")
 			require.ErrorContains(t, err, "sqlstore: ")
 		})
 	}
-	_, err := sqlstore.NewHolds(ctx, db, &sqlstore.Options{HoldsTable: "1holds"})
+	_, err := sqlstore.NewHolds(db, &sqlstore.Options{HoldsTable: "1holds"})
 	require.ErrorContains(t, err, "holds table")
-	_, err = sqlstore.NewHolds(ctx, db, &sqlstore.Options{PendingTable: "pending.x.y"})
+	_, err = sqlstore.NewHolds(db, &sqlstore.Options{PendingTable: "pending.x.y"})
 	require.ErrorContains(t, err, "pending shreds table")
-	_, err = sqlstore.NewLedger(ctx, db, &sqlstore.Options{LedgerTable: `"quoted"`})
+	_, err = sqlstore.NewLedger(db, &sqlstore.Options{LedgerTable: `"quoted"`})
 	require.ErrorContains(t, err, "ledger table")
-	_, err = sqlstore.LedgerDDL(sqlstore.SQLite, "x.y.z")
-	require.Error(t, err)
-	_, err = sqlstore.HoldsDDL(sqlstore.Postgres, "h", "p q")
-	require.Error(t, err)
+	_, err = sqlstore.DDL(&sqlstore.Options{Dialect: sqlstore.SQLite, LedgerTable: "x.y.z"})
+	require.ErrorContains(t, err, "ledger table")
+	_, err = sqlstore.DDL(&sqlstore.Options{Dialect: sqlstore.Postgres, PendingTable: "p q"})
+	require.ErrorContains(t, err, "pending shreds table")
+	_, err = sqlstore.DDL(nil)
+	require.ErrorContains(t, err, "Options.Dialect")
+	_, err = sqlstore.DDL(&sqlstore.Options{})
+	require.ErrorContains(t, err, "Options.Dialect")
 }
 
 // schemaDB returns a database with a second schema named "app" (SQLite: an
@@ -157,12 +159,12 @@ func TestSchemaQualifiedNames(t *testing.T) {
 			require.NoError(t, err)
 			opts := &sqlstore.Options{Mapping: &sqlstore.Mapping{Table: schema + ".client"}, LedgerTable: schema + ".retention_ledger",
 				HoldsTable: schema + ".retention_holds", PendingTable: schema + ".retention_pending_shreds"}
-			tbl, err := sqlstore.New(ctx, db, &Client{}, opts)
+			tbl, err := sqlstore.New(db, &Client{}, opts)
 			require.NoError(t, err)
-			_, err = sqlstore.NewLedger(ctx, db, opts) // a second time is fine
+			require.NoError(t, tbl.CreateTables(ctx))
+			holds, err := sqlstore.NewHolds(db, opts)
 			require.NoError(t, err)
-			holds, err := sqlstore.NewHolds(ctx, db, opts)
-			require.NoError(t, err)
+			require.NoError(t, holds.CreateTables(ctx)) // a second time is fine
 			rec := &recorder{}
 			m, err := retention.New(&retention.Options{Clock: piitest.NewClock(tenantNow), LedgerKey: ledgerKey, PseudonymKey: pseudonymKey,
 				Shredder: rec, Tokens: rec, Holds: holds, Ledger: tbl.Ledger()})
@@ -224,8 +226,11 @@ func TestNewLedgerLeavesNothingBehind(t *testing.T) {
 			db, schema, tables := schemaDB(t, kind)
 			_, err := db.ExecContext(ctx, "CREATE VIEW "+schema+".retention_ledger AS SELECT 1 AS seq")
 			require.NoError(t, err)
-			_, err = sqlstore.NewLedger(ctx, db, &sqlstore.Options{LedgerTable: schema + ".retention_ledger"})
-			require.ErrorContains(t, err, "sqlstore: create ledger")
+			l, err := sqlstore.NewLedger(db, &sqlstore.Options{LedgerTable: schema + ".retention_ledger",
+				HoldsTable: schema + ".retention_holds", PendingTable: schema + ".retention_pending_shreds"})
+			require.NoError(t, err)
+			err = l.CreateTables(ctx)
+			require.ErrorContains(t, err, "sqlstore: create tables")
 			got := tables()
 			if kind == "sqlite" {
 				require.Equal(t, []string{"view retention_ledger"}, got)
@@ -240,8 +245,9 @@ func TestPendingShredTable(t *testing.T) {
 	for _, b := range backends() {
 		t.Run(b.name, func(t *testing.T) {
 			db, _ := b.open(t)
-			h, err := sqlstore.NewHolds(context.Background(), db, nil)
+			h, err := sqlstore.NewHolds(db, nil)
 			require.NoError(t, err)
+			require.NoError(t, h.CreateTables(context.Background()))
 			storetest.PendingShreds(t, h)
 		})
 	}
@@ -257,9 +263,11 @@ func TestNewHoldsLeavesNothingBehind(t *testing.T) {
 	require.NoError(t, err)
 	_, err = db.ExecContext(ctx, "CREATE INDEX retention_pending_shreds ON other (x)")
 	require.NoError(t, err)
-	_, err = sqlstore.NewHolds(ctx, db, nil)
-	require.ErrorContains(t, err, "sqlstore: create holds")
+	h, err := sqlstore.NewHolds(db, nil)
+	require.NoError(t, err)
+	err = h.CreateTables(ctx)
+	require.ErrorContains(t, err, "sqlstore: create tables")
 	var n int
-	require.NoError(t, db.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master WHERE name = 'retention_holds'").Scan(&n))
+	require.NoError(t, db.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master WHERE name IN ('retention_holds', 'retention_ledger')").Scan(&n))
 	require.Zero(t, n)
 }

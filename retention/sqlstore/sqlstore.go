@@ -149,9 +149,10 @@ type column struct {
 var _ retention.Store = (*Table)(nil)
 
 // New returns the store for the struct type of prototype in db, its mapping
-// derived from the `pii` and `db` tags and opts. It creates the ledger
-// table if it does not exist; the data table is the application's.
-func New(ctx context.Context, db *sql.DB, prototype any, opts *Options) (*Table, error) {
+// derived from the `pii` and `db` tags and opts. It runs no SQL: the data
+// table is the application's, and the ledger it appends to is created by
+// [Table.CreateTables] (or by a migration tool applying [DDL]).
+func New(db *sql.DB, prototype any, opts *Options) (*Table, error) {
 	s, err := pii.SchemaOf(prototype)
 	if err != nil {
 		return nil, err
@@ -245,11 +246,18 @@ func New(ctx context.Context, db *sql.DB, prototype any, opts *Options) (*Table,
 		names[i] = c.name
 	}
 	t.selectList = strings.Join(names, ", ")
-	t.ledger, err = NewLedger(ctx, db, opts)
+	t.ledger, err = NewLedger(db, opts)
 	if err != nil {
 		return nil, err
 	}
 	return t, nil
+}
+
+// CreateTables creates the ledger, holds and pending shreds tables if they
+// do not exist, in one transaction: the statements [DDL] returns. It does
+// not create the data table, which is the application's. It is idempotent.
+func (t *Table) CreateTables(ctx context.Context) error {
+	return t.ledger.CreateTables(ctx)
 }
 
 func (t *Table) derive(st reflect.Type, index []int, prefix string, mp Mapping) error {
@@ -379,8 +387,12 @@ func (t *Table) Column(path string) (string, bool) {
 
 // querier is what a *sql.Tx and a *sql.Conn share.
 type querier interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	pii.Executor
+	preparer
+}
+
+// preparer is the optional ability of a pii.Executor to prepare statements.
+type preparer interface {
 	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
 }
 

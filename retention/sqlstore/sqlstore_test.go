@@ -67,11 +67,14 @@ func child(kind, target string) int {
 }
 
 func manager(ctx context.Context, db *sql.DB) (*retention.Manager, *sqlstore.Table, error) {
-	tbl, err := sqlstore.New(ctx, db, &benchdata.Account{}, nil)
+	tbl, err := sqlstore.New(db, &benchdata.Account{}, nil)
 	if err != nil {
 		return nil, nil, err
 	}
-	holds, err := sqlstore.NewHolds(ctx, db, nil)
+	if err := tbl.CreateTables(ctx); err != nil {
+		return nil, nil, err
+	}
+	holds, err := sqlstore.NewHolds(db, nil)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -384,8 +387,9 @@ func TestLedgerIsAppendOnly(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			ctx := context.Background()
 			db, _ := b.open(t)
-			l, err := sqlstore.NewLedger(ctx, db, nil)
+			l, err := sqlstore.NewLedger(db, nil)
 			require.NoError(t, err)
+			require.NoError(t, l.CreateTables(ctx))
 			in := []retention.Entry{
 				{Subject: "s1", Record: "r1", Type: "T", Field: "A", Action: "null", Policy: "retain=P1Y", Outcome: retention.OutcomeApplied, Reason: "test", At: benchdata.Now},
 				{Subject: "s1", Record: "r1", Type: "T", Field: "B[2].C", Action: "generalize:year", Policy: "retain=P1Y", Outcome: retention.OutcomeApplied, Reason: "x", At: benchdata.Now},
@@ -411,9 +415,8 @@ func TestLedgerIsAppendOnly(t *testing.T) {
 			var rows int
 			require.NoError(t, db.QueryRowContext(ctx, "SELECT count(*) FROM retention_ledger").Scan(&rows))
 			require.Equal(t, 3, rows, "one row per event")
-			// A second NewLedger on the same database is fine.
-			_, err = sqlstore.NewLedger(ctx, db, nil)
-			require.NoError(t, err)
+			// CreateTables a second time on the same database is fine.
+			require.NoError(t, l.CreateTables(ctx))
 		})
 	}
 }

@@ -85,15 +85,16 @@ func Open(t testing.TB, kind Kind, tables ...Table) *Env {
 	for _, tb := range tables {
 		_, err := e.DB.ExecContext(ctx, tb.DDL(kind == Postgres))
 		require.NoError(t, err)
-		st, err := sqlstore.New(ctx, e.DB, tb.Prototype, &sqlstore.Options{Mapping: &sqlstore.Mapping{Table: tb.Name}})
+		st, err := sqlstore.New(e.DB, tb.Prototype, &sqlstore.Options{Mapping: &sqlstore.Mapping{Table: tb.Name}})
 		require.NoError(t, err)
 		e.Stores = append(e.Stores, st)
 		if e.Ledger == nil {
 			e.Ledger = st.Ledger()
 		}
 	}
-	h, err := sqlstore.NewHolds(ctx, e.DB, nil)
+	h, err := sqlstore.NewHolds(e.DB, nil)
 	require.NoError(t, err)
+	require.NoError(t, h.CreateTables(ctx))
 	e.Holds = h
 	return e
 }

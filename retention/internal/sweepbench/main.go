@@ -106,12 +106,15 @@ func runChild() error {
 		res.Changed, err = benchdata.Baseline(ctx, db, pg, *batch)
 	case "sweep":
 		var tbl *sqlstore.Table
-		tbl, err = sqlstore.New(ctx, db, &benchdata.Account{}, nil)
+		tbl, err = sqlstore.New(db, &benchdata.Account{}, nil)
 		if err != nil {
 			return err
 		}
+		if err := tbl.CreateTables(ctx); err != nil {
+			return err
+		}
 		var holds *sqlstore.Holds
-		if holds, err = sqlstore.NewHolds(ctx, db, nil); err != nil {
+		if holds, err = sqlstore.NewHolds(db, nil); err != nil {
 			return err
 		}
 		var m *retention.Manager
