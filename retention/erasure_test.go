@@ -12,7 +12,7 @@ import (
 
 	"github.com/fieldguard/pii/piitest"
 	"github.com/fieldguard/pii/retention"
-	"github.com/fieldguard/pii/retention/internal/storetest"
+	"github.com/fieldguard/pii/retention/storetest"
 )
 
 // TestHoldPlacedDuringSweepIsHonoured: a hold placed while a sweep runs
@@ -341,7 +341,7 @@ func TestStoredTokensKeepTheKey(t *testing.T) {
 // kind leaves a higher one in place (an erasure request survives the
 // completion of a sweep's shred).
 func TestPendingShredStoreKinds(t *testing.T) {
-	storetest.PendingShreds(t, retention.NewMemoryHolds())
+	storetest.RunPendingShreds(t, func(*testing.T) retention.PendingShreds { return retention.NewMemoryHolds() })
 }
 
 // TestClaimWritesOnlyClaimedRecords: a claim's commit refuses a change to a

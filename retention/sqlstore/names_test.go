@@ -13,7 +13,6 @@ import (
 	"github.com/fieldguard/pii/internal/testdb"
 	"github.com/fieldguard/pii/piitest"
 	"github.com/fieldguard/pii/retention"
-	"github.com/fieldguard/pii/retention/internal/storetest"
 	"github.com/fieldguard/pii/retention/sqlstore"
 )
 
@@ -237,18 +236,6 @@ func TestNewLedgerLeavesNothingBehind(t *testing.T) {
 			} else {
 				require.Equal(t, []string{"table retention_ledger"}, got, "the view (information_schema lists it as a table), no function, no trigger")
 			}
-		})
-	}
-}
-
-func TestPendingShredTable(t *testing.T) {
-	for _, b := range backends() {
-		t.Run(b.name, func(t *testing.T) {
-			db, _ := b.open(t)
-			h, err := sqlstore.NewHolds(db, nil)
-			require.NoError(t, err)
-			require.NoError(t, h.CreateTables(context.Background()))
-			storetest.PendingShreds(t, h)
 		})
 	}
 }

@@ -1,0 +1,146 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/fieldguard/pii/retention"
+)
+
+// Record is the suite's fixture type. A SQL store maps it to a table with
+// the row key (tenant, id), for example:
+//
+//	CREATE TABLE record (tenant TEXT NOT NULL, id TEXT NOT NULL, subject TEXT NOT NULL,
+//		email TEXT, phone TEXT, seen TIMESTAMP, created_at TIMESTAMP NOT NULL,
+//		PRIMARY KEY (tenant, id))
+type Record struct {
+	Tenant  string    `db:"tenant" pii:"tenant"`
+	ID      string    `db:"id" pii:"id"`
+	Subject string    `db:"subject" pii:"subject"`
+	Email   string    `db:"email" pii:"email,retain=30d,then=null"`
+	Phone   string    `db:"phone" pii:"phone,retain=90d,from=Seen,then=null"`
+	Seen    time.Time `db:"seen"`
+	// CreatedAt is the creation time the store keeps; PutFunc is given it
+	// too.
+	CreatedAt time.Time `db:"created_at"`
+}
+
+// PutFunc stores a copy of r, created at created (r.CreatedAt is set to
+// it), replacing the record with the same tenant and id.
+type PutFunc func(r *Record, created time.Time) error
+
+// Harness builds the stores the suite checks.
+type Harness struct {
+	// NewStore returns an empty Store of [Record] and the function that
+	// puts records into it. It is called once per check.
+	NewStore func(t *testing.T) (retention.Store, PutFunc)
+}
+
+// Run runs the Store checks (see the package documentation), one subtest
+// each.
+func Run(t *testing.T, h Harness) {
+	t.Helper()
+	if h.NewStore == nil {
+		t.Fatal("storetest: Harness.NewStore is nil")
+	}
+	for _, c := range storeChecks {
+		t.Run(c.name, func(t *testing.T) {
+			st, put := h.NewStore(t)
+			if st == nil || put == nil {
+				t.Fatal("storetest: NewStore returned a nil store or PutFunc")
+			}
+			if err := runStore(t.Context(), c.name, st, put); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+// RunHolds runs the hold store checks; newHolds returns an empty store.
+func RunHolds(t *testing.T, newHolds func(t *testing.T) retention.Holds) {
+	t.Helper()
+	for _, c := range holdsChecks {
+		t.Run(c.name, func(t *testing.T) {
+			if err := guard(func() error { return c.run(t.Context(), newHolds(t)) }); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+// RunPendingShreds runs the pending shred store checks; newPending returns
+// an empty store.
+func RunPendingShreds(t *testing.T, newPending func(t *testing.T) retention.PendingShreds) {
+	t.Helper()
+	t.Run("PendingShreds", func(t *testing.T) {
+		if err := guard(func() error { return checkPending(t.Context(), newPending(t)) }); err != nil {
+			t.Error(err)
+		}
+	})
+}
+
+type storeCheck struct {
+	name string
+	run  func(e *env) error
+}
+
+var storeChecks = []storeCheck{
+	{"ClocksSelectDue", checkClocks},
+	{"Paging", checkPaging},
+	{"TenantIsolation", checkTenants},
+	{"CommitWritesChanges", checkCommit},
+	{"CommitClaimedOnly", checkClaimedOnly},
+	{"RollbackChangesNothing", checkRollback},
+	{"ClaimLocks", checkLocks},
+}
+
+type holdsCheck struct {
+	name string
+	run  func(ctx context.Context, h retention.Holds) error
+}
+
+var holdsChecks = []holdsCheck{
+	{"HoldsActive", checkHoldsActive},
+	{"HoldsReplaceAndDelete", checkHoldsReplace},
+}
+
+// runStore runs the named check, for Run and the suite's own tests.
+func runStore(ctx context.Context, name string, st retention.Store, put PutFunc) error {
+	for _, c := range storeChecks {
+		if c.name == name {
+			return guard(func() error { return c.run(&env{ctx: ctx, st: st, put: put}) })
+		}
+	}
+	return fmt.Errorf("storetest: no check named %q", name)
+}
+
+// guard turns a panic of the store into an error and a store that blocks
+// into one too (after a generous while), so that one broken check does not
+// hang the suite.
+func guard(f func() error) error {
+	done := make(chan error, 1)
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				done <- fmt.Errorf("storetest: the store panicked: %v", r)
+			}
+		}()
+		done <- f()
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(watchdog):
+		return errors.New("storetest: the check did not finish (a claim blocked: is a rolled-back or committed claim's lock released?)")
+	}
+}
+
+// watchdog bounds a check; it is not a timing assertion, only a way to
+// fail instead of hanging.
+const watchdog = 30 * time.Second
+
+// t0 is the suite's "now", on a whole second.
+var t0 = time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC)
