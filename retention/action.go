@@ -15,15 +15,19 @@ import (
 	"github.com/fieldguard/pii"
 )
 
-// Action kinds, as written after then=.
+// ActionKind is what happens to a value when its retention ends, as
+// written after then= in a tag (the Kind of a pii.Action).
+type ActionKind string
+
+// Action kinds.
 const (
-	ActionDelete     = "delete"
-	ActionNull       = "null"
-	ActionRedact     = "redact"
-	ActionAnonymize  = "anonymize"
-	ActionGeneralize = "generalize"
-	ActionShred      = "shred"
-	ActionBlock      = "block"
+	ActionDelete     ActionKind = "delete"
+	ActionNull       ActionKind = "null"
+	ActionRedact     ActionKind = "redact"
+	ActionAnonymize  ActionKind = "anonymize"
+	ActionGeneralize ActionKind = "generalize"
+	ActionShred      ActionKind = "shred"
+	ActionBlock      ActionKind = "block"
 )
 
 // pseudonymPrefix starts every keyed pseudonym, so anonymize is idempotent:
@@ -31,7 +35,7 @@ const (
 const pseudonymPrefix = "anon_"
 
 func checkAction(a pii.Action) error {
-	switch a.Kind {
+	switch ActionKind(a.Kind) {
 	case ActionDelete, ActionNull, ActionRedact, ActionAnonymize, ActionShred, ActionBlock:
 		if a.Rule != "" {
 			return fmt.Errorf("retention: action %s takes no rule", a.Kind)
@@ -62,7 +66,7 @@ func checkActionType(a pii.Action, t reflect.Type) error {
 	if t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	switch a.Kind {
+	switch ActionKind(a.Kind) {
 	case ActionAnonymize, ActionRedact:
 		if t.Kind() != reflect.String && t.Kind() != reflect.Slice {
 			return fmt.Errorf("retention: %s needs a string or []byte field, not %s", a.Kind, t)
@@ -96,7 +100,7 @@ type actor struct {
 // resumable and concurrent sweepers apply each action once. delete and
 // block do not change the field and report false.
 func (ac *actor) transform(f *pii.Field, a pii.Action, v reflect.Value) (reflect.Value, bool, error) {
-	switch a.Kind {
+	switch ActionKind(a.Kind) {
 	case ActionDelete, ActionBlock:
 		return v, false, nil
 	case ActionNull, ActionShred:
@@ -114,7 +118,7 @@ func (ac *actor) transform(f *pii.Field, a pii.Action, v reflect.Value) (reflect
 		base = v.Elem()
 	}
 	var out reflect.Value
-	switch a.Kind {
+	switch ActionKind(a.Kind) {
 	case ActionRedact:
 		out = setString(base, ac.redaction)
 	case ActionAnonymize:

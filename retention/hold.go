@@ -84,17 +84,17 @@ func (m *Manager) Hold(ctx context.Context, t Target, reason string, until time.
 // held: pending key shreds are completed where nothing must be kept any
 // longer (an erasure request that the hold kept waiting finishes without
 // being asked again), then the records the hold covered are swept.
-func (m *Manager) Release(ctx context.Context, t Target) (Stats, error) {
+func (m *Manager) Release(ctx context.Context, t Target) (Progress, error) {
 	if err := m.holds.Delete(ctx, m.targetHash(t)); err != nil {
-		return Stats{}, err
+		return Progress{}, err
 	}
 	sw := NewSweeper(m, nil)
-	var pend Stats
+	var pend Progress
 	done := shredSet{}
 	if err := sw.settlePending(ctx, &pend, done); err != nil {
 		return pend, err
 	}
-	var st Stats
+	var st Progress
 	var err error
 	if t.forRecord {
 		st, err = sw.run(ctx, done, func(s Store) (Query, bool) {

@@ -20,14 +20,14 @@ import (
 // key store was restored too; that also shreds values a returning
 // customer was given since, so replay only restores that predate the
 // return. Each re-applied action is recorded with outcome replayed.
-func (m *Manager) Replay(ctx context.Context, ledger Ledger, stores ...Store) (Stats, error) {
+func (m *Manager) Replay(ctx context.Context, ledger Ledger, stores ...Store) (Progress, error) {
 	byRecord := map[string][]Entry{}
 	shredded := map[string]PendingKind{} // subject hash -> how it was shredded
 	err := ledger.Scan(ctx, func(e Entry) error {
 		if e.Outcome != OutcomeApplied {
 			return nil
 		}
-		if e.Action == ActionShred && e.Field == "" && e.Subject != "" {
+		if e.Action == string(ActionShred) && e.Field == "" && e.Subject != "" {
 			kind := PendingRetention
 			if e.Policy == policyErasureClose {
 				kind = PendingClose
@@ -40,7 +40,7 @@ func (m *Manager) Replay(ctx context.Context, ledger Ledger, stores ...Store) (S
 		return nil
 	})
 	if err != nil {
-		return Stats{}, err
+		return Progress{}, err
 	}
 	if len(stores) == 0 {
 		m.mu.RLock()
@@ -48,7 +48,7 @@ func (m *Manager) Replay(ctx context.Context, ledger Ledger, stores ...Store) (S
 		m.mu.RUnlock()
 	}
 	now := m.clock.Now()
-	var st Stats
+	var st Progress
 	for _, store := range stores {
 		ti, err := m.typeOf(store.Schema().Type)
 		if err != nil {
@@ -119,8 +119,8 @@ func (m *Manager) Replay(ctx context.Context, ledger Ledger, stores ...Store) (S
 func (m *Manager) replayItems(s *pii.Schema, rec Record, es []Entry) ([]Item, error) {
 	want := map[string]Entry{}
 	for _, e := range es {
-		if e.Action == ActionDelete {
-			return []Item{{Path: e.Field, Action: pii.Action{Kind: ActionDelete}, Reason: "replayed after restore: " + e.Reason}}, nil
+		if e.Action == string(ActionDelete) {
+			return []Item{{Path: e.Field, Action: pii.Action{Kind: string(ActionDelete)}, Reason: "replayed after restore: " + e.Reason}}, nil
 		}
 		want[e.Field] = e
 	}

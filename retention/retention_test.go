@@ -405,7 +405,7 @@ func TestSweepShredsAndRecords(t *testing.T) {
 	key := entries[5]
 	require.Equal(t, "", key.Field)
 	require.Equal(t, "", key.Record)
-	require.Equal(t, retention.ActionShred, key.Action)
+	require.Equal(t, string(retention.ActionShred), key.Action)
 	require.Contains(t, key.Reason, "nothing under the key must be kept")
 	for i, x := range entries {
 		require.Equal(t, e.m.SubjectHash("acme", "alice"), x.Subject)
@@ -498,11 +498,11 @@ func TestForget(t *testing.T) {
 
 	rep, err := e.m.Forget(ctx, "acme", "u-ada")
 	require.NoError(t, err)
-	outcome := map[string]string{}
+	outcome := map[string]retention.Outcome{}
 	for _, x := range rep.Entries {
 		outcome[x.Field+" "+x.Action] = x.Outcome
 	}
-	require.Equal(t, map[string]string{
+	require.Equal(t, map[string]retention.Outcome{
 		"Email null":            retention.OutcomeApplied,
 		"Invoice redact":        retention.OutcomeDeferred,
 		"Card generalize:last4": retention.OutcomeApplied,

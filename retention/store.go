@@ -128,27 +128,29 @@ type Entry struct {
 	Action string
 	// Policy is the policy applied, in tag form, or "erasure request".
 	Policy string
-	// Outcome is applied, pending, deferred, held, blocked, replayed or
-	// dry-run.
-	Outcome string
+	// Outcome is what became of the action.
+	Outcome Outcome
 	// Reason says why.
 	Reason string
 	// At is when it happened, from the Manager's clock.
 	At time.Time
 }
 
+// Outcome is what became of an action, as the ledger records it.
+type Outcome string
+
 // Ledger outcomes.
 const (
-	OutcomeApplied = "applied"
+	OutcomeApplied Outcome = "applied"
 	// OutcomePending: the subject's key shred waits until nothing sealed
 	// under the key must be kept; a later sweep, Release or Forget
 	// completes it and records it applied.
-	OutcomePending  = "pending"
-	OutcomeDeferred = "deferred"
-	OutcomeHeld     = "held"
-	OutcomeBlocked  = "blocked"
-	OutcomeReplayed = "replayed"
-	OutcomeDryRun   = "dry-run"
+	OutcomePending  Outcome = "pending"
+	OutcomeDeferred Outcome = "deferred"
+	OutcomeHeld     Outcome = "held"
+	OutcomeBlocked  Outcome = "blocked"
+	OutcomeReplayed Outcome = "replayed"
+	OutcomeDryRun   Outcome = "dry-run"
 )
 
 // Ledger is the append-only erasure ledger.

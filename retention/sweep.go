@@ -16,7 +16,7 @@ type SweepOptions struct {
 	// default 500.
 	BatchSize int
 	// DryRun walks the same candidates and reports, through OnAction and
-	// the returned Stats, what would be applied, changing nothing: no
+	// the returned Progress, what would be applied, changing nothing: no
 	// writes, no ledger entries, no keys shredded.
 	DryRun bool
 	// Progress, if set, is called after every batch.
@@ -42,9 +42,6 @@ type Progress struct {
 	Elapsed time.Duration
 	Rate    float64
 }
-
-// Stats is the outcome of a sweep: the final Progress.
-type Stats = Progress
 
 // Sweeper applies due retention actions to every store registered with a
 // Manager, in batches, each batch in one transaction with its ledger
@@ -79,8 +76,8 @@ func NewSweeper(m *Manager, opts *SweepOptions) *Sweeper {
 // Completing pending shreds first means that a subject whose erasure
 // request was waiting is erased (and shredded) once, not swept and then
 // erased again.
-func (sw *Sweeper) Run(ctx context.Context) (Stats, error) {
-	var pend Stats
+func (sw *Sweeper) Run(ctx context.Context) (Progress, error) {
+	var pend Progress
 	done := shredSet{}
 	if err := sw.settlePending(ctx, &pend, done); err != nil {
 		return pend, err
@@ -100,7 +97,7 @@ func (sw *Sweeper) Run(ctx context.Context) (Stats, error) {
 }
 
 // settlePending completes pending shreds (not in a dry run).
-func (sw *Sweeper) settlePending(ctx context.Context, st *Stats, done shredSet) error {
+func (sw *Sweeper) settlePending(ctx context.Context, st *Progress, done shredSet) error {
 	if sw.opts.DryRun {
 		return nil
 	}
@@ -151,16 +148,16 @@ func (m *Manager) cutoffs(s *pii.Schema, now time.Time) []Cutoff {
 }
 
 // run sweeps the stores for which sel returns true, with the query it gives.
-func (sw *Sweeper) run(ctx context.Context, done shredSet, sel func(Store) (Query, bool)) (Stats, error) {
+func (sw *Sweeper) run(ctx context.Context, done shredSet, sel func(Store) (Query, bool)) (Progress, error) {
 	m := sw.m
 	if !sw.opts.DryRun {
 		if err := m.needLedger(m.registered()); err != nil {
-			return Stats{}, err
+			return Progress{}, err
 		}
 	}
 	now := m.clock.Now()
 	start := time.Now()
-	var total Stats
+	var total Progress
 	for _, st := range m.registered() {
 		q, ok := sel(st)
 		if !ok {
@@ -372,7 +369,7 @@ func (sw *Sweeper) settle(ctx context.Context, b *batch, done shredSet) error {
 		if err != nil {
 			return err
 		}
-		e := Entry{Subject: m.SubjectHash(r.tenant, r.subject), Action: ActionShred, Policy: r.policy, At: b.now}
+		e := Entry{Subject: m.SubjectHash(r.tenant, r.subject), Action: string(ActionShred), Policy: r.policy, At: b.now}
 		switch {
 		case sw.opts.DryRun:
 			e.Outcome = OutcomeDryRun
@@ -447,7 +444,7 @@ type shredRef struct {
 // apply applies items (all due, all of the record) to rec.Value and records
 // the change and its ledger entries. policy overrides the entries' policy
 // text when not empty (erasure requests).
-func (b *batch) apply(rec Record, subject string, items []Item, policy, outcome string) {
+func (b *batch) apply(rec Record, subject string, items []Item, policy string, outcome Outcome) {
 	s := b.ti.s
 	e := Entry{Record: b.m.RecordHash(rec.Tenant, s.Name, rec.Key), Type: s.Name, Outcome: outcome, At: b.now}
 	if subject != "" {
@@ -463,7 +460,7 @@ func (b *batch) apply(rec Record, subject string, items []Item, policy, outcome 
 		return x
 	}
 	for _, it := range items {
-		if it.Action.Kind == ActionDelete {
+		if ActionKind(it.Action.Kind) == ActionDelete {
 			b.changes = append(b.changes, Change{Tenant: rec.Tenant, Key: rec.Key, Pos: rec.Pos, Delete: true, Value: rec.Value})
 			b.entries = append(b.entries, entry(it))
 			b.applied++
@@ -476,7 +473,7 @@ func (b *batch) apply(rec Record, subject string, items []Item, policy, outcome 
 	for _, it := range items {
 		it.v.Set(it.next)
 		ch.Fields = append(ch.Fields, it.Field.Path)
-		if it.Action.Kind == ActionShred && it.Field.IndexFieldIndex != nil {
+		if ActionKind(it.Action.Kind) == ActionShred && it.Field.IndexFieldIndex != nil {
 			iv := it.owner.FieldByIndex(it.Field.IndexFieldIndex)
 			iv.Set(reflect.Zero(iv.Type()))
 			ch.Fields = append(ch.Fields, indexPath(it.Field))
@@ -500,7 +497,7 @@ func indexPath(f *pii.Field) string {
 // one of the items is a shred.
 func (b *batch) shredIfAny(rec Record, subject string, items []Item) {
 	for _, it := range items {
-		if it.Action.Kind == ActionShred && subject != "" {
+		if ActionKind(it.Action.Kind) == ActionShred && subject != "" {
 			b.shred = append(b.shred, shredRef{subjectRef{rec.Tenant, subject}, b.m.policyText(it.Policy).tag})
 			return
 		}

@@ -296,7 +296,7 @@ func (t *tally) add(e retention.Entry) {
 	if field == "" {
 		field = "(record)"
 	}
-	k := [3]string{field, e.Action, e.Outcome}
+	k := [3]string{field, e.Action, string(e.Outcome)}
 	if t.n[k] == 0 {
 		t.keys = append(t.keys, k)
 	}

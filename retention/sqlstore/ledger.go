@@ -167,7 +167,7 @@ func (l *Ledger) append(ctx context.Context, q pii.Executor, entries []retention
 			if l.d != Postgres {
 				at = ev.head.At.UTC().Format(ledgerTime)
 			}
-			args = append(args, ev.head.Subject, ev.head.Record, ev.head.Type, ev.head.Outcome, at, ev.n, string(ev.actions))
+			args = append(args, ev.head.Subject, ev.head.Record, ev.head.Type, string(ev.head.Outcome), at, ev.n, string(ev.actions))
 		}
 		var err error
 		prep, canPrepare := q.(preparer)
@@ -201,7 +201,7 @@ func (l *Ledger) appendArrays(ctx context.Context, q pii.Executor, evs []event) 
 	n := make([]int32, len(evs))
 	acts := make([]string, len(evs))
 	for i, ev := range evs {
-		subj[i], rec[i], typ[i], out[i] = ev.head.Subject, ev.head.Record, ev.head.Type, ev.head.Outcome
+		subj[i], rec[i], typ[i], out[i] = ev.head.Subject, ev.head.Record, ev.head.Type, string(ev.head.Outcome)
 		at[i], n[i], acts[i] = ev.head.At.UTC(), int32(ev.n), string(ev.actions)
 	}
 	_, err := q.ExecContext(ctx, "INSERT INTO "+l.table+" ("+ledgerCols+") SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::int[], $7::json[])",
@@ -283,12 +283,12 @@ func (l *Ledger) Scan(ctx context.Context, fn func(retention.Entry) error) error
 }
 
 // Count returns the number of entries (actions) with the outcome ("" for all).
-func (l *Ledger) Count(ctx context.Context, outcome string) (int, error) {
+func (l *Ledger) Count(ctx context.Context, outcome retention.Outcome) (int, error) {
 	q := "SELECT COALESCE(SUM(n), 0) FROM " + l.table
 	var args []any
 	if outcome != "" {
 		q += " WHERE outcome = " + l.d.Placeholder(1)
-		args = append(args, outcome)
+		args = append(args, string(outcome))
 	}
 	var n int64
 	if err := pii.ExecutorFrom(ctx, l.db).QueryRowContext(ctx, q, args...).Scan(&n); err != nil {

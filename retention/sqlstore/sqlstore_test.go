@@ -256,7 +256,7 @@ func TestConcurrentSweepersPostgres(t *testing.T) {
 	_, tbl, err := manager(ctx, db)
 	require.NoError(t, err)
 	var wg sync.WaitGroup
-	stats := make([]retention.Stats, 4)
+	stats := make([]retention.Progress, 4)
 	errs := make([]error, 4)
 	managers := make([]*retention.Manager, 4)
 	for i := range managers {

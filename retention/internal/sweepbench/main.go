@@ -127,7 +127,7 @@ func runChild() error {
 			return err
 		}
 		start = time.Now() // the ledger table exists in both runs' setup
-		var st retention.Stats
+		var st retention.Progress
 		st, err = retention.NewSweeper(m, &retention.SweepOptions{BatchSize: *batch}).Run(ctx)
 		res.Changed = st.Applied
 	default:
