@@ -301,7 +301,7 @@ func (m *Manager) ReadCheck(ctx context.Context, s *pii.Schema, f *pii.Field, pt
 	if err != nil {
 		return err
 	}
-	auditor := RoleFrom(ctx) == m.auditor
+	auditor := roleFrom(ctx) == m.auditor
 	for _, it := range items {
 		if it.Field != f {
 			continue

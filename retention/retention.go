@@ -344,8 +344,8 @@ func WithRole(ctx context.Context, role string) context.Context {
 	return context.WithValue(ctx, roleKey{}, role)
 }
 
-// RoleFrom returns the role set by WithRole, or "".
-func RoleFrom(ctx context.Context) string {
+// roleFrom returns the role set by WithRole, or "".
+func roleFrom(ctx context.Context) string {
 	r, _ := ctx.Value(roleKey{}).(string)
 	return r
 }
