@@ -98,7 +98,11 @@
 // # Sweeps, holds and erasure requests
 //
 // The application implements [Store] for each tagged type (sqlstore does it
-// for database/sql; [MemoryStore] is the reference). A [Sweeper] claims the
+// for database/sql; [MemoryStore] is the reference; retention/storetest is
+// the conformance suite for a store of your own). Options.Holds is
+// required and Options.Ledger must be found when a key may be shredded:
+// pass sqlstore's Holds and Ledger, or [NewMemoryHolds] and a
+// [MemoryLedger] explicitly. A [Sweeper] claims the
 // candidates a clock says may be due, in batches, applies what is due and
 // commits each batch with its ledger entries in one transaction; a crash
 // leaves no record half-done and the next run finishes. Memory is bounded by
