@@ -28,7 +28,7 @@ func (s *Sealer) EncryptBytes(ctx context.Context, plaintext []byte, b Binding) 
 		return nil, err
 	}
 	out := append([]byte(nil), bin...)
-	putBuf(bp)
+	putBufPublic(bp) // sealed in place: the plaintext was overwritten
 	return out, nil
 }
 
@@ -44,7 +44,8 @@ func (s *Sealer) DecryptString(ctx context.Context, ciphertext string, b Binding
 		return "", err
 	}
 	out := string(pt)
-	putBuf(bp)
+	clear(pt) // the only plaintext in the buffer
+	putBufPublic(bp)
 	return out, nil
 }
 
@@ -68,7 +69,8 @@ func (s *Sealer) DecryptBytes(ctx context.Context, ciphertext []byte, b Binding)
 }
 
 // sealBinary encrypts pt into a pooled buffer; the caller puts it back.
-// With text, the buffer ends with room for the text form.
+// With text, the buffer ends with room for the text form. The plaintext is
+// copied in and sealed in place, so the buffer holds none afterwards.
 func sealBinary[T string | []byte](ctx context.Context, s *Sealer, pt T, b *Binding, text bool) ([]byte, *[]byte, error) {
 	n := len(pt)
 	adCap := fieldADLen(b)
@@ -127,7 +129,7 @@ func sealText[T string | []byte](ctx context.Context, s *Sealer, pt T, b *Bindin
 		return "", err
 	}
 	out := encodeText(bin, (*bp)[len(*bp)-format.EncodedLen(len(bin)):])
-	putBuf(bp)
+	putBufPublic(bp) // sealed in place: the plaintext was overwritten
 	return out, nil
 }
 
@@ -155,7 +157,10 @@ func openText[T string | []byte](ctx context.Context, s *Sealer, text T, b *Bind
 	if dl < 0 {
 		return nil, nil, decryptError(ErrNotSealed)
 	}
-	bp := getBuf(dl + 8 + fieldADLen(b))
+	// buf: the binary form (and decoder slack), the associated data, then
+	// the plaintext (GCM opens a little faster out of place).
+	adLen := fieldADLen(b)
+	bp := getBuf(dl + 8 + adLen + dl)
 	buf := *bp
 	bin, err := format.DecodeText(buf[:0:dl+8], text)
 	if err != nil {
@@ -165,7 +170,7 @@ func openText[T string | []byte](ctx context.Context, s *Sealer, text T, b *Bind
 		}
 		return nil, nil, decryptError(err)
 	}
-	pt, err := s.openBinary(ctx, bin, buf[dl+8:dl+8], b)
+	pt, err := s.openBinaryTo(ctx, bin, buf[dl+8:dl+8], b, buf[dl+8+adLen:])
 	if err != nil {
 		putBuf(bp)
 		return nil, nil, err
@@ -176,6 +181,13 @@ func openText[T string | []byte](ctx context.Context, s *Sealer, text T, b *Bind
 // openBinary opens bin in place; adBuf is scratch for the associated
 // data. Only bin receives plaintext; on failure it is cleared.
 func (s *Sealer) openBinary(ctx context.Context, bin, adBuf []byte, b *Binding) ([]byte, error) {
+	return s.openBinaryTo(ctx, bin, adBuf, b, nil)
+}
+
+// openBinaryTo opens bin into dst, which has room for the plaintext, or in
+// place when dst is nil. Only dst (or bin) receives plaintext; on failure
+// it is cleared.
+func (s *Sealer) openBinaryTo(ctx context.Context, bin, adBuf []byte, b *Binding, dst []byte) ([]byte, error) {
 	c, err := format.Parse(bin)
 	if err != nil {
 		return nil, decryptError(err)
@@ -196,9 +208,12 @@ func (s *Sealer) openBinary(ctx context.Context, bin, adBuf []byte, b *Binding) 
 		return nil, ErrDecrypt
 	}
 	ad := appendFieldAD(adBuf, c.Version, c.DEKID, b)
-	pt, err := e.aead.Open(c.Sealed[:0], c.Nonce, c.Sealed, ad)
+	if dst == nil {
+		dst = c.Sealed
+	}
+	pt, err := e.aead.Open(dst[:0], c.Nonce, c.Sealed, ad)
 	if err != nil {
-		clear(c.Sealed)
+		clear(dst[:len(c.Sealed)-format.TagSize])
 		return nil, ErrDecrypt
 	}
 	return pt, nil
