@@ -101,6 +101,8 @@ func (sw *Sweeper) settlePending(ctx context.Context, st *Progress, done shredSe
 	if sw.opts.DryRun {
 		return nil
 	}
+	// Every non-dry sweep (Run, Release) starts here: fail before changing
+	// anything when a key shred's entry would have no ledger.
 	if err := sw.m.needLedger(sw.m.registered()); err != nil {
 		return err
 	}
@@ -150,11 +152,6 @@ func (m *Manager) cutoffs(s *pii.Schema, now time.Time) []Cutoff {
 // run sweeps the stores for which sel returns true, with the query it gives.
 func (sw *Sweeper) run(ctx context.Context, done shredSet, sel func(Store) (Query, bool)) (Progress, error) {
 	m := sw.m
-	if !sw.opts.DryRun {
-		if err := m.needLedger(m.registered()); err != nil {
-			return Progress{}, err
-		}
-	}
 	now := m.clock.Now()
 	start := time.Now()
 	var total Progress
