@@ -16,7 +16,7 @@ import (
 )
 
 // Dialect is the SQL flavour of the database, shared with
-// envelope/sqlkeystore and tokenize's SQLStore.
+// envelope/sqlkeystore and tokenize/sqltokenstore.
 type Dialect = sqldialect.Dialect
 
 const (
@@ -57,6 +57,8 @@ type Mapping struct {
 // Table names may be schema-qualified ("app.retention_ledger"; on SQLite
 // the schema is an attached database).
 type Options struct {
+	// Dialect defaults to Detect (read from the driver); [DDL] needs it
+	// set to SQLite or Postgres.
 	Dialect Dialect
 	// Mapping overrides the derived table mapping.
 	Mapping *Mapping
