@@ -67,8 +67,12 @@ func (s *Sealer) encKeySlow(ctx context.Context, sr scopeRef, n int) (*dekEntry,
 		if !s.installDEK(kc, ne, true, ep) {
 			continue // a ForgetSubject of the scope ran meanwhile: look again
 		}
+		s.hook("enc:reserve")
 		if s.reserve(ne, n, now) {
 			return ne, nil
+		}
+		if s.forgetEpoch(sr) != ep {
+			continue // a ForgetSubject since the install marked it spent: look again
 		}
 		if created {
 			return nil, ErrLimit
@@ -107,10 +111,14 @@ func (s *Sealer) installDEK(kc *keyCache, e *dekEntry, current bool, ep uint64) 
 	if current {
 		kc.cur[sr] = e
 	}
-	if !shared && !memo {
+	if !shared {
+		// No ForgetSubject of the scope since ep: a forget deletes the
+		// scope's memo entries, so e, if it came from the memo, is live.
 		e.ep = ep
-		s.trimMemoLocked()
-		s.memo.deks[e.ref] = e
+		if !memo {
+			s.trimMemoLocked()
+			s.memo.deks[e.ref] = e
+		}
 	}
 	return true
 }

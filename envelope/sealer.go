@@ -116,7 +116,7 @@ type dekEntry struct {
 	until   int64  // clock() at which its time bucket ends (tenant scope)
 	wrapped string // inline mode: the wrapped DEK as carried
 	row     []byte // keyring mode: the stored wrapped DEK it came from
-	ep      uint64 // under mu: the scope's forget epoch when a transaction's lookup kept it
+	ep      uint64 // under mu: the forget epoch of its scope when a transaction's call cache took it
 	msgs    atomic.Uint64
 	bytes   atomic.Uint64
 	spent   atomic.Bool

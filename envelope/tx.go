@@ -61,15 +61,15 @@ func (s *Sealer) keysFor(ctx context.Context) (_ context.Context, kc *keyCache, 
 	return context.WithValue(ctx, callKeysKey{}, kc), kc, true
 }
 
-// memoDEK returns the memo's entry for the DEK rec (read for want), when
-// it came from that very row, is fresh, and no ForgetSubject of its scope
-// ran since it was kept.
+// memoDEK returns the memo's entry for the DEK rec (read for ref), when it
+// came from that very row and is fresh. A ForgetSubject deletes its
+// scope's entries from the memo (purgeScope), and one that races the
+// lookup makes installDEK refuse the entry.
 func (s *Sealer) memoDEK(ref dekRef, rec Record, now int64) *dekEntry {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	e := s.memo.deks[ref]
-	if e == nil || !bytes.Equal(e.row, rec.Wrapped) || !s.fresh(e.loaded, now) ||
-		e.ep != s.forgetEpoch(scopeRef{ref.tenant, ref.subject}) {
+	if e == nil || !bytes.Equal(e.row, rec.Wrapped) || !s.fresh(e.loaded, now) {
 		return nil
 	}
 	return e

@@ -205,3 +205,27 @@ func TestDDL(t *testing.T) {
 		migrate(t, db, sqlkeystore.Postgres)
 	})
 }
+
+// TestForgetAtomic: the delete and the tombstone commit together: when the
+// tombstone cannot be written, Forget fails and the DEKs are still there
+// (on the Store's own database, and on a connection the context names).
+func TestForgetAtomic(t *testing.T) {
+	ctx := context.Background()
+	db, st := newSQLite(t)
+	_, err := db.ExecContext(ctx, `CREATE TRIGGER no_tombstones BEFORE INSERT ON pii_keys
+		WHEN NEW.kind = 'tombstone' BEGIN SELECT RAISE(ABORT, 'no tombstones here'); END`)
+	require.NoError(t, err)
+	conn, err := db.Conn(ctx)
+	require.NoError(t, err)
+	defer conn.Close()
+	for _, x := range []envelope.KeyStore{st, onConn{st, conn}} {
+		ref := envelope.KeyRef{Kind: envelope.KindDEK, Tenant: "acme", Scope: "s:alice", ID: 1}
+		_, _, err := x.Insert(ctx, envelope.Record{KeyRef: ref, Wrapped: []byte("w")})
+		require.NoError(t, err)
+		_, err = x.Forget(ctx, "acme", "s:alice")
+		require.ErrorContains(t, err, "no tombstones here")
+		got, err := x.Get(ctx, ref)
+		require.NoError(t, err, "the delete rolled back with the failed tombstone")
+		require.Equal(t, "w", string(got.Wrapped))
+	}
+}

@@ -1,0 +1,41 @@
+package envelope
+
+import (
+	"context"
+	"testing"
+
+	"github.com/fieldguard/pii/envelope/internal/format"
+	"github.com/fieldguard/pii/envelope/internal/testkp"
+	"github.com/stretchr/testify/require"
+)
+
+// TestInlineCacheBoundToTenant: an inline DEK cached for one tenant is not
+// used for another tenant's value, even when the value is bound to that
+// tenant in its own associated data: the wrapped DEK is bound to its
+// tenant, and only the key provider may say it opens elsewhere.
+func TestInlineCacheBoundToTenant(t *testing.T) {
+	ctx := context.Background()
+	s, err := New(testkp.New(nil), &Options{Mode: Inline})
+	require.NoError(t, err)
+	acme := Binding{Tenant: "acme", Type: "T", Field: "F", Record: "r"}
+	globex := acme
+	globex.Tenant = "globex"
+	ct, err := s.EncryptBytes(ctx, []byte("v"), acme)
+	require.NoError(t, err)
+	c, err := format.Parse(ct)
+	require.NoError(t, err)
+	s.mu.RLock()
+	e := s.inline[string(c.Wrapped)] // acme's DEK, cached by its wrapped bytes
+	s.mu.RUnlock()
+	require.NotNil(t, e)
+	// A value under acme's DEK whose field associated data names globex.
+	forge := func(b Binding) []byte {
+		head := append([]byte(nil), ct[:len(ct)-len(c.Sealed)]...)
+		return e.aead.Seal(head, c.Nonce, []byte("forged"), appendFieldAD(nil, format.V2Inline, 0, &b))
+	}
+	_, err = s.DecryptBytes(ctx, forge(globex), globex)
+	require.ErrorIs(t, err, ErrDecrypt)
+	pt, err := s.DecryptBytes(ctx, forge(acme), acme)
+	require.NoError(t, err, "the forgery itself is well made")
+	require.Equal(t, "forged", string(pt))
+}
