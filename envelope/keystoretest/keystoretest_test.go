@@ -36,7 +36,7 @@ var brokenStores = []struct {
 	{"Latest ignores the scope", flaws{latestAnyScope: true}, "Latest", "want id 9"},
 	{"Replace without compare", flaws{replaceNoCompare: true}, "Replace", "want envelope.ErrConflict (compare-and-swap on Wrapped)"},
 	{"Replace creates", flaws{replaceCreates: true}, "Replace", "Replace of a missing record"},
-	{"Get ignores the tenant", flaws{getIgnoresTenant: true}, "TenantIsolation", "Scope:s:alice ID:1} returned {Kind:dek Tenant:"},
+	{"Get ignores the tenant", flaws{getIgnoresTenant: true}, "TenantIsolation", "keystoretest: Get {Kind:dek Tenant:"},
 	{"tenant and scope joined into one key", flaws{joinedKeys: true}, "TenantIsolation", "into an empty slot reported not inserted"},
 	{"Insert overwrites", flaws{insertOverwrites: true}, "InsertGet", "insert-if-absent"},
 	{"Insert returns the caller's record", flaws{insertReturnsArg: true}, "InsertGet", "it must return the stored record"},
