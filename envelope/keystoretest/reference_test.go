@@ -43,6 +43,19 @@ type refStore struct {
 	f    flaws
 	mu   sync.Mutex
 	recs map[envelope.KeyRef]envelope.Record
+
+	// The racy flaws hold their window open until another call comes in
+	// (or a while passes), so the suite's races find them under any load.
+	checked  int           // insertNotAtomic: callers past the check
+	inserted chan struct{} // forgetNotAtomic: closed by the next Insert
+}
+
+// window waits until ready is closed or a short while passes.
+func window(ready <-chan struct{}) {
+	select {
+	case <-ready:
+	case <-time.After(50 * time.Millisecond):
+	}
 }
 
 func newRef(f flaws) *refStore { return &refStore{f: f, recs: map[envelope.KeyRef]envelope.Record{}} }
@@ -142,8 +155,17 @@ func (s *refStore) Insert(ctx context.Context, r envelope.Record) (envelope.Reco
 	if s.f.insertNotAtomic {
 		s.mu.Lock()
 		_, ok := s.recs[s.key(r.KeyRef)]
+		s.checked++
 		s.mu.Unlock()
-		time.Sleep(time.Millisecond) // widen the window a correct store does not have
+		// Wait for a second caller to pass the check too.
+		for deadline := time.Now().Add(50 * time.Millisecond); time.Now().Before(deadline); time.Sleep(50 * time.Microsecond) {
+			s.mu.Lock()
+			n := s.checked
+			s.mu.Unlock()
+			if n >= 2 {
+				break
+			}
+		}
 		if ok {
 			got, err := s.Get(ctx, r.KeyRef)
 			return got, false, err
@@ -155,6 +177,9 @@ func (s *refStore) Insert(ctx context.Context, r envelope.Record) (envelope.Reco
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.inserted != nil {
+		defer func() { close(s.inserted); s.inserted = nil }()
+	}
 	if old, ok := s.recs[s.key(r.KeyRef)]; ok && !s.f.insertOverwrites {
 		if s.f.insertReturnsArg {
 			return in, false, nil
@@ -207,8 +232,15 @@ func (s *refStore) Forget(ctx context.Context, tenant, scope string) (int, error
 				wm = max(wm, v.ID)
 			}
 		}
+		ready := make(chan struct{})
+		s.inserted = ready
 		s.mu.Unlock()
-		time.Sleep(time.Millisecond) // widen the window a correct store does not have
+		window(ready) // until an Insert lands between the read and the delete
+		s.mu.Lock()
+		if s.inserted == ready {
+			s.inserted = nil
+		}
+		s.mu.Unlock()
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
