@@ -41,15 +41,16 @@
 // keys of each field are derived with HKDF-SHA256 (so lookups survive
 // branch key rotation).
 //
-// All wrapped keys live in a KeyStore (NewMemoryStore, or sqlkeystore.Store
-// on SQLite or PostgreSQL). Every row a KeyStore returns is checked
+// All wrapped keys live in a KeyStore: sqlkeystore on SQLite or
+// PostgreSQL, NewMemoryStore for tests, or your own, which must pass the
+// conformance suite envelope/keystoretest. Every row a KeyStore returns is checked
 // against what was asked (kind, tenant, scope and id; for Latest, an id
 // never below one already used), and the associated data of every unwrap
 // is built from the request, never from the row: whoever can write the
 // key table cannot serve one subject's or tenant's key for another's. A
 // mismatch is ErrDecrypt on reads and an error on writes; nothing is
-// decrypted or sealed under such a row. Key provider calls therefore grow with branch
-// keys, not with records, subjects or fields: sealing ten fields for each
+// decrypted or sealed under such a row. Key provider calls grow with
+// branch keys, not with records, subjects or fields: sealing ten fields for each
 // of 10,000 subjects of a tenant costs one wrap call (plus one for the
 // search root when det or index fields are used), and opening them from a
 // cold cache one unwrap call (plus one).
@@ -59,7 +60,10 @@
 // (associated data binds the tenant). DEKs are reused under the same cache
 // limits and unwrapped DEKs are cached by their wrapped bytes, so a KMS
 // call is paid per DEK, not per field. Inline mode cannot crypto-shred a
-// subject (the wrapped key travels with the data).
+// subject (the wrapped key travels with the data). It needs no
+// Options.Store, except for deterministic encryption and blind indexes,
+// whose search root key lives there; without one those fail with
+// errors.ErrUnsupported.
 //
 // # Field ciphertext
 //
