@@ -81,7 +81,7 @@
 // [Views.Reveal], with [ErrSealed]; a token= field whose value its
 // category's tokenize format marks as a token (a card number failing the
 // Luhn check, an IBAN failing mod 97) fails with [ErrTokenized]. The error
-// is a [FieldError] naming the type, field path and the record's id field.
+// is a [pii.FieldError] naming the type, field path and the record by its id.
 // Tokens of formats that look like values (phone, e-mail, SSN, generic,
 // and cards or IBANs tokenized with LuhnValid or ChecksumValid) cannot be
 // told apart and are masked like values. Denied fields are not shown and
@@ -161,7 +161,7 @@
 // reveal a field, [ErrReasonRequired] when no reason is given,
 // [ErrBudgetExceeded] when the reveal budget is spent and refusal is on,
 // [ErrNoField] for a field path the type does not have, [ErrSealed] and
-// [ErrTokenized] (wrapped by a [FieldError]) for a field that is not clear,
+// [ErrTokenized] (wrapped by a [pii.FieldError]) for a field that is not clear,
 // [ErrUnknownStyle] for an unknown style or style argument, and [Check]
 // returns a *[ChannelError] listing the kinds found. Errors never contain
 // clear values, ciphertexts or tokens, and carry the "mask: " prefix once.

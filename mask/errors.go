@@ -20,42 +20,6 @@ var (
 	ErrTokenized = errors.New("mask: field holds a token; reverse it before viewing it")
 )
 
-// FieldError is the error of a view or reveal for one field that cannot be
-// shown. It names the type, the concrete field path and the field that
-// identifies the record (not its value), never the field's value. Err is
-// ErrSealed or ErrTokenized; errors.Is sees through FieldError.
-type FieldError struct {
-	Type   string // schema name of the struct type
-	Path   string // concrete field path, "Contacts[1].Phone"
-	Record string // path of the id field (or the subject field when there is no id); "" when the type has neither
-	Err    error
-}
-
-// Error returns "mask: <Type>.<Path> (record id in <Type>.<Record>): <cause>",
-// with the cause's own "mask: " prefix dropped so it appears once.
-func (e *FieldError) Error() string {
-	var b strings.Builder
-	b.WriteString("mask: ")
-	b.WriteString(e.Type)
-	b.WriteByte('.')
-	b.WriteString(e.Path)
-	if e.Record != "" {
-		b.WriteString(" (record id in ")
-		b.WriteString(e.Type)
-		b.WriteByte('.')
-		b.WriteString(e.Record)
-		b.WriteByte(')')
-	}
-	b.WriteString(": ")
-	if e.Err != nil {
-		b.WriteString(strings.TrimPrefix(e.Err.Error(), "mask: "))
-	}
-	return b.String()
-}
-
-// Unwrap returns the cause.
-func (e *FieldError) Unwrap() error { return e.Err }
-
 // wrapError puts context in front of an error of this package without
 // repeating its "mask: " prefix.
 type wrapError struct {

@@ -9,11 +9,11 @@ import (
 	"github.com/fieldguard/pii/internal/sealedtext"
 )
 
-// notClear returns a *FieldError when the value of field f at path is not
+// notClear returns a *pii.FieldError when the value of field f at path is not
 // a clear value a view may show: an envelope ciphertext, or a token its
 // format marks as one (see tokenize.Card and tokenize.IBAN; formats whose
 // tokens look like values cannot be told apart).
-func notClear(s *pii.Schema, f *pii.Field, path string, fv reflect.Value) error {
+func notClear(s *pii.Schema, ptr any, f *pii.Field, path string, fv reflect.Value) error {
 	if fv.Kind() == reflect.Pointer {
 		if fv.IsNil() {
 			return nil
@@ -34,14 +34,7 @@ func notClear(s *pii.Schema, f *pii.Field, path string, fv reflect.Value) error 
 	if cause == nil {
 		return nil
 	}
-	fe := &FieldError{Type: s.Name, Path: path, Err: cause}
-	switch {
-	case s.ID != nil:
-		fe.Record = s.ID.Path
-	case s.Subject != nil:
-		fe.Record = s.Subject.Path
-	}
-	return fe
+	return s.FieldError(ptr, path, cause)
 }
 
 func notClearString(f *pii.Field, v string) error {

@@ -54,12 +54,13 @@ func TestViewRefusesSealedFields(t *testing.T) {
 			check := func(err error) {
 				t.Helper()
 				require.ErrorIs(t, err, ErrSealed, tc.path)
-				var fe *FieldError
+				var fe *pii.FieldError
 				require.ErrorAs(t, err, &fe)
 				require.Equal(t, "sealedCustomer", fe.Type)
 				require.Equal(t, tc.path, fe.Path)
-				require.Equal(t, "ID", fe.Record)
-				require.Equal(t, "mask: sealedCustomer."+tc.path+" (record id in sealedCustomer.ID): field is still sealed; open the record before viewing it", err.Error())
+				require.Equal(t, "ID", fe.RecordField)
+				require.Equal(t, "c-1", fe.Record)
+				require.Equal(t, "mask: sealedCustomer."+tc.path+" (record ID \"c-1\"): field is still sealed; open the record before viewing it", err.Error())
 				require.NotContains(t, err.Error(), sealed[:8])
 			}
 			_, err := ViewOf(ctx, vs, agent, c)
@@ -139,7 +140,7 @@ func TestViewRefusesTokenizedFields(t *testing.T) {
 		tc.keep(&tok, &plain)
 		_, err := ViewOf(ctx, vs, fraud, &tok)
 		require.ErrorIs(t, err, ErrTokenized, tc.path)
-		require.Equal(t, "mask: tokenCustomer."+tc.path+" (record id in tokenCustomer.ID): field holds a token; reverse it before viewing it", err.Error())
+		require.Equal(t, "mask: tokenCustomer."+tc.path+" (record ID \"c-1\"): field holds a token; reverse it before viewing it", err.Error())
 		_, err = vs.ViewMap(ctx, fraud, &tok)
 		require.ErrorIs(t, err, ErrTokenized)
 	}
@@ -221,5 +222,5 @@ func TestErrorsPrefixedOnce(t *testing.T) {
 	_, err = ViewOf(context.Background(), vs, Viewer{ID: "a", Role: "agent", Channel: ChannelDirectMessage}, &rec{Zip: "94107"})
 	require.ErrorIs(t, err, ErrUnknownStyle)
 	require.Equal(t, `mask: rec.Zip: style "zip3": unknown style`, err.Error())
-	require.Equal(t, "mask: T.F: field is still sealed; open the record before viewing it", (&FieldError{Type: "T", Path: "F", Err: ErrSealed}).Error())
+	require.Equal(t, "mask: T.F: field is still sealed; open the record before viewing it", (&pii.FieldError{Type: "T", Path: "F", Err: ErrSealed}).Error())
 }

@@ -166,7 +166,7 @@ func (v *Views) view(ctx context.Context, viewer Viewer, ptr any) (any, error) {
 	err = vp.schema.Walk(cp.Interface(), func(f *pii.Field, path string, fv reflect.Value) error {
 		fp := vp.fields[f]
 		if fp.action != ActionDeny {
-			if err := notClear(vp.schema, f, path, fv); err != nil {
+			if err := notClear(vp.schema, cp.Interface(), f, path, fv); err != nil {
 				return err
 			}
 		}
@@ -187,7 +187,7 @@ func (v *Views) view(ctx context.Context, viewer Viewer, ptr any) (any, error) {
 // *Customer` without `pii:"dive"`, an `any` holding one) are zero: the
 // policy cannot reach them, so they are not shown. Unexported fields are
 // copied shallowly. A shown field that is still sealed or tokenized fails
-// the view with a [FieldError] (see the package documentation).
+// the view with a [pii.FieldError] (see the package documentation).
 func ViewOf[T any](ctx context.Context, v *Views, viewer Viewer, ptr *T) (*T, error) {
 	out, err := v.view(ctx, viewer, ptr)
 	if err != nil {
@@ -220,7 +220,7 @@ func (v *Views) ViewMap(ctx context.Context, viewer Viewer, ptr any) (map[string
 		if fp.action == ActionDeny {
 			return nil
 		}
-		if err := notClear(vp.schema, f, path, fv); err != nil {
+		if err := notClear(vp.schema, cp.Interface(), f, path, fv); err != nil {
 			return err
 		}
 		if s, ok := render(fp, fv); ok {
@@ -360,7 +360,7 @@ func (v *Views) Reveal(ctx context.Context, viewer Viewer, ptr any, fieldPath, r
 	if field == nil {
 		return "", ErrNoField
 	}
-	if err := notClear(vp.schema, field, path, val); err != nil {
+	if err := notClear(vp.schema, cp.Interface(), field, path, val); err != nil {
 		return "", err
 	}
 	ev := AuditEvent{

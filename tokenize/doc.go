@@ -140,9 +140,9 @@
 //
 // Errors wrap one of [ErrKey], [ErrDomain], [ErrFormat], [ErrNotToken],
 // [ErrPermission], [ErrNotFound], [ErrIrreversible] and [ErrTokenExists];
-// test with errors.Is. Apply and Reverse return a [FieldError] naming the
-// type, the field path and the record's id field ("tokenize: Customer.Card
-// (record id in Customer.ID): value is not a token of this field: …").
+// test with errors.Is. Apply and Reverse return a [pii.FieldError] naming
+// the type, the field path and the record by its id (tokenize:
+// Customer.Card (record ID "c-1"): value is not a token of this field: …).
 // Messages start with "tokenize:" once and never contain the value, the
-// token, the record or subject id, or key material.
+// token, the subject id, or key material.
 package tokenize

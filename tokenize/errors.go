@@ -1,9 +1,6 @@
 package tokenize
 
-import (
-	"errors"
-	"strings"
-)
+import "errors"
 
 // Errors returned by this package. Test with errors.Is; the returned errors
 // wrap one of these with a short reason that never contains the input value,
@@ -39,40 +36,3 @@ var (
 	// already taken; the Tokenizer then draws another one.
 	ErrTokenExists = errors.New("tokenize: token already exists")
 )
-
-// FieldError is the error of Apply and Reverse for one field. It says
-// where the problem is without personal data: the type, the field's
-// concrete path and the name of the field that identifies the record (its
-// value is not in the message; read it from the struct). Err is the cause;
-// errors.Is and errors.As see through FieldError.
-type FieldError struct {
-	Type   string // schema name of the struct type
-	Path   string // concrete field path, "Contacts[1].Phone"
-	Record string // path of the id field (or the subject field when there is no id); "" when the type has neither
-	Err    error
-}
-
-// Error returns "tokenize: <Type>.<Path> (record id in <Type>.<Record>): <cause>",
-// with the cause's own "tokenize: " prefix dropped so it appears once.
-func (e *FieldError) Error() string {
-	var b strings.Builder
-	b.WriteString("tokenize: ")
-	b.WriteString(e.Type)
-	b.WriteByte('.')
-	b.WriteString(e.Path)
-	if e.Record != "" {
-		b.WriteString(" (record id in ")
-		b.WriteString(e.Type)
-		b.WriteByte('.')
-		b.WriteString(e.Record)
-		b.WriteByte(')')
-	}
-	b.WriteString(": ")
-	if e.Err != nil {
-		b.WriteString(strings.TrimPrefix(e.Err.Error(), "tokenize: "))
-	}
-	return b.String()
-}
-
-// Unwrap returns the cause.
-func (e *FieldError) Unwrap() error { return e.Err }

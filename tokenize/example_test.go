@@ -45,7 +45,7 @@ func Example() {
 	fmt.Println(c.Card, c.Email, c.Alias)
 	// Output:
 	// 8779-1214-6553-4444 x9DU.TRF@example.com 2026-11:tlO0NU5X-lvZUzSGePJhsw
-	// tokenize: Customer.Card (record id in Customer.ID): reversal not permitted: role agent may not see card numbers
+	// tokenize: Customer.Card (record of subject field ID): reversal not permitted: role agent may not see card numbers
 	// 5555-5555-5555-4444 jane.doe@example.com 2026-11:tlO0NU5X-lvZUzSGePJhsw
 }
 

@@ -128,9 +128,9 @@ func TestStructErrorsNameFieldAndRecordOnce(t *testing.T) {
 	p := plain
 	err := tk.Reverse(ctx, &p, allow)
 	require.ErrorIs(t, err, ErrNotToken, "a card that was never tokenized does not reverse")
-	var fe *FieldError
+	var fe *pii.FieldError
 	require.ErrorAs(t, err, &fe)
-	require.Equal(t, FieldError{Type: "tPayment", Path: "Card", Record: "ID", Err: fe.Err}, *fe)
+	require.Equal(t, pii.FieldError{Type: "tPayment", Path: "Card", RecordField: "ID", Record: "pay-1", Err: fe.Err}, *fe)
 	require.Equal(t, plain, p, "nothing changed")
 
 	p = tPayment{ID: "pay-1", Tenant: "acme", Subject: "alice", IBAN: "GB82 WEST 1234 5698 7654 32"}
@@ -163,16 +163,19 @@ func TestStructErrorsNameFieldAndRecordOnce(t *testing.T) {
 		err  error
 		want string
 	}{
-		{tk.Reverse(ctx, &plain, allow), "tokenize: tPayment.Card (record id in tPayment.ID): value is not a token of this field: it passes the Luhn check"},
-		{func() error { q := tokenized; q.Subject = "bob"; return tk.Reverse(ctx, &q, allow) }(), "tokenize: tPayment.IBAN (record id in tPayment.ID): token not found"},
-		{err, "tokenize: tPayment.IBAN (record id in tPayment.ID): reversal not permitted: agents may not see bank accounts"},
-		{tk.Reverse(ctx, &plain, nil), "tokenize: tPayment.Card (record id in tPayment.ID): reversal not permitted: no permission check supplied"},
-		{applyErr, "tokenize: tPayment.Card (record id in tPayment.ID): value does not match the expected format: card number fails the Luhn check"},
+		{tk.Reverse(ctx, &plain, allow), "tokenize: tPayment.Card (record ID \"pay-1\"): value is not a token of this field: it passes the Luhn check"},
+		{func() error { q := tokenized; q.Subject = "bob"; return tk.Reverse(ctx, &q, allow) }(), "tokenize: tPayment.IBAN (record ID \"pay-1\"): token not found"},
+		{err, "tokenize: tPayment.IBAN (record ID \"pay-1\"): reversal not permitted: agents may not see bank accounts"},
+		{tk.Reverse(ctx, &plain, nil), "tokenize: tPayment.Card (record ID \"pay-1\"): reversal not permitted: no permission check supplied"},
+		{applyErr, "tokenize: tPayment.Card (record ID \"pay-2\"): value does not match the expected format: card number fails the Luhn check"},
 		{noIDErr, "tokenize: tNoID.Card: value is not a token of this field"},
 	} {
 		require.True(t, strings.HasPrefix(tc.err.Error(), tc.want), "%q", tc.err.Error())
 		require.Equal(t, 1, strings.Count(tc.err.Error(), "tokenize:"), "wrapped once: %q", tc.err.Error())
-		for _, secret := range []string{"4111", "GB82", tokenized.IBAN, "pay-1", "alice", "acme"} {
+		// The record id (an opaque key, like a primary key) is named so an
+		// operator can find the record; values, tokens, subject ids and the
+		// tenant are not.
+		for _, secret := range []string{"4111", "GB82", tokenized.IBAN, "alice", "acme"} {
 			require.NotContains(t, tc.err.Error(), secret)
 		}
 	}

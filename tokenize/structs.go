@@ -109,9 +109,8 @@ func (t *Tokenizer) Apply(ctx context.Context, ptr any) error {
 // with ErrNotToken where the format can tell (see Card, IBAN), and a stored
 // token of another tenant, subject or field with ErrNotFound.
 //
-// Errors of Apply and Reverse for a field are a *FieldError naming the
-// type, the field path and the record's id field, never the value or the
-// token.
+// Errors of Apply and Reverse for a field are a *pii.FieldError naming the
+// type, the field path and the record, never the value or the token.
 func (t *Tokenizer) Reverse(ctx context.Context, ptr any, permit Permit) error {
 	s, err := pii.SchemaOf(ptr)
 	if err != nil {
@@ -125,10 +124,10 @@ func (t *Tokenizer) Reverse(ctx context.Context, ptr any, permit Permit) error {
 			return nil
 		}
 		if permit == nil {
-			return fieldError(s, path, fmt.Errorf("%w: no permission check supplied", ErrPermission))
+			return fieldError(s, ptr, path, fmt.Errorf("%w: no permission check supplied", ErrPermission))
 		}
 		if err := permit(ctx, f, path); err != nil {
-			return fieldError(s, path, fmt.Errorf("%w: %w", ErrPermission, err))
+			return fieldError(s, ptr, path, fmt.Errorf("%w: %w", ErrPermission, err))
 		}
 		return nil
 	})
@@ -143,16 +142,9 @@ func (t *Tokenizer) Reverse(ctx context.Context, ptr any, permit Permit) error {
 	})
 }
 
-// fieldError names the field and the record's id field around err.
-func fieldError(s *pii.Schema, path string, err error) error {
-	fe := &FieldError{Type: s.Name, Path: path, Err: err}
-	switch {
-	case s.ID != nil:
-		fe.Record = s.ID.Path
-	case s.Subject != nil:
-		fe.Record = s.Subject.Path
-	}
-	return fe
+// fieldError names the field and the record around err.
+func fieldError(s *pii.Schema, ptr any, path string, err error) error {
+	return s.FieldError(ptr, path, err)
 }
 
 // rewrite computes a new value for every non-empty string field, then,
@@ -172,7 +164,7 @@ func (t *Tokenizer) rewrite(ptr any, fn func(s *pii.Schema, f *pii.Field, path, 
 		}
 		nv, err := fn(s, f, path, sv.String())
 		if err != nil {
-			return fieldError(s, path, err)
+			return fieldError(s, ptr, path, err)
 		}
 		if nv != sv.String() {
 			next[path] = nv
