@@ -238,7 +238,7 @@
 // classes (errors.Is(err, keyprovider.ErrUnavailable)). A cancelled context fails every call with
 // ctx.Err(), cache hits included. BlindIndex and LookupDeterministic of a
 // field without the index or encrypt=det option are errors. Seal and Open
-// wrap errors in *FieldError, which names the type, the field path and
+// wrap errors in *pii.FieldError, which names the type, the field path and
 // the record: by the value of its `pii:"id"` field, an opaque key like a
 // primary key, or, for types without one, by the name of its subject
 // field (a subject id is never shown). No error carries plaintext, a

@@ -3,7 +3,6 @@ package envelope
 import (
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/fieldguard/pii/envelope/internal/format"
 	"github.com/fieldguard/pii/keyprovider"
@@ -43,7 +42,7 @@ var (
 
 	// ErrEmptySubject reports Seal of a record whose `pii:"subject"` field
 	// is empty: its values would be sealed under the tenant's keys, where
-	// ForgetSubject could never shred them. The *FieldError carrying it
+	// ForgetSubject could never shred them. The *pii.FieldError carrying it
 	// names the subject field.
 	ErrEmptySubject = errors.New("envelope: subject field is empty; refusing to seal the record under the tenant's keys, where its subject could never be forgotten")
 )
@@ -93,53 +92,6 @@ func kmsError(op string, err error) error {
 	}
 	return fmt.Errorf("envelope: %s: %w", op, err)
 }
-
-// FieldError names the field and record a Seal or Open failure happened
-// on.
-//
-// The record is named by the value of its `pii:"id"` field: an opaque key
-// (like a primary key) that an operator needs to find the record. It is
-// the only value an error shows: never a field's value, and never a
-// subject id (a type without an id field is named by its subject field's
-// path alone). Keep id fields free of personal data, or strip Record
-// before logging if your ids carry some.
-type FieldError struct {
-	Type string // schema name
-	Path string // concrete path, e.g. "Contacts[2].Phone"
-	// RecordField is the schema path of the field that identifies the
-	// record: its `pii:"id"` field, else its `pii:"subject"` field, else "".
-	RecordField string
-	// Record is the value of the `pii:"id"` field ("" when the type has
-	// none; the subject id is never copied here).
-	Record string
-	Err    error
-}
-
-// maxRecordInError bounds how much of a record id an error shows.
-const maxRecordInError = 64
-
-func (e *FieldError) Error() string {
-	var b strings.Builder
-	b.WriteString("envelope: ")
-	b.WriteString(e.Type)
-	b.WriteByte('.')
-	b.WriteString(e.Path)
-	switch {
-	case e.Record != "":
-		r := e.Record
-		if len(r) > maxRecordInError {
-			r = r[:maxRecordInError] + "..."
-		}
-		fmt.Fprintf(&b, " (record %s %q)", e.RecordField, r)
-	case e.RecordField != "":
-		fmt.Fprintf(&b, " (record of subject field %s)", e.RecordField)
-	}
-	b.WriteString(": ")
-	b.WriteString(trimPkg(e.Err.Error()))
-	return b.String()
-}
-
-func (e *FieldError) Unwrap() error { return e.Err }
 
 // trimPkg drops a leading "envelope: " so wrapped messages do not repeat
 // the package name.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fieldguard/pii"
 	"github.com/fieldguard/pii/envelope"
 	"github.com/stretchr/testify/require"
 )
@@ -37,7 +38,7 @@ func TestSealEmptySubjectFails(t *testing.T) {
 		want.Subject = ""
 		err = s.Seal(ctx, c)
 		require.ErrorIs(t, err, envelope.ErrEmptySubject)
-		var fe *envelope.FieldError
+		var fe *pii.FieldError
 		require.True(t, errors.As(err, &fe))
 		require.Equal(t, "Customer", fe.Type)
 		require.Equal(t, "Subject", fe.Path)
@@ -168,7 +169,7 @@ func TestOpenErrorNamesRecord(t *testing.T) {
 	err := s.Open(ctx, b)
 	require.ErrorIs(t, err, envelope.ErrDecrypt)
 	require.EqualError(t, err, `envelope: Customer.Contacts[1].Phone (record ID "c-2"): decryption failed`)
-	var fe *envelope.FieldError
+	var fe *pii.FieldError
 	require.True(t, errors.As(err, &fe))
 	require.Equal(t, "ID", fe.RecordField)
 	require.Equal(t, "c-2", fe.Record)

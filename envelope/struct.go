@@ -23,7 +23,7 @@ import (
 // stay empty. A value that already opens
 // under its binding and mode is left as it is, so sealing twice is a no-op;
 // anything else, including a value that merely looks sealed, is encrypted.
-// Errors are *FieldError, naming the field and the record; on error the
+// Errors are *pii.FieldError, naming the field and the record; on error the
 // struct may be partly sealed. A cancelled ctx fails with ctx.Err().
 func (s *Sealer) Seal(ctx context.Context, ptr any) error {
 	return s.walk(ctx, ptr, true)
@@ -34,7 +34,7 @@ func (s *Sealer) Seal(ctx context.Context, ptr any) error {
 // Options.AllowPlaintext; a forgotten subject's values fail with
 // ErrShredded; anything that does not authenticate fails with ErrDecrypt.
 // Options.ReadCheck runs before each field is decrypted. Errors are
-// *FieldError, naming the field and the record (by its `pii:"id"` value,
+// *pii.FieldError, naming the field and the record (by its `pii:"id"` value,
 // never a field's value or the subject id); on error the struct may be
 // partly opened. A cancelled ctx fails with ctx.Err().
 func (s *Sealer) Open(ctx context.Context, ptr any) error {
@@ -56,16 +56,7 @@ func (s *Sealer) walk(ctx context.Context, ptr any, seal bool) error {
 		Record:  sc.RecordOf(ptr),
 		Subject: sc.SubjectOf(ptr),
 	}
-	fieldError := func(path string, err error) error {
-		fe := &FieldError{Type: sc.Name, Path: path, Err: err}
-		switch {
-		case sc.ID != nil:
-			fe.RecordField, fe.Record = sc.ID.Path, sc.IDOf(ptr)
-		case sc.Subject != nil:
-			fe.RecordField = sc.Subject.Path
-		}
-		return fe
-	}
+	fieldError := func(path string, err error) error { return sc.FieldError(ptr, path, err) }
 	// A record of a type with a subject field but no subject would be
 	// sealed under the tenant's keys and never be shredded: refuse it at
 	// its first value to seal.

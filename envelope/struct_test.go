@@ -115,7 +115,7 @@ func TestOpenErrors(t *testing.T) {
 	c := sampleCustomer()
 	err = s.Open(ctx, c)
 	require.ErrorIs(t, err, envelope.ErrNotSealed)
-	var fe *envelope.FieldError
+	var fe *pii.FieldError
 	require.True(t, errors.As(err, &fe))
 	require.Equal(t, "Email", fe.Path)
 	require.NotContains(t, err.Error(), "alice@example.com")
