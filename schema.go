@@ -434,14 +434,10 @@ var ErrNotPointer = errors.New("pii: need a non-nil pointer to the struct")
 // the concrete path ("Contacts[2].Phone", `Labels["home"].Street`). Nil
 // pointers and empty containers are skipped. Map elements that are struct
 // values are copied, walked and stored back. The first error stops the walk.
-func (s *Schema) Walk(ptr any, fn func(f *Field, path string, v reflect.Value) error) error {
-	return s.WalkOwned(ptr, func(f *Field, path string, _, v reflect.Value) error { return fn(f, path, v) })
-}
-
-// WalkOwned is Walk that also passes owner, the struct value that declares
-// the field (settable), so callers can reach its companion fields with
+// owner is the struct value that declares the field (settable), so
+// callers can reach its companion fields with
 // owner.FieldByIndex(f.IndexFieldIndex).
-func (s *Schema) WalkOwned(ptr any, fn func(f *Field, path string, owner, v reflect.Value) error) error {
+func (s *Schema) Walk(ptr any, fn func(f *Field, path string, owner, v reflect.Value) error) error {
 	rv := reflect.ValueOf(ptr)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() || rv.Type().Elem() != s.Type {
 		return fmt.Errorf("%w: %s, got %T", ErrNotPointer, s.Type, ptr)

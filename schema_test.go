@@ -98,7 +98,7 @@ func TestWalkVisitsEverythingSettably(t *testing.T) {
 	s, err := SchemaOf(r)
 	require.NoError(t, err)
 	var got []string
-	err = s.WalkOwned(r, func(f *Field, path string, owner, v reflect.Value) error {
+	err = s.Walk(r, func(f *Field, path string, owner, v reflect.Value) error {
 		got = append(got, path)
 		if v.Kind() == reflect.String {
 			v.SetString(strings.ToUpper(v.String()) + "!")
@@ -131,9 +131,9 @@ func TestWalkVisitsEverythingSettably(t *testing.T) {
 	require.Equal(t, seen, clock)
 
 	stop := errors.New("stop")
-	require.ErrorIs(t, s.Walk(r, func(*Field, string, reflect.Value) error { return stop }), stop)
-	require.ErrorIs(t, s.Walk(*r, func(*Field, string, reflect.Value) error { return nil }), ErrNotPointer)
-	require.ErrorIs(t, s.Walk((*tRecord)(nil), func(*Field, string, reflect.Value) error { return nil }), ErrNotPointer)
+	require.ErrorIs(t, s.Walk(r, func(*Field, string, reflect.Value, reflect.Value) error { return stop }), stop)
+	require.ErrorIs(t, s.Walk(*r, func(*Field, string, reflect.Value, reflect.Value) error { return nil }), ErrNotPointer)
+	require.ErrorIs(t, s.Walk((*tRecord)(nil), func(*Field, string, reflect.Value, reflect.Value) error { return nil }), ErrNotPointer)
 }
 
 func TestSchemaErrors(t *testing.T) {

@@ -61,7 +61,7 @@ func (s *Sealer) walk(ctx context.Context, ptr any, seal bool) error {
 	// sealed under the tenant's keys and never be shredded: refuse it at
 	// its first value to seal.
 	noSubject := seal && sc.Subject != nil && base.Subject == ""
-	return sc.WalkOwned(ptr, func(f *pii.Field, path string, owner, v reflect.Value) error {
+	return sc.Walk(ptr, func(f *pii.Field, path string, owner, v reflect.Value) error {
 		if f.Opts.Encrypt == pii.EncryptNone && !f.Opts.Index {
 			return nil
 		}

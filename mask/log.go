@@ -221,7 +221,7 @@ func (r redactor) structTree(s *pii.Schema, v reflect.Value) any {
 			m.add(f.Name, clearString(cp.Elem().FieldByIndex(f.Index)))
 		}
 	}
-	_ = s.Walk(cp.Interface(), func(f *pii.Field, path string, fv reflect.Value) error {
+	_ = s.Walk(cp.Interface(), func(f *pii.Field, path string, _, fv reflect.Value) error {
 		if fv.Kind() == reflect.Pointer {
 			if fv.IsNil() {
 				return nil

@@ -163,7 +163,7 @@ func (v *Views) view(ctx context.Context, viewer Viewer, ptr any) (any, error) {
 	}
 	cp := reflect.New(rv.Type().Elem())
 	cp.Elem().Set(deepCopy(rv.Elem()))
-	err = vp.schema.Walk(cp.Interface(), func(f *pii.Field, path string, fv reflect.Value) error {
+	err = vp.schema.Walk(cp.Interface(), func(f *pii.Field, path string, _, fv reflect.Value) error {
 		fp := vp.fields[f]
 		if fp.action != ActionDeny {
 			if err := notClear(vp.schema, cp.Interface(), f, path, fv); err != nil {
@@ -215,7 +215,7 @@ func (v *Views) ViewMap(ctx context.Context, viewer Viewer, ptr any) (map[string
 	// untouched even then.
 	cp := reflect.New(rv.Type().Elem())
 	cp.Elem().Set(deepCopy(rv.Elem()))
-	err = vp.schema.Walk(cp.Interface(), func(f *pii.Field, path string, fv reflect.Value) error {
+	err = vp.schema.Walk(cp.Interface(), func(f *pii.Field, path string, _, fv reflect.Value) error {
 		fp := vp.fields[f]
 		if fp.action == ActionDeny {
 			return nil
@@ -351,7 +351,7 @@ func (v *Views) Reveal(ctx context.Context, viewer Viewer, ptr any, fieldPath, r
 	)
 	cp := reflect.New(rv.Type().Elem())
 	cp.Elem().Set(deepCopy(rv.Elem()))
-	_ = vp.schema.Walk(cp.Interface(), func(f *pii.Field, p string, fv reflect.Value) error {
+	_ = vp.schema.Walk(cp.Interface(), func(f *pii.Field, p string, _, fv reflect.Value) error {
 		if field == nil && (p == fieldPath || f.Path == fieldPath) {
 			field, path, val = f, p, fv
 		}

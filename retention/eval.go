@@ -114,7 +114,7 @@ func (m *Manager) walkVerdicts(now time.Time, r record, skipPending bool, fn fun
 		juris = m.jurisdiction(r.ptr)
 	}
 	root := reflect.ValueOf(r.ptr).Elem()
-	return s.WalkOwned(r.ptr, func(f *pii.Field, path string, owner, v reflect.Value) error {
+	return s.Walk(r.ptr, func(f *pii.Field, path string, owner, v reflect.Value) error {
 		p, floors := m.policies.resolve(tagPolicy(f), s.Name, f.Path, tenant, juris)
 		it := Item{Path: path, Field: f, Policy: p, v: v, owner: owner}
 		if p.Retain.IsZero() {

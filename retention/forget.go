@@ -294,7 +294,7 @@ func (m *Manager) forgetItems(now time.Time, r record) ([]Item, error) {
 	}
 	root := reflect.ValueOf(r.ptr).Elem()
 	var items []Item
-	err := s.WalkOwned(r.ptr, func(f *pii.Field, path string, owner, v reflect.Value) error {
+	err := s.Walk(r.ptr, func(f *pii.Field, path string, owner, v reflect.Value) error {
 		p, floors := m.policies.resolve(tagPolicy(f), s.Name, f.Path, tenant, juris)
 		a := p.Then
 		if p.Retain.IsZero() || a.Kind == "" {

@@ -125,7 +125,7 @@ func (m *Manager) replayItems(s *pii.Schema, rec Record, es []Entry) ([]Item, er
 		want[e.Field] = e
 	}
 	var items []Item
-	err := s.WalkOwned(rec.Value, func(f *pii.Field, path string, owner, v reflect.Value) error {
+	err := s.Walk(rec.Value, func(f *pii.Field, path string, owner, v reflect.Value) error {
 		e, ok := want[path]
 		if !ok {
 			return nil

@@ -119,7 +119,7 @@ func (t *Tokenizer) Reverse(ctx context.Context, ptr any, permit Permit) error {
 	reversible := func(f *pii.Field) bool {
 		return f.Opts.Token != "" && Method(f.Opts.Token) != MethodHMAC
 	}
-	err = s.Walk(ptr, func(f *pii.Field, path string, v reflect.Value) error {
+	err = s.Walk(ptr, func(f *pii.Field, path string, _, v reflect.Value) error {
 		if !reversible(f) {
 			return nil
 		}
@@ -157,7 +157,7 @@ func (t *Tokenizer) rewrite(ptr any, fn func(s *pii.Schema, f *pii.Field, path, 
 		return err
 	}
 	next := map[string]string{}
-	err = s.Walk(ptr, func(f *pii.Field, path string, v reflect.Value) error {
+	err = s.Walk(ptr, func(f *pii.Field, path string, _, v reflect.Value) error {
 		sv, ok := stringField(v)
 		if !ok || sv.String() == "" {
 			return nil
@@ -174,7 +174,7 @@ func (t *Tokenizer) rewrite(ptr any, fn func(s *pii.Schema, f *pii.Field, path, 
 	if err != nil || len(next) == 0 {
 		return err
 	}
-	return s.Walk(ptr, func(f *pii.Field, path string, v reflect.Value) error {
+	return s.Walk(ptr, func(f *pii.Field, path string, _, v reflect.Value) error {
 		if nv, ok := next[path]; ok {
 			sv, _ := stringField(v)
 			sv.SetString(nv)
