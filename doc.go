@@ -42,6 +42,15 @@
 // moving a type between packages keeps its data readable). Before renaming
 // a type, [Register] its old name in an init function.
 //
+// # Shared by every package
+//
+// A data subject is the pair (tenant, subject): the fields tagged tenant and
+// subject; a type without a tenant field belongs to the tenant "". [Clock]
+// is the one way to inject time (piitest has a fake); [WithExecutor] makes
+// every SQL store of the library read and write through the caller's
+// transaction; [FieldError] is the one error naming the field and record an
+// operation on a tagged struct failed on.
+//
 // # Security model
 //
 // This package reads types, never values, except for [Schema.SubjectOf],
