@@ -95,7 +95,7 @@ func (s *Sealer) loadBranchLocked(ctx context.Context, want KeyRef, rec Record, 
 	if err := checkRecord(rec, want); err != nil {
 		return nil, err
 	}
-	if m := s.memoBranch(branchRef{want.Tenant, want.ID}, rec, now); m != nil {
+	if m, ok := memoHit(s, s.memo.branches, branchRef{want.Tenant, want.ID}, rec, now); ok {
 		return m, nil
 	}
 	raw, err := s.unwrap(ctx, rec.Wrapped, branchAD(want.Tenant, want.ID))

@@ -163,7 +163,7 @@ func (s *Sealer) loadDEK(ctx context.Context, want KeyRef, rec Record, subject s
 		return nil, err
 	}
 	ref := dekRef{want.Tenant, subject, want.ID}
-	if m := s.memoDEK(ref, rec, s.clock()); m != nil {
+	if m, ok := memoHit(s, s.memo.deks, ref, rec, s.clock()); ok {
 		return m, nil
 	}
 	br, err := s.branchKey(ctx, want.Tenant, rec.Parent, stale)

@@ -203,7 +203,7 @@ func (s *Sealer) rootKey(ctx context.Context, tenant string, stale bool) (*rootE
 // loadRoot unwraps the search root key rec of tenant, or takes the memo's
 // key of that very row.
 func (s *Sealer) loadRoot(ctx context.Context, tenant string, rec Record, now int64) (*rootEntry, error) {
-	if m := s.memoRoot(tenant, rec, now); m != nil {
+	if m, ok := memoHit(s, s.memo.roots, tenant, rec, now); ok {
 		return m, nil
 	}
 	raw, err := s.unwrap(ctx, rec.Wrapped, searchAD(tenant))

@@ -61,40 +61,47 @@ func (s *Sealer) keysFor(ctx context.Context) (_ context.Context, kc *keyCache, 
 	return context.WithValue(ctx, callKeysKey{}, kc), kc, true
 }
 
-// memoDEK returns the memo's entry for the DEK rec (read for ref), when it
-// came from that very row and is fresh. A ForgetSubject deletes its
-// scope's entries from the memo (purgeScope), and one that races the
+// memoEntry is an unwrapped key the memo keeps, with the stored row it
+// came from and when it was unwrapped; ok is false for a nil entry.
+type memoEntry interface {
+	origin() (row []byte, loaded int64, ok bool)
+}
+
+func (e *dekEntry) origin() ([]byte, int64, bool) {
+	if e == nil {
+		return nil, 0, false
+	}
+	return e.row, e.loaded, true
+}
+
+func (e *branchEntry) origin() ([]byte, int64, bool) {
+	if e == nil {
+		return nil, 0, false
+	}
+	return e.row, e.loaded, true
+}
+
+func (e *rootEntry) origin() ([]byte, int64, bool) {
+	if e == nil {
+		return nil, 0, false
+	}
+	return e.row, e.loaded, true
+}
+
+// memoHit returns the memo's entry m[k] (a DEK, branch key or search root)
+// when it came from the very row rec and is fresh. A ForgetSubject deletes
+// its scope's entries from the memo (purgeScope), and one that races the
 // lookup makes installDEK refuse the entry.
-func (s *Sealer) memoDEK(ref dekRef, rec Record, now int64) *dekEntry {
+func memoHit[K comparable, E memoEntry](s *Sealer, m map[K]E, k K, rec Record, now int64) (E, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	e := s.memo.deks[ref]
-	if e == nil || !bytes.Equal(e.row, rec.Wrapped) || !s.fresh(e.loaded, now) {
-		return nil
+	var zero E
+	e := m[k]
+	row, loaded, ok := e.origin()
+	if !ok || !bytes.Equal(row, rec.Wrapped) || !s.fresh(loaded, now) {
+		return zero, false
 	}
-	return e
-}
-
-// memoBranch is memoDEK for branch keys.
-func (s *Sealer) memoBranch(ref branchRef, rec Record, now int64) *branchEntry {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	e := s.memo.branches[ref]
-	if e == nil || !bytes.Equal(e.row, rec.Wrapped) || !s.fresh(e.loaded, now) {
-		return nil
-	}
-	return e
-}
-
-// memoRoot is memoDEK for search root keys.
-func (s *Sealer) memoRoot(tenant string, rec Record, now int64) *rootEntry {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	e := s.memo.roots[tenant]
-	if e == nil || !bytes.Equal(e.row, rec.Wrapped) || !s.fresh(e.loaded, now) {
-		return nil
-	}
-	return e
+	return e, true
 }
 
 // trimMemoLocked makes room in the memo's maps: past Cache.MaxEntries an
