@@ -1,6 +1,6 @@
 module github.com/fieldguard/pii
 
-go 1.26.4
+go 1.26.0
 
 require (
 	cloud.google.com/go/kms v1.36.1
@@ -9,7 +9,6 @@ require (
 	github.com/aws/aws-sdk-go-v2/credentials v1.20.15
 	github.com/aws/aws-sdk-go-v2/service/kms v1.62.4
 	github.com/aws/smithy-go v1.28.8
-	github.com/c2sp/wycheproof v0.0.0-20260902155932-3fa63dd0344a
 	github.com/googleapis/gax-go/v2 v2.27.0
 	github.com/hashicorp/vault/api v1.23.0
 	github.com/jackc/pgx/v5 v5.12.0

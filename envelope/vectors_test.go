@@ -6,7 +6,7 @@ import (
 	"io/fs"
 	"testing"
 
-	"github.com/c2sp/wycheproof"
+	"github.com/fieldguard/pii/internal/wycheproof"
 	"github.com/fieldguard/pii/envelope"
 	"github.com/stretchr/testify/require"
 )
@@ -34,7 +34,7 @@ type wpFile struct {
 
 func loadWycheproof(t *testing.T, name string) wpFile {
 	t.Helper()
-	b, err := fs.ReadFile(wycheproof.TestVectors, name)
+	b, err := fs.ReadFile(wycheproof.FS(t), name)
 	require.NoError(t, err)
 	var f wpFile
 	require.NoError(t, json.Unmarshal(b, &f))

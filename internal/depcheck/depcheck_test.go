@@ -50,6 +50,7 @@ var notForUsers = []string{
 	"github.com/stretchr/",
 	"github.com/c2sp/",
 	module + "/internal/testdb",
+	module + "/internal/wycheproof",
 	module + "/internal/readmetest",
 	module + "/internal/apicount",
 	module + "/internal/depcheck",

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/c2sp/wycheproof"
+	"github.com/fieldguard/pii/internal/wycheproof"
 	"github.com/stretchr/testify/require"
 )
 
@@ -166,15 +166,15 @@ var wpKnownFlags = map[string]bool{
 }
 
 func TestWycheproofFF1(t *testing.T) {
-	// The pinned module embeds its vector files (wycheproof.TestVectors).
-	files, err := fs.Glob(wycheproof.TestVectors, "aes_ff1_*_test.json")
+	// The vector files of the module pinned by internal/vectortest.
+	files, err := fs.Glob(wycheproof.FS(t), "aes_ff1_*_test.json")
 	require.NoError(t, err)
 	require.Len(t, files, 22, "expected the 22 Wycheproof FF1 files")
 
 	total := 0
 	for _, file := range files {
 		t.Run(path.Base(file), func(t *testing.T) {
-			raw, err := fs.ReadFile(wycheproof.TestVectors, file)
+			raw, err := fs.ReadFile(wycheproof.FS(t), file)
 			require.NoError(t, err)
 			var wf wpFile
 			require.NoError(t, json.Unmarshal(raw, &wf))
