@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fieldguard/pii/internal/sqlmap"
 	"github.com/fieldguard/pii/retention"
 )
 
@@ -34,17 +35,17 @@ func (t *Table) Claim(ctx context.Context, q retention.Query) (retention.Claim, 
 		if !ok {
 			return nil, fmt.Errorf("sqlstore: %s: Query.After is not a position this table returned", t.schema.Name)
 		}
-		if t.tenantCol != "" {
-			where = append(where, "("+t.tenantCol+", "+t.idCol+") > ("+arg(p.tenant)+", "+arg(p.id)+")")
+		if t.m.TenantCol != "" {
+			where = append(where, "("+t.m.TenantCol+", "+t.m.IDCol+") > ("+arg(p.tenant)+", "+arg(p.id)+")")
 		} else {
-			where = append(where, t.idCol+" > "+arg(p.id))
+			where = append(where, t.m.IDCol+" > "+arg(p.id))
 		}
 	}
 	tenant := func() bool {
-		if t.tenantCol == "" {
+		if t.m.TenantCol == "" {
 			return q.Tenant == ""
 		}
-		where = append(where, t.tenantCol+" = "+arg(t.keyArg(t.tenantIdx, q.Tenant)))
+		where = append(where, t.m.TenantCol+" = "+arg(t.keyArg(t.m.Tenant, q.Tenant)))
 		return true
 	}
 	switch {
@@ -53,21 +54,21 @@ func (t *Table) Claim(ctx context.Context, q retention.Query) (retention.Claim, 
 		if !tenant() {
 			return &claim{t: t}, nil
 		}
-		where = append(where, t.idCol+" = "+arg(t.idArg(q.Record)))
+		where = append(where, t.m.IDCol+" = "+arg(t.idArg(q.Record)))
 	case q.Subject != "":
-		if t.subject == "" {
+		if t.m.SubjectCol == "" {
 			return nil, fmt.Errorf("sqlstore: %s has no subject column", t.schema.Name)
 		}
 		if !tenant() {
 			return &claim{t: t}, nil
 		}
-		where = append(where, t.subject+" = "+arg(t.keyArg(t.subjectCol, q.Subject)))
+		where = append(where, t.m.SubjectCol+" = "+arg(t.keyArg(t.m.Subject, q.Subject)))
 	default:
 		var ors []string
 		for _, c := range q.Clocks {
-			col := t.created
+			col := t.m.CreatedCol
 			if c.Field != "" {
-				col = t.clocks[c.Field]
+				col = t.m.Clocks[c.Field]
 			}
 			if col == "" {
 				return nil, fmt.Errorf("sqlstore: %s: no column for the clock %q", t.schema.Name, c.Field)
@@ -79,11 +80,11 @@ func (t *Table) Claim(ctx context.Context, q retention.Query) (retention.Claim, 
 		}
 		where = append(where, "("+strings.Join(ors, " OR ")+")")
 	}
-	query := "SELECT " + t.selectList + " FROM " + t.table
+	query := "SELECT " + t.m.SelectList + " FROM " + t.table
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
-	query += " ORDER BY " + t.orderBy
+	query += " ORDER BY " + t.m.OrderBy
 	if q.Limit > 0 {
 		query += " LIMIT " + strconv.Itoa(q.Limit)
 	}
@@ -103,22 +104,10 @@ func (t *Table) Claim(ctx context.Context, q retention.Query) (retention.Claim, 
 }
 
 // idArg converts a record key back to the id column's type.
-func (t *Table) idArg(key string) any { return t.keyArg(t.idField, key) }
+func (t *Table) idArg(key string) any { return t.keyArg(t.m.ID, key) }
 
 // keyArg converts text back to the type of column i.
-func (t *Table) keyArg(i int, key string) any {
-	switch t.cols[i].typ.Kind() {
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		if n, err := strconv.ParseInt(key, 10, 64); err == nil {
-			return n
-		}
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		if n, err := strconv.ParseUint(key, 10, 64); err == nil {
-			return int64(n)
-		}
-	}
-	return key
-}
+func (t *Table) keyArg(i int, key string) any { return t.m.KeyArg(i, key) }
 
 func (t *Table) load(ctx context.Context, q querier, query string, args []any, limit int) ([]retention.Record, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
@@ -127,41 +116,29 @@ func (t *Table) load(ctx context.Context, q querier, query string, args []any, l
 	}
 	defer rows.Close()
 	recs := make([]retention.Record, 0, max(limit, 0))
-	raw := make([]any, len(t.cols))
-	dest := make([]any, len(t.cols))
+	raw := make([]any, len(t.m.Cols))
+	dest := make([]any, len(t.m.Cols))
 	for i := range raw {
 		dest[i] = &raw[i]
-	}
-	createdIdx := -1
-	for i, c := range t.cols {
-		if c.name == t.created {
-			createdIdx = i
-		}
 	}
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("sqlstore: scan %s: %w", t.table, err)
 		}
-		pv := reflect.New(t.schema.Type)
-		root := pv.Elem()
-		for i, c := range t.cols {
-			fv, err := root.FieldByIndexErr(c.index)
-			if err != nil {
-				return nil, fmt.Errorf("sqlstore: %s.%s: nil embedded pointer", t.table, c.name)
-			}
-			if err := assign(fv, raw[i]); err != nil {
-				return nil, fmt.Errorf("sqlstore: column %s.%s: %w", t.table, c.name, err)
-			}
+		pv, err := t.m.Decode(raw)
+		if err != nil {
+			return nil, fmt.Errorf("sqlstore: %w", err)
 		}
+		root := pv.Elem()
 		rec := retention.Record{Value: pv.Interface()}
 		var p pos
-		rec.Key, p.id = keyOf(root.FieldByIndex(t.cols[t.idField].index))
-		if t.tenantIdx >= 0 {
-			rec.Tenant, p.tenant = keyOf(root.FieldByIndex(t.cols[t.tenantIdx].index))
+		rec.Key, p.id = sqlmap.KeyOf(root.FieldByIndex(t.m.Cols[t.m.ID].Index))
+		if t.m.Tenant >= 0 {
+			rec.Tenant, p.tenant = sqlmap.KeyOf(root.FieldByIndex(t.m.Cols[t.m.Tenant].Index))
 		}
 		rec.Pos = p
-		if createdIdx >= 0 {
-			if tm, ok := root.FieldByIndex(t.cols[createdIdx].index).Interface().(time.Time); ok {
+		if t.m.Created >= 0 {
+			if tm, ok := t.m.Field(root, t.m.Created).Interface().(time.Time); ok {
 				rec.Created = tm
 			}
 		}
@@ -212,8 +189,8 @@ type rowKey struct{ tenant, id any }
 
 func (t *Table) rowKey(tenant, key string) rowKey {
 	k := rowKey{id: t.idArg(key)}
-	if t.tenantIdx >= 0 {
-		k.tenant = t.keyArg(t.tenantIdx, tenant)
+	if t.m.Tenant >= 0 {
+		k.tenant = t.keyArg(t.m.Tenant, tenant)
 	}
 	return k
 }
@@ -221,14 +198,14 @@ func (t *Table) rowKey(tenant, key string) rowKey {
 // keyWhere is the WHERE condition on the row key, with placeholders from n
 // on (1-based).
 func (t *Table) keyWhere(n int) string {
-	if t.tenantCol == "" {
-		return t.idCol + " = " + t.ph(n)
+	if t.m.TenantCol == "" {
+		return t.m.IDCol + " = " + t.ph(n)
 	}
-	return t.tenantCol + " = " + t.ph(n) + " AND " + t.idCol + " = " + t.ph(n+1)
+	return t.m.TenantCol + " = " + t.ph(n) + " AND " + t.m.IDCol + " = " + t.ph(n+1)
 }
 
 func (t *Table) keyArgs(args []any, k rowKey) []any {
-	if t.tenantCol != "" {
+	if t.m.TenantCol != "" {
 		args = append(args, k.tenant)
 	}
 	return append(args, k.id)
@@ -242,7 +219,7 @@ func (c *claim) write(ctx context.Context, changes []retention.Change, entries [
 	}
 	var deletes []rowKey
 	type group struct {
-		cols []*column
+		cols []*sqlmap.Column
 		rows []retention.Change
 	}
 	groups := map[string]*group{}
@@ -260,13 +237,13 @@ func (c *claim) write(ctx context.Context, changes []retention.Change, entries [
 		if len(ch.Fields) == 0 {
 			continue
 		}
-		cols := make([]*column, 0, len(ch.Fields))
+		cols := make([]*sqlmap.Column, 0, len(ch.Fields))
 		for _, p := range ch.Fields {
-			col, ok := t.byPath[p]
+			col, ok := t.m.ByPath[p]
 			if !ok {
 				return fmt.Errorf("sqlstore: %s: no column for field %s", t.schema.Name, p)
 			}
-			if col.name == t.idCol || col.name == t.tenantCol {
+			if col.Name == t.m.IDCol || col.Name == t.m.TenantCol {
 				return fmt.Errorf("sqlstore: %s: field %s is part of the row key and is never changed", t.schema.Name, p)
 			}
 			if !slices.Contains(cols, col) {
@@ -275,7 +252,7 @@ func (c *claim) write(ctx context.Context, changes []retention.Change, entries [
 		}
 		var key strings.Builder
 		for _, col := range cols {
-			key.WriteString(col.name)
+			key.WriteString(col.Name)
 			key.WriteByte(',')
 		}
 		g := groups[key.String()]
@@ -338,7 +315,7 @@ func (c *claim) deleteValues(ctx context.Context, keys []rowKey) error {
 	if err != nil {
 		return err
 	}
-	q := "DELETE FROM " + t.table + " AS t USING unnest(" + v + ") AS v(" + t.orderBy + ") WHERE " + on
+	q := "DELETE FROM " + t.table + " AS t USING unnest(" + v + ") AS v(" + t.m.OrderBy + ") WHERE " + on
 	if _, err := c.x.q.ExecContext(ctx, q, args...); err != nil {
 		return fmt.Errorf("sqlstore: delete from %s: %w", t.table, err)
 	}
@@ -353,33 +330,33 @@ func (t *Table) keyArrays(keys []rowKey) (args []any, unnest, on string, err err
 	for i, k := range keys {
 		ids[i] = k.id
 	}
-	idArr, err := pgArray(t.cols[t.idField].typ, ids)
+	idArr, err := sqlmap.PgArray(t.m.Cols[t.m.ID].Type, ids)
 	if err != nil {
 		return nil, "", "", err
 	}
-	if t.tenantCol == "" {
-		return []any{idArr}, "$1::" + pgType(t.cols[t.idField].typ) + "[]", "t." + t.idCol + " = v." + t.idCol, nil
+	if t.m.TenantCol == "" {
+		return []any{idArr}, "$1::" + sqlmap.PgType(t.m.Cols[t.m.ID].Type) + "[]", "t." + t.m.IDCol + " = v." + t.m.IDCol, nil
 	}
 	tenants := make([]any, len(keys))
 	for i, k := range keys {
 		tenants[i] = k.tenant
 	}
-	tenArr, err := pgArray(t.cols[t.tenantIdx].typ, tenants)
+	tenArr, err := sqlmap.PgArray(t.m.Cols[t.m.Tenant].Type, tenants)
 	if err != nil {
 		return nil, "", "", err
 	}
 	return []any{tenArr, idArr},
-		"$1::" + pgType(t.cols[t.tenantIdx].typ) + "[], $2::" + pgType(t.cols[t.idField].typ) + "[]",
-		"t." + t.tenantCol + " = v." + t.tenantCol + " AND t." + t.idCol + " = v." + t.idCol, nil
+		"$1::" + sqlmap.PgType(t.m.Cols[t.m.Tenant].Type) + "[], $2::" + sqlmap.PgType(t.m.Cols[t.m.ID].Type) + "[]",
+		"t." + t.m.TenantCol + " = v." + t.m.TenantCol + " AND t." + t.m.IDCol + " = v." + t.m.IDCol, nil
 }
 
 // updateRows updates rows that change the same columns with one prepared
 // statement: in-process SQLite runs it faster than a VALUES join.
-func (c *claim) updateRows(ctx context.Context, cols []*column, rows []retention.Change) error {
+func (c *claim) updateRows(ctx context.Context, cols []*sqlmap.Column, rows []retention.Change) error {
 	t := c.t
 	sets := make([]string, len(cols))
 	for i, col := range cols {
-		sets[i] = col.name + " = " + t.ph(i+1)
+		sets[i] = col.Name + " = " + t.ph(i+1)
 	}
 	st, err := c.x.q.PrepareContext(ctx, "UPDATE "+t.table+" SET "+strings.Join(sets, ", ")+" WHERE "+t.keyWhere(len(cols)+1))
 	if err != nil {
@@ -391,7 +368,7 @@ func (c *claim) updateRows(ctx context.Context, cols []*column, rows []retention
 		root := reflect.ValueOf(ch.Value).Elem()
 		args = args[:0]
 		for _, col := range cols {
-			args = append(args, value(root.FieldByIndex(col.index)))
+			args = append(args, sqlmap.Value(root.FieldByIndex(col.Index)))
 		}
 		args = t.keyArgs(args, t.rowKey(ch.Tenant, ch.Key))
 		if _, err := st.ExecContext(ctx, args...); err != nil {
@@ -408,7 +385,7 @@ func (c *claim) updateRows(ctx context.Context, cols []*column, rows []retention
 // the speed of hand-written SQL; and the statement text depends only on
 // the columns, so the driver's prepared statement cache stays small
 // however many rows a batch holds.
-func (c *claim) updateValues(ctx context.Context, cols []*column, rows []retention.Change) error {
+func (c *claim) updateValues(ctx context.Context, cols []*sqlmap.Column, rows []retention.Change) error {
 	t := c.t
 	keys := make([]rowKey, len(rows))
 	for r, ch := range rows {
@@ -424,24 +401,24 @@ func (c *claim) updateValues(ctx context.Context, cols []*column, rows []retenti
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString(col.name + " = v." + col.name)
+		b.WriteString(col.Name + " = v." + col.Name)
 	}
 	b.WriteString(" FROM unnest(" + unnest)
 	vals := make([]any, len(rows))
 	for _, col := range cols {
 		for r, ch := range rows {
-			vals[r] = value(reflect.ValueOf(ch.Value).Elem().FieldByIndex(col.index))
+			vals[r] = sqlmap.Value(reflect.ValueOf(ch.Value).Elem().FieldByIndex(col.Index))
 		}
-		arr, err := pgArray(col.typ, vals)
+		arr, err := sqlmap.PgArray(col.Type, vals)
 		if err != nil {
 			return err
 		}
 		args = append(args, arr)
-		b.WriteString(", $" + strconv.Itoa(len(args)) + "::" + pgType(col.typ) + "[]")
+		b.WriteString(", $" + strconv.Itoa(len(args)) + "::" + sqlmap.PgType(col.Type) + "[]")
 	}
-	b.WriteString(") AS v(" + t.orderBy)
+	b.WriteString(") AS v(" + t.m.OrderBy)
 	for _, col := range cols {
-		b.WriteString(", " + col.name)
+		b.WriteString(", " + col.Name)
 	}
 	b.WriteString(") WHERE " + on)
 	if _, err := c.x.q.ExecContext(ctx, b.String(), args...); err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/fieldguard/pii"
 	"github.com/fieldguard/pii/internal/sqldialect"
+	"github.com/fieldguard/pii/internal/sqlmap"
 	"github.com/fieldguard/pii/retention"
 )
 
@@ -435,7 +436,7 @@ func asTime(v any) (time.Time, error) {
 	case time.Time:
 		return v.UTC(), nil
 	case string:
-		return parseTime(v)
+		return sqlmap.ParseTime(v)
 	}
 	return time.Time{}, fmt.Errorf("cannot read %T as a time", v)
 }

@@ -1,7 +1,7 @@
 // Values: struct fields to and from driver values, and the PostgreSQL
-// arrays that batch updates and deletes.
+// arrays that batch inserts, updates and deletes.
 
-package sqlstore
+package sqlmap
 
 import (
 	"errors"
@@ -12,9 +12,9 @@ import (
 	"time"
 )
 
-// keyOf returns a key column's value as text and as the driver argument
+// KeyOf returns a key column's value as text and as the driver argument
 // that orders like it.
-func keyOf(v reflect.Value) (string, any) {
+func KeyOf(v reflect.Value) (string, any) {
 	switch v.Kind() {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		return strconv.FormatInt(v.Int(), 10), v.Int()
@@ -25,15 +25,15 @@ func keyOf(v reflect.Value) (string, any) {
 	return k, k
 }
 
-// assign stores a scanned database value into a field.
-func assign(fv reflect.Value, src any) error {
+// Assign stores a scanned database value into a field.
+func Assign(fv reflect.Value, src any) error {
 	if src == nil {
 		fv.Set(reflect.Zero(fv.Type()))
 		return nil
 	}
 	if fv.Kind() == reflect.Pointer {
 		p := reflect.New(fv.Type().Elem())
-		if err := assign(p.Elem(), src); err != nil {
+		if err := Assign(p.Elem(), src); err != nil {
 			return err
 		}
 		fv.Set(p)
@@ -45,14 +45,14 @@ func assign(fv reflect.Value, src any) error {
 			fv.Set(reflect.ValueOf(v.UTC()))
 			return nil
 		case string:
-			tm, err := parseTime(v)
+			tm, err := ParseTime(v)
 			if err != nil {
 				return err
 			}
 			fv.Set(reflect.ValueOf(tm))
 			return nil
 		case []byte:
-			tm, err := parseTime(string(v))
+			tm, err := ParseTime(string(v))
 			if err != nil {
 				return err
 			}
@@ -146,7 +146,9 @@ var timeLayouts = []string{
 	"2006-01-02",
 }
 
-func parseTime(s string) (time.Time, error) {
+// ParseTime reads the text forms of times drivers return (SQLite keeps
+// times as text).
+func ParseTime(s string) (time.Time, error) {
 	for _, l := range timeLayouts {
 		if t, err := time.Parse(l, s); err == nil {
 			return t.UTC(), nil
@@ -155,9 +157,9 @@ func parseTime(s string) (time.Time, error) {
 	return time.Time{}, errors.New("unrecognised time format")
 }
 
-// value converts a field to a driver argument. Zero values are written as
+// Value converts a field to a driver argument. Zero values are written as
 // NULL: null and shred mean NULL in SQL.
-func value(fv reflect.Value) any {
+func Value(fv reflect.Value) any {
 	if fv.Kind() == reflect.Pointer {
 		if fv.IsNil() {
 			return nil
@@ -181,10 +183,10 @@ func value(fv reflect.Value) any {
 	return fv.Interface()
 }
 
-// pgArray turns driver values of one column into a typed slice of
+// PgArray turns driver values of one column into a typed slice of
 // pointers (nil for NULL), which the PostgreSQL driver sends as an array.
-func pgArray(t reflect.Type, vals []any) (any, error) {
-	switch pgType(t) {
+func PgArray(t reflect.Type, vals []any) (any, error) {
+	switch PgType(t) {
 	case "text":
 		return pgSlice[string](vals)
 	case "bigint":
@@ -204,7 +206,7 @@ func pgArray(t reflect.Type, vals []any) (any, error) {
 				f := float64(x)
 				out[i] = &f
 			default:
-				return nil, fmt.Errorf("sqlstore: cannot send %T as double precision", v)
+				return nil, fmt.Errorf("cannot send %T as double precision", v)
 			}
 		}
 		return out, nil
@@ -214,14 +216,14 @@ func pgArray(t reflect.Type, vals []any) (any, error) {
 			if v != nil {
 				b, ok := v.([]byte)
 				if !ok {
-					return nil, fmt.Errorf("sqlstore: cannot send %T as bytea", v)
+					return nil, fmt.Errorf("cannot send %T as bytea", v)
 				}
 				out[i] = b
 			}
 		}
 		return out, nil
 	}
-	return nil, fmt.Errorf("sqlstore: no array type for %s", t)
+	return nil, fmt.Errorf("no array type for %s", t)
 }
 
 func pgSlice[T any](vals []any) ([]*T, error) {
@@ -233,15 +235,15 @@ func pgSlice[T any](vals []any) ([]*T, error) {
 		x, ok := v.(T)
 		if !ok {
 			var zero T
-			return nil, fmt.Errorf("sqlstore: cannot send %T as %T", v, zero)
+			return nil, fmt.Errorf("cannot send %T as %T", v, zero)
 		}
 		out[i] = &x
 	}
 	return out, nil
 }
 
-// pgType is the PostgreSQL type a field's values are sent as.
-func pgType(t reflect.Type) string {
+// PgType is the PostgreSQL type a field's values are sent as.
+func PgType(t reflect.Type) string {
 	if t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -260,4 +262,19 @@ func pgType(t reflect.Type) string {
 		return "bytea"
 	}
 	return "text"
+}
+
+// keyArg converts text back to a value of type t, as KeyOf produced it.
+func keyArg(t reflect.Type, key string) any {
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		if n, err := strconv.ParseInt(key, 10, 64); err == nil {
+			return n
+		}
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		if n, err := strconv.ParseUint(key, 10, 64); err == nil {
+			return int64(n)
+		}
+	}
+	return key
 }
