@@ -2,6 +2,7 @@ package envelope
 
 import (
 	"context"
+	"unsafe"
 
 	"github.com/fieldguard/pii/envelope/internal/format"
 )
@@ -39,14 +40,18 @@ func (s *Sealer) DecryptString(ctx context.Context, ciphertext string, b Binding
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
-	pt, bp, err := openText(ctx, s, ciphertext, &b)
+	pt, bp, err := openText(ctx, s, ciphertext, &b, true)
 	if err != nil {
 		return "", err
 	}
-	out := string(pt)
-	clear(pt) // the only plaintext in the buffer
-	putBufPublic(bp)
-	return out, nil
+	putBufPublic(bp) // the plaintext went to pt, which the string now owns
+	if len(pt) == 0 {
+		return "", nil
+	}
+	// pt was allocated for this call and is referenced nowhere else, so
+	// the string can take it over instead of copying it (strings.Builder
+	// does the same); it keeps no other value alive.
+	return unsafe.String(&pt[0], len(pt)), nil
 }
 
 // DecryptBytes decrypts a binary-form ciphertext bound to b.
@@ -54,18 +59,13 @@ func (s *Sealer) DecryptBytes(ctx context.Context, ciphertext []byte, b Binding)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	n := len(ciphertext)
-	bp := getBuf(n + fieldADLen(&b))
-	buf := *bp
-	copy(buf, ciphertext)
-	pt, err := s.openBinary(ctx, buf[:n], buf[n:n], &b)
+	bp := getBuf(fieldADLen(&b))
+	pt, err := s.openBinaryTo(ctx, ciphertext, (*bp)[:0], &b, nil, true)
+	putBuf(bp)
 	if err != nil {
-		putBuf(bp)
 		return nil, err
 	}
-	out := append([]byte(nil), pt...)
-	putBuf(bp)
-	return out, nil
+	return pt, nil
 }
 
 // sealBinary encrypts pt into a pooled buffer; the caller puts it back.
@@ -152,7 +152,11 @@ func textOf(bin []byte) string {
 // openText decodes and opens text into a pooled buffer; the caller puts
 // it back. A value without the text prefix fails with ErrNotSealed (and
 // ErrDecrypt).
-func openText[T string | []byte](ctx context.Context, s *Sealer, text T, b *Binding) ([]byte, *[]byte, error) {
+//
+// With fresh, the plaintext is returned in a slice allocated for the call
+// (the caller owns it) and the buffer holds no plaintext; otherwise it is
+// in the buffer, which the caller clears.
+func openText[T string | []byte](ctx context.Context, s *Sealer, text T, b *Binding, fresh bool) ([]byte, *[]byte, error) {
 	dl := format.DecodedLen(len(text))
 	if dl < 0 {
 		return nil, nil, decryptError(ErrNotSealed)
@@ -170,7 +174,7 @@ func openText[T string | []byte](ctx context.Context, s *Sealer, text T, b *Bind
 		}
 		return nil, nil, decryptError(err)
 	}
-	pt, err := s.openBinaryTo(ctx, bin, buf[dl+8:dl+8], b, buf[dl+8+adLen:])
+	pt, err := s.openBinaryTo(ctx, bin, buf[dl+8:dl+8], b, buf[dl+8+adLen:], fresh)
 	if err != nil {
 		putBuf(bp)
 		return nil, nil, err
@@ -181,13 +185,14 @@ func openText[T string | []byte](ctx context.Context, s *Sealer, text T, b *Bind
 // openBinary opens bin in place; adBuf is scratch for the associated
 // data. Only bin receives plaintext; on failure it is cleared.
 func (s *Sealer) openBinary(ctx context.Context, bin, adBuf []byte, b *Binding) ([]byte, error) {
-	return s.openBinaryTo(ctx, bin, adBuf, b, nil)
+	return s.openBinaryTo(ctx, bin, adBuf, b, nil, false)
 }
 
 // openBinaryTo opens bin into dst, which has room for the plaintext, or in
-// place when dst is nil. Only dst (or bin) receives plaintext; on failure
-// it is cleared.
-func (s *Sealer) openBinaryTo(ctx context.Context, bin, adBuf []byte, b *Binding, dst []byte) ([]byte, error) {
+// place when dst is nil, or into a slice allocated for the call when fresh
+// (bin is then left untouched). Only that destination receives plaintext;
+// on failure it is cleared.
+func (s *Sealer) openBinaryTo(ctx context.Context, bin, adBuf []byte, b *Binding, dst []byte, fresh bool) ([]byte, error) {
 	c, err := format.Parse(bin)
 	if err != nil {
 		return nil, decryptError(err)
@@ -199,7 +204,18 @@ func (s *Sealer) openBinaryTo(ctx context.Context, bin, adBuf []byte, b *Binding
 	case format.V2Inline:
 		e, err = s.inlineDecKey(ctx, b.Tenant, c.Wrapped)
 	case format.V3Det:
-		return s.openDet(ctx, &c, adBuf, b)
+		if !fresh {
+			return s.openDet(ctx, &c, adBuf, b)
+		}
+		// openDet opens in place: work on a copy so bin stays untouched.
+		cp := append([]byte(nil), bin...)
+		pt, err := s.openBinaryTo(ctx, cp, adBuf, b, nil, false)
+		if err != nil {
+			return nil, err
+		}
+		out := append([]byte(nil), pt...)
+		clear(cp)
+		return out, nil
 	}
 	if err != nil {
 		return nil, err
@@ -208,7 +224,10 @@ func (s *Sealer) openBinaryTo(ctx context.Context, bin, adBuf []byte, b *Binding
 		return nil, ErrDecrypt
 	}
 	ad := appendFieldAD(adBuf, c.Version, c.DEKID, b)
-	if dst == nil {
+	switch {
+	case fresh:
+		dst = make([]byte, len(c.Sealed)-format.TagSize)
+	case dst == nil:
 		dst = c.Sealed
 	}
 	pt, err := e.aead.Open(dst[:0], c.Nonce, c.Sealed, ad)

@@ -208,7 +208,7 @@ func (s *Sealer) trialOpen(ctx context.Context, v reflect.Value, b *Binding) (fo
 			return 0, nil, nil
 		}
 		ver = tv
-		pt, bp, err = openText(ctx, s, text, b)
+		pt, bp, err = openText(ctx, s, text, b, false)
 	}
 	if err != nil {
 		if errors.Is(err, ErrDecrypt) {
@@ -253,7 +253,7 @@ func (s *Sealer) openField(ctx context.Context, sc *pii.Schema, f *pii.Field, b 
 		}
 		return ErrNotSealed
 	}
-	pt, bp, err := openText(ctx, s, val, b)
+	pt, bp, err := openText(ctx, s, val, b, false)
 	if err != nil {
 		return err
 	}

@@ -33,8 +33,15 @@ func TestTamperMatrix(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ct, err := tc.seal()
 			require.NoError(t, err)
-			_, err = tc.s.DecryptBytes(ctx, ct, b)
+			orig := append([]byte(nil), ct...)
+			pt, err := tc.s.DecryptBytes(ctx, ct, b)
 			require.NoError(t, err)
+			require.Equal(t, "alice@example.com", string(pt))
+			require.Equal(t, orig, ct, "DecryptBytes must leave the caller's ciphertext as it was")
+			pt2, err := tc.s.DecryptBytes(ctx, ct, b)
+			require.NoError(t, err)
+			pt[0] ^= 1
+			require.Equal(t, "alice@example.com", string(pt2), "each call returns its own plaintext")
 			flips := 0
 			for i := range ct {
 				for bit := 0; bit < 8; bit++ {
