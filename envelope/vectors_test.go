@@ -6,8 +6,8 @@ import (
 	"io/fs"
 	"testing"
 
-	"github.com/fieldguard/pii/internal/wycheproof"
 	"github.com/fieldguard/pii/envelope"
+	"github.com/fieldguard/pii/internal/wycheproof"
 	"github.com/stretchr/testify/require"
 )
 
