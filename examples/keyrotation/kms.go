@@ -306,7 +306,7 @@ func (k *kms) wrapUnderVersion(ctx context.Context, dir, v string, dataKey, ad [
 
 // gcpEmulatorEnv points gcp-kms:// URIs at a Cloud KMS imitation on a
 // loopback address (plain gRPC, no credentials), as the tests do with
-// keyprovider/gcpkms/gcpkmstest. Anything but a loopback address is
+// internal/kmsfake/gcpkmstest. Anything but a loopback address is
 // refused.
 const gcpEmulatorEnv = "KEYROTATION_GCP_EMULATOR"
 

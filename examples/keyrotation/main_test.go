@@ -25,9 +25,9 @@ import (
 
 	"github.com/fieldguard/pii/envelope"
 	"github.com/fieldguard/pii/envelope/sqlkeystore"
+	"github.com/fieldguard/pii/internal/kmsfake/gcpkmstest"
 	"github.com/fieldguard/pii/internal/testdb"
 	"github.com/fieldguard/pii/keyprovider"
-	"github.com/fieldguard/pii/keyprovider/gcpkms/gcpkmstest"
 	"github.com/fieldguard/pii/keyprovider/local"
 	"github.com/fieldguard/pii/tokenize"
 )

@@ -51,6 +51,7 @@ var notForUsers = []string{
 	"github.com/c2sp/",
 	module + "/internal/testdb",
 	module + "/internal/wycheproof",
+	module + "/internal/kmsfake",
 	module + "/internal/readmetest",
 	module + "/internal/apicount",
 	module + "/internal/depcheck",

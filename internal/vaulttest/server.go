@@ -34,7 +34,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/fieldguard/pii/keyprovider/vault/vaultfake"
+	"github.com/fieldguard/pii/internal/kmsfake/vaultfake"
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/vault/builtin/logical/transit"
 	"github.com/hashicorp/vault/sdk/logical"

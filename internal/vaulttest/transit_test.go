@@ -13,11 +13,11 @@ import (
 	"github.com/hashicorp/vault/sdk/logical"
 	"github.com/stretchr/testify/require"
 
+	"github.com/fieldguard/pii/internal/kmsfake/vaultfake"
 	"github.com/fieldguard/pii/internal/vaulttest"
 	"github.com/fieldguard/pii/keyprovider"
 	"github.com/fieldguard/pii/keyprovider/providertest"
 	"github.com/fieldguard/pii/keyprovider/vault"
-	"github.com/fieldguard/pii/keyprovider/vault/vaultfake"
 )
 
 func start(t *testing.T, mounts ...string) *vaulttest.Server {

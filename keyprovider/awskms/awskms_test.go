@@ -7,9 +7,9 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/stretchr/testify/require"
 
+	"github.com/fieldguard/pii/internal/kmsfake/awskmstest"
 	"github.com/fieldguard/pii/keyprovider"
 	"github.com/fieldguard/pii/keyprovider/awskms"
-	"github.com/fieldguard/pii/keyprovider/awskms/awskmstest"
 	"github.com/fieldguard/pii/keyprovider/providertest"
 )
 

@@ -69,7 +69,8 @@
 //
 // # Testing
 //
-// Package awskms/awskmstest runs an in-process KMS on 127.0.0.1 speaking the
-// JSON 1.1 protocol (X-Amz-Target: TrentService.Encrypt / Decrypt) with
-// encryption-context checking, AWS-style error bodies and fault injection.
+// This repository's tests run against an in-process KMS on 127.0.0.1
+// (internal/kmsfake/awskmstest, test machinery, not API) speaking the JSON
+// 1.1 protocol with encryption-context checking, AWS-style error bodies and
+// fault injection. Test your own service with keyprovider/local.
 package awskms

@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"log"
 
+	"github.com/fieldguard/pii/internal/kmsfake/awskmstest"
 	"github.com/fieldguard/pii/keyprovider"
 	"github.com/fieldguard/pii/keyprovider/awskms"
-	"github.com/fieldguard/pii/keyprovider/awskms/awskmstest"
 )
 
 // Example wraps and unwraps a data key through AWS KMS. It runs offline
-// against the in-process server from awskmstest; in production pass nil
+// against this repository's in-process fake of AWS KMS; in production pass nil
 // options (the SDK's default configuration and credential chain) and your
 // own key ARN.
 func Example() {

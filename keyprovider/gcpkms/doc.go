@@ -61,7 +61,8 @@
 //
 // # Testing
 //
-// Package gcpkms/gcpkmstest runs an in-process Cloud KMS on 127.0.0.1
-// (real gRPC, real protobufs) with key versions, checksums and fault
-// injection.
+// This repository's tests run against an in-process Cloud KMS on 127.0.0.1
+// (internal/kmsfake/gcpkmstest, test machinery, not API; real gRPC, real
+// protobufs) with key versions, checksums and fault injection. Test your
+// own service with keyprovider/local.
 package gcpkms

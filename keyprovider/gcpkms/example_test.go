@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"log"
 
+	"github.com/fieldguard/pii/internal/kmsfake/gcpkmstest"
 	"github.com/fieldguard/pii/keyprovider"
 	"github.com/fieldguard/pii/keyprovider/gcpkms"
-	"github.com/fieldguard/pii/keyprovider/gcpkms/gcpkmstest"
 )
 
 // Example wraps and unwraps a data key through Cloud KMS. It runs offline
-// against the in-process server from gcpkmstest; in production, drop
+// against this repository's in-process fake of Cloud KMS; in production, drop
 // ClientOptions (Application Default Credentials are used) and name your
 // own CryptoKey.
 func Example() {

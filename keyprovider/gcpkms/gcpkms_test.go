@@ -8,9 +8,9 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/fieldguard/pii/internal/kmsfake/gcpkmstest"
 	"github.com/fieldguard/pii/keyprovider"
 	"github.com/fieldguard/pii/keyprovider/gcpkms"
-	"github.com/fieldguard/pii/keyprovider/gcpkms/gcpkmstest"
 	"github.com/fieldguard/pii/keyprovider/providertest"
 )
 

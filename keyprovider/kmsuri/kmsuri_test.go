@@ -8,15 +8,15 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/fieldguard/pii/internal/kmsfake/awskmstest"
+	"github.com/fieldguard/pii/internal/kmsfake/gcpkmstest"
+	"github.com/fieldguard/pii/internal/kmsfake/vaultfake"
 	"github.com/fieldguard/pii/keyprovider"
 	"github.com/fieldguard/pii/keyprovider/awskms"
-	"github.com/fieldguard/pii/keyprovider/awskms/awskmstest"
 	"github.com/fieldguard/pii/keyprovider/gcpkms"
-	"github.com/fieldguard/pii/keyprovider/gcpkms/gcpkmstest"
 	"github.com/fieldguard/pii/keyprovider/kmsuri"
 	"github.com/fieldguard/pii/keyprovider/local"
 	"github.com/fieldguard/pii/keyprovider/vault"
-	"github.com/fieldguard/pii/keyprovider/vault/vaultfake"
 )
 
 func roundTrip(t *testing.T, kp *keyprovider.Client) keyprovider.KeyID {

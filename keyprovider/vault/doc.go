@@ -107,8 +107,9 @@
 //
 // # Testing
 //
-// Package vault/vaultfake is a small HTTP imitation of Transit for fault
-// injection and offline examples. The conformance suite runs against
+// This repository's tests use a small HTTP imitation of Transit
+// (internal/kmsfake/vaultfake, test machinery, not API) for fault injection
+// and offline examples. The conformance suite runs against
 // Vault's own Transit engine in the nested module internal/vaulttest, which
 // keeps Vault's dependency tree out of this module's go.mod.
 package vault

@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"log"
 
+	"github.com/fieldguard/pii/internal/kmsfake/vaultfake"
 	"github.com/fieldguard/pii/keyprovider"
 	"github.com/fieldguard/pii/keyprovider/vault"
-	"github.com/fieldguard/pii/keyprovider/vault/vaultfake"
 )
 
 // Example wraps, rotates and rewraps a data key with Vault Transit. It runs
-// offline against the fake from vaultfake; in production pass nil options
+// offline against this repository's fake of Transit; in production pass nil options
 // (VAULT_ADDR and VAULT_TOKEN) or your own address, token and mount.
 func Example() {
 	ctx := context.Background()

@@ -16,9 +16,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/fieldguard/pii/internal/kmsfake/vaultfake"
 	"github.com/fieldguard/pii/keyprovider"
 	"github.com/fieldguard/pii/keyprovider/vault"
-	"github.com/fieldguard/pii/keyprovider/vault/vaultfake"
 )
 
 // requirePrefixOnce fails when msg repeats the prefix of this package or

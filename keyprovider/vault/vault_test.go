@@ -7,10 +7,10 @@ import (
 	"github.com/hashicorp/vault/api"
 	"github.com/stretchr/testify/require"
 
+	"github.com/fieldguard/pii/internal/kmsfake/vaultfake"
 	"github.com/fieldguard/pii/keyprovider"
 	"github.com/fieldguard/pii/keyprovider/providertest"
 	"github.com/fieldguard/pii/keyprovider/vault"
-	"github.com/fieldguard/pii/keyprovider/vault/vaultfake"
 )
 
 func start(t *testing.T) *vaultfake.Server {
