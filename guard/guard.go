@@ -152,16 +152,3 @@ type RotateOptions struct {
 // every registered record opens, and disable the old version. A call after
 // an interruption resumes where the last one stopped.
 func (g *Guard) Rotate(ctx context.Context, opts *RotateOptions) error { return errTODO }
-
-// TableOptions configure NewTable.
-type TableOptions struct {
-	// Table is the table name; schema-qualified accepted.
-	Table string
-}
-
-// Table reads and writes one tagged type T in its own table, protecting on
-// write and opening on read.
-type Table[T any] struct{}
-
-// NewTable maps T (through its `db` tags) to opts.Table and registers it with g.
-func NewTable[T any](g *Guard, opts *TableOptions) (*Table[T], error) { return nil, errTODO }
