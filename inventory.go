@@ -3,9 +3,7 @@ package pii
 import (
 	"encoding/json"
 	"fmt"
-	"net"
-	"net/netip"
-	"reflect"
+	"path"
 	"slices"
 	"sort"
 	"strings"
@@ -23,8 +21,12 @@ type Report struct {
 
 // TypeReport describes one struct type.
 type TypeReport struct {
-	Name    string        `json:"name"`    // stable name (Schema.Name)
-	GoType  string        `json:"go_type"` // package-qualified Go type
+	Name   string `json:"name"`    // stable name (Schema.Name)
+	GoType string `json:"go_type"` // package-qualified Go type
+	// Source is where the type is declared ("internal/app/customer.go:12"),
+	// when the report was read from source code (pii inventory); empty at
+	// run time.
+	Source  string        `json:"source,omitempty"`
 	Subject string        `json:"subject,omitempty"`
 	ID      string        `json:"id,omitempty"`
 	Tenant  string        `json:"tenant,omitempty"`
@@ -67,19 +69,32 @@ type Warning struct {
 	Type   string `json:"type"`
 	Field  string `json:"field"`
 	Reason string `json:"reason"`
+	// Source is where the field is declared, when the report was read
+	// from source code; empty at run time.
+	Source string `json:"source,omitempty"`
 }
 
 // Inventory builds the report for the given struct types (values, pointers
 // or reflect.Types). Types appear in the order given.
 func Inventory(types ...any) (*Report, error) {
-	r := &Report{Types: []TypeReport{}, Categories: []CategorySummary{}, Warnings: []Warning{}}
-	cats := map[string]*CategorySummary{}
-	for _, v := range types {
+	schemas := make([]*Schema, len(types))
+	for i, v := range types {
 		s, err := SchemaOf(v)
 		if err != nil {
 			return nil, err
 		}
-		tr := TypeReport{Name: s.Name, GoType: s.Type.String(), Fields: []FieldReport{}}
+		schemas[i] = s
+	}
+	return InventoryOf(schemas...), nil
+}
+
+// InventoryOf builds the report for the given schemas, in the order given:
+// those of [SchemaOf], or those a source tool built with [SchemaFromInfo].
+func InventoryOf(schemas ...*Schema) *Report {
+	r := &Report{Types: []TypeReport{}, Categories: []CategorySummary{}, Warnings: []Warning{}}
+	cats := map[string]*CategorySummary{}
+	for _, s := range schemas {
+		tr := TypeReport{Name: s.Name, GoType: s.info.String(), Fields: []FieldReport{}}
 		for _, f := range []*Field{s.Subject, s.ID, s.Tenant} {
 			if f == nil {
 				continue
@@ -95,7 +110,7 @@ func Inventory(types ...any) (*Report, error) {
 		}
 		for _, f := range s.Fields {
 			fr := FieldReport{
-				Path: f.Path, Category: f.Category, GoType: f.Type.String(),
+				Path: f.Path, Category: f.Category, GoType: f.info.String(),
 				Protection: f.Opts.Protection(), Purpose: f.Opts.Purpose, Basis: f.Opts.Basis,
 				Sensitive: f.Opts.Sensitive, Reveal: f.Opts.Reveal, Log: f.Opts.Log,
 			}
@@ -131,7 +146,7 @@ func Inventory(types ...any) (*Report, error) {
 		}
 		if len(s.Fields) > 0 || s.Subject != nil {
 			for _, u := range s.Untagged {
-				if reason := looksPersonal(u.Path, u.Type); reason != "" {
+				if reason := looksPersonal(u.Path, u.info); reason != "" {
 					r.Warnings = append(r.Warnings, Warning{Type: s.Name, Field: u.Path, Reason: reason})
 				}
 			}
@@ -146,7 +161,7 @@ func Inventory(types ...any) (*Report, error) {
 	for _, k := range keys {
 		r.Categories = append(r.Categories, *cats[k])
 	}
-	return r, nil
+	return r
 }
 
 // personalWords maps words found in field names to the category they
@@ -163,8 +178,8 @@ var personalWords = map[string]string{
 	"salary": "financial", "income": "financial", "diagnosis": "health", "health": "health",
 }
 
-func looksPersonal(path string, t reflect.Type) string {
-	if t == reflect.TypeFor[net.IP]() || t == reflect.TypeFor[netip.Addr]() {
+func looksPersonal(path string, t TypeInfo) string {
+	if t.PkgPath() == "net" && t.Name() == "IP" || t.PkgPath() == "net/netip" && t.Name() == "Addr" {
 		return "type " + t.String() + " holds an IP address (category ip)"
 	}
 	name := path[strings.LastIndexByte(path, '.')+1:]
@@ -209,7 +224,11 @@ func (r *Report) JSON() ([]byte, error) { return json.MarshalIndent(r, "", "  ")
 // a table per type, and the warnings.
 func (r *Report) Markdown() string {
 	var b strings.Builder
-	b.WriteString("# Personal data inventory\n\n## By category\n\n")
+	b.WriteString("# Personal data inventory\n\n")
+	if len(r.Types) > 0 {
+		b.WriteString("```mermaid\n" + r.Mermaid() + "```\n\n")
+	}
+	b.WriteString("## By category\n\n")
 	b.WriteString("| category | sensitive | held in | retention |\n|---|---|---|---|\n")
 	for _, c := range r.Categories {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", c.Category, yesNo(c.Sensitive),
@@ -224,6 +243,9 @@ func (r *Report) Markdown() string {
 			}
 		}
 		fmt.Fprintf(&b, "Go type `%s`", t.GoType)
+		if t.Source != "" {
+			fmt.Fprintf(&b, " (`%s`)", t.Source)
+		}
 		if len(roles) > 0 {
 			b.WriteString("; " + strings.Join(roles, ", "))
 		}
@@ -250,10 +272,61 @@ func (r *Report) Markdown() string {
 	if len(r.Warnings) > 0 {
 		b.WriteString("\n## Warnings\n\n")
 		for _, w := range r.Warnings {
-			fmt.Fprintf(&b, "- `%s.%s`: %s\n", w.Type, w.Field, w.Reason)
+			src := ""
+			if w.Source != "" {
+				src = " (`" + w.Source + "`)"
+			}
+			fmt.Fprintf(&b, "- `%s.%s`%s: %s\n", w.Type, w.Field, src, w.Reason)
 		}
 	}
 	return b.String()
+}
+
+// Mermaid renders the report as a Mermaid flowchart: each type points to
+// the categories it holds, one arrow per field, labelled with the field,
+// its protection and its retention; sensitive categories are drawn red.
+func (r *Report) Mermaid() string {
+	var b strings.Builder
+	b.WriteString("flowchart LR\n")
+	catID := map[string]string{}
+	for _, c := range r.Categories {
+		id := fmt.Sprintf("c%d", len(catID))
+		catID[c.Category] = id
+		fmt.Fprintf(&b, "  %s([\"%s\"])\n", id, mermaidText(c.Category))
+		if c.Sensitive {
+			fmt.Fprintf(&b, "  class %s sensitive\n", id)
+		}
+	}
+	for i, t := range r.Types {
+		label := mermaidText(t.Name)
+		if t.Source != "" {
+			// Read from source, types of several packages may share a name.
+			label += "<br/>" + mermaidText(path.Dir(t.Source))
+		}
+		fmt.Fprintf(&b, "  t%d[\"%s\"]\n", i, label)
+		for _, f := range t.Fields {
+			id, ok := catID[f.Category]
+			if !ok {
+				continue
+			}
+			prot := strings.Join(f.Protection, ", ")
+			if prot == "" {
+				prot = "clear"
+			}
+			keep := "unlimited"
+			if f.Retention != nil {
+				keep = f.Retention.Max + " then " + f.Retention.Action
+			}
+			fmt.Fprintf(&b, "  t%d -->|\"%s: %s; %s\"| %s\n", i, mermaidText(f.Path), mermaidText(prot), mermaidText(keep), id)
+		}
+	}
+	b.WriteString("  classDef sensitive fill:#fde2e1,stroke:#c0392b\n")
+	return b.String()
+}
+
+// mermaidText escapes s for a quoted Mermaid label.
+func mermaidText(s string) string {
+	return strings.NewReplacer(`"`, "#quot;", "|", "#124;", "<", "#lt;", ">", "#gt;").Replace(s)
 }
 
 func yesNo(v bool) string {

@@ -14,7 +14,8 @@ import (
 // Schema is the parsed `pii` description of one struct type. It is built
 // once per type by [SchemaOf] and shared: treat it as read-only.
 type Schema struct {
-	// Type is the struct type described.
+	// Type is the struct type described; nil in a schema built by
+	// SchemaFromInfo.
 	Type reflect.Type
 	// Name is the stable type name bound into associated data: the name
 	// given to [Register], or the Go type's name.
@@ -31,6 +32,7 @@ type Schema struct {
 	// embedded or dived structs), for the inventory's warnings.
 	Untagged []UntaggedField
 
+	info  TypeInfo // the type as the builder read it
 	root  *plan
 	byKey map[string]*Field
 }
@@ -46,7 +48,7 @@ type Field struct {
 	// "subject", "id", "tenant" for those roles.
 	Category string
 	Role     Role
-	// Type is the field's Go type.
+	// Type is the field's Go type; nil in a schema built by SchemaFromInfo.
 	Type reflect.Type
 	Opts TagOptions
 	// Index is the index path within the struct that declares it (through
@@ -58,12 +60,15 @@ type Field struct {
 	// IndexFieldIndex is the index path of the IndexField companion within
 	// the declaring struct, or nil.
 	IndexFieldIndex []int
+
+	info TypeInfo // the field's type as the builder read it
 }
 
 // UntaggedField is an exported field without a `pii` tag.
 type UntaggedField struct {
 	Path string
-	Type reflect.Type
+	Type reflect.Type // nil in a schema built by SchemaFromInfo
+	info TypeInfo
 }
 
 // plan is the walk plan of one struct position.
@@ -180,9 +185,9 @@ func structType(v any) (reflect.Type, error) {
 }
 
 type builder struct {
-	top   reflect.Type
+	top   TypeInfo
 	s     *Schema
-	stack []reflect.Type
+	stack []TypeInfo
 }
 
 func build(t reflect.Type) (*Schema, error) {
@@ -195,7 +200,35 @@ func build(t reflect.Type) (*Schema, error) {
 			name = t.String()
 		}
 	}
-	s := &Schema{Type: t, Name: name, byKey: map[string]*Field{}}
+	s, err := buildInfo(infoOf(t), name)
+	if err != nil {
+		return nil, err
+	}
+	s.Type = t
+	return s, nil
+}
+
+// SchemaFromInfo builds the schema of the struct type t describes, by the
+// rules SchemaOf applies, for tools that read types from source (see
+// [TypeInfo]). name is the type's stable name ("" means t.Name()): a source
+// tool finds it in the program's Register calls. The result describes the
+// type: its Type and its fields' Type are nil, so it reports and checks but
+// cannot Walk values. It is not cached.
+func SchemaFromInfo(t TypeInfo, name string) (*Schema, error) {
+	if t == nil || t.Kind() != reflect.Struct {
+		return nil, fmt.Errorf("pii: SchemaFromInfo: %v is not a struct", t)
+	}
+	if name == "" {
+		name = t.Name()
+		if name == "" {
+			name = t.String()
+		}
+	}
+	return buildInfo(t, name)
+}
+
+func buildInfo(t TypeInfo, name string) (*Schema, error) {
+	s := &Schema{Name: name, info: t, byKey: map[string]*Field{}}
 	b := &builder{top: t, s: s}
 	root, err := b.plan(t, "", nil, true)
 	if err != nil {
@@ -221,7 +254,7 @@ func (s *Schema) collect(p *plan) {
 // plan builds the walk plan of struct type t found at path prefix. embed is
 // the index prefix when t is embedded (promoted fields); top says whether t
 // is (part of) the top-level struct.
-func (b *builder) plan(t reflect.Type, prefix string, embed []int, top bool) (*plan, error) {
+func (b *builder) plan(t TypeInfo, prefix string, embed []int, top bool) (*plan, error) {
 	for _, seen := range b.stack {
 		if seen == t {
 			return nil, &TagError{Type: b.top.String(), Field: strings.TrimSuffix(strings.TrimSuffix(prefix, "."), "[]"), Msg: fmt.Sprintf("recursive dive into %s is not supported", t)}
@@ -236,14 +269,14 @@ func (b *builder) plan(t reflect.Type, prefix string, embed []int, top bool) (*p
 	return p, nil
 }
 
-func (b *builder) fields(p *plan, owner, t reflect.Type, prefix string, embed []int, top bool) error {
+func (b *builder) fields(p *plan, owner, t TypeInfo, prefix string, embed []int, top bool) error {
 	typeName := b.top.String()
 	for i := 0; i < t.NumField(); i++ {
 		sf := t.Field(i)
 		index := append(append([]int(nil), embed...), i)
 		tag, tagged := sf.Tag.Lookup("pii")
 		path := prefix + sf.Name
-		if !sf.IsExported() {
+		if !sf.Exported {
 			if tagged && !sf.Anonymous {
 				return &TagError{Type: typeName, Field: path, Msg: "unexported field cannot be tagged (the library cannot read or set it)"}
 			}
@@ -273,8 +306,8 @@ func (b *builder) fields(p *plan, owner, t reflect.Type, prefix string, embed []
 					continue
 				}
 			}
-			if sf.IsExported() {
-				b.s.Untagged = append(b.s.Untagged, UntaggedField{Path: path, Type: sf.Type})
+			if sf.Exported {
+				b.s.Untagged = append(b.s.Untagged, UntaggedField{Path: path, Type: reflectType(sf.Type), info: sf.Type})
 			}
 			continue
 		}
@@ -293,7 +326,7 @@ func (b *builder) fields(p *plan, owner, t reflect.Type, prefix string, embed []
 			p.dives = append(p.dives, d)
 			continue
 		}
-		f := &Field{Path: path, Name: sf.Name, Category: pt.category, Role: pt.role, Type: sf.Type, Opts: pt.opts, Index: index}
+		f := &Field{Path: path, Name: sf.Name, Category: pt.category, Role: pt.role, Type: reflectType(sf.Type), info: sf.Type, Opts: pt.opts, Index: index}
 		if err := b.check(f, owner, top); err != nil {
 			return err
 		}
@@ -315,7 +348,7 @@ func (b *builder) fields(p *plan, owner, t reflect.Type, prefix string, embed []
 	return nil
 }
 
-func (b *builder) dive(sf reflect.StructField, index []int, path string) (*dive, error) {
+func (b *builder) dive(sf FieldInfo, index []int, path string) (*dive, error) {
 	fail := func(msg string) (*dive, error) {
 		return nil, &TagError{Type: b.top.String(), Field: path, Token: "dive", Msg: msg}
 	}
@@ -338,7 +371,7 @@ func (b *builder) dive(sf reflect.StructField, index []int, path string) (*dive,
 	default:
 		return fail(fmt.Sprintf("dive needs a struct, a pointer to one, or a slice, array or map of them, not %s", sf.Type))
 	}
-	if elem.Kind() != reflect.Struct || elem == timeType {
+	if elem.Kind() != reflect.Struct || isTime(elem) {
 		return fail(fmt.Sprintf("dive needs struct elements, not %s", elem))
 	}
 	child, err := b.plan(elem, path+suffix, nil, false)
@@ -350,12 +383,12 @@ func (b *builder) dive(sf reflect.StructField, index []int, path string) (*dive,
 }
 
 // check applies the rules that need the field's type.
-func (b *builder) check(f *Field, owner reflect.Type, top bool) error {
+func (b *builder) check(f *Field, owner TypeInfo, top bool) error {
 	typeName := b.top.String()
 	fail := func(token, msg string) error {
 		return &TagError{Type: typeName, Field: f.Path, Token: token, Msg: msg}
 	}
-	ft := f.Type
+	ft := f.info
 	if ft.Kind() == reflect.Pointer {
 		ft = ft.Elem()
 	}
@@ -363,8 +396,8 @@ func (b *builder) check(f *Field, owner reflect.Type, top bool) error {
 	isBytes := ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Uint8
 	switch f.Role {
 	case RoleSubject, RoleID, RoleTenant:
-		if !isString && !isInteger(ft) && !ft.Implements(stringerType) && !reflect.PointerTo(ft).Implements(stringerType) {
-			return fail(f.Role.String(), fmt.Sprintf("a %s field must be a string, an integer or a fmt.Stringer, not %s", f.Role, f.Type))
+		if !isString && !isInteger(ft.Kind()) && !ft.HasStringMethod() {
+			return fail(f.Role.String(), fmt.Sprintf("a %s field must be a string, an integer or a fmt.Stringer, not %s", f.Role, f.info))
 		}
 		return nil
 	}
@@ -374,10 +407,10 @@ func (b *builder) check(f *Field, owner reflect.Type, top bool) error {
 		if o.Encrypt == EncryptDet {
 			tok = "encrypt=det"
 		}
-		return fail(tok, fmt.Sprintf("a %s field cannot hold a ciphertext; use string or []byte (store dates as RFC 3339 strings)", f.Type))
+		return fail(tok, fmt.Sprintf("a %s field cannot hold a ciphertext; use string or []byte (store dates as RFC 3339 strings)", f.info))
 	}
 	if o.Token != "" && !isString {
-		return fail("token="+o.Token, fmt.Sprintf("a %s field cannot hold a token; use string", f.Type))
+		return fail("token="+o.Token, fmt.Sprintf("a %s field cannot hold a token; use string", f.info))
 	}
 	if o.IndexField != "" {
 		sf, ok := owner.FieldByName(o.IndexField)
@@ -401,7 +434,7 @@ func (b *builder) check(f *Field, owner reflect.Type, top bool) error {
 		if k.Kind() == reflect.Pointer {
 			k = k.Elem()
 		}
-		if k != timeType {
+		if !isTime(k) {
 			return fail("from="+o.From, fmt.Sprintf("field %s is %s, not time.Time", o.From, sf.Type))
 		}
 		f.FromIndex = sf.Index
@@ -409,10 +442,8 @@ func (b *builder) check(f *Field, owner reflect.Type, top bool) error {
 	return nil
 }
 
-var stringerType = reflect.TypeFor[fmt.Stringer]()
-
-func isInteger(t reflect.Type) bool {
-	switch t.Kind() {
+func isInteger(k reflect.Kind) bool {
+	switch k {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		return true

@@ -348,8 +348,8 @@ func TestSplitWords(t *testing.T) {
 	require.Equal(t, []string{"user", "email"}, splitWords("user_email"))
 	require.Equal(t, []string{"dob"}, splitWords("DOB"))
 	require.Equal(t, []string{"zip", "2"}, splitWords("Zip2"))
-	require.Equal(t, "", looksPersonal("Shipping", reflect.TypeFor[string]()), "ip inside a word is not an IP")
-	require.NotEqual(t, "", looksPersonal("ClientIP", reflect.TypeFor[string]()))
+	require.Equal(t, "", looksPersonal("Shipping", infoOf(reflect.TypeFor[string]())), "ip inside a word is not an IP")
+	require.NotEqual(t, "", looksPersonal("ClientIP", infoOf(reflect.TypeFor[string]())))
 }
 
 func BenchmarkSchemaOfCached(b *testing.B) {

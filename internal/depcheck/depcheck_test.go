@@ -150,6 +150,12 @@ var rules = []rule{
 		require: append(m("keyprovider/kmsuri", "keyprovider/vault"), "github.com/hashicorp/vault/api"),
 	},
 	{
+		name: "library packages link neither the command-line library nor golang.org/x/tools (only cmd/pii and the piivet analyzer do)",
+		pkgs: func(r string) bool { return library(r) && !under(r, "piivet") },
+		forbid: []string{"github.com/spf13/", "golang.org/x/tools", "github.com/alecthomas/kong",
+			module + "/internal/srcschema"},
+	},
+	{
 		name: "pii (the module root) imports no other package of this module but internal ones",
 		pkgs: func(r string) bool { return r == "" },
 		only: m("internal/"),
