@@ -56,15 +56,29 @@ func (m EncryptMode) String() string {
 
 // Action is what retention does to a field when its period ends.
 type Action struct {
-	Kind string // delete, null, redact, anonymize, generalize, shred, block
+	Kind ActionKind
 	Rule string // for generalize: year, month, last4, ipv4/24, postcode:N
 }
 
+// ActionKind is the action written after then= in a tag.
+type ActionKind string
+
+// The action kinds.
+const (
+	ActionDelete     ActionKind = "delete"
+	ActionNull       ActionKind = "null"
+	ActionRedact     ActionKind = "redact"
+	ActionAnonymize  ActionKind = "anonymize"
+	ActionGeneralize ActionKind = "generalize"
+	ActionShred      ActionKind = "shred"
+	ActionBlock      ActionKind = "block"
+)
+
 func (a Action) String() string {
 	if a.Rule != "" {
-		return a.Kind + ":" + a.Rule
+		return string(a.Kind) + ":" + a.Rule
 	}
-	return a.Kind
+	return string(a.Kind)
 }
 
 // TagOptions are the parsed options of a `pii` tag (what follows the
@@ -167,7 +181,7 @@ func isIdent(s string) bool {
 
 var (
 	tokenKinds  = []string{"ff1", "ff3-1", "hmac", "stored"}
-	actionKinds = []string{"delete", "null", "redact", "anonymize", "generalize", "shred", "block"}
+	actionKinds = []ActionKind{ActionDelete, ActionNull, ActionRedact, ActionAnonymize, ActionGeneralize, ActionShred, ActionBlock}
 	generalize  = []string{"year", "month", "last4", "ipv4/24"}
 	logModes    = []string{"omit", "mask", "hmac"}
 	legalBases  = []string{"consent", "contract", "legal_obligation", "vital_interests", "public_task", "legitimate_interests"}
@@ -391,7 +405,7 @@ func checkOptions(typ, field string, o *TagOptions) error {
 		return e("min="+o.Min.String(), "legal minimum is longer than retain=")
 	}
 	if !o.Retain.IsZero() && o.Then.isZero() {
-		o.Then = Action{Kind: "null"}
+		o.Then = Action{Kind: ActionNull}
 	}
 	return nil
 }
@@ -399,11 +413,12 @@ func checkOptions(typ, field string, o *TagOptions) error {
 func (a Action) isZero() bool { return a == Action{} }
 
 func parseAction(s string) (Action, error) {
-	kind, rule, hasRule := strings.Cut(s, ":")
+	k, rule, hasRule := strings.Cut(s, ":")
+	kind := ActionKind(k)
 	if !slices.Contains(actionKinds, kind) {
 		return Action{}, fmt.Errorf("unknown action (want delete, null, redact, anonymize, generalize:<rule>, shred or block)")
 	}
-	if kind != "generalize" {
+	if kind != ActionGeneralize {
 		if hasRule {
 			return Action{}, fmt.Errorf("action %s takes no rule", kind)
 		}

@@ -15,33 +15,18 @@ import (
 	"github.com/fieldguard/pii"
 )
 
-// ActionKind is what happens to a value when its retention ends, as
-// written after then= in a tag (the Kind of a pii.Action).
-type ActionKind string
-
-// Action kinds.
-const (
-	ActionDelete     ActionKind = "delete"
-	ActionNull       ActionKind = "null"
-	ActionRedact     ActionKind = "redact"
-	ActionAnonymize  ActionKind = "anonymize"
-	ActionGeneralize ActionKind = "generalize"
-	ActionShred      ActionKind = "shred"
-	ActionBlock      ActionKind = "block"
-)
-
 // pseudonymPrefix starts every keyed pseudonym, so anonymize is idempotent:
 // a value that already is a pseudonym is left alone.
 const pseudonymPrefix = "anon_"
 
 func checkAction(a pii.Action) error {
-	switch ActionKind(a.Kind) {
-	case ActionDelete, ActionNull, ActionRedact, ActionAnonymize, ActionShred, ActionBlock:
+	switch a.Kind {
+	case pii.ActionDelete, pii.ActionNull, pii.ActionRedact, pii.ActionAnonymize, pii.ActionShred, pii.ActionBlock:
 		if a.Rule != "" {
 			return fmt.Errorf("retention: action %s takes no rule", a.Kind)
 		}
 		return nil
-	case ActionGeneralize:
+	case pii.ActionGeneralize:
 		switch a.Rule {
 		case "year", "month", "last4":
 			return nil
@@ -66,12 +51,12 @@ func checkActionType(a pii.Action, t reflect.Type) error {
 	if t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	switch ActionKind(a.Kind) {
-	case ActionAnonymize, ActionRedact:
+	switch a.Kind {
+	case pii.ActionAnonymize, pii.ActionRedact:
 		if t.Kind() != reflect.String && t.Kind() != reflect.Slice {
 			return fmt.Errorf("retention: %s needs a string or []byte field, not %s", a.Kind, t)
 		}
-	case ActionGeneralize:
+	case pii.ActionGeneralize:
 		switch a.Rule {
 		case "year", "month":
 			if t != timeType && t.Kind() != reflect.String {
@@ -100,10 +85,10 @@ type actor struct {
 // resumable and concurrent sweepers apply each action once. delete and
 // block do not change the field and report false.
 func (ac *actor) transform(f *pii.Field, a pii.Action, v reflect.Value) (reflect.Value, bool, error) {
-	switch ActionKind(a.Kind) {
-	case ActionDelete, ActionBlock:
+	switch a.Kind {
+	case pii.ActionDelete, pii.ActionBlock:
 		return v, false, nil
-	case ActionNull, ActionShred:
+	case pii.ActionNull, pii.ActionShred:
 		if v.IsZero() {
 			return v, false, nil
 		}
@@ -118,16 +103,16 @@ func (ac *actor) transform(f *pii.Field, a pii.Action, v reflect.Value) (reflect
 		base = v.Elem()
 	}
 	var out reflect.Value
-	switch ActionKind(a.Kind) {
-	case ActionRedact:
+	switch a.Kind {
+	case pii.ActionRedact:
 		out = setString(base, ac.redaction)
-	case ActionAnonymize:
+	case pii.ActionAnonymize:
 		s := stringOf(base)
 		if s == "" || ac.isPseudonym(s) {
 			return v, false, nil
 		}
 		out = setString(base, ac.pseudonym(f.Category, s))
-	case ActionGeneralize:
+	case pii.ActionGeneralize:
 		g, err := generalize(a.Rule, base)
 		if err != nil {
 			return v, false, err

@@ -121,7 +121,7 @@ func (m *Manager) walkVerdicts(now time.Time, r record, skipPending bool, fn fun
 			return fn(it, verdictNoPolicy)
 		}
 		if p.Then.Kind == "" {
-			p.Then.Kind = string(ActionNull)
+			p.Then.Kind = pii.ActionNull
 		}
 		it.Action, it.Policy = p.Then, p
 		clock, from := r.created, "creation"
@@ -152,7 +152,7 @@ func (m *Manager) walkVerdicts(now time.Time, r record, skipPending bool, fn fun
 		if err != nil {
 			return fmt.Errorf("retention: %s.%s: %w", s.Name, f.Path, err)
 		}
-		if !changed && ActionKind(p.Then.Kind) != ActionDelete && ActionKind(p.Then.Kind) != ActionBlock {
+		if !changed && p.Then.Kind != pii.ActionDelete && p.Then.Kind != pii.ActionBlock {
 			return fn(it, verdictApplied)
 		}
 		it.next = next
@@ -161,7 +161,7 @@ func (m *Manager) walkVerdicts(now time.Time, r record, skipPending bool, fn fun
 		case now.Before(it.At):
 			it.State = Grace
 			it.Reason += fmt.Sprintf("; grace=%s until %s", p.Grace, it.At.UTC().Format(time.RFC3339))
-		case ActionKind(p.Then.Kind) == ActionBlock:
+		case p.Then.Kind == pii.ActionBlock:
 			it.State = Blocked
 		case now.Before(minEnd):
 			it.State = Deferred

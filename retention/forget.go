@@ -135,7 +135,7 @@ func (m *Manager) forget(ctx context.Context, tenant, subject string, kind Pendi
 	if kind == PendingClose {
 		policy = policyErasureClose
 	}
-	keyEntry := Entry{Subject: id, Action: string(ActionShred), Policy: policy, At: now}
+	keyEntry := Entry{Subject: id, Action: string(pii.ActionShred), Policy: policy, At: now}
 	if rep.keyKept > 0 {
 		rep.ShredPending = true
 		if resumed {
@@ -247,8 +247,8 @@ func (m *Manager) forgetRecord(b *batch, rec Record, subject string, holds holdS
 	if keptHere {
 		// The record must stay for what is kept: erase the rest field by field.
 		for i := range apply {
-			if ActionKind(apply[i].Action.Kind) == ActionDelete {
-				apply[i].Action = pii.Action{Kind: string(ActionNull)}
+			if apply[i].Action.Kind == pii.ActionDelete {
+				apply[i].Action = pii.Action{Kind: pii.ActionNull}
 				next, changed, err := m.actor.transform(apply[i].Field, apply[i].Action, apply[i].v)
 				if err != nil {
 					return err
@@ -298,7 +298,7 @@ func (m *Manager) forgetItems(now time.Time, r record) ([]Item, error) {
 		p, floors := m.policies.resolve(tagPolicy(f), s.Name, f.Path, tenant, juris)
 		a := p.Then
 		if p.Retain.IsZero() || a.Kind == "" {
-			a = pii.Action{Kind: string(ActionNull)}
+			a = pii.Action{Kind: pii.ActionNull}
 		}
 		it := Item{Path: path, Field: f, Action: a, Policy: p, v: v, owner: owner, State: Due, At: now, Reason: "erasure request"}
 		if end, d := m.minEnd(root, r.created, p, floors); now.Before(end) {
@@ -308,7 +308,7 @@ func (m *Manager) forgetItems(now time.Time, r record) ([]Item, error) {
 			items = append(items, it)
 			return nil
 		}
-		if ActionKind(a.Kind) == ActionBlock {
+		if a.Kind == pii.ActionBlock {
 			if v.IsZero() {
 				return nil
 			}
@@ -320,7 +320,7 @@ func (m *Manager) forgetItems(now time.Time, r record) ([]Item, error) {
 		if err != nil {
 			return fmt.Errorf("retention: %s.%s: %w", s.Name, f.Path, err)
 		}
-		if !changed && ActionKind(a.Kind) != ActionDelete {
+		if !changed && a.Kind != pii.ActionDelete {
 			return nil
 		}
 		it.next = next

@@ -201,7 +201,7 @@ func (m *Manager) keptUnderKey(ctx context.Context, tenant, subject string, now 
 						// Erased already, or by this sweep.
 					case it.State == Pending:
 						if _, changed, _ := m.actor.transform(it.Field, it.Action, it.v); !changed &&
-							ActionKind(it.Action.Kind) != ActionDelete && ActionKind(it.Action.Kind) != ActionBlock {
+							it.Action.Kind != pii.ActionDelete && it.Action.Kind != pii.ActionBlock {
 							return nil // erased early (by an erasure request)
 						}
 						note(ti.s, it.Path, "within its retention period")
@@ -327,7 +327,7 @@ func (m *Manager) completePending(ctx context.Context, onAction func(Entry), st 
 				if err := m.pending.DeletePending(ctx, p.ID, p.Kind); err != nil {
 					return err
 				}
-				e := Entry{Subject: p.ID, Action: string(ActionShred), Policy: policyPendingShred, Outcome: OutcomeApplied,
+				e := Entry{Subject: p.ID, Action: string(pii.ActionShred), Policy: policyPendingShred, Outcome: OutcomeApplied,
 					Reason: "pending shred completed: nothing under the key must be kept any longer; " + m.shredText(p.Kind), At: now}
 				l, err := m.ledgerOf(m.registered())
 				if err != nil {

@@ -27,7 +27,7 @@ func (m *Manager) Replay(ctx context.Context, ledger Ledger, stores ...Store) (P
 		if e.Outcome != OutcomeApplied {
 			return nil
 		}
-		if e.Action == string(ActionShred) && e.Field == "" && e.Subject != "" {
+		if e.Action == string(pii.ActionShred) && e.Field == "" && e.Subject != "" {
 			kind := PendingRetention
 			if e.Policy == policyErasureClose {
 				kind = PendingClose
@@ -119,8 +119,8 @@ func (m *Manager) Replay(ctx context.Context, ledger Ledger, stores ...Store) (P
 func (m *Manager) replayItems(s *pii.Schema, rec Record, es []Entry) ([]Item, error) {
 	want := map[string]Entry{}
 	for _, e := range es {
-		if e.Action == string(ActionDelete) {
-			return []Item{{Path: e.Field, Action: pii.Action{Kind: string(ActionDelete)}, Reason: "replayed after restore: " + e.Reason}}, nil
+		if e.Action == string(pii.ActionDelete) {
+			return []Item{{Path: e.Field, Action: pii.Action{Kind: pii.ActionDelete}, Reason: "replayed after restore: " + e.Reason}}, nil
 		}
 		want[e.Field] = e
 	}
@@ -131,7 +131,7 @@ func (m *Manager) replayItems(s *pii.Schema, rec Record, es []Entry) ([]Item, er
 			return nil
 		}
 		kind, rule, _ := strings.Cut(e.Action, ":")
-		a := pii.Action{Kind: kind, Rule: rule}
+		a := pii.Action{Kind: pii.ActionKind(kind), Rule: rule}
 		next, changed, err := m.actor.transform(f, a, v)
 		if err != nil || !changed {
 			return err

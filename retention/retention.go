@@ -237,7 +237,7 @@ func (m *Manager) check(s *pii.Schema) error {
 			}
 			a := p.Then
 			if a.Kind == "" {
-				a.Kind = string(ActionNull)
+				a.Kind = pii.ActionNull
 			}
 			fail := func(err error) error { return fmt.Errorf("retention: %s.%s: %w", s.Name, f.Path, err) }
 			if err := checkAction(a); err != nil {
@@ -246,16 +246,16 @@ func (m *Manager) check(s *pii.Schema) error {
 			if err := checkActionType(a, f.Type); err != nil {
 				return fail(err)
 			}
-			if f.Opts.Encrypt != pii.EncryptNone && (ActionKind(a.Kind) == ActionAnonymize || ActionKind(a.Kind) == ActionGeneralize) {
+			if f.Opts.Encrypt != pii.EncryptNone && (a.Kind == pii.ActionAnonymize || a.Kind == pii.ActionGeneralize) {
 				return fail(fmt.Errorf("retention: %s needs the plaintext, but the field is encrypted; use shred, null, redact, block or delete", a))
 			}
-			if ActionKind(a.Kind) == ActionAnonymize && len(m.actor.pseudonymKey) == 0 {
+			if a.Kind == pii.ActionAnonymize && len(m.actor.pseudonymKey) == 0 {
 				return fail(errors.New("retention: anonymize needs Options.PseudonymKey"))
 			}
-			if ActionKind(a.Kind) == ActionShred && m.shredder == nil {
+			if a.Kind == pii.ActionShred && m.shredder == nil {
 				return fail(errors.New("retention: shred needs Options.Shredder"))
 			}
-			if ActionKind(a.Kind) == ActionShred && s.Subject == nil {
+			if a.Kind == pii.ActionShred && s.Subject == nil {
 				return fail(errors.New("retention: shred needs a subject field"))
 			}
 			if p.From != "" {

@@ -405,7 +405,7 @@ func TestSweepShredsAndRecords(t *testing.T) {
 	key := entries[5]
 	require.Equal(t, "", key.Field)
 	require.Equal(t, "", key.Record)
-	require.Equal(t, string(retention.ActionShred), key.Action)
+	require.Equal(t, string(pii.ActionShred), key.Action)
 	require.Contains(t, key.Reason, "nothing under the key must be kept")
 	for i, x := range entries {
 		require.Equal(t, e.m.SubjectHash("acme", "alice"), x.Subject)

@@ -366,7 +366,7 @@ func (sw *Sweeper) settle(ctx context.Context, b *batch, done shredSet) error {
 		if err != nil {
 			return err
 		}
-		e := Entry{Subject: m.SubjectHash(r.tenant, r.subject), Action: string(ActionShred), Policy: r.policy, At: b.now}
+		e := Entry{Subject: m.SubjectHash(r.tenant, r.subject), Action: string(pii.ActionShred), Policy: r.policy, At: b.now}
 		switch {
 		case sw.opts.DryRun:
 			e.Outcome = OutcomeDryRun
@@ -457,7 +457,7 @@ func (b *batch) apply(rec Record, subject string, items []Item, policy string, o
 		return x
 	}
 	for _, it := range items {
-		if ActionKind(it.Action.Kind) == ActionDelete {
+		if it.Action.Kind == pii.ActionDelete {
 			b.changes = append(b.changes, Change{Tenant: rec.Tenant, Key: rec.Key, Pos: rec.Pos, Delete: true, Value: rec.Value})
 			b.entries = append(b.entries, entry(it))
 			b.applied++
@@ -470,7 +470,7 @@ func (b *batch) apply(rec Record, subject string, items []Item, policy string, o
 	for _, it := range items {
 		it.v.Set(it.next)
 		ch.Fields = append(ch.Fields, it.Field.Path)
-		if ActionKind(it.Action.Kind) == ActionShred && it.Field.IndexFieldIndex != nil {
+		if it.Action.Kind == pii.ActionShred && it.Field.IndexFieldIndex != nil {
 			iv := it.owner.FieldByIndex(it.Field.IndexFieldIndex)
 			iv.Set(reflect.Zero(iv.Type()))
 			ch.Fields = append(ch.Fields, indexPath(it.Field))
@@ -494,7 +494,7 @@ func indexPath(f *pii.Field) string {
 // one of the items is a shred.
 func (b *batch) shredIfAny(rec Record, subject string, items []Item) {
 	for _, it := range items {
-		if ActionKind(it.Action.Kind) == ActionShred && subject != "" {
+		if it.Action.Kind == pii.ActionShred && subject != "" {
 			b.shred = append(b.shred, shredRef{subjectRef{rec.Tenant, subject}, b.m.policyText(it.Policy).tag})
 			return
 		}
