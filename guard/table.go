@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/hmac"
 	"database/sql"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"reflect"
@@ -84,6 +83,7 @@ type tableGuard interface {
 	Protect(ctx context.Context, ptr any) error
 	Open(ctx context.Context, ptr any, permit Permit) error
 	Register(stores ...retention.Store) error
+	Lookup(ctx context.Context, tenant string, typ any, field, value string) (Lookup, error)
 	sqlDB() *sql.DB
 	sqlDialect() Dialect
 	storeOptions() *sqlstore.Options
@@ -492,9 +492,6 @@ func (t *Table[T]) query(ctx context.Context, q string, args []any, want rowChec
 // dropped; rows read through Protected are not opened, so they may include
 // such false positives.
 func (t *Table[T]) FindBy(ctx context.Context, tenant, field, value string) ([]T, error) {
-	if value == "" {
-		return nil, fmt.Errorf("guard: %s: FindBy %s: empty value (empty values are stored empty, not indexed)", t.m.Table, field)
-	}
 	if !t.tenantOK(tenant) {
 		return nil, nil
 	}
@@ -531,48 +528,14 @@ func (t *Table[T]) FindBy(ctx context.Context, tenant, field, value string) ([]T
 
 // lookup returns the column FindBy compares and the value it looks for.
 func (t *Table[T]) lookup(ctx context.Context, tenant, field, value string) (int, any, error) {
-	s := t.m.Schema
-	f := s.Field(field)
-	if f == nil {
-		return 0, nil, fmt.Errorf("guard: %s: FindBy: %s has no tagged field %q", t.m.Table, s.Name, field)
-	}
 	var zero T
-	sealer := t.g.sealer()
-	switch {
-	case f.Opts.Index && f.Opts.IndexField != "":
-		path := f.Opts.IndexField
-		if i := strings.LastIndexByte(f.Path, '.'); i >= 0 {
-			path = f.Path[:i+1] + path
-		}
-		c, ok := t.m.ByPath[path]
-		if !ok {
-			return 0, nil, fmt.Errorf("guard: %s: FindBy %s: its index field %s has no column", t.m.Table, f.Path, path)
-		}
-		idx, err := sealer.BlindIndex(ctx, tenant, zero, f.Path, value)
-		if err != nil {
-			return 0, nil, err
-		}
-		var lookup any = idx
-		if c.Type.Kind() == reflect.Slice || (c.Type.Kind() == reflect.Pointer && c.Type.Elem().Kind() == reflect.Slice) {
-			b, err := base64.RawURLEncoding.DecodeString(idx)
-			if err != nil {
-				return 0, nil, fmt.Errorf("guard: %s: FindBy %s: %w", t.m.Table, f.Path, err)
-			}
-			lookup = b
-		}
-		return t.m.Col(c.Name), lookup, nil
-	case f.Opts.Encrypt == pii.EncryptDet:
-		c, ok := t.m.ByPath[f.Path]
-		if !ok {
-			return 0, nil, fmt.Errorf("guard: %s: FindBy %s has no column", t.m.Table, f.Path)
-		}
-		det, err := sealer.LookupDeterministic(ctx, tenant, zero, f.Path, value)
-		if err != nil {
-			return 0, nil, err
-		}
-		return t.m.Col(c.Name), det, nil
-	case f.Opts.Index:
-		return 0, nil, fmt.Errorf("guard: %s: FindBy %s: its blind index is not stored; name a companion field (index=%sIndex)", t.m.Table, f.Path, f.Name)
+	l, err := t.g.Lookup(ctx, tenant, zero, field, value)
+	if err != nil {
+		return 0, nil, err
 	}
-	return 0, nil, fmt.Errorf("guard: %s: FindBy %s: not searchable (tag it encrypt,index=<field> or encrypt=det; use Query for columns stored in clear)", t.m.Table, f.Path)
+	c, ok := t.m.ByPath[l.Field]
+	if !ok {
+		return 0, nil, fmt.Errorf("guard: %s: FindBy %s: %s has no column", t.m.Table, field, l.Field)
+	}
+	return t.m.Col(c.Name), l.Value, nil
 }

@@ -87,3 +87,7 @@ func (f *fakeGuard) sealer() *envelope.Sealer { return f.s }
 func (f *fakeGuard) storeOptions() *sqlstore.Options {
 	return &sqlstore.Options{Dialect: f.d, LedgerTable: "pii_ledger", HoldsTable: "pii_holds", PendingTable: "pii_pending"}
 }
+
+func (f *fakeGuard) Lookup(ctx context.Context, tenant string, typ any, field, value string) (Lookup, error) {
+	return lookup(ctx, f.s, tenant, typ, field, value)
+}
