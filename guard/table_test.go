@@ -20,17 +20,18 @@ import (
 // index with its companion, a token, a nullable sealed pointer and plain
 // nullable columns.
 type tcustomer struct {
-	Tenant     string    `pii:"tenant"`
-	ID         string    `pii:"id"`
-	Subject    string    `pii:"subject"`
-	Name       string    `pii:"name,encrypt"`
-	Email      string    `pii:"email,encrypt,index=EmailIndex"`
-	EmailIndex string    `pii:"-"`
-	TaxID      string    `pii:"national_id,encrypt=det"`
-	Card       string    `pii:"card,token=ff1"`
-	Nick       *string   `pii:"username,encrypt"`
-	Plan       string    `pii:"-"`
-	Visits     int       `pii:"-"`
+	Tenant     string  `pii:"tenant"`
+	ID         string  `pii:"id"`
+	Subject    string  `pii:"subject"`
+	Name       string  `pii:"name,encrypt"`
+	Email      string  `pii:"email,encrypt,index=EmailIndex"`
+	EmailIndex string  `pii:"-"`
+	TaxID      string  `pii:"national_id,encrypt=det"`
+	Card       string  `pii:"card,token=ff1"`
+	Nick       *string `pii:"username,encrypt"`
+	Plan       string  `pii:"-"`
+	Visits     int     `pii:"-"`
+	Note       sql.NullString
 	CreatedAt  time.Time `pii:"-"`
 }
 
@@ -44,6 +45,7 @@ type tnotenant struct {
 func tcust(tenant, id string) tcustomer {
 	return tcustomer{Tenant: tenant, ID: id, Subject: "sub-" + id, Name: "Name " + id,
 		Email: id + "@example.com", TaxID: "TAX-" + id, Card: "4111111111111111", Plan: "pro",
+		Note:      sql.NullString{String: "note " + id, Valid: true},
 		CreatedAt: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)}
 }
 
@@ -100,6 +102,7 @@ func TestTableRoundTrip(t *testing.T) {
 		require.Equal(t, c.Card, got.Card, "without a permit the token stays a token")
 		require.Equal(t, c.CreatedAt, got.CreatedAt)
 		require.Zero(t, got.Visits)
+		require.Equal(t, "note c1", got.Note.String)
 
 		got, err = customers.WithPermit(allowAll).Get(ctx, "acme", "c1")
 		require.NoError(t, err)
@@ -111,7 +114,7 @@ func TestTableRoundTrip(t *testing.T) {
 		require.Equal(t, c, *raw)
 
 		// Update protects and writes; NULL and zero values round trip.
-		got.Name, got.Nick, got.Plan, got.Visits = "New Name", nil, "", 3
+		got.Name, got.Nick, got.Plan, got.Visits, got.Note = "New Name", nil, "", 3, sql.NullString{}
 		require.NoError(t, customers.Update(ctx, got))
 		got, err = customers.Get(ctx, "acme", "c1")
 		require.NoError(t, err)
@@ -119,6 +122,7 @@ func TestTableRoundTrip(t *testing.T) {
 		require.Nil(t, got.Nick)
 		require.Equal(t, "", got.Plan)
 		require.Equal(t, 3, got.Visits)
+		require.False(t, got.Note.Valid)
 		require.NoError(t, db.QueryRowContext(ctx, customers.rebind("SELECT plan FROM customers WHERE tenant = ? AND id = ?"), "acme", "c1").Scan(&plan))
 		require.False(t, plan.Valid, "an empty string is stored as NULL")
 

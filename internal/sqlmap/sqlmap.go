@@ -161,7 +161,7 @@ func (m *Map) derive(st reflect.Type, index []int, prefix string, mp Mapping) {
 			continue
 		}
 		ft := sf.Type
-		if ft.Kind() == reflect.Struct && ft != reflect.TypeFor[time.Time]() {
+		if ft.Kind() == reflect.Struct && ft != reflect.TypeFor[time.Time]() && !Valuer(ft) {
 			p := prefix
 			if !sf.Anonymous {
 				p = prefix + sf.Name + "."
@@ -217,7 +217,7 @@ func scalar(t reflect.Type) bool {
 	if t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if t == reflect.TypeFor[time.Time]() {
+	if t == reflect.TypeFor[time.Time]() || Valuer(t) {
 		return true
 	}
 	switch t.Kind() {

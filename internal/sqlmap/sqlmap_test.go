@@ -1,6 +1,7 @@
 package sqlmap_test
 
 import (
+	"database/sql"
 	"reflect"
 	"testing"
 	"time"
@@ -62,4 +63,31 @@ func TestSnake(t *testing.T) {
 	for in, want := range map[string]string{"CreatedAt": "created_at", "HTTPServer": "http_server", "ID": "id", "Address_Line": "address_line"} {
 		require.Equal(t, want, sqlmap.Snake(in), in)
 	}
+}
+
+type nullable struct {
+	ID    string `pii:"id"`
+	Note  sql.NullString
+	Count sql.Null[int64]
+	Seen  sql.NullTime
+}
+
+func TestValuers(t *testing.T) {
+	s, err := pii.SchemaOf(nullable{})
+	require.NoError(t, err)
+	m, err := sqlmap.New(s, sqlmap.Mapping{})
+	require.NoError(t, err)
+	require.Equal(t, "id, note, count, seen", m.SelectList, "a Valuer is one column, not a struct of columns")
+	pv, err := m.Decode([]any{"n1", "hi", nil, nil})
+	require.NoError(t, err)
+	got := pv.Interface().(*nullable)
+	require.Equal(t, sql.NullString{String: "hi", Valid: true}, got.Note)
+	require.False(t, got.Count.Valid)
+	require.Equal(t, "hi", sqlmap.Value(m.Field(pv.Elem(), 1)))
+	require.Nil(t, sqlmap.Value(m.Field(pv.Elem(), 2)))
+	got.Count = sql.Null[int64]{V: 3, Valid: true}
+	require.Equal(t, int64(3), sqlmap.Value(m.Field(pv.Elem(), 2)))
+	require.Equal(t, "text", sqlmap.PgType(m.Cols[1].Type))
+	require.Equal(t, "bigint", sqlmap.PgType(m.Cols[2].Type))
+	require.Equal(t, "timestamptz", sqlmap.PgType(m.Cols[3].Type))
 }

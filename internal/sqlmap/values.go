@@ -4,6 +4,8 @@
 package sqlmap
 
 import (
+	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"reflect"
@@ -25,8 +27,13 @@ func KeyOf(v reflect.Value) (string, any) {
 	return k, k
 }
 
-// Assign stores a scanned database value into a field.
+// Assign stores a scanned database value into a field. Fields of types
+// that scan themselves (sql.NullString, gorm.DeletedAt: see Valuer) scan
+// it.
 func Assign(fv reflect.Value, src any) error {
+	if fv.Kind() != reflect.Pointer && Valuer(fv.Type()) && fv.CanAddr() {
+		return fv.Addr().Interface().(sql.Scanner).Scan(src)
+	}
 	if src == nil {
 		fv.Set(reflect.Zero(fv.Type()))
 		return nil
@@ -169,6 +176,12 @@ func Value(fv reflect.Value) any {
 	if fv.IsZero() {
 		return nil
 	}
+	if Valuer(fv.Type()) {
+		if v, err := fv.Interface().(driver.Valuer).Value(); err == nil {
+			return v
+		}
+		return fv.Interface() // database/sql calls Value again and reports its error
+	}
 	if tm, ok := fv.Interface().(time.Time); ok {
 		return tm.UTC()
 	}
@@ -247,6 +260,17 @@ func PgType(t reflect.Type) string {
 	if t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
+	if Valuer(t) {
+		// sql.Null[T], sql.NullString and their kind: {V T; Valid bool}.
+		if t.Kind() == reflect.Struct && t.NumField() == 2 {
+			for i := range 2 {
+				if f := t.Field(i); f.Name == "Valid" && f.Type.Kind() == reflect.Bool {
+					return PgType(t.Field(1 - i).Type)
+				}
+			}
+		}
+		return "text"
+	}
 	if t == reflect.TypeFor[time.Time]() {
 		return "timestamptz"
 	}
@@ -262,6 +286,18 @@ func PgType(t reflect.Type) string {
 		return "bytea"
 	}
 	return "text"
+}
+
+var (
+	valuerType  = reflect.TypeFor[driver.Valuer]()
+	scannerType = reflect.TypeFor[sql.Scanner]()
+)
+
+// Valuer reports whether t maps to one column through its own Value and
+// Scan methods (sql.NullString, sql.Null[T], gorm.DeletedAt) rather than
+// as a struct of columns.
+func Valuer(t reflect.Type) bool {
+	return t.Kind() != reflect.Pointer && t.Implements(valuerType) && reflect.PointerTo(t).Implements(scannerType)
 }
 
 // keyArg converts text back to a value of type t, as KeyOf produced it.
