@@ -399,6 +399,14 @@ func Parts(t types.Type) []*types.Named {
 // pii.TagError.Field, pii.Warning.Field) of struct type t is declared, or
 // token.NoPos.
 func FieldPos(t types.Type, path string) token.Pos {
+	if v := FieldVar(t, path); v != nil {
+		return v.Pos()
+	}
+	return token.NoPos
+}
+
+// FieldVar returns the field at schema path of struct type t, or nil.
+func FieldVar(t types.Type, path string) *types.Var {
 	var v *types.Var
 	for _, elem := range strings.Split(path, ".") {
 		elem = strings.TrimSuffix(elem, "[]")
@@ -424,13 +432,10 @@ func FieldPos(t types.Type, path string) token.Pos {
 		}
 		v = findField(t, elem, map[types.Type]bool{})
 		if v == nil {
-			return token.NoPos
+			return nil
 		}
 	}
-	if v == nil {
-		return token.NoPos
-	}
-	return v.Pos()
+	return v
 }
 
 // findField finds the field name of struct t, in t itself or promoted from
