@@ -319,4 +319,3 @@ func (c *checker) schema(n *types.Named) *pii.Schema {
 	c.schemas[n] = s
 	return s
 }
-
