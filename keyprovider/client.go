@@ -8,6 +8,9 @@ import (
 	"math/rand/v2"
 	"sync"
 	"time"
+
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Client is the portable, fault-surviving wrapper around any [KeyProvider].
@@ -71,6 +74,7 @@ type Client struct {
 	kp      KeyProvider
 	opts    ClientOptions
 	metrics Metrics
+	tel     *clientTelemetry
 
 	mu       sync.Mutex
 	tokens   float64 // retry budget
@@ -108,6 +112,13 @@ type ClientOptions struct {
 	// Metrics receives one observation per attempt and per call, and breaker
 	// state changes. Nil means none.
 	Metrics Metrics
+	// MeterProvider and TracerProvider receive the Client's OpenTelemetry
+	// metrics (pii.kms.calls, pii.kms.call.duration) and spans
+	// (pii.kms.wrap, ...). Nil means the global providers
+	// (otel.GetMeterProvider, otel.GetTracerProvider), which cost next to
+	// nothing until the application sets them.
+	MeterProvider  metric.MeterProvider
+	TracerProvider trace.TracerProvider
 }
 
 func (o *ClientOptions) withDefaults() ClientOptions {
@@ -198,7 +209,7 @@ func NewClient(kp KeyProvider, opts *ClientOptions) *Client {
 		panic("keyprovider: NewClient with a nil KeyProvider")
 	}
 	o := opts.withDefaults()
-	return &Client{kp: kp, opts: o, metrics: o.Metrics, tokens: o.RetryBurst}
+	return &Client{kp: kp, opts: o, metrics: o.Metrics, tokens: o.RetryBurst, tel: newClientTelemetry(kp, o)}
 }
 
 // Close closes the backend when it has a Close method (a gRPC connection,
@@ -326,7 +337,9 @@ type outcome[T any] struct {
 // abandoned (it clears data keys).
 func call[T any](c *Client, ctx context.Context, op string, retry bool, scrub func(T), f func(context.Context) (T, error)) (T, error) {
 	start := time.Now()
+	ctx, span := c.tel.start(ctx, op)
 	v, err := attempts(c, ctx, op, retry, scrub, f)
+	c.tel.end(ctx, span, op, err, time.Since(start))
 	if c.metrics != nil {
 		c.metrics.ObserveCall(ctx, Observation{Op: op, Class: ClassName(err), Latency: time.Since(start)})
 	}

@@ -14,27 +14,15 @@ import (
 // the operation, the attempt number, the error class name and the latency,
 // so a Metrics implementation cannot leak secrets by accident.
 //
-// # Bridging to OpenTelemetry
+// # OpenTelemetry
 //
-// The library does not import OpenTelemetry; a bridge is a few lines in the
-// application:
-//
-//	type otelMetrics struct {
-//		calls    metric.Int64Counter     // "pii.kms.calls", attributes op, class
-//		attempts metric.Int64Counter     // "pii.kms.attempts", attributes op, class, attempt
-//		latency  metric.Float64Histogram // "pii.kms.latency" in seconds, attributes op, class
-//		breaker  metric.Int64Counter     // "pii.kms.breaker.transitions", attribute to
-//	}
-//
-//	func (m otelMetrics) ObserveCall(ctx context.Context, o keyprovider.Observation) {
-//		attrs := metric.WithAttributes(attribute.String("op", o.Op), attribute.String("class", o.Class))
-//		m.calls.Add(ctx, 1, attrs)
-//		m.latency.Record(ctx, o.Latency.Seconds(), attrs)
-//	}
-//
-// ObserveAttempt and BreakerChanged follow the same pattern. Keep the
-// attribute set to these low-cardinality values; never add key ids of
-// per-subject keys or anything derived from data.
+// A Client reports to OpenTelemetry by itself (the metrics pii.kms.calls
+// and pii.kms.call.duration by backend, operation and error class, and a
+// span per call), through ClientOptions.MeterProvider and TracerProvider
+// or the global providers. Metrics is for everything else: logs
+// ([SlogMetrics]), another metrics system, or per-attempt detail. Keep
+// the attributes you derive to these low-cardinality values; never add
+// key ids of per-subject keys or anything derived from data.
 type Metrics interface {
 	// ObserveAttempt is called after every attempt, retries included.
 	ObserveAttempt(ctx context.Context, o Observation)

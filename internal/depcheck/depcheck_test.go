@@ -57,6 +57,18 @@ var notForUsers = []string{
 	module + "/internal/depcheck",
 }
 
+// otelSDK is the OpenTelemetry SDK and its exporters, and this module's
+// recorder built on them: the library reports through the API only, and
+// the application chooses (and compiles) the SDK.
+var otelSDK = []string{
+	"go.opentelemetry.io/otel/sdk",
+	"go.opentelemetry.io/otel/exporters/",
+	module + "/internal/telemetry/telemetrytest",
+}
+
+// instrumented are the packages that report to OpenTelemetry.
+var instrumented = []string{"keyprovider"}
+
 // rel returns p relative to the module ("" for the root), or p unchanged
 // when it is outside the module.
 func rel(p string) string {
@@ -138,6 +150,16 @@ var rules = []rule{
 		name:   "library packages make users compile no database driver, test framework or test helper",
 		pkgs:   library,
 		forbid: notForUsers,
+	},
+	{
+		name:   "library packages use the OpenTelemetry API only: no SDK, no exporter",
+		pkgs:   library,
+		forbid: otelSDK,
+	},
+	{
+		name:    "the instrumented packages report through the OpenTelemetry API",
+		pkgs:    func(r string) bool { return slices.Contains(instrumented, r) },
+		require: []string{"go.opentelemetry.io/otel/metric", "go.opentelemetry.io/otel/trace"},
 	},
 	{
 		name: "a Vault-only service that opens its key through kmsuri links neither the Google Cloud nor the AWS SDK",
@@ -309,6 +331,16 @@ func TestRulesCanFail(t *testing.T) {
 		require.True(t, slices.ContainsFunc(deps, func(d string) bool { return matches(d, want) }), "the backends' dependencies should match %q", want)
 	}
 	require.True(t, slices.ContainsFunc(deps, func(d string) bool { return matchesAny(d, notForUsers) }), "internal/testdb's drivers should match notForUsers")
+
+	cmd = exec.Command(goTool(t), "list", "-deps", module+"/internal/telemetry/telemetrytest")
+	cmd.Stderr = &stderr
+	out, err = cmd.Output()
+	require.NoError(t, err, "go list: %s", stderr.String())
+	deps = strings.Fields(string(out))
+	require.Contains(t, deps, "go.opentelemetry.io/otel/sdk/metric", "the test recorder is built on the SDK")
+	require.True(t, matches("go.opentelemetry.io/otel/sdk/metric", otelSDK[0]))
+	require.False(t, matchesAny("go.opentelemetry.io/otel/metric", otelSDK), "the API is allowed")
+	require.False(t, matchesAny("go.opentelemetry.io/auto/sdk", otelSDK), "the API's auto-instrumentation hook is part of the API")
 
 	require.True(t, matches(module+"/envelope/sqlkeystore", module+"/envelope"))
 	require.False(t, matches(module+"/envelopes", module+"/envelope"))
