@@ -1,7 +1,9 @@
 // Package checkdigit holds the check-digit algorithms that mask (to
 // recognise identifiers) and tokenize (to keep or break a token's check
-// digit) share, written once: Luhn (ISO/IEC 7812, card numbers) and the
-// ISO 7064 mod 97-10 of IBANs (ISO 13616).
+// digit) share, written once: Luhn (ISO/IEC 7812, card numbers), the
+// ISO 7064 mod 97-10 of IBANs (ISO 13616), and the check digits of
+// national identifiers (national.go): Verhoeff, ISO 7064 MOD 11,10 and the
+// weighted sums of each scheme.
 package checkdigit
 
 // LuhnSum returns the Luhn sum modulo 10 of the digits d (values 0–9,
