@@ -1,6 +1,12 @@
-// Command corpusgen writes the labelled scanner corpus, deterministically:
+// Command corpusgen writes the labelled scanner corpora, deterministically:
 //
 //	go run ./mask/internal/corpusgen > mask/testdata/corpus.jsonl
+//	go run ./mask/internal/corpusgen intl > mask/testdata/corpus_intl.jsonl
+//	go run ./mask/internal/corpusgen heldout > mask/testdata/corpus_heldout.jsonl
+//
+// The first is the English corpus; the other two are the multilingual
+// corpus (intl.go), in the split the scanner is tuned on and the held-out
+// split reported separately.
 //
 // Each line is {"id":N,"text":"…","labels":[{"kind":"card","start":S,"end":E}]}
 // with byte offsets. Messages come from templates filled with generated
@@ -475,12 +481,29 @@ func parse(s string) (string, []label) {
 func main() {
 	_, self, _, _ := runtime.Caller(0)
 	dir := filepath.Dir(self)
-	tpls := readLines(filepath.Join(dir, "templates.txt"))
-	hand := readLines(filepath.Join(dir, "handwritten.txt"))
 	w := bufio.NewWriter(os.Stdout)
 	defer w.Flush()
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
+	if len(os.Args) > 1 {
+		var recs []intlRecord
+		switch os.Args[1] {
+		case "intl":
+			recs = intlCorpus(readLines(filepath.Join(dir, "intl_templates.txt")), readLines(filepath.Join(dir, "intl_handwritten.txt")), 20261207, false, 640)
+		case "heldout":
+			recs = intlCorpus(readLines(filepath.Join(dir, "heldout_templates.txt")), readLines(filepath.Join(dir, "heldout_handwritten.txt")), 77120612, true, 320)
+		default:
+			panic("unknown corpus " + os.Args[1])
+		}
+		for _, rec := range recs {
+			if err := enc.Encode(rec); err != nil {
+				panic(err)
+			}
+		}
+		return
+	}
+	tpls := readLines(filepath.Join(dir, "templates.txt"))
+	hand := readLines(filepath.Join(dir, "handwritten.txt"))
 	id := 0
 	emit := func(markup string) {
 		text, ls := parse(markup)
