@@ -159,7 +159,6 @@ func (g *gen) phoneIntl() string {
 
 type nid struct{ scheme, value string }
 
-
 func (g *gen) nino() string {
 	const first = "ABCEGHJKLMNOPRSTWXYZ"
 	const second = "ABCEGHJKLMNPRSTWXYZ"
