@@ -13,6 +13,7 @@ import (
 // looks it up in a locked cache on every call, and matches each pattern
 // twice, which made validation most of the scanner's time.
 type phoneValidator struct {
+	prefix  string // national (trunk) prefix, "0" in most of Europe
 	general phoneDesc
 	types   []phoneDesc // premium, toll free, …, fixed line, mobile
 }
@@ -54,7 +55,7 @@ func validatorFor(region string) *phoneValidator {
 	})
 	var pv *phoneValidator
 	if m := metaByID[region]; m != nil {
-		pv = &phoneValidator{general: compileDesc(m.GetGeneralDesc())}
+		pv = &phoneValidator{prefix: m.GetNationalPrefix(), general: compileDesc(m.GetGeneralDesc())}
 		for _, d := range []*phonenumbers.PhoneNumberDesc{m.GetPremiumRate(), m.GetTollFree(), m.GetSharedCost(),
 			m.GetVoip(), m.GetPersonalNumber(), m.GetPager(), m.GetUan(), m.GetVoicemail(), m.GetFixedLine(), m.GetMobile()} {
 			if d != nil {

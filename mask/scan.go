@@ -10,15 +10,25 @@ import (
 // Kind is the kind of identifier a [Finding] is.
 type Kind string
 
-// Kinds of identifiers the scanner reports.
+// Kinds of identifiers the scanner reports. [ScanConfig] adds kinds of
+// one's own.
 const (
 	KindCard  Kind = "card"
 	KindEmail Kind = "email"
 	KindPhone Kind = "phone"
 	KindIBAN  Kind = "iban"
-	KindSSN   Kind = "ssn"
+	KindSSN   Kind = "ssn" // US social security number
 	KindIP    Kind = "ip"
 	KindDOB   Kind = "dob"
+	// KindNationalID is a national identifier with check digits: UK
+	// National Insurance number, German tax id (Steuer-IdNr), French NIR,
+	// Spanish DNI and NIE, Italian codice fiscale, Dutch BSN, Swedish
+	// personnummer, Polish PESEL, Brazilian CPF, Indian Aadhaar, Canadian
+	// SIN and Australian TFN.
+	KindNationalID Kind = "national_id"
+	// KindPassport is a passport number, reported only after a word that
+	// announces one ("passport", "Reisepass", "passeport", …).
+	KindPassport Kind = "passport"
 )
 
 // Finding is one identifier found in free text. It holds a byte span into
@@ -31,8 +41,11 @@ type Finding struct {
 
 // ScanOptions tunes [Scan]. The zero value (and nil) mean defaults.
 type ScanOptions struct {
-	// Regions are the regions tried, in order, for phone numbers written
-	// without a country calling code. Default ["US"].
+	// Regions are the region hints (ISO 3166 codes such as "DE", from the
+	// tenant or the conversation), tried in order for phone numbers
+	// written without a country calling code; national identifiers whose
+	// layout alone says little (a Dutch BSN is nine digits) are reported
+	// without a context word only in their own region. Default ["US"].
 	Regions []string
 	// Kinds restricts the kinds reported; empty means all.
 	Kinds []Kind
@@ -48,7 +61,7 @@ var defaultRegions = []string{"US"}
 type scanner struct {
 	text     string
 	regions  []string
-	want     uint8 // bit set of kinds
+	want     uint16 // bit set of kinds
 	minConf  float64
 	clock    pii.Clock
 	maxYear  int // latest year of birth; 0 until a date is checked
@@ -60,16 +73,18 @@ type scanner struct {
 }
 
 const (
-	bitCard uint8 = 1 << iota
+	bitCard uint16 = 1 << iota
 	bitEmail
 	bitPhone
 	bitIBAN
 	bitSSN
 	bitIP
 	bitDOB
+	bitNationalID
+	bitPassport
 )
 
-func kindBit(k Kind) uint8 {
+func kindBit(k Kind) uint16 {
 	switch k {
 	case KindCard:
 		return bitCard
@@ -85,6 +100,10 @@ func kindBit(k Kind) uint8 {
 		return bitIP
 	case KindDOB:
 		return bitDOB
+	case KindNationalID:
+		return bitNationalID
+	case KindPassport:
+		return bitPassport
 	}
 	return 0
 }
@@ -134,7 +153,7 @@ func isLetter(c byte) bool { return class[c]&(clUpper|clLower) != 0 || c >= 0x80
 // announce a date of birth); only candidates reach the validators (Luhn,
 // mod 97, phonenumbers, net/netip).
 func Scan(text string, opts *ScanOptions) []Finding {
-	s := scanner{text: text, regions: defaultRegions, want: 0xff, minConf: 0.5}
+	s := scanner{text: text, regions: defaultRegions, want: 0xffff, minConf: 0.5}
 	if opts != nil {
 		if len(opts.Regions) > 0 {
 			s.regions = opts.Regions
@@ -191,8 +210,14 @@ func (s *scanner) run() {
 						continue
 					}
 				}
-				if (c|0x20 == 'b' || c|0x20 == 'd') && s.want&bitDOB != 0 {
-					s.dobKeyword(i)
+				if i+8 < n && s.want&bitNationalID != 0 {
+					if end := s.idWord(i); end > 0 {
+						i = end
+						continue
+					}
+				}
+				if kws := keywords[c|0x20]; kws != nil {
+					s.keyword(i, kws)
 				}
 			}
 			i = skipAlnum(t, i)
@@ -245,12 +270,6 @@ func (s *scanner) digitRun(i int) int {
 	digits := 0
 	j := i
 	seps := uint8(0) // bit set of separator bytes seen
-	const (
-		sepSpace = 1 << iota
-		sepDash
-		sepDot
-		sepParen
-	)
 	for {
 		gs := j
 		for j < len(t) && class[t[j]]&clDigit != 0 {
@@ -274,13 +293,15 @@ func (s *scanner) digitRun(i int) int {
 				sb |= sepDot
 			case '(', ')':
 				sb |= sepParen
+			case '/':
+				sb |= sepSlash
 			default:
 				goto done
 			}
 			k++
 		}
 	done:
-		if k == j || k >= len(t) || class[t[k]]&clDigit == 0 || (k-j > 1 && sb&sepParen == 0 && !(k-j == 3 && t[j] == ' ' && t[j+2] == ' ')) {
+		if k == j || k >= len(t) || class[t[k]]&clDigit == 0 || (k-j > 1 && sb&sepParen == 0 && !(k-j == 3 && t[j] == ' ' && t[j+2] == ' ')) || k-j > 1 && sb&sepSlash != 0 {
 			break
 		}
 		if digits > 40 {
@@ -291,6 +312,14 @@ func (s *scanner) digitRun(i int) int {
 	}
 	end := j // one past the last digit
 	next := end
+	if digits == 8 && ng <= 3 && s.want&bitNationalID != 0 {
+		// A Spanish DNI: 12345678Z, 12345678-Z, 12.345.678-Z.
+		var d [8]byte
+		compact(t[i:end], d[:])
+		if e := s.dni(i, end, groups[:ng], gends[:ng], string(d[:])); e > 0 {
+			return e
+		}
+	}
 	if end < len(t) && isLetter(t[end]) {
 		// Digits glued to letters ("12kg", "A1234B") are not identifiers;
 		// but a run ending in a word after a space was already cut.
@@ -307,30 +336,55 @@ func (s *scanner) digitRun(i int) int {
 	return next
 }
 
+// Separators seen in a digit run.
+const (
+	sepSpace = 1 << iota
+	sepDash
+	sepDot
+	sepParen
+	sepSlash
+)
+
+// compact copies the ASCII digits of s into d (which must be large
+// enough) and returns how many there were.
+func compact(s string, d []byte) int {
+	n := 0
+	for i := 0; i < len(s) && n < len(d); i++ {
+		if c := s[i]; c >= '0' && c <= '9' {
+			d[n] = c
+			n++
+		}
+	}
+	return n
+}
+
 func (s *scanner) classify(start, first, end int, gs, ge []int, digits int, seps uint8) {
 	t := s.text
 	plus := t[start] == '+' || (t[start] == '(' && start+1 < len(t) && t[start+1] == '+')
-	const (
-		sepSpace = 1 << iota
-		sepDash
-		sepDot
-		sepParen
-	)
 	// IPv4: four dotted groups of at most three digits.
 	if len(gs) == 4 && seps == sepDot && !plus {
-		if s.want&bitIP != 0 && s.context(first)[catVersion] < 0 {
-			if a, err := netip.ParseAddr(t[first:end]); err == nil && a.Is4() {
-				s.add(KindIP, first, end, 0.95)
-			}
+		if s.context(first)[catVersion] >= 0 {
+			return
 		}
-		return
+		if a, err := netip.ParseAddr(t[first:end]); err == nil && a.Is4() {
+			s.add(KindIP, first, end, 0.95)
+			return
+		}
+		// Not an address: "012.34.55.33" is a Belgian phone number.
 	}
 	// Dates (2024-05-12, 12.05.2024, 12-05-24) are handled by the DOB
 	// pass; never phones or cards.
 	if looksLikeDate(t, gs, ge) {
 		return
 	}
-	if !plus && seps&(sepDot|sepParen) == 0 && digits >= 12 && s.want&bitCard != 0 {
+	if !plus && seps&(sepParen|sepSlash) == 0 && digits >= 8 && digits <= 15 && s.want&bitNationalID != 0 {
+		var d [15]byte
+		n := compact(t[first:end], d[:])
+		if s.nationalDigits(first, end, gs, ge, string(d[:n])) {
+			return
+		}
+	}
+	if !plus && seps&(sepDot|sepParen|sepSlash) == 0 && digits >= 12 && s.want&bitCard != 0 {
 		if s.card(gs, ge) {
 			return
 		}
@@ -340,8 +394,8 @@ func (s *scanner) classify(start, first, end int, gs, ge []int, digits int, seps
 			return
 		}
 	}
-	if digits >= 7 && digits <= 15 && s.want&bitPhone != 0 {
-		s.phone(start, first, end, digits, seps, plus, len(gs))
+	if digits >= 7 && digits <= 17 && s.want&bitPhone != 0 {
+		s.phone(start, first, end, gs, ge, seps, plus)
 	}
 }
 
@@ -349,12 +403,16 @@ func (s *scanner) classify(start, first, end int, gs, ge []int, digits int, seps
 func priority(kind Kind) int {
 	switch kind {
 	case KindEmail:
-		return 7
+		return 9
 	case KindIBAN:
-		return 6
+		return 8
 	case KindCard:
-		return 5
+		return 7
+	case KindPassport:
+		return 6
 	case KindDOB:
+		return 5
+	case KindNationalID:
 		return 4
 	case KindSSN:
 		return 3

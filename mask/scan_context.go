@@ -1,21 +1,57 @@
 package mask
 
-// Context words: what the words before a candidate say about it.
+// Context words: what the words before a candidate say about it, in
+// English, German, French, Spanish, Italian, Portuguese and Dutch.
 
 import "strings"
 
-// Context words, matched case-insensitively as whole-word prefixes in the
-// 32 bytes before a candidate.
-var (
-	numberWords   = []string{"number", "num", "no", "nr", "#"}
-	phoneWords    = []string{"call", "phone", "telephone", "tel", "mobile", "cell", "reach", "text", "whatsapp", "sms", "fax", "contact", "ring", "dial", "landline", "ph"}
-	nonPhoneWords = []string{"order", "tracking", "track", "invoice", "ref", "reference", "ticket", "case", "account", "acct", "id", "po", "sku", "serial", "confirmation", "booking", "receipt", "claim", "transaction", "txn", "rma", "item", "parcel", "shipment", "awb", "member", "loyalty"}
-	nonCardWords  = []string{"order", "tracking", "track", "invoice", "ref", "reference", "ticket", "case", "id", "sku", "serial", "confirmation", "booking", "receipt", "claim", "transaction", "txn", "rma", "parcel", "shipment", "awb", "imei"}
-	cardWords     = []string{"card", "visa", "mastercard", "amex", "pan", "credit", "debit", "cc"}
-	ssnWords      = []string{"ssn", "social", "ss#", "tin", "taxpayer", "itin"}
-	versionWords  = []string{"version", "v", "ver", "build", "release", "firmware", "update"}
-	dobWords      = []string{"dob", "d.o.b", "born", "birth", "birthday", "birthdate", "bday", "b-day"}
-)
+// Context words, matched case-insensitively (ASCII) at the start of a word
+// in the line before a candidate: words of four bytes or more also match
+// as prefixes ("Bestellnummer", "llamadme"), shorter ones only whole.
+// Words written in upper case ("SIN", "NIE") match only in upper case:
+// in lower case they are common words ("sin" is Spanish for "without").
+var contextWords = [numCats][]string{
+	catPhone: {
+		"call", "phone", "telephone", "tel", "mobile", "cell", "reach", "text", "whatsapp", "whats", "sms", "fax", "contact", "ring", "dial", "landline", "ph",
+		"telefon", "handy", "mobil", "rufnummer", "festnetz", "anruf", "rufen", "rückruf", "zurückrufen", "erreich", "durchwahl",
+		"téléphone", "tél", "portable", "appel", "rappel", "joindre", "fixe", "gsm",
+		"teléfono", "telefono", "tlf", "tfno", "móvil", "movil", "celular", "llam", "contacto", "fijo",
+		"cellulare", "chiam", "richiam", "contatt", "fisso", "recapito",
+		"telefone", "telemóvel", "telemovel", "liga", "ligue", "contato", "falar", "zap",
+		"telefoon", "mobiel", "bel", "bellen", "terugbel", "vast", "bereikbaar",
+	},
+	catNonPhone: {
+		"order", "tracking", "track", "invoice", "ref", "reference", "ticket", "case", "account", "acct", "po", "sku", "serial", "confirmation", "booking", "receipt", "claim", "transaction", "txn", "rma", "item", "parcel", "shipment", "awb", "member", "loyalty", "customer", "contract", "vat", "abn", "nip", "upi", "company", "registration",
+		"bestell", "auftrag", "sendung", "paket", "rechnung", "kunden", "kd", "vorgang", "referenz", "lieferung", "artikel", "vertrag", "verwendungszweck", "buchung", "beleg", "gutschein", "konto", "ust", "handelsregister", "hrb", "retoure",
+		"commande", "colis", "suivi", "facture", "référence", "réf", "dossier", "client", "contrat", "article", "siret", "siren", "tva", "réservation", "expédition",
+		"pedido", "envío", "envio", "seguimiento", "factura", "referencia", "expediente", "cliente", "contrato", "artículo", "albarán", "localizador", "reserva", "cif", "iva", "presupuesto", "incidencia",
+		"ordine", "spedizione", "fattura", "riferimento", "rif", "pratica", "contratto", "articolo", "prenotazione",
+		"encomenda", "rastreio", "rastreamento", "fatura", "nota", "protocolo", "boleto", "cnpj", "referência", "nf",
+		"bestel", "zending", "pakket", "factuur", "referentie", "kenmerk", "klant", "btw", "kvk", "boeking",
+	},
+	catNumber: {"number", "num", "no", "nr", "#", "nummer", "numéro", "numero", "número", "núm", "n°", "nº"},
+	catCard: {
+		"card", "visa", "mastercard", "amex", "pan", "credit", "debit", "cc",
+		"karte", "kreditkarte", "carte", "tarjeta", "carta", "cartão", "kaart", "creditcard",
+	},
+	catNonCard: {"order", "tracking", "track", "invoice", "ref", "reference", "ticket", "case", "id", "sku", "serial", "confirmation", "booking", "receipt", "claim", "transaction", "txn", "rma", "parcel", "shipment", "awb", "imei"},
+	catSSN:     {"ssn", "social", "ss#", "tin", "taxpayer", "itin"},
+	// "ID" alone: an identifier, not a phone number; for national
+	// identifiers it says nothing either way ("Steuer-ID", "customer ID").
+	catIdent: {"id"},
+	catVersion: {"version", "v", "ver", "build", "release", "firmware", "update"},
+	// Words that announce a national identifier (any scheme).
+	catID: {
+		"nino", "NI", "insurance", "tax",
+		"steuer", "identifikationsnummer", "idnr",
+		"sécurité", "sécu", "securite", "insee", "nir",
+		"dni", "nif", "NIE", "documento", "identidad", "identité", "identità", "identidade", "identiteit", "identity", "fiscal", "fiscale", "CF", "C.F",
+		"bsn", "burgerservice", "sofi",
+		"personnummer", "personnr", "personal",
+		"pesel", "cpf", "aadhaar", "aadhar", "adhaar", "uid", "uidai",
+		"SIN", "NAS", "tfn",
+	},
+}
 
 // Context categories.
 const (
@@ -26,29 +62,38 @@ const (
 	catNonCard
 	catSSN
 	catVersion
+	catID
+	catIdent
 	numCats
 )
 
 type ctxWord struct {
-	word string // lower case
-	cat  uint8
+	word  string // lower case, or upper case for exact matches
+	cat   uint8
+	exact bool
 }
 
-// ctxIndex holds the context words by first byte.
+// ctxIndex holds the context words by their lower-case first byte.
 var ctxIndex = func() (idx [256][]ctxWord) {
-	for cat, words := range [numCats][]string{catPhone: phoneWords, catNonPhone: nonPhoneWords, catNumber: numberWords,
-		catCard: cardWords, catNonCard: nonCardWords, catSSN: ssnWords, catVersion: versionWords} {
+	for cat, words := range contextWords {
 		for _, w := range words {
-			idx[w[0]] = append(idx[w[0]], ctxWord{w, uint8(cat)})
+			exact := strings.ToUpper(w) == w && strings.ToLower(w) != w
+			c := w[0]
+			if c >= 'A' && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			idx[c] = append(idx[c], ctxWord{w, uint8(cat), exact})
 		}
 	}
 	return idx
 }()
 
-// wordContext holds, per category, the offset of the last context word in the
-// 32 bytes before a candidate (and after the last line break), or -1.
-// Words of four letters or more also match as prefixes ("ordered",
-// "phones").
+// ctxWindow is how far back (in bytes, within the line) context words
+// count.
+const ctxWindow = 48
+
+// wordContext holds, per category, the offset of the last context word in
+// the window before a candidate, or -1.
 type wordContext [numCats]int
 
 func (s *scanner) context(i int) *wordContext {
@@ -60,7 +105,7 @@ func (s *scanner) context(i int) *wordContext {
 		s.ctx[k] = -1
 	}
 	t := s.text
-	lo := max(0, i-32)
+	lo := max(0, i-ctxWindow)
 	if k := strings.LastIndexByte(t[lo:i], '\n'); k >= 0 {
 		lo += k + 1
 	}
@@ -74,10 +119,17 @@ func (s *scanner) context(i int) *wordContext {
 		}
 		for _, cw := range ctxIndex[c] {
 			n := len(cw.word)
-			if i-w < n || !hasPrefixFold(t[w:i], cw.word) {
+			if i-w < n {
 				continue
 			}
-			if e := w + n; e == i || !isLetter(t[e]) || n >= 4 {
+			if cw.exact {
+				if t[w:w+n] != cw.word || (w+n < i && isLetter(t[w+n])) {
+					continue
+				}
+			} else if !hasPrefixFold(t[w:i], cw.word) {
+				continue
+			}
+			if e := w + n; e == i || !isLetter(t[e]) || (n >= 4 && !cw.exact) {
 				s.ctx[cw.cat] = w
 			}
 		}
@@ -85,8 +137,8 @@ func (s *scanner) context(i int) *wordContext {
 	return &s.ctx
 }
 
-// hasPrefixFold reports whether s starts with the lower-case ASCII word,
-// ignoring case.
+// hasPrefixFold reports whether s starts with the lower-case word,
+// ignoring ASCII case.
 func hasPrefixFold(s, word string) bool {
 	for k := 0; k < len(word); k++ {
 		c := s[k]
@@ -95,6 +147,47 @@ func hasPrefixFold(s, word string) bool {
 		}
 		if c != word[k] {
 			return false
+		}
+	}
+	return true
+}
+
+// fillers are the words that may stand between a context word and its
+// value: "order number is 1234", "numéro de commande : 1234",
+// "Meine Steuer-ID lautet …".
+var fillers = map[string]bool{
+	"number": true, "no": true, "num": true, "nr": true, "is": true, "id": true, "ref": true, "was": true, "code": true, "my": true, "the": true, "of": true, "for": true,
+	"nummer": true, "ist": true, "lautet": true, "mein": true, "meine": true, "die": true, "der": true, "des": true, "lautete": true,
+	"numéro": true, "n°": true, "nº": true, "est": true, "de": true, "du": true, "mon": true, "ma": true, "le": true, "la": true, "d": true,
+	"número": true, "núm": true, "es": true, "mi": true, "el": true, "del": true, "numero": true, "è": true, "il": true, "mio": true, "di": true,
+	"é": true, "meu": true, "minha": true, "o": true, "a": true, "da": true, "do": true,
+	"mijn": true, "van": true, "het": true, "is:": true,
+}
+
+// near reports whether the context word at w is followed, up to i, only by
+// spaces, punctuation and at most three words, none of them with a digit:
+// "SIN 046 454 286", "numéro de sécurité sociale est 2 69 …".
+func (s *scanner) near(w, i int) bool {
+	t := s.text
+	for w < i && isLetter(t[w]) {
+		w++
+	}
+	words := 0
+	for w < i {
+		c := t[w]
+		switch {
+		case class[c]&clDigit != 0:
+			return false
+		case isLetter(c):
+			for w < i && isLetter(t[w]) {
+				w++
+			}
+			words++
+			if words > 3 {
+				return false
+			}
+		default:
+			w++
 		}
 	}
 	return true
@@ -110,16 +203,14 @@ func (s *scanner) adjacent(w, i int) bool {
 	for w < i {
 		c := t[w]
 		switch {
-		case c == ' ' || c == '#' || c == ':' || c == '.' || c == '-' || c == '(' || c == '\t':
+		case c == ' ' || c == '#' || c == ':' || c == '.' || c == '-' || c == '(' || c == '\t' || c == '/' || c == '\'':
 			w++
 		case isLetter(c):
 			e := w
 			for e < i && isLetter(t[e]) {
 				e++
 			}
-			switch strings.ToLower(t[w:e]) {
-			case "number", "no", "num", "nr", "is", "id", "ref", "was", "code":
-			default:
+			if !fillers[strings.ToLower(t[w:e])] {
 				return false
 			}
 			w = e

@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/fieldguard/pii/internal/checkdigit"
-	"github.com/nyaruka/phonenumbers"
 )
 
 // card looks for a Luhn-valid card number made of whole digit groups,
@@ -36,7 +35,13 @@ func (s *scanner) card(gs, ge []int) bool {
 			if best > a {
 				conf = 0.97
 			}
-			if cx := s.context(gs[a]); cx[catNonCard] > cx[catCard] {
+			if cx := s.context(gs[a]); max(cx[catNonCard], cx[catNonPhone]) > cx[catCard] {
+				// Announced as an order, tracking or reference number: a
+				// plain run of digits is one; grouped like a card, it is
+				// still reported, since missing a card costs more.
+				if best == a && s.adjacent(max(cx[catNonCard], cx[catNonPhone]), gs[a]) {
+					return false
+				}
 				conf = 0.6
 			}
 			s.add(KindCard, gs[a], ge[best], conf)
@@ -141,126 +146,6 @@ func (s *scanner) ssn(first, end int, gs, ge []int, seps uint8) bool {
 		return true
 	}
 	return false
-}
-
-// phone validates a phone candidate with phonenumbers. Plain digit runs
-// without a '+', separators or context are left alone: they are far more
-// often order numbers and account ids than phone numbers.
-func (s *scanner) phone(start, first, end, digits int, seps uint8, plus bool, groups int) {
-	cx := s.context(start)
-	pos := cx[catPhone]
-	if np := cx[catNonPhone]; np > pos && s.adjacent(np, start) {
-		return
-	}
-	ctx := pos >= 0 || cx[catNumber] >= 0
-	if !plus && groups == 1 && !ctx {
-		return
-	}
-	if !plus && s.text[first] == '0' && digits < 9 && !ctx {
-		return
-	}
-	conf := 0.8
-	if ctx {
-		conf = 0.95
-	}
-	if plus {
-		conf += 0.04
-	}
-	if validPhone(s.text[start:end], plus, s.regions) {
-		s.add(KindPhone, start, end, conf)
-	}
-}
-
-var supportedCC = phonenumbers.GetSupportedCallingCodes()
-
-// validPhone validates a candidate. Numbers with a '+' and NANP national
-// numbers are checked against the metadata directly (phonenumbers.Parse
-// costs several regular expressions per call); other national numbers go
-// through Parse with each region hint.
-func validPhone(cand string, plus bool, regions []string) bool {
-	var d [24]byte
-	n := 0
-	for i := 0; i < len(cand); i++ {
-		c := cand[i]
-		if c >= '0' && c <= '9' {
-			if plus && c == '0' && i > 0 && cand[i-1] == '(' && i+1 < len(cand) && cand[i+1] == ')' {
-				continue // "+44 (0)20 …": the trunk prefix is not dialled
-			}
-			if n == len(d) {
-				return false
-			}
-			d[n] = c
-			n++
-		}
-	}
-	if plus {
-		for l := 1; l <= 3 && l < n; l++ {
-			cc := atoi(d[:l])
-			if supportedCC[cc] {
-				return metadataValid(cc, d[l:n])
-			}
-		}
-		return false
-	}
-	for _, r := range regions {
-		if r == "US" || r == "CA" {
-			nsn := d[:n]
-			if n == 11 && d[0] == '1' {
-				nsn = d[1:n]
-			}
-			if len(nsn) != 10 || nsn[0] < '2' || nsn[3] < '2' {
-				continue
-			}
-			if metadataValid(1, nsn) {
-				return true
-			}
-			continue
-		}
-		if num, err := phonenumbers.Parse(cand, r); err == nil && phonenumbers.IsValidNumber(num) {
-			return true
-		}
-	}
-	return false
-}
-
-func metadataValid(cc int, nsn []byte) bool {
-	if len(nsn) < 4 || len(nsn) > 14 {
-		return false
-	}
-	zeros := int32(0)
-	for zeros < int32(len(nsn))-1 && nsn[zeros] == '0' {
-		zeros++
-	}
-	// The main region of the calling code first, with precompiled
-	// patterns; then, for shared codes (+1 has 25 regions), every region
-	// through phonenumbers.
-	regions := phonenumbers.GetRegionCodesForCountryCode(cc)
-	if len(regions) == 0 {
-		return false
-	}
-	if valid, ok := validFor(regions[0], string(nsn)); ok && (valid || len(regions) == 1) {
-		return valid
-	}
-	c32 := int32(cc)
-	nn := uint64(0)
-	for _, c := range nsn {
-		nn = nn*10 + uint64(c-'0')
-	}
-	num := &phonenumbers.PhoneNumber{CountryCode: &c32, NationalNumber: &nn}
-	if zeros > 0 {
-		t := true
-		num.ItalianLeadingZero = &t
-		num.NumberOfLeadingZeros = &zeros
-	}
-	return phonenumbers.IsValidNumber(num)
-}
-
-func atoi(b []byte) int {
-	x := 0
-	for _, c := range b {
-		x = x*10 + int(c-'0')
-	}
-	return x
 }
 
 // looksLikeDate reports digit groups shaped like a numeric date:

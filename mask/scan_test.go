@@ -62,7 +62,7 @@ func TestScan(t *testing.T) {
 
 // allKinds is every kind Scan reports.
 func allKinds() []Kind {
-	return []Kind{KindCard, KindEmail, KindPhone, KindIBAN, KindSSN, KindIP, KindDOB}
+	return []Kind{KindCard, KindEmail, KindPhone, KindIBAN, KindSSN, KindIP, KindDOB, KindNationalID, KindPassport}
 }
 
 func checkFindings(t testing.TB, text string, fs []Finding) {
@@ -205,5 +205,100 @@ func TestScanClock(t *testing.T) {
 	}{{2021, 0}, {2022, 1}, {2030, 1}} {
 		opts := &ScanOptions{Clock: piitest.NewClock(time.Date(tc.year, 1, 1, 0, 0, 0, 0, time.UTC))}
 		require.Len(t, Scan(msg, opts), tc.want, "scan in %d", tc.year)
+	}
+}
+
+// TestScanIntl covers each national identifier, its layouts and what
+// must keep it from being reported, phones in national layouts with a
+// region hint, and dates of birth in the seven languages.
+func TestScanIntl(t *testing.T) {
+	type want struct {
+		kind Kind
+		text string
+	}
+	clock := piitest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	tests := []struct {
+		region string
+		in     string
+		want   []want
+	}{
+		// National identifiers: distinctive layouts anywhere.
+		{"US", "DNI 12345678Z", []want{{KindNationalID, "12345678Z"}}},
+		{"US", "mi DNI es 12345678-Z.", []want{{KindNationalID, "12345678-Z"}}},
+		{"ES", "DNI 12345678A", nil}, // wrong letter
+		{"ES", "NIE X1234567L", []want{{KindNationalID, "X1234567L"}}},
+		{"ES", "NIE X-1234567-L", []want{{KindNationalID, "X-1234567-L"}}},
+		{"ES", "pedido 12345678Z", nil},
+		{"IT", "codice fiscale RSSMRA85T10A562S", []want{{KindNationalID, "RSSMRA85T10A562S"}}},
+		{"IT", "RSSMRA85T10A562T", nil},
+		{"GB", "NI number AB 12 34 56 C", []want{{KindNationalID, "AB 12 34 56 C"}}},
+		{"GB", "AB123456C", []want{{KindNationalID, "AB123456C"}}},
+		{"GB", "GB123456C", nil}, // reserved prefix
+		{"FR", "NIR 2 69 05 49 588 157 80", []want{{KindNationalID, "2 69 05 49 588 157 80"}}},
+		{"US", "2 69 05 49 588 157 80", []want{{KindNationalID, "2 69 05 49 588 157 80"}}},
+		{"FR", "2 69 05 49 588 157 81", nil},
+		{"BR", "CPF 111.444.777-35", []want{{KindNationalID, "111.444.777-35"}}},
+		{"US", "111.444.777-35", []want{{KindNationalID, "111.444.777-35"}}},
+		{"BR", "111.444.777-36", nil},
+		{"SE", "850709-9805", []want{{KindNationalID, "850709-9805"}}},
+		{"SE", "19850709-9805", []want{{KindNationalID, "19850709-9805"}}},
+		{"SE", "order 850709-9805", nil},
+		// Nine to twelve bare digits: only in their region or announced.
+		{"NL", "mijn BSN is 111222333", []want{{KindNationalID, "111222333"}}},
+		{"NL", "111222333", []want{{KindNationalID, "111222333"}}},
+		{"US", "111222333", nil},
+		{"NL", "bestelling 111222333", nil},
+		{"CA", "SIN 046 454 286", []want{{KindNationalID, "046 454 286"}}},
+		{"US", "046 454 286", nil},
+		{"AU", "TFN 123 456 782", []want{{KindNationalID, "123 456 782"}}},
+		{"IN", "Aadhaar 2341 2341 2346", []want{{KindNationalID, "2341 2341 2346"}}},
+		{"IN", "tracking 2341 2341 2346", nil},
+		{"DE", "Steuer-ID 86 095 742 719", []want{{KindNationalID, "86 095 742 719"}}},
+		{"DE", "Steuer-IdNr. 86095742719", []want{{KindNationalID, "86095742719"}}},
+		{"DE", "Bestellnummer 86095742719", nil},
+		{"US", "86 095 742 719", nil},
+		{"PL", "PESEL 44051401359", []want{{KindNationalID, "44051401359"}}},
+		{"PL", "44051401358", nil},
+		// Passports only after a passport word.
+		{"GB", "passport number 533380006", []want{{KindPassport, "533380006"}}},
+		{"DE", "Reisepass: C01X00T47", []want{{KindPassport, "C01X00T47"}}},
+		{"FR", "numéro de passeport 12AB34567", []want{{KindPassport, "12AB34567"}}},
+		{"GB", "533380006", nil},
+		{"GB", "passport photos cost £12.50", nil},
+		{"GB", "passport expires 14.03.2030", nil},
+		// Phones in national layouts, with the region hint.
+		{"DE", "Tel. 030/12345678", []want{{KindPhone, "030/12345678"}}},
+		{"DE", "Rückruf unter 0151 23456789", []want{{KindPhone, "0151 23456789"}}},
+		{"DE", "Ruf mich an: 0049 30 12345678", []want{{KindPhone, "0049 30 12345678"}}},
+		{"FR", "appelez le 06.12.34.56.78", []want{{KindPhone, "06.12.34.56.78"}}},
+		{"FR", "01 42 68 53 00", []want{{KindPhone, "01 42 68 53 00"}}},
+		{"ES", "llámame al 612 34 56 78", []want{{KindPhone, "612 34 56 78"}}},
+		{"IT", "cellulare 333 123 4567", []want{{KindPhone, "333 123 4567"}}},
+		{"BR", "celular (11) 98765-4321", []want{{KindPhone, "(11) 98765-4321"}}},
+		{"NL", "bel 06-12345678", []want{{KindPhone, "06-12345678"}}},
+		{"US", "call (555) 123-4567", []want{{KindPhone, "(555) 123-4567"}}}, // unassigned, still a phone
+		{"DE", "Rechnung 2024/123456", nil},
+		{"FR", "commande 0612345678", nil},
+		{"FR", "Montant : 1 234,56 €", nil},
+		// Dates of birth.
+		{"DE", "Geburtsdatum: 14. März 1985", []want{{KindDOB, "14. März 1985"}}},
+		{"DE", "Ich bin am 14.03.1985 geboren", []want{{KindDOB, "14.03.1985"}}},
+		{"DE", "Lieferdatum 14.03.1985", nil},
+		{"FR", "née le 1er mars 1979", []want{{KindDOB, "1er mars 1979"}}},
+		{"ES", "fecha de nacimiento: 14 de marzo de 1985", []want{{KindDOB, "14 de marzo de 1985"}}},
+		{"IT", "nato il 10 dicembre 1985", []want{{KindDOB, "10 dicembre 1985"}}},
+		{"BR", "nasci em 14 de março de 1985", []want{{KindDOB, "14 de março de 1985"}}},
+		{"NL", "geboren op 14 maart 1985", []want{{KindDOB, "14 maart 1985"}}},
+		{"NL", "geboortedatum 14-03-1985", []want{{KindDOB, "14-03-1985"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.region+" "+tt.in, func(t *testing.T) {
+			got := Scan(tt.in, &ScanOptions{Regions: []string{tt.region}, Clock: clock})
+			var gw []want
+			for _, f := range got {
+				gw = append(gw, want{f.Kind, tt.in[f.Start:f.End]})
+			}
+			require.Equal(t, tt.want, gw)
+		})
 	}
 }

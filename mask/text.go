@@ -11,6 +11,7 @@ import (
 var kindCategory = map[Kind]string{
 	KindCard: "card", KindEmail: "email", KindPhone: "phone", KindIBAN: "iban",
 	KindSSN: "national_id", KindIP: "ip", KindDOB: "dob",
+	KindNationalID: "national_id", KindPassport: "national_id",
 }
 
 // Text masks the identifiers found in msg as policy p (nil: tag and
@@ -55,6 +56,13 @@ func Text(msg string, p *Policy, ch Channel) (string, []Finding) {
 	return b.String(), fs
 }
 
+// floorKind reports the kinds only the secure chat and the phone carry:
+// card numbers and national identifiers (social security numbers and the
+// like, passports).
+func floorKind(k Kind) bool {
+	return k == KindCard || k == KindSSN || k == KindNationalID || k == KindPassport
+}
+
 // allowed reports whether channel ch may carry identifiers of kind: see
 // [Check].
 func allowed(kind Kind, ch Channel) bool {
@@ -62,7 +70,7 @@ func allowed(kind Kind, ch Channel) bool {
 	case ChannelSecureChat, ChannelPhone:
 		return true
 	case ChannelDirectMessage, ChannelEmail:
-		return kind != KindCard && kind != KindSSN
+		return !floorKind(kind)
 	}
 	return false
 }
@@ -70,8 +78,8 @@ func allowed(kind Kind, ch Channel) bool {
 // Check scans msg, which an agent is about to send on ch, with opts (nil:
 // defaults) and returns a *[ChannelError] listing the kinds of identifiers
 // found that ch must not carry, or nil. Public channels (and unknown ones)
-// carry none; direct messages and e-mail carry no card numbers or social
-// security numbers; the brand's secure chat and the phone carry all. These
+// carry none; direct messages and e-mail carry no card numbers, social
+// security numbers or other national identifiers; the brand's secure chat and the phone carry all. These
 // floors do not depend on a [Policy]. The error never contains the values.
 func Check(msg string, ch Channel, opts *ScanOptions) error {
 	var kinds []Kind
@@ -85,7 +93,7 @@ func Check(msg string, ch Channel, opts *ScanOptions) error {
 	}
 	slices.Sort(kinds)
 	advice := "move the conversation to a direct message, the secure chat or the phone"
-	if slices.Contains(kinds, KindCard) || slices.Contains(kinds, KindSSN) {
+	if slices.ContainsFunc(kinds, floorKind) {
 		advice = "move the conversation to the secure chat or the phone"
 	}
 	return &ChannelError{Channel: ch, Kinds: kinds, Advice: advice}
