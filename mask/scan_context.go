@@ -38,7 +38,7 @@ var contextWords = [numCats][]string{
 	catSSN:     {"ssn", "social", "ss#", "tin", "taxpayer", "itin"},
 	// "ID" alone: an identifier, not a phone number; for national
 	// identifiers it says nothing either way ("Steuer-ID", "customer ID").
-	catIdent: {"id"},
+	catIdent:   {"id"},
 	catVersion: {"version", "v", "ver", "build", "release", "firmware", "update"},
 	// Words that announce a national identifier (any scheme).
 	catID: {
