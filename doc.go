@@ -24,13 +24,38 @@
 // data), subject (the data-subject id), id (the record id), tenant (the
 // tenant id), dive (descend into a nested struct, pointer, slice, array or
 // map of structs). Options follow, comma-separated: encrypt, encrypt=det,
-// index, index=Field, token=ff1|ff3-1|hmac|stored, mask=style[:arg],
+// index, index=Field, norm=n|n, prefix=N, with=Field,
+// token=ff1|ff3-1|hmac|stored, mask=style[:arg],
 // reveal=role|role, retain=D, min=D, grace=D, from=Field,
 // then=delete|null|redact|anonymize|generalize:rule|shred|block,
 // purpose=name, basis=legal-basis, sensitive, log=omit|mask|hmac.
 // Durations are 30d, 12h, 2w, 6m (calendar months), 2y (calendar years),
 // combinations such as 1y6m, or ISO 8601 (P2Y6M, PT12H). The README has an
 // example per option.
+//
+// # Lookups
+//
+// norm= names the normalisers a value passes through before its blind
+// index or deterministic ciphertext is computed, on write and on lookup
+// alike: nfc (Unicode NFC), trim (white space at both ends), lower (Unicode
+// lower case), joined by | in any order (they run in that order), or one of
+// email (the e-mail canonical form: nfc, trim and lower of the whole
+// address; see [NormEmail] for what it does not do) and digits (ASCII
+// digits only, for phone and card numbers). It needs index or
+// encrypt=det and a string field. With encrypt=det the normal form is what
+// is stored (Open returns it); with index only the index is normalised
+// and the ciphertext keeps the value as typed.
+//
+// prefix=N makes the blind index cover the first N characters (runes,
+// after normalisation) of the value, 1 to 64: a lookup by any value with
+// those N characters finds the record. Values shorter than N are indexed
+// whole. with=Field makes it a compound index over this field and a second
+// string field of the same struct (normalised by this field's norm=): a
+// lookup needs both values. prefix= and with= need index and exclude each
+// other. What each leaks is in envelope's security model: a prefix index
+// links every record sharing those N characters (the smaller N, the
+// larger the groups and the easier a frequency attack); a compound index
+// links records equal in both fields, and in neither alone.
 //
 // A malformed tag is an error from SchemaOf naming the type, the field and
 // the token ([TagError]); it is never ignored and never panics.

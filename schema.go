@@ -60,6 +60,9 @@ type Field struct {
 	// IndexFieldIndex is the index path of the IndexField companion within
 	// the declaring struct, or nil.
 	IndexFieldIndex []int
+	// WithIndex is the index path of the with= field of a compound index
+	// within the declaring struct, or nil.
+	WithIndex []int
 
 	info TypeInfo // the field's type as the builder read it
 }
@@ -424,6 +427,28 @@ func (b *builder) check(f *Field, owner TypeInfo, top bool) error {
 		// Index is relative to owner, the struct the walk stands on, so the
 		// companion's index path is too.
 		f.IndexFieldIndex = sf.Index
+	}
+	if !isString {
+		switch {
+		case o.Norm != 0:
+			return fail("norm="+o.Norm.String(), fmt.Sprintf("norm= normalises text; %s is not a string field", f.info))
+		case o.Prefix > 0:
+			return fail("prefix="+strconv.Itoa(o.Prefix), fmt.Sprintf("prefix= counts characters; %s is not a string field", f.info))
+		case o.With != "":
+			return fail("with="+o.With, fmt.Sprintf("a compound index is over text; %s is not a string field", f.info))
+		}
+	}
+	if o.With != "" {
+		sf, ok := owner.FieldByName(o.With)
+		switch {
+		case !ok:
+			return fail("with="+o.With, fmt.Sprintf("no field %s in %s", o.With, owner))
+		case o.With == f.Name:
+			return fail("with="+o.With, "a compound index needs a second field, not the field itself")
+		case sf.Type.Kind() != reflect.String:
+			return fail("with="+o.With, fmt.Sprintf("field %s must be a string, not %s", o.With, sf.Type))
+		}
+		f.WithIndex = sf.Index
 	}
 	if o.From != "" {
 		sf, ok := b.top.FieldByName(o.From)

@@ -88,19 +88,28 @@ type TagOptions struct {
 	Encrypt    EncryptMode
 	Index      bool   // keyed blind index
 	IndexField string // companion field the index is written to ("" = none)
-	Token      string // ff1, ff3-1, hmac, stored
-	Mask       string // masking style name
-	MaskArg    string // style argument: mask=email:domain gives Mask "email", MaskArg "domain"
-	Reveal     []string
-	Retain     Duration // maximum retention
-	Min        Duration // legal minimum retention
-	Grace      Duration // extra time after Retain before the action applies
-	From       string   // name of the time.Time field that starts the clock ("" = record creation)
-	Then       Action   // set whenever Retain is
-	Purpose    string
-	Basis      string
-	Sensitive  bool
-	Log        string // omit, mask, hmac ("" = default: omit)
+	// Norm normalises the value before its blind index or deterministic
+	// ciphertext is computed (norm=email, norm=lower|trim).
+	Norm Norm
+	// Prefix > 0 makes the blind index cover the first Prefix characters
+	// of the (normalised) value (prefix=N).
+	Prefix int
+	// With names a second field of the same struct that the blind index
+	// covers together with this one: a compound index (with=Field).
+	With      string
+	Token     string // ff1, ff3-1, hmac, stored
+	Mask      string // masking style name
+	MaskArg   string // style argument: mask=email:domain gives Mask "email", MaskArg "domain"
+	Reveal    []string
+	Retain    Duration // maximum retention
+	Min       Duration // legal minimum retention
+	Grace     Duration // extra time after Retain before the action applies
+	From      string   // name of the time.Time field that starts the clock ("" = record creation)
+	Then      Action   // set whenever Retain is
+	Purpose   string
+	Basis     string
+	Sensitive bool
+	Log       string // omit, mask, hmac ("" = default: omit)
 }
 
 // Protection summarises how a field is protected, for reports.
@@ -115,6 +124,15 @@ func (o TagOptions) Protection() []string {
 	if o.Index {
 		p = append(p, "index")
 	}
+	if o.Norm != 0 {
+		p = append(p, "norm="+o.Norm.String())
+	}
+	if o.Prefix > 0 {
+		p = append(p, "prefix="+strconv.Itoa(o.Prefix))
+	}
+	if o.With != "" {
+		p = append(p, "with="+o.With)
+	}
 	if o.Token != "" {
 		p = append(p, "token="+o.Token)
 	}
@@ -127,6 +145,10 @@ func (o TagOptions) Protection() []string {
 	}
 	return p
 }
+
+// maxPrefix bounds prefix=N: past it a prefix index is an exact index of
+// most values, with the leakage of a prefix index.
+const maxPrefix = 64
 
 // Categories lists the built-in data categories. A tag may also use a
 // dotted taxonomy key such as "user.contact.email".
@@ -300,6 +322,27 @@ func parseTag(typ, field, tag string) (parsedTag, error) {
 				}
 				o.IndexField = val
 			}
+		case "norm":
+			if err = needVal(); err == nil {
+				n, nerr := ParseNorm(val)
+				if nerr != nil {
+					return fail(tok, "%s", nerr)
+				}
+				o.Norm = n
+			}
+		case "prefix":
+			if err = needVal(); err == nil {
+				n, perr := strconv.Atoi(val)
+				if perr != nil || n < 1 || n > maxPrefix || strconv.Itoa(n) != val {
+					return fail(tok, "prefix=N needs N from 1 to %d (characters)", maxPrefix)
+				}
+				o.Prefix = n
+			}
+		case "with":
+			if err = needVal(); err == nil && !isGoIdent(val) {
+				return fail(tok, "with= names a second field of the same struct")
+			}
+			o.With = val
 		case "token":
 			if err = needVal(); err == nil && val == "vault" {
 				return fail(tok, "token=vault is now token=stored (tokens kept in a token store)")
@@ -394,6 +437,14 @@ func checkOptions(typ, field string, o *TagOptions) error {
 		return e("token="+o.Token, "encrypt and token conflict: a field is either encrypted or tokenized")
 	case o.Index && o.Encrypt == EncryptNone:
 		return e("index", "index needs encrypt (a blind index sits beside a ciphertext)")
+	case o.Norm != 0 && !o.Index && o.Encrypt != EncryptDet:
+		return e("norm="+o.Norm.String(), "norm= needs index or encrypt=det (it normalises what lookups compare)")
+	case o.Prefix > 0 && !o.Index:
+		return e("prefix="+strconv.Itoa(o.Prefix), "prefix= needs index (it shapes the blind index)")
+	case o.With != "" && !o.Index:
+		return e("with="+o.With, "with= needs index (it shapes the blind index)")
+	case o.With != "" && o.Prefix > 0:
+		return e("with="+o.With, "an index is a prefix index or a compound index, not both")
 	case o.Retain.IsZero() && !o.Then.isZero():
 		return e("then="+o.Then.String(), "then= needs retain=")
 	case o.Retain.IsZero() && o.From != "":

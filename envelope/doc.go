@@ -132,6 +132,34 @@
 // so a typo or a field without the option is an error rather than a
 // lookup that silently matches nothing.
 //
+// Normalisers (norm=) run before the index or the deterministic
+// ciphertext is computed, in Seal and in every lookup, so an upper-case
+// or space-padded query finds the record. They widen what counts as equal
+// and so leak a little more equality (values equal after normalisation
+// are linked), which is the point. A prefix index (prefix=N) covers the
+// first N characters: it links every record sharing them, so its groups
+// are larger than an exact index's, and the smaller N, the fewer
+// distinct indexes and the easier a frequency attack (with N=1 an index
+// says which letter a name starts with, to anyone holding a name
+// frequency table); prefer the largest N your lookups allow, and never
+// put a prefix index on a low-entropy field. A compound index (with=)
+// covers two fields together (length-prefixed, so the split between them
+// counts): it links records equal in both, and says nothing about either
+// field alone, so it leaks less than two single indexes would.
+//
+// An index with any of these options has its own key (FORMAT.md:
+// "pii/index/v2", bound to the options' canonical description); a plain
+// index keeps its v1 key, so indexes written before normalisers existed
+// still match. Changing norm=, prefix= or with= on a field that holds
+// data changes its index key: indexes written before never equal those
+// written after (a lookup finds old records none of the time rather than
+// some of it, by chance of their spelling), and the field needs
+// re-indexing (guard's Table.Reindex recomputes every row's indexes).
+// Deterministic ciphertexts keep their key whatever norm= says: a value
+// opens to what was sealed, so equal ciphertexts are always equal values;
+// records sealed before norm= was added match only when they were in
+// normal form already, until re-indexing seals them again.
+//
 // Unwrapped keys are held in memory for at most Cache.MaxAge (5 minutes).
 // DEKs and branch keys are cleared (clear()) when evicted or replaced; the
 // search root and the per-field SIV and index keys are not, because they

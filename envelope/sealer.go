@@ -103,7 +103,7 @@ type branchRef struct {
 	version uint32
 }
 
-type fieldRef struct{ tenant, typ, field string }
+type fieldRef struct{ tenant, typ, field, desc string }
 
 // dekEntry is one unwrapped DEK with everything derived from it.
 type dekEntry struct {

@@ -46,7 +46,14 @@ func fieldInfo(label, typ, field string) string {
 // Wycheproof test runs through it.
 func newSIV(key []byte) (*subtle.AESSIV, error) { return subtle.NewAESSIV(key) }
 
-func deriveField(root []byte, typ, field string, loaded int64) (*fieldKeys, error) {
+// deriveField derives the keys of (type, field) from a search root. desc
+// describes the blind index (indexDesc): "" for a plain index, whose key
+// keeps the v1 derivation; any other index (normalised, prefix, compound)
+// takes a v2 key bound to desc, so an index computed one way never equals
+// one computed another way. The SIV key of encrypt=det does not depend on
+// desc: a deterministic value opens to what was sealed, so an equal
+// ciphertext is always an equal value, whichever normaliser wrote it.
+func deriveField(root []byte, typ, field, desc string, loaded int64) (*fieldKeys, error) {
 	sk, err := hkdf.Key(sha256.New, root, nil, fieldInfo("pii/det/v1", typ, field), sivKeySize)
 	if err != nil {
 		return nil, err
@@ -63,7 +70,11 @@ func deriveField(root []byte, typ, field string, loaded int64) (*fieldKeys, erro
 	if err != nil {
 		return nil, err
 	}
-	ik, err := hkdf.Key(sha256.New, root, nil, fieldInfo("pii/index/v1", typ, field), keySize)
+	info := fieldInfo("pii/index/v1", typ, field)
+	if desc != "" {
+		info = string(appendLP([]byte(fieldInfo("pii/index/v2", typ, field)), desc))
+	}
+	ik, err := hkdf.Key(sha256.New, root, nil, info, keySize)
 	if err != nil {
 		return nil, err
 	}
@@ -72,9 +83,9 @@ func deriveField(root []byte, typ, field string, loaded int64) (*fieldKeys, erro
 	return fk, nil
 }
 
-func (s *Sealer) fieldKeys(ctx context.Context, tenant, typ, field string, stale bool) (*fieldKeys, error) {
+func (s *Sealer) fieldKeys(ctx context.Context, tenant, typ, field, desc string, stale bool) (*fieldKeys, error) {
 	now := s.clock()
-	ref := fieldRef{tenant, typ, field}
+	ref := fieldRef{tenant, typ, field, desc}
 	s.mu.RLock()
 	fk := s.fields[ref]
 	s.mu.RUnlock()
@@ -98,7 +109,7 @@ func (s *Sealer) fieldKeys(ctx context.Context, tenant, typ, field string, stale
 		}
 		return nil, err
 	}
-	nf, err := deriveField(root.key.bytes(), typ, field, root.loaded)
+	nf, err := deriveField(root.key.bytes(), typ, field, desc, root.loaded)
 	if err != nil {
 		return nil, err
 	}
@@ -237,7 +248,7 @@ func (s *Sealer) EncryptDeterministicBytes(ctx context.Context, plaintext []byte
 }
 
 func (s *Sealer) sealDet(ctx context.Context, pt []byte, b *Binding) ([]byte, error) {
-	fk, err := s.fieldKeys(ctx, b.Tenant, b.Type, b.Field, false)
+	fk, err := s.fieldKeys(ctx, b.Tenant, b.Type, b.Field, "", false)
 	if err != nil {
 		return nil, err
 	}
@@ -254,7 +265,7 @@ func (s *Sealer) sealDet(ctx context.Context, pt []byte, b *Binding) ([]byte, er
 }
 
 func (s *Sealer) openDet(ctx context.Context, c *format.Ciphertext, adBuf []byte, b *Binding) ([]byte, error) {
-	fk, err := s.fieldKeys(ctx, b.Tenant, b.Type, b.Field, true)
+	fk, err := s.fieldKeys(ctx, b.Tenant, b.Type, b.Field, "", true)
 	if err != nil {
 		return nil, err
 	}
@@ -288,10 +299,11 @@ func (s *Sealer) BlindIndex(ctx context.Context, tenant string, typ any, field, 
 	if err != nil {
 		return "", err
 	}
-	if !f.Opts.Index {
-		return "", fmt.Errorf("envelope: BlindIndex: %s.%s has no index option", sc.Name, f.Path)
+	in, err := lookupInput("BlindIndex", sc, f, []string{value})
+	if err != nil {
+		return "", err
 	}
-	sum, err := s.blindIndex(ctx, tenant, sc.Name, f.Path, []byte(value))
+	sum, err := s.blindIndex(ctx, tenant, sc.Name, f.Path, indexDesc(f.Opts), in)
 	if err != nil {
 		return "", err
 	}
@@ -320,7 +332,7 @@ func (s *Sealer) LookupDeterministic(ctx context.Context, tenant string, typ any
 		return "", fmt.Errorf("envelope: LookupDeterministic: %s.%s is not a string field", sc.Name, f.Path)
 	}
 	// EncryptDeterministic checks ctx.
-	return s.EncryptDeterministic(ctx, value, Binding{Tenant: tenant, Type: sc.Name, Field: f.Path})
+	return s.EncryptDeterministic(ctx, f.Opts.Norm.Apply(value), Binding{Tenant: tenant, Type: sc.Name, Field: f.Path})
 }
 
 func lookupField(op string, typ any, field string) (*pii.Schema, *pii.Field, error) {
@@ -335,8 +347,8 @@ func lookupField(op string, typ any, field string) (*pii.Schema, *pii.Field, err
 	return sc, f, nil
 }
 
-func (s *Sealer) blindIndex(ctx context.Context, tenant, typeName, field string, value []byte) ([]byte, error) {
-	fk, err := s.fieldKeys(ctx, tenant, typeName, field, true)
+func (s *Sealer) blindIndex(ctx context.Context, tenant, typeName, field, desc string, value []byte) ([]byte, error) {
+	fk, err := s.fieldKeys(ctx, tenant, typeName, field, desc, true)
 	if err != nil {
 		return nil, err
 	}

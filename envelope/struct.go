@@ -122,7 +122,7 @@ func (s *Sealer) sealField(ctx context.Context, f *pii.Field, b *Binding, owner,
 		}
 	}
 	if f.Opts.Index && f.IndexFieldIndex != nil {
-		ix, err := s.blindIndex(ctx, b.Tenant, b.Type, b.Field, pt)
+		ix, err := s.sealIndex(ctx, f, b, owner, pt)
 		if err != nil {
 			return err
 		}
@@ -137,7 +137,7 @@ func (s *Sealer) sealField(ctx context.Context, f *pii.Field, b *Binding, owner,
 		return nil
 	}
 	if f.Opts.Encrypt == pii.EncryptDet {
-		bin, err := s.sealDet(ctx, pt, b)
+		bin, err := s.sealDet(ctx, detInput(f, pt), b)
 		if err != nil {
 			return err
 		}

@@ -518,7 +518,7 @@ func (t *Table[T]) FindBy(ctx context.Context, tenant, field, value string) ([]T
 	f := t.m.Schema.Field(field)
 	kept := out[:0]
 	for i := range out {
-		if sameValue(reflect.ValueOf(&out[i]).Elem().FieldByIndex(t.m.ByPath[f.Path].Index), value) {
+		if matchesSearch(f, reflect.ValueOf(&out[i]).Elem().FieldByIndex(t.m.ByPath[f.Path].Index), value) {
 			kept = append(kept, out[i])
 		}
 	}

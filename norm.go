@@ -1,0 +1,152 @@
+package pii
+
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
+)
+
+// Norm is the norm= option: the normalisers a value passes through before
+// its blind index or deterministic ciphertext is computed, on write and on
+// lookup alike, so that "Alice@Example.COM " finds "alice@example.com".
+// It is a set; the normalisers run in a fixed order (nfc, trim, lower,
+// then digits), whatever order the tag lists them in. The zero Norm
+// changes nothing.
+type Norm uint8
+
+const (
+	// NormNFC puts the value in Unicode Normalization Form C
+	// (golang.org/x/text/unicode/norm), so composed and decomposed
+	// spellings of "é" are equal. It does not fold compatibility forms
+	// (fullwidth letters, ligatures): that is NFKC, which is not offered.
+	NormNFC Norm = 1 << iota
+	// NormTrim removes Unicode white space at both ends (strings.TrimSpace).
+	// Space inside the value is kept.
+	NormTrim
+	// NormLower lower-cases every letter (strings.ToLower: Unicode simple
+	// case mapping, no locale: the Turkish dotless ı is not special).
+	NormLower
+	// NormEmail is the e-mail canonical form: NFC, then trim, then
+	// lower-case the whole address, local part and domain alike. It does
+	// no more: no removal of dots or +tags from the local part (the folding
+	// one provider does is not the rule of others), no IDNA conversion
+	// (an address with a U-label domain and the same one spelt with its
+	// xn-- A-label are different values), no removal of a trailing dot,
+	// of a display name, of angle brackets, comments or quotes, and no
+	// validation (a value without "@" is normalised all the same).
+	// Lower-casing the local part is what every large provider does
+	// although RFC 5321 leaves it case-sensitive. It combines with no
+	// other normaliser.
+	NormEmail
+	// NormDigits keeps only the ASCII digits 0-9 and drops everything
+	// else (spaces, dashes, dots, brackets, a leading "+", letters, and
+	// digits of other scripts): for phone and card numbers typed in any
+	// layout. It knows nothing of country codes: "+44 20 7946 0958" and
+	// "020 7946 0958" are different values. It combines with no other
+	// normaliser.
+	NormDigits
+)
+
+// normNames are the normaliser names in the order they run.
+var normNames = [...]struct {
+	n    Norm
+	name string
+}{
+	{NormNFC, "nfc"}, {NormTrim, "trim"}, {NormLower, "lower"}, {NormEmail, "email"}, {NormDigits, "digits"},
+}
+
+// ParseNorm parses the value of a norm= option: normaliser names joined by
+// "|" (nfc, trim, lower, email, digits), each at most once. email and
+// digits stand alone.
+func ParseNorm(s string) (Norm, error) {
+	var n Norm
+	for _, part := range strings.Split(s, "|") {
+		var bit Norm
+		for _, nn := range normNames {
+			if nn.name == part {
+				bit = nn.n
+			}
+		}
+		switch {
+		case bit == 0:
+			return 0, fmt.Errorf("unknown normaliser %q (want nfc, trim, lower, email or digits, joined by |)", part)
+		case n&bit != 0:
+			return 0, fmt.Errorf("normaliser %s given twice", part)
+		}
+		n |= bit
+	}
+	if n&(NormEmail|NormDigits) != 0 && n != NormEmail && n != NormDigits {
+		return 0, fmt.Errorf("email and digits stand alone (email already applies nfc, trim and lower; digits drops everything else)")
+	}
+	return n, nil
+}
+
+// String returns the canonical spelling: the names in the order they run,
+// joined by "|" ("" for none). Key derivation binds it, so it never
+// changes for a given set.
+func (n Norm) String() string {
+	var b strings.Builder
+	for _, nn := range normNames {
+		if n&nn.n != 0 {
+			if b.Len() > 0 {
+				b.WriteByte('|')
+			}
+			b.WriteString(nn.name)
+		}
+	}
+	return b.String()
+}
+
+// Apply returns s normalised. A zero Norm returns s unchanged.
+func (n Norm) Apply(s string) string {
+	if n == 0 {
+		return s
+	}
+	if n&NormDigits != 0 {
+		return keepDigits(s)
+	}
+	if n&(NormNFC|NormEmail) != 0 {
+		s = norm.NFC.String(s)
+	}
+	if n&(NormTrim|NormEmail) != 0 {
+		s = strings.TrimSpace(s)
+	}
+	if n&(NormLower|NormEmail) != 0 {
+		s = strings.ToLower(s)
+	}
+	return s
+}
+
+func keepDigits(s string) string {
+	out := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= '0' && c <= '9' {
+			out = append(out, c)
+		}
+	}
+	return string(out)
+}
+
+// Prefix returns the first n runes of s (all of s when it is shorter): the
+// part a prefix index (prefix=N) covers. Invalid UTF-8 counts byte by byte.
+func Prefix(s string, n int) string {
+	if n <= 0 {
+		return s
+	}
+	i := 0
+	for k := 0; k < n && i < len(s); k++ {
+		_, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+	}
+	return s[:i]
+}
+
+// IndexForm returns what the blind index of a field with these options
+// covers for value: the value normalised (norm=), then cut to its first
+// Prefix characters (prefix=N). A compound index (with=) covers the
+// IndexForm of both values.
+func (o TagOptions) IndexForm(value string) string {
+	return Prefix(o.Norm.Apply(value), o.Prefix)
+}
