@@ -2,6 +2,7 @@ package pii
 
 import (
 	"reflect"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -12,6 +13,9 @@ var tagSeeds = []string{
 	"dob,retain=6m,then=generalize:year", "email,retain=2y,from=LastSeen,then=shred,min=1y,grace=30d",
 	"user.contact.email,purpose=support,basis=consent,sensitive,log=hmac", "-", "dive", "subject", "id",
 	"tenant", "card,token=stored,mask=card:bin6", "postcode,retain=P1Y,then=generalize:postcode:3",
+	"email,encrypt,index=EmailIdx,norm=email", "name,encrypt,index,norm=lower|nfc,prefix=3",
+	"name,encrypt,index=Pair,with=City,norm=trim", "phone,encrypt=det,norm=digits", "email,encrypt,norm=email",
+	"name,encrypt,index,prefix=0", "email,encrypt=det,norm=email|lower",
 	"", ",", "email,,", "email,retain=", "email,then=generalize:", "x.y.", "email,mask=:",
 }
 
@@ -66,6 +70,15 @@ func render(cat string, o TagOptions) string {
 		} else {
 			add("index")
 		}
+	}
+	if o.Norm != 0 {
+		add("norm=" + o.Norm.String())
+	}
+	if o.Prefix > 0 {
+		add("prefix=" + strconv.Itoa(o.Prefix))
+	}
+	if o.With != "" {
+		add("with=" + o.With)
 	}
 	if o.Token != "" {
 		add("token=" + o.Token)
