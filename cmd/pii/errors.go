@@ -24,3 +24,5 @@ func exitCode(ctx context.Context, err error) int {
 	}
 	return exitFailure
 }
+
+func errorsIs(err, target error) bool { return errors.Is(err, target) }

@@ -109,7 +109,7 @@ PII_MASTER_KEY. Exit codes: 0 success, 1 failure, 2 usage, 3 findings,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &exitError{code: exitUsage, err: fmt.Errorf("%w (see --help)", err)}
 	})
-	root.AddCommand(inventoryCmd(e))
+	root.AddCommand(inventoryCmd(e), scanCmd(e), keysCmd(e), rewrapCmd(e))
 	return root
 }
 
