@@ -54,6 +54,9 @@ type ScanOptions struct {
 	// Clock dates the scan: a date of birth is at least twelve years
 	// before it. nil: the system clock.
 	Clock pii.Clock
+	// Rules are a tenant's own recognisers, allow list and deny list
+	// ([NewScanRules]). nil: none.
+	Rules *ScanRules
 }
 
 var defaultRegions = []string{"US"}
@@ -61,11 +64,13 @@ var defaultRegions = []string{"US"}
 type scanner struct {
 	text     string
 	regions  []string
-	want     uint16 // bit set of kinds
+	want     uint16 // bit set of built-in kinds
+	kinds    []Kind // the kinds asked for; nil: all
 	minConf  float64
 	clock    pii.Clock
 	maxYear  int // latest year of birth; 0 until a date is checked
 	findings []Finding
+	denied   []Finding // matches of a deny list
 
 	ctx   wordContext // memo of context(ctxAt)
 	ctxAt int
@@ -163,6 +168,7 @@ func Scan(text string, opts *ScanOptions) []Finding {
 			for _, k := range opts.Kinds {
 				s.want |= kindBit(k)
 			}
+			s.kinds = opts.Kinds
 		}
 		if opts.MinConfidence > 0 {
 			s.minConf = opts.MinConfidence
@@ -170,11 +176,34 @@ func Scan(text string, opts *ScanOptions) []Finding {
 		s.clock = opts.Clock
 	}
 	s.run()
-	return s.resolve()
+	var rules *ScanRules
+	if opts != nil && opts.Rules != nil {
+		rules = opts.Rules
+		s.custom(rules)
+	}
+	fs := s.resolve()
+	if rules != nil {
+		fs = s.applyLists(fs, rules)
+	}
+	return s.done(fs)
+}
+
+// done is where every finding Scan returns passes, once, sorted and
+// without overlaps: the one place to count them.
+func (s *scanner) done(fs []Finding) []Finding {
+	return fs
+}
+
+// wants reports whether findings of kind are asked for.
+func (s *scanner) wants(kind Kind) bool {
+	if b := kindBit(kind); b != 0 {
+		return s.want&b != 0
+	}
+	return s.kinds == nil || slices.Contains(s.kinds, kind)
 }
 
 func (s *scanner) add(kind Kind, start, end int, conf float64) {
-	if conf < s.minConf || s.want&kindBit(kind) == 0 {
+	if conf < s.minConf || !s.wants(kind) {
 		return
 	}
 	s.findings = append(s.findings, Finding{Kind: kind, Start: start, End: end, Confidence: conf})
@@ -418,8 +447,10 @@ func priority(kind Kind) int {
 		return 3
 	case KindIP:
 		return 2
+	case KindPhone:
+		return 1
 	}
-	return 1
+	return 7 // a tenant's own kind: it knows its data
 }
 
 // resolve sorts findings and drops those overlapping a longer (or, at

@@ -110,6 +110,24 @@ func BenchmarkScanTranscript(b *testing.B) {
 	}
 }
 
+// BenchmarkScanTranscriptIntl scans a transcript of the multilingual
+// corpus with a European region hint.
+func BenchmarkScanTranscriptIntl(b *testing.B) {
+	corpus := loadCorpusFile(b, "testdata/corpus_intl.jsonl")
+	var sb strings.Builder
+	for i := 0; sb.Len() < 1<<20; i++ {
+		sb.WriteString(corpus[i%len(corpus)].Text)
+		sb.WriteByte('\n')
+	}
+	text := sb.String()
+	opts := &ScanOptions{Regions: []string{"DE", "FR", "GB"}}
+	b.SetBytes(int64(len(text)))
+	b.ReportAllocs()
+	for b.Loop() {
+		Scan(text, opts)
+	}
+}
+
 // BenchmarkScanBaseline is the floor for a single pass: counting digits
 // over the same transcript.
 func BenchmarkScanBaseline(b *testing.B) {
@@ -149,6 +167,12 @@ func pathological() map[string]string {
 		"non-ascii":  rep("ж漢😀"),
 		"invalid":    rep("\xff\xfe"),
 		"long-local": rep("abcdefghijklmnopqrstuvwxyz.") + "@example.com",
+		"geboren":    rep("1.1.1990 geboren "),
+		"passport":   rep("passport 12 "),
+		"nie":        rep("X-1234567-"),
+		"nino":       rep("AB 12 34 "),
+		"cf":         rep("RSSMRA85T10A562"),
+		"slashes":    rep("030/"),
 	}
 }
 
