@@ -186,11 +186,14 @@ func isUnknownVersion(err error) bool {
 func destroyCmd(e *env, f *keysFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "destroy VERSION",
-		Short: "Destroy a version for good, once no key in --db is wrapped under it",
+		Short: "Destroy a disabled version for good, once no key in --db is wrapped under it",
 		Long: `destroy deletes a key version's material from the keyset for good: whatever is
-still wrapped under it can never be unwrapped again. It first reads every
-KMS-wrapped key of the key store in --db (table --keys-table) and refuses
-while any is wrapped under the version; run pii rewrap first. --yes confirms.`,
+still wrapped under it can never be unwrapped again. It refuses unless the
+version is disabled (disable it first and let your services run: an unwrap
+under a disabled version fails and enable undoes it, which finds keys
+wrapped outside the key store), and it reads every KMS-wrapped key of the
+key store in --db (table --keys-table) and refuses while any is still
+wrapped under the version (run pii rewrap first). --yes confirms.`,
 		Args: oneVersion,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -210,6 +213,13 @@ while any is wrapped under the version; run pii rewrap first. --yes confirms.`,
 				return err
 			}
 			defer db.Close()
+			status, err := versionStatus(ctx, c, args[0])
+			if err != nil {
+				return err
+			}
+			if status != keyprovider.StatusDisabled {
+				return &exitError{code: exitFindings, err: fmt.Errorf("refusing to destroy version %s: it is %s; disable it first and let your services run, since unwraps under a disabled version fail (and enable undoes it) where a destroyed one is gone for good", args[0], status)}
+			}
 			n, err := keysWrappedUnder(ctx, db, f.table, args[0])
 			if err != nil {
 				return err
@@ -260,6 +270,21 @@ func keysWrappedUnder(ctx context.Context, db *database, table, version string) 
 		}
 	}
 	return n, nil
+}
+
+// versionStatus returns the status of version v; an unknown version is a
+// usage error.
+func versionStatus(ctx context.Context, c *keyprovider.Client, v string) (keyprovider.Status, error) {
+	vs, err := c.Versions(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, x := range vs {
+		if x.ID.Version == v {
+			return x.Status, nil
+		}
+	}
+	return "", usageErr("no key version %s (see pii keys list)", v)
 }
 
 func printVersions(ctx context.Context, e *env, c *keyprovider.Client) error {

@@ -195,9 +195,16 @@ func TestRewrapAndDestroy(t *testing.T) {
 			v1 := versions(t, k)[0].Version
 			v2 := addVersion(t, k, true)
 
-			// Nothing to destroy while keys are wrapped under v1.
+			// Not while it is enabled, nor while keys are wrapped under it.
 			r := runPII(t, cmdOpts{env: env}, "keys", "destroy", v1, "--yes")
+			oneLineError(t, r, exitFindings, "refusing to destroy version "+v1+": it is enabled; disable it first")
+			r = runPII(t, cmdOpts{env: env}, "keys", "disable", v1)
+			require.Equal(t, 0, r.code, r.stderr)
+			r = runPII(t, cmdOpts{env: env}, "keys", "destroy", v1, "--yes")
 			oneLineError(t, r, exitFindings, "refusing to destroy version "+v1+": 6 keys in "+table+" are still wrapped under it")
+			r = runPII(t, cmdOpts{env: env}, "keys", "enable", v1)
+			require.Equal(t, 0, r.code, r.stderr)
+			oneLineError(t, runPII(t, cmdOpts{env: env}, "keys", "destroy", "999", "--yes"), exitUsage, "no key version 999")
 
 			// A run interrupted after its first batch, then resumed.
 			cmd := exec.Command(piiBin, "rewrap", "--batch", "1", "--test-pause-after", "2", "--json")
