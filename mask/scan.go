@@ -406,7 +406,7 @@ func (s *scanner) classify(start, first, end int, gs, ge []int, digits int, seps
 	if looksLikeDate(t, gs, ge) {
 		return
 	}
-	if !plus && seps&(sepParen|sepSlash) == 0 && digits >= 8 && digits <= 15 && s.want&bitNationalID != 0 {
+	if !plus && seps&sepParen == 0 && digits >= 8 && digits <= 15 && s.want&bitNationalID != 0 {
 		var d [15]byte
 		n := compact(t[first:end], d[:])
 		if s.nationalDigits(first, end, gs, ge, string(d[:n])) {

@@ -158,7 +158,7 @@ func hasPrefixFold(s, word string) bool {
 var fillers = map[string]bool{
 	"number": true, "no": true, "num": true, "nr": true, "is": true, "id": true, "ref": true, "was": true, "code": true, "my": true, "the": true, "of": true, "for": true,
 	"nummer": true, "ist": true, "lautet": true, "mein": true, "meine": true, "die": true, "der": true, "des": true, "lautete": true,
-	"numéro": true, "n°": true, "nº": true, "est": true, "de": true, "du": true, "mon": true, "ma": true, "le": true, "la": true, "d": true,
+	"numéro": true, "n": true, "n°": true, "nº": true, "est": true, "de": true, "du": true, "mon": true, "ma": true, "le": true, "la": true, "d": true,
 	"número": true, "núm": true, "es": true, "mi": true, "el": true, "del": true, "numero": true, "è": true, "il": true, "mio": true, "di": true,
 	"é": true, "meu": true, "minha": true, "o": true, "a": true, "da": true, "do": true,
 	"mijn": true, "van": true, "het": true, "is:": true,

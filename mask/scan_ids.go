@@ -339,7 +339,7 @@ func (s *scanner) idWord(i int) int {
 				return e
 			}
 		}
-		if i+16 <= len(t) && isCFDigit(t[i+6]) {
+		if i+16 <= len(t) && isCFDigit(t[i+6]) && isCFDigit(t[i+7]) && isAlnum(t[i+15]) && (i+16 == len(t) || !isAlnum(t[i+16])) {
 			if e := s.codiceFiscale(i); e > 0 {
 				return e
 			}
@@ -478,9 +478,6 @@ func isCFDigit(c byte) bool {
 // place, check letter).
 func (s *scanner) codiceFiscale(i int) int {
 	t := s.text
-	if i+16 < len(t) && isAlnum(t[i+16]) {
-		return 0
-	}
 	var b [16]byte
 	lower := t[i] >= 'a'
 	for k := 0; k < 16; k++ {

@@ -280,6 +280,7 @@ func TestScanIntl(t *testing.T) {
 		{"DE", "Steuer-ID 86 095 742 719", []want{{KindNationalID, "86 095 742 719"}}},
 		{"DE", "Steuer-IdNr. 86095742719", []want{{KindNationalID, "86095742719"}}},
 		{"DE", "Bestellnummer 86095742719", nil},
+		{"DE", "Steuer-IdNr 86/095/742/719", []want{{KindNationalID, "86/095/742/719"}}},
 		{"US", "86 095 742 719", nil},
 		{"PL", "PESEL 44051401359", []want{{KindNationalID, "44051401359"}}},
 		{"PL", "44051401358", nil},
@@ -303,6 +304,7 @@ func TestScanIntl(t *testing.T) {
 		{"US", "call (555) 123-4567", []want{{KindPhone, "(555) 123-4567"}}}, // unassigned, still a phone
 		{"DE", "Rechnung 2024/123456", nil},
 		{"FR", "commande 0612345678", nil},
+		{"IT", "chiamami al 312 345 7529, ordine n. 0975234", []want{{KindPhone, "312 345 7529"}}},
 		{"FR", "Montant : 1 234,56 €", nil},
 		// Dates of birth.
 		{"DE", "Geburtsdatum: 14. März 1985", []want{{KindDOB, "14. März 1985"}}},
