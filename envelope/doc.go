@@ -233,6 +233,25 @@
 // and replace a record only after the new wrap has been unwrapped and
 // compared (compare-and-swap in the KeyStore).
 //
+// Rotating a tenant's search root key (the key of its blind indexes and
+// deterministic values) changes what those compare, so it goes in steps
+// no lookup can fall between. AddSearchKey makes the next version: from
+// then on lookups compute under it as well (BlindIndexes and
+// DeterministicLookups return one value per live version; match any),
+// but nothing is written under it. PromoteSearchKey, allowed once every
+// process has seen the new version (Cache.MaxAge after the add, plus a
+// margin for clock skew; ErrTooSoon before), makes Seal write under it.
+// Once every process writes under it (the same wait again, SearchKeys'
+// Ready), re-index every row: sealing a sealed struct again computes its
+// indexes and deterministic values under the version writes use (guard's
+// Table.Reindex does it in resumable batches and verifies). Then
+// RetireSearchKeys stops lookups computing the old versions; their
+// deterministic values no longer open. At every point each row is
+// written under a version every process looks up. Every process must use
+// the same or a shorter Cache.MaxAge and run a version of this package
+// that knows search key versions. The steps are KeyStore records
+// (KindSearchState), so no schema change is needed.
+//
 // # Performance
 //
 // The hot path derives nothing: each DEK's AES-GCM instance and commitment

@@ -25,7 +25,7 @@ func InstallDEK(s *Sealer, tenant, subject string, id uint32, raw []byte) {
 // InstallSearchRoot puts a raw search root key in s's cache for tenant.
 func InstallSearchRoot(s *Sealer, tenant string, raw []byte) {
 	s.mu.Lock()
-	s.roots[tenant] = &rootEntry{tenant: tenant, key: newSecret(append([]byte(nil), raw...)), loaded: s.clock()}
+	s.roots[rootRef{tenant, 1}] = &rootEntry{tenant: tenant, version: 1, key: newSecret(append([]byte(nil), raw...)), loaded: s.clock()}
 	s.mu.Unlock()
 }
 

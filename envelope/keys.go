@@ -88,7 +88,9 @@ func dekAD(tenant, scope string, id, branch uint32) []byte {
 	return keyAD("pii/dek/v1", tenant, scope, id, branch)
 }
 
-func searchAD(tenant string) []byte { return keyAD("pii/search/v1", tenant, "", 1, 0) }
+func searchAD(tenant string, version uint32) []byte {
+	return keyAD("pii/search/v1", tenant, "", version, 0)
+}
 
 func inlineAD(tenant string) []byte { return keyAD("pii/inline/v1", tenant, "", 0, 0) }
 

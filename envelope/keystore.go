@@ -23,8 +23,10 @@ const (
 	// key version, Scope is "s:<subject>" or "t" (tenant scope).
 	KindDEK Kind = "dek"
 	// KindSearch is the tenant's search root key (deterministic encryption
-	// and blind indexes) wrapped by the key provider; ID is 1, Scope empty.
-	// It is never rotated with branch keys, so lookups survive rotation.
+	// and blind indexes) wrapped by the key provider; ID is its version (1,
+	// then one more per AddSearchKey), Scope empty. It is never rotated
+	// with branch keys, so lookups survive their rotation; its own rotation
+	// is in steps (KindSearchState).
 	KindSearch Kind = "search"
 	// KindTombstone marks a forgotten scope; Wrapped is empty. Its ID is
 	// the highest DEK id the Forget that wrote it shredded (0 when none).

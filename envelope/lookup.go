@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/fieldguard/pii"
+	"github.com/fieldguard/pii/envelope/internal/format"
 )
 
 // Lookups: what the norm=, prefix= and with= options do to blind indexes
@@ -82,9 +83,12 @@ func detInput(f *pii.Field, pt []byte) []byte {
 }
 
 // BlindIndexes returns what a query compares the index companion of field
-// with to find values: the blind index of value, computed as Seal computes
-// it (normalised, cut to the prefix). For a compound index (with=), pass
-// the field's value and then the with= field's value.
+// with to find value: its blind index, computed as Seal computes it
+// (normalised, cut to the prefix), under every search key version lookups
+// use, newest first. Outside a search key rotation that is one index;
+// during one, a row may hold either, so match any (WHERE idx IN (...)):
+// that is what keeps a rotation from missing rows. For a compound index
+// (with=), pass the field's value and then the with= field's value.
 func (s *Sealer) BlindIndexes(ctx context.Context, tenant string, typ any, field string, values ...string) ([]string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -97,11 +101,81 @@ func (s *Sealer) BlindIndexes(ctx context.Context, tenant string, typ any, field
 	if err != nil {
 		return nil, err
 	}
-	sum, err := s.blindIndex(ctx, tenant, sc.Name, f.Path, indexDesc(f.Opts), in)
+	sv, err := s.searchVersions(ctx, tenant)
 	if err != nil {
 		return nil, err
 	}
-	return []string{base64.RawURLEncoding.EncodeToString(sum)}, nil
+	out := make([]string, 0, len(sv.active))
+	for _, v := range sv.active {
+		sum, err := s.blindIndexAt(ctx, tenant, v, sc.Name, f.Path, indexDesc(f.Opts), in)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, base64.RawURLEncoding.EncodeToString(sum))
+	}
+	return out, nil
+}
+
+// DeterministicLookups returns what a query compares the encrypt=det
+// string field with to find value: its deterministic text form under
+// every search key version lookups use, newest first (one outside a
+// rotation; match any). See BlindIndexes.
+func (s *Sealer) DeterministicLookups(ctx context.Context, tenant string, typ any, field, value string) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	sc, f, err := detField("DeterministicLookups", typ, field)
+	if err != nil {
+		return nil, err
+	}
+	sv, err := s.searchVersions(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	b := Binding{Tenant: tenant, Type: sc.Name, Field: f.Path}
+	pt := []byte(f.Opts.Norm.Apply(value))
+	defer clear(pt)
+	out := make([]string, 0, len(sv.active))
+	for _, v := range sv.active {
+		bin, err := s.sealDetAt(ctx, v, pt, &b)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, textOf(bin))
+	}
+	return out, nil
+}
+
+// detStale reports whether Seal must seal again the deterministic value v
+// of f, which opens to pt: when it is under a search key version other
+// than the one writes use (a rotation moves it), or not in the normal form
+// its norm= gives (norm= was added after it was sealed).
+func (s *Sealer) detStale(ctx context.Context, f *pii.Field, b *Binding, v reflect.Value, pt []byte) (bool, error) {
+	if f.Opts.Encrypt != pii.EncryptDet {
+		return false, nil
+	}
+	if f.Opts.Norm != 0 && f.Opts.Norm.Apply(string(pt)) != string(pt) {
+		return true, nil
+	}
+	var c format.Ciphertext
+	var err error
+	if isBytes(v) {
+		c, err = format.Parse(v.Bytes())
+	} else {
+		c, err = format.ParseText(v.String())
+	}
+	if err != nil {
+		return true, nil
+	}
+	sv, err := s.searchVersions(ctx, b.Tenant)
+	if err != nil {
+		return false, err
+	}
+	fk, err := s.fieldKeys(ctx, b.Tenant, sv.write, b.Type, b.Field, "", false)
+	if err != nil {
+		return false, err
+	}
+	return !commitEqual(fk.commit[:], c.Commitment), nil
 }
 
 // lookupInput checks a lookup's values against f and returns what its

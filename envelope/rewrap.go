@@ -187,7 +187,7 @@ func (s *Sealer) RewrapBranchKeys(ctx context.Context, opts RewrapOptions) (Prog
 		}
 		ad := branchAD(rec.Tenant, rec.ID)
 		if rec.Kind == KindSearch {
-			ad = searchAD(rec.Tenant)
+			ad = searchAD(rec.Tenant, rec.ID)
 		}
 		raw, err := s.unwrap(ctx, rec.Wrapped, ad)
 		if err != nil {

@@ -58,15 +58,17 @@ type keyCache struct {
 	cur       map[scopeRef]*dekEntry // the DEK a scope encrypts under
 	branches  map[branchRef]*branchEntry
 	branchCur map[string]*branchEntry // by tenant
-	roots     map[string]*rootEntry   // search root keys by tenant
+	roots     map[rootRef]*rootEntry  // search root keys by tenant and version
 	fields    map[fieldRef]*fieldKeys
+	searchVer map[string]*searchVersions // by tenant: which search key versions are live
 }
 
 func newKeyCache() keyCache {
 	return keyCache{
 		deks: map[dekRef]*dekEntry{}, cur: map[scopeRef]*dekEntry{},
 		branches: map[branchRef]*branchEntry{}, branchCur: map[string]*branchEntry{},
-		roots: map[string]*rootEntry{}, fields: map[fieldRef]*fieldKeys{},
+		roots: map[rootRef]*rootEntry{}, fields: map[fieldRef]*fieldKeys{},
+		searchVer: map[string]*searchVersions{},
 	}
 }
 
@@ -103,7 +105,15 @@ type branchRef struct {
 	version uint32
 }
 
-type fieldRef struct{ tenant, typ, field, desc string }
+type fieldRef struct {
+	tenant, typ, field, desc string
+	ver                      uint32 // search root key version
+}
+
+type rootRef struct {
+	tenant  string
+	version uint32
+}
 
 // dekEntry is one unwrapped DEK with everything derived from it.
 type dekEntry struct {

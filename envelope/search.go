@@ -20,10 +20,11 @@ import (
 // rootEntry is a tenant's unwrapped search root key.
 type rootEntry struct {
 	noPrint
-	tenant string
-	key    secret
-	loaded int64
-	row    []byte // the stored wrapped key it came from
+	tenant  string
+	version uint32
+	key     secret
+	loaded  int64
+	row     []byte // the stored wrapped key it came from
 }
 
 // fieldKeys are the keys derived from a search root for one (tenant, type,
@@ -83,9 +84,12 @@ func deriveField(root []byte, typ, field, desc string, loaded int64) (*fieldKeys
 	return fk, nil
 }
 
-func (s *Sealer) fieldKeys(ctx context.Context, tenant, typ, field, desc string, stale bool) (*fieldKeys, error) {
+// fieldKeys returns the keys of (tenant, type, field) derived from the
+// tenant's search root key version ver; desc is the index description
+// (indexDesc).
+func (s *Sealer) fieldKeys(ctx context.Context, tenant string, ver uint32, typ, field, desc string, stale bool) (*fieldKeys, error) {
 	now := s.clock()
-	ref := fieldRef{tenant, typ, field, desc}
+	ref := fieldRef{tenant, typ, field, desc, ver}
 	s.mu.RLock()
 	fk := s.fields[ref]
 	s.mu.RUnlock()
@@ -101,7 +105,7 @@ func (s *Sealer) fieldKeys(ctx context.Context, tenant, typ, field, desc string,
 			return cf, nil
 		}
 	}
-	root, err := s.rootKey(ctx, tenant, stale)
+	root, err := s.rootKey(ctx, tenant, ver, stale)
 	if err != nil {
 		if fk != nil && stale && isUnavailable(err) && s.withinGrace(fk.loaded, now) {
 			s.st.stale.Add(1)
@@ -126,16 +130,19 @@ func (s *Sealer) fieldKeys(ctx context.Context, tenant, typ, field, desc string,
 	return nf, nil
 }
 
-// rootKey returns the tenant's search root key, made on first use. It is
-// never rotated with branch keys, so blind indexes and deterministic
-// ciphertexts stay comparable across rotations.
-func (s *Sealer) rootKey(ctx context.Context, tenant string, stale bool) (*rootEntry, error) {
+// rootKey returns version ver of the tenant's search root key; version 1
+// is made on first use, later ones only by AddSearchKey. It is never
+// rotated with branch keys, so blind indexes and deterministic
+// ciphertexts stay comparable across those rotations (see
+// searchrotate.go for its own).
+func (s *Sealer) rootKey(ctx context.Context, tenant string, ver uint32, stale bool) (*rootEntry, error) {
 	if s.store == nil {
 		return nil, unsupported("encrypt=det and index", "need Options.Store (inline mode without a KeyStore)")
 	}
 	now := s.clock()
+	rr := rootRef{tenant, ver}
 	s.mu.RLock()
-	re := s.roots[tenant]
+	re := s.roots[rr]
 	s.mu.RUnlock()
 	if re != nil && s.fresh(re.loaded, now) {
 		return re, nil
@@ -147,27 +154,31 @@ func (s *Sealer) rootKey(ctx context.Context, tenant string, stale bool) (*rootE
 	}
 	s.mu.RLock()
 	if tx {
-		if ce := kc.roots[tenant]; ce != nil && s.fresh(ce.loaded, now) {
+		if ce := kc.roots[rr]; ce != nil && s.fresh(ce.loaded, now) {
 			s.mu.RUnlock()
 			return ce, nil
 		}
 	}
-	re = s.roots[tenant]
+	re = s.roots[rr]
 	s.mu.RUnlock()
 	if re != nil && s.fresh(re.loaded, now) {
 		return re, nil
 	}
-	ref := KeyRef{Kind: KindSearch, Tenant: tenant, ID: 1}
+	ref := KeyRef{Kind: KindSearch, Tenant: tenant, ID: ver}
 	rec, err := s.store.Get(ctx, ref)
 	if err == nil {
 		err = checkRecord(rec, ref)
 	}
 	var ne *rootEntry
 	switch {
+	case errors.Is(err, ErrNotFound) && ver != 1:
+		// Versions after the first are made by AddSearchKey only: the
+		// version list named one the store does not have.
+		return nil, errWrongRecord
 	case errors.Is(err, ErrNotFound):
 		raw := make([]byte, keySize)
 		rand.Read(raw)
-		w, kek, werr := s.wrap(ctx, raw, searchAD(tenant))
+		w, kek, werr := s.wrap(ctx, raw, searchAD(tenant, ver))
 		if werr != nil {
 			clear(raw)
 			return nil, werr
@@ -182,17 +193,17 @@ func (s *Sealer) rootKey(ctx context.Context, tenant string, stale bool) (*rootE
 			return nil, err
 		}
 		if inserted {
-			ne, err = &rootEntry{tenant: tenant, key: newSecret(raw), loaded: now, row: bytes.Clone(w)}, nil
+			ne, err = &rootEntry{tenant: tenant, version: ver, key: newSecret(raw), loaded: now, row: bytes.Clone(w)}, nil
 		} else {
 			clear(raw)
-			ne, err = s.loadRoot(ctx, tenant, stored, now)
+			ne, err = s.loadRoot(ctx, rr, stored, now)
 		}
 	case errors.Is(err, errWrongRecord):
 		return nil, err
 	case err != nil:
 		return nil, fmt.Errorf("envelope: key store: %w", err)
 	default:
-		ne, err = s.loadRoot(ctx, tenant, rec, now)
+		ne, err = s.loadRoot(ctx, rr, rec, now)
 	}
 	if err != nil {
 		if stale && re != nil && isUnavailable(err) && s.withinGrace(re.loaded, now) {
@@ -202,26 +213,26 @@ func (s *Sealer) rootKey(ctx context.Context, tenant string, stale bool) (*rootE
 		return nil, err
 	}
 	s.mu.Lock()
-	kc.roots[tenant] = ne
+	kc.roots[rr] = ne
 	if tx {
 		trimMap(s.memo.roots, s.opts.Cache.MaxEntries, func(*rootEntry) {})
-		s.memo.roots[tenant] = ne
+		s.memo.roots[rr] = ne
 	}
 	s.mu.Unlock()
 	return ne, nil
 }
 
-// loadRoot unwraps the search root key rec of tenant, or takes the memo's
-// key of that very row.
-func (s *Sealer) loadRoot(ctx context.Context, tenant string, rec Record, now int64) (*rootEntry, error) {
-	if m, ok := memoHit(s, s.memo.roots, tenant, rec, now); ok {
+// loadRoot unwraps the search root key rec of rr, or takes the memo's key
+// of that very row.
+func (s *Sealer) loadRoot(ctx context.Context, rr rootRef, rec Record, now int64) (*rootEntry, error) {
+	if m, ok := memoHit(s, s.memo.roots, rr, rec, now); ok {
 		return m, nil
 	}
-	raw, err := s.unwrap(ctx, rec.Wrapped, searchAD(tenant))
+	raw, err := s.unwrap(ctx, rec.Wrapped, searchAD(rr.tenant, rr.version))
 	if err != nil {
 		return nil, err
 	}
-	return &rootEntry{tenant: tenant, key: newSecret(raw), loaded: now, row: bytes.Clone(rec.Wrapped)}, nil
+	return &rootEntry{tenant: rr.tenant, version: rr.version, key: newSecret(raw), loaded: now, row: bytes.Clone(rec.Wrapped)}, nil
 }
 
 // EncryptDeterministic encrypts plaintext with AES-SIV under the key of
@@ -248,7 +259,16 @@ func (s *Sealer) EncryptDeterministicBytes(ctx context.Context, plaintext []byte
 }
 
 func (s *Sealer) sealDet(ctx context.Context, pt []byte, b *Binding) ([]byte, error) {
-	fk, err := s.fieldKeys(ctx, b.Tenant, b.Type, b.Field, "", false)
+	sv, err := s.searchVersions(ctx, b.Tenant)
+	if err != nil {
+		return nil, err
+	}
+	return s.sealDetAt(ctx, sv.write, pt, b)
+}
+
+// sealDetAt encrypts pt deterministically under search key version ver.
+func (s *Sealer) sealDetAt(ctx context.Context, ver uint32, pt []byte, b *Binding) ([]byte, error) {
+	fk, err := s.fieldKeys(ctx, b.Tenant, ver, b.Type, b.Field, "", false)
 	if err != nil {
 		return nil, err
 	}
@@ -265,12 +285,9 @@ func (s *Sealer) sealDet(ctx context.Context, pt []byte, b *Binding) ([]byte, er
 }
 
 func (s *Sealer) openDet(ctx context.Context, c *format.Ciphertext, adBuf []byte, b *Binding) ([]byte, error) {
-	fk, err := s.fieldKeys(ctx, b.Tenant, b.Type, b.Field, "", true)
+	fk, err := s.detKeyOf(ctx, b, c.Commitment)
 	if err != nil {
 		return nil, err
-	}
-	if !commitEqual(fk.commit[:], c.Commitment) {
-		return nil, ErrDecrypt
 	}
 	ad := appendFieldAD(adBuf, format.V3Det, 0, b)
 	pt, err := fk.siv.DecryptDeterministically(c.Sealed, ad)
@@ -317,22 +334,31 @@ func (s *Sealer) BlindIndex(ctx context.Context, tenant string, typ any, field, 
 // a []byte field (Seal stores the binary form there: use
 // EncryptDeterministicBytes with its Binding), is an error.
 func (s *Sealer) LookupDeterministic(ctx context.Context, tenant string, typ any, field, value string) (string, error) {
-	sc, f, err := lookupField("LookupDeterministic", typ, field)
+	sc, f, err := detField("LookupDeterministic", typ, field)
 	if err != nil {
 		return "", err
 	}
+	// EncryptDeterministic checks ctx.
+	return s.EncryptDeterministic(ctx, f.Opts.Norm.Apply(value), Binding{Tenant: tenant, Type: sc.Name, Field: f.Path})
+}
+
+// detField finds the encrypt=det string field a lookup names.
+func detField(op string, typ any, field string) (*pii.Schema, *pii.Field, error) {
+	sc, f, err := lookupField(op, typ, field)
+	if err != nil {
+		return nil, nil, err
+	}
 	if f.Opts.Encrypt != pii.EncryptDet {
-		return "", fmt.Errorf("envelope: LookupDeterministic: %s.%s is not encrypt=det", sc.Name, f.Path)
+		return nil, nil, fmt.Errorf("envelope: %s: %s.%s is not encrypt=det", op, sc.Name, f.Path)
 	}
 	t := f.Type
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
 	if t.Kind() != reflect.String {
-		return "", fmt.Errorf("envelope: LookupDeterministic: %s.%s is not a string field", sc.Name, f.Path)
+		return nil, nil, fmt.Errorf("envelope: %s: %s.%s is not a string field", op, sc.Name, f.Path)
 	}
-	// EncryptDeterministic checks ctx.
-	return s.EncryptDeterministic(ctx, f.Opts.Norm.Apply(value), Binding{Tenant: tenant, Type: sc.Name, Field: f.Path})
+	return sc, f, nil
 }
 
 func lookupField(op string, typ any, field string) (*pii.Schema, *pii.Field, error) {
@@ -347,8 +373,18 @@ func lookupField(op string, typ any, field string) (*pii.Schema, *pii.Field, err
 	return sc, f, nil
 }
 
+// blindIndex returns the blind index of value under the search key
+// version writes use.
 func (s *Sealer) blindIndex(ctx context.Context, tenant, typeName, field, desc string, value []byte) ([]byte, error) {
-	fk, err := s.fieldKeys(ctx, tenant, typeName, field, desc, true)
+	sv, err := s.searchVersions(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	return s.blindIndexAt(ctx, tenant, sv.write, typeName, field, desc, value)
+}
+
+func (s *Sealer) blindIndexAt(ctx context.Context, tenant string, ver uint32, typeName, field, desc string, value []byte) ([]byte, error) {
+	fk, err := s.fieldKeys(ctx, tenant, ver, typeName, field, desc, true)
 	if err != nil {
 		return nil, err
 	}

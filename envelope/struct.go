@@ -23,6 +23,11 @@ import (
 // stay empty. A value that already opens
 // under its binding and mode is left as it is, so sealing twice is a no-op;
 // anything else, including a value that merely looks sealed, is encrypted.
+// Blind indexes are computed again from the value every time, and a
+// deterministic value is sealed again when it is under a search key
+// version other than the one writes use or not in its norm= form: so
+// sealing a sealed struct re-indexes it (after a search key rotation or a
+// change of norm=, prefix= or with=).
 // Errors are *pii.FieldError, naming the field and the record; on error the
 // struct may be partly sealed. A cancelled ctx fails with ctx.Err().
 func (s *Sealer) Seal(ctx context.Context, ptr any) error {
@@ -112,6 +117,13 @@ func (s *Sealer) sealField(ctx context.Context, f *pii.Field, b *Binding, owner,
 	}
 	defer clear(pt)
 	sealed := pt != nil && (f.Opts.Encrypt == pii.EncryptNone || wantVersion(f.Opts.Encrypt, ver))
+	if sealed {
+		stale, err := s.detStale(ctx, f, b, v, pt)
+		if err != nil {
+			return err
+		}
+		sealed = !stale
+	}
 	if pt == nil && (f.Opts.Index || f.Opts.Encrypt == pii.EncryptDet) {
 		// HMAC and AES-SIV take bytes: copy a string's plaintext once.
 		if isBytes(v) {
