@@ -381,10 +381,10 @@ type rowCheck struct {
 	tenant  string
 	id      any
 	checkID bool
-	// val, when set, is what the column col must hold (the blind index or
-	// deterministic ciphertext FindBy looked up).
-	col int
-	val any
+	// vals, when set, are what the column col must hold one of (the blind
+	// indexes or deterministic ciphertexts FindBy looked up).
+	col  int
+	vals []any
 }
 
 func (t *Table[T]) check(root reflect.Value, want rowCheck) error {
@@ -400,8 +400,12 @@ func (t *Table[T]) check(root reflect.Value, want rowCheck) error {
 			return fmt.Errorf("guard: %s: the query returned a row of another record", t.m.Table)
 		}
 	}
-	if want.val != nil {
-		if !sameValue(t.m.Field(root, want.col), want.val) {
+	if want.vals != nil {
+		ok := false
+		for _, v := range want.vals {
+			ok = ok || sameValue(t.m.Field(root, want.col), v)
+		}
+		if !ok {
 			return fmt.Errorf("guard: %s: the query returned a row that does not match the lookup", t.m.Table)
 		}
 	}
@@ -495,7 +499,7 @@ func (t *Table[T]) FindBy(ctx context.Context, tenant, field, value string) ([]T
 	if !t.tenantOK(tenant) {
 		return nil, nil
 	}
-	col, lookup, err := t.lookup(ctx, tenant, field, value)
+	col, lookups, err := t.lookup(ctx, tenant, field, value)
 	if err != nil {
 		return nil, err
 	}
@@ -505,13 +509,15 @@ func (t *Table[T]) FindBy(ctx context.Context, tenant, field, value string) ([]T
 	} else {
 		q += " WHERE "
 	}
-	q += t.m.Cols[col].Name + " = ? ORDER BY " + t.m.OrderBy
+	// During a search key rotation a row holds the index of any live
+	// version: match every one.
+	q += t.m.Cols[col].Name + " IN (" + strings.TrimSuffix(strings.Repeat("?, ", len(lookups)), ", ") + ") ORDER BY " + t.m.OrderBy
 	var args []any
 	if t.m.TenantCol != "" {
 		args = append(args, t.m.KeyArg(t.m.Tenant, tenant))
 	}
-	args = append(args, lookup)
-	out, err := t.query(ctx, t.rebind(q), args, rowCheck{tenant: tenant, col: col, val: lookup}, 0)
+	args = append(args, lookups...)
+	out, err := t.query(ctx, t.rebind(q), args, rowCheck{tenant: tenant, col: col, vals: lookups}, 0)
 	if err != nil || t.sealed {
 		return out, err
 	}
@@ -526,8 +532,8 @@ func (t *Table[T]) FindBy(ctx context.Context, tenant, field, value string) ([]T
 	return kept, nil
 }
 
-// lookup returns the column FindBy compares and the value it looks for.
-func (t *Table[T]) lookup(ctx context.Context, tenant, field, value string) (int, any, error) {
+// lookup returns the column FindBy compares and the values it looks for.
+func (t *Table[T]) lookup(ctx context.Context, tenant, field, value string) (int, []any, error) {
 	var zero T
 	l, err := t.g.Lookup(ctx, tenant, zero, field, value)
 	if err != nil {
@@ -537,5 +543,5 @@ func (t *Table[T]) lookup(ctx context.Context, tenant, field, value string) (int
 	if !ok {
 		return 0, nil, fmt.Errorf("guard: %s: FindBy %s: %s has no column", t.m.Table, field, l.Field)
 	}
-	return t.m.Col(c.Name), l.Value, nil
+	return t.m.Col(c.Name), l.Values, nil
 }

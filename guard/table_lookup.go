@@ -14,14 +14,23 @@ import (
 )
 
 // Lookup is what an equality search compares to find the records whose
-// searchable field holds a value: the column of Field must hold Value.
+// searchable field holds a value: the column of Field must hold one of
+// Values.
 type Lookup struct {
 	// Field is the Go field path ("EmailIndex", "Contact.EmailIndex") of
 	// the column to compare: the blind index companion of a field tagged
 	// index=<companion>, or the encrypt=det field itself.
 	Field string
-	// Value is the blind index (a string, or []byte for a []byte
-	// companion) or the deterministic ciphertext.
+	// Values are the blind indexes (strings, or []byte for a []byte
+	// companion) or deterministic ciphertexts of the value, one per live
+	// search key version, newest first. Outside a search key rotation
+	// there is one; during one a row holds any of them: match any
+	// (WHERE col IN (...)), or rows are missed.
+	Values []any
+	// Value is Values[0], the form writes use.
+	//
+	// Deprecated: match Values; Value alone misses rows during a search
+	// key rotation.
 	Value any
 }
 
@@ -31,7 +40,7 @@ type Lookup struct {
 // own (sqlc, pgx, GORM):
 //
 //	l, err := g.Lookup(ctx, "acme", Customer{}, "Email", addr)
-//	rows, err := db.QueryContext(ctx, "SELECT ... FROM customers WHERE tenant = $1 AND email_index = $2", "acme", l.Value)
+//	rows, err := db.QueryContext(ctx, "SELECT ... FROM customers WHERE tenant = $1 AND email_index = ANY($2)", "acme", l.Values)
 //
 // Filter by the tenant too: indexes of equal values differ across tenants,
 // but only the tenant column says whose row it is. A short blind index
@@ -59,25 +68,36 @@ func lookup(ctx context.Context, s *envelope.Sealer, tenant string, typ any, fie
 		if i := strings.LastIndexByte(f.Path, '.'); i >= 0 {
 			path = f.Path[:i+1] + path
 		}
-		idx, err := s.BlindIndex(ctx, tenant, typ, f.Path, value)
+		idx, err := s.BlindIndexes(ctx, tenant, typ, f.Path, value)
 		if err != nil {
 			return Lookup{}, err
 		}
-		l := Lookup{Field: path, Value: idx}
-		if companionBytes(sc.Type, path) {
-			b, err := base64.RawURLEncoding.DecodeString(idx)
+		l := Lookup{Field: path}
+		asBytes := companionBytes(sc.Type, path)
+		for _, ix := range idx {
+			if !asBytes {
+				l.Values = append(l.Values, ix)
+				continue
+			}
+			b, err := base64.RawURLEncoding.DecodeString(ix)
 			if err != nil {
 				return Lookup{}, fmt.Errorf("guard: Lookup %s.%s: %w", sc.Name, f.Path, err)
 			}
-			l.Value = b
+			l.Values = append(l.Values, b)
 		}
+		l.Value = l.Values[0]
 		return l, nil
 	case f.Opts.Encrypt == pii.EncryptDet:
-		det, err := s.LookupDeterministic(ctx, tenant, typ, f.Path, value)
+		dets, err := s.DeterministicLookups(ctx, tenant, typ, f.Path, value)
 		if err != nil {
 			return Lookup{}, err
 		}
-		return Lookup{Field: f.Path, Value: det}, nil
+		l := Lookup{Field: f.Path}
+		for _, d := range dets {
+			l.Values = append(l.Values, d)
+		}
+		l.Value = l.Values[0]
+		return l, nil
 	case f.Opts.Index:
 		return Lookup{}, fmt.Errorf("guard: Lookup %s.%s: its blind index is not stored; name a companion field (index=%sIndex)", sc.Name, f.Path, f.Name)
 	}
