@@ -36,7 +36,7 @@ var channels = []mask.Channel{mask.ChannelPublicSocial, mask.ChannelDirectMessag
 	mask.ChannelSecureChat, mask.ChannelPhone}
 
 func scanCmd(e *env) *cobra.Command {
-	var channel string
+	var channel, rulesFile string
 	var kinds, regions []string
 	var minConf float64
 	cmd := &cobra.Command{
@@ -44,8 +44,9 @@ func scanCmd(e *env) *cobra.Command {
 		Short: "Find identifiers in text, and refuse what a channel must not carry",
 		Long: `scan reads each file (standard input when none is given, or for "-") as one
 message and reports the identifiers mask.Scan finds in it (card numbers,
-e-mail addresses, phone numbers, IBANs, US social security numbers, IP
-addresses, dates of birth) with their kind and position, never their text.
+e-mail addresses, phone numbers, IBANs, national identifiers, IP addresses,
+dates of birth, and the kinds of --rules) with their kind and position,
+never their text.
 
 The exit code is 3 when a message holds identifiers the --channel must not
 carry, as mask.Check decides: public channels carry none; direct messages
@@ -60,6 +61,19 @@ the phone carry all. CI can run it over agents' canned replies and macros.`,
 				return usageErr("--channel %q: want one of %s", channel, joinChannels())
 			}
 			opts := &mask.ScanOptions{Regions: regions, MinConfidence: minConf}
+			if rulesFile != "" {
+				data, err := os.ReadFile(rulesFile)
+				if err != nil {
+					return usageErr("--rules: %v", err)
+				}
+				cfg, err := mask.ParseScanConfig(data)
+				if err != nil {
+					return &exitError{code: exitUsage, err: fmt.Errorf("--rules %s: %w", rulesFile, err)}
+				}
+				if opts.Rules, err = mask.NewScanRules(cfg); err != nil {
+					return &exitError{code: exitUsage, err: fmt.Errorf("--rules %s: %w", rulesFile, err)}
+				}
+			}
 			for _, k := range kinds {
 				opts.Kinds = append(opts.Kinds, mask.Kind(k))
 			}
@@ -93,8 +107,9 @@ the phone carry all. CI can run it over agents' canned replies and macros.`,
 		},
 	}
 	cmd.Flags().StringVar(&channel, "channel", string(mask.ChannelPublicSocial), "where the messages go: "+joinChannels())
-	cmd.Flags().StringSliceVar(&kinds, "kinds", nil, "report only these kinds (card,email,phone,iban,ssn,ip,dob)")
-	cmd.Flags().StringSliceVar(&regions, "region", nil, "regions tried for phone numbers without a country code (default US)")
+	cmd.Flags().StringSliceVar(&kinds, "kinds", nil, "report only these kinds (card,email,phone,iban,ssn,ip,dob, ...)")
+	cmd.Flags().StringSliceVar(&regions, "region", nil, "region hints (ISO 3166 codes) for phone numbers and national identifiers (default US)")
+	cmd.Flags().StringVar(&rulesFile, "rules", "", "a JSON or YAML mask.ScanConfig: your own recognizers, allow list and deny list")
 	cmd.Flags().Float64Var(&minConf, "min-confidence", 0, "drop findings below this confidence (default 0.5)")
 	return cmd
 }

@@ -54,6 +54,19 @@ func TestScan(t *testing.T) {
 	require.True(t, out.Results[0].Findings[0].Refused)
 	require.Empty(t, r.stderr)
 
+	// A tenant's own rules: a recognizer of its own, an allow list.
+	rules := filepath.Join(dir, "rules.yaml")
+	require.NoError(t, os.WriteFile(rules, []byte("recognizers:\n  - kind: employee_id\n    pattern: 'EMP-[0-9]{6}'\nallow:\n  - 'ada@example\\.com'\n"), 0o600))
+	r = runPII(t, cmdOpts{stdin: "ask EMP-123456 or ada@example.com"}, "scan", "--json", "--rules", rules)
+	require.Equal(t, exitFindings, r.code, r.stderr)
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &out))
+	require.Len(t, out.Results[0].Findings, 1)
+	require.Equal(t, "employee_id", string(out.Results[0].Findings[0].Kind))
+	require.NoError(t, os.WriteFile(rules, []byte("recognizers:\n  - kind: x\n    pattern: '('\n"), 0o600))
+	oneLineError(t, runPII(t, cmdOpts{stdin: "x"}, "scan", "--rules", rules), exitUsage, "--rules "+rules+": mask: recognizer 0")
+	require.NoError(t, os.WriteFile(rules, []byte("nope: 1\n"), 0o600))
+	oneLineError(t, runPII(t, cmdOpts{stdin: "x"}, "scan", "--rules", rules), exitUsage, "mask: scan config")
+
 	// Bad input.
 	oneLineError(t, runPII(t, cmdOpts{}, "scan", filepath.Join(dir, "missing.txt")), exitUsage, "no such file")
 	oneLineError(t, runPII(t, cmdOpts{}, "scan", "--channel", "carrier_pigeon", ok), exitUsage, `--channel "carrier_pigeon": want one of`)
