@@ -251,33 +251,21 @@ func (c *checker) taggedField(e ast.Expr) (string, string) {
 // value of type t is or contains (through pointers, slices, arrays and
 // maps), or "" when there is none or the value redacts itself.
 func (c *checker) holder(t types.Type, kind string) string {
-	for range 8 {
+	for range 16 { // bounded: type L []L is its own element
 		if redacts(t, kind) {
 			return ""
 		}
-		switch u := types.Unalias(t).Underlying().(type) {
-		case *types.Pointer:
-			t = u.Elem()
-			continue
-		case *types.Slice:
-			t = u.Elem()
-			continue
-		case *types.Array:
-			t = u.Elem()
-			continue
-		case *types.Map:
-			t = u.Elem()
-			continue
-		case *types.Struct:
-			n, ok := types.Unalias(t).(*types.Named)
-			if !ok || c.schema(n) == nil {
-				return ""
-			}
-			return types.TypeString(n, types.RelativeTo(c.pass.Pkg))
+		e, ok := srcschema.Elem(t)
+		if !ok {
+			break
 		}
+		t = e
+	}
+	n, ok := types.Unalias(t).(*types.Named)
+	if !ok || c.schema(n) == nil {
 		return ""
 	}
-	return ""
+	return types.TypeString(n, types.RelativeTo(c.pass.Pkg))
 }
 
 // redacts reports whether values of t (or *t) format themselves: a Format

@@ -370,29 +370,41 @@ func Parts(t types.Type) []*types.Named {
 		if !(isTagged && strings.TrimSpace(tag) == "dive") && !(!isTagged && f.Embedded()) {
 			continue
 		}
-		ft := f.Type()
-		for {
-			switch u := types.Unalias(ft).Underlying().(type) {
-			case *types.Pointer:
-				ft = u.Elem()
-				continue
-			case *types.Slice:
-				ft = u.Elem()
-				continue
-			case *types.Array:
-				ft = u.Elem()
-				continue
-			case *types.Map:
-				ft = u.Elem()
-				continue
-			}
-			break
-		}
-		if n, ok := types.Unalias(ft).(*types.Named); ok {
+		if n, ok := types.Unalias(Inner(f.Type())).(*types.Named); ok {
 			out = append(out, n)
 		}
 	}
 	return out
+}
+
+// Elem returns the element type of a pointer, slice, array or map, and
+// false for any other type.
+func Elem(t types.Type) (types.Type, bool) {
+	switch u := types.Unalias(t).Underlying().(type) {
+	case *types.Pointer:
+		return u.Elem(), true
+	case *types.Slice:
+		return u.Elem(), true
+	case *types.Array:
+		return u.Elem(), true
+	case *types.Map:
+		return u.Elem(), true
+	}
+	return t, false
+}
+
+// Inner strips pointers, slices, arrays and maps from t: the type a dive
+// reaches. A type that is its own element (type L []L) stops after a few
+// levels.
+func Inner(t types.Type) types.Type {
+	for range 16 {
+		e, ok := Elem(t)
+		if !ok {
+			return t
+		}
+		t = e
+	}
+	return t
 }
 
 // FieldPos returns where the field at schema path (as in pii.Field.Path,
@@ -411,24 +423,7 @@ func FieldVar(t types.Type, path string) *types.Var {
 	for _, elem := range strings.Split(path, ".") {
 		elem = strings.TrimSuffix(elem, "[]")
 		if v != nil {
-			t = v.Type()
-			for {
-				switch u := types.Unalias(t).Underlying().(type) {
-				case *types.Pointer:
-					t = u.Elem()
-					continue
-				case *types.Slice:
-					t = u.Elem()
-					continue
-				case *types.Array:
-					t = u.Elem()
-					continue
-				case *types.Map:
-					t = u.Elem()
-					continue
-				}
-				break
-			}
+			t = Inner(v.Type())
 		}
 		v = findField(t, elem, map[types.Type]bool{})
 		if v == nil {

@@ -45,3 +45,13 @@ func logs(ctx context.Context, c Customer, cp *Customer, all []Customer, byID ma
 	var sb fmt.Stringer
 	fmt.Println(sb)
 }
+
+// Types that are their own elements end the search.
+type (
+	Loop  []Loop
+	PLoop *PLoop
+)
+
+func loops(l Loop, p PLoop) {
+	fmt.Println(l, p)
+}
