@@ -203,6 +203,8 @@ func (s *Sealer) createBranchLocked(ctx context.Context, tenant string, version 
 // processes pick it up within Cache.MaxAge). Existing DEKs stay wrapped
 // under the old version until RewrapDEKs; field ciphertexts never change.
 func (s *Sealer) RotateBranchKey(ctx context.Context, tenant string) (version uint32, err error) {
+	ctx, span := s.tel.span(ctx, "rotate_branch_key")
+	defer func() { endSpan(span, err) }()
 	if err := s.needStore("RotateBranchKey"); err != nil {
 		return 0, err
 	}

@@ -126,6 +126,7 @@ func (s *Sealer) createDEK(ctx context.Context, sr scopeRef, scope string, id ui
 	}
 	var ne *dekEntry
 	if inserted {
+		s.tel.dekCreated(ctx, sr.subject, false)
 		ne, err = s.newDEKEntry(dekRef{sr.tenant, sr.subject, id}, raw, now, stored.Created)
 		if err == nil {
 			ne.row = w

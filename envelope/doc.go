@@ -266,6 +266,38 @@
 // AES-256-GCM, and inline mode with Tink's KMS envelope AEAD, in the same
 // run; BENCHMARKS.md at the module root has the figures.
 //
+// # Telemetry
+//
+// A Sealer reports to OpenTelemetry through Options.MeterProvider and
+// TracerProvider, or the global providers when those are nil (the
+// convention of OpenTelemetry's own instrumentation libraries: set the
+// global providers once, or pass yours). It uses the OpenTelemetry API
+// only; the application brings the SDK. Metrics:
+//
+//   - pii.envelope.operations: values encrypted and decrypted, by
+//     pii.operation (encrypt, decrypt), pii.type and pii.field (the
+//     schema's type name and field path), and pii.format (random,
+//     inline, deterministic); failures carry error.type (shredded,
+//     decrypt_failed, limit, unavailable, ...). Seal counts the check that
+//     a value already opens as a decryption.
+//   - pii.envelope.key_cache.lookups: data key lookups by pii.cache.result
+//     (hit, miss).
+//   - pii.envelope.deks.created: data keys made, by pii.key.scope
+//     (subject, tenant, inline).
+//   - pii.kms.calls and pii.kms.call.duration, from the keyprovider.Client.
+//
+// Spans: pii.envelope.rotate_branch_key, pii.envelope.rewrap_branch_keys
+// and pii.envelope.rewrap_deks (with their counts), pii.envelope.forget_subject,
+// and a client span per key provider call (pii.kms.wrap, ...). No
+// attribute carries a value, a key, a tenant, a subject or record id, or
+// an error's text.
+//
+// The hot path never calls the OpenTelemetry API: each encryption or
+// decryption adds one to an atomic counter of its (type, field), and the
+// operation and cache metrics are observable instruments that read those
+// counters when the meter collects, so without a provider the cost is
+// that add. The counts are the Sealer's, reported while it is reachable.
+//
 // # Backwards compatibility
 //
 // Every shipped version is frozen by a test that opens a known ciphertext;

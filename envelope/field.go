@@ -77,7 +77,7 @@ func sealBinary[T string | []byte](ctx context.Context, s *Sealer, pt T, b *Bind
 	if s.opts.Mode == Inline {
 		e, err := s.inlineEncKey(ctx, b.Tenant, n)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, s.tel.failed(b, opEncrypt, fmtInline, err)
 		}
 		h := format.V2Header(len(e.wrapped))
 		binLen := h + n + format.TagSize
@@ -92,11 +92,12 @@ func sealBinary[T string | []byte](ctx context.Context, s *Sealer, pt T, b *Bind
 		copy(buf[h:], pt)
 		ad := appendFieldAD(buf[binLen:binLen], format.V2Inline, 0, b)
 		e.aead.Seal(buf[h:h], nonce, buf[h:h+n], ad)
+		s.tel.ok(b, opEncrypt, fmtInline)
 		return buf[:binLen], bp, nil
 	}
 	e, err := s.encKey(ctx, b, n)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, s.tel.failed(b, opEncrypt, fmtRandom, err)
 	}
 	const h = format.V1Header
 	binLen := h + n + format.TagSize
@@ -111,6 +112,7 @@ func sealBinary[T string | []byte](ctx context.Context, s *Sealer, pt T, b *Bind
 	copy(buf[h:], pt)
 	ad := appendFieldAD(buf[binLen:binLen], format.V1Keyring, id, b)
 	e.aead.Seal(buf[h:h], nonce, buf[h:h+n], ad)
+	s.tel.ok(b, opEncrypt, fmtRandom)
 	return buf[:binLen], bp, nil
 }
 
@@ -195,7 +197,7 @@ func (s *Sealer) openBinary(ctx context.Context, bin, adBuf []byte, b *Binding) 
 func (s *Sealer) openBinaryTo(ctx context.Context, bin, adBuf []byte, b *Binding, dst []byte, fresh bool) ([]byte, error) {
 	c, err := format.Parse(bin)
 	if err != nil {
-		return nil, decryptError(err)
+		return nil, s.tel.failed(b, opDecrypt, binFormat(bin), decryptError(err))
 	}
 	var e *dekEntry
 	switch c.Version {
@@ -205,11 +207,16 @@ func (s *Sealer) openBinaryTo(ctx context.Context, bin, adBuf []byte, b *Binding
 		e, err = s.inlineDecKey(ctx, b.Tenant, c.Wrapped)
 	case format.V3Det:
 		if !fresh {
-			return s.openDet(ctx, &c, adBuf, b)
+			pt, err := s.openDet(ctx, &c, adBuf, b)
+			if err != nil {
+				return nil, s.tel.failed(b, opDecrypt, fmtDet, err)
+			}
+			s.tel.ok(b, opDecrypt, fmtDet)
+			return pt, nil
 		}
 		// openDet opens in place: work on a copy so bin stays untouched.
 		cp := append([]byte(nil), bin...)
-		pt, err := s.openBinaryTo(ctx, cp, adBuf, b, nil, false)
+		pt, err := s.openBinaryTo(ctx, cp, adBuf, b, nil, false) // counts the decryption
 		if err != nil {
 			return nil, err
 		}
@@ -218,10 +225,10 @@ func (s *Sealer) openBinaryTo(ctx context.Context, bin, adBuf []byte, b *Binding
 		return out, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, s.tel.failed(b, opDecrypt, formatOf(byte(c.Version)), err)
 	}
 	if !commitEqual(e.commit[:], c.Commitment) {
-		return nil, ErrDecrypt
+		return nil, s.tel.failed(b, opDecrypt, formatOf(byte(c.Version)), ErrDecrypt)
 	}
 	ad := appendFieldAD(adBuf, c.Version, c.DEKID, b)
 	switch {
@@ -233,7 +240,8 @@ func (s *Sealer) openBinaryTo(ctx context.Context, bin, adBuf []byte, b *Binding
 	pt, err := e.aead.Open(dst[:0], c.Nonce, c.Sealed, ad)
 	if err != nil {
 		clear(dst[:len(c.Sealed)-format.TagSize])
-		return nil, ErrDecrypt
+		return nil, s.tel.failed(b, opDecrypt, formatOf(byte(c.Version)), ErrDecrypt)
 	}
+	s.tel.ok(b, opDecrypt, formatOf(byte(c.Version)))
 	return pt, nil
 }

@@ -42,6 +42,7 @@ func (s *Sealer) inlineEncKey(ctx context.Context, tenant string, n int) (*dekEn
 		return nil, err
 	}
 	ne.wrapped = string(w)
+	s.tel.dekCreated(ctx, "", true)
 	s.installInline(ne, true)
 	if !s.reserve(ne, n, now) {
 		return nil, ErrLimit

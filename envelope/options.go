@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/fieldguard/pii"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Mode selects where data keys live.
@@ -70,6 +72,14 @@ type Options struct {
 	// Shorter indexes add false positives (and hide more); see the package
 	// doc on leakage.
 	IndexBytes int
+
+	// MeterProvider and TracerProvider receive the Sealer's OpenTelemetry
+	// metrics and spans (see the package doc, # Telemetry), and those of
+	// the keyprovider.Client New puts around a bare KeyProvider. Nil means
+	// the global providers (otel.GetMeterProvider, otel.GetTracerProvider),
+	// which forward to whatever the application sets, before or after New.
+	MeterProvider  metric.MeterProvider
+	TracerProvider trace.TracerProvider
 }
 
 // CacheLimits bound unwrapped keys. Zero fields take the defaults.

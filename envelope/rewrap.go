@@ -179,7 +179,9 @@ func (s *Sealer) runRewrap(ctx context.Context, opts RewrapOptions, kinds []Kind
 // the primary are skipped. Field ciphertexts and DEKs are untouched. It is
 // resumable (RewrapOptions.Cursor) and costs about three key provider
 // calls per branch key.
-func (s *Sealer) RewrapBranchKeys(ctx context.Context, opts RewrapOptions) (Progress, error) {
+func (s *Sealer) RewrapBranchKeys(ctx context.Context, opts RewrapOptions) (p Progress, err error) {
+	ctx, span := s.tel.span(ctx, "rewrap_branch_keys")
+	defer func() { endJob(span, p, err) }()
 	primary := ""
 	return s.runRewrap(ctx, opts, []Kind{KindBranch, KindSearch}, func(ctx context.Context, rec Record, _ *Progress) (bool, error) {
 		if primary != "" && rec.KEK == primary {
@@ -223,7 +225,9 @@ func (s *Sealer) RewrapBranchKeys(ctx context.Context, opts RewrapOptions) (Prog
 // swap). Field ciphertexts are untouched; key provider calls are one
 // unwrap per branch key version, not per DEK. Resumable like
 // RewrapBranchKeys.
-func (s *Sealer) RewrapDEKs(ctx context.Context, opts RewrapOptions) (Progress, error) {
+func (s *Sealer) RewrapDEKs(ctx context.Context, opts RewrapOptions) (p Progress, err error) {
+	ctx, span := s.tel.span(ctx, "rewrap_deks")
+	defer func() { endJob(span, p, err) }()
 	latest := map[string]uint32{}
 	return s.runRewrap(ctx, opts, []Kind{KindDEK}, func(ctx context.Context, rec Record, _ *Progress) (bool, error) {
 		v, ok := latest[rec.Tenant]

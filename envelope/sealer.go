@@ -48,7 +48,8 @@ type Sealer struct {
 	forgets [64]atomic.Uint64
 	seed    maphash.Seed
 
-	st         counters
+	st         *counters
+	tel        *sealerTelemetry
 	limitBytes bool // Cache.MaxBytes is set: count bytes per DEK
 }
 
@@ -159,15 +160,15 @@ func New(kp keyprovider.KeyProvider, opts *Options) (*Sealer, error) {
 	if kp == nil {
 		return nil, errors.New("envelope: nil key provider")
 	}
-	c, ok := kp.(*keyprovider.Client)
-	if !ok {
-		c = keyprovider.NewClient(kp, nil)
-	} else if c == nil {
-		return nil, errors.New("envelope: nil key provider")
-	}
 	var o Options
 	if opts != nil {
 		o = *opts
+	}
+	c, ok := kp.(*keyprovider.Client)
+	if !ok {
+		c = keyprovider.NewClient(kp, &keyprovider.ClientOptions{MeterProvider: o.MeterProvider, TracerProvider: o.TracerProvider})
+	} else if c == nil {
+		return nil, errors.New("envelope: nil key provider")
 	}
 	if o.Mode != Keyring && o.Mode != Inline {
 		return nil, fmt.Errorf("envelope: unknown mode %d", o.Mode)
@@ -179,13 +180,15 @@ func New(kp keyprovider.KeyProvider, opts *Options) (*Sealer, error) {
 		return nil, errNoStore
 	}
 	o = o.withDefaults()
-	return &Sealer{
+	s := &Sealer{
 		kp: c, opts: o, store: o.Store, wall: pii.ClockOr(o.Clock), ages: o.Clock,
 		limitBytes: o.Cache.MaxBytes != ^uint64(0),
 		keyCache:   newKeyCache(), memo: newKeyCache(),
 		inline: map[string]*dekEntry{}, inlineCur: map[string]*dekEntry{},
-		seed: maphash.MakeSeed(),
-	}, nil
+		seed: maphash.MakeSeed(), st: new(counters),
+	}
+	s.tel = newTelemetry(s, &o)
+	return s, nil
 }
 
 // now is the wall-clock time, for record timestamps and time buckets.

@@ -261,9 +261,14 @@ func (s *Sealer) EncryptDeterministicBytes(ctx context.Context, plaintext []byte
 func (s *Sealer) sealDet(ctx context.Context, pt []byte, b *Binding) ([]byte, error) {
 	sv, err := s.searchVersions(ctx, b.Tenant)
 	if err != nil {
-		return nil, err
+		return nil, s.tel.failed(b, opEncrypt, fmtDet, err)
 	}
-	return s.sealDetAt(ctx, sv.write, pt, b)
+	out, err := s.sealDetAt(ctx, sv.write, pt, b)
+	if err != nil {
+		return nil, s.tel.failed(b, opEncrypt, fmtDet, err)
+	}
+	s.tel.ok(b, opEncrypt, fmtDet)
+	return out, nil
 }
 
 // sealDetAt encrypts pt deterministically under search key version ver.
@@ -425,7 +430,9 @@ func (s *Sealer) CloseSubject(ctx context.Context, tenant, subject string) error
 	return s.forget(ctx, "CloseSubject", tenant, subject, true)
 }
 
-func (s *Sealer) forget(ctx context.Context, op, tenant, subject string, closed bool) error {
+func (s *Sealer) forget(ctx context.Context, op, tenant, subject string, closed bool) (err error) {
+	ctx, span := s.tel.span(ctx, "forget_subject")
+	defer func() { endSpan(span, err) }()
 	if s.opts.Mode == Inline {
 		return unsupported(op, "needs keyring mode")
 	}
@@ -436,7 +443,6 @@ func (s *Sealer) forget(ctx context.Context, op, tenant, subject string, closed 
 		return err
 	}
 	scope := scopeName(subject)
-	var err error
 	if closed {
 		// The closing tombstone goes first: a writer racing us sees it in
 		// its check after inserting a DEK and refuses.

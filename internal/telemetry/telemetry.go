@@ -70,11 +70,16 @@ func Tracer(tp trace.TracerProvider, pkg string) trace.Tracer {
 // say) is reported to otel.Handle and replaced by a no-op one: telemetry
 // never fails the operation it observes.
 
+// Handle reports err, if any, to otel.Handle.
+func Handle(err error) {
+	Handle(err)
+}
+
 // Counter returns an Int64Counter.
 func Counter(m metric.Meter, name, desc, unit string) metric.Int64Counter {
 	c, err := m.Int64Counter(name, metric.WithDescription(desc), metric.WithUnit(unit))
 	if err != nil || c == nil {
-		otel.Handle(err)
+		Handle(err)
 		return noop.Int64Counter{}
 	}
 	return c
@@ -84,7 +89,7 @@ func Counter(m metric.Meter, name, desc, unit string) metric.Int64Counter {
 func Histogram(m metric.Meter, name, desc string) metric.Float64Histogram {
 	h, err := m.Float64Histogram(name, metric.WithDescription(desc), metric.WithUnit("s"))
 	if err != nil || h == nil {
-		otel.Handle(err)
+		Handle(err)
 		return noop.Float64Histogram{}
 	}
 	return h
@@ -95,9 +100,7 @@ func Histogram(m metric.Meter, name, desc string) metric.Float64Histogram {
 // path itself then only adds to an atomic counter of its own.
 func ObservableCounter(m metric.Meter, name, desc, unit string, cb func(context.Context, metric.Int64Observer) error) {
 	_, err := m.Int64ObservableCounter(name, metric.WithDescription(desc), metric.WithUnit(unit), metric.WithInt64Callback(cb))
-	if err != nil {
-		otel.Handle(err)
-	}
+	Handle(err)
 }
 
 // Start starts a span named name (of kind internal unless opts say

@@ -1,0 +1,128 @@
+package envelope_test
+
+import (
+	"runtime"
+	"testing"
+
+	"github.com/fieldguard/pii/envelope"
+	"github.com/fieldguard/pii/envelope/internal/testkp"
+	"github.com/fieldguard/pii/internal/telemetry/telemetrytest"
+	"github.com/stretchr/testify/require"
+)
+
+// TestSealerTelemetry: encryptions and decryptions are counted by
+// operation, type, field and format (failures by error class), key cache
+// lookups by result, DEKs made by scope, key-management jobs have spans,
+// the Sealer's KMS calls are reported by its Client; and no value,
+// subject id, record id or key appears in any of it.
+func TestSealerTelemetry(t *testing.T) {
+	rec := telemetrytest.New(t)
+	ctx := t.Context()
+	s, err := envelope.New(testkp.New(nil), &envelope.Options{
+		Store: envelope.NewMemoryStore(), MeterProvider: rec.MeterProvider, TracerProvider: rec.TracerProvider,
+	})
+	require.NoError(t, err)
+
+	c := sampleCustomer()
+	require.NoError(t, s.Seal(ctx, c))
+	sealed := *c
+	require.NoError(t, s.Open(ctx, c))
+	b := envelope.Binding{Tenant: "acme", Type: "Ticket", Field: "Body", Record: "t-42", Subject: "alice"}
+	ct, err := s.EncryptString(ctx, "my card is 4111 1111 1111 1111", b)
+	require.NoError(t, err)
+	_, err = s.DecryptString(ctx, ct, b)
+	require.NoError(t, err)
+	wrong := b
+	wrong.Record = "t-43"
+	_, err = s.DecryptString(ctx, ct, wrong)
+	require.ErrorIs(t, err, envelope.ErrDecrypt)
+	require.NoError(t, s.ForgetSubject(ctx, "acme", "alice"))
+	_, err = s.DecryptString(ctx, ct, b)
+	require.ErrorIs(t, err, envelope.ErrShredded)
+	_, err = s.EncryptString(ctx, "a returning customer", b) // a new key generation
+	require.NoError(t, err)
+	_, err = s.RotateBranchKey(ctx, "acme")
+	require.NoError(t, err)
+	_, err = s.RewrapDEKs(ctx, envelope.RewrapOptions{})
+	require.NoError(t, err)
+	_, err = s.RewrapBranchKeys(ctx, envelope.RewrapOptions{})
+	require.NoError(t, err)
+
+	in, err := envelope.New(testkp.New(nil), &envelope.Options{Mode: envelope.Inline, MeterProvider: rec.MeterProvider, TracerProvider: rec.TracerProvider})
+	require.NoError(t, err)
+	ict, err := in.EncryptString(ctx, "inline value", b)
+	require.NoError(t, err)
+	_, err = in.DecryptString(ctx, ict, b)
+	require.NoError(t, err)
+
+	ops := "pii.envelope.operations"
+	tests := []struct {
+		metric string
+		attrs  map[string]string
+		want   float64
+	}{
+		{ops, map[string]string{"pii.operation": "encrypt", "pii.type": "Customer", "pii.field": "Name", "pii.format": "random"}, 1},
+		{ops, map[string]string{"pii.operation": "encrypt", "pii.type": "Customer", "pii.field": "Contacts[].Phone", "pii.format": "random"}, 2},
+		{ops, map[string]string{"pii.operation": "encrypt", "pii.type": "Customer", "pii.field": "Email", "pii.format": "deterministic"}, 1},
+		{ops, map[string]string{"pii.operation": "decrypt", "pii.type": "Customer", "pii.field": "Email", "pii.format": "deterministic"}, 1},
+		{ops, map[string]string{"pii.operation": "decrypt", "pii.type": "Customer", "pii.field": "Photo", "pii.format": "random"}, 1},
+		{ops, map[string]string{"pii.operation": "decrypt", "pii.type": "Ticket", "pii.field": "Body", "error.type": "decrypt_failed"}, 1},
+		{ops, map[string]string{"pii.operation": "decrypt", "pii.type": "Ticket", "pii.field": "Body", "error.type": "shredded"}, 1},
+		{ops, map[string]string{"pii.operation": "encrypt", "pii.type": "Ticket", "pii.format": "inline"}, 1},
+		{ops, map[string]string{"pii.operation": "decrypt", "pii.type": "Ticket", "pii.format": "inline"}, 1},
+		{"pii.envelope.deks.created", map[string]string{"pii.key.scope": "subject"}, 2},
+		{"pii.envelope.deks.created", map[string]string{"pii.key.scope": "inline"}, 1},
+		{"pii.envelope.key_cache.lookups", map[string]string{"pii.cache.result": "miss"}, 0},
+		{"pii.kms.calls", map[string]string{"pii.kms.backend": "testkp", "pii.kms.operation": "wrap"}, 0},
+	}
+	for _, tt := range tests {
+		got := rec.Sum(t, tt.metric, tt.attrs)
+		if tt.want == 0 {
+			require.Positive(t, got, "%s %v", tt.metric, tt.attrs)
+			continue
+		}
+		require.Equal(t, tt.want, got, "%s %v", tt.metric, tt.attrs)
+	}
+	hits := rec.Sum(t, "pii.envelope.key_cache.lookups", map[string]string{"pii.cache.result": "hit"})
+	require.Positive(t, hits, "the fields of one record share a DEK: all but the first lookup hit")
+
+	for _, name := range []string{"rotate_branch_key", "rewrap_deks", "rewrap_branch_keys", "forget_subject"} {
+		spans := rec.Spans("pii.envelope." + name)
+		require.Len(t, spans, 1, name)
+	}
+	rw := telemetrytest.SpanAttrs(rec.Spans("pii.envelope.rewrap_deks")[0])
+	require.Equal(t, "1", rw["pii.rewrap.scanned"], "the new generation's DEK: %v", rw)
+	require.Equal(t, "1", rw["pii.rewrap.rewrapped"], "%v", rw)
+	require.NotEmpty(t, rec.Spans("pii.kms.wrap"))
+
+	rec.RequireClean(t, "alice", "Alice Liddell", "likes cats", "Rabbit Hole", "7946", "4111", "t-42", "c-1", "acme",
+		"inline value", "returning", sealed.Name, sealed.Email, ct[5:20])
+}
+
+// TestTelemetryLetsTheSealerGo: the observable instruments' callback does
+// not keep a Sealer alive, and is unregistered once it is collected.
+func TestTelemetryLetsTheSealerGo(t *testing.T) {
+	rec := telemetrytest.New(t)
+	func() {
+		s, err := envelope.New(testkp.New(nil), &envelope.Options{Store: envelope.NewMemoryStore(), MeterProvider: rec.MeterProvider})
+		require.NoError(t, err)
+		_, err = s.EncryptString(t.Context(), "v", envelope.Binding{Type: "T", Field: "F"})
+		require.NoError(t, err)
+	}()
+	require.Equal(t, 1.0, rec.Sum(t, "pii.envelope.operations", map[string]string{"pii.type": "T"}))
+	gone := false
+	for range 200 {
+		runtime.GC()
+		gone = true
+		for _, p := range rec.Collect(t) {
+			if p.Metric == "pii.envelope.operations" {
+				gone = false
+			}
+		}
+		if gone {
+			break
+		}
+		runtime.Gosched()
+	}
+	require.True(t, gone, "the Sealer's callback still reports after it was collected")
+}
