@@ -57,7 +57,7 @@ type Record struct {
 	KeyRef
 	Wrapped []byte
 	Parent  uint32    // KindDEK: the branch key version that wraps it
-	KEK     string    // KindBranch, KindSearch: keyprovider.KeyID of the wrapping KEK
+	KEK     string    // KindBranch, KindSearch, KindSecret: keyprovider.KeyID of the wrapping KEK
 	Created time.Time // set by the Sealer; stores keep it to the microsecond
 }
 

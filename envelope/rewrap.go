@@ -173,7 +173,8 @@ func (s *Sealer) runRewrap(ctx context.Context, opts RewrapOptions, kinds []Kind
 }
 
 // RewrapBranchKeys rewraps, after a KMS key rotation, every key the key
-// provider wraps (branch keys, then search root keys) under its current
+// provider wraps (branch keys, then search root keys, then secrets:
+// KindSecret) under its current
 // primary KEK: unwrap, wrap, unwrap the new wrap and compare, and only
 // then replace the stored record (compare-and-swap). Records already under
 // the primary are skipped. Field ciphertexts and DEKs are untouched. It is
@@ -183,13 +184,16 @@ func (s *Sealer) RewrapBranchKeys(ctx context.Context, opts RewrapOptions) (p Pr
 	ctx, span := s.tel.span(ctx, "rewrap_branch_keys")
 	defer func() { endJob(span, p, err) }()
 	primary := ""
-	return s.runRewrap(ctx, opts, []Kind{KindBranch, KindSearch}, func(ctx context.Context, rec Record, _ *Progress) (bool, error) {
+	return s.runRewrap(ctx, opts, []Kind{KindBranch, KindSearch, KindSecret}, func(ctx context.Context, rec Record, _ *Progress) (bool, error) {
 		if primary != "" && rec.KEK == primary {
 			return false, nil
 		}
 		ad := branchAD(rec.Tenant, rec.ID)
-		if rec.Kind == KindSearch {
+		switch rec.Kind {
+		case KindSearch:
 			ad = searchAD(rec.Tenant, rec.ID)
+		case KindSecret:
+			ad = secretAD(rec.Tenant, rec.Scope)
 		}
 		raw, err := s.unwrap(ctx, rec.Wrapped, ad)
 		if err != nil {
