@@ -9,7 +9,10 @@
 //
 // [Tokenizer.Apply] and [Tokenizer.Reverse] tokenize and reverse every
 // token= field of a tagged struct in place; Reverse requires a
-// caller-supplied [Permit] and fails with [ErrPermission] when it refuses.
+// caller-supplied [Permit] and decides field by field: the fields it
+// refuses keep their tokens, the others are restored, and the
+// [*RefusedError] it returns (matching [ErrPermission]) names the refused
+// ones.
 // [Tokenizer.Tokenize] and [Tokenizer.Detokenize] do one value.
 //
 // # Formats

@@ -33,7 +33,8 @@ func Example() {
 	}
 	fmt.Println(c.Card, c.Email, c.Alias)
 
-	// Reversal needs a permission check; this one refuses card numbers.
+	// Reversal needs a permission check; this one refuses card numbers,
+	// which keep their tokens while the other fields are restored.
 	err := tk.Reverse(ctx, &c, func(_ context.Context, f *pii.Field, path string) error {
 		if f.Category == "card" {
 			return errors.New("role agent may not see card numbers")
@@ -41,12 +42,11 @@ func Example() {
 		return nil
 	})
 	fmt.Println(err)
-	_ = tk.Reverse(ctx, &c, func(context.Context, *pii.Field, string) error { return nil })
 	fmt.Println(c.Card, c.Email, c.Alias)
 	// Output:
 	// 8779-1214-6553-4444 x9DU.TRF@example.com 2026-11:tlO0NU5X-lvZUzSGePJhsw
 	// tokenize: Customer.Card (record of subject field ID): reversal not permitted: role agent may not see card numbers
-	// 5555-5555-5555-4444 jane.doe@example.com 2026-11:tlO0NU5X-lvZUzSGePJhsw
+	// 8779-1214-6553-4444 jane.doe@example.com 2026-11:tlO0NU5X-lvZUzSGePJhsw
 }
 
 func ExampleTokenizer_Tokenize() {

@@ -100,13 +100,16 @@ func (t *Tokenizer) Apply(ctx context.Context, ptr any) error {
 	})
 }
 
-// Reverse restores, in place, every token= field of the struct ptr points
-// to. permit is asked for every field first; if it refuses any (or is
-// nil), Reverse returns an error wrapping ErrPermission and changes
-// nothing. Fields tagged token=hmac are pseudonyms and are left as they
-// are. Every value is recovered before any field is written, so on error
-// the struct is unchanged. A value that is not a token of its field fails
-// with ErrNotToken where the format can tell (see Card, IBAN), and a stored
+// Reverse restores, in place, the token= fields of the struct ptr points
+// to that permit allows, field by field. permit is asked first for every
+// reversible field that holds a value; the fields it refuses (all of them when permit
+// is nil) keep their tokens, every other one is restored, and Reverse
+// returns a *RefusedError naming the refused fields (it matches
+// ErrPermission and the permit's own errors). Fields tagged token=hmac are
+// pseudonyms and are left as they are. Every allowed value is recovered
+// before any field is written, so on any other error the struct is
+// unchanged. A value that is not a token of its field fails with
+// ErrNotToken where the format can tell (see Card, IBAN), and a stored
 // token of another tenant, subject or field with ErrNotFound.
 //
 // Errors of Apply and Reverse for a field are a *pii.FieldError naming the
@@ -119,27 +122,82 @@ func (t *Tokenizer) Reverse(ctx context.Context, ptr any, permit Permit) error {
 	reversible := func(f *pii.Field) bool {
 		return f.Opts.Token != "" && Method(f.Opts.Token) != MethodHMAC
 	}
+	var refused *RefusedError
+	deny := map[string]bool{}
 	err = s.Walk(ptr, func(f *pii.Field, path string, _, v reflect.Value) error {
-		if !reversible(f) {
+		if sv, ok := stringField(v); !reversible(f) || !ok || sv.String() == "" {
 			return nil
 		}
+		var why error
 		if permit == nil {
-			return fieldError(s, ptr, path, fmt.Errorf("%w: no permission check supplied", ErrPermission))
+			why = fmt.Errorf("%w: no permission check supplied", ErrPermission)
+		} else if err := permit(ctx, f, path); err != nil {
+			why = fmt.Errorf("%w: %w", ErrPermission, err)
 		}
-		if err := permit(ctx, f, path); err != nil {
-			return fieldError(s, ptr, path, fmt.Errorf("%w: %w", ErrPermission, err))
+		if why == nil {
+			return nil
 		}
+		if refused == nil {
+			refused = &RefusedError{}
+		}
+		refused.Fields = append(refused.Fields, s.FieldError(ptr, path, why))
+		deny[path] = true
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	return t.rewrite(ptr, func(s *pii.Schema, f *pii.Field, path, val string) (string, error) {
-		if !reversible(f) {
+	err = t.rewrite(ptr, func(s *pii.Schema, f *pii.Field, path, val string) (string, error) {
+		if !reversible(f) || deny[path] {
 			return val, nil
 		}
 		return t.Detokenize(ctx, Method(f.Opts.Token), scopeOf(s, ptr, f), t.FormatFor(f.Category), val)
 	})
+	if err != nil {
+		return err
+	}
+	if refused != nil {
+		return refused
+	}
+	return nil
+}
+
+// RefusedError is what Reverse returns when its Permit refused some fields:
+// those fields still hold their tokens, and every other reversible field
+// was restored. errors.Is(err, ErrPermission) holds, and so does errors.Is
+// for each error the Permit returned.
+type RefusedError struct {
+	// Fields has one error per refused field, in walk order, naming the
+	// type, the concrete field path and the record, and wrapping
+	// ErrPermission and the Permit's reason.
+	Fields []*pii.FieldError
+}
+
+// Error names the first refused field and counts the others.
+func (e *RefusedError) Error() string {
+	if len(e.Fields) == 1 {
+		return e.Fields[0].Error()
+	}
+	return fmt.Sprintf("%s (and %d more fields)", e.Fields[0].Error(), len(e.Fields)-1)
+}
+
+// Unwrap returns the per-field errors.
+func (e *RefusedError) Unwrap() []error {
+	out := make([]error, len(e.Fields))
+	for i, f := range e.Fields {
+		out[i] = f
+	}
+	return out
+}
+
+// Paths returns the concrete paths of the refused fields ("Card",
+// "Contacts[2].Phone").
+func (e *RefusedError) Paths() []string {
+	out := make([]string, len(e.Fields))
+	for i, f := range e.Fields {
+		out[i] = f.Path
+	}
+	return out
 }
 
 // fieldError names the field and the record around err.

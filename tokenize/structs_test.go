@@ -79,11 +79,21 @@ func TestApplyReverse(t *testing.T) {
 	require.NoError(t, tk.Apply(ctx, &c3))
 	require.NotEqual(t, c.Card, c3.Card)
 
-	// Refused: nothing changes, the error says why.
+	// Refused fields keep their tokens, the others are restored, and the
+	// error names the refused ones.
 	tokenized := c
 	tokenized.Contacts = append([]tContact(nil), c.Contacts...)
+	err := tk.Reverse(ctx, &c, nil)
+	require.ErrorIs(t, err, ErrPermission)
+	var re *RefusedError
+	require.ErrorAs(t, err, &re)
+	require.Equal(t, []string{"Email", "Card", "CardAlt", "SSN", "IBAN", "Name", "Contacts[0].Phone", "Contacts[1].Phone"}, re.Paths())
+	require.Equal(t, tokenized, c, "a nil permit reverses nothing")
+
 	refuse := errors.New("agent lacks role supervisor")
-	err := tk.Reverse(ctx, &c, func(_ context.Context, f *pii.Field, path string) error {
+	partial := c
+	partial.Contacts = append([]tContact(nil), c.Contacts...)
+	err = tk.Reverse(ctx, &partial, func(_ context.Context, f *pii.Field, path string) error {
 		if f.Category == "card" {
 			return refuse
 		}
@@ -91,11 +101,14 @@ func TestApplyReverse(t *testing.T) {
 	})
 	require.ErrorIs(t, err, ErrPermission)
 	require.ErrorIs(t, err, refuse)
+	require.ErrorAs(t, err, &re)
+	require.Equal(t, []string{"Card", "CardAlt"}, re.Paths())
 	require.Contains(t, err.Error(), "tCustomer.Card")
-	require.Equal(t, tokenized, c, "a refused reversal changes nothing")
-
-	err = tk.Reverse(ctx, &c, nil)
-	require.ErrorIs(t, err, ErrPermission)
+	require.Contains(t, err.Error(), "and 1 more fields")
+	require.Equal(t, tokenized.Card, partial.Card, "a refused field keeps its token")
+	require.Equal(t, tokenized.CardAlt, partial.CardAlt)
+	require.Equal(t, orig.Email, partial.Email, "an allowed field is restored")
+	require.Equal(t, orig.Contacts, partial.Contacts)
 
 	var seen []string
 	require.NoError(t, tk.Reverse(ctx, &c, func(_ context.Context, f *pii.Field, path string) error {
