@@ -14,6 +14,9 @@ const (
 	EventReveal         EventKind = "reveal"          // a clear value was returned
 	EventRevealDenied   EventKind = "reveal_denied"   // a reveal was refused by policy
 	EventBudgetExceeded EventKind = "budget_exceeded" // the breach signal: a viewer went over the reveal budget
+	// EventExport: a clear value left in a subject access export (an
+	// application's own export, such as guard's); audited like a reveal.
+	EventExport EventKind = "export"
 )
 
 // AuditEvent records a reveal attempt: who, which field of which record,
@@ -63,7 +66,7 @@ func (s slogAudit) Audit(ctx context.Context, ev AuditEvent) error {
 		l = slog.Default()
 	}
 	level := slog.LevelInfo
-	if ev.Kind != EventReveal {
+	if ev.Kind != EventReveal && ev.Kind != EventExport {
 		level = slog.LevelWarn
 	}
 	attrs := []slog.Attr{

@@ -196,6 +196,13 @@ func ViewOf[T any](ctx context.Context, v *Views, viewer Viewer, ptr *T) (*T, er
 	return out.(*T), nil
 }
 
+// ViewAny is [ViewOf] for a pointer whose type is known only at run time
+// (code that handles many tagged types through `any`): it returns the
+// masked deep copy, of the same pointer type as ptr.
+func (v *Views) ViewAny(ctx context.Context, viewer Viewer, ptr any) (any, error) {
+	return v.view(ctx, viewer, ptr)
+}
+
 // ViewMap returns the tagged personal-data fields of the struct ptr points
 // to, masked for viewer, keyed by concrete path ("Email",
 // "Contacts[1].Phone"), for templates, UIs and JSON (json.Marshal sorts the
