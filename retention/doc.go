@@ -48,9 +48,11 @@
 // replacement; anonymize replaces the value with a keyed pseudonym
 // (HMAC-SHA256, prefixed "anon_", equal for equal values of one category);
 // generalize:year|month|last4|ipv4/N|postcode:N keeps a coarse part; shred
-// zeroes the field and its blind index and crypto-shreds the subject's key
-// (see below); block keeps the value, readable only by the auditor role. Every action is idempotent: applied to its own result it
-// changes nothing. That is what makes sweeps resumable and lets concurrent
+// zeroes the field and crypto-shreds the subject's key (see below); block
+// keeps the value, readable only by the auditor role. Whatever the action,
+// a field's blind index companion (index=Field) is zeroed with it, so no
+// index answers a lookup for an erased value. Every action is idempotent:
+// applied to its own result it changes nothing. That is what makes sweeps resumable and lets concurrent
 // sweepers apply each action exactly once. anonymize and generalize need the
 // plaintext and are refused on encrypted fields when a store is registered.
 //

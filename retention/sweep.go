@@ -470,7 +470,10 @@ func (b *batch) apply(rec Record, subject string, items []Item, policy string, o
 	for _, it := range items {
 		it.v.Set(it.next)
 		ch.Fields = append(ch.Fields, it.Field.Path)
-		if it.Action.Kind == pii.ActionShred && it.Field.IndexFieldIndex != nil {
+		// The blind index of an erased or rewritten value would still
+		// answer lookups for the old value: it goes with it, whatever the
+		// action (index needs encrypt, so the new value has no index yet).
+		if it.Field.IndexFieldIndex != nil {
 			iv := it.owner.FieldByIndex(it.Field.IndexFieldIndex)
 			iv.Set(reflect.Zero(iv.Type()))
 			ch.Fields = append(ch.Fields, indexPath(it.Field))
