@@ -33,16 +33,70 @@
 // [Guard.Open] opens what is sealed and then reverses, field by field, the
 // tokens a [Permit] allows; the others stay tokens. [Guard.View] opens what a
 // viewer may see and masks the rest; it never shows sealed text.
+// [Guard.Reveal] returns one clear value to a role allowed to see it, audited.
+// Each takes a pointer to a struct or a slice of structs.
+//
+// # Protected or clear
+//
+// A struct is either protected (as stored: sealed text, tokens) or clear
+// (new, or returned by Open). Tokens of phone numbers, e-mail addresses, SSNs
+// and generic values cannot be told from values, so Protect, Open and View
+// read the state from what can be told:
+//
+//   - encrypted string fields: sealed text ("pii1.…") says protected, a
+//     clear value says clear;
+//   - token fields, each on its own where the form tells: a card or IBAN
+//     that passes its check digits is a value (tokens fail them); a
+//     token=hmac pseudonym has a form of its own; a token annotated by Open
+//     ("PHONE(16):+44 …") is a token.
+//
+// Token fields whose form does not tell take the state of the encrypted
+// fields. When those are split (some sealed, some clear: a value set on a
+// struct read without Open) or hold nothing, such a token field is
+// ambiguous, and the call fails with [ErrAmbiguous] rather than guess; a
+// wrong guess would tokenize a token twice (the value is lost) or store a
+// value in clear. Open keeps the rule true of what it returns: a token it
+// does not reverse is annotated (tokenize.Annotate's form), and a value it
+// may not open (retention refuses it, or its subject was forgotten) stays
+// sealed inside a kept marker, "SEALED(n):pii1.…"; Protect restores both as
+// they were. What the rule cannot catch: a new clear value written into a
+// token field of a struct that is still protected (read without Open),
+// where the field's format cannot tell, is taken for a token. Change values
+// only on new structs and on structs returned by Open.
+//
+// A failed Protect leaves the struct as it was (tokens drawn in a stored
+// token table before the failure stay there until their subject is
+// forgotten or they expire), so a retry cannot tokenize twice.
 //
 // [Guard.Forget] answers an erasure request across every registered type:
 // data keys, stored tokens, blind indexes and rows, honouring legal holds and
 // min= retention, with one ledger entry per field. [Guard.Sweep] runs the
-// retention sweep. [Guard.Export] answers an access request with every tagged
-// value held about one data subject, opened, as portable JSON, and is audited
-// like a reveal. [Guard.BreachReport] says, for a compromised key, which
-// tenants, subjects, categories and fields it exposes. [Guard.Rotate] runs a
-// KMS key rotation (add, prove, promote, rewrap, verify, disable) as one
-// resumable call.
+// retention sweep. [Guard.Retention] returns the retention Manager for legal
+// holds and ledger lookups. [Guard.Export] answers an access request with
+// every tagged value held about one data subject, opened, as portable JSON,
+// and is audited like a reveal. [Guard.BreachReport] says, for a
+// compromised key, which tenants, subjects, categories and fields it
+// exposes. [Guard.Rotate] runs a KMS key rotation (add, prove, promote,
+// rewrap, verify, disable) as one resumable call.
+//
+// # Keys and secrets
+//
+// Every key lives in the PREFIX+"keys" table (envelope/sqlkeystore): branch
+// keys and search root keys wrapped by the KMS, data keys wrapped by branch
+// keys, and the Guard's own secrets (the tokenizer's root key, the retention
+// ledger key, the pseudonym key of anonymize), each a 32-byte random key
+// made on first use, wrapped by the KMS and stored as an envelope.KindSecret
+// record, so a KMS rotation rewraps them with the branch keys and nothing
+// secret lives in configuration. The first Guard to need one makes it; two
+// processes racing to make it end with one (insert-if-absent; the loser
+// uses the winner's). Options.LedgerKey exists only to adopt a ledger
+// written before the Guard under a key of your own.
+//
+// The Sealer needs the retention Manager's read check and the Manager needs
+// the Sealer to shred keys; the Guard builds the Sealer first with a read
+// check that reaches the Manager through the Guard, and the Manager, with
+// the Sealer as its shredder and the tokenizer as its token deleter, on
+// first use.
 //
 // # Tables and your own queries
 //

@@ -1,35 +1,49 @@
 package guard
 
-// API sketch agreed for issue 13. Bodies are filled in by the guard core
-// (guard.go, protect.go, export.go, breach.go, rotate.go) and the table
-// helper (table*.go); nothing here is final until its tests land.
-
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fieldguard/pii"
+	"github.com/fieldguard/pii/envelope"
+	"github.com/fieldguard/pii/envelope/sqlkeystore"
 	"github.com/fieldguard/pii/internal/sqldialect"
 	"github.com/fieldguard/pii/keyprovider"
 	"github.com/fieldguard/pii/mask"
 	"github.com/fieldguard/pii/retention"
+	"github.com/fieldguard/pii/retention/sqlstore"
 	"github.com/fieldguard/pii/tokenize"
+	"github.com/fieldguard/pii/tokenize/sqltokenstore"
 )
-
-var errTODO = errors.New("guard: not implemented yet")
 
 // Dialect is the SQL dialect, the same type every SQL store of this module
 // uses.
 type Dialect = sqldialect.Dialect
+
+// The dialects.
+const (
+	// Detect (the zero value) reads the dialect from the driver.
+	Detect = sqldialect.Detect
+	// SQLite (modernc.org/sqlite).
+	SQLite = sqldialect.SQLite
+	// Postgres (pgx's database/sql driver).
+	Postgres = sqldialect.Postgres
+)
 
 // Options configure a Guard. Nil means the defaults.
 type Options struct {
 	// Dialect of the database; Detect (the zero value) asks the driver.
 	Dialect Dialect
 	// Prefix names the Guard's tables: PREFIX+"keys", "tokens", "ledger",
-	// "holds", "audit". Default "pii_". Schema-qualified prefixes
+	// "holds", "pending_shreds", "audit" (and "rotation", the state of a
+	// running Rotate). Default "pii_". Schema-qualified prefixes
 	// ("privacy.pii_") are accepted.
 	Prefix string
 	// Clock tells the time in every part; nil is the system clock.
@@ -46,109 +60,377 @@ type Options struct {
 	// ConvergentTokens, TokenTTL: see tokenize.Options.
 	ConvergentTokens bool
 	TokenTTL         time.Duration
+	// TokenFormats overrides the token format of a category (see
+	// tokenize.Options.Formats), for example
+	// {"phone": tokenize.Phone{DefaultRegion: "GB"}}.
+	TokenFormats map[string]tokenize.TokenFormat
+	// LedgerKey is for adopting an erasure ledger and holds written before
+	// the Guard, under a key of your own: the ledger keeps keyed hashes,
+	// so its key must stay the same for Replay and existing holds to find
+	// their records. Leave it nil otherwise: the Guard then makes its own
+	// ledger key once, wrapped by the KMS in the key store like the
+	// tokenizer's root key, so no key lives in your configuration.
+	LedgerKey []byte
 }
 
 // Guard is the one object a service holds for its personal data. It is safe
 // for concurrent use; make one per process and share it.
-type Guard struct{}
+type Guard struct {
+	db      *sql.DB // nil for NewMemory
+	dialect Dialect // resolved; 0 for NewMemory
+	names   tableNames
+	clock   pii.Clock
+	opts    Options
+	kp      *keyprovider.Client
+
+	keys    envelope.KeyStore
+	seal    *envelope.Sealer
+	tokens  tokenize.TokenStore
+	ledger  retention.Ledger
+	holds   retention.Holds
+	audit   mask.AuditSink
+	auditDB *auditTable // the SQL audit table when Options.Audit is nil
+	memLog  *memoryAudit
+	policy  *mask.Policy
+	views   *mask.Views
+	checker *retention.Manager // validates registrations before the real Manager exists
+
+	mu     sync.Mutex
+	stores []retention.Store
+	ready  atomic.Pointer[core]
+}
+
+// core is what the Guard builds on first use, once its secrets are loaded
+// from the key store: the tokenizer (its root key) and the retention
+// Manager (its ledger and pseudonym keys).
+type core struct {
+	tok *tokenize.Tokenizer
+	mgr *retention.Manager
+}
+
+// Names of the Guard's secrets in the key store (envelope.KindSecret,
+// tenant ""). They are part of the stored format: never rename them.
+const (
+	secretTokenizer = "guard/tokenizer-root"
+	secretLedger    = "guard/ledger-key"
+	secretPseudonym = "guard/pseudonym-key"
+)
+
+// tableNames are the Guard's tables.
+type tableNames struct {
+	keys, tokens, ledger, holds, pending, audit, rotation string
+}
+
+func namesOf(prefix string) (tableNames, error) {
+	if prefix == "" {
+		prefix = "pii_"
+	}
+	n := tableNames{
+		keys: prefix + "keys", tokens: prefix + "tokens", ledger: prefix + "ledger", holds: prefix + "holds",
+		pending: prefix + "pending_shreds", audit: prefix + "audit", rotation: prefix + "rotation",
+	}
+	for _, t := range []string{n.keys, n.tokens, n.ledger, n.holds, n.pending, n.audit, n.rotation} {
+		if err := sqldialect.ValidTable("table", t); err != nil {
+			return n, fmt.Errorf("guard: Options.Prefix %q: %w", prefix, err)
+		}
+	}
+	return n, nil
+}
 
 // New builds a Guard on db with kp as the key provider (wrapped in a
 // keyprovider.Client with defaults unless it is one). It does no I/O: call
-// CreateTables once (or apply DDL with your migration tool).
+// CreateTables once (or apply DDL with your migration tool). The
+// tokenizer's root key and the retention ledger's keys are made on first
+// use, wrapped by kp and kept in the key table, where a KMS rotation
+// (Rotate) rewraps them with the other keys.
 func New(kp keyprovider.KeyProvider, db *sql.DB, opts *Options) (*Guard, error) {
-	return nil, errTODO
+	if db == nil {
+		return nil, errors.New("guard: New needs a *sql.DB (NewMemory builds a Guard without one, for tests)")
+	}
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	d, err := sqldialect.Resolve(db, o.Dialect)
+	if err != nil {
+		return nil, fmt.Errorf("guard: %w", err)
+	}
+	names, err := namesOf(o.Prefix)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := sqlkeystore.New(db, &sqlkeystore.Options{Dialect: d, Table: names.keys})
+	if err != nil {
+		return nil, fmt.Errorf("guard: %w", err)
+	}
+	tokens, err := sqltokenstore.New(db, &sqltokenstore.Options{Dialect: d, Table: names.tokens})
+	if err != nil {
+		return nil, fmt.Errorf("guard: %w", err)
+	}
+	so := &sqlstore.Options{Dialect: d, LedgerTable: names.ledger, HoldsTable: names.holds, PendingTable: names.pending}
+	ledger, err := sqlstore.NewLedger(db, so)
+	if err != nil {
+		return nil, fmt.Errorf("guard: %w", err)
+	}
+	holds, err := sqlstore.NewHolds(db, so)
+	if err != nil {
+		return nil, fmt.Errorf("guard: %w", err)
+	}
+	g := &Guard{db: db, dialect: d, names: names, keys: keys, tokens: tokens, ledger: ledger, holds: holds}
+	if o.Audit == nil {
+		g.auditDB = &auditTable{db: db, d: d, table: names.audit}
+		g.audit = g.auditDB
+	}
+	return g.finish(kp, o)
 }
 
 // NewMemory builds a Guard whose stores live in memory and die with the
-// process: for tests and examples.
+// process: for tests and examples. It is wired like New; only the stores
+// differ.
 func NewMemory(kp keyprovider.KeyProvider, opts *Options) (*Guard, error) {
-	return nil, errTODO
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	names, err := namesOf(o.Prefix)
+	if err != nil {
+		return nil, err
+	}
+	g := &Guard{names: names, keys: envelope.NewMemoryStore(), tokens: tokenize.NewMemoryStore(),
+		ledger: &retention.MemoryLedger{}, holds: retention.NewMemoryHolds()}
+	if o.Audit == nil {
+		g.memLog = &memoryAudit{}
+		g.audit = g.memLog
+	}
+	return g.finish(kp, o)
 }
 
-// DDL returns the statements CreateTables runs; opts.Dialect must be set.
-func DDL(opts *Options) (string, error) { return "", errTODO }
+// finish wires what New and NewMemory share: the Sealer (its read check
+// is the retention Manager's, reached through the Guard so neither needs
+// the other to exist first), the views and the registration checker.
+func (g *Guard) finish(kp keyprovider.KeyProvider, o Options) (*Guard, error) {
+	if kp == nil {
+		return nil, errors.New("guard: nil key provider")
+	}
+	if o.LedgerKey != nil && len(o.LedgerKey) < 16 {
+		return nil, errors.New("guard: Options.LedgerKey must be at least 16 bytes (or nil: the Guard makes its own)")
+	}
+	if o.LedgerKey != nil {
+		o.LedgerKey = append([]byte(nil), o.LedgerKey...)
+	}
+	if o.Audit != nil {
+		g.audit = o.Audit
+	}
+	g.opts = o
+	g.clock = pii.ClockOr(o.Clock)
+	if c, ok := kp.(*keyprovider.Client); ok {
+		g.kp = c
+	} else {
+		g.kp = keyprovider.NewClient(kp, nil)
+	}
+	var err error
+	g.seal, err = envelope.New(g.kp, &envelope.Options{Store: g.keys, Clock: o.Clock, ReadCheck: g.readCheck})
+	if err != nil {
+		return nil, fmt.Errorf("guard: %w", err)
+	}
+	g.policy = o.Policy
+	if g.policy == nil {
+		if g.policy, err = mask.NewPolicy(nil, nil); err != nil {
+			return nil, fmt.Errorf("guard: %w", err)
+		}
+	}
+	g.views, err = mask.NewViews(g.policy, &mask.ViewsOptions{Audit: g.audit, Clock: o.Clock})
+	if err != nil {
+		return nil, fmt.Errorf("guard: %w", err)
+	}
+	// The checker validates each registered type's policies (as the real
+	// Manager will) before the real one exists; its keys are throw-away
+	// and it never writes.
+	throwaway := make([]byte, 32)
+	rand.Read(throwaway)
+	g.checker, err = retention.New(&retention.Options{
+		LedgerKey: throwaway, PseudonymKey: throwaway, Policies: o.Retention, Shredder: g.seal,
+		Holds: retention.NewMemoryHolds(), Ledger: &retention.MemoryLedger{},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("guard: %w", err)
+	}
+	return g, nil
+}
+
+// readCheck is the Sealer's read check: the retention Manager's, built on
+// first use.
+func (g *Guard) readCheck(ctx context.Context, s *pii.Schema, f *pii.Field, ptr any) error {
+	c, err := g.core(ctx)
+	if err != nil {
+		return err
+	}
+	return c.mgr.ReadCheck(ctx, s, f, ptr)
+}
+
+// core returns the tokenizer and the retention Manager, loading (on the
+// very first use anywhere: making) the Guard's secrets from the key store.
+// Secrets are read and written outside any transaction in ctx.
+func (g *Guard) core(ctx context.Context) (*core, error) {
+	if c := g.ready.Load(); c != nil {
+		return c, nil
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if c := g.ready.Load(); c != nil {
+		return c, nil
+	}
+	ctx = pii.WithExecutor(ctx, nil)
+	root, err := g.seal.Secret(ctx, "", secretTokenizer)
+	if err != nil {
+		return nil, fmt.Errorf("guard: tokenizer root key: %w", err)
+	}
+	tok, err := tokenize.New(root, &tokenize.Options{Store: g.tokens, Convergent: g.opts.ConvergentTokens,
+		TTL: g.opts.TokenTTL, Formats: g.opts.TokenFormats, Clock: g.opts.Clock})
+	clear(root)
+	if err != nil {
+		return nil, fmt.Errorf("guard: %w", err)
+	}
+	ledgerKey := g.opts.LedgerKey
+	if ledgerKey == nil {
+		if ledgerKey, err = g.seal.Secret(ctx, "", secretLedger); err != nil {
+			return nil, fmt.Errorf("guard: ledger key: %w", err)
+		}
+		defer clear(ledgerKey)
+	}
+	pseudonymKey, err := g.seal.Secret(ctx, "", secretPseudonym)
+	if err != nil {
+		return nil, fmt.Errorf("guard: pseudonym key: %w", err)
+	}
+	defer clear(pseudonymKey)
+	mgr, err := retention.New(&retention.Options{
+		Clock: g.opts.Clock, Policies: g.opts.Retention, LedgerKey: ledgerKey, PseudonymKey: pseudonymKey,
+		Shredder: g.seal, CloseOnForget: g.opts.CloseOnForget, Tokens: tok, Ledger: g.ledger, Holds: g.holds,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("guard: %w", err)
+	}
+	if err := mgr.Register(g.stores...); err != nil {
+		return nil, err
+	}
+	c := &core{tok: tok, mgr: mgr}
+	g.ready.Store(c)
+	return c, nil
+}
+
+// DDL returns the statements CreateTables runs for the Guard's own tables,
+// for migration tools (goose, golang-migrate, atlas); opts.Dialect must be
+// SQLite or Postgres. The tables of a Table (NewTable) have their own DDL.
+func DDL(opts *Options) (string, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.Dialect != SQLite && o.Dialect != Postgres {
+		return "", errors.New("guard: DDL needs Options.Dialect set to SQLite or Postgres")
+	}
+	names, err := namesOf(o.Prefix)
+	if err != nil {
+		return "", err
+	}
+	var parts []string
+	add := func(s string, err error) error {
+		if err != nil {
+			return fmt.Errorf("guard: %w", err)
+		}
+		parts = append(parts, strings.TrimSpace(s))
+		return nil
+	}
+	if err := add(sqlkeystore.DDL(&sqlkeystore.Options{Dialect: o.Dialect, Table: names.keys})); err != nil {
+		return "", err
+	}
+	if err := add(sqltokenstore.DDL(&sqltokenstore.Options{Dialect: o.Dialect, Table: names.tokens})); err != nil {
+		return "", err
+	}
+	so := &sqlstore.Options{Dialect: o.Dialect, LedgerTable: names.ledger, HoldsTable: names.holds, PendingTable: names.pending}
+	if err := add(sqlstore.DDL(so)); err != nil {
+		return "", err
+	}
+	if o.Audit == nil {
+		if err := add(auditDDL(o.Dialect, names.audit), nil); err != nil {
+			return "", err
+		}
+	}
+	if err := add(rotationDDL(o.Dialect, names.rotation), nil); err != nil {
+		return "", err
+	}
+	return strings.Join(parts, "\n\n") + "\n", nil
+}
 
 // CreateTables creates the Guard's tables (and those of tables registered
-// through NewTable) if they do not exist.
-func (g *Guard) CreateTables(ctx context.Context) error { return errTODO }
+// through NewTable) if they do not exist, each store's in a transaction of
+// its own (the caller's under pii.WithExecutor). It is idempotent. A Guard
+// from NewMemory has no tables of its own.
+func (g *Guard) CreateTables(ctx context.Context) error {
+	if g.db != nil {
+		creators := []interface{ CreateTables(context.Context) error }{
+			g.keys.(*sqlkeystore.Store), g.tokens.(*sqltokenstore.Store), g.holds.(*sqlstore.Holds),
+		}
+		for _, c := range creators {
+			if err := c.CreateTables(ctx); err != nil {
+				return fmt.Errorf("guard: CreateTables: %w", err)
+			}
+		}
+		if g.auditDB != nil {
+			if err := g.auditDB.create(ctx); err != nil {
+				return fmt.Errorf("guard: CreateTables: %w", err)
+			}
+		}
+		if err := g.createRotation(ctx); err != nil {
+			return fmt.Errorf("guard: CreateTables: %w", err)
+		}
+	}
+	for _, s := range g.registered() {
+		if c, ok := s.(interface{ createTable(context.Context) error }); ok {
+			if err := c.createTable(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
 
 // Register adds stores of types the Guard does not write itself, so Forget,
-// Sweep, Export and every shred check consider them.
-func (g *Guard) Register(stores ...retention.Store) error { return errTODO }
-
-// Permit decides which tokens Open reverses; see tokenize.Permit. A nil
-// Permit reverses none.
-type Permit = tokenize.Permit
-
-// Protect tokenizes, seals and indexes the tagged struct ptr points to, in
-// place. It is idempotent.
-func (g *Guard) Protect(ctx context.Context, ptr any) error { return errTODO }
-
-// Open opens the sealed fields of ptr, then reverses the tokens permit
-// allows, field by field.
-func (g *Guard) Open(ctx context.Context, ptr any, permit Permit) error { return errTODO }
-
-// View turns the protected struct ptr points to into what viewer may see:
-// opened where allowed, masked elsewhere, never sealed text.
-func (g *Guard) View(ctx context.Context, viewer mask.Viewer, ptr any) error { return errTODO }
-
-// Forget answers an erasure request for (tenant, subject) across every
-// registered type.
-func (g *Guard) Forget(ctx context.Context, tenant, subject string) (*retention.ForgetReport, error) {
-	return nil, errTODO
+// Sweep, Export and every shred check consider them. Each type's retention
+// policies are checked now; an error names the field that cannot be
+// applied.
+func (g *Guard) Register(stores ...retention.Store) error {
+	for _, st := range stores {
+		if st == nil {
+			return errors.New("guard: Register: nil store")
+		}
+	}
+	if err := g.checker.Register(stores...); err != nil {
+		return err
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if c := g.ready.Load(); c != nil {
+		if err := c.mgr.Register(stores...); err != nil {
+			return err
+		}
+	}
+	g.stores = append(g.stores, stores...)
+	return nil
 }
 
-// Sweep runs the retention sweep over every registered type.
-func (g *Guard) Sweep(ctx context.Context, opts *retention.SweepOptions) ([]retention.Progress, error) {
-	return nil, errTODO
+// registered returns the registered stores.
+func (g *Guard) registered() []retention.Store {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]retention.Store(nil), g.stores...)
 }
 
-// Export returns every tagged value held about (tenant, subject) across the
-// registered types, opened, as portable JSON; audited like a reveal.
-func (g *Guard) Export(ctx context.Context, viewer mask.Viewer, tenant, subject string) ([]byte, error) {
-	return nil, errTODO
-}
+// What a Table (table.go) uses of its Guard.
 
-// Compromised names a compromised key: exactly one of its fields is set.
-type Compromised struct {
-	KMSKey    *keyprovider.KeyID // a KMS key version
-	BranchKey *BranchKey         // one tenant's branch key version
-	DEK       *DEK               // one data key
+func (g *Guard) sqlDB() *sql.DB           { return g.db }
+func (g *Guard) sqlDialect() Dialect      { return g.dialect }
+func (g *Guard) sealer() *envelope.Sealer { return g.seal }
+func (g *Guard) storeOptions() *sqlstore.Options {
+	return &sqlstore.Options{Dialect: g.dialect, LedgerTable: g.names.ledger, HoldsTable: g.names.holds, PendingTable: g.names.pending}
 }
-
-// BranchKey names a tenant's branch key version.
-type BranchKey struct {
-	Tenant  string
-	Version uint32
-}
-
-// DEK names one data key as the key store names it.
-type DEK struct {
-	Tenant, Scope string
-	ID            uint32
-}
-
-// BreachReport says what a compromised key exposes: tenants, subjects,
-// categories and fields, as JSON a notification process can read.
-func (g *Guard) BreachReport(ctx context.Context, c Compromised) ([]byte, error) {
-	return nil, errTODO
-}
-
-// RotateOptions configure Rotate.
-type RotateOptions struct {
-	// RotateBranchKeys also rotates every tenant's branch key and rewraps
-	// the data keys under it.
-	RotateBranchKeys bool
-	// DisableOld disables the previous KMS key version once every key is
-	// rewrapped and verified.
-	DisableOld bool
-	BatchSize  int
-	Progress   func(step string, done, total int64)
-}
-
-// Rotate runs a KMS key rotation as one resumable call: add a new version,
-// prove a second reader unwraps under it, promote it, rewrap every
-// KMS-wrapped key (branch keys, search roots, the tokenizer root), verify
-// every registered record opens, and disable the old version. A call after
-// an interruption resumes where the last one stopped.
-func (g *Guard) Rotate(ctx context.Context, opts *RotateOptions) error { return errTODO }

@@ -37,3 +37,28 @@ func TestErasureClearsBlindIndexes(t *testing.T) {
 	require.Equal(t, indexed{ID: "u1", Note: "[REDACTED]"}, *got, "null and redact clear the index too")
 	require.Equal(t, "i3", st.Get("", "u2").(*indexed).EmailIdx, "another subject's index stays")
 }
+
+type minEmpty struct {
+	ID      string `pii:"subject"`
+	Note    string `pii:"free_text,retain=10y,min=6y,then=null"`
+	Comment string `pii:"free_text"`
+}
+
+// A field that holds nothing is neither erased nor kept: an erasure
+// request reports only fields that hold a value.
+func TestForgetSkipsEmptyFields(t *testing.T) {
+	ctx := context.Background()
+	ledger := &retention.MemoryLedger{}
+	m, err := retention.New(&retention.Options{Holds: retention.NewMemoryHolds(), LedgerKey: ledgerKey, Ledger: ledger})
+	require.NoError(t, err)
+	st, err := retention.NewMemoryStore(&minEmpty{}, ledger)
+	require.NoError(t, err)
+	require.NoError(t, m.Register(st))
+	require.NoError(t, st.Put(&minEmpty{ID: "u1", Comment: "hi"}, created))
+	rep, err := m.Forget(ctx, "", "u1")
+	require.NoError(t, err)
+	require.Equal(t, 1, rep.Applied)
+	require.Equal(t, 0, rep.Kept, "an empty min= field keeps nothing")
+	require.Len(t, rep.Entries, 1)
+	require.Equal(t, "Comment", rep.Entries[0].Field)
+}

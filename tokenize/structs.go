@@ -76,9 +76,14 @@ func stringField(v reflect.Value) (reflect.Value, bool) {
 	return v, v.Kind() == reflect.String
 }
 
-// scopeOf is the scope of a field of a record: the record's tenant and
-// subject, and "<type name>.<schema path>" as the field, so every element
-// of Contacts[] shares one tweak and tokens join across records.
+// FieldScope returns the Scope Apply and Reverse use for field f of the
+// record ptr points to: the record's tenant and subject, and "<type
+// name>.<schema path>" as the field, so every element of Contacts[] shares
+// one tweak and tokens join across records. Code that tokenizes or
+// reverses one field of a struct on its own passes it to Tokenize and
+// Detokenize.
+func FieldScope(s *pii.Schema, ptr any, f *pii.Field) Scope { return scopeOf(s, ptr, f) }
+
 func scopeOf(s *pii.Schema, ptr any, f *pii.Field) Scope {
 	return Scope{Tenant: s.TenantOf(ptr), Field: s.Name + "." + f.Path, Subject: s.SubjectOf(ptr)}
 }
