@@ -301,7 +301,7 @@ func (m *Manager) forgetItems(now time.Time, r record) ([]Item, error) {
 			a = pii.Action{Kind: pii.ActionNull}
 		}
 		it := Item{Path: path, Field: f, Action: a, Policy: p, v: v, owner: owner, State: Due, At: now, Reason: "erasure request"}
-		if v.IsZero() && ActionKind(a.Kind) != ActionDelete {
+		if v.IsZero() && a.Kind != pii.ActionDelete {
 			return nil // nothing held: nothing to erase or to keep
 		}
 		if end, d := m.minEnd(root, r.created, p, floors); now.Before(end) {
