@@ -258,3 +258,17 @@ func TestNewHoldsLeavesNothingBehind(t *testing.T) {
 	require.NoError(t, db.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master WHERE name IN ('retention_holds', 'retention_ledger')").Scan(&n))
 	require.Zero(t, n)
 }
+
+func TestTableName(t *testing.T) {
+	db := testdb.SQLite(t)
+	type visitor struct {
+		ID    string `pii:"subject"`
+		Email string `pii:"email"`
+	}
+	tb, err := sqlstore.New(db, &visitor{}, &sqlstore.Options{Mapping: &sqlstore.Mapping{Table: "main.visitors"}})
+	require.NoError(t, err)
+	require.Equal(t, "main.visitors", tb.TableName())
+	tb, err = sqlstore.New(db, &visitor{}, nil)
+	require.NoError(t, err)
+	require.Equal(t, "visitor", tb.TableName())
+}

@@ -166,6 +166,10 @@ func (t *Table) CreateTables(ctx context.Context) error {
 // Schema returns the stored type's schema.
 func (t *Table) Schema() *pii.Schema { return t.schema }
 
+// TableName returns the table's name as given (schema-qualified when it
+// was), for reports that say where a value is held (guard's Export).
+func (t *Table) TableName() string { return t.table }
+
 // PipelineClaims reports true on PostgreSQL, where a claim skips rows an
 // uncommitted claim still locks: the sweeper evaluates the next batch while
 // the previous one commits. See retention.Pipeliner.
