@@ -152,4 +152,15 @@
 // Errors start with "retention:". [ErrExpired] and [ErrBlocked] come from
 // read checks; errors from stores, shredders and token stores are wrapped
 // once with %w.
+//
+// # Telemetry
+//
+// A Manager reports to OpenTelemetry through Options.MeterProvider and
+// TracerProvider, or the global providers: the metric
+// pii.retention.actions counts every action a sweep applies (or would,
+// in a dry run) by pii.retention.action ("null", "generalize:year"),
+// pii.outcome and pii.type, and the spans pii.retention.sweep (with its
+// counts), pii.retention.release and pii.retention.forget surround
+// sweeps, releases and erasure requests. No attribute carries a value or
+// a subject or record id.
 package retention

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/fieldguard/pii"
+	"github.com/fieldguard/pii/internal/telemetry"
 )
 
 // ForgetReport is the outcome of an erasure request, per field. Its
@@ -57,7 +58,9 @@ const (
 // customer's new values are sealed under a new key generation; with
 // Options.CloseOnForget it uses CloseSubject, which also refuses them.
 // Forget is idempotent.
-func (m *Manager) Forget(ctx context.Context, tenant, subject string) (*ForgetReport, error) {
+func (m *Manager) Forget(ctx context.Context, tenant, subject string) (_ *ForgetReport, err error) {
+	ctx, span := m.tel.span(ctx, "forget")
+	defer func() { telemetry.End(span, err, errorClass(err)) }()
 	kind := PendingErasure
 	if m.closer != nil {
 		kind = PendingClose

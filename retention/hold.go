@@ -84,7 +84,9 @@ func (m *Manager) Hold(ctx context.Context, t Target, reason string, until time.
 // held: pending key shreds are completed where nothing must be kept any
 // longer (an erasure request that the hold kept waiting finishes without
 // being asked again), then the records the hold covered are swept.
-func (m *Manager) Release(ctx context.Context, t Target) (Progress, error) {
+func (m *Manager) Release(ctx context.Context, t Target) (p Progress, err error) {
+	ctx, span := m.tel.span(ctx, "release")
+	defer func() { endSweep(span, p, err) }()
 	if err := m.holds.Delete(ctx, m.targetHash(t)); err != nil {
 		return Progress{}, err
 	}
@@ -95,7 +97,6 @@ func (m *Manager) Release(ctx context.Context, t Target) (Progress, error) {
 		return pend, err
 	}
 	var st Progress
-	var err error
 	if t.forRecord {
 		st, err = sw.run(ctx, done, func(s Store) (Query, bool) {
 			return Query{Tenant: t.tenant, Record: t.id}, s.Schema().Name == t.typ

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/fieldguard/pii"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Errors returned by read-time enforcement.
@@ -103,6 +105,12 @@ type Options struct {
 	AuditorRole string
 	// Jurisdiction returns a record's jurisdiction for overrides scoped by it.
 	Jurisdiction func(ptr any) string
+	// MeterProvider and TracerProvider receive the Manager's OpenTelemetry
+	// metric (pii.retention.actions: sweep actions by action, outcome and
+	// type) and spans (pii.retention.sweep, .release, .forget). Nil means
+	// the global providers.
+	MeterProvider  metric.MeterProvider
+	TracerProvider trace.TracerProvider
 	// Created returns a record's creation time, the default retention clock,
 	// when a policy is evaluated without a store (Due, Next, ReadCheck). The
 	// default reads a top-level time.Time field named CreatedAt.
@@ -126,6 +134,7 @@ type Manager struct {
 	auditor      string
 	jurisdiction func(any) string
 	created      func(any) time.Time
+	tel          *managerTelemetry
 
 	texts sync.Map // Policy -> policyText
 
@@ -170,6 +179,7 @@ func New(opts *Options) (*Manager, error) {
 		jurisdiction: opts.Jurisdiction,
 		created:      opts.Created,
 		types:        map[reflect.Type]*typeInfo{},
+		tel:          newTelemetry(opts),
 	}
 	if m.actor.redaction == "" {
 		m.actor.redaction = "[REDACTED]"

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/fieldguard/pii"
+	"go.opentelemetry.io/otel/attribute"
 )
 
 // SweepOptions configure a [Sweeper]; nil means defaults.
@@ -68,6 +69,7 @@ func NewSweeper(m *Manager, opts *SweepOptions) *Sweeper {
 	if sw.opts.BatchSize <= 0 {
 		sw.opts.BatchSize = 500
 	}
+	sw.opts.OnAction = m.tel.counting(sw.opts.OnAction)
 	return sw
 }
 
@@ -76,14 +78,16 @@ func NewSweeper(m *Manager, opts *SweepOptions) *Sweeper {
 // Completing pending shreds first means that a subject whose erasure
 // request was waiting is erased (and shredded) once, not swept and then
 // erased again.
-func (sw *Sweeper) Run(ctx context.Context) (Progress, error) {
+func (sw *Sweeper) Run(ctx context.Context) (st Progress, err error) {
+	ctx, span := sw.m.tel.span(ctx, "sweep", attribute.Bool("pii.retention.dry_run", sw.opts.DryRun))
+	defer func() { endSweep(span, st, err) }()
 	var pend Progress
 	done := shredSet{}
 	if err := sw.settlePending(ctx, &pend, done); err != nil {
 		return pend, err
 	}
 	now := sw.m.clock.Now()
-	st, err := sw.run(ctx, done, func(st Store) (Query, bool) {
+	st, err = sw.run(ctx, done, func(st Store) (Query, bool) {
 		ti, err := sw.m.typeOf(st.Schema().Type)
 		if err != nil {
 			return Query{}, false
