@@ -237,4 +237,16 @@
 // [ErrUnknownStyle] for an unknown style or style argument, and [Check]
 // returns a *[ChannelError] listing the kinds found. Errors never contain
 // clear values, ciphertexts or tokens, and carry the "mask: " prefix once.
+//
+// # Telemetry
+//
+// mask reports to OpenTelemetry through ScanOptions.MeterProvider and
+// ViewsOptions.MeterProvider, or the global provider when they are nil:
+// pii.mask.scan.findings counts what [Scan] finds by pii.mask.kind;
+// pii.mask.channel.refusals counts what [Check] refuses by
+// pii.mask.channel and pii.mask.kind; pii.mask.reveals counts the audited
+// reveal attempts of [Views.Reveal] (reveal, reveal_denied,
+// budget_exceeded) by pii.mask.event, pii.mask.role, pii.mask.channel,
+// pii.type and pii.category, once the audit sink has taken them. No
+// attribute carries a value, a viewer, a record id or a concrete path.
 package mask

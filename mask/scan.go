@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/fieldguard/pii"
+	"go.opentelemetry.io/otel/metric"
 )
 
 // Kind is the kind of identifier a [Finding] is.
@@ -57,6 +58,10 @@ type ScanOptions struct {
 	// Rules are a tenant's own recognisers, allow list and deny list
 	// ([NewScanRules]). nil: none.
 	Rules *ScanRules
+	// MeterProvider receives the counts of findings by kind
+	// (pii.mask.scan.findings) and of refusals by [Check]. nil: the
+	// global provider.
+	MeterProvider metric.MeterProvider
 }
 
 var defaultRegions = []string{"US"}
@@ -71,6 +76,7 @@ type scanner struct {
 	maxYear  int // latest year of birth; 0 until a date is checked
 	findings []Finding
 	denied   []Finding // matches of a deny list
+	meter    metric.MeterProvider
 
 	ctx   wordContext // memo of context(ctxAt)
 	ctxAt int
@@ -174,6 +180,7 @@ func Scan(text string, opts *ScanOptions) []Finding {
 			s.minConf = opts.MinConfidence
 		}
 		s.clock = opts.Clock
+		s.meter = opts.MeterProvider
 	}
 	s.run()
 	var rules *ScanRules
@@ -191,7 +198,7 @@ func Scan(text string, opts *ScanOptions) []Finding {
 // done is where every finding Scan returns passes, once, sorted and
 // without overlaps: the one place to count them.
 func (s *scanner) done(fs []Finding) []Finding {
-	return fs
+	return countFindings(s.meter, fs)
 }
 
 // wants reports whether findings of kind are asked for.

@@ -96,5 +96,5 @@ func Check(msg string, ch Channel, opts *ScanOptions) error {
 	if slices.ContainsFunc(kinds, floorKind) {
 		advice = "move the conversation to the secure chat or the phone"
 	}
-	return &ChannelError{Channel: ch, Kinds: kinds, Advice: advice}
+	return countRefusal(opts, &ChannelError{Channel: ch, Kinds: kinds, Advice: advice})
 }

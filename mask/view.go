@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fieldguard/pii"
+	"go.opentelemetry.io/otel/metric"
 )
 
 // Viewer is the person looking at data: an agent, a supervisor, a fraud
@@ -37,6 +38,9 @@ type ViewsOptions struct {
 	// Clock stamps audit events and slides the budget window. nil: the
 	// system clock.
 	Clock pii.Clock
+	// MeterProvider receives the count of audited reveal attempts
+	// (pii.mask.reveals). nil: the global provider.
+	MeterProvider metric.MeterProvider
 }
 
 // Views renders role- and channel-aware views of pii-tagged structs and
@@ -77,6 +81,7 @@ func NewViews(policy *Policy, opts *ViewsOptions) (*Views, error) {
 	if v.audit == nil {
 		v.audit = SlogAudit(nil)
 	}
+	v.audit = countingAudit(v.audit, o.MeterProvider)
 	return v, nil
 }
 

@@ -67,7 +67,7 @@ var otelSDK = []string{
 }
 
 // instrumented are the packages that report to OpenTelemetry.
-var instrumented = []string{"keyprovider", "envelope"}
+var instrumented = []string{"keyprovider", "envelope", "retention", "mask"}
 
 // rel returns p relative to the module ("" for the root), or p unchanged
 // when it is outside the module.

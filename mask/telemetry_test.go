@@ -1,0 +1,63 @@
+package mask_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/fieldguard/pii/internal/telemetry/telemetrytest"
+	"github.com/fieldguard/pii/mask"
+	"github.com/stretchr/testify/require"
+)
+
+// TestMaskTelemetry: findings are counted by kind, channel refusals by
+// channel and kind, audited reveal attempts by event, role, channel, type
+// and category; no value, viewer or record id appears.
+func TestMaskTelemetry(t *testing.T) {
+	rec := telemetrytest.New(t)
+	ctx := context.Background()
+	msg := "card 4111 1111 1111 1111, mail ada@example.com, again bob@example.org"
+	fs := mask.Scan(msg, &mask.ScanOptions{MeterProvider: rec.MeterProvider})
+	require.Len(t, fs, 3)
+	err := mask.Check(msg, mask.ChannelPublicSocial, &mask.ScanOptions{MeterProvider: rec.MeterProvider})
+	var ce *mask.ChannelError
+	require.ErrorAs(t, err, &ce)
+
+	failing := false
+	views, err := mask.NewViews(nil, &mask.ViewsOptions{
+		MeterProvider: rec.MeterProvider,
+		Audit: mask.AuditFunc(func(context.Context, mask.AuditEvent) error {
+			if failing {
+				return errors.New("audit store down")
+			}
+			return nil
+		}),
+	})
+	require.NoError(t, err)
+	c := &Customer{ID: "cus_42", Email: "ada@example.com"}
+	_, err = views.Reveal(ctx, mask.Viewer{ID: "agent-7", Role: "agent", Channel: mask.ChannelSecureChat}, c, "Email", "curious")
+	require.ErrorIs(t, err, mask.ErrDenied)
+	v, err := views.Reveal(ctx, mask.Viewer{ID: "sup-1", Role: "supervisor", Channel: mask.ChannelSecureChat}, c, "Email", "customer asked")
+	require.NoError(t, err)
+	require.Equal(t, "ada@example.com", v)
+	failing = true
+	_, err = views.Reveal(ctx, mask.Viewer{ID: "sup-1", Role: "supervisor", Channel: mask.ChannelSecureChat}, c, "Email", "again")
+	require.Error(t, err)
+
+	for _, tt := range []struct {
+		metric string
+		attrs  map[string]string
+		want   float64
+	}{
+		{"pii.mask.scan.findings", map[string]string{"pii.mask.kind": "email"}, 4}, // Scan, then Check's scan
+		{"pii.mask.scan.findings", map[string]string{"pii.mask.kind": "card"}, 2},
+		{"pii.mask.channel.refusals", map[string]string{"pii.mask.channel": "public_social", "pii.mask.kind": "card"}, 1},
+		{"pii.mask.channel.refusals", map[string]string{"pii.mask.kind": "email"}, 1},
+		{"pii.mask.reveals", map[string]string{"pii.mask.event": "reveal_denied", "pii.mask.role": "agent", "pii.mask.channel": "secure_chat", "pii.type": "Customer", "pii.category": "email"}, 1},
+		{"pii.mask.reveals", map[string]string{"pii.mask.event": "reveal", "pii.mask.role": "supervisor"}, 2},
+		{"pii.mask.reveals", map[string]string{"pii.mask.event": "reveal", "error.type": "audit_failed"}, 1},
+	} {
+		require.Equal(t, tt.want, rec.Sum(t, tt.metric, tt.attrs), "%s %v", tt.metric, tt.attrs)
+	}
+	rec.RequireClean(t, "4111", "ada@", "bob@", "agent-7", "sup-1", "cus_42", "curious", "customer asked")
+}
