@@ -36,7 +36,8 @@ func (s *Sealer) Seal(ctx context.Context, ptr any) error {
 
 // Open decrypts, in place, every encrypted field of the struct ptr points
 // to. A plaintext value is an error (wrapping ErrNotSealed) unless
-// Options.AllowPlaintext; a forgotten subject's values fail with
+// Options.AllowPlaintext, or ctx comes from AcceptPlaintext; a forgotten
+// subject's values fail with
 // ErrShredded; anything that does not authenticate fails with ErrDecrypt.
 // Options.ReadCheck runs before each field is decrypted. Errors are
 // *pii.FieldError, naming the field and the record (by its `pii:"id"` value,
@@ -246,7 +247,7 @@ func (s *Sealer) openField(ctx context.Context, sc *pii.Schema, f *pii.Field, b 
 	if isBytes(v) {
 		val := v.Bytes()
 		if _, err := format.Parse(val); err != nil {
-			if s.opts.AllowPlaintext {
+			if s.passPlaintext(ctx, f) {
 				return nil
 			}
 			return ErrNotSealed
@@ -260,7 +261,7 @@ func (s *Sealer) openField(ctx context.Context, sc *pii.Schema, f *pii.Field, b 
 	}
 	val := v.String()
 	if _, ok := format.TextVersion(val); !ok {
-		if s.opts.AllowPlaintext {
+		if s.passPlaintext(ctx, f) {
 			return nil
 		}
 		return ErrNotSealed
