@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync/atomic"
 
 	"github.com/fieldguard/pii"
 	"github.com/fieldguard/pii/envelope"
@@ -38,6 +39,11 @@ type TableOptions struct {
 	// reverses none, so token fields read as tokens. Use WithPermit for a
 	// permit per request.
 	Permit Permit
+	// AcceptPlaintext lets reads through when a sealed field holds a value
+	// still in clear, instead of failing, and counts each such value
+	// (Table.PlaintextReads): for a table whose columns a Migration is
+	// sealing (or unsealing). Turn it off when the migration is done.
+	AcceptPlaintext bool
 }
 
 // Table reads and writes one tagged type T in its own table: it protects
@@ -75,7 +81,10 @@ type Table[T any] struct {
 	store  *sqlstore.Table
 	permit Permit
 	sealed bool // reads return rows as stored (Protected)
-	sql    tableSQL
+	// plain counts the plaintext values reads let through, when
+	// TableOptions.AcceptPlaintext (nil otherwise); shared by copies.
+	plain *atomic.Int64
+	sql   tableSQL
 }
 
 // tableGuard is what a Table uses of its Guard.
@@ -134,6 +143,9 @@ func newTable[T any](g tableGuard, opts *TableOptions) (*Table[T], error) {
 		return nil, fmt.Errorf("guard: NewTable: %w", err)
 	}
 	t := &Table[T]{g: g, db: db, d: g.sqlDialect(), m: m, store: store, permit: o.Permit}
+	if o.AcceptPlaintext {
+		t.plain = new(atomic.Int64)
+	}
 	t.sql = t.statements()
 	if err := g.Register(&tableStore{Table: store, create: t.createTable}); err != nil {
 		return nil, err
@@ -476,7 +488,7 @@ func (t *Table[T]) query(ctx context.Context, q string, args []any, want rowChec
 	}
 	if !t.sealed {
 		for i := range out {
-			if err := t.g.Open(ctx, &out[i], t.permit); err != nil {
+			if err := t.g.Open(t.openCtx(ctx), &out[i], t.permit); err != nil {
 				return nil, err
 			}
 		}
