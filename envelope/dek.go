@@ -23,13 +23,19 @@ func (s *Sealer) newDEKEntry(ref dekRef, raw []byte, loaded int64, created time.
 	return &dekEntry{ref: ref, aead: a, commit: c, key: newSecret(raw), loaded: loaded, until: until}, nil
 }
 
+// usable reports whether e may still encrypt, its limits aside: not
+// spent, not expired, within its time bucket (tenant scope).
+func (s *Sealer) usable(e *dekEntry, now int64) bool {
+	if e == nil || e.spent.Load() || !s.fresh(e.loaded, now) {
+		return false
+	}
+	return e.wrapped != "" || e.ref.subject != "" || now < e.until
+}
+
 // reserve counts one message of n bytes against e, reporting whether e may
 // encrypt it.
 func (s *Sealer) reserve(e *dekEntry, n int, now int64) bool {
-	if e.spent.Load() || !s.fresh(e.loaded, now) {
-		return false
-	}
-	if e.wrapped == "" && e.ref.subject == "" && now >= e.until {
+	if !s.usable(e, now) {
 		return false
 	}
 	if e.msgs.Add(1) > s.opts.Cache.MaxMessages || (s.limitBytes && e.bytes.Add(uint64(n)) > s.opts.Cache.MaxBytes) {
@@ -67,41 +73,111 @@ func (s *Sealer) nextDEK(ctx context.Context, sr scopeRef, e *dekEntry, now int6
 		if wm, _, err = s.watermark(ctx, sr.tenant, scope); err != nil {
 			return nil, false, err
 		}
-		if wm >= closedWatermark {
-			return nil, false, ErrShredded
-		}
 	}
-	next := wm + 1
+	next, err := s.planDEK(sr, rec, found, wm, e)
+	if err != nil {
+		return nil, false, err
+	}
+	if next == 0 {
+		ne, err := s.loadDEK(ctx, rec.KeyRef, rec, sr.subject, false)
+		if err != nil {
+			return nil, false, err
+		}
+		if e != nil && e.ref.id == rec.ID {
+			carryCounts(ne, e)
+		}
+		return ne, false, nil
+	}
+	ne, err := s.createDEK(ctx, sr, scope, next, now)
+	return ne, true, err
+}
+
+// planDEK decides, from the scope's newest DEK rec (if found, already
+// checked against the request) and its watermark wm, whether to encrypt
+// under rec (next 0) or to make DEK next. e is the cached current DEK, if
+// any: the newest id never goes below it.
+func (s *Sealer) planDEK(sr scopeRef, rec Record, found bool, wm uint32, e *dekEntry) (next uint32, err error) {
+	if wm >= closedWatermark {
+		return 0, ErrShredded
+	}
+	next = wm + 1
 	if found && rec.ID > wm {
 		// A live DEK: its id never goes below one this process used.
 		if e != nil && rec.ID < e.ref.id {
-			return nil, false, errWrongRecord
+			return 0, errWrongRecord
 		}
-		next = rec.ID + 1
 		usable := sr.subject != "" || s.now().Sub(rec.Created) < s.opts.BucketPeriod
 		if e != nil && e.ref.id == rec.ID && e.spent.Load() {
 			usable = false
 		}
 		if usable {
-			ne, err := s.loadDEK(ctx, KeyRef{Kind: KindDEK, Tenant: sr.tenant, Scope: scope, ID: rec.ID}, rec, sr.subject, false)
-			if err != nil {
-				return nil, false, err
-			}
-			if e != nil && e.ref.id == rec.ID {
-				carryCounts(ne, e)
-			}
-			return ne, false, nil
+			return 0, nil
 		}
+		next = rec.ID + 1
 	} else if found {
 		// A DEK at or below the watermark (inserted by a writer that raced
 		// a Forget and then refused it): dead, skip past it.
 		next = max(next, rec.ID+1)
 	}
 	if next > format.MaxDEKID {
-		return nil, false, ErrLimit
+		return 0, ErrLimit
 	}
-	ne, err := s.createDEK(ctx, sr, scope, next, now)
-	return ne, true, err
+	return next, nil
+}
+
+// wrapDEK makes a new DEK for want under branch key br: the record to
+// insert and the raw key (the caller clears it unless an entry keeps it).
+func (s *Sealer) wrapDEK(br *branchEntry, want KeyRef) (Record, []byte) {
+	raw := make([]byte, keySize)
+	rand.Read(raw)
+	w := make([]byte, format.NonceSize, format.NonceSize+keySize+format.TagSize)
+	rand.Read(w)
+	w = br.aead.Seal(w, w[:format.NonceSize], raw, dekAD(want.Tenant, want.Scope, want.ID, br.version))
+	return Record{KeyRef: want, Wrapped: w, Parent: br.version, Created: s.now()}, raw
+}
+
+// storedDEK turns what the key store answered to the insert of rec (raw
+// its key) into an entry: rec's own key when it was inserted, else the
+// stored row's, unwrapped. raw is cleared unless the entry keeps it.
+func (s *Sealer) storedDEK(ctx context.Context, sr scopeRef, rec Record, raw []byte, stored Record, inserted bool, now int64) (*dekEntry, error) {
+	if err := checkRecord(stored, rec.KeyRef); err != nil {
+		clear(raw)
+		return nil, err
+	}
+	if !inserted {
+		clear(raw)
+		return s.loadDEK(ctx, rec.KeyRef, stored, sr.subject, false)
+	}
+	if !bytes.Equal(stored.Wrapped, rec.Wrapped) {
+		// "Inserted", but not what we inserted: nothing is sealed under a
+		// key the store does not hold.
+		clear(raw)
+		return nil, errWrongRecord
+	}
+	s.tel.dekCreated(ctx, sr.subject, false)
+	ne, err := s.newDEKEntry(dekRef{sr.tenant, sr.subject, rec.ID}, raw, now, stored.Created)
+	if err != nil {
+		return nil, err
+	}
+	ne.row = rec.Wrapped
+	return ne, nil
+}
+
+// shreddedSince checks a DEK just made or found by an insert against the
+// scope's watermark read after the insert: a Forget (in any process) that
+// ran after our reads may already have shredded its id, or have deleted
+// the row before our insert. Such a DEK is dead: it is wiped (it was never
+// used) and the lookup starts again (errRetry), or fails with ErrShredded
+// when the scope is closed.
+func shreddedSince(ne *dekEntry, wm uint32) error {
+	if ne.ref.id > wm {
+		return nil
+	}
+	ne.key.wipe()
+	if wm >= closedWatermark {
+		return ErrShredded
+	}
+	return errRetry
 }
 
 func (s *Sealer) createDEK(ctx context.Context, sr scopeRef, scope string, id uint32, now int64) (*dekEntry, error) {
@@ -109,50 +185,23 @@ func (s *Sealer) createDEK(ctx context.Context, sr scopeRef, scope string, id ui
 	if err != nil {
 		return nil, err
 	}
-	raw := make([]byte, keySize)
-	rand.Read(raw)
-	w := make([]byte, format.NonceSize, format.NonceSize+keySize+format.TagSize)
-	rand.Read(w)
-	want := KeyRef{Kind: KindDEK, Tenant: sr.tenant, Scope: scope, ID: id}
-	w = br.aead.Seal(w, w[:format.NonceSize], raw, dekAD(want.Tenant, want.Scope, want.ID, br.version))
-	stored, inserted, err := s.store.Insert(ctx, Record{KeyRef: want, Wrapped: w, Parent: br.version, Created: s.now()})
+	rec, raw := s.wrapDEK(br, KeyRef{Kind: KindDEK, Tenant: sr.tenant, Scope: scope, ID: id})
+	stored, inserted, err := s.store.Insert(ctx, rec)
 	if err != nil {
 		clear(raw)
 		return nil, fmt.Errorf("envelope: key store: %w", err)
 	}
-	if err := checkRecord(stored, want); err != nil {
-		clear(raw)
-		return nil, err
-	}
-	var ne *dekEntry
-	if inserted {
-		s.tel.dekCreated(ctx, sr.subject, false)
-		ne, err = s.newDEKEntry(dekRef{sr.tenant, sr.subject, id}, raw, now, stored.Created)
-		if err == nil {
-			ne.row = w
-		}
-	} else {
-		clear(raw)
-		ne, err = s.loadDEK(ctx, want, stored, sr.subject, false)
-	}
+	ne, err := s.storedDEK(ctx, sr, rec, raw, stored, inserted, now)
 	if err != nil || sr.subject == "" {
 		return ne, err
 	}
-	// A Forget (in any process) that ran after our reads may already have
-	// shredded this id, or have deleted the row before our insert: a DEK
-	// at or below the watermark is dead. Leave it (it was never used) and
-	// look again.
 	wm, _, err := s.watermark(ctx, sr.tenant, scope)
 	if err != nil {
 		ne.key.wipe()
 		return nil, err
 	}
-	if id <= wm {
-		ne.key.wipe()
-		if wm >= closedWatermark {
-			return nil, ErrShredded
-		}
-		return nil, errRetry
+	if err := shreddedSince(ne, wm); err != nil {
+		return nil, err
 	}
 	return ne, nil
 }

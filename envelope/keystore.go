@@ -61,10 +61,23 @@ type Record struct {
 	Created time.Time // set by the Sealer; stores keep it to the microsecond
 }
 
+// ScopeRef names the records of one kind in (tenant, scope), the records
+// Latest chooses from.
+type ScopeRef struct {
+	Kind   Kind
+	Tenant string
+	Scope  string
+}
+
 // KeyStore keeps wrapped keys. Implementations must be safe for concurrent
 // use by several processes: Insert is insert-if-absent, Replace is
 // compare-and-swap. NewMemoryStore and sqlkeystore.Store implement it;
 // envelope/keystoretest is the conformance suite.
+//
+// The ...Many methods serve a Seal or Open over a slice of records: one
+// call (one query, for a SQL store) for a whole batch of data subjects
+// rather than one per subject. Whatever they return is checked against
+// what was asked, as for the single-record methods.
 type KeyStore interface {
 	// Get returns the record ref names, or ErrNotFound.
 	Get(ctx context.Context, ref KeyRef) (Record, error)
@@ -74,6 +87,18 @@ type KeyStore interface {
 	// Insert stores rec unless a record with its KeyRef exists; it returns
 	// the stored record and whether rec was inserted.
 	Insert(ctx context.Context, rec Record) (stored Record, inserted bool, err error)
+	// GetMany returns the records refs name that exist, each once, in any
+	// order; missing ones are left out (they are not an error).
+	GetMany(ctx context.Context, refs []KeyRef) ([]Record, error)
+	// LatestMany returns, for each scope that has records, the one Latest
+	// returns, each once, in any order; scopes without records are left
+	// out.
+	LatestMany(ctx context.Context, scopes []ScopeRef) ([]Record, error)
+	// InsertMany is Insert for each of recs, whose KeyRefs are distinct:
+	// stored[i] and inserted[i] are what Insert(recs[i]) returns. Each
+	// record is inserted if absent on its own; under pii.WithExecutor the
+	// caller's transaction makes them commit or roll back together.
+	InsertMany(ctx context.Context, recs []Record) (stored []Record, inserted []bool, err error)
 	// Replace overwrites old with rec (same KeyRef) if the stored Wrapped
 	// still equals old.Wrapped, else returns ErrConflict.
 	Replace(ctx context.Context, old, rec Record) error
@@ -90,24 +115,39 @@ type KeyStore interface {
 	List(ctx context.Context, kind Kind, after KeyRef, limit int) ([]Record, error)
 }
 
-// memoryStore is the KeyStore NewMemoryStore returns.
+// memoryStore is the KeyStore NewMemoryStore returns. Besides the records
+// it keeps, for each (kind, tenant, scope), the ids it holds and the
+// highest, so Get, Latest and Insert take constant time and Forget time
+// proportional to the scope's keys, whatever the number of subjects.
 type memoryStore struct {
-	mu   sync.Mutex
-	recs map[KeyRef]Record
+	mu     sync.Mutex
+	recs   map[KeyRef]Record
+	scopes map[ScopeRef]*scopeIDs
+}
+
+// scopeIDs are the ids stored in one (kind, tenant, scope).
+type scopeIDs struct {
+	ids []uint32
+	max uint32
 }
 
 var _ KeyStore = (*memoryStore)(nil)
 
 // NewMemoryStore returns an empty in-memory KeyStore, for tests, examples
 // and single-process use: its keys are lost when the process exits, and
-// with them every value sealed under them. It is safe for concurrent use
-// and passes envelope/keystoretest.
-func NewMemoryStore() KeyStore { return &memoryStore{recs: map[KeyRef]Record{}} }
+// with them every value sealed under them. It is safe for concurrent use,
+// answers Get, Latest and Insert in constant time, and passes
+// envelope/keystoretest.
+func NewMemoryStore() KeyStore {
+	return &memoryStore{recs: map[KeyRef]Record{}, scopes: map[ScopeRef]*scopeIDs{}}
+}
 
 func cloneRecord(r Record) Record {
 	r.Wrapped = bytes.Clone(r.Wrapped)
 	return r
 }
+
+func scopeOf(r KeyRef) ScopeRef { return ScopeRef{r.Kind, r.Tenant, r.Scope} }
 
 func (m *memoryStore) Get(ctx context.Context, ref KeyRef) (Record, error) {
 	if err := ctx.Err(); err != nil {
@@ -122,23 +162,81 @@ func (m *memoryStore) Get(ctx context.Context, ref KeyRef) (Record, error) {
 	return cloneRecord(r), nil
 }
 
+func (m *memoryStore) GetMany(ctx context.Context, refs []KeyRef) ([]Record, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]Record, 0, len(refs))
+	seen := make(map[KeyRef]bool, len(refs))
+	for _, ref := range refs {
+		if r, ok := m.recs[ref]; ok && !seen[ref] {
+			seen[ref] = true
+			out = append(out, cloneRecord(r))
+		}
+	}
+	return out, nil
+}
+
+// latestLocked returns the record with the highest id of sc.
+func (m *memoryStore) latestLocked(sc ScopeRef) (Record, bool) {
+	ids := m.scopes[sc]
+	if ids == nil {
+		return Record{}, false
+	}
+	r, ok := m.recs[KeyRef{sc.Kind, sc.Tenant, sc.Scope, ids.max}]
+	return r, ok
+}
+
 func (m *memoryStore) Latest(ctx context.Context, kind Kind, tenant, scope string) (Record, error) {
 	if err := ctx.Err(); err != nil {
 		return Record{}, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var best Record
-	found := false
-	for k, r := range m.recs {
-		if k.Kind == kind && k.Tenant == tenant && k.Scope == scope && (!found || k.ID > best.ID) {
-			best, found = r, true
-		}
-	}
-	if !found {
+	r, ok := m.latestLocked(ScopeRef{kind, tenant, scope})
+	if !ok {
 		return Record{}, ErrNotFound
 	}
-	return cloneRecord(best), nil
+	return cloneRecord(r), nil
+}
+
+func (m *memoryStore) LatestMany(ctx context.Context, scopes []ScopeRef) ([]Record, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]Record, 0, len(scopes))
+	seen := make(map[ScopeRef]bool, len(scopes))
+	for _, sc := range scopes {
+		if r, ok := m.latestLocked(sc); ok && !seen[sc] {
+			seen[sc] = true
+			out = append(out, cloneRecord(r))
+		}
+	}
+	return out, nil
+}
+
+// insertLocked stores rec unless its KeyRef exists, and returns the
+// stored record.
+func (m *memoryStore) insertLocked(rec Record) (Record, bool) {
+	if r, ok := m.recs[rec.KeyRef]; ok {
+		return cloneRecord(r), false
+	}
+	rec = cloneRecord(rec)
+	rec.Created = rec.Created.Truncate(time.Microsecond)
+	m.recs[rec.KeyRef] = rec
+	sc := scopeOf(rec.KeyRef)
+	ids := m.scopes[sc]
+	if ids == nil {
+		ids = &scopeIDs{max: rec.ID}
+		m.scopes[sc] = ids
+	}
+	ids.ids = append(ids.ids, rec.ID)
+	ids.max = max(ids.max, rec.ID)
+	return cloneRecord(rec), true
 }
 
 func (m *memoryStore) Insert(ctx context.Context, rec Record) (Record, bool, error) {
@@ -147,13 +245,22 @@ func (m *memoryStore) Insert(ctx context.Context, rec Record) (Record, bool, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if r, ok := m.recs[rec.KeyRef]; ok {
-		return cloneRecord(r), false, nil
+	r, inserted := m.insertLocked(rec)
+	return r, inserted, nil
+}
+
+func (m *memoryStore) InsertMany(ctx context.Context, recs []Record) ([]Record, []bool, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
 	}
-	rec = cloneRecord(rec)
-	rec.Created = rec.Created.Truncate(time.Microsecond)
-	m.recs[rec.KeyRef] = rec
-	return cloneRecord(rec), true, nil
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	stored := make([]Record, len(recs))
+	inserted := make([]bool, len(recs))
+	for i, rec := range recs {
+		stored[i], inserted[i] = m.insertLocked(rec)
+	}
+	return stored, inserted, nil
 }
 
 func (m *memoryStore) Replace(ctx context.Context, old, rec Record) error {
@@ -181,19 +288,18 @@ func (m *memoryStore) Forget(ctx context.Context, tenant, scope string) (int, er
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	n := 0
+	sc := ScopeRef{KindDEK, tenant, scope}
 	var wm uint32
-	for k := range m.recs {
-		if k.Kind == KindDEK && k.Tenant == tenant && k.Scope == scope {
-			delete(m.recs, k)
-			n++
-			wm = max(wm, k.ID)
+	n := 0
+	if ids := m.scopes[sc]; ids != nil {
+		for _, id := range ids.ids {
+			delete(m.recs, KeyRef{KindDEK, tenant, scope, id})
+			wm = max(wm, id)
 		}
+		n = len(ids.ids)
+		delete(m.scopes, sc)
 	}
-	t := KeyRef{Kind: KindTombstone, Tenant: tenant, Scope: scope, ID: wm}
-	if _, ok := m.recs[t]; !ok {
-		m.recs[t] = Record{KeyRef: t, Wrapped: []byte{}, Created: time.Now().Truncate(time.Microsecond)}
-	}
+	m.insertLocked(Record{KeyRef: KeyRef{KindTombstone, tenant, scope, wm}, Wrapped: []byte{}, Created: time.Now()})
 	return n, nil
 }
 

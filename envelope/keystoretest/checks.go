@@ -372,6 +372,21 @@ func checkTenantIsolation(ctx context.Context, st envelope.KeyStore) error {
 	if err := errors.Join(latest("a", "s:alice", 2), latest("b", "s:alice", 5), latest("", "s:alice", 8)); err != nil {
 		return err
 	}
+	// The batch methods keep tenants apart too.
+	many, err := st.GetMany(ctx, []envelope.KeyRef{ref(envelope.KindDEK, "a", "s:alice", 5), ref(envelope.KindDEK, "a", "s:alice", 1), ref(envelope.KindDEK, "a:b", "c", 1)})
+	if err != nil {
+		return fmt.Errorf("keystoretest: GetMany: %w", err)
+	}
+	if err := sameSet("GetMany across tenants", []envelope.Record{dek("a", "s:alice", 1, "a1"), dek("a:b", "c", 1, "a:b|c")}, many); err != nil {
+		return err
+	}
+	many, err = st.LatestMany(ctx, []envelope.ScopeRef{{Kind: envelope.KindDEK, Tenant: "a", Scope: "s:alice"}, {Kind: envelope.KindDEK, Tenant: "a", Scope: "b:c"}, {Kind: envelope.KindDEK, Tenant: "c", Scope: "s:alice"}})
+	if err != nil {
+		return fmt.Errorf("keystoretest: LatestMany: %w", err)
+	}
+	if err := sameSet("LatestMany across tenants", []envelope.Record{dek("a", "s:alice", 2, "a2"), dek("a", "b:c", 1, "a|b:c")}, many); err != nil {
+		return err
+	}
 	// Forgetting a's alice leaves b's and the tenant-less alice alone.
 	if err := forget(ctx, st, "a", "s:alice", 2); err != nil {
 		return err
@@ -498,6 +513,29 @@ func checkNoAliasing(ctx context.Context, st envelope.KeyStore) error {
 	if err := present(ctx, st, r.KeyRef, "wrapped"); err != nil {
 		return fmt.Errorf("%w (Latest or List returned the store's own slice)", err)
 	}
+	recs, err = st.GetMany(ctx, []envelope.KeyRef{r.KeyRef})
+	if err != nil || len(recs) != 1 {
+		return fmt.Errorf("keystoretest: GetMany: %d records, %v", len(recs), err)
+	}
+	copy(recs[0].Wrapped, "GGGGGGG")
+	recs, err = st.LatestMany(ctx, []envelope.ScopeRef{{Kind: envelope.KindDEK, Tenant: "a", Scope: "s:x"}})
+	if err != nil || len(recs) != 1 {
+		return fmt.Errorf("keystoretest: LatestMany: %d records, %v", len(recs), err)
+	}
+	copy(recs[0].Wrapped, "MMMMMMM")
+	if err := present(ctx, st, r.KeyRef, "wrapped"); err != nil {
+		return fmt.Errorf("%w (GetMany or LatestMany returned the store's own slice)", err)
+	}
+	many := []envelope.Record{dek("a", "s:y", 1, "batched")}
+	stored, _, err := st.InsertMany(ctx, many)
+	if err != nil || len(stored) != 1 {
+		return fmt.Errorf("keystoretest: InsertMany: %d records, %v", len(stored), err)
+	}
+	copy(many[0].Wrapped, "IIIIIII")
+	copy(stored[0].Wrapped, "JJJJJJJ")
+	if err := present(ctx, st, many[0].KeyRef, "batched"); err != nil {
+		return fmt.Errorf("%w (InsertMany kept the caller's slice or returned its own)", err)
+	}
 	nr := dek("a", "s:x", 1, "rewrapped")
 	old := dek("a", "s:x", 1, "wrapped")
 	if err := st.Replace(ctx, old, nr); err != nil {
@@ -527,6 +565,15 @@ func checkCancelled(ctx context.Context, st envelope.KeyStore) error {
 		{"Replace", func() error { return st.Replace(cctx, dek("a", "s:x", 1, "w"), dek("a", "s:x", 1, "v")) }},
 		{"Forget", func() error { _, err := st.Forget(cctx, "a", "s:x"); return err }},
 		{"List", func() error { _, err := st.List(cctx, envelope.KindDEK, envelope.KeyRef{}, 10); return err }},
+		{"GetMany", func() error {
+			_, err := st.GetMany(cctx, []envelope.KeyRef{ref(envelope.KindDEK, "a", "s:x", 1)})
+			return err
+		}},
+		{"LatestMany", func() error {
+			_, err := st.LatestMany(cctx, []envelope.ScopeRef{{Kind: envelope.KindDEK, Tenant: "a", Scope: "s:x"}})
+			return err
+		}},
+		{"InsertMany", func() error { _, _, err := st.InsertMany(cctx, []envelope.Record{r}); return err }},
 	}
 	for _, c := range calls {
 		if err := c.call(); !errors.Is(err, context.Canceled) {

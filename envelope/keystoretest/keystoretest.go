@@ -54,6 +54,11 @@ var checks = []check{
 	{"NoAliasing", checkNoAliasing},
 	{"CancelledContext", checkCancelled},
 	{"Sealer", checkSealer},
+	{"GetMany", checkGetMany},
+	{"LatestMany", checkLatestMany},
+	{"InsertMany", checkInsertMany},
+	{"InsertManyConcurrent", checkInsertManyConcurrent},
+	{"SealerBatch", checkSealerBatch},
 }
 
 // runCheck runs the named check against st.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"time"
@@ -34,6 +35,14 @@ type flaws struct {
 	listIgnoresAfter      bool // List starts at the beginning every time
 	listUnsorted          bool // List returns records in map order
 	missingNoError        bool // Get and Latest return a zero Record, not ErrNotFound
+	getManyRepeats        bool // GetMany returns a record once per time it is asked
+	getManyAnyTenant      bool // GetMany matches kind, scope and id in every tenant
+	latestManyLower       bool // LatestMany returns the lowest ID of each scope
+	latestManyAnyTenant   bool // LatestMany matches kind and scope in every tenant
+	insertManyMisaligned  bool // InsertMany returns its results in another order
+	insertManyReportsAll  bool // InsertMany reports every record inserted
+	insertManyOverwrites  bool // InsertMany replaces existing records
+	insertManyNotAtomic   bool // InsertMany checks every record, then writes them, without holding the lock
 }
 
 // refStore is a correct in-memory KeyStore, unless its flaws say
@@ -46,7 +55,7 @@ type refStore struct {
 
 	// The racy flaws hold their window open until another call comes in
 	// (or a while passes), so the suite's races find them under any load.
-	checked  int           // insertNotAtomic: callers past the check
+	checked  int           // insertNotAtomic, insertManyNotAtomic: callers past the check
 	inserted chan struct{} // forgetNotAtomic: closed by the next Insert
 }
 
@@ -296,4 +305,142 @@ func (s *refStore) List(ctx context.Context, kind envelope.Kind, after envelope.
 		out = out[:limit]
 	}
 	return out, nil
+}
+
+func (s *refStore) GetMany(ctx context.Context, refs []envelope.KeyRef) ([]envelope.Record, error) {
+	if err := s.ctxErr(ctx); err != nil {
+		return nil, err
+	}
+	var out []envelope.Record
+	seen := map[envelope.KeyRef]bool{}
+	for _, r := range refs {
+		if seen[r] && !s.f.getManyRepeats {
+			continue
+		}
+		seen[r] = true
+		if s.f.getManyAnyTenant {
+			s.mu.Lock()
+			for _, v := range s.recs {
+				if v.Kind == r.Kind && v.Scope == r.Scope && v.ID == r.ID {
+					out = append(out, s.out(v))
+				}
+			}
+			s.mu.Unlock()
+			continue
+		}
+		v, err := s.Get(ctx, r)
+		if errors.Is(err, envelope.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func (s *refStore) LatestMany(ctx context.Context, scopes []envelope.ScopeRef) ([]envelope.Record, error) {
+	if err := s.ctxErr(ctx); err != nil {
+		return nil, err
+	}
+	var out []envelope.Record
+	seen := map[envelope.ScopeRef]bool{}
+	for _, sc := range scopes {
+		if seen[sc] {
+			continue
+		}
+		seen[sc] = true
+		if s.f.latestManyLower || s.f.latestManyAnyTenant {
+			s.mu.Lock()
+			var best envelope.Record
+			found := false
+			for _, v := range s.recs {
+				if v.Kind != sc.Kind || v.Scope != sc.Scope || (v.Tenant != sc.Tenant && !s.f.latestManyAnyTenant) {
+					continue
+				}
+				better := v.ID > best.ID
+				if s.f.latestManyLower {
+					better = v.ID < best.ID
+				}
+				if !found || better {
+					best, found = v, true
+				}
+			}
+			s.mu.Unlock()
+			if found {
+				out = append(out, s.out(best))
+			}
+			continue
+		}
+		v, err := s.Latest(ctx, sc.Kind, sc.Tenant, sc.Scope)
+		if errors.Is(err, envelope.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func (s *refStore) InsertMany(ctx context.Context, recs []envelope.Record) ([]envelope.Record, []bool, error) {
+	if err := s.ctxErr(ctx); err != nil {
+		return nil, nil, err
+	}
+	stored := make([]envelope.Record, len(recs))
+	inserted := make([]bool, len(recs))
+	switch {
+	case s.f.insertManyNotAtomic:
+		s.mu.Lock()
+		exists := make([]bool, len(recs))
+		for i, r := range recs {
+			_, exists[i] = s.recs[s.key(r.KeyRef)]
+		}
+		s.checked++
+		s.mu.Unlock()
+		// Wait for a second caller to pass the check too.
+		for deadline := time.Now().Add(50 * time.Millisecond); time.Now().Before(deadline); time.Sleep(50 * time.Microsecond) {
+			s.mu.Lock()
+			n := s.checked
+			s.mu.Unlock()
+			if n >= 2 {
+				break
+			}
+		}
+		s.mu.Lock()
+		for i, r := range recs {
+			r.Wrapped = bytes.Clone(r.Wrapped)
+			r.Created = r.Created.Truncate(time.Microsecond)
+			if !exists[i] {
+				s.recs[s.key(r.KeyRef)] = r
+			}
+			stored[i], inserted[i] = s.out(s.recs[s.key(r.KeyRef)]), !exists[i]
+		}
+		s.mu.Unlock()
+		return stored, inserted, nil
+	case s.f.insertManyOverwrites:
+		s.mu.Lock()
+		for i, r := range recs {
+			r.Wrapped = bytes.Clone(r.Wrapped)
+			r.Created = r.Created.Truncate(time.Microsecond)
+			s.recs[s.key(r.KeyRef)] = r
+			stored[i], inserted[i] = s.out(r), true
+		}
+		s.mu.Unlock()
+		return stored, inserted, nil
+	}
+	for i, r := range recs {
+		var err error
+		if stored[i], inserted[i], err = s.Insert(ctx, r); err != nil {
+			return nil, nil, err
+		}
+		inserted[i] = inserted[i] || s.f.insertManyReportsAll
+	}
+	if s.f.insertManyMisaligned {
+		slices.Reverse(stored)
+		slices.Reverse(inserted)
+	}
+	return stored, inserted, nil
 }

@@ -1,10 +1,12 @@
 package sqlkeystore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -52,6 +54,8 @@ var _ envelope.KeyStore = (*Store)(nil)
 type queries struct {
 	ddl                                           []string
 	get, latest, insert, replace, del, tomb, list string
+	d                                             Dialect
+	table                                         string
 }
 
 // New returns a Store on db. It runs no SQL: call CreateTables once (it
@@ -109,8 +113,8 @@ func build(o Options) (queries, error) {
 	if d == Postgres {
 		text, blob = `TEXT COLLATE "C"`, "BYTEA"
 	}
-	const cols = "kind, tenant, scope, id, wrapped, parent, kek, created"
 	return queries{
+		d: d, table: t,
 		ddl: []string{"CREATE TABLE IF NOT EXISTS " + t + ` (
 	kind ` + text + ` NOT NULL,
 	tenant ` + text + ` NOT NULL,
@@ -131,6 +135,49 @@ func build(o Options) (queries, error) {
 		list: d.Rebind("SELECT " + cols + " FROM " + t + " WHERE kind = ? AND (tenant > ? OR (tenant = ? AND (scope > ? OR (scope = ? AND id > ?))))" +
 			" ORDER BY tenant, scope, id LIMIT ?"),
 	}, nil
+}
+
+const cols = "kind, tenant, scope, id, wrapped, parent, kek, created"
+
+// kcols are cols of the table aliased k.
+const kcols = "k.kind, k.tenant, k.scope, k.id, k.wrapped, k.parent, k.kek, k.created"
+
+// maxBatch is the most rows one statement of the ...Many methods names:
+// InsertMany's 8 parameters a row stay far below SQLite's 32766 and
+// PostgreSQL's 65535.
+const maxBatch = 1000
+
+// values returns n rows of the VALUES list row, joined by commas.
+func values(row string, n int) string {
+	var b strings.Builder
+	b.Grow(n * (len(row) + 2))
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(row)
+	}
+	return b.String()
+}
+
+// getMany reads n records by KeyRef (4 parameters each).
+func (q *queries) getMany(n int) string {
+	return q.d.Rebind("WITH q(kind, tenant, scope, id) AS (VALUES " + values("(?, ?, ?, CAST(? AS BIGINT))", n) + ")" +
+		" SELECT " + kcols + " FROM q JOIN " + q.table + " k ON k.kind = q.kind AND k.tenant = q.tenant AND k.scope = q.scope AND k.id = q.id")
+}
+
+// latestMany reads the newest record of n scopes (3 parameters each).
+func (q *queries) latestMany(n int) string {
+	return q.d.Rebind("WITH q(kind, tenant, scope) AS (VALUES " + values("(?, ?, ?)", n) + ")" +
+		" SELECT " + kcols + " FROM q JOIN " + q.table + " k ON k.kind = q.kind AND k.tenant = q.tenant AND k.scope = q.scope" +
+		" AND k.id = (SELECT MAX(x.id) FROM " + q.table + " x WHERE x.kind = q.kind AND x.tenant = q.tenant AND x.scope = q.scope)")
+}
+
+// insertMany inserts n records if absent and returns those it inserted
+// (8 parameters each).
+func (q *queries) insertMany(n int) string {
+	return q.d.Rebind("INSERT INTO " + q.table + " (" + cols + ") VALUES " + values("(?, ?, ?, ?, ?, ?, ?, ?)", n) +
+		" ON CONFLICT (kind, tenant, scope, id) DO NOTHING RETURNING " + cols)
 }
 
 // CreateTables creates the key table if it does not exist, through
@@ -223,6 +270,157 @@ func (s *Store) Insert(ctx context.Context, rec envelope.Record) (envelope.Recor
 		}
 	}
 	return envelope.Record{}, false, errors.New("sqlkeystore: insert: the row kept changing; try again")
+}
+
+// query runs q with args and scans every row it returns.
+func (s *Store) query(ctx context.Context, op, q string, args []any) ([]envelope.Record, error) {
+	rows, err := s.ex(ctx).QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, wrapErr(op, err)
+	}
+	defer rows.Close()
+	var out []envelope.Record
+	for rows.Next() {
+		rec, err := scanRecord(rows)
+		if err != nil {
+			return nil, wrapErr(op, err)
+		}
+		out = append(out, rec)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrapErr(op, err)
+	}
+	return out, nil
+}
+
+// GetMany implements envelope.KeyStore: one SELECT per 1,000 refs.
+func (s *Store) GetMany(ctx context.Context, refs []envelope.KeyRef) ([]envelope.Record, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	refs = distinct(refs)
+	var out []envelope.Record
+	for chunk := range slices.Chunk(refs, maxBatch) {
+		args := make([]any, 0, 4*len(chunk))
+		for _, r := range chunk {
+			args = append(args, string(r.Kind), r.Tenant, r.Scope, int64(r.ID))
+		}
+		recs, err := s.query(ctx, "get many", s.q.getMany(len(chunk)), args)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, recs...)
+	}
+	return out, nil
+}
+
+// LatestMany implements envelope.KeyStore: one SELECT per 1,000 scopes.
+func (s *Store) LatestMany(ctx context.Context, scopes []envelope.ScopeRef) ([]envelope.Record, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	scopes = distinct(scopes)
+	var out []envelope.Record
+	for chunk := range slices.Chunk(scopes, maxBatch) {
+		args := make([]any, 0, 3*len(chunk))
+		for _, sc := range chunk {
+			args = append(args, string(sc.Kind), sc.Tenant, sc.Scope)
+		}
+		recs, err := s.query(ctx, "latest many", s.q.latestMany(len(chunk)), args)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, recs...)
+	}
+	return out, nil
+}
+
+// InsertMany implements envelope.KeyStore: one INSERT ... ON CONFLICT DO
+// NOTHING RETURNING per 1,000 records, then one GetMany for those that
+// were already there (a row a Forget deleted meanwhile is inserted again,
+// as in Insert).
+func (s *Store) InsertMany(ctx context.Context, recs []envelope.Record) ([]envelope.Record, []bool, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	idx := make(map[envelope.KeyRef]int, len(recs))
+	for i, r := range recs {
+		if _, dup := idx[r.KeyRef]; dup {
+			return nil, nil, errors.New("sqlkeystore: insert many: the same KeyRef twice")
+		}
+		idx[r.KeyRef] = i
+	}
+	stored := make([]envelope.Record, len(recs))
+	inserted := make([]bool, len(recs))
+	done := make([]bool, len(recs))
+	// One order for every writer: two transactions inserting overlapping
+	// batches take their row locks in the same order, and neither waits
+	// for the other in a cycle.
+	todo := slices.SortedFunc(slices.Values(recs), func(a, b envelope.Record) int {
+		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Tenant, b.Tenant), cmp.Compare(a.Scope, b.Scope), cmp.Compare(a.ID, b.ID))
+	})
+	for range 3 {
+		for chunk := range slices.Chunk(todo, maxBatch) {
+			args := make([]any, 0, 8*len(chunk))
+			for _, r := range chunk {
+				w := r.Wrapped
+				if w == nil {
+					w = []byte{}
+				}
+				args = append(args, string(r.Kind), r.Tenant, r.Scope, int64(r.ID), w, int64(r.Parent), r.KEK, r.Created.UnixMicro())
+			}
+			rows, err := s.query(ctx, "insert many", s.q.insertMany(len(chunk)), args)
+			if err != nil {
+				return nil, nil, err
+			}
+			for _, row := range rows {
+				if i, ok := idx[row.KeyRef]; ok && !done[i] {
+					stored[i], inserted[i], done[i] = row, true, true
+				}
+			}
+		}
+		var lost []envelope.KeyRef
+		for _, r := range todo {
+			if !done[idx[r.KeyRef]] {
+				lost = append(lost, r.KeyRef)
+			}
+		}
+		if len(lost) == 0 {
+			return stored, inserted, nil
+		}
+		rows, err := s.GetMany(ctx, lost)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, row := range rows {
+			if i, ok := idx[row.KeyRef]; ok && !done[i] {
+				stored[i], done[i] = row, true
+			}
+		}
+		todo = todo[:0:0]
+		for _, ref := range lost {
+			if i := idx[ref]; !done[i] {
+				todo = append(todo, recs[i])
+			}
+		}
+		if len(todo) == 0 {
+			return stored, inserted, nil
+		}
+	}
+	return nil, nil, errors.New("sqlkeystore: insert many: rows kept changing; try again")
+}
+
+// distinct returns xs without repeats, in their first order.
+func distinct[T comparable](xs []T) []T {
+	seen := make(map[T]bool, len(xs))
+	out := xs[:0:0]
+	for _, x := range xs {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 // Replace implements envelope.KeyStore.

@@ -68,6 +68,18 @@ func (c onConn) Insert(ctx context.Context, rec envelope.Record) (envelope.Recor
 	return c.Store.Insert(c.ctx(ctx), rec)
 }
 
+func (c onConn) GetMany(ctx context.Context, refs []envelope.KeyRef) ([]envelope.Record, error) {
+	return c.Store.GetMany(c.ctx(ctx), refs)
+}
+
+func (c onConn) LatestMany(ctx context.Context, scopes []envelope.ScopeRef) ([]envelope.Record, error) {
+	return c.Store.LatestMany(c.ctx(ctx), scopes)
+}
+
+func (c onConn) InsertMany(ctx context.Context, recs []envelope.Record) ([]envelope.Record, []bool, error) {
+	return c.Store.InsertMany(c.ctx(ctx), recs)
+}
+
 func (c onConn) Replace(ctx context.Context, old, rec envelope.Record) error {
 	return c.Store.Replace(c.ctx(ctx), old, rec)
 }

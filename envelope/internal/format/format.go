@@ -308,3 +308,28 @@ func ParseText(s string) (Ciphertext, error) {
 func (c *Ciphertext) AppendText(dst []byte) []byte {
 	return AppendText(dst, c.Append(make([]byte, 0, c.Len())))
 }
+
+// DEKIDOf returns the DEK id that the v1 ciphertext s names, in text or
+// binary form, reading only its first bytes; ok is false for anything
+// else. It says nothing about whether the rest of s parses: it is a hint
+// for loading keys ahead, and the value is parsed in full when opened.
+func DEKIDOf[T string | []byte](s T, text bool) (id uint32, ok bool) {
+	if !text {
+		if len(s) < 1+DEKIDSize || Version(s[0]) != V1Keyring {
+			return 0, false
+		}
+		return uint32(s[1])<<16 | uint32(s[2])<<8 | uint32(s[3]), true
+	}
+	// "pii1." then base64url: 4 characters carry 3 bytes, so 8 carry the
+	// version byte and the 3-byte id.
+	if len(s) < PrefixLen+8 || string(s[:PrefixLen]) != prefixes[V1Keyring] {
+		return 0, false
+	}
+	c := s[PrefixLen:]
+	a := decTab[0][c[0]] | decTab[1][c[1]] | decTab[2][c[2]] | decTab[3][c[3]]
+	b := decTab[0][c[4]] | decTab[1][c[5]] | decTab[2][c[6]] | decTab[3][c[7]]
+	if (a|b)&bad != 0 || Version(a>>16&0xff) != V1Keyring {
+		return 0, false
+	}
+	return (a&0xffff)<<8 | b>>16&0xff, true
+}
