@@ -92,6 +92,7 @@ func (s *Sealer) prepareSeal(ctx context.Context, sc *pii.Schema, batch []any) e
 	}
 	var scopes []scopeRef
 	seen := map[scopeRef]bool{}
+	sealed := false // a value that looks sealed: resealing opens it first
 	for _, p := range batch {
 		sr := scopeRef{sc.TenantOf(p), sc.SubjectOf(p)}
 		if seen[sr] || (sc.Subject != nil && sr.subject == "") {
@@ -112,9 +113,11 @@ func (s *Sealer) prepareSeal(ctx context.Context, sc *pii.Schema, batch []any) e
 			}
 			if isBytes(v) {
 				if _, err := format.Parse(v.Bytes()); err == nil {
-					return nil // sealed already, most likely: the record's own lookup decides
+					sealed = true // sealed already, most likely: sealField decides
+					return nil
 				}
 			} else if _, ok := format.TextVersion(v.String()); ok {
+				sealed = true
 				return nil
 			}
 			return errStopWalk
@@ -122,6 +125,11 @@ func (s *Sealer) prepareSeal(ctx context.Context, sc *pii.Schema, batch []any) e
 		if errors.Is(err, errStopWalk) {
 			seen[sr] = true
 			scopes = append(scopes, sr)
+		}
+	}
+	if sealed {
+		if err := s.prepareOpen(ctx, sc, batch); err != nil {
+			return err
 		}
 	}
 	if len(scopes) == 0 {
