@@ -363,7 +363,9 @@ func TestBatchRowsCheckedAgainstRequest(t *testing.T) {
 		require.NoError(t, err)
 		return r
 	}
-	isDEKOf := func(r envelope.Record, i int) bool { return r.Kind == envelope.KindDEK && r.Scope == fmt.Sprintf("s:m%06d", i) }
+	isDEKOf := func(r envelope.Record, i int) bool {
+		return r.Kind == envelope.KindDEK && r.Scope == fmt.Sprintf("s:m%06d", i)
+	}
 	replace := func(rows []envelope.Record, i int, with envelope.Record) []envelope.Record {
 		for j := range rows {
 			if isDEKOf(rows[j], i) && rows[j].Tenant == "acme" {
