@@ -3,6 +3,8 @@ package sqlkeystore_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/fieldguard/pii"
@@ -194,6 +196,99 @@ func testTx(t *testing.T, db *sql.DB, st *sqlkeystore.Store, table string) {
 		require.NoError(t, fresh().Open(ctx, c2))
 	})
 
+	t.Run("slice rolled back", func(t *testing.T) {
+		// A bulk import in a transaction that rolls back: no key row
+		// survives, and no later seal, by the same Sealer in or out of a
+		// transaction, goes under a DEK the rollback removed.
+		before := rows()
+		tx, err := db.BeginTx(ctx, nil)
+		require.NoError(t, err)
+		t.Cleanup(func() { tx.Rollback() })
+		txctx := pii.WithExecutor(ctx, tx)
+		cs := bulkCustomers("roll", 300)
+		require.NoError(t, s.Seal(txctx, cs))
+		got := slices.Clone(cs)
+		require.NoError(t, s.Open(txctx, got), "the call's keys open what it sealed in the transaction")
+		require.Equal(t, bulkCustomers("roll", 300), withoutIndex(got))
+		require.NoError(t, tx.Rollback())
+		require.Equal(t, before, rows(), "no key row outlives the rollback")
+
+		for _, txn := range []bool{true, false} {
+			sctx := ctx
+			if txn {
+				tx, err := db.BeginTx(ctx, nil)
+				require.NoError(t, err)
+				defer tx.Rollback()
+				sctx = pii.WithExecutor(ctx, tx)
+				require.NoError(t, s.Seal(sctx, bulkCustomers("roll", 300)))
+				require.NoError(t, tx.Rollback())
+				require.Equal(t, before, rows())
+				continue
+			}
+			again := bulkCustomers("roll", 300)
+			require.NoError(t, s.Seal(sctx, again))
+			require.Equal(t, before+300, rows(), "new DEKs, stored")
+			got := slices.Clone(again)
+			require.NoError(t, fresh().Open(ctx, got), "sealed under DEKs that exist")
+			require.Equal(t, bulkCustomers("roll", 300), withoutIndex(got))
+		}
+		// What was sealed in the rolled-back transaction does not open.
+		require.ErrorIs(t, fresh().Open(ctx, slices.Clone(cs)), envelope.ErrDecrypt)
+	})
+
+	t.Run("slice rolled back, then another process makes the keys", func(t *testing.T) {
+		tx, err := db.BeginTx(ctx, nil)
+		require.NoError(t, err)
+		t.Cleanup(func() { tx.Rollback() })
+		require.NoError(t, s.Seal(pii.WithExecutor(ctx, tx), bulkCustomers("other", 50)))
+		require.NoError(t, tx.Rollback())
+		other := fresh()
+		theirs := bulkCustomers("other", 50)
+		require.NoError(t, other.Seal(ctx, theirs)) // same DEK ids, other bytes
+		for _, txn := range []bool{true, false} {
+			sctx := ctx
+			if txn {
+				tx, err := db.BeginTx(ctx, nil)
+				require.NoError(t, err)
+				defer tx.Commit()
+				sctx = pii.WithExecutor(ctx, tx)
+			}
+			mine := bulkCustomers("other", 50)
+			require.NoError(t, s.Seal(sctx, mine))
+			if txn {
+				continue
+			}
+			got := slices.Clone(mine)
+			require.NoError(t, other.Open(ctx, got), "sealed under the committed DEKs")
+			require.Equal(t, bulkCustomers("other", 50), withoutIndex(got))
+		}
+	})
+
+	t.Run("slice committed", func(t *testing.T) {
+		before := rows()
+		tx, err := db.BeginTx(ctx, nil)
+		require.NoError(t, err)
+		t.Cleanup(func() { tx.Rollback() })
+		cs := bulkCustomers("commit", 300)
+		require.NoError(t, s.Seal(pii.WithExecutor(ctx, tx), cs))
+		require.NoError(t, tx.Commit())
+		require.Equal(t, before+300, rows(), "every value's key committed with it")
+		for _, x := range []*envelope.Sealer{s, fresh()} {
+			got := slices.Clone(cs)
+			require.NoError(t, x.Open(ctx, got))
+			require.Equal(t, bulkCustomers("commit", 300), withoutIndex(got))
+		}
+		// A later transaction reuses the committed keys.
+		tx, err = db.BeginTx(ctx, nil)
+		require.NoError(t, err)
+		t.Cleanup(func() { tx.Rollback() })
+		again := bulkCustomers("commit", 300)
+		require.NoError(t, s.Seal(pii.WithExecutor(ctx, tx), again))
+		require.NoError(t, tx.Commit())
+		require.Equal(t, before+300, rows())
+		require.NoError(t, fresh().Open(ctx, again))
+	})
+
 	t.Run("forget rolled back", func(t *testing.T) {
 		c := customer("frank")
 		require.NoError(t, s.Seal(ctx, c))
@@ -217,4 +312,12 @@ func requireOpened(t *testing.T, id string, got *Customer, msg ...any) {
 	want := customer(id)
 	want.EmailIdx = got.EmailIdx
 	require.Equal(t, want, got, msg...)
+}
+
+func bulkCustomers(prefix string, n int) []Customer {
+	out := make([]Customer, n)
+	for i := range out {
+		out[i] = *customer(fmt.Sprintf("%s-%04d", prefix, i))
+	}
+	return out
 }
