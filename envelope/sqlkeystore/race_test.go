@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -158,7 +159,14 @@ type raceProc struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
 	events chan [2]string // event, JSON
-	out    *strings.Builder
+	mu     sync.Mutex
+	out    strings.Builder // the child's other output, for failure messages
+}
+
+func (p *raceProc) output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.String()
 }
 
 func startRaceChild(t *testing.T, role, dsn string, n int) *raceProc {
@@ -170,7 +178,7 @@ func startRaceChild(t *testing.T, role, dsn string, n int) *raceProc {
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	cmd.Stderr = cmd.Stdout
-	p := &raceProc{cmd: cmd, stdin: stdin, events: make(chan [2]string, 8), out: &strings.Builder{}}
+	p := &raceProc{cmd: cmd, stdin: stdin, events: make(chan [2]string, 8)}
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() {
 		stdin.Close()
@@ -187,7 +195,9 @@ func startRaceChild(t *testing.T, role, dsn string, n int) *raceProc {
 				p.events <- [2]string{ev, js}
 				continue
 			}
+			p.mu.Lock()
 			p.out.WriteString(line + "\n")
+			p.mu.Unlock()
 		}
 		close(p.events)
 	}()
@@ -200,11 +210,11 @@ func (p *raceProc) expect(t *testing.T, want string) string {
 	t.Helper()
 	select {
 	case ev, ok := <-p.events:
-		require.True(t, ok, "child exited waiting for %q; its output:\n%s", want, p.out.String())
+		require.True(t, ok, "child exited waiting for %q; its output:\n%s", want, p.output())
 		require.Equal(t, want, ev[0])
 		return ev[1]
 	case <-time.After(2 * time.Minute): // a hang guard, not a timing assertion
-		t.Fatalf("no %q from the child; its output:\n%s", want, p.out.String())
+		t.Fatalf("no %q from the child; its output:\n%s", want, p.output())
 		return ""
 	}
 }
@@ -219,7 +229,7 @@ func (p *raceProc) customers(t *testing.T, js string) []Customer {
 	t.Helper()
 	var cs []Customer
 	require.NoError(t, json.Unmarshal([]byte(js), &cs))
-	require.NoError(t, p.cmd.Wait(), p.out.String())
+	require.NoError(t, p.cmd.Wait(), p.output())
 	return cs
 }
 
