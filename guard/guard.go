@@ -95,6 +95,8 @@ type Guard struct {
 	views   *mask.Views
 	checker *retention.Manager // validates registrations before the real Manager exists
 
+	memRot *memRotation // NewMemory's rotation state
+
 	mu     sync.Mutex
 	stores []retention.Store
 	ready  atomic.Pointer[core]
@@ -197,7 +199,7 @@ func NewMemory(kp keyprovider.KeyProvider, opts *Options) (*Guard, error) {
 		return nil, err
 	}
 	g := &Guard{names: names, keys: envelope.NewMemoryStore(), tokens: tokenize.NewMemoryStore(),
-		ledger: &retention.MemoryLedger{}, holds: retention.NewMemoryHolds()}
+		ledger: &retention.MemoryLedger{}, holds: retention.NewMemoryHolds(), memRot: &memRotation{}}
 	if o.Audit == nil {
 		g.memLog = &memoryAudit{}
 		g.audit = g.memLog
