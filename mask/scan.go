@@ -78,9 +78,10 @@ type scanner struct {
 	denied   []Finding // matches of a deny list
 	meter    metric.MeterProvider
 
-	ctx   wordContext // memo of context(ctxAt)
-	ctxAt int
-	ctxOK bool
+	ctx         wordContext // memo of context(ctxAt)
+	ctxIDRegion string      // region of the identifier word in ctx, "" for any
+	ctxAt       int
+	ctxOK       bool
 }
 
 const (

@@ -3,7 +3,11 @@ package mask
 // Context words: what the words before a candidate say about it, in
 // English, German, French, Spanish, Italian, Portuguese and Dutch.
 
-import "strings"
+import (
+	"maps"
+	"slices"
+	"strings"
+)
 
 // Context words, matched case-insensitively (ASCII) at the start of a word
 // in the line before a candidate: words of four bytes or more also match
@@ -40,17 +44,23 @@ var contextWords = [numCats][]string{
 	// identifiers it says nothing either way ("Steuer-ID", "customer ID").
 	catIdent:   {"id"},
 	catVersion: {"version", "v", "ver", "build", "release", "firmware", "update"},
-	// Words that announce a national identifier (any scheme).
-	catID: {
-		"nino", "NI", "insurance", "tax",
-		"steuer", "identifikationsnummer", "idnr",
-		"sécurité", "sécu", "securite", "insee", "nir",
-		"dni", "nif", "NIE", "documento", "identidad", "identité", "identità", "identidade", "identiteit", "identity", "fiscal", "fiscale", "CF", "C.F",
-		"bsn", "burgerservice", "sofi",
-		"personnummer", "personnr", "personal",
-		"pesel", "cpf", "aadhaar", "aadhar", "adhaar", "uid", "uidai",
-		"SIN", "NAS", "tfn",
-	},
+}
+
+// idWords announce a national identifier: of one region's scheme, or
+// (region "") of any.
+var idWords = map[string]string{
+	"nino": "GB", "NI": "GB",
+	"steuer": "DE", "identifikationsnummer": "DE", "idnr": "DE",
+	"sécurité": "FR", "sécu": "FR", "securite": "FR", "insee": "FR", "nir": "FR",
+	"dni": "ES", "nif": "ES", "NIE": "ES",
+	"fiscal": "IT", "fiscale": "IT", "CF": "IT", "C.F": "IT",
+	"bsn": "NL", "burgerservice": "NL", "sofi": "NL",
+	"personnummer": "SE", "personnr": "SE",
+	"pesel": "PL", "cpf": "BR",
+	"aadhaar": "IN", "aadhar": "IN", "adhaar": "IN", "uid": "IN", "uidai": "IN",
+	"SIN": "CA", "NAS": "CA", "tfn": "AU",
+	"insurance": "", "tax": "", "documento": "", "identidad": "", "identité": "", "identità": "",
+	"identidade": "", "identiteit": "", "identity": "", "personal": "",
 }
 
 // Context categories.
@@ -68,22 +78,29 @@ const (
 )
 
 type ctxWord struct {
-	word  string // lower case, or upper case for exact matches
-	cat   uint8
-	exact bool
+	word   string // lower case, or upper case for exact matches
+	cat    uint8
+	exact  bool
+	region string // of an identifier word
 }
 
 // ctxIndex holds the context words by their lower-case first byte.
 var ctxIndex = func() (idx [256][]ctxWord) {
+	add := func(w string, cat int, region string) {
+		exact := strings.ToUpper(w) == w && strings.ToLower(w) != w
+		c := w[0]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		idx[c] = append(idx[c], ctxWord{w, uint8(cat), exact, region})
+	}
 	for cat, words := range contextWords {
 		for _, w := range words {
-			exact := strings.ToUpper(w) == w && strings.ToLower(w) != w
-			c := w[0]
-			if c >= 'A' && c <= 'Z' {
-				c += 'a' - 'A'
-			}
-			idx[c] = append(idx[c], ctxWord{w, uint8(cat), exact})
+			add(w, cat, "")
 		}
+	}
+	for _, w := range slices.Sorted(maps.Keys(idWords)) {
+		add(w, catID, idWords[w])
 	}
 	return idx
 }()
@@ -131,6 +148,9 @@ func (s *scanner) context(i int) *wordContext {
 			}
 			if e := w + n; e == i || !isLetter(t[e]) || (n >= 4 && !cw.exact) {
 				s.ctx[cw.cat] = w
+				if cw.cat == catID {
+					s.ctxIDRegion = cw.region
+				}
 			}
 		}
 	}

@@ -158,9 +158,6 @@ func (s *scanner) passportAfter(lo int) {
 		if n < 6 || n > 10 || lower && upperC {
 			return
 		}
-		if e+1 < len(t) && (t[e] == '/' || t[e] == '.' || t[e] == '-' || t[e] == ',') && class[t[e+1]]&clDigit != 0 {
-			return // a date or an amount
-		}
 		s.add(KindPassport, j, e, 0.9)
 		return
 	}

@@ -21,15 +21,17 @@ import (
 
 // idEvidence is what the text around a candidate says.
 type idEvidence struct {
-	ctx bool // an identifier word is near before it
+	ctx bool // an identifier word of this scheme (or of any) is near before it
 	neg bool // an order, invoice, tracking … word is adjacent before it
 }
 
-func (s *scanner) idEvidence(start int) idEvidence {
+// idEvidence reads the words before a candidate of region's scheme
+// ("BSN" is Dutch; "identity number" any).
+func (s *scanner) idEvidence(start int, region string) idEvidence {
 	cx := s.context(start)
 	var e idEvidence
 	id := cx[catID]
-	if id >= 0 && s.near(id, start) {
+	if id >= 0 && s.near(id, start) && (s.ctxIDRegion == "" || s.ctxIDRegion == region) {
 		e.ctx = true
 	}
 	if np := cx[catNonPhone]; np > id && s.adjacent(np, start) {
@@ -50,7 +52,7 @@ const (
 // addID reports a national identifier of the given layout strength and
 // region. It returns whether it did.
 func (s *scanner) addID(kind Kind, start, end, layout int, region string) bool {
-	e := s.idEvidence(start)
+	e := s.idEvidence(start, region)
 	if e.neg && !e.ctx {
 		return false
 	}
@@ -209,7 +211,7 @@ func (s *scanner) nationalDigits(first, end int, gs, ge []int, d string) bool {
 		}
 	case 8:
 		// AU TFN, the older eight digits: only announced.
-		if len(gs) == 1 && checkdigit.TFN(d) && s.idEvidence(first).ctx {
+		if len(gs) == 1 && checkdigit.TFN(d) && s.idEvidence(first, "AU").ctx {
 			return s.addID(KindNationalID, first, end, layoutPlain, "AU")
 		}
 	}
@@ -447,7 +449,7 @@ func (s *scanner) nino(i int) int {
 		end = k + 1
 	} else if end < len(t) && isAlnum(t[end]) {
 		return 0
-	} else if !s.idEvidence(i).ctx {
+	} else if !s.idEvidence(i, "GB").ctx {
 		return 0
 	}
 	layout := layoutStrong

@@ -232,6 +232,16 @@ func TestScanClock(t *testing.T) {
 	}
 }
 
+// National identifiers and passports are carried only by the secure chat
+// and the phone, like card numbers.
+func TestCheckNationalIDs(t *testing.T) {
+	for _, msg := range []string{"DNI 12345678Z", "passport number 533380006"} {
+		require.Error(t, Check(msg, ChannelDirectMessage, nil), msg)
+		require.Error(t, Check(msg, ChannelEmail, nil), msg)
+		require.NoError(t, Check(msg, ChannelSecureChat, nil), msg)
+	}
+}
+
 // TestScanIntl covers each national identifier, its layouts and what
 // must keep it from being reported, phones in national layouts with a
 // region hint, and dates of birth in the seven languages.
@@ -284,6 +294,24 @@ func TestScanIntl(t *testing.T) {
 		{"US", "86 095 742 719", nil},
 		{"PL", "PESEL 44051401359", []want{{KindNationalID, "44051401359"}}},
 		{"PL", "44051401358", nil},
+		// One wrong check digit (or rule) and it is not reported, even announced.
+		{"IN", "Aadhaar 2341 2341 2347", nil},
+		{"DE", "Steuer-ID 86 095 742 718", nil},
+		{"DE", "Steuer-ID 12345678903", nil}, // check digit right, no repeated digit
+		{"NL", "BSN 111222334", nil},
+		{"AU", "TFN 123 456 783", nil},
+		{"ES", "NIE X1234567A", nil},
+		{"CA", "SIN 046 454 287", nil},
+		{"SE", "personnummer 850709-9806", nil},
+		{"SE", "personnummer 19850709-9806", nil},
+		{"FR", "NIR 5 85 05 78 006 084 85", nil},       // key right, no such sex digit
+		{"IT", "codice fiscale RSSMRA85F10A562R", nil}, // check right, F is no month
+		// An identifier word counts near the number, in any region; "sin"
+		// in lower case is Spanish for "without".
+		{"US", "mijn BSN is 111222333", []want{{KindNationalID, "111222333"}}},
+		{"US", "SIN 046 454 286", []want{{KindNationalID, "046 454 286"}}},
+		{"US", "sin 046 454 286", nil},
+		{"US", "my BSN and all the other details are below: 111222333", nil},
 		// Passports only after a passport word.
 		{"GB", "passport number 533380006", []want{{KindPassport, "533380006"}}},
 		{"DE", "Reisepass: C01X00T47", []want{{KindPassport, "C01X00T47"}}},
@@ -304,6 +332,9 @@ func TestScanIntl(t *testing.T) {
 		{"US", "call (555) 123-4567", []want{{KindPhone, "(555) 123-4567"}}}, // unassigned, still a phone
 		{"DE", "Rechnung 2024/123456", nil},
 		{"FR", "commande 0612345678", nil},
+		{"US", "4155552671", nil},              // bare digits need a phone word
+		{"GB", "NI number 020 7946 0958", nil}, // announced as an identifier
+		{"US", "see page 415/555/2671", nil},   // slashes only after a trunk 0
 		{"IT", "chiamami al 312 345 7529, ordine n. 0975234", []want{{KindPhone, "312 345 7529"}}},
 		{"FR", "Montant : 1 234,56 €", nil},
 		// Dates of birth.
