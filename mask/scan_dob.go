@@ -233,11 +233,22 @@ func parseDate(t string, i, maxYear int) (start, end int, ok bool) {
 		if j < len(t) && t[j] == '.' {
 			j++ // 14. März
 		}
+		var msep byte // 14-Mar-1985, 14/mar/1985
+		if j < len(t) && (t[j] == '-' || t[j] == '/') {
+			msep = t[j]
+			j++
+		}
 		j = skipSpaces(t, j)
 		j = skipWord(t, j, "of", "de")
 		m, e := monthAt(t, j)
 		if m == 0 {
 			return 0, 0, false
+		}
+		if msep != 0 {
+			if e >= len(t) || t[e] != msep {
+				return 0, 0, false
+			}
+			e++
 		}
 		j = skipSpaces(t, skipComma(t, e))
 		j = skipWord(t, j, "de", "del")

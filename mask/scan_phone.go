@@ -76,6 +76,12 @@ func (s *scanner) phone(start, first, end int, gs, ge []int, seps uint8, plus bo
 				break
 			}
 		}
+		if !plausible && pos >= 0 {
+			// Announced by a phone word ("call me on"), a number in a
+			// phone layout of another region than the hints: "07911
+			// 123456" in a conversation hinted US, "555-0147".
+			plausible = phoneShaped(num, gs, ge, paren)
+		}
 	}
 	var conf float64
 	switch {
@@ -96,6 +102,25 @@ func (s *scanner) phone(start, first, end int, gs, ge []int, seps uint8, plus bo
 		return
 	}
 	s.add(KindPhone, start, end, conf)
+}
+
+// phoneShaped reports a layout a reader takes for a phone number in any
+// region: a trunk 0 or an area code in parentheses, then groups of two to
+// five digits (seven to twelve in all); or the North American local
+// 3-4.
+func phoneShaped(d []byte, gs, ge []int, paren bool) bool {
+	if groupsAre(gs, ge, 3, 4) && d[0] >= '2' {
+		return true
+	}
+	if len(d) < 9 || len(d) > 12 || len(gs) < 2 || !(d[0] == '0' || paren) {
+		return false
+	}
+	for i := range gs {
+		if n := ge[i] - gs[i]; n < 2 || n > 8 || i > 0 && n > 6 && len(gs) > 2 {
+			return false
+		}
+	}
+	return true
 }
 
 var supportedCC = phonenumbers.GetSupportedCallingCodes()

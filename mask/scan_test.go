@@ -26,7 +26,8 @@ func TestScan(t *testing.T) {
 		{"a@b.c is too short a TLD", nil, nil},
 		{"+44 20 7946 0958", nil, []want{{"phone", "+44 20 7946 0958"}}},
 		{"call 07911 123456", &ScanOptions{Regions: []string{"GB"}}, []want{{"phone", "07911 123456"}}},
-		{"call 07911 123456", nil, nil},
+		{"call 07911 123456", nil, []want{{"phone", "07911 123456"}}}, // announced: a phone in any region's layout
+		{"my number is 07911 123456", nil, nil},                       // not a US number
 		{"order 415-555-2671", nil, nil},
 		{"order no. 4155552671", nil, nil},
 		{"my number is 4155552671", nil, []want{{"phone", "4155552671"}}},
@@ -347,6 +348,8 @@ func TestScanIntl(t *testing.T) {
 		{"BR", "nasci em 14 de março de 1985", []want{{KindDOB, "14 de março de 1985"}}},
 		{"NL", "geboren op 14 maart 1985", []want{{KindDOB, "14 maart 1985"}}},
 		{"NL", "geboortedatum 14-03-1985", []want{{KindDOB, "14-03-1985"}}},
+		{"GB", "DOB 14-Mar-1985", []want{{KindDOB, "14-Mar-1985"}}},
+		{"GB", "DOB 14-Mar 1985", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.region+" "+tt.in, func(t *testing.T) {

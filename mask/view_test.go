@@ -527,14 +527,14 @@ func TestViewUntaggedPersonalData(t *testing.T) {
 func TestPolicyScanOptions(t *testing.T) {
 	p, err := NewPolicy(nil, &PolicyOptions{Scan: &ScanOptions{Regions: []string{"GB"}}})
 	require.NoError(t, err)
-	msg := "call me on 07911 123456"
+	msg := "my number is 07911 123456"
 	require.NoError(t, Check(msg, ChannelPublicSocial, nil), "not a valid US number")
 	var ce *ChannelError
 	require.ErrorAs(t, Check(msg, ChannelPublicSocial, &ScanOptions{Regions: []string{"GB"}}), &ce)
 	require.Equal(t, []Kind{KindPhone}, ce.Kinds)
 	out, fs := Text(msg, p, ChannelDirectMessage)
 	require.Len(t, fs, 1)
-	require.Equal(t, "call me on +44 ******3456", out)
+	require.Equal(t, "my number is +44 ******3456", out)
 }
 
 // What the public-channel floor covers besides pii's sensitive categories:
