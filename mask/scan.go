@@ -317,7 +317,9 @@ func (s *scanner) digitRun(i int) int {
 			groups[ng], gends[ng] = gs, j
 		}
 		ng++
-		// Separators: at most two bytes (three with a parenthesis), then a digit.
+		// Separators: at most two bytes (three with a parenthesis, or
+		// " - "), then a digit; " / " only after an area code with its
+		// trunk 0 ("0172 / 123 45 67").
 		k := j
 		var sb uint8
 		for k < len(t) && k-j < 3 {
@@ -338,7 +340,7 @@ func (s *scanner) digitRun(i int) int {
 			k++
 		}
 	done:
-		if k == j || k >= len(t) || class[t[k]]&clDigit == 0 || (k-j > 1 && sb&sepParen == 0 && !(k-j == 3 && t[j] == ' ' && t[j+2] == ' ')) || k-j > 1 && sb&sepSlash != 0 {
+		if k == j || k >= len(t) || class[t[k]]&clDigit == 0 || (k-j > 1 && sb&sepParen == 0 && !(k-j == 3 && t[j] == ' ' && t[j+2] == ' ')) || k-j > 1 && sb&sepSlash != 0 && !(ng == 1 && t[i] == '0' && j-i >= 3 && j-i <= 5) {
 			break
 		}
 		if digits > 40 {

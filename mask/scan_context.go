@@ -214,7 +214,8 @@ func (s *scanner) near(w, i int) bool {
 }
 
 // adjacent reports whether the word at w is followed, up to i, only by
-// spaces, punctuation and filler words ("order number is 1234").
+// spaces, punctuation, filler words ("order number is 1234") and tokens
+// with digits.
 func (s *scanner) adjacent(w, i int) bool {
 	t := s.text
 	for w < i && isLetter(t[w]) {
@@ -225,12 +226,16 @@ func (s *scanner) adjacent(w, i int) bool {
 		switch {
 		case c == ' ' || c == '#' || c == ':' || c == '.' || c == '-' || c == '(' || c == '\t' || c == '/' || c == '\'':
 			w++
-		case isLetter(c):
+		case isLetter(c) || class[c]&clDigit != 0:
 			e := w
-			for e < i && isLetter(t[e]) {
+			digit := false
+			for e < i && (isLetter(t[e]) || class[t[e]]&clDigit != 0) {
+				digit = digit || class[t[e]]&clDigit != 0
 				e++
 			}
-			if !fillers[strings.ToLower(t[w:e])] {
+			// Filler words, and the other parts of a spaced code
+			// ("tracking 1Z 999 AA1 01 2345 6784").
+			if !digit && !fillers[strings.ToLower(t[w:e])] {
 				return false
 			}
 			w = e

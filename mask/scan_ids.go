@@ -398,20 +398,11 @@ func (s *scanner) nie(i int) int {
 // ZZ. The suffix is A–D; without it, only after a context word.
 func (s *scanner) nino(i int) int {
 	t := s.text
-	a, b := upper(t[i]), upper(t[i+1])
 	if (t[i] >= 'a') != (t[i+1] >= 'a') {
 		return 0
 	}
-	switch a {
-	case 'D', 'F', 'I', 'Q', 'U', 'V':
-		return 0
-	}
-	switch b {
-	case 'D', 'F', 'I', 'O', 'Q', 'U', 'V':
-		return 0
-	}
-	switch string([]byte{a, b}) {
-	case "BG", "GB", "KN", "NK", "NT", "TN", "ZZ":
+	if !ninoPrefix(upper(t[i]), upper(t[i+1])) && !s.idEvidence(i, "GB").ctx {
+		// HMRC's specimen QQ 12 34 56 C is still one when announced.
 		return 0
 	}
 	j := i + 2
@@ -460,6 +451,22 @@ func (s *scanner) nino(i int) int {
 		return 0
 	}
 	return end
+}
+
+func ninoPrefix(a, b byte) bool {
+	switch a {
+	case 'D', 'F', 'I', 'Q', 'U', 'V':
+		return false
+	}
+	switch b {
+	case 'D', 'F', 'I', 'O', 'Q', 'U', 'V':
+		return false
+	}
+	switch string([]byte{a, b}) {
+	case "BG", "GB", "KN", "NK", "NT", "TN", "ZZ":
+		return false
+	}
+	return true
 }
 
 // isCFDigit: a digit of a codice fiscale, or the letter that replaces it

@@ -269,6 +269,8 @@ func TestScanIntl(t *testing.T) {
 		{"GB", "NI number AB 12 34 56 C", []want{{KindNationalID, "AB 12 34 56 C"}}},
 		{"GB", "AB123456C", []want{{KindNationalID, "AB123456C"}}},
 		{"GB", "GB123456C", nil}, // reserved prefix
+		{"GB", "QQ123456C", nil},
+		{"GB", "NI no: QQ 12 34 56 C", []want{{KindNationalID, "QQ 12 34 56 C"}}}, // HMRC's specimen, announced
 		{"FR", "NIR 2 69 05 49 588 157 80", []want{{KindNationalID, "2 69 05 49 588 157 80"}}},
 		{"US", "2 69 05 49 588 157 80", []want{{KindNationalID, "2 69 05 49 588 157 80"}}},
 		{"FR", "2 69 05 49 588 157 81", nil},
@@ -322,6 +324,7 @@ func TestScanIntl(t *testing.T) {
 		{"GB", "passport expires 14.03.2030", nil},
 		// Phones in national layouts, with the region hint.
 		{"DE", "Tel. 030/12345678", []want{{KindPhone, "030/12345678"}}},
+		{"DE", "Handy: 0172 / 123 45 67", []want{{KindPhone, "0172 / 123 45 67"}}},
 		{"DE", "Rückruf unter 0151 23456789", []want{{KindPhone, "0151 23456789"}}},
 		{"DE", "Ruf mich an: 0049 30 12345678", []want{{KindPhone, "0049 30 12345678"}}},
 		{"FR", "appelez le 06.12.34.56.78", []want{{KindPhone, "06.12.34.56.78"}}},
@@ -333,6 +336,7 @@ func TestScanIntl(t *testing.T) {
 		{"US", "call (555) 123-4567", []want{{KindPhone, "(555) 123-4567"}}}, // unassigned, still a phone
 		{"DE", "Rechnung 2024/123456", nil},
 		{"FR", "commande 0612345678", nil},
+		{"IT", "Tracking 1Z 999 AA1 01 2345 6784", nil}, // the rest of a spaced code
 		{"US", "4155552671", nil},              // bare digits need a phone word
 		{"GB", "NI number 020 7946 0958", nil}, // announced as an identifier
 		{"US", "see page 415/555/2671", nil},   // slashes only after a trunk 0
