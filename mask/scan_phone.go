@@ -105,18 +105,25 @@ func (s *scanner) phone(start, first, end int, gs, ge []int, seps uint8, plus bo
 }
 
 // phoneShaped reports a layout a reader takes for a phone number in any
-// region: a trunk 0 or an area code in parentheses, then groups of two to
-// five digits (seven to twelve in all); or the North American local
-// 3-4.
+// region, once a phone word announced it: nine to twelve digits in groups
+// (of two to five digits, or up to eight after a trunk 0 or an area code
+// in parentheses); or the North American local 3-4.
 func phoneShaped(d []byte, gs, ge []int, paren bool) bool {
 	if groupsAre(gs, ge, 3, 4) && d[0] >= '2' {
 		return true
 	}
-	if len(d) < 9 || len(d) > 12 || len(gs) < 2 || !(d[0] == '0' || paren) {
+	if len(d) < 9 || len(d) > 12 || len(gs) < 2 {
 		return false
 	}
+	long := 8 // "030 12345678"
+	if d[0] != '0' && !paren {
+		long = 5 // "11 98765-4321", "612 34 56 78": an area code first
+		if ge[0]-gs[0] > 3 {
+			return false
+		}
+	}
 	for i := range gs {
-		if n := ge[i] - gs[i]; n < 2 || n > 8 || i > 0 && n > 6 && len(gs) > 2 {
+		if n := ge[i] - gs[i]; n < 2 || n > long || i > 0 && n > 6 && len(gs) > 2 {
 			return false
 		}
 	}
