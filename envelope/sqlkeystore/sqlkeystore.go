@@ -160,17 +160,33 @@ func values(row string, n int) string {
 	return b.String()
 }
 
+// The ...Many reads join a VALUES list of what was asked with the table
+// so that each row asked is one primary-key lookup, whatever the size of
+// the table: on SQLite the CROSS JOIN keeps the list as the outer loop
+// (left to itself the planner may scan the table instead), on PostgreSQL
+// a LATERAL subquery does the same.
+
 // getMany reads n records by KeyRef (4 parameters each).
 func (q *queries) getMany(n int) string {
-	return q.d.Rebind("WITH q(kind, tenant, scope, id) AS (VALUES " + values("(?, ?, ?, CAST(? AS BIGINT))", n) + ")" +
-		" SELECT " + kcols + " FROM q JOIN " + q.table + " k ON k.kind = q.kind AND k.tenant = q.tenant AND k.scope = q.scope AND k.id = q.id")
+	if q.d == Postgres {
+		return q.d.Rebind("WITH q(kind, tenant, scope, id) AS (VALUES " + values("(?, ?, ?, CAST(? AS BIGINT))", n) + ")" +
+			" SELECT " + kcols + " FROM q CROSS JOIN LATERAL (SELECT " + cols + " FROM " + q.table +
+			" x WHERE x.kind = q.kind AND x.tenant = q.tenant AND x.scope = q.scope AND x.id = q.id) k")
+	}
+	return "WITH q(kind, tenant, scope, id) AS (VALUES " + values("(?, ?, ?, ?)", n) + ")" +
+		" SELECT " + kcols + " FROM q CROSS JOIN " + q.table + " k ON k.kind = q.kind AND k.tenant = q.tenant AND k.scope = q.scope AND k.id = q.id"
 }
 
 // latestMany reads the newest record of n scopes (3 parameters each).
 func (q *queries) latestMany(n int) string {
-	return q.d.Rebind("WITH q(kind, tenant, scope) AS (VALUES " + values("(?, ?, ?)", n) + ")" +
-		" SELECT " + kcols + " FROM q JOIN " + q.table + " k ON k.kind = q.kind AND k.tenant = q.tenant AND k.scope = q.scope" +
-		" AND k.id = (SELECT MAX(x.id) FROM " + q.table + " x WHERE x.kind = q.kind AND x.tenant = q.tenant AND x.scope = q.scope)")
+	if q.d == Postgres {
+		return q.d.Rebind("WITH q(kind, tenant, scope) AS (VALUES " + values("(?, ?, ?)", n) + ")" +
+			" SELECT " + kcols + " FROM q CROSS JOIN LATERAL (SELECT " + cols + " FROM " + q.table +
+			" x WHERE x.kind = q.kind AND x.tenant = q.tenant AND x.scope = q.scope ORDER BY x.id DESC LIMIT 1) k")
+	}
+	return "WITH q(kind, tenant, scope) AS (VALUES " + values("(?, ?, ?)", n) + ")" +
+		" SELECT " + kcols + " FROM q CROSS JOIN " + q.table + " k ON k.kind = q.kind AND k.tenant = q.tenant AND k.scope = q.scope" +
+		" AND k.id = (SELECT MAX(x.id) FROM " + q.table + " x WHERE x.kind = q.kind AND x.tenant = q.tenant AND x.scope = q.scope)"
 }
 
 // insertMany inserts n records if absent and returns those it inserted
