@@ -172,6 +172,12 @@ func (s *Sealer) runRewrap(ctx context.Context, opts RewrapOptions, kinds []Kind
 	return p, nil
 }
 
+// KMSWrappedKinds returns the record kinds the key provider wraps (their
+// Record.KEK names the wrapping key version), in the order
+// RewrapBranchKeys visits them: what a tool must check before it destroys
+// a key version.
+func KMSWrappedKinds() []Kind { return []Kind{KindBranch, KindSearch, KindSecret} }
+
 // RewrapBranchKeys rewraps, after a KMS key rotation, every key the key
 // provider wraps (branch keys, then search root keys, then secrets:
 // KindSecret) under its current
@@ -184,7 +190,7 @@ func (s *Sealer) RewrapBranchKeys(ctx context.Context, opts RewrapOptions) (p Pr
 	ctx, span := s.tel.span(ctx, "rewrap_branch_keys")
 	defer func() { endJob(span, p, err) }()
 	primary := ""
-	return s.runRewrap(ctx, opts, []Kind{KindBranch, KindSearch, KindSecret}, func(ctx context.Context, rec Record, _ *Progress) (bool, error) {
+	return s.runRewrap(ctx, opts, KMSWrappedKinds(), func(ctx context.Context, rec Record, _ *Progress) (bool, error) {
 		if primary != "" && rec.KEK == primary {
 			return false, nil
 		}

@@ -7,15 +7,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"reflect"
+	"strings"
 	"sync"
 
-	"github.com/fieldguard/pii"
 	"github.com/fieldguard/pii/envelope"
-	"github.com/fieldguard/pii/internal/sealedtext"
 	"github.com/fieldguard/pii/keyprovider"
-	"github.com/fieldguard/pii/retention"
-	"github.com/fieldguard/pii/tokenize"
 )
 
 // KeyVersions is the key-version life cycle Rotate drives: add a version
@@ -189,7 +185,7 @@ func (g *Guard) Rotate(ctx context.Context, opts *RotateOptions) error {
 
 	// 3. Rewrap what the KMS wraps.
 	if step == stepPromote {
-		total, err := g.countKeys(ctx, envelope.KindBranch, envelope.KindSearch, envelope.KindSecret)
+		total, err := g.countKeys(ctx, envelope.KMSWrappedKinds()...)
 		if err != nil {
 			return err
 		}
@@ -421,7 +417,7 @@ func (g *Guard) countKeys(ctx context.Context, kinds ...envelope.Kind) (int64, e
 // every registered record opens with cold caches.
 func (g *Guard) verifyRotation(ctx context.Context, newID keyprovider.KeyID, progress func(string, int64, int64)) error {
 	stale := 0
-	for _, k := range []envelope.Kind{envelope.KindBranch, envelope.KindSearch, envelope.KindSecret} {
+	for _, k := range envelope.KMSWrappedKinds() {
 		if err := listAll(ctx, g.keys, k, func(r envelope.Record) error {
 			if r.KEK != newID.String() {
 				stale++
@@ -435,101 +431,14 @@ func (g *Guard) verifyRotation(ctx context.Context, newID keyprovider.KeyID, pro
 		return fmt.Errorf("%w: %d KMS-wrapped keys are not under %s", ErrRotateVerify, stale, newID)
 	}
 	// Cold: a Sealer and a tokenizer of their own, every key through the KMS.
-	seal, err := envelope.New(g.kp, &envelope.Options{Store: g.keys, Clock: g.opts.Clock})
-	if err != nil {
-		return fmt.Errorf("guard: Rotate: %w", err)
-	}
-	root, err := seal.Secret(ctx, "", secretTokenizer)
-	if err != nil {
-		return fmt.Errorf("%w: the tokenizer root key: %w", ErrRotateVerify, err)
-	}
-	tok, err := tokenize.New(root, &tokenize.Options{Store: g.tokens, Formats: g.opts.TokenFormats, Clock: g.opts.Clock})
-	clear(root)
-	if err != nil {
-		return fmt.Errorf("guard: Rotate: %w", err)
-	}
-	c, err := g.core(ctx)
-	if err != nil {
-		return err
-	}
-	cold := &core{tok: tok, mgr: c.mgr}
-	var done, failed int64
-	for _, st := range g.registered() {
-		sc := st.Schema()
-		q := retention.Query{All: true, Limit: 500, ReadOnly: true}
-		for {
-			cl, err := st.Claim(ctx, q)
-			if err != nil {
-				return fmt.Errorf("guard: Rotate: verify: %s: %w", sc.Name, err)
-			}
-			recs := cl.Records()
-			_ = cl.Rollback()
-			for _, rec := range recs {
-				if err := g.opensCold(ctx, seal, cold, sc, rec.Value); err != nil {
-					failed++
-				}
-				done++
-			}
-			progress("verify", done, 0)
-			if len(recs) < q.Limit {
-				break
-			}
-			q.After = recs[len(recs)-1].Pos
-		}
-	}
-	if failed > 0 {
-		return fmt.Errorf("%w: %d of %d records", ErrRotateVerify, failed, done)
-	}
-	return nil
-}
-
-// opensCold opens every sealed value and reverses every token of the
-// record ptr points to, without changing it.
-func (g *Guard) opensCold(ctx context.Context, seal *envelope.Sealer, c *core, sc *pii.Schema, ptr any) error {
-	st, err := g.look(c, sc, ptr, nil)
-	if err != nil {
-		return err
-	}
-	if err := g.resolve(ctx, c, sc, ptr, st, false); err != nil {
-		return err
-	}
-	b := bindingOf(sc, ptr)
-	ti := 0
-	return visit(sc, ptr, func(_ int, f *pii.Field, _ string, _, v reflect.Value) error {
-		sv, isStr := stringOf(v)
-		b.Field = f.Path
-		switch {
-		case f.Opts.Token != "":
-			if !isStr || sv.String() == "" {
-				return nil
-			}
-			t := st.tok[ti]
-			ti++
-			if t.v != vToken || tokenize.Method(f.Opts.Token) == tokenize.MethodHMAC {
-				return nil
-			}
-			_, err := c.tok.Detokenize(ctx, tokenize.Method(f.Opts.Token), tokenize.FieldScope(sc, ptr, f), c.tok.FormatFor(f.Category), t.bare)
-			if err != nil && !errors.Is(err, tokenize.ErrNotFound) {
-				return err
-			}
-		case isStr:
-			val := sv.String()
-			if inner, ok := keptValue(val); ok {
-				val = inner
-			}
-			if !sealedtext.IsSealed(val) {
-				return nil
-			}
-			if _, err := seal.DecryptString(ctx, val, b); err != nil && !errors.Is(err, envelope.ErrShredded) {
-				return err
-			}
-		case f.Opts.Encrypt != pii.EncryptNone && v.Kind() == reflect.Slice && v.Len() > 0:
-			if _, err := seal.DecryptBytes(ctx, v.Bytes(), b); err != nil && !errors.Is(err, envelope.ErrShredded) {
-				return err
-			}
-		}
+	_, err := g.Verify(ctx, &VerifyOptions{Progress: func(r VerifyReport) error {
+		progress("verify", r.Records, 0)
 		return nil
-	})
+	}})
+	if errors.Is(err, ErrVerify) {
+		return fmt.Errorf("%w: %s", ErrRotateVerify, strings.TrimPrefix(err.Error(), "guard: Verify: "))
+	}
+	return err
 }
 
 // rotationState keeps Rotate's progress.

@@ -192,8 +192,10 @@ still wrapped under it can never be unwrapped again. It refuses unless the
 version is disabled (disable it first and let your services run: an unwrap
 under a disabled version fails and enable undoes it, which finds keys
 wrapped outside the key store), and it reads every KMS-wrapped key of the
-key store in --db (table --keys-table) and refuses while any is still
-wrapped under the version (run pii rewrap first). --yes confirms.`,
+key store in --db (table --keys-table: branch keys, search root keys, and
+secrets such as a Guard's tokenizer root, ledger and pseudonym keys) and
+refuses while any is still wrapped under the version (run pii rewrap
+first). --yes confirms.`,
 		Args: oneVersion,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -240,8 +242,10 @@ wrapped under the version (run pii rewrap first). --yes confirms.`,
 // prefix.
 const defaultKeysTable = "pii_keys"
 
-// keysWrappedUnder counts the KMS-wrapped keys (branch and search root
-// keys) of the key store whose wrapping KEK has the given version.
+// keysWrappedUnder counts the KMS-wrapped keys of the key store (every
+// kind of envelope.KMSWrappedKinds: branch keys, search root keys, and
+// secrets such as a guard.Guard's tokenizer root and ledger keys) whose
+// wrapping KEK has the given version.
 func keysWrappedUnder(ctx context.Context, db *database, table, version string) (int, error) {
 	if err := db.requireTable(ctx, table); err != nil {
 		return 0, err
@@ -251,7 +255,7 @@ func keysWrappedUnder(ctx context.Context, db *database, table, version string) 
 		return 0, &exitError{code: exitUsage, err: err}
 	}
 	n := 0
-	for _, kind := range []envelope.Kind{envelope.KindBranch, envelope.KindSearch} {
+	for _, kind := range envelope.KMSWrappedKinds() {
 		var after envelope.KeyRef
 		for {
 			recs, err := st.List(ctx, kind, after, 500)

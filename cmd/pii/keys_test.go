@@ -17,6 +17,7 @@ import (
 
 	"github.com/fieldguard/pii/envelope"
 	"github.com/fieldguard/pii/envelope/sqlkeystore"
+	"github.com/fieldguard/pii/guard"
 	"github.com/fieldguard/pii/internal/sqldialect"
 	"github.com/fieldguard/pii/internal/testdb"
 	"github.com/fieldguard/pii/keyprovider/local"
@@ -253,7 +254,7 @@ func TestRewrapAndDestroy(t *testing.T) {
 			// Text output, a second run: nothing left to do.
 			r = runPII(t, cmdOpts{env: env}, "rewrap")
 			require.Equal(t, 0, r.code, r.stderr)
-			require.Regexp(t, `^KMS-wrapped keys \(branch and search root keys\): 6 scanned, [01] rewrapped, [56] already under the current key\n$`, r.stdout)
+			require.Regexp(t, `^KMS-wrapped keys \(branch keys, search root keys, secrets\): 6 scanned, [01] rewrapped, [56] already under the current key\n$`, r.stdout)
 
 			// Bad input.
 			oneLineError(t, runPII(t, cmdOpts{env: env}, "rewrap", "--keys-table", "no_such_keys"), exitUsage, "has no table no_such_keys")
@@ -282,4 +283,37 @@ func TestMalformedDSN(t *testing.T) {
 	oneLineError(t, r, exitFailure, "is unreachable")
 	require.NotContains(t, r.stderr, "s3cret")
 	_ = os.Getenv
+}
+
+// The secrets a guard.Guard keeps in the key store (tokenizer root,
+// ledger and pseudonym keys) are KMS-wrapped keys too: destroy refuses
+// while any is under the version, and rewrap moves them.
+func TestDestroyChecksSecrets(t *testing.T) {
+	for _, dc := range dbCases {
+		t.Run(dc.name, func(t *testing.T) {
+			ctx := context.Background()
+			db, _, dsn := dc.open(t)
+			k := newKeyset(t)
+			kp, err := local.Open(k.path, k.master)
+			require.NoError(t, err)
+			g, err := guard.New(kp, db, nil)
+			require.NoError(t, err)
+			require.NoError(t, g.CreateTables(ctx))
+			_, err = g.Retention(ctx) // makes the Guard's secrets
+			require.NoError(t, err)
+			env := append([]string{"PII_DB=" + dsn}, k.env...)
+			v1 := versions(t, k)[0].Version
+			addVersion(t, k, true)
+			require.Equal(t, 0, runPII(t, cmdOpts{env: env}, "keys", "disable", v1).code)
+			r := runPII(t, cmdOpts{env: env}, "keys", "destroy", v1, "--yes")
+			oneLineError(t, r, exitFindings, "3 keys in pii_keys are still wrapped under it")
+			require.Equal(t, 0, runPII(t, cmdOpts{env: env}, "keys", "enable", v1).code)
+			r = runPII(t, cmdOpts{env: env}, "rewrap")
+			require.Equal(t, 0, r.code, r.stderr)
+			require.Contains(t, r.stdout, "3 scanned, 3 rewrapped")
+			require.Equal(t, 0, runPII(t, cmdOpts{env: env}, "keys", "disable", v1).code)
+			r = runPII(t, cmdOpts{env: env}, "keys", "destroy", v1, "--yes")
+			require.Equal(t, 0, r.code, r.stderr)
+		})
+	}
 }

@@ -15,7 +15,7 @@ import (
 )
 
 type rewrapSummary struct {
-	Kind      string `json:"kind"` // "kms" (branch and search root keys) or "dek"
+	Kind      string `json:"kind"` // "kms" (branch keys, search root keys, secrets) or "dek"
 	Scanned   int    `json:"scanned"`
 	Rewrapped int    `json:"rewrapped"`
 	Skipped   int    `json:"skipped"` // already under the current key
@@ -29,8 +29,9 @@ func rewrapCmd(e *env) *cobra.Command {
 		Use:   "rewrap",
 		Short: "Rewrap every KMS-wrapped key of the key store under the primary version",
 		Long: `rewrap reads the key store in --db (table --keys-table) and rewraps every
-KMS-wrapped key (each tenant's branch keys and search root keys) under the
-primary version of --kms: each is unwrapped, wrapped under the primary, read
+KMS-wrapped key (each tenant's branch keys and search root keys, and the
+secrets kept there: a Guard's tokenizer root, ledger and pseudonym keys)
+under the primary version of --kms: each is unwrapped, wrapped under the primary, read
 back, unwrapped and compared before it replaces the old wrap. Data keys and
 field ciphertexts do not change. With --deks it also rewraps every data key
 under its tenant's latest branch key.
@@ -99,7 +100,7 @@ are skipped. Run it after pii keys promote and before pii keys disable.`,
 				return writeJSON(e.stdout, map[string]any{"rewrap": out})
 			}
 			for _, s := range out {
-				what := "KMS-wrapped keys (branch and search root keys)"
+				what := "KMS-wrapped keys (branch keys, search root keys, secrets)"
 				if s.Kind == "dek" {
 					what = "data keys"
 				}
