@@ -84,6 +84,29 @@ type ctxWord struct {
 	region string // of an identifier word
 }
 
+// ctxSecond holds, by lower-case first byte, the set of lower-case second
+// bytes of the context words: most words of a text start no context word,
+// and this rejects them without trying each.
+var ctxSecond = func() (set [256][4]uint64) {
+	for c, words := range ctxIndex {
+		for _, w := range words {
+			b := byte(0) // a one-byte word: always try
+			if len(w.word) > 1 {
+				b = lowerByte(w.word[1])
+			}
+			set[c][b>>6] |= 1 << (b & 63)
+		}
+	}
+	return set
+}()
+
+func lowerByte(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
 // ctxIndex holds the context words by their lower-case first byte.
 var ctxIndex = func() (idx [256][]ctxWord) {
 	add := func(w string, cat int, region string) {
@@ -130,9 +153,14 @@ func (s *scanner) context(i int) *wordContext {
 		if w > 0 && isLetter(t[w-1]) {
 			continue
 		}
-		c := t[w]
-		if c >= 'A' && c <= 'Z' {
-			c += 'a' - 'A'
+		c := lowerByte(t[w])
+		if ctxIndex[c] == nil {
+			continue
+		}
+		if w+1 < i {
+			if b := lowerByte(t[w+1]); ctxSecond[c][b>>6]&(1<<(b&63)) == 0 && ctxSecond[c][0]&1 == 0 {
+				continue
+			}
 		}
 		for _, cw := range ctxIndex[c] {
 			n := len(cw.word)

@@ -341,7 +341,8 @@ func (s *scanner) idWord(i int) int {
 				return e
 			}
 		}
-		if i+16 <= len(t) && isCFDigit(t[i+6]) && isCFDigit(t[i+7]) && isAlnum(t[i+15]) && (i+16 == len(t) || !isAlnum(t[i+16])) {
+		// The year's first digit is the last one omocodia replaces.
+		if i+16 <= len(t) && class[t[i+6]]&clDigit != 0 && isCFDigit(t[i+7]) && isAlnum(t[i+15]) && (i+16 == len(t) || !isAlnum(t[i+16])) {
 			if e := s.codiceFiscale(i); e > 0 {
 				return e
 			}
@@ -401,10 +402,6 @@ func (s *scanner) nino(i int) int {
 	if (t[i] >= 'a') != (t[i+1] >= 'a') {
 		return 0
 	}
-	if !ninoPrefix(upper(t[i]), upper(t[i+1])) && !s.idEvidence(i, "GB").ctx {
-		// HMRC's specimen QQ 12 34 56 C is still one when announced.
-		return 0
-	}
 	j := i + 2
 	var d [6]byte
 	if t[j] == ' ' {
@@ -441,6 +438,10 @@ func (s *scanner) nino(i int) int {
 	} else if end < len(t) && isAlnum(t[end]) {
 		return 0
 	} else if !s.idEvidence(i, "GB").ctx {
+		return 0
+	}
+	if !ninoPrefix(upper(t[i]), upper(t[i+1])) && !s.idEvidence(i, "GB").ctx {
+		// HMRC's specimen QQ 12 34 56 C is still one when announced.
 		return 0
 	}
 	layout := layoutStrong
