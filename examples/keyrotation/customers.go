@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/nyaruka/phonenumbers"
+
+	"github.com/fieldguard/pii"
 )
 
 // Customer is the record the example stores. Name, e-mail and date of
@@ -140,9 +142,12 @@ func (r *runner) createCustomerTable(ctx context.Context) error {
 const seedBatch = 500
 
 // seedCustomers generates, tokenizes, seals and stores customers until the
-// table holds n. Each batch is sealed first (the key store writes its keys
-// as it goes) and then inserted in one transaction; a crash loses at most
-// the batch in flight, which a resumed run regenerates.
+// table holds n, a batch at a time. Each batch is sealed with one Seal over
+// the batch, in the transaction that inserts it: the data keys of the
+// batch's new customers are looked up and written together (one lookup,
+// one multi-row insert), and commit or roll back with the rows, so a crash
+// loses at most the batch in flight, keys included, which a resumed run
+// regenerates.
 func (r *runner) seedCustomers(ctx context.Context, c *cryptoSet, n int64) (int64, error) {
 	var have int64
 	if err := r.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM kr_customers`).Scan(&have); err != nil {
@@ -151,32 +156,28 @@ func (r *runner) seedCustomers(ctx context.Context, c *cryptoSet, n int64) (int6
 	bar := r.bar(n, "sealing customers")
 	defer bar.done()
 	bar.add(have)
-	type row struct {
-		seq int64
-		c   Customer
-		mac []byte
-	}
 	for start := have + 1; start <= n; start += seedBatch {
 		end := min(start+seedBatch-1, n)
-		rows := make([]row, 0, end-start+1)
+		custs := make([]Customer, 0, end-start+1)
+		macs := make([][]byte, 0, end-start+1)
 		for i := start; i <= end; i++ {
 			cust := synthCustomer(r.seed, i)
-			mac := recordMAC(c.checkKey, &cust)
+			macs = append(macs, recordMAC(c.checkKey, &cust))
 			if err := c.tok.Apply(ctx, &cust); err != nil {
 				return start - 1 - have, err
 			}
-			if err := c.sealer.Seal(ctx, &cust); err != nil {
-				return start - 1 - have, err
-			}
-			rows = append(rows, row{i, cust, mac})
-			bar.add(1)
+			custs = append(custs, cust)
 		}
 		err := r.db.inTx(ctx, func(tx *sql.Tx) error {
-			for _, w := range rows {
+			if err := c.sealer.Seal(pii.WithExecutor(ctx, tx), custs); err != nil {
+				return err
+			}
+			for j := range custs {
+				w := &custs[j]
 				if _, err := tx.ExecContext(ctx, r.db.q(`INSERT INTO kr_customers
 					(seq, id, tenant, name, email, email_index, phone, card, birth_date, mac)
 					VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-					w.seq, w.c.ID, w.c.Tenant, w.c.Name, w.c.Email, w.c.EmailIndex, w.c.Phone, w.c.Card, w.c.BirthDate, w.mac); err != nil {
+					start+int64(j), w.ID, w.Tenant, w.Name, w.Email, w.EmailIndex, w.Phone, w.Card, w.BirthDate, macs[j]); err != nil {
 					return fmt.Errorf("database: insert customer: %s", firstLine(err.Error()))
 				}
 			}
@@ -185,6 +186,7 @@ func (r *runner) seedCustomers(ctx context.Context, c *cryptoSet, n int64) (int6
 		if err != nil {
 			return start - 1 - have, err
 		}
+		bar.add(end - start + 1)
 	}
 	return n - have, nil
 }
@@ -227,8 +229,40 @@ func openCustomer(ctx context.Context, c *cryptoSet, s *storedCustomer) bool {
 	if err := c.sealer.Open(ctx, &cust); err != nil {
 		return false
 	}
-	if err := c.tok.Reverse(ctx, &cust, allowAll); err != nil {
+	return reversedMatches(ctx, c, &cust, s.mac)
+}
+
+// reversedMatches detokenizes an opened customer and compares it with the
+// keyed hash of what was sealed.
+func reversedMatches(ctx context.Context, c *cryptoSet, cust *Customer, mac []byte) bool {
+	if err := c.tok.Reverse(ctx, cust, allowAll); err != nil {
 		return false
 	}
-	return hmac.Equal(recordMAC(c.checkKey, &cust), s.mac)
+	return hmac.Equal(recordMAC(c.checkKey, cust), mac)
+}
+
+// openPage counts the customers of page that open and match their keyed
+// hash. It opens the page with one Open over it (their data keys come in
+// one query); if that fails, it opens them one by one, so each customer is
+// counted on its own.
+func openPage(ctx context.Context, c *cryptoSet, page []storedCustomer) int64 {
+	custs := make([]Customer, len(page))
+	for i := range page {
+		custs[i] = page[i].c
+	}
+	var ok int64
+	if err := c.sealer.Open(ctx, custs); err != nil {
+		for i := range page {
+			if openCustomer(ctx, c, &page[i]) {
+				ok++
+			}
+		}
+		return ok
+	}
+	for i := range custs {
+		if reversedMatches(ctx, c, &custs[i], page[i].mac) {
+			ok++
+		}
+	}
+	return ok
 }

@@ -244,14 +244,10 @@ func (r *runner) verify(ctx context.Context, target string, records int64, branc
 		if len(page) == 0 {
 			break
 		}
-		for i := range page {
-			res.records++
-			if openCustomer(ctx, c, &page[i]) {
-				res.ok++
-			}
-			if err := ctx.Err(); err != nil {
-				return res, err
-			}
+		res.records += int64(len(page))
+		res.ok += openPage(ctx, c, page)
+		if err := ctx.Err(); err != nil {
+			return res, err
 		}
 		after = page[len(page)-1].seq
 		bar.add(int64(len(page)))
