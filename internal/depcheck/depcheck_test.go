@@ -382,3 +382,31 @@ func TestGoModHasNoVaultServer(t *testing.T) {
 	}
 	require.True(t, hasVault)
 }
+
+// TestGoModHasNoGORM keeps GORM and its drivers out of the library's
+// go.mod: only the nested module gormpii (the GORM plugin) requires them,
+// so users of the library who do not use GORM never download it.
+func TestGoModHasNoGORM(t *testing.T) {
+	path := filepath.Join("..", "..", "go.mod")
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	f, err := modfile.Parse(path, data, nil)
+	require.NoError(t, err)
+	require.NotEmpty(t, f.Require, "go.mod lists no requirements; parsed the wrong file?")
+	gormish := func(p string) bool {
+		return strings.HasPrefix(p, "gorm.io/") || strings.HasPrefix(p, "github.com/glebarez/")
+	}
+	for _, r := range f.Require {
+		require.False(t, gormish(r.Mod.Path), "go.mod requires %s %s; GORM belongs in gormpii/go.mod", r.Mod.Path, r.Mod.Version)
+	}
+
+	// The nested module exists and is the one that lists it.
+	nested, err := os.ReadFile(filepath.Join("..", "..", "gormpii", "go.mod"))
+	require.NoError(t, err)
+	nf, err := modfile.Parse("gormpii/go.mod", nested, nil)
+	require.NoError(t, err)
+	require.Equal(t, module+"/gormpii", nf.Module.Mod.Path)
+	require.True(t, slices.ContainsFunc(nf.Require, func(r *modfile.Require) bool { return r.Mod.Path == "gorm.io/gorm" }))
+	require.True(t, slices.ContainsFunc(nf.Replace, func(r *modfile.Replace) bool { return r.Old.Path == module && r.New.Path == "../" }),
+		"gormpii builds against this checkout of the library (replace %s => ../)", module)
+}

@@ -1,0 +1,2 @@
+// Package gormpii is a GORM plugin for github.com/fieldguard/pii/guard.
+package gormpii

@@ -1,0 +1,272 @@
+package gormpii_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"github.com/stretchr/testify/require"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"github.com/fieldguard/pii"
+	"github.com/fieldguard/pii/gormpii"
+	"github.com/fieldguard/pii/guard"
+	"github.com/fieldguard/pii/keyprovider/local"
+)
+
+// Customer is a GORM model with personal data: its row key is (tenant,
+// id), the e-mail is sealed with a blind index, the card tokenized.
+type Customer struct {
+	Tenant     string  `gorm:"primaryKey" pii:"tenant"`
+	ID         string  `gorm:"primaryKey" pii:"id"`
+	Subject    string  `gorm:"index" pii:"subject"`
+	Name       string  `pii:"name,encrypt"`
+	Email      string  `pii:"email,encrypt,index=EmailIndex"`
+	EmailIndex string  `gorm:"index" pii:"-"`
+	Card       string  `pii:"card,token=ff1"`
+	Nick       *string `pii:"username,encrypt"`
+	Plan       string  `pii:"-"`
+	CreatedAt  time.Time
+}
+
+func cust(tenant, id string) Customer {
+	return Customer{Tenant: tenant, ID: id, Subject: "sub-" + id, Name: "Name " + id,
+		Email: id + "@example.com", Card: "4111111111111111", Plan: "pro"}
+}
+
+var allowAll guard.Permit = func(context.Context, *pii.Field, string) error { return nil }
+
+// dbs runs a test on SQLite (github.com/glebarez/sqlite, pure Go) and on
+// PostgreSQL (gorm.io/driver/postgres, when PII_POSTGRES_URL is set; under
+// CI=true it must be).
+func dbs(t *testing.T, fn func(t *testing.T, db *gorm.DB, g *guard.Guard)) {
+	t.Run("sqlite", func(t *testing.T) {
+		db, err := gorm.Open(sqlite.Open("file:"+filepath.Join(t.TempDir(), "test.db")+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)"),
+			&gorm.Config{Logger: logger.Discard})
+		require.NoError(t, err)
+		sqlDB, err := db.DB()
+		require.NoError(t, err)
+		t.Cleanup(func() { sqlDB.Close() })
+		fn(t, db, setup(t, db))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		db := openPostgres(t)
+		fn(t, db, setup(t, db))
+	})
+}
+
+func setup(t *testing.T, db *gorm.DB) *guard.Guard {
+	t.Helper()
+	ctx := context.Background()
+	master, err := local.GenerateMasterKey() // a test key; never hard-code a real one
+	require.NoError(t, err)
+	kp, err := local.Create(filepath.Join(t.TempDir(), "keyset.json"), master)
+	require.NoError(t, err)
+	sqlDB, err := db.DB()
+	require.NoError(t, err)
+	g, err := guard.New(kp, sqlDB, nil)
+	require.NoError(t, err)
+	require.NoError(t, db.Use(gormpii.New(g, nil)))
+	require.NoError(t, db.AutoMigrate(&Customer{}))
+	_, err = gormpii.Register[Customer](g, db)
+	require.NoError(t, err)
+	require.NoError(t, g.CreateTables(ctx))
+	return g
+}
+
+var schemaSeq atomic.Int64
+
+// openPostgres opens a fresh schema on the server of PII_POSTGRES_URL,
+// dropped at cleanup.
+func openPostgres(t *testing.T) *gorm.DB {
+	t.Helper()
+	url := os.Getenv("PII_POSTGRES_URL")
+	if url == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("PII_POSTGRES_URL is not set; CI must run the PostgreSQL tests")
+		}
+		t.Skip("PII_POSTGRES_URL not set; skipping PostgreSQL test")
+	}
+	admin, err := gorm.Open(postgres.Open(url), &gorm.Config{Logger: logger.Discard})
+	require.NoError(t, err)
+	schema := fmt.Sprintf("gormpii_%d_%d_%d", os.Getpid(), time.Now().UnixNano()%1e9, schemaSeq.Add(1))
+	require.NoError(t, admin.Exec("CREATE SCHEMA "+schema).Error)
+	adminDB, _ := admin.DB()
+	sep := "?"
+	for _, c := range url {
+		if c == '?' {
+			sep = "&"
+		}
+	}
+	db, err := gorm.Open(postgres.Open(url+sep+"search_path="+schema), &gorm.Config{Logger: logger.Discard})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		if d, err := db.DB(); err == nil {
+			d.Close()
+		}
+		admin.Exec("DROP SCHEMA " + schema + " CASCADE")
+		adminDB.Close()
+	})
+	return db
+}
+
+func TestCreateAndFind(t *testing.T) {
+	dbs(t, func(t *testing.T, db *gorm.DB, g *guard.Guard) {
+		nick := "bobby"
+		c := cust("acme", "c1")
+		c.Nick = &nick
+		require.NoError(t, db.Create(&c).Error)
+		require.NotEqual(t, "Name c1", c.Name, "the created value is left protected, as written")
+
+		// The table holds no clear value of a protected field.
+		var name, email, card, nk string
+		require.NoError(t, db.Raw("SELECT name, email, card, nick FROM customers WHERE tenant = ? AND id = ?", "acme", "c1").
+			Row().Scan(&name, &email, &card, &nk))
+		for _, v := range []string{name, email, card, nk} {
+			require.NotContains(t, []string{"Name c1", "c1@example.com", "4111111111111111", "bobby"}, v)
+		}
+
+		var got Customer
+		require.NoError(t, db.Scopes(gormpii.Tenant("acme")).First(&got, "id = ?", "c1").Error)
+		require.Equal(t, "Name c1", got.Name)
+		require.Equal(t, "c1@example.com", got.Email)
+		require.Equal(t, "bobby", *got.Nick)
+		require.Equal(t, c.Card, got.Card, "without a permit the card stays a token")
+
+		var all []Customer
+		require.NoError(t, db.Scopes(gormpii.Tenant("acme"), gormpii.Permit(allowAll)).Find(&all).Error)
+		require.Len(t, all, 1)
+		require.Equal(t, "4111111111111111", all[0].Card)
+
+		// Save protects again (idempotently) and updates.
+		got.Name = "New Name"
+		got.Nick = nil
+		require.NoError(t, db.Save(&got).Error)
+		var again Customer
+		require.NoError(t, db.Scopes(gormpii.Tenant("acme"), gormpii.Permit(allowAll)).First(&again, "id = ?", "c1").Error)
+		require.Equal(t, "New Name", again.Name)
+		require.Nil(t, again.Nick)
+		require.Equal(t, "4111111111111111", again.Card)
+
+		// Columns stored in clear update as usual; protected ones only
+		// through the struct.
+		require.NoError(t, db.Model(&again).Update("plan", "basic").Error)
+		err := db.Model(&again).Update("name", "Mallory").Error
+		require.ErrorContains(t, err, "protected")
+		require.NotContains(t, err.Error(), "Mallory")
+		err = db.Model(&again).Updates(map[string]any{"Email": "m@example.com"}).Error
+		require.ErrorContains(t, err, "protected")
+		err = db.Model(&again).Updates(&Customer{Name: "Mallory"}).Error
+		require.ErrorContains(t, err, "another record")
+	})
+}
+
+func TestTenants(t *testing.T) {
+	dbs(t, func(t *testing.T, db *gorm.DB, g *guard.Guard) {
+		a, b := cust("acme", "c1"), cust("globex", "c1")
+		b.Name = "Globex c1"
+		require.NoError(t, db.Create(&[]Customer{a, b}).Error)
+
+		var all []Customer
+		require.ErrorContains(t, db.Find(&all).Error, "gormpii.Tenant", "a query of a type with a tenant needs the scope")
+		for _, tenant := range []string{"acme", "globex"} {
+			all = nil
+			require.NoError(t, db.Scopes(gormpii.Tenant(tenant)).Find(&all).Error)
+			require.Len(t, all, 1)
+			require.Equal(t, tenant, all[0].Tenant)
+
+			var found []Customer
+			require.NoError(t, db.Scopes(gormpii.FindBy(tenant, "Email", "c1@example.com")).Find(&found).Error)
+			require.Len(t, found, 1)
+			require.Equal(t, tenant, found[0].Tenant)
+			var n int64
+			require.NoError(t, db.Model(&Customer{}).Scopes(gormpii.Tenant(tenant)).Count(&n).Error)
+			require.EqualValues(t, 1, n)
+		}
+		var none []Customer
+		require.NoError(t, db.Scopes(gormpii.FindBy("acme", "Email", "nobody@example.com")).Find(&none).Error)
+		require.Empty(t, none)
+
+		// A condition that escapes the tenant filter reads globex's rows
+		// from the database: the plugin refuses them.
+		all = nil
+		err := db.Scopes(gormpii.Tenant("acme")).Or("1 = 1").Find(&all).Error
+		require.ErrorContains(t, err, "another tenant")
+		require.Empty(t, all, "nothing of the other tenant is left in the destination")
+
+		// Creating a record of another tenant under a tenant scope fails.
+		c := cust("globex", "c2")
+		require.ErrorContains(t, db.Scopes(gormpii.Tenant("acme")).Create(&c).Error, "another tenant")
+
+		// Deleting acme's c1 leaves globex's.
+		require.NoError(t, db.Scopes(gormpii.Tenant("acme")).Delete(&Customer{}, "id = ?", "c1").Error)
+		require.ErrorContains(t, db.Delete(&Customer{}, "id = ?", "c1").Error, "gormpii.Tenant")
+		var left []Customer
+		require.NoError(t, db.Scopes(gormpii.Tenant("globex")).Find(&left).Error)
+		require.Len(t, left, 1)
+		require.Equal(t, "Globex c1", left[0].Name)
+	})
+}
+
+// TestRowCheck: rows a query returns that do not match what was asked are
+// refused before they are opened.
+func TestRowCheck(t *testing.T) {
+	dbs(t, func(t *testing.T, db *gorm.DB, g *guard.Guard) {
+		require.NoError(t, db.Create(&[]Customer{cust("acme", "c1"), cust("acme", "c2")}).Error)
+		var found []Customer
+		err := db.Scopes(gormpii.FindBy("acme", "Email", "c1@example.com")).Or("id = ?", "c2").Find(&found).Error
+		require.ErrorContains(t, err, "does not match")
+		require.Empty(t, found)
+	})
+}
+
+// TestOpenFailure: a row whose sealed value does not open fails the query
+// and leaves nothing in the destination.
+func TestOpenFailure(t *testing.T) {
+	dbs(t, func(t *testing.T, db *gorm.DB, g *guard.Guard) {
+		a, b := cust("acme", "c1"), cust("acme", "c2")
+		require.NoError(t, db.Create(&[]Customer{a, b}).Error)
+		var sealed string
+		require.NoError(t, db.Raw("SELECT name FROM customers WHERE tenant = ? AND id = ?", "acme", "c1").Row().Scan(&sealed))
+		require.NoError(t, db.Exec("UPDATE customers SET name = ? WHERE tenant = ? AND id = ?", sealed, "acme", "c2").Error)
+		var all []Customer
+		err := db.Scopes(gormpii.Tenant("acme")).Find(&all).Error
+		require.Error(t, err)
+		require.Empty(t, all)
+		require.NotContains(t, err.Error(), sealed)
+	})
+}
+
+func TestTransaction(t *testing.T) {
+	dbs(t, func(t *testing.T, db *gorm.DB, g *guard.Guard) {
+		rollback := errors.New("roll back")
+		err := db.Transaction(func(tx *gorm.DB) error {
+			c := cust("acme", "c1")
+			require.NoError(t, tx.Create(&c).Error)
+			var got Customer
+			require.NoError(t, tx.Scopes(gormpii.Tenant("acme")).First(&got, "id = ?", "c1").Error)
+			require.Equal(t, "Name c1", got.Name)
+			return rollback
+		})
+		require.ErrorIs(t, err, rollback)
+		var all []Customer
+		require.NoError(t, db.Scopes(gormpii.Tenant("acme")).Find(&all).Error)
+		require.Empty(t, all)
+		c := cust("acme", "c1")
+		require.NoError(t, db.Create(&c).Error, "a new subject key after the rollback")
+		var got Customer
+		require.NoError(t, db.Scopes(gormpii.Tenant("acme")).First(&got, "id = ?", "c1").Error)
+		require.Equal(t, "Name c1", got.Name)
+	})
+}
+
+var _ = sql.ErrNoRows
