@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -304,7 +305,7 @@ func (p *Plugin) beforeDelete(db *gorm.DB) {
 
 // scope adds the tenant filter of a statement on a type with a tenant
 // field: the gormpii.Tenant scope's, or (for updates and deletes of one
-// record, when fromValue) the record's own. It fails the statement when
+// record, when fromValue) the record's own when it names one. It fails the statement when
 // there is neither.
 func (p *Plugin) scope(db *gorm.DB, pl *plan, fromValue bool) bool {
 	if pl.tenant == nil {
@@ -314,7 +315,10 @@ func (p *Plugin) scope(db *gorm.DB, pl *plan, fromValue bool) bool {
 	if !ok && fromValue {
 		v := db.Statement.ReflectValue
 		if v.Kind() == reflect.Struct && v.CanAddr() && v.Type() == pl.gs.ModelType {
-			tenant, ok = pl.s.TenantOf(v.Addr().Interface()), true
+			// A record with an empty tenant (Delete(&Customer{}, ...))
+			// names none: it needs the scope, even for the tenant "".
+			tenant = pl.s.TenantOf(v.Addr().Interface())
+			ok = tenant != ""
 		}
 	}
 	if !ok {
@@ -328,9 +332,9 @@ func (p *Plugin) scope(db *gorm.DB, pl *plan, fromValue bool) bool {
 }
 
 type lookup struct {
-	find  findBy
-	field *schema.Field // the column compared
-	value any
+	find   findBy
+	field  *schema.Field // the column compared
+	values []any
 }
 
 func (p *Plugin) beforeQuery(db *gorm.DB) {
@@ -362,9 +366,10 @@ func (p *Plugin) beforeQuery(db *gorm.DB) {
 		return
 	}
 	db.Statement.AddClause(clause.Where{Exprs: []clause.Expression{
-		clause.Eq{Column: clause.Column{Table: clause.CurrentTable, Name: f.DBName}, Value: l.Value},
+		// One value per live search key version: a row holds any of them.
+		clause.IN{Column: clause.Column{Table: clause.CurrentTable, Name: f.DBName}, Values: l.Values},
 	}})
-	db.InstanceSet(keyLookup, &lookup{find: fb, field: f, value: l.Value})
+	db.InstanceSet(keyLookup, &lookup{find: fb, field: f, values: l.Values})
 }
 
 // afterQuery checks every row of the model's type against the request
@@ -398,7 +403,7 @@ func (p *Plugin) afterQuery(db *gorm.DB) {
 		}
 		if lk != nil {
 			got, _ := lk.field.ValueOf(ctx, reflect.ValueOf(ptr).Elem())
-			if !same(got, lk.value) {
+			if !slices.ContainsFunc(lk.values, func(v any) bool { return same(got, v) }) {
 				return fmt.Errorf("gormpii: %s: the query returned a row that does not match the lookup", pl.s.Name)
 			}
 		}

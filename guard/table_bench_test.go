@@ -58,7 +58,7 @@ func BenchmarkTableInsertGet(b *testing.B) {
 func BenchmarkHandInsertGet(b *testing.B) {
 	ctx := context.Background()
 	db := testdb.SQLite(b)
-	h := newFakeGuard(b, db)
+	h := newHandParts(b, db)
 	_, err := db.ExecContext(ctx, bcustomerDDL)
 	require.NoError(b, err)
 	b.ReportAllocs()

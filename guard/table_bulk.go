@@ -32,10 +32,9 @@ func (t *Table[T]) InsertMany(ctx context.Context, vs []T) error {
 	if len(vs) == 0 {
 		return nil
 	}
-	for i := range vs {
-		if err := t.g.Protect(ctx, &vs[i]); err != nil {
-			return err
-		}
+	// One Protect for the batch: its keys are looked up and made together.
+	if err := t.g.Protect(ctx, vs); err != nil {
+		return err
 	}
 	batch := min(maxBatch, maxParams/len(t.m.Cols))
 	if pii.InExecutor(ctx) || len(vs) <= batch {

@@ -27,11 +27,6 @@ type Lookup struct {
 	// there is one; during one a row holds any of them: match any
 	// (WHERE col IN (...)), or rows are missed.
 	Values []any
-	// Value is Values[0], the form writes use.
-	//
-	// Deprecated: match Values; Value alone misses rows during a search
-	// key rotation.
-	Value any
 }
 
 // Lookup returns what to compare to find the records of tenant whose field
@@ -85,7 +80,6 @@ func lookup(ctx context.Context, s *envelope.Sealer, tenant string, typ any, fie
 			}
 			l.Values = append(l.Values, b)
 		}
-		l.Value = l.Values[0]
 		return l, nil
 	case f.Opts.Encrypt == pii.EncryptDet:
 		dets, err := s.DeterministicLookups(ctx, tenant, typ, f.Path, value)
@@ -96,7 +90,6 @@ func lookup(ctx context.Context, s *envelope.Sealer, tenant string, typ any, fie
 		for _, d := range dets {
 			l.Values = append(l.Values, d)
 		}
-		l.Value = l.Values[0]
 		return l, nil
 	case f.Opts.Index:
 		return Lookup{}, fmt.Errorf("guard: Lookup %s.%s: its blind index is not stored; name a companion field (index=%sIndex)", sc.Name, f.Path, f.Name)

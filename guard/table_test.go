@@ -3,7 +3,6 @@ package guard
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -49,7 +48,7 @@ func tcust(tenant, id string) tcustomer {
 		CreatedAt: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)}
 }
 
-var allowAll Permit = func(context.Context, *pii.Field, string) error { return nil }
+var allowAll = permitAll
 
 // dbs runs a test on SQLite and on PostgreSQL.
 func dbs(t *testing.T, fn func(t *testing.T, db *sql.DB)) {
@@ -62,10 +61,11 @@ func dbs(t *testing.T, fn func(t *testing.T, db *sql.DB)) {
 
 func newTestTable[T any](t testing.TB, db *sql.DB, opts *TableOptions) *Table[T] {
 	t.Helper()
-	g := newFakeGuard(t, db)
-	tb, err := newTable[T](g, opts)
+	g, err := New(testKP(t), db, nil)
 	require.NoError(t, err)
-	require.NoError(t, g.createTables(context.Background()))
+	tb, err := NewTable[T](g, opts)
+	require.NoError(t, err)
+	require.NoError(t, g.CreateTables(context.Background()))
 	return tb
 }
 
@@ -99,7 +99,7 @@ func TestTableRoundTrip(t *testing.T) {
 		require.Equal(t, "c1@example.com", got.Email)
 		require.Equal(t, "TAX-c1", got.TaxID)
 		require.Equal(t, "bobby", *got.Nick)
-		require.Equal(t, c.Card, got.Card, "without a permit the token stays a token")
+		require.Equal(t, "CARD(16):"+c.Card, got.Card, "without a permit the token stays a token (annotated)")
 		require.Equal(t, c.CreatedAt, got.CreatedAt)
 		require.Zero(t, got.Visits)
 		require.Equal(t, "note c1", got.Note.String)
@@ -451,15 +451,16 @@ func TestTableDDL(t *testing.T) {
 
 func TestNewTableErrors(t *testing.T) {
 	db := testdb.SQLite(t)
-	g := newFakeGuard(t, db)
-	_, err := newTable[tcustomer](g, &TableOptions{Table: "bad-name"})
+	g, err := New(testKP(t), db, nil)
+	require.NoError(t, err)
+	_, err = NewTable[tcustomer](g, &TableOptions{Table: "bad-name"})
 	require.ErrorContains(t, err, "letters, digits and underscores")
-	_, err = newTable[int](g, nil)
+	_, err = NewTable[int](g, nil)
 	require.ErrorContains(t, err, "not a struct")
 	_, err = NewTable[tcustomer](nil, nil)
 	require.Error(t, err)
-	g.db = nil
-	_, err = newTable[tcustomer](g, nil)
+	mem, err := NewMemory(testKP(t), nil)
+	require.NoError(t, err)
+	_, err = NewTable[tcustomer](mem, nil)
 	require.ErrorContains(t, err, "NewMemory")
-	require.True(t, errors.Is(fmt.Errorf("x: %w", sql.ErrNoRows), sql.ErrNoRows))
 }

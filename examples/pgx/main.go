@@ -146,7 +146,13 @@ func run(ctx context.Context, out io.Writer, url, dir string) error {
 	if err != nil {
 		return err
 	}
-	rows, err = pool.Query(ctx, "SELECT * FROM customers WHERE tenant = $1 AND email_index = $2 ORDER BY id", "acme", l.Value)
+	// One index per live search key version (one, outside a rotation of
+	// the search keys): a row holds any of them.
+	idx := make([]string, len(l.Values))
+	for i, v := range l.Values {
+		idx[i] = v.(string)
+	}
+	rows, err = pool.Query(ctx, "SELECT * FROM customers WHERE tenant = $1 AND email_index = ANY($2) ORDER BY id", "acme", idx)
 	if err != nil {
 		return err
 	}
