@@ -98,26 +98,26 @@ func noneSealed(v tlegacy) bool {
 
 type legacySetup struct {
 	db    *sql.DB
-	g     *fakeGuard
+	g     *Guard
 	table *Table[tlegacy]
 	mg    *Migration
 }
 
 func newLegacy(t *testing.T, db *sql.DB, name string, n int) *legacySetup {
 	t.Helper()
-	g := newFakeGuard(t, db)
+	g := newTestGuard(t, db)
 	return newLegacyWith(t, g, name, n)
 }
 
-func newLegacyWith(t *testing.T, g *fakeGuard, name string, n int) *legacySetup {
+func newLegacyWith(t *testing.T, g *Guard, name string, n int) *legacySetup {
 	t.Helper()
 	tb, err := newTable[tlegacy](g, &TableOptions{Table: name, AcceptPlaintext: true})
 	require.NoError(t, err)
-	require.NoError(t, g.createTables(context.Background()))
+	require.NoError(t, g.CreateTables(context.Background()))
 	mg, err := newMigration(g, tlegacy{}, &TableOptions{Table: name})
 	require.NoError(t, err)
 	for i := 1; i <= n; i++ {
-		insertClear(t, g.db, mg.m, g.d, legacyRow("acme", int64(i)))
+		insertClear(t, g.db, mg.m, g.dialect, legacyRow("acme", int64(i)))
 	}
 	return &legacySetup{db: g.db, g: g, table: tb, mg: mg}
 }
@@ -245,7 +245,7 @@ func TestMigrateStragglers(t *testing.T) {
 		next := int64(-1)
 		o := &MigrateOptions{BatchSize: 10, JobTable: "l14_jobs_c", Progress: func(r MigrateReport) error {
 			if r.Phase == "pass" {
-				insertClear(t, db, ls.mg.m, ls.g.d, legacyRow("acme", next), legacyRow("acme", next-1))
+				insertClear(t, db, ls.mg.m, ls.g.dialect, legacyRow("acme", next), legacyRow("acme", next-1))
 				next -= 2
 			}
 			return nil
@@ -260,7 +260,7 @@ func TestMigrateStragglers(t *testing.T) {
 
 		// Writers that keep bypassing the library make the job fail.
 		o.Progress = func(r MigrateReport) error {
-			insertClear(t, db, ls.mg.m, ls.g.d, legacyRow("acme", next))
+			insertClear(t, db, ls.mg.m, ls.g.dialect, legacyRow("acme", next))
 			next--
 			return nil
 		}
@@ -306,7 +306,7 @@ func TestMigrateWriters(t *testing.T) {
 					want.Name, want.Email = v.Name, v.Email
 					var err error
 					if k%5 == 4 { // and new rows, ahead of and behind the cursor
-						v.ID = int64(1000*(w+1) + k)
+						v.ID = int64(1_000_000*(w+1) + k) // unique however many writes a writer makes
 						if k%10 == 9 {
 							v.ID = -v.ID
 						}
@@ -370,7 +370,7 @@ type ttokenised struct {
 func TestMigrateRefusals(t *testing.T) {
 	db := testdb.SQLite(t)
 	ctx := context.Background()
-	g := newFakeGuard(t, db)
+	g := newTestGuard(t, db)
 	_, err := db.Exec("CREATE TABLE l14_tok (id TEXT PRIMARY KEY, name TEXT, card TEXT)")
 	require.NoError(t, err)
 	mg, err := newMigration(g, ttokenised{}, &TableOptions{Table: "l14_tok"})

@@ -14,6 +14,7 @@ import (
 
 	"github.com/fieldguard/pii"
 	"github.com/fieldguard/pii/envelope"
+	"github.com/fieldguard/pii/internal/sealedtext"
 	"github.com/fieldguard/pii/internal/sqlmap"
 	"github.com/fieldguard/pii/retention"
 	"github.com/fieldguard/pii/retention/sqlstore"
@@ -476,6 +477,9 @@ func (t *Table[T]) query(ctx context.Context, q string, args []any, want rowChec
 		if err := t.check(root, want); err != nil {
 			return nil, err
 		}
+		if err := t.sealedOnly(&out[len(out)-1]); err != nil {
+			return nil, err
+		}
 		if limit > 0 && len(out) >= limit {
 			break
 		}
@@ -494,6 +498,35 @@ func (t *Table[T]) query(ctx context.Context, q string, args []any, want rowChec
 		}
 	}
 	return out, nil
+}
+
+// sealedOnly checks that every encrypted string field of a row read from
+// the table holds sealed text or nothing. A clear value there was written
+// around the Table (or before a Migration sealed the column): it is
+// refused with envelope.ErrNotSealed rather than returned as if it had
+// been opened, unless TableOptions.AcceptPlaintext, which lets it through
+// and counts it (PlaintextReads).
+func (t *Table[T]) sealedOnly(ptr *T) error {
+	sc := t.m.Schema
+	return sc.Walk(ptr, func(f *pii.Field, path string, _, v reflect.Value) error {
+		if f.Opts.Encrypt == pii.EncryptNone {
+			return nil
+		}
+		if v.Kind() == reflect.Pointer {
+			if v.IsNil() {
+				return nil
+			}
+			v = v.Elem()
+		}
+		if v.Kind() != reflect.String || v.Len() == 0 || sealedtext.IsSealed(v.String()) {
+			return nil
+		}
+		if t.plain != nil {
+			t.plain.Add(1)
+			return nil
+		}
+		return sc.FieldError(ptr, path, envelope.ErrNotSealed)
+	})
 }
 
 // FindBy returns the rows of tenant whose field (a schema path such as

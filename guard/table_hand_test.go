@@ -35,3 +35,13 @@ func newHandParts(t testing.TB, db *sql.DB) *handParts {
 	require.NoError(t, err)
 	return &handParts{s: s, tok: tok}
 }
+
+// newTestGuard returns a Guard on db with a test key provider, its tables
+// created.
+func newTestGuard(t testing.TB, db *sql.DB) *Guard {
+	t.Helper()
+	g, err := New(testKP(t), db, nil)
+	require.NoError(t, err)
+	require.NoError(t, g.CreateTables(context.Background()))
+	return g
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fieldguard/pii"
+	"github.com/fieldguard/pii/envelope"
 	"github.com/fieldguard/pii/internal/testdb"
 )
 
@@ -61,11 +62,9 @@ func dbs(t *testing.T, fn func(t *testing.T, db *sql.DB)) {
 
 func newTestTable[T any](t testing.TB, db *sql.DB, opts *TableOptions) *Table[T] {
 	t.Helper()
-	g, err := New(testKP(t), db, nil)
+	tb, err := NewTable[T](newTestGuard(t, db), opts)
 	require.NoError(t, err)
-	tb, err := NewTable[T](g, opts)
-	require.NoError(t, err)
-	require.NoError(t, g.CreateTables(context.Background()))
+	require.NoError(t, tb.createTable(context.Background()))
 	return tb
 }
 
@@ -431,6 +430,18 @@ func TestTableOpenFailure(t *testing.T) {
 		found, err := customers.FindBy(ctx, "acme", "Email", "c2@example.com")
 		require.Error(t, err)
 		require.Nil(t, found)
+
+		// A clear value in a sealed column (written around the Table) is
+		// refused, not returned as if it had been opened.
+		_, err = db.ExecContext(ctx, customers.rebind("UPDATE customers SET nick = NULL, name = ? WHERE tenant = ? AND id = ?"), "Clear Name", "acme", "c2")
+		require.NoError(t, err)
+		got, err = customers.Get(ctx, "acme", "c2")
+		require.ErrorIs(t, err, envelope.ErrNotSealed)
+		require.Nil(t, got)
+		requireNoSecrets(t, err, "Clear Name")
+		raw, err := customers.Protected().Get(ctx, "acme", "c2")
+		require.ErrorIs(t, err, envelope.ErrNotSealed)
+		require.Nil(t, raw)
 	})
 }
 
