@@ -136,3 +136,26 @@ func (n *noExecStore) Insert(ctx context.Context, rec envelope.Record) (envelope
 	n.sawExecutor = n.sawExecutor || pii.InExecutor(ctx)
 	return n.KeyStore.Insert(ctx, rec)
 }
+
+// A store that answers with another row is refused before any unwrap.
+func TestSecretRowChecked(t *testing.T) {
+	ctx := context.Background()
+	kp := newKP()
+	store := envelope.NewMemoryStore()
+	s, err := envelope.New(kp, &envelope.Options{Store: store})
+	require.NoError(t, err)
+	_, err = s.Secret(ctx, "", "a")
+	require.NoError(t, err)
+	liar, err := envelope.New(kp, &envelope.Options{Store: wrongRow{store}})
+	require.NoError(t, err)
+	_, err = liar.Secret(ctx, "", "a")
+	require.ErrorContains(t, err, "other than the one asked for")
+}
+
+type wrongRow struct{ envelope.KeyStore }
+
+func (w wrongRow) Get(ctx context.Context, ref envelope.KeyRef) (envelope.Record, error) {
+	r, err := w.KeyStore.Get(ctx, ref)
+	r.Tenant = "other"
+	return r, err
+}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/fieldguard/pii"
 	"github.com/fieldguard/pii/envelope"
+	"github.com/fieldguard/pii/internal/checkdigit"
 	"github.com/fieldguard/pii/internal/testdb"
 	"github.com/fieldguard/pii/keyprovider"
 	"github.com/fieldguard/pii/keyprovider/local"
@@ -175,6 +176,7 @@ func TestOpenPermitPerField(t *testing.T) {
 		require.NoError(t, f.g.Open(ctx, &c, permitAll))
 		require.Equal(t, orig.Card, c.Card)
 		require.Equal(t, orig.Alt, c.Alt)
+		require.Equal(t, orig.Phone, c.Phone, "a value reversed before is not reversed again")
 
 		// A nil permit reverses nothing and is not an error.
 		n := stored
@@ -388,3 +390,102 @@ func TestSecretsInKeyStoreShared(t *testing.T) {
 var _ keyprovider.KeyProvider = (*local.Provider)(nil)
 var _ = retention.ErrExpired
 var _ = tokenize.ErrPermission
+
+// failingKP fails wraps while fail is set, like a KMS outage.
+type failingKP struct {
+	keyprovider.KeyProvider
+	fail bool
+}
+
+func (f *failingKP) Wrap(ctx context.Context, key, ad []byte) ([]byte, keyprovider.KeyID, error) {
+	if f.fail {
+		return nil, keyprovider.KeyID{}, keyprovider.ErrUnavailable
+	}
+	return f.KeyProvider.Wrap(ctx, key, ad)
+}
+
+// A Seal that fails after the tokens were applied (here: the KMS is down
+// when a new tenant needs its first key) leaves the struct as it was, so a
+// retry does not tokenize the tokens.
+func TestProtectSealFailureRestores(t *testing.T) {
+	ctx := context.Background()
+	kp := &failingKP{KeyProvider: testKP(t)}
+	g, err := NewMemory(kp, nil)
+	require.NoError(t, err)
+	warm := newCust("acme", "c1")
+	require.NoError(t, g.Protect(ctx, &warm))
+	kp.fail = true
+	c := newCust("globex", "c1")
+	before := c
+	require.ErrorIs(t, g.Protect(ctx, &c), keyprovider.ErrUnavailable)
+	require.Equal(t, before, c)
+	kp.fail = false
+	require.NoError(t, g.Protect(ctx, &c))
+	require.NoError(t, g.Open(ctx, &c, permitAll))
+	before.EmailIdx = c.EmailIdx
+	before.Handle = c.Handle
+	require.Equal(t, before, c, "the retry protected the values once")
+}
+
+// A record with a subject field left empty is refused before anything is
+// tokenized: no stored token is left behind for nobody.
+func TestProtectEmptySubjectStoresNoToken(t *testing.T) {
+	ctx := context.Background()
+	f := memGuard(t)
+	k := gticket{ID: "t1", Tenant: "acme", Body: "x", Ref: "REF1ABCD"}
+	require.ErrorIs(t, f.g.Protect(ctx, &k), envelope.ErrEmptySubject)
+	n, err := f.g.tokens.DeleteSubject(ctx, "acme", "")
+	require.NoError(t, err)
+	require.Zero(t, n)
+}
+
+// A field the policy denies is never opened: here the card holds
+// something that is no token of its field (reversing it would fail), and
+// the public-channel view, which denies cards, succeeds without touching it.
+func TestViewDoesNotOpenDeniedFields(t *testing.T) {
+	ctx := context.Background()
+	f := memGuard(t)
+	c := newCust("acme", "c1")
+	require.NoError(t, f.g.Protect(ctx, &c))
+	b := []byte(c.Card)
+	for d := byte(1); d < 10; d++ {
+		b[len(b)-1] = '0' + (c.Card[len(c.Card)-1]-'0'+d)%10
+		if !checkdigit.LuhnText(string(b)) {
+			break
+		}
+	}
+	c.Card = string(b)
+	pub := mask.Viewer{ID: "a", Role: "agent", Channel: mask.ChannelPublicSocial}
+	v := c
+	require.NoError(t, f.g.View(ctx, pub, &v))
+	require.Empty(t, v.Card)
+	dm := mask.Viewer{ID: "a", Role: "agent", Channel: mask.ChannelDirectMessage}
+	v = c
+	require.ErrorIs(t, f.g.View(ctx, dm, &v), tokenize.ErrNotToken, "shown, it is reversed, and fails")
+}
+
+type gcontact struct {
+	Kind  string `pii:"-"`
+	Phone string `pii:"phone,token=ff1,mask=phone"`
+	Note  string `pii:"free_text,encrypt,mask=fixed"`
+}
+
+type gperson struct {
+	ID       string     `pii:"subject"`
+	Name     string     `pii:"name,encrypt,mask=initials"`
+	Contacts []gcontact `pii:"dive"`
+}
+
+// View writes the masked copy into the struct; the slices it had still
+// hold the protected values, never the opened ones.
+func TestViewLeavesNoClearValueInSharedSlices(t *testing.T) {
+	ctx := context.Background()
+	f := memGuard(t)
+	p := gperson{ID: "p1", Name: "Ada", Contacts: []gcontact{{Kind: "home", Phone: "+44 20 7946 0958", Note: "evenings"}}}
+	require.NoError(t, f.g.Protect(ctx, &p))
+	alias := p.Contacts
+	stored := alias[0]
+	require.NoError(t, f.g.View(ctx, mask.Viewer{ID: "a", Role: "agent", Channel: mask.ChannelDirectMessage}, &p))
+	require.Equal(t, "+44 ******0958", p.Contacts[0].Phone)
+	require.Equal(t, stored, alias[0], "the caller's slice is untouched")
+}

@@ -181,3 +181,63 @@ func newMemStore(f *gfix) (*retention.MemoryStore, error) {
 	}
 	return ms, f.g.Register(ms)
 }
+
+// lossyStore loses the replacement of search root keys (a Replace that
+// reports success and changes nothing) and can lie on Get.
+type lossyStore struct {
+	envelope.KeyStore
+	lie bool
+}
+
+func (l *lossyStore) Replace(ctx context.Context, old, rec envelope.Record) error {
+	if rec.Kind == envelope.KindSearch {
+		return nil
+	}
+	return l.KeyStore.Replace(ctx, old, rec)
+}
+
+func (l *lossyStore) Get(ctx context.Context, ref envelope.KeyRef) (envelope.Record, error) {
+	r, err := l.KeyStore.Get(ctx, ref)
+	if l.lie && err == nil {
+		r.ID++
+	}
+	return r, err
+}
+
+// memGuardOn builds a memory Guard over the key store ks.
+func memGuardOn(t *testing.T, wrap func(envelope.KeyStore) envelope.KeyStore) *gfix {
+	f := memGuard(t)
+	f.g.keys = wrap(f.g.keys)
+	var err error
+	f.g.seal, err = envelope.New(f.g.kp, &envelope.Options{Store: f.g.keys, Clock: f.clock, ReadCheck: f.g.readCheck})
+	require.NoError(t, err)
+	return f
+}
+
+// A key the rewrap did not move (a lost update) fails the verification:
+// the old version is kept.
+func TestRotateVerifiesKEKs(t *testing.T) {
+	ctx := context.Background()
+	f := memGuardOn(t, func(ks envelope.KeyStore) envelope.KeyStore { return &lossyStore{KeyStore: ks} })
+	seedRotation(t, f)
+	old := f.kp.Primary()
+	err := f.g.Rotate(ctx, &RotateOptions{DisableOld: true})
+	require.ErrorIs(t, err, ErrRotateVerify)
+	require.ErrorContains(t, err, "KMS-wrapped keys are not under")
+	st, _ := versionStatus(t, f, old.Version)
+	require.Equal(t, keyprovider.StatusEnabled, st)
+}
+
+// BreachReport checks the data key row it reads.
+func TestBreachChecksKeyRows(t *testing.T) {
+	ctx := context.Background()
+	ls := &lossyStore{}
+	f := memGuardOn(t, func(ks envelope.KeyStore) envelope.KeyStore { ls.KeyStore = ks; return ls })
+	c := newCust("acme", "c1")
+	require.NoError(t, f.g.Protect(ctx, &c))
+	dek, err := f.g.keys.Latest(ctx, envelope.KindDEK, "acme", "s:c1")
+	require.NoError(t, err)
+	ls.lie = true
+	_, err = f.g.BreachReport(ctx, Compromised{DEK: &DEK{Tenant: "acme", Scope: "s:c1", ID: dek.ID}})
+	require.ErrorContains(t, err, "other than the one asked for")
+}
