@@ -337,9 +337,9 @@ func TestScanIntl(t *testing.T) {
 		{"DE", "Rechnung 2024/123456", nil},
 		{"FR", "commande 0612345678", nil},
 		{"IT", "Tracking 1Z 999 AA1 01 2345 6784", nil}, // the rest of a spaced code
-		{"US", "4155552671", nil},              // bare digits need a phone word
-		{"GB", "NI number 020 7946 0958", nil}, // announced as an identifier
-		{"US", "see page 415/555/2671", nil},   // slashes only after a trunk 0
+		{"US", "4155552671", nil},                       // bare digits need a phone word
+		{"GB", "NI number 020 7946 0958", nil},          // announced as an identifier
+		{"US", "see page 415/555/2671", nil},            // slashes only after a trunk 0
 		{"IT", "chiamami al 312 345 7529, ordine n. 0975234", []want{{KindPhone, "312 345 7529"}}},
 		{"FR", "Montant : 1 234,56 €", nil},
 		// Dates of birth.
