@@ -261,6 +261,28 @@ func TestProtectSlices(t *testing.T) {
 	require.NoError(t, f.g.Open(ctx, &cs, permitAll))
 	require.Equal(t, "4111 1111 1111 1111", cs[1].Card)
 	require.Error(t, f.g.Protect(ctx, []*gcust{nil}))
+
+	// One struct that fails leaves the whole slice as it was; protected
+	// and new structs mix.
+	prot := newCust("acme", "p")
+	require.NoError(t, f.g.Protect(ctx, &prot))
+	mixed := []gcust{prot, newCust("acme", "d"), newCust("acme", "e")}
+	mixed[2].Card = "4111 1111 1111 1112" // not a card number
+	before := append([]gcust(nil), mixed...)
+	require.Error(t, f.g.Protect(ctx, mixed))
+	require.Equal(t, before, mixed)
+	mixed[2].Card = "4111 1111 1111 1111"
+	require.NoError(t, f.g.Protect(ctx, mixed))
+	require.Equal(t, prot, mixed[0], "the protected one is left as it was")
+	require.True(t, envelope.IsSealed(mixed[2].Name))
+
+	// A batch Open with a forgotten subject among them opens the others
+	// and keeps that one's values.
+	require.NoError(t, f.g.seal.ForgetSubject(ctx, "acme", "d"))
+	require.NoError(t, f.g.Open(ctx, mixed, permitAll))
+	require.Equal(t, "Ada Lovelace", mixed[2].Name)
+	require.Equal(t, "4111 1111 1111 1111", mixed[2].Card)
+	require.True(t, isKept(mixed[1].Name))
 }
 
 // View opens what the viewer may see and masks it; denied fields are

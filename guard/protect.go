@@ -52,8 +52,9 @@ func eachStruct(op string, ptr any, fn func(any) error) error {
 // indexes. It is idempotent: a protected struct is left as it is and is
 // never tokenized twice. How it tells a protected struct from a clear one,
 // and what it refuses (ErrAmbiguous) rather than guess, is in the package
-// documentation ("Protected or clear"). On error the struct is unchanged;
-// in a slice, the structs before the failing one are protected.
+// documentation ("Protected or clear"). A slice is sealed with one Seal
+// (the keys of its new subjects are made together). On error every
+// struct is as it was.
 //
 // A record whose type has a subject field must name its subject: its
 // values are protected under that subject's keys, so that Forget can
@@ -66,21 +67,87 @@ func (g *Guard) Protect(ctx context.Context, ptr any) error {
 	if err != nil {
 		return err
 	}
-	return eachStruct("Protect", ptr, func(p any) error { return g.protectOne(ctx, c, p) })
+	elems, err := structsOf("Protect", ptr)
+	if err != nil {
+		return err
+	}
+	// Each struct is tokenized on its own, then all are sealed with one
+	// Seal, which makes the keys of a batch's new subjects together.
+	preps := make([]protectPrep, 0, len(elems))
+	undo := func(err error) error {
+		for i := range preps {
+			preps[i].snap.restore(preps[i].sc, preps[i].ptr)
+		}
+		return err
+	}
+	seal := false
+	for _, p := range elems {
+		pr, err := g.prepareProtect(ctx, c, p)
+		if err != nil {
+			return undo(err)
+		}
+		preps = append(preps, pr)
+		seal = seal || pr.seal
+	}
+	if seal {
+		// Only the structs with values to seal: Seal checks every sealed
+		// value it is given, and those of a protected struct need nothing.
+		need := reflect.MakeSlice(reflect.SliceOf(reflect.TypeOf(elems[0])), 0, len(elems))
+		for i := range preps {
+			if preps[i].seal {
+				need = reflect.Append(need, reflect.ValueOf(preps[i].ptr))
+			}
+		}
+		target := need.Interface()
+		if need.Len() == 1 {
+			target = need.Index(0).Interface()
+		}
+		if err := g.seal.Seal(ctx, target); err != nil {
+			return undo(err)
+		}
+	}
+	for i := range preps {
+		putBack(preps[i].sc, preps[i].ptr, preps[i].set)
+	}
+	return nil
 }
 
-func (g *Guard) protectOne(ctx context.Context, c *core, ptr any) error {
+// structsOf returns a pointer to every struct ptr designates: ptr itself,
+// or the elements of a slice of structs or of pointers to structs (or of a
+// pointer to such a slice).
+func structsOf(op string, ptr any) ([]any, error) {
+	var out []any
+	err := eachStruct(op, ptr, func(p any) error {
+		out = append(out, p)
+		return nil
+	})
+	return out, err
+}
+
+// protectPrep is one struct tokenized and ready to seal.
+type protectPrep struct {
+	ptr  any
+	sc   *pii.Schema
+	snap snapshot
+	set  []aside
+	seal bool // it has values to seal
+}
+
+// prepareProtect decides what ptr holds, sets tokens and kept values
+// aside, and tokenizes the rest. On error ptr is as it was.
+func (g *Guard) prepareProtect(ctx context.Context, c *core, ptr any) (protectPrep, error) {
+	pr := protectPrep{ptr: ptr}
 	sc, err := pii.SchemaOf(ptr)
 	if err != nil {
-		return err
+		return pr, err
 	}
-	var snap snapshot
-	st, err := g.look(c, sc, ptr, &snap)
+	pr.sc = sc
+	st, err := g.look(c, sc, ptr, &pr.snap)
 	if err != nil {
-		return err
+		return pr, err
 	}
 	if err := g.resolve(ctx, c, sc, ptr, st, true); err != nil {
-		return err
+		return pr, err
 	}
 	keepTok := 0 // token fields that hold tokens already
 	for _, t := range st.tok {
@@ -89,31 +156,25 @@ func (g *Guard) protectOne(ctx context.Context, c *core, ptr any) error {
 		}
 	}
 	toTok := len(st.tok) - keepTok
-	seal := st.clear > 0 || st.bytesEnc > 0
-	if toTok == 0 && !seal {
-		return nil
+	pr.seal = st.clear > 0 || st.bytesEnc > 0
+	if toTok == 0 && !pr.seal && st.kept == 0 {
+		return pr, nil
 	}
-	if sc.Subject != nil && sc.SubjectOf(ptr) == "" {
-		return sc.FieldError(ptr, sc.Subject.Path, envelope.ErrEmptySubject)
+	if sc.Subject != nil && sc.SubjectOf(ptr) == "" && (toTok > 0 || pr.seal) {
+		return pr, sc.FieldError(ptr, sc.Subject.Path, envelope.ErrEmptySubject)
 	}
 	// Tokens and kept values are set aside (emptied) while Apply and Seal
 	// run, which leave empty values alone, and put back afterwards.
-	var set []aside
 	if keepTok > 0 || st.kept > 0 {
-		set = g.setAside(sc, ptr, st)
+		pr.set = g.setAside(sc, ptr, st)
 	}
 	if toTok > 0 {
-		err = c.tok.Apply(ctx, ptr)
+		if err := c.tok.Apply(ctx, ptr); err != nil {
+			pr.snap.restore(sc, ptr)
+			return pr, err
+		}
 	}
-	if err == nil && seal {
-		err = g.seal.Seal(ctx, ptr)
-	}
-	if err != nil {
-		snap.restore(sc, ptr)
-		return err
-	}
-	putBack(sc, ptr, set)
-	return nil
+	return pr, nil
 }
 
 // aside is a value setAside emptied: the k-th protected field (in walk
@@ -193,7 +254,68 @@ func (g *Guard) Open(ctx context.Context, ptr any, permit Permit) error {
 	if err != nil {
 		return err
 	}
-	return eachStruct("Open", ptr, func(p any) error { return g.openOne(ctx, c, p, permit) })
+	elems, err := structsOf("Open", ptr)
+	if err != nil {
+		return err
+	}
+	if len(elems) > 1 {
+		if done, err := g.openBatch(ctx, c, ptr, elems, permit); done {
+			return err
+		}
+	}
+	for _, p := range elems {
+		if err := g.openOne(ctx, c, p, permit); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// openBatch opens a slice of protected structs with one Sealer.Open, which
+// loads the keys of the whole batch together. It declines (done false,
+// everything as it was) when a struct is not plainly protected or a value
+// cannot be opened (forgotten, refused by retention), leaving those cases
+// to openOne.
+func (g *Guard) openBatch(ctx context.Context, c *core, ptr any, elems []any, permit Permit) (bool, error) {
+	type one struct {
+		sc   *pii.Schema
+		st   *scan
+		snap snapshot
+	}
+	all := make([]one, len(elems))
+	for i, p := range elems {
+		sc, err := pii.SchemaOf(p)
+		if err != nil {
+			return false, nil
+		}
+		all[i].sc = sc
+		if all[i].st, err = g.look(c, sc, p, &all[i].snap); err != nil {
+			return false, nil
+		}
+		if all[i].st.evidence() != evProtected || all[i].st.bytesEnc > 0 {
+			return false, nil
+		}
+		if err := g.resolve(ctx, c, sc, p, all[i].st, false); err != nil {
+			return false, nil
+		}
+	}
+	if err := g.seal.Open(ctx, ptr); err != nil {
+		for i, p := range elems {
+			all[i].snap.restore(all[i].sc, p)
+		}
+		return false, nil
+	}
+	for i, p := range elems {
+		// The sealed values are open: openSealed only readies the tokens.
+		rev, err := g.openSealed(ctx, c, all[i].sc, p, all[i].st, func(*pii.Field, string) bool { return true })
+		if err != nil {
+			return true, err
+		}
+		if err := g.reverse(ctx, c, all[i].sc, p, rev, permit); err != nil {
+			return true, err
+		}
+	}
+	return true, nil
 }
 
 // errSkip is what Open's permit wrapper returns for fields that hold no
