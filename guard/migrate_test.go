@@ -48,6 +48,9 @@ func insertClear(t testing.TB, db *sql.DB, m *sqlmap.Map, d Dialect, rows ...tle
 	t.Helper()
 	ph := strings.TrimSuffix(strings.Repeat("?, ", len(m.Cols)), ", ")
 	q := d.Rebind("INSERT INTO " + m.Table + " (" + m.SelectList + ") VALUES (" + ph + ")")
+	tx, err := db.Begin()
+	require.NoError(t, err)
+	defer func() { require.NoError(t, tx.Commit()) }()
 	for i := range rows {
 		root := sqlmapRoot(&rows[i])
 		var args []any
@@ -59,7 +62,7 @@ func insertClear(t testing.TB, db *sql.DB, m *sqlmap.Map, d Dialect, rows ...tle
 			}
 			args = append(args, sqlmap.Value(m.Field(root, c)))
 		}
-		_, err := db.Exec(q, args...)
+		_, err := tx.Exec(q, args...)
 		require.NoError(t, err)
 	}
 }
@@ -116,9 +119,11 @@ func newLegacyWith(t *testing.T, g *Guard, name string, n int) *legacySetup {
 	require.NoError(t, g.CreateTables(context.Background()))
 	mg, err := newMigration(g, tlegacy{}, &TableOptions{Table: name})
 	require.NoError(t, err)
-	for i := 1; i <= n; i++ {
-		insertClear(t, g.db, mg.m, g.dialect, legacyRow("acme", int64(i)))
+	rows := make([]tlegacy, n)
+	for i := range rows {
+		rows[i] = legacyRow("acme", int64(i+1))
 	}
+	insertClear(t, g.db, mg.m, g.dialect, rows...)
 	return &legacySetup{db: g.db, g: g, table: tb, mg: mg}
 }
 
