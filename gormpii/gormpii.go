@@ -14,6 +14,7 @@ import (
 	"gorm.io/gorm/schema"
 
 	"github.com/fieldguard/pii"
+	"github.com/fieldguard/pii/envelope"
 	"github.com/fieldguard/pii/guard"
 )
 
@@ -407,6 +408,9 @@ func (p *Plugin) afterQuery(db *gorm.DB) {
 				return fmt.Errorf("gormpii: %s: the query returned a row that does not match the lookup", pl.s.Name)
 			}
 		}
+		if err := sealedOnly(pl.s, ptr); err != nil {
+			return err
+		}
 		if err := p.g.Open(ctx, ptr, permit); err != nil {
 			return err
 		}
@@ -428,6 +432,28 @@ func (p *Plugin) afterQuery(db *gorm.DB) {
 	if len(drop) > 0 {
 		dropRows(db, rv, drop)
 	}
+}
+
+// sealedOnly checks that every encrypted string field of a row read from
+// the database holds sealed text or nothing: a clear value there was
+// written around the plugin, and is refused (envelope.ErrNotSealed) rather
+// than returned as if it had been opened.
+func sealedOnly(s *pii.Schema, ptr any) error {
+	return s.Walk(ptr, func(f *pii.Field, path string, _, v reflect.Value) error {
+		if f.Opts.Encrypt == pii.EncryptNone {
+			return nil
+		}
+		if v.Kind() == reflect.Pointer {
+			if v.IsNil() {
+				return nil
+			}
+			v = v.Elem()
+		}
+		if v.Kind() != reflect.String || v.Len() == 0 || envelope.IsSealed(v.String()) {
+			return nil
+		}
+		return s.FieldError(ptr, path, envelope.ErrNotSealed)
+	})
 }
 
 // same compares a blind index, ciphertext or opened value in constant

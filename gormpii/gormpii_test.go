@@ -18,6 +18,7 @@ import (
 	"gorm.io/gorm/logger"
 
 	"github.com/fieldguard/pii"
+	"github.com/fieldguard/pii/envelope"
 	"github.com/fieldguard/pii/gormpii"
 	"github.com/fieldguard/pii/guard"
 	"github.com/fieldguard/pii/keyprovider/local"
@@ -151,6 +152,9 @@ func TestCreateAndFind(t *testing.T) {
 		got.Name = "New Name"
 		got.Nick = nil
 		require.NoError(t, db.Save(&got).Error)
+		var stored string
+		require.NoError(t, db.Raw("SELECT name FROM customers WHERE tenant = ? AND id = ?", "acme", "c1").Row().Scan(&stored))
+		require.NotEqual(t, "New Name", stored, "Save seals")
 		var again Customer
 		require.NoError(t, db.Scopes(gormpii.Tenant("acme"), gormpii.Permit(allowAll)).First(&again, "id = ?", "c1").Error)
 		require.Equal(t, "New Name", again.Name)
@@ -196,11 +200,28 @@ func TestTenants(t *testing.T) {
 		require.NoError(t, db.Scopes(gormpii.FindBy("acme", "Email", "nobody@example.com")).Find(&none).Error)
 		require.Empty(t, none)
 
+		// A row whose blind index matches but whose opened address differs
+		// (what a short index does now and then) is dropped.
+		d := cust("acme", "c3")
+		require.NoError(t, db.Create(&d).Error)
+		var idx string
+		require.NoError(t, db.Raw("SELECT email_index FROM customers WHERE tenant = ? AND id = ?", "acme", "c1").Row().Scan(&idx))
+		require.NoError(t, db.Exec("UPDATE customers SET email_index = ? WHERE tenant = ? AND id = ?", idx, "acme", "c3").Error)
+		var found []Customer
+		require.NoError(t, db.Scopes(gormpii.FindBy("acme", "Email", "c1@example.com")).Find(&found).Error)
+		require.Len(t, found, 1)
+		require.Equal(t, "c1", found[0].ID)
+		var first Customer
+		require.NoError(t, db.Scopes(gormpii.FindBy("acme", "Email", "c1@example.com")).Order("id").First(&first).Error)
+		require.Equal(t, "c1", first.ID)
+
 		// An OR condition stays inside the tenant filter.
 		all = nil
 		require.NoError(t, db.Scopes(gormpii.Tenant("acme")).Where("plan = ?", "none").Or("1 = 1").Find(&all).Error)
-		require.Len(t, all, 1)
-		require.Equal(t, "acme", all[0].Tenant)
+		require.Len(t, all, 2)
+		for _, c := range all {
+			require.Equal(t, "acme", c.Tenant)
+		}
 
 		// Creating a record of another tenant under a tenant scope fails.
 		c := cust("globex", "c2")
@@ -276,11 +297,29 @@ func TestOpenFailure(t *testing.T) {
 		require.Error(t, err)
 		require.Empty(t, all)
 		require.NotContains(t, err.Error(), sealed)
+
+		// A clear value in a sealed column (written around the plugin) is
+		// refused, not returned as if it had been opened.
+		require.NoError(t, db.Exec("UPDATE customers SET name = ? WHERE tenant = ? AND id = ?", "Clear Name", "acme", "c2").Error)
+		var one Customer
+		err = db.Scopes(gormpii.Tenant("acme")).First(&one, "id = ?", "c2").Error
+		require.ErrorIs(t, err, envelope.ErrNotSealed)
+		require.Zero(t, one)
+		require.NotContains(t, err.Error(), "Clear Name")
 	})
 }
 
 func TestTransaction(t *testing.T) {
 	dbs(t, func(t *testing.T, db *gorm.DB, g *guard.Guard) {
+		// A first create makes the Guard's own secrets (outside any
+		// transaction, by design); then count the keys.
+		warm := cust("globex", "w1")
+		require.NoError(t, db.Create(&warm).Error)
+		keys := func() (n int64) {
+			require.NoError(t, db.Raw("SELECT COUNT(*) FROM pii_keys").Row().Scan(&n))
+			return n
+		}
+		before := keys()
 		rollback := errors.New("roll back")
 		err := db.Transaction(func(tx *gorm.DB) error {
 			c := cust("acme", "c1")
@@ -291,6 +330,7 @@ func TestTransaction(t *testing.T) {
 			return rollback
 		})
 		require.ErrorIs(t, err, rollback)
+		require.Equal(t, before, keys(), "the keys the create made rolled back with its row")
 		var all []Customer
 		require.NoError(t, db.Scopes(gormpii.Tenant("acme")).Find(&all).Error)
 		require.Empty(t, all)
