@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"sync/atomic"
 )
 
@@ -14,13 +13,13 @@ import (
 // encKey returns the DEK to encrypt n bytes under b's scope.
 func (s *Sealer) encKey(ctx context.Context, b *Binding, n int) (*dekEntry, error) {
 	now := s.clock()
-	if e := s.lastEnc.Load(); e != nil && e.ref.tenant == b.Tenant && e.ref.subject == b.Subject && s.reserve(e, n, now) {
+	if e := s.lastEnc.Load(); e != nil && e.ref.tenant == b.Tenant && e.ref.subject == b.Subject && s.shredFresh(e, now) && s.reserve(e, n, now) {
 		return e, nil
 	}
 	sr := scopeRef{b.Tenant, b.Subject}
 	s.mu.RLock()
 	e := s.cur[sr]
-	if e != nil && s.reserve(e, n, now) {
+	if e != nil && s.shredFresh(e, now) && s.reserve(e, n, now) {
 		// Set under the read lock: a ForgetSubject (write lock) either
 		// runs before, and e is not in the map, or after, and resets it.
 		s.lastEnc.Store(e)
@@ -52,7 +51,7 @@ func (s *Sealer) encKeySlow(ctx context.Context, sr scopeRef, n int) (*dekEntry,
 			e = nil // kept by this call before a ForgetSubject of the scope
 		}
 		s.mu.RUnlock()
-		if e != nil && s.reserve(e, n, now) {
+		if e != nil && s.shredFresh(e, now) && s.reserve(e, n, now) {
 			return e, nil
 		}
 		s.st.misses.Add(1)
@@ -123,23 +122,18 @@ func (s *Sealer) installDEK(kc *keyCache, e *dekEntry, current bool, ep uint64) 
 	return true
 }
 
-// forgetEpoch returns the count of ForgetSubject calls whose scope shares
-// sr's stripe. A lookup reads it before it reads the key store and
-// installs its result only if it has not changed: so no key loaded before
-// a ForgetSubject is cached after it. Striping keeps a sweep forgetting
-// many subjects from restarting every other scope's lookups.
+// forgetEpoch returns the count of forgets (this process's ForgetSubject
+// calls, and those of other processes a ShredFeed reported) whose scope
+// shares sr's shred bucket. A lookup reads it before it reads the key
+// store and installs its result only if it has not changed: so no key
+// loaded before a forget is cached after it. Striping by bucket keeps a
+// sweep forgetting many subjects from restarting every other scope's
+// lookups.
 func (s *Sealer) forgetEpoch(sr scopeRef) uint64 {
 	return s.forgets[s.stripe(sr)].Load()
 }
 
-func (s *Sealer) stripe(sr scopeRef) int {
-	var h maphash.Hash
-	h.SetSeed(s.seed)
-	h.WriteString(sr.tenant)
-	h.WriteByte(0)
-	h.WriteString(sr.subject)
-	return int(h.Sum64() % uint64(len(s.forgets)))
-}
+func (s *Sealer) stripe(sr scopeRef) int { return int(bucketOf(sr)) }
 
 func (s *Sealer) hook(point string) {
 	if s.testHook != nil {
@@ -175,13 +169,13 @@ func (s *Sealer) evictLocked(m map[dekRef]*dekEntry) {
 // decKey returns the DEK id of b's scope for decryption.
 func (s *Sealer) decKey(ctx context.Context, b *Binding, id uint32) (*dekEntry, error) {
 	now := s.clock()
-	if e := s.lastDec.Load(); e != nil && e.ref.id == id && e.ref.tenant == b.Tenant && e.ref.subject == b.Subject && s.fresh(e.loaded, now) {
+	if e := s.lastDec.Load(); e != nil && e.ref.id == id && e.ref.tenant == b.Tenant && e.ref.subject == b.Subject && s.fresh(e.loaded, now) && s.shredFresh(e, now) {
 		return e, nil
 	}
 	ref := dekRef{b.Tenant, b.Subject, id}
 	s.mu.RLock()
 	e := s.deks[ref]
-	if e != nil && s.fresh(e.loaded, now) {
+	if e != nil && s.fresh(e.loaded, now) && s.shredFresh(e, now) {
 		s.lastDec.Store(e) // under the read lock, as in encKey
 		s.mu.RUnlock()
 		return e, nil
@@ -198,7 +192,7 @@ func (s *Sealer) decKeySlow(ctx context.Context, ref dekRef, e *dekEntry, now in
 	if tx {
 		s.mu.RLock()
 		ce := kc.deks[ref]
-		ok := ce != nil && ce.ep == s.forgetEpoch(sr) && s.fresh(ce.loaded, now)
+		ok := ce != nil && ce.ep == s.forgetEpoch(sr) && s.fresh(ce.loaded, now) && s.shredFresh(ce, now)
 		s.mu.RUnlock()
 		if ok {
 			return ce, nil
@@ -226,6 +220,9 @@ func (s *Sealer) decKeySlow(ctx context.Context, ref dekRef, e *dekEntry, now in
 		}
 		if err != nil {
 			return nil, fmt.Errorf("envelope: key store: %w", err)
+		}
+		if e != nil && s.stillLive(e, want, rec, now) && s.forgetEpoch(sr) == ep && s.cached(ref, e) {
+			return e, nil // past Cache.ShredCheck: its row is still there
 		}
 		ne, err := s.loadDEK(ctx, want, rec, ref.subject, true)
 		if err != nil {

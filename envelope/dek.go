@@ -20,7 +20,9 @@ func (s *Sealer) newDEKEntry(ref dekRef, raw []byte, loaded int64, created time.
 		return nil, err
 	}
 	until := loaded + int64(created.Add(s.opts.BucketPeriod).Sub(s.now()))
-	return &dekEntry{ref: ref, aead: a, commit: c, key: newSecret(raw), loaded: loaded, until: until}, nil
+	e := &dekEntry{ref: ref, aead: a, commit: c, key: newSecret(raw), loaded: loaded, until: until, bucket: bucketOf(scopeRef{ref.tenant, ref.subject})}
+	e.checked.Store(loaded)
+	return e, nil
 }
 
 // usable reports whether e may still encrypt, its limits aside: not
@@ -109,6 +111,9 @@ func (s *Sealer) planDEK(sr scopeRef, rec Record, found bool, wm uint32, e *dekE
 		usable := sr.subject != "" || s.now().Sub(rec.Created) < s.opts.BucketPeriod
 		if e != nil && e.ref.id == rec.ID && e.spent.Load() {
 			usable = false
+		}
+		if usable && e != nil && s.stillLive(e, KeyRef{Kind: KindDEK, Tenant: sr.tenant, Scope: scope, ID: rec.ID}, rec, now) {
+			return e, false, nil
 		}
 		if usable {
 			return 0, nil
@@ -213,7 +218,9 @@ func (s *Sealer) loadDEK(ctx context.Context, want KeyRef, rec Record, subject s
 		return nil, err
 	}
 	ref := dekRef{want.Tenant, subject, want.ID}
-	if m, ok := memoHit(s, s.memo.deks, ref, rec, s.clock()); ok {
+	now := s.clock()
+	if m, ok := memoHit(s, s.memo.deks, ref, rec, now); ok {
+		m.checked.Store(now) // its row, read again: not shredded
 		return m, nil
 	}
 	br, err := s.branchKey(ctx, want.Tenant, rec.Parent, stale)
@@ -236,6 +243,19 @@ func (s *Sealer) loadDEK(ctx context.Context, want KeyRef, rec Record, subject s
 	}
 	ne.row = bytes.Clone(rec.Wrapped)
 	return ne, nil
+}
+
+// stillLive reports whether e, a cached DEK, is the one in rec, which the
+// key store just returned for want, and still fit to use; if so, the
+// row's existence confirms that e was not shredded, and e is marked
+// checked at now (the lookup's start, before the read) rather than
+// unwrapped again.
+func (s *Sealer) stillLive(e *dekEntry, want KeyRef, rec Record, now int64) bool {
+	if e.ref.id != want.ID || e.spent.Load() || !s.fresh(e.loaded, now) || checkRecord(rec, want) != nil || !bytes.Equal(e.row, rec.Wrapped) {
+		return false
+	}
+	e.checked.Store(max(e.checked.Load(), now))
+	return true
 }
 
 // openDEK unwraps the DEK named ref from wrapped with branch key br.

@@ -187,17 +187,26 @@
 // When ForgetSubject returns, this process neither opens a value under
 // the shredded DEKs nor seals one under them: a lookup that raced the
 // forget is not cached and starts again, and the front caches are
-// emptied. Another process that already holds one of the subject's DEKs
-// in its cache can still decrypt the subject's old values, and encrypt
-// new ones under the shredded DEK, for at most Cache.MaxAge (5 minutes
-// by default; plus Options.OutageGrace for decryption while the key
-// provider is down); values it seals in that window are shredded too. Its
-// next lookup finds the tombstone. A process that creates a DEK checks
-// the watermark after inserting it and never uses one a concurrent
-// forget already shredded. Restoring a backup of the KeyStore taken
-// before the erasure restores the keys: keep KeyStore backups
-// shorter-lived than your erasure promise, or replay ForgetSubject after
-// a restore.
+// emptied. Every other process sharing the KeyStore refuses to decrypt
+// or encrypt under the shredded DEKs within a bound, Cache.ShredCheck (1
+// second by default): a subject's cached DEK is used without reading the
+// KeyStore only while the store showed it alive less than ShredCheck
+// ago; past that, one read (its row, or the scope's newest DEK and
+// watermark; no key provider call) confirms it or finds the tombstone.
+// With a ShredFeed (Sealer.Follow; sqlkeystore/pglisten delivers
+// PostgreSQL NOTIFYs sent in Forget's transaction) a forget reaches the
+// other processes as it commits, typically within milliseconds, and no
+// confirmation reads are made while the feed keeps up; if it falls
+// behind or stops, ShredCheck applies again. Values another process seals
+// within the bound are shredded too; a value sealed after it is under the
+// new key generation and opens. The confirmation needs the KeyStore: a
+// subject's cached key is not served past ShredCheck while the store is
+// unreachable (tenant keys are, within MaxAge and OutageGrace). A
+// process that creates a DEK checks the watermark after inserting it and
+// never uses one a concurrent forget already shredded. Restoring a backup
+// of the KeyStore taken before the erasure restores the keys: keep
+// KeyStore backups shorter-lived than your erasure promise, or replay
+// ForgetSubject after a restore.
 //
 // # Transactions
 //
@@ -214,7 +223,7 @@
 // counts, are kept by row, so the KMS is not asked again). ForgetSubject
 // under a transaction takes effect when it commits; until then the
 // subject's keys may be cached again by calls outside it (for at most
-// Cache.MaxAge, as in another process).
+// Cache.ShredCheck, as in another process).
 //
 // # Outages
 //

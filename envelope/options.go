@@ -90,9 +90,9 @@ type CacheLimits struct {
 	// uses it only during a key provider outage, for at most
 	// Options.OutageGrace more (then it fails closed); expired entries are
 	// the first evicted when MaxEntries is reached. MaxAge (plus
-	// OutageGrace while the key provider is down) bounds how long another
-	// process can keep decrypting, and encrypting, under a key that
-	// ForgetSubject shredded, and how long it takes to see a rotation.
+	// OutageGrace while the key provider is down) bounds how long it takes
+	// to see a rotation made by another process (ShredCheck bounds how
+	// long it may use a key another process shredded).
 	MaxAge time.Duration
 	// MaxMessages is the number of encryptions per DEK before a new one is
 	// made (default and hard cap 2^32, the random-nonce AES-GCM bound).
@@ -104,12 +104,24 @@ type CacheLimits struct {
 	// MaxEntries bounds the unwrapped keys held (default 100,000); past it,
 	// expired entries and then arbitrary ones are evicted and cleared.
 	MaxEntries int
+	// ShredCheck bounds how long this process keeps using a data
+	// subject's DEK after another process sharing the KeyStore forgot the
+	// subject (ForgetSubject, CloseSubject): a subject's DEK is used
+	// without reading the KeyStore for at most ShredCheck since the store
+	// last showed it alive, unless a ShredFeed (Sealer.Follow) confirmed
+	// within ShredCheck that no forget is pending; then one read (no key
+	// provider call) confirms it again or finds it shredded. Default 1
+	// second. The cost is one KeyStore read per subject in use per
+	// ShredCheck (none while a feed keeps up). Tenant-scope DEKs are never
+	// forgotten and are not checked.
+	ShredCheck time.Duration
 }
 
 const (
 	hardMaxMessages     = 1 << 32
 	defaultMaxAge       = 5 * time.Minute
 	defaultMaxEntries   = 100_000
+	defaultShredCheck   = time.Second
 	defaultBucketPeriod = 30 * 24 * time.Hour
 	defaultOutageGrace  = 5 * time.Minute
 	defaultIndexBytes   = 16
@@ -127,6 +139,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Cache.MaxEntries <= 0 {
 		o.Cache.MaxEntries = defaultMaxEntries
+	}
+	if o.Cache.ShredCheck <= 0 {
+		o.Cache.ShredCheck = defaultShredCheck
 	}
 	if o.BucketPeriod <= 0 {
 		o.BucketPeriod = defaultBucketPeriod

@@ -4,7 +4,6 @@ import (
 	"crypto/cipher"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,10 +42,10 @@ type Sealer struct {
 	kmsMu    sync.Mutex // serialises key provider loads so misses do not multiply KMS calls
 	createMu sync.Mutex // serialises DEK creation
 
-	// forgets counts ForgetSubject calls per stripe of scopes (changed
-	// under mu); see forgetEpoch.
-	forgets [64]atomic.Uint64
-	seed    maphash.Seed
+	// forgets counts forgets per shred bucket of scopes (changed under
+	// mu), this process's and those a ShredFeed reports; see forgetEpoch.
+	forgets [ShredBuckets]atomic.Uint64
+	watch   shredWatch
 
 	st         *counters
 	tel        *sealerTelemetry
@@ -123,11 +122,13 @@ type dekEntry struct {
 	aead    cipher.AEAD
 	commit  [format.CommitmentSize]byte
 	key     secret
-	loaded  int64  // clock() when unwrapped (cache age)
-	until   int64  // clock() at which its time bucket ends (tenant scope)
-	wrapped string // inline mode: the wrapped DEK as carried
-	row     []byte // keyring mode: the stored wrapped DEK it came from
-	ep      uint64 // under mu: the forget epoch of its scope when a transaction's call cache took it
+	loaded  int64        // clock() when unwrapped (cache age)
+	until   int64        // clock() at which its time bucket ends (tenant scope)
+	wrapped string       // inline mode: the wrapped DEK as carried
+	row     []byte       // keyring mode: the stored wrapped DEK it came from
+	ep      uint64       // under mu: the forget epoch of its scope when a transaction's call cache took it
+	bucket  uint16       // ShredBucket of its scope
+	checked atomic.Int64 // clock() when the KeyStore last showed it alive (see shredwatch.go)
 	msgs    atomic.Uint64
 	bytes   atomic.Uint64
 	spent   atomic.Bool
@@ -185,7 +186,7 @@ func New(kp keyprovider.KeyProvider, opts *Options) (*Sealer, error) {
 		limitBytes: o.Cache.MaxBytes != ^uint64(0),
 		keyCache:   newKeyCache(), memo: newKeyCache(),
 		inline: map[string]*dekEntry{}, inlineCur: map[string]*dekEntry{},
-		seed: maphash.MakeSeed(), st: new(counters),
+		st: new(counters),
 	}
 	s.tel = newTelemetry(s, &o)
 	return s, nil

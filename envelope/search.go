@@ -408,11 +408,11 @@ func (s *Sealer) blindIndexAt(ctx context.Context, tenant string, ver uint32, ty
 //
 // When it returns, this process neither opens a value under the shredded
 // keys nor seals a new one under them. Another process that holds one of
-// them in its cache keeps using it, to decrypt and to encrypt, until that
-// entry's Cache.MaxAge runs out (5 minutes by default); values it seals in
-// that window are shredded too. No value sealed under the shredded keys is
-// readable after that, backups of the data included, unless a backup of
-// the KeyStore restores the DEKs.
+// them in its cache refuses them within Cache.ShredCheck (1 second by
+// default), or as soon as its ShredFeed delivers the forget (see
+// Sealer.Follow); values it seals before that are shredded too. No value
+// sealed under the shredded keys is readable after that, backups of the
+// data included, unless a backup of the KeyStore restores the DEKs.
 //
 // Values sealed with encrypt=det and blind indexes use tenant keys, not
 // subject keys, and are not shredded: delete them with the record.
@@ -422,7 +422,7 @@ func (s *Sealer) ForgetSubject(ctx context.Context, tenant, subject string) erro
 
 // CloseSubject is ForgetSubject that also refuses new values: from then
 // on, sealing a value of the subject fails with ErrShredded, persistently
-// and in every process sharing the KeyStore (within Cache.MaxAge, as for
+// and in every process sharing the KeyStore (within Cache.ShredCheck, as for
 // ForgetSubject). It records the tombstone at the largest DEK id
 // (2^24-1), so no id is left for a new key generation; the KeyStore
 // schema is unchanged. There is no way to reopen a closed subject.

@@ -225,27 +225,39 @@ func TestForgetSubject(t *testing.T) {
 	require.NoError(t, err)
 }
 
+// TestForgetBoundByMaxAge: another process's cached key of a forgotten
+// subject is refused after the shorter of Cache.ShredCheck and MaxAge.
 func TestForgetBoundByMaxAge(t *testing.T) {
-	ctx := context.Background()
-	kp := newKP()
-	store := envelope.NewMemoryStore()
-	s, err := envelope.New(kp, &envelope.Options{Store: store})
-	require.NoError(t, err)
-	clk := piitest.NewClock(time.Now())
-	other, err := envelope.New(kp, &envelope.Options{Clock: clk, Store: store, Cache: envelope.CacheLimits{MaxAge: time.Minute}})
-	require.NoError(t, err)
-	b := envelope.Binding{Tenant: "acme", Type: "T", Field: "F", Record: "r", Subject: "alice"}
-	ct, err := s.EncryptString(ctx, "v", b)
-	require.NoError(t, err)
-	_, err = other.DecryptString(ctx, ct, b)
-	require.NoError(t, err)
-	require.NoError(t, s.ForgetSubject(ctx, "acme", "alice"))
-	clk.Add(59 * time.Second)
-	_, err = other.DecryptString(ctx, ct, b)
-	require.NoError(t, err, "within MaxAge the other cache still decrypts")
-	clk.Add(2 * time.Second)
-	_, err = other.DecryptString(ctx, ct, b)
-	require.ErrorIs(t, err, envelope.ErrShredded, "after MaxAge it finds the tombstone")
+	for _, tt := range []struct {
+		name  string
+		cache envelope.CacheLimits
+	}{
+		{"ShredCheck", envelope.CacheLimits{ShredCheck: time.Minute}},
+		{"MaxAge", envelope.CacheLimits{MaxAge: time.Minute, ShredCheck: time.Hour}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			kp := newKP()
+			store := envelope.NewMemoryStore()
+			s, err := envelope.New(kp, &envelope.Options{Store: store})
+			require.NoError(t, err)
+			clk := piitest.NewClock(time.Now())
+			other, err := envelope.New(kp, &envelope.Options{Clock: clk, Store: store, Cache: tt.cache})
+			require.NoError(t, err)
+			b := envelope.Binding{Tenant: "acme", Type: "T", Field: "F", Record: "r", Subject: "alice"}
+			ct, err := s.EncryptString(ctx, "v", b)
+			require.NoError(t, err)
+			_, err = other.DecryptString(ctx, ct, b)
+			require.NoError(t, err)
+			require.NoError(t, s.ForgetSubject(ctx, "acme", "alice"))
+			clk.Add(59 * time.Second)
+			_, err = other.DecryptString(ctx, ct, b)
+			require.NoError(t, err, "within the bound the other cache still decrypts")
+			clk.Add(2 * time.Second)
+			_, err = other.DecryptString(ctx, ct, b)
+			require.ErrorIs(t, err, envelope.ErrShredded, "after the bound it finds the tombstone")
+		})
+	}
 }
 
 func ExampleSealer_Seal() {
