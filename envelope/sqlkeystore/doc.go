@@ -46,6 +46,19 @@
 // Insert and Forget need RETURNING (SQLite 3.35 or later, any
 // PostgreSQL).
 //
+// # Shred notifications
+//
+// On PostgreSQL, Forget also runs pg_notify(ShredChannel(), bucket) in
+// its transaction: the notification goes out when the forget commits,
+// never for one that rolls back, and carries the scope's
+// envelope.ShredBucket in decimal, not the tenant or the subject (any
+// role that can connect may LISTEN). Package
+// envelope/sqlkeystore/pglisten listens on its own pgx connection and
+// delivers them to a Sealer (Sealer.Follow), so every process stops using
+// a forgotten subject's keys as the forget commits, and confirms its
+// cached keys without reading them while it keeps up. Without it, and on
+// SQLite, the Sealer's Cache.ShredCheck bounds the delay.
+//
 // # Errors
 //
 // A missing row is envelope.ErrNotFound and a lost compare-and-swap

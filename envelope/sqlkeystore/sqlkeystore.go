@@ -47,6 +47,8 @@ const defaultTable = "pii_keys"
 type Store struct {
 	db *sql.DB
 	q  queries
+	// channel is where Forget NOTIFYs, on PostgreSQL ("" on SQLite).
+	channel string
 }
 
 var _ envelope.KeyStore = (*Store)(nil)
@@ -78,7 +80,11 @@ func New(db *sql.DB, opts *Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{db: db, q: q}, nil
+	st := &Store{db: db, q: q}
+	if d == Postgres {
+		st.channel = shredChannel(o.Table)
+	}
+	return st, nil
 }
 
 // DDL returns the statements CreateTables runs, each ending with ";" on
@@ -509,6 +515,9 @@ func (s *Store) forget(ctx context.Context, ex pii.Executor, tenant, scope strin
 	}
 	rows.Close()
 	if _, err := ex.ExecContext(ctx, s.q.tomb, string(envelope.KindTombstone), tenant, scope, wm, []byte{}, time.Now().UnixMicro()); err != nil {
+		return 0, wrapErr("forget", err)
+	}
+	if err := s.notify(ctx, ex, tenant, scope); err != nil {
 		return 0, wrapErr("forget", err)
 	}
 	return n, nil

@@ -69,6 +69,10 @@ var otelSDK = []string{
 // instrumented are the packages that report to OpenTelemetry.
 var instrumented = []string{"keyprovider", "envelope", "retention", "mask"}
 
+// pglisten is the one library package that links a database driver
+// (pgx): only services on PostgreSQL import it.
+const pglisten = "envelope/sqlkeystore/pglisten"
+
 // rel returns p relative to the module ("" for the root), or p unchanged
 // when it is outside the module.
 func rel(p string) string {
@@ -148,8 +152,21 @@ var rules = []rule{
 	},
 	{
 		name:   "library packages make users compile no database driver, test framework or test helper",
-		pkgs:   library,
+		pkgs:   func(r string) bool { return library(r) && r != pglisten },
 		forbid: notForUsers,
+	},
+	{
+		name: "pglisten (LISTEN for PostgreSQL services, which have pgx) links pgx and nothing else users should not compile",
+		pkgs: func(r string) bool { return r == pglisten },
+		forbid: slices.DeleteFunc(slices.Clone(notForUsers), func(p string) bool {
+			return p == "github.com/jackc/"
+		}),
+		require: []string{"github.com/jackc/pgx/v5"},
+	},
+	{
+		name:   "no library package imports pglisten, so none drags pgx in",
+		pkgs:   func(r string) bool { return library(r) && r != pglisten },
+		forbid: m(pglisten),
 	},
 	{
 		name:   "library packages use the OpenTelemetry API only: no SDK, no exporter",

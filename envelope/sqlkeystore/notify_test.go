@@ -1,0 +1,78 @@
+package sqlkeystore_test
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/fieldguard/pii"
+	"github.com/fieldguard/pii/envelope"
+	"github.com/fieldguard/pii/envelope/sqlkeystore"
+	"github.com/fieldguard/pii/internal/testdb"
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+)
+
+// TestForgetNotifies: on PostgreSQL, Forget notifies the store's channel
+// with the scope's shred bucket when it commits, and not when the
+// caller's transaction rolls back (the first notification a listener
+// gets is the committed one's, though the rolled-back forget ran first).
+// The payload names no tenant or subject.
+func TestForgetNotifies(t *testing.T) {
+	db, url := testdb.Postgres(t)
+	ctx := t.Context()
+	st, err := sqlkeystore.New(db, &sqlkeystore.Options{Dialect: sqlkeystore.Postgres, Table: "r16_notify_keys"})
+	require.NoError(t, err)
+	require.NoError(t, st.CreateTables(ctx))
+	conn, err := pgx.Connect(ctx, url)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, "LISTEN "+pgx.Identifier{st.ShredChannel()}.Sanitize())
+	require.NoError(t, err)
+
+	rolled, committed := "s:rolled-back", "s:committed"
+	require.NotEqual(t, envelope.ShredBucket("acme", rolled), envelope.ShredBucket("acme", committed))
+	tx, err := db.BeginTx(ctx, nil)
+	require.NoError(t, err)
+	_, err = st.Forget(pii.WithExecutor(ctx, tx), "acme", rolled)
+	require.NoError(t, err)
+	require.NoError(t, tx.Rollback())
+	_, err = st.Forget(ctx, "acme", committed)
+	require.NoError(t, err)
+
+	n, err := conn.WaitForNotification(ctx)
+	require.NoError(t, err)
+	require.Equal(t, st.ShredChannel(), n.Channel)
+	require.Equal(t, strconv.Itoa(int(envelope.ShredBucket("acme", committed))), n.Payload)
+	require.False(t, strings.Contains(n.Payload, "acme") || strings.Contains(n.Payload, "committed"))
+}
+
+// TestShredChannel: the channel is the table's name with "_shred", or a
+// hash when that would pass PostgreSQL's 63-byte names; none on SQLite.
+func TestShredChannel(t *testing.T) {
+	db := testdb.SQLite(t) // New with an explicit dialect runs no SQL
+	long := strings.Repeat("k", 60)
+	for _, tt := range []struct {
+		table, want string
+	}{
+		{"", "pii_keys_shred"},
+		{"app.keys", "app.keys_shred"},
+		{long, ""},
+	} {
+		st, err := sqlkeystore.New(db, &sqlkeystore.Options{Dialect: sqlkeystore.Postgres, Table: tt.table})
+		require.NoError(t, err)
+		got := st.ShredChannel()
+		require.LessOrEqual(t, len(got), 63)
+		if tt.want != "" {
+			require.Equal(t, tt.want, got)
+		} else {
+			require.True(t, strings.HasPrefix(got, "pii_shred_"), got)
+			other, err := sqlkeystore.New(db, &sqlkeystore.Options{Dialect: sqlkeystore.Postgres, Table: long[:59] + "j"})
+			require.NoError(t, err)
+			require.NotEqual(t, got, other.ShredChannel())
+		}
+	}
+	st, err := sqlkeystore.New(db, &sqlkeystore.Options{Dialect: sqlkeystore.SQLite})
+	require.NoError(t, err)
+	require.Empty(t, st.ShredChannel(), "SQLite has no notifications")
+}
