@@ -13,13 +13,13 @@ import (
 // encKey returns the DEK to encrypt n bytes under b's scope.
 func (s *Sealer) encKey(ctx context.Context, b *Binding, n int) (*dekEntry, error) {
 	now := s.clock()
-	if e := s.lastEnc.Load(); e != nil && e.ref.tenant == b.Tenant && e.ref.subject == b.Subject && s.shredFresh(e, now) && s.reserve(e, n, now) {
+	if e := s.lastEnc.Load(); e != nil && e.ref.tenant == b.Tenant && e.ref.subject == b.Subject && s.reserve(e, n, now) {
 		return e, nil
 	}
 	sr := scopeRef{b.Tenant, b.Subject}
 	s.mu.RLock()
 	e := s.cur[sr]
-	if e != nil && s.shredFresh(e, now) && s.reserve(e, n, now) {
+	if e != nil && s.reserve(e, n, now) {
 		// Set under the read lock: a ForgetSubject (write lock) either
 		// runs before, and e is not in the map, or after, and resets it.
 		s.lastEnc.Store(e)
@@ -51,7 +51,7 @@ func (s *Sealer) encKeySlow(ctx context.Context, sr scopeRef, n int) (*dekEntry,
 			e = nil // kept by this call before a ForgetSubject of the scope
 		}
 		s.mu.RUnlock()
-		if e != nil && s.shredFresh(e, now) && s.reserve(e, n, now) {
+		if e != nil && s.reserve(e, n, now) {
 			return e, nil
 		}
 		s.st.misses.Add(1)

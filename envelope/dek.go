@@ -26,9 +26,10 @@ func (s *Sealer) newDEKEntry(ref dekRef, raw []byte, loaded int64, created time.
 }
 
 // usable reports whether e may still encrypt, its limits aside: not
-// spent, not expired, within its time bucket (tenant scope).
+// spent, not expired, not past Cache.ShredCheck (subject scope), within
+// its time bucket (tenant scope).
 func (s *Sealer) usable(e *dekEntry, now int64) bool {
-	if e == nil || e.spent.Load() || !s.fresh(e.loaded, now) {
+	if e == nil || e.spent.Load() || !s.fresh(e.loaded, now) || !s.shredFresh(e, now) {
 		return false
 	}
 	return e.wrapped != "" || e.ref.subject != "" || now < e.until
@@ -81,6 +82,9 @@ func (s *Sealer) nextDEK(ctx context.Context, sr scopeRef, e *dekEntry, now int6
 		return nil, false, err
 	}
 	if next == 0 {
+		if e != nil && s.stillLive(e, rec.KeyRef, rec, now) {
+			return e, false, nil // past Cache.ShredCheck: its row is still the newest
+		}
 		ne, err := s.loadDEK(ctx, rec.KeyRef, rec, sr.subject, false)
 		if err != nil {
 			return nil, false, err
@@ -111,9 +115,6 @@ func (s *Sealer) planDEK(sr scopeRef, rec Record, found bool, wm uint32, e *dekE
 		usable := sr.subject != "" || s.now().Sub(rec.Created) < s.opts.BucketPeriod
 		if e != nil && e.ref.id == rec.ID && e.spent.Load() {
 			usable = false
-		}
-		if usable && e != nil && s.stillLive(e, KeyRef{Kind: KindDEK, Tenant: sr.tenant, Scope: scope, ID: rec.ID}, rec, now) {
-			return e, false, nil
 		}
 		if usable {
 			return 0, nil
