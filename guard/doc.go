@@ -102,11 +102,17 @@
 //
 // [Table] maps a tagged type to a table through its `db` tags (the mapping
 // retention/sqlstore reads) and protects on write, opens on read, scopes by
-// tenant and handles nullable columns. It joins the caller's transaction
-// through [pii.WithExecutor]. A sealed value is bound to its tenant, type,
-// field and record, which a per-value driver.Valuer cannot know: that is why
-// there is no Valuer, and why code that runs its own queries (sqlc, sqlx, pgx,
-// ent) calls Protect before writing and Open after reading.
+// tenant and handles nullable columns; every row a query returns is checked
+// against the request (tenant, id, looked-up value) before it is opened.
+// It joins the caller's transaction through [pii.WithExecutor], the one way
+// this module joins a *sql.Tx or *sql.Conn. A sealed value is bound to its
+// tenant, type, field and record, which a per-value driver.Valuer cannot
+// know: that is why there is no Valuer, and why code that runs its own
+// queries (sqlc, sqlx, pgx, ent) calls Protect before writing, Open after
+// reading and [Guard.Lookup] to search a sealed field, checking each row's
+// tenant itself. examples/sqlcstyle (database/sql, in the shape sqlc
+// generates) and examples/pgx (pgx's native interface) show both; GORM has
+// a plugin, the nested module github.com/fieldguard/pii/gormpii.
 //
 // # Types
 //
