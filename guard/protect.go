@@ -67,6 +67,20 @@ func (g *Guard) Protect(ctx context.Context, ptr any) error {
 	if err != nil {
 		return err
 	}
+	if isStructPtr(ptr) {
+		pr, err := g.prepareProtect(ctx, c, ptr)
+		if err != nil {
+			return err
+		}
+		if pr.seal {
+			if err := g.seal.Seal(ctx, ptr); err != nil {
+				pr.snap.restore(pr.sc, ptr)
+				return err
+			}
+		}
+		putBack(pr.sc, ptr, pr.set)
+		return nil
+	}
 	elems, err := structsOf("Protect", ptr)
 	if err != nil {
 		return err
@@ -110,6 +124,12 @@ func (g *Guard) Protect(ctx context.Context, ptr any) error {
 		putBack(preps[i].sc, preps[i].ptr, preps[i].set)
 	}
 	return nil
+}
+
+// isStructPtr reports whether ptr is a pointer to a struct (not a slice).
+func isStructPtr(ptr any) bool {
+	t := reflect.TypeOf(ptr)
+	return t != nil && t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.Struct
 }
 
 // structsOf returns a pointer to every struct ptr designates: ptr itself,

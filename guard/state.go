@@ -136,7 +136,10 @@ func visit(sc *pii.Schema, ptr any, fn func(k int, f *pii.Field, path string, ow
 // encrypted and token field (and blind index companion) so that the
 // struct can be restored.
 func (g *Guard) look(c *core, sc *pii.Schema, ptr any, snap *snapshot) (*scan, error) {
-	st := &scan{}
+	st := &scan{tok: make([]tokenVisit, 0, len(sc.Fields))}
+	if snap != nil && snap.vals == nil {
+		snap.vals = make([]snapVal, 0, len(sc.Fields))
+	}
 	err := visit(sc, ptr, func(_ int, f *pii.Field, path string, owner, v reflect.Value) error {
 		if snap != nil {
 			snap.take(f, owner, v)
