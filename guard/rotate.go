@@ -77,10 +77,11 @@ var ErrRotateVerify = errors.New("guard: Rotate: records do not open after the r
 //
 //  1. add a new key version, enabled but not primary (KeyVersions; a
 //     keyprovider.Rotator adds and promotes in one step);
-//  2. promote it, and prove at once that a second reader
-//     (RotateOptions.SecondReader) unwraps a probe wrapped under it; if it
-//     cannot, the old version is promoted back before anything else is
-//     wrapped under the new one, and Rotate fails;
+//  2. prove that a second reader (RotateOptions.SecondReader) sees it
+//     enabled (when the reader lists versions), promote it, and prove at
+//     once that the reader unwraps a probe wrapped under it; if it cannot,
+//     the old version is promoted back before anything else is wrapped
+//     under the new one, and Rotate fails;
 //  3. rewrap every KMS-wrapped key under it in batches (branch keys, search
 //     root keys and the Guard's secrets: the tokenizer's root key, the
 //     ledger and pseudonym keys), each new wrap unwrapped and compared
@@ -158,8 +159,13 @@ func (g *Guard) Rotate(ctx context.Context, opts *RotateOptions) error {
 	}
 	oldID, newID := parseKEK(oldK), parseKEK(newK)
 
-	// 2. Promote and prove.
+	// 2. Prove, promote, prove again.
 	if step == stepAdded {
+		progress("prove", 0, 2)
+		if err := g.proveListed(ctx, o, newID); err != nil {
+			return err
+		}
+		progress("prove", 1, 2)
 		progress("promote", 0, 1)
 		if kv != nil {
 			if err := kv.Promote(ctx, newID.Version); err != nil {
@@ -167,7 +173,6 @@ func (g *Guard) Rotate(ctx context.Context, opts *RotateOptions) error {
 			}
 		}
 		progress("promote", 1, 1)
-		progress("prove", 0, 1)
 		if err := g.prove(ctx, o, newID); err != nil {
 			if kv != nil && oldID.Version != "" {
 				if perr := kv.Promote(ctx, oldID.Version); perr != nil {
@@ -176,7 +181,7 @@ func (g *Guard) Rotate(ctx context.Context, opts *RotateOptions) error {
 			}
 			return err
 		}
-		progress("prove", 1, 1)
+		progress("prove", 2, 2)
 		step = stepPromote
 		if err := rs.set(ctx, rsStep, step); err != nil {
 			return err
@@ -351,6 +356,50 @@ func (g *Guard) addVersion(ctx context.Context, rs rotationState, kv KeyVersions
 
 var proveAD = []byte("fieldguard.pii/guard rotation probe")
 
+// secondReader opens the second reader: RotateOptions.SecondReader, or a
+// new Client over the Guard's backend.
+func (g *Guard) secondReader(ctx context.Context, o RotateOptions) (keyprovider.KeyProvider, error) {
+	if o.SecondReader == nil {
+		return keyprovider.NewClient(g.kp.Backend(), nil), nil
+	}
+	r, err := o.SecondReader(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("guard: Rotate: second reader: %w", err)
+	}
+	return r, nil
+}
+
+// proveListed checks, before the new version is promoted, that the second
+// reader lists it as enabled (when it can list versions: a reader that
+// has the version can unwrap under it).
+func (g *Guard) proveListed(ctx context.Context, o RotateOptions, newID keyprovider.KeyID) error {
+	r, err := g.secondReader(ctx, o)
+	if err != nil {
+		return err
+	}
+	var vs []keyprovider.Version
+	switch d := r.(type) {
+	case *keyprovider.Client:
+		vs, err = d.Versions(ctx)
+		if errors.Is(err, errors.ErrUnsupported) {
+			return nil
+		}
+	case keyprovider.Describer:
+		vs, err = d.Versions(ctx)
+	default:
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("guard: Rotate: second reader: %w", err)
+	}
+	for _, v := range vs {
+		if v.ID.Version == newID.Version && v.Status == keyprovider.StatusEnabled {
+			return nil
+		}
+	}
+	return fmt.Errorf("guard: Rotate: the second reader does not see version %s enabled; it is not promoted", newID.Version)
+}
+
 // prove wraps a probe key under the (now primary) new version and checks
 // that a second reader unwraps it to the same key.
 func (g *Guard) prove(ctx context.Context, o RotateOptions, newID keyprovider.KeyID) error {
@@ -364,11 +413,9 @@ func (g *Guard) prove(ctx context.Context, o RotateOptions, newID keyprovider.Ke
 	if id.String() != newID.String() {
 		return fmt.Errorf("guard: Rotate: prove: the probe was wrapped under %s, not the new version %s", id, newID)
 	}
-	var reader keyprovider.KeyProvider = keyprovider.NewClient(g.kp.Backend(), nil)
-	if o.SecondReader != nil {
-		if reader, err = o.SecondReader(ctx); err != nil {
-			return fmt.Errorf("guard: Rotate: second reader: %w", err)
-		}
+	reader, err := g.secondReader(ctx, o)
+	if err != nil {
+		return err
 	}
 	back, err := reader.Unwrap(ctx, w, proveAD)
 	if err != nil {

@@ -55,7 +55,7 @@ func TestRotate(t *testing.T) {
 			}
 		}})
 		require.NoError(t, err)
-		require.Equal(t, []string{"add", "promote", "prove", "rewrap", "rotate branch keys", "rewrap data keys", "verify", "disable"}, steps)
+		require.Equal(t, []string{"add", "prove", "promote", "prove", "rewrap", "rotate branch keys", "rewrap data keys", "verify", "disable"}, steps)
 		now := f.kp.Primary()
 		require.NotEqual(t, old.Version, now.Version)
 		st, _ := versionStatus(t, f, old.Version)
@@ -240,4 +240,17 @@ func TestBreachChecksKeyRows(t *testing.T) {
 	ls.lie = true
 	_, err = f.g.BreachReport(ctx, Compromised{DEK: &DEK{Tenant: "acme", Scope: "s:c1", ID: dek.ID}})
 	require.ErrorContains(t, err, "other than the one asked for")
+}
+
+// A second reader that does not know the new version stops the rotation
+// before the version is promoted.
+func TestRotateSecondReaderMustListVersion(t *testing.T) {
+	ctx := context.Background()
+	f := memGuard(t)
+	seedRotation(t, f)
+	old := f.kp.Primary()
+	stale := testKP(t) // another keyset: it does not have the new version
+	err := f.g.Rotate(ctx, &RotateOptions{SecondReader: func(context.Context) (keyprovider.KeyProvider, error) { return stale, nil }})
+	require.ErrorContains(t, err, "does not see version")
+	require.Equal(t, old.Version, f.kp.Primary().Version, "not promoted")
 }
