@@ -53,7 +53,8 @@ type MigrateOptions struct {
 // MigrateReport says where a job stands. Counts survive a restart: they
 // are kept with the cursor.
 type MigrateReport struct {
-	// Job names the job: "seal:<table>" or "unseal:<table>".
+	// Job names the job: "seal:<table>", "unseal:<table>", or
+	// "reindex:<table>" (RotateSearchKeys).
 	Job string
 	// Phase is "pass" (the first pass over the table in row key order),
 	// "verify" (a full pass that migrates what the first one could not
@@ -252,14 +253,14 @@ func (mg *Migration) run(ctx context.Context, dir string, opts *MigrateOptions) 
 		return MigrateReport{}, err
 	}
 	job := dir + ":" + mg.m.Table
-	other := "unseal:" + mg.m.Table
-	if dir == "unseal" {
-		other = "seal:" + mg.m.Table
-	}
-	if os, _, found, err := jt.load(ctx, mg.db, other, false); err != nil {
-		return MigrateReport{}, err
-	} else if found && os.Phase != "done" && !o.Restart {
-		return MigrateReport{}, fmt.Errorf("guard: migrate %s: job %s is unfinished; finish it, or set Restart to run this one instead", mg.m.Table, other)
+	other := map[string]string{"seal": "unseal:", "unseal": "seal:"}[dir]
+	if other != "" {
+		other += mg.m.Table
+		if os, _, found, err := jt.load(ctx, mg.db, other, false); err != nil {
+			return MigrateReport{}, err
+		} else if found && os.Phase != "done" && !o.Restart {
+			return MigrateReport{}, fmt.Errorf("guard: migrate %s: job %s is unfinished; finish it, or set Restart to run this one instead", mg.m.Table, other)
+		}
 	}
 	var limit *rate.Limiter
 	if o.RowsPerSecond > 0 {
@@ -407,10 +408,10 @@ func (mg *Migration) rows(ctx context.Context, q pii.Executor, dir string, after
 		for j, i := range mg.writes {
 			before[j] = sqlmap.Value(m.Field(root, i))
 		}
-		if dir == "seal" {
-			err = mg.s.Seal(ctx, pv.Interface())
-		} else {
+		if dir == "unseal" {
 			err = mg.s.Open(envelope.AcceptPlaintext(ctx, nil), pv.Interface())
+		} else { // seal, reindex
+			err = mg.s.Seal(ctx, pv.Interface())
 		}
 		if err != nil {
 			return 0, 0, nil, err

@@ -148,7 +148,7 @@ func newTable[T any](g tableGuard, opts *TableOptions) (*Table[T], error) {
 		t.plain = new(atomic.Int64)
 	}
 	t.sql = t.statements()
-	if err := g.Register(&tableStore{Table: store, create: t.createTable}); err != nil {
+	if err := g.Register(&tableStore{Table: store, create: t.createTable, mg: searchMigration(g, zero, &o)}); err != nil {
 		return nil, err
 	}
 	return t, nil
@@ -161,6 +161,7 @@ func newTable[T any](g tableGuard, opts *TableOptions) (*Table[T], error) {
 type tableStore struct {
 	*sqlstore.Table
 	create func(context.Context) error
+	mg     *Migration // re-indexes it in RotateSearchKeys; nil when nothing is searchable
 }
 
 func (s *tableStore) createTable(ctx context.Context) error { return s.create(ctx) }

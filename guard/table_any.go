@@ -49,5 +49,5 @@ func (g *Guard) RegisterTable(prototype any, opts *TableOptions) error {
 	if err != nil {
 		return fmt.Errorf("guard: RegisterTable: %w", err)
 	}
-	return g.Register(store)
+	return g.Register(&registeredTable{Table: store, mg: searchMigration(g, t, &o)})
 }
