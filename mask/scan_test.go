@@ -336,10 +336,16 @@ func TestScanIntl(t *testing.T) {
 		{"US", "call (555) 123-4567", []want{{KindPhone, "(555) 123-4567"}}}, // unassigned, still a phone
 		{"DE", "Rechnung 2024/123456", nil},
 		{"FR", "commande 0612345678", nil},
-		{"IT", "Tracking 1Z 999 AA1 01 2345 6784", nil}, // the rest of a spaced code
-		{"US", "4155552671", nil},                       // bare digits need a phone word
-		{"GB", "NI number 020 7946 0958", nil},          // announced as an identifier
-		{"US", "see page 415/555/2671", nil},            // slashes only after a trunk 0
+		{"IT", "Tracking 1Z 999 AA1 01 2345 6784", nil},                        // the rest of a spaced code
+		{"US", "call me on 07911 123456", []want{{KindPhone, "07911 123456"}}}, // another region's layout, announced
+		{"US", "07911 123456", nil},
+		{"US", "text me at 555-0147", []want{{KindPhone, "555-0147"}}},
+		{"US", "room 555-0147", nil},
+		{"PT", "liga pra mim no 11 98765-4321", []want{{KindPhone, "11 98765-4321"}}},
+		{"US", "call me back re: 2024 0512 1030", nil},
+		{"US", "4155552671", nil},              // bare digits need a phone word
+		{"GB", "NI number 020 7946 0958", nil}, // announced as an identifier
+		{"US", "see page 415/555/2671", nil},   // slashes only after a trunk 0
 		{"IT", "chiamami al 312 345 7529, ordine n. 0975234", []want{{KindPhone, "312 345 7529"}}},
 		{"FR", "Montant : 1 234,56 €", nil},
 		// Dates of birth.
