@@ -1,9 +1,11 @@
 package sqlstore_test
 
 import (
+	"bufio"
 	"context"
 	"database/sql"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -57,6 +59,7 @@ func child(kind, target string) int {
 		return 2
 	}
 	_, err = retention.NewSweeper(m, &retention.SweepOptions{BatchSize: 7, Progress: func(retention.Progress) {
+		fmt.Println("batch") // committed: the parent kills only after the first
 		time.Sleep(time.Millisecond)
 	}}).Run(ctx)
 	if err != nil {
@@ -213,10 +216,18 @@ func TestKillAndResume(t *testing.T) {
 				cmd := exec.Command(os.Args[0], "-test.run=^$")
 				cmd.Env = append(os.Environ(), envChild+"="+b.name, envTarget+"="+target)
 				cmd.Stderr = os.Stderr
+				out, err := cmd.StdoutPipe()
+				require.NoError(t, err)
 				require.NoError(t, cmd.Start())
-				time.Sleep(time.Duration(5+r.IntN(150)) * time.Millisecond)
+				// Kill at a random point after the child's first committed
+				// batch (waiting for it, not for a fixed time, keeps the test
+				// meaningful on a loaded machine).
+				br := bufio.NewReader(out)
+				_, _ = br.ReadString('\n')
+				time.Sleep(time.Duration(r.IntN(60)) * time.Millisecond)
 				_ = cmd.Process.Signal(syscall.SIGKILL)
-				err := cmd.Wait()
+				_, _ = io.Copy(io.Discard, br)
+				err = cmd.Wait()
 				if err != nil {
 					ee, ok := err.(*exec.ExitError)
 					require.True(t, ok, "child: %v", err)
