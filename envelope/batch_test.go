@@ -299,6 +299,48 @@ func TestSealSliceForgetAfterInsert(t *testing.T) {
 	require.Equal(t, subscribers("acme", 0, 10), got)
 }
 
+// TestSealSliceForgetDuringLookup: a ForgetSubject in this process lands
+// between the batch's lookup of a known subject's DEK and its caching.
+// The batch must not cache the DEK it read before the forget: the value
+// is sealed under the next key generation and opens everywhere.
+func TestSealSliceForgetDuringLookup(t *testing.T) {
+	ctx := context.Background()
+	kp := newKP()
+	st := &lookupHook{KeyStore: envelope.NewMemoryStore()}
+	s, err := envelope.New(kp, &envelope.Options{Store: st})
+	require.NoError(t, err)
+	other, err := envelope.New(kp, &envelope.Options{Store: st.KeyStore})
+	require.NoError(t, err)
+	require.NoError(t, other.Seal(ctx, subscribers("acme", 0, 10))) // the subjects have DEKs
+	st.after = func() {
+		st.after = nil
+		require.NoError(t, s.ForgetSubject(ctx, "acme", "m000003"))
+	}
+	ms := subscribers("acme", 0, 10)
+	require.NoError(t, s.Seal(ctx, ms))
+	require.Equal(t, uint32(2), dekIDOf(t, ms[3].Name), "a new generation, not the DEK read before the forget")
+	require.Equal(t, uint32(1), dekIDOf(t, ms[4].Name))
+	fresh, err := envelope.New(kp, &envelope.Options{Store: st.KeyStore})
+	require.NoError(t, err)
+	got := slices.Clone(ms)
+	require.NoError(t, fresh.Open(ctx, got))
+	require.Equal(t, subscribers("acme", 0, 10), got)
+}
+
+// lookupHook runs after, once set, after a LatestMany.
+type lookupHook struct {
+	envelope.KeyStore
+	after func()
+}
+
+func (l *lookupHook) LatestMany(ctx context.Context, scopes []envelope.ScopeRef) ([]envelope.Record, error) {
+	rows, err := l.KeyStore.LatestMany(ctx, scopes)
+	if l.after != nil {
+		l.after()
+	}
+	return rows, err
+}
+
 // batchSwap is a KeyStore whose batch methods answer with rows other than
 // the ones asked for: what someone who can write the key table can do.
 type batchSwap struct {
@@ -394,11 +436,20 @@ func TestBatchRowsCheckedAgainstRequest(t *testing.T) {
 		{"LatestMany: a row not asked for", batchSwap{latest: func(_ []envelope.ScopeRef, rows []envelope.Record) []envelope.Record {
 			return append(rows, row("globex", 0))
 		}}},
+		{"LatestMany: a DEK with id 0", batchSwap{latest: func(_ []envelope.ScopeRef, rows []envelope.Record) []envelope.Record {
+			r := row("acme", 1)
+			r.ID = 0
+			return replace(rows, 1, r)
+		}}},
 		{"LatestMany: a row twice", batchSwap{latest: func(_ []envelope.ScopeRef, rows []envelope.Record) []envelope.Record {
 			return append(rows, rows[0])
 		}}},
 		{"InsertMany: fewer results", batchSwap{insert: func(s []envelope.Record, in []bool) ([]envelope.Record, []bool) {
-			return s[1:], in[1:]
+			return s[:len(s)-1], in[:len(in)-1]
+		}}},
+		{"InsertMany: inserted under another KeyRef", batchSwap{insert: func(s []envelope.Record, in []bool) ([]envelope.Record, []bool) {
+			s[0].ID++
+			return s, in
 		}}},
 		{"InsertMany: results out of order", batchSwap{insert: func(s []envelope.Record, in []bool) ([]envelope.Record, []bool) {
 			slices.Reverse(s)

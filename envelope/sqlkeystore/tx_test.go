@@ -207,6 +207,9 @@ func testTx(t *testing.T, db *sql.DB, st *sqlkeystore.Store, table string) {
 		txctx := pii.WithExecutor(ctx, tx)
 		cs := bulkCustomers("roll", 300)
 		require.NoError(t, s.Seal(txctx, cs))
+		// A second call in the transaction reads the DEKs the first made
+		// (uncommitted rows): it must not keep them beyond the call either.
+		require.NoError(t, s.Seal(txctx, bulkCustomers("roll", 300)))
 		got := slices.Clone(cs)
 		require.NoError(t, s.Open(txctx, got), "the call's keys open what it sealed in the transaction")
 		require.Equal(t, bulkCustomers("roll", 300), withoutIndex(got))
