@@ -9,6 +9,7 @@
 //	s, err := envelope.New(kp, &envelope.Options{Store: store}) // kp: any keyprovider.KeyProvider
 //	err = s.Seal(ctx, &customer)                                // every `pii:"...,encrypt"` field, in place
 //	err = s.Open(ctx, &customer)
+//	err = s.Seal(ctx, customers)                                // a slice: keys looked up and made a batch at a time
 //
 // New puts a bare KeyProvider behind keyprovider.NewClient with its
 // defaults (per-attempt deadlines, retries of transient failures under a
@@ -224,6 +225,32 @@
 // under a transaction takes effect when it commits; until then the
 // subject's keys may be cached again by calls outside it (for at most
 // Cache.ShredCheck, as in another process).
+//
+// # Many records
+//
+// Seal and Open also take a slice of records ([]T, []*T or a pointer to
+// either), as a bulk import, a migration or a paged read has them. Each
+// new data subject needs a DEK of its own; one record at a time, that is
+// a few KeyStore round trips per subject. Over a slice, the keys of a
+// batch of records (up to 1,000) are settled before the records are
+// walked: Seal reads the newest DEK and the watermark of every subject of
+// the batch with one KeyStore.LatestMany, unwraps the live ones locally,
+// makes the missing ones and writes them with one KeyStore.InsertMany (a
+// multi-row INSERT ... ON CONFLICT DO NOTHING for sqlkeystore), then reads
+// the watermarks once more, as a single Seal does, so no DEK a concurrent
+// ForgetSubject shredded is used. Open reads the DEKs the batch's values
+// name and the cache lacks with one KeyStore.GetMany. Unwrapping stays
+// local (branch keys are few and cached). Under pii.WithExecutor all of it
+// runs in the caller's transaction and obeys the rules of the
+// Transactions section. When two processes make the first DEK of the same
+// subject at once, one insert wins and the other process uses the stored
+// DEK, so both seal under one key. Every row the batch methods return is
+// checked against the request (asked for, once, in the order asked where
+// order is the contract); anything the batch cannot settle (a subject
+// forgotten meanwhile, a key at its limit, a stored key that does not
+// unwrap) is left to the record's own lookup, which reports it exactly as
+// a Seal or Open of that record would. The in-memory store answers Get,
+// Latest and Insert in constant time whatever the number of subjects.
 //
 // # Outages
 //

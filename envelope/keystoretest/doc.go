@@ -51,6 +51,22 @@
 //     other's values; ForgetSubject shreds one tenant's subject and not
 //     another tenant's with the same id; a new key generation serves new
 //     values; CloseSubject refuses them.
+//   - GetMany, LatestMany: the records asked for that exist, each once
+//     (asked twice or not), none other (another kind, tenant, scope or
+//     id), with every field; LatestMany the highest ID of each scope;
+//     1,500 at once (more than one SQL statement's worth).
+//   - InsertMany: insert-if-absent record by record, results in the order
+//     of the records asked, existing records kept and returned as stored;
+//     1,500 at once.
+//   - InsertManyConcurrent: four writers inserting the same 200 KeyRefs at
+//     once, in opposite orders, insert each exactly once between them and
+//     all get the stored record back.
+//   - SealerBatch: two Sealers sealing slices of the same new subjects at
+//     once end with one DEK per subject that both used; cold Sealers open
+//     every record and seal new values under the stored DEKs; a forgotten
+//     subject's record is envelope.ErrShredded, the same id in another
+//     tenant is not. TenantIsolation, NoAliasing and CancelledContext
+//     cover the batch methods too.
 //
 // The suite's own tests run every check against deliberately broken
 // stores (one that ignores the tenant in Forget, one whose Latest returns

@@ -18,6 +18,14 @@
 // compare-and-swap UPDATE, so several processes can share the table. The package passes
 // envelope/keystoretest.
 //
+// The batch methods a Seal or Open over a slice calls are one statement
+// per 1,000 rows: InsertMany one multi-row INSERT ... ON CONFLICT DO
+// NOTHING RETURNING (rows sorted by key, so two transactions inserting
+// overlapping batches lock them in the same order; rows it did not insert
+// are read back with one GetMany), GetMany and LatestMany a VALUES list of
+// what was asked joined to the table so that each row asked is one
+// primary-key lookup (CROSS JOIN on SQLite, LATERAL on PostgreSQL).
+//
 // # Transactions
 //
 // Every statement runs on pii.ExecutorFrom(ctx, db): under
