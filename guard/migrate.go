@@ -83,6 +83,7 @@ type Migration struct {
 	m      *sqlmap.Map
 	s      *envelope.Sealer
 	writes []int // the columns a migration writes: sealed fields and index companions
+	checks []check
 	tokens []string
 	q      struct{ count, first, next, update string }
 }
@@ -132,9 +133,15 @@ func newMigration(g tableGuard, prototype any, opts *TableOptions) (*Migration, 
 			continue
 		}
 		add(f.Path)
+		c := check{col: m.Col(m.ByPath[f.Path].Name), index: -1, bytes: !isStringType(f.Type)}
 		if f.Opts.Index && f.Opts.IndexField != "" {
-			add(strings.TrimSuffix(f.Path, f.Name) + f.Opts.IndexField)
+			path := strings.TrimSuffix(f.Path, f.Name) + f.Opts.IndexField
+			add(path)
+			if ic, ok := m.ByPath[path]; ok {
+				c.index = m.Col(ic.Name)
+			}
 		}
+		mg.checks = append(mg.checks, c)
 	}
 	if len(mg.writes) == 0 {
 		return nil, fmt.Errorf("guard: NewMigration: %s has no encrypt field to migrate", sc.Name)
@@ -322,7 +329,7 @@ func (mg *Migration) batch(ctx context.Context, jt *jobTable, job, dir string, n
 			return jobState{}, fmt.Errorf("guard: migrate %s: count: %w", mg.m.Table, err)
 		}
 	}
-	got, changed, last, err := mg.rows(ctx, x.q, dir, st.after, n, dry != nil)
+	got, changed, last, err := mg.rows(ctx, x.q, dir, st.after, n, dry != nil, st.Phase == "verify")
 	if err != nil {
 		return st, err
 	}
@@ -369,7 +376,7 @@ func (mg *Migration) batch(ctx context.Context, jt *jobTable, job, dir string, n
 // rows reads up to n rows after the row key after, migrates each and
 // writes back those that changed; it returns the rows read, the rows
 // changed and the row key of the last one.
-func (mg *Migration) rows(ctx context.Context, q pii.Executor, dir string, after []any, n int, dry bool) (got, changed int, last []any, err error) {
+func (mg *Migration) rows(ctx context.Context, q pii.Executor, dir string, after []any, n int, dry, verify bool) (got, changed int, last []any, err error) {
 	args := append(append([]any(nil), after...), n)
 	stmt := mg.q.next
 	if after == nil {
@@ -402,28 +409,54 @@ func (mg *Migration) rows(ctx context.Context, q pii.Executor, dir string, after
 	if err := rs.Err(); err != nil {
 		return 0, 0, nil, fmt.Errorf("guard: migrate %s: select: %w", m.Table, err)
 	}
-	before := make([]any, len(mg.writes))
-	for _, pv := range batch {
-		root := pv.Elem()
+	if len(batch) == 0 {
+		return 0, 0, nil, nil
+	}
+	got, last = len(batch), mg.keyArgs(batch[len(batch)-1].Elem())
+	if verify && dir != "reindex" {
+		// A verification of a seal (or unseal) looks for values still in
+		// the old form, which their format tells, and migrates those rows
+		// only; a re-index must recompute every index.
+		kept := batch[:0]
+		for _, pv := range batch {
+			if mg.oldForm(pv.Elem(), dir == "seal") {
+				kept = append(kept, pv)
+			}
+		}
+		if batch = kept; len(batch) == 0 {
+			return got, 0, last, nil
+		}
+	}
+	// Snapshot the columns a migration writes, then seal (or open) the
+	// batch with one call: under the batch's transaction its keys are
+	// read once for the batch, not once per row.
+	before := make([][]any, len(batch))
+	list := reflect.MakeSlice(reflect.SliceOf(batch[0].Type()), 0, len(batch))
+	for k, pv := range batch {
+		before[k] = make([]any, len(mg.writes))
 		for j, i := range mg.writes {
-			before[j] = sqlmap.Value(m.Field(root, i))
+			before[k][j] = sqlmap.Value(m.Field(pv.Elem(), i))
 		}
-		if dir == "unseal" {
-			err = mg.s.Open(envelope.AcceptPlaintext(ctx, nil), pv.Interface())
-		} else { // seal, reindex
-			err = mg.s.Seal(ctx, pv.Interface())
-		}
-		if err != nil {
-			return 0, 0, nil, err
-		}
+		list = reflect.Append(list, pv)
+	}
+	if dir == "unseal" {
+		err = mg.s.Open(envelope.AcceptPlaintext(ctx, nil), list.Interface())
+	} else { // seal, reindex
+		err = mg.s.Seal(ctx, list.Interface())
+	}
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	var update preparedStmt
+	for k, pv := range batch {
+		root := pv.Elem()
 		args := make([]any, 0, len(mg.writes)+2)
 		same := true
 		for j, i := range mg.writes {
 			v := sqlmap.Value(m.Field(root, i))
-			same = same && sameDriverValue(before[j], v)
+			same = same && sameDriverValue(before[k][j], v)
 			args = append(args, v)
 		}
-		clear(before)
 		if same {
 			continue
 		}
@@ -432,7 +465,13 @@ func (mg *Migration) rows(ctx context.Context, q pii.Executor, dir string, after
 			continue
 		}
 		args = append(args, mg.keyArgs(root)...)
-		res, err := q.ExecContext(ctx, mg.q.update, args...)
+		if update == nil {
+			if update, err = prepare(ctx, q, mg.q.update); err != nil {
+				return 0, 0, nil, fmt.Errorf("guard: migrate %s: update: %w", m.Table, err)
+			}
+			defer update.Close()
+		}
+		res, err := update.ExecContext(ctx, args...)
 		if err != nil {
 			return 0, 0, nil, fmt.Errorf("guard: migrate %s: update: %w", m.Table, err)
 		}
@@ -440,10 +479,74 @@ func (mg *Migration) rows(ctx context.Context, q pii.Executor, dir string, after
 			return 0, 0, nil, fmt.Errorf("guard: migrate %s: update hit %d rows; make (%s) the table's primary key", m.Table, k, m.OrderBy)
 		}
 	}
-	if len(batch) > 0 {
-		last = mg.keyArgs(batch[len(batch)-1].Elem())
+	return got, changed, last, nil
+}
+
+// check is a sealed field's column, and its index companion's (-1: none).
+type check struct {
+	col, index int
+	bytes      bool
+}
+
+// oldForm reports whether a row holds a value a seal (sealed true) or an
+// unseal has still to migrate: a value in clear, or without its blind
+// index (sealed), or a sealed value (unseal). []byte values are always
+// migrated again (Seal and Open leave done ones as they are).
+func (mg *Migration) oldForm(root reflect.Value, sealed bool) bool {
+	for _, c := range mg.checks {
+		fv := mg.m.Field(root, c.col)
+		if fv.Kind() == reflect.Pointer {
+			if fv.IsNil() {
+				continue
+			}
+			fv = fv.Elem()
+		}
+		if fv.Len() == 0 {
+			continue
+		}
+		if c.bytes {
+			return true
+		}
+		is := envelope.IsSealed(fv.String())
+		if sealed && (!is || c.index >= 0 && mg.m.Field(root, c.index).IsZero()) || !sealed && is {
+			return true
+		}
 	}
-	return len(batch), changed, last, nil
+	return false
+}
+
+func isStringType(t reflect.Type) bool {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t.Kind() == reflect.String
+}
+
+// preparedStmt is a prepared statement, or the statement run on q each time when
+// q cannot prepare.
+type preparedStmt interface {
+	ExecContext(ctx context.Context, args ...any) (sql.Result, error)
+	Close() error
+}
+
+type unprepared struct {
+	q     pii.Executor
+	query string
+}
+
+func (u unprepared) ExecContext(ctx context.Context, args ...any) (sql.Result, error) {
+	return u.q.ExecContext(ctx, u.query, args...)
+}
+
+func (unprepared) Close() error { return nil }
+
+func prepare(ctx context.Context, q pii.Executor, query string) (preparedStmt, error) {
+	if p, ok := q.(interface {
+		PrepareContext(context.Context, string) (*sql.Stmt, error)
+	}); ok {
+		return p.PrepareContext(ctx, query)
+	}
+	return unprepared{q, query}, nil
 }
 
 // keyArgs returns the row key of root as driver arguments.
