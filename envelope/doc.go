@@ -155,7 +155,8 @@
 // data changes its index key: indexes written before never equal those
 // written after (a lookup finds old records none of the time rather than
 // some of it, by chance of their spelling), and the field needs
-// re-indexing (guard's Table.Reindex recomputes every row's indexes).
+// re-indexing (sealing each record again, as guard's Migration does in
+// resumable batches, recomputes its indexes).
 // Deterministic ciphertexts keep their key whatever norm= says: a value
 // opens to what was sealed, so equal ciphertexts are always equal values;
 // records sealed before norm= was added match only when they were in
@@ -280,7 +281,7 @@
 // Once every process writes under it (the same wait again, SearchKeys'
 // Ready), re-index every row: sealing a sealed struct again computes its
 // indexes and deterministic values under the version writes use (guard's
-// Table.Reindex does it in resumable batches and verifies). Then
+// RotateSearchKeys does it in resumable batches and verifies). Then
 // RetireSearchKeys stops lookups computing the old versions; their
 // deterministic values no longer open. At every point each row is
 // written under a version every process looks up. Every process must use

@@ -17,7 +17,7 @@ import (
 //
 //	added     lookups compute under it too; nothing is written under it
 //	promoted  Seal writes under it; lookups still compute under the old ones
-//	(re-index: every row is rewritten under it, by guard's Table.Reindex)
+//	(re-index: every row is rewritten under it, by guard's RotateSearchKeys)
 //	retired   the old versions: lookups stop computing them
 //
 // A step may be taken once every process has seen the previous one: a
@@ -245,7 +245,7 @@ func (s *Sealer) AddSearchKey(ctx context.Context, tenant string) (uint32, error
 // writes under, in this process at once and in every other within
 // Cache.MaxAge. It fails with ErrTooSoon until every process computes
 // lookups under version (Cache.MaxAge after it was added, plus a margin).
-// Then re-index every row (guard's Table.Reindex) no sooner than
+// Then re-index every row (guard's RotateSearchKeys does every step) no sooner than
 // SearchKeys says, and retire the old versions.
 func (s *Sealer) PromoteSearchKey(ctx context.Context, tenant string, version uint32) error {
 	if err := s.needStore("PromoteSearchKey"); err != nil {
@@ -275,7 +275,7 @@ func (s *Sealer) PromoteSearchKey(ctx context.Context, tenant string, version ui
 // and deterministic values under the versions below the one writes use,
 // and values sealed under them no longer open. Call it once every row was
 // re-indexed under the current version, after SearchKeys' Ready (guard's
-// Table.Reindex checks both); it fails with ErrTooSoon before Ready.
+// RotateSearchKeys sees to both); it fails with ErrTooSoon before Ready.
 // Other processes stop computing the old versions within Cache.MaxAge,
 // which costs them nothing but the work.
 func (s *Sealer) RetireSearchKeys(ctx context.Context, tenant string) error {
