@@ -3,7 +3,6 @@ package envelope
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 
@@ -167,28 +166,15 @@ func (s *Sealer) branchByRef(kc *keyCache, r branchRef) *branchEntry {
 // the cache keysFor(ctx) names.
 func (s *Sealer) createBranchLocked(ctx context.Context, tenant string, version uint32, now int64) (*branchEntry, error) {
 	ctx, kc, _ := s.keysFor(ctx)
-	raw := make([]byte, keySize)
-	rand.Read(raw)
-	w, kek, err := s.wrap(ctx, raw, branchAD(tenant, version))
-	if err != nil {
-		clear(raw)
-		return nil, err
-	}
 	want := KeyRef{Kind: KindBranch, Tenant: tenant, ID: version}
-	stored, inserted, err := s.store.Insert(ctx, Record{KeyRef: want, Wrapped: w, KEK: kek.String(), Created: s.now()})
+	raw, w, stored, err := s.insertWrapped(ctx, want, branchAD(tenant, version))
 	if err != nil {
-		clear(raw)
-		return nil, fmt.Errorf("envelope: key store: %w", err)
-	}
-	if err := checkRecord(stored, want); err != nil {
-		clear(raw)
 		return nil, err
 	}
 	var be *branchEntry
-	if inserted {
+	if raw != nil {
 		be, err = s.newBranchEntry(tenant, version, raw, bytes.Clone(w), now)
 	} else {
-		clear(raw)
 		be, err = s.loadBranchLocked(ctx, want, stored, now)
 	}
 	if err != nil {

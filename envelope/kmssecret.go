@@ -54,26 +54,10 @@ func (s *Sealer) Secret(ctx context.Context, tenant, name string) ([]byte, error
 	}
 	switch {
 	case errors.Is(err, ErrNotFound):
-		raw := make([]byte, keySize)
-		rand.Read(raw)
-		w, kek, werr := s.wrap(ctx, raw, ad)
-		if werr != nil {
-			clear(raw)
-			return nil, werr
+		raw, _, stored, ierr := s.insertWrapped(ctx, ref, ad)
+		if ierr != nil || raw != nil {
+			return raw, ierr
 		}
-		stored, inserted, ierr := s.store.Insert(ctx, Record{KeyRef: ref, Wrapped: w, KEK: kek.String(), Created: s.now()})
-		if ierr != nil {
-			clear(raw)
-			return nil, fmt.Errorf("envelope: key store: %w", ierr)
-		}
-		if err := checkRecord(stored, ref); err != nil {
-			clear(raw)
-			return nil, err
-		}
-		if inserted {
-			return raw, nil
-		}
-		clear(raw)
 		rec = stored
 	case errors.Is(err, errWrongRecord):
 		return nil, err
@@ -81,4 +65,33 @@ func (s *Sealer) Secret(ctx context.Context, tenant, name string) ([]byte, error
 		return nil, fmt.Errorf("envelope: key store: %w", err)
 	}
 	return s.unwrap(ctx, rec.Wrapped, ad)
+}
+
+// insertWrapped makes a random key, wraps it with the key provider under
+// ad and inserts it at ref unless a row is there. When its insert wins it
+// returns the key (the caller owns it and clears it) and its wrap; when
+// another writer's row was there first it returns that row (checked
+// against ref) and a nil key, so every writer ends up with one key.
+func (s *Sealer) insertWrapped(ctx context.Context, ref KeyRef, ad []byte) (raw, wrapped []byte, stored Record, err error) {
+	raw = make([]byte, keySize)
+	rand.Read(raw)
+	w, kek, err := s.wrap(ctx, raw, ad)
+	if err != nil {
+		clear(raw)
+		return nil, nil, Record{}, err
+	}
+	stored, inserted, err := s.store.Insert(ctx, Record{KeyRef: ref, Wrapped: w, KEK: kek.String(), Created: s.now()})
+	if err != nil {
+		clear(raw)
+		return nil, nil, Record{}, fmt.Errorf("envelope: key store: %w", err)
+	}
+	if err := checkRecord(stored, ref); err != nil {
+		clear(raw)
+		return nil, nil, Record{}, err
+	}
+	if !inserted {
+		clear(raw)
+		return nil, nil, stored, nil
+	}
+	return raw, w, stored, nil
 }

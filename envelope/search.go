@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/hkdf"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
@@ -176,26 +175,13 @@ func (s *Sealer) rootKey(ctx context.Context, tenant string, ver uint32, stale b
 		// version list named one the store does not have.
 		return nil, errWrongRecord
 	case errors.Is(err, ErrNotFound):
-		raw := make([]byte, keySize)
-		rand.Read(raw)
-		w, kek, werr := s.wrap(ctx, raw, searchAD(tenant, ver))
-		if werr != nil {
-			clear(raw)
-			return nil, werr
-		}
-		stored, inserted, ierr := s.store.Insert(ctx, Record{KeyRef: ref, Wrapped: w, KEK: kek.String(), Created: s.now()})
-		if ierr != nil {
-			clear(raw)
-			return nil, fmt.Errorf("envelope: key store: %w", ierr)
-		}
-		if err := checkRecord(stored, ref); err != nil {
-			clear(raw)
-			return nil, err
-		}
-		if inserted {
+		raw, w, stored, ierr := s.insertWrapped(ctx, ref, searchAD(tenant, ver))
+		switch {
+		case ierr != nil:
+			return nil, ierr
+		case raw != nil:
 			ne, err = &rootEntry{tenant: tenant, version: ver, key: newSecret(raw), loaded: now, row: bytes.Clone(w)}, nil
-		} else {
-			clear(raw)
+		default:
 			ne, err = s.loadRoot(ctx, rr, stored, now)
 		}
 	case errors.Is(err, errWrongRecord):

@@ -183,26 +183,22 @@ func (g *Guard) exportRecord(ctx context.Context, c *core, sc *pii.Schema, info 
 		}
 		b.Field = f.Path
 		switch {
-		case f.Opts.Encrypt != pii.EncryptNone && v.Kind() == reflect.String:
-			val := v.String()
-			if inner, ok := keptValue(val); ok {
-				val = inner
+		case f.Opts.Encrypt != pii.EncryptNone:
+			var pt any
+			var err error
+			if v.Kind() == reflect.String {
+				val := v.String()
+				if inner, ok := keptValue(val); ok {
+					val = inner
+				}
+				if !sealedtext.IsSealed(val) {
+					it.Value = val
+					break
+				}
+				pt, err = g.seal.DecryptString(ctx, val, b)
+			} else {
+				pt, err = g.seal.DecryptBytes(ctx, v.Bytes(), b)
 			}
-			if !sealedtext.IsSealed(val) {
-				it.Value = val
-				break
-			}
-			pt, err := g.seal.DecryptString(ctx, val, b)
-			switch {
-			case err == nil:
-				it.Value = pt
-			case errors.Is(err, envelope.ErrShredded):
-				it.Status = StatusKeyShredded
-			default:
-				return sc.FieldError(ptr, path, err)
-			}
-		case f.Opts.Encrypt != pii.EncryptNone && v.Kind() == reflect.Slice:
-			pt, err := g.seal.DecryptBytes(ctx, v.Bytes(), b)
 			switch {
 			case err == nil:
 				it.Value = pt

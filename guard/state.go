@@ -249,21 +249,8 @@ func cardValid(s string) (valid, shaped bool) {
 // ibanValid reports whether s is shaped like an IBAN and whether it passes
 // mod 97.
 func ibanValid(s string) (valid, shaped bool) {
-	b := make([]byte, 0, 34)
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == ' ':
-			continue
-		case c >= 'a' && c <= 'z':
-			c -= 'a' - 'A'
-		case c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		default:
-			return false, false
-		}
-		b = append(b, c)
-	}
-	if len(b) < 15 || len(b) > 34 || b[0] < 'A' || b[0] > 'Z' || b[1] < 'A' || b[1] > 'Z' || b[2] > '9' || b[3] > '9' {
+	b := checkdigit.CompactIBAN(s)
+	if b == nil {
 		return false, false
 	}
 	return checkdigit.IBANValid(b), true

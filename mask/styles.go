@@ -12,6 +12,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/nyaruka/phonenumbers"
+
+	"github.com/fieldguard/pii/internal/checkdigit"
 )
 
 // The built-in styles. Each is total (see the package documentation) and
@@ -252,29 +254,7 @@ func maskIBAN(s string) string {
 
 // compactIBAN removes spaces and dashes, upper-cases and checks the shape;
 // it returns "" for anything that is not IBAN-shaped.
-func compactIBAN(s string) string {
-	if len(s) > 64 {
-		return ""
-	}
-	b := make([]byte, 0, 34)
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == ' ' || c == '-':
-			continue
-		case c >= 'a' && c <= 'z':
-			c -= 'a' - 'A'
-		case c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		default:
-			return ""
-		}
-		b = append(b, c)
-	}
-	if len(b) < 15 || len(b) > 34 || !isUpper(b[0]) || !isUpper(b[1]) || !isDigit(b[2]) || !isDigit(b[3]) {
-		return ""
-	}
-	return string(b)
-}
+func compactIBAN(s string) string { return string(checkdigit.CompactIBAN(s)) }
 
 // maskIP truncates an IPv4 address to its /24 and an IPv6 address to its /48
 // and prints the prefix: "203.0.113.7" → "203.0.113.0/24". An IPv6 address
@@ -377,5 +357,3 @@ func (m *Masker) hmac(v, arg string) string {
 	return "hmac:" + m.keyID + ":" + hex.EncodeToString(h.Sum(sum[:0])[:16])
 }
 
-func isUpper(c byte) bool { return c >= 'A' && c <= 'Z' }
-func isDigit(c byte) bool { return c >= '0' && c <= '9' }

@@ -94,3 +94,33 @@ func IBANCheckDigits(b []byte) (int, bool) {
 	}
 	return 98 - rem, true
 }
+
+// CompactIBAN returns s in compact, upper-case form when it has the shape
+// of an IBAN (two letters, two digits, 15–34 letters and digits in all,
+// spaces and dashes between them dropped), else nil. The checksum is not
+// checked (IBANValid does).
+func CompactIBAN(s string) []byte {
+	if len(s) > 64 {
+		return nil
+	}
+	b := make([]byte, 0, 34)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == ' ' || c == '-':
+			continue
+		case c >= 'a' && c <= 'z':
+			c -= 'a' - 'A'
+		case c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		default:
+			return nil
+		}
+		b = append(b, c)
+	}
+	letter := func(c byte) bool { return c >= 'A' && c <= 'Z' }
+	digit := func(c byte) bool { return c >= '0' && c <= '9' }
+	if len(b) < 15 || len(b) > 34 || !letter(b[0]) || !letter(b[1]) || !digit(b[2]) || !digit(b[3]) {
+		return nil
+	}
+	return b
+}

@@ -1,6 +1,7 @@
 package checkdigit_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -84,4 +85,18 @@ func TestNational(t *testing.T) {
 	require.Equal(t, byte('Z'), checkdigit.DNILetter("12345678"))
 	require.Equal(t, byte('L'), checkdigit.DNILetter("01234567")) // NIE X1234567L
 	require.Equal(t, byte(0), checkdigit.DNILetter("1234567"))
+}
+
+func TestCompactIBAN(t *testing.T) {
+	for in, want := range map[string]string{
+		"GB82 WEST 1234 5698 7654 32":  "GB82WEST12345698765432",
+		"gb82-west-1234-5698-7654-32":  "GB82WEST12345698765432",
+		"GB82 WEST 1234":               "",
+		"GB8X WEST 1234 5698 7654 32":  "",
+		"1B82 WEST 1234 5698 7654 32":  "",
+		"GB82 WEST 1234 5698 7654 32!": "",
+		strings.Repeat("GB82WEST", 10): "",
+	} {
+		require.Equal(t, want, string(checkdigit.CompactIBAN(in)), in)
+	}
 }
