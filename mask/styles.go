@@ -356,4 +356,3 @@ func (m *Masker) hmac(v, arg string) string {
 	var sum [sha256.Size]byte
 	return "hmac:" + m.keyID + ":" + hex.EncodeToString(h.Sum(sum[:0])[:16])
 }
-
