@@ -20,14 +20,21 @@ const (
 )
 
 // deriveDEK turns a DEK into its AES-256-GCM key and 16-byte commitment.
+// Both are HKDF-SHA256 of the DEK (no salt) with their own info; the
+// extract step, the same for both, runs once.
 func deriveDEK(dek []byte) (cipher.AEAD, [format.CommitmentSize]byte, error) {
 	var c [format.CommitmentSize]byte
-	enc, err := hkdf.Key(sha256.New, dek, nil, infoEnc, keySize)
+	prk, err := hkdf.Extract(sha256.New, dek, nil)
+	if err != nil {
+		return nil, c, err
+	}
+	defer clear(prk)
+	enc, err := hkdf.Expand(sha256.New, prk, infoEnc, keySize)
 	if err != nil {
 		return nil, c, err
 	}
 	defer clear(enc)
-	cm, err := hkdf.Key(sha256.New, dek, nil, infoCommit, format.CommitmentSize)
+	cm, err := hkdf.Expand(sha256.New, prk, infoCommit, format.CommitmentSize)
 	if err != nil {
 		return nil, c, err
 	}
