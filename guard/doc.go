@@ -70,7 +70,7 @@
 //
 // [Guard.Forget] answers an erasure request across every registered type:
 // data keys, stored tokens, blind indexes and rows, honouring legal holds and
-// min= retention, with one ledger entry per field. [Guard.Sweep] runs the
+// min= retention, with one ledger entry per field and one for the keys. [Guard.Sweep] runs the
 // retention sweep. [Guard.Retention] returns the retention Manager for legal
 // holds and ledger lookups. [Guard.Export] answers an access request with
 // every tagged value held about one data subject, opened, as portable JSON,
@@ -121,4 +121,30 @@
 // a retention.Store to [Guard.Register]. Forget, Sweep, Export and the shred
 // checks read every registered type, so a shred never destroys a key that a
 // value of another type still needs.
+//
+// # Security model
+//
+// The Guard holds no key of its own outside the KMS: every key and secret
+// is wrapped (by the KMS, or by a branch key the KMS wraps) in the key
+// table, bound by associated data to where it belongs, and every key-store,
+// token-store and retention-store row is checked against what was asked
+// before it is used. Identity is (tenant, subject) in every call: Forget,
+// Export and BreachReport read only the tenant's rows, and Export refuses a
+// store that answers with another tenant's or subject's record. View never
+// shows sealed text or a token where a value is shown; fields a viewer is
+// denied are not opened. Reveals and exports are audited through the audit
+// sink (the PREFIX+"audit" table by default, written outside the caller's
+// transaction so a rollback does not erase the record of a reveal), and a
+// failing sink stops them. What the Guard cannot do is the module's: protect
+// data from a process that holds the keys, or erase memory reliably.
+//
+// # Errors
+//
+// Errors start with "guard:" or with the package that failed ("envelope:",
+// "tokenize:", "retention:", "mask:") and never carry a value, a token or
+// key bytes; errors about one field are a *pii.FieldError naming the type,
+// the field and the record. [ErrAmbiguous] reports a struct Protect, Open
+// or View cannot tell the state of; [ErrRotateVerify] a rotation whose
+// verification failed (the old key version is kept); envelope.ErrEmptySubject
+// a record with an empty subject field.
 package guard
