@@ -3,6 +3,7 @@
 //	go run ./mask/internal/corpusgen > mask/testdata/corpus.jsonl
 //	go run ./mask/internal/corpusgen intl > mask/testdata/corpus_intl.jsonl
 //	go run ./mask/internal/corpusgen heldout > mask/testdata/corpus_heldout.jsonl
+//	go run ./mask/internal/corpusgen heldout2 > mask/testdata/corpus_heldout2.jsonl
 //
 // The first is the English corpus; the other two are the multilingual
 // corpus (intl.go), in the split the scanner is tuned on and the held-out
@@ -492,6 +493,8 @@ func main() {
 			recs = intlCorpus(readLines(filepath.Join(dir, "intl_templates.txt")), readLines(filepath.Join(dir, "intl_handwritten.txt")), 20261207, false, 640)
 		case "heldout":
 			recs = intlCorpus(readLines(filepath.Join(dir, "heldout_templates.txt")), readLines(filepath.Join(dir, "heldout_handwritten.txt")), 77120612, true, 320)
+		case "heldout2":
+			recs = intlCorpus(readLines(filepath.Join(dir, "heldout2_templates.txt")), nil, 5150812, true, 240)
 		default:
 			panic("unknown corpus " + os.Args[1])
 		}
