@@ -117,8 +117,8 @@ func (s *scanner) dobAfter(lo int) {
 }
 
 // passportAfter looks for a passport number after a passport keyword
-// ending at lo: the first token with a digit, past at most four words
-// ("number", "nº", "is", …) on the same line. A passport number is six to
+// ending at lo: the first token with a digit, past at most six words
+// ("number on the booking is", "nº") on the same line. A passport number is six to
 // ten letters and digits, its letters in one case.
 func (s *scanner) passportAfter(lo int) {
 	t := s.text
@@ -148,7 +148,7 @@ func (s *scanner) passportAfter(lo int) {
 		}
 		if nd == 0 {
 			words++
-			if words > 4 {
+			if words > 6 {
 				return
 			}
 			j = e

@@ -26,6 +26,12 @@ func (s *scanner) phone(start, first, end int, gs, ge []int, seps uint8, plus bo
 		// Announced as an identifier that failed its check.
 		return
 	}
+	if pos < 0 && (t[first] == '0' || plus) && s.phoneWordAfter(end) {
+		// German and Dutch put the verb last: "Sie können mich unter
+		// 0664 771622 anrufen", "je kunt me op 0612345678 bellen" (a
+		// number written the national way, with its trunk 0).
+		pos = end
+	}
 	ctx := pos >= 0 || cx[catNumber] >= 0
 	digits := 0
 	for i := range gs {
@@ -102,6 +108,36 @@ func (s *scanner) phone(start, first, end int, gs, ge []int, seps uint8, plus bo
 		return
 	}
 	s.add(KindPhone, start, end, conf)
+}
+
+// phoneWordAfter reports a phone word among the next two words after end,
+// on the same line.
+func (s *scanner) phoneWordAfter(end int) bool {
+	t := s.text
+	words := 0
+	for j := end; j < len(t) && j-end < 24 && t[j] != '\n'; {
+		if !isLetter(t[j]) {
+			if isAlnum(t[j]) || t[j] == ',' || t[j] == '.' || t[j] == ';' {
+				return false
+			}
+			j++
+			continue
+		}
+		e := j
+		for e < len(t) && isLetter(t[e]) {
+			e++
+		}
+		for _, cw := range ctxIndex[lowerByte(t[j])] {
+			if cw.cat == catPhone && !cw.exact && e-j >= len(cw.word) && hasPrefixFold(t[j:e], cw.word) && (e-j == len(cw.word) || len(cw.word) >= 4) {
+				return true
+			}
+		}
+		if words++; words == 2 {
+			return false
+		}
+		j = e
+	}
+	return false
 }
 
 // phoneShaped reports a layout a reader takes for a phone number in any
@@ -185,10 +221,19 @@ func nationalPhone(region string, d []byte, gs, ge []int, t string, paren, ctx b
 		// Regions where the leading zero belongs to the number.
 		valid, _ = validFor(region, string(d))
 	}
+	if valid && !trunk && pv.prefix != "" && !ctx && !trunkOptional[region] {
+		// "4406 5605 0509" in Germany: a national number is written with
+		// its trunk 0 (or with +49).
+		valid = false
+	}
 	lenOK := slices.Contains(pv.general.lengths, int32(len(nsn)))
 	plausible = lenOK && (trunk && len(gs) >= 2 || paren || ctx)
 	return valid, plausible
 }
+
+// trunkOptional are the regions where national numbers are commonly
+// written without their trunk prefix: "(11) 98765-4321", "98765 43210".
+var trunkOptional = map[string]bool{"BR": true, "IN": true, "MX": true, "AR": true, "CO": true, "RU": true, "KZ": true, "BY": true, "CN": true}
 
 func metadataValid(cc int, nsn []byte) bool {
 	if len(nsn) < 4 || len(nsn) > 14 {

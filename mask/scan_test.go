@@ -317,6 +317,7 @@ func TestScanIntl(t *testing.T) {
 		{"US", "my BSN and all the other details are below: 111222333", nil},
 		// Passports only after a passport word.
 		{"GB", "passport number 533380006", []want{{KindPassport, "533380006"}}},
+		{"GB", "The passport number on the booking is 533380006", []want{{KindPassport, "533380006"}}},
 		{"DE", "Reisepass: C01X00T47", []want{{KindPassport, "C01X00T47"}}},
 		{"FR", "numéro de passeport 12AB34567", []want{{KindPassport, "12AB34567"}}},
 		{"GB", "533380006", nil},
@@ -343,6 +344,13 @@ func TestScanIntl(t *testing.T) {
 		{"US", "room 555-0147", nil},
 		{"PT", "liga pra mim no 11 98765-4321", []want{{KindPhone, "11 98765-4321"}}},
 		{"US", "call me back re: 2024 0512 1030", nil},
+		{"AT", "Sie können mich unter 0664771622 anrufen", []want{{KindPhone, "0664771622"}}}, // the verb last
+		{"NL", "je kunt me op 0612345678 bellen", []want{{KindPhone, "0612345678"}}},
+		{"NL", "bestelling 0612345678 bellen", nil},
+		{"DE", "Bitte nicht die 4406 5605 0509 anrufen", nil},
+		{"DE", "4406 5605 0509", nil},                             // no trunk 0: not a German national number
+		{"IN", "98765 43210", []want{{KindPhone, "98765 43210"}}}, // Indian mobiles drop it
+		{"BR", "11 98765-4321", []want{{KindPhone, "11 98765-4321"}}},
 		{"US", "4155552671", nil},              // bare digits need a phone word
 		{"GB", "NI number 020 7946 0958", nil}, // announced as an identifier
 		{"US", "see page 415/555/2671", nil},   // slashes only after a trunk 0
