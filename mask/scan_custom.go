@@ -82,13 +82,8 @@ var checks = map[string]func(string) bool{
 	"verhoeff": func(m string) bool { return checkdigit.Verhoeff(digitsOf(m)) },
 	"mod11-10": func(m string) bool { return checkdigit.Mod11_10(digitsOf(m)) },
 	"iban": func(m string) bool {
-		var b []byte
-		for i := 0; i < len(m); i++ {
-			if isAlnum(m[i]) {
-				b = append(b, upper(m[i]))
-			}
-		}
-		return checkdigit.IBANValid(b)
+		b := checkdigit.CompactIBAN(m)
+		return b != nil && checkdigit.IBANValid(b)
 	},
 }
 

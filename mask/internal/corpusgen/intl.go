@@ -71,30 +71,15 @@ func groupAt(s string, sizes []int, sep string) string { return group(s, sizes, 
 
 // --- phones -----------------------------------------------------------
 
-// phoneFor returns a valid number of the region (from phonenumbers'
-// example numbers with the last digits changed).
+// phoneFor returns a valid number of the region, the last four or six
+// digits of its example number replaced.
 func (g *gen) phoneFor(region string, mobile bool) *phonenumbers.PhoneNumber {
-	typ := phonenumbers.FIXED_LINE
-	if mobile {
-		typ = phonenumbers.MOBILE
-	}
-	ex := phonenumbers.GetExampleNumberForType(region, typ)
-	if ex == nil {
-		ex = phonenumbers.GetExampleNumber(region)
-	}
-	nsn := phonenumbers.GetNationalSignificantNumber(ex)
-	for range 300 {
-		keep := len(nsn) - 4
+	return exampleVariant(region, mobile, func(nsn string) int {
 		if len(nsn) > 8 && g.n(2) == 0 {
-			keep = len(nsn) - 6
+			return 6
 		}
-		cand := nsn[:keep] + g.digits(len(nsn)-keep)
-		n, err := phonenumbers.Parse("+"+strconv.Itoa(int(ex.GetCountryCode()))+cand, "ZZ")
-		if err == nil && phonenumbers.IsValidNumber(n) {
-			return n
-		}
-	}
-	return ex
+		return 4
+	}, g.digits)
 }
 
 // phoneNational writes a number of the message's region in one of the
@@ -853,21 +838,8 @@ func parseIntlTemplates(lines []string) []intlTemplate {
 	return out
 }
 
-// expandIntl fills a template's {placeholders}.
-func (g *gen) expand(tpl string) string {
-	var b strings.Builder
-	for {
-		i := strings.IndexByte(tpl, '{')
-		if i < 0 {
-			b.WriteString(tpl)
-			return b.String()
-		}
-		j := strings.IndexByte(tpl[i:], '}') + i
-		b.WriteString(tpl[:i])
-		b.WriteString(g.fill(tpl[i+1 : j]))
-		tpl = tpl[j+1:]
-	}
-}
+// expand fills a template's {placeholders}.
+func (g *gen) expand(tpl string) string { return fillTemplate(tpl, g.fill) }
 
 // parseIntl turns [[kind/scheme:value]] markup into text and labels.
 func parseIntl(s string) (string, []intlLabel) {

@@ -166,6 +166,13 @@ var regionsIntl = []string{"GB", "DE", "FR", "IN", "BR", "AU", "JP", "MX", "ES",
 // validPhone returns a random valid number of the region, made from the
 // metadata's example number with its last digits replaced.
 func validPhone(region string, mobile bool) *phonenumbers.PhoneNumber {
+	return exampleVariant(region, mobile, func(string) int { return 4 }, digits)
+}
+
+// exampleVariant returns a valid number of the region made from
+// phonenumbers' example number of the type with its last tail(nsn) digits
+// replaced by random ones (from digits), or the example itself.
+func exampleVariant(region string, mobile bool, tail func(nsn string) int, digits func(int) string) *phonenumbers.PhoneNumber {
 	typ := phonenumbers.FIXED_LINE
 	if mobile {
 		typ = phonenumbers.MOBILE
@@ -176,8 +183,8 @@ func validPhone(region string, mobile bool) *phonenumbers.PhoneNumber {
 	}
 	nsn := phonenumbers.GetNationalSignificantNumber(ex)
 	for range 200 {
-		keep := len(nsn) - 4
-		cand := nsn[:keep] + digits(4)
+		keep := len(nsn) - tail(nsn)
+		cand := nsn[:keep] + digits(len(nsn)-keep)
 		n, err := phonenumbers.Parse("+"+strconv.Itoa(int(ex.GetCountryCode()))+cand, "ZZ")
 		if err == nil && phonenumbers.IsValidNumber(n) {
 			return n
@@ -435,6 +442,19 @@ func kindOf(p string) string {
 
 // expand fills {placeholder}s: labelled ones become [[kind:value]].
 func expand(tpl string) string {
+	return fillTemplate(tpl, func(name string) string {
+		if f, ok := labelled[name]; ok {
+			return "[[" + kindOf(name) + ":" + f() + "]]"
+		}
+		if f, ok := fillers[name]; ok {
+			return f()
+		}
+		panic("unknown placeholder " + name)
+	})
+}
+
+// fillTemplate replaces each {name} in tpl with fill(name), left to right.
+func fillTemplate(tpl string, fill func(name string) string) string {
 	var b strings.Builder
 	for {
 		i := strings.IndexByte(tpl, '{')
@@ -444,14 +464,7 @@ func expand(tpl string) string {
 		}
 		j := strings.IndexByte(tpl[i:], '}') + i
 		b.WriteString(tpl[:i])
-		name := tpl[i+1 : j]
-		if f, ok := labelled[name]; ok {
-			b.WriteString("[[" + kindOf(name) + ":" + f() + "]]")
-		} else if f, ok := fillers[name]; ok {
-			b.WriteString(f())
-		} else {
-			panic("unknown placeholder " + name)
-		}
+		b.WriteString(fill(tpl[i+1 : j]))
 		tpl = tpl[j+1:]
 	}
 }
