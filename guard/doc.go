@@ -114,6 +114,17 @@
 // generates) and examples/pgx (pgx's native interface) show both; GORM has
 // a plugin, the nested module github.com/fieldguard/pii/gormpii.
 //
+// # Existing data and search keys
+//
+// [Migration] seals the plaintext columns of a live table in place, or
+// opens them back ([Migration.Unseal]), in resumable batches with their
+// cursor in the database, a progress callback, a dry run, a rate limit and
+// a verification pass; reads through a Table with
+// TableOptions.AcceptPlaintext accept both forms meanwhile and count what
+// is still in clear. [Guard.RotateSearchKeys] rotates the tenants' search
+// root keys (blind indexes, deterministic values) one step per call,
+// re-indexing every registered table, without a lookup ever missing a row.
+//
 // # Types
 //
 // Every type the Guard must consider before destroying anything is
