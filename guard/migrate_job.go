@@ -10,6 +10,7 @@ import (
 
 	"github.com/fieldguard/pii"
 	"github.com/fieldguard/pii/internal/sqldialect"
+	"github.com/fieldguard/pii/internal/sqltx"
 )
 
 // jobTable is the table that keeps every migration job's cursor and
@@ -119,61 +120,22 @@ func (jt *jobTable) saveState(ctx context.Context, q pii.Executor, st *jobState)
 // rawCursor is a stored cursor: the row key of the last row done, as text.
 type rawCursor struct{ tenant, id sql.NullString }
 
-// batchTx is a batch's transaction: a *sql.Tx on PostgreSQL, and on
-// SQLite a connection in BEGIN IMMEDIATE, so the write lock is taken
-// before the batch reads (two deferred transactions upgrading at once
-// deadlock), as retention/sqlstore's claims do.
-type batchTx struct {
-	q    pii.Executor
-	tx   *sql.Tx
-	conn *sql.Conn
-	done bool
-}
-
+// beginBatch begins a batch's transaction: a *sql.Tx on PostgreSQL, and
+// on SQLite a connection in BEGIN IMMEDIATE, so the write lock is taken
+// before the batch reads, as retention/sqlstore's claims do.
 func beginBatch(ctx context.Context, db *sql.DB, d Dialect) (*batchTx, error) {
-	if d == sqldialect.Postgres {
-		tx, err := db.BeginTx(ctx, nil)
-		if err != nil {
-			return nil, fmt.Errorf("guard: migrate: begin: %w", err)
-		}
-		return &batchTx{q: tx, tx: tx}, nil
-	}
-	conn, err := db.Conn(ctx)
+	x, err := sqltx.Begin(ctx, db, d, false)
 	if err != nil {
-		return nil, fmt.Errorf("guard: migrate: begin: %w", err)
+		return nil, fmt.Errorf("guard: migrate: %w", err)
 	}
-	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("guard: migrate: begin: %w", err)
-	}
-	return &batchTx{q: conn, conn: conn}, nil
+	return &batchTx{Tx: x, q: x.Q}, nil
 }
 
-func (x *batchTx) commit() error {
-	if x.done {
-		return errors.New("guard: migrate: transaction already closed")
-	}
-	x.done = true
-	if x.tx != nil {
-		return x.tx.Commit()
-	}
-	_, err := x.conn.ExecContext(context.Background(), "COMMIT")
-	if err != nil {
-		x.conn.ExecContext(context.Background(), "ROLLBACK")
-	}
-	x.conn.Close()
-	return err
+type batchTx struct {
+	*sqltx.Tx
+	q pii.Executor
 }
 
-func (x *batchTx) rollback() {
-	if x.done {
-		return
-	}
-	x.done = true
-	if x.tx != nil {
-		x.tx.Rollback()
-		return
-	}
-	x.conn.ExecContext(context.Background(), "ROLLBACK")
-	x.conn.Close()
-}
+func (x *batchTx) commit() error { return x.Commit() }
+
+func (x *batchTx) rollback() { x.Rollback() }

@@ -5,31 +5,18 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 
-	"github.com/fieldguard/pii"
+	"github.com/fieldguard/pii/internal/sqltx"
 )
 
 // querier is what a *sql.Tx and a *sql.Conn share.
-type querier interface {
-	pii.Executor
-	preparer
-}
+type querier = sqltx.Querier
 
-// preparer is the optional ability of a pii.Executor to prepare statements.
-type preparer interface {
-	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
-}
-
-// txn is a transaction: a *sql.Tx on PostgreSQL, and on SQLite a
-// connection in BEGIN IMMEDIATE, so the write lock is taken before the
-// claim reads (two deferred transactions upgrading at once deadlock).
+// txn is a claim's transaction (see internal/sqltx).
 type txn struct {
-	q      querier
-	tx     *sql.Tx
-	conn   *sql.Conn
-	closed bool
+	*sqltx.Tx
+	q querier
 }
 
 func (t *Table) begin(ctx context.Context, readOnly bool) (*txn, error) {
@@ -37,53 +24,23 @@ func (t *Table) begin(ctx context.Context, readOnly bool) (*txn, error) {
 }
 
 func begin(ctx context.Context, db *sql.DB, d Dialect, readOnly bool) (*txn, error) {
-	if d == Postgres {
-		tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: readOnly})
-		if err != nil {
-			return nil, fmt.Errorf("sqlstore: begin: %w", err)
-		}
-		return &txn{q: tx, tx: tx}, nil
-	}
-	conn, err := db.Conn(ctx)
+	x, err := sqltx.Begin(ctx, db, d, readOnly)
 	if err != nil {
-		return nil, fmt.Errorf("sqlstore: begin: %w", err)
+		return nil, fmt.Errorf("sqlstore: %w", err)
 	}
-	stmt := "BEGIN IMMEDIATE"
-	if readOnly {
-		stmt = "BEGIN"
-	}
-	if _, err := conn.ExecContext(ctx, stmt); err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("sqlstore: begin: %w", err)
-	}
-	return &txn{q: conn, conn: conn}, nil
+	return &txn{Tx: x, q: x.Q}, nil
 }
 
 func (x *txn) commit() error {
-	if x.closed {
-		return errors.New("sqlstore: transaction already closed")
+	if err := x.Commit(); err != nil {
+		return fmt.Errorf("sqlstore: %w", err)
 	}
-	x.closed = true
-	if x.tx != nil {
-		return x.tx.Commit()
-	}
-	_, err := x.conn.ExecContext(context.Background(), "COMMIT")
-	if err != nil {
-		x.conn.ExecContext(context.Background(), "ROLLBACK")
-	}
-	x.conn.Close()
-	return err
+	return nil
 }
 
-func (x *txn) rollback() error {
-	if x.closed {
-		return nil
-	}
-	x.closed = true
-	if x.tx != nil {
-		return x.tx.Rollback()
-	}
-	_, err := x.conn.ExecContext(context.Background(), "ROLLBACK")
-	x.conn.Close()
-	return err
+func (x *txn) rollback() error { return x.Rollback() }
+
+// preparer is the optional ability of a pii.Executor to prepare statements.
+type preparer interface {
+	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
 }
