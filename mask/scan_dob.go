@@ -41,10 +41,27 @@ var keywords = func() (idx [256][]keyword) {
 	return idx
 }()
 
+// kwSecond holds, by first byte, the second bytes of the keywords (lower
+// case), to pass over most words at once.
+var kwSecond = func() (set [256][4]uint64) {
+	for c, kws := range keywords {
+		for _, k := range kws {
+			b := lowerByte(k.word[1])
+			set[c][b>>6] |= 1 << (b & 63)
+		}
+	}
+	return set
+}()
+
 // keyword checks for a keyword at the word start i and, for one, looks
 // for what it announces after it.
 func (s *scanner) keyword(i int, kws []keyword) {
 	t := s.text
+	if i+1 < len(t) {
+		if b := lowerByte(t[i+1]); kwSecond[lowerByte(t[i])][b>>6]&(1<<(b&63)) == 0 {
+			return
+		}
+	}
 	var kw keyword
 	for _, k := range kws {
 		n := len(k.word)
