@@ -54,6 +54,14 @@ func (s *Sealer) encKeySlow(ctx context.Context, sr scopeRef, n int) (*dekEntry,
 		if e != nil && s.reserve(e, n, now) {
 			return e, nil
 		}
+		if e != nil && s.needsBlock(e, now) {
+			if err := s.extend(ctx, e); err != nil {
+				return nil, err
+			}
+			if !e.spent.Load() {
+				continue // a block more: reserve again
+			}
+		}
 		s.st.misses.Add(1)
 		ne, created, err := s.nextDEK(ctx, sr, e, now)
 		if errors.Is(err, errRetry) {
@@ -72,6 +80,9 @@ func (s *Sealer) encKeySlow(ctx context.Context, sr scopeRef, n int) (*dekEntry,
 		}
 		if s.forgetEpoch(sr) != ep {
 			continue // a ForgetSubject since the install marked it spent: look again
+		}
+		if s.needsBlock(ne, now) {
+			continue // found, or made by another process: the next round reserves
 		}
 		if created {
 			return nil, ErrLimit
@@ -246,8 +257,9 @@ func (s *Sealer) decKeySlow(ctx context.Context, ref dekRef, e *dekEntry, now in
 	return nil, errKeyChurn
 }
 
-// carryCounts raises ne's message and byte counts to those of e, an
-// older entry of the same DEK, so a reload does not reset its limits.
+// carryCounts raises ne's message and byte counts, and the messages
+// reserved, to those of e, an older entry of the same DEK, so a reload
+// neither resets its limits nor forgets the blocks this process holds.
 func carryCounts(ne, e *dekEntry) {
 	if ne == e {
 		return
@@ -262,6 +274,7 @@ func carryCounts(ne, e *dekEntry) {
 	}
 	raise(&ne.msgs, e.msgs.Load())
 	raise(&ne.bytes, e.bytes.Load())
+	raise(&ne.granted, e.granted.Load())
 }
 
 // cached reports whether e is still ref's cache entry.

@@ -36,12 +36,26 @@ func (s *Sealer) usable(e *dekEntry, now int64) bool {
 }
 
 // reserve counts one message of n bytes against e, reporting whether e may
-// encrypt it.
+// encrypt it: within the messages this process reserved under it (see
+// lease.go) and its byte limit. Only messages granted are counted, so the
+// count is exactly the messages used.
 func (s *Sealer) reserve(e *dekEntry, n int, now int64) bool {
 	if !s.usable(e, now) {
 		return false
 	}
-	if e.msgs.Add(1) > s.opts.Cache.MaxMessages || (s.limitBytes && e.bytes.Add(uint64(n)) > s.opts.Cache.MaxBytes) {
+	for {
+		m := e.msgs.Load()
+		if m >= e.granted.Load() {
+			if m >= s.opts.Cache.MaxMessages {
+				e.spent.Store(true)
+			}
+			return false
+		}
+		if e.msgs.CompareAndSwap(m, m+1) {
+			break
+		}
+	}
+	if s.limitBytes && e.bytes.Add(uint64(n)) > s.opts.Cache.MaxBytes {
 		e.spent.Store(true)
 		return false
 	}
@@ -139,7 +153,8 @@ func (s *Sealer) wrapDEK(br *branchEntry, want KeyRef) (Record, []byte) {
 	w := make([]byte, format.NonceSize, format.NonceSize+keySize+format.TagSize)
 	rand.Read(w)
 	w = br.aead.Seal(w, w[:format.NonceSize], raw, dekAD(want.Tenant, want.Scope, want.ID, br.version))
-	return Record{KeyRef: want, Wrapped: w, Parent: br.version, Created: s.now()}, raw
+	// The first block of messages is reserved by the insert itself.
+	return Record{KeyRef: want, Wrapped: w, Parent: br.version, Created: s.now(), Used: s.opts.Cache.MessageBlock}, raw
 }
 
 // storedDEK turns what the key store answered to the insert of rec (raw
@@ -166,6 +181,7 @@ func (s *Sealer) storedDEK(ctx context.Context, sr scopeRef, rec Record, raw []b
 		return nil, err
 	}
 	ne.row = rec.Wrapped
+	ne.granted.Store(rec.Used)
 	return ne, nil
 }
 

@@ -95,8 +95,16 @@
 // Confidentiality and integrity of each value rest on AES-256-GCM under a
 // key derived with HKDF-SHA256 from the DEK; nonces are 96 bits from
 // crypto/rand, and a DEK encrypts at most Cache.MaxMessages values
-// (hard cap 2^32) before a new one is made. Counts are per process: N
-// processes sharing a scope's DEK may together reach N times the cap.
+// (hard cap 2^32) before a new one of the same scope is made, subject
+// scopes included. The count is fleet-wide: a process encrypts under a
+// DEK only messages it reserved in the KeyStore, in blocks of
+// Cache.MessageBlock, with KeyStore.Reserve, an atomic update that never
+// lets the DEK's Record.Used pass the cap, so all the processes sharing
+// the KeyStore together stay under it. A DEK is made with its first
+// block reserved; a block a process does not use before it stops is lost,
+// not reused. (sqlkeystore on SQLite reserves inside the caller's
+// transaction: see its Reserve.) Inline DEKs belong to one process and are
+// counted there.
 //
 // Key commitment: from each DEK a 16-byte commitment value is derived (HKDF
 // with its own label) and carried in every ciphertext; it is compared in

@@ -37,8 +37,13 @@ var (
 	ErrConflict = errors.New("envelope: key record changed concurrently")
 
 	// ErrLimit reports a key that reached its usage limit where no new key
-	// can be made (DEK id space exhausted).
+	// can be made (DEK id space exhausted); from KeyStore.Reserve, a DEK
+	// whose fleet-wide message budget is spent.
 	ErrLimit = errors.New("envelope: key usage limit reached")
+
+	// ErrInTransaction is returned by a KeyStore's Reserve that cannot
+	// commit outside the caller's transaction (see KeyStore.Reserve).
+	ErrInTransaction = errors.New("envelope: the key store cannot reserve messages outside the caller's transaction")
 
 	// ErrEmptySubject reports Seal of a record whose `pii:"subject"` field
 	// is empty: its values would be sealed under the tenant's keys, where

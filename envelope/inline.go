@@ -42,6 +42,7 @@ func (s *Sealer) inlineEncKey(ctx context.Context, tenant string, n int) (*dekEn
 		return nil, err
 	}
 	ne.wrapped = string(w)
+	ne.granted.Store(s.opts.Cache.MaxMessages) // one process's key: counted here alone
 	s.tel.dekCreated(ctx, "", true)
 	s.installInline(ne, true)
 	if !s.reserve(ne, n, now) {

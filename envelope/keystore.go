@@ -59,6 +59,11 @@ type Record struct {
 	Parent  uint32    // KindDEK: the branch key version that wraps it
 	KEK     string    // KindBranch, KindSearch, KindSecret: keyprovider.KeyID of the wrapping KEK
 	Created time.Time // set by the Sealer; stores keep it to the microsecond
+	// Used is, for a KindDEK, the messages reserved under it so far, by
+	// every process together (see KeyStore.Reserve). Insert stores it as
+	// given (a DEK is made with its first block reserved); Replace keeps
+	// the stored value.
+	Used uint64
 }
 
 // ScopeRef names the records of one kind in (tenant, scope), the records
@@ -113,6 +118,20 @@ type KeyStore interface {
 	// ID), strictly after the position after (a zero KeyRef starts at the
 	// beginning). It is the cursor the rewrap jobs resume from.
 	List(ctx context.Context, kind Kind, after KeyRef, limit int) ([]Record, error)
+	// Reserve takes a block of n messages from the budget of the DEK ref
+	// names, for the fleet-wide message limit: atomically, if the
+	// record's Used plus n is at most limit, it adds n and returns the new
+	// Used (the caller's block is the n messages below it); otherwise it
+	// changes nothing and returns ErrLimit. A missing record is
+	// ErrNotFound. Reserve should commit at once, outside any transaction
+	// ctx carries (pii.WithExecutor), so that a rollback never hands out
+	// again messages that were used. A store that cannot write outside
+	// the caller's transaction either joins it and says so (sqlkeystore
+	// on SQLite, whose one writer may be that transaction) or returns an
+	// error matching ErrInTransaction; the Sealer then makes a new DEK in
+	// the transaction, with its first block reserved by the Insert
+	// (Record.Used).
+	Reserve(ctx context.Context, ref KeyRef, n, limit uint64) (used uint64, err error)
 }
 
 // memoryStore is the KeyStore NewMemoryStore returns. Besides the records
@@ -277,7 +296,7 @@ func (m *memoryStore) Replace(ctx context.Context, old, rec Record) error {
 		return ErrConflict
 	}
 	rec = cloneRecord(rec)
-	rec.Created = cur.Created
+	rec.Created, rec.Used = cur.Created, cur.Used
 	m.recs[rec.KeyRef] = rec
 	return nil
 }

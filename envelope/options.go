@@ -96,8 +96,18 @@ type CacheLimits struct {
 	MaxAge time.Duration
 	// MaxMessages is the number of encryptions per DEK before a new one is
 	// made (default and hard cap 2^32, the random-nonce AES-GCM bound).
-	// Counts are per process.
+	// In keyring mode the count is fleet-wide: every process sharing the
+	// KeyStore reserves blocks of MessageBlock messages of a DEK there
+	// (KeyStore.Reserve, an atomic update), so together they never pass
+	// it; a DEK whose budget is spent is succeeded by a new one of the
+	// same scope (a subject's too). Inline DEKs live in one process and
+	// are counted there.
 	MaxMessages uint64
+	// MessageBlock is how many messages of a DEK a process reserves at a
+	// time (default MaxMessages/64, at most 65,536 and at least 1). A
+	// block reserved by a process that stops is never used: larger blocks
+	// mean fewer KeyStore writes and more messages left unused.
+	MessageBlock uint64
 	// MaxBytes is the plaintext bytes encrypted per DEK before a new one is
 	// made (default unlimited within MaxMessages).
 	MaxBytes uint64
@@ -122,6 +132,7 @@ const (
 	defaultMaxAge       = 5 * time.Minute
 	defaultMaxEntries   = 100_000
 	defaultShredCheck   = time.Second
+	defaultMessageBlock = 1 << 16
 	defaultBucketPeriod = 30 * 24 * time.Hour
 	defaultOutageGrace  = 5 * time.Minute
 	defaultIndexBytes   = 16
@@ -137,6 +148,10 @@ func (o Options) withDefaults() Options {
 	if o.Cache.MaxBytes == 0 {
 		o.Cache.MaxBytes = ^uint64(0)
 	}
+	if o.Cache.MessageBlock == 0 {
+		o.Cache.MessageBlock = min(max(o.Cache.MaxMessages/64, 1), defaultMessageBlock)
+	}
+	o.Cache.MessageBlock = min(o.Cache.MessageBlock, o.Cache.MaxMessages)
 	if o.Cache.MaxEntries <= 0 {
 		o.Cache.MaxEntries = defaultMaxEntries
 	}

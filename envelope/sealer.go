@@ -122,14 +122,15 @@ type dekEntry struct {
 	aead    cipher.AEAD
 	commit  [format.CommitmentSize]byte
 	key     secret
-	loaded  int64        // clock() when unwrapped (cache age)
-	until   int64        // clock() at which its time bucket ends (tenant scope)
-	wrapped string       // inline mode: the wrapped DEK as carried
-	row     []byte       // keyring mode: the stored wrapped DEK it came from
-	ep      uint64       // under mu: the forget epoch of its scope when a transaction's call cache took it
-	bucket  uint16       // ShredBucket of its scope
-	checked atomic.Int64 // clock() when the KeyStore last showed it alive (see shredwatch.go)
-	msgs    atomic.Uint64
+	loaded  int64         // clock() when unwrapped (cache age)
+	until   int64         // clock() at which its time bucket ends (tenant scope)
+	wrapped string        // inline mode: the wrapped DEK as carried
+	row     []byte        // keyring mode: the stored wrapped DEK it came from
+	ep      uint64        // under mu: the forget epoch of its scope when a transaction's call cache took it
+	bucket  uint16        // ShredBucket of its scope
+	checked atomic.Int64  // clock() when the KeyStore last showed it alive (see shredwatch.go)
+	msgs    atomic.Uint64 // encryption attempts (each counted, whether it got a message or not)
+	granted atomic.Uint64 // messages this process reserved under it (keyring); see lease.go
 	bytes   atomic.Uint64
 	spent   atomic.Bool
 }

@@ -71,9 +71,10 @@ type sealerStats struct {
 }
 
 type sealerTelemetry struct {
-	stats  *sealerStats
-	tracer trace.Tracer
-	deks   metric.Int64Counter
+	stats    *sealerStats
+	tracer   trace.Tracer
+	deks     metric.Int64Counter
+	reserves metric.Int64Counter
 }
 
 var (
@@ -91,6 +92,8 @@ func newTelemetry(s *Sealer, o *Options) *sealerTelemetry {
 		stats:  &sealerStats{st: s.st, fields: map[[2]string]*fieldStats{}, fails: map[failKey]uint64{}},
 		tracer: telemetry.Tracer(o.TracerProvider, "envelope"),
 		deks:   telemetry.Counter(m, "pii.envelope.deks.created", "Data keys (DEKs) made, by key scope.", "{key}"),
+		reserves: telemetry.Counter(m, "pii.envelope.message_blocks.reserved",
+			"Blocks of messages reserved under existing DEKs in the key store (the fleet-wide message limit); a new DEK's first block is not counted.", "{block}"),
 	}
 	ops, err1 := m.Int64ObservableCounter("pii.envelope.operations",
 		metric.WithDescription("Field values encrypted and decrypted, by operation, type, field and ciphertext format; failures carry error.type."),
@@ -278,6 +281,9 @@ func (t *sealerTelemetry) dekCreated(ctx context.Context, subject string, inline
 		t.deks.Add(ctx, 1, scopeTenant)
 	}
 }
+
+// reserved counts a block of messages reserved in the key store.
+func (t *sealerTelemetry) reserved(ctx context.Context) { t.reserves.Add(ctx, 1) }
 
 // span starts a span around a key-management job (rotation, rewrap,
 // forget).

@@ -565,6 +565,7 @@ func checkCancelled(ctx context.Context, st envelope.KeyStore) error {
 		{"Replace", func() error { return st.Replace(cctx, dek("a", "s:x", 1, "w"), dek("a", "s:x", 1, "v")) }},
 		{"Forget", func() error { _, err := st.Forget(cctx, "a", "s:x"); return err }},
 		{"List", func() error { _, err := st.List(cctx, envelope.KindDEK, envelope.KeyRef{}, 10); return err }},
+		{"Reserve", func() error { _, err := st.Reserve(cctx, ref(envelope.KindDEK, "a", "s:x", 1), 1, 10); return err }},
 		{"GetMany", func() error {
 			_, err := st.GetMany(cctx, []envelope.KeyRef{ref(envelope.KindDEK, "a", "s:x", 1)})
 			return err
@@ -584,5 +585,6 @@ func checkCancelled(ctx context.Context, st envelope.KeyStore) error {
 	return errors.Join(
 		present(ctx, st, ref(envelope.KindDEK, "a", "s:x", 1), "w"),
 		absent(ctx, st, r.KeyRef, "Insert with a cancelled context"),
+		wantUsed(ctx, st, ref(envelope.KindDEK, "a", "s:x", 1), 0, "Reserve with a cancelled context"),
 	)
 }

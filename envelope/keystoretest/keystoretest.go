@@ -59,6 +59,9 @@ var checks = []check{
 	{"InsertMany", checkInsertMany},
 	{"InsertManyConcurrent", checkInsertManyConcurrent},
 	{"SealerBatch", checkSealerBatch},
+	{"Reserve", checkReserve},
+	{"ReserveConcurrent", checkReserveConcurrent},
+	{"SealerFleetLimit", checkSealerFleetLimit},
 }
 
 // runCheck runs the named check against st.

@@ -47,6 +47,14 @@ var brokenStores = []struct {
 	{"ignores the context", flaws{ignoresCtx: true}, "CancelledContext", "want an error matching context.Canceled"},
 	{"List ignores the cursor", flaws{listIgnoresAfter: true}, "ListPages", "does it honour after?"},
 	{"List unsorted", flaws{listUnsorted: true}, "ListPages", "(Tenant, Scope, ID) order"},
+	{"Reserve not atomic", flaws{reserveNotAtomic: true}, "ReserveConcurrent", "each block must be handed out once"},
+	{"Reserve not atomic: sealers", flaws{reserveNotAtomic: true}, "SealerFleetLimit", "fleet limit"},
+	{"Reserve without a limit", flaws{reserveNoLimit: true}, "Reserve", "20 used: 30 would pass the limit"},
+	{"Reserve without a limit: sealers", flaws{reserveNoLimit: true}, "SealerFleetLimit", "fleet limit"},
+	{"Reserve ignores the tenant", flaws{reserveIgnoresTenant: true}, "Reserve", "keystoretest: Reserve"},
+	{"Reserve of a missing DEK is ErrLimit", flaws{reserveMissingIsLimit: true}, "Reserve", "no such DEK"},
+	{"Insert drops Used", flaws{insertDropsUsed: true}, "Reserve", "Insert stores Used as given"},
+	{"Replace resets Used", flaws{replaceResetsUsed: true}, "Reserve", "Replace keeps the messages reserved"},
 	{"GetMany repeats records", flaws{getManyRepeats: true}, "GetMany", "twice (each record once)"},
 	{"GetMany ignores the tenant", flaws{getManyAnyTenant: true}, "TenantIsolation", "GetMany across tenants returned"},
 	{"GetMany ignores the tenant: sealers", flaws{getManyAnyTenant: true}, "SealerBatch", "cold cache"},
@@ -80,7 +88,7 @@ func TestChecksCatchBrokenStores(t *testing.T) {
 // TestEveryCheckIsExercised: every check is named once and catches at
 // least one broken store.
 func TestEveryCheckIsExercised(t *testing.T) {
-	require.Len(t, checks, 18)
+	require.Len(t, checks, 21)
 	seen := map[string]bool{}
 	for _, c := range checks {
 		require.False(t, seen[c.name], "duplicate check %s", c.name)

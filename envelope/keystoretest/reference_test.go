@@ -43,6 +43,12 @@ type flaws struct {
 	insertManyReportsAll  bool // InsertMany reports every record inserted
 	insertManyOverwrites  bool // InsertMany replaces existing records
 	insertManyNotAtomic   bool // InsertMany checks every record, then writes them, without holding the lock
+	reserveNotAtomic      bool // Reserve reads Used, then writes Used+n, without holding the lock
+	reserveNoLimit        bool // Reserve never refuses
+	reserveIgnoresTenant  bool // Reserve counts against the first DEK of that scope and id in any tenant
+	reserveMissingIsLimit bool // Reserve of a missing DEK is ErrLimit
+	insertDropsUsed       bool // Insert stores Used 0
+	replaceResetsUsed     bool // Replace takes Used from the caller's record
 }
 
 // refStore is a correct in-memory KeyStore, unless its flaws say
@@ -57,6 +63,7 @@ type refStore struct {
 	// (or a while passes), so the suite's races find them under any load.
 	checked  int           // insertNotAtomic, insertManyNotAtomic: callers past the check
 	inserted chan struct{} // forgetNotAtomic: closed by the next Insert
+	reading  int           // reserveNotAtomic: callers past the read
 }
 
 // window waits until ready is closed or a short while passes.
@@ -158,6 +165,9 @@ func (s *refStore) Insert(ctx context.Context, r envelope.Record) (envelope.Reco
 		r.KEK = ""
 	}
 	r.Created = r.Created.Truncate(time.Microsecond)
+	if s.f.insertDropsUsed {
+		r.Used = 0
+	}
 	if s.f.createdSeconds {
 		r.Created = r.Created.Truncate(time.Second)
 	}
@@ -220,9 +230,60 @@ func (s *refStore) Replace(ctx context.Context, old, r envelope.Record) error {
 	}
 	if ok {
 		r.Created = cur.Created
+		if !s.f.replaceResetsUsed {
+			r.Used = cur.Used
+		}
 	}
 	s.recs[s.key(r.KeyRef)] = r
 	return nil
+}
+
+func (s *refStore) Reserve(ctx context.Context, r envelope.KeyRef, n, limit uint64) (uint64, error) {
+	if err := s.ctxErr(ctx); err != nil {
+		return 0, err
+	}
+	find := func() (envelope.KeyRef, envelope.Record, bool) {
+		if s.f.reserveIgnoresTenant {
+			for k, v := range s.recs {
+				if k.Kind == r.Kind && v.Scope == r.Scope && k.ID == r.ID {
+					return k, v, true
+				}
+			}
+			return envelope.KeyRef{}, envelope.Record{}, false
+		}
+		v, ok := s.recs[s.key(r)]
+		return s.key(r), v, ok
+	}
+	s.mu.Lock()
+	k, v, ok := find()
+	if s.f.reserveNotAtomic {
+		s.reading++
+		s.mu.Unlock()
+		// Hold the window between the read and the write open until a
+		// second caller has read too.
+		for deadline := time.Now().Add(50 * time.Millisecond); time.Now().Before(deadline); time.Sleep(50 * time.Microsecond) {
+			s.mu.Lock()
+			m := s.reading
+			s.mu.Unlock()
+			if m >= 2 {
+				break
+			}
+		}
+		s.mu.Lock()
+	}
+	defer s.mu.Unlock()
+	if !ok || r.Kind != envelope.KindDEK {
+		if s.f.reserveMissingIsLimit {
+			return 0, envelope.ErrLimit
+		}
+		return 0, envelope.ErrNotFound
+	}
+	if !s.f.reserveNoLimit && (v.Used > limit || n > limit-v.Used) {
+		return 0, envelope.ErrLimit
+	}
+	v.Used += n
+	s.recs[k] = v
+	return v.Used, nil
 }
 
 func (s *refStore) Forget(ctx context.Context, tenant, scope string) (int, error) {

@@ -42,11 +42,14 @@
 //
 // CreateTables makes (idempotently), and DDL returns,
 //
-//	pii_keys(kind, tenant, scope, id, wrapped, parent, kek, created,
+//	pii_keys(kind, tenant, scope, id, wrapped, parent, kek, created, used,
 //	         PRIMARY KEY (kind, tenant, scope, id))
 //
 // with BLOB (SQLite) or BYTEA and the "C" collation (PostgreSQL). created
-// is Unix microseconds. Options.Table may be schema-qualified
+// is Unix microseconds; used counts the messages reserved under a DEK by
+// every process together (Reserve). A table made before used existed
+// needs it added: ALTER TABLE pii_keys ADD COLUMN used BIGINT NOT NULL
+// DEFAULT 0. Options.Table may be schema-qualified
 // ("app.pii_keys"); names are checked with the same rule as every SQL
 // store of the module (letters, digits and underscores, at most 63
 // characters per part). The table has no named index or constraint

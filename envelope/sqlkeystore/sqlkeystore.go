@@ -54,10 +54,10 @@ type Store struct {
 var _ envelope.KeyStore = (*Store)(nil)
 
 type queries struct {
-	ddl                                           []string
-	get, latest, insert, replace, del, tomb, list string
-	d                                             Dialect
-	table                                         string
+	ddl                                                    []string
+	get, latest, insert, replace, del, tomb, list, reserve string
+	d                                                      Dialect
+	table                                                  string
 }
 
 // New returns a Store on db. It runs no SQL: call CreateTables once (it
@@ -130,26 +130,28 @@ func build(o Options) (queries, error) {
 	parent BIGINT NOT NULL,
 	kek TEXT NOT NULL,
 	created BIGINT NOT NULL,
+	used BIGINT NOT NULL DEFAULT 0,
 	PRIMARY KEY (kind, tenant, scope, id)
 )`},
 		get:     d.Rebind("SELECT " + cols + " FROM " + t + " WHERE kind = ? AND tenant = ? AND scope = ? AND id = ?"),
 		latest:  d.Rebind("SELECT " + cols + " FROM " + t + " WHERE kind = ? AND tenant = ? AND scope = ? ORDER BY id DESC LIMIT 1"),
-		insert:  d.Rebind("INSERT INTO " + t + " (" + cols + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (kind, tenant, scope, id) DO NOTHING RETURNING " + cols),
+		insert:  d.Rebind("INSERT INTO " + t + " (" + cols + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (kind, tenant, scope, id) DO NOTHING RETURNING " + cols),
 		replace: d.Rebind("UPDATE " + t + " SET wrapped = ?, parent = ?, kek = ? WHERE kind = ? AND tenant = ? AND scope = ? AND id = ? AND wrapped = ?"),
 		del:     d.Rebind("DELETE FROM " + t + " WHERE kind = ? AND tenant = ? AND scope = ? RETURNING id"),
-		tomb:    d.Rebind("INSERT INTO " + t + " (" + cols + ") VALUES (?, ?, ?, ?, ?, 0, '', ?) ON CONFLICT (kind, tenant, scope, id) DO NOTHING"),
+		tomb:    d.Rebind("INSERT INTO " + t + " (" + cols + ") VALUES (?, ?, ?, ?, ?, 0, '', ?, 0) ON CONFLICT (kind, tenant, scope, id) DO NOTHING"),
+		reserve: d.Rebind("UPDATE " + t + " SET used = used + ? WHERE kind = ? AND tenant = ? AND scope = ? AND id = ? AND used <= ? RETURNING used"),
 		list: d.Rebind("SELECT " + cols + " FROM " + t + " WHERE kind = ? AND (tenant > ? OR (tenant = ? AND (scope > ? OR (scope = ? AND id > ?))))" +
 			" ORDER BY tenant, scope, id LIMIT ?"),
 	}, nil
 }
 
-const cols = "kind, tenant, scope, id, wrapped, parent, kek, created"
+const cols = "kind, tenant, scope, id, wrapped, parent, kek, created, used"
 
 // kcols are cols of the table aliased k.
-const kcols = "k.kind, k.tenant, k.scope, k.id, k.wrapped, k.parent, k.kek, k.created"
+const kcols = "k.kind, k.tenant, k.scope, k.id, k.wrapped, k.parent, k.kek, k.created, k.used"
 
 // maxBatch is the most rows one statement of the ...Many methods names:
-// InsertMany's 8 parameters a row stay far below SQLite's 32766 and
+// InsertMany's 9 parameters a row stay far below SQLite's 32766 and
 // PostgreSQL's 65535.
 const maxBatch = 1000
 
@@ -196,9 +198,9 @@ func (q *queries) latestMany(n int) string {
 }
 
 // insertMany inserts n records if absent and returns those it inserted
-// (8 parameters each).
+// (9 parameters each).
 func (q *queries) insertMany(n int) string {
-	return q.d.Rebind("INSERT INTO " + q.table + " (" + cols + ") VALUES " + values("(?, ?, ?, ?, ?, ?, ?, ?)", n) +
+	return q.d.Rebind("INSERT INTO " + q.table + " (" + cols + ") VALUES " + values("(?, ?, ?, ?, ?, ?, ?, ?, ?)", n) +
 		" ON CONFLICT (kind, tenant, scope, id) DO NOTHING RETURNING " + cols)
 }
 
@@ -222,13 +224,14 @@ type scanner interface{ Scan(dest ...any) error }
 
 func scanRecord(r scanner) (envelope.Record, error) {
 	var (
-		rec            envelope.Record
-		kind           string
-		id, parent, us int64
+		rec                  envelope.Record
+		kind                 string
+		id, parent, us, used int64
 	)
-	if err := r.Scan(&kind, &rec.Tenant, &rec.Scope, &id, &rec.Wrapped, &parent, &rec.KEK, &us); err != nil {
+	if err := r.Scan(&kind, &rec.Tenant, &rec.Scope, &id, &rec.Wrapped, &parent, &rec.KEK, &us, &used); err != nil {
 		return envelope.Record{}, err
 	}
+	rec.Used = uint64(used)
 	rec.Kind = envelope.Kind(kind)
 	rec.ID = uint32(id)
 	rec.Parent = uint32(parent)
@@ -279,7 +282,7 @@ func (s *Store) Insert(ctx context.Context, rec envelope.Record) (envelope.Recor
 	}
 	for range 3 {
 		stored, err := scanRecord(s.ex(ctx).QueryRowContext(ctx, s.q.insert, string(rec.Kind), rec.Tenant, rec.Scope, int64(rec.ID),
-			w, int64(rec.Parent), rec.KEK, rec.Created.UnixMicro()))
+			w, int64(rec.Parent), rec.KEK, rec.Created.UnixMicro(), int64(rec.Used)))
 		if err == nil {
 			return stored, true, nil
 		}
@@ -389,7 +392,7 @@ func (s *Store) InsertMany(ctx context.Context, recs []envelope.Record) ([]envel
 				if w == nil {
 					w = []byte{}
 				}
-				args = append(args, string(r.Kind), r.Tenant, r.Scope, int64(r.ID), w, int64(r.Parent), r.KEK, r.Created.UnixMicro())
+				args = append(args, string(r.Kind), r.Tenant, r.Scope, int64(r.ID), w, int64(r.Parent), r.KEK, r.Created.UnixMicro(), int64(r.Used))
 			}
 			rows, err := s.query(ctx, "insert many", s.q.insertMany(len(chunk)), args)
 			if err != nil {

@@ -84,6 +84,10 @@ func (c onConn) Replace(ctx context.Context, old, rec envelope.Record) error {
 	return c.Store.Replace(c.ctx(ctx), old, rec)
 }
 
+func (c onConn) Reserve(ctx context.Context, ref envelope.KeyRef, n, limit uint64) (uint64, error) {
+	return c.Store.Reserve(c.ctx(ctx), ref, n, limit)
+}
+
 func (c onConn) Forget(ctx context.Context, tenant, scope string) (int, error) {
 	return c.Store.Forget(c.ctx(ctx), tenant, scope)
 }
