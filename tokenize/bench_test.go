@@ -27,3 +27,23 @@ func BenchmarkTokenizeCard(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkTokenizePhone is a UK mobile number in national format through
+// Tokenizer.Tokenize: libphonenumber parsing dominates (each cycle-walk
+// candidate is parsed back to prove the token reverses).
+func BenchmarkTokenizePhone(b *testing.B) {
+	tk, err := New(benchKey, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := b.Context()
+	s := Scope{Tenant: "acme", Field: "Customer.Phone"}
+	f := Phone{DefaultRegion: "GB"}
+	b.ReportAllocs()
+	for b.Loop() {
+		benchString, err = tk.Tokenize(ctx, MethodFF1, s, f, "07911 123456")
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
