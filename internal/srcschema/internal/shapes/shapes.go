@@ -4,6 +4,7 @@
 package shapes
 
 import (
+	"database/sql"
 	"net"
 	"net/netip"
 	"strconv"
@@ -136,4 +137,41 @@ var Values = map[string]any{
 	"BadDive": BadDive{}, "BadDiveTime": BadDiveTime{}, "BadRecursive": BadRecursive{},
 	"BadUnexported": BadUnexported{}, "BadTwoSubjects": BadTwoSubjects{}, "BadGrammar": BadGrammar{},
 	"BadNested": BadNested{},
+}
+
+// Types for Rebuild (not in Values: the schema comparison above has them
+// all already).
+
+// Valuer is a column type whose methods database/sql runs.
+type Valuer [16]byte
+
+func (v Valuer) Value() (any, error) { return v[:], nil }
+
+// Rebuildable has what Rebuild keeps, converts and leaves out.
+type Rebuildable struct {
+	Base
+	ID       int64          `pii:"id"`
+	Owner    Email          `pii:"subject"`
+	Email    Email          `pii:"email,encrypt,index=EmailIdx"`
+	EmailIdx []byte         `pii:"-"`
+	Note     sql.NullString `pii:"-"`
+	Home     Meta           `pii:"dive"`
+	Created  time.Time
+	Seen     *time.Time
+	Ref      Valuer // left out: untagged
+	Hook     func() // left out
+	Box      Box[int]
+	hidden   string
+}
+
+// RebuildValuer has a tagged field whose methods matter.
+type RebuildValuer struct {
+	ID  Valuer `pii:"subject"`
+	Bio string `pii:"free_text,encrypt"`
+}
+
+// RebuildStringer has a subject read through its String method.
+type RebuildStringer struct {
+	ID  *CustomerID `pii:"subject"`
+	Bio string      `pii:"free_text,encrypt"`
 }
