@@ -85,7 +85,9 @@ type Migration struct {
 	writes []int // the columns a migration writes: sealed fields and index companions
 	checks []check
 	tokens []string
-	q      struct{ count, first, next, update string }
+	// ready loads the Guard's secrets (nil for a stand-in Guard in tests).
+	ready func(context.Context) error
+	q     struct{ count, first, next, update string }
 }
 
 // NewMigration prepares the migration of the table of the tagged type of
@@ -116,6 +118,11 @@ func newMigration(g tableGuard, prototype any, opts *TableOptions) (*Migration, 
 		return nil, fmt.Errorf("guard: NewMigration: %w", err)
 	}
 	mg := &Migration{db: db, d: g.sqlDialect(), m: m, s: g.sealer()}
+	if c, ok := g.(interface {
+		core(context.Context) (*core, error)
+	}); ok {
+		mg.ready = func(ctx context.Context) error { _, err := c.core(ctx); return err }
+	}
 	seen := map[int]bool{}
 	add := func(path string) {
 		if c, ok := m.ByPath[path]; ok {
@@ -251,6 +258,14 @@ func (mg *Migration) run(ctx context.Context, dir string, opts *MigrateOptions) 
 	}
 	if len(mg.tokens) > 0 && !o.LeaveTokens {
 		return MigrateReport{}, fmt.Errorf("guard: migrate %s: %s.%s is a token= field: a format-preserving token cannot be told from a clear value, so a resumable pass cannot tokenize in place; tokenize it separately and set MigrateOptions.LeaveTokens", mg.m.Table, mg.m.Schema.Name, mg.tokens[0])
+	}
+	// Opening (Unseal) runs the retention read check, which loads the
+	// Guard's secrets outside the batch's transaction: load them before a
+	// batch holds its locks and, on a pool of one connection, the only one.
+	if mg.ready != nil {
+		if err := mg.ready(ctx); err != nil {
+			return MigrateReport{}, err
+		}
 	}
 	jt, err := newJobTable(mg.d, o.JobTable)
 	if err != nil {

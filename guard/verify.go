@@ -39,7 +39,9 @@ type VerifyReport struct {
 	// (keyed pseudonyms, token=hmac, have nothing to reverse and are not
 	// counted), Shredded the sealed values and stored tokens of forgotten
 	// subjects (nobody can open them, by design: they count as verified).
-	Sealed, Tokens, Shredded int64
+	Sealed   int64 `json:"sealed"`
+	Tokens   int64 `json:"tokens"`
+	Shredded int64 `json:"shredded"`
 	// Plaintext counts the values of encrypt fields still in clear (a
 	// migration that has not run, or not finished).
 	Plaintext int64 `json:"plaintext"`

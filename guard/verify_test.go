@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fieldguard/pii"
+	"github.com/fieldguard/pii/internal/testdb"
 	"github.com/fieldguard/pii/mask"
 )
 
@@ -176,4 +178,37 @@ func TestRegisterTable(t *testing.T) {
 		require.NoError(t, err)
 		require.ErrorContains(t, mem.RegisterTable(rt, &TableOptions{Table: "rt_customers"}), "needs a Guard built by New")
 	})
+}
+
+// A Migration's Unseal opens values, which runs the retention read check
+// and loads the Guard's secrets outside the batch's transaction: on a pool
+// of one connection (SQLite as the pii command opens it) a fresh Guard
+// must load them before the first batch, or wait for itself.
+func TestMigrateUnsealFreshGuardOneConnection(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // a deadlock fails instead of hanging
+	defer cancel()
+	db := testdb.OpenSQLite(t, filepath.Join(t.TempDir(), "one.db"))
+	db.SetMaxOpenConns(1)
+	kp := testKP(t)
+	g1, err := New(kp, db, nil)
+	require.NoError(t, err)
+	_, err = NewTable[tlegacy](g1, &TableOptions{Table: "one_conn"})
+	require.NoError(t, err)
+	require.NoError(t, g1.CreateTables(ctx))
+	mg, err := NewMigration(g1, tlegacy{}, &TableOptions{Table: "one_conn"})
+	require.NoError(t, err)
+	insertClear(t, db, mg.m, SQLite, legacyRow("acme", 1), legacyRow("acme", 2))
+	_, err = mg.Seal(ctx, nil)
+	require.NoError(t, err)
+
+	g2, err := New(kp, db, nil)
+	require.NoError(t, err)
+	mg2, err := NewMigration(g2, reflect.TypeFor[tlegacy](), &TableOptions{Table: "one_conn"})
+	require.NoError(t, err)
+	rep, err := mg2.Unseal(ctx, nil)
+	require.NoError(t, err)
+	require.Equal(t, int64(2), rep.Changed)
+	for _, r := range rawRows(t, db, mg.m) {
+		require.True(t, noneSealed(r))
+	}
 }

@@ -139,3 +139,39 @@ func schemaOf(table string) string {
 	}
 	return ""
 }
+
+// requireColumns fails with a usage error naming the first of cols that
+// table (which exists) lacks.
+func (d *database) requireColumns(ctx context.Context, table string, cols []string) error {
+	var rows *sql.Rows
+	var err error
+	if d.dialect == sqldialect.Postgres {
+		rows, err = d.QueryContext(ctx, `SELECT a.attname FROM pg_catalog.pg_attribute a
+			JOIN pg_catalog.pg_class c ON c.oid = a.attrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+			WHERE c.relname = $1 AND (n.nspname = $2 OR ($2 = '' AND n.nspname = ANY (current_schemas(false))))
+			AND a.attnum > 0 AND NOT a.attisdropped`, sqldialect.BaseName(table), schemaOf(table))
+	} else {
+		rows, err = d.QueryContext(ctx, `SELECT name FROM pragma_table_info(?)`, table)
+	}
+	if err != nil {
+		return fmt.Errorf("database %s: %s", d.display, oneLine(err.Error()))
+	}
+	defer rows.Close()
+	have := map[string]bool{}
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			return fmt.Errorf("database %s: %s", d.display, oneLine(err.Error()))
+		}
+		have[strings.ToLower(c)] = true
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("database %s: %s", d.display, oneLine(err.Error()))
+	}
+	for _, c := range cols {
+		if !have[strings.ToLower(c)] {
+			return usageErr("table %s has no column %s", table, c)
+		}
+	}
+	return nil
+}

@@ -109,6 +109,20 @@ reported with its position and the command exits with code 3.`,
 // loadInventory loads the packages patterns name and builds their
 // inventory.
 func loadInventory(ctx context.Context, dir string, patterns []string, tests bool) (*inventory, error) {
+	pkgs, err := loadPackages(ctx, dir, patterns, tests)
+	if err != nil {
+		return nil, err
+	}
+	names := map[*types.TypeName]string{}
+	for _, p := range pkgs {
+		srcschema.RegisteredNames(p.TypesInfo, p.Syntax, names)
+	}
+	return buildInventory(pkgs, names, cwd(dir)), nil
+}
+
+// loadPackages loads the Go packages patterns name, with their syntax and
+// types, sorted by ID; a package that does not load is a usage error.
+func loadPackages(ctx context.Context, dir string, patterns []string, tests bool) ([]*packages.Package, error) {
 	cfg := &packages.Config{
 		Context: ctx,
 		Dir:     dir,
@@ -151,12 +165,7 @@ func loadInventory(ctx context.Context, dir string, patterns []string, tests boo
 		})
 	}
 	sort.Slice(pkgs, func(i, j int) bool { return pkgs[i].ID < pkgs[j].ID })
-
-	names := map[*types.TypeName]string{}
-	for _, p := range pkgs {
-		srcschema.RegisteredNames(p.TypesInfo, p.Syntax, names)
-	}
-	return buildInventory(pkgs, names, cwd(dir)), nil
+	return pkgs, nil
 }
 
 type candidate struct {

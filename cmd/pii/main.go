@@ -109,7 +109,8 @@ PII_MASTER_KEY. Exit codes: 0 success, 1 failure, 2 usage, 3 findings,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &exitError{code: exitUsage, err: fmt.Errorf("%w (see --help)", err)}
 	})
-	root.AddCommand(inventoryCmd(e), scanCmd(e), keysCmd(e), rewrapCmd(e))
+	root.AddCommand(inventoryCmd(e), scanCmd(e), keysCmd(e), rewrapCmd(e), rotateCmd(e), verifyCmd(e),
+		migrateCmd(e), sweepCmd(e), forgetCmd(e), exportCmd(e), breachCmd(e))
 	return root
 }
 

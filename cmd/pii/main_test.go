@@ -13,8 +13,9 @@ import (
 )
 
 // piiBin is the pii binary built once by TestMain; the tests drive it as a
-// subprocess, as an operator or a CI job would.
-var piiBin string
+// subprocess, as an operator or a CI job would. shopBin is
+// examples/shop, the Go program whose typed tables they work on.
+var piiBin, shopBin string
 
 // repoRoot is the module root (two levels up).
 var repoRoot, _ = filepath.Abs(filepath.Join("..", ".."))
@@ -25,13 +26,17 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	piiBin = filepath.Join(dir, "pii")
+	shopBin = filepath.Join(dir, "shop")
 	if runtime.GOOS == "windows" {
 		piiBin += ".exe"
+		shopBin += ".exe"
 	}
-	build := exec.Command(goTool(), "build", "-o", piiBin, ".")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		panic("building pii: " + err.Error())
+	for _, b := range [][2]string{{piiBin, "."}, {shopBin, "../../examples/shop"}} {
+		build := exec.Command(goTool(), "build", "-o", b[0], b[1])
+		build.Stderr = os.Stderr
+		if err := build.Run(); err != nil {
+			panic("building " + b[1] + ": " + err.Error())
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
