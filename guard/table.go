@@ -491,11 +491,11 @@ func (t *Table[T]) query(ctx context.Context, q string, args []any, want rowChec
 	if err := rows.Close(); err != nil {
 		return nil, fmt.Errorf("guard: select from %s: %w", t.m.Table, err)
 	}
-	if !t.sealed {
-		for i := range out {
-			if err := t.g.Open(t.openCtx(ctx), &out[i], t.permit); err != nil {
-				return nil, err
-			}
+	if !t.sealed && len(out) > 0 {
+		// One Open for the page: the Sealer loads the keys of every row
+		// it has not cached with one key-store query per batch.
+		if err := t.g.Open(t.openCtx(ctx), &out, t.permit); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
