@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 
@@ -332,4 +331,3 @@ func TestResumeAfterInterrupt(t *testing.T) {
 	}
 }
 
-var _ = strings.Contains

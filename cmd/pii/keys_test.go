@@ -5,12 +5,9 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -207,26 +204,8 @@ func TestRewrapAndDestroy(t *testing.T) {
 			require.Equal(t, 0, r.code, r.stderr)
 			oneLineError(t, runPII(t, cmdOpts{env: env}, "keys", "destroy", "999", "--yes"), exitUsage, "no key version 999")
 
-			// A run interrupted after its first batch, then resumed.
-			cmd := exec.Command(piiBin, "rewrap", "--batch", "1", "--test-pause-after", "2", "--json")
-			cmd.Dir = repoRoot
-			cmd.Env = append(baseEnv(), env...)
-			stderr, err := cmd.StderrPipe()
-			require.NoError(t, err)
-			var stdout strings.Builder
-			cmd.Stdout = &stdout
-			require.NoError(t, cmd.Start())
-			buf := make([]byte, 256)
-			n, err := io.ReadAtLeast(stderr, buf, len("pii: paused"))
-			require.NoError(t, err)
-			require.Contains(t, string(buf[:n]), "pii: paused after 2 batches (2 rewrapped)")
-			require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
-			rest, _ := io.ReadAll(stderr)
-			err = cmd.Wait()
-			var ee *exec.ExitError
-			require.ErrorAs(t, err, &ee)
-			require.Equal(t, exitInterrupted, ee.ExitCode(), "%s", rest)
-			require.Contains(t, string(rest), "interrupted; run the same command again to resume")
+			// A run interrupted after its second batch, then resumed.
+			interrupted(t, env, "rewrap", "--batch", "1", "--test-pause-after", "2", "--json")
 
 			r = runPII(t, cmdOpts{env: env}, "rewrap", "--json", "--deks")
 			require.Equal(t, 0, r.code, r.stderr)

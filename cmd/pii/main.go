@@ -94,6 +94,12 @@ func newRoot(e *env) *cobra.Command {
 		Short: "Operate github.com/fieldguard/pii: the data inventory read from source, and more",
 		Long: `pii is the operators' tool of github.com/fieldguard/pii.
 
+The commands on a program's tables (verify, forget, export, sweep, rotate,
+breach-report, migrate) open a guard.Guard on --db and read the program's Go
+types from its source: --pkg names the packages, and the tables are those it
+registers with guard.NewTable[T](g, &guard.TableOptions{Table: "..."}) or
+those --table NAME=TYPE names. See "pii verify --help".
+
 Flags can be set in the environment: --kms as PII_KMS, --db as PII_DB, any
 other --some-flag as PII_SOME_FLAG. The local keyset's master key comes from
 PII_MASTER_KEY. Exit codes: 0 success, 1 failure, 2 usage, 3 findings,
