@@ -330,4 +330,3 @@ func TestResumeAfterInterrupt(t *testing.T) {
 		})
 	}
 }
-
