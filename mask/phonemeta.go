@@ -23,14 +23,14 @@ type phoneDesc struct {
 	re      *regexp.Regexp
 }
 
-func (d *phoneDesc) match(nsn string) bool {
+func (d *phoneDesc) match(nsn []byte) bool {
 	if d.re == nil {
 		return false
 	}
 	if len(d.lengths) > 0 && !slices.Contains(d.lengths, int32(len(nsn))) {
 		return false
 	}
-	return d.re.MatchString(nsn)
+	return d.re.Match(nsn)
 }
 
 var (
@@ -81,7 +81,7 @@ func compileDesc(d *phonenumbers.PhoneNumberDesc) phoneDesc {
 // validFor reports whether the national significant number nsn is a valid
 // number of region, as phonenumbers.IsValidNumberForRegion would. ok is
 // false when the region has no metadata here.
-func validFor(region, nsn string) (valid, ok bool) {
+func validFor(region string, nsn []byte) (valid, ok bool) {
 	pv := validatorFor(region)
 	if pv == nil {
 		return false, false

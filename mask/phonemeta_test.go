@@ -41,7 +41,7 @@ func TestValidForMatchesPhonenumbers(t *testing.T) {
 					continue
 				}
 				want := phonenumbers.IsValidNumberForRegion(n, region)
-				got, ok := validFor(region, phonenumbers.GetNationalSignificantNumber(n))
+				got, ok := validFor(region, []byte(phonenumbers.GetNationalSignificantNumber(n)))
 				require.True(t, ok, region)
 				require.Equal(t, want, got, "%s %s", region, cand)
 				checked++
@@ -54,6 +54,6 @@ func TestValidForMatchesPhonenumbers(t *testing.T) {
 	t.Logf("%d numbers checked, %d valid", checked, valid)
 	require.Greater(t, checked, 2000)
 	require.Greater(t, valid, 300)
-	_, ok := validFor("XX", "123")
+	_, ok := validFor("XX", []byte("123"))
 	require.False(t, ok)
 }

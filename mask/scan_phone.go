@@ -216,10 +216,10 @@ func nationalPhone(region string, d []byte, gs, ge []int, t string, paren, ctx b
 	if trunk {
 		nsn = d[len(pv.prefix):]
 	}
-	valid, _ = validFor(region, string(nsn))
+	valid, _ = validFor(region, nsn)
 	if !valid && trunk {
 		// Regions where the leading zero belongs to the number.
-		valid, _ = validFor(region, string(d))
+		valid, _ = validFor(region, d)
 	}
 	if valid && !trunk && pv.prefix != "" && !ctx && !trunkOptional[region] {
 		// "4406 5605 0509" in Germany: a national number is written with
@@ -250,7 +250,7 @@ func metadataValid(cc int, nsn []byte) bool {
 	if len(regions) == 0 {
 		return false
 	}
-	if valid, ok := validFor(regions[0], string(nsn)); ok && (valid || len(regions) == 1) {
+	if valid, ok := validFor(regions[0], nsn); ok && (valid || len(regions) == 1) {
 		return valid
 	}
 	c32 := int32(cc)
