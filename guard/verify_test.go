@@ -52,41 +52,54 @@ func TestVerify(t *testing.T) {
 		require.NoError(t, f.g.Protect(ctx, &bad))
 		bad.Name = bad.Email
 		st.put(t, &bad)
+		odd := newCust("acme", "c8")
+		require.NoError(t, f.g.Protect(ctx, &odd))
+		odd.Phone = "not a phone token"
+		st.put(t, &odd)
 		k := gticket{ID: "t9", Customer: "c9", Tenant: "acme", Body: "still in clear", CreatedAt: t0}
 		st.put(t, &k)
 		rep, err = f.g.Verify(ctx, nil)
 		require.ErrorIs(t, err, ErrVerify)
-		require.Equal(t, int64(1), rep.Failed)
+		require.Equal(t, int64(2), rep.Failed)
 		require.Equal(t, int64(1), rep.Plaintext)
-		require.Len(t, rep.Failures, 1)
-		require.Equal(t, "gcust", rep.Failures[0].Type)
-		require.Equal(t, "Name", rep.Failures[0].Field)
-		require.NotContains(t, rep.Failures[0].Error, "c9@example.com")
+		require.Len(t, rep.Failures, 2)
+		fields := map[string]string{}
+		for _, fl := range rep.Failures {
+			require.Equal(t, "gcust", fl.Type)
+			require.NotContains(t, fl.Error, "@example.com")
+			fields[fl.Field] = fl.Error
+		}
+		require.Contains(t, fields, "Name")
+		require.Contains(t, fields, "Phone")
 	})
 }
 
-// Verify uses cold caches: a key the Guard's own Sealer has cached but the
-// KMS can no longer unwrap fails.
+// Verify uses cold caches: a branch key the Guard's own Sealer has cached
+// but the key store no longer holds intact fails.
 func TestVerifyCold(t *testing.T) {
 	ctx := context.Background()
-	f := memGuard(t)
+	db := testdb.SQLite(t)
+	f := &gfix{kp: testKP(t), db: db, name: "sqlite"}
+	g, err := New(f.kp, db, nil)
+	require.NoError(t, err)
+	require.NoError(t, g.CreateTables(ctx))
+	f.g = g
 	seedRotation(t, f)
-	_, err := f.g.Verify(ctx, nil)
+	_, err = g.Verify(ctx, nil)
 	require.NoError(t, err)
-	old := f.kp.Primary()
-	_, err = f.kp.AddVersion(ctx)
-	require.NoError(t, err)
-	vs, err := f.kp.Versions(ctx)
-	require.NoError(t, err)
-	require.NoError(t, f.kp.Promote(ctx, vs[len(vs)-1].ID.Version))
-	require.NoError(t, f.kp.Disable(ctx, old.Version))
-	// The Guard's own Sealer still opens from its caches...
+	// The Guard's own Sealer opens from its caches...
 	c := newCust("acme", "c1")
-	require.NoError(t, f.g.Protect(ctx, &c))
-	// ...Verify goes to the KMS and fails on the tokenizer root key first.
-	_, err = f.g.Verify(ctx, nil)
+	require.NoError(t, g.Protect(ctx, &c))
+	require.NoError(t, g.Open(ctx, &c, permitAll))
+	_, err = db.Exec(`UPDATE pii_keys SET wrapped = X'00' WHERE kind = 'branch' AND tenant = 'acme'`)
+	require.NoError(t, err)
+	c = newCust("acme", "c1")
+	require.NoError(t, g.Protect(ctx, &c))
+	require.NoError(t, g.Open(ctx, &c, permitAll))
+	// ...Verify goes to the key store and the KMS.
+	rep, err := g.Verify(ctx, nil)
 	require.ErrorIs(t, err, ErrVerify)
-	require.ErrorContains(t, err, "tokenizer root key")
+	require.Equal(t, int64(6), rep.Failed, "acme's three customers and three tickets")
 }
 
 // rtcust is written by a typed program through NewTable; the test then

@@ -44,6 +44,15 @@ func TestRebuild(t *testing.T) {
 				other.Fields = src.Fields[1:]
 				require.ErrorContains(t, srcschema.SameSchema(&other, run), "tagged fields rebuilt")
 			}
+			if src.Subject != nil {
+				other = *src
+				other.Subject = nil
+				require.ErrorContains(t, srcschema.SameSchema(&other, run), "its subject, id or tenant field differs")
+				f := *src.Subject
+				f.Path = "Elsewhere"
+				other.Subject = &f
+				require.ErrorContains(t, srcschema.SameSchema(&other, run), "its subject, id or tenant field differs")
+			}
 		})
 	}
 
