@@ -196,15 +196,7 @@ output.
 			if err != nil {
 				return err
 			}
-			w, done, err := output(e, out)
-			if err != nil {
-				return err
-			}
-			if _, err := w.Write(append(doc, '\n')); err != nil {
-				done()
-				return err
-			}
-			if err := done(); err != nil {
+			if err := writeDoc(e, out, doc); err != nil {
 				return err
 			}
 			if out != "" && out != "-" {
@@ -242,7 +234,8 @@ type sweepRow struct {
 func sweepCmd(e *env) *cobra.Command {
 	f := &guardFlags{}
 	var dry bool
-	var batch, pauseAfter int
+	var batch int
+	var pause testPause
 	cmd := &cobra.Command{
 		Use:   "sweep",
 		Short: "Apply the retention policies that are due (or, with --dry-run, report them)",
@@ -268,18 +261,12 @@ A sweep is idempotent and resumable: interrupted, run it again.
 			defer s.close()
 			b := newBar(e.stderr, -1, "sweeping")
 			var scanned int64
-			batches := 0
 			per := map[string]int64{}
 			ps, err := s.g.Sweep(ctx, &retention.SweepOptions{DryRun: dry, BatchSize: batch, Progress: func(p retention.Progress) {
 				b.add(p.Scanned - per[p.Type])
 				scanned += p.Scanned - per[p.Type]
 				per[p.Type] = p.Scanned
-				if batches++; pauseAfter > 0 && batches == pauseAfter {
-					// Test hook: hold the run after a committed batch until
-					// it is interrupted.
-					fmt.Fprintf(e.stderr, "pii: paused after %d batches (%d applied)\n", batches, p.Applied)
-					<-ctx.Done()
-				}
+				pause.batch(ctx, e, fmt.Sprintf("%d applied", p.Applied))
 			}})
 			b.done()
 			if err != nil {
@@ -315,8 +302,7 @@ A sweep is idempotent and resumable: interrupted, run it again.
 	f.addPartial(cmd)
 	cmd.Flags().BoolVar(&dry, "dry-run", false, "report what would be done, change nothing")
 	cmd.Flags().IntVar(&batch, "batch", 500, "rows per batch (one transaction each)")
-	cmd.Flags().IntVar(&pauseAfter, "test-pause-after", 0, "")
-	_ = cmd.Flags().MarkHidden("test-pause-after")
+	pause.add(cmd)
 	return cmd
 }
 
@@ -399,15 +385,7 @@ owner only. It holds subject ids: treat it as personal data.
 				return err
 			}
 			if out != "" {
-				w, done, err := output(e, out)
-				if err != nil {
-					return err
-				}
-				if _, err := w.Write(append(doc, '\n')); err != nil {
-					done()
-					return err
-				}
-				if err := done(); err != nil {
+				if err := writeDoc(e, out, doc); err != nil {
 					return err
 				}
 			}

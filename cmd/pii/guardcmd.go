@@ -162,6 +162,19 @@ func (s *session) tableNames() []string {
 	return out
 }
 
+// writeDoc writes a document of personal data to -o (see output).
+func writeDoc(e *env, path string, doc []byte) error {
+	w, done, err := output(e, path)
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(append(doc, '\n')); err != nil {
+		done()
+		return err
+	}
+	return done()
+}
+
 // output opens -o for a document of personal data: a new file, readable
 // by its owner only; "" or "-" is standard output.
 func output(e *env, path string) (io.Writer, func() error, error) {

@@ -13,7 +13,8 @@ func migrateCmd(e *env) *cobra.Command {
 	f := &guardFlags{}
 	var dry, reverse, restart, leaveTokens bool
 	var rate float64
-	var batch, pauseAfter int
+	var batch int
+	var pause testPause
 	var jobTable string
 	cmd := &cobra.Command{
 		Use:   "migrate",
@@ -79,7 +80,6 @@ be told from the value it replaces).
 			var b bar
 			phase := ""
 			var last int64
-			batches := 0
 			run := mg.Seal
 			if reverse {
 				run = mg.Unseal
@@ -97,12 +97,7 @@ be told from the value it replaces).
 					}
 					b.add(done - last)
 					last = done
-					if batches++; pauseAfter > 0 && batches == pauseAfter {
-						// Test hook: hold the run after a committed batch
-						// until it is interrupted.
-						fmt.Fprintf(e.stderr, "pii: paused after %d batches (%d changed)\n", batches, r.Changed)
-						<-ctx.Done()
-					}
+					pause.batch(ctx, e, fmt.Sprintf("%d changed", r.Changed))
 					return ctx.Err()
 				}})
 			b.done()
@@ -133,7 +128,6 @@ be told from the value it replaces).
 	cmd.Flags().Float64Var(&rate, "rate", 0, "rows read per second at most (0: no limit)")
 	cmd.Flags().IntVar(&batch, "batch", 500, "rows per batch (one transaction each)")
 	cmd.Flags().StringVar(&jobTable, "job-table", "", "the table that keeps each job's cursor (default PREFIX+migrations)")
-	cmd.Flags().IntVar(&pauseAfter, "test-pause-after", 0, "")
-	_ = cmd.Flags().MarkHidden("test-pause-after")
+	pause.add(cmd)
 	return cmd
 }

@@ -23,7 +23,8 @@ type rewrapSummary struct {
 
 func rewrapCmd(e *env) *cobra.Command {
 	var kms, db, table, tenant string
-	var batch, pauseAfter int
+	var batch int
+	var pause testPause
 	var deks bool
 	cmd := &cobra.Command{
 		Use:   "rewrap",
@@ -78,16 +79,10 @@ are skipped. Run it after pii keys promote and before pii keys disable.`,
 			for _, j := range jobs {
 				bar := newBar(e.stderr, -1, "rewrapping "+j.kind+" keys")
 				var last envelope.Progress
-				batches := 0
 				p, err := j.run(ctx, envelope.RewrapOptions{Tenant: tenant, BatchSize: batch, Progress: func(p envelope.Progress) error {
 					bar.add(int64(p.Scanned - last.Scanned))
 					last = p
-					if batches++; pauseAfter > 0 && batches == pauseAfter {
-						// Test hook: hold the run after a committed batch
-						// until it is interrupted.
-						fmt.Fprintf(e.stderr, "pii: paused after %d batches (%d rewrapped)\n", batches, p.Rewrapped)
-						<-ctx.Done()
-					}
+					pause.batch(ctx, e, fmt.Sprintf("%d rewrapped", p.Rewrapped))
 					return ctx.Err()
 				}})
 				bar.done()
@@ -115,9 +110,25 @@ are skipped. Run it after pii keys promote and before pii keys disable.`,
 	cmd.Flags().StringVar(&tenant, "tenant", "", "rewrap one tenant's keys only")
 	cmd.Flags().IntVar(&batch, "batch", 250, "keys read per batch")
 	cmd.Flags().BoolVar(&deks, "deks", false, "also rewrap every data key under its tenant's latest branch key")
-	cmd.Flags().IntVar(&pauseAfter, "test-pause-after", 0, "")
-	_ = cmd.Flags().MarkHidden("test-pause-after")
+	pause.add(cmd)
 	return cmd
+}
+
+// testPause is the hidden --test-pause-after N of the resumable commands,
+// for the tests that interrupt them: after the Nth committed batch it says
+// so on standard error and holds the run until it is interrupted.
+type testPause struct{ after, batches int }
+
+func (p *testPause) add(cmd *cobra.Command) {
+	cmd.Flags().IntVar(&p.after, "test-pause-after", 0, "")
+	_ = cmd.Flags().MarkHidden("test-pause-after")
+}
+
+func (p *testPause) batch(ctx context.Context, e *env, what string) {
+	if p.batches++; p.after > 0 && p.batches == p.after {
+		fmt.Fprintf(e.stderr, "pii: paused after %d batches (%s)\n", p.batches, what)
+		<-ctx.Done()
+	}
 }
 
 // bar is a progress bar drawn only when w is a terminal.

@@ -21,7 +21,8 @@ type rotateStep struct {
 func rotateCmd(e *env) *cobra.Command {
 	f := &guardFlags{}
 	var branches, disableOld bool
-	var batch, pauseAfter int
+	var batch int
+	var pause testPause
 	cmd := &cobra.Command{
 		Use:   "rotate",
 		Short: "Rotate the KMS key: add, promote and prove, rewrap, verify, disable (resumable)",
@@ -59,7 +60,6 @@ keyset, every process must reload it before the old version is disabled.
 			}
 			var steps []rotateStep
 			var bars = map[string]bar{}
-			rewraps := 0
 			err = s.g.Rotate(ctx, &guard.RotateOptions{
 				RotateBranchKeys: branches,
 				DisableOld:       disableOld,
@@ -83,12 +83,7 @@ keyset, every process must reload it before the old version is disabled.
 					bars[step].add(done - last.Done)
 					last.Done, last.Total = done, total
 					if step == "rewrap" && done > 0 {
-						if rewraps++; pauseAfter > 0 && rewraps == pauseAfter {
-							// Test hook: hold the run after a committed batch
-							// until it is interrupted.
-							fmt.Fprintf(e.stderr, "pii: paused after %d batches (%d rewrapped)\n", rewraps, done)
-							<-ctx.Done()
-						}
+						pause.batch(ctx, e, fmt.Sprintf("%d rewrapped", done))
 					}
 				},
 			})
@@ -142,8 +137,7 @@ keyset, every process must reload it before the old version is disabled.
 	cmd.Flags().BoolVar(&branches, "rotate-branch-keys", false, "also start a new branch key in every tenant and rewrap every data key under it")
 	cmd.Flags().BoolVar(&disableOld, "disable-old", false, "disable the old key version once everything is rewrapped and verified (local:// keysets)")
 	cmd.Flags().IntVar(&batch, "batch", 250, "keys rewrapped per batch")
-	cmd.Flags().IntVar(&pauseAfter, "test-pause-after", 0, "")
-	_ = cmd.Flags().MarkHidden("test-pause-after")
+	pause.add(cmd)
 	return cmd
 }
 
