@@ -24,7 +24,8 @@ the program registers with guard.NewTable[T](g, &guard.TableOptions{Table:
 type's db tags). Each type is rebuilt at run time with the name the program
 gives it (pii.Register, else its Go name), so values open as the program
 wrote them; a type whose methods matter (a driver.Valuer column with a pii
-tag) is refused.`
+tag) is refused. Reading source needs the program's source tree and the go
+command, as inventory does.`
 
 // guardFlags are the flags of the commands that open a Guard.
 type guardFlags struct {
