@@ -112,7 +112,8 @@ shred then waits (pending) until a sweep after they lapse. It is
 idempotent: run it again after an interruption.
 
 The command checks holds and min= in the tables it knows only: it refuses
-when the source registers stores it cannot read (see --partial). It prints
+when the source registers stores it cannot read, or tables --table leaves
+out (see --partial). It prints
 what it did, never the subject id; the ledger holds keyed hashes.
 
 ` + tablesHelp,

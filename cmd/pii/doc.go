@@ -52,8 +52,9 @@
 // that the table has the mapped columns, and refuses types whose methods
 // matter (a driver.Valuer column with a pii tag). forget and sweep refuse
 // when the source registers stores they cannot read (Guard.Register, or
-// NewTable options that are not constants), since they would erase without
-// checking those stores' holds and min=; --partial overrides.
+// NewTable options that are not constants) or tables --table leaves out,
+// since they would erase without checking those stores' holds and min=;
+// --partial overrides.
 //
 // # Output
 //

@@ -295,8 +295,15 @@ func TestPartialRegistration(t *testing.T) {
 	require.Contains(t, r.stdout, "in notes (Note)")
 	r = runPII(t, cmdOpts{env: env}, "verify")
 	require.Equal(t, 0, r.code, r.stderr)
+
 	require.Contains(t, r.stderr, "pii: warning: cmd/pii/testdata/partial/partial.go:23: NewTable[Note] with options that are not constants")
 	require.Contains(t, r.stderr, "pii: warning: cmd/pii/testdata/partial/partial.go:26: Register registers a store of the program's own; its rows are not read\n")
+	// Leaving out a table the source registers is the same gap.
+	r = s.run(t, "forget", "--subject", "cust-001", "--tenant", "acme", "--table", "customers")
+	oneLineError(t, r, exitUsage, "examples/shop/main.go:")
+	require.Contains(t, r.stderr, "NewTable[Order] registers table orders, which --table leaves out")
+	r = s.run(t, "sweep", "--table", "customers", "--table", "orders", "--table", "subscribers")
+	require.Equal(t, 0, r.code, r.stderr)
 }
 
 // Interrupted runs resume: rotate, migrate and sweep.

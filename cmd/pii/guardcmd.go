@@ -101,6 +101,19 @@ func (f *guardFlags) open(ctx context.Context, e *env, n need) (*session, error)
 			return nil, err
 		}
 		unread = src.unread
+		if n == tablesComplete {
+			// A table the source registers and --table leaves out is a
+			// store whose holds and min= the command would not check.
+			named := map[string]bool{}
+			for _, sp := range specs {
+				named[sp.opts.Table] = true
+			}
+			for _, sp := range src.found {
+				if !named[sp.opts.Table] {
+					unread = append(unread, fmt.Sprintf("%s: NewTable[%s] registers table %s, which --table leaves out", sp.source, sp.obj.Name(), sp.opts.Table))
+				}
+			}
+		}
 	} else if len(f.tables) > 0 {
 		return nil, usageErr("--table needs --pkg: the packages that declare the types")
 	}
