@@ -240,7 +240,11 @@ func badInput(t *testing.T, dc dbCase) {
 			oneLineError(t, s.run(t, append(cmd, "--prefix", "other_")...), exitUsage, "has no table other_keys")
 			if cmd[0] != "migrate" {
 				oneLineError(t, s.run(t, append(cmd, "--table", "nope")...), exitUsage, "register no such table; give its type: --table nope=TYPE")
-				oneLineError(t, s.run(t, append(cmd, "--table", "nope=Customer")...), exitUsage, "has no table nope")
+				partial := []string{}
+				if cmd[0] == "forget" || cmd[0] == "sweep" {
+					partial = append(partial, "--partial") // the other tables are left out
+				}
+				oneLineError(t, s.run(t, append(append(cmd, "--table", "nope=Customer"), partial...)...), exitUsage, "has no table nope")
 				oneLineError(t, s.run(t, append(cmd, "--table", "customers=Nope")...), exitUsage, "no struct type Nope")
 			}
 			oneLineError(t, s.run(t, append(cmd, "--pkg", "./no/such/pkg")...), exitUsage, "load packages")
