@@ -98,3 +98,43 @@ func TestReloadKeepsReservedBlock(t *testing.T) {
 	}
 	require.Zero(t, rc.n.Load(), "the reloaded DEK keeps the 90 messages still reserved")
 }
+
+// lyingReserve answers every Reserve with a count the Sealer did not ask
+// for.
+type lyingReserve struct {
+	envelope.KeyStore
+	used func(n, limit uint64) uint64
+}
+
+func (l lyingReserve) Reserve(ctx context.Context, ref envelope.KeyRef, n, limit uint64) (uint64, error) {
+	if _, err := l.KeyStore.Reserve(ctx, ref, n, limit); err != nil {
+		return 0, err
+	}
+	return l.used(n, limit), nil
+}
+
+// TestReserveAnswerChecked: a Reserve answer that cannot be right (past
+// the limit, or below the block asked for) is not taken as a block: the
+// DEK encrypts nothing more and the error matches ErrDecrypt (a key store
+// row other than the one asked for).
+func TestReserveAnswerChecked(t *testing.T) {
+	for name, used := range map[string]func(n, limit uint64) uint64{
+		"past the limit":  func(n, limit uint64) uint64 { return limit + 1 },
+		"below the block": func(n, limit uint64) uint64 { return n - 1 },
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			st := lyingReserve{envelope.NewMemoryStore(), used}
+			s, err := envelope.New(newKP(), &envelope.Options{Store: st, Cache: envelope.CacheLimits{MaxMessages: 100, MessageBlock: 10}})
+			require.NoError(t, err)
+			// The first block comes with the new DEK; the second is asked
+			// of Reserve.
+			for range 10 {
+				_, err := s.EncryptString(ctx, "v", alice)
+				require.NoError(t, err)
+			}
+			_, err = s.EncryptString(ctx, "v", alice)
+			require.ErrorIs(t, err, envelope.ErrDecrypt)
+		})
+	}
+}
