@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"strings"
 
+	"go.opentelemetry.io/otel/attribute"
 	"golang.org/x/time/rate"
 
 	"github.com/fieldguard/pii"
@@ -251,7 +252,9 @@ func (o *MigrateOptions) withDefaults() MigrateOptions {
 	return c
 }
 
-func (mg *Migration) run(ctx context.Context, dir string, opts *MigrateOptions) (MigrateReport, error) {
+func (mg *Migration) run(ctx context.Context, dir string, opts *MigrateOptions) (r MigrateReport, err error) {
+	ctx, span := startJob(ctx, "migrate."+dir, attribute.String("pii.type", mg.m.Schema.Name))
+	defer func() { endMigration(span, r, err) }()
 	o := opts.withDefaults()
 	if o.RowsPerSecond < 0 {
 		return MigrateReport{}, errors.New("guard: migrate: negative RowsPerSecond")

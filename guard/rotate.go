@@ -98,7 +98,9 @@ var ErrRotateVerify = errors.New("guard: Rotate: records do not open after the r
 // memory for NewMemory), so a call after an interruption resumes where the
 // last one stopped, and one after a finished rotation starts a new one.
 // Run one Rotate at a time.
-func (g *Guard) Rotate(ctx context.Context, opts *RotateOptions) error {
+func (g *Guard) Rotate(ctx context.Context, opts *RotateOptions) (err error) {
+	ctx, span := startJob(ctx, "rotate")
+	defer func() { endJob(span, err) }()
 	var o RotateOptions
 	if opts != nil {
 		o = *opts
