@@ -67,9 +67,21 @@
 //     subject's record is envelope.ErrShredded, the same id in another
 //     tenant is not. TenantIsolation, NoAliasing and CancelledContext
 //     cover the batch methods too.
+//   - Reserve: Insert keeps Record.Used; Reserve adds within the limit and
+//     returns the new count, refuses past it with envelope.ErrLimit and
+//     changes nothing, a missing or forgotten DEK is envelope.ErrNotFound,
+//     two tenants' DEKs with the same scope and id count apart, Replace
+//     keeps Used.
+//   - ReserveConcurrent: eight goroutines reserving one message at a time
+//     against a limit of 200 get 200 distinct counts, 1 to 200 (an atomic
+//     update), and no more.
+//   - SealerFleetLimit: two Sealers at once, with a cap of 40 messages per
+//     DEK reserved 7 at a time, seal 200 values of one subject: no DEK id
+//     appears in more than 40 ciphertexts, and every value opens in both.
 //
 // The suite's own tests run every check against deliberately broken
 // stores (one that ignores the tenant in Forget, one whose Latest returns
 // a lower id, a Replace without the compare, a Forget whose tombstone is
-// not atomic with its delete...), and each must fail.
+// not atomic with its delete, a Reserve that reads and then writes...),
+// and each must fail.
 package keystoretest
