@@ -89,6 +89,9 @@ type Migration struct {
 	// ready loads the Guard's secrets (nil for a stand-in Guard in tests).
 	ready func(context.Context) error
 	q     struct{ count, first, next, update string }
+	// beforeWrite, when set (tests), runs after a batch is sealed and
+	// before its rows are written.
+	beforeWrite func()
 }
 
 // NewMigration prepares the migration of the table of the tagged type of
@@ -464,6 +467,9 @@ func (mg *Migration) rows(ctx context.Context, q pii.Executor, dir string, after
 	}
 	if err != nil {
 		return 0, 0, nil, err
+	}
+	if mg.beforeWrite != nil {
+		mg.beforeWrite()
 	}
 	var update preparedStmt
 	for k, pv := range batch {
