@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fieldguard/pii/internal/sqldialect"
 	"github.com/fieldguard/pii/mask"
 )
 
@@ -18,7 +19,7 @@ import (
 // waits for it, up to the busy timeout, and then fails without revealing.)
 type auditTable struct {
 	db    *sql.DB
-	d     Dialect
+	d     sqldialect.Dialect
 	table string
 }
 
@@ -26,9 +27,9 @@ var _ mask.AuditSink = (*auditTable)(nil)
 
 const auditCols = "at_us, kind, viewer, role, channel, tenant, rec_type, record, field, category, reason, reveals, window_us"
 
-func auditDDL(d Dialect, table string) string {
+func auditDDL(d sqldialect.Dialect, table string) string {
 	seq := "seq INTEGER PRIMARY KEY AUTOINCREMENT"
-	if d == Postgres {
+	if d == sqldialect.Postgres {
 		seq = "seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"
 	}
 	return `CREATE TABLE IF NOT EXISTS ` + table + ` (

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fieldguard/pii/envelope"
+	"github.com/fieldguard/pii/internal/sqldialect"
 	"github.com/fieldguard/pii/retention"
 	"github.com/fieldguard/pii/retention/sqlstore"
 )
@@ -64,14 +65,14 @@ func registerStores(t *testing.T, f *gfix) *stores {
 		}
 	}
 	ts := "TEXT"
-	if f.g.dialect == Postgres {
+	if f.g.dialect == sqldialect.Postgres {
 		ts = "TIMESTAMPTZ"
 	}
 	for _, ddl := range []string{
 		`CREATE TABLE gcust (tenant TEXT NOT NULL, id TEXT NOT NULL, name TEXT, email TEXT, email_idx TEXT, dob TEXT, phone TEXT, card TEXT, handle TEXT, alt TEXT, seen ` + ts + `, PRIMARY KEY (tenant, id))`,
 		`CREATE TABLE gticket (tenant TEXT NOT NULL, id TEXT NOT NULL, customer TEXT, body TEXT, ref TEXT, invoice TEXT, created_at ` + ts + `, PRIMARY KEY (tenant, id))`,
 	} {
-		if f.g.dialect == SQLite {
+		if f.g.dialect == sqldialect.SQLite {
 			ddl = replaceTS(ddl)
 		}
 		_, err := f.db.ExecContext(ctx, ddl)

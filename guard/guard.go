@@ -23,24 +23,10 @@ import (
 	"github.com/fieldguard/pii/tokenize/sqltokenstore"
 )
 
-// Dialect is the SQL dialect, the same type every SQL store of this module
-// uses.
-type Dialect = sqldialect.Dialect
-
-// The dialects.
-const (
-	// Detect (the zero value) reads the dialect from the driver.
-	Detect = sqldialect.Detect
-	// SQLite (modernc.org/sqlite).
-	SQLite = sqldialect.SQLite
-	// Postgres (pgx's database/sql driver).
-	Postgres = sqldialect.Postgres
-)
-
 // Options configure a Guard. Nil means the defaults.
 type Options struct {
-	// Dialect of the database; Detect (the zero value) asks the driver.
-	Dialect Dialect
+	// Dialect of the database; the zero value asks the driver.
+	Dialect pii.Dialect
 	// Prefix names the Guard's tables: PREFIX+"keys", "tokens", "ledger",
 	// "holds", "pending_shreds", "audit" (and "rotation", the state of a
 	// running Rotate). Default "pii_". Schema-qualified prefixes
@@ -76,8 +62,8 @@ type Options struct {
 // Guard is the one object a service holds for its personal data. It is safe
 // for concurrent use; make one per process and share it.
 type Guard struct {
-	db      *sql.DB // nil for NewMemory
-	dialect Dialect // resolved; 0 for NewMemory
+	db      *sql.DB            // nil for NewMemory
+	dialect sqldialect.Dialect // resolved; 0 for NewMemory
 	names   tableNames
 	clock   pii.Clock
 	opts    Options
@@ -161,15 +147,15 @@ func New(kp keyprovider.KeyProvider, db *sql.DB, opts *Options) (*Guard, error) 
 	if err != nil {
 		return nil, err
 	}
-	keys, err := sqlkeystore.New(db, &sqlkeystore.Options{Dialect: d, Table: names.keys})
+	keys, err := sqlkeystore.New(db, &sqlkeystore.Options{Dialect: d.Public(), Table: names.keys})
 	if err != nil {
 		return nil, fmt.Errorf("guard: %w", err)
 	}
-	tokens, err := sqltokenstore.New(db, &sqltokenstore.Options{Dialect: d, Table: names.tokens})
+	tokens, err := sqltokenstore.New(db, &sqltokenstore.Options{Dialect: d.Public(), Table: names.tokens})
 	if err != nil {
 		return nil, fmt.Errorf("guard: %w", err)
 	}
-	so := &sqlstore.Options{Dialect: d, LedgerTable: names.ledger, HoldsTable: names.holds, PendingTable: names.pending}
+	so := &sqlstore.Options{Dialect: d.Public(), LedgerTable: names.ledger, HoldsTable: names.holds, PendingTable: names.pending}
 	ledger, err := sqlstore.NewLedger(db, so)
 	if err != nil {
 		return nil, fmt.Errorf("guard: %w", err)
@@ -328,7 +314,7 @@ func DDL(opts *Options) (string, error) {
 	if opts != nil {
 		o = *opts
 	}
-	if o.Dialect != SQLite && o.Dialect != Postgres {
+	if o.Dialect != pii.SQLite && o.Dialect != pii.Postgres {
 		return "", errors.New("guard: DDL needs Options.Dialect set to SQLite or Postgres")
 	}
 	names, err := namesOf(o.Prefix)
@@ -354,11 +340,11 @@ func DDL(opts *Options) (string, error) {
 		return "", err
 	}
 	if o.Audit == nil {
-		if err := add(auditDDL(o.Dialect, names.audit), nil); err != nil {
+		if err := add(auditDDL(sqldialect.Of(o.Dialect), names.audit), nil); err != nil {
 			return "", err
 		}
 	}
-	if err := add(rotationDDL(o.Dialect, names.rotation), nil); err != nil {
+	if err := add(rotationDDL(sqldialect.Of(o.Dialect), names.rotation), nil); err != nil {
 		return "", err
 	}
 	return strings.Join(parts, "\n\n") + "\n", nil
@@ -430,9 +416,9 @@ func (g *Guard) registered() []retention.Store {
 
 // What a Table (table.go) uses of its Guard.
 
-func (g *Guard) sqlDB() *sql.DB           { return g.db }
-func (g *Guard) sqlDialect() Dialect      { return g.dialect }
-func (g *Guard) sealer() *envelope.Sealer { return g.seal }
+func (g *Guard) sqlDB() *sql.DB                 { return g.db }
+func (g *Guard) sqlDialect() sqldialect.Dialect { return g.dialect }
+func (g *Guard) sealer() *envelope.Sealer       { return g.seal }
 func (g *Guard) storeOptions() *sqlstore.Options {
-	return &sqlstore.Options{Dialect: g.dialect, LedgerTable: g.names.ledger, HoldsTable: g.names.holds, PendingTable: g.names.pending}
+	return &sqlstore.Options{Dialect: g.dialect.Public(), LedgerTable: g.names.ledger, HoldsTable: g.names.holds, PendingTable: g.names.pending}
 }

@@ -80,7 +80,7 @@ type MigrateReport struct {
 // time (reflect.StructOf, as the pii command does).
 type Migration struct {
 	db     *sql.DB
-	d      Dialect
+	d      sqldialect.Dialect
 	m      *sqlmap.Map
 	s      *envelope.Sealer
 	writes []int // the columns a migration writes: sealed fields and index companions

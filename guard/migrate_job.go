@@ -17,13 +17,13 @@ import (
 // counts, one row per job.
 type jobTable struct {
 	name string
-	d    Dialect
+	d    sqldialect.Dialect
 	get  string
 	lock string
 	save string
 }
 
-func newJobTable(d Dialect, name string) (*jobTable, error) {
+func newJobTable(d sqldialect.Dialect, name string) (*jobTable, error) {
 	if err := sqldialect.ValidTable("job table", name); err != nil {
 		return nil, fmt.Errorf("guard: %w", err)
 	}
@@ -42,10 +42,10 @@ func newJobTable(d Dialect, name string) (*jobTable, error) {
 
 // MigrationDDL returns the statement that creates the job table of
 // migrations (MigrateOptions.JobTable, default "pii_migrations"), which a
-// job otherwise creates itself, for migration tools. d must be SQLite or
-// Postgres.
-func MigrationDDL(d Dialect, table string) (string, error) {
-	if d != sqldialect.SQLite && d != sqldialect.Postgres {
+// job otherwise creates itself, for migration tools. d must be pii.SQLite
+// or pii.Postgres.
+func MigrationDDL(d pii.Dialect, table string) (string, error) {
+	if d != pii.SQLite && d != pii.Postgres {
 		return "", errors.New("guard: MigrationDDL needs SQLite or Postgres")
 	}
 	if table == "" {
@@ -54,10 +54,10 @@ func MigrationDDL(d Dialect, table string) (string, error) {
 	if err := sqldialect.ValidTable("job table", table); err != nil {
 		return "", fmt.Errorf("guard: %w", err)
 	}
-	return jobDDL(d, table) + ";\n", nil
+	return jobDDL(sqldialect.Of(d), table) + ";\n", nil
 }
 
-func jobDDL(d Dialect, table string) string {
+func jobDDL(d sqldialect.Dialect, table string) string {
 	big := "INTEGER"
 	if d == sqldialect.Postgres {
 		big = "BIGINT"
@@ -123,7 +123,7 @@ type rawCursor struct{ tenant, id sql.NullString }
 // beginBatch begins a batch's transaction: a *sql.Tx on PostgreSQL, and
 // on SQLite a connection in BEGIN IMMEDIATE, so the write lock is taken
 // before the batch reads, as retention/sqlstore's claims do.
-func beginBatch(ctx context.Context, db *sql.DB, d Dialect) (*batchTx, error) {
+func beginBatch(ctx context.Context, db *sql.DB, d sqldialect.Dialect) (*batchTx, error) {
 	x, err := sqltx.Begin(ctx, db, d, false)
 	if err != nil {
 		return nil, fmt.Errorf("guard: migrate: %w", err)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/fieldguard/pii"
 	"github.com/fieldguard/pii/envelope"
 	"github.com/fieldguard/pii/internal/sqldialect"
 	"github.com/fieldguard/pii/internal/sqlmap"
@@ -48,7 +49,7 @@ func legacyRow(tenant string, id int64) tlegacy {
 
 // insertClear writes rows as an application did before the tags: in
 // clear, without a blind index.
-func insertClear(t testing.TB, db *sql.DB, m *sqlmap.Map, d Dialect, rows ...tlegacy) {
+func insertClear(t testing.TB, db *sql.DB, m *sqlmap.Map, d sqldialect.Dialect, rows ...tlegacy) {
 	t.Helper()
 	ph := strings.TrimSuffix(strings.Repeat("?, ", len(m.Cols)), ", ")
 	q := d.Rebind("INSERT INTO " + m.Table + " (" + m.SelectList + ") VALUES (" + ph + ")")
@@ -407,7 +408,7 @@ func TestMigrateRefusals(t *testing.T) {
 	_, err = newMigration(g, nothing{}, nil)
 	require.ErrorContains(t, err, "no encrypt field")
 
-	ddl, err := MigrationDDL(sqldialect.Postgres, "")
+	ddl, err := MigrationDDL(pii.Postgres, "")
 	require.NoError(t, err)
 	require.Contains(t, ddl, "CREATE TABLE IF NOT EXISTS pii_migrations")
 	require.Contains(t, ddl, "BIGINT")

@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/fieldguard/pii/envelope"
+	"github.com/fieldguard/pii/internal/sqldialect"
 	"github.com/fieldguard/pii/keyprovider"
 )
 
@@ -506,7 +507,7 @@ func (g *Guard) rotState() rotationState {
 
 // rotationDDL is the table a running Rotate keeps its state in, so a call
 // after an interruption resumes.
-func rotationDDL(d Dialect, table string) string {
+func rotationDDL(d sqldialect.Dialect, table string) string {
 	return `CREATE TABLE IF NOT EXISTS ` + table + ` (
 	name TEXT PRIMARY KEY,
 	value TEXT NOT NULL
@@ -520,7 +521,7 @@ func (g *Guard) createRotation(ctx context.Context) error {
 
 type sqlRotation struct {
 	db    *sql.DB
-	d     Dialect
+	d     sqldialect.Dialect
 	table string
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/fieldguard/pii"
 	"github.com/fieldguard/pii/envelope"
 	"github.com/fieldguard/pii/internal/sealedtext"
+	"github.com/fieldguard/pii/internal/sqldialect"
 	"github.com/fieldguard/pii/internal/sqlmap"
 	"github.com/fieldguard/pii/retention"
 	"github.com/fieldguard/pii/retention/sqlstore"
@@ -77,7 +78,7 @@ type TableOptions struct {
 type Table[T any] struct {
 	g      tableGuard
 	db     *sql.DB
-	d      Dialect
+	d      sqldialect.Dialect
 	m      *sqlmap.Map
 	store  *sqlstore.Table
 	permit Permit
@@ -95,7 +96,7 @@ type tableGuard interface {
 	Register(stores ...retention.Store) error
 	Lookup(ctx context.Context, tenant string, typ any, field, value string) (Lookup, error)
 	sqlDB() *sql.DB
-	sqlDialect() Dialect
+	sqlDialect() sqldialect.Dialect
 	storeOptions() *sqlstore.Options
 	sealer() *envelope.Sealer
 }

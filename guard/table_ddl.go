@@ -101,7 +101,7 @@ func (t *Table[T]) createIndex(cols string) string {
 	return "CREATE INDEX IF NOT EXISTS " + schema + name + " ON " + base + " (" + cols + ")"
 }
 
-func sqlType(d Dialect, t reflect.Type) string {
+func sqlType(d sqldialect.Dialect, t reflect.Type) string {
 	if t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}

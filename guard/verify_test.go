@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fieldguard/pii"
+	"github.com/fieldguard/pii/internal/sqldialect"
 	"github.com/fieldguard/pii/internal/testdb"
 	"github.com/fieldguard/pii/mask"
 )
@@ -210,7 +211,7 @@ func TestMigrateUnsealFreshGuardOneConnection(t *testing.T) {
 	require.NoError(t, g1.CreateTables(ctx))
 	mg, err := NewMigration(g1, tlegacy{}, &TableOptions{Table: "one_conn"})
 	require.NoError(t, err)
-	insertClear(t, db, mg.m, SQLite, legacyRow("acme", 1), legacyRow("acme", 2))
+	insertClear(t, db, mg.m, sqldialect.SQLite, legacyRow("acme", 1), legacyRow("acme", 2))
 	_, err = mg.Seal(ctx, nil)
 	require.NoError(t, err)
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/fieldguard/pii"
 	"github.com/fieldguard/pii/internal/checkdigit"
 	"github.com/fieldguard/pii/internal/testdb"
 	"github.com/fieldguard/pii/piitest"
@@ -28,7 +29,7 @@ func newTokenizer(t testing.TB, opts *tokenize.Options) *tokenize.Tokenizer {
 	return tk
 }
 
-func newSQLStore(t *testing.T, open func(t *testing.T) *sql.DB, d sqltokenstore.Dialect) *sqltokenstore.Store {
+func newSQLStore(t *testing.T, open func(t *testing.T) *sql.DB, d pii.Dialect) *sqltokenstore.Store {
 	t.Helper()
 	st, err := sqltokenstore.New(open(t), &sqltokenstore.Options{Dialect: d})
 	require.NoError(t, err)
@@ -53,8 +54,8 @@ func testStores() []struct {
 		new  func(t *testing.T) tokenize.TokenStore
 	}{
 		{"memory", func(t *testing.T) tokenize.TokenStore { return tokenize.NewMemoryStore() }},
-		{"sqlite", func(t *testing.T) tokenize.TokenStore { return newSQLStore(t, sqliteDB, sqltokenstore.SQLite) }},
-		{"postgres", func(t *testing.T) tokenize.TokenStore { return newSQLStore(t, postgresDB, sqltokenstore.Postgres) }},
+		{"sqlite", func(t *testing.T) tokenize.TokenStore { return newSQLStore(t, sqliteDB, pii.SQLite) }},
+		{"postgres", func(t *testing.T) tokenize.TokenStore { return newSQLStore(t, postgresDB, pii.Postgres) }},
 	}
 }
 

@@ -150,7 +150,7 @@ func (f *guardFlags) open(ctx context.Context, e *env, n need) (*session, error)
 			return nil, fmt.Errorf("%w (the columns of %s, from %s)", err, sp.name, sp.source)
 		}
 	}
-	s.g, err = guard.New(s.kms, s.db.DB, &guard.Options{Dialect: s.db.dialect, Prefix: f.prefix})
+	s.g, err = guard.New(s.kms, s.db.DB, &guard.Options{Dialect: s.db.dialect.Public(), Prefix: f.prefix})
 	if err != nil {
 		return nil, &exitError{code: exitUsage, err: err}
 	}

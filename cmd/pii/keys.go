@@ -250,7 +250,7 @@ func keysWrappedUnder(ctx context.Context, db *database, table, version string) 
 	if err := db.requireTable(ctx, table); err != nil {
 		return 0, err
 	}
-	st, err := sqlkeystore.New(db.DB, &sqlkeystore.Options{Dialect: db.dialect, Table: table})
+	st, err := sqlkeystore.New(db.DB, &sqlkeystore.Options{Dialect: db.dialect.Public(), Table: table})
 	if err != nil {
 		return 0, &exitError{code: exitUsage, err: err}
 	}

@@ -59,7 +59,7 @@ are skipped. Run it after pii keys promote and before pii keys disable.`,
 				return err
 			}
 			defer c.Close()
-			st, err := sqlkeystore.New(d.DB, &sqlkeystore.Options{Dialect: d.dialect, Table: table})
+			st, err := sqlkeystore.New(d.DB, &sqlkeystore.Options{Dialect: d.dialect.Public(), Table: table})
 			if err != nil {
 				return &exitError{code: exitUsage, err: err}
 			}

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fieldguard/pii"
 	"github.com/fieldguard/pii/envelope"
 	"github.com/fieldguard/pii/envelope/internal/testkp"
 	"github.com/fieldguard/pii/envelope/sqlkeystore"
@@ -60,7 +61,7 @@ func openFleetDB(t *testing.T, url, table string) *sqlkeystore.Store {
 	db, err := sql.Open("pgx", url)
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
-	st, err := sqlkeystore.New(db, &sqlkeystore.Options{Dialect: sqlkeystore.Postgres, Table: table})
+	st, err := sqlkeystore.New(db, &sqlkeystore.Options{Dialect: pii.Postgres, Table: table})
 	require.NoError(t, err)
 	require.NoError(t, st.CreateTables(context.Background()))
 	return st

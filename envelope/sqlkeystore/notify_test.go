@@ -21,7 +21,7 @@ import (
 func TestForgetNotifies(t *testing.T) {
 	db, url := testdb.Postgres(t)
 	ctx := t.Context()
-	st, err := sqlkeystore.New(db, &sqlkeystore.Options{Dialect: sqlkeystore.Postgres, Table: "r16_notify_keys"})
+	st, err := sqlkeystore.New(db, &sqlkeystore.Options{Dialect: pii.Postgres, Table: "r16_notify_keys"})
 	require.NoError(t, err)
 	require.NoError(t, st.CreateTables(ctx))
 	conn, err := pgx.Connect(ctx, url)
@@ -59,7 +59,7 @@ func TestShredChannel(t *testing.T) {
 		{"app.keys", "app.keys_shred"},
 		{long, ""},
 	} {
-		st, err := sqlkeystore.New(db, &sqlkeystore.Options{Dialect: sqlkeystore.Postgres, Table: tt.table})
+		st, err := sqlkeystore.New(db, &sqlkeystore.Options{Dialect: pii.Postgres, Table: tt.table})
 		require.NoError(t, err)
 		got := st.ShredChannel()
 		require.LessOrEqual(t, len(got), 63)
@@ -67,12 +67,12 @@ func TestShredChannel(t *testing.T) {
 			require.Equal(t, tt.want, got)
 		} else {
 			require.True(t, strings.HasPrefix(got, "pii_shred_"), got)
-			other, err := sqlkeystore.New(db, &sqlkeystore.Options{Dialect: sqlkeystore.Postgres, Table: long[:59] + "j"})
+			other, err := sqlkeystore.New(db, &sqlkeystore.Options{Dialect: pii.Postgres, Table: long[:59] + "j"})
 			require.NoError(t, err)
 			require.NotEqual(t, got, other.ShredChannel())
 		}
 	}
-	st, err := sqlkeystore.New(db, &sqlkeystore.Options{Dialect: sqlkeystore.SQLite})
+	st, err := sqlkeystore.New(db, &sqlkeystore.Options{Dialect: pii.SQLite})
 	require.NoError(t, err)
 	require.Empty(t, st.ShredChannel(), "SQLite has no notifications")
 }

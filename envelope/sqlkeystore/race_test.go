@@ -73,15 +73,15 @@ func withoutIndex(cs []Customer) []Customer {
 func openRaceDB(t *testing.T, dsn string) (*sql.DB, *sqlkeystore.Store) {
 	t.Helper()
 	var db *sql.DB
-	var d sqlkeystore.Dialect
+	var d pii.Dialect
 	if path, ok := strings.CutPrefix(dsn, "sqlite:"); ok {
-		db, d = testdb.OpenSQLite(t, path), sqlkeystore.SQLite
+		db, d = testdb.OpenSQLite(t, path), pii.SQLite
 	} else {
 		var err error
 		db, err = sql.Open("pgx", dsn)
 		require.NoError(t, err)
 		t.Cleanup(func() { db.Close() })
-		d = sqlkeystore.Postgres
+		d = pii.Postgres
 	}
 	st, err := sqlkeystore.New(db, &sqlkeystore.Options{Dialect: d})
 	require.NoError(t, err)
@@ -294,7 +294,7 @@ func TestFirstKeyRaceProcesses(t *testing.T) {
 					db, url = testdb.Postgres(t)
 					app = fmt.Sprintf("sqlkeystore_race_%d_%d", os.Getpid(), time.Now().UnixNano())
 					dsn = url + "&application_name=" + app
-					st, _ = sqlkeystore.New(db, &sqlkeystore.Options{Dialect: sqlkeystore.Postgres})
+					st, _ = sqlkeystore.New(db, &sqlkeystore.Options{Dialect: pii.Postgres})
 				}
 				require.NoError(t, st.CreateTables(ctx))
 				kp := testkp.New(raceKey)

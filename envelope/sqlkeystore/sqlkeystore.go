@@ -15,25 +15,12 @@ import (
 	"github.com/fieldguard/pii/internal/sqldialect"
 )
 
-// Dialect is the SQL flavour, the same type in every SQL store of the
-// module.
-type Dialect = sqldialect.Dialect
-
-const (
-	// Detect (the zero value) reads the dialect from db's driver.
-	Detect = sqldialect.Detect
-	// SQLite uses ? placeholders and BLOB.
-	SQLite = sqldialect.SQLite
-	// Postgres uses $n placeholders, BYTEA and the "C" collation (so List
-	// orders like Go strings).
-	Postgres = sqldialect.Postgres
-)
-
 // Options configure a Store. The zero value (or nil) means the defaults.
 type Options struct {
 	// Dialect is the SQL flavour; the zero value detects it from the
-	// driver (DDL needs it explicit).
-	Dialect Dialect
+	// driver (DDL needs it explicit). On pii.Postgres the key columns use
+	// the "C" collation, so List orders like Go strings.
+	Dialect pii.Dialect
 	// Table is the table name, optionally schema-qualified (default
 	// "pii_keys").
 	Table string
@@ -56,7 +43,7 @@ var _ envelope.KeyStore = (*Store)(nil)
 type queries struct {
 	ddl                                                    []string
 	get, latest, insert, replace, del, tomb, list, reserve string
-	d                                                      Dialect
+	d                                                      sqldialect.Dialect
 	table                                                  string
 }
 
@@ -75,13 +62,13 @@ func New(db *sql.DB, opts *Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlkeystore: %w", err)
 	}
-	o.Dialect = d
+	o.Dialect = d.Public()
 	q, err := build(o)
 	if err != nil {
 		return nil, err
 	}
 	st := &Store{db: db, q: q}
-	if d == Postgres {
+	if d == sqldialect.Postgres {
 		st.channel = shredChannel(o.Table)
 	}
 	return st, nil
@@ -95,7 +82,7 @@ func DDL(opts *Options) (string, error) {
 	if opts != nil {
 		o = *opts
 	}
-	if o.Dialect != SQLite && o.Dialect != Postgres {
+	if o.Dialect != pii.SQLite && o.Dialect != pii.Postgres {
 		return "", fmt.Errorf("sqlkeystore: DDL needs Options.Dialect set to SQLite or Postgres (got %v)", o.Dialect)
 	}
 	q, err := build(o)
@@ -114,9 +101,9 @@ func build(o Options) (queries, error) {
 	if err := sqldialect.ValidTable("key table", t); err != nil {
 		return queries{}, fmt.Errorf("sqlkeystore: %w", err)
 	}
-	d := o.Dialect
+	d := sqldialect.Of(o.Dialect)
 	text, blob := "TEXT", "BLOB"
-	if d == Postgres {
+	if d == sqldialect.Postgres {
 		text, blob = `TEXT COLLATE "C"`, "BYTEA"
 	}
 	return queries{
@@ -176,7 +163,7 @@ func values(row string, n int) string {
 
 // getMany reads n records by KeyRef (4 parameters each).
 func (q *queries) getMany(n int) string {
-	if q.d == Postgres {
+	if q.d == sqldialect.Postgres {
 		return q.d.Rebind("WITH q(kind, tenant, scope, id) AS (VALUES " + values("(?, ?, ?, CAST(? AS BIGINT))", n) + ")" +
 			" SELECT " + kcols + " FROM q CROSS JOIN LATERAL (SELECT " + cols + " FROM " + q.table +
 			" x WHERE x.kind = q.kind AND x.tenant = q.tenant AND x.scope = q.scope AND x.id = q.id) k")
@@ -187,7 +174,7 @@ func (q *queries) getMany(n int) string {
 
 // latestMany reads the newest record of n scopes (3 parameters each).
 func (q *queries) latestMany(n int) string {
-	if q.d == Postgres {
+	if q.d == sqldialect.Postgres {
 		return q.d.Rebind("WITH q(kind, tenant, scope) AS (VALUES " + values("(?, ?, ?)", n) + ")" +
 			" SELECT " + kcols + " FROM q CROSS JOIN LATERAL (SELECT " + cols + " FROM " + q.table +
 			" x WHERE x.kind = q.kind AND x.tenant = q.tenant AND x.scope = q.scope ORDER BY x.id DESC LIMIT 1) k")

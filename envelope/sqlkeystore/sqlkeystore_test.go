@@ -17,7 +17,7 @@ import (
 
 func newSQLite(t *testing.T) (*sql.DB, *sqlkeystore.Store) {
 	db := testdb.SQLite(t)
-	st, err := sqlkeystore.New(db, &sqlkeystore.Options{Dialect: sqlkeystore.SQLite})
+	st, err := sqlkeystore.New(db, &sqlkeystore.Options{Dialect: pii.SQLite})
 	require.NoError(t, err)
 	require.NoError(t, st.CreateTables(context.Background()))
 	require.NoError(t, st.CreateTables(context.Background()), "CreateTables is idempotent")
@@ -26,7 +26,7 @@ func newSQLite(t *testing.T) (*sql.DB, *sqlkeystore.Store) {
 
 func newPostgres(t *testing.T, table string) (*sql.DB, *sqlkeystore.Store) {
 	db, _ := testdb.Postgres(t)
-	st, err := sqlkeystore.New(db, &sqlkeystore.Options{Dialect: sqlkeystore.Postgres, Table: table})
+	st, err := sqlkeystore.New(db, &sqlkeystore.Options{Dialect: pii.Postgres, Table: table})
 	require.NoError(t, err)
 	require.NoError(t, st.CreateTables(context.Background()))
 	return db, st
@@ -152,7 +152,7 @@ func TestPostgresSchemaQualifiedTable(t *testing.T) {
 		db, url := testdb.Postgres(t)
 		_, schema, ok := strings.Cut(url, "search_path=")
 		require.True(t, ok)
-		st, err := sqlkeystore.New(db, &sqlkeystore.Options{Dialect: sqlkeystore.Postgres, Table: schema + ".pii_keys"})
+		st, err := sqlkeystore.New(db, &sqlkeystore.Options{Dialect: pii.Postgres, Table: schema + ".pii_keys"})
 		require.NoError(t, err)
 		require.NoError(t, st.CreateTables(context.Background()))
 		return st
@@ -167,7 +167,7 @@ func TestTableNames(t *testing.T) {
 		_, err := sqlkeystore.New(db, &sqlkeystore.Options{Table: name})
 		require.ErrorContains(t, err, "sqlkeystore: invalid key table name", name)
 		require.ErrorContains(t, err, "letters, digits and underscores", name)
-		_, err = sqlkeystore.DDL(&sqlkeystore.Options{Dialect: sqlkeystore.SQLite, Table: name})
+		_, err = sqlkeystore.DDL(&sqlkeystore.Options{Dialect: pii.SQLite, Table: name})
 		require.ErrorContains(t, err, "sqlkeystore: invalid key table name", name)
 	}
 	for _, name := range []string{"keys", "app_keys", "main.pii_keys"} {
@@ -181,23 +181,23 @@ func TestTableNames(t *testing.T) {
 // runs: a database migrated with it serves a Store, and CreateTables on
 // it changes nothing.
 func TestDDL(t *testing.T) {
-	for _, o := range []*sqlkeystore.Options{nil, {}, {Dialect: sqlkeystore.Detect}, {Dialect: 9}} {
+	for _, o := range []*sqlkeystore.Options{nil, {}, {Dialect: pii.Dialect(0)}, {Dialect: 9}} {
 		ddl, err := sqlkeystore.DDL(o)
 		require.ErrorContains(t, err, "sqlkeystore: DDL needs Options.Dialect set to SQLite or Postgres")
 		require.Empty(t, ddl)
 	}
-	sqliteDDL, err := sqlkeystore.DDL(&sqlkeystore.Options{Dialect: sqlkeystore.SQLite, Table: "keys"})
+	sqliteDDL, err := sqlkeystore.DDL(&sqlkeystore.Options{Dialect: pii.SQLite, Table: "keys"})
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(sqliteDDL, "CREATE TABLE IF NOT EXISTS keys (\n"), sqliteDDL)
 	require.True(t, strings.HasSuffix(sqliteDDL, ");\n"), sqliteDDL)
 	require.Contains(t, sqliteDDL, "wrapped BLOB NOT NULL")
-	pgDDL, err := sqlkeystore.DDL(&sqlkeystore.Options{Dialect: sqlkeystore.Postgres, Table: "app.keys"})
+	pgDDL, err := sqlkeystore.DDL(&sqlkeystore.Options{Dialect: pii.Postgres, Table: "app.keys"})
 	require.NoError(t, err)
 	require.Contains(t, pgDDL, "CREATE TABLE IF NOT EXISTS app.keys (")
 	require.Contains(t, pgDDL, `kind TEXT COLLATE "C" NOT NULL`)
 	require.Contains(t, pgDDL, "wrapped BYTEA NOT NULL")
 
-	migrate := func(t *testing.T, db *sql.DB, d sqlkeystore.Dialect) {
+	migrate := func(t *testing.T, db *sql.DB, d pii.Dialect) {
 		ctx := context.Background()
 		ddl, err := sqlkeystore.DDL(&sqlkeystore.Options{Dialect: d})
 		require.NoError(t, err)
@@ -215,10 +215,10 @@ func TestDDL(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, "v", pt)
 	}
-	t.Run("sqlite", func(t *testing.T) { migrate(t, testdb.SQLite(t), sqlkeystore.SQLite) })
+	t.Run("sqlite", func(t *testing.T) { migrate(t, testdb.SQLite(t), pii.SQLite) })
 	t.Run("postgres", func(t *testing.T) {
 		db, _ := testdb.Postgres(t)
-		migrate(t, db, sqlkeystore.Postgres)
+		migrate(t, db, pii.Postgres)
 	})
 }
 

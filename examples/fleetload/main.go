@@ -36,6 +36,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fieldguard/pii"
 	"github.com/fieldguard/pii/envelope"
 	"github.com/fieldguard/pii/envelope/sqlkeystore"
 	"github.com/fieldguard/pii/envelope/sqlkeystore/pglisten"
@@ -120,7 +121,7 @@ func Run(ctx context.Context, c Config, self string) (*Report, error) {
 		return nil, err
 	}
 	defer db.Close()
-	keys, err := sqlkeystore.New(db, &sqlkeystore.Options{Dialect: sqlkeystore.Postgres, Table: c.Table})
+	keys, err := sqlkeystore.New(db, &sqlkeystore.Options{Dialect: pii.Postgres, Table: c.Table})
 	if err != nil {
 		return nil, err
 	}
@@ -258,7 +259,7 @@ func work(dsn, table, keyset string, proc, procs, goroutines, fields, subjects i
 	}
 	defer db.Close()
 	db.SetMaxOpenConns(goroutines + 2)
-	keys, err := sqlkeystore.New(db, &sqlkeystore.Options{Dialect: sqlkeystore.Postgres, Table: table})
+	keys, err := sqlkeystore.New(db, &sqlkeystore.Options{Dialect: pii.Postgres, Table: table})
 	if err != nil {
 		return workerResult{}, err
 	}

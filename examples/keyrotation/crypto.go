@@ -42,9 +42,9 @@ type cryptoSet struct {
 func (c *cryptoSet) close() { clear(c.checkKey) }
 
 func (r *runner) keyStore(ctx context.Context) (*sqlkeystore.Store, error) {
-	d := sqlkeystore.SQLite
+	d := pii.SQLite
 	if r.db.postgres {
-		d = sqlkeystore.Postgres
+		d = pii.Postgres
 	}
 	st, err := sqlkeystore.New(r.db.DB, &sqlkeystore.Options{Dialect: d, Table: keysTable})
 	if err != nil {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/fieldguard/pii"
 	"github.com/fieldguard/pii/envelope"
 	"github.com/fieldguard/pii/envelope/sqlkeystore"
 	"github.com/fieldguard/pii/internal/kmsfake/gcpkmstest"
@@ -345,9 +346,9 @@ func checkStore(t *testing.T, dir string, db *sql.DB, postgres bool, want int, r
 		require.Equal(t, "1", state["done_branch"])
 	}
 
-	d := sqlkeystore.SQLite
+	d := pii.SQLite
 	if postgres {
-		d = sqlkeystore.Postgres
+		d = pii.Postgres
 	}
 	store, err := sqlkeystore.New(db, &sqlkeystore.Options{Dialect: d, Table: keysTable})
 	require.NoError(t, err)

@@ -1,7 +1,8 @@
 // Package sqldialect is the one notion of SQL flavour that the database/sql
 // adapters share (envelope/sqlkeystore, tokenize/sqltokenstore,
 // retention/sqlstore): which placeholders to write, and how to tell the
-// flavour from the driver. Each adapter re-exports Dialect and its values.
+// flavour from the driver. Users name the flavour with [pii.Dialect]; the
+// stores turn it into this package's Dialect with [Resolve] or [Of].
 package sqldialect
 
 import (
@@ -10,37 +11,38 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+
+	"github.com/fieldguard/pii"
 )
 
-// Dialect is the SQL flavour of a database.
+// Dialect is the SQL flavour of a database, with the placeholder helpers
+// the stores need; its values are those of [pii.Dialect].
 type Dialect int
 
 const (
 	// Detect, the zero value, reads the dialect from the driver of the
 	// *sql.DB (pgx, lib/pq: Postgres; modernc.org/sqlite, mattn/go-sqlite3:
 	// SQLite). Set the dialect explicitly for other drivers.
-	Detect Dialect = iota
+	Detect = Dialect(0)
 	// SQLite writes ? placeholders.
-	SQLite
+	SQLite = Dialect(pii.SQLite)
 	// Postgres writes $n placeholders.
-	Postgres
+	Postgres = Dialect(pii.Postgres)
 )
 
-func (d Dialect) String() string {
-	switch d {
-	case Detect:
-		return "detect"
-	case SQLite:
-		return "sqlite"
-	case Postgres:
-		return "postgres"
-	}
-	return "Dialect(" + strconv.Itoa(int(d)) + ")"
-}
+// Of returns the internal form of a user's dialect, without resolving
+// Detect.
+func Of(d pii.Dialect) Dialect { return Dialect(d) }
+
+// Public returns the user-facing form of d.
+func (d Dialect) Public() pii.Dialect { return pii.Dialect(d) }
+
+func (d Dialect) String() string { return pii.Dialect(d).String() }
 
 // Resolve returns d, or for Detect the dialect of db's driver. It fails for
 // an unknown value and for a driver it does not recognise.
-func Resolve(db *sql.DB, d Dialect) (Dialect, error) {
+func Resolve(db *sql.DB, pd pii.Dialect) (Dialect, error) {
+	d := Of(pd)
 	switch d {
 	case SQLite, Postgres:
 		return d, nil

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/fieldguard/pii"
 	"github.com/fieldguard/pii/internal/sqldialect"
 	"github.com/fieldguard/pii/internal/testdb"
 )
@@ -18,29 +19,29 @@ func (otherDriver) Open(string) (driver.Conn, error) { return nil, driver.ErrBad
 func init() { sql.Register("sqldialect-other", otherDriver{}) }
 
 func TestResolve(t *testing.T) {
-	d, err := sqldialect.Resolve(testdb.SQLite(t), sqldialect.Detect)
+	d, err := sqldialect.Resolve(testdb.SQLite(t), 0)
 	require.NoError(t, err)
 	require.Equal(t, sqldialect.SQLite, d)
 
 	pg, err := sql.Open("pgx", "postgres://127.0.0.1:1/none")
 	require.NoError(t, err)
 	defer pg.Close()
-	d, err = sqldialect.Resolve(pg, sqldialect.Detect)
+	d, err = sqldialect.Resolve(pg, 0)
 	require.NoError(t, err)
 	require.Equal(t, sqldialect.Postgres, d)
 
 	// Explicit values win and need no database.
-	d, err = sqldialect.Resolve(nil, sqldialect.Postgres)
+	d, err = sqldialect.Resolve(nil, pii.Postgres)
 	require.NoError(t, err)
 	require.Equal(t, sqldialect.Postgres, d)
 
 	other, err := sql.Open("sqldialect-other", "")
 	require.NoError(t, err)
-	_, err = sqldialect.Resolve(other, sqldialect.Detect)
+	_, err = sqldialect.Resolve(other, 0)
 	require.ErrorContains(t, err, "set it explicitly")
-	_, err = sqldialect.Resolve(other, sqldialect.Dialect(9))
+	_, err = sqldialect.Resolve(other, pii.Dialect(9))
 	require.ErrorContains(t, err, "unknown SQL dialect Dialect(9)")
-	_, err = sqldialect.Resolve(nil, sqldialect.Detect)
+	_, err = sqldialect.Resolve(nil, 0)
 	require.Error(t, err)
 }
 

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fieldguard/pii/internal/sqldialect"
 	"github.com/fieldguard/pii/internal/sqlmap"
 	"github.com/fieldguard/pii/retention"
 )
@@ -88,7 +89,7 @@ func (t *Table) Claim(ctx context.Context, q retention.Query) (retention.Claim, 
 	if q.Limit > 0 {
 		query += " LIMIT " + strconv.Itoa(q.Limit)
 	}
-	if t.d == Postgres && !q.ReadOnly {
+	if t.d == sqldialect.Postgres && !q.ReadOnly {
 		query += " FOR UPDATE SKIP LOCKED"
 	}
 	x, err := t.begin(ctx, q.ReadOnly)
@@ -266,7 +267,7 @@ func (c *claim) write(ctx context.Context, changes []retention.Change, entries [
 	for _, k := range order {
 		g := groups[k]
 		var err error
-		if t.d == Postgres {
+		if t.d == sqldialect.Postgres {
 			err = c.updateValues(ctx, g.cols, g.rows)
 		} else {
 			err = c.updateRows(ctx, g.cols, g.rows)
@@ -277,7 +278,7 @@ func (c *claim) write(ctx context.Context, changes []retention.Change, entries [
 	}
 	if len(deletes) > 0 {
 		var err error
-		if t.d == Postgres {
+		if t.d == sqldialect.Postgres {
 			err = c.deleteValues(ctx, deletes)
 		} else {
 			err = c.deleteRows(ctx, deletes)

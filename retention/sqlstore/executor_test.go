@@ -83,9 +83,9 @@ func TestDDLThenCreateTables(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			ctx := context.Background()
 			db, _ := b.open(t)
-			d := sqlstore.SQLite
+			d := pii.SQLite
 			if b.pg {
-				d = sqlstore.Postgres
+				d = pii.Postgres
 			}
 			ddl, err := sqlstore.DDL(&sqlstore.Options{Dialect: d})
 			require.NoError(t, err)
@@ -118,9 +118,9 @@ func TestCreateTablesMatchesDDL(t *testing.T) {
 			ctx := context.Background()
 			db1, _ := b.open(t)
 			db2, _ := b.open(t)
-			d := sqlstore.SQLite
+			d := pii.SQLite
 			if b.pg {
-				d = sqlstore.Postgres
+				d = pii.Postgres
 			}
 			ddl, err := sqlstore.DDL(&sqlstore.Options{Dialect: d})
 			require.NoError(t, err)

@@ -31,7 +31,7 @@ import (
 // dropping them.
 type Ledger struct {
 	db    *sql.DB
-	d     Dialect
+	d     sqldialect.Dialect
 	names names
 	table string
 }
@@ -149,7 +149,7 @@ func (l *Ledger) append(ctx context.Context, q pii.Executor, entries []retention
 	if len(evs) == 0 {
 		return nil
 	}
-	if l.d == Postgres {
+	if l.d == sqldialect.Postgres {
 		return l.appendArrays(ctx, q, evs)
 	}
 	const per = 100
@@ -165,7 +165,7 @@ func (l *Ledger) append(ctx context.Context, q pii.Executor, entries []retention
 		args = args[:0]
 		for _, ev := range evs[:n] {
 			var at any = ev.head.At.UTC()
-			if l.d != Postgres {
+			if l.d != sqldialect.Postgres {
 				at = ev.head.At.UTC().Format(ledgerTime)
 			}
 			args = append(args, ev.head.Subject, ev.head.Record, ev.head.Type, string(ev.head.Outcome), at, ev.n, string(ev.actions))
@@ -303,7 +303,7 @@ func (l *Ledger) Count(ctx context.Context, outcome retention.Outcome) (int, err
 // second table beside it.
 type Holds struct {
 	db      *sql.DB
-	d       Dialect
+	d       sqldialect.Dialect
 	names   names
 	table   string
 	pending string

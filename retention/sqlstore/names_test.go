@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/fieldguard/pii"
 	"github.com/fieldguard/pii/internal/testdb"
 	"github.com/fieldguard/pii/piitest"
 	"github.com/fieldguard/pii/retention"
@@ -77,9 +78,9 @@ func TestSQLStoreValidatesNames(t *testing.T) {
 	require.ErrorContains(t, err, "pending shreds table")
 	_, err = sqlstore.NewLedger(db, &sqlstore.Options{LedgerTable: `"quoted"`})
 	require.ErrorContains(t, err, "ledger table")
-	_, err = sqlstore.DDL(&sqlstore.Options{Dialect: sqlstore.SQLite, LedgerTable: "x.y.z"})
+	_, err = sqlstore.DDL(&sqlstore.Options{Dialect: pii.SQLite, LedgerTable: "x.y.z"})
 	require.ErrorContains(t, err, "ledger table")
-	_, err = sqlstore.DDL(&sqlstore.Options{Dialect: sqlstore.Postgres, PendingTable: "p q"})
+	_, err = sqlstore.DDL(&sqlstore.Options{Dialect: pii.Postgres, PendingTable: "p q"})
 	require.ErrorContains(t, err, "pending shreds table")
 	_, err = sqlstore.DDL(nil)
 	require.ErrorContains(t, err, "Options.Dialect")

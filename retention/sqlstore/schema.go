@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/fieldguard/pii"
 	"github.com/fieldguard/pii/internal/sqldialect"
 )
 
@@ -31,17 +32,17 @@ func (o *Options) names() (names, error) {
 // named by opts. Hand them to a migration tool (goose, golang-migrate,
 // atlas) to own the schema. opts.Dialect must be SQLite or Postgres.
 func DDL(opts *Options) (string, error) {
-	if opts == nil || (opts.Dialect != SQLite && opts.Dialect != Postgres) {
+	if opts == nil || (opts.Dialect != pii.SQLite && opts.Dialect != pii.Postgres) {
 		return "", fmt.Errorf("sqlstore: DDL needs Options.Dialect set to SQLite or Postgres")
 	}
 	n, err := opts.names()
 	if err != nil {
 		return "", err
 	}
-	return strings.Join(ddl(opts.Dialect, n), ";\n\n") + ";\n", nil
+	return strings.Join(ddl(sqldialect.Of(opts.Dialect), n), ";\n\n") + ";\n", nil
 }
 
-func ddl(d Dialect, n names) []string {
+func ddl(d sqldialect.Dialect, n names) []string {
 	return append(ledgerDDL(d, n.ledger), holdsDDL(d, n.holds, n.pending)...)
 }
 
@@ -51,7 +52,7 @@ func ddl(d Dialect, n names) []string {
 // so that processes starting together do not race (concurrent CREATE OR
 // REPLACE FUNCTION fails with "tuple concurrently updated"), checking
 // again under it: when the schema is complete nothing is run.
-func createTables(ctx context.Context, db *sql.DB, d Dialect, n names) error {
+func createTables(ctx context.Context, db *sql.DB, d sqldialect.Dialect, n names) error {
 	if err := createAll(ctx, db, d, n.ledger, ddl(d, n), done(d, n)); err != nil {
 		return fmt.Errorf("sqlstore: create tables: %w", err)
 	}
@@ -63,9 +64,9 @@ func schemaOf(table string) string {
 	return table[:len(table)-len(sqldialect.BaseName(table))]
 }
 
-func ledgerDDL(d Dialect, table string) []string {
+func ledgerDDL(d sqldialect.Dialect, table string) []string {
 	schema, base := schemaOf(table), sqldialect.BaseName(table)
-	if d == Postgres {
+	if d == sqldialect.Postgres {
 		fn := schema + base + "_append_only"
 		return []string{
 			`CREATE TABLE IF NOT EXISTS ` + table + ` (
@@ -96,8 +97,8 @@ func ledgerDDL(d Dialect, table string) []string {
 // done is the query that tells, on PostgreSQL, that the schema is
 // complete (the tables and the ledger's trigger exist), so that the DDL,
 // which takes locks, runs only when needed.
-func done(d Dialect, n names) string {
-	if d != Postgres {
+func done(d sqldialect.Dialect, n names) string {
+	if d != sqldialect.Postgres {
 		return ""
 	}
 	return `SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass('` + n.ledger + `')
@@ -110,7 +111,7 @@ func done(d Dialect, n names) string {
 // named after the table so that processes starting together do not race
 // (concurrent CREATE OR REPLACE FUNCTION fails with "tuple concurrently
 // updated"); done is checked again under it.
-func createAll(ctx context.Context, db *sql.DB, d Dialect, table string, stmts []string, done string) error {
+func createAll(ctx context.Context, db *sql.DB, d sqldialect.Dialect, table string, stmts []string, done string) error {
 	if done != "" {
 		var ok bool
 		if err := db.QueryRowContext(ctx, done).Scan(&ok); err != nil {
@@ -124,7 +125,7 @@ func createAll(ctx context.Context, db *sql.DB, d Dialect, table string, stmts [
 	if err != nil {
 		return err
 	}
-	if d == Postgres {
+	if d == sqldialect.Postgres {
 		if _, err := x.q.ExecContext(ctx, "SELECT pg_advisory_xact_lock(hashtext($1))", "fieldguard/pii sqlstore "+table); err != nil {
 			x.rollback()
 			return err
@@ -156,9 +157,9 @@ func createAll(ctx context.Context, db *sql.DB, d Dialect, table string, stmts [
 	return x.commit()
 }
 
-func holdsDDL(d Dialect, holds, pending string) []string {
+func holdsDDL(d sqldialect.Dialect, holds, pending string) []string {
 	ts, blob := "TIMESTAMP", "BLOB"
-	if d == Postgres {
+	if d == sqldialect.Postgres {
 		ts, blob = "TIMESTAMPTZ", "BYTEA"
 	}
 	return []string{

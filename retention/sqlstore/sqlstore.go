@@ -11,19 +11,6 @@ import (
 	"github.com/fieldguard/pii/retention"
 )
 
-// Dialect is the SQL flavour of the database, shared with
-// envelope/sqlkeystore and tokenize/sqltokenstore.
-type Dialect = sqldialect.Dialect
-
-const (
-	// Detect (the zero value) reads the dialect from the driver.
-	Detect = sqldialect.Detect
-	// SQLite: ? placeholders, BEGIN IMMEDIATE claims.
-	SQLite = sqldialect.SQLite
-	// Postgres: $n placeholders, FOR UPDATE SKIP LOCKED claims.
-	Postgres = sqldialect.Postgres
-)
-
 // Mapping maps a struct type to a table. Fields not listed are derived:
 // the column is the field's `db` tag (db:"-" leaves it out), or its name in
 // snake_case.
@@ -53,9 +40,10 @@ type Mapping struct {
 // Table names may be schema-qualified ("app.retention_ledger"; on SQLite
 // the schema is an attached database).
 type Options struct {
-	// Dialect defaults to Detect (read from the driver); [DDL] needs it
-	// set to SQLite or Postgres.
-	Dialect Dialect
+	// Dialect: the zero value reads it from the driver; [DDL] needs it
+	// set to pii.SQLite (BEGIN IMMEDIATE claims) or pii.Postgres (FOR
+	// UPDATE SKIP LOCKED claims).
+	Dialect pii.Dialect
 	// Mapping overrides the derived table mapping.
 	Mapping *Mapping
 	// LedgerTable names the ledger table; default "retention_ledger".
@@ -67,12 +55,12 @@ type Options struct {
 	PendingTable string
 }
 
-func (o *Options) dialect(db *sql.DB) (Dialect, error) {
-	var d Dialect
+func (o *Options) dialect(db *sql.DB) (sqldialect.Dialect, error) {
+	var pd pii.Dialect
 	if o != nil {
-		d = o.Dialect
+		pd = o.Dialect
 	}
-	d, err := sqldialect.Resolve(db, d)
+	d, err := sqldialect.Resolve(db, pd)
 	if err != nil {
 		return 0, fmt.Errorf("sqlstore: %w", err)
 	}
@@ -112,7 +100,7 @@ func validTable(what, name string) error {
 // Table is a retention.Store over one table.
 type Table struct {
 	db     *sql.DB
-	d      Dialect
+	d      sqldialect.Dialect
 	m      *sqlmap.Map
 	schema *pii.Schema
 	table  string
@@ -173,7 +161,7 @@ func (t *Table) TableName() string { return t.table }
 // PipelineClaims reports true on PostgreSQL, where a claim skips rows an
 // uncommitted claim still locks: the sweeper evaluates the next batch while
 // the previous one commits. See retention.Pipeliner.
-func (t *Table) PipelineClaims() bool { return t.d == Postgres }
+func (t *Table) PipelineClaims() bool { return t.d == sqldialect.Postgres }
 
 var _ retention.Pipeliner = (*Table)(nil)
 

@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"fmt"
 
+	"github.com/fieldguard/pii/internal/sqldialect"
 	"github.com/fieldguard/pii/internal/sqltx"
 )
 
@@ -23,7 +24,7 @@ func (t *Table) begin(ctx context.Context, readOnly bool) (*txn, error) {
 	return begin(ctx, t.db, t.d, readOnly)
 }
 
-func begin(ctx context.Context, db *sql.DB, d Dialect, readOnly bool) (*txn, error) {
+func begin(ctx context.Context, db *sql.DB, d sqldialect.Dialect, readOnly bool) (*txn, error) {
 	x, err := sqltx.Begin(ctx, db, d, readOnly)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: %w", err)

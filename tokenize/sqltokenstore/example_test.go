@@ -63,7 +63,7 @@ func Example() {
 
 // The statements CreateTables runs, for a migration tool.
 func ExampleDDL() {
-	ddl, err := sqltokenstore.DDL(&sqltokenstore.Options{Dialect: sqltokenstore.Postgres, Table: "app.pii_tokens"})
+	ddl, err := sqltokenstore.DDL(&sqltokenstore.Options{Dialect: pii.Postgres, Table: "app.pii_tokens"})
 	if err != nil {
 		panic(err)
 	}

@@ -13,20 +13,6 @@ import (
 	"github.com/fieldguard/pii/tokenize"
 )
 
-// Dialect is the SQL flavour, the same type as envelope/sqlkeystore's and
-// retention/sqlstore's.
-type Dialect = sqldialect.Dialect
-
-const (
-	// Detect (the zero value) reads the dialect from the driver of the
-	// *sql.DB given to New. DDL needs an explicit dialect.
-	Detect = sqldialect.Detect
-	// SQLite writes ? placeholders and BLOB.
-	SQLite = sqldialect.SQLite
-	// Postgres writes $n placeholders and BYTEA.
-	Postgres = sqldialect.Postgres
-)
-
 // defaultTable is the table of a nil Options.Table.
 const defaultTable = "pii_tokens"
 
@@ -34,7 +20,7 @@ const defaultTable = "pii_tokens"
 type Options struct {
 	// Dialect is the SQL flavour; the zero value detects it from the
 	// driver.
-	Dialect Dialect
+	Dialect pii.Dialect
 	// Table is the table name, optionally schema-qualified
 	// ("app.pii_tokens"); default "pii_tokens". Index names are derived
 	// from the table part ("pii_tokens_lookup").
@@ -67,9 +53,11 @@ func New(db *sql.DB, opts *Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if o.Dialect, err = sqldialect.Resolve(db, o.Dialect); err != nil {
+	d, err := sqldialect.Resolve(db, o.Dialect)
+	if err != nil {
 		return nil, fmt.Errorf("sqltokenstore: %w", err)
 	}
+	o.Dialect = d.Public()
 	return &Store{db: db, q: build(o)}, nil
 }
 
@@ -82,7 +70,7 @@ func DDL(opts *Options) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if o.Dialect != SQLite && o.Dialect != Postgres {
+	if o.Dialect != pii.SQLite && o.Dialect != pii.Postgres {
 		return "", fmt.Errorf("sqltokenstore: DDL needs Options.Dialect set to SQLite or Postgres, got %v", o.Dialect)
 	}
 	return strings.Join(build(o).ddl, ";\n") + ";\n", nil
@@ -106,9 +94,9 @@ const recordCols = `token, tenant, field, subject, key_id, lookup, sealed, creat
 
 // build writes every statement of a resolved dialect and table.
 func build(o Options) queries {
-	d, t := o.Dialect, o.Table
+	d, t := sqldialect.Of(o.Dialect), o.Table
 	blob := "BLOB"
-	if d == Postgres {
+	if d == sqldialect.Postgres {
 		blob = "BYTEA"
 	}
 	// index names an index after the table's base name. PostgreSQL puts
@@ -117,7 +105,7 @@ func build(o Options) queries {
 	index := func(suffix, cols string) string {
 		base := sqldialect.BaseName(t)
 		name := base + "_" + suffix
-		if d == SQLite {
+		if d == sqldialect.SQLite {
 			return "CREATE INDEX IF NOT EXISTS " + t[:len(t)-len(base)] + name + " ON " + base + " (" + cols + ")"
 		}
 		return "CREATE INDEX IF NOT EXISTS " + name + " ON " + t + " (" + cols + ")"

@@ -20,13 +20,13 @@ var testRoot = []byte("sqltokenstore test root key, 32!")
 
 type backend struct {
 	name    string
-	dialect sqltokenstore.Dialect
+	dialect pii.Dialect
 	open    func(t *testing.T) *sql.DB
 }
 
 var backends = []backend{
-	{"sqlite", sqltokenstore.SQLite, func(t *testing.T) *sql.DB { return testdb.SQLite(t) }},
-	{"postgres", sqltokenstore.Postgres, func(t *testing.T) *sql.DB {
+	{"sqlite", pii.SQLite, func(t *testing.T) *sql.DB { return testdb.SQLite(t) }},
+	{"postgres", pii.Postgres, func(t *testing.T) *sql.DB {
 		db, _ := testdb.Postgres(t)
 		return db
 	}},
@@ -128,13 +128,13 @@ func TestOptions(t *testing.T) {
 	db := testdb.SQLite(t)
 	_, err := sqltokenstore.New(nil, nil)
 	require.ErrorContains(t, err, "sqltokenstore: nil *sql.DB")
-	_, err = sqltokenstore.New(db, &sqltokenstore.Options{Dialect: sqltokenstore.Dialect(9)})
+	_, err = sqltokenstore.New(db, &sqltokenstore.Options{Dialect: pii.Dialect(9)})
 	require.ErrorContains(t, err, "sqltokenstore: unknown SQL dialect")
 	for _, bad := range []string{"a.b.c", "x; DROP TABLE y", "1tokens", "app.", `"t"`} {
 		_, err := sqltokenstore.New(db, &sqltokenstore.Options{Table: bad})
 		require.ErrorContains(t, err, "sqltokenstore: invalid token store table name", bad)
 		require.ErrorContains(t, err, "letters, digits and underscores")
-		_, err = sqltokenstore.DDL(&sqltokenstore.Options{Dialect: sqltokenstore.SQLite, Table: bad})
+		_, err = sqltokenstore.DDL(&sqltokenstore.Options{Dialect: pii.SQLite, Table: bad})
 		require.ErrorContains(t, err, "sqltokenstore: invalid token store table name", bad)
 	}
 	// Detected from the driver, default table name.
@@ -158,7 +158,7 @@ func TestDDL(t *testing.T) {
 			ddl, err := sqltokenstore.DDL(&sqltokenstore.Options{Dialect: b.dialect, Table: "app_tokens"})
 			require.NoError(t, err)
 			require.True(t, strings.HasPrefix(ddl, "CREATE TABLE IF NOT EXISTS app_tokens ("), ddl)
-			blob := map[sqltokenstore.Dialect]string{sqltokenstore.SQLite: "BLOB", sqltokenstore.Postgres: "BYTEA"}[b.dialect]
+			blob := map[pii.Dialect]string{pii.SQLite: "BLOB", pii.Postgres: "BYTEA"}[b.dialect]
 			require.Contains(t, ddl, "lookup "+blob+" NOT NULL")
 			stmts := strings.Split(strings.TrimSuffix(ddl, ";\n"), ";\n")
 			require.Len(t, stmts, 4)
@@ -189,7 +189,7 @@ func TestSchemaQualifiedTable(t *testing.T) {
 	}{
 		{"sqlite", func(t *testing.T) tokenize.TokenStore {
 			db := testdb.SQLite(t)
-			st := newStore(t, db, &sqltokenstore.Options{Dialect: sqltokenstore.SQLite, Table: "main.app_tokens"})
+			st := newStore(t, db, &sqltokenstore.Options{Dialect: pii.SQLite, Table: "main.app_tokens"})
 			var n int
 			require.NoError(t, db.QueryRow(`SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN ('app_tokens_lookup', 'app_tokens_subject', 'app_tokens_expires')`).Scan(&n))
 			require.Equal(t, 3, n)
@@ -199,7 +199,7 @@ func TestSchemaQualifiedTable(t *testing.T) {
 			db, _ := testdb.Postgres(t)
 			var schema string
 			require.NoError(t, db.QueryRow(`SELECT current_schema()`).Scan(&schema))
-			st := newStore(t, db, &sqltokenstore.Options{Dialect: sqltokenstore.Postgres, Table: schema + ".app_tokens"})
+			st := newStore(t, db, &sqltokenstore.Options{Dialect: pii.Postgres, Table: schema + ".app_tokens"})
 			var n int
 			require.NoError(t, db.QueryRow(`SELECT count(*) FROM pg_indexes WHERE schemaname = $1 AND indexname IN ('app_tokens_lookup', 'app_tokens_subject', 'app_tokens_expires')`, schema).Scan(&n))
 			require.Equal(t, 3, n)

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fieldguard/pii"
 	"github.com/fieldguard/pii/envelope"
 	"github.com/fieldguard/pii/envelope/internal/testkp"
 	"github.com/fieldguard/pii/envelope/sqlkeystore"
@@ -46,7 +47,7 @@ func (s signalWatcher) Listening() {
 func TestFeedDeliversForgets(t *testing.T) {
 	db, url := testdb.Postgres(t)
 	ctx := t.Context()
-	keys, err := sqlkeystore.New(db, &sqlkeystore.Options{Dialect: sqlkeystore.Postgres, Table: "r16_listen_keys"})
+	keys, err := sqlkeystore.New(db, &sqlkeystore.Options{Dialect: pii.Postgres, Table: "r16_listen_keys"})
 	require.NoError(t, err)
 	require.NoError(t, keys.CreateTables(ctx))
 	require.Equal(t, "r16_listen_keys_shred", keys.ShredChannel())
@@ -119,7 +120,7 @@ func TestFeedDeliversForgets(t *testing.T) {
 
 func TestNewRefuses(t *testing.T) {
 	db := testdb.SQLite(t)
-	keys, err := sqlkeystore.New(db, &sqlkeystore.Options{Dialect: sqlkeystore.SQLite})
+	keys, err := sqlkeystore.New(db, &sqlkeystore.Options{Dialect: pii.SQLite})
 	require.NoError(t, err)
 	_, err = pglisten.New(keys, "postgres://u:pw@localhost/db", nil)
 	require.ErrorContains(t, err, "not on PostgreSQL")
@@ -127,7 +128,7 @@ func TestNewRefuses(t *testing.T) {
 	require.Error(t, err)
 
 	pdb, _ := testdb.Postgres(t)
-	pkeys, err := sqlkeystore.New(pdb, &sqlkeystore.Options{Dialect: sqlkeystore.Postgres})
+	pkeys, err := sqlkeystore.New(pdb, &sqlkeystore.Options{Dialect: pii.Postgres})
 	require.NoError(t, err)
 	_, err = pglisten.New(pkeys, "postgres://user:s3cret-pass@[::1", nil)
 	require.Error(t, err)

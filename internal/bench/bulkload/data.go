@@ -167,7 +167,7 @@ func newWriter(ctx context.Context, via string, db *sql.DB, d sqldialect.Dialect
 		return nil, err
 	}
 	if via == "guard" {
-		g, err := guard.New(kp, db, &guard.Options{Dialect: d, Prefix: guardPrefix})
+		g, err := guard.New(kp, db, &guard.Options{Dialect: d.Public(), Prefix: guardPrefix})
 		if err != nil {
 			return nil, err
 		}
@@ -215,7 +215,7 @@ func newWriter(ctx context.Context, via string, db *sql.DB, d sqldialect.Dialect
 }
 
 func newSealer(ctx context.Context, db *sql.DB, d sqldialect.Dialect, kp keyprovider.KeyProvider, create bool) (*envelope.Sealer, error) {
-	ks, err := sqlkeystore.New(db, &sqlkeystore.Options{Dialect: d, Table: keysTable})
+	ks, err := sqlkeystore.New(db, &sqlkeystore.Options{Dialect: d.Public(), Table: keysTable})
 	if err != nil {
 		return nil, err
 	}
@@ -237,7 +237,7 @@ func newReader(ctx context.Context, via string, db *sql.DB, d sqldialect.Dialect
 		return selectPage(ctx, db, d, plainTable, lo, n)
 	}
 	if via == "guard" {
-		g, err := guard.New(kp, db, &guard.Options{Dialect: d, Prefix: guardPrefix})
+		g, err := guard.New(kp, db, &guard.Options{Dialect: d.Public(), Prefix: guardPrefix})
 		if err != nil {
 			return nil, err
 		}
