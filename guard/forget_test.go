@@ -38,9 +38,9 @@ type stores struct {
 func registerStores(t *testing.T, f *gfix) *stores {
 	ctx := context.Background()
 	if f.db == nil {
-		cs, err := retention.NewMemoryStore(&gcust{}, f.g.ledger.(*retention.MemoryLedger))
+		cs, err := retention.NewMemoryStore(&gcust{}, f.g.ledger)
 		require.NoError(t, err)
-		ts, err := retention.NewMemoryStore(&gticket{}, f.g.ledger.(*retention.MemoryLedger))
+		ts, err := retention.NewMemoryStore(&gticket{}, f.g.ledger)
 		require.NoError(t, err)
 		require.NoError(t, f.g.Register(cs, ts))
 		return &stores{

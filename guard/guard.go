@@ -185,7 +185,7 @@ func NewMemory(kp keyprovider.KeyProvider, opts *Options) (*Guard, error) {
 		return nil, err
 	}
 	g := &Guard{names: names, keys: envelope.NewMemoryStore(), tokens: tokenize.NewMemoryStore(),
-		ledger: &retention.MemoryLedger{}, holds: retention.NewMemoryHolds(), memRot: &memRotation{}}
+		ledger: retention.NewMemoryLedger(), holds: retention.NewMemoryHolds(), memRot: &memRotation{}}
 	if o.Audit == nil {
 		g.memLog = &memoryAudit{}
 		g.audit = g.memLog
@@ -238,7 +238,7 @@ func (g *Guard) finish(kp keyprovider.KeyProvider, o Options) (*Guard, error) {
 	rand.Read(throwaway)
 	g.checker, err = retention.New(&retention.Options{
 		LedgerKey: throwaway, PseudonymKey: throwaway, Policies: o.Retention, Shredder: g.seal,
-		Holds: retention.NewMemoryHolds(), Ledger: &retention.MemoryLedger{},
+		Holds: retention.NewMemoryHolds(), Ledger: retention.NewMemoryLedger(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("guard: %w", err)

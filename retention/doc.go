@@ -103,8 +103,8 @@
 // for database/sql; [MemoryStore] is the reference; retention/storetest is
 // the conformance suite for a store of your own). Options.Holds is
 // required and Options.Ledger must be found when a key may be shredded:
-// pass sqlstore's Holds and Ledger, or [NewMemoryHolds] and a
-// [MemoryLedger] explicitly. A [Sweeper] claims the
+// pass sqlstore.NewHolds and sqlstore.NewLedger, or [NewMemoryHolds] and
+// [NewMemoryLedger] explicitly. A [Sweeper] claims the
 // candidates a clock says may be due, in batches, applies what is due and
 // commits each batch with its ledger entries in one transaction; a crash
 // leaves no record half-done and the next run finishes. Memory is bounded by

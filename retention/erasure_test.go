@@ -74,7 +74,7 @@ func (h *holdingStore) Claim(ctx context.Context, q retention.Query) (retention.
 // (and the key, which stays pending).
 func TestHoldPlacedDuringForgetIsHonoured(t *testing.T) {
 	ctx := context.Background()
-	ledger := &retention.MemoryLedger{}
+	ledger := retention.NewMemoryLedger()
 	sh := &shredder{}
 	m, err := retention.New(&retention.Options{Holds: retention.NewMemoryHolds(), Clock: piitest.NewClock(day(2026, 1, 1)), LedgerKey: ledgerKey, Shredder: sh, Ledger: ledger})
 	require.NoError(t, err)
@@ -105,7 +105,7 @@ func TestHoldPlacedDuringForgetIsHonoured(t *testing.T) {
 // in evaluations, sweeps and erasure requests.
 func TestOverrideCannotLowerMin(t *testing.T) {
 	ctx := context.Background()
-	pol := retention.NewPolicies()
+	pol := &retention.Policies{}
 	// Invoice is tagged retain=2y,min=1y (from creation, 2024-01-01).
 	require.NoError(t, pol.Set(retention.Scope{Tenant: "acme"}, "Member", "Invoice", retention.Policy{Retain: mustDur("60d"), Min: mustDur("30d")}))
 	require.NoError(t, pol.Set(retention.Scope{Purpose: "billing"}, "", "", retention.Policy{Min: mustDur("10d")}))
@@ -143,7 +143,7 @@ func TestOverrideCannotLowerMin(t *testing.T) {
 	}
 
 	// Raising works: a 3y override defers past the tag's 1y.
-	pol2 := retention.NewPolicies()
+	pol2 := &retention.Policies{}
 	require.NoError(t, pol2.Set(retention.Scope{}, "Member", "Invoice", retention.Policy{Min: mustDur("3y")}))
 	require.NoError(t, pol2.Set(retention.Scope{Tenant: "acme"}, "Member", "Invoice", retention.Policy{Min: mustDur("2y")}))
 	e2 := newEnv(t, day(2026, 2, 1), pol2)
@@ -163,7 +163,7 @@ func TestOverrideCannotLowerMin(t *testing.T) {
 func TestPendingShredIsSealed(t *testing.T) {
 	ctx := context.Background()
 	holds := retention.NewMemoryHolds()
-	ledger := &retention.MemoryLedger{}
+	ledger := retention.NewMemoryLedger()
 	sh := &shredder{}
 	m, err := retention.New(&retention.Options{Clock: piitest.NewClock(day(2026, 1, 1)), LedgerKey: ledgerKey, Shredder: sh, Ledger: ledger, Holds: holds})
 	require.NoError(t, err)
@@ -183,7 +183,7 @@ func TestPendingShredIsSealed(t *testing.T) {
 	require.NoError(t, err)
 	_, err = m.Forget(ctx, "tenant-zeta", "subject-psi")
 	require.NoError(t, err)
-	ps, err := holds.Pending(ctx, "", 10)
+	ps, err := holds.(retention.PendingShreds).Pending(ctx, "", 10)
 	require.NoError(t, err)
 	require.Len(t, ps, 2)
 	require.NotEqual(t, ps[0].Sealed[:12], ps[1].Sealed[:12], "nonces differ")
@@ -218,16 +218,16 @@ func TestPendingShredIsSealed(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			bad := tc.tamper(p)
-			require.NoError(t, holds.PutPending(ctx, bad))
+			require.NoError(t, holds.(retention.PendingShreds).PutPending(ctx, bad))
 			_, err := retention.NewSweeper(m, nil).Run(ctx)
 			require.ErrorContains(t, err, "pending shred does not open")
 			require.NotContains(t, err.Error(), "subject-omega")
-			require.NoError(t, holds.DeletePending(ctx, bad.ID, retention.PendingClose))
-			require.NoError(t, holds.PutPending(ctx, p))
+			require.NoError(t, holds.(retention.PendingShreds).DeletePending(ctx, bad.ID, retention.PendingClose))
+			require.NoError(t, holds.(retention.PendingShreds).PutPending(ctx, p))
 		})
 	}
 	// Another Manager with another ledger key cannot open it either.
-	other, err := retention.New(&retention.Options{LedgerKey: []byte("another ledger key, 32 bytes...."), Shredder: sh, Holds: holds, Ledger: &retention.MemoryLedger{}})
+	other, err := retention.New(&retention.Options{LedgerKey: []byte("another ledger key, 32 bytes...."), Shredder: sh, Holds: holds, Ledger: retention.NewMemoryLedger()})
 	require.NoError(t, err)
 	_, err = retention.NewSweeper(other, nil).Run(ctx)
 	require.ErrorContains(t, err, "pending shred does not open")
@@ -236,7 +236,7 @@ func TestPendingShredIsSealed(t *testing.T) {
 	_, err = m.Release(ctx, retention.Subject("tenant-zeta", "subject-omega"))
 	require.NoError(t, err)
 	require.Equal(t, []string{"tenant-zeta/subject-omega"}, sh.Calls())
-	ps, err = holds.Pending(ctx, "", 10)
+	ps, err = holds.(retention.PendingShreds).Pending(ctx, "", 10)
 	require.NoError(t, err)
 	require.Len(t, ps, 1, "the row is deleted once the shred is done")
 	require.Equal(t, m.SubjectHash("tenant-zeta", "subject-psi"), ps[0].ID)
@@ -251,7 +251,7 @@ func TestNewRefusesUnsupportedOptions(t *testing.T) {
 	require.Error(t, err)
 	_, err = retention.New(&retention.Options{LedgerKey: ledgerKey, Shredder: &shredder{}, Holds: holdsOnly{}})
 	require.ErrorContains(t, err, "keeps no pending shreds")
-	_, err = retention.New(&retention.Options{LedgerKey: ledgerKey, Shredder: &shredder{}, Holds: holdsOnly{}, Pending: retention.NewMemoryHolds()})
+	_, err = retention.New(&retention.Options{LedgerKey: ledgerKey, Shredder: &shredder{}, Holds: holdsOnly{}, Pending: retention.NewMemoryHolds().(retention.PendingShreds)})
 	require.NoError(t, err)
 }
 
@@ -283,7 +283,7 @@ func TestShredSurvivesFailureAfterCommit(t *testing.T) {
 	ctx := context.Background()
 	for _, viaForget := range []bool{false, true} {
 		t.Run(map[bool]string{false: "sweep", true: "forget"}[viaForget], func(t *testing.T) {
-			ledger := &retention.MemoryLedger{}
+			ledger := retention.NewMemoryLedger()
 			sh := &failingShredder{fail: 1}
 			m, err := retention.New(&retention.Options{Holds: retention.NewMemoryHolds(), Clock: piitest.NewClock(day(2026, 2, 1)), LedgerKey: ledgerKey, PseudonymKey: pseudonymKey,
 				Shredder: sh, Ledger: ledger})
@@ -320,7 +320,7 @@ type Ticket struct {
 // value: the subject's tokens are not deleted while it must be kept.
 func TestStoredTokensKeepTheKey(t *testing.T) {
 	ctx := context.Background()
-	ledger := &retention.MemoryLedger{}
+	ledger := retention.NewMemoryLedger()
 	sh := &shredder{}
 	m, err := retention.New(&retention.Options{Holds: retention.NewMemoryHolds(), Clock: piitest.NewClock(day(2026, 2, 1)), LedgerKey: ledgerKey, Shredder: sh, Tokens: sh, Ledger: ledger})
 	require.NoError(t, err)
@@ -341,7 +341,7 @@ func TestStoredTokensKeepTheKey(t *testing.T) {
 // kind leaves a higher one in place (an erasure request survives the
 // completion of a sweep's shred).
 func TestPendingShredStoreKinds(t *testing.T) {
-	storetest.RunPendingShreds(t, func(*testing.T) retention.PendingShreds { return retention.NewMemoryHolds() })
+	storetest.RunPendingShreds(t, func(*testing.T) retention.PendingShreds { return retention.NewMemoryHolds().(retention.PendingShreds) })
 }
 
 // TestClaimWritesOnlyClaimedRecords: a claim's commit refuses a change to a
@@ -359,14 +359,14 @@ func TestClaimWritesOnlyClaimedRecords(t *testing.T) {
 	require.Len(t, cl.Records(), 1)
 	err = cl.Commit(ctx, []retention.Change{{Tenant: "globex", Key: "x", Delete: true}}, nil)
 	require.ErrorContains(t, err, "did not select")
-	require.Equal(t, 2, store.Len())
+	require.Equal(t, 2, storeLen(t, store))
 }
 
 // TestKeyEntriesGoToTheStoresLedger: without Options.Ledger, key shred
 // entries go to the ledger of a registered store.
 func TestKeyEntriesGoToTheStoresLedger(t *testing.T) {
 	ctx := context.Background()
-	ledger := &retention.MemoryLedger{}
+	ledger := retention.NewMemoryLedger()
 	sh := &shredder{}
 	m, err := retention.New(&retention.Options{Holds: retention.NewMemoryHolds(), Clock: piitest.NewClock(day(2026, 2, 1)), LedgerKey: ledgerKey, Shredder: sh})
 	require.NoError(t, err)
@@ -376,7 +376,7 @@ func TestKeyEntriesGoToTheStoresLedger(t *testing.T) {
 	require.NoError(t, store.Put(&Ticket{ID: "t-1", Subject: "s", Email: "sealed"}, day(2025, 1, 1)))
 	_, err = retention.NewSweeper(m, nil).Run(ctx)
 	require.NoError(t, err)
-	es := ledger.Entries()
+	es := entries(t, ledger)
 	require.Len(t, es, 2)
 	require.Equal(t, "", es[1].Field)
 	require.Equal(t, retention.OutcomeApplied, es[1].Outcome)
@@ -395,9 +395,9 @@ type Account2 struct {
 // keeps the key, like one within its period.
 func TestSweepShredWaitsForDeferredValue(t *testing.T) {
 	ctx := context.Background()
-	pol := retention.NewPolicies()
+	pol := &retention.Policies{}
 	require.NoError(t, pol.Set(retention.Scope{}, "Account2", "TaxID", retention.Policy{Min: mustDur("1y")}))
-	ledger := &retention.MemoryLedger{}
+	ledger := retention.NewMemoryLedger()
 	sh := &shredder{}
 	clock := piitest.NewClock(day(2026, 2, 15))
 	m, err := retention.New(&retention.Options{Holds: retention.NewMemoryHolds(), Clock: clock, LedgerKey: ledgerKey, Shredder: sh, Ledger: ledger, Policies: pol})
@@ -411,7 +411,7 @@ func TestSweepShredWaitsForDeferredValue(t *testing.T) {
 	require.EqualValues(t, 1, st.Deferred)
 	require.EqualValues(t, 1, st.ShredsPending)
 	require.Empty(t, sh.Calls())
-	es := ledger.Entries()
+	es := entries(t, ledger)
 	require.Contains(t, es[len(es)-1].Reason, "Account2.TaxID: min=P1Y")
 
 	clock.Set(day(2027, 1, 2))
@@ -439,9 +439,9 @@ func TestLedgerHashFrozen(t *testing.T) {
 // again but leaves the key, which still protects kept values.
 func TestReplayDoesNotShredPendingKeys(t *testing.T) {
 	ctx := context.Background()
-	ledger := &retention.MemoryLedger{}
+	ledger := retention.NewMemoryLedger()
 	sh := &shredder{}
-	pol := retention.NewPolicies()
+	pol := &retention.Policies{}
 	require.NoError(t, pol.Set(retention.Scope{}, "Account2", "TaxID", retention.Policy{Min: mustDur("1y")}))
 	m, err := retention.New(&retention.Options{Holds: retention.NewMemoryHolds(), Clock: piitest.NewClock(day(2026, 2, 15)), LedgerKey: ledgerKey, Shredder: sh, Ledger: ledger, Policies: pol})
 	require.NoError(t, err)
@@ -471,7 +471,7 @@ func TestReplayDoesNotShredPendingKeys(t *testing.T) {
 // completes the shred.
 func TestHeldValueKeepsTheKey(t *testing.T) {
 	ctx := context.Background()
-	ledger := &retention.MemoryLedger{}
+	ledger := retention.NewMemoryLedger()
 	sh := &shredder{}
 	m, err := retention.New(&retention.Options{Holds: retention.NewMemoryHolds(), Clock: piitest.NewClock(day(2026, 2, 1)), LedgerKey: ledgerKey, Shredder: sh, Ledger: ledger})
 	require.NoError(t, err)
@@ -489,7 +489,7 @@ func TestHeldValueKeepsTheKey(t *testing.T) {
 	require.Empty(t, sh.Calls())
 	require.Empty(t, store.Get("", "t-1").(*Ticket).Email)
 	require.Equal(t, "sealed-t-2", store.Get("", "t-2").(*Ticket).Email)
-	es := ledger.Entries()
+	es := entries(t, ledger)
 	require.Contains(t, es[len(es)-1].Reason, "Ticket.Email: legal hold")
 
 	st, err = m.Release(ctx, retention.RecordTarget("", "Ticket", "t-2"))
@@ -505,7 +505,7 @@ func TestHeldValueKeepsTheKey(t *testing.T) {
 func TestRunShredsEachKeyOnce(t *testing.T) {
 	ctx := context.Background()
 	holds := retention.NewMemoryHolds()
-	ledger := &retention.MemoryLedger{}
+	ledger := retention.NewMemoryLedger()
 	sh := &shredder{}
 	clock := piitest.NewClock(day(2026, 2, 1))
 	m, err := retention.New(&retention.Options{Clock: clock, LedgerKey: ledgerKey, Shredder: sh, Ledger: ledger, Holds: holds})
@@ -523,7 +523,7 @@ func TestRunShredsEachKeyOnce(t *testing.T) {
 	require.NoError(t, err)
 	require.EqualValues(t, 1, st.KeysShredded)
 	require.Equal(t, []string{"/s"}, sh.Calls())
-	ps, err := holds.Pending(ctx, "", 10)
+	ps, err := holds.(retention.PendingShreds).Pending(ctx, "", 10)
 	require.NoError(t, err)
 	require.Empty(t, ps)
 	st, err = retention.NewSweeper(m, nil).Run(ctx)

@@ -25,8 +25,6 @@ const (
 	// Deferred: the action is due but the legal minimum (min=) has not
 	// ended; it applies at Item.At.
 	Deferred
-	// Held: a legal hold stops the action (reported by sweeps and Forget).
-	Held
 )
 
 func (s State) String() string {
@@ -41,8 +39,6 @@ func (s State) String() string {
 		return "blocked"
 	case Deferred:
 		return "deferred"
-	case Held:
-		return "held"
 	}
 	return fmt.Sprintf("State(%d)", int(s))
 }

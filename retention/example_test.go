@@ -30,7 +30,7 @@ var (
 
 func Example() {
 	clock := piitest.NewClock(day(2026, 1, 1))
-	ledger := &retention.MemoryLedger{}
+	ledger := retention.NewMemoryLedger()
 	m, err := retention.New(&retention.Options{Holds: retention.NewMemoryHolds(), Clock: clock, LedgerKey: ledgerKey, Ledger: ledger})
 	if err != nil {
 		panic(err)
@@ -57,7 +57,9 @@ func Example() {
 	fmt.Println("scanned", st.Scanned, "applied", st.Applied)
 	got := store.Get("", "c-1").(*Customer)
 	fmt.Printf("%q %q %s %q\n", got.Email, got.Phone, got.BirthDate.Format(time.DateOnly), got.IP)
-	fmt.Println("ledger entries:", len(ledger.Entries()))
+	n := 0
+	ledger.Scan(context.Background(), func(retention.Entry) error { n++; return nil })
+	fmt.Println("ledger entries:", n)
 
 	// Past the e-mail's retention, reads fail even before the next sweep.
 	clock.Set(day(2026, 3, 2))

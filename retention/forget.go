@@ -169,7 +169,7 @@ func (m *Manager) forget(ctx context.Context, tenant, subject string, kind Pendi
 
 // errNoLedger is returned when a key shred's entry, which belongs to no
 // record, has no ledger to go to.
-var errNoLedger = errors.New("retention: no ledger for key-shred entries: set Options.Ledger (sqlstore.NewLedger(db, nil) in your database, or &retention.MemoryLedger{} explicitly) or register a store whose Ledger() returns one")
+var errNoLedger = errors.New("retention: no ledger for key-shred entries: set Options.Ledger (sqlstore.NewLedger(db, nil) in your database, or retention.NewMemoryLedger() explicitly) or register a store whose Ledger() returns one")
 
 // ledgerOf finds a Ledger for entries that belong to no record:
 // Options.Ledger, or the first registered store that exposes one.

@@ -143,39 +143,36 @@ func (m *Manager) held(set holdSet, tenant, typ, key, subject string) (Hold, boo
 	return Hold{}, false
 }
 
-// MemoryHolds keeps holds and pending shreds in memory, for tests and
-// single-process use.
-type MemoryHolds struct {
+// NewMemoryHolds returns an empty in-memory hold store, for tests and
+// single-process use: holds die with the process. It also keeps the
+// pending key shreds (the value implements [PendingShreds]).
+func NewMemoryHolds() Holds {
+	return &memoryHolds{holds: map[string]Hold{}, pending: map[string]PendingShred{}}
+}
+
+type memoryHolds struct {
 	mu      sync.Mutex
 	holds   map[string]Hold
 	pending map[string]PendingShred
 }
 
-var (
-	_ Holds         = (*MemoryHolds)(nil)
-	_ PendingShreds = (*MemoryHolds)(nil)
-)
+var _ PendingShreds = (*memoryHolds)(nil)
 
-// NewMemoryHolds returns an empty in-memory hold store.
-func NewMemoryHolds() *MemoryHolds {
-	return &MemoryHolds{holds: map[string]Hold{}, pending: map[string]PendingShred{}}
-}
-
-func (h *MemoryHolds) Put(_ context.Context, x Hold) error {
+func (h *memoryHolds) Put(_ context.Context, x Hold) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.holds[x.ID] = x
 	return nil
 }
 
-func (h *MemoryHolds) Delete(_ context.Context, id string) error {
+func (h *memoryHolds) Delete(_ context.Context, id string) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	delete(h.holds, id)
 	return nil
 }
 
-func (h *MemoryHolds) Active(_ context.Context, now time.Time) ([]Hold, error) {
+func (h *memoryHolds) Active(_ context.Context, now time.Time) ([]Hold, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var out []Hold
@@ -188,8 +185,7 @@ func (h *MemoryHolds) Active(_ context.Context, now time.Time) ([]Hold, error) {
 	return out, nil
 }
 
-// PutPending records p, or raises the kind of the pending shred with its ID.
-func (h *MemoryHolds) PutPending(_ context.Context, p PendingShred) error {
+func (h *memoryHolds) PutPending(_ context.Context, p PendingShred) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if old, ok := h.pending[p.ID]; ok && old.Kind >= p.Kind {
@@ -200,8 +196,7 @@ func (h *MemoryHolds) PutPending(_ context.Context, p PendingShred) error {
 	return nil
 }
 
-// DeletePending removes the pending shred with the id if its kind is at most kind.
-func (h *MemoryHolds) DeletePending(_ context.Context, id string, kind PendingKind) error {
+func (h *memoryHolds) DeletePending(_ context.Context, id string, kind PendingKind) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if old, ok := h.pending[id]; ok && old.Kind <= kind {
@@ -210,8 +205,7 @@ func (h *MemoryHolds) DeletePending(_ context.Context, id string, kind PendingKi
 	return nil
 }
 
-// Pending returns up to limit pending shreds with an ID after after, in ID order.
-func (h *MemoryHolds) Pending(_ context.Context, after string, limit int) ([]PendingShred, error) {
+func (h *memoryHolds) Pending(_ context.Context, after string, limit int) ([]PendingShred, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var out []PendingShred

@@ -21,7 +21,7 @@ type indexed struct {
 // index left behind would still answer lookups for the erased value.
 func TestErasureClearsBlindIndexes(t *testing.T) {
 	ctx := context.Background()
-	ledger := &retention.MemoryLedger{}
+	ledger := retention.NewMemoryLedger()
 	m, err := retention.New(&retention.Options{Holds: retention.NewMemoryHolds(), LedgerKey: ledgerKey, Ledger: ledger})
 	require.NoError(t, err)
 	st, err := retention.NewMemoryStore(&indexed{}, ledger)
@@ -48,7 +48,7 @@ type minEmpty struct {
 // request reports only fields that hold a value.
 func TestForgetSkipsEmptyFields(t *testing.T) {
 	ctx := context.Background()
-	ledger := &retention.MemoryLedger{}
+	ledger := retention.NewMemoryLedger()
 	m, err := retention.New(&retention.Options{Holds: retention.NewMemoryHolds(), LedgerKey: ledgerKey, Ledger: ledger})
 	require.NoError(t, err)
 	st, err := retention.NewMemoryStore(&minEmpty{}, ledger)

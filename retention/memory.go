@@ -18,7 +18,7 @@ import (
 // take no lock.
 type MemoryStore struct {
 	schema *pii.Schema
-	ledger *MemoryLedger
+	ledger Ledger
 	mu     sync.Mutex // held by an open claim
 	dataMu sync.Mutex // guards recs
 	recs   map[memKey]memRecord
@@ -40,8 +40,9 @@ type memRecord struct {
 }
 
 // NewMemoryStore returns an empty store for the struct type of prototype.
-// Commits append their ledger entries to ledger, which may be nil.
-func NewMemoryStore(prototype any, ledger *MemoryLedger) (*MemoryStore, error) {
+// Commits append their ledger entries to ledger (one from
+// [NewMemoryLedger], or any other), which may be nil.
+func NewMemoryStore(prototype any, ledger Ledger) (*MemoryStore, error) {
 	s, err := pii.SchemaOf(prototype)
 	if err != nil {
 		return nil, err
@@ -58,12 +59,7 @@ func (ms *MemoryStore) Schema() *pii.Schema { return ms.schema }
 // Ledger returns the ledger the store's commits append to, or nil. A
 // Manager without Options.Ledger appends the entries that belong to no
 // record (key shreds) there too.
-func (ms *MemoryStore) Ledger() Ledger {
-	if ms.ledger == nil {
-		return nil
-	}
-	return ms.ledger
-}
+func (ms *MemoryStore) Ledger() Ledger { return ms.ledger }
 
 // Put stores a copy of the record ptr points to, created at created,
 // replacing the record with the same tenant and id.
@@ -88,13 +84,6 @@ func (ms *MemoryStore) Get(tenant, id string) any {
 		return nil
 	}
 	return deepCopy(r.value).Interface()
-}
-
-// Len returns the number of records.
-func (ms *MemoryStore) Len() int {
-	ms.dataMu.Lock()
-	defer ms.dataMu.Unlock()
-	return len(ms.recs)
 }
 
 // Claim returns the next batch of records the query selects.
@@ -217,22 +206,23 @@ func (c *memClaim) Rollback() error {
 	return nil
 }
 
-// MemoryLedger is an in-memory [Ledger].
-type MemoryLedger struct {
+// NewMemoryLedger returns an empty in-memory [Ledger], for tests and
+// examples: its entries die with the process.
+func NewMemoryLedger() Ledger { return &memoryLedger{} }
+
+type memoryLedger struct {
 	mu      sync.Mutex
 	entries []Entry
 }
 
-// Append adds entries.
-func (l *MemoryLedger) Append(_ context.Context, entries ...Entry) error {
+func (l *memoryLedger) Append(_ context.Context, entries ...Entry) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.entries = append(l.entries, entries...)
 	return nil
 }
 
-// Scan calls fn for every entry in order.
-func (l *MemoryLedger) Scan(_ context.Context, fn func(Entry) error) error {
+func (l *memoryLedger) Scan(_ context.Context, fn func(Entry) error) error {
 	l.mu.Lock()
 	es := slices.Clone(l.entries)
 	l.mu.Unlock()
@@ -242,13 +232,6 @@ func (l *MemoryLedger) Scan(_ context.Context, fn func(Entry) error) error {
 		}
 	}
 	return nil
-}
-
-// Entries returns a copy of the entries.
-func (l *MemoryLedger) Entries() []Entry {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return slices.Clone(l.entries)
 }
 
 // deepCopy copies v (pointers, structs, slices, maps) so that a claim's

@@ -64,7 +64,7 @@ type PendingShred struct {
 
 // PendingShreds stores pending key shreds, beside the holds: every sweep
 // and [Manager.Release] completes those whose kept values have lapsed.
-// [MemoryHolds] and sqlstore.Holds implement it.
+// The hold stores of [NewMemoryHolds] and sqlstore.NewHolds implement it.
 type PendingShreds interface {
 	// PutPending records p; when a pending shred with p.ID exists, it
 	// takes p only if p.Kind is higher (kinds never fall).

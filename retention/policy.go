@@ -32,9 +32,6 @@ type Policy struct {
 	Purpose string
 }
 
-// IsZero reports whether p sets nothing.
-func (p Policy) IsZero() bool { return p == Policy{} }
-
 // String returns the policy in tag form, "retain=P2Y,from=LastSeen,then=shred",
 // as recorded in the ledger.
 func (p Policy) String() string {
@@ -108,7 +105,8 @@ type Scope struct {
 // registration wins. Min is the exception: it is a legal minimum, so the
 // longest of the tag's and every matching override's applies.
 //
-// A Policies is safe for concurrent use.
+// The zero value holds no overrides and is ready to use
+// (&retention.Policies{}). A Policies is safe for concurrent use.
 type Policies struct {
 	mu    sync.RWMutex
 	rules []rule
@@ -142,9 +140,6 @@ func (r rule) rank() int {
 	return n
 }
 
-// NewPolicies returns an empty set of overrides.
-func NewPolicies() *Policies { return &Policies{} }
-
 // Set registers an override for the field at schema path field ("Email",
 // "Contacts[].Phone") of the type named typ ([pii.Schema.Name]). An empty
 // typ or field matches every type or field. The override applies only to
@@ -152,7 +147,7 @@ func NewPolicies() *Policies { return &Policies{} }
 // override's Min can only raise the legal minimum: the longest min= among
 // the tag and every matching override applies.
 func (ps *Policies) Set(s Scope, typ, field string, p Policy) error {
-	if p.IsZero() {
+	if p == (Policy{}) {
 		return fmt.Errorf("retention: override for %s.%s sets nothing", typ, field)
 	}
 	if field != "" && typ == "" {

@@ -96,8 +96,8 @@ type Options struct {
 	Holds Holds
 	// Pending keeps the key shreds that wait for kept values to lapse
 	// (see [PendingShreds]). Nil means Holds, which must then implement
-	// PendingShreds when a Shredder or Tokens is set ([MemoryHolds] and
-	// sqlstore.Holds do).
+	// PendingShreds when a Shredder or Tokens is set (those of
+	// [NewMemoryHolds] and sqlstore.NewHolds do).
 	Pending PendingShreds
 	// Redaction replaces redacted values; default "[REDACTED]".
 	Redaction string
@@ -192,7 +192,7 @@ func New(opts *Options) (*Manager, error) {
 		m.pending, _ = m.holds.(PendingShreds)
 	}
 	if m.pending == nil && (m.shredder != nil || m.tokens != nil) {
-		return nil, errors.New("retention: Options.Holds keeps no pending shreds: set Options.Pending (MemoryHolds and sqlstore.Holds keep them)")
+		return nil, errors.New("retention: Options.Holds keeps no pending shreds: set Options.Pending (the hold stores of retention.NewMemoryHolds and sqlstore.NewHolds keep them)")
 	}
 	if opts.CloseOnForget {
 		c, ok := m.shredder.(SubjectCloser)

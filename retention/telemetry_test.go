@@ -16,7 +16,7 @@ import (
 func TestSweepTelemetry(t *testing.T) {
 	rec := telemetrytest.New(t)
 	clock := piitest.NewClock(day(2026, 1, 1))
-	ledger := &retention.MemoryLedger{}
+	ledger := retention.NewMemoryLedger()
 	m, err := retention.New(&retention.Options{Holds: retention.NewMemoryHolds(), Clock: clock, LedgerKey: ledgerKey, Ledger: ledger,
 		MeterProvider: rec.MeterProvider, TracerProvider: rec.TracerProvider})
 	require.NoError(t, err)

@@ -34,7 +34,7 @@ func Example() {
 
 	// A test key: never hard-code keys in production.
 	m, err := retention.New(&retention.Options{Clock: piitest.NewClock(now), LedgerKey: []byte("example ledger key, not for prod"),
-		Holds: retention.NewMemoryHolds(), Ledger: &retention.MemoryLedger{}})
+		Holds: retention.NewMemoryHolds(), Ledger: retention.NewMemoryLedger()})
 	if err != nil {
 		panic(err)
 	}

@@ -180,7 +180,7 @@ func TestMemoryStorePasses(t *testing.T) {
 		}
 	}})
 	RunHolds(t, func(*testing.T) retention.Holds { return retention.NewMemoryHolds() })
-	RunPendingShreds(t, func(*testing.T) retention.PendingShreds { return retention.NewMemoryHolds() })
+	RunPendingShreds(t, func(*testing.T) retention.PendingShreds { return retention.NewMemoryHolds().(retention.PendingShreds) })
 }
 
 // TestBrokenStoresFail: each deliberately broken store fails the checks
@@ -211,7 +211,7 @@ func TestBrokenStoresFail(t *testing.T) {
 
 // brokenHolds keeps holds with a flaw.
 type brokenHolds struct {
-	*retention.MemoryHolds
+	retention.Holds
 	activeAtEnd bool // a hold is still active at its Until
 	appendPut   bool // Put adds a second hold with the same ID instead of replacing it
 	list        []retention.Hold
@@ -219,12 +219,12 @@ type brokenHolds struct {
 
 func (h *brokenHolds) Put(ctx context.Context, x retention.Hold) error {
 	h.list = append(h.list, x)
-	return h.MemoryHolds.Put(ctx, x)
+	return h.Holds.Put(ctx, x)
 }
 
 func (h *brokenHolds) Active(ctx context.Context, now time.Time) ([]retention.Hold, error) {
 	if h.activeAtEnd {
-		return h.MemoryHolds.Active(ctx, now.Add(-time.Nanosecond))
+		return h.Holds.Active(ctx, now.Add(-time.Nanosecond))
 	}
 	if h.appendPut {
 		var out []retention.Hold
@@ -235,15 +235,15 @@ func (h *brokenHolds) Active(ctx context.Context, now time.Time) ([]retention.Ho
 		}
 		return out, nil
 	}
-	return h.MemoryHolds.Active(ctx, now)
+	return h.Holds.Active(ctx, now)
 }
 
 func TestBrokenHoldsFail(t *testing.T) {
 	ctx := context.Background()
 	require.NoError(t, checkHoldsActive(ctx, retention.NewMemoryHolds()))
 	require.NoError(t, checkHoldsReplace(ctx, retention.NewMemoryHolds()))
-	require.ErrorContains(t, checkHoldsActive(ctx, &brokenHolds{MemoryHolds: retention.NewMemoryHolds(), activeAtEnd: true}), "not h3")
-	require.ErrorContains(t, checkHoldsReplace(ctx, &brokenHolds{MemoryHolds: retention.NewMemoryHolds(), appendPut: true}), "must replace")
+	require.ErrorContains(t, checkHoldsActive(ctx, &brokenHolds{Holds: retention.NewMemoryHolds(), activeAtEnd: true}), "not h3")
+	require.ErrorContains(t, checkHoldsReplace(ctx, &brokenHolds{Holds: retention.NewMemoryHolds(), appendPut: true}), "must replace")
 }
 
 // brokenPending lets a lower kind overwrite a higher one.

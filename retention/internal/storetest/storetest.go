@@ -66,7 +66,7 @@ func Open(t testing.TB, kind Kind, tables ...Table) *Env {
 	e := &Env{Kind: kind, tables: tables}
 	switch kind {
 	case Memory:
-		l := &retention.MemoryLedger{}
+		l := retention.NewMemoryLedger()
 		e.Ledger, e.Holds = l, retention.NewMemoryHolds()
 		for _, tb := range tables {
 			ms, err := retention.NewMemoryStore(tb.Prototype, l)
