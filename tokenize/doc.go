@@ -23,7 +23,7 @@
 // (libphonenumber parsing, country code and optionally area code kept,
 // original formatting kept), [SSN] (US rules), [IBAN] (country kept; tokens
 // fail the mod-97 check unless IBAN.ChecksumValid is set), [Email] (local
-// part, optionally the domain) and [Template] for anything else. Apply
+// part, optionally the domain) and [NewTemplate] for anything else. Apply
 // picks one per category ([Tokenizer.FormatFor], Options.Formats). The
 // tweak is derived from the tenant and the field ([Scope]), so the same
 // value gives the same token within a tenant's field and different tokens
@@ -72,7 +72,7 @@
 //   - SSN and Phone: tokens are valid SSNs and valid numbers by design, and
 //     the invalid ranges are too small to hold them one-to-one; only values
 //     outside the valid ranges are refused.
-//   - Email and Template (plain FF1 or FF3-1 over an alphabet): a
+//   - Email and templates (plain FF1 or FF3-1 over an alphabet): a
 //     permutation of every value of the shape; nothing can be refused.
 //   - Stored: a token unknown in the scope (tenant, subject, field) is
 //     [ErrNotFound], whatever the format.
@@ -141,9 +141,10 @@
 //
 // # Errors
 //
-// Errors wrap one of [ErrKey], [ErrDomain], [ErrFormat], [ErrNotToken],
+// Errors wrap one of [ErrDomain], [ErrFormat], [ErrNotToken],
 // [ErrPermission], [ErrNotFound], [ErrIrreversible] and [ErrTokenExists];
-// test with errors.Is. Apply and Reverse return a [pii.FieldError] naming
+// test with errors.Is. A root key of the wrong size is a mistake of the
+// program, reported by New with a plain error. Apply and Reverse return a [pii.FieldError] naming
 // the type, the field path and the record by its id (tokenize:
 // Customer.Card (record ID "c-1"): value is not a token of this field: …).
 // Messages start with "tokenize:" once and never contain the value, the

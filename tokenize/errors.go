@@ -6,15 +6,13 @@ import "errors"
 // wrap one of these with a short reason that never contains the input value,
 // a key or a token.
 var (
-	// ErrKey: the root key is not 32 bytes.
-	ErrKey = errors.New("tokenize: invalid key")
 	// ErrDomain: the part of a value that would be tokenized is too short
 	// (below the NIST floor of 1,000,000 values, radix^len) or too long for
 	// the cipher.
 	ErrDomain = errors.New("tokenize: input outside the cipher's domain")
 	// ErrFormat: a value does not have the shape its tokenizer expects (a
 	// card number that is not 12–19 digits, a phone number that does not
-	// parse, an IBAN with a bad checksum, a rune outside a Template's
+	// parse, an IBAN with a bad checksum, a rune outside a template's
 	// alphabet, …), or a format, template or surrogate annotation is
 	// invalid.
 	ErrFormat = errors.New("tokenize: value does not match the expected format")
@@ -36,3 +34,7 @@ var (
 	// already taken; the Tokenizer then draws another one.
 	ErrTokenExists = errors.New("tokenize: token already exists")
 )
+
+// errKey: the root key is not 32 bytes, a mistake of the program, not of
+// its input.
+var errKey = errors.New("tokenize: invalid key")

@@ -92,7 +92,7 @@ func ExampleAnnotate() {
 }
 
 // Stored tokens are random tokens of the value's format; the store keeps
-// the value, sealed. A MemoryStore's tokens die with the process: keep
+// the value, sealed. An in-memory store's tokens die with the process: keep
 // them in your database with sqltokenstore.
 func ExampleNewMemoryStore() {
 	type Payment struct {

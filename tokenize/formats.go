@@ -6,15 +6,14 @@ import (
 	"unicode/utf8"
 
 	"github.com/fieldguard/pii/internal/checkdigit"
-	"github.com/fieldguard/pii/tokenize/fpe"
 	"github.com/fieldguard/pii/tokenize/internal/alphabet"
 )
 
 // TokenFormat is a format-aware tokenization rule: which parts of a value
 // are kept, which are tokenized over which alphabet, and which validity
-// rules the token must still meet. Card, Phone, SSN, IBAN, Email and
-// *Template implement it; the interface is closed (its transform method is
-// unexported), and Template covers other shapes.
+// rules the token must still meet. Card, Phone, SSN, IBAN and Email
+// implement it, and NewTemplate returns one for any other shape; the
+// interface is closed (its transform method is unexported).
 type TokenFormat interface {
 	// Name is the surrogate info type used by Annotate ("CARD", "PHONE").
 	Name() string
@@ -385,8 +384,8 @@ type Email struct {
 func (Email) Name() string { return "EMAIL" }
 
 var (
-	alnumAlphabet      = alphabet.MustNew(fpe.Alnum)
-	lowerAlnumAlphabet = alphabet.MustNew(fpe.LowerAlnum)
+	alnumAlphabet      = alphabet.MustNew(alphabet.Alnum)
+	lowerAlnumAlphabet = alphabet.MustNew(alphabet.LowerAlnum)
 )
 
 func (e Email) transform(f numerals, value string, enc bool) (string, error) {
@@ -441,28 +440,28 @@ func tokenizeOver(f numerals, a *alphabet.Alphabet, s string, enc bool) (string,
 	return out, nil
 }
 
-// Template is the generic format: an alphabet and a pattern of kept and
-// tokenized positions. In the pattern, '#' is a tokenized position (the
-// value's rune there must be in the alphabet), '?' keeps whatever rune is
-// there, and any other rune must appear literally in the value and is
-// kept. An empty pattern tokenizes every rune of the value that is in the
-// alphabet and keeps the others, whatever the length.
-//
-// Template tokens (plain FF1 or FF3-1 over the alphabet) cannot be told
-// from values: FPE is a permutation of the values of that shape, so
-// Reverse of a value that was never tokenized returns another value of the
-// same shape. Use token=stored where reversal must refuse them.
-type Template struct {
+// template is the format of NewTemplate.
+type template struct {
 	name    string
 	alpha   *alphabet.Alphabet
 	pattern []rune
 }
 
-// NewTemplate returns a generic format. name is its surrogate info type
+// NewTemplate returns the generic format: an alphabet and a pattern of
+// kept and tokenized positions. name is its surrogate info type
 // (upper-case letters, digits and underscores); symbols is the alphabet,
-// at least 2 distinct runes (fpe.Digits, fpe.Alnum, …); pattern is as
-// described above.
-func NewTemplate(name, symbols, pattern string) (*Template, error) {
+// at least 2 distinct runes ("0123456789", "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+// …). In the pattern, '#' is a tokenized position (the value's rune there
+// must be in the alphabet), '?' keeps whatever rune is there, and any
+// other rune must appear literally in the value and is kept. An empty
+// pattern tokenizes every rune of the value that is in the alphabet and
+// keeps the others, whatever the length.
+//
+// Template tokens (plain FF1 or FF3-1 over the alphabet) cannot be told
+// from values: FPE is a permutation of the values of that shape, so
+// Reverse of a value that was never tokenized returns another value of the
+// same shape. Use token=stored where reversal must refuse them.
+func NewTemplate(name, symbols, pattern string) (TokenFormat, error) {
 	a, err := alphabet.New(symbols)
 	if err != nil {
 		return nil, fmt.Errorf("%w: template %w", ErrFormat, err)
@@ -473,13 +472,12 @@ func NewTemplate(name, symbols, pattern string) (*Template, error) {
 	if !utf8.ValidString(pattern) {
 		return nil, fmt.Errorf("%w: pattern is not valid UTF-8", ErrFormat)
 	}
-	return &Template{name: name, alpha: a, pattern: []rune(pattern)}, nil
+	return &template{name: name, alpha: a, pattern: []rune(pattern)}, nil
 }
 
-// Name returns the template's info type.
-func (t *Template) Name() string { return t.name }
+func (t *template) Name() string { return t.name }
 
-func (t *Template) transform(f numerals, value string, enc bool) (string, error) {
+func (t *template) transform(f numerals, value string, enc bool) (string, error) {
 	if len(t.pattern) == 0 {
 		return tokenizeOver(f, t.alpha, value, enc)
 	}

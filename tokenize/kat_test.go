@@ -7,7 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/fieldguard/pii/tokenize/fpe"
+	"github.com/fieldguard/pii/tokenize/internal/alphabet"
 )
 
 // TestKnownTokens freezes one token per format and method: a change in key
@@ -17,7 +17,7 @@ func TestKnownTokens(t *testing.T) {
 	ctx := context.Background()
 	tk, err := New([]byte("an example root key, 32 bytes!!!"), &Options{KeyID: "k1"})
 	require.NoError(t, err)
-	plate, err := NewTemplate("PLATE", fpe.UpperLetters+fpe.Digits, "??-####")
+	plate, err := NewTemplate("PLATE", alphabet.UpperLetters+alphabet.Digits, "??-####")
 	require.NoError(t, err)
 	s := Scope{Tenant: "acme", Field: "Customer.X"}
 	for _, tc := range []struct {

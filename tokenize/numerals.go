@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/fieldguard/pii/tokenize/fpe"
 )
@@ -22,8 +23,6 @@ type numerals struct {
 
 // numeralCipher is what *fpe.FF1 and *fpe.FF31 have in common.
 type numeralCipher interface {
-	MinLen() int
-	MaxLen() int
 	EncryptNumerals(tweak []byte, x []uint16) ([]uint16, error)
 	DecryptNumerals(tweak []byte, x []uint16) ([]uint16, error)
 }
@@ -93,8 +92,8 @@ func (f *numerals) apply(c numeralCipher, radix int, x []uint16, enc bool) (y []
 		// Said in this package's terms; the only fpe error a format can
 		// meet, since formats keep numerals below the radix and tweaks
 		// have the cipher's size.
-		return nil, fmt.Errorf("%w: %d tokenized symbols over radix %d, the cipher takes %d to %d",
-			ErrDomain, len(x), radix, c.MinLen(), c.MaxLen())
+		// fpe's reason states the lengths the cipher takes.
+		return nil, fmt.Errorf("%w: tokenized part: %s", ErrDomain, strings.TrimPrefix(err.Error(), fpe.ErrDomain.Error()+": "))
 	}
 	return nil, fmt.Errorf("tokenize: %w", err)
 }

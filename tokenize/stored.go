@@ -42,7 +42,7 @@ func (r *Record) live(now time.Time) bool {
 }
 
 // TokenStore keeps stored tokens. Implementations must be safe for
-// concurrent use; MemoryStore and sqltokenstore.Store implement it, and
+// concurrent use; NewMemoryStore and sqltokenstore.Store implement it, and
 // tokenstoretest.Run is the conformance suite an implementation must pass.
 //
 // A store returns records as they were put; the Tokenizer checks every
@@ -208,19 +208,19 @@ func (t *Tokenizer) open(s Scope, token string, sealed []byte) (string, error) {
 	return string(pt), nil
 }
 
-// MemoryStore is an in-memory TokenStore, for tests and single-process
-// use: its tokens die with the process, and it ignores pii.WithExecutor
-// (nothing rolls back).
-type MemoryStore struct {
+// memoryStore is the TokenStore of NewMemoryStore.
+type memoryStore struct {
 	mu      sync.Mutex
 	byToken map[string]*Record
 }
 
-var _ TokenStore = (*MemoryStore)(nil)
+var _ TokenStore = (*memoryStore)(nil)
 
-// NewMemoryStore returns an empty in-memory store.
-func NewMemoryStore() *MemoryStore {
-	return &MemoryStore{byToken: make(map[string]*Record)}
+// NewMemoryStore returns an empty in-memory TokenStore, for tests and
+// single-process use: its tokens die with the process, and it ignores
+// pii.WithExecutor (nothing rolls back).
+func NewMemoryStore() TokenStore {
+	return &memoryStore{byToken: make(map[string]*Record)}
 }
 
 func cloneRecord(r *Record) *Record {
@@ -230,8 +230,7 @@ func cloneRecord(r *Record) *Record {
 	return &c
 }
 
-// Put implements TokenStore.
-func (m *MemoryStore) Put(_ context.Context, r *Record) error {
+func (m *memoryStore) Put(_ context.Context, r *Record) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.byToken[r.Token]; ok {
@@ -241,8 +240,7 @@ func (m *MemoryStore) Put(_ context.Context, r *Record) error {
 	return nil
 }
 
-// Get implements TokenStore.
-func (m *MemoryStore) Get(_ context.Context, token string, now time.Time) (*Record, error) {
+func (m *memoryStore) Get(_ context.Context, token string, now time.Time) (*Record, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	r, ok := m.byToken[token]
@@ -252,8 +250,7 @@ func (m *MemoryStore) Get(_ context.Context, token string, now time.Time) (*Reco
 	return cloneRecord(r), nil
 }
 
-// Find implements TokenStore.
-func (m *MemoryStore) Find(_ context.Context, lookup []byte, now time.Time) (*Record, error) {
+func (m *memoryStore) Find(_ context.Context, lookup []byte, now time.Time) (*Record, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var best *Record
@@ -268,8 +265,7 @@ func (m *MemoryStore) Find(_ context.Context, lookup []byte, now time.Time) (*Re
 	return cloneRecord(best), nil
 }
 
-// DeleteSubject implements TokenStore.
-func (m *MemoryStore) DeleteSubject(_ context.Context, tenant, subject string) (int64, error) {
+func (m *memoryStore) DeleteSubject(_ context.Context, tenant, subject string) (int64, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var n int64
@@ -282,8 +278,7 @@ func (m *MemoryStore) DeleteSubject(_ context.Context, tenant, subject string) (
 	return n, nil
 }
 
-// DeleteExpired implements TokenStore.
-func (m *MemoryStore) DeleteExpired(_ context.Context, now time.Time) (int64, error) {
+func (m *memoryStore) DeleteExpired(_ context.Context, now time.Time) (int64, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var n int64

@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/fieldguard/pii"
-	"github.com/fieldguard/pii/tokenize/fpe"
+	"github.com/fieldguard/pii/tokenize/internal/alphabet"
 )
 
 // Permit decides whether the caller may reverse the token in field f at
@@ -21,8 +21,8 @@ type Permit func(ctx context.Context, f *pii.Field, path string) error
 // last dotted segment of it, so "user.contact.email" is "email"): card →
 // Card{}, phone → Phone{} (E.164 input only unless a Formats entry sets
 // DefaultRegion), national_id → SSN{}, iban → IBAN{}, email → Email{}, and
-// anything else a Template tokenizing letters and digits and keeping the
-// other characters.
+// anything else a template ([NewTemplate]) tokenizing letters and digits
+// and keeping the other characters.
 func (t *Tokenizer) FormatFor(category string) TokenFormat {
 	if f, ok := t.opts.Formats[category]; ok {
 		return f
@@ -46,9 +46,9 @@ func (t *Tokenizer) FormatFor(category string) TokenFormat {
 	case "email":
 		return Email{}
 	}
-	tmpl, err := NewTemplate(infoTypeOf(category), fpe.Alnum, "")
+	tmpl, err := NewTemplate(infoTypeOf(category), alphabet.Alnum, "")
 	if err != nil {
-		tmpl, _ = NewTemplate("GENERIC", fpe.Alnum, "")
+		tmpl, _ = NewTemplate("GENERIC", alphabet.Alnum, "")
 	}
 	return tmpl
 }
@@ -191,16 +191,6 @@ func (e *RefusedError) Unwrap() []error {
 	out := make([]error, len(e.Fields))
 	for i, f := range e.Fields {
 		out[i] = f
-	}
-	return out
-}
-
-// Paths returns the concrete paths of the refused fields ("Card",
-// "Contacts[2].Phone").
-func (e *RefusedError) Paths() []string {
-	out := make([]string, len(e.Fields))
-	for i, f := range e.Fields {
-		out[i] = f.Path
 	}
 	return out
 }

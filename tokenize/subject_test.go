@@ -12,12 +12,12 @@ import (
 // write the token table must not be able to move a token to another
 // subject, tenant or field, nor make Tokenize hand out another's token.
 type tamperStore struct {
-	*MemoryStore
+	TokenStore
 	edit func(r *Record) // applied to every record Get and Find return
 }
 
 func (s *tamperStore) Get(ctx context.Context, token string, now time.Time) (*Record, error) {
-	r, err := s.MemoryStore.Get(ctx, token, now)
+	r, err := s.TokenStore.Get(ctx, token, now)
 	if err == nil {
 		s.edit(r)
 	}
@@ -25,7 +25,7 @@ func (s *tamperStore) Get(ctx context.Context, token string, now time.Time) (*Re
 }
 
 func (s *tamperStore) Find(ctx context.Context, lookup []byte, now time.Time) (*Record, error) {
-	r, err := s.MemoryStore.Find(ctx, lookup, now)
+	r, err := s.TokenStore.Find(ctx, lookup, now)
 	if err == nil {
 		s.edit(r)
 	}
@@ -44,7 +44,7 @@ func TestStoredRecordsCheckedAgainstScope(t *testing.T) {
 		{"moved to another field", Scope{Tenant: "acme", Field: "Order.Email", Subject: "alice"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			st := &tamperStore{MemoryStore: NewMemoryStore(), edit: func(*Record) {}}
+			st := &tamperStore{TokenStore: NewMemoryStore(), edit: func(*Record) {}}
 			tk := newTestTokenizer(t, &Options{Store: st, Convergent: true})
 			a, err := tk.Tokenize(ctx, MethodStored, alice, Email{}, "jane.doe@example.com")
 			require.NoError(t, err)
@@ -76,7 +76,7 @@ func TestStoredSealedValuesNoncesAndTokens(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now()
 	mem := NewMemoryStore()
-	st := &tamperStore{MemoryStore: mem, edit: func(*Record) {}}
+	st := &tamperStore{TokenStore: mem, edit: func(*Record) {}}
 	tk := newTestTokenizer(t, &Options{Store: st})
 	a, err := tk.Tokenize(ctx, MethodStored, scopeA, Card{}, "4111111111111111")
 	require.NoError(t, err)

@@ -136,7 +136,7 @@ var errNoStore = errors.New("tokenize: token=stored needs Options.Store: pass sq
 // clear root afterwards.
 func New(root []byte, opts *Options) (*Tokenizer, error) {
 	if len(root) != rootKeySize {
-		return nil, fmt.Errorf("%w: root key must be %d bytes, got %d", ErrKey, rootKeySize, len(root))
+		return nil, fmt.Errorf("%w: root key must be %d bytes, got %d", errKey, rootKeySize, len(root))
 	}
 	t := &Tokenizer{k: &tokenizerKeys{}, seed: maphash.MakeSeed()}
 	if opts != nil {
@@ -165,7 +165,7 @@ func New(root []byte, opts *Options) (*Tokenizer, error) {
 	} {
 		k, err := hkdf.Key(sha256.New, root, nil, "fieldguard/pii tokenize v1 "+d.info, 32)
 		if err != nil {
-			return nil, fmt.Errorf("%w: key derivation failed", ErrKey)
+			return nil, fmt.Errorf("%w: key derivation failed", errKey)
 		}
 		*d.dst = k
 	}

@@ -17,7 +17,7 @@ import (
 
 	"github.com/fieldguard/pii/internal/checkdigit"
 	"github.com/fieldguard/pii/keyprovider"
-	"github.com/fieldguard/pii/tokenize/fpe"
+	"github.com/fieldguard/pii/tokenize/internal/alphabet"
 	"github.com/nyaruka/phonenumbers"
 	"github.com/stretchr/testify/require"
 )
@@ -70,9 +70,9 @@ func digitsOf(s string) string {
 
 func TestNewKeys(t *testing.T) {
 	_, err := New(make([]byte, 16), nil)
-	require.ErrorIs(t, err, ErrKey)
+	require.ErrorIs(t, err, errKey)
 	_, err = New(nil, nil)
-	require.ErrorIs(t, err, ErrKey)
+	require.ErrorIs(t, err, errKey)
 }
 
 func TestCard(t *testing.T) {
@@ -348,7 +348,7 @@ func TestEmail(t *testing.T) {
 func TestTemplate(t *testing.T) {
 	ctx := context.Background()
 	tk := newTestTokenizer(t, nil)
-	plate, err := NewTemplate("LICENSE", fpe.UpperLetters+fpe.Digits, "??-####-##")
+	plate, err := NewTemplate("LICENSE", alphabet.UpperLetters+alphabet.Digits, "??-####-##")
 	require.NoError(t, err)
 	tok, err := tk.Tokenize(ctx, MethodFF1, scopeA, plate, "AB-12CD-34")
 	require.NoError(t, err)
@@ -375,7 +375,7 @@ func TestTemplate(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "Jürgen Müller", back)
 
-	_, err = NewTemplate("bad name", fpe.Digits, "")
+	_, err = NewTemplate("bad name", alphabet.Digits, "")
 	require.ErrorIs(t, err, ErrFormat)
 	_, err = NewTemplate("X", "aa", "")
 	require.ErrorIs(t, err, ErrFormat)

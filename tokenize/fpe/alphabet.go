@@ -6,14 +6,6 @@ import (
 	"github.com/fieldguard/pii/tokenize/internal/alphabet"
 )
 
-// Common alphabets.
-const (
-	Digits       = "0123456789"
-	LowerAlnum   = "0123456789abcdefghijklmnopqrstuvwxyz"
-	Alnum        = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	UpperLetters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-)
-
 // Alphabet maps between symbols (runes) and numerals. Symbol i of the
 // definition string is numeral i. An Alphabet is immutable and safe for
 // concurrent use. To encrypt a string, convert it with Numerals, encrypt

@@ -18,8 +18,9 @@
 // # Domain rules
 //
 // Both ciphers enforce the Rev. 1 domain rules with no opt-out:
-// radix^len ≥ 1,000,000, the maximum lengths (FF1: 2^32-1; FF3-1:
-// 2·floor(log_radix(2^96))), FF3-1 tweaks of exactly 7 bytes. A *FF1 and a
+// radix^len ≥ 1,000,000 (for radix 10, at least 6 numerals), the maximum
+// lengths (FF1: 2^32-1; FF3-1: 2·floor(log_radix(2^96)), 56 for radix 10),
+// FF3-1 tweaks of exactly 7 bytes. A *FF1 and a
 // *FF31 are immutable and safe for concurrent use: no cipher state is
 // shared between calls.
 //
@@ -42,7 +43,9 @@
 //
 // # Errors
 //
-// Errors wrap one of [ErrKey], [ErrDomain], [ErrTweak] and [ErrAlphabet];
-// test with errors.Is. Messages start with "fpe:" and never contain the
-// input, the key or the tweak.
+// Errors of the input wrap [ErrDomain] or [ErrAlphabet]; test with
+// errors.Is. A key of the wrong size or a tweak of the wrong length is a
+// mistake of the program, reported with a plain error. Messages start with
+// "fpe:" and never contain the input, the key or the tweak; an
+// [ErrDomain] error states the lengths the cipher takes.
 package fpe

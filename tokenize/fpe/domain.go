@@ -22,7 +22,7 @@ func checkKey(key []byte) error {
 	case 16, 24, 32:
 		return nil
 	}
-	return fmt.Errorf("%w: key must be 16, 24 or 32 bytes, got %d", ErrKey, len(key))
+	return fmt.Errorf("%w: key must be 16, 24 or 32 bytes, got %d", errKey, len(key))
 }
 
 func checkRadix(radix int) error {

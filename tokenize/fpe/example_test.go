@@ -61,7 +61,7 @@ func ExampleFF1() {
 
 // Strings over an alphabet: numerals in, FF1, numerals out.
 func ExampleAlphabet() {
-	a, err := fpe.NewAlphabet(fpe.LowerAlnum)
+	a, err := fpe.NewAlphabet("0123456789abcdefghijklmnopqrstuvwxyz")
 	if err != nil {
 		panic(err)
 	}

@@ -62,7 +62,7 @@ func NewFF1(key []byte, radix int) (*FF1, error) {
 	}
 	block, err := aes.NewCipher(key)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrKey, err)
+		return nil, fmt.Errorf("%w: %v", errKey, err)
 	}
 	c := &FF1{block: block, radix: radix, minLen: minLenFor(radix)}
 	maxFast := c.minLen - 1
@@ -98,13 +98,6 @@ func ff1P(radix, u, n int) [16]byte {
 	return p
 }
 
-// MinLen returns the shortest input length the cipher accepts: the smallest
-// n ≥ 2 with radix^n ≥ 1,000,000.
-func (c *FF1) MinLen() int { return c.minLen }
-
-// MaxLen returns the longest input length the cipher accepts.
-func (c *FF1) MaxLen() int { return maxFF1Len }
-
 // EncryptNumerals encrypts x (numerals below the radix) under tweak and
 // returns a new slice of the same length. x and tweak are not modified.
 func (c *FF1) EncryptNumerals(tweak []byte, x []uint16) ([]uint16, error) {
@@ -126,7 +119,7 @@ func (c *FF1) check(tweak []byte, x []uint16) error {
 	case uint64(n) > maxFF1Len:
 		return fmt.Errorf("%w: length %d above the FF1 maximum", ErrDomain, n)
 	case uint64(len(tweak)) > maxFF1Len:
-		return fmt.Errorf("%w: tweak longer than 2^32-1 bytes", ErrTweak)
+		return fmt.Errorf("%w: tweak longer than 2^32-1 bytes", errTweak)
 	}
 	return checkNumerals(x, c.radix)
 }

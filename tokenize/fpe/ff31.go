@@ -56,7 +56,7 @@ func NewFF31(key []byte, radix int) (*FF31, error) {
 	block, err := aes.NewCipher(rk)
 	clear(rk)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrKey, err)
+		return nil, fmt.Errorf("%w: %v", errKey, err)
 	}
 	c := &FF31{block: block, radix: radix, minLen: minLenFor(radix)}
 	// maxlen = 2·floor(log_radix(2^96)), computed exactly.
@@ -82,12 +82,6 @@ func NewFF31(key []byte, radix int) (*FF31, error) {
 	return c, nil
 }
 
-// MinLen returns the shortest accepted input length.
-func (c *FF31) MinLen() int { return c.minLen }
-
-// MaxLen returns the longest accepted input length, 2·floor(log_radix(2^96)).
-func (c *FF31) MaxLen() int { return c.maxLen }
-
 // EncryptNumerals encrypts x under the 7-byte tweak and returns a new
 // slice of the same length.
 func (c *FF31) EncryptNumerals(tweak []byte, x []uint16) ([]uint16, error) {
@@ -103,7 +97,7 @@ func (c *FF31) check(tweak []byte, x []uint16) error {
 	n := len(x)
 	switch {
 	case len(tweak) != ff31TweakSize:
-		return fmt.Errorf("%w: FF3-1 tweak must be exactly 7 bytes, got %d", ErrTweak, len(tweak))
+		return fmt.Errorf("%w: FF3-1 tweak must be exactly 7 bytes, got %d", errTweak, len(tweak))
 	case n == 0:
 		return fmt.Errorf("%w: empty input", ErrDomain)
 	case n < c.minLen:

@@ -13,8 +13,6 @@ import (
 
 // numeralCipher is what *FF1 and *FF31 have in common, for table tests.
 type numeralCipher interface {
-	MinLen() int
-	MaxLen() int
 	EncryptNumerals(tweak []byte, x []uint16) ([]uint16, error)
 	DecryptNumerals(tweak []byte, x []uint16) ([]uint16, error)
 }
@@ -34,9 +32,9 @@ func TestNewErrors(t *testing.T) {
 		radix int
 		want  error
 	}{
-		{"short key", make([]byte, 15), 10, ErrKey},
-		{"long key", make([]byte, 33), 10, ErrKey},
-		{"nil key", nil, 10, ErrKey},
+		{"short key", make([]byte, 15), 10, errKey},
+		{"long key", make([]byte, 33), 10, errKey},
+		{"nil key", nil, 10, errKey},
 		{"radix 1", testKey, 1, ErrDomain},
 		{"radix 65537", testKey, 65537, ErrDomain},
 		{"radix 0", testKey, 0, ErrDomain},
@@ -74,9 +72,9 @@ func TestDomainRules(t *testing.T) {
 		{"ff31 empty", g10, tw7, nil, ErrDomain},
 		{"ff31 5 digits", g10, tw7, make([]uint16, 5), ErrDomain},
 		{"ff31 57 digits above 2*floor(log10 2^96)", g10, tw7, make([]uint16, 57), ErrDomain},
-		{"ff31 tweak 8 bytes", g10, []byte("12345678"), make([]uint16, 6), ErrTweak},
-		{"ff31 tweak 6 bytes", g10, []byte("123456"), make([]uint16, 6), ErrTweak},
-		{"ff31 nil tweak", g10, nil, make([]uint16, 6), ErrTweak},
+		{"ff31 tweak 8 bytes", g10, []byte("12345678"), make([]uint16, 6), errTweak},
+		{"ff31 tweak 6 bytes", g10, []byte("123456"), make([]uint16, 6), errTweak},
+		{"ff31 nil tweak", g10, nil, make([]uint16, 6), errTweak},
 		{"ff31 numeral = radix", g10, tw7, []uint16{0, 0, 0, 0, 0, 10}, ErrAlphabet},
 	}
 	for _, tc := range tests {
@@ -94,17 +92,17 @@ func TestDomainRules(t *testing.T) {
 	require.NoError(t, err)
 	_, err = g10.EncryptNumerals(tw7, make([]uint16, 56))
 	require.NoError(t, err)
-	require.Equal(t, 56, g10.MaxLen())
+	require.Equal(t, 56, g10.maxLen)
 
 	for _, tc := range []struct{ radix, minLen, ff31Max int }{
 		{2, 20, 192}, {10, 6, 56}, {26, 5, 40}, {36, 4, 36}, {64, 4, 32}, {1000, 2, 18}, {65535, 2, 12}, {65536, 2, 12},
 	} {
 		f, err := NewFF1(testKey, tc.radix)
 		require.NoError(t, err)
-		require.Equal(t, tc.minLen, f.MinLen(), "radix %d", tc.radix)
+		require.Equal(t, tc.minLen, f.minLen, "radix %d", tc.radix)
 		g, err := NewFF31(testKey, tc.radix)
 		require.NoError(t, err)
-		require.Equal(t, tc.ff31Max, g.MaxLen(), "radix %d", tc.radix)
+		require.Equal(t, tc.ff31Max, g.maxLen, "radix %d", tc.radix)
 	}
 }
 
@@ -117,7 +115,7 @@ func TestRoundTrip(t *testing.T) {
 		require.NoError(t, err)
 		g, err := NewFF31(testKey[:24], radix)
 		require.NoError(t, err)
-		for n := f.MinLen(); n < f.MinLen()+150; n += 1 + n/8 {
+		for n := f.minLen; n < f.minLen+150; n += 1 + n/8 {
 			x := make([]uint16, n)
 			for i := range x {
 				x[i] = uint16(rng.IntN(radix))
@@ -131,7 +129,7 @@ func TestRoundTrip(t *testing.T) {
 			z, err := f.DecryptNumerals(tweak, y)
 			require.NoError(t, err)
 			require.Equal(t, x, z, "ff1 radix %d n %d", radix, n)
-			if n <= g.MaxLen() {
+			if n <= g.maxLen {
 				tw := tweak[:0:0]
 				tw = append(tw, make([]byte, 7)...)
 				rand.Read(tw)

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/fieldguard/pii/tokenize/internal/alphabet"
 )
 
 var numeralSeeds = []struct {
@@ -44,7 +46,7 @@ func FuzzNumerals(f *testing.F) {
 		for _, c := range []numeralCipher{ff1[radix], ff31[radix]} {
 			y, err := c.EncryptNumerals(tweak, x)
 			if err != nil {
-				require.True(t, errors.Is(err, ErrDomain) || errors.Is(err, ErrTweak), "%v", err)
+				require.True(t, errors.Is(err, ErrDomain) || errors.Is(err, errTweak), "%v", err)
 				require.Regexp(t, `^fpe: `, err.Error())
 				continue
 			}
@@ -58,11 +60,11 @@ func FuzzNumerals(f *testing.F) {
 }
 
 var stringSeeds = []struct{ alphabet, tweak, s string }{
-	{Digits, "", "0123456789"},
-	{LowerAlnum, "7777pqrs777", "0123456789abcdefghi"},
-	{Alnum, "t", "HelloWorld42"},
+	{alphabet.Digits, "", "0123456789"},
+	{alphabet.LowerAlnum, "7777pqrs777", "0123456789abcdefghi"},
+	{alphabet.Alnum, "t", "HelloWorld42"},
 	{"αβγδεζηθ", "tw", "αβγδεζηθαβ"},
-	{Digits, "", "12ab"},
+	{alphabet.Digits, "", "12ab"},
 	{"ab", "", ""},
 }
 

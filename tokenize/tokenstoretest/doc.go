@@ -1,5 +1,5 @@
 // Package tokenstoretest is the conformance suite every tokenize.TokenStore
-// must pass: the built-in tokenize.MemoryStore and sqltokenstore.Store do,
+// must pass: the built-in tokenize.NewMemoryStore and sqltokenstore.Store do,
 // on SQLite and PostgreSQL, and so must a store you write for your own
 // database.
 //

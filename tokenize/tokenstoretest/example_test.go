@@ -14,7 +14,7 @@ import (
 //	tokenstoretest.Run(t, func(t *testing.T) tokenize.TokenStore { return newMyStore(t) })
 //
 // and the Tokenizer uses it for token=stored fields.
-type myStore struct{ *tokenize.MemoryStore }
+type myStore struct{ tokenize.TokenStore }
 
 // A store that passes the suite backs Apply and Reverse of stored tokens.
 func Example() {

@@ -10,6 +10,14 @@ import (
 	"unicode/utf8"
 )
 
+// Alphabets the formats use.
+const (
+	Digits       = "0123456789"
+	LowerAlnum   = "0123456789abcdefghijklmnopqrstuvwxyz"
+	Alnum        = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	UpperLetters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+)
+
 // MinRadix and MaxRadix bound the number of symbols (and the FPE radix).
 const (
 	MinRadix = 2
