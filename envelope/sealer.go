@@ -10,6 +10,7 @@ import (
 
 	"github.com/fieldguard/pii"
 	"github.com/fieldguard/pii/envelope/internal/format"
+	"github.com/fieldguard/pii/internal/redact"
 	"github.com/fieldguard/pii/keyprovider"
 )
 
@@ -17,6 +18,7 @@ import (
 // one per process (or per key provider) and share it, since its caches are
 // what keep KMS calls proportional to branch keys rather than to records.
 type Sealer struct {
+	noPrint
 	kp    *keyprovider.Client
 	opts  Options
 	store KeyStore  // nil only in inline mode without a store
@@ -183,7 +185,8 @@ func New(kp keyprovider.KeyProvider, opts *Options) (*Sealer, error) {
 	}
 	o = o.withDefaults()
 	s := &Sealer{
-		kp: c, opts: o, store: o.Store, wall: pii.ClockOr(o.Clock), ages: o.Clock,
+		noPrint: redact.Named("envelope.Sealer"),
+		kp:      c, opts: o, store: o.Store, wall: pii.ClockOr(o.Clock), ages: o.Clock,
 		limitBytes: o.Cache.MaxBytes != ^uint64(0),
 		keyCache:   newKeyCache(), memo: newKeyCache(),
 		inline: map[string]*dekEntry{}, inlineCur: map[string]*dekEntry{},

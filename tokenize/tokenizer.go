@@ -11,13 +11,13 @@ import (
 	"fmt"
 	"hash/maphash"
 	"io"
-	"log/slog"
 	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/fieldguard/pii"
+	"github.com/fieldguard/pii/internal/redact"
 	"github.com/fieldguard/pii/keyprovider"
 	"github.com/fieldguard/pii/tokenize/fpe"
 )
@@ -85,12 +85,16 @@ type Options struct {
 	Clock pii.Clock
 }
 
+// noPrint gives the Tokenizer the printing methods of internal/redact.
+type noPrint = redact.Redacted
+
 // Tokenizer applies format-aware tokenization with keys derived from one
 // root key. It is safe for concurrent use.
 type Tokenizer struct {
-	k     *tokenizerKeys // behind a pointer: fmt never prints key bytes
-	opts  Options
-	clock pii.Clock
+	noPrint                // prints as tokenize.Tokenizer{[REDACTED]} under fmt, slog and json
+	k       *tokenizerKeys // behind a pointer: fmt never prints key bytes
+	opts    Options
+	clock   pii.Clock
 
 	ff1r10    *fpe.FF1 // the most used cipher, without a map lookup
 	ciphers   sync.Map // cipherKey → numeralCipher, created on first use
@@ -138,7 +142,7 @@ func New(root []byte, opts *Options) (*Tokenizer, error) {
 	if len(root) != rootKeySize {
 		return nil, fmt.Errorf("%w: root key must be %d bytes, got %d", errKey, rootKeySize, len(root))
 	}
-	t := &Tokenizer{k: &tokenizerKeys{}, seed: maphash.MakeSeed()}
+	t := &Tokenizer{noPrint: redact.Named("tokenize.Tokenizer"), k: &tokenizerKeys{}, seed: maphash.MakeSeed()}
 	if opts != nil {
 		t.opts = *opts
 		t.opts.Formats = maps.Clone(opts.Formats) // the caller may reuse its map
@@ -210,18 +214,6 @@ func GenerateRootKey() []byte {
 	rand.Read(k)
 	return k
 }
-
-// Format prints the Tokenizer without key material.
-func (t *Tokenizer) Format(f fmt.State, _ rune) { io.WriteString(f, "tokenize.Tokenizer{[REDACTED]}") }
-
-// GoString prints the Tokenizer without key material.
-func (t *Tokenizer) GoString() string { return "tokenize.Tokenizer{[REDACTED]}" }
-
-// LogValue logs the Tokenizer without key material.
-func (t *Tokenizer) LogValue() slog.Value { return slog.StringValue("[REDACTED]") }
-
-// MarshalJSON encodes the Tokenizer without key material.
-func (t *Tokenizer) MarshalJSON() ([]byte, error) { return []byte(`"[REDACTED]"`), nil }
 
 func (t *Tokenizer) cipher(m Method, radix int) (numeralCipher, error) {
 	if radix == 10 && m == MethodFF1 && t.ff1r10 != nil {

@@ -420,7 +420,7 @@ func TestTokenizerRedacted(t *testing.T) {
 	}
 	j, err := json.Marshal(tk)
 	require.NoError(t, err)
-	require.Equal(t, `"[REDACTED]"`, string(j))
+	require.Equal(t, `"tokenize.Tokenizer{[REDACTED]}"`, string(j))
 	var sb strings.Builder
 	slog.New(slog.NewTextHandler(&sb, nil)).Info("x", "tok", tk)
 	require.Contains(t, sb.String(), "REDACTED")

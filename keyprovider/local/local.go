@@ -22,6 +22,7 @@ import (
 	tinkpb "github.com/tink-crypto/tink-go/v2/proto/tink_go_proto"
 	"github.com/tink-crypto/tink-go/v2/tink"
 
+	"github.com/fieldguard/pii/internal/redact"
 	"github.com/fieldguard/pii/keyprovider"
 )
 
@@ -53,6 +54,7 @@ const (
 // for concurrent use. It prints as a description (path, keyset name,
 // primary version), never key material.
 type Provider struct {
+	noPrint
 	path   string
 	master *masterAEAD
 
@@ -165,9 +167,18 @@ func Create(path string, master []byte) (*Provider, error) {
 		}
 		return nil, fmt.Errorf("local: create: %w", err)
 	}
-	p := &Provider{path: path, master: m}
+	p := newProvider(path, m)
 	p.st.Store(st)
 	return p, nil
+}
+
+// noPrint gives the Provider the printing methods of internal/redact.
+type noPrint = redact.Redacted
+
+func newProvider(path string, m *masterAEAD) *Provider {
+	p := &Provider{path: path, master: m}
+	p.noPrint = redact.Describe(p.describe)
+	return p
 }
 
 // Open loads the keyset file at path, decrypting it with the 32-byte master
@@ -179,7 +190,7 @@ func Open(path string, master []byte) (*Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Provider{path: path, master: m}
+	p := newProvider(path, m)
 	st, err := p.load()
 	if err != nil {
 		return nil, err
@@ -534,27 +545,13 @@ func (p *Provider) change(ctx context.Context, op string, f func(*keyset.Manager
 	return nil
 }
 
-// String describes the provider without key material.
-func (p *Provider) String() string {
-	if p == nil {
-		return "local.Provider(nil)"
-	}
+// describe is what the Provider prints under every fmt verb, in slog and
+// in JSON (see newProvider): its path, keyset name and primary version,
+// never key material.
+func (p *Provider) describe() string {
 	st := p.st.Load()
 	if st == nil {
 		return fmt.Sprintf("local.Provider{path: %q}", p.path)
 	}
 	return fmt.Sprintf("local.Provider{path: %q, keyset: %q, primary: %d}", p.path, st.hdr.Name, st.primary)
 }
-
-// Format prints the description under every verb, so no fmt verb reaches
-// the key material.
-func (p *Provider) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(p.String())) }
-
-// GoString prints the description for %#v.
-func (p *Provider) GoString() string { return p.String() }
-
-// LogValue logs the description.
-func (p *Provider) LogValue() slog.Value { return slog.StringValue(p.String()) }
-
-// MarshalJSON encodes the description as a JSON string.
-func (p *Provider) MarshalJSON() ([]byte, error) { return json.Marshal(p.String()) }
