@@ -32,6 +32,12 @@ for m in $nested; do
   (cd "$m" && go test -race -count=1 -timeout 10m ./...)
 done
 
+# Equivalence tests against a slow reference take a sample under -race
+# (libphonenumber runs about twenty times slower there); the whole set once
+# without it.
+echo "== go test (no -race): equivalence tests"
+go test -count=1 -run '^TestPhoneTokensUnchanged$' ./tokenize
+
 echo "== fuzz ($fuzztime per target)"
 targets=0
 while IFS=: read -r file fn; do

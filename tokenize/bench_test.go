@@ -29,19 +29,38 @@ func BenchmarkTokenizeCard(b *testing.B) {
 }
 
 // BenchmarkTokenizePhone is a UK mobile number in national format through
-// Tokenizer.Tokenize: libphonenumber parsing dominates (each cycle-walk
-// candidate is parsed back to prove the token reverses).
+// Tokenizer.Tokenize: libphonenumber dominates (the original is parsed,
+// and each cycle-walk candidate is checked against the region's metadata
+// and, when it passes, parsed back to prove the token reverses).
+// BenchmarkTokenizePhoneReference is the same through phoneRef, the
+// implementation before the metadata check (phone_test.go), and the US
+// pair a number of the North American plan in E.164.
 func BenchmarkTokenizePhone(b *testing.B) {
+	benchPhone(b, Phone{DefaultRegion: "GB"}, "07911 123456")
+}
+
+func BenchmarkTokenizePhoneReference(b *testing.B) {
+	benchPhone(b, phoneRef{Phone{DefaultRegion: "GB"}}, "07911 123456")
+}
+
+func BenchmarkTokenizePhoneUS(b *testing.B) {
+	benchPhone(b, Phone{}, "+14155552671")
+}
+
+func BenchmarkTokenizePhoneUSReference(b *testing.B) {
+	benchPhone(b, phoneRef{Phone{}}, "+14155552671")
+}
+
+func benchPhone(b *testing.B, f TokenFormat, value string) {
 	tk, err := New(benchKey, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
 	ctx := b.Context()
 	s := Scope{Tenant: "acme", Field: "Customer.Phone"}
-	f := Phone{DefaultRegion: "GB"}
 	b.ReportAllocs()
 	for b.Loop() {
-		benchString, err = tk.Tokenize(ctx, MethodFF1, s, f, "07911 123456")
+		benchString, err = tk.Tokenize(ctx, MethodFF1, s, f, value)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -67,8 +67,12 @@ func (p Phone) parse(value string) (phoneParts, bool) {
 		cc:     num.GetCountryCode(),
 		region: phonenumbers.GetRegionCodeForNumber(num),
 		nsn:    phonenumbers.GetNationalSignificantNumber(num),
-		valid:  phonenumbers.IsValidNumber(num),
-		ndc:    phonenumbers.GetLengthOfNationalDestinationCode(num),
+	}
+	// IsValidNumber is IsValidNumberForRegion at GetRegionCodeForNumber,
+	// which is already known: finding it again costs as much as the parse.
+	pp.valid = phonenumbers.IsValidNumberForRegion(num, pp.region)
+	if p.KeepAreaCode { // formats the number: only when it is used
+		pp.ndc = phonenumbers.GetLengthOfNationalDestinationCode(num)
 	}
 	// Locate the national significant number among the value's ASCII
 	// digits: the last run equal to it (an extension, if any, follows it).
@@ -87,6 +91,38 @@ func (p Phone) parse(value string) (phoneParts, bool) {
 	}
 	pp.pos = pos[at : at+len(pp.nsn)]
 	return pp, true
+}
+
+// validFor reports whether nsn, a national significant number of the
+// calling code cc, is a valid number of region. It is the validity half of
+// a candidate's acceptance, decided from metadata alone: a candidate that
+// parses back to the original's calling code, region and digit positions
+// has exactly nsn as its national significant number (only the digits
+// moved, at the same positions), and IsValidNumber of it is
+// IsValidNumberForRegion of (cc, nsn) at that region. So it can reject,
+// without the parse, exactly the candidates the parse would reject as
+// invalid, and a candidate it passes is still parsed back in full.
+func validFor(cc int32, region string, nsn []byte) bool {
+	if len(nsn) == 0 || len(nsn) > 19 { // beyond uint64; let the full check decide
+		return true
+	}
+	num := phonenumbers.PhoneNumber{CountryCode: &cc}
+	// Leading zeros as Parse records them: all but the last digit.
+	zeros := int32(0)
+	for zeros < int32(len(nsn))-1 && nsn[zeros] == '0' {
+		zeros++
+	}
+	if zeros > 0 {
+		italian := true
+		num.ItalianLeadingZero = &italian
+		num.NumberOfLeadingZeros = &zeros
+	}
+	var n uint64
+	for _, c := range nsn {
+		n = n*10 + uint64(c-'0')
+	}
+	num.NationalNumber = &n
+	return phonenumbers.IsValidNumberForRegion(&num, region)
 }
 
 func (p Phone) transform(f numerals, value string, enc bool) (string, error) {
@@ -113,7 +149,17 @@ func (p Phone) transform(f numerals, value string, enc bool) (string, error) {
 	// A candidate is acceptable when the string it produces parses back to
 	// the same country, region and digit positions (so reversal finds the
 	// same digits), and is valid when the original had to be.
+	nsn := []byte(orig.nsn)
+	defer clear(nsn)
 	valid := func(y []uint16) bool {
+		if !p.AllowInvalid {
+			for i, d := range y {
+				nsn[keep+i] = byte(d) + '0'
+			}
+			if !validFor(orig.cc, orig.region, nsn) {
+				return false
+			}
+		}
 		cand, ok := p.parse(putDigits(value, sub, y))
 		if !ok || cand.cc != orig.cc || cand.region != orig.region || len(cand.nsn) != len(orig.nsn) {
 			return false
