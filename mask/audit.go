@@ -47,11 +47,10 @@ type AuditSink interface {
 	Audit(ctx context.Context, ev AuditEvent) error
 }
 
-// AuditFunc adapts a function to [AuditSink].
-type AuditFunc func(ctx context.Context, ev AuditEvent) error
+// auditFunc adapts a function to AuditSink.
+type auditFunc func(ctx context.Context, ev AuditEvent) error
 
-// Audit calls f.
-func (f AuditFunc) Audit(ctx context.Context, ev AuditEvent) error { return f(ctx, ev) }
+func (f auditFunc) Audit(ctx context.Context, ev AuditEvent) error { return f(ctx, ev) }
 
 // SlogAudit returns a sink writing audit events to l (nil: slog.Default()
 // at the time of each event): reveals at Info, denials and budget alerts at

@@ -8,13 +8,12 @@ import (
 )
 
 func TestCustomStyleInTags(t *testing.T) {
-	m := testMasker(t)
-	require.NoError(t, m.Register("zip3", func(v, _ string) string {
+	m := testMaskerWith(t, map[string]StyleFunc{"zip3": func(v, _ string) string {
 		if len(v) < 5 {
 			return Placeholder
 		}
 		return v[:3] + "**"
-	}))
+	}})
 	type rec struct {
 		Zip   string `pii:"postcode,mask=zip3"`
 		Email string `pii:"email,mask=hmac:email"`
@@ -37,5 +36,5 @@ func TestCustomStyleInTags(t *testing.T) {
 	vs2, err := NewViews(nil, nil)
 	require.NoError(t, err)
 	_, err = ViewOf(t.Context(), vs2, Viewer{ID: "a", Role: "agent", Channel: ChannelDirectMessage}, &rec{Zip: "94107"})
-	require.ErrorIs(t, err, ErrUnknownStyle)
+	require.ErrorIs(t, err, errUnknownStyle)
 }

@@ -18,9 +18,10 @@
 // an optional argument after ':' ("card:bin6"), spelled the same in tags
 // (`mask=card:bin6`), in a [Rule] and in [Masker.Mask]. The built-in
 // styles are full, fixed, last4, first-char, initials, email, phone, card,
-// iban, ip, date and hmac; [Masker.Register] adds custom ones by name. An
-// unknown style, or an argument a built-in style does not take, is an
-// error wherever it is named ([ErrUnknownStyle]), never a quiet default.
+// iban, ip, date and hmac; [MaskerOptions.Styles] adds custom ones by
+// name. An unknown style, or an argument a built-in style does not take, is
+// an error wherever it is named ("mask: unknown style"), never a quiet
+// default.
 // Every style is total: for any input (empty, too short, non-ASCII,
 // invalid UTF-8, malformed) it returns a masked string that reveals no more
 // than the style promises, never panics and never returns a non-trivial
@@ -234,7 +235,8 @@
 // [ErrBudgetExceeded] when the reveal budget is spent and refusal is on,
 // [ErrNoField] for a field path the type does not have, [ErrSealed] and
 // [ErrTokenized] (wrapped by a [pii.FieldError]) for a field that is not clear,
-// [ErrUnknownStyle] for an unknown style or style argument, and [Check]
+// "mask: unknown style" for an unknown style or style argument (a mistake
+// in a tag, a rule or the code, with no sentinel of its own), and [Check]
 // returns a *[ChannelError] listing the kinds found. Errors never contain
 // clear values, ciphertexts or tokens, and carry the "mask: " prefix once.
 //

@@ -64,13 +64,18 @@ func ExampleViews_ViewMap() {
 	// {"BirthDate":"1815-**-**","Email":"a***@example.com","Name":"A. L.","Phone":"+44 ******3456"}
 }
 
+// printAudit is an audit sink that prints the events; a real one writes
+// them where the audit trail is kept, and its error stops the reveal.
+type printAudit struct{}
+
+func (printAudit) Audit(_ context.Context, ev mask.AuditEvent) error {
+	fmt.Printf("audit: %s by %s of %s.%s on %s: %q\n", ev.Kind, ev.Viewer, ev.Record, ev.Field, ev.Time.Format(time.RFC3339), ev.Reason)
+	return nil
+}
+
 func ExampleViews_Reveal() {
-	audit := mask.AuditFunc(func(_ context.Context, ev mask.AuditEvent) error {
-		fmt.Printf("audit: %s by %s of %s.%s on %s: %q\n", ev.Kind, ev.Viewer, ev.Record, ev.Field, ev.Time.Format(time.RFC3339), ev.Reason)
-		return nil
-	})
 	views, _ := mask.NewViews(nil, &mask.ViewsOptions{
-		Audit:        audit,
+		Audit:        printAudit{},
 		RevealBudget: 50,
 		RevealWindow: time.Hour,
 		Clock:        piitest.NewClock(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)),
@@ -133,17 +138,19 @@ func ExampleMasker_Mask() {
 	// mask: unknown style argument
 }
 
-func ExampleMasker_Register() {
-	// Test key: never hard-code a key in production.
-	m, err := mask.NewMasker(&mask.MaskerOptions{HMACKey: []byte("0123456789abcdef"), HMACKeyID: "k1"})
-	if err != nil {
-		panic(err)
-	}
-	err = m.Register("zip3", func(v, _ string) string {
+// A Masker with an HMAC key and a custom style, zip3, which tags, rules
+// and Mask then name like a built-in one.
+func ExampleNewMasker() {
+	zip3 := func(v, _ string) string {
 		if len(v) < 5 {
 			return mask.Placeholder
 		}
 		return v[:3] + "**"
+	}
+	m, err := mask.NewMasker(&mask.MaskerOptions{
+		// Test key: never hard-code a key in production.
+		HMACKey: []byte("0123456789abcdef"), HMACKeyID: "k1",
+		Styles: map[string]mask.StyleFunc{"zip3": zip3},
 	})
 	if err != nil {
 		panic(err)

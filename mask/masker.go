@@ -3,9 +3,10 @@ package mask
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/nyaruka/phonenumbers"
 )
@@ -14,8 +15,9 @@ import (
 // "card", "card:bin6", "phone:GB", "email:mask-domain". It is spelled the
 // same in a tag (`mask=card:bin6`), in a [Rule] and in [Masker.Mask]. The
 // built-in styles are described in the package documentation; a [Masker]
-// can register more. An unknown style, or an argument a built-in style
-// does not take, is an error ([ErrUnknownStyle]), never a silent default.
+// can add more ([MaskerOptions.Styles]). An unknown style, or an argument a
+// built-in style does not take, is an error ("mask: unknown style"), never
+// a silent default.
 type Style string
 
 // Names of the built-in styles, for use inside the package.
@@ -45,15 +47,16 @@ func (s Style) split() (name, arg string) {
 // leak the length of the value.
 const Placeholder = "********"
 
-// ErrUnknownStyle is returned for a style that is not registered, or an
-// argument a built-in style does not take ("card:bin9").
-var ErrUnknownStyle = errors.New("mask: unknown style")
+// errUnknownStyle is the error of a style that is neither built in nor
+// custom, or of an argument a built-in style does not take ("card:bin9"):
+// a mistake in a tag, a rule or the code, which no caller handles apart.
+var errUnknownStyle = errors.New("mask: unknown style")
 
-// errStyleArg is an ErrUnknownStyle for an argument a built-in style does
+// errStyleArg is an errUnknownStyle for an argument a built-in style does
 // not take.
-var errStyleArg = fmt.Errorf("%w argument", ErrUnknownStyle)
+var errStyleArg = fmt.Errorf("%w argument", errUnknownStyle)
 
-// StyleFunc masks one value for [Masker.Register]. arg is the style
+// StyleFunc masks one value in a custom style ([MaskerOptions.Styles]). arg is the style
 // argument (the part after ':' in "zip:3"), empty when none was given. A
 // StyleFunc must be total: any input gives a masked output, never a panic,
 // never the clear value (a panic or the input returned unchanged gives the
@@ -71,18 +74,20 @@ type MaskerOptions struct {
 	HMACKey []byte
 	// HMACKeyID names HMACKey in pseudonyms so they can be re-keyed.
 	HMACKeyID string
+	// Styles adds custom styles by name: lower-case letters, digits, '-'
+	// and '_'; built-in names cannot be replaced. A custom style receives
+	// whatever argument the style spec carries ("zip:3" gives "3").
+	Styles map[string]StyleFunc
 }
 
 // Masker applies styles: the built-in ones, with its phone region and HMAC
-// key, and the custom ones registered on it. [Masker.Mask] masks one value;
-// a [Policy] uses a Masker for views and [Text]; [Masker.Redacted] for
-// logs. It is safe for concurrent use.
+// key, and the custom ones of its [MaskerOptions.Styles]. [Masker.Mask]
+// masks one value; a [Policy] uses a Masker for views and [Text];
+// [Masker.Redacted] for logs. It is immutable and safe for concurrent use.
 type Masker struct {
 	region string
 	key    []byte
 	keyID  string
-
-	mu     sync.RWMutex
 	custom map[string]StyleFunc
 }
 
@@ -107,11 +112,22 @@ func NewMasker(opts *MaskerOptions) (*Masker, error) {
 	if strings.ContainsAny(o.HMACKeyID, ": \t\n") {
 		return nil, errors.New("mask: hmac key id must not contain ':' or spaces")
 	}
+	custom := make(map[string]StyleFunc, len(o.Styles))
+	for _, name := range slices.Sorted(maps.Keys(o.Styles)) {
+		fn := o.Styles[name]
+		if fn == nil || !validStyleName(name) {
+			return nil, errors.New("mask: invalid style name " + strconv.Quote(name) + " or nil function")
+		}
+		if _, ok := builtins[Style(name)]; ok {
+			return nil, errors.New("mask: cannot replace built-in style " + name)
+		}
+		custom[name] = fn
+	}
 	return &Masker{
 		region: o.Region,
 		key:    append([]byte(nil), o.HMACKey...),
 		keyID:  o.HMACKeyID,
-		custom: map[string]StyleFunc{},
+		custom: custom,
 	}, nil
 }
 
@@ -170,25 +186,9 @@ var builtins = map[Style]builtin{
 	styleHMAC: {fn: func(m *Masker, v, arg string) string { return m.hmac(v, arg) }, arg: func(string) bool { return true }},
 }
 
-// Register adds or replaces a custom style. Names are lower-case letters,
-// digits, '-' and '_'; built-in names cannot be replaced. Custom styles
-// receive whatever argument the style spec carries.
-func (m *Masker) Register(name string, fn StyleFunc) error {
-	if fn == nil || !validStyleName(name) {
-		return errors.New("mask: invalid style name or nil function")
-	}
-	if _, ok := builtins[Style(name)]; ok {
-		return errors.New("mask: cannot replace built-in style " + name)
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.custom[name] = fn
-	return nil
-}
-
 // Mask masks value with style ("card", "card:bin6", "phone:GB"). An
 // unknown style, or an argument a built-in style does not take, returns
-// the [Placeholder] and an error wrapping [ErrUnknownStyle].
+// the [Placeholder] and an error.
 func (m *Masker) Mask(style Style, value string) (string, error) {
 	f, err := m.style(style)
 	if err != nil {
@@ -207,11 +207,9 @@ func (m *Masker) style(s Style) (func(string) string, error) {
 		fn := func(v, arg string) string { return b.fn(m, v, arg) }
 		return func(v string) string { return safeApply(fn, v, arg) }, nil
 	}
-	m.mu.RLock()
 	fn, ok := m.custom[name]
-	m.mu.RUnlock()
 	if !ok {
-		return nil, ErrUnknownStyle
+		return nil, errUnknownStyle
 	}
 	return func(v string) string { return safeApply(fn, v, arg) }, nil
 }

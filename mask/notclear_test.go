@@ -172,7 +172,7 @@ func TestAuditEventCarriesTenant(t *testing.T) {
 	var buf bytes.Buffer
 	logged := SlogAudit(slog.New(slog.NewJSONHandler(&buf, nil)))
 	sink := &recordSink{}
-	vs, err := NewViews(nil, &ViewsOptions{Audit: AuditFunc(func(ctx context.Context, ev AuditEvent) error {
+	vs, err := NewViews(nil, &ViewsOptions{Audit: auditFunc(func(ctx context.Context, ev AuditEvent) error {
 		if err := logged.Audit(ctx, ev); err != nil {
 			return err
 		}
@@ -211,7 +211,7 @@ func TestAuditEventCarriesTenant(t *testing.T) {
 // Errors carry the "mask: " prefix once, however they are wrapped.
 func TestErrorsPrefixedOnce(t *testing.T) {
 	_, err := NewPolicy([]Rule{{Action: ActionMask, Style: "nope"}}, nil)
-	require.ErrorIs(t, err, ErrUnknownStyle)
+	require.ErrorIs(t, err, errUnknownStyle)
 	require.Equal(t, `mask: rule 0: style "nope": unknown style`, err.Error())
 
 	type rec struct {
@@ -220,7 +220,7 @@ func TestErrorsPrefixedOnce(t *testing.T) {
 	vs, err := NewViews(nil, nil)
 	require.NoError(t, err)
 	_, err = ViewOf(context.Background(), vs, Viewer{ID: "a", Role: "agent", Channel: ChannelDirectMessage}, &rec{Zip: "94107"})
-	require.ErrorIs(t, err, ErrUnknownStyle)
+	require.ErrorIs(t, err, errUnknownStyle)
 	require.Equal(t, `mask: rec.Zip: style "zip3": unknown style`, err.Error())
 	require.Equal(t, "mask: T.F: field is still sealed; open the record before viewing it", (&pii.FieldError{Type: "T", Path: "F", Err: ErrSealed}).Error())
 }

@@ -161,31 +161,45 @@ func TestNewMaskerErrors(t *testing.T) {
 	}
 }
 
-func TestRegister(t *testing.T) {
-	m := testMasker(t)
-	require.Error(t, m.Register("card", func(v, _ string) string { return v }))
-	require.Error(t, m.Register("Bad Name", func(v, _ string) string { return v }))
-	require.Error(t, m.Register("ok", nil))
+// testMaskerWith is testMasker with custom styles.
+func testMaskerWith(t testing.TB, styles map[string]StyleFunc) *Masker {
+	t.Helper()
+	// Test key: never hard-code a key in production.
+	m, err := NewMasker(&MaskerOptions{HMACKey: []byte("test-key-0123456789"), HMACKeyID: "t1", Region: "US", Styles: styles})
+	require.NoError(t, err)
+	return m
+}
 
-	require.NoError(t, m.Register("echo", func(v, _ string) string { return v }))
+func TestCustomStyles(t *testing.T) {
+	echo := func(v, _ string) string { return v }
+	for _, styles := range []map[string]StyleFunc{
+		{"card": echo}, {"Bad Name": echo}, {"ok": nil}, {"": echo}, {"ok": echo, "hmac": echo},
+	} {
+		_, err := NewMasker(&MaskerOptions{Styles: styles})
+		require.Error(t, err, "%v", styles)
+	}
+
+	m := testMaskerWith(t, map[string]StyleFunc{
+		"echo": echo,
+		"boom": func(v, _ string) string { panic(v) },
+	})
 	got, err := m.Mask("echo", "secret")
 	require.NoError(t, err)
 	require.Equal(t, Placeholder, got, "a style that returns its input is overridden")
 
-	require.NoError(t, m.Register("boom", func(v, _ string) string { panic(v) }))
 	got, err = m.Mask("boom", "secret")
 	require.NoError(t, err)
 	require.Equal(t, Placeholder, got, "a panicking style gives the placeholder")
 
 	got, err = m.Mask("nope", "secret")
-	require.ErrorIs(t, err, ErrUnknownStyle)
+	require.ErrorIs(t, err, errUnknownStyle)
 	require.Equal(t, Placeholder, got)
 
 	// Other maskers are not affected.
 	other, err := NewMasker(nil)
 	require.NoError(t, err)
 	_, err = other.Mask("echo", "secret")
-	require.ErrorIs(t, err, ErrUnknownStyle)
+	require.ErrorIs(t, err, errUnknownStyle)
 }
 
 func TestDateOf(t *testing.T) {
@@ -310,8 +324,7 @@ func FuzzStyles(f *testing.F) {
 // is named, never a quiet fallback to the plain style (`mask=email:domain`
 // would otherwise show the domain the tag meant to hide).
 func TestStyleArguments(t *testing.T) {
-	m := testMasker(t)
-	require.NoError(t, m.Register("zip", func(v, arg string) string { return "zip(" + arg + ")" }))
+	m := testMaskerWith(t, map[string]StyleFunc{"zip": func(v, arg string) string { return "zip(" + arg + ")" }})
 	for _, tc := range []struct {
 		style Style
 		ok    bool
@@ -333,10 +346,10 @@ func TestStyleArguments(t *testing.T) {
 				require.NoError(t, perr)
 				return
 			}
-			require.ErrorIs(t, err, ErrUnknownStyle)
+			require.ErrorIs(t, err, errUnknownStyle)
 			require.Equal(t, Placeholder, out)
 			if tc.style != "" { // an empty rule style means the tag default
-				require.ErrorIs(t, perr, ErrUnknownStyle)
+				require.ErrorIs(t, perr, errUnknownStyle)
 			}
 		})
 	}
@@ -351,6 +364,6 @@ func TestStyleArguments(t *testing.T) {
 	vs, err := NewViews(nil, nil)
 	require.NoError(t, err)
 	_, err = ViewOf(t.Context(), vs, Viewer{ID: "a", Role: "agent", Channel: ChannelDirectMessage}, &rec{Email: "alice@example.com"})
-	require.ErrorIs(t, err, ErrUnknownStyle)
+	require.ErrorIs(t, err, errUnknownStyle)
 	require.Equal(t, `mask: rec.Email: style "email:domain": unknown style argument`, err.Error())
 }

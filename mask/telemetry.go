@@ -112,7 +112,7 @@ func countRefusal(opts *ScanOptions, err *ChannelError) error {
 // accepts.
 func countingAudit(sink AuditSink, mp metric.MeterProvider) AuditSink {
 	in := instrumentsFor(mp)
-	return AuditFunc(func(ctx context.Context, ev AuditEvent) error {
+	return auditFunc(func(ctx context.Context, ev AuditEvent) error {
 		err := sink.Audit(ctx, ev)
 		attrs := []attribute.KeyValue{
 			telemetry.Event.String(string(ev.Kind)), telemetry.Role.String(ev.Role), telemetry.Channel.String(string(ev.Channel)),

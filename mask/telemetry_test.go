@@ -26,7 +26,7 @@ func TestMaskTelemetry(t *testing.T) {
 	failing := false
 	views, err := mask.NewViews(nil, &mask.ViewsOptions{
 		MeterProvider: rec.MeterProvider,
-		Audit: mask.AuditFunc(func(context.Context, mask.AuditEvent) error {
+		Audit: auditFunc(func(context.Context, mask.AuditEvent) error {
 			if failing {
 				return errors.New("audit store down")
 			}
@@ -61,3 +61,8 @@ func TestMaskTelemetry(t *testing.T) {
 	}
 	rec.RequireClean(t, "4111", "ada@", "bob@", "agent-7", "sup-1", "cus_42", "curious", "customer asked")
 }
+
+// auditFunc adapts a function to mask.AuditSink.
+type auditFunc func(ctx context.Context, ev mask.AuditEvent) error
+
+func (f auditFunc) Audit(ctx context.Context, ev mask.AuditEvent) error { return f(ctx, ev) }

@@ -216,7 +216,7 @@ func TestPolicyRules(t *testing.T) {
 	}
 
 	_, err = NewPolicy([]Rule{{Action: ActionMask, Style: "nope"}}, nil)
-	require.ErrorIs(t, err, ErrUnknownStyle)
+	require.ErrorIs(t, err, errUnknownStyle)
 	_, err = NewPolicy([]Rule{{Action: ActionReveal, Style: "full"}}, nil)
 	require.Error(t, err)
 	_, err = NewPolicy([]Rule{{Action: Action(9)}}, nil)
