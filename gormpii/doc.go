@@ -14,15 +14,18 @@
 //
 // # Callbacks
 //
-// Before create and update the plugin calls guard.Guard.Protect on every
-// record of the statement (a struct or a slice of them), in place: after
-// Create or Save the value holds what was written. Updates from a map (or
+// Before create and update the plugin calls guard.Guard.Protect on the
+// records of the statement (a struct or a slice of them), in place: after
+// Create or Save the value holds what was written. A batch is protected
+// with one Protect, so the keys of its new data subjects are looked up and
+// inserted together, in the statement's transaction. Updates from a map (or
 // Update("column", v)) of a protected column are refused: a sealed value is
 // bound to its tenant, type, field and record, which a map does not name;
 // save the struct. After a query it checks every row against the request
 // (its tenant; for FindBy, the looked-up column), refuses a clear value in
-// a sealed column (envelope.ErrNotSealed), opens the row with the
-// statement's Permit and drops FindBy rows whose opened value differs (a
+// a sealed column (envelope.ErrNotSealed), opens the rows with the
+// statement's Permit (all of them with one Open, which reads their keys
+// with one query) and drops FindBy rows whose opened value differs (a
 // short blind index matches other values now and then). A failed check
 // fails the statement and leaves nothing in the destination.
 //

@@ -247,13 +247,35 @@ func (p *Plugin) beforeCreate(db *gorm.DB) {
 		return
 	}
 	tenant, scoped := tenantOf(db)
-	ctx := p.ctx(db)
-	db.AddError(elems(db.Statement.ReflectValue, pl.gs.ModelType, func(ptr any) error {
+	var ptrs []any
+	err = elems(db.Statement.ReflectValue, pl.gs.ModelType, func(ptr any) error {
 		if scoped && pl.s.TenantOf(ptr) != tenant {
 			return fmt.Errorf("gormpii: create %s: a record of another tenant than the statement's gormpii.Tenant", pl.s.Name)
 		}
-		return p.g.Protect(ctx, ptr)
-	}))
+		ptrs = append(ptrs, ptr)
+		return nil
+	})
+	if err != nil {
+		db.AddError(err)
+		return
+	}
+	// A batch is protected with one Protect, which makes the keys of its
+	// new subjects together (one lookup, one insert), in the statement's
+	// transaction.
+	db.AddError(p.g.Protect(p.ctx(db), batch(pl.gs.ModelType, ptrs)))
+}
+
+// batch returns ptrs, pointers to structs of typ, as what Protect and Open
+// take: the one pointer, or a []*typ of them all.
+func batch(typ reflect.Type, ptrs []any) any {
+	if len(ptrs) == 1 {
+		return ptrs[0]
+	}
+	s := reflect.MakeSlice(reflect.SliceOf(reflect.PointerTo(typ)), len(ptrs), len(ptrs))
+	for i, ptr := range ptrs {
+		s.Index(i).Set(reflect.ValueOf(ptr))
+	}
+	return s.Interface()
 }
 
 func (p *Plugin) beforeUpdate(db *gorm.DB) {
@@ -395,10 +417,10 @@ func (p *Plugin) afterQuery(db *gorm.DB) {
 	}
 	ctx := p.ctx(db)
 	rv := db.Statement.ReflectValue
-	var drop []int
-	i := -1
+	// Every row is checked against the request before any is opened; then
+	// the page is opened with one Open, which loads its keys together.
+	var ptrs []any
 	err = elems(rv, pl.gs.ModelType, func(ptr any) error {
-		i++
 		if pl.tenant != nil && (!scoped || pl.s.TenantOf(ptr) != tenant) {
 			return fmt.Errorf("gormpii: %s: the query returned a row of another tenant", pl.s.Name)
 		}
@@ -411,17 +433,21 @@ func (p *Plugin) afterQuery(db *gorm.DB) {
 		if err := sealedOnly(pl.s, ptr); err != nil {
 			return err
 		}
-		if err := p.g.Open(ctx, ptr, permit); err != nil {
-			return err
-		}
-		if lk != nil {
-			f := pl.gs.LookUpField(pl.s.Field(lk.find.field).Path)
+		ptrs = append(ptrs, ptr)
+		return nil
+	})
+	if err == nil && len(ptrs) > 0 {
+		err = p.g.Open(ctx, batch(pl.gs.ModelType, ptrs), permit)
+	}
+	var drop []int
+	if err == nil && lk != nil {
+		f := pl.gs.LookUpField(pl.s.Field(lk.find.field).Path)
+		for i, ptr := range ptrs {
 			if got, _ := f.ValueOf(ctx, reflect.ValueOf(ptr).Elem()); !same(got, lk.find.value) {
 				drop = append(drop, i)
 			}
 		}
-		return nil
-	})
+	}
 	if err != nil {
 		// Nothing half-opened or of another tenant is left in the
 		// destination.
