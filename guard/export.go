@@ -217,7 +217,7 @@ func (g *Guard) exportRecord(ctx context.Context, c *core, sc *pii.Schema, info 
 			case t.v != vToken:
 				it.Value = v.String()
 			default:
-				val, err := c.tok.Detokenize(ctx, m, tokenize.FieldScope(sc, ptr, f), c.tok.FormatFor(f.Category), t.bare)
+				val, err := c.tok.Detokenize(ctx, m, fieldScope(sc, ptr, f), c.tok.FormatFor(f.Category), t.bare)
 				switch {
 				case err == nil:
 					it.Value = val

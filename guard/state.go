@@ -11,6 +11,7 @@ import (
 	"github.com/fieldguard/pii/envelope"
 	"github.com/fieldguard/pii/internal/checkdigit"
 	"github.com/fieldguard/pii/internal/sealedtext"
+	"github.com/fieldguard/pii/internal/tokenscope"
 	"github.com/fieldguard/pii/retention"
 	"github.com/fieldguard/pii/tokenize"
 )
@@ -313,7 +314,7 @@ func (g *Guard) resolve(ctx context.Context, c *core, sc *pii.Schema, ptr any, s
 			t.v, t.bare = vToken, t.val
 			continue
 		case t.v == vProbe:
-			_, err := c.tok.Detokenize(ctx, tokenize.Method(t.f.Opts.Token), tokenize.FieldScope(sc, ptr, t.f), c.tok.FormatFor(t.f.Category), t.val)
+			_, err := c.tok.Detokenize(ctx, tokenize.Method(t.f.Opts.Token), fieldScope(sc, ptr, t.f), c.tok.FormatFor(t.f.Category), t.val)
 			switch {
 			case err == nil:
 				t.v, t.bare = vToken, t.val
@@ -430,4 +431,11 @@ func (s *snapshot) restore(sc *pii.Schema, ptr any) {
 		}
 		return nil
 	})
+}
+
+// fieldScope is the tokenize.Scope Apply and Reverse use for field f of the
+// record ptr points to, for reversing one field on its own.
+func fieldScope(sc *pii.Schema, ptr any, f *pii.Field) tokenize.Scope {
+	tenant, field, subject := tokenscope.Of(sc, ptr, f)
+	return tokenize.Scope{Tenant: tenant, Field: field, Subject: subject}
 }

@@ -199,7 +199,7 @@ func (v *verifier) record(ctx context.Context, sc *pii.Schema, ptr any, n *Verif
 			if t.v != vToken || tokenize.Method(f.Opts.Token) == tokenize.MethodHMAC {
 				return nil
 			}
-			_, err := c.tok.Detokenize(ctx, tokenize.Method(f.Opts.Token), tokenize.FieldScope(sc, ptr, f), c.tok.FormatFor(f.Category), t.bare)
+			_, err := c.tok.Detokenize(ctx, tokenize.Method(f.Opts.Token), fieldScope(sc, ptr, f), c.tok.FormatFor(f.Category), t.bare)
 			switch {
 			case err == nil:
 				n.Tokens++

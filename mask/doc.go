@@ -79,10 +79,12 @@
 // Views show clear values only. A field to be shown (masked or revealed)
 // that still holds an envelope ciphertext ("pii1.", "pii2.", "pii3." text
 // form, recognised exactly as envelope.IsSealed does) fails the view, and
-// [Views.Reveal], with [ErrSealed]; a token= field whose value its
-// category's tokenize format marks as a token (a card number failing the
-// Luhn check, an IBAN failing mod 97) fails with [ErrTokenized]. The error
-// is a [pii.FieldError] naming the type, field path and the record by its id.
+// [Views.Reveal] ("field is still sealed"); so does a token= field whose
+// value its category's tokenize format marks as a token (a card number
+// failing the Luhn check, an IBAN failing mod 97: "field holds a token").
+// The error is a [pii.FieldError] naming the type, field path and the
+// record by its id; it reports a mistake of the program (the record was not
+// opened or reversed first), so it has no sentinel of its own.
 // Tokens of formats that look like values (phone, e-mail, SSN, generic,
 // and cards or IBANs tokenized with LuhnValid or ChecksumValid) cannot be
 // told apart and are masked like values. Denied fields are not shown and
@@ -233,8 +235,8 @@
 // Errors start with "mask: ". [ErrDenied] is returned when a viewer may not
 // reveal a field, [ErrReasonRequired] when no reason is given,
 // [ErrBudgetExceeded] when the reveal budget is spent and refusal is on,
-// [ErrNoField] for a field path the type does not have, [ErrSealed] and
-// [ErrTokenized] (wrapped by a [pii.FieldError]) for a field that is not clear,
+// [ErrNoField] for a field path the type does not have, a [pii.FieldError]
+// for a field that is not clear (still sealed, or a token),
 // "mask: unknown style" for an unknown style or style argument (a mistake
 // in a tag, a rule or the code, with no sentinel of its own), and [Check]
 // returns a *[ChannelError] listing the kinds found. Errors never contain

@@ -11,13 +11,19 @@ var (
 	ErrReasonRequired = errors.New("mask: a reason is required to reveal a value")
 	ErrBudgetExceeded = errors.New("mask: reveal budget exceeded")
 	ErrNoField        = errors.New("mask: no such tagged field")
-	// ErrSealed: a field to be shown still holds an envelope ciphertext
-	// ("pii1.…"): the record was not opened before the view.
-	ErrSealed = errors.New("mask: field is still sealed; open the record before viewing it")
-	// ErrTokenized: a token= field to be shown holds a value its format
+)
+
+// A field that is not clear is a mistake of the program (the record was
+// not opened or reversed before the view), not an outcome to handle: the
+// message says what to do, and there is no sentinel to test for.
+var (
+	// errSealed: a field to be shown still holds an envelope ciphertext
+	// ("pii1.…").
+	errSealed = errors.New("mask: field is still sealed; open the record before viewing it")
+	// errTokenized: a token= field to be shown holds a value its format
 	// marks as a token (a card number failing the Luhn check, an IBAN
-	// failing mod 97): the record was not reversed before the view.
-	ErrTokenized = errors.New("mask: field holds a token; reverse it before viewing it")
+	// failing mod 97).
+	errTokenized = errors.New("mask: field holds a token; reverse it before viewing it")
 )
 
 // wrapError puts context in front of an error of this package without

@@ -42,9 +42,9 @@ func notClearString(f *pii.Field, v string) error {
 	case v == "":
 		return nil
 	case sealedtext.IsSealed(v):
-		return ErrSealed
+		return errSealed
 	case looksTokenized(f, v):
-		return ErrTokenized
+		return errTokenized
 	}
 	return nil
 }

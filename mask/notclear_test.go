@@ -53,7 +53,7 @@ func TestViewRefusesSealedFields(t *testing.T) {
 			tc.set(c)
 			check := func(err error) {
 				t.Helper()
-				require.ErrorIs(t, err, ErrSealed, tc.path)
+				require.ErrorIs(t, err, errSealed, tc.path)
 				var fe *pii.FieldError
 				require.ErrorAs(t, err, &fe)
 				require.Equal(t, "sealedCustomer", fe.Type)
@@ -71,14 +71,14 @@ func TestViewRefusesSealedFields(t *testing.T) {
 		// A slice of values.
 		c := &sealedCustomer{ID: "c-1", Emails: []string{"ada@example.com", sealed}}
 		_, err := ViewOf(ctx, vs, agent, c)
-		require.ErrorIs(t, err, ErrSealed)
+		require.ErrorIs(t, err, errSealed)
 		require.Contains(t, err.Error(), "sealedCustomer.Emails ")
 
 		// Reveal of a sealed value returns no ciphertext and spends nothing.
 		n := len(sink.kinds())
 		c = &sealedCustomer{ID: "c-1", Name: sealed}
 		got, err := vs.Reveal(ctx, sup, c, "Name", "customer asked")
-		require.ErrorIs(t, err, ErrSealed)
+		require.ErrorIs(t, err, errSealed)
 		require.Empty(t, got)
 		require.Len(t, sink.kinds(), n, "nothing was revealed")
 	}
@@ -139,13 +139,13 @@ func TestViewRefusesTokenizedFields(t *testing.T) {
 		tok := c
 		tc.keep(&tok, &plain)
 		_, err := ViewOf(ctx, vs, fraud, &tok)
-		require.ErrorIs(t, err, ErrTokenized, tc.path)
+		require.ErrorIs(t, err, errTokenized, tc.path)
 		require.Equal(t, "mask: tokenCustomer."+tc.path+" (record ID \"c-1\"): field holds a token; reverse it before viewing it", err.Error())
 		_, err = vs.ViewMap(ctx, fraud, &tok)
-		require.ErrorIs(t, err, ErrTokenized)
+		require.ErrorIs(t, err, errTokenized)
 	}
 	_, err = vs.Reveal(ctx, fraud, &c, "Card", "chargeback")
-	require.ErrorIs(t, err, ErrTokenized)
+	require.ErrorIs(t, err, errTokenized)
 
 	// Phone tokens and pseudonyms look like values: shown masked, as
 	// documented; a reversed record is shown.
@@ -222,5 +222,5 @@ func TestErrorsPrefixedOnce(t *testing.T) {
 	_, err = ViewOf(context.Background(), vs, Viewer{ID: "a", Role: "agent", Channel: ChannelDirectMessage}, &rec{Zip: "94107"})
 	require.ErrorIs(t, err, errUnknownStyle)
 	require.Equal(t, `mask: rec.Zip: style "zip3": unknown style`, err.Error())
-	require.Equal(t, "mask: T.F: field is still sealed; open the record before viewing it", (&pii.FieldError{Type: "T", Path: "F", Err: ErrSealed}).Error())
+	require.Equal(t, "mask: T.F: field is still sealed; open the record before viewing it", (&pii.FieldError{Type: "T", Path: "F", Err: errSealed}).Error())
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/fieldguard/pii"
+	"github.com/fieldguard/pii/internal/tokenscope"
 	"github.com/fieldguard/pii/tokenize/internal/alphabet"
 )
 
@@ -76,21 +77,20 @@ func stringField(v reflect.Value) (reflect.Value, bool) {
 	return v, v.Kind() == reflect.String
 }
 
-// FieldScope returns the Scope Apply and Reverse use for field f of the
-// record ptr points to: the record's tenant and subject, and "<type
-// name>.<schema path>" as the field, so every element of Contacts[] shares
-// one tweak and tokens join across records. Code that tokenizes or
-// reverses one field of a struct on its own passes it to Tokenize and
-// Detokenize.
-func FieldScope(s *pii.Schema, ptr any, f *pii.Field) Scope { return scopeOf(s, ptr, f) }
-
+// scopeOf returns the Scope Apply and Reverse use for field f of the record
+// ptr points to: the record's tenant and subject, and "<type name>.<schema
+// path>" as the field (see internal/tokenscope).
 func scopeOf(s *pii.Schema, ptr any, f *pii.Field) Scope {
-	return Scope{Tenant: s.TenantOf(ptr), Field: s.Name + "." + f.Path, Subject: s.SubjectOf(ptr)}
+	tenant, field, subject := tokenscope.Of(s, ptr, f)
+	return Scope{Tenant: tenant, Field: field, Subject: subject}
 }
 
 // Apply tokenizes, in place, every field of the struct ptr points to that
 // is tagged with token=, with the method of the tag and the format of its
-// category (FormatFor). Empty strings stay empty. Every token is computed
+// category (FormatFor), in the Scope of the record's tenant and subject and
+// the field "<type name>.<schema path>" ("Customer.Contacts[].Phone": every
+// element of a slice shares one tweak, and tokens join across records).
+// Empty strings stay empty. Every token is computed
 // before any field is written, so on error the struct is unchanged (stored
 // tokens drawn before the error stay in the store until they expire, unless
 // ctx carries the caller's transaction from pii.WithExecutor and it rolls
