@@ -142,9 +142,9 @@
 // # Errors
 //
 // Errors wrap one of [ErrDomain], [ErrFormat], [ErrNotToken],
-// [ErrPermission], [ErrNotFound], [ErrIrreversible] and [ErrTokenExists];
-// test with errors.Is. A root key of the wrong size is a mistake of the
-// program, reported by New with a plain error. Apply and Reverse return a [pii.FieldError] naming
+// [ErrPermission], [ErrNotFound] and [ErrTokenExists]; test with
+// errors.Is. Mistakes of the program (a root key of the wrong size,
+// Detokenize of a token=hmac pseudonym) are plain errors. Apply and Reverse return a [pii.FieldError] naming
 // the type, the field path and the record by its id (tokenize:
 // Customer.Card (record ID "c-1"): value is not a token of this field: …).
 // Messages start with "tokenize:" once and never contain the value, the

@@ -28,13 +28,16 @@ var (
 	// ErrNotFound: a stored token is unknown or expired, or its record does
 	// not belong to the scope it was asked for.
 	ErrNotFound = errors.New("tokenize: token not found")
-	// ErrIrreversible: the token was made by a one-way method (token=hmac).
-	ErrIrreversible = errors.New("tokenize: token is not reversible")
 	// ErrTokenExists is returned by TokenStore.Put when the token is
 	// already taken; the Tokenizer then draws another one.
 	ErrTokenExists = errors.New("tokenize: token already exists")
 )
 
-// errKey: the root key is not 32 bytes, a mistake of the program, not of
-// its input.
-var errKey = errors.New("tokenize: invalid key")
+// Mistakes of the program, not of its input, have no sentinel of their
+// own.
+var (
+	// errKey: the root key is not 32 bytes.
+	errKey = errors.New("tokenize: invalid key")
+	// errIrreversible: Detokenize of a one-way method (token=hmac).
+	errIrreversible = errors.New("tokenize: token is not reversible")
+)

@@ -323,10 +323,11 @@ func (t *Tokenizer) Tokenize(ctx context.Context, m Method, s Scope, f TokenForm
 }
 
 // Detokenize reverses Tokenize. It checks no permission itself: callers
-// that expose it must (Reverse takes a Permit for this reason).
+// that expose it must (Reverse takes a Permit for this reason). MethodHMAC
+// pseudonyms are one-way: Detokenize refuses them.
 func (t *Tokenizer) Detokenize(ctx context.Context, m Method, s Scope, f TokenFormat, token string) (string, error) {
 	if m == MethodHMAC {
-		return "", ErrIrreversible
+		return "", errIrreversible
 	}
 	if f == nil {
 		return "", fmt.Errorf("%w: nil format", ErrFormat)

@@ -401,7 +401,7 @@ func TestPseudonym(t *testing.T) {
 	require.NoError(t, err, "pseudonyms need no format")
 	require.Equal(t, a, tok)
 	_, err = tk.Detokenize(ctx, MethodHMAC, scopeA, Email{}, tok)
-	require.ErrorIs(t, err, ErrIrreversible)
+	require.ErrorIs(t, err, errIrreversible)
 }
 
 func TestUnknownMethod(t *testing.T) {
