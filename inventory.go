@@ -75,22 +75,27 @@ type Warning struct {
 }
 
 // Inventory builds the report for the given struct types (values, pointers
-// or reflect.Types). Types appear in the order given.
+// or reflect.Types, as [SchemaOf] takes them, or schemas it returned).
+// Types appear in the order given.
 func Inventory(types ...any) (*Report, error) {
 	schemas := make([]*Schema, len(types))
 	for i, v := range types {
+		if s, ok := v.(*Schema); ok && s != nil {
+			schemas[i] = s
+			continue
+		}
 		s, err := SchemaOf(v)
 		if err != nil {
 			return nil, err
 		}
 		schemas[i] = s
 	}
-	return InventoryOf(schemas...), nil
+	return inventoryOf(schemas), nil
 }
 
-// InventoryOf builds the report for the given schemas, in the order given:
-// those of [SchemaOf], or those a source tool built with [SchemaFromInfo].
-func InventoryOf(schemas ...*Schema) *Report {
+// inventoryOf builds the report for the given schemas, in the order given:
+// those of [SchemaOf], or those a source tool built from go/types.
+func inventoryOf(schemas []*Schema) *Report {
 	r := &Report{Types: []TypeReport{}, Categories: []CategorySummary{}, Warnings: []Warning{}}
 	cats := map[string]*CategorySummary{}
 	for _, s := range schemas {
@@ -178,7 +183,7 @@ var personalWords = map[string]string{
 	"salary": "financial", "income": "financial", "diagnosis": "health", "health": "health",
 }
 
-func looksPersonal(path string, t TypeInfo) string {
+func looksPersonal(path string, t typeInfo) string {
 	if t.PkgPath() == "net" && t.Name() == "IP" || t.PkgPath() == "net/netip" && t.Name() == "Addr" {
 		return "type " + t.String() + " holds an IP address (category ip)"
 	}

@@ -57,10 +57,10 @@ var normNames = [...]struct {
 	{NormNFC, "nfc"}, {NormTrim, "trim"}, {NormLower, "lower"}, {NormEmail, "email"}, {NormDigits, "digits"},
 }
 
-// ParseNorm parses the value of a norm= option: normaliser names joined by
+// parseNorm parses the value of a norm= option: normaliser names joined by
 // "|" (nfc, trim, lower, email, digits), each at most once. email and
 // digits stand alone.
-func ParseNorm(s string) (Norm, error) {
+func parseNorm(s string) (Norm, error) {
 	var n Norm
 	for _, part := range strings.Split(s, "|") {
 		var bit Norm
@@ -129,9 +129,9 @@ func keepDigits(s string) string {
 	return string(out)
 }
 
-// Prefix returns the first n runes of s (all of s when it is shorter): the
+// prefix returns the first n runes of s (all of s when it is shorter): the
 // part a prefix index (prefix=N) covers. Invalid UTF-8 counts byte by byte.
-func Prefix(s string, n int) string {
+func prefix(s string, n int) string {
 	if n <= 0 {
 		return s
 	}
@@ -148,5 +148,5 @@ func Prefix(s string, n int) string {
 // Prefix characters (prefix=N). A compound index (with=) covers the
 // IndexForm of both values.
 func (o TagOptions) IndexForm(value string) string {
-	return Prefix(o.Norm.Apply(value), o.Prefix)
+	return prefix(o.Norm.Apply(value), o.Prefix)
 }

@@ -14,8 +14,8 @@ import (
 // Schema is the parsed `pii` description of one struct type. It is built
 // once per type by [SchemaOf] and shared: treat it as read-only.
 type Schema struct {
-	// Type is the struct type described; nil in a schema built by
-	// SchemaFromInfo.
+	// Type is the struct type described; nil in a schema a source tool
+	// built (the pii command's inventory, piivet).
 	Type reflect.Type
 	// Name is the stable type name bound into associated data: the name
 	// given to [Register], or the Go type's name.
@@ -32,7 +32,7 @@ type Schema struct {
 	// embedded or dived structs), for the inventory's warnings.
 	Untagged []UntaggedField
 
-	info  TypeInfo // the type as the builder read it
+	info  typeInfo // the type as the builder read it
 	root  *plan
 	byKey map[string]*Field
 }
@@ -48,7 +48,7 @@ type Field struct {
 	// "subject", "id", "tenant" for those roles.
 	Category string
 	Role     Role
-	// Type is the field's Go type; nil in a schema built by SchemaFromInfo.
+	// Type is the field's Go type; nil in a schema a source tool built.
 	Type reflect.Type
 	Opts TagOptions
 	// Index is the index path within the struct that declares it (through
@@ -64,14 +64,14 @@ type Field struct {
 	// within the declaring struct, or nil.
 	WithIndex []int
 
-	info TypeInfo // the field's type as the builder read it
+	info typeInfo // the field's type as the builder read it
 }
 
 // UntaggedField is an exported field without a `pii` tag.
 type UntaggedField struct {
 	Path string
-	Type reflect.Type // nil in a schema built by SchemaFromInfo
-	info TypeInfo
+	Type reflect.Type // nil in a schema a source tool built
+	info typeInfo
 }
 
 // plan is the walk plan of one struct position.
@@ -188,9 +188,9 @@ func structType(v any) (reflect.Type, error) {
 }
 
 type builder struct {
-	top   TypeInfo
+	top   typeInfo
 	s     *Schema
-	stack []TypeInfo
+	stack []typeInfo
 }
 
 func build(t reflect.Type) (*Schema, error) {
@@ -211,15 +211,15 @@ func build(t reflect.Type) (*Schema, error) {
 	return s, nil
 }
 
-// SchemaFromInfo builds the schema of the struct type t describes, by the
+// schemaFromInfo builds the schema of the struct type t describes, by the
 // rules SchemaOf applies, for tools that read types from source (see
-// [TypeInfo]). name is the type's stable name ("" means t.Name()): a source
+// internal/typeinfo). name is the type's stable name ("" means t.Name()): a source
 // tool finds it in the program's Register calls. The result describes the
 // type: its Type and its fields' Type are nil, so it reports and checks but
 // cannot Walk values. It is not cached.
-func SchemaFromInfo(t TypeInfo, name string) (*Schema, error) {
+func schemaFromInfo(t typeInfo, name string) (*Schema, error) {
 	if t == nil || t.Kind() != reflect.Struct {
-		return nil, fmt.Errorf("pii: SchemaFromInfo: %v is not a struct", t)
+		return nil, fmt.Errorf("pii: schema from source: %v is not a struct", t)
 	}
 	if name == "" {
 		name = t.Name()
@@ -230,7 +230,7 @@ func SchemaFromInfo(t TypeInfo, name string) (*Schema, error) {
 	return buildInfo(t, name)
 }
 
-func buildInfo(t TypeInfo, name string) (*Schema, error) {
+func buildInfo(t typeInfo, name string) (*Schema, error) {
 	s := &Schema{Name: name, info: t, byKey: map[string]*Field{}}
 	b := &builder{top: t, s: s}
 	root, err := b.plan(t, "", nil, true)
@@ -257,7 +257,7 @@ func (s *Schema) collect(p *plan) {
 // plan builds the walk plan of struct type t found at path prefix. embed is
 // the index prefix when t is embedded (promoted fields); top says whether t
 // is (part of) the top-level struct.
-func (b *builder) plan(t TypeInfo, prefix string, embed []int, top bool) (*plan, error) {
+func (b *builder) plan(t typeInfo, prefix string, embed []int, top bool) (*plan, error) {
 	for _, seen := range b.stack {
 		if seen == t {
 			return nil, &TagError{Type: b.top.String(), Field: strings.TrimSuffix(strings.TrimSuffix(prefix, "."), "[]"), Msg: fmt.Sprintf("recursive dive into %s is not supported", t)}
@@ -272,7 +272,7 @@ func (b *builder) plan(t TypeInfo, prefix string, embed []int, top bool) (*plan,
 	return p, nil
 }
 
-func (b *builder) fields(p *plan, owner, t TypeInfo, prefix string, embed []int, top bool) error {
+func (b *builder) fields(p *plan, owner, t typeInfo, prefix string, embed []int, top bool) error {
 	typeName := b.top.String()
 	for i := 0; i < t.NumField(); i++ {
 		sf := t.Field(i)
@@ -351,7 +351,7 @@ func (b *builder) fields(p *plan, owner, t TypeInfo, prefix string, embed []int,
 	return nil
 }
 
-func (b *builder) dive(sf FieldInfo, index []int, path string) (*dive, error) {
+func (b *builder) dive(sf structField, index []int, path string) (*dive, error) {
 	fail := func(msg string) (*dive, error) {
 		return nil, &TagError{Type: b.top.String(), Field: path, Token: "dive", Msg: msg}
 	}
@@ -386,7 +386,7 @@ func (b *builder) dive(sf FieldInfo, index []int, path string) (*dive, error) {
 }
 
 // check applies the rules that need the field's type.
-func (b *builder) check(f *Field, owner TypeInfo, top bool) error {
+func (b *builder) check(f *Field, owner typeInfo, top bool) error {
 	typeName := b.top.String()
 	fail := func(token, msg string) error {
 		return &TagError{Type: typeName, Field: f.Path, Token: token, Msg: msg}

@@ -170,8 +170,8 @@ var sensitiveCategories = map[string]bool{
 	"criminal": true, "union": true, "national_id": true, "passport": true, "card": true,
 }
 
-// KnownCategory reports whether c is a built-in category or a dotted key.
-func KnownCategory(c string) bool { return categories[c] || isDottedKey(c) }
+// knownCategory reports whether c is a built-in category or a dotted key.
+func knownCategory(c string) bool { return categories[c] || isDottedKey(c) }
 
 // SensitiveCategory reports whether c is sensitive by default.
 func SensitiveCategory(c string) bool { return sensitiveCategories[c] }
@@ -271,7 +271,7 @@ func parseTag(typ, field, tag string) (parsedTag, error) {
 	case "tenant":
 		p.role, p.category = RoleTenant, "tenant"
 	default:
-		if !KnownCategory(head) {
+		if !knownCategory(head) {
 			return fail(head, "unknown category (use a built-in one such as email, phone, name, address, dob, card, or a dotted key such as user.contact.email)")
 		}
 		p.role, p.category = RoleData, head
@@ -324,7 +324,7 @@ func parseTag(typ, field, tag string) (parsedTag, error) {
 			}
 		case "norm":
 			if err = needVal(); err == nil {
-				n, nerr := ParseNorm(val)
+				n, nerr := parseNorm(val)
 				if nerr != nil {
 					return fail(tok, "%s", nerr)
 				}

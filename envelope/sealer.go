@@ -10,6 +10,7 @@ import (
 
 	"github.com/fieldguard/pii"
 	"github.com/fieldguard/pii/envelope/internal/format"
+	"github.com/fieldguard/pii/internal/clock"
 	"github.com/fieldguard/pii/internal/redact"
 	"github.com/fieldguard/pii/keyprovider"
 )
@@ -186,7 +187,7 @@ func New(kp keyprovider.KeyProvider, opts *Options) (*Sealer, error) {
 	o = o.withDefaults()
 	s := &Sealer{
 		noPrint: redact.Named("envelope.Sealer"),
-		kp:      c, opts: o, store: o.Store, wall: pii.ClockOr(o.Clock), ages: o.Clock,
+		kp:      c, opts: o, store: o.Store, wall: clock.Or(o.Clock), ages: o.Clock,
 		limitBytes: o.Cache.MaxBytes != ^uint64(0),
 		keyCache:   newKeyCache(), memo: newKeyCache(),
 		inline: map[string]*dekEntry{}, inlineCur: map[string]*dekEntry{},

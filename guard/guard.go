@@ -14,6 +14,7 @@ import (
 	"github.com/fieldguard/pii"
 	"github.com/fieldguard/pii/envelope"
 	"github.com/fieldguard/pii/envelope/sqlkeystore"
+	"github.com/fieldguard/pii/internal/clock"
 	"github.com/fieldguard/pii/internal/sqldialect"
 	"github.com/fieldguard/pii/keyprovider"
 	"github.com/fieldguard/pii/mask"
@@ -210,7 +211,7 @@ func (g *Guard) finish(kp keyprovider.KeyProvider, o Options) (*Guard, error) {
 		g.audit = o.Audit
 	}
 	g.opts = o
-	g.clock = pii.ClockOr(o.Clock)
+	g.clock = clock.Or(o.Clock)
 	if c, ok := kp.(*keyprovider.Client); ok {
 		g.kp = c
 	} else {

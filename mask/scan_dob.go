@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/fieldguard/pii"
+	"github.com/fieldguard/pii/internal/clock"
 )
 
 // A keyword is a word that announces what follows it: a date of birth or
@@ -302,7 +302,7 @@ func parseDate(t string, i, maxYear int) (start, end int, ok bool) {
 // is a delivery date).
 func (s *scanner) latestBirthYear() int {
 	if s.maxYear == 0 {
-		s.maxYear = pii.ClockOr(s.clock).Now().Year() - 12
+		s.maxYear = clock.Or(s.clock).Now().Year() - 12
 	}
 	return s.maxYear
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fieldguard/pii"
+	"github.com/fieldguard/pii/internal/clock"
 	"go.opentelemetry.io/otel/metric"
 )
 
@@ -71,7 +72,7 @@ func NewViews(policy *Policy, opts *ViewsOptions) (*Views, error) {
 		return nil, fmt.Errorf("mask: negative reveal budget")
 	}
 	v := &Views{policy: policy, audit: o.Audit, max: o.RevealBudget, window: o.RevealWindow,
-		refuse: o.RefuseOverBudget, clock: pii.ClockOr(o.Clock), reveals: map[string][]time.Time{}}
+		refuse: o.RefuseOverBudget, clock: clock.Or(o.Clock), reveals: map[string][]time.Time{}}
 	if v.max == 0 {
 		v.max = 20
 	}

@@ -108,7 +108,7 @@ func (c *checker) typeSpec(ts *ast.TypeSpec) {
 	if _, ok := named.Underlying().(*types.Struct); !ok || !srcschema.Tagged(named) {
 		return
 	}
-	s, err := pii.SchemaFromInfo(c.types.Of(named), "")
+	s, err := srcschema.Schema(c.types.Of(named), "")
 	if err != nil {
 		pos := ts.Name.Pos()
 		var te *pii.TagError
@@ -118,7 +118,7 @@ func (c *checker) typeSpec(ts *ast.TypeSpec) {
 		c.pass.Reportf(pos, "%s", err)
 		return
 	}
-	for _, w := range pii.InventoryOf(s).Warnings {
+	for _, w := range srcschema.Inventory(s).Warnings {
 		if pos := srcschema.FieldPos(named, w.Field); c.here(pos) {
 			c.pass.Reportf(pos, "pii: %s.%s is not tagged but %s", obj.Name(), w.Field, w.Reason)
 		}
@@ -300,7 +300,7 @@ func (c *checker) schema(n *types.Named) *pii.Schema {
 	}
 	var s *pii.Schema
 	if _, isStruct := n.Underlying().(*types.Struct); isStruct && n.TypeParams().Len() == 0 && srcschema.Tagged(n) {
-		if got, err := pii.SchemaFromInfo(c.types.Of(n), ""); err == nil && len(got.Fields) > 0 {
+		if got, err := srcschema.Schema(c.types.Of(n), ""); err == nil && len(got.Fields) > 0 {
 			s = got
 		}
 	}

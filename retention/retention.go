@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/fieldguard/pii"
+	"github.com/fieldguard/pii/internal/clock"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -167,7 +168,7 @@ func New(opts *Options) (*Manager, error) {
 		return nil, errors.New("retention: Options.Holds is nil: pass sqlstore.NewHolds(db, nil) to keep legal holds and pending shreds in your database, or retention.NewMemoryHolds() for holds that die with the process")
 	}
 	m := &Manager{
-		clock:        pii.ClockOr(opts.Clock),
+		clock:        clock.Or(opts.Clock),
 		policies:     opts.Policies,
 		keys:         &keys{ledger: append([]byte(nil), opts.LedgerKey...)},
 		actor:        &actor{pseudonymKey: append([]byte(nil), opts.PseudonymKey...), redaction: opts.Redaction},

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/fieldguard/pii"
+	"github.com/fieldguard/pii/internal/clock"
 	"github.com/fieldguard/pii/internal/redact"
 	"github.com/fieldguard/pii/keyprovider"
 	"github.com/fieldguard/pii/tokenize/fpe"
@@ -157,7 +158,7 @@ func New(root []byte, opts *Options) (*Tokenizer, error) {
 		return nil, errors.New("tokenize: Options.Convergent and Options.TTL apply to stored tokens, and Options.Store is nil: " +
 			"pass sqltokenstore.New(db, nil) to keep tokens in your database, or tokenize.NewMemoryStore() for tokens that die with the process")
 	}
-	t.clock = pii.ClockOr(t.opts.Clock)
+	t.clock = clock.Or(t.opts.Clock)
 	for _, d := range []struct {
 		dst  *[]byte
 		info string

@@ -202,7 +202,7 @@ func buildInventory(pkgs []*packages.Package, names map[*types.TypeName]string, 
 			for _, part := range srcschema.Parts(named) {
 				parts[part.Obj()] = true
 			}
-			s, err := pii.SchemaFromInfo(ts.Of(named), names[tn])
+			s, err := srcschema.Schema(ts.Of(named), names[tn])
 			if err != nil {
 				pos := tn.Pos()
 				var te *pii.TagError
@@ -224,12 +224,12 @@ func buildInventory(pkgs []*packages.Package, names map[*types.TypeName]string, 
 	for i, c := range cands {
 		schemas[i] = c.schema
 	}
-	inv.Report = pii.InventoryOf(schemas...)
+	inv.Report = srcschema.Inventory(schemas...)
 	w := 0
 	for i, c := range cands {
 		inv.Types[i].Source = position(c.fset, c.named.Obj().Pos(), base)
-		// InventoryOf lists warnings type by type, in order.
-		for _, one := range pii.InventoryOf(c.schema).Warnings {
+		// Inventory lists warnings type by type, in order.
+		for _, one := range srcschema.Inventory(c.schema).Warnings {
 			if w < len(inv.Warnings) && inv.Warnings[w].Field == one.Field {
 				inv.Warnings[w].Source = position(c.fset, srcschema.FieldPos(c.named, one.Field), base)
 				w++

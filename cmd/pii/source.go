@@ -297,7 +297,7 @@ func (s *source) rebuild(specs []tableSpec) error {
 		if sp.name == "" {
 			sp.name = sp.obj.Name()
 		}
-		src, err := pii.SchemaFromInfo(ts.Of(sp.obj.Type()), sp.name)
+		src, err := srcschema.Schema(ts.Of(sp.obj.Type()), sp.name)
 		if err != nil {
 			return usageErr("%s: %v", sp.source, err)
 		}

@@ -21,7 +21,7 @@ func TestRebuild(t *testing.T) {
 	lookup := func(n string) types.Type { return p.Types.Scope().Lookup(n).Type() }
 	for _, name := range []string{"Base", "Meta", "Contact", "Renamed", "Rebuildable"} {
 		t.Run(name, func(t *testing.T) {
-			src, err := pii.SchemaFromInfo(ts.Of(lookup(name)), "rebuilt."+name)
+			src, err := srcschema.Schema(ts.Of(lookup(name)), "rebuilt."+name)
 			require.NoError(t, err)
 			rt, err := srcschema.Rebuild(lookup(name))
 			require.NoError(t, err)

@@ -1,5 +1,5 @@
 // Package srcschema builds pii schemas from source: it describes go/types
-// types as pii.TypeInfo, so pii.SchemaFromInfo applies the library's own tag
+// types as typeinfo.TypeInfo, so [Schema] applies the library's own tag
 // parser and checks to code that is read, not run. The pii command's
 // inventory and the piivet analyzer share it.
 package srcschema
@@ -17,12 +17,39 @@ import (
 	"golang.org/x/tools/go/types/typeutil"
 
 	"github.com/fieldguard/pii"
+	"github.com/fieldguard/pii/internal/typeinfo"
 )
+
+// Schema builds the schema of the struct type t describes, by the rules
+// pii.SchemaOf applies. name is the type's stable name ("" means
+// t.Name()): find it in the program's Register calls (RegisteredNames).
+// The result describes the type: its Type and its fields' Type are nil, so
+// it reports and checks but cannot Walk values. It is not cached.
+func Schema(t typeinfo.TypeInfo, name string) (*pii.Schema, error) {
+	s, err := typeinfo.Build(t, name)
+	if err != nil {
+		return nil, err
+	}
+	return s.(*pii.Schema), nil
+}
+
+// Inventory is pii.Inventory of schemas already built, which cannot fail.
+func Inventory(schemas ...*pii.Schema) *pii.Report {
+	types := make([]any, len(schemas))
+	for i, s := range schemas {
+		types[i] = s
+	}
+	r, err := pii.Inventory(types...)
+	if err != nil {
+		panic("srcschema: pii.Inventory of built schemas: " + err.Error())
+	}
+	return r
+}
 
 // Module is this module's import path.
 const Module = "github.com/fieldguard/pii"
 
-// Types describes go/types types as pii.TypeInfo. Identical types get the
+// Types describes go/types types as typeinfo.TypeInfo. Identical types get the
 // same (==) TypeInfo, as pii requires. The zero value is ready to use; a
 // Types is not safe for concurrent use.
 type Types struct {
@@ -30,7 +57,7 @@ type Types struct {
 }
 
 // Of returns the TypeInfo of t.
-func (ts *Types) Of(t types.Type) pii.TypeInfo {
+func (ts *Types) Of(t types.Type) typeinfo.TypeInfo {
 	t = types.Unalias(t)
 	if v := ts.m.At(t); v != nil {
 		return v.(*info)
@@ -45,7 +72,7 @@ type info struct {
 	t  types.Type
 }
 
-var _ pii.TypeInfo = (*info)(nil)
+var _ typeinfo.TypeInfo = (*info)(nil)
 
 func (i *info) String() string { return TypeString(i.t) }
 
@@ -71,7 +98,7 @@ func (i *info) PkgPath() string {
 
 func (i *info) Kind() reflect.Kind { return Kind(i.t) }
 
-func (i *info) Elem() pii.TypeInfo {
+func (i *info) Elem() typeinfo.TypeInfo {
 	switch u := i.t.Underlying().(type) {
 	case *types.Pointer:
 		return i.ts.Of(u.Elem())
@@ -97,14 +124,14 @@ func (i *info) st() *types.Struct {
 
 func (i *info) NumField() int { return i.st().NumFields() }
 
-func (i *info) Field(n int) pii.FieldInfo {
+func (i *info) Field(n int) typeinfo.FieldInfo {
 	st := i.st()
 	f := st.Field(n)
-	return pii.FieldInfo{Name: f.Name(), Type: i.ts.Of(f.Type()), Tag: reflect.StructTag(st.Tag(n)),
+	return typeinfo.FieldInfo{Name: f.Name(), Type: i.ts.Of(f.Type()), Tag: reflect.StructTag(st.Tag(n)),
 		Index: []int{n}, Anonymous: f.Embedded(), Exported: f.Exported()}
 }
 
-func (i *info) FieldByName(name string) (pii.FieldInfo, bool) {
+func (i *info) FieldByName(name string) (typeinfo.FieldInfo, bool) {
 	var pkg *types.Package
 	if n, ok := i.t.(*types.Named); ok {
 		pkg = n.Obj().Pkg()
@@ -112,7 +139,7 @@ func (i *info) FieldByName(name string) (pii.FieldInfo, bool) {
 	obj, index, _ := types.LookupFieldOrMethod(i.t, false, pkg, name)
 	v, ok := obj.(*types.Var)
 	if !ok || !v.IsField() {
-		return pii.FieldInfo{}, false
+		return typeinfo.FieldInfo{}, false
 	}
 	// The tag sits on the struct that declares the field: follow the path.
 	t := i.t
@@ -123,7 +150,7 @@ func (i *info) FieldByName(name string) (pii.FieldInfo, bool) {
 		}
 	}
 	last := index[len(index)-1]
-	return pii.FieldInfo{Name: v.Name(), Type: i.ts.Of(v.Type()), Tag: reflect.StructTag(t.Underlying().(*types.Struct).Tag(last)),
+	return typeinfo.FieldInfo{Name: v.Name(), Type: i.ts.Of(v.Type()), Tag: reflect.StructTag(t.Underlying().(*types.Struct).Tag(last)),
 		Index: index, Anonymous: v.Embedded(), Exported: v.Exported()}, true
 }
 

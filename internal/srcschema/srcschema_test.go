@@ -37,7 +37,7 @@ func TestSchemasMatchReflection(t *testing.T) {
 	for name, v := range shapes.Values {
 		t.Run(name, func(t *testing.T) {
 			tn := p.Types.Scope().Lookup(name).(*types.TypeName)
-			src, serr := pii.SchemaFromInfo(ts.Of(tn.Type()), names[tn])
+			src, serr := srcschema.Schema(ts.Of(tn.Type()), names[tn])
 			run, rerr := pii.SchemaOf(v)
 			if rerr != nil {
 				require.Error(t, serr)
@@ -71,7 +71,7 @@ func TestSchemasMatchReflection(t *testing.T) {
 			for i, u := range run.Untagged {
 				require.Equal(t, u.Path, src.Untagged[i].Path)
 			}
-			require.Equal(t, pii.InventoryOf(run), pii.InventoryOf(src))
+			require.Equal(t, srcschema.Inventory(run), srcschema.Inventory(src))
 		})
 	}
 }

@@ -1,0 +1,8 @@
+package pii
+
+// Exported for the external tests only.
+var (
+	ParseNorm     = parseNorm
+	Prefix        = prefix
+	KnownCategory = knownCategory
+)
