@@ -19,23 +19,14 @@ type Compromised struct {
 	// KMSKey is a KMS key version (a Version of "" means every version of
 	// the key): it unwraps the branch keys, search root keys and Guard
 	// secrets it wraps.
-	KMSKey    *keyprovider.KeyID
-	BranchKey *BranchKey // one tenant's branch key version
-	DEK       *DEK       // one data key
-}
-
-// BranchKey names a tenant's branch key version.
-type BranchKey struct {
-	Tenant  string
-	Version uint32
-}
-
-// DEK names one data key as the key store names it: Scope is "s:" and the
-// subject id for a data subject's key, "t" for a tenant's key of data
-// without a subject.
-type DEK struct {
-	Tenant, Scope string
-	ID            uint32
+	KMSKey *keyprovider.KeyID
+	// Key is a key of the key store, named as the key store names it:
+	//   - a tenant's branch key version: {Kind: envelope.KindBranch,
+	//     Tenant: t, ID: version};
+	//   - one data key: {Kind: envelope.KindDEK, Tenant: t, Scope: "s:" and
+	//     the subject id (a data subject's key) or "t" (the tenant's key of
+	//     data without a subject), ID: id}.
+	Key *envelope.KeyRef
 }
 
 // BreachFormat names the JSON layout BreachReport writes.
@@ -163,13 +154,23 @@ type tenantExposure struct {
 
 func (g *Guard) breach(ctx context.Context, c Compromised) (*Breach, error) {
 	n := 0
-	for _, set := range []bool{c.KMSKey != nil, c.BranchKey != nil, c.DEK != nil} {
+	for _, set := range []bool{c.KMSKey != nil, c.Key != nil} {
 		if set {
 			n++
 		}
 	}
 	if n != 1 {
-		return nil, errors.New("guard: BreachReport: set exactly one of KMSKey, BranchKey and DEK")
+		return nil, errors.New("guard: BreachReport: set exactly one of KMSKey and Key")
+	}
+	if c.Key != nil {
+		switch k := c.Key; {
+		case k.Kind != envelope.KindBranch && k.Kind != envelope.KindDEK:
+			return nil, fmt.Errorf("guard: BreachReport: Key.Kind %q: want envelope.KindBranch or envelope.KindDEK", k.Kind)
+		case k.Kind == envelope.KindBranch && k.Scope != "":
+			return nil, errors.New("guard: BreachReport: a branch key has no Scope")
+		case k.Kind == envelope.KindDEK && k.Scope != "t" && !strings.HasPrefix(k.Scope, "s:"):
+			return nil, errors.New(`guard: BreachReport: a data key's Scope is "s:" and the subject id, or "t"`)
+		}
 	}
 	out := &Breach{Format: BreachFormat, GeneratedAt: g.clock.Now().UTC(), Tenants: []BreachTenant{}, Secrets: []string{}, Categories: []string{}, Fields: []BreachField{}}
 	exp := map[string]*tenantExposure{}
@@ -199,9 +200,9 @@ func (g *Guard) breach(ctx context.Context, c Compromised) (*Breach, error) {
 		})
 	}
 	switch {
-	case c.DEK != nil:
-		out.Compromised = fmt.Sprintf("data key %d of tenant %q, scope %q", c.DEK.ID, c.DEK.Tenant, c.DEK.Scope)
-		ref := envelope.KeyRef{Kind: envelope.KindDEK, Tenant: c.DEK.Tenant, Scope: c.DEK.Scope, ID: c.DEK.ID}
+	case c.Key != nil && c.Key.Kind == envelope.KindDEK:
+		ref := *c.Key
+		out.Compromised = fmt.Sprintf("data key %d of tenant %q, scope %q", ref.ID, ref.Tenant, ref.Scope)
 		r, err := g.keys.Get(ctx, ref)
 		switch {
 		case errors.Is(err, envelope.ErrNotFound):
@@ -215,10 +216,11 @@ func (g *Guard) breach(ctx context.Context, c Compromised) (*Breach, error) {
 		default:
 			addDEK(r)
 		}
-	case c.BranchKey != nil:
-		out.Compromised = fmt.Sprintf("branch key version %d of tenant %q", c.BranchKey.Version, c.BranchKey.Tenant)
-		tenant(c.BranchKey.Tenant).branches[c.BranchKey.Version] = true
-		if err := branchDEKs(c.BranchKey.Tenant, map[uint32]bool{c.BranchKey.Version: true}); err != nil {
+	case c.Key != nil:
+		b := *c.Key
+		out.Compromised = fmt.Sprintf("branch key version %d of tenant %q", b.ID, b.Tenant)
+		tenant(b.Tenant).branches[b.ID] = true
+		if err := branchDEKs(b.Tenant, map[uint32]bool{b.ID: true}); err != nil {
 			return nil, err
 		}
 	default:

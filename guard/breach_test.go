@@ -44,7 +44,7 @@ func TestBreachReport(t *testing.T) {
 		// One data key: one subject of one tenant.
 		dek, err := f.g.keys.Latest(ctx, envelope.KindDEK, "acme", "s:c1")
 		require.NoError(t, err)
-		b := report(Compromised{DEK: &DEK{Tenant: "acme", Scope: "s:c1", ID: dek.ID}})
+		b := report(Compromised{Key: &envelope.KeyRef{Kind: envelope.KindDEK, Tenant: "acme", Scope: "s:c1", ID: dek.ID}})
 		require.Len(t, b.Tenants, 1)
 		require.Equal(t, "acme", b.Tenants[0].Tenant)
 		require.Equal(t, 1, b.Tenants[0].SubjectCount)
@@ -55,14 +55,28 @@ func TestBreachReport(t *testing.T) {
 		require.Empty(t, b.Secrets)
 
 		// acme's branch key: both acme subjects, no globex one.
-		b = report(Compromised{BranchKey: &BranchKey{Tenant: "acme", Version: 1}})
+		b = report(Compromised{Key: &envelope.KeyRef{Kind: envelope.KindBranch, Tenant: "acme", ID: 1}})
 		require.Len(t, b.Tenants, 1)
 		require.Equal(t, []string{"c1", "c2"}, b.Tenants[0].Subjects)
 		require.Equal(t, 2, b.Tenants[0].DEKs)
 		require.Equal(t, []uint32{1}, b.Tenants[0].BranchKeys)
-		b = report(Compromised{BranchKey: &BranchKey{Tenant: "globex", Version: 1}})
+		b = report(Compromised{Key: &envelope.KeyRef{Kind: envelope.KindBranch, Tenant: "globex", ID: 1}})
 		require.Equal(t, []string{"c1"}, b.Tenants[0].Subjects)
 		require.Equal(t, "globex", b.Tenants[0].Tenant)
+
+		// What names no branch key or data key is refused.
+		kid := f.kp.Primary()
+		for name, c := range map[string]Compromised{
+			"nothing":       {},
+			"two keys":      {KMSKey: &kid, Key: &envelope.KeyRef{Kind: envelope.KindBranch, Tenant: "acme", ID: 1}},
+			"search key":    {Key: &envelope.KeyRef{Kind: envelope.KindSearch, Tenant: "acme", ID: 1}},
+			"tombstone":     {Key: &envelope.KeyRef{Kind: envelope.KindTombstone, Tenant: "acme", Scope: "s:c1"}},
+			"branch scope":  {Key: &envelope.KeyRef{Kind: envelope.KindBranch, Tenant: "acme", Scope: "s:c1", ID: 1}},
+			"dek bad scope": {Key: &envelope.KeyRef{Kind: envelope.KindDEK, Tenant: "acme", Scope: "c1", ID: 1}},
+		} {
+			_, err := f.g.BreachReport(ctx, c)
+			require.ErrorContains(t, err, "guard: BreachReport", name)
+		}
 
 		// The KMS key wraps everything: every tenant, the search roots
 		// (the blind-indexed e-mail of every subject) and the secrets

@@ -238,7 +238,7 @@ func TestBreachChecksKeyRows(t *testing.T) {
 	dek, err := f.g.keys.Latest(ctx, envelope.KindDEK, "acme", "s:c1")
 	require.NoError(t, err)
 	ls.lie = true
-	_, err = f.g.BreachReport(ctx, Compromised{DEK: &DEK{Tenant: "acme", Scope: "s:c1", ID: dek.ID}})
+	_, err = f.g.BreachReport(ctx, Compromised{Key: &envelope.KeyRef{Kind: envelope.KindDEK, Tenant: "acme", Scope: "s:c1", ID: dek.ID}})
 	require.ErrorContains(t, err, "other than the one asked for")
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fieldguard/pii/envelope"
 	"github.com/fieldguard/pii/guard"
 	"github.com/fieldguard/pii/mask"
 	"github.com/fieldguard/pii/retention"
@@ -343,7 +344,7 @@ owner only. It holds subject ids: treat it as personal data.
 				if i < 0 || err != nil {
 					return usageErr("--branch %q: want TENANT:VERSION", branch)
 				}
-				c.BranchKey = &guard.BranchKey{Tenant: branch[:i], Version: uint32(v)}
+				c.Key = &envelope.KeyRef{Kind: envelope.KindBranch, Tenant: branch[:i], ID: uint32(v)}
 			}
 			if dek != "" {
 				n++
@@ -356,7 +357,7 @@ owner only. It holds subject ids: treat it as personal data.
 				if err != nil || (rest[:i] != "t" && !strings.HasPrefix(rest[:i], "s:")) {
 					return usageErr("--dek %q: want TENANT:SCOPE:ID with SCOPE s:SUBJECT or t", dek)
 				}
-				c.DEK = &guard.DEK{Tenant: tenant, Scope: rest[:i], ID: uint32(id)}
+				c.Key = &envelope.KeyRef{Kind: envelope.KindDEK, Tenant: tenant, Scope: rest[:i], ID: uint32(id)}
 			}
 			if n != 1 {
 				return usageErr("name exactly one compromised key: --kms-version, --branch or --dek")

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fieldguard/pii"
+	"github.com/fieldguard/pii/envelope"
 	"github.com/fieldguard/pii/guard"
 	"github.com/fieldguard/pii/keyprovider"
 	"github.com/fieldguard/pii/keyprovider/local"
@@ -199,7 +200,7 @@ func run(ctx context.Context, out io.Writer, db *sql.DB, dir string) error {
 	fmt.Fprintf(out, "access export for globex/cust-0007: %d values\n", len(exp.Items))
 
 	// 9. acme's branch key leaked: who must be told?
-	doc, err = g.BreachReport(ctx, guard.Compromised{BranchKey: &guard.BranchKey{Tenant: "acme", Version: 1}})
+	doc, err = g.BreachReport(ctx, guard.Compromised{Key: &envelope.KeyRef{Kind: envelope.KindBranch, Tenant: "acme", ID: 1}})
 	if err != nil {
 		return err
 	}
