@@ -136,8 +136,10 @@
 // field), truncated to Options.IndexBytes (16), and leak the same equality
 // (shorter indexes add false positives and leak less). Neither leaks
 // across fields or tenants. To query, compute what Seal stored with
-// BlindIndex (for an index field) or LookupDeterministic (for an
-// encrypt=det field), naming the Go type rather than a type name string,
+// BlindIndexes (for an index field) or DeterministicLookups (for an
+// encrypt=det field) and match any of the values they return (one outside
+// a search key rotation, one per live version during one, so a rotation
+// misses no row), naming the Go type rather than a type name string,
 // so a typo or a field without the option is an error rather than a
 // lookup that silently matches nothing.
 //
@@ -360,8 +362,8 @@
 // errors.ErrUnsupported (ForgetSubject in inline mode; encrypt=det, index,
 // rotation and rewraps in inline mode without a Store), and key provider
 // classes (errors.Is(err, keyprovider.ErrUnavailable)). A cancelled context fails every call with
-// ctx.Err(), cache hits included. BlindIndex and LookupDeterministic of a
-// field without the index or encrypt=det option are errors. Seal and Open
+// ctx.Err(), cache hits included. BlindIndexes and DeterministicLookups of
+// a field without the index or encrypt=det option are errors. Seal and Open
 // wrap errors in *pii.FieldError, which names the type, the field path and
 // the record: by the value of its `pii:"id"` field, an opaque key like a
 // primary key, or, for types without one, by the name of its subject

@@ -126,7 +126,7 @@ func ExampleSealer_ForgetSubject() {
 	// Output: true
 }
 
-func ExampleSealer_BlindIndex() {
+func ExampleSealer_BlindIndexes() {
 	type Customer struct {
 		Tenant      string `pii:"tenant"`
 		ID          string `pii:"subject"`
@@ -142,25 +142,28 @@ func ExampleSealer_BlindIndex() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	a, err := s.BlindIndex(ctx, "acme", (*Customer)(nil), "Email", "alice@example.com")
+	// One index outside a search key rotation, one per live key version
+	// during one (match any: WHERE email_idx IN (...)).
+	idx, err := s.BlindIndexes(ctx, "acme", (*Customer)(nil), "Email", "alice@example.com")
 	if err != nil {
 		log.Fatal(err)
 	}
-	again, _ := s.BlindIndex(ctx, "acme", (*Customer)(nil), "Email", "alice@example.com")
-	otherField, _ := s.BlindIndex(ctx, "acme", (*Customer)(nil), "BackupEmail", "alice@example.com")
-	otherTenant, _ := s.BlindIndex(ctx, "globex", (*Customer)(nil), "Email", "alice@example.com")
-	fmt.Println(len(a), a == again, a == otherField, a == otherTenant)
+	a := idx[0]
+	again, _ := s.BlindIndexes(ctx, "acme", (*Customer)(nil), "Email", "alice@example.com")
+	otherField, _ := s.BlindIndexes(ctx, "acme", (*Customer)(nil), "BackupEmail", "alice@example.com")
+	otherTenant, _ := s.BlindIndexes(ctx, "globex", (*Customer)(nil), "Email", "alice@example.com")
+	fmt.Println(len(idx), len(a), a == again[0], a == otherField[0], a == otherTenant[0])
 	c := &Customer{Tenant: "acme", ID: "c-1", Email: "alice@example.com"}
 	if err := s.Seal(ctx, c); err != nil {
 		log.Fatal(err)
 	}
 	fmt.Println(c.EmailIdx == a) // what Seal writes beside the ciphertext
-	_, err = s.BlindIndex(ctx, "acme", (*Customer)(nil), "Name", "Alice")
+	_, err = s.BlindIndexes(ctx, "acme", (*Customer)(nil), "Name", "Alice")
 	fmt.Println(err)
 	// Output:
-	// 22 true false false
+	// 1 22 true false false
 	// true
-	// envelope: BlindIndex: Customer.Name has no index option
+	// envelope: BlindIndexes: Customer.Name has no index option
 }
 
 func Example_inline() {

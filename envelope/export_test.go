@@ -2,6 +2,8 @@ package envelope
 
 import (
 	"bytes"
+	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -68,3 +70,47 @@ func FieldAD(v byte, id uint32, b Binding) []byte {
 // SetTestHook makes s call fn at named points of its key lookups
 // ("enc:install", "dec:install", "forget:purge").
 func SetTestHook(s *Sealer, fn func(point string)) { s.testHook = fn }
+
+// BlindIndex (tests only) returns the keyed blind index of value for field of the type
+// typ (a struct value, a pointer to one, nil pointers included, or its
+// reflect.Type, as pii.SchemaOf takes) under tenant: HMAC-SHA256 under a
+// key derived from the tenant's search root, truncated to
+// Options.IndexBytes, base64url without padding, exactly what Seal writes
+// now to the field's index companion (under the search key version writes
+// use; BlindIndexes gives every version lookups must match). Equal values
+// give equal indexes within a tenant's field and nowhere else. field is
+// the schema path ("Contacts[].Email"). A field without the `index` option
+// is an error, not an index nobody will ever match.
+func (s *Sealer) BlindIndex(ctx context.Context, tenant string, typ any, field, value string) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	sc, f, err := lookupField("BlindIndex", typ, field)
+	if err != nil {
+		return "", err
+	}
+	in, err := lookupInput("BlindIndex", sc, f, []string{value})
+	if err != nil {
+		return "", err
+	}
+	sum, err := s.blindIndex(ctx, tenant, sc.Name, f.Path, indexDesc(f.Opts), in)
+	if err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(sum), nil
+}
+
+// LookupDeterministic (tests only) returns the text form Seal stores now for value in
+// the encrypt=det string field of the type typ (as BlindIndexes takes it) under
+// tenant, for equality queries (WHERE email = ?): equal values seal
+// equally within a tenant's field. A field that is not encrypt=det, or is
+// a []byte field (Seal stores the binary form there: use
+// EncryptDeterministicBytes with its Binding), is an error.
+func (s *Sealer) LookupDeterministic(ctx context.Context, tenant string, typ any, field, value string) (string, error) {
+	sc, f, err := detField("LookupDeterministic", typ, field)
+	if err != nil {
+		return "", err
+	}
+	// EncryptDeterministic checks ctx.
+	return s.EncryptDeterministic(ctx, f.Opts.Norm.Apply(value), Binding{Tenant: tenant, Type: sc.Name, Field: f.Path})
+}

@@ -6,7 +6,6 @@ import (
 	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"reflect"
@@ -288,49 +287,6 @@ func (s *Sealer) openDet(ctx context.Context, c *format.Ciphertext, adBuf []byte
 	out := c.Sealed[:copy(c.Sealed, pt)]
 	clear(pt)
 	return out, nil
-}
-
-// BlindIndex returns the keyed blind index of value for field of the type
-// typ (a struct value, a pointer to one, nil pointers included, or its
-// reflect.Type, as pii.SchemaOf takes) under tenant: HMAC-SHA256 under a
-// key derived from the tenant's search root, truncated to
-// Options.IndexBytes, base64url without padding, exactly what Seal writes
-// to the field's index companion. Equal values give equal indexes within
-// a tenant's field and nowhere else. field is the schema path
-// ("Contacts[].Email"). A field without the `index` option is an error,
-// not an index nobody will ever match.
-func (s *Sealer) BlindIndex(ctx context.Context, tenant string, typ any, field, value string) (string, error) {
-	if err := ctx.Err(); err != nil {
-		return "", err
-	}
-	sc, f, err := lookupField("BlindIndex", typ, field)
-	if err != nil {
-		return "", err
-	}
-	in, err := lookupInput("BlindIndex", sc, f, []string{value})
-	if err != nil {
-		return "", err
-	}
-	sum, err := s.blindIndex(ctx, tenant, sc.Name, f.Path, indexDesc(f.Opts), in)
-	if err != nil {
-		return "", err
-	}
-	return base64.RawURLEncoding.EncodeToString(sum), nil
-}
-
-// LookupDeterministic returns the text form Seal stores for value in the
-// encrypt=det string field of the type typ (as BlindIndex takes it) under
-// tenant, for equality queries (WHERE email = ?): equal values seal
-// equally within a tenant's field. A field that is not encrypt=det, or is
-// a []byte field (Seal stores the binary form there: use
-// EncryptDeterministicBytes with its Binding), is an error.
-func (s *Sealer) LookupDeterministic(ctx context.Context, tenant string, typ any, field, value string) (string, error) {
-	sc, f, err := detField("LookupDeterministic", typ, field)
-	if err != nil {
-		return "", err
-	}
-	// EncryptDeterministic checks ctx.
-	return s.EncryptDeterministic(ctx, f.Opts.Norm.Apply(value), Binding{Tenant: tenant, Type: sc.Name, Field: f.Path})
 }
 
 // detField finds the encrypt=det string field a lookup names.
