@@ -32,7 +32,7 @@ func (g *Guard) Forget(ctx context.Context, tenant, subject string) (*retention.
 
 // Sweep runs the retention sweep over every registered type: first the
 // pending key shreds whose kept values have lapsed, then every store once
-// at the Guard's current time (see retention.Sweeper). It returns the
+// at the Guard's current time (see retention.Manager.Sweep). It returns the
 // progress of each registered type, in registration order, and, when
 // pending shreds were completed, one more entry with an empty Type for
 // them.
@@ -56,7 +56,7 @@ func (g *Guard) Sweep(ctx context.Context, opts *retention.SweepOptions) ([]rete
 			user(p)
 		}
 	}
-	total, err := retention.NewSweeper(c.mgr, &o).Run(ctx)
+	total, err := c.mgr.Sweep(ctx, &o)
 	mu.Lock()
 	defer mu.Unlock()
 	var out []retention.Progress

@@ -34,11 +34,11 @@
 //
 // [Manager.Due] returns a record's verdicts (field path, action, policy,
 // state and reason) and [Manager.Next] when the next one falls due.
-// [Manager.ReadCheck] and [Manager.Readable] enforce at read time, so an
-// expired value is never shown even if no sweep has run: they return
-// [ErrExpired], or [ErrBlocked] for blocked values unless the context
-// carries the auditor role ([WithRole]). ReadCheck has the shape envelope
-// takes, so opening a sealed struct enforces retention too:
+// [Manager.ReadCheck] enforces at read time, so an expired value is never
+// shown even if no sweep has run: it returns [ErrExpired], or [ErrBlocked]
+// for blocked values unless the context carries the auditor role
+// ([WithRole]). It has the shape envelope takes, so opening a sealed
+// struct enforces retention too:
 //
 //	sealer, err := envelope.New(kp, &envelope.Options{Store: keys, ReadCheck: manager.ReadCheck})
 //
@@ -104,7 +104,7 @@
 // the conformance suite for a store of your own). Options.Holds is
 // required and Options.Ledger must be found when a key may be shredded:
 // pass sqlstore.NewHolds and sqlstore.NewLedger, or [NewMemoryHolds] and
-// [NewMemoryLedger] explicitly. A [Sweeper] claims the
+// [NewMemoryLedger] explicitly. [Manager.Sweep] claims the
 // candidates a clock says may be due, in batches, applies what is due and
 // commits each batch with its ledger entries in one transaction; a crash
 // leaves no record half-done and the next run finishes. Memory is bounded by

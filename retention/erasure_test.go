@@ -25,7 +25,7 @@ func TestHoldPlacedDuringSweepIsHonoured(t *testing.T) {
 		require.NoError(t, e.store.Put(member(fmt.Sprintf("m%d", i), created, lastSeen), created))
 	}
 	batches := 0
-	st, err := retention.NewSweeper(e.m, &retention.SweepOptions{BatchSize: 2, Progress: func(retention.Progress) {
+	st, err := e.m.Sweep(ctx, &retention.SweepOptions{BatchSize: 2, Progress: func(retention.Progress) {
 		batches++
 		if batches == 1 {
 			_, err := e.m.Hold(ctx, retention.Subject("acme", "m4"), "late hold", time.Time{})
@@ -33,7 +33,7 @@ func TestHoldPlacedDuringSweepIsHonoured(t *testing.T) {
 			_, err = e.m.Hold(ctx, retention.RecordTarget("acme", "Member", "m5"), "late record hold", time.Time{})
 			require.NoError(t, err)
 		}
-	}}).Run(ctx)
+	}})
 	require.NoError(t, err)
 	require.Equal(t, 3, batches)
 	require.EqualValues(t, 10, st.Held)
@@ -127,7 +127,7 @@ func TestOverrideCannotLowerMin(t *testing.T) {
 	require.Equal(t, mustDur("1y"), inv.Policy.Min)
 
 	require.NoError(t, e.store.Put(rec, created))
-	st, err := retention.NewSweeper(e.m, nil).Run(ctx)
+	st, err := e.m.Sweep(ctx, nil)
 	require.NoError(t, err)
 	require.EqualValues(t, 1, st.Deferred)
 	require.Equal(t, "Invoice a", e.store.Get("acme", "a").(*Member).Invoice)
@@ -219,7 +219,7 @@ func TestPendingShredIsSealed(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			bad := tc.tamper(p)
 			require.NoError(t, holds.(retention.PendingShreds).PutPending(ctx, bad))
-			_, err := retention.NewSweeper(m, nil).Run(ctx)
+			_, err := m.Sweep(ctx, nil)
 			require.ErrorContains(t, err, "pending shred does not open")
 			require.NotContains(t, err.Error(), "subject-omega")
 			require.NoError(t, holds.(retention.PendingShreds).DeletePending(ctx, bad.ID, retention.PendingClose))
@@ -229,7 +229,7 @@ func TestPendingShredIsSealed(t *testing.T) {
 	// Another Manager with another ledger key cannot open it either.
 	other, err := retention.New(&retention.Options{LedgerKey: []byte("another ledger key, 32 bytes...."), Shredder: sh, Holds: holds, Ledger: retention.NewMemoryLedger()})
 	require.NoError(t, err)
-	_, err = retention.NewSweeper(other, nil).Run(ctx)
+	_, err = other.Sweep(ctx, nil)
 	require.ErrorContains(t, err, "pending shred does not open")
 
 	// The untouched row completes once the hold is released.
@@ -295,12 +295,12 @@ func TestShredSurvivesFailureAfterCommit(t *testing.T) {
 			if viaForget {
 				_, err = m.Forget(ctx, "acme", "a")
 			} else {
-				_, err = retention.NewSweeper(m, nil).Run(ctx)
+				_, err = m.Sweep(ctx, nil)
 			}
 			require.ErrorContains(t, err, "kms unavailable")
 			require.Empty(t, store.Get("acme", "a").(*Member).Secret, "the field erasure committed")
 			require.Empty(t, sh.Calls())
-			st, err := retention.NewSweeper(m, nil).Run(ctx)
+			st, err := m.Sweep(ctx, nil)
 			require.NoError(t, err)
 			require.EqualValues(t, 1, st.KeysShredded)
 			require.Equal(t, []string{"acme/a"}, sh.Calls())
@@ -328,7 +328,7 @@ func TestStoredTokensKeepTheKey(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, m.Register(store))
 	require.NoError(t, store.Put(&Ticket{ID: "t-1", Subject: "s", Phone: "+44 20 7946 0000", Email: "sealed"}, day(2025, 1, 1)))
-	st, err := retention.NewSweeper(m, nil).Run(ctx)
+	st, err := m.Sweep(ctx, nil)
 	require.NoError(t, err)
 	require.EqualValues(t, 1, st.ShredsPending, "the phone token has no retention: it is kept")
 	require.Empty(t, sh.Calls())
@@ -374,7 +374,7 @@ func TestKeyEntriesGoToTheStoresLedger(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, m.Register(store))
 	require.NoError(t, store.Put(&Ticket{ID: "t-1", Subject: "s", Email: "sealed"}, day(2025, 1, 1)))
-	_, err = retention.NewSweeper(m, nil).Run(ctx)
+	_, err = m.Sweep(ctx, nil)
 	require.NoError(t, err)
 	es := entries(t, ledger)
 	require.Len(t, es, 2)
@@ -406,7 +406,7 @@ func TestSweepShredWaitsForDeferredValue(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, m.Register(store))
 	require.NoError(t, store.Put(&Account2{ID: "a", Note: "sealed-note", TaxID: "sealed-tax"}, day(2026, 1, 1)))
-	st, err := retention.NewSweeper(m, nil).Run(ctx)
+	st, err := m.Sweep(ctx, nil)
 	require.NoError(t, err)
 	require.EqualValues(t, 1, st.Deferred)
 	require.EqualValues(t, 1, st.ShredsPending)
@@ -415,7 +415,7 @@ func TestSweepShredWaitsForDeferredValue(t *testing.T) {
 	require.Contains(t, es[len(es)-1].Reason, "Account2.TaxID: min=P1Y")
 
 	clock.Set(day(2027, 1, 2))
-	st, err = retention.NewSweeper(m, nil).Run(ctx)
+	st, err = m.Sweep(ctx, nil)
 	require.NoError(t, err)
 	require.EqualValues(t, 1, st.KeysShredded)
 	require.Equal(t, []string{"/a"}, sh.Calls())
@@ -451,7 +451,7 @@ func TestReplayDoesNotShredPendingKeys(t *testing.T) {
 	// Note is due; min= keeps TaxID for a year.
 	rec := &Account2{ID: "a", Note: "sealed-note", TaxID: "sealed-tax"}
 	require.NoError(t, store.Put(rec, day(2026, 1, 10)))
-	st, err := retention.NewSweeper(m, nil).Run(ctx)
+	st, err := m.Sweep(ctx, nil)
 	require.NoError(t, err)
 	require.Zero(t, st.KeysShredded)
 	require.EqualValues(t, 1, st.ShredsPending)
@@ -483,7 +483,7 @@ func TestHeldValueKeepsTheKey(t *testing.T) {
 	}
 	_, err = m.Hold(ctx, retention.RecordTarget("", "Ticket", "t-2"), "audit", time.Time{})
 	require.NoError(t, err)
-	st, err := retention.NewSweeper(m, nil).Run(ctx)
+	st, err := m.Sweep(ctx, nil)
 	require.NoError(t, err)
 	require.EqualValues(t, 1, st.ShredsPending)
 	require.Empty(t, sh.Calls())
@@ -515,18 +515,18 @@ func TestRunShredsEachKeyOnce(t *testing.T) {
 	require.NoError(t, m.Register(store))
 	require.NoError(t, store.Put(&Ticket{ID: "t-1", Subject: "s", Email: "sealed-1"}, day(2025, 12, 15)))
 	require.NoError(t, store.Put(&Ticket{ID: "t-2", Subject: "s", Email: "sealed-2"}, day(2026, 1, 10)))
-	_, err = retention.NewSweeper(m, nil).Run(ctx) // t-1 due, t-2 keeps the key
+	_, err = m.Sweep(ctx, nil) // t-1 due, t-2 keeps the key
 	require.NoError(t, err)
 	require.Empty(t, sh.Calls())
 	clock.Set(day(2026, 2, 20)) // t-2 due: the pending shred completes first, then t-2 is erased
-	st, err := retention.NewSweeper(m, &retention.SweepOptions{BatchSize: 1}).Run(ctx)
+	st, err := m.Sweep(ctx, &retention.SweepOptions{BatchSize: 1})
 	require.NoError(t, err)
 	require.EqualValues(t, 1, st.KeysShredded)
 	require.Equal(t, []string{"/s"}, sh.Calls())
 	ps, err := holds.(retention.PendingShreds).Pending(ctx, "", 10)
 	require.NoError(t, err)
 	require.Empty(t, ps)
-	st, err = retention.NewSweeper(m, nil).Run(ctx)
+	st, err = m.Sweep(ctx, nil)
 	require.NoError(t, err)
 	require.Zero(t, st.KeysShredded)
 	require.Len(t, sh.Calls(), 1)

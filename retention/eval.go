@@ -2,6 +2,7 @@ package retention
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"time"
@@ -284,8 +285,16 @@ func (m *Manager) Next(now time.Time, ptr any) (t time.Time, ok bool, err error)
 // its action would change, so the value is never shown even before a sweep
 // erases it. Values kept by then=block, a grace period or min= return
 // ErrBlocked unless the context carries the auditor role ([WithRole]).
-// Its signature is the one envelope's Options.ReadCheck takes.
+// Its signature is the one envelope's Options.ReadCheck takes; s may be
+// nil. Application code names the field by its schema path:
+//
+//	s, err := pii.SchemaOf(c)
+//	...
+//	err = m.ReadCheck(ctx, s, s.Field("Email"), c)
 func (m *Manager) ReadCheck(ctx context.Context, s *pii.Schema, f *pii.Field, ptr any) error {
+	if f == nil {
+		return errors.New("retention: ReadCheck: nil field (not a tagged field of the schema?)")
+	}
 	r, err := m.recordOf(ptr, time.Time{})
 	if err != nil {
 		return err
@@ -312,17 +321,4 @@ func (m *Manager) ReadCheck(ctx context.Context, s *pii.Schema, f *pii.Field, pt
 		}
 	}
 	return nil
-}
-
-// Readable is ReadCheck by field path ("Email") for application code.
-func (m *Manager) Readable(ctx context.Context, ptr any, path string) error {
-	r, err := m.recordOf(ptr, time.Time{})
-	if err != nil {
-		return err
-	}
-	f := r.ti.s.Field(path)
-	if f == nil {
-		return fmt.Errorf("retention: %s has no tagged field %s", r.ti.s.Name, path)
-	}
-	return m.ReadCheck(ctx, r.ti.s, f, ptr)
 }

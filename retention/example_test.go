@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/fieldguard/pii"
 	"github.com/fieldguard/pii/piitest"
 	"github.com/fieldguard/pii/retention"
 )
@@ -50,7 +51,7 @@ func Example() {
 		fmt.Println("due:", it.Path, it.Action, it.State)
 	}
 
-	st, err := retention.NewSweeper(m, nil).Run(context.Background())
+	st, err := m.Sweep(context.Background(), nil)
 	if err != nil {
 		panic(err)
 	}
@@ -63,7 +64,8 @@ func Example() {
 
 	// Past the e-mail's retention, reads fail even before the next sweep.
 	clock.Set(day(2026, 3, 2))
-	err = m.Readable(context.Background(), got, "Email")
+	s, _ := pii.SchemaOf(got)
+	err = m.ReadCheck(context.Background(), s, s.Field("Email"), got)
 	fmt.Println("email:", errors.Is(err, retention.ErrExpired))
 	// Output:
 	// next event: 2026-03-01

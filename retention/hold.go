@@ -90,7 +90,7 @@ func (m *Manager) Release(ctx context.Context, t Target) (p Progress, err error)
 	if err := m.holds.Delete(ctx, m.targetHash(t)); err != nil {
 		return Progress{}, err
 	}
-	sw := NewSweeper(m, nil)
+	sw := newSweeper(m, nil)
 	var pend Progress
 	done := shredSet{}
 	if err := sw.settlePending(ctx, &pend, done); err != nil {

@@ -120,7 +120,7 @@ type Options struct {
 
 // Manager evaluates retention policies and applies them: Due and Next for
 // one record, read-time checks, legal holds, erasure requests ([Manager.Forget]),
-// sweeps ([Sweeper]) and ledger replay. It is safe for concurrent use.
+// sweeps ([Manager.Sweep]) and ledger replay. It is safe for concurrent use.
 type Manager struct {
 	clock        pii.Clock
 	policies     *Policies

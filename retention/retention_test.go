@@ -110,6 +110,16 @@ func storeLen(t testing.TB, st retention.Store) int {
 	return len(cl.Records())
 }
 
+// readable is Manager.ReadCheck by schema path, as application code
+// calls it.
+func readable(ctx context.Context, m *retention.Manager, ptr any, path string) error {
+	s, err := pii.SchemaOf(ptr)
+	if err != nil {
+		return err
+	}
+	return m.ReadCheck(ctx, s, s.Field(path), ptr)
+}
+
 func states(t *testing.T, m *retention.Manager, now time.Time, rec *Member) map[string]retention.State {
 	t.Helper()
 	items, err := m.Due(now, rec)
@@ -188,25 +198,25 @@ func TestReadCheck(t *testing.T) {
 	auditor := retention.WithRole(ctx, "auditor")
 	e := newEnv(t, day(2025, 4, 15), nil)
 	rec := member("a", created, lastSeen)
-	require.NoError(t, e.m.Readable(ctx, rec, "Email"), "within retention")
-	require.ErrorIs(t, e.m.Readable(ctx, rec, "Card"), retention.ErrBlocked, "grace period")
-	require.NoError(t, e.m.Readable(auditor, rec, "Card"))
-	require.ErrorIs(t, e.m.Readable(ctx, rec, "Notes"), retention.ErrBlocked)
-	require.ErrorIs(t, e.m.Readable(ctx, rec, "Notes"), retention.ErrExpired, "ErrBlocked is an ErrExpired")
-	require.NoError(t, e.m.Readable(auditor, rec, "Notes"))
+	require.NoError(t, readable(ctx, e.m, rec, "Email"), "within retention")
+	require.ErrorIs(t, readable(ctx, e.m, rec, "Card"), retention.ErrBlocked, "grace period")
+	require.NoError(t, readable(auditor, e.m, rec, "Card"))
+	require.ErrorIs(t, readable(ctx, e.m, rec, "Notes"), retention.ErrBlocked)
+	require.ErrorIs(t, readable(ctx, e.m, rec, "Notes"), retention.ErrExpired, "ErrBlocked is an ErrExpired")
+	require.NoError(t, readable(auditor, e.m, rec, "Notes"))
 
 	e.clock.Set(day(2026, 2, 1))
-	require.ErrorIs(t, e.m.Readable(ctx, rec, "Email"), retention.ErrExpired, "past retention, before the sweep")
-	require.ErrorIs(t, e.m.Readable(auditor, rec, "Email"), retention.ErrExpired, "erasure is not blocking: auditors too")
+	require.ErrorIs(t, readable(ctx, e.m, rec, "Email"), retention.ErrExpired, "past retention, before the sweep")
+	require.ErrorIs(t, readable(auditor, e.m, rec, "Email"), retention.ErrExpired, "erasure is not blocking: auditors too")
 	rec.Email = ""
-	require.NoError(t, e.m.Readable(ctx, rec, "Email"), "once erased there is nothing to hide")
+	require.NoError(t, readable(ctx, e.m, rec, "Email"), "once erased there is nothing to hide")
 	rec.Card = "************1111"
-	require.NoError(t, e.m.Readable(ctx, rec, "Card"), "the generalized value is fine to show")
+	require.NoError(t, readable(ctx, e.m, rec, "Card"), "the generalized value is fine to show")
 
 	s, err := pii.SchemaOf(rec)
 	require.NoError(t, err)
 	require.ErrorIs(t, e.m.ReadCheck(ctx, s, s.Field("Handle"), rec), retention.ErrExpired)
-	require.Error(t, e.m.Readable(ctx, rec, "Nope"))
+	require.Error(t, readable(ctx, e.m, rec, "Nope"))
 }
 
 func TestOverrides(t *testing.T) {
@@ -253,7 +263,7 @@ func TestOverrides(t *testing.T) {
 	// sweeper's candidate query must include them.
 	rec := member("a", created, lastSeen)
 	require.NoError(t, e.store.Put(rec, rec.CreatedAt))
-	st, err := retention.NewSweeper(e.m, nil).Run(context.Background())
+	st, err := e.m.Sweep(context.Background(), nil)
 	require.NoError(t, err)
 	require.Positive(t, st.Applied)
 	require.Empty(t, e.store.Get("acme", "a").(*Member).Email)
@@ -358,7 +368,7 @@ func TestSweepProperty(t *testing.T) {
 					}
 				}
 			}
-			_, err := retention.NewSweeper(e.m, &retention.SweepOptions{BatchSize: 1 + r.IntN(10)}).Run(context.Background())
+			_, err := e.m.Sweep(context.Background(), &retention.SweepOptions{BatchSize: 1 + r.IntN(10)})
 			require.NoError(t, err)
 			for id, rec := range recs {
 				got := e.store.Get("acme", id)
@@ -374,7 +384,7 @@ func TestSweepProperty(t *testing.T) {
 				}
 			}
 			// A second sweep is a no-op.
-			st, err := retention.NewSweeper(e.m, nil).Run(context.Background())
+			st, err := e.m.Sweep(context.Background(), nil)
 			require.NoError(t, err)
 			require.Zero(t, st.Applied)
 		})
@@ -390,7 +400,7 @@ func TestSweepShredsAndRecords(t *testing.T) {
 	require.NoError(t, e.store.Put(b, b.CreatedAt))
 
 	var dry []retention.Entry
-	st, err := retention.NewSweeper(e.m, &retention.SweepOptions{DryRun: true, OnAction: func(x retention.Entry) { dry = append(dry, x) }}).Run(ctx)
+	st, err := e.m.Sweep(ctx, &retention.SweepOptions{DryRun: true, OnAction: func(x retention.Entry) { dry = append(dry, x) }})
 	require.NoError(t, err)
 	require.EqualValues(t, 5, st.Applied)
 	require.EqualValues(t, 1, st.KeysShredded)
@@ -401,7 +411,7 @@ func TestSweepShredsAndRecords(t *testing.T) {
 	require.Empty(t, entries(t, e.ledger))
 
 	var progress []retention.Progress
-	st, err = retention.NewSweeper(e.m, &retention.SweepOptions{Progress: func(p retention.Progress) { progress = append(progress, p) }}).Run(ctx)
+	st, err = e.m.Sweep(ctx, &retention.SweepOptions{Progress: func(p retention.Progress) { progress = append(progress, p) }})
 	require.NoError(t, err)
 	require.EqualValues(t, 5, st.Applied)
 	require.EqualValues(t, 2, st.Scanned)
@@ -466,7 +476,7 @@ func TestHolds(t *testing.T) {
 	_, err = e.m.Hold(ctx, retention.Subject("acme", ""), "x", time.Time{})
 	require.Error(t, err)
 
-	st, err := retention.NewSweeper(e.m, nil).Run(ctx)
+	st, err := e.m.Sweep(ctx, nil)
 	require.NoError(t, err)
 	require.EqualValues(t, 10, st.Held)
 	require.Equal(t, "a@example.com", e.store.Get("acme", "a").(*Member).Email)
@@ -499,7 +509,7 @@ func TestHolds(t *testing.T) {
 	require.Equal(t, "b@example.com", e.store.Get("acme", "b").(*Member).Email, "the record hold still holds")
 
 	e.clock.Set(day(2026, 3, 2))
-	_, err = retention.NewSweeper(e.m, nil).Run(ctx)
+	_, err = e.m.Sweep(ctx, nil)
 	require.NoError(t, err)
 	require.Empty(t, e.store.Get("acme", "b").(*Member).Email, "the record hold lapsed")
 }
@@ -581,14 +591,14 @@ func TestForgetKeepsKeyWhileSealedValuesAreKept(t *testing.T) {
 
 	// A sweep before min= lapses keeps it pending and writes nothing new.
 	n := len(entries(t, e.ledger))
-	_, err = retention.NewSweeper(e.m, nil).Run(ctx)
+	_, err = e.m.Sweep(ctx, nil)
 	require.NoError(t, err)
 	require.Empty(t, e.shred.Calls())
 	require.Len(t, entries(t, e.ledger), n)
 
 	// min=2y from LastSeen ends 2026-05-01; the next sweep completes the request.
 	e.clock.Set(day(2026, 5, 2))
-	st, err := retention.NewSweeper(e.m, nil).Run(ctx)
+	st, err := e.m.Sweep(ctx, nil)
 	require.NoError(t, err)
 	require.EqualValues(t, 1, st.KeysShredded)
 	require.Equal(t, []string{"acme/u-ada", "tokens/acme/u-ada"}, e.shred.Calls())
@@ -601,7 +611,7 @@ func TestForgetKeepsKeyWhileSealedValuesAreKept(t *testing.T) {
 	require.Equal(t, e.m.SubjectHash("acme", "u-ada"), last.Subject)
 
 	// Done: later sweeps shred nothing more.
-	_, err = retention.NewSweeper(e.m, nil).Run(ctx)
+	_, err = e.m.Sweep(ctx, nil)
 	require.NoError(t, err)
 	require.Len(t, e.shred.Calls(), 2)
 }
@@ -674,7 +684,7 @@ func TestMinOverrideDefersSweep(t *testing.T) {
 	require.Equal(t, day(2027, 1, 1), inv.At)
 	require.Contains(t, inv.Reason, "min=P3Y")
 
-	st, err := retention.NewSweeper(e.m, nil).Run(ctx)
+	st, err := e.m.Sweep(ctx, nil)
 	require.NoError(t, err)
 	require.EqualValues(t, 1, st.Deferred)
 	require.Equal(t, "Invoice a", e.store.Get("acme", "a").(*Member).Invoice)
@@ -685,7 +695,7 @@ func TestMinOverrideDefersSweep(t *testing.T) {
 	require.Equal(t, day(2027, 1, 1), next)
 
 	e.clock.Set(day(2027, 1, 1))
-	_, err = retention.NewSweeper(e.m, nil).Run(ctx)
+	_, err = e.m.Sweep(ctx, nil)
 	require.NoError(t, err)
 	require.Equal(t, "[REDACTED]", e.store.Get("acme", "a").(*Member).Invoice)
 }
@@ -707,7 +717,7 @@ func TestReplayAfterRestore(t *testing.T) {
 	backup["d"].Closed = &closed
 	require.NoError(t, e.store.Put(backup["d"], created))
 
-	_, err := retention.NewSweeper(e.m, nil).Run(ctx)
+	_, err := e.m.Sweep(ctx, nil)
 	require.NoError(t, err)
 	_, err = e.m.Forget(ctx, "acme", "c")
 	require.NoError(t, err)
@@ -756,6 +766,6 @@ func TestStoreErrorsAreWrapped(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	require.NoError(t, e.store.Put(member("a", created, lastSeen), created))
-	_, err := retention.NewSweeper(e.m, nil).Run(ctx)
+	_, err := e.m.Sweep(ctx, nil)
 	require.True(t, errors.Is(err, context.Canceled))
 }

@@ -40,7 +40,7 @@ func TestShredWithoutLedgerFailsFirst(t *testing.T) {
 			if op == "forget" {
 				_, err = m.Forget(ctx, "", "s1")
 			} else {
-				_, err = retention.NewSweeper(m, nil).Run(ctx)
+				_, err = m.Sweep(ctx, nil)
 			}
 			require.ErrorContains(t, err, "no ledger for key-shred entries")
 			require.ErrorContains(t, err, "Options.Ledger")

@@ -11,7 +11,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 )
 
-// SweepOptions configure a [Sweeper]; nil means defaults.
+// SweepOptions configure [Manager.Sweep]; nil means defaults.
 type SweepOptions struct {
 	// BatchSize is the number of records per claim and transaction;
 	// default 500.
@@ -44,13 +44,8 @@ type Progress struct {
 	Rate    float64
 }
 
-// Sweeper applies due retention actions to every store registered with a
-// Manager, in batches, each batch in one transaction with its ledger
-// entries. A sweep is idempotent and resumable: an interrupted batch
-// leaves nothing half-done, and every action is a no-op on its own output,
-// so the next run finishes the job without applying anything twice. Memory
-// use is bounded by the batch size, whatever the table size.
-type Sweeper struct {
+// sweeper runs one sweep (Manager.Sweep) or the sweep of a release.
+type sweeper struct {
 	m    *Manager
 	opts SweepOptions
 }
@@ -60,9 +55,8 @@ type Sweeper struct {
 // the due field erased, would ask twice).
 type shredSet map[subjectRef]bool
 
-// NewSweeper returns a sweeper over m's registered stores.
-func NewSweeper(m *Manager, opts *SweepOptions) *Sweeper {
-	sw := &Sweeper{m: m}
+func newSweeper(m *Manager, opts *SweepOptions) *sweeper {
+	sw := &sweeper{m: m}
 	if opts != nil {
 		sw.opts = *opts
 	}
@@ -73,12 +67,22 @@ func NewSweeper(m *Manager, opts *SweepOptions) *Sweeper {
 	return sw
 }
 
-// Run completes the pending key shreds whose kept values have lapsed, then
-// sweeps every registered store once at the Manager's current time.
-// Completing pending shreds first means that a subject whose erasure
-// request was waiting is erased (and shredded) once, not swept and then
-// erased again.
-func (sw *Sweeper) Run(ctx context.Context) (st Progress, err error) {
+// Sweep applies the due retention actions to every registered store, in
+// batches, each batch in one transaction with its ledger entries. It first
+// completes the pending key shreds whose kept values have lapsed, then
+// sweeps every store once at the Manager's current time; completing
+// pending shreds first means that a subject whose erasure request was
+// waiting is erased (and shredded) once, not swept and then erased again.
+//
+// A sweep is idempotent and resumable: an interrupted batch leaves nothing
+// half-done, and every action is a no-op on its own output, so the next
+// run finishes the job without applying anything twice. Memory use is
+// bounded by the batch size, whatever the table size. opts may be nil.
+func (m *Manager) Sweep(ctx context.Context, opts *SweepOptions) (Progress, error) {
+	return newSweeper(m, opts).sweep(ctx)
+}
+
+func (sw *sweeper) sweep(ctx context.Context) (st Progress, err error) {
 	ctx, span := sw.m.tel.span(ctx, "sweep", attribute.Bool("pii.retention.dry_run", sw.opts.DryRun))
 	defer func() { endSweep(span, st, err) }()
 	var pend Progress
@@ -101,7 +105,7 @@ func (sw *Sweeper) Run(ctx context.Context) (st Progress, err error) {
 }
 
 // settlePending completes pending shreds (not in a dry run).
-func (sw *Sweeper) settlePending(ctx context.Context, st *Progress, done shredSet) error {
+func (sw *sweeper) settlePending(ctx context.Context, st *Progress, done shredSet) error {
 	if sw.opts.DryRun {
 		return nil
 	}
@@ -154,7 +158,7 @@ func (m *Manager) cutoffs(s *pii.Schema, now time.Time) []Cutoff {
 }
 
 // run sweeps the stores for which sel returns true, with the query it gives.
-func (sw *Sweeper) run(ctx context.Context, done shredSet, sel func(Store) (Query, bool)) (Progress, error) {
+func (sw *sweeper) run(ctx context.Context, done shredSet, sel func(Store) (Query, bool)) (Progress, error) {
 	m := sw.m
 	now := m.clock.Now()
 	start := time.Now()
@@ -184,7 +188,7 @@ func (sw *Sweeper) run(ctx context.Context, done shredSet, sel func(Store) (Quer
 	return total, nil
 }
 
-func (sw *Sweeper) sweepStore(ctx context.Context, st Store, q Query, now time.Time, start time.Time, p *Progress, done shredSet) error {
+func (sw *sweeper) sweepStore(ctx context.Context, st Store, q Query, now time.Time, start time.Time, p *Progress, done shredSet) error {
 	m := sw.m
 	ti, err := m.typeOf(st.Schema().Type)
 	if err != nil {
@@ -358,7 +362,7 @@ func (sw *Sweeper) sweepStore(ctx context.Context, st Store, q Query, now time.T
 // sealed under it must stay readable, in any registered store; otherwise
 // the shred stays pending (recorded before the commit) and a later sweep
 // completes it. In a dry run it only reports what would happen.
-func (sw *Sweeper) settle(ctx context.Context, b *batch, done shredSet) error {
+func (sw *sweeper) settle(ctx context.Context, b *batch, done shredSet) error {
 	m := b.m
 	seen := map[subjectRef]bool{}
 	for _, r := range b.shred {

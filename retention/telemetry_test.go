@@ -28,10 +28,10 @@ func TestSweepTelemetry(t *testing.T) {
 	store.Put(c, c.CreatedAt)
 	ctx := context.Background()
 
-	_, err = retention.NewSweeper(m, &retention.SweepOptions{DryRun: true}).Run(ctx)
+	_, err = m.Sweep(ctx, &retention.SweepOptions{DryRun: true})
 	require.NoError(t, err)
 	var seen []retention.Entry
-	st, err := retention.NewSweeper(m, &retention.SweepOptions{OnAction: func(e retention.Entry) { seen = append(seen, e) }}).Run(ctx)
+	st, err := m.Sweep(ctx, &retention.SweepOptions{OnAction: func(e retention.Entry) { seen = append(seen, e) }})
 	require.NoError(t, err)
 	require.Len(t, seen, 2, "the caller's OnAction still gets every entry")
 	_, err = m.Forget(ctx, "", "subject-c-1")

@@ -211,9 +211,9 @@ func demo(ctx context.Context, c config, out io.Writer, tty bool) error {
 
 	fmt.Fprintf(out, "\n== Dry run: what a sweep would do now (nothing is written)\n")
 	dry := newTally()
-	dryStats, err := retention.NewSweeper(m, &retention.SweepOptions{
+	dryStats, err := m.Sweep(ctx, &retention.SweepOptions{
 		BatchSize: c.batch, DryRun: true, OnAction: dry.add,
-	}).Run(ctx)
+	})
 	if err != nil {
 		return err
 	}
@@ -231,10 +231,10 @@ func demo(ctx context.Context, c config, out io.Writer, tty bool) error {
 
 	fmt.Fprintf(out, "\n== Sweep (batches of %d, one transaction each, with its ledger entries)\n", c.batch)
 	b := newBar(out, tty, dryStats.Scanned)
-	stats, err := retention.NewSweeper(m, &retention.SweepOptions{
+	stats, err := m.Sweep(ctx, &retention.SweepOptions{
 		BatchSize: c.batch,
 		Progress:  func(p retention.Progress) { b.set(p.Scanned) },
-	}).Run(ctx)
+	})
 	b.done()
 	if err != nil {
 		return err
@@ -262,7 +262,7 @@ func demo(ctx context.Context, c config, out io.Writer, tty bool) error {
 		return err
 	}
 
-	again, err := retention.NewSweeper(m, &retention.SweepOptions{BatchSize: c.batch}).Run(ctx)
+	again, err := m.Sweep(ctx, &retention.SweepOptions{BatchSize: c.batch})
 	if err != nil {
 		return err
 	}

@@ -63,7 +63,7 @@ func Example() {
 	if err := m.Register(table); err != nil {
 		panic(err)
 	}
-	st, err := retention.NewSweeper(m, nil).Run(ctx)
+	st, err := m.Sweep(ctx, nil)
 	if err != nil {
 		panic(err)
 	}

@@ -181,7 +181,7 @@ func TestSchemaQualifiedNames(t *testing.T) {
 			}
 			_, err = m.Hold(ctx, retention.Subject("south", "c-1"), "case", time.Time{})
 			require.NoError(t, err)
-			st, err := retention.NewSweeper(m, nil).Run(ctx)
+			st, err := m.Sweep(ctx, nil)
 			require.NoError(t, err)
 			require.EqualValues(t, 1, st.KeysShredded)
 			rep, err := m.Forget(ctx, "south", "c-1")

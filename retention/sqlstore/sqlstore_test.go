@@ -58,10 +58,10 @@ func child(kind, target string) int {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		return 2
 	}
-	_, err = retention.NewSweeper(m, &retention.SweepOptions{BatchSize: 7, Progress: func(retention.Progress) {
+	_, err = m.Sweep(ctx, &retention.SweepOptions{BatchSize: 7, Progress: func(retention.Progress) {
 		fmt.Println("batch") // committed: the parent kills only after the first
 		time.Sleep(time.Millisecond)
-	}}).Run(ctx)
+	}})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		return 1
@@ -161,8 +161,8 @@ func TestSweepMatchesHandWrittenSQL(t *testing.T) {
 			require.NoError(t, err)
 
 			var dry []retention.Entry
-			st, err := retention.NewSweeper(m, &retention.SweepOptions{BatchSize: 64, DryRun: true,
-				OnAction: func(e retention.Entry) { dry = append(dry, e) }}).Run(ctx)
+			st, err := m.Sweep(ctx, &retention.SweepOptions{BatchSize: 64, DryRun: true,
+				OnAction: func(e retention.Entry) { dry = append(dry, e) }})
 			require.NoError(t, err)
 			require.Equal(t, before, dump(t, db), "a dry run changes nothing")
 			want, deletes := expectedActions(n, due)
@@ -170,8 +170,8 @@ func TestSweepMatchesHandWrittenSQL(t *testing.T) {
 			require.EqualValues(t, want, st.Applied)
 
 			var progress []retention.Progress
-			st, err = retention.NewSweeper(m, &retention.SweepOptions{BatchSize: 64,
-				Progress: func(p retention.Progress) { progress = append(progress, p) }}).Run(ctx)
+			st, err = m.Sweep(ctx, &retention.SweepOptions{BatchSize: 64,
+				Progress: func(p retention.Progress) { progress = append(progress, p) }})
 			require.NoError(t, err)
 			require.EqualValues(t, want, st.Applied)
 			require.EqualValues(t, deletes, st.Deleted)
@@ -185,7 +185,7 @@ func TestSweepMatchesHandWrittenSQL(t *testing.T) {
 			require.Equal(t, want, got)
 
 			// A second sweep finds nothing left to do.
-			st, err = retention.NewSweeper(m, nil).Run(ctx)
+			st, err = m.Sweep(ctx, nil)
 			require.NoError(t, err)
 			require.Zero(t, st.Applied)
 			got, err = led.Count(ctx, "")
@@ -206,7 +206,7 @@ func TestKillAndResume(t *testing.T) {
 			ref, _ := populated(t, b, n, due)
 			mref, _, err := manager(ctx, ref)
 			require.NoError(t, err)
-			_, err = retention.NewSweeper(mref, &retention.SweepOptions{BatchSize: 50}).Run(ctx)
+			_, err = mref.Sweep(ctx, &retention.SweepOptions{BatchSize: 50})
 			require.NoError(t, err)
 
 			db, target := populated(t, b, n, due)
@@ -243,7 +243,7 @@ func TestKillAndResume(t *testing.T) {
 			t.Logf("%d of 20 children killed mid-run; %d actions committed before the final run", killed, partial)
 			require.GreaterOrEqual(t, killed, 10, "most children must die mid-run")
 			require.Positive(t, partial, "the children made progress between kills")
-			_, err = retention.NewSweeper(m, nil).Run(ctx)
+			_, err = m.Sweep(ctx, nil)
 			require.NoError(t, err)
 			require.Equal(t, dump(t, ref), dump(t, db))
 			want, _ := expectedActions(n, due)
@@ -279,7 +279,7 @@ func TestConcurrentSweepersPostgres(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			m := managers[i]
-			stats[i], errs[i] = retention.NewSweeper(m, &retention.SweepOptions{BatchSize: 20}).Run(ctx)
+			stats[i], errs[i] = m.Sweep(ctx, &retention.SweepOptions{BatchSize: 20})
 		}()
 	}
 	wg.Wait()
@@ -314,7 +314,7 @@ func TestHoldsAndRelease(t *testing.T) {
 			_, err = m.Hold(ctx, retention.RecordTarget(benchdata.Gen(7, 10, 100).Tenant, "Account", "10"), "audit", benchdata.Now.AddDate(0, 1, 0))
 			require.NoError(t, err)
 			before := rowsByID(t, db)
-			st, err := retention.NewSweeper(m, nil).Run(ctx)
+			st, err := m.Sweep(ctx, nil)
 			require.NoError(t, err)
 			require.Positive(t, st.Held)
 			after := rowsByID(t, db)
@@ -365,7 +365,7 @@ func TestRestoreThenReplay(t *testing.T) {
 			require.NoError(t, err)
 			m, tbl, err := manager(ctx, db)
 			require.NoError(t, err)
-			_, err = retention.NewSweeper(m, nil).Run(ctx)
+			_, err = m.Sweep(ctx, nil)
 			require.NoError(t, err)
 			a := benchdata.Gen(7, 101, 30)
 			rep, err := m.Forget(ctx, a.Tenant, a.Subject)

@@ -41,7 +41,7 @@ func Example() {
 	if err := m.Register(store); err != nil {
 		panic(err)
 	}
-	p, err := retention.NewSweeper(m, nil).Run(context.Background())
+	p, err := m.Sweep(context.Background(), nil)
 	if err != nil {
 		panic(err)
 	}

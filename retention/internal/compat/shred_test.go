@@ -78,7 +78,7 @@ func TestShredNeverDestroysWhatMustBeKept(t *testing.T) {
 
 			// Day 31: the note is due; the key must stay.
 			clock.Set(day0.AddDate(0, 0, 31))
-			st, err := retention.NewSweeper(m, nil).Run(ctx)
+			st, err := m.Sweep(ctx, nil)
 			require.NoError(t, err)
 			require.EqualValues(t, 1, st.ShredsPending)
 			require.Zero(t, st.KeysShredded)
@@ -109,7 +109,7 @@ func TestShredNeverDestroysWhatMustBeKept(t *testing.T) {
 
 			// min=7y lapses: a sweep shreds the key.
 			clock.Set(day0.AddDate(7, 0, 1))
-			st, err = retention.NewSweeper(m, nil).Run(ctx)
+			st, err = m.Sweep(ctx, nil)
 			require.NoError(t, err)
 			require.EqualValues(t, 1, st.KeysShredded)
 			require.Empty(t, env.Get(t, 0, "acme", "c-1").(*storetest.Customer).TaxID)

@@ -128,7 +128,7 @@ func runChild() error {
 		}
 		start = time.Now() // the ledger table exists in both runs' setup
 		var st retention.Progress
-		st, err = retention.NewSweeper(m, &retention.SweepOptions{BatchSize: *batch}).Run(ctx)
+		st, err = m.Sweep(ctx, &retention.SweepOptions{BatchSize: *batch})
 		res.Changed = st.Applied
 	default:
 		return fmt.Errorf("unknown child %q", *child)
