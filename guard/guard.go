@@ -358,7 +358,7 @@ func DDL(opts *Options) (string, error) {
 func (g *Guard) CreateTables(ctx context.Context) error {
 	if g.db != nil {
 		creators := []interface{ CreateTables(context.Context) error }{
-			g.keys.(*sqlkeystore.Store), g.tokens.(*sqltokenstore.Store), g.holds.(*sqlstore.Holds),
+			g.keys.(*sqlkeystore.Store), g.tokens.(*sqltokenstore.Store), g.ledger.(*sqlstore.Ledger), // the ledger, holds and pending shreds tables
 		}
 		for _, c := range creators {
 			if err := c.CreateTables(ctx); err != nil {

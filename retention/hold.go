@@ -28,7 +28,7 @@ type Hold struct {
 	Created time.Time
 }
 
-// Holds stores legal holds. sqlstore.Holds keeps them in a table so that
+// Holds stores legal holds. sqlstore.NewHolds keeps them in a table so that
 // sweepers in other processes see them.
 type Holds interface {
 	Put(ctx context.Context, h Hold) error

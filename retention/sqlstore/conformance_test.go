@@ -44,15 +44,15 @@ func TestConformance(t *testing.T) {
 					return err
 				}
 			}})
-			holds := func(t *testing.T) *sqlstore.Holds {
+			holds := func(t *testing.T) retention.Holds {
 				db, _ := b.open(t)
+				createTables(t, db, nil)
 				h, err := sqlstore.NewHolds(db, nil)
 				require.NoError(t, err)
-				require.NoError(t, h.CreateTables(context.Background()))
 				return h
 			}
-			storetest.RunHolds(t, func(t *testing.T) retention.Holds { return holds(t) })
-			storetest.RunPendingShreds(t, func(t *testing.T) retention.PendingShreds { return holds(t) })
+			storetest.RunHolds(t, holds)
+			storetest.RunPendingShreds(t, func(t *testing.T) retention.PendingShreds { return holds(t).(retention.PendingShreds) })
 		})
 	}
 }

@@ -1,7 +1,7 @@
 // Package sqlstore adapts retention to database/sql: a [Table] is a
 // retention.Store over one table, mapped from the struct's `pii` and `db`
 // tags; [Ledger] keeps the erasure ledger in its own append-only table and
-// [Holds] the legal holds and the pending key shreds. SQLite
+// the hold store of [NewHolds] the legal holds and the pending key shreds. SQLite
 // (modernc.org/sqlite) and PostgreSQL are supported.
 //
 // A claim selects the next batch of candidates by their clock columns in
@@ -45,8 +45,8 @@
 // # Schema and transactions
 //
 // Constructors ([New], [NewLedger], [NewHolds]) run no SQL. CreateTables
-// (on any of them) creates the ledger, holds and pending shreds tables in
-// one transaction, so a failure leaves nothing behind; it is idempotent.
+// (of a [Table] or a [Ledger]) creates the ledger, holds and pending
+// shreds tables in one transaction, so a failure leaves nothing behind; it is idempotent.
 // [DDL] returns exactly those statements, for migration tools (goose,
 // golang-migrate, atlas). The application's data tables are its own.
 //

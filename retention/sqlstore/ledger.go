@@ -41,7 +41,7 @@ var _ retention.Ledger = (*Ledger)(nil)
 // NewLedger returns the ledger in db. It runs no SQL: call
 // [Ledger.CreateTables] (or apply [DDL] with a migration tool) first. The
 // table name may be schema-qualified ("app.retention_ledger"). Under
-// pii.WithExecutor, Append, Scan and Count go through the caller's
+// pii.WithExecutor, Append and Scan go through the caller's
 // executor, so entries commit or roll back with the caller's transaction.
 func NewLedger(db *sql.DB, opts *Options) (*Ledger, error) {
 	d, err := opts.dialect(db)
@@ -283,42 +283,16 @@ func (l *Ledger) Scan(ctx context.Context, fn func(retention.Entry) error) error
 	}
 }
 
-// Count returns the number of entries (actions) with the outcome ("" for all).
-func (l *Ledger) Count(ctx context.Context, outcome retention.Outcome) (int, error) {
-	q := "SELECT COALESCE(SUM(n), 0) FROM " + l.table
-	var args []any
-	if outcome != "" {
-		q += " WHERE outcome = " + l.d.Placeholder(1)
-		args = append(args, string(outcome))
-	}
-	var n int64
-	if err := pii.ExecutorFrom(ctx, l.db).QueryRowContext(ctx, q, args...).Scan(&n); err != nil {
-		return 0, fmt.Errorf("sqlstore: ledger count: %w", err)
-	}
-	return int(n), nil
-}
-
-// Holds keeps legal holds in a table, so that sweepers in every process
-// honour them, and the pending key shreds (retention.PendingShreds) in a
-// second table beside it.
-type Holds struct {
-	db      *sql.DB
-	d       sqldialect.Dialect
-	names   names
-	table   string
-	pending string
-}
-
-var (
-	_ retention.Holds         = (*Holds)(nil)
-	_ retention.PendingShreds = (*Holds)(nil)
-)
-
-// NewHolds returns the hold store in db. It runs no SQL: call
-// [Holds.CreateTables] (or apply [DDL] with a migration tool) first. Under
-// pii.WithExecutor every read and write goes through the caller's
-// executor, so a hold placed in a transaction that rolls back is gone.
-func NewHolds(db *sql.DB, opts *Options) (*Holds, error) {
+// NewHolds returns the hold store in db: legal holds in a table, so that
+// sweepers in every process honour them, and the pending key shreds in a
+// second table beside it (the value also implements
+// retention.PendingShreds, which retention.Manager finds by itself). It
+// runs no SQL: its tables are created with the ledger's
+// ([Ledger.CreateTables], [Table.CreateTables], or [DDL] applied by a
+// migration tool). Under pii.WithExecutor every read and write goes
+// through the caller's executor, so a hold placed in a transaction that
+// rolls back is gone.
+func NewHolds(db *sql.DB, opts *Options) (retention.Holds, error) {
 	d, err := opts.dialect(db)
 	if err != nil {
 		return nil, err
@@ -327,18 +301,19 @@ func NewHolds(db *sql.DB, opts *Options) (*Holds, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Holds{db: db, d: d, names: n, table: n.holds, pending: n.pending}, nil
+	return &holds{db: db, d: d, table: n.holds, pending: n.pending}, nil
 }
 
-// CreateTables creates the ledger, holds and pending shreds tables if they
-// do not exist, in one transaction: the statements [DDL] returns. It is
-// idempotent.
-func (h *Holds) CreateTables(ctx context.Context) error {
-	return createTables(ctx, h.db, h.d, h.names)
+type holds struct {
+	db      *sql.DB
+	d       sqldialect.Dialect
+	table   string
+	pending string
 }
 
-// PutPending records a pending shred, or raises the kind of the one with its ID.
-func (h *Holds) PutPending(ctx context.Context, p retention.PendingShred) error {
+var _ retention.PendingShreds = (*holds)(nil)
+
+func (h *holds) PutPending(ctx context.Context, p retention.PendingShred) error {
 	q := "INSERT INTO " + h.pending + " (id, kind, sealed, created) VALUES (?, ?, ?, ?) " +
 		"ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, sealed = excluded.sealed, created = excluded.created " +
 		"WHERE " + sqldialect.BaseName(h.pending) + ".kind < excluded.kind"
@@ -348,8 +323,7 @@ func (h *Holds) PutPending(ctx context.Context, p retention.PendingShred) error 
 	return nil
 }
 
-// DeletePending removes the pending shred with the id if its kind is at most kind.
-func (h *Holds) DeletePending(ctx context.Context, id string, kind retention.PendingKind) error {
+func (h *holds) DeletePending(ctx context.Context, id string, kind retention.PendingKind) error {
 	q := "DELETE FROM " + h.pending + " WHERE id = ? AND kind <= ?"
 	if _, err := pii.ExecutorFrom(ctx, h.db).ExecContext(ctx, h.d.Rebind(q), id, int(kind)); err != nil {
 		return fmt.Errorf("sqlstore: delete pending shred: %w", err)
@@ -357,8 +331,7 @@ func (h *Holds) DeletePending(ctx context.Context, id string, kind retention.Pen
 	return nil
 }
 
-// Pending returns up to limit pending shreds with an ID after after, in ID order.
-func (h *Holds) Pending(ctx context.Context, after string, limit int) ([]retention.PendingShred, error) {
+func (h *holds) Pending(ctx context.Context, after string, limit int) ([]retention.PendingShred, error) {
 	q := "SELECT id, kind, sealed, created FROM " + h.pending + " WHERE id > ? ORDER BY id"
 	if limit > 0 {
 		q += " LIMIT " + strconv.Itoa(limit)
@@ -386,7 +359,7 @@ func (h *Holds) Pending(ctx context.Context, after string, limit int) ([]retenti
 	return out, nil
 }
 
-func (h *Holds) Put(ctx context.Context, x retention.Hold) error {
+func (h *holds) Put(ctx context.Context, x retention.Hold) error {
 	p := func(n int) string { return h.d.Placeholder(n) }
 	var until any
 	if !x.Until.IsZero() {
@@ -401,14 +374,14 @@ func (h *Holds) Put(ctx context.Context, x retention.Hold) error {
 	return nil
 }
 
-func (h *Holds) Delete(ctx context.Context, id string) error {
+func (h *holds) Delete(ctx context.Context, id string) error {
 	if _, err := pii.ExecutorFrom(ctx, h.db).ExecContext(ctx, "DELETE FROM "+h.table+" WHERE id = "+h.d.Placeholder(1), id); err != nil {
 		return fmt.Errorf("sqlstore: delete hold: %w", err)
 	}
 	return nil
 }
 
-func (h *Holds) Active(ctx context.Context, now time.Time) ([]retention.Hold, error) {
+func (h *holds) Active(ctx context.Context, now time.Time) ([]retention.Hold, error) {
 	rows, err := pii.ExecutorFrom(ctx, h.db).QueryContext(ctx, "SELECT id, subject_hash, type, record_hash, reason, until, created FROM "+h.table+
 		" WHERE until IS NULL OR until > "+h.d.Placeholder(1)+" ORDER BY id", now.UTC())
 	if err != nil {

@@ -36,7 +36,7 @@ type Mapping struct {
 	Columns map[string]string
 }
 
-// Options configure a Table, a Ledger or Holds; nil means defaults.
+// Options configure a Table, a Ledger or the hold store; nil means defaults.
 // Table names may be schema-qualified ("app.retention_ledger"; on SQLite
 // the schema is an attached database).
 type Options struct {

@@ -97,6 +97,29 @@ type backend struct {
 	open func(t *testing.T) (*sql.DB, string) // db and a target a child process can open
 }
 
+// countEntries counts the entries of l with the outcome ("" for all),
+// reading through ctx's executor.
+func countEntries(ctx context.Context, t testing.TB, l retention.Ledger, outcome retention.Outcome) int {
+	t.Helper()
+	n := 0
+	require.NoError(t, l.Scan(ctx, func(e retention.Entry) error {
+		if outcome == "" || e.Outcome == outcome {
+			n++
+		}
+		return nil
+	}))
+	return n
+}
+
+// createTables creates the ledger, holds and pending shreds tables named by
+// opts.
+func createTables(t testing.TB, db *sql.DB, opts *sqlstore.Options) {
+	t.Helper()
+	l, err := sqlstore.NewLedger(db, opts)
+	require.NoError(t, err)
+	require.NoError(t, l.CreateTables(context.Background()))
+}
+
 func backends() []backend {
 	return []backend{
 		{"sqlite", false, func(t *testing.T) (*sql.DB, string) {
@@ -180,16 +203,14 @@ func TestSweepMatchesHandWrittenSQL(t *testing.T) {
 			require.Equal(t, dump(t, ref), dump(t, db), "the sweep makes the same changes as the hand-written SQL")
 
 			led := tbl.Ledger().(*sqlstore.Ledger)
-			got, err := led.Count(ctx, retention.OutcomeApplied)
-			require.NoError(t, err)
+			got := countEntries(ctx, t, led, retention.OutcomeApplied)
 			require.Equal(t, want, got)
 
 			// A second sweep finds nothing left to do.
 			st, err = m.Sweep(ctx, nil)
 			require.NoError(t, err)
 			require.Zero(t, st.Applied)
-			got, err = led.Count(ctx, "")
-			require.NoError(t, err)
+			got = countEntries(ctx, t, led, "")
 			require.Equal(t, want, got)
 		})
 	}
@@ -238,8 +259,7 @@ func TestKillAndResume(t *testing.T) {
 			m, tbl, err := manager(ctx, db)
 			require.NoError(t, err)
 			led := tbl.Ledger().(*sqlstore.Ledger)
-			partial, err := led.Count(ctx, retention.OutcomeApplied)
-			require.NoError(t, err)
+			partial := countEntries(ctx, t, led, retention.OutcomeApplied)
 			t.Logf("%d of 20 children killed mid-run; %d actions committed before the final run", killed, partial)
 			require.GreaterOrEqual(t, killed, 10, "most children must die mid-run")
 			require.Positive(t, partial, "the children made progress between kills")
@@ -247,8 +267,7 @@ func TestKillAndResume(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, dump(t, ref), dump(t, db))
 			want, _ := expectedActions(n, due)
-			got, err := led.Count(ctx, retention.OutcomeApplied)
-			require.NoError(t, err)
+			got := countEntries(ctx, t, led, retention.OutcomeApplied)
 			require.Equal(t, want, got, "every action recorded exactly once")
 		})
 	}
@@ -290,8 +309,7 @@ func TestConcurrentSweepersPostgres(t *testing.T) {
 	}
 	want, _ := expectedActions(n, due)
 	require.EqualValues(t, want, applied)
-	got, err := tbl.Ledger().(*sqlstore.Ledger).Count(ctx, retention.OutcomeApplied)
-	require.NoError(t, err)
+	got := countEntries(ctx, t, tbl.Ledger(), retention.OutcomeApplied)
 	require.Equal(t, want, got)
 	require.Equal(t, dump(t, ref), dump(t, db))
 }
@@ -420,8 +438,7 @@ func TestLedgerIsAppendOnly(t *testing.T) {
 				got[i].At = in[i].At
 			}
 			require.Equal(t, in, got)
-			n, err := l.Count(ctx, retention.OutcomeApplied)
-			require.NoError(t, err)
+			n := countEntries(ctx, t, l, retention.OutcomeApplied)
 			require.Equal(t, 3, n)
 			var rows int
 			require.NoError(t, db.QueryRowContext(ctx, "SELECT count(*) FROM retention_ledger").Scan(&rows))

@@ -92,10 +92,11 @@ func Open(t testing.TB, kind Kind, tables ...Table) *Env {
 			e.Ledger = st.Ledger()
 		}
 	}
-	h, err := sqlstore.NewHolds(e.DB, nil)
+	l, err := sqlstore.NewLedger(e.DB, nil)
 	require.NoError(t, err)
-	require.NoError(t, h.CreateTables(ctx))
-	e.Holds = h
+	require.NoError(t, l.CreateTables(ctx)) // the ledger, holds and pending shreds tables
+	e.Holds, err = sqlstore.NewHolds(e.DB, nil)
+	require.NoError(t, err)
 	return e
 }
 

@@ -113,7 +113,7 @@ func runChild() error {
 		if err := tbl.CreateTables(ctx); err != nil {
 			return err
 		}
-		var holds *sqlstore.Holds
+		var holds retention.Holds
 		if holds, err = sqlstore.NewHolds(db, nil); err != nil {
 			return err
 		}
