@@ -406,7 +406,7 @@ func TestSecretsInKeyStoreShared(t *testing.T) {
 	require.NoError(t, err)
 	c2, err := g2.core(ctx)
 	require.NoError(t, err)
-	require.Equal(t, c1.mgr.SubjectHash("acme", "c1"), c2.mgr.SubjectHash("acme", "c1"), "one ledger key")
+	require.Equal(t, c1.mgr.Hash(retention.Subject("acme", "c1")), c2.mgr.Hash(retention.Subject("acme", "c1")), "one ledger key")
 }
 
 var _ keyprovider.KeyProvider = (*local.Provider)(nil)

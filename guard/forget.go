@@ -76,8 +76,8 @@ func (g *Guard) Sweep(ctx context.Context, opts *retention.SweepOptions) ([]rete
 }
 
 // Retention returns the Guard's retention Manager, for what the Guard does
-// not wrap: legal holds (Hold, Release), Due and Next, SubjectHash and
-// RecordHash to look an erasure up in the ledger, Replay after a restore.
+// not wrap: legal holds (Hold, Release), Due and Next, Hash to look an
+// erasure up in the ledger, Replay after a restore.
 // It is built on first use, which loads the ledger key from the key store.
 func (g *Guard) Retention(ctx context.Context) (*retention.Manager, error) {
 	c, err := g.core(ctx)

@@ -188,11 +188,11 @@ func TestPendingShredIsSealed(t *testing.T) {
 	require.Len(t, ps, 2)
 	require.NotEqual(t, ps[0].Sealed[:12], ps[1].Sealed[:12], "nonces differ")
 	p := ps[0]
-	if p.ID != m.SubjectHash("tenant-zeta", "subject-omega") {
+	if p.ID != m.Hash(retention.Subject("tenant-zeta", "subject-omega")) {
 		p = ps[1]
 	}
-	require.Equal(t, m.SubjectHash("tenant-zeta", "subject-omega"), p.ID)
-	require.Equal(t, retention.PendingErasure, p.Kind)
+	require.Equal(t, m.Hash(retention.Subject("tenant-zeta", "subject-omega")), p.ID)
+	require.Equal(t, retention.PendingErasureForTest, p.Kind)
 	require.False(t, bytes.Contains(p.Sealed, []byte("subject-omega")))
 	require.False(t, bytes.Contains(p.Sealed, []byte("tenant-zeta")))
 
@@ -201,18 +201,21 @@ func TestPendingShredIsSealed(t *testing.T) {
 		tamper func(retention.PendingShred) retention.PendingShred
 	}{
 		{"another id", func(x retention.PendingShred) retention.PendingShred {
-			x.ID = m.SubjectHash("tenant-zeta", "other")
+			x.ID = m.Hash(retention.Subject("tenant-zeta", "other"))
 			return x
 		}},
-		{"another kind", func(x retention.PendingShred) retention.PendingShred { x.Kind = retention.PendingClose; return x }},
+		{"another kind", func(x retention.PendingShred) retention.PendingShred {
+			x.Kind = retention.PendingCloseForTest
+			return x
+		}},
 		{"a flipped bit", func(x retention.PendingShred) retention.PendingShred {
 			x.Sealed = bytes.Clone(x.Sealed)
 			x.Sealed[len(x.Sealed)-20] ^= 1
-			x.Kind = retention.PendingClose
+			x.Kind = retention.PendingCloseForTest
 			return x
 		}},
 		{"truncated", func(x retention.PendingShred) retention.PendingShred {
-			x.Sealed, x.Kind = x.Sealed[:10], retention.PendingClose
+			x.Sealed, x.Kind = x.Sealed[:10], retention.PendingCloseForTest
 			return x
 		}},
 	} {
@@ -222,7 +225,7 @@ func TestPendingShredIsSealed(t *testing.T) {
 			_, err := m.Sweep(ctx, nil)
 			require.ErrorContains(t, err, "pending shred does not open")
 			require.NotContains(t, err.Error(), "subject-omega")
-			require.NoError(t, holds.(retention.PendingShreds).DeletePending(ctx, bad.ID, retention.PendingClose))
+			require.NoError(t, holds.(retention.PendingShreds).DeletePending(ctx, bad.ID, retention.PendingCloseForTest))
 			require.NoError(t, holds.(retention.PendingShreds).PutPending(ctx, p))
 		})
 	}
@@ -239,7 +242,7 @@ func TestPendingShredIsSealed(t *testing.T) {
 	ps, err = holds.(retention.PendingShreds).Pending(ctx, "", 10)
 	require.NoError(t, err)
 	require.Len(t, ps, 1, "the row is deleted once the shred is done")
-	require.Equal(t, m.SubjectHash("tenant-zeta", "subject-psi"), ps[0].ID)
+	require.Equal(t, m.Hash(retention.Subject("tenant-zeta", "subject-psi")), ps[0].ID)
 }
 
 // TestNewRefusesUnsupportedOptions: CloseOnForget needs a SubjectCloser,
@@ -430,8 +433,8 @@ func TestLedgerHashFrozen(t *testing.T) {
 	// Test key: never hard-code keys in production.
 	m, err := retention.New(&retention.Options{Holds: retention.NewMemoryHolds(), LedgerKey: []byte("frozen ledger key, never use it!")})
 	require.NoError(t, err)
-	require.Equal(t, "c126e5f9261385187f91402607830d09", m.SubjectHash("acme", "c-42"))
-	require.Equal(t, "c0c0c456a430ecc26f92754312faf55e", m.RecordHash("acme", "Customer", "c-42"))
+	require.Equal(t, "c126e5f9261385187f91402607830d09", m.Hash(retention.Subject("acme", "c-42")))
+	require.Equal(t, "c0c0c456a430ecc26f92754312faf55e", m.Hash(retention.RecordTarget("acme", "Customer", "c-42")))
 }
 
 // TestReplayDoesNotShredPendingKeys: a field shredded at field level while

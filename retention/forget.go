@@ -61,9 +61,9 @@ const (
 func (m *Manager) Forget(ctx context.Context, tenant, subject string) (_ *ForgetReport, err error) {
 	ctx, span := m.tel.span(ctx, "forget")
 	defer func() { telemetry.End(span, err, errorClass(err)) }()
-	kind := PendingErasure
+	kind := pendingErasure
 	if m.closer != nil {
-		kind = PendingClose
+		kind = pendingClose
 	}
 	return m.forget(ctx, tenant, subject, kind, false)
 }
@@ -75,7 +75,7 @@ func (m *Manager) forget(ctx context.Context, tenant, subject string, kind Pendi
 		return nil, fmt.Errorf("retention: Forget: empty subject")
 	}
 	now := m.clock.Now()
-	id := m.SubjectHash(tenant, subject)
+	id := m.subjectHash(tenant, subject)
 	shreds := m.shredder != nil || m.tokens != nil
 	if err := m.needLedger(m.registered()); err != nil {
 		return nil, err
@@ -135,7 +135,7 @@ func (m *Manager) forget(ctx context.Context, tenant, subject string, kind Pendi
 		return rep, nil
 	}
 	policy := policyErasure
-	if kind == PendingClose {
+	if kind == pendingClose {
 		policy = policyErasureClose
 	}
 	keyEntry := Entry{Subject: id, Action: string(pii.ActionShred), Policy: policy, At: now}
@@ -198,7 +198,7 @@ func (m *Manager) needLedger(stores []Store) error {
 func (m *Manager) forgetRecord(b *batch, rec Record, subject string, holds holdSet, rep *ForgetReport, kind PendingKind, resumed bool) error {
 	s := b.ti.s
 	policy := policyErasure
-	if kind == PendingClose {
+	if kind == pendingClose {
 		policy = policyErasureClose
 	}
 	kept := func(it Item, outcome Outcome, reason string) {
@@ -212,7 +212,7 @@ func (m *Manager) forgetRecord(b *batch, rec Record, subject string, holds holdS
 		if resumed {
 			return // recorded when the request was made
 		}
-		e := Entry{Subject: m.SubjectHash(rec.Tenant, subject), Record: m.RecordHash(rec.Tenant, s.Name, rec.Key), Type: s.Name,
+		e := Entry{Subject: m.subjectHash(rec.Tenant, subject), Record: m.recordHash(rec.Tenant, s.Name, rec.Key), Type: s.Name,
 			Field: it.Path, Action: it.Action.String(), Policy: policy, Outcome: outcome, Reason: reason, At: b.now}
 		b.entries = append(b.entries, e)
 	}

@@ -57,13 +57,6 @@ func RecordTarget(tenant, typ, id string) Target {
 	return Target{tenant: tenant, typ: typ, id: id, forRecord: true}
 }
 
-func (m *Manager) targetHash(t Target) string {
-	if t.forRecord {
-		return m.RecordHash(t.tenant, t.typ, t.id)
-	}
-	return m.SubjectHash(t.tenant, t.subject)
-}
-
 // Hold places a legal hold on t until the given time (zero: until released).
 // Sweeps and erasure requests read the holds again for every batch, so a
 // hold placed while one runs is honoured from its next batch.
@@ -71,7 +64,7 @@ func (m *Manager) Hold(ctx context.Context, t Target, reason string, until time.
 	if (t.forRecord && (t.id == "" || t.typ == "")) || (!t.forRecord && t.subject == "") {
 		return Hold{}, errors.New("retention: Hold: empty target")
 	}
-	h := Hold{ID: m.targetHash(t), Reason: reason, Until: until, Created: m.clock.Now()}
+	h := Hold{ID: m.Hash(t), Reason: reason, Until: until, Created: m.clock.Now()}
 	if t.forRecord {
 		h.Type, h.Record = t.typ, h.ID
 	} else {
@@ -87,7 +80,7 @@ func (m *Manager) Hold(ctx context.Context, t Target, reason string, until time.
 func (m *Manager) Release(ctx context.Context, t Target) (p Progress, err error) {
 	ctx, span := m.tel.span(ctx, "release")
 	defer func() { endSweep(span, p, err) }()
-	if err := m.holds.Delete(ctx, m.targetHash(t)); err != nil {
+	if err := m.holds.Delete(ctx, m.Hash(t)); err != nil {
 		return Progress{}, err
 	}
 	sw := newSweeper(m, nil)
@@ -132,11 +125,11 @@ func (m *Manager) held(set holdSet, tenant, typ, key, subject string) (Hold, boo
 	if len(set) == 0 {
 		return Hold{}, false
 	}
-	if h, ok := set[m.RecordHash(tenant, typ, key)]; ok {
+	if h, ok := set[m.recordHash(tenant, typ, key)]; ok {
 		return h, true
 	}
 	if subject != "" {
-		if h, ok := set[m.SubjectHash(tenant, subject)]; ok {
+		if h, ok := set[m.subjectHash(tenant, subject)]; ok {
 			return h, true
 		}
 	}

@@ -16,36 +16,26 @@ import (
 	"github.com/fieldguard/pii"
 )
 
-// PendingKind says what a pending key shred completes. Kinds are ordered:
-// a pending shred's kind may rise (a sweep's shred becomes an erasure
-// request), never fall.
+// PendingKind says what a pending key shred completes: 1 a sweep's shred
+// of a then=shred field, 2 an erasure request ([Manager.Forget]) that kept
+// values back, 3 the same with Options.CloseOnForget. Kinds are ordered: a
+// pending shred's kind may rise (a sweep's shred becomes an erasure
+// request), never fall. A [PendingShreds] store keeps it as an integer.
 type PendingKind int
 
 const (
-	// PendingRetention: a sweep erased a then=shred field while other
+	// pendingRetention: a sweep erased a then=shred field while other
 	// values under the subject's key must be kept; the key is shredded
 	// (Shredder's ForgetSubject) once none must.
-	PendingRetention PendingKind = 1
-	// PendingErasure: an erasure request ([Manager.Forget]) kept values
-	// back (a hold, min=, then=block); completing it erases them once they
-	// lapse, then shreds the key with ForgetSubject.
-	PendingErasure PendingKind = 2
-	// PendingClose: as PendingErasure, with Options.CloseOnForget: the
+	pendingRetention PendingKind = 1
+	// pendingErasure: an erasure request kept values back (a hold, min=,
+	// then=block); completing it erases them once they lapse, then shreds
+	// the key with ForgetSubject.
+	pendingErasure PendingKind = 2
+	// pendingClose: as pendingErasure, with Options.CloseOnForget: the
 	// key is shredded with CloseSubject.
-	PendingClose PendingKind = 3
+	pendingClose PendingKind = 3
 )
-
-func (k PendingKind) String() string {
-	switch k {
-	case PendingRetention:
-		return "retention"
-	case PendingErasure:
-		return "erasure"
-	case PendingClose:
-		return "close"
-	}
-	return fmt.Sprintf("PendingKind(%d)", int(k))
-}
 
 // PendingShred is a data subject whose key shred waits until nothing sealed
 // under the key must stay readable. The ledger and holds keep only keyed
@@ -54,7 +44,7 @@ func (k PendingKind) String() string {
 // derived (HKDF-SHA256) from Options.LedgerKey and bound to ID and Kind.
 // The row is deleted once the key is shredded.
 type PendingShred struct {
-	// ID is the subject's keyed hash ([Manager.SubjectHash]).
+	// ID is the subject's keyed hash ([Manager.Hash]).
 	ID   string
 	Kind PendingKind
 	// Sealed is the sealed (tenant, subject).
@@ -105,7 +95,7 @@ func pendingAD(id string, kind PendingKind) []byte {
 
 // sealPending returns the pending shred of (tenant, subject).
 func (m *Manager) sealPending(tenant, subject string, kind PendingKind) PendingShred {
-	p := PendingShred{ID: m.SubjectHash(tenant, subject), Kind: kind, Created: m.clock.Now()}
+	p := PendingShred{ID: m.subjectHash(tenant, subject), Kind: kind, Created: m.clock.Now()}
 	pt := binary.BigEndian.AppendUint64(nil, uint64(len(tenant)))
 	pt = append(pt, tenant...)
 	pt = append(pt, subject...)
@@ -136,7 +126,7 @@ func (m *Manager) openPending(p PendingShred) (tenant, subject string, err error
 		return "", "", fmt.Errorf("%w: %s", errPendingOpen, p.ID)
 	}
 	tenant, subject = string(pt[8:8+tl]), string(pt[8+tl:])
-	if !hmac.Equal([]byte(m.SubjectHash(tenant, subject)), []byte(p.ID)) {
+	if !hmac.Equal([]byte(m.subjectHash(tenant, subject)), []byte(p.ID)) {
 		return "", "", fmt.Errorf("%w: %s", errPendingOpen, p.ID)
 	}
 	return tenant, subject, nil
@@ -234,13 +224,13 @@ func (m *Manager) registered() []Store {
 	return append([]Store(nil), m.stores...)
 }
 
-// shredKey shreds the subject's keys (CloseSubject for PendingClose,
+// shredKey shreds the subject's keys (CloseSubject for pendingClose,
 // ForgetSubject otherwise), then deletes their stored tokens
 // (token=stored). Both are idempotent.
 func (m *Manager) shredKey(ctx context.Context, tenant, subject string, kind PendingKind) error {
 	if m.shredder != nil {
 		var err error
-		if kind == PendingClose && m.closer != nil {
+		if kind == pendingClose && m.closer != nil {
 			err = m.closer.CloseSubject(ctx, tenant, subject)
 		} else {
 			err = m.shredder.ForgetSubject(ctx, tenant, subject)
@@ -261,7 +251,7 @@ func (m *Manager) shredKey(ctx context.Context, tenant, subject string, kind Pen
 func (m *Manager) shredText(kind PendingKind) string {
 	var what string
 	switch {
-	case m.shredder != nil && kind == PendingClose && m.closer != nil:
+	case m.shredder != nil && kind == pendingClose && m.closer != nil:
 		what = "subject closed: keys shredded, new values refused"
 	case m.shredder != nil:
 		what = "subject keys shredded"
@@ -301,7 +291,7 @@ func (m *Manager) completePending(ctx context.Context, onAction func(Entry), st 
 			}
 			var entries []Entry
 			switch p.Kind {
-			case PendingErasure, PendingClose:
+			case pendingErasure, pendingClose:
 				rep, err := m.forget(ctx, tenant, subject, p.Kind, true)
 				if err != nil {
 					return err

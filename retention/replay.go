@@ -28,9 +28,9 @@ func (m *Manager) Replay(ctx context.Context, ledger Ledger, stores ...Store) (P
 			return nil
 		}
 		if e.Action == string(pii.ActionShred) && e.Field == "" && e.Subject != "" {
-			kind := PendingRetention
+			kind := pendingRetention
 			if e.Policy == policyErasureClose {
-				kind = PendingClose
+				kind = pendingClose
 			}
 			shredded[e.Subject] = max(shredded[e.Subject], kind)
 		}
@@ -71,7 +71,7 @@ func (m *Manager) Replay(ctx context.Context, ledger Ledger, stores ...Store) (P
 			for _, rec := range recs {
 				subject := ti.s.SubjectOf(rec.Value)
 				if subject != "" {
-					if kind, ok := shredded[m.SubjectHash(rec.Tenant, subject)]; ok {
+					if kind, ok := shredded[m.subjectHash(rec.Tenant, subject)]; ok {
 						r := subjectRef{rec.Tenant, subject}
 						if _, seen := kinds[r]; !seen {
 							reshred = append(reshred, r)
@@ -79,7 +79,7 @@ func (m *Manager) Replay(ctx context.Context, ledger Ledger, stores ...Store) (P
 						kinds[r] = kind
 					}
 				}
-				es := byRecord[m.RecordHash(rec.Tenant, ti.s.Name, rec.Key)]
+				es := byRecord[m.recordHash(rec.Tenant, ti.s.Name, rec.Key)]
 				if len(es) == 0 {
 					continue
 				}

@@ -334,17 +334,25 @@ func (m *Manager) hash(kind string, parts ...string) string {
 	return out
 }
 
-// SubjectHash returns the keyed hash recorded in the ledger and in holds
-// for the data subject (tenant, subject), so an operator can answer "was
-// this person's data erased?" without the ledger holding the id. Types
-// without a pii:"tenant" field belong to the tenant "".
-func (m *Manager) SubjectHash(tenant, subject string) string {
+// Hash returns the keyed hash that stands for t in the ledger and in
+// holds: for [Subject](tenant, id), the data subject's (Entry.Subject,
+// PendingShred.ID, the ID of a subject hold); for [RecordTarget](tenant,
+// typ, id), the record's (Entry.Record, the ID of a record hold). So an
+// operator holding the id can answer "was this person's data erased?"
+// without the ledger holding the id. Types without a pii:"tenant" field
+// belong to the tenant "".
+func (m *Manager) Hash(t Target) string {
+	if t.forRecord {
+		return m.recordHash(t.tenant, t.typ, t.id)
+	}
+	return m.subjectHash(t.tenant, t.subject)
+}
+
+func (m *Manager) subjectHash(tenant, subject string) string {
 	return m.hash("subject", tenant, subject)
 }
 
-// RecordHash returns the keyed hash recorded in the ledger and in holds for
-// the record id of the type named typ ([pii.Schema.Name]) in tenant.
-func (m *Manager) RecordHash(tenant, typ, id string) string {
+func (m *Manager) recordHash(tenant, typ, id string) string {
 	return m.hash("record", tenant, typ, id)
 }
 

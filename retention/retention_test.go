@@ -435,9 +435,9 @@ func TestSweepShredsAndRecords(t *testing.T) {
 	require.Equal(t, string(pii.ActionShred), key.Action)
 	require.Contains(t, key.Reason, "nothing under the key must be kept")
 	for i, x := range es {
-		require.Equal(t, e.m.SubjectHash("acme", "alice"), x.Subject)
+		require.Equal(t, e.m.Hash(retention.Subject("acme", "alice")), x.Subject)
 		if i < 5 {
-			require.Equal(t, e.m.RecordHash("acme", "Member", "alice"), x.Record)
+			require.Equal(t, e.m.Hash(retention.RecordTarget("acme", "Member", "alice")), x.Record)
 		}
 		require.Equal(t, retention.OutcomeApplied, x.Outcome)
 		require.NotEmpty(t, x.Policy)
@@ -608,7 +608,7 @@ func TestForgetKeepsKeyWhileSealedValuesAreKept(t *testing.T) {
 	last := entries(t, e.ledger)[len(entries(t, e.ledger))-1]
 	require.Equal(t, retention.OutcomeApplied, last.Outcome)
 	require.Equal(t, "", last.Field)
-	require.Equal(t, e.m.SubjectHash("acme", "u-ada"), last.Subject)
+	require.Equal(t, e.m.Hash(retention.Subject("acme", "u-ada")), last.Subject)
 
 	// Done: later sweeps shred nothing more.
 	_, err = e.m.Sweep(ctx, nil)
@@ -648,7 +648,7 @@ func TestForgetDeletesAndShreds(t *testing.T) {
 	last := rep.Entries[len(rep.Entries)-1]
 	require.Equal(t, retention.OutcomeApplied, last.Outcome)
 	require.Equal(t, "", last.Field)
-	require.Equal(t, m.SubjectHash("", "x"), last.Subject)
+	require.Equal(t, m.Hash(retention.Subject("", "x")), last.Subject)
 
 	rep, err = m.Forget(ctx, "acme", "x")
 	require.NoError(t, err)

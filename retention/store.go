@@ -114,10 +114,10 @@ type Change struct {
 // subject and record ids appear only as keyed hashes.
 type Entry struct {
 	// Subject is the keyed hash of (tenant, subject id) ("" if the type has
-	// no subject field); see [Manager.SubjectHash].
+	// no subject field); see [Manager.Hash].
 	Subject string
 	// Record is the keyed hash of (tenant, type, record id), or "" for
-	// subject-wide entries; see [Manager.RecordHash].
+	// subject-wide entries; see [Manager.Hash].
 	Record string
 	// Type is the schema name.
 	Type string

@@ -323,7 +323,7 @@ func (sw *sweeper) sweepStore(ctx context.Context, st Store, q Query, now time.T
 					return errors.Join(errors.New("retention: shred needs Options.Shredder"), wait())
 				}
 				for _, r := range fresh {
-					if err := m.pending.PutPending(ctx, m.sealPending(r.tenant, r.subject, PendingRetention)); err != nil {
+					if err := m.pending.PutPending(ctx, m.sealPending(r.tenant, r.subject, pendingRetention)); err != nil {
 						return errors.Join(err, wait())
 					}
 					recorded[r] = true
@@ -374,7 +374,7 @@ func (sw *sweeper) settle(ctx context.Context, b *batch, done shredSet) error {
 		if err != nil {
 			return err
 		}
-		e := Entry{Subject: m.SubjectHash(r.tenant, r.subject), Action: string(pii.ActionShred), Policy: r.policy, At: b.now}
+		e := Entry{Subject: m.subjectHash(r.tenant, r.subject), Action: string(pii.ActionShred), Policy: r.policy, At: b.now}
 		switch {
 		case sw.opts.DryRun:
 			e.Outcome = OutcomeDryRun
@@ -386,20 +386,20 @@ func (sw *sweeper) settle(ctx context.Context, b *batch, done shredSet) error {
 				b.shredsPending++
 			}
 		case n == 0:
-			if err := m.shredKey(ctx, r.tenant, r.subject, PendingRetention); err != nil {
+			if err := m.shredKey(ctx, r.tenant, r.subject, pendingRetention); err != nil {
 				return err
 			}
-			if err := m.pending.DeletePending(ctx, e.Subject, PendingRetention); err != nil {
+			if err := m.pending.DeletePending(ctx, e.Subject, pendingRetention); err != nil {
 				return err
 			}
 			e.Outcome = OutcomeApplied
-			e.Reason = "nothing under the key must be kept: " + m.shredText(PendingRetention)
+			e.Reason = "nothing under the key must be kept: " + m.shredText(pendingRetention)
 			b.keysShredded++
 			done[r.subjectRef] = true
 		default:
 			// Recorded before the commit; again in case a completion
 			// removed it meanwhile (a hold placed since).
-			if err := m.pending.PutPending(ctx, m.sealPending(r.tenant, r.subject, PendingRetention)); err != nil {
+			if err := m.pending.PutPending(ctx, m.sealPending(r.tenant, r.subject, pendingRetention)); err != nil {
 				return err
 			}
 			e.Outcome = OutcomePending
@@ -451,9 +451,9 @@ type shredRef struct {
 // text when not empty (erasure requests).
 func (b *batch) apply(rec Record, subject string, items []Item, policy string, outcome Outcome) {
 	s := b.ti.s
-	e := Entry{Record: b.m.RecordHash(rec.Tenant, s.Name, rec.Key), Type: s.Name, Outcome: outcome, At: b.now}
+	e := Entry{Record: b.m.recordHash(rec.Tenant, s.Name, rec.Key), Type: s.Name, Outcome: outcome, At: b.now}
 	if subject != "" {
-		e.Subject = b.m.SubjectHash(rec.Tenant, subject)
+		e.Subject = b.m.subjectHash(rec.Tenant, subject)
 	}
 	entry := func(it Item) Entry {
 		x := e

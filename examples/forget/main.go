@@ -264,8 +264,8 @@ func printLedger(ctx context.Context, out io.Writer, m *retention.Manager, w *wo
 		return fmt.Errorf("ledger.db holds personal data: %s", strings.Join(leaks, ", "))
 	}
 	fmt.Fprintf(out, "   ledger.db searched for the customer's id, name, e-mail and phone: none found.\n")
-	fmt.Fprintf(out, "   Was %s erased? Whoever holds the id and the ledger key computes SubjectHash(%q, %q) = %s…\n",
-		subject, "", subject, short(m.SubjectHash("", subject)))
+	fmt.Fprintf(out, "   Was %s erased? Whoever holds the id and the ledger key computes Hash(Subject(%q, %q)) = %s…\n",
+		subject, "", subject, short(m.Hash(retention.Subject("", subject))))
 	fmt.Fprintf(out, "   and finds %d entries above; the ledger alone names nobody.\n", n)
 	return nil
 }

@@ -340,14 +340,14 @@ func printLedger(ctx context.Context, out io.Writer, m *retention.Manager, l ret
 	// The ledger holds no ids: only someone who knows the id (and the
 	// ledger key) can find a customer in it. Account has no pii:"tenant"
 	// field: its customers belong to the tenant "".
-	h := m.SubjectHash("", sampleSubject(2))
+	h := m.Hash(retention.Subject("", sampleSubject(2)))
 	n := 0
 	for _, e := range entries {
 		if e.Subject == h {
 			n++
 		}
 	}
-	fmt.Fprintf(out, "  Was customer %s's data expired? SubjectHash(%q, %q) = %s…: %d ledger entries.\n",
+	fmt.Fprintf(out, "  Was customer %s's data expired? Hash(Subject(%q, %q)) = %s…: %d ledger entries.\n",
 		sampleSubject(2), "", sampleSubject(2), short(h), n)
 	return nil
 }

@@ -142,10 +142,10 @@ func requireLedgerOnly(t *testing.T, e *tenantEnv, tenant, other string) {
 	mine, theirs := map[string]bool{}, map[string]bool{}
 	for i := 0; i < nShared; i++ {
 		id := sharedID(i)
-		mine[e.m.SubjectHash(tenant, id)] = true
-		mine[e.m.RecordHash(tenant, "Client", id)] = true
-		theirs[e.m.SubjectHash(other, id)] = true
-		theirs[e.m.RecordHash(other, "Client", id)] = true
+		mine[e.m.Hash(retention.Subject(tenant, id))] = true
+		mine[e.m.Hash(retention.RecordTarget(tenant, "Client", id))] = true
+		theirs[e.m.Hash(retention.Subject(other, id))] = true
+		theirs[e.m.Hash(retention.RecordTarget(other, "Client", id))] = true
 	}
 	n := 0
 	require.NoError(t, e.Ledger.Scan(context.Background(), func(x retention.Entry) error {
@@ -296,14 +296,14 @@ func TestLedgerHashCoversTenant(t *testing.T) {
 	m, err := retention.New(&retention.Options{Holds: retention.NewMemoryHolds(), LedgerKey: ledgerKey})
 	require.NoError(t, err)
 	distinct := []string{
-		m.SubjectHash("north", "c-001"), m.SubjectHash("south", "c-001"), m.SubjectHash("", "c-001"),
+		m.Hash(retention.Subject("north", "c-001")), m.Hash(retention.Subject("south", "c-001")), m.Hash(retention.Subject("", "c-001")),
 		// Length prefixes: moving bytes between the parts changes the hash.
-		m.SubjectHash("a", "bc"), m.SubjectHash("ab", "c"), m.SubjectHash("", "abc"), m.SubjectHash("abc", ""),
-		m.SubjectHash("a\x00", "b"), m.SubjectHash("a", "\x00b"),
-		m.RecordHash("north", "Client", "c-001"), m.RecordHash("south", "Client", "c-001"),
-		m.RecordHash("a", "bC", "x"), m.RecordHash("ab", "C", "x"), m.RecordHash("a", "b", "Cx"),
+		m.Hash(retention.Subject("a", "bc")), m.Hash(retention.Subject("ab", "c")), m.Hash(retention.Subject("", "abc")), m.Hash(retention.Subject("abc", "")),
+		m.Hash(retention.Subject("a\x00", "b")), m.Hash(retention.Subject("a", "\x00b")),
+		m.Hash(retention.RecordTarget("north", "Client", "c-001")), m.Hash(retention.RecordTarget("south", "Client", "c-001")),
+		m.Hash(retention.RecordTarget("a", "bC", "x")), m.Hash(retention.RecordTarget("ab", "C", "x")), m.Hash(retention.RecordTarget("a", "b", "Cx")),
 		// A record hash never equals a subject hash of the same text.
-		m.RecordHash("", "north", "c-001"),
+		m.Hash(retention.RecordTarget("", "north", "c-001")),
 	}
 	seen := map[string]bool{}
 	for i, h := range distinct {
@@ -311,10 +311,10 @@ func TestLedgerHashCoversTenant(t *testing.T) {
 		require.False(t, seen[h], "hash %d collides", i)
 		seen[h] = true
 	}
-	require.Equal(t, m.SubjectHash("north", "c-001"), distinct[0], "deterministic")
+	require.Equal(t, m.Hash(retention.Subject("north", "c-001")), distinct[0], "deterministic")
 	other, err := retention.New(&retention.Options{Holds: retention.NewMemoryHolds(), LedgerKey: []byte("another ledger key, 32 bytes...")})
 	require.NoError(t, err)
-	require.NotEqual(t, distinct[0], other.SubjectHash("north", "c-001"), "keyed")
+	require.NotEqual(t, distinct[0], other.Hash(retention.Subject("north", "c-001")), "keyed")
 }
 
 // TestClaimWritesOnlyClaimedRows: a commit refuses a change to a row its

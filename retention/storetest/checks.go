@@ -457,6 +457,13 @@ func checkHoldsReplace(ctx context.Context, h retention.Holds) error {
 	return nil
 }
 
+// Pending shred kinds are ordered integers; the checks need three.
+const (
+	kind1 retention.PendingKind = iota + 1
+	kind2
+	kind3
+)
+
 func checkPending(ctx context.Context, ps retention.PendingShreds) error {
 	put := func(id string, k retention.PendingKind, sealed string) error {
 		if err := ps.PutPending(ctx, retention.PendingShred{ID: id, Kind: k, Sealed: []byte(sealed), Created: t0}); err != nil {
@@ -501,31 +508,31 @@ func checkPending(ctx context.Context, ps retention.PendingShreds) error {
 				k      retention.PendingKind
 				sealed string
 			}{
-				{"a", retention.PendingRetention, "a1"},
-				{"b", retention.PendingErasure, "b1"},
-				{"c", retention.PendingRetention, "c1"},
-				{"a", retention.PendingErasure, "a2"},   // rises
-				{"b", retention.PendingRetention, "b2"}, // never falls
-				{"b", retention.PendingErasure, "b3"},   // same kind: kept as is
+				{"a", kind1, "a1"},
+				{"b", kind2, "b1"},
+				{"c", kind1, "c1"},
+				{"a", kind2, "a2"}, // rises
+				{"b", kind1, "b2"}, // never falls
+				{"b", kind2, "b3"}, // same kind: kept as is
 			} {
 				if err := put(s.id, s.k, s.sealed); err != nil {
 					return err
 				}
 			}
 			return nil
-		}, "a=erasure:a2 b=erasure:b1 c=retention:c1"},
+		}, "a=2:a2 b=2:b1 c=1:c1"},
 		{func() error {
 			for _, d := range []struct {
 				id string
 				k  retention.PendingKind
-			}{{"a", retention.PendingRetention}, {"c", retention.PendingClose}, {"zz", retention.PendingClose}} {
+			}{{"a", kind1}, {"c", kind3}, {"zz", kind3}} {
 				if err := ps.DeletePending(ctx, d.id, d.k); err != nil {
 					return fmt.Errorf("storetest: PendingShreds: delete: %w", err)
 				}
 			}
 			return nil
-		}, "a=erasure:a2 b=erasure:b1"},
-		{func() error { return ps.DeletePending(ctx, "a", retention.PendingErasure) }, "b=erasure:b1"},
+		}, "a=2:a2 b=2:b1"},
+		{func() error { return ps.DeletePending(ctx, "a", kind2) }, "b=2:b1"},
 	}
 	for i, s := range steps {
 		if err := s.op(); err != nil {
@@ -541,7 +548,7 @@ func checkPending(ctx context.Context, ps retention.PendingShreds) error {
 	}
 	// The store keeps its own copy of Sealed.
 	buf := []byte("d1")
-	if err := ps.PutPending(ctx, retention.PendingShred{ID: "d", Kind: retention.PendingClose, Sealed: buf, Created: t0}); err != nil {
+	if err := ps.PutPending(ctx, retention.PendingShred{ID: "d", Kind: kind3, Sealed: buf, Created: t0}); err != nil {
 		return err
 	}
 	buf[0] = 'x'
