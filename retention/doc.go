@@ -13,8 +13,8 @@
 // is keyed by the pair: [Manager.Forget] takes both, store queries
 // ([Query].Tenant) always filter Subject and Record selections by the
 // tenant, hold targets ([Subject], [RecordTarget]) carry it, the ledger
-// hashes ([Manager.Hash]) cover it, and
-// [Manager.Replay] matches restored records by it. A sweep, hold, erasure
+// hashes ([Manager.Hash]) cover it, and [Manager.Replay] matches restored
+// records by it. A sweep, hold, erasure
 // request or replay in one tenant never reads as another tenant's, nor
 // changes another tenant's rows.
 //
@@ -129,11 +129,10 @@
 // The ledger, holds and errors never hold subject ids, record ids or
 // values: ids appear as HMAC-SHA256 hashes under Options.LedgerKey over
 // length-prefixed parts, (tenant, subject) and (tenant, type, record id)
-// ([Manager.Hash]), so an operator holding
-// the id can check that it was erased while the ledger alone reveals
-// nothing. Pending shreds hold the subject id sealed (see above), only
-// until the shred is done. Keep the ledger key as
-// long as the ledger; [Manager.Replay] needs it to re-apply erasures to data
+// ([Manager.Hash]), so an operator holding the id can check that it was
+// erased while the ledger alone reveals nothing. Pending shreds hold the
+// subject id sealed (see above), only until the shred is done. Keep the
+// ledger key as long as the ledger; [Manager.Replay] needs it to re-apply erasures to data
 // restored from a backup. Hold reasons are free text and must not contain
 // personal data. Keys are copied into the Manager and never printed; Go
 // cannot promise their erasure from memory. Crypto-shredding is as strong as

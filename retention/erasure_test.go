@@ -344,7 +344,9 @@ func TestStoredTokensKeepTheKey(t *testing.T) {
 // kind leaves a higher one in place (an erasure request survives the
 // completion of a sweep's shred).
 func TestPendingShredStoreKinds(t *testing.T) {
-	storetest.RunPendingShreds(t, func(*testing.T) retention.PendingShreds { return retention.NewMemoryHolds().(retention.PendingShreds) })
+	storetest.Run(t, storetest.Harness{NewPendingShreds: func(*testing.T) retention.PendingShreds {
+		return retention.NewMemoryHolds().(retention.PendingShreds)
+	}})
 }
 
 // TestClaimWritesOnlyClaimedRecords: a claim's commit refuses a change to a

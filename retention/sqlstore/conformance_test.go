@@ -43,16 +43,13 @@ func TestConformance(t *testing.T) {
 					_, err := db.ExecContext(ctx, q, r.Tenant, r.ID, r.Subject, r.Email, r.Phone, seen, created.UTC())
 					return err
 				}
-			}})
-			holds := func(t *testing.T) retention.Holds {
+			}, NewHolds: func(t *testing.T) retention.Holds {
 				db, _ := b.open(t)
 				createTables(t, db, nil)
 				h, err := sqlstore.NewHolds(db, nil)
 				require.NoError(t, err)
 				return h
-			}
-			storetest.RunHolds(t, holds)
-			storetest.RunPendingShreds(t, func(t *testing.T) retention.PendingShreds { return holds(t).(retention.PendingShreds) })
+			}})
 		})
 	}
 }

@@ -31,9 +31,12 @@
 //     record either skips it (SKIP LOCKED) or waits for the commit; it
 //     never returns the record as it was before the commit.
 //
-// [RunHolds] checks a hold store (active at a time, replace by ID, delete)
-// and [RunPendingShreds] a pending shred store (kinds only rise, deletion
-// up to a kind, paging in ID order).
+// With Harness.NewHolds, Run checks a hold store (HoldsActive: active at
+// a time; HoldsReplaceAndDelete: replace by ID, delete), and when the hold
+// store also keeps the pending key shreds (retention.PendingShreds), the
+// pending shred checks (PendingShreds: kinds only rise, deletion up to a
+// kind, paging in ID order); Harness.NewPendingShreds runs them on a
+// pending shred store of its own.
 //
 // The suite's own tests run it against deliberately broken stores (one
 // that ignores the tenant, one whose commit writes unclaimed records, one

@@ -32,23 +32,48 @@ type Record struct {
 // it), replacing the record with the same tenant and id.
 type PutFunc func(r *Record, created time.Time) error
 
-// Harness builds the stores the suite checks.
+// Harness builds the stores the suite checks: set the ones you implement.
 type Harness struct {
 	// NewStore returns an empty Store of [Record] and the function that
 	// puts records into it. It is called once per check.
 	NewStore func(t *testing.T) (retention.Store, PutFunc)
+	// NewHolds returns an empty hold store. When the value also implements
+	// retention.PendingShreds (retention.Manager then keeps the pending
+	// shreds in it), the pending shred checks run on it too.
+	NewHolds func(t *testing.T) retention.Holds
+	// NewPendingShreds returns an empty pending shred store kept apart
+	// from the holds (retention.Options.Pending).
+	NewPendingShreds func(t *testing.T) retention.PendingShreds
 }
 
-// Run runs the Store checks (see the package documentation), one subtest
-// each.
+// Run runs the checks (see the package documentation) of every store the
+// harness builds, one subtest each. It fails when the harness builds none.
 func Run(t *testing.T, h Harness) {
 	t.Helper()
-	if h.NewStore == nil {
-		t.Fatal("storetest: Harness.NewStore is nil")
+	if h.NewStore == nil && h.NewHolds == nil && h.NewPendingShreds == nil {
+		t.Fatal("storetest: the Harness builds no store: set NewStore, NewHolds or NewPendingShreds")
 	}
+	if h.NewStore != nil {
+		runStores(t, h.NewStore)
+	}
+	if h.NewHolds != nil {
+		runHolds(t, h.NewHolds)
+		if _, ok := h.NewHolds(t).(retention.PendingShreds); ok {
+			runPending(t, "PendingShreds", func(t *testing.T) retention.PendingShreds {
+				return h.NewHolds(t).(retention.PendingShreds)
+			})
+		}
+	}
+	if h.NewPendingShreds != nil {
+		runPending(t, "SeparatePendingShreds", h.NewPendingShreds)
+	}
+}
+
+func runStores(t *testing.T, newStore func(t *testing.T) (retention.Store, PutFunc)) {
+	t.Helper()
 	for _, c := range storeChecks {
 		t.Run(c.name, func(t *testing.T) {
-			st, put := h.NewStore(t)
+			st, put := newStore(t)
 			if st == nil || put == nil {
 				t.Fatal("storetest: NewStore returned a nil store or PutFunc")
 			}
@@ -59,12 +84,14 @@ func Run(t *testing.T, h Harness) {
 	}
 }
 
-// RunHolds runs the hold store checks; newHolds returns an empty store.
-func RunHolds(t *testing.T, newHolds func(t *testing.T) retention.Holds) {
+func runHolds(t *testing.T, newHolds func(t *testing.T) retention.Holds) {
 	t.Helper()
 	for _, c := range holdsChecks {
 		t.Run(c.name, func(t *testing.T) {
 			h := newHolds(t) // here, not in guard's goroutine, so it may skip or fail
+			if h == nil {
+				t.Fatal("storetest: NewHolds returned nil")
+			}
 			if err := guard(func() error { return c.run(t.Context(), h) }); err != nil {
 				t.Error(err)
 			}
@@ -72,12 +99,13 @@ func RunHolds(t *testing.T, newHolds func(t *testing.T) retention.Holds) {
 	}
 }
 
-// RunPendingShreds runs the pending shred store checks; newPending returns
-// an empty store.
-func RunPendingShreds(t *testing.T, newPending func(t *testing.T) retention.PendingShreds) {
+func runPending(t *testing.T, name string, newPending func(t *testing.T) retention.PendingShreds) {
 	t.Helper()
-	t.Run("PendingShreds", func(t *testing.T) {
+	t.Run(name, func(t *testing.T) {
 		p := newPending(t) // here, not in guard's goroutine, so it may skip or fail
+		if p == nil {
+			t.Fatal("storetest: NewPendingShreds returned nil")
+		}
 		if err := guard(func() error { return checkPending(t.Context(), p) }); err != nil {
 			t.Error(err)
 		}

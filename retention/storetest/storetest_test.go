@@ -178,9 +178,7 @@ func TestMemoryStorePasses(t *testing.T) {
 			c.CreatedAt = created
 			return ms.Put(&c, created)
 		}
-	}})
-	RunHolds(t, func(*testing.T) retention.Holds { return retention.NewMemoryHolds() })
-	RunPendingShreds(t, func(*testing.T) retention.PendingShreds { return retention.NewMemoryHolds().(retention.PendingShreds) })
+	}, NewHolds: func(*testing.T) retention.Holds { return retention.NewMemoryHolds() }})
 }
 
 // TestBrokenStoresFail: each deliberately broken store fails the checks
@@ -285,4 +283,34 @@ func (p *brokenPending) Pending(_ context.Context, after string, limit int) ([]r
 func TestBrokenPendingFails(t *testing.T) {
 	err := checkPending(context.Background(), &brokenPending{m: map[string]retention.PendingShred{}})
 	require.ErrorContains(t, err, "kinds only rise")
+}
+
+// countingPending counts the pending shreds put into a memory hold store.
+type countingPending struct {
+	retention.Holds
+	retention.PendingShreds
+	puts *int
+}
+
+func (c countingPending) PutPending(ctx context.Context, p retention.PendingShred) error {
+	*c.puts++
+	return c.PendingShreds.PutPending(ctx, p)
+}
+
+func newCounting(puts *int) countingPending {
+	h := retention.NewMemoryHolds()
+	return countingPending{Holds: h, PendingShreds: h.(retention.PendingShreds), puts: puts}
+}
+
+// TestRunChecksPendingShreds: Run checks the pending shreds kept by a hold
+// store that implements retention.PendingShreds, and a pending shred store
+// of its own.
+func TestRunChecksPendingShreds(t *testing.T) {
+	var inHolds, apart int
+	Run(t, Harness{
+		NewHolds:         func(*testing.T) retention.Holds { return newCounting(&inHolds) },
+		NewPendingShreds: func(*testing.T) retention.PendingShreds { return newCounting(&apart) },
+	})
+	require.Positive(t, inHolds, "the hold store's pending shreds are checked")
+	require.Positive(t, apart, "the separate pending shred store is checked")
 }
