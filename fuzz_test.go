@@ -26,7 +26,7 @@ func FuzzParseTag(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, tag string) {
-		cat, role, opts, err := ParseTag(tag)
+		cat, role, opts, err := parseTagOnly(tag)
 		if err != nil {
 			if _, ok := err.(*TagError); !ok {
 				t.Fatalf("error of type %T, want *TagError", err)
@@ -34,7 +34,7 @@ func FuzzParseTag(f *testing.F) {
 			return
 		}
 		again := render(cat, opts)
-		cat2, role2, opts2, err := ParseTag(again)
+		cat2, role2, opts2, err := parseTagOnly(again)
 		if err != nil {
 			t.Fatalf("re-rendered tag %q (from %q) fails: %v", again, tag, err)
 		}
@@ -48,7 +48,7 @@ func TestFuzzSeedsPresent(t *testing.T) {
 	require.NotEmpty(t, tagSeeds, "the tag fuzz target needs a seed corpus")
 	accepted := 0
 	for _, s := range tagSeeds {
-		if _, _, _, err := ParseTag(s); err == nil {
+		if _, _, _, err := parseTagOnly(s); err == nil {
 			accepted++
 		}
 	}

@@ -232,9 +232,10 @@ type parsedTag struct {
 	opts     TagOptions
 }
 
-// ParseTag parses a `pii` tag value on its own, without the checks that
-// need the field's type. Schema building uses it; tools and tests may too.
-func ParseTag(tag string) (category string, role Role, opts TagOptions, err error) {
+// parseTagOnly parses a `pii` tag value on its own, without the checks
+// that need the field's type (for the source tools, through
+// typeinfo.DataCategory, and the fuzz test).
+func parseTagOnly(tag string) (category string, role Role, opts TagOptions, err error) {
 	p, err := parseTag("?", "?", tag)
 	if err != nil {
 		return "", 0, TagOptions{}, err

@@ -17,6 +17,13 @@ type structField = typeinfo.FieldInfo
 
 func init() {
 	typeinfo.Build = func(t typeinfo.TypeInfo, name string) (any, error) { return schemaFromInfo(t, name) }
+	typeinfo.DataCategory = func(tag string) (string, bool) {
+		cat, role, _, err := parseTagOnly(tag)
+		if err != nil || role != RoleData || cat == "-" || cat == "dive" {
+			return "", false
+		}
+		return cat, true
+	}
 }
 
 // reflectInfo is typeInfo over reflection; SchemaOf builds from it.

@@ -45,6 +45,7 @@ import (
 
 	"github.com/fieldguard/pii"
 	"github.com/fieldguard/pii/internal/srcschema"
+	"github.com/fieldguard/pii/internal/typeinfo"
 )
 
 // Analyzer checks pii tags and unredacted personal data in logs.
@@ -237,8 +238,8 @@ func (c *checker) taggedField(e ast.Expr) (string, string) {
 		if !ok {
 			return "", ""
 		}
-		cat, role, _, err := pii.ParseTag(tag)
-		if err != nil || role != pii.RoleData || cat == "-" || cat == "dive" {
+		cat, ok := typeinfo.DataCategory(tag)
+		if !ok {
 			return "", ""
 		}
 		owner := types.TypeString(t, types.RelativeTo(c.pass.Pkg))

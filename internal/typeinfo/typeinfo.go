@@ -55,3 +55,9 @@ type FieldInfo struct {
 // pii sets Build when it is initialised; internal/srcschema gives it its
 // type.
 var Build func(t TypeInfo, name string) (any, error)
+
+// DataCategory returns the category of a `pii` tag value that marks
+// personal data, parsed on its own (without the checks that need the
+// field's type); false for a role (subject, id, tenant), "-", dive, or a
+// tag that does not parse. Package pii sets it when it is initialised.
+var DataCategory func(tag string) (category string, ok bool)
