@@ -48,7 +48,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// Options configure a Feed; nil means the defaults.
+// Options configure a feed; nil means the defaults.
 type Options struct {
 	// Interval is how often the feed confirms it is in sync with a round
 	// trip on its connection (default 200 ms). Keep it well under the
@@ -61,20 +61,21 @@ type Options struct {
 	OnError func(error)
 }
 
-// Feed is an envelope.ShredFeed on PostgreSQL LISTEN/NOTIFY.
-type Feed struct {
+// feed is an envelope.ShredFeed on PostgreSQL LISTEN/NOTIFY.
+type feed struct {
 	cfg      *pgx.ConnConfig
 	channel  string
 	interval time.Duration
 	onError  func(error)
 }
 
-var _ envelope.ShredFeed = (*Feed)(nil)
+var _ envelope.ShredFeed = (*feed)(nil)
 
-// New returns a Feed for keys, which must be on PostgreSQL, that connects
-// with dsn (a pgx connection string or URL naming the database keys is
-// on). It does not connect yet: Follow does.
-func New(keys *sqlkeystore.Store, dsn string, opts *Options) (*Feed, error) {
+// New returns the envelope.ShredFeed of keys, which must be on PostgreSQL,
+// that connects with dsn (a pgx connection string or URL naming the
+// database keys is on). It does not connect yet: Follow does, and runs
+// until ctx is done, then returns nil, reconnecting after every failure.
+func New(keys *sqlkeystore.Store, dsn string, opts *Options) (envelope.ShredFeed, error) {
 	if keys == nil {
 		return nil, errors.New("pglisten: nil key store")
 	}
@@ -86,7 +87,7 @@ func New(keys *sqlkeystore.Store, dsn string, opts *Options) (*Feed, error) {
 	if err != nil {
 		return nil, errors.New("pglisten: cannot parse the connection string") // its text may hold a password
 	}
-	f := &Feed{cfg: cfg, channel: ch, interval: 200 * time.Millisecond}
+	f := &feed{cfg: cfg, channel: ch, interval: 200 * time.Millisecond}
 	if opts != nil {
 		if opts.Interval > 0 {
 			f.interval = opts.Interval
@@ -98,7 +99,7 @@ func New(keys *sqlkeystore.Store, dsn string, opts *Options) (*Feed, error) {
 
 // Follow implements envelope.ShredFeed: it runs until ctx is done, then
 // returns nil, reconnecting after every failure.
-func (f *Feed) Follow(ctx context.Context, w envelope.ShredWatcher) error {
+func (f *feed) Follow(ctx context.Context, w envelope.ShredWatcher) error {
 	backoff := 50 * time.Millisecond
 	for {
 		err := f.session(ctx, w)
@@ -133,7 +134,7 @@ func sessionError(op string, err error) error {
 }
 
 // session listens on one connection until it fails or ctx is done.
-func (f *Feed) session(ctx context.Context, w envelope.ShredWatcher) error {
+func (f *feed) session(ctx context.Context, w envelope.ShredWatcher) error {
 	cfg := f.cfg.Copy()
 	cfg.OnNotification = func(_ *pgconn.PgConn, n *pgconn.Notification) {
 		if n.Channel != f.channel {
