@@ -33,7 +33,7 @@ type Export struct {
 type ExportItem struct {
 	Category   string         `json:"category"`
 	Value      any            `json:"value,omitempty"`
-	Status     string         `json:"status"` // see the Status constants
+	Status     ExportStatus   `json:"status"`
 	Purpose    string         `json:"purpose,omitempty"`
 	LegalBasis string         `json:"legal_basis,omitempty"`
 	Retention  *pii.Retention `json:"retention,omitempty"` // nil: no retention period
@@ -50,18 +50,21 @@ type ExportSource struct {
 	Field  string `json:"field"`           // concrete field path
 }
 
-// Status of an exported value.
+// ExportStatus says what is held of an exported value.
+type ExportStatus string
+
+// The statuses of an exported value.
 const (
-	StatusHeld = "held" // the value is held and exported
+	StatusHeld ExportStatus = "held" // the value is held and exported
 	// StatusPseudonym: a keyed pseudonym (token=hmac) is held, not the
 	// value it was made from; the pseudonym is exported.
-	StatusPseudonym = "pseudonym"
+	StatusPseudonym ExportStatus = "pseudonym"
 	// StatusKeyShredded: a sealed value is held whose key was shredded;
 	// nobody can read it.
-	StatusKeyShredded = "key_shredded"
+	StatusKeyShredded ExportStatus = "key_shredded"
 	// StatusUnavailable: a stored token is held whose record is gone
 	// (expired or deleted); nobody can reverse it.
-	StatusUnavailable = "unavailable"
+	StatusUnavailable ExportStatus = "unavailable"
 )
 
 // exportReason is the reason recorded in the audit events of an export.

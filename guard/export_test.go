@@ -42,7 +42,10 @@ func TestExportGolden(t *testing.T) {
 		require.Equal(t, "c1", doc.Subject)
 		require.Equal(t, t0, doc.GeneratedAt)
 
-		type row struct{ Src, Category, Value, Status string }
+		type row struct {
+			Src, Category, Value string
+			Status               ExportStatus
+		}
 		var got []row
 		for _, it := range doc.Items {
 			v, _ := it.Value.(string)
