@@ -24,7 +24,8 @@
 //     tokenize.NewFromProvider) wrap a bare backend in a Client with the
 //     default [ClientOptions], and use a *Client as is;
 //   - kmsuri.Open (package keyprovider/kmsuri) returns the backend a key
-//     URI names already inside a Client;
+//     URI names already inside a Client, and so do the cloud backends' New
+//     (gcpkms, vault, awskms; their Options.Calls are the ClientOptions);
 //   - [NewClient] never wraps a Client in another (which would multiply
 //     attempts and hide one breaker behind the other).
 //

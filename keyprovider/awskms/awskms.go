@@ -25,8 +25,12 @@ import (
 // associated data.
 const ContextKey = "pii-ad-sha256"
 
-// Options configures a [Provider]. Nil means defaults.
+// Options configures [New]. Nil means defaults.
 type Options struct {
+	// Calls configures the keyprovider.Client New returns (deadlines,
+	// retries, circuit breaker, telemetry); nil means its defaults.
+	// kmsuri.Open uses kmsuri.Options.Client instead.
+	Calls *keyprovider.ClientOptions
 	// Client, when set, is used as is (Config, Region and Endpoint are
 	// ignored).
 	Client *kms.Client
@@ -44,14 +48,14 @@ type Options struct {
 	Timeout time.Duration
 }
 
-// Provider wraps data keys under one AWS KMS key.
-type Provider struct {
+// provider wraps data keys under one AWS KMS key.
+type provider struct {
 	keyID   string
 	client  *kms.Client
 	timeout time.Duration
 }
 
-var _ keyprovider.KeyProvider = (*Provider)(nil)
+var _ keyprovider.KeyProvider = (*provider)(nil)
 
 // validKeyID reports whether id looks like a KMS key reference: a key ARN,
 // alias ARN, alias name (alias/…) or key id, with no whitespace.
@@ -71,8 +75,24 @@ func validKeyID(id string) bool {
 	return !strings.Contains(id, "/") && !strings.Contains(id, ":")
 }
 
-// New returns a Provider for the KMS key keyID. No request is sent.
-func New(ctx context.Context, keyID string, opts *Options) (*Provider, error) {
+// New returns the keyprovider.Client around the backend for the KMS key
+// keyID. No request is sent. The Client gives every call deadlines,
+// retries with a budget and a circuit breaker (the SDK's own retries are
+// off), configured by Options.Calls; its Backend is the bare provider.
+func New(ctx context.Context, keyID string, opts *Options) (*keyprovider.Client, error) {
+	p, err := newProvider(ctx, keyID, opts)
+	if err != nil {
+		return nil, err
+	}
+	var co *keyprovider.ClientOptions
+	if opts != nil {
+		co = opts.Calls
+	}
+	return keyprovider.NewClient(p, co), nil
+}
+
+// newProvider returns the bare provider for the KMS key keyID. No request is sent.
+func newProvider(ctx context.Context, keyID string, opts *Options) (*provider, error) {
 	if !validKeyID(keyID) {
 		return nil, fmt.Errorf("awskms: %q is not a KMS key ARN, alias or key id", keyID)
 	}
@@ -83,7 +103,7 @@ func New(ctx context.Context, keyID string, opts *Options) (*Provider, error) {
 	if o.Timeout <= 0 {
 		o.Timeout = 10 * time.Second
 	}
-	p := &Provider{keyID: keyID, client: o.Client, timeout: o.Timeout}
+	p := &provider{keyID: keyID, client: o.Client, timeout: o.Timeout}
 	if p.client != nil {
 		return p, nil
 	}
@@ -136,7 +156,7 @@ func encryptionContext(ad []byte) map[string]string {
 }
 
 // checkKey reports whether the key ARN in a response is the configured key.
-func (p *Provider) checkKey(got string) bool {
+func (p *provider) checkKey(got string) bool {
 	if got == "" {
 		return false
 	}
@@ -152,7 +172,7 @@ func (p *Provider) checkKey(got string) bool {
 }
 
 // Wrap encrypts dataKey under the key.
-func (p *Provider) Wrap(ctx context.Context, dataKey, associatedData []byte) ([]byte, keyprovider.KeyID, error) {
+func (p *provider) Wrap(ctx context.Context, dataKey, associatedData []byte) ([]byte, keyprovider.KeyID, error) {
 	const op = "wrap"
 	if err := ctx.Err(); err != nil {
 		return nil, keyprovider.KeyID{}, keyprovider.Classify(op, keyprovider.ErrUnavailable, err)
@@ -180,7 +200,7 @@ func (p *Provider) Wrap(ctx context.Context, dataKey, associatedData []byte) ([]
 }
 
 // Unwrap decrypts wrapped with the configured key (KeyId pinned).
-func (p *Provider) Unwrap(ctx context.Context, wrapped, associatedData []byte) ([]byte, error) {
+func (p *provider) Unwrap(ctx context.Context, wrapped, associatedData []byte) ([]byte, error) {
 	const op = "unwrap"
 	if err := ctx.Err(); err != nil {
 		return nil, keyprovider.Classify(op, keyprovider.ErrUnavailable, err)

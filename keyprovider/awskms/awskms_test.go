@@ -23,7 +23,7 @@ func start(t *testing.T) (*awskmstest.Server, string, string) {
 func newProvider(t *testing.T, srv *awskmstest.Server, key string) *awskms.Provider {
 	t.Helper()
 	cfg := srv.Config()
-	p, err := awskms.New(t.Context(), key, &awskms.Options{Config: &cfg, Endpoint: srv.URL()})
+	p, err := awskms.NewBare(t.Context(), key, &awskms.Options{Config: &cfg, Endpoint: srv.URL()})
 	require.NoError(t, err)
 	return p
 }
@@ -42,9 +42,9 @@ func TestConformanceThroughClient(t *testing.T) {
 		New: func(t *testing.T) (a, b keyprovider.KeyProvider) {
 			srv, _, _ := start(t)
 			// Aliases this time, and a prebuilt client.
-			pa, err := awskms.New(t.Context(), "alias/a", &awskms.Options{Client: srv.Client()})
+			pa, err := awskms.NewBare(t.Context(), "alias/a", &awskms.Options{Client: srv.Client()})
 			require.NoError(t, err)
-			pb, err := awskms.New(t.Context(), awskmstest.AliasARN("b"), &awskms.Options{Client: srv.Client()})
+			pb, err := awskms.NewBare(t.Context(), awskmstest.AliasARN("b"), &awskms.Options{Client: srv.Client()})
 			require.NoError(t, err)
 			return keyprovider.NewClient(pa, nil), keyprovider.NewClient(pb, nil)
 		},
@@ -73,7 +73,7 @@ func TestNewRejectsBadKeyIDs(t *testing.T) {
 		"", "alias/", "arn:aws:kms:eu-west-1:1:key/", "arn:aws:s3:::bucket", "a b",
 		"arn:aws:kms::111122223333:key/x", "aws-kms://arn:aws:kms:eu-west-1:1:key/x", "key/x",
 	} {
-		_, err := awskms.New(t.Context(), ref, &awskms.Options{Region: "eu-west-1"})
+		_, err := awskms.NewBare(t.Context(), ref, &awskms.Options{Region: "eu-west-1"})
 		require.ErrorContains(t, err, "awskms: ", "%q", ref)
 	}
 }
@@ -83,9 +83,9 @@ func TestNoRegion(t *testing.T) {
 	t.Setenv("AWS_DEFAULT_REGION", "")
 	t.Setenv("AWS_CONFIG_FILE", "/nonexistent")
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-	_, err := awskms.New(t.Context(), "alias/a", nil)
+	_, err := awskms.NewBare(t.Context(), "alias/a", nil)
 	require.ErrorContains(t, err, "awskms: no region")
-	p, err := awskms.New(t.Context(), awskmstest.KeyARN("k"), nil)
+	p, err := awskms.NewBare(t.Context(), awskmstest.KeyARN("k"), nil)
 	require.NoError(t, err, "the region comes from the ARN")
 	require.NotNil(t, p)
 }
@@ -133,7 +133,7 @@ func TestErrorClasses(t *testing.T) {
 	// Credentials the server does not know.
 	cfg := srv.Config()
 	cfg.Credentials = nil
-	anon, err := awskms.New(ctx, ka, &awskms.Options{Config: &cfg, Endpoint: srv.URL()})
+	anon, err := awskms.NewBare(ctx, ka, &awskms.Options{Config: &cfg, Endpoint: srv.URL()})
 	require.NoError(t, err)
 	_, _, err = anon.Wrap(ctx, dk, nil)
 	require.ErrorIs(t, err, keyprovider.ErrPermission)

@@ -35,12 +35,12 @@
 // Region and an Endpoint overriding it, or a ready kms.Client, plus a
 // per-attempt Timeout. The region defaults to the one in a key ARN.
 //
-// The SDK's own retries are switched off per call (aws.NopRetryer): the
-// [keyprovider.Client] in front retries, with a budget and a circuit
-// breaker. envelope.New and tokenize.NewFromProvider put a bare Provider
-// behind one with the defaults; call keyprovider.NewClient to choose other
-// options. A key URI opened with keyprovider/kmsuri (aws-kms://, registered
-// when this package is imported) comes inside a Client. The caller needs kms:Encrypt and kms:Decrypt on the key;
+// The SDK's own retries are switched off per call (aws.NopRetryer): New
+// returns the backend inside a [keyprovider.Client], which retries, with a
+// budget and a circuit breaker (Options.Calls tunes it), so no call reaches
+// AWS KMS without them. A key URI opened with keyprovider/kmsuri
+// (aws-kms://, registered when this package is imported) comes inside a
+// Client too. The caller needs kms:Encrypt and kms:Decrypt on the key;
 // a key policy can require the "pii-ad-sha256" context key with the
 // kms:EncryptionContextKeys condition.
 //

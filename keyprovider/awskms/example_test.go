@@ -23,11 +23,11 @@ func Example() {
 	arn := srv.CreateKey("customers")
 
 	cfg := srv.Config() // static test credentials, region eu-west-1
-	p, err := awskms.New(ctx, arn, &awskms.Options{Config: &cfg, Endpoint: srv.URL()})
+	kp, err := awskms.New(ctx, arn, &awskms.Options{Config: &cfg, Endpoint: srv.URL()})
 	if err != nil {
 		log.Fatal(err)
 	}
-	kp := keyprovider.NewClient(p, nil) // deadlines, retries, circuit breaker
+	// kp is a keyprovider.Client: deadlines, retries, circuit breaker.
 
 	dataKey := make([]byte, 32)
 	if _, err := rand.Read(dataKey); err != nil {

@@ -13,10 +13,11 @@
 //
 // The wrapped bytes are Cloud KMS's own ciphertext, which names the key
 // version inside it, so keys wrapped before a rotation keep unwrapping.
-// [Provider.Wrap] reports that version in the returned KeyID.
+// Wrap reports that version in the returned KeyID.
 //
-// [Provider] also implements [keyprovider.Rotator] (create a version and
-// make it primary) and [keyprovider.Describer] (list versions). Cloud KMS
+// The backend also implements [keyprovider.Rotator] (create a version and
+// make it primary) and [keyprovider.Describer] (list versions), which the
+// Client's Rotate and Versions reach. Cloud KMS
 // has no server-side rewrap; [keyprovider.Client.Rewrap] unwraps and wraps
 // again in process.
 //
@@ -27,12 +28,11 @@
 // ClientOptions (endpoint, credentials, …, as for any Google Cloud client;
 // by default Application Default Credentials), or an existing Client, and a
 // per-attempt Timeout. The Google client's own retries are switched off per
-// call: the [keyprovider.Client] in front retries, with a budget and a
-// circuit breaker. envelope.New and tokenize.NewFromProvider put a bare
-// Provider behind one with the defaults; call keyprovider.NewClient to
-// choose other options. A key URI opened with keyprovider/kmsuri
-// (gcp-kms://, registered when this package is imported) comes inside a
-// Client.
+// call: New returns the backend inside a [keyprovider.Client], which
+// retries, with a budget and a circuit breaker (Options.Calls tunes it), so
+// no call reaches Cloud KMS without them. A key URI opened with
+// keyprovider/kmsuri (gcp-kms://, registered when this package is
+// imported) comes inside a Client too.
 //
 // The caller needs roles/cloudkms.cryptoKeyEncrypterDecrypter on the key.
 //

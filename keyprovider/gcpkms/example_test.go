@@ -25,12 +25,11 @@ func Example() {
 	}
 	defer srv.Close()
 
-	p, err := gcpkms.New(ctx, kek, &gcpkms.Options{ClientOptions: srv.ClientOptions()})
+	kp, err := gcpkms.New(ctx, kek, &gcpkms.Options{ClientOptions: srv.ClientOptions()})
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer p.Close()
-	kp := keyprovider.NewClient(p, nil) // deadlines, retries, circuit breaker
+	defer kp.Close() // a keyprovider.Client: deadlines, retries, circuit breaker
 
 	dataKey := make([]byte, 32)
 	if _, err := rand.Read(dataKey); err != nil {

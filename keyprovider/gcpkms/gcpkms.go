@@ -21,8 +21,12 @@ import (
 	"github.com/fieldguard/pii/keyprovider"
 )
 
-// Options configures a [Provider]. Nil means defaults.
+// Options configures [New]. Nil means defaults.
 type Options struct {
+	// Calls configures the keyprovider.Client New returns (deadlines,
+	// retries, circuit breaker, telemetry); nil means its defaults.
+	// kmsuri.Open uses kmsuri.Options.Client instead.
+	Calls *keyprovider.ClientOptions
 	// ClientOptions are passed to kms.NewKeyManagementClient: endpoint,
 	// credentials, gRPC dial options. Ignored when Client is set.
 	ClientOptions []option.ClientOption
@@ -34,8 +38,8 @@ type Options struct {
 	Timeout time.Duration
 }
 
-// Provider wraps data keys under one Cloud KMS CryptoKey.
-type Provider struct {
+// provider wraps data keys under one Cloud KMS CryptoKey.
+type provider struct {
 	key     string
 	client  *kms.KeyManagementClient
 	owned   bool
@@ -43,9 +47,9 @@ type Provider struct {
 }
 
 var (
-	_ keyprovider.KeyProvider = (*Provider)(nil)
-	_ keyprovider.Rotator     = (*Provider)(nil)
-	_ keyprovider.Describer   = (*Provider)(nil)
+	_ keyprovider.KeyProvider = (*provider)(nil)
+	_ keyprovider.Rotator     = (*provider)(nil)
+	_ keyprovider.Describer   = (*provider)(nil)
 )
 
 var keyNameRE = regexp.MustCompile(`^projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+$`)
@@ -56,9 +60,27 @@ func validKeyName(name string) bool {
 	return keyNameRE.MatchString(name) && !strings.ContainsAny(name, " \t\r\n")
 }
 
-// New returns a Provider for the CryptoKey keyName. It dials Cloud KMS
+// New returns the keyprovider.Client around the backend for the CryptoKey
+// keyName. It dials Cloud KMS unless opts.Client is set; no request is
+// sent. The Client gives every call deadlines, retries with a budget and a
+// circuit breaker (the SDK's own retries are off), configured by
+// Options.Calls; its Backend is the bare provider, which also implements
+// the optional keyprovider interfaces (Rotator, Describer).
+func New(ctx context.Context, keyName string, opts *Options) (*keyprovider.Client, error) {
+	p, err := newProvider(ctx, keyName, opts)
+	if err != nil {
+		return nil, err
+	}
+	var co *keyprovider.ClientOptions
+	if opts != nil {
+		co = opts.Calls
+	}
+	return keyprovider.NewClient(p, co), nil
+}
+
+// newProvider returns the bare provider for the CryptoKey keyName. It dials Cloud KMS
 // unless opts.Client is set; no request is sent.
-func New(ctx context.Context, keyName string, opts *Options) (*Provider, error) {
+func newProvider(ctx context.Context, keyName string, opts *Options) (*provider, error) {
 	if !validKeyName(keyName) {
 		return nil, fmt.Errorf("gcpkms: %q is not a CryptoKey name (projects/P/locations/L/keyRings/R/cryptoKeys/K)", keyName)
 	}
@@ -69,7 +91,7 @@ func New(ctx context.Context, keyName string, opts *Options) (*Provider, error) 
 	if o.Timeout <= 0 {
 		o.Timeout = 10 * time.Second
 	}
-	p := &Provider{key: keyName, client: o.Client, timeout: o.Timeout}
+	p := &provider{key: keyName, client: o.Client, timeout: o.Timeout}
 	if p.client == nil {
 		c, err := kms.NewKeyManagementClient(ctx, o.ClientOptions...)
 		if err != nil {
@@ -81,7 +103,7 @@ func New(ctx context.Context, keyName string, opts *Options) (*Provider, error) 
 }
 
 // Close closes the client New dialled (not one passed in Options.Client).
-func (p *Provider) Close() error {
+func (p *provider) Close() error {
 	if p.owned {
 		return p.client.Close()
 	}
@@ -95,7 +117,7 @@ var noRetry = gax.WithRetry(func() gax.Retryer { return nil })
 func crc(b []byte) int64 { return int64(crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli))) }
 
 // Wrap encrypts dataKey under the key's primary version.
-func (p *Provider) Wrap(ctx context.Context, dataKey, associatedData []byte) ([]byte, keyprovider.KeyID, error) {
+func (p *provider) Wrap(ctx context.Context, dataKey, associatedData []byte) ([]byte, keyprovider.KeyID, error) {
 	const op = "wrap"
 	if err := ctx.Err(); err != nil {
 		return nil, keyprovider.KeyID{}, keyprovider.Classify(op, keyprovider.ErrUnavailable, err)
@@ -131,7 +153,7 @@ func (p *Provider) Wrap(ctx context.Context, dataKey, associatedData []byte) ([]
 }
 
 // versionOf returns the version id of a CryptoKeyVersion name of p's key.
-func (p *Provider) versionOf(name string) (string, bool) {
+func (p *provider) versionOf(name string) (string, bool) {
 	v, ok := strings.CutPrefix(name, p.key+"/cryptoKeyVersions/")
 	if !ok || v == "" || strings.Contains(v, "/") {
 		return "", false
@@ -141,7 +163,7 @@ func (p *Provider) versionOf(name string) (string, bool) {
 
 // Unwrap decrypts wrapped, which must have been made by this key (any of
 // its enabled versions) with the same associated data.
-func (p *Provider) Unwrap(ctx context.Context, wrapped, associatedData []byte) ([]byte, error) {
+func (p *provider) Unwrap(ctx context.Context, wrapped, associatedData []byte) ([]byte, error) {
 	const op = "unwrap"
 	if err := ctx.Err(); err != nil {
 		return nil, keyprovider.Classify(op, keyprovider.ErrUnavailable, err)
@@ -216,7 +238,7 @@ func classify(ctx context.Context, op string, err error) error {
 // wrapped under older versions keep unwrapping while those stay enabled.
 // The caller needs roles/cloudkms.admin (or cloudkms.cryptoKeyVersions.create
 // and cloudkms.cryptoKeys.update) on the key.
-func (p *Provider) Rotate(ctx context.Context) (keyprovider.KeyID, error) {
+func (p *provider) Rotate(ctx context.Context) (keyprovider.KeyID, error) {
 	const op = "rotate"
 	if err := ctx.Err(); err != nil {
 		return keyprovider.KeyID{}, keyprovider.Classify(op, keyprovider.ErrUnavailable, err)
@@ -247,7 +269,7 @@ func (p *Provider) Rotate(ctx context.Context) (keyprovider.KeyID, error) {
 // Versions lists the key's versions (GetCryptoKey for the primary, then
 // ListCryptoKeyVersions). Scheduled-for-destruction versions are reported
 // destroyed; pending ones disabled.
-func (p *Provider) Versions(ctx context.Context) ([]keyprovider.Version, error) {
+func (p *provider) Versions(ctx context.Context) ([]keyprovider.Version, error) {
 	const op = "versions"
 	if err := ctx.Err(); err != nil {
 		return nil, keyprovider.Classify(op, keyprovider.ErrUnavailable, err)

@@ -29,7 +29,7 @@ func start(t *testing.T) *gcpkmstest.Server {
 
 func newProvider(t *testing.T, srv *gcpkmstest.Server, key string) *gcpkms.Provider {
 	t.Helper()
-	p, err := gcpkms.New(t.Context(), key, &gcpkms.Options{ClientOptions: srv.ClientOptions()})
+	p, err := gcpkms.NewBare(t.Context(), key, &gcpkms.Options{ClientOptions: srv.ClientOptions()})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, p.Close()) })
 	return p
@@ -63,7 +63,7 @@ func TestNewRejectsBadKeyNames(t *testing.T) {
 		"projects/p/locations/global/keyRings/r/cryptoKeys/a b",
 		"gcp-kms://projects/p/locations/global/keyRings/r/cryptoKeys/a",
 	} {
-		_, err := gcpkms.New(t.Context(), name, nil)
+		_, err := gcpkms.NewBare(t.Context(), name, nil)
 		require.ErrorContains(t, err, "gcpkms: ", "%q", name)
 	}
 }

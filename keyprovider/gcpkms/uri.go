@@ -32,7 +32,7 @@ func (uriOpener) OpenURI(ctx context.Context, u *kmsuri.URI, opts *kmsuri.Option
 			break
 		}
 	}
-	p, err := New(ctx, u.Key, o)
+	p, err := newProvider(ctx, u.Key, o)
 	if err != nil {
 		return nil, err
 	}

@@ -14,7 +14,7 @@
 // (GET /v1/MOUNT/keys/NAME) and refuses a key whose type cannot
 // authenticate associated data, a convergent key (deterministic wrapping),
 // or a key whose derived flag differs from Options.Derived. Then the
-// Provider sends associated_data (non-derived) or context (derived).
+// backend sends associated_data (non-derived) or context (derived).
 // Derived keys need non-empty associated data (Vault requires a context).
 //
 // The key's metadata does not prove the server honours the field, so New
@@ -53,7 +53,7 @@
 //
 // # Key rotation
 //
-// [Provider] implements [keyprovider.Rotator] (POST MOUNT/keys/NAME/rotate),
+// The backend implements [keyprovider.Rotator] (POST MOUNT/keys/NAME/rotate),
 // [keyprovider.Describer] (the key's versions, with those below
 // min_decryption_version reported disabled) and [keyprovider.Rewrapper].
 // Vault's rewrap endpoint does not accept associated_data (it decrypts and
@@ -71,13 +71,12 @@
 // derived, and a per-attempt Timeout; or a ready *api.Client. Key names
 // containing "/", "..", or whitespace are refused, as are such mount paths,
 // so a name can never reach another endpoint. The client's own retries are
-// switched off (Client.SetMaxRetries(0)) on clients New builds: the
-// [keyprovider.Client] in front retries, with a budget and a circuit
-// breaker. envelope.New and tokenize.NewFromProvider put a bare Provider
-// behind one with the defaults; call keyprovider.NewClient to choose other
-// options. A key URI opened with keyprovider/kmsuri (vault:// and
-// vault+http://, registered when this package is imported) comes inside a
-// Client.
+// switched off (Client.SetMaxRetries(0)) on clients New builds: New
+// returns the backend inside a [keyprovider.Client], which retries, with a
+// budget and a circuit breaker (Options.Calls tunes it), so no call reaches
+// Vault without them. A key URI opened with keyprovider/kmsuri (vault://
+// and vault+http://, registered when this package is imported) comes
+// inside a Client too.
 //
 // The token needs "read" on MOUNT/keys/NAME, "update" on
 // MOUNT/encrypt/NAME and MOUNT/decrypt/NAME (New uses both for the probe),

@@ -8,7 +8,6 @@ import (
 	"log"
 
 	"github.com/fieldguard/pii/internal/kmsfake/vaultfake"
-	"github.com/fieldguard/pii/keyprovider"
 	"github.com/fieldguard/pii/keyprovider/vault"
 )
 
@@ -21,14 +20,14 @@ func Example() {
 	defer srv.Close()
 	srv.CreateKey("transit", "customers", vaultfake.KeyOptions{})
 
-	p, err := vault.New(ctx, "customers", &vault.Options{
+	kp, err := vault.New(ctx, "customers", &vault.Options{
 		Address: srv.URL(),
 		Token:   vaultfake.Token, // test token; never hard-code a real one
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
-	kp := keyprovider.NewClient(p, nil) // deadlines, retries, circuit breaker
+	// kp is a keyprovider.Client: deadlines, retries, circuit breaker.
 
 	dataKey := make([]byte, 32)
 	if _, err := rand.Read(dataKey); err != nil {

@@ -46,12 +46,12 @@ func TestNewProbesAssociatedData(t *testing.T) {
 			o := &vault.Options{Address: srv.URL(), Token: vaultfake.Token, Derived: tc.derived}
 
 			before := srv.Calls()
-			_, err := vault.New(t.Context(), tc.key, o)
+			_, err := vault.NewBare(t.Context(), tc.key, o)
 			require.NoError(t, err, "a server that honours the binding passes")
 			require.Equal(t, int64(4), srv.Calls()-before, "read the key, wrap the probe, unwrap it with the same and with other associated data")
 
 			srv.IgnoreAssociatedData(true)
-			p, err := vault.New(t.Context(), tc.key, o)
+			p, err := vault.NewBare(t.Context(), tc.key, o)
 			require.Nil(t, p)
 			require.ErrorContains(t, err, "vault: key transit/keys/"+tc.key+" does not authenticate associated data")
 			requirePrefixOnce(t, err.Error())
@@ -59,12 +59,12 @@ func TestNewProbesAssociatedData(t *testing.T) {
 			// The probe's own failures are returned with their class.
 			srv.IgnoreAssociatedData(false)
 			srv.Inject(0, 0, vaultfake.Sealed) // read, wrap pass; the unwrap finds Vault sealed
-			_, err = vault.New(t.Context(), tc.key, o)
+			_, err = vault.NewBare(t.Context(), tc.key, o)
 			require.ErrorIs(t, err, keyprovider.ErrUnavailable)
 			require.ErrorContains(t, err, "(new)")
 			requirePrefixOnce(t, err.Error())
 			srv.Inject(0, 0, 0, vaultfake.Forbidden) // the unwrap with other associated data is denied
-			_, err = vault.New(t.Context(), tc.key, o)
+			_, err = vault.NewBare(t.Context(), tc.key, o)
 			require.ErrorIs(t, err, keyprovider.ErrPermission, "only an authentication failure passes the probe")
 		})
 	}
@@ -105,7 +105,7 @@ func corruptingProxy(t *testing.T, target string) string {
 // refused too.
 func TestNewProbeRoundTrip(t *testing.T) {
 	srv := start(t)
-	_, err := vault.New(t.Context(), "a", &vault.Options{Address: corruptingProxy(t, srv.URL()), Token: vaultfake.Token})
+	_, err := vault.NewBare(t.Context(), "a", &vault.Options{Address: corruptingProxy(t, srv.URL()), Token: vaultfake.Token})
 	require.ErrorContains(t, err, "vault: key transit/keys/a: a probe value did not unwrap to itself")
 	requirePrefixOnce(t, err.Error())
 }
@@ -174,7 +174,7 @@ func TestWarningsRefused(t *testing.T) {
 				}
 				return []string{"a warning"}
 			})
-			_, err := vault.New(t.Context(), "a", &vault.Options{Address: srv.URL(), Token: vaultfake.Token})
+			_, err := vault.NewBare(t.Context(), "a", &vault.Options{Address: srv.URL(), Token: vaultfake.Token})
 			require.ErrorIs(t, err, keyprovider.ErrInvalidArgument, op)
 			require.ErrorContains(t, err, "(new)")
 			require.ErrorContains(t, err, `"a warning"`)

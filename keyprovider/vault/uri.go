@@ -79,7 +79,7 @@ func (uriOpener) OpenURI(ctx context.Context, u *kmsuri.URI, opts *kmsuri.Option
 	}
 	o.Address = httpScheme + "://" + u.Host
 	o.Mount, o.Derived = u.Mount, u.Derived
-	p, err := New(ctx, u.Key, &o)
+	p, err := newProvider(ctx, u.Key, &o)
 	if err != nil {
 		return nil, err
 	}

@@ -19,8 +19,12 @@ import (
 	"github.com/fieldguard/pii/keyprovider"
 )
 
-// Options configures a [Provider]. Nil means defaults.
+// Options configures [New]. Nil means defaults.
 type Options struct {
+	// Calls configures the keyprovider.Client New returns (deadlines,
+	// retries, circuit breaker, telemetry); nil means its defaults.
+	// kmsuri.Open uses kmsuri.Options.Client instead.
+	Calls *keyprovider.ClientOptions
 	// Client, when set, is used as is (Address, Token and Namespace are
 	// ignored). Set its MaxRetries to 0: the keyprovider.Client in front
 	// retries.
@@ -41,8 +45,8 @@ type Options struct {
 	Timeout time.Duration
 }
 
-// Provider wraps data keys under one Vault Transit key.
-type Provider struct {
+// provider wraps data keys under one Vault Transit key.
+type provider struct {
 	client  *api.Client
 	mount   string
 	name    string
@@ -51,10 +55,10 @@ type Provider struct {
 }
 
 var (
-	_ keyprovider.KeyProvider = (*Provider)(nil)
-	_ keyprovider.Rotator     = (*Provider)(nil)
-	_ keyprovider.Rewrapper   = (*Provider)(nil)
-	_ keyprovider.Describer   = (*Provider)(nil)
+	_ keyprovider.KeyProvider = (*provider)(nil)
+	_ keyprovider.Rotator     = (*provider)(nil)
+	_ keyprovider.Rewrapper   = (*provider)(nil)
+	_ keyprovider.Describer   = (*provider)(nil)
 )
 
 // aeadTypes are the Transit key types that authenticate associated_data.
@@ -88,12 +92,34 @@ func badSegment(s string) bool {
 	return strings.IndexFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0
 }
 
-// New returns a Provider for the Transit key name. It reads the key once
+// New returns the keyprovider.Client around the backend for the Transit
+// key name. It reads the key once to check its type and then probes that
+// the server authenticates associated data with it (see the package
+// documentation). It fails if the key does not exist, cannot be read, does
+// not match Options.Derived, or if a probe value unwraps under other
+// associated data. The Client gives every call deadlines, retries with a
+// budget and a circuit breaker (the SDK's own retries are off), configured
+// by Options.Calls; its Backend is the bare provider, which also
+// implements the optional keyprovider interfaces (Rotator, Describer,
+// Rewrapper).
+func New(ctx context.Context, name string, opts *Options) (*keyprovider.Client, error) {
+	p, err := newProvider(ctx, name, opts)
+	if err != nil {
+		return nil, err
+	}
+	var co *keyprovider.ClientOptions
+	if opts != nil {
+		co = opts.Calls
+	}
+	return keyprovider.NewClient(p, co), nil
+}
+
+// newProvider returns the bare provider for the Transit key name. It reads the key once
 // to check its type and then probes that the server authenticates
 // associated data with it (see the package documentation). It fails if
 // the key does not exist, cannot be read, does not match Options.Derived,
 // or if a probe value unwraps under other associated data.
-func New(ctx context.Context, name string, opts *Options) (*Provider, error) {
+func newProvider(ctx context.Context, name string, opts *Options) (*provider, error) {
 	var o Options
 	if opts != nil {
 		o = *opts
@@ -111,7 +137,7 @@ func New(ctx context.Context, name string, opts *Options) (*Provider, error) {
 	if o.Timeout <= 0 {
 		o.Timeout = 10 * time.Second
 	}
-	p := &Provider{client: o.Client, mount: o.Mount, name: name, derived: o.Derived, timeout: o.Timeout}
+	p := &provider{client: o.Client, mount: o.Mount, name: name, derived: o.Derived, timeout: o.Timeout}
 	if p.client == nil {
 		cfg := api.DefaultConfig()
 		if cfg.Error != nil {
@@ -167,7 +193,7 @@ var (
 // server that ignores associated_data (a proxy that drops it, an imitation
 // of Vault) would otherwise leave every wrapped data key unbound from its
 // record without any error. Its errors report the operation "new".
-func (p *Provider) probe(ctx context.Context) error {
+func (p *provider) probe(ctx context.Context) error {
 	const op = "new"
 	value := make([]byte, 32)
 	_, _ = rand.Read(value) // never used as a key; crypto/rand.Read does not fail
@@ -197,9 +223,9 @@ func (p *Provider) probe(ctx context.Context) error {
 }
 
 // path is the key's path below /v1/, for messages and KeyIDs.
-func (p *Provider) path() string { return p.mount + "/keys/" + p.name }
+func (p *provider) path() string { return p.mount + "/keys/" + p.name }
 
-func (p *Provider) id(version int) keyprovider.KeyID {
+func (p *provider) id(version int) keyprovider.KeyID {
 	v := ""
 	if version > 0 {
 		v = strconv.Itoa(version)
@@ -217,7 +243,7 @@ type keyInfo struct {
 	Keys          map[string]any `json:"keys"`
 }
 
-func (p *Provider) readKey(ctx context.Context, op string) (*keyInfo, error) {
+func (p *provider) readKey(ctx context.Context, op string) (*keyInfo, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	s, err := p.client.Logical().ReadWithContext(ctx, p.mount+"/keys/"+p.name)
@@ -242,7 +268,7 @@ func (p *Provider) readKey(ctx context.Context, op string) (*keyInfo, error) {
 }
 
 // adFields returns the request fields carrying ad.
-func (p *Provider) adFields(op string, ad []byte, data map[string]any) error {
+func (p *provider) adFields(op string, ad []byte, data map[string]any) error {
 	if len(ad) == 0 {
 		if p.derived {
 			return keyprovider.Classify(op, keyprovider.ErrInvalidArgument, errors.New("vault: a derived key needs non-empty associated data"))
@@ -259,7 +285,7 @@ func (p *Provider) adFields(op string, ad []byte, data map[string]any) error {
 
 // write sends one POST and returns the response data. A response with
 // warnings is refused (see warned).
-func (p *Provider) write(ctx context.Context, op, path string, data map[string]any) (map[string]any, error) {
+func (p *provider) write(ctx context.Context, op, path string, data map[string]any) (map[string]any, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	s, err := p.client.Logical().WriteWithContext(ctx, p.mount+"/"+path, data)
@@ -355,11 +381,11 @@ func redactWarning(w string) string {
 }
 
 // Wrap encrypts dataKey with the key's latest version.
-func (p *Provider) Wrap(ctx context.Context, dataKey, associatedData []byte) ([]byte, keyprovider.KeyID, error) {
+func (p *provider) Wrap(ctx context.Context, dataKey, associatedData []byte) ([]byte, keyprovider.KeyID, error) {
 	return p.wrap(ctx, "wrap", dataKey, associatedData)
 }
 
-func (p *Provider) wrap(ctx context.Context, op string, dataKey, associatedData []byte) ([]byte, keyprovider.KeyID, error) {
+func (p *provider) wrap(ctx context.Context, op string, dataKey, associatedData []byte) ([]byte, keyprovider.KeyID, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, keyprovider.KeyID{}, keyprovider.Classify(op, keyprovider.ErrUnavailable, err)
 	}
@@ -383,11 +409,11 @@ func (p *Provider) wrap(ctx context.Context, op string, dataKey, associatedData 
 }
 
 // Unwrap decrypts wrapped, a vault:vN: ciphertext made by this key.
-func (p *Provider) Unwrap(ctx context.Context, wrapped, associatedData []byte) ([]byte, error) {
+func (p *provider) Unwrap(ctx context.Context, wrapped, associatedData []byte) ([]byte, error) {
 	return p.unwrap(ctx, "unwrap", wrapped, associatedData)
 }
 
-func (p *Provider) unwrap(ctx context.Context, op string, wrapped, associatedData []byte) ([]byte, error) {
+func (p *provider) unwrap(ctx context.Context, op string, wrapped, associatedData []byte) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, keyprovider.Classify(op, keyprovider.ErrUnavailable, err)
 	}
@@ -416,7 +442,7 @@ func (p *Provider) unwrap(ctx context.Context, op string, wrapped, associatedDat
 
 // Rewrap re-encrypts wrapped under the key's latest version, server-side
 // where Vault can do so correctly (see the package documentation).
-func (p *Provider) Rewrap(ctx context.Context, wrapped, associatedData []byte) ([]byte, keyprovider.KeyID, error) {
+func (p *provider) Rewrap(ctx context.Context, wrapped, associatedData []byte) ([]byte, keyprovider.KeyID, error) {
 	const op = "rewrap"
 	if err := ctx.Err(); err != nil {
 		return nil, keyprovider.KeyID{}, keyprovider.Classify(op, keyprovider.ErrUnavailable, err)
@@ -453,7 +479,7 @@ func (p *Provider) Rewrap(ctx context.Context, wrapped, associatedData []byte) (
 }
 
 // Rotate adds a key version and makes it the one Wrap uses.
-func (p *Provider) Rotate(ctx context.Context) (keyprovider.KeyID, error) {
+func (p *provider) Rotate(ctx context.Context) (keyprovider.KeyID, error) {
 	const op = "rotate"
 	if err := ctx.Err(); err != nil {
 		return keyprovider.KeyID{}, keyprovider.Classify(op, keyprovider.ErrUnavailable, err)
@@ -476,7 +502,7 @@ func (p *Provider) Rotate(ctx context.Context) (keyprovider.KeyID, error) {
 }
 
 // Versions lists the key's versions still held by Vault.
-func (p *Provider) Versions(ctx context.Context) ([]keyprovider.Version, error) {
+func (p *provider) Versions(ctx context.Context) ([]keyprovider.Version, error) {
 	const op = "versions"
 	if err := ctx.Err(); err != nil {
 		return nil, keyprovider.Classify(op, keyprovider.ErrUnavailable, err)

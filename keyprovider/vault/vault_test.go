@@ -31,7 +31,7 @@ func newProvider(t *testing.T, srv *vaultfake.Server, name string, o *vault.Opti
 		o = &vault.Options{}
 	}
 	o.Address, o.Token = srv.URL(), vaultfake.Token
-	p, err := vault.New(t.Context(), name, o)
+	p, err := vault.NewBare(t.Context(), name, o)
 	require.NoError(t, err)
 	return p
 }
@@ -95,7 +95,7 @@ func TestNewChecksKey(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			o := tc.opts
 			o.Address, o.Token = srv.URL(), vaultfake.Token
-			p, err := vault.New(t.Context(), tc.key, &o)
+			p, err := vault.NewBare(t.Context(), tc.key, &o)
 			if tc.wantErr == "" {
 				require.NoError(t, err)
 				require.NotNil(t, p)
@@ -111,16 +111,16 @@ func TestNewTokenFromEnvironment(t *testing.T) {
 	srv := start(t)
 	t.Setenv("VAULT_ADDR", srv.URL())
 	t.Setenv("VAULT_TOKEN", vaultfake.Token)
-	_, err := vault.New(t.Context(), "a", nil)
+	_, err := vault.NewBare(t.Context(), "a", nil)
 	require.NoError(t, err)
 
 	t.Setenv("VAULT_TOKEN", "wrong")
-	_, err = vault.New(t.Context(), "a", nil)
+	_, err = vault.NewBare(t.Context(), "a", nil)
 	require.ErrorIs(t, err, keyprovider.ErrPermission)
 	require.NotContains(t, err.Error(), "wrong", "the token never reaches an error")
 
 	t.Setenv("VAULT_TOKEN", "")
-	_, err = vault.New(t.Context(), "a", &vault.Options{Address: srv.URL()})
+	_, err = vault.NewBare(t.Context(), "a", &vault.Options{Address: srv.URL()})
 	require.ErrorContains(t, err, "vault: no token")
 }
 
