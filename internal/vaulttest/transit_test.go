@@ -28,14 +28,25 @@ func start(t *testing.T, mounts ...string) *vaulttest.Server {
 	return srv
 }
 
-func newProvider(t *testing.T, srv *vaulttest.Server, name string, o *vault.Options) *vault.Provider {
+// bare is the vault backend without its keyprovider.Client, as the
+// conformance suite checks it.
+type bare interface {
+	keyprovider.KeyProvider
+	keyprovider.Rotator
+	keyprovider.Describer
+	keyprovider.Rewrapper
+}
+
+func newProvider(t *testing.T, srv *vaulttest.Server, name string, o *vault.Options) bare {
 	t.Helper()
 	if o == nil {
 		o = &vault.Options{}
 	}
 	o.Address, o.Token = srv.URL(), srv.Token
-	p, err := vault.New(t.Context(), name, o)
+	c, err := vault.New(t.Context(), name, o)
 	require.NoError(t, err)
+	p, ok := c.Backend().(bare)
+	require.True(t, ok, "%T", c.Backend())
 	return p
 }
 
@@ -244,7 +255,7 @@ func TestLive(t *testing.T) {
 			require.NoError(t, err)
 			pb, err := vault.New(t.Context(), newKey(t), &vault.Options{Mount: mountPath})
 			require.NoError(t, err)
-			return keyprovider.NewClient(pa, nil), keyprovider.NewClient(pb, nil)
+			return pa, pb // vault.New returns the keyprovider.Client
 		},
 	})
 }

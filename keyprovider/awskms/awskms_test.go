@@ -169,3 +169,20 @@ func TestFaults(t *testing.T) {
 		},
 	})
 }
+
+// New hands out the backend only inside a keyprovider.Client, configured by
+// Options.Calls.
+func TestNewReturnsClient(t *testing.T) {
+	srv, ka, _ := start(t)
+	cfg := srv.Config()
+	kp, err := awskms.New(t.Context(), ka, &awskms.Options{Config: &cfg, Endpoint: srv.URL(),
+		Calls: &keyprovider.ClientOptions{MaxAttempts: 1}})
+	require.NoError(t, err)
+	require.IsType(t, &awskms.Provider{}, kp.Backend())
+	w, _, err := kp.Wrap(t.Context(), make([]byte, 32), []byte("ad"))
+	require.NoError(t, err)
+	_, err = kp.Unwrap(t.Context(), w, []byte("ad"))
+	require.NoError(t, err)
+	_, err = awskms.New(t.Context(), "", nil)
+	require.Error(t, err)
+}

@@ -185,3 +185,21 @@ func TestRotateAndVersions(t *testing.T) {
 	_, err = c.Rotate(ctx)
 	require.ErrorIs(t, err, keyprovider.ErrPermission)
 }
+
+// New hands out the backend only inside a keyprovider.Client, configured by
+// Options.Calls.
+func TestNewReturnsClient(t *testing.T) {
+	srv := start(t)
+	kp, err := gcpkms.New(t.Context(), keyA, &gcpkms.Options{ClientOptions: srv.ClientOptions(),
+		Calls: &keyprovider.ClientOptions{MaxAttempts: 1}})
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, kp.Close()) })
+	require.IsType(t, &gcpkms.Provider{}, kp.Backend())
+	w, id, err := kp.Wrap(t.Context(), make([]byte, 32), []byte("ad"))
+	require.NoError(t, err)
+	require.Equal(t, keyA, id.Key)
+	_, err = kp.Unwrap(t.Context(), w, []byte("ad"))
+	require.NoError(t, err)
+	_, err = gcpkms.New(t.Context(), "not a key name", nil)
+	require.Error(t, err)
+}

@@ -227,3 +227,19 @@ func TestFaults(t *testing.T) {
 		Hang:   vaultfake.Hang,
 	})
 }
+
+// New hands out the backend only inside a keyprovider.Client, configured by
+// Options.Calls.
+func TestNewReturnsClient(t *testing.T) {
+	srv := start(t)
+	kp, err := vault.New(t.Context(), "a", &vault.Options{Address: srv.URL(), Token: vaultfake.Token,
+		Calls: &keyprovider.ClientOptions{MaxAttempts: 1}})
+	require.NoError(t, err)
+	require.IsType(t, &vault.Provider{}, kp.Backend())
+	w, _, err := kp.Wrap(t.Context(), make([]byte, 32), []byte("ad"))
+	require.NoError(t, err)
+	_, err = kp.Unwrap(t.Context(), w, []byte("ad"))
+	require.NoError(t, err)
+	_, err = vault.New(t.Context(), "a/../b", nil)
+	require.Error(t, err)
+}
