@@ -94,14 +94,16 @@ func (p Phone) parse(value string) (phoneParts, bool) {
 }
 
 // validFor reports whether nsn, a national significant number of the
-// calling code cc, is a valid number of region. It is the validity half of
-// a candidate's acceptance, decided from metadata alone: a candidate that
-// parses back to the original's calling code, region and digit positions
-// has exactly nsn as its national significant number (only the digits
-// moved, at the same positions), and IsValidNumber of it is
-// IsValidNumberForRegion of (cc, nsn) at that region. So it can reject,
-// without the parse, exactly the candidates the parse would reject as
-// invalid, and a candidate it passes is still parsed back in full.
+// calling code cc, is a valid number of region: libphonenumber places it
+// in region (several regions share +1, +44, +7, ...) and finds it valid
+// there. It is the validity half of a candidate's acceptance, decided from
+// metadata alone: a candidate that parses back to the original's calling
+// code, region and digit positions has exactly nsn as its national
+// significant number (only digits moved, at the same positions), and
+// GetRegionCodeForNumber and IsValidNumber are functions of (cc, nsn). So
+// it rejects, without the parse, exactly the candidates the parse would
+// reject as invalid or of another region; a candidate it passes is still
+// parsed back in full.
 func validFor(cc int32, region string, nsn []byte) bool {
 	if len(nsn) == 0 || len(nsn) > 19 { // beyond uint64; let the full check decide
 		return true
@@ -122,7 +124,9 @@ func validFor(cc int32, region string, nsn []byte) bool {
 		n = n*10 + uint64(c-'0')
 	}
 	num.NationalNumber = &n
-	return phonenumbers.IsValidNumberForRegion(&num, region)
+	// Validity at the region first: it is the cheaper test, and the one
+	// that fails for most candidates.
+	return phonenumbers.IsValidNumberForRegion(&num, region) && phonenumbers.GetRegionCodeForNumber(&num) == region
 }
 
 func (p Phone) transform(f numerals, value string, enc bool) (string, error) {

@@ -217,7 +217,8 @@ func TestPhoneTokensUnchanged(t *testing.T) {
 
 // TestValidForIsIsValidNumber checks the pre-check against libphonenumber
 // directly: for random digit strings under every supported calling code,
-// validFor at the parsed number's region equals IsValidNumber.
+// validFor at the parsed number's region equals IsValidNumber, and at any
+// other region of the same calling code it is false.
 func TestValidForIsIsValidNumber(t *testing.T) {
 	rng := rand.New(rand.NewPCG(56, 78))
 	checked, valid := 0, 0
@@ -244,6 +245,12 @@ func TestValidForIsIsValidNumber(t *testing.T) {
 			nsn := phonenumbers.GetNationalSignificantNumber(n)
 			want := phonenumbers.IsValidNumber(n)
 			require.Equal(t, want, validFor(n.GetCountryCode(), region, []byte(nsn)), "+%d %s", cc, nsn)
+			// At another region of the calling code it is never valid.
+			for _, other := range phonenumbers.GetRegionCodesForCountryCode(int(cc)) {
+				if other != region {
+					require.False(t, validFor(n.GetCountryCode(), other, []byte(nsn)), "+%d %s at %s", cc, nsn, other)
+				}
+			}
 			checked++
 			if want {
 				valid++
