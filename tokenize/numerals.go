@@ -31,7 +31,8 @@ type numeralCipher interface {
 const ff31TweakSize = 7
 
 // maxWalk bounds cycle-walking. Every format that walks keeps at least
-// ~10% of its domain valid, so reaching the bound means a broken input.
+// ~10% of its domain valid, so reaching the bound means a broken input;
+// except phone numbers, which walk up to maxPhoneWalk (see Phone).
 const maxWalk = 10_000
 
 // crypt transforms x over radix. With valid non-nil it cycle-walks: it
@@ -39,8 +40,15 @@ const maxWalk = 10_000
 // a permutation restricted to a subset is a permutation of that subset,
 // provided the input is in it.
 func (f *numerals) crypt(radix int, x []uint16, enc bool, valid func([]uint16) bool) ([]uint16, error) {
+	return f.walk(radix, x, enc, valid, maxWalk)
+}
+
+// walk is crypt with its bound on the number of steps. The bound decides
+// only whether a value fails, never which token it gets: the walk is the
+// same sequence whatever the bound.
+func (f *numerals) walk(radix int, x []uint16, enc bool, valid func([]uint16) bool, maxWalk int) ([]uint16, error) {
 	if f.random {
-		return randomNumerals(radix, len(x), valid)
+		return randomNumerals(radix, len(x), valid, maxWalk)
 	}
 	c, err := f.t.cipher(f.m, radix)
 	if err != nil {
@@ -100,7 +108,7 @@ func (f *numerals) apply(c numeralCipher, radix int, x []uint16, enc bool) (y []
 
 // randomNumerals draws n uniform numerals below radix, again until valid
 // accepts them.
-func randomNumerals(radix, n int, valid func([]uint16) bool) ([]uint16, error) {
+func randomNumerals(radix, n int, valid func([]uint16) bool, maxWalk int) ([]uint16, error) {
 	y := make([]uint16, n)
 	var b [2]byte
 	// Rejection sampling keeps the numerals uniform.

@@ -15,6 +15,16 @@ import (
 // subscriber digits are tokenized in place, so spaces, brackets and dashes
 // stay where they were.
 //
+// The area code is also kept, whatever KeepAreaCode says, for a number of
+// a region that shares its calling code and is not the code's main region,
+// when at least 6 digits are left to tokenize: the Caribbean and Pacific
+// members of the North American plan (+1 345 for the Cayman Islands),
+// Jersey, Guernsey and the Isle of Man (+44), Kazakhstan (+7), Vatican
+// City (+39) and the like. Their numbers are a sliver of the calling
+// code's, which a token walking the whole number would reach only after
+// tens of thousands of steps, if at all; their area codes name little more
+// than the region, which a token keeps anyway.
+//
 // Tokens are cycle-walked until they parse back, in DefaultRegion, to the
 // same country calling code and region with the same number of digits and
 // are valid numbers for that region, so a token still looks like a real
@@ -50,8 +60,31 @@ type phoneParts struct {
 	region string
 	nsn    string
 	valid  bool
-	ndc    int   // length of the national destination (area) code
+	keep   bool  // the area code is kept (see Phone.keepArea)
+	ndc    int   // length of the national destination (area) code, when needed
 	pos    []int // byte offsets in the value of the NSN digits
+}
+
+// maxPhoneWalk bounds a phone token's cycle-walk. A main region's numbers
+// are dense enough for maxWalk in most regions, not in all (San Marino's
+// ten-digit numbers are about one in 13,000 of the candidates); the bound
+// leaves a failure at below one in a million there, and costs well under
+// a second when reached (the metadata pre-check makes a step cheap).
+const maxPhoneWalk = 200_000
+
+// minorRegion reports whether region shares the calling code cc and is
+// not its main region.
+func minorRegion(cc int32, region string) bool {
+	return region != "" && region != "001" && phonenumbers.GetRegionCodeForCountryCode(int(cc)) != region
+}
+
+// keepArea decides whether a number keeps its area code (ndc digits of a
+// national significant number of n): with KeepAreaCode, and in a minor
+// region when at least 6 digits are left to tokenize. Tokens make the
+// same decision as their number (the walk requires it), so Reverse
+// decides as Tokenize did.
+func (p Phone) keepArea(minor bool, n, ndc int) bool {
+	return p.KeepAreaCode || (minor && n-ndc >= 6)
 }
 
 func (p Phone) parse(value string) (phoneParts, bool) {
@@ -71,9 +104,11 @@ func (p Phone) parse(value string) (phoneParts, bool) {
 	// IsValidNumber is IsValidNumberForRegion at GetRegionCodeForNumber,
 	// which is already known: finding it again costs as much as the parse.
 	pp.valid = phonenumbers.IsValidNumberForRegion(num, pp.region)
-	if p.KeepAreaCode { // formats the number: only when it is used
+	minor := minorRegion(pp.cc, pp.region)
+	if p.KeepAreaCode || minor { // formats the number: only when it is used
 		pp.ndc = phonenumbers.GetLengthOfNationalDestinationCode(num)
 	}
+	pp.keep = p.keepArea(minor, len(pp.nsn), pp.ndc)
 	// Locate the national significant number among the value's ASCII
 	// digits: the last run equal to it (an extension, if any, follows it).
 	var digits []byte
@@ -141,7 +176,7 @@ func (p Phone) transform(f numerals, value string, enc bool) (string, error) {
 		return "", fmt.Errorf("%w: phone number is not valid for its region (see Phone.AllowInvalid)", ErrFormat)
 	}
 	keep := 0
-	if p.KeepAreaCode {
+	if orig.keep {
 		keep = orig.ndc
 	}
 	sub := orig.pos[keep:]
@@ -168,12 +203,12 @@ func (p Phone) transform(f numerals, value string, enc bool) (string, error) {
 		if !ok || cand.cc != orig.cc || cand.region != orig.region || len(cand.nsn) != len(orig.nsn) {
 			return false
 		}
-		if cand.pos[0] != orig.pos[0] || (p.KeepAreaCode && cand.ndc != orig.ndc) {
+		if cand.pos[0] != orig.pos[0] || cand.keep != orig.keep || (orig.keep && cand.ndc != orig.ndc) {
 			return false
 		}
 		return cand.valid || p.AllowInvalid
 	}
-	y, err := f.crypt(10, x, enc, valid)
+	y, err := f.walk(10, x, enc, valid, maxPhoneWalk)
 	if err != nil {
 		return "", err
 	}
