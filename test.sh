@@ -18,7 +18,8 @@ if [ -n "$unformatted" ]; then
 fi
 
 # Nested modules (their own go.mod): the in-process Vault server, the GORM
-# plugin gormpii (so gorm stays out of the library's go.mod).
+# plugin gormpii (so gorm stays out of the library's go.mod), the
+# OpenTelemetry tests in internal/oteltest (so the SDK stays out of it).
 nested=$(find . -mindepth 2 -name go.mod -not -path './.git/*' -exec dirname {} \; | sort)
 
 echo "== go vet"

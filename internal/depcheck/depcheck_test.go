@@ -57,14 +57,19 @@ var notForUsers = []string{
 	module + "/internal/depcheck",
 }
 
-// otelSDK is the OpenTelemetry SDK and its exporters, and this module's
-// recorder built on them: the library reports through the API only, and
-// the application chooses (and compiles) the SDK.
+// otelSDK is the OpenTelemetry SDK and its exporters, and the nested test
+// module whose recorder is built on them (internal/oteltest): the library
+// reports through the API only, and the application chooses (and
+// compiles) the SDK.
 var otelSDK = []string{
 	"go.opentelemetry.io/otel/sdk",
 	"go.opentelemetry.io/otel/exporters/",
-	module + "/internal/telemetry/telemetrytest",
+	oteltest,
 }
+
+// oteltest is the nested test module (its own go.mod) that holds the
+// OpenTelemetry recorder and the tests that use the SDK.
+const oteltest = module + "/internal/oteltest"
 
 // instrumented are the packages that report to OpenTelemetry.
 var instrumented = []string{"keyprovider", "envelope", "retention", "mask"}
@@ -349,7 +354,10 @@ func TestRulesCanFail(t *testing.T) {
 	}
 	require.True(t, slices.ContainsFunc(deps, func(d string) bool { return matchesAny(d, notForUsers) }), "internal/testdb's drivers should match notForUsers")
 
-	cmd = exec.Command(goTool(t), "list", "-deps", module+"/internal/telemetry/telemetrytest")
+	// The recorder lives in the nested module internal/oteltest: list it
+	// from there.
+	cmd = exec.Command(goTool(t), "list", "-deps", oteltest)
+	cmd.Dir = filepath.Join("..", "oteltest")
 	cmd.Stderr = &stderr
 	out, err = cmd.Output()
 	require.NoError(t, err, "go list: %s", stderr.String())
@@ -368,10 +376,11 @@ func TestRulesCanFail(t *testing.T) {
 	require.Equal(t, "", rel(module))
 }
 
-// TestGoModHasNoVaultServer keeps Vault's server module and SDK out of the
-// library's go.mod: only the nested module internal/vaulttest uses them.
-// The API client (github.com/hashicorp/vault/api) is allowed.
-func TestGoModHasNoVaultServer(t *testing.T) {
+// TestGoModKeepsHeavyDependenciesNested keeps what only tests or the GORM
+// plugin use out of the library's go.mod, so users of the library never
+// download it: each has a nested module (its own go.mod, built against
+// this checkout through a replace directive) that is the one listing it.
+func TestGoModKeepsHeavyDependenciesNested(t *testing.T) {
 	path := filepath.Join("..", "..", "go.mod")
 	data, err := os.ReadFile(path)
 	require.NoError(t, err)
@@ -379,51 +388,71 @@ func TestGoModHasNoVaultServer(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, module, f.Module.Mod.Path)
 	require.NotEmpty(t, f.Require, "go.mod lists no requirements; parsed the wrong file?")
-	banned := map[string]bool{"github.com/hashicorp/vault": true, "github.com/hashicorp/vault/sdk": true}
-	for _, r := range f.Require {
-		require.False(t, banned[r.Mod.Path], "go.mod requires %s %s; Vault's server belongs in internal/vaulttest/go.mod", r.Mod.Path, r.Mod.Version)
-	}
-	for _, r := range f.Replace {
-		require.False(t, banned[r.Old.Path], "go.mod replaces %s", r.Old.Path)
-	}
 
-	// The nested module exists and is the one that lists them.
-	nested, err := os.ReadFile(filepath.Join("..", "vaulttest", "go.mod"))
-	require.NoError(t, err)
-	nf, err := modfile.Parse("internal/vaulttest/go.mod", nested, nil)
-	require.NoError(t, err)
-	require.Equal(t, module+"/internal/vaulttest", nf.Module.Mod.Path)
-	var hasVault bool
-	for _, r := range nf.Require {
-		hasVault = hasVault || r.Mod.Path == "github.com/hashicorp/vault"
+	tests := []struct {
+		name string
+		// banned reports whether the library's go.mod must not list p.
+		banned func(p string) bool
+		// nested is the nested module's directory, relative to the
+		// module root, and replace how its go.mod points back here.
+		nested, replace string
+		// needs is what the nested module must require, so the test
+		// cannot pass against a module that no longer uses it.
+		needs []string
+	}{
+		{
+			// The Vault API client (github.com/hashicorp/vault/api) is
+			// allowed: keyprovider/vault uses it.
+			name: "Vault's server module and SDK (the in-process Vault of the integration tests)",
+			banned: func(p string) bool {
+				return p == "github.com/hashicorp/vault" || p == "github.com/hashicorp/vault/sdk"
+			},
+			nested: "internal/vaulttest", replace: "../..",
+			needs: []string{"github.com/hashicorp/vault"},
+		},
+		{
+			name: "GORM and its drivers (the GORM plugin gormpii)",
+			banned: func(p string) bool {
+				return strings.HasPrefix(p, "gorm.io/") || strings.HasPrefix(p, "github.com/glebarez/")
+			},
+			nested: "gormpii", replace: "../",
+			needs: []string{"gorm.io/gorm"},
+		},
+		{
+			// The OpenTelemetry API (go.opentelemetry.io/otel, /metric,
+			// /trace) is allowed: the instrumented packages report
+			// through it.
+			name:   "the OpenTelemetry SDK and exporters (the tests of what the library reports)",
+			banned: func(p string) bool { return matchesAny(p, otelSDK) },
+			nested: "internal/oteltest", replace: "../..",
+			needs: []string{"go.opentelemetry.io/otel/sdk", "go.opentelemetry.io/otel/sdk/metric"},
+		},
 	}
-	require.True(t, hasVault)
-}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, r := range f.Require {
+				require.False(t, tt.banned(r.Mod.Path), "go.mod requires %s %s; it belongs in %s/go.mod", r.Mod.Path, r.Mod.Version, tt.nested)
+			}
+			for _, r := range f.Replace {
+				require.False(t, tt.banned(r.Old.Path), "go.mod replaces %s", r.Old.Path)
+			}
+			for _, want := range tt.needs {
+				require.True(t, tt.banned(want), "the rule does not ban %s, which the nested module needs", want)
+			}
 
-// TestGoModHasNoGORM keeps GORM and its drivers out of the library's
-// go.mod: only the nested module gormpii (the GORM plugin) requires them,
-// so users of the library who do not use GORM never download it.
-func TestGoModHasNoGORM(t *testing.T) {
-	path := filepath.Join("..", "..", "go.mod")
-	data, err := os.ReadFile(path)
-	require.NoError(t, err)
-	f, err := modfile.Parse(path, data, nil)
-	require.NoError(t, err)
-	require.NotEmpty(t, f.Require, "go.mod lists no requirements; parsed the wrong file?")
-	gormish := func(p string) bool {
-		return strings.HasPrefix(p, "gorm.io/") || strings.HasPrefix(p, "github.com/glebarez/")
+			// The nested module exists and is the one that lists them.
+			npath := filepath.Join("..", "..", filepath.FromSlash(tt.nested), "go.mod")
+			nested, err := os.ReadFile(npath)
+			require.NoError(t, err)
+			nf, err := modfile.Parse(tt.nested+"/go.mod", nested, nil)
+			require.NoError(t, err)
+			require.Equal(t, module+"/"+tt.nested, nf.Module.Mod.Path)
+			for _, want := range tt.needs {
+				require.True(t, slices.ContainsFunc(nf.Require, func(r *modfile.Require) bool { return r.Mod.Path == want }),
+					"%s/go.mod does not require %s", tt.nested, want)
+			}
+			require.True(t, slices.ContainsFunc(nf.Replace, func(r *modfile.Replace) bool { return r.Old.Path == module && r.New.Path == tt.replace }),
+				"%s builds against this checkout of the library (replace %s => %s)", tt.nested, module, tt.replace)
+		})
 	}
-	for _, r := range f.Require {
-		require.False(t, gormish(r.Mod.Path), "go.mod requires %s %s; GORM belongs in gormpii/go.mod", r.Mod.Path, r.Mod.Version)
-	}
-
-	// The nested module exists and is the one that lists it.
-	nested, err := os.ReadFile(filepath.Join("..", "..", "gormpii", "go.mod"))
-	require.NoError(t, err)
-	nf, err := modfile.Parse("gormpii/go.mod", nested, nil)
-	require.NoError(t, err)
-	require.Equal(t, module+"/gormpii", nf.Module.Mod.Path)
-	require.True(t, slices.ContainsFunc(nf.Require, func(r *modfile.Require) bool { return r.Mod.Path == "gorm.io/gorm" }))
-	require.True(t, slices.ContainsFunc(nf.Replace, func(r *modfile.Replace) bool { return r.Old.Path == module && r.New.Path == "../" }),
-		"gormpii builds against this checkout of the library (replace %s => ../)", module)
 }

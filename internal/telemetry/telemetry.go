@@ -7,9 +7,12 @@
 //
 // It uses the OpenTelemetry API only. The SDK (exporters, readers,
 // samplers) is the application's choice; internal/depcheck keeps it out
-// of the library. No attribute carries a value, a key, a token or a
-// subject or record id: only type names, field paths, operations, kinds,
-// roles, channels and error classes, all of low cardinality.
+// of the library and its go.mod. The tests of what the packages report
+// use it, so they live in the nested module internal/oteltest.
+//
+// No attribute carries a value, a key, a token or a subject or record id:
+// only type names, field paths, operations, kinds, roles, channels and
+// error classes, all of low cardinality.
 package telemetry
 
 import (

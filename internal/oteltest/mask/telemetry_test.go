@@ -1,20 +1,35 @@
+// Package mask_test holds mask's OpenTelemetry tests, which need the SDK
+// and so live in this nested module.
 package mask_test
 
 import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
-	"github.com/fieldguard/pii/internal/telemetry/telemetrytest"
+	"github.com/fieldguard/pii/internal/oteltest"
 	"github.com/fieldguard/pii/mask"
 	"github.com/stretchr/testify/require"
 )
+
+// Customer is mask's example struct (mask/example_test.go): the metrics
+// name its type.
+type Customer struct {
+	ID        string    `pii:"id"`
+	Name      string    `pii:"name,mask=initials"`
+	Email     string    `pii:"email,mask=email,reveal=supervisor,log=mask"`
+	Phone     string    `pii:"phone,reveal=supervisor"`
+	Card      string    `pii:"card,mask=card,reveal=fraud"`
+	BirthDate time.Time `pii:"dob,mask=date"`
+	Plan      string    `pii:"-"`
+}
 
 // TestMaskTelemetry: findings are counted by kind, channel refusals by
 // channel and kind, audited reveal attempts by event, role, channel, type
 // and category; no value, viewer or record id appears.
 func TestMaskTelemetry(t *testing.T) {
-	rec := telemetrytest.New(t)
+	rec := oteltest.New(t)
 	ctx := context.Background()
 	msg := "card 4111 1111 1111 1111, mail ada@example.com, again bob@example.org"
 	fs := mask.Scan(msg, &mask.ScanOptions{MeterProvider: rec.MeterProvider})

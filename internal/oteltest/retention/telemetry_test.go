@@ -1,20 +1,40 @@
+// Package retention_test holds retention's OpenTelemetry tests, which need
+// the SDK and so live in this nested module.
 package retention_test
 
 import (
 	"context"
 	"testing"
+	"time"
 
-	"github.com/fieldguard/pii/internal/telemetry/telemetrytest"
+	"github.com/fieldguard/pii/internal/oteltest"
 	"github.com/fieldguard/pii/piitest"
 	"github.com/fieldguard/pii/retention"
 	"github.com/stretchr/testify/require"
 )
 
+// Customer is retention's example struct (retention/example_test.go): the
+// metrics name its type.
+type Customer struct {
+	ID        string    `pii:"subject"`
+	Email     string    `pii:"email,retain=2y,from=LastSeen,then=null"`
+	Phone     string    `pii:"phone,retain=2y,from=LastSeen,then=generalize:last4"`
+	BirthDate time.Time `pii:"dob,retain=1y,then=generalize:year"`
+	IP        string    `pii:"ip,retain=30d,then=generalize:ipv4/24"`
+	LastSeen  time.Time `pii:"-"`
+	CreatedAt time.Time `pii:"-"`
+}
+
+func day(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0, 0, 0, time.UTC) }
+
+// A test key: never hard-code keys in production.
+var ledgerKey = []byte("example ledger key, 32 bytes....")
+
 // TestSweepTelemetry: every action a sweep applies (or would, in a dry
 // run) is counted by action, outcome and type; sweeps, releases and
 // erasure requests have spans; no value, subject or record id appears.
 func TestSweepTelemetry(t *testing.T) {
-	rec := telemetrytest.New(t)
+	rec := oteltest.New(t)
 	clock := piitest.NewClock(day(2026, 1, 1))
 	ledger := retention.NewMemoryLedger()
 	m, err := retention.New(&retention.Options{Holds: retention.NewMemoryHolds(), Clock: clock, LedgerKey: ledgerKey, Ledger: ledger,
@@ -49,7 +69,7 @@ func TestSweepTelemetry(t *testing.T) {
 	}
 	sweeps := rec.Spans("pii.retention.sweep")
 	require.Len(t, sweeps, 2)
-	a := telemetrytest.SpanAttrs(sweeps[1])
+	a := oteltest.SpanAttrs(sweeps[1])
 	require.Equal(t, "false", a["pii.retention.dry_run"])
 	require.Equal(t, "1", a["pii.retention.scanned"])
 	require.Equal(t, "2", a["pii.retention.applied"], "%v (run %+v)", a, st)

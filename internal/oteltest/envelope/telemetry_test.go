@@ -1,14 +1,68 @@
+// Package envelope_test holds envelope's OpenTelemetry tests, which need
+// the SDK and so live in this nested module.
 package envelope_test
 
 import (
+	"path/filepath"
 	"runtime"
 	"testing"
 
 	"github.com/fieldguard/pii/envelope"
-	"github.com/fieldguard/pii/envelope/internal/testkp"
-	"github.com/fieldguard/pii/internal/telemetry/telemetrytest"
+	"github.com/fieldguard/pii/internal/oteltest"
+	"github.com/fieldguard/pii/keyprovider/local"
 	"github.com/stretchr/testify/require"
 )
+
+type Contact struct {
+	Kind  string `pii:"-"`
+	Phone string `pii:"phone,encrypt"`
+}
+
+type Address struct {
+	Street string `pii:"address,encrypt"`
+	City   string `pii:"-"`
+}
+
+// Customer is envelope's test struct (envelope/struct_test.go): the
+// metrics name its type and fields.
+type Customer struct {
+	Tenant   string             `pii:"tenant"`
+	ID       string             `pii:"id"`
+	Subject  string             `pii:"subject"`
+	Email    string             `pii:"email,encrypt=det,index=EmailIdx"`
+	EmailIdx string             `pii:"-"`
+	Name     string             `pii:"name,encrypt"`
+	Note     *string            `pii:"free_text,encrypt"`
+	Photo    []byte             `pii:"biometric,encrypt"`
+	Address  Address            `pii:"dive"`
+	Contacts []Contact          `pii:"dive"`
+	Labels   map[string]Address `pii:"dive"`
+	Plan     string             `pii:"-"`
+}
+
+func sampleCustomer() *Customer {
+	note := "likes cats"
+	return &Customer{
+		Tenant: "acme", ID: "c-1", Subject: "alice",
+		Email: "alice@example.com", Name: "Alice Liddell", Note: &note,
+		Photo:    []byte{0xff, 0xd8, 0xff, 0xe0},
+		Address:  Address{Street: "1 Rabbit Hole", City: "Oxford"},
+		Contacts: []Contact{{Kind: "home", Phone: "+44 20 7946 0000"}, {Kind: "work", Phone: "+44 20 7946 0001"}},
+		Labels:   map[string]Address{"old": {Street: "2 Looking Glass", City: "Oxford"}},
+		Plan:     "gold",
+	}
+}
+
+// newKP returns a local keyset provider in a temp dir. The master key is
+// generated for the test and never leaves it.
+func newKP(t *testing.T) *local.Provider {
+	t.Helper()
+	master, err := local.GenerateMasterKey()
+	require.NoError(t, err)
+	kp, err := local.Create(filepath.Join(t.TempDir(), "keyset.json"), master)
+	require.NoError(t, err)
+	return kp
+}
 
 // TestSealerTelemetry: encryptions and decryptions are counted by
 // operation, type, field and format (failures by error class), key cache
@@ -16,9 +70,9 @@ import (
 // the Sealer's KMS calls are reported by its Client; and no value,
 // subject id, record id or key appears in any of it.
 func TestSealerTelemetry(t *testing.T) {
-	rec := telemetrytest.New(t)
+	rec := oteltest.New(t)
 	ctx := t.Context()
-	s, err := envelope.New(testkp.New(nil), &envelope.Options{
+	s, err := envelope.New(newKP(t), &envelope.Options{
 		Store: envelope.NewMemoryStore(), MeterProvider: rec.MeterProvider, TracerProvider: rec.TracerProvider,
 	})
 	require.NoError(t, err)
@@ -48,7 +102,7 @@ func TestSealerTelemetry(t *testing.T) {
 	_, err = s.RewrapBranchKeys(ctx, envelope.RewrapOptions{})
 	require.NoError(t, err)
 
-	in, err := envelope.New(testkp.New(nil), &envelope.Options{Mode: envelope.Inline, MeterProvider: rec.MeterProvider, TracerProvider: rec.TracerProvider})
+	in, err := envelope.New(newKP(t), &envelope.Options{Mode: envelope.Inline, MeterProvider: rec.MeterProvider, TracerProvider: rec.TracerProvider})
 	require.NoError(t, err)
 	ict, err := in.EncryptString(ctx, "inline value", b)
 	require.NoError(t, err)
@@ -73,7 +127,7 @@ func TestSealerTelemetry(t *testing.T) {
 		{"pii.envelope.deks.created", map[string]string{"pii.key.scope": "subject"}, 2},
 		{"pii.envelope.deks.created", map[string]string{"pii.key.scope": "inline"}, 1},
 		{"pii.envelope.key_cache.lookups", map[string]string{"pii.cache.result": "miss"}, 0},
-		{"pii.kms.calls", map[string]string{"pii.kms.backend": "testkp", "pii.kms.operation": "wrap"}, 0},
+		{"pii.kms.calls", map[string]string{"pii.kms.backend": "local", "pii.kms.operation": "wrap"}, 0},
 	}
 	for _, tt := range tests {
 		got := rec.Sum(t, tt.metric, tt.attrs)
@@ -90,7 +144,7 @@ func TestSealerTelemetry(t *testing.T) {
 		spans := rec.Spans("pii.envelope." + name)
 		require.Len(t, spans, 1, name)
 	}
-	rw := telemetrytest.SpanAttrs(rec.Spans("pii.envelope.rewrap_deks")[0])
+	rw := oteltest.SpanAttrs(rec.Spans("pii.envelope.rewrap_deks")[0])
 	require.Equal(t, "1", rw["pii.rewrap.scanned"], "the new generation's DEK: %v", rw)
 	require.Equal(t, "1", rw["pii.rewrap.rewrapped"], "%v", rw)
 	require.NotEmpty(t, rec.Spans("pii.kms.wrap"))
@@ -102,9 +156,9 @@ func TestSealerTelemetry(t *testing.T) {
 // TestTelemetryLetsTheSealerGo: the observable instruments' callback does
 // not keep a Sealer alive, and is unregistered once it is collected.
 func TestTelemetryLetsTheSealerGo(t *testing.T) {
-	rec := telemetrytest.New(t)
+	rec := oteltest.New(t)
 	func() {
-		s, err := envelope.New(testkp.New(nil), &envelope.Options{Store: envelope.NewMemoryStore(), MeterProvider: rec.MeterProvider})
+		s, err := envelope.New(newKP(t), &envelope.Options{Store: envelope.NewMemoryStore(), MeterProvider: rec.MeterProvider})
 		require.NoError(t, err)
 		_, err = s.EncryptString(t.Context(), "v", envelope.Binding{Type: "T", Field: "F"})
 		require.NoError(t, err)

@@ -1,13 +1,21 @@
-// Package telemetrytest records what the library reports to OpenTelemetry,
+// Package oteltest records what the library reports to OpenTelemetry,
 // for tests: a MeterProvider on the SDK's ManualReader and a
 // TracerProvider on its SpanRecorder, with helpers that find metric
 // points and spans by name and attributes, and one that fails a test when
 // any attribute, span name, status or event holds a string it must not
 // (a value, a subject id, a key).
 //
-// It imports the OpenTelemetry SDK, which the library never does: only
-// tests and examples use this package.
-package telemetrytest
+// It imports the OpenTelemetry SDK, which the library never does, so it
+// lives in this nested module (its own go.mod) with the tests that use it
+// (one directory per instrumented package: envelope, keyprovider, mask,
+// retention, guard): the library's go.mod lists only the OpenTelemetry
+// API, and users never download the SDK for the library's sake. Run them
+// with
+//
+//	cd internal/oteltest && go test -race ./...
+//
+// (./test.sh runs every nested module).
+package oteltest
 
 import (
 	"context"
@@ -84,7 +92,7 @@ func (r *Recorder) Collect(t testing.TB) []Point {
 					out = append(out, Point{m.Name, attrs(p.Attributes), float64(p.Value)})
 				}
 			default:
-				t.Fatalf("telemetrytest: metric %s has data of type %T", m.Name, m.Data)
+				t.Fatalf("oteltest: metric %s has data of type %T", m.Name, m.Data)
 			}
 		}
 	}
@@ -108,7 +116,7 @@ func (r *Recorder) Sum(t testing.TB, name string, want map[string]string) float6
 			found = true
 		}
 	}
-	require.True(t, found, "telemetrytest: no point of %s with %v; points: %v", name, want, seen)
+	require.True(t, found, "oteltest: no point of %s with %v; points: %v", name, want, seen)
 	return sum
 }
 
@@ -161,11 +169,11 @@ func (r *Recorder) RequireClean(t testing.TB, secrets ...string) {
 			}
 		}
 	}
-	require.NotEmpty(t, texts, "telemetrytest: nothing was recorded")
+	require.NotEmpty(t, texts, "oteltest: nothing was recorded")
 	for _, secret := range secrets {
 		require.NotEmpty(t, secret)
 		for _, x := range texts {
-			require.NotContains(t, x, secret, "telemetrytest: recorded telemetry holds a secret")
+			require.NotContains(t, x, secret, "oteltest: recorded telemetry holds a secret")
 		}
 	}
 }
