@@ -617,9 +617,9 @@ func (s *Schema) roleValue(ptr any, f *Field) string {
 	return formatID(fv)
 }
 
-// ClockOf returns the value of f's from= clock field in the struct ptr
+// clockOf returns the value of f's from= clock field in the struct ptr
 // points to; ok is false when f has no clock or the clock is unset.
-func (s *Schema) ClockOf(ptr any, f *Field) (t time.Time, ok bool) {
+func (s *Schema) clockOf(ptr any, f *Field) (t time.Time, ok bool) {
 	if f.FromIndex == nil {
 		return time.Time{}, false
 	}
