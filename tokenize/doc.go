@@ -20,7 +20,8 @@
 // A [TokenFormat] says which parts of a value are kept and which rules a
 // token still meets: [Card] (keep the last 4 and optionally the BIN;
 // tokens fail the Luhn check unless Card.LuhnValid is set), [Phone]
-// (libphonenumber parsing, country code and optionally area code kept,
+// (libphonenumber parsing, country code and optionally area code kept, the
+// area code always in the smaller regions of a shared calling code,
 // original formatting kept), [SSN] (US rules), [IBAN] (country kept; tokens
 // fail the mod-97 check unless IBAN.ChecksumValid is set), [Email] (local
 // part, optionally the domain) and [NewTemplate] for anything else. Apply
