@@ -15,9 +15,10 @@ import (
 	"github.com/fieldguard/pii"
 )
 
-// Redacted wraps v for logs: it prints redacted under every fmt verb,
-// through log/slog (it is a slog.LogValuer) and through encoding/json
-// (and encoding.TextMarshaler). It is the one way this package redacts
+// Redacted wraps v for logs: the value it returns prints redacted under
+// every fmt verb (it is a fmt.Formatter, GoStringer and Stringer), through
+// log/slog (it is a slog.LogValuer) and through encoding/json (and
+// encoding.TextMarshaler). It is the one way this package redacts
 // values for logs; a tagged type can be its own slog.LogValuer with it:
 //
 //	func (c Customer) LogValue() slog.Value { return mask.Redacted(c).LogValue() }
@@ -31,19 +32,19 @@ import (
 // and key. Untagged fields and fields tagged "-" are left out, since a log
 // line is no place to decide whether they are personal. Anything else
 // prints "[REDACTED]".
-func Redacted(v any) Value { return defaultMasker.Redacted(v) }
+func Redacted(v any) slog.LogValuer { return defaultMasker.Redacted(v) }
 
 // Redacted is [Redacted] with m's styles and HMAC key: log=hmac fields show
 // "hmac:<key id>:…" pseudonyms, the same a view's hmac style shows.
-func (m *Masker) Redacted(v any) Value { return Value{p: &redacted{v: v, r: redactor{m}}} }
+func (m *Masker) Redacted(v any) slog.LogValuer { return value{p: &redacted{v: v, r: redactor{m}}} }
 
 // redactor renders values for logs with a Masker's styles and key.
 type redactor struct{ masker *Masker }
 
-// Value is a value wrapped for logs by [Redacted]. The wrapped value sits
+// value is a value wrapped for logs by [Redacted]. The wrapped value sits
 // behind a pointer to an unexported struct, so no verb reaches it by
 // reflection.
-type Value struct{ p *redacted }
+type value struct{ p *redacted }
 
 type redacted struct {
 	v any
@@ -53,16 +54,16 @@ type redacted struct {
 const redactedText = "[REDACTED]"
 
 var (
-	_ fmt.Formatter          = Value{}
-	_ fmt.GoStringer         = Value{}
-	_ fmt.Stringer           = Value{}
-	_ slog.LogValuer         = Value{}
-	_ json.Marshaler         = Value{}
-	_ encoding.TextMarshaler = Value{}
+	_ fmt.Formatter          = value{}
+	_ fmt.GoStringer         = value{}
+	_ fmt.Stringer           = value{}
+	_ slog.LogValuer         = value{}
+	_ json.Marshaler         = value{}
+	_ encoding.TextMarshaler = value{}
 )
 
 // String returns the redacted rendering.
-func (v Value) String() string {
+func (v value) String() string {
 	if v.p == nil {
 		return redactedText
 	}
@@ -70,10 +71,10 @@ func (v Value) String() string {
 }
 
 // GoString returns the redacted rendering for %#v.
-func (v Value) GoString() string { return "mask.Redacted(" + strconv.Quote(v.String()) + ")" }
+func (v value) GoString() string { return "mask.Redacted(" + strconv.Quote(v.String()) + ")" }
 
 // Format writes the redacted rendering whatever the verb and flags.
-func (v Value) Format(f fmt.State, verb rune) {
+func (v value) Format(f fmt.State, verb rune) {
 	switch {
 	case verb == 'q':
 		io.WriteString(f, strconv.Quote(v.String()))
@@ -86,7 +87,7 @@ func (v Value) Format(f fmt.State, verb rune) {
 
 // LogValue returns the redacted value for slog: a group of the visible
 // fields for a tagged struct, a string otherwise.
-func (v Value) LogValue() slog.Value {
+func (v value) LogValue() slog.Value {
 	if v.p == nil {
 		return slog.StringValue(redactedText)
 	}
@@ -94,7 +95,7 @@ func (v Value) LogValue() slog.Value {
 }
 
 // MarshalJSON encodes the redacted value.
-func (v Value) MarshalJSON() ([]byte, error) {
+func (v value) MarshalJSON() ([]byte, error) {
 	if v.p == nil {
 		return json.Marshal(redactedText)
 	}
@@ -103,7 +104,7 @@ func (v Value) MarshalJSON() ([]byte, error) {
 
 // MarshalText returns the redacted rendering (for map keys and text
 // encoders).
-func (v Value) MarshalText() ([]byte, error) { return []byte(v.String()), nil }
+func (v value) MarshalText() ([]byte, error) { return []byte(v.String()), nil }
 
 func toSlog(x any) slog.Value {
 	switch t := x.(type) {

@@ -42,22 +42,24 @@ func TestRedactedMatrix(t *testing.T) {
 	c := newCustomer()
 	verbs := []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%p", "%T", "%t", "%e", "%f", "%g", "%o", "%b", "%c", "%U", "%8.3v", "%-20s"}
 	require.GreaterOrEqual(t, len(verbs), 16)
-	wrapped := map[string]Value{
+	wrapped := map[string]slog.LogValuer{
 		"value":   Redacted(*c),
 		"pointer": Redacted(c),
 		"slice":   Redacted([]testCustomer{*c, *c}),
 		"ptrs":    Redacted([]*testCustomer{c, nil}),
 		"map":     Redacted(map[string]*testCustomer{c.Email: c}),
 		"string":  Redacted(c.Card),
-		"zero":    {},
+		"zero":    value{},
 	}
 	r := Redacted(c)
+	rv := r.(value)
 	containers := map[string]any{
 		"wrapper":     r,
-		"ptr-wrapper": &r,
-		"slice":       []Value{r, r},
-		"map":         map[string]Value{"k": r},
-		"struct":      struct{ C Value }{r},
+		"ptr-wrapper": &rv,
+		"slice":       []value{rv, rv},
+		"map":         map[string]value{"k": rv},
+		"struct":      struct{ C value }{rv},
+		"iface-slice": []slog.LogValuer{r, r},
 		"any-slice":   []any{r},
 	}
 	for name, w := range wrapped {
@@ -111,7 +113,7 @@ func TestRedactedRendering(t *testing.T) {
 	require.Equal(t, redactedText, fmt.Sprint(Redacted("4111 1111 1111 1111")))
 	require.Equal(t, `"`+got+`"`, fmt.Sprintf("%q", Redacted(c)))
 	require.Equal(t, "mask.Redacted("+strconv.Quote(got)+")", fmt.Sprintf("%#v", Redacted(c)))
-	require.Equal(t, "mask.Value", fmt.Sprintf("%T", Redacted(c)))
+	require.Equal(t, "mask.value", fmt.Sprintf("%T", Redacted(c)))
 
 	js, err := json.Marshal(Redacted(c))
 	require.NoError(t, err)

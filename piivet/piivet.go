@@ -271,7 +271,7 @@ func (c *checker) holder(t types.Type, kind string) string {
 
 // redacts reports whether values of t (or *t) format themselves: a Format
 // method of fmt.Formatter for fmt and log, a LogValue method of
-// slog.LogValuer for slog. mask.Value has both.
+// slog.LogValuer for slog. What mask.Redacted returns has both.
 func redacts(t types.Type, kind string) bool {
 	method, param := "Format", "fmt.State"
 	if kind == "slog" {

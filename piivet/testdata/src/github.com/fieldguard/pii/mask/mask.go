@@ -1,6 +1,6 @@
 // Package mask stands in for github.com/fieldguard/pii/mask in the
-// analyzer's GOPATH-mode tests: Redacted returns a Value that formats
-// itself for fmt and slog, as the real one does.
+// analyzer's GOPATH-mode tests: Redacted returns a slog.LogValuer whose
+// dynamic type formats itself for fmt and slog, as the real one does.
 package mask
 
 import (
@@ -8,10 +8,10 @@ import (
 	"log/slog"
 )
 
-type Value struct{ p *struct{ v any } }
+type value struct{ p *struct{ v any } }
 
-func Redacted(v any) Value { return Value{&struct{ v any }{v}} }
+func Redacted(v any) slog.LogValuer { return value{&struct{ v any }{v}} }
 
-func (Value) Format(f fmt.State, _ rune) { fmt.Fprint(f, "[REDACTED]") }
+func (value) Format(f fmt.State, _ rune) { fmt.Fprint(f, "[REDACTED]") }
 
-func (Value) LogValue() slog.Value { return slog.StringValue("[REDACTED]") }
+func (value) LogValue() slog.Value { return slog.StringValue("[REDACTED]") }
