@@ -53,6 +53,7 @@ import (
 // through (half-open); its success closes the breaker, its failure opens it
 // again for another cool-down. Non-transient errors (a wrong key, a denied
 // permission) prove the KMS is reachable and count as successes here.
+// [Metrics].BreakerChanged reports every change of state.
 //
 // # Outages
 //
@@ -78,7 +79,7 @@ type Client struct {
 
 	mu       sync.Mutex
 	tokens   float64 // retry budget
-	state    BreakerState
+	state    breakerState
 	failures int       // consecutive transient failures
 	openedAt time.Time // when the breaker last opened
 	probing  bool      // a half-open probe is in flight
@@ -156,25 +157,26 @@ func (o *ClientOptions) withDefaults() ClientOptions {
 	return r
 }
 
-// BreakerState is the state of a [Client]'s circuit breaker.
-type BreakerState int
+// breakerState is the state of a [Client]'s circuit breaker; its name
+// (String) is what [Metrics].BreakerChanged receives.
+type breakerState int
 
 const (
-	BreakerClosed   BreakerState = iota // calls flow
-	BreakerOpen                         // calls fail fast
-	BreakerHalfOpen                     // one probe is in flight
+	breakerClosed   breakerState = iota // calls flow
+	breakerOpen                         // calls fail fast
+	breakerHalfOpen                     // one probe is in flight
 )
 
-func (s BreakerState) String() string {
+func (s breakerState) String() string {
 	switch s {
-	case BreakerClosed:
+	case breakerClosed:
 		return "closed"
-	case BreakerOpen:
+	case breakerOpen:
 		return "open"
-	case BreakerHalfOpen:
+	case breakerHalfOpen:
 		return "half-open"
 	}
-	return fmt.Sprintf("BreakerState(%d)", int(s))
+	return fmt.Sprintf("breakerState(%d)", int(s))
 }
 
 // ErrCircuitOpen is returned (wrapped in the [ErrUnavailable] class) when
@@ -227,12 +229,12 @@ func (c *Client) Close() error {
 // Backend returns the KeyProvider the Client wraps.
 func (c *Client) Backend() KeyProvider { return c.kp }
 
-// State returns the circuit breaker's current state.
-func (c *Client) State() BreakerState {
+// breaker returns the circuit breaker's current state.
+func (c *Client) breaker() breakerState {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.state == BreakerOpen && time.Since(c.openedAt) >= c.opts.BreakerCooldown {
-		return BreakerHalfOpen // the next call will probe
+	if c.state == breakerOpen && time.Since(c.openedAt) >= c.opts.BreakerCooldown {
+		return breakerHalfOpen // the next call will probe
 	}
 	return c.state
 }
@@ -531,13 +533,13 @@ func (c *Client) admit(ctx context.Context, op string) error {
 	c.mu.Lock()
 	var changed bool
 	switch c.state {
-	case BreakerOpen:
+	case breakerOpen:
 		if time.Since(c.openedAt) < c.opts.BreakerCooldown {
 			c.mu.Unlock()
 			return Classify(op, ErrUnavailable, ErrCircuitOpen)
 		}
-		c.state, c.probing, changed = BreakerHalfOpen, true, true
-	case BreakerHalfOpen:
+		c.state, c.probing, changed = breakerHalfOpen, true, true
+	case breakerHalfOpen:
 		if c.probing {
 			c.mu.Unlock()
 			return Classify(op, ErrUnavailable, ErrCircuitOpen)
@@ -546,7 +548,7 @@ func (c *Client) admit(ctx context.Context, op string) error {
 	}
 	c.mu.Unlock()
 	if changed && c.metrics != nil {
-		c.metrics.BreakerChanged(ctx, BreakerOpen, BreakerHalfOpen)
+		c.metrics.BreakerChanged(ctx, breakerOpen.String(), breakerHalfOpen.String())
 	}
 	return nil
 }
@@ -562,25 +564,25 @@ func (c *Client) record(ctx context.Context, err error) {
 	switch {
 	case transient:
 		c.failures++
-		if c.state == BreakerHalfOpen || c.failures >= c.opts.BreakerThreshold {
-			c.state, c.openedAt = BreakerOpen, time.Now()
+		if c.state == breakerHalfOpen || c.failures >= c.opts.BreakerThreshold {
+			c.state, c.openedAt = breakerOpen, time.Now()
 		}
 	case err != nil && ctx.Err() != nil:
 		// The caller gave up; that says nothing about the KMS.
 	default:
 		c.failures = 0
-		c.state = BreakerClosed
+		c.state = breakerClosed
 	}
-	if from == BreakerHalfOpen {
+	if from == breakerHalfOpen {
 		c.probing = false
-		if c.state == BreakerHalfOpen {
+		if c.state == breakerHalfOpen {
 			// A cancelled probe: let the next call probe again.
-			c.state = BreakerOpen
+			c.state = breakerOpen
 		}
 	}
 	to := c.state
 	c.mu.Unlock()
 	if from != to && c.metrics != nil {
-		c.metrics.BreakerChanged(ctx, from, to)
+		c.metrics.BreakerChanged(ctx, from.String(), to.String())
 	}
 }

@@ -219,7 +219,7 @@ func TestClientCancelled(t *testing.T) {
 	_, err = c.Unwrap(ctx, []byte("x"), nil)
 	require.ErrorIs(t, err, context.Canceled)
 	require.Equal(t, int64(1), f.calls.Load())
-	require.Equal(t, keyprovider.BreakerClosed, c.State(), "a caller's cancellation says nothing about the KMS")
+	require.Equal(t, "closed", keyprovider.BreakerOf(c), "a caller's cancellation says nothing about the KMS")
 }
 
 func TestClientRetryBudget(t *testing.T) {
@@ -259,7 +259,7 @@ func TestClientBreaker(t *testing.T) {
 	// first attempts that reached the KMS before it opened plus every retry
 	// and probe stay within 10% of the callers' first attempts.
 	require.LessOrEqual(t, f.calls.Load(), int64(n/10))
-	require.NotEqual(t, keyprovider.BreakerClosed, c.State())
+	require.NotEqual(t, "closed", keyprovider.BreakerOf(c))
 	_, _, err := c.Wrap(ctx, []byte("0123456789abcdef"), nil)
 	if errors.Is(err, keyprovider.ErrCircuitOpen) {
 		require.ErrorIs(t, err, keyprovider.ErrUnavailable)
@@ -271,7 +271,7 @@ func TestClientBreaker(t *testing.T) {
 		_, _, err := c.Wrap(ctx, []byte("0123456789abcdef"), nil)
 		return err == nil
 	}, 5*time.Second, 10*time.Millisecond)
-	require.Equal(t, keyprovider.BreakerClosed, c.State())
+	require.Equal(t, "closed", keyprovider.BreakerOf(c))
 	before := f.calls.Load()
 	_, _, err = c.Wrap(ctx, []byte("0123456789abcdef"), nil)
 	require.NoError(t, err)
@@ -294,7 +294,7 @@ func TestClientBreakerIgnoresNonTransient(t *testing.T) {
 		require.ErrorIs(t, err, keyprovider.ErrPermission)
 	}
 	require.Equal(t, int64(20), f.calls.Load())
-	require.Equal(t, keyprovider.BreakerClosed, c.State())
+	require.Equal(t, "closed", keyprovider.BreakerOf(c))
 }
 
 func TestClientOptionalInterfaces(t *testing.T) {
@@ -394,10 +394,10 @@ func (r *recorder) ObserveCall(_ context.Context, o keyprovider.Observation) {
 	r.calls[o.Op+"/"+o.Class]++
 }
 
-func (r *recorder) BreakerChanged(_ context.Context, from, to keyprovider.BreakerState) {
+func (r *recorder) BreakerChanged(_ context.Context, from, to string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.transitions = append(r.transitions, from.String()+"->"+to.String())
+	r.transitions = append(r.transitions, from+"->"+to)
 }
 
 func TestClientMetrics(t *testing.T) {
@@ -438,6 +438,30 @@ func TestSlogMetrics(t *testing.T) {
 	require.Contains(t, out, "level=WARN msg=\"keyprovider: kms call\" op=unwrap class=authentication")
 	require.NotContains(t, out, "SECRET")
 	require.NotContains(t, out, "faulty")
+}
+
+// TestSlogMetricsBreaker: breaker changes are logged by name, opening at
+// Warn, probing and closing at Info.
+func TestSlogMetricsBreaker(t *testing.T) {
+	var buf bytes.Buffer
+	l := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	f := newFaultyKP(t, "k")
+	opts := fastOpts()
+	opts.BreakerThreshold, opts.MaxAttempts = 1, 1
+	opts.BreakerCooldown = time.Nanosecond // the cool-down is over at once
+	opts.Metrics = keyprovider.SlogMetrics(l)
+	c := keyprovider.NewClient(f, opts)
+	dk := []byte("0123456789abcdef")
+	f.inject(unavailable())
+	_, _, err := c.Wrap(t.Context(), dk, nil)
+	require.ErrorIs(t, err, keyprovider.ErrUnavailable)
+	_, _, err = c.Wrap(t.Context(), dk, nil)
+	require.NoError(t, err)
+
+	out := buf.String()
+	require.Contains(t, out, `level=WARN msg="keyprovider: circuit breaker" from=closed to=open`)
+	require.Contains(t, out, `level=INFO msg="keyprovider: circuit breaker" from=open to=half-open`)
+	require.Contains(t, out, `level=INFO msg="keyprovider: circuit breaker" from=half-open to=closed`)
 }
 
 func TestClassName(t *testing.T) {
@@ -563,7 +587,7 @@ func TestClientConcurrentOutage(t *testing.T) {
 		wg.Wait()
 		return ok.Load() == 8
 	}, 5*time.Second, 10*time.Millisecond)
-	require.Equal(t, keyprovider.BreakerClosed, c.State())
+	require.Equal(t, "closed", keyprovider.BreakerOf(c))
 }
 
 // panicKP panics in every call.
@@ -673,7 +697,7 @@ func TestClientBreakerHalfOpenLetsOneProbeThrough(t *testing.T) {
 	f.inject(unavailable())
 	_, _, err := c.Wrap(t.Context(), dk, nil)
 	require.ErrorIs(t, err, keyprovider.ErrUnavailable)
-	require.Equal(t, keyprovider.BreakerHalfOpen, c.State(), "open, and the cool-down has passed")
+	require.Equal(t, "half-open", keyprovider.BreakerOf(c), "open, and the cool-down has passed")
 
 	// The probe hangs until its caller gives up.
 	f.inject(errHang)
@@ -695,7 +719,7 @@ func TestClientBreakerHalfOpenLetsOneProbeThrough(t *testing.T) {
 	// A cancelled probe says nothing about the KMS: the next call probes.
 	_, _, err = c.Wrap(t.Context(), dk, nil)
 	require.NoError(t, err)
-	require.Equal(t, keyprovider.BreakerClosed, c.State())
+	require.Equal(t, "closed", keyprovider.BreakerOf(c))
 }
 
 // TestClientBreakerIgnoresCallerCancellation: a caller that gives up
@@ -719,7 +743,7 @@ func TestClientBreakerIgnoresCallerCancellation(t *testing.T) {
 		require.Eventually(t, func() bool { return f.calls.Load() == before+1 }, time.Minute, time.Millisecond)
 		cancel()
 		require.ErrorIs(t, <-done, context.Canceled)
-		require.Equal(t, keyprovider.BreakerClosed, c.State())
+		require.Equal(t, "closed", keyprovider.BreakerOf(c))
 	}
 	_, _, err := c.Wrap(t.Context(), []byte("0123456789abcdef"), nil)
 	require.NoError(t, err, "the breaker stayed closed")

@@ -28,8 +28,10 @@ type Metrics interface {
 	ObserveAttempt(ctx context.Context, o Observation)
 	// ObserveCall is called once per call, after its last attempt.
 	ObserveCall(ctx context.Context, o Observation)
-	// BreakerChanged is called when the circuit breaker changes state.
-	BreakerChanged(ctx context.Context, from, to BreakerState)
+	// BreakerChanged is called when the circuit breaker changes state;
+	// from and to are "closed" (calls flow), "open" (calls fail fast with
+	// ErrCircuitOpen) or "half-open" (one probe is in flight).
+	BreakerChanged(ctx context.Context, from, to string)
 }
 
 // Observation is one attempt or call seen by a [Client].
@@ -97,11 +99,11 @@ func (m slogMetrics) ObserveCall(ctx context.Context, o Observation) {
 		slog.String("op", o.Op), slog.String("class", o.Class), slog.Duration("latency", o.Latency))
 }
 
-func (m slogMetrics) BreakerChanged(ctx context.Context, from, to BreakerState) {
+func (m slogMetrics) BreakerChanged(ctx context.Context, from, to string) {
 	level := slog.LevelInfo
-	if to == BreakerOpen {
+	if to == breakerOpen.String() {
 		level = slog.LevelWarn
 	}
 	m.l.LogAttrs(ctx, level, "keyprovider: circuit breaker",
-		slog.String("from", from.String()), slog.String("to", to.String()))
+		slog.String("from", from), slog.String("to", to))
 }
