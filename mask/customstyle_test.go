@@ -9,7 +9,7 @@ import (
 )
 
 func TestCustomStyleInTags(t *testing.T) {
-	m := testMaskerWith(t, map[string]StyleFunc{"zip3": func(v, _ string) string {
+	m := testMaskerWith(t, map[string]styleFunc{"zip3": func(v, _ string) string {
 		if len(v) < 5 {
 			return Placeholder
 		}

@@ -234,11 +234,12 @@
 //
 // Errors start with "mask: ". [ErrDenied] is returned when a viewer may not
 // reveal a field, [ErrReasonRequired] when no reason is given,
-// [ErrBudgetExceeded] when the reveal budget is spent and refusal is on,
-// [ErrNoField] for a field path the type does not have, a [pii.FieldError]
-// for a field that is not clear (still sealed, or a token),
-// "mask: unknown style" for an unknown style or style argument (a mistake
-// in a tag, a rule or the code, with no sentinel of its own), and [Check]
+// [ErrBudgetExceeded] when the reveal budget is spent and refusal is on.
+// Mistakes of the program have no sentinel of their own: "mask: no such
+// tagged field" for a field path the type does not have, a
+// [pii.FieldError] for a field that is not clear (still sealed, or a
+// token), "mask: unknown style" for an unknown style or style argument (a
+// mistake in a tag, a rule or the code). [Check]
 // returns a *[ChannelError] listing the kinds found. Errors never contain
 // clear values, ciphertexts or tokens, and carry the "mask: " prefix once.
 //

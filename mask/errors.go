@@ -10,13 +10,16 @@ var (
 	ErrDenied         = errors.New("mask: not allowed to reveal this field")
 	ErrReasonRequired = errors.New("mask: a reason is required to reveal a value")
 	ErrBudgetExceeded = errors.New("mask: reveal budget exceeded")
-	ErrNoField        = errors.New("mask: no such tagged field")
 )
 
-// A field that is not clear is a mistake of the program (the record was
-// not opened or reversed before the view), not an outcome to handle: the
-// message says what to do, and there is no sentinel to test for.
+// A field path the type does not have, or a field that is not clear (the
+// record was not opened or reversed before the view), is a mistake of the
+// program, not an outcome to handle: the message says what to do, and
+// there is no sentinel to test for.
 var (
+	// errNoField: a field path (schema or concrete) the type does not
+	// have, a mistake in the code that names it.
+	errNoField = errors.New("mask: no such tagged field")
 	// errSealed: a field to be shown still holds an envelope ciphertext
 	// ("pii1.…").
 	errSealed = errors.New("mask: field is still sealed; open the record before viewing it")

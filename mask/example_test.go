@@ -150,7 +150,7 @@ func ExampleNewMasker() {
 	m, err := mask.NewMasker(&mask.MaskerOptions{
 		// Test key: never hard-code a key in production.
 		HMACKey: []byte("0123456789abcdef"), HMACKeyID: "k1",
-		Styles: map[string]mask.StyleFunc{"zip3": zip3},
+		Styles: map[string]func(value, arg string) string{"zip3": zip3},
 	})
 	if err != nil {
 		panic(err)

@@ -56,13 +56,6 @@ var errUnknownStyle = errors.New("mask: unknown style")
 // not take.
 var errStyleArg = fmt.Errorf("%w argument", errUnknownStyle)
 
-// StyleFunc masks one value in a custom style ([MaskerOptions.Styles]). arg is the style
-// argument (the part after ':' in "zip:3"), empty when none was given. A
-// StyleFunc must be total: any input gives a masked output, never a panic,
-// never the clear value (a panic or the input returned unchanged gives the
-// [Placeholder]).
-type StyleFunc func(value, arg string) string
-
 // MaskerOptions configures a [Masker]. The zero value is usable.
 type MaskerOptions struct {
 	// Region is the default region for phone numbers written without a
@@ -75,10 +68,16 @@ type MaskerOptions struct {
 	// HMACKeyID names HMACKey in pseudonyms so they can be re-keyed.
 	HMACKeyID string
 	// Styles adds custom styles by name: lower-case letters, digits, '-'
-	// and '_'; built-in names cannot be replaced. A custom style receives
-	// whatever argument the style spec carries ("zip:3" gives "3").
-	Styles map[string]StyleFunc
+	// and '_'; built-in names cannot be replaced. A custom style masks one
+	// value; arg is whatever argument the style spec carries ("zip:3"
+	// gives "3"), empty when none was given. It must be total: any input
+	// gives a masked output, never a panic, never the clear value (a panic
+	// or the input returned unchanged gives the [Placeholder]).
+	Styles map[string]func(value, arg string) string
 }
+
+// styleFunc is a custom style ([MaskerOptions.Styles]).
+type styleFunc = func(value, arg string) string
 
 // Masker applies styles: the built-in ones, with its phone region and HMAC
 // key, and the custom ones of its [MaskerOptions.Styles]. [Masker.Mask]
@@ -88,7 +87,7 @@ type Masker struct {
 	region string
 	key    []byte
 	keyID  string
-	custom map[string]StyleFunc
+	custom map[string]styleFunc
 }
 
 // NewMasker returns a Masker with the built-in styles. opts may be nil.
@@ -112,7 +111,7 @@ func NewMasker(opts *MaskerOptions) (*Masker, error) {
 	if strings.ContainsAny(o.HMACKeyID, ": \t\n") {
 		return nil, errors.New("mask: hmac key id must not contain ':' or spaces")
 	}
-	custom := make(map[string]StyleFunc, len(o.Styles))
+	custom := make(map[string]styleFunc, len(o.Styles))
 	for _, name := range slices.Sorted(maps.Keys(o.Styles)) {
 		fn := o.Styles[name]
 		if fn == nil || !validStyleName(name) {
@@ -216,7 +215,7 @@ func (m *Masker) style(s Style) (func(string) string, error) {
 
 // safeApply runs a style and turns a panic into the placeholder, so a
 // faulty custom style cannot leak the value in a crash.
-func safeApply(fn StyleFunc, v, arg string) (out string) {
+func safeApply(fn styleFunc, v, arg string) (out string) {
 	defer func() {
 		if recover() != nil {
 			out = Placeholder

@@ -162,7 +162,7 @@ func TestNewMaskerErrors(t *testing.T) {
 }
 
 // testMaskerWith is testMasker with custom styles.
-func testMaskerWith(t testing.TB, styles map[string]StyleFunc) *Masker {
+func testMaskerWith(t testing.TB, styles map[string]styleFunc) *Masker {
 	t.Helper()
 	// Test key: never hard-code a key in production.
 	m, err := NewMasker(&MaskerOptions{HMACKey: []byte("test-key-0123456789"), HMACKeyID: "t1", Region: "US", Styles: styles})
@@ -172,14 +172,14 @@ func testMaskerWith(t testing.TB, styles map[string]StyleFunc) *Masker {
 
 func TestCustomStyles(t *testing.T) {
 	echo := func(v, _ string) string { return v }
-	for _, styles := range []map[string]StyleFunc{
+	for _, styles := range []map[string]styleFunc{
 		{"card": echo}, {"Bad Name": echo}, {"ok": nil}, {"": echo}, {"ok": echo, "hmac": echo},
 	} {
 		_, err := NewMasker(&MaskerOptions{Styles: styles})
 		require.Error(t, err, "%v", styles)
 	}
 
-	m := testMaskerWith(t, map[string]StyleFunc{
+	m := testMaskerWith(t, map[string]styleFunc{
 		"echo": echo,
 		"boom": func(v, _ string) string { panic(v) },
 	})
@@ -324,7 +324,7 @@ func FuzzStyles(f *testing.F) {
 // is named, never a quiet fallback to the plain style (`mask=email:domain`
 // would otherwise show the domain the tag meant to hide).
 func TestStyleArguments(t *testing.T) {
-	m := testMaskerWith(t, map[string]StyleFunc{"zip": func(v, arg string) string { return "zip(" + arg + ")" }})
+	m := testMaskerWith(t, map[string]styleFunc{"zip": func(v, arg string) string { return "zip(" + arg + ")" }})
 	for _, tc := range []struct {
 		style Style
 		ok    bool

@@ -371,7 +371,7 @@ func (v *Views) Reveal(ctx context.Context, viewer Viewer, ptr any, fieldPath, r
 		return nil
 	})
 	if field == nil {
-		return "", ErrNoField
+		return "", errNoField
 	}
 	if err := notClear(vp.schema, cp.Interface(), field, path, val); err != nil {
 		return "", err

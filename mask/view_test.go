@@ -281,7 +281,7 @@ func TestReveal(t *testing.T) {
 		{"fraud card", Viewer{ID: "f", Role: "fraud", Channel: ChannelSecureChat}, "Card", "chargeback 991", c.Card, nil, EventReveal},
 		{"fraud card on public", Viewer{ID: "f", Role: "fraud", Channel: ChannelPublicSocial}, "Card", "chargeback 991", "", ErrDenied, EventRevealDenied},
 		{"no viewer id", Viewer{Role: "supervisor", Channel: ChannelSecureChat}, "Email", "x", "", ErrDenied, EventRevealDenied},
-		{"unknown field", sup, "Nope", "x", "", ErrNoField, ""},
+		{"unknown field", sup, "Nope", "x", "", errNoField, ""},
 		{"nested field", Viewer{ID: "f", Role: "fraud", Channel: ChannelPhone}, "Phone", "callback", c.Phone, nil, EventReveal},
 	}
 	for _, tt := range tests {
