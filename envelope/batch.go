@@ -87,7 +87,7 @@ var errStopWalk = errors.New("envelope: stop")
 // tenant, for types without a subject) of batch with a value to seal is
 // cached: loaded, or made with one InsertMany for the batch.
 func (s *Sealer) prepareSeal(ctx context.Context, sc *pii.Schema, batch []any) error {
-	if s.opts.Mode == Inline || !slices.ContainsFunc(sc.Fields, func(f *pii.Field) bool { return f.Opts.Encrypt == pii.EncryptRandom }) {
+	if s.opts.Inline || !slices.ContainsFunc(sc.Fields, func(f *pii.Field) bool { return f.Opts.Encrypt == pii.EncryptRandom }) {
 		return nil
 	}
 	var scopes []scopeRef

@@ -130,7 +130,7 @@ func BenchmarkDecryptString32(b *testing.B) {
 var pt64 = []byte("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
 
 func BenchmarkEnvelopeRoundTrip64(b *testing.B) {
-	s := benchSealer(b, &envelope.Options{Store: envelope.NewMemoryStore(), Mode: envelope.Inline})
+	s := benchSealer(b, &envelope.Options{Store: envelope.NewMemoryStore(), Inline: true})
 	ctx := context.Background()
 	if _, err := s.EncryptBytes(ctx, pt64, benchBinding); err != nil {
 		b.Fatal(err)

@@ -56,7 +56,7 @@
 // search root when det or index fields are used), and opening them from a
 // cold cache one unwrap call (plus one).
 //
-// Inline mode (Options.Mode = Inline) is for users without a key store:
+// Inline mode (Options.Inline) is for users without a key store:
 // each ciphertext carries its DEK wrapped directly by the key provider
 // (associated data binds the tenant). DEKs are reused under the same cache
 // limits and unwrapped DEKs are cached by their wrapped bytes, so a KMS

@@ -172,7 +172,7 @@ func Example_inline() {
 	ctx := context.Background()
 	// Inline mode: no key store; each ciphertext carries its wrapped DEK,
 	// and DEKs are reused under the cache limits.
-	s, err := envelope.New(kp, &envelope.Options{Store: envelope.NewMemoryStore(), Mode: envelope.Inline})
+	s, err := envelope.New(kp, &envelope.Options{Store: envelope.NewMemoryStore(), Inline: true})
 	if err != nil {
 		log.Fatal(err)
 	}

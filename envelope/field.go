@@ -74,7 +74,7 @@ func (s *Sealer) DecryptBytes(ctx context.Context, ciphertext []byte, b Binding)
 func sealBinary[T string | []byte](ctx context.Context, s *Sealer, pt T, b *Binding, text bool) ([]byte, *[]byte, error) {
 	n := len(pt)
 	adCap := fieldADLen(b)
-	if s.opts.Mode == Inline {
+	if s.opts.Inline {
 		e, err := s.inlineEncKey(ctx, b.Tenant, n)
 		if err != nil {
 			return nil, nil, s.tel.failed(b, opEncrypt, fmtInline, err)

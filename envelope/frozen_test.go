@@ -51,7 +51,7 @@ func TestFrozenCiphertexts(t *testing.T) {
 		envelope.SetNonceHook(s, func(b []byte) { copy(b, seq(len(b), 0xc0)) })
 		v1, err := s.EncryptString(ctx, "alice@example.com", frozenB)
 		require.NoError(t, err)
-		si, err := envelope.New(testkp.New(frozenKEK), &envelope.Options{Store: envelope.NewMemoryStore(), Mode: envelope.Inline})
+		si, err := envelope.New(testkp.New(frozenKEK), &envelope.Options{Store: envelope.NewMemoryStore(), Inline: true})
 		require.NoError(t, err)
 		envelope.SetNonceHook(si, func(b []byte) { copy(b, seq(len(b), 0xc0)) })
 		v2, err := si.EncryptString(ctx, "alice@example.com", frozenB)

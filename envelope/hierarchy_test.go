@@ -60,9 +60,9 @@ func TestKMSCallsGrowWithBranchKeys(t *testing.T) {
 
 func TestConcurrentSealOpen(t *testing.T) {
 	ctx := context.Background()
-	for _, mode := range []envelope.Mode{envelope.Keyring, envelope.Inline} {
+	for _, inline := range []bool{false, true} {
 		kp := newKP()
-		s, err := envelope.New(kp, &envelope.Options{Store: envelope.NewMemoryStore(), Mode: mode, Cache: envelope.CacheLimits{MaxMessages: 50}})
+		s, err := envelope.New(kp, &envelope.Options{Store: envelope.NewMemoryStore(), Inline: inline, Cache: envelope.CacheLimits{MaxMessages: 50}})
 		require.NoError(t, err)
 		var wg sync.WaitGroup
 		errs := make(chan error, 32)
@@ -179,13 +179,13 @@ func TestCacheMaxEntriesEvicts(t *testing.T) {
 
 func TestOutageGrace(t *testing.T) {
 	ctx := context.Background()
-	for _, mode := range []envelope.Mode{envelope.Keyring, envelope.Inline} {
+	for _, inline := range []bool{false, true} {
 		kp := newKP()
 		// A Client without retries and breaker: the test is about the
 		// Sealer's grace, not the Client's policy.
 		c := keyprovider.NewClient(kp, &keyprovider.ClientOptions{MaxAttempts: 1, BreakerThreshold: -1})
 		clk := piitest.NewClock(time.Now())
-		s, err := envelope.New(c, &envelope.Options{Clock: clk, Store: envelope.NewMemoryStore(), Mode: mode, Cache: envelope.CacheLimits{MaxAge: time.Minute}, OutageGrace: 5 * time.Minute})
+		s, err := envelope.New(c, &envelope.Options{Clock: clk, Store: envelope.NewMemoryStore(), Inline: inline, Cache: envelope.CacheLimits{MaxAge: time.Minute}, OutageGrace: 5 * time.Minute})
 		require.NoError(t, err)
 		ct, err := s.EncryptString(ctx, "v", frozenB)
 		require.NoError(t, err)
@@ -197,7 +197,7 @@ func TestOutageGrace(t *testing.T) {
 		kp.SetDown(true)
 		clk.Add(3 * time.Minute) // past MaxAge, within MaxAge+grace
 		pt, err := s.DecryptString(ctx, ct, frozenB)
-		require.NoError(t, err, "mode %d: decrypts keep working during the outage", mode)
+		require.NoError(t, err, "inline %v: decrypts keep working during the outage", inline)
 		require.Equal(t, "v", pt)
 		_, err = s.DecryptString(ctx, det, frozenB)
 		require.NoError(t, err)

@@ -15,7 +15,7 @@ import (
 // tenant, and only the key provider may say it opens elsewhere.
 func TestInlineCacheBoundToTenant(t *testing.T) {
 	ctx := context.Background()
-	s, err := New(testkp.New(nil), &Options{Mode: Inline})
+	s, err := New(testkp.New(nil), &Options{Inline: true})
 	require.NoError(t, err)
 	acme := Binding{Tenant: "acme", Type: "T", Field: "F", Record: "r"}
 	globex := acme

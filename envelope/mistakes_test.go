@@ -29,8 +29,8 @@ type Member struct {
 
 func TestSealEmptySubjectFails(t *testing.T) {
 	ctx := context.Background()
-	for _, mode := range []envelope.Mode{envelope.Keyring, envelope.Inline} {
-		s, err := envelope.New(newKP(), &envelope.Options{Store: envelope.NewMemoryStore(), Mode: mode})
+	for _, inline := range []bool{false, true} {
+		s, err := envelope.New(newKP(), &envelope.Options{Store: envelope.NewMemoryStore(), Inline: inline})
 		require.NoError(t, err)
 		c := sampleCustomer()
 		c.Subject = ""
@@ -117,8 +117,8 @@ func TestLookupDeterministic(t *testing.T) {
 // all it needs is cached.
 func TestCancelledContextOnCacheHit(t *testing.T) {
 	ctx := context.Background()
-	for _, mode := range []envelope.Mode{envelope.Keyring, envelope.Inline} {
-		s, err := envelope.New(newKP(), &envelope.Options{Store: envelope.NewMemoryStore(), Mode: mode})
+	for _, inline := range []bool{false, true} {
+		s, err := envelope.New(newKP(), &envelope.Options{Store: envelope.NewMemoryStore(), Inline: inline})
 		require.NoError(t, err)
 		c := sampleCustomer()
 		require.NoError(t, s.Seal(ctx, c)) // warms every key
@@ -148,7 +148,7 @@ func TestCancelledContextOnCacheHit(t *testing.T) {
 		}
 		for name, call := range calls {
 			out, err := call()
-			require.ErrorIs(t, err, context.Canceled, "mode %d %s", mode, name)
+			require.ErrorIs(t, err, context.Canceled, "inline %v %s", inline, name)
 			require.Empty(t, out, name)
 		}
 		require.Equal(t, *c, sealed)
@@ -197,7 +197,7 @@ func TestOpenErrorNamesRecord(t *testing.T) {
 func TestNoDoubledPrefix(t *testing.T) {
 	ctx := context.Background()
 	s, _ := newTestSealerT(t)
-	inline, err := envelope.New(newKP(), &envelope.Options{Store: envelope.NewMemoryStore(), Mode: envelope.Inline})
+	inline, err := envelope.New(newKP(), &envelope.Options{Store: envelope.NewMemoryStore(), Inline: true})
 	require.NoError(t, err)
 	c := sampleCustomer()
 	var errs []error
@@ -232,8 +232,8 @@ func TestNoDoubledPrefix(t *testing.T) {
 // binding gives different ciphertexts with different nonces.
 func TestFieldNoncesDiffer(t *testing.T) {
 	ctx := context.Background()
-	for _, mode := range []envelope.Mode{envelope.Keyring, envelope.Inline} {
-		s, err := envelope.New(newKP(), &envelope.Options{Store: envelope.NewMemoryStore(), Mode: mode})
+	for _, inline := range []bool{false, true} {
+		s, err := envelope.New(newKP(), &envelope.Options{Store: envelope.NewMemoryStore(), Inline: inline})
 		require.NoError(t, err)
 		nonce := func(bin []byte) []byte {
 			if bin[0] == 1 {
@@ -252,7 +252,7 @@ func TestFieldNoncesDiffer(t *testing.T) {
 			require.NoError(t, err)
 			for _, b := range [][]byte{bin, b2} {
 				n := string(nonce(b))
-				require.False(t, seen[n], "mode %d: a nonce repeated", mode)
+				require.False(t, seen[n], "inline %v: a nonce repeated", inline)
 				seen[n] = true
 				require.NotEqual(t, make([]byte, 12), nonce(b))
 			}

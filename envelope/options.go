@@ -9,24 +9,17 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
-// Mode selects where data keys live.
-type Mode int
-
-const (
-	// Keyring keeps wrapped keys in a KeyStore; ciphertexts name their DEK
-	// with a 3-byte id (48 bytes of overhead). The default.
-	Keyring Mode = iota
-	// Inline carries the wrapped DEK in every ciphertext, for users without
-	// a key store. DEKs are still reused under the cache limits, so a KMS
-	// call is not paid per field. Deterministic encryption and blind
-	// indexes still need a persistent Options.Store.
-	Inline
-)
-
 // Options configure a Sealer. Zero fields take the defaults; Store is
-// required in keyring mode.
+// required unless Inline is set.
 type Options struct {
-	Mode Mode
+	// Inline selects inline mode: every ciphertext carries its DEK wrapped
+	// by the key provider ("pii2."), for users without a key store. DEKs
+	// are still reused under the cache limits, so a KMS call is not paid
+	// per field; deterministic encryption and blind indexes still need a
+	// persistent Store. False (the default) is keyring mode: wrapped keys
+	// live in Store, and ciphertexts name their DEK with a 3-byte id
+	// ("pii1.", 48 bytes of overhead).
+	Inline bool
 
 	// Store keeps wrapped keys: sqlkeystore.New(db, nil) for keys in your
 	// database, NewMemoryStore() for keys that die with the process (tests,

@@ -18,7 +18,7 @@ func TestNewValidates(t *testing.T) {
 	require.EqualError(t, err, "envelope: nil key provider")
 	_, err = envelope.New((*keyprovider.Client)(nil), &envelope.Options{Store: envelope.NewMemoryStore()})
 	require.EqualError(t, err, "envelope: nil key provider")
-	for _, o := range []envelope.Options{{Mode: 7}, {IndexBytes: 3}, {IndexBytes: 33}} {
+	for _, o := range []envelope.Options{{IndexBytes: 3}, {IndexBytes: 33}} {
 		o.Store = envelope.NewMemoryStore()
 		_, err := envelope.New(newKP(), &o)
 		require.Error(t, err, "%+v", o)
@@ -28,7 +28,7 @@ func TestNewValidates(t *testing.T) {
 // TestNewNeedsStore: keyring mode without a KeyStore is an error that
 // says what to pass; nothing quietly keeps keys in memory.
 func TestNewNeedsStore(t *testing.T) {
-	for _, o := range []*envelope.Options{nil, {}, {Mode: envelope.Keyring, Cache: envelope.CacheLimits{MaxAge: time.Minute}}} {
+	for _, o := range []*envelope.Options{nil, {}, {Cache: envelope.CacheLimits{MaxAge: time.Minute}}} {
 		s, err := envelope.New(newKP(), o)
 		require.EqualError(t, err, "envelope: Options.Store is nil: pass sqlkeystore.New(db, nil) to keep keys in your database, "+
 			"or envelope.NewMemoryStore() for keys that die with the process")
@@ -41,7 +41,7 @@ func TestNewNeedsStore(t *testing.T) {
 // rather than keep keys in memory.
 func TestInlineWithoutStore(t *testing.T) {
 	ctx := context.Background()
-	s, err := envelope.New(newKP(), &envelope.Options{Mode: envelope.Inline})
+	s, err := envelope.New(newKP(), &envelope.Options{Inline: true})
 	require.NoError(t, err)
 	ct, err := s.EncryptString(ctx, "v", frozenB)
 	require.NoError(t, err)
@@ -93,7 +93,7 @@ func TestIndexBytesAndBinaryCompanion(t *testing.T) {
 func TestInlineMaxMessages(t *testing.T) {
 	ctx := context.Background()
 	kp := newKP()
-	s, err := envelope.New(kp, &envelope.Options{Mode: envelope.Inline, Cache: envelope.CacheLimits{MaxMessages: 10}})
+	s, err := envelope.New(kp, &envelope.Options{Inline: true, Cache: envelope.CacheLimits{MaxMessages: 10}})
 	require.NoError(t, err)
 	var cts []string
 	for range 35 {
@@ -102,7 +102,7 @@ func TestInlineMaxMessages(t *testing.T) {
 		cts = append(cts, ct)
 	}
 	require.Equal(t, int64(4), kp.Wraps.Load(), "35 messages at 10 per DEK")
-	cold, err := envelope.New(kp, &envelope.Options{Mode: envelope.Inline})
+	cold, err := envelope.New(kp, &envelope.Options{Inline: true})
 	require.NoError(t, err)
 	for _, ct := range cts {
 		_, err := cold.DecryptString(ctx, ct, frozenB)

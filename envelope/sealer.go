@@ -159,7 +159,8 @@ var errNoStore = errors.New("envelope: Options.Store is nil: pass sqlkeystore.Ne
 // them, pass your own Client.
 //
 // opts.Store is required in keyring mode (the default): where wrapped keys
-// live is a choice New does not make for you. Inline mode needs no Store
+// live is a choice New does not make for you. Inline mode (opts.Inline)
+// needs no Store
 // unless deterministic encryption or blind indexes are used.
 func New(kp keyprovider.KeyProvider, opts *Options) (*Sealer, error) {
 	if kp == nil {
@@ -175,13 +176,10 @@ func New(kp keyprovider.KeyProvider, opts *Options) (*Sealer, error) {
 	} else if c == nil {
 		return nil, errors.New("envelope: nil key provider")
 	}
-	if o.Mode != Keyring && o.Mode != Inline {
-		return nil, fmt.Errorf("envelope: unknown mode %d", o.Mode)
-	}
 	if o.IndexBytes != 0 && (o.IndexBytes < 4 || o.IndexBytes > 32) {
 		return nil, fmt.Errorf("envelope: IndexBytes %d outside 4..32", o.IndexBytes)
 	}
-	if o.Store == nil && o.Mode == Keyring {
+	if o.Store == nil && !o.Inline {
 		return nil, errNoStore
 	}
 	o = o.withDefaults()

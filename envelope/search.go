@@ -375,7 +375,7 @@ func (s *Sealer) CloseSubject(ctx context.Context, tenant, subject string) error
 func (s *Sealer) forget(ctx context.Context, op, tenant, subject string, closed bool) (err error) {
 	ctx, span := s.tel.span(ctx, "forget_subject")
 	defer func() { endSpan(span, err) }()
-	if s.opts.Mode == Inline {
+	if s.opts.Inline {
 		return unsupported(op, "needs keyring mode")
 	}
 	if subject == "" {

@@ -53,8 +53,8 @@ func sampleCustomer() *Customer {
 
 func TestSealOpenStruct(t *testing.T) {
 	ctx := context.Background()
-	for _, mode := range []envelope.Mode{envelope.Keyring, envelope.Inline} {
-		s, err := envelope.New(newKP(), &envelope.Options{Store: envelope.NewMemoryStore(), Mode: mode})
+	for _, inline := range []bool{false, true} {
+		s, err := envelope.New(newKP(), &envelope.Options{Store: envelope.NewMemoryStore(), Inline: inline})
 		require.NoError(t, err)
 		c := sampleCustomer()
 		want := sampleCustomer()
@@ -67,7 +67,7 @@ func TestSealOpenStruct(t *testing.T) {
 		require.True(t, envelope.IsSealed(c.Address.Street))
 		require.True(t, envelope.IsSealed(c.Contacts[1].Phone))
 		require.True(t, envelope.IsSealed(c.Labels["old"].Street))
-		if mode == envelope.Keyring {
+		if !inline {
 			require.Len(t, c.Photo, 4+48, "binary form, 48 bytes of overhead")
 		}
 		require.Equal(t, "Oxford", c.Address.City)

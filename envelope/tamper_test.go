@@ -15,7 +15,7 @@ func TestTamperMatrix(t *testing.T) {
 	ctx := context.Background()
 	keyring, err := envelope.New(newKP(), &envelope.Options{Store: envelope.NewMemoryStore()})
 	require.NoError(t, err)
-	inline, err := envelope.New(newKP(), &envelope.Options{Store: envelope.NewMemoryStore(), Mode: envelope.Inline})
+	inline, err := envelope.New(newKP(), &envelope.Options{Store: envelope.NewMemoryStore(), Inline: true})
 	require.NoError(t, err)
 	b := frozenB
 	cases := []struct {
@@ -80,8 +80,8 @@ func TestTamperMatrix(t *testing.T) {
 
 func TestSwapsFail(t *testing.T) {
 	ctx := context.Background()
-	for _, mode := range []envelope.Mode{envelope.Keyring, envelope.Inline} {
-		s, err := envelope.New(newKP(), &envelope.Options{Store: envelope.NewMemoryStore(), Mode: mode})
+	for _, inline := range []bool{false, true} {
+		s, err := envelope.New(newKP(), &envelope.Options{Store: envelope.NewMemoryStore(), Inline: inline})
 		require.NoError(t, err)
 		b := frozenB
 		ct, err := s.EncryptString(ctx, "alice@example.com", b)
@@ -101,7 +101,7 @@ func TestSwapsFail(t *testing.T) {
 		}
 		for _, sw := range swaps {
 			_, err := s.DecryptString(ctx, ct, sw.b)
-			require.ErrorIs(t, err, envelope.ErrDecrypt, "mode %d swap %s", mode, sw.name)
+			require.ErrorIs(t, err, envelope.ErrDecrypt, "inline %v swap %s", inline, sw.name)
 			_, err = s.DecryptString(ctx, det, sw.b)
 			if sw.det {
 				require.ErrorIs(t, err, envelope.ErrDecrypt, "det swap %s", sw.name)
@@ -109,7 +109,7 @@ func TestSwapsFail(t *testing.T) {
 				require.NoError(t, err, "det values are equal across records by design")
 			}
 		}
-		if mode == envelope.Keyring {
+		if !inline {
 			_, err = s.DecryptString(ctx, ct, other(func(o *envelope.Binding) { o.Subject = "bob" }))
 			require.ErrorIs(t, err, envelope.ErrDecrypt, "another subject's scope")
 		}

@@ -231,7 +231,7 @@ func binFormat(bin []byte) int {
 }
 
 func (s *Sealer) sealFormat() int {
-	if s.opts.Mode == Inline {
+	if s.opts.Inline {
 		return fmtInline
 	}
 	return fmtRandom

@@ -102,7 +102,7 @@ func TestSealerTelemetry(t *testing.T) {
 	_, err = s.RewrapBranchKeys(ctx, envelope.RewrapOptions{})
 	require.NoError(t, err)
 
-	in, err := envelope.New(newKP(t), &envelope.Options{Mode: envelope.Inline, MeterProvider: rec.MeterProvider, TracerProvider: rec.TracerProvider})
+	in, err := envelope.New(newKP(t), &envelope.Options{Inline: true, MeterProvider: rec.MeterProvider, TracerProvider: rec.TracerProvider})
 	require.NoError(t, err)
 	ict, err := in.EncryptString(ctx, "inline value", b)
 	require.NoError(t, err)
