@@ -511,3 +511,28 @@ func TestViewLeavesNoClearValueInSharedSlices(t *testing.T) {
 	require.Equal(t, "+44 ******0958", p.Contacts[0].Phone)
 	require.Equal(t, stored, alias[0], "the caller's slice is untouched")
 }
+
+// Options.Views carries the rules of the Guard's views; their Audit and
+// Clock are the Guard's own, so setting them there is refused.
+func TestOptionsViews(t *testing.T) {
+	ctx := context.Background()
+	kp := testKP(t)
+	g, err := NewMemory(kp, &Options{Views: &mask.ViewsOptions{Rules: []mask.Rule{
+		{Category: "email", Role: "agent", Action: mask.ActionDeny},
+	}}})
+	require.NoError(t, err)
+	c := newCust("acme", "c1")
+	require.NoError(t, g.Protect(ctx, &c))
+	agent := mask.Viewer{ID: "a", Role: "agent", Channel: mask.ChannelSecureChat}
+	require.NoError(t, g.View(ctx, agent, &c))
+	require.Empty(t, c.Email, "the rule denies e-mail to agents")
+	require.NotEmpty(t, c.Name)
+
+	for _, o := range []*mask.ViewsOptions{
+		{Audit: mask.SlogAudit(nil)},
+		{Clock: piitest.NewClock(t0)},
+	} {
+		_, err := NewMemory(kp, &Options{Views: o})
+		require.ErrorContains(t, err, "Options.Views")
+	}
+}

@@ -35,8 +35,10 @@ type Options struct {
 	Prefix string
 	// Clock tells the time in every part; nil is the system clock.
 	Clock pii.Clock
-	// Policy is the mask policy for views; nil is mask's default policy.
-	Policy *mask.Policy
+	// Views are the rules (and styles, sensitive categories, reveal
+	// budget) of views; nil is mask's defaults. Leave their Audit and
+	// Clock nil: Audit and Clock above apply.
+	Views *mask.ViewsOptions
 	// Audit receives reveal, export and alert events; nil writes them to
 	// the PREFIX+"audit" table (in NewMemory: kept in memory).
 	Audit mask.AuditSink
@@ -78,7 +80,6 @@ type Guard struct {
 	audit   mask.AuditSink
 	auditDB *auditTable // the SQL audit table when Options.Audit is nil
 	memLog  *memoryAudit
-	policy  *mask.Policy
 	views   *mask.Views
 	checker *retention.Manager // validates registrations before the real Manager exists
 
@@ -222,13 +223,15 @@ func (g *Guard) finish(kp keyprovider.KeyProvider, o Options) (*Guard, error) {
 	if err != nil {
 		return nil, fmt.Errorf("guard: %w", err)
 	}
-	g.policy = o.Policy
-	if g.policy == nil {
-		if g.policy, err = mask.NewPolicy(nil, nil); err != nil {
-			return nil, fmt.Errorf("guard: %w", err)
+	var vo mask.ViewsOptions
+	if o.Views != nil {
+		if o.Views.Audit != nil || o.Views.Clock != nil {
+			return nil, errors.New("guard: set Options.Audit and Options.Clock, not Options.Views.Audit or Options.Views.Clock")
 		}
+		vo = *o.Views
 	}
-	g.views, err = mask.NewViews(g.policy, &mask.ViewsOptions{Audit: g.audit, Clock: o.Clock})
+	vo.Audit, vo.Clock = g.audit, o.Clock
+	g.views, err = mask.NewViews(&vo)
 	if err != nil {
 		return nil, fmt.Errorf("guard: %w", err)
 	}

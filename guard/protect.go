@@ -511,7 +511,7 @@ func (g *Guard) annotate(c *core, sc *pii.Schema, ptr any, paths map[string]bool
 }
 
 // View turns the protected struct ptr points to into what viewer may see,
-// in place, as mask's views decide from the tags and Options.Policy:
+// in place, as mask's views decide from the tags and Options.Views:
 // fields the viewer may see (masked or in clear) are opened and their
 // tokens reversed, then masked as the policy says; denied fields are
 // emptied without being opened. Values retention refuses to show and
@@ -555,7 +555,7 @@ func (g *Guard) viewOf(ctx context.Context, c *core, sc *pii.Schema, st *scan, v
 		return nil, err
 	}
 	shown := func(f *pii.Field, _ string) bool {
-		return g.policy.Decide(f, viewer.Role, viewer.Channel).Action != mask.ActionDeny
+		return g.views.Decide(f, viewer.Role, viewer.Channel).Action != mask.ActionDeny
 	}
 	rev, err := g.openSealed(ctx, c, sc, ptr, st, shown)
 	if err != nil {

@@ -50,7 +50,7 @@ func handMask(c *benchCustomer) *benchCustomer {
 }
 
 func TestHandMaskMatchesView(t *testing.T) {
-	vs, err := NewViews(nil, nil)
+	vs, err := NewViews(nil)
 	require.NoError(t, err)
 	c := newBenchCustomer()
 	got, err := ViewOf(context.Background(), vs, Viewer{ID: "a", Role: "agent", Channel: ChannelDirectMessage}, c)
@@ -61,7 +61,7 @@ func TestHandMaskMatchesView(t *testing.T) {
 var sink *benchCustomer
 
 func BenchmarkViewCustomer(b *testing.B) {
-	vs, err := NewViews(nil, nil)
+	vs, err := NewViews(nil)
 	require.NoError(b, err)
 	c := newBenchCustomer()
 	agent := Viewer{ID: "a", Role: "agent", Channel: ChannelDirectMessage}
@@ -125,7 +125,7 @@ func handMaskCheap(c *benchCheap) *benchCheap {
 }
 
 func TestHandMaskCheapMatchesView(t *testing.T) {
-	vs, err := NewViews(nil, nil)
+	vs, err := NewViews(nil)
 	require.NoError(t, err)
 	c := newBenchCheap()
 	got, err := ViewOf(context.Background(), vs, Viewer{ID: "a", Role: "agent", Channel: ChannelDirectMessage}, c)
@@ -134,7 +134,7 @@ func TestHandMaskCheapMatchesView(t *testing.T) {
 }
 
 func BenchmarkViewCheapStyles(b *testing.B) {
-	vs, err := NewViews(nil, nil)
+	vs, err := NewViews(nil)
 	require.NoError(b, err)
 	c := newBenchCheap()
 	agent := Viewer{ID: "a", Role: "agent", Channel: ChannelDirectMessage}

@@ -20,9 +20,7 @@ func TestCustomStyleInTags(t *testing.T) {
 		Email string `pii:"email,mask=hmac:email"`
 		Other string `pii:"email,mask=hmac,log=hmac"`
 	}
-	p, err := NewPolicy(nil, &PolicyOptions{Masker: m})
-	require.NoError(t, err)
-	vs, err := NewViews(p, nil)
+	vs, err := NewViews(&ViewsOptions{Masker: m})
 	require.NoError(t, err)
 	r := &rec{Zip: "94107", Email: "a@example.com", Other: "a@example.com"}
 	got, err := ViewOf(t.Context(), vs, Viewer{ID: "a", Role: "agent", Channel: ChannelDirectMessage}, r)
@@ -34,7 +32,7 @@ func TestCustomStyleInTags(t *testing.T) {
 
 	// The default policy does not know zip3: the view fails instead of
 	// showing the value.
-	vs2, err := NewViews(nil, nil)
+	vs2, err := NewViews(nil)
 	require.NoError(t, err)
 	_, err = ViewOf(t.Context(), vs2, Viewer{ID: "a", Role: "agent", Channel: ChannelDirectMessage}, &rec{Zip: "94107"})
 	require.ErrorIs(t, err, errUnknownStyle)

@@ -59,9 +59,10 @@
 //
 // # Views
 //
-// A [Policy] maps (field path or category, viewer role, [Channel]) to
-// reveal, mask with a style, or deny ([Action]). Struct tags give the
-// defaults (mask=, reveal=, sensitive); rules override them, the most
+// [Views] ([NewViews]) map (field path or category, viewer role,
+// [Channel]) to reveal, mask with a style, or deny ([Action]). Struct tags give the
+// defaults (mask=, reveal=, sensitive); rules ([ViewsOptions.Rules])
+// override them, the most
 // specific rule winning. Sensitive categories (health, national_id, card, …
 // and fields tagged sensitive) are denied on public channels unless a rule
 // that names that channel says otherwise (a rule for a role or category
@@ -69,12 +70,12 @@
 // [ChannelDirectMessage], [ChannelSecureChat], [ChannelEmail] and
 // [ChannelPhone] counts as public. [ViewOf] returns a masked deep copy of a
 // tagged struct, never touching the original; untagged fields that can
-// hold tagged structs are left out of the copy because the policy cannot
+// hold tagged structs are left out of the copy because the rules cannot
 // reach them. [Views.ViewMap] gives the masked personal-data fields keyed
-// by concrete path, for templates, UIs and JSON. [Policy.Decide] says what
+// by concrete path, for templates, UIs and JSON. [Views.Decide] says what
 // a role sees of one field and whether it may reveal it. A plan is
-// computed once per (type, role, channel) and cached in the Policy, so a
-// view does not resolve the policy per call.
+// computed once per (type, role, channel) and cached in the Views, so a
+// view does not resolve the rules per call.
 //
 // Views show clear values only. A field to be shown (masked or revealed)
 // that still holds an envelope ciphertext ("pii1.", "pii2.", "pii3." text
@@ -196,12 +197,12 @@
 // or gift card number, is reported as a card, since missing a card costs
 // more.
 //
-// [Text] masks what the scanner finds according to a policy; [Check]
+// [Text] masks what the scanner finds as the rules of a [Views] decide; [Check]
 // refuses text a channel must not carry: public channels carry no
 // identifiers, direct messages and e-mail no card numbers, social
 // security numbers, national identifiers or passport numbers; the
 // [ChannelError] advises where to move the conversation. These floors do
-// not depend on a policy.
+// not depend on any rules.
 //
 // # Logs
 //

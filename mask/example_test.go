@@ -26,7 +26,7 @@ type Customer struct {
 // on one channel may see it. The tags give the styles; the original is
 // untouched.
 func Example() {
-	views, err := mask.NewViews(nil, nil) // tag defaults; reveals audited to slog.Default()
+	views, err := mask.NewViews(nil) // tag defaults; reveals audited to slog.Default()
 	if err != nil {
 		panic(err)
 	}
@@ -46,7 +46,7 @@ func Example() {
 }
 
 func ExampleViews_ViewMap() {
-	views, err := mask.NewViews(nil, nil)
+	views, err := mask.NewViews(nil)
 	if err != nil {
 		panic(err)
 	}
@@ -74,7 +74,7 @@ func (printAudit) Audit(_ context.Context, ev mask.AuditEvent) error {
 }
 
 func ExampleViews_Reveal() {
-	views, _ := mask.NewViews(nil, &mask.ViewsOptions{
+	views, _ := mask.NewViews(&mask.ViewsOptions{
 		Audit:        printAudit{},
 		RevealBudget: 50,
 		RevealWindow: time.Hour,

@@ -81,7 +81,7 @@ type styleFunc = func(value, arg string) string
 
 // Masker applies styles: the built-in ones, with its phone region and HMAC
 // key, and the custom ones of its [MaskerOptions.Styles]. [Masker.Mask]
-// masks one value; a [Policy] uses a Masker for views and [Text];
+// masks one value; [Views] use a Masker ([ViewsOptions.Masker]) for views and [Text];
 // [Masker.Redacted] for logs. It is immutable and safe for concurrent use.
 type Masker struct {
 	region string

@@ -35,7 +35,7 @@ type sealedCustomer struct {
 func TestViewRefusesSealedFields(t *testing.T) {
 	ctx := context.Background()
 	sink := &recordSink{}
-	vs, err := NewViews(nil, &ViewsOptions{Audit: sink})
+	vs, err := NewViews(&ViewsOptions{Audit: sink})
 	require.NoError(t, err)
 	agent := Viewer{ID: "a", Role: "agent", Channel: ChannelDirectMessage}
 	sup := Viewer{ID: "s", Role: "supervisor", Channel: ChannelSecureChat}
@@ -116,7 +116,7 @@ func TestViewRefusesTokenizedFields(t *testing.T) {
 	// Test key: never hard-code a key in production.
 	tk, err := tokenize.New([]byte("an example root key, 32 bytes!!!"), &tokenize.Options{Store: tokenize.NewMemoryStore()})
 	require.NoError(t, err)
-	vs, err := NewViews(nil, &ViewsOptions{Audit: &recordSink{}})
+	vs, err := NewViews(&ViewsOptions{Audit: &recordSink{}})
 	require.NoError(t, err)
 	fraud := Viewer{ID: "f", Role: "fraud", Channel: ChannelSecureChat}
 	// Well-known test card and IBAN numbers.
@@ -172,7 +172,7 @@ func TestAuditEventCarriesTenant(t *testing.T) {
 	var buf bytes.Buffer
 	logged := SlogAudit(slog.New(slog.NewJSONHandler(&buf, nil)))
 	sink := &recordSink{}
-	vs, err := NewViews(nil, &ViewsOptions{Audit: auditFunc(func(ctx context.Context, ev AuditEvent) error {
+	vs, err := NewViews(&ViewsOptions{Audit: auditFunc(func(ctx context.Context, ev AuditEvent) error {
 		if err := logged.Audit(ctx, ev); err != nil {
 			return err
 		}
@@ -210,14 +210,14 @@ func TestAuditEventCarriesTenant(t *testing.T) {
 
 // Errors carry the "mask: " prefix once, however they are wrapped.
 func TestErrorsPrefixedOnce(t *testing.T) {
-	_, err := NewPolicy([]Rule{{Action: ActionMask, Style: "nope"}}, nil)
+	_, err := NewViews(&ViewsOptions{Rules: []Rule{{Action: ActionMask, Style: "nope"}}})
 	require.ErrorIs(t, err, errUnknownStyle)
 	require.Equal(t, `mask: rule 0: style "nope": unknown style`, err.Error())
 
 	type rec struct {
 		Zip string `pii:"postcode,mask=zip3"`
 	}
-	vs, err := NewViews(nil, nil)
+	vs, err := NewViews(nil)
 	require.NoError(t, err)
 	_, err = ViewOf(context.Background(), vs, Viewer{ID: "a", Role: "agent", Channel: ChannelDirectMessage}, &rec{Zip: "94107"})
 	require.ErrorIs(t, err, errUnknownStyle)

@@ -67,25 +67,11 @@ type Rule struct {
 	Style    Style // for ActionMask: "card:bin6"; "" = tag or category default
 }
 
-// PolicyOptions configures a [Policy].
-type PolicyOptions struct {
-	// Masker supplies the styles (and the HMAC key of the hmac style).
-	// Default: the built-in styles with no HMAC key.
-	Masker *Masker
-	// Sensitive lists categories denied on public channels in addition to
-	// those the pii package marks sensitive (health, national_id, card, …)
-	// and fields tagged `sensitive`.
-	Sensitive []string
-	// Scan tunes the scanner [Text] uses (phone regions, for example).
-	// nil: defaults.
-	Scan *ScanOptions
-}
-
-// Policy decides, for each (field, viewer role, channel), whether a field
+// policy decides, for each (field, viewer role, channel), whether a field
 // is revealed, masked (and how) or denied. Tags give the defaults; rules
-// override them. A Policy is immutable and safe for concurrent use; it
+// override them. A policy is immutable and safe for concurrent use; it
 // caches one plan per (struct type, role, channel).
-type Policy struct {
+type policy struct {
 	rules     []Rule
 	masker    *Masker
 	sensitive map[string]bool
@@ -94,7 +80,7 @@ type Policy struct {
 	nplans    atomic.Int64
 }
 
-// Decision is the outcome of [Policy.Decide].
+// Decision is the outcome of [Views.Decide].
 type Decision struct {
 	Action Action
 	Style  Style // for ActionMask
@@ -104,20 +90,21 @@ type Decision struct {
 	Revealable bool
 }
 
-// NewPolicy checks rules and returns a Policy. opts may be nil.
-func NewPolicy(rules []Rule, opts *PolicyOptions) (*Policy, error) {
-	p := &Policy{rules: slices.Clone(rules), masker: defaultMasker, sensitive: map[string]bool{}}
-	if opts != nil {
-		if opts.Masker != nil {
-			p.masker = opts.Masker
-		}
-		for _, c := range opts.Sensitive {
-			p.sensitive[c] = true
-		}
-		if opts.Scan != nil {
-			sc := *opts.Scan
-			p.scan = &sc
-		}
+// newPolicy checks o's rules and returns their policy. o may be nil.
+func newPolicy(o *ViewsOptions) (*policy, error) {
+	if o == nil {
+		o = &ViewsOptions{}
+	}
+	p := &policy{rules: slices.Clone(o.Rules), masker: defaultMasker, sensitive: map[string]bool{}}
+	if o.Masker != nil {
+		p.masker = o.Masker
+	}
+	for _, c := range o.Sensitive {
+		p.sensitive[c] = true
+	}
+	if o.Scan != nil {
+		sc := *o.Scan
+		p.scan = &sc
 	}
 	for i, r := range p.rules {
 		if r.Action < ActionDeny || r.Action > ActionReveal {
@@ -135,9 +122,9 @@ func NewPolicy(rules []Rule, opts *PolicyOptions) (*Policy, error) {
 	return p, nil
 }
 
-// defaultPolicy has no rules: tag defaults only. It is what a nil *Policy
-// means.
-var defaultPolicy, _ = NewPolicy(nil, nil)
+// defaultPolicy has no rules: tag defaults only. It is what a nil *Views
+// means to [Text].
+var defaultPolicy, _ = newPolicy(nil)
 
 // categoryStyles are the styles used when neither a rule nor the tag names
 // one.
@@ -150,8 +137,8 @@ var categoryStyles = map[string]Style{
 
 // sensitiveCategory reports whether c is denied on public channels: c or,
 // for a dotted key ("billing.card"), its last part is sensitive to pii or
-// listed in PolicyOptions.Sensitive.
-func (p *Policy) sensitiveCategory(c string) bool {
+// listed in ViewsOptions.Sensitive.
+func (p *policy) sensitiveCategory(c string) bool {
 	if p.sensitive[c] || pii.SensitiveCategory(c) {
 		return true
 	}
@@ -163,11 +150,11 @@ func (p *Policy) sensitiveCategory(c string) bool {
 }
 
 // Decide returns what viewer role sees of field f on channel ch.
-func (p *Policy) Decide(f *pii.Field, role string, ch Channel) Decision {
-	return p.decide(f.Path, f.Category, f.Opts, role, ch)
+func (v *Views) Decide(f *pii.Field, role string, ch Channel) Decision {
+	return v.policy.decide(f.Path, f.Category, f.Opts, role, ch)
 }
 
-func (p *Policy) decide(path, category string, o pii.TagOptions, role string, ch Channel) Decision {
+func (p *policy) decide(path, category string, o pii.TagOptions, role string, ch Channel) Decision {
 	best, bestScore := -1, -1
 	for i, r := range p.rules {
 		if (r.Field != "" && r.Field != path) || (r.Category != "" && r.Category != category) ||

@@ -340,7 +340,7 @@ func TestStyleArguments(t *testing.T) {
 	} {
 		t.Run(string(tc.style), func(t *testing.T) {
 			out, err := m.Mask(tc.style, "4111 1111 1111 1111")
-			_, perr := NewPolicy([]Rule{{Action: ActionMask, Style: tc.style}}, &PolicyOptions{Masker: m})
+			_, perr := NewViews(&ViewsOptions{Rules: []Rule{{Action: ActionMask, Style: tc.style}}, Masker: m})
 			if tc.ok {
 				require.NoError(t, err)
 				require.NoError(t, perr)
@@ -361,7 +361,7 @@ func TestStyleArguments(t *testing.T) {
 	type rec struct {
 		Email string `pii:"email,mask=email:domain"`
 	}
-	vs, err := NewViews(nil, nil)
+	vs, err := NewViews(nil)
 	require.NoError(t, err)
 	_, err = ViewOf(t.Context(), vs, Viewer{ID: "a", Role: "agent", Channel: ChannelDirectMessage}, &rec{Email: "alice@example.com"})
 	require.ErrorIs(t, err, errUnknownStyle)

@@ -14,14 +14,16 @@ var kindCategory = map[Kind]string{
 	KindNationalID: "national_id", KindPassport: "national_id",
 }
 
-// Text masks the identifiers found in msg as policy p (nil: tag and
-// category defaults, no rules) decides for channel ch, with no viewer
+// Text masks the identifiers found in msg as v's rules (nil: tag and
+// category defaults, no rules) decide for channel ch, with no viewer
 // role, and returns the masked message and the findings (spans into msg,
 // not into the result). Denied findings are replaced by "[<kind> removed]".
-// The scanner runs with the policy's [PolicyOptions.Scan].
-func Text(msg string, p *Policy, ch Channel) (string, []Finding) {
-	if p == nil {
-		p = defaultPolicy
+// The scanner runs with v's [ViewsOptions.Scan]. Text neither reveals
+// nor audits.
+func Text(msg string, v *Views, ch Channel) (string, []Finding) {
+	p := defaultPolicy
+	if v != nil {
+		p = v.policy
 	}
 	fs := Scan(msg, p.scan)
 	if len(fs) == 0 {
@@ -80,7 +82,7 @@ func allowed(kind Kind, ch Channel) bool {
 // found that ch must not carry, or nil. Public channels (and unknown ones)
 // carry none; direct messages and e-mail carry no card numbers, social
 // security numbers or other national identifiers; the brand's secure chat and the phone carry all. These
-// floors do not depend on a [Policy]. The error never contains the values.
+// floors do not depend on the rules of any [Views]. The error never contains the values.
 func Check(msg string, ch Channel, opts *ScanOptions) error {
 	var kinds []Kind
 	for _, f := range Scan(msg, opts) {

@@ -23,8 +23,23 @@ type Viewer struct {
 	Channel Channel
 }
 
-// ViewsOptions configures [NewViews].
+// ViewsOptions configures [NewViews]: the rules and styles that decide
+// what a viewer sees, and the audit and budget of reveals.
 type ViewsOptions struct {
+	// Rules override the tag and category defaults, for a field path, a
+	// category, a role or a channel: the most specific matching rule wins
+	// (see [Rule]). nil: tag and category defaults only.
+	Rules []Rule
+	// Masker supplies the styles (and the HMAC key of the hmac style).
+	// Default: the built-in styles with no HMAC key.
+	Masker *Masker
+	// Sensitive lists categories denied on public channels in addition to
+	// those the pii package marks sensitive (health, national_id, card, …)
+	// and fields tagged `sensitive`.
+	Sensitive []string
+	// Scan tunes the scanner [Text] uses (phone regions, for example).
+	// nil: defaults.
+	Scan *ScanOptions
 	// Audit receives reveal and alert events. Default: [SlogAudit] on
 	// slog.Default(); there is no way to turn auditing off.
 	Audit AuditSink
@@ -44,10 +59,14 @@ type ViewsOptions struct {
 	MeterProvider metric.MeterProvider
 }
 
-// Views renders role- and channel-aware views of pii-tagged structs and
-// performs audited reveals. It is safe for concurrent use.
+// Views decides, for each (field, viewer role, channel), whether a field
+// is revealed, masked (and how) or denied: tags give the defaults, rules
+// override them. It renders role- and channel-aware views of pii-tagged
+// structs, performs audited reveals and masks free text ([Text]). It is
+// safe for concurrent use; it caches one plan per (struct type, role,
+// channel).
 type Views struct {
-	policy *Policy
+	policy *policy
 	audit  AuditSink
 	max    int
 	window time.Duration
@@ -58,12 +77,9 @@ type Views struct {
 	reveals map[string][]time.Time // viewer id -> reveal times within the window
 }
 
-// NewViews returns Views applying policy (nil: tag and category defaults,
-// no rules). opts may be nil.
-func NewViews(policy *Policy, opts *ViewsOptions) (*Views, error) {
-	if policy == nil {
-		policy = defaultPolicy
-	}
+// NewViews checks the rules and returns Views. opts may be nil: tag and
+// category defaults, no rules, reveals audited to slog.Default().
+func NewViews(opts *ViewsOptions) (*Views, error) {
 	var o ViewsOptions
 	if opts != nil {
 		o = *opts
@@ -71,7 +87,11 @@ func NewViews(policy *Policy, opts *ViewsOptions) (*Views, error) {
 	if o.RevealBudget < 0 || o.RevealWindow < 0 {
 		return nil, fmt.Errorf("mask: negative reveal budget")
 	}
-	v := &Views{policy: policy, audit: o.Audit, max: o.RevealBudget, window: o.RevealWindow,
+	pol, err := newPolicy(&o)
+	if err != nil {
+		return nil, err
+	}
+	v := &Views{policy: pol, audit: o.Audit, max: o.RevealBudget, window: o.RevealWindow,
 		refuse: o.RefuseOverBudget, clock: clock.Or(o.Clock), reveals: map[string][]time.Time{}}
 	if v.max == 0 {
 		v.max = 20
@@ -108,7 +128,7 @@ type planKey struct {
 }
 
 // plan returns the cached plan for the struct type ptr points to.
-func (p *Policy) plan(t reflect.Type, role string, ch Channel) (*viewPlan, error) {
+func (p *policy) plan(t reflect.Type, role string, ch Channel) (*viewPlan, error) {
 	k := planKey{t, role, ch}
 	if vp, ok := p.plans.Load(k); ok {
 		return vp.(*viewPlan), nil
@@ -119,7 +139,7 @@ func (p *Policy) plan(t reflect.Type, role string, ch Channel) (*viewPlan, error
 	}
 	vp := &viewPlan{schema: s, fields: make(map[*pii.Field]*fieldPlan, len(s.Fields))}
 	for _, f := range s.Fields {
-		d := p.Decide(f, role, ch)
+		d := p.decide(f.Path, f.Category, f.Opts, role, ch)
 		fp := &fieldPlan{action: d.Action, reveal: d.Revealable}
 		if d.Action == ActionMask {
 			if d.Style == styleHMAC {

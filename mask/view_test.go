@@ -89,7 +89,7 @@ func (r *recordSink) kinds() []EventKind {
 }
 
 func TestViewAgentDirectMessage(t *testing.T) {
-	vs, err := NewViews(nil, &ViewsOptions{Audit: &recordSink{}})
+	vs, err := NewViews(&ViewsOptions{Audit: &recordSink{}})
 	require.NoError(t, err)
 	orig := newCustomer()
 	before := deepCopy(reflectValue(orig)).Interface()
@@ -125,7 +125,7 @@ func TestViewAgentDirectMessage(t *testing.T) {
 }
 
 func TestViewPublicDeniesSensitive(t *testing.T) {
-	vs, err := NewViews(nil, nil)
+	vs, err := NewViews(nil)
 	require.NoError(t, err)
 	c := newCustomer()
 	got, err := ViewOf(context.Background(), vs, Viewer{ID: "a", Role: "agent", Channel: ChannelPublicSocial}, c)
@@ -157,15 +157,13 @@ func TestViewPublicDeniesSensitive(t *testing.T) {
 }
 
 func TestPolicyRules(t *testing.T) {
-	p, err := NewPolicy([]Rule{
+	vs, err := NewViews(&ViewsOptions{Audit: &recordSink{}, Rules: []Rule{
 		{Category: "card", Role: "fraud", Channel: ChannelSecureChat, Action: ActionReveal},
 		{Field: "Email", Action: ActionMask, Style: "email:mask-domain"},
 		{Category: "phone", Role: "agent", Action: ActionMask, Style: "last4"},
 		{Field: "Contacts[].Phone", Role: "agent", Action: ActionDeny},
 		{Category: "health", Channel: ChannelSecureChat, Role: "nurse", Action: ActionReveal},
-	}, nil)
-	require.NoError(t, err)
-	vs, err := NewViews(p, &ViewsOptions{Audit: &recordSink{}})
+	}})
 	require.NoError(t, err)
 	c := newCustomer()
 	ctx := context.Background()
@@ -190,11 +188,11 @@ func TestPolicyRules(t *testing.T) {
 
 	// A rule that names no channel does not lift the public-channel floor
 	// for sensitive data; a rule naming the public channel does.
-	p2, err := NewPolicy([]Rule{
+	p2, err := newPolicy(&ViewsOptions{Rules: []Rule{
 		{Category: "card", Role: "fraud", Action: ActionMask, Style: "card:bin6"},
 		{Category: "health", Role: "nurse", Action: ActionReveal},
 		{Category: "national_id", Role: "press", Channel: ChannelPublicSocial, Action: ActionMask, Style: "fixed"},
-	}, nil)
+	}})
 	require.NoError(t, err)
 	for _, tc := range []struct {
 		role, cat string
@@ -215,16 +213,16 @@ func TestPolicyRules(t *testing.T) {
 		}
 	}
 
-	_, err = NewPolicy([]Rule{{Action: ActionMask, Style: "nope"}}, nil)
+	_, err = NewViews(&ViewsOptions{Rules: []Rule{{Action: ActionMask, Style: "nope"}}})
 	require.ErrorIs(t, err, errUnknownStyle)
-	_, err = NewPolicy([]Rule{{Action: ActionReveal, Style: "full"}}, nil)
+	_, err = NewViews(&ViewsOptions{Rules: []Rule{{Action: ActionReveal, Style: "full"}}})
 	require.Error(t, err)
-	_, err = NewPolicy([]Rule{{Action: Action(9)}}, nil)
+	_, err = NewViews(&ViewsOptions{Rules: []Rule{{Action: Action(9)}}})
 	require.Error(t, err)
 }
 
 func TestViewMap(t *testing.T) {
-	vs, err := NewViews(nil, nil)
+	vs, err := NewViews(nil)
 	require.NoError(t, err)
 	c := newCustomer()
 	agent := Viewer{ID: "a", Role: "agent", Channel: ChannelDirectMessage}
@@ -259,7 +257,7 @@ func TestViewMap(t *testing.T) {
 func TestReveal(t *testing.T) {
 	sink := &recordSink{}
 	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
-	vs, err := NewViews(nil, &ViewsOptions{Audit: sink, Clock: piitest.NewClock(now)})
+	vs, err := NewViews(&ViewsOptions{Audit: sink, Clock: piitest.NewClock(now)})
 	require.NoError(t, err)
 	c := newCustomer()
 	ctx := context.Background()
@@ -322,10 +320,8 @@ func TestReveal(t *testing.T) {
 }
 
 func TestRevealConcretePath(t *testing.T) {
-	p, err := NewPolicy([]Rule{{Field: "Contacts[].Phone", Role: "supervisor", Action: ActionReveal}}, nil)
-	require.NoError(t, err)
 	sink := &recordSink{}
-	vs, err := NewViews(p, &ViewsOptions{Audit: sink})
+	vs, err := NewViews(&ViewsOptions{Audit: sink, Rules: []Rule{{Field: "Contacts[].Phone", Role: "supervisor", Action: ActionReveal}}})
 	require.NoError(t, err)
 	c := newCustomer()
 	got, err := vs.Reveal(context.Background(), Viewer{ID: "s", Role: "supervisor", Channel: ChannelPhone}, c, "Contacts[1].Phone", "call back")
@@ -339,7 +335,7 @@ func TestRevealBudget(t *testing.T) {
 		t.Run(fmt.Sprint("refuse=", refuse), func(t *testing.T) {
 			sink := &recordSink{}
 			clk := piitest.NewClock(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
-			vs, err := NewViews(nil, &ViewsOptions{Audit: sink, RevealBudget: 3, RevealWindow: time.Minute,
+			vs, err := NewViews(&ViewsOptions{Audit: sink, RevealBudget: 3, RevealWindow: time.Minute,
 				RefuseOverBudget: refuse, Clock: clk})
 			require.NoError(t, err)
 			c := newCustomer()
@@ -380,16 +376,16 @@ func TestRevealBudget(t *testing.T) {
 			require.Equal(t, []EventKind{EventReveal}, sink.kinds()[n:])
 		})
 	}
-	_, err := NewViews(nil, &ViewsOptions{RevealBudget: -1})
+	_, err := NewViews(&ViewsOptions{RevealBudget: -1})
 	require.Error(t, err)
-	_, err = NewViews(nil, &ViewsOptions{RevealWindow: -time.Second})
+	_, err = NewViews(&ViewsOptions{RevealWindow: -time.Second})
 	require.Error(t, err)
 }
 
 func TestSlogAudit(t *testing.T) {
 	var buf bytes.Buffer
 	sink := SlogAudit(slog.New(slog.NewJSONHandler(&buf, nil)))
-	vs, err := NewViews(nil, &ViewsOptions{Audit: sink, RevealBudget: 1, RevealWindow: time.Hour})
+	vs, err := NewViews(&ViewsOptions{Audit: sink, RevealBudget: 1, RevealWindow: time.Hour})
 	require.NoError(t, err)
 	c := newCustomer()
 	sup := Viewer{ID: "sup-1", Role: "supervisor", Channel: ChannelSecureChat}
@@ -415,7 +411,7 @@ func TestSlogAudit(t *testing.T) {
 }
 
 func TestViewsConcurrent(t *testing.T) {
-	vs, err := NewViews(nil, &ViewsOptions{Audit: &recordSink{}, RevealBudget: 1000})
+	vs, err := NewViews(&ViewsOptions{Audit: &recordSink{}, RevealBudget: 1000})
 	require.NoError(t, err)
 	c := newCustomer()
 	var wg sync.WaitGroup
@@ -446,9 +442,9 @@ func TestText(t *testing.T) {
 	out, _ = Text(msg, nil, ChannelSecureChat)
 	require.Equal(t, "card **** **** **** 1111, mail a***@example.com, call +44 ******3456, ssn *******6789", out)
 
-	p, err := NewPolicy([]Rule{{Category: "email", Channel: ChannelEmail, Action: ActionReveal}}, nil)
+	vs, err := NewViews(&ViewsOptions{Rules: []Rule{{Category: "email", Channel: ChannelEmail, Action: ActionReveal}}})
 	require.NoError(t, err)
-	out, _ = Text("write to alice@example.com", p, ChannelEmail)
+	out, _ = Text("write to alice@example.com", vs, ChannelEmail)
 	require.Equal(t, "write to alice@example.com", out)
 
 	out, fs = Text("nothing here", nil, ChannelPublicSocial)
@@ -508,7 +504,7 @@ type testNode struct {
 }
 
 func TestViewUntaggedPersonalData(t *testing.T) {
-	vs, err := NewViews(nil, nil)
+	vs, err := NewViews(nil)
 	require.NoError(t, err)
 	n := &testNode{Email: "bob@example.com", Tags: []string{"vip"}, Meta: map[string]any{"k": []int{1}, "c": newCustomer(), "d": testAddress{}}}
 	n.Next = n
@@ -525,7 +521,7 @@ func TestViewUntaggedPersonalData(t *testing.T) {
 }
 
 func TestPolicyScanOptions(t *testing.T) {
-	p, err := NewPolicy(nil, &PolicyOptions{Scan: &ScanOptions{Regions: []string{"GB"}}})
+	p, err := NewViews(&ViewsOptions{Scan: &ScanOptions{Regions: []string{"GB"}}})
 	require.NoError(t, err)
 	msg := "my number is 07911 123456"
 	require.NoError(t, Check(msg, ChannelPublicSocial, nil), "not a valid US number")
@@ -538,7 +534,7 @@ func TestPolicyScanOptions(t *testing.T) {
 }
 
 // What the public-channel floor covers besides pii's sensitive categories:
-// dotted keys whose last part is sensitive, and PolicyOptions.Sensitive.
+// dotted keys whose last part is sensitive, and ViewsOptions.Sensitive.
 func TestPublicFloorCategories(t *testing.T) {
 	type rec struct {
 		ID    string `pii:"id"`
@@ -549,12 +545,10 @@ func TestPublicFloorCategories(t *testing.T) {
 	r := &rec{ID: "r-1", Card: "4111 1111 1111 1111", Loyal: "LOY-99887766", Nick: "ally_cat"}
 	pub := Viewer{ID: "a", Role: "agent", Channel: ChannelPublicSocial}
 	dm := Viewer{ID: "a", Role: "agent", Channel: ChannelDirectMessage}
-	p, err := NewPolicy(nil, &PolicyOptions{Sensitive: []string{"number"}})
-	require.NoError(t, err)
-	p2, err := NewPolicy(nil, &PolicyOptions{Sensitive: []string{"username"}})
-	require.NoError(t, err)
+	p := &ViewsOptions{Sensitive: []string{"number"}}
+	p2 := &ViewsOptions{Sensitive: []string{"username"}}
 	for i, tc := range []struct {
-		policy            *Policy
+		opts              *ViewsOptions
 		viewer            Viewer
 		card, loyal, nick string
 	}{
@@ -565,7 +559,11 @@ func TestPublicFloorCategories(t *testing.T) {
 		{p2, pub, "", "********7766", ""},
 		{p2, dm, "**** **** **** 1111", "********7766", "a*******"},
 	} {
-		vs, err := NewViews(tc.policy, &ViewsOptions{Audit: &recordSink{}})
+		o := ViewsOptions{Audit: &recordSink{}}
+		if tc.opts != nil {
+			o.Sensitive = tc.opts.Sensitive
+		}
+		vs, err := NewViews(&o)
 		require.NoError(t, err)
 		got, err := ViewOf(context.Background(), vs, tc.viewer, r)
 		require.NoError(t, err)
@@ -576,10 +574,8 @@ func TestPublicFloorCategories(t *testing.T) {
 // A rule that masks a field differently does not widen who may reveal it:
 // the tag's reveal= list still decides.
 func TestMaskRuleKeepsRevealList(t *testing.T) {
-	p, err := NewPolicy([]Rule{{Category: "email", Role: "agent", Action: ActionMask, Style: "email:mask-domain"}}, nil)
-	require.NoError(t, err)
 	sink := &recordSink{}
-	vs, err := NewViews(p, &ViewsOptions{Audit: sink})
+	vs, err := NewViews(&ViewsOptions{Audit: sink, Rules: []Rule{{Category: "email", Role: "agent", Action: ActionMask, Style: "email:mask-domain"}}})
 	require.NoError(t, err)
 	c := newCustomer()
 	agent := Viewer{ID: "a", Role: "agent", Channel: ChannelSecureChat}
@@ -605,7 +601,7 @@ func TestRevealAuditsToSlogDefault(t *testing.T) {
 
 	for _, opts := range []*ViewsOptions{nil, {RevealBudget: 5}} {
 		buf.Reset()
-		vs, err := NewViews(nil, opts)
+		vs, err := NewViews(opts)
 		require.NoError(t, err)
 		c := newCustomer()
 		_, err = vs.Reveal(context.Background(), Viewer{ID: "s", Role: "supervisor", Channel: ChannelSecureChat}, c, "Email", "confirm")

@@ -9,7 +9,7 @@ import (
 
 func TestViewAnyIsViewOf(t *testing.T) {
 	ctx := context.Background()
-	v, err := NewViews(nil, &ViewsOptions{Audit: auditFunc(func(context.Context, AuditEvent) error { return nil })})
+	v, err := NewViews(&ViewsOptions{Audit: auditFunc(func(context.Context, AuditEvent) error { return nil })})
 	require.NoError(t, err)
 	for _, viewer := range []Viewer{
 		{ID: "a", Role: "agent", Channel: ChannelDirectMessage},

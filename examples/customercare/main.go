@@ -57,23 +57,21 @@ var (
 	columns  = []string{"Name", "Email", "Phone", "Card", "BirthDate"}
 )
 
-// policy refines the tag defaults:
+// rules refine the tag defaults:
 //   - nothing but initials on a public reply (the default policy already
 //     denies the card there, a sensitive category);
 //   - fraud analysts see the card's BIN as well (PCI DSS 3.4.1 allows it);
 //   - on the phone, a supervisor sees the number they are calling in clear.
-func policy() (*mask.Policy, error) {
-	return mask.NewPolicy([]mask.Rule{
-		{Category: "email", Channel: mask.ChannelPublicSocial, Action: mask.ActionDeny},
-		{Category: "phone", Channel: mask.ChannelPublicSocial, Action: mask.ActionDeny},
-		{Category: "dob", Channel: mask.ChannelPublicSocial, Action: mask.ActionDeny},
-		{Category: "card", Role: "fraud", Action: mask.ActionMask, Style: "card:bin6"},
-		// A role rule is more specific than a channel rule, and an explicit
-		// rule overrides the default denial of sensitive categories on
-		// public channels: say again that the card stays off them.
-		{Category: "card", Role: "fraud", Channel: mask.ChannelPublicSocial, Action: mask.ActionDeny},
-		{Category: "phone", Role: "supervisor", Channel: mask.ChannelPhone, Action: mask.ActionReveal},
-	}, nil)
+var rules = []mask.Rule{
+	{Category: "email", Channel: mask.ChannelPublicSocial, Action: mask.ActionDeny},
+	{Category: "phone", Channel: mask.ChannelPublicSocial, Action: mask.ActionDeny},
+	{Category: "dob", Channel: mask.ChannelPublicSocial, Action: mask.ActionDeny},
+	{Category: "card", Role: "fraud", Action: mask.ActionMask, Style: "card:bin6"},
+	// A role rule is more specific than a channel rule, and an explicit
+	// rule overrides the default denial of sensitive categories on
+	// public channels: say again that the card stays off them.
+	{Category: "card", Role: "fraud", Channel: mask.ChannelPublicSocial, Action: mask.ActionDeny},
+	{Category: "phone", Role: "supervisor", Channel: mask.ChannelPhone, Action: mask.ActionReveal},
 }
 
 func main() {
@@ -111,10 +109,6 @@ func demo(ctx context.Context, out io.Writer, budget int) error {
 		Phone: "+44 20 7946 0958", Card: "4111 1111 1111 1111",
 		BirthDate: time.Date(1985, 12, 10, 0, 0, 0, 0, time.UTC), Plan: "gold",
 	}
-	p, err := policy()
-	if err != nil {
-		return err
-	}
 	// Audit events go to a slog text handler. The handler's own time is
 	// dropped; the event carries the reveal time from the (fixed) clock.
 	logger := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{
@@ -125,7 +119,8 @@ func demo(ctx context.Context, out io.Writer, budget int) error {
 			return a
 		},
 	}))
-	views, err := mask.NewViews(p, &mask.ViewsOptions{
+	views, err := mask.NewViews(&mask.ViewsOptions{
+		Rules:            rules,
 		Audit:            mask.SlogAudit(logger),
 		RevealBudget:     budget,
 		RevealWindow:     time.Hour,
@@ -182,7 +177,7 @@ func demo(ctx context.Context, out io.Writer, budget int) error {
 		}
 		fmt.Fprintf(out, "  %-15s %s\n", ch, verdict)
 	}
-	redacted, _ := mask.Text(draft, p, mask.ChannelPublicSocial)
+	redacted, _ := mask.Text(draft, views, mask.ChannelPublicSocial)
 	fmt.Fprintf(out, "or let mask.Text redact it: %s\n", redacted)
 	safe := "@ada_l Sorry about that! Let's continue in our secure chat so we can check your payment details."
 	fmt.Fprintf(out, "rewrite: %s\ncheck:   %v\n", safe, okOr(mask.Check(safe, mask.ChannelPublicSocial, nil)))

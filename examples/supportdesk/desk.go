@@ -71,14 +71,11 @@ func run(ctx context.Context, out io.Writer, db *sql.DB, dir string) error {
 		return err
 	}
 	// Nothing but initials on a public post.
-	policy, err := mask.NewPolicy([]mask.Rule{
+	views := &mask.ViewsOptions{Rules: []mask.Rule{
 		{Category: "email", Channel: mask.ChannelPublicSocial, Action: mask.ActionDeny},
 		{Category: "phone", Channel: mask.ChannelPublicSocial, Action: mask.ActionDeny},
-	}, nil)
-	if err != nil {
-		return err
-	}
-	g, err := guard.New(kp, db, &guard.Options{Clock: clock, Policy: policy})
+	}}
+	g, err := guard.New(kp, db, &guard.Options{Clock: clock, Views: views})
 	if err != nil {
 		return err
 	}

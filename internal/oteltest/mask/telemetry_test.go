@@ -39,7 +39,7 @@ func TestMaskTelemetry(t *testing.T) {
 	require.ErrorAs(t, err, &ce)
 
 	failing := false
-	views, err := mask.NewViews(nil, &mask.ViewsOptions{
+	views, err := mask.NewViews(&mask.ViewsOptions{
 		MeterProvider: rec.MeterProvider,
 		Audit: auditFunc(func(context.Context, mask.AuditEvent) error {
 			if failing {
