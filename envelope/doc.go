@@ -75,8 +75,8 @@
 // 48 bytes of overhead in binary form. Strings use the text form: "pii1."
 // then base64url without padding of the binary form ("pii2." inline,
 // "pii3." deterministic), so IsSealed tells sealed values from plaintext.
-// Unknown versions are rejected with an error matching ErrUnknownVersion
-// (and ErrDecrypt).
+// Unknown versions are rejected with ErrDecrypt, whose message says
+// "unknown ciphertext version" (a value written by a newer release).
 //
 // The associated data of each value is its version, DEK id, tenant, type
 // name, field path and record id, each length-prefixed. The type name is
@@ -354,10 +354,10 @@
 // # Errors
 //
 // ErrDecrypt (authentication failures; also matched by parse errors,
-// ErrUnknownVersion and ErrNotSealed from the Decrypt functions, and,
+// unknown versions and ErrNotSealed from the Decrypt functions, and,
 // together with their class, by key provider errors saying the KEK is
 // missing, disabled or destroyed),
-// ErrShredded, ErrNotSealed (Open of plaintext), ErrUnknownVersion,
+// ErrShredded, ErrNotSealed (Open of plaintext),
 // ErrEmptySubject, KeyStore errors ErrNotFound and ErrConflict, ErrLimit,
 // errors.ErrUnsupported (ForgetSubject in inline mode; encrypt=det, index,
 // rotation and rewraps in inline mode without a Store), and key provider

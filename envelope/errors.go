@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/fieldguard/pii/envelope/internal/format"
 	"github.com/fieldguard/pii/keyprovider"
 )
 
@@ -19,10 +18,6 @@ var (
 	// ForgetSubject: its key is gone for good. It is distinct from
 	// ErrDecrypt so callers can tell erased data from corrupt data.
 	ErrShredded = errors.New("envelope: data subject forgotten, key shredded")
-
-	// ErrUnknownVersion reports a ciphertext version this code does not
-	// know. Errors carrying it also match ErrDecrypt.
-	ErrUnknownVersion = format.ErrUnknownVersion
 
 	// ErrNotSealed reports a plaintext value where a sealed one was
 	// expected (Open without Options.AllowPlaintext). Errors carrying it

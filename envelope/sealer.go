@@ -47,7 +47,7 @@ type Sealer struct {
 
 	// forgets counts forgets per shred bucket of scopes (changed under
 	// mu), this process's and those a ShredFeed reports; see forgetEpoch.
-	forgets [ShredBuckets]atomic.Uint64
+	forgets [shredBuckets]atomic.Uint64
 	watch   shredWatch
 
 	st         *counters

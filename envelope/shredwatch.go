@@ -22,10 +22,10 @@ import (
 // while the feed keeps confirming that it is in sync no entry needs the
 // read.
 
-// ShredBuckets is the number of buckets ShredBucket maps key scopes to.
-const ShredBuckets = 4096
+// shredBuckets is the number of buckets ShredBucket maps key scopes to.
+const shredBuckets = 4096
 
-// ShredBucket returns the bucket (below ShredBuckets) of the key scope
+// ShredBucket returns the bucket (below 4096) of the key scope
 // (tenant, scope), for a KeyStore that tells other processes about its
 // Forgets (a ShredFeed): the notification carries the bucket, not the
 // scope, so whoever can listen learns next to nothing about whom was
@@ -35,7 +35,7 @@ const ShredBuckets = 4096
 func ShredBucket(tenant, scope string) uint16 {
 	h := fnv.New32a()
 	h.Write(appendLP(appendLP(nil, tenant), scope))
-	return uint16(h.Sum32() % ShredBuckets)
+	return uint16(h.Sum32() % shredBuckets)
 }
 
 // A ShredFeed tells a Sealer about forgets made by any process sharing its
@@ -54,6 +54,8 @@ type ShredFeed interface {
 }
 
 // ShredWatcher is what a ShredFeed reports to (see ShredFeed.Follow).
+// Shredded takes a bucket as ShredBucket returns it; one of 4096 or more
+// is not a bucket and is ignored.
 type ShredWatcher interface {
 	Listening()
 	Shredded(bucket uint16)
@@ -124,7 +126,10 @@ func (w *sealerWatcher) Listening() {
 }
 
 func (w *sealerWatcher) Shredded(bucket uint16) {
-	(*Sealer)(w).purgeBucket(int(bucket) % ShredBuckets)
+	if bucket >= shredBuckets {
+		return // not a bucket: purging one anyway would let any sender churn the cache
+	}
+	(*Sealer)(w).purgeBucket(int(bucket))
 }
 
 func (w *sealerWatcher) Synced(t time.Time) {

@@ -156,7 +156,7 @@ func (c *chanFeed) Follow(ctx context.Context, w envelope.ShredWatcher) error {
 // nobody uses, returns once the first was applied).
 func (c *chanFeed) send(b uint16) {
 	c.ch <- b
-	c.ch <- (b + 1) % envelope.ShredBuckets
+	c.ch <- (b + 1) % 4096
 }
 
 // TestShredFeed: with a feed, a forget reaches the other process as soon
@@ -190,6 +190,10 @@ func TestShredFeed(t *testing.T) {
 	require.Equal(t, before, f.store.reads.Load(), "the feed is in sync: no KeyStore read")
 
 	require.NoError(t, f.a.ForgetSubject(ctx, "acme", "alice"))
+	feed.send(envelope.ShredBucket("acme", "s:alice") + 4096)
+	_, err = f.b.DecryptString(ctx, ct, alice)
+	require.NoError(t, err, "a number of 4096 or more is not a bucket: ignored")
+	require.Equal(t, before, f.store.reads.Load(), "nothing purged, no KeyStore read")
 	feed.send(envelope.ShredBucket("acme", "s:alice"))
 	_, err = f.b.DecryptString(ctx, ct, alice)
 	require.ErrorIs(t, err, envelope.ErrShredded, "delivered: refused at once")

@@ -122,10 +122,11 @@ func TestUnknownVersion(t *testing.T) {
 	ctx := context.Background()
 	bin := append([]byte{9}, make([]byte, 60)...)
 	_, err = s.DecryptBytes(ctx, bin, frozenB)
-	require.ErrorIs(t, err, envelope.ErrUnknownVersion)
+	require.ErrorIs(t, err, format.ErrUnknownVersion)
 	require.ErrorIs(t, err, envelope.ErrDecrypt)
+	require.ErrorContains(t, err, "unknown ciphertext version", "the message tells a value of a newer release from a corrupt one")
 	_, err = s.DecryptString(ctx, "pii9."+base64.RawURLEncoding.EncodeToString(bin), frozenB)
-	require.ErrorIs(t, err, envelope.ErrUnknownVersion)
+	require.ErrorIs(t, err, format.ErrUnknownVersion)
 	var pe *format.ParseError
 	require.True(t, errors.As(err, &pe))
 	_, err = s.DecryptString(ctx, "alice@example.com", frozenB)

@@ -141,9 +141,11 @@ func (f *feed) session(ctx context.Context, w envelope.ShredWatcher) error {
 			return
 		}
 		// A payload that is not a bucket was not sent by sqlkeystore:
-		// ignore it rather than let whoever can NOTIFY purge every cache.
+		// ignore it rather than let whoever can NOTIFY purge every cache
+		// (the Sealer ignores numbers of 4096 and more, see
+		// envelope.ShredWatcher).
 		b, err := strconv.ParseUint(n.Payload, 10, 16)
-		if err != nil || b >= envelope.ShredBuckets {
+		if err != nil {
 			return
 		}
 		w.Shredded(uint16(b))
