@@ -50,9 +50,8 @@ func (s *Sealer) Seal(ctx context.Context, ptr any) error {
 
 // Open decrypts, in place, every encrypted field of the struct ptr points
 // to. A plaintext value is an error (wrapping ErrNotSealed) unless
-// Options.AllowPlaintext, or ctx comes from AcceptPlaintext; a forgotten
-// subject's values fail with
-// ErrShredded; anything that does not authenticate fails with ErrDecrypt.
+// Options.AllowPlaintext (or, for guard's migration reads, ctx says so);
+// a forgotten subject's values fail with ErrShredded; anything that does not authenticate fails with ErrDecrypt.
 // Options.ReadCheck runs before each field is decrypted. Errors are
 // *pii.FieldError, naming the field and the record (by its `pii:"id"` value,
 // never a field's value or the subject id); on error the struct may be

@@ -17,6 +17,7 @@ import (
 
 	"github.com/fieldguard/pii"
 	"github.com/fieldguard/pii/envelope"
+	"github.com/fieldguard/pii/internal/plaintextctx"
 	"github.com/fieldguard/pii/internal/sqldialect"
 	"github.com/fieldguard/pii/internal/sqlmap"
 )
@@ -461,7 +462,7 @@ func (mg *Migration) rows(ctx context.Context, q pii.Executor, dir string, after
 		list = reflect.Append(list, pv)
 	}
 	if dir == "unseal" {
-		err = mg.s.Open(envelope.AcceptPlaintext(ctx, nil), list.Interface())
+		err = mg.s.Open(plaintextctx.With(ctx, nil), list.Interface())
 	} else { // seal, reindex
 		err = mg.s.Seal(ctx, list.Interface())
 	}
@@ -630,7 +631,7 @@ func (t *Table[T]) openCtx(ctx context.Context) context.Context {
 	if t.plain == nil {
 		return ctx
 	}
-	return envelope.AcceptPlaintext(ctx, func(*pii.Field) { t.plain.Add(1) })
+	return plaintextctx.With(ctx, func(*pii.Field) { t.plain.Add(1) })
 }
 
 // PlaintextReads returns how many values still in clear the table's reads
