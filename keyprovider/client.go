@@ -179,9 +179,10 @@ func (s breakerState) String() string {
 	return fmt.Sprintf("breakerState(%d)", int(s))
 }
 
-// ErrCircuitOpen is returned (wrapped in the [ErrUnavailable] class) when
-// the Client's circuit breaker refuses a call.
-var ErrCircuitOpen = errors.New("keyprovider: circuit breaker open")
+// errCircuitOpen is returned (wrapped in the [ErrUnavailable] class) when
+// the Client's circuit breaker refuses a call; ClassName names it
+// "circuit_open".
+var errCircuitOpen = errors.New("keyprovider: circuit breaker open")
 
 var (
 	_ KeyProvider = (*Client)(nil)
@@ -536,13 +537,13 @@ func (c *Client) admit(ctx context.Context, op string) error {
 	case breakerOpen:
 		if time.Since(c.openedAt) < c.opts.BreakerCooldown {
 			c.mu.Unlock()
-			return Classify(op, ErrUnavailable, ErrCircuitOpen)
+			return Classify(op, ErrUnavailable, errCircuitOpen)
 		}
 		c.state, c.probing, changed = breakerHalfOpen, true, true
 	case breakerHalfOpen:
 		if c.probing {
 			c.mu.Unlock()
-			return Classify(op, ErrUnavailable, ErrCircuitOpen)
+			return Classify(op, ErrUnavailable, errCircuitOpen)
 		}
 		c.probing = true
 	}

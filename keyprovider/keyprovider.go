@@ -96,8 +96,8 @@ type Error struct {
 }
 
 // Error returns "keyprovider: CLASS (OP): DETAIL". The package prefix is
-// said once: a detail that starts with it (ErrCircuitOpen, for example)
-// is printed without it.
+// said once: a detail that starts with it (the circuit breaker's, for
+// example) is printed without it.
 func (e *Error) Error() string {
 	if e.Err == nil {
 		return fmt.Sprintf("%s (%s)", e.Class, e.Op)

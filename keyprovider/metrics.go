@@ -30,7 +30,8 @@ type Metrics interface {
 	ObserveCall(ctx context.Context, o Observation)
 	// BreakerChanged is called when the circuit breaker changes state;
 	// from and to are "closed" (calls flow), "open" (calls fail fast with
-	// ErrCircuitOpen) or "half-open" (one probe is in flight).
+	// ErrUnavailable, class name "circuit_open") or "half-open" (one probe
+	// is in flight).
 	BreakerChanged(ctx context.Context, from, to string)
 }
 
@@ -50,7 +51,7 @@ func ClassName(err error) string {
 	switch {
 	case err == nil:
 		return ""
-	case errors.Is(err, ErrCircuitOpen):
+	case errors.Is(err, errCircuitOpen):
 		return "circuit_open"
 	case errors.Is(err, context.Canceled):
 		return "canceled"
