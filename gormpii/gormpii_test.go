@@ -226,6 +226,16 @@ func TestTenants(t *testing.T) {
 		// Creating a record of another tenant under a tenant scope fails.
 		c := cust("globex", "c2")
 		require.ErrorContains(t, db.Scopes(gormpii.Tenant("acme")).Create(&c).Error, "another tenant")
+		// So does a batch with one such record, and then nothing of the
+		// batch is protected or written: the rows are checked before the
+		// batch's one Protect.
+		mixed := []Customer{cust("acme", "c4"), cust("globex", "c4")}
+		require.ErrorContains(t, db.Scopes(gormpii.Tenant("acme")).Create(&mixed).Error, "another tenant")
+		require.Equal(t, "Name c4", mixed[0].Name, "the acme record of the refused batch is left as it was")
+		require.Equal(t, "4111111111111111", mixed[0].Card)
+		var n int64
+		require.NoError(t, db.Raw("SELECT COUNT(*) FROM customers WHERE id = ?", "c4").Row().Scan(&n))
+		require.Zero(t, n)
 
 		// Deleting acme's c1 leaves globex's.
 		require.NoError(t, db.Scopes(gormpii.Tenant("acme")).Delete(&Customer{}, "id = ?", "c1").Error)
