@@ -195,11 +195,14 @@ func (s *Sealer) openBinary(ctx context.Context, bin, adBuf []byte, b *Binding) 
 // (bin is then left untouched). Only that destination receives plaintext;
 // on failure it is cleared.
 func (s *Sealer) openBinaryTo(ctx context.Context, bin, adBuf []byte, b *Binding, dst []byte, fresh bool) ([]byte, error) {
-	c, err := format.Parse(bin)
-	if err != nil {
+	var c format.Ciphertext
+	if err := c.Parse(bin); err != nil {
 		return nil, s.tel.failed(b, opDecrypt, binFormat(bin), decryptError(err))
 	}
-	var e *dekEntry
+	var (
+		e   *dekEntry
+		err error
+	)
 	switch c.Version {
 	case format.V1Keyring:
 		e, err = s.decKey(ctx, b, c.DEKID)

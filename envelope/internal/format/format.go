@@ -93,53 +93,64 @@ type Ciphertext struct {
 
 // Parse parses a binary ciphertext without copying.
 func Parse(b []byte) (Ciphertext, error) {
+	var c Ciphertext
+	err := c.Parse(b)
+	return c, err
+}
+
+// Parse sets c to the binary ciphertext b, without copying; on error c is
+// left as it was. Hot paths use it to fill a Ciphertext in place rather
+// than copy one back from the function.
+func (c *Ciphertext) Parse(b []byte) error {
 	if len(b) == 0 {
-		return Ciphertext{}, malformed(0, "empty")
+		return malformed(0, "empty")
 	}
 	v := Version(b[0])
 	switch v {
 	case V1Keyring:
 		if len(b) < V1Overhead {
-			return Ciphertext{}, malformed(v, "too short")
+			return malformed(v, "too short")
 		}
-		return Ciphertext{
-			Version:    v,
-			DEKID:      uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]),
-			Nonce:      b[4 : 4+NonceSize],
-			Commitment: b[4+NonceSize : V1Header],
-			Sealed:     b[V1Header:],
-		}, nil
+		c.Version = v
+		c.DEKID = uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+		c.Wrapped = nil
+		c.Nonce = b[4 : 4+NonceSize]
+		c.Commitment = b[4+NonceSize : V1Header]
+		c.Sealed = b[V1Header:]
+		return nil
 	case V2Inline:
 		if len(b) < 1+WrappedLenSize {
-			return Ciphertext{}, malformed(v, "too short")
+			return malformed(v, "too short")
 		}
 		wl := int(b[1])<<8 | int(b[2])
 		if wl == 0 {
-			return Ciphertext{}, malformed(v, "empty wrapped key")
+			return malformed(v, "empty wrapped key")
 		}
 		h := V2Header(wl)
 		if len(b) < h+TagSize {
-			return Ciphertext{}, malformed(v, "too short")
+			return malformed(v, "too short")
 		}
 		o := 1 + WrappedLenSize
-		return Ciphertext{
+		*c = Ciphertext{
 			Version:    v,
 			Wrapped:    b[o : o+wl],
 			Nonce:      b[o+wl : o+wl+NonceSize],
 			Commitment: b[o+wl+NonceSize : h],
 			Sealed:     b[h:],
-		}, nil
+		}
+		return nil
 	case V3Det:
 		if len(b) < V3Overhead {
-			return Ciphertext{}, malformed(v, "too short")
+			return malformed(v, "too short")
 		}
-		return Ciphertext{
+		*c = Ciphertext{
 			Version:    v,
 			Commitment: b[1:V3Header],
 			Sealed:     b[V3Header:],
-		}, nil
+		}
+		return nil
 	}
-	return Ciphertext{}, &ParseError{Version: v, unknown: true}
+	return &ParseError{Version: v, unknown: true}
 }
 
 // Len returns the binary length of c.
