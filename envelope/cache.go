@@ -109,7 +109,7 @@ func (s *Sealer) installDEK(kc *keyCache, e *dekEntry, current bool, ep uint64) 
 	}
 	shared := kc == &s.keyCache
 	if shared && len(s.deks) >= s.opts.Cache.MaxEntries {
-		s.evictLocked(s.deks)
+		s.evictLocked()
 	}
 	if old := kc.deks[e.ref]; old != nil && old != e {
 		if shared {
@@ -118,6 +118,9 @@ func (s *Sealer) installDEK(kc *keyCache, e *dekEntry, current bool, ep uint64) 
 		old.key.wipe()
 	}
 	kc.deks[e.ref] = e
+	if shared {
+		s.evictQ.push(e, s.deks)
+	}
 	if current {
 		kc.cur[sr] = e
 	}
@@ -152,29 +155,69 @@ func (s *Sealer) hook(point string) {
 	}
 }
 
-// evictLocked frees room in m: expired entries first, then arbitrary ones
-// (map order), down to 90% of MaxEntries. Evicted keys are cleared.
-func (s *Sealer) evictLocked(m map[dekRef]*dekEntry) {
-	now := s.clock()
-	target := s.opts.Cache.MaxEntries * 9 / 10
-	for pass := 0; pass < 2 && len(m) > target; pass++ {
-		for k, e := range m {
-			if len(m) <= target {
-				break
-			}
-			if pass == 0 && s.withinGrace(e.loaded, now) {
-				continue
-			}
-			s.forgetFront()
-			delete(m, k)
-			sr := scopeRef{k.tenant, k.subject}
-			if s.cur[sr] == e {
-				delete(s.cur, sr)
-			}
-			e.key.wipe()
-			s.st.evictions.Add(1)
+// evictLocked frees room for one entry in the shared DEK cache by
+// evicting the entries installed first, which are the oldest loaded: the
+// expired ones go first. Each eviction is constant time (the queue, not a
+// scan of the map), so a full cache costs one eviction per install. Evicted
+// keys are cleared.
+func (s *Sealer) evictLocked() {
+	for len(s.deks) >= s.opts.Cache.MaxEntries {
+		e := s.evictQ.pop()
+		if e == nil {
+			return // unreachable: every cached entry was queued when installed
 		}
+		if s.deks[e.ref] != e {
+			continue // dropped since (purged, forgotten or replaced)
+		}
+		s.forgetFront()
+		delete(s.deks, e.ref)
+		sr := scopeRef{e.ref.tenant, e.ref.subject}
+		if s.cur[sr] == e {
+			delete(s.cur, sr)
+		}
+		e.key.wipe()
+		s.st.evictions.Add(1)
 	}
+}
+
+// evictQueue is a FIFO of the shared cache's DEK entries. An entry dropped
+// from the cache by another path stays queued until it is reached or the
+// queue is compacted, which happens once it holds twice the live entries:
+// pushes stay amortised constant time and the queue bounded.
+type evictQueue struct {
+	q    []*dekEntry
+	head int
+}
+
+func (eq *evictQueue) push(e *dekEntry, live map[dekRef]*dekEntry) {
+	if n := len(eq.q) - eq.head; n >= 1024 && n >= 2*len(live) {
+		kept := eq.q[:0]
+		for _, x := range eq.q[eq.head:] {
+			if live[x.ref] == x {
+				kept = append(kept, x)
+			}
+		}
+		clear(eq.q[len(kept):])
+		eq.q, eq.head = kept, 0
+	}
+	eq.q = append(eq.q, e)
+}
+
+func (eq *evictQueue) pop() *dekEntry {
+	if eq.head == len(eq.q) {
+		return nil
+	}
+	e := eq.q[eq.head]
+	eq.q[eq.head] = nil
+	eq.head++
+	if eq.head == len(eq.q) {
+		eq.q, eq.head = eq.q[:0], 0
+	} else if eq.head >= 1024 && eq.head*2 >= len(eq.q) {
+		n := copy(eq.q, eq.q[eq.head:])
+		clear(eq.q[n:])
+		eq.q, eq.head = eq.q[:n], 0
+	}
+	return e
 }
 
 // decKey returns the DEK id of b's scope for decryption.

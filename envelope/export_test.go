@@ -114,3 +114,24 @@ func (s *Sealer) LookupDeterministic(ctx context.Context, tenant string, typ any
 	// EncryptDeterministic checks ctx.
 	return s.EncryptDeterministic(ctx, f.Opts.Norm.Apply(value), Binding{Tenant: tenant, Type: sc.Name, Field: f.Path})
 }
+
+// CachedScope reports whether s's shared cache holds a DEK of (tenant,
+// subject).
+func CachedScope(s *Sealer, tenant, subject string) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for ref := range s.deks {
+		if ref.tenant == tenant && ref.subject == subject {
+			return true
+		}
+	}
+	return false
+}
+
+// CacheSizes returns the number of DEKs in s's shared cache and of entries
+// in its eviction queue (live and dropped).
+func CacheSizes(s *Sealer) (cached, queued int) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.deks), len(s.evictQ.q) - s.evictQ.head
+}

@@ -177,6 +177,54 @@ func TestCacheMaxEntriesEvicts(t *testing.T) {
 	require.Equal(t, int64(1), kp.Wraps.Load(), "evicted DEKs come back from the store, not the KMS")
 }
 
+// TestCacheEvictsOldestFirst: a full cache evicts the DEK loaded first,
+// one per key loaded, and never holds more than MaxEntries. (Map order
+// would pick the first subject once in 50 runs.)
+func TestCacheEvictsOldestFirst(t *testing.T) {
+	ctx := context.Background()
+	const max = 50
+	s, err := envelope.New(newKP(), &envelope.Options{Store: envelope.NewMemoryStore(), Cache: envelope.CacheLimits{MaxEntries: max}})
+	require.NoError(t, err)
+	seal := func(i int) {
+		b := frozenB
+		b.Subject = strconv.Itoa(i)
+		_, err := s.EncryptString(ctx, "v", b)
+		require.NoError(t, err)
+	}
+	for i := range max {
+		seal(i)
+	}
+	require.Zero(t, s.Stats().Evictions)
+	for i := max; i < max+10; i++ {
+		seal(i)
+		cached, _ := envelope.CacheSizes(s)
+		require.LessOrEqual(t, cached, max)
+		evicted := i - max // subjects 0..evicted are gone, the rest kept
+		for j := 0; j <= i; j++ {
+			require.Equal(t, j > evicted, envelope.CachedScope(s, frozenB.Tenant, strconv.Itoa(j)), "subject %d after subject %d", j, i)
+		}
+	}
+	require.Equal(t, uint64(10), s.Stats().Evictions)
+}
+
+// TestCacheEvictQueueBounded: DEKs dropped from the cache by forgets do
+// not pile up in the eviction queue.
+func TestCacheEvictQueueBounded(t *testing.T) {
+	ctx := context.Background()
+	s, err := envelope.New(newKP(), &envelope.Options{Store: envelope.NewMemoryStore(), Cache: envelope.CacheLimits{MaxEntries: 100}})
+	require.NoError(t, err)
+	for i := range 5000 {
+		b := frozenB
+		b.Subject = strconv.Itoa(i)
+		_, err := s.EncryptString(ctx, "v", b)
+		require.NoError(t, err)
+		require.NoError(t, s.ForgetSubject(ctx, b.Tenant, b.Subject))
+		cached, queued := envelope.CacheSizes(s)
+		require.Zero(t, cached)
+		require.LessOrEqual(t, queued, 1024)
+	}
+}
+
 func TestOutageGrace(t *testing.T) {
 	ctx := context.Background()
 	for _, inline := range []bool{false, true} {

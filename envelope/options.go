@@ -105,7 +105,8 @@ type CacheLimits struct {
 	// made (default unlimited within MaxMessages).
 	MaxBytes uint64
 	// MaxEntries bounds the unwrapped keys held (default 100,000); past it,
-	// expired entries and then arbitrary ones are evicted and cleared.
+	// the oldest loaded (the expired first) are evicted and cleared, one
+	// for each key loaded.
 	MaxEntries int
 	// ShredCheck bounds how long this process keeps using a data
 	// subject's DEK after another process sharing the KeyStore forgot the

@@ -31,6 +31,9 @@ type Sealer struct {
 
 	mu       sync.RWMutex
 	keyCache // the shared caches, under mu
+	// evictQ holds the shared DEK cache's entries in install order, under
+	// mu, so eviction takes the oldest in constant time (see evictLocked).
+	evictQ evictQueue
 	// memo keeps keys loaded under a caller's transaction by the row they
 	// came from, under mu (see tx.go); only deks, branches and roots.
 	memo      keyCache
