@@ -370,10 +370,10 @@ func (s *Sealer) prepareOpen(ctx context.Context, sc *pii.Schema, batch []any) e
 func (s *Sealer) haveDEK(kc *keyCache, tx bool, ref dekRef, now int64) bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if e := s.deks[ref]; e != nil && s.fresh(e.loaded, now) {
+	if e := s.deks.get(ref); e != nil && s.fresh(e.loaded, now) {
 		return true
 	}
-	e := kc.deks[ref]
+	e := kc.deks.get(ref)
 	return tx && e != nil && e.ep == s.forgetEpoch(scopeRef{ref.tenant, ref.subject}) && s.fresh(e.loaded, now)
 }
 
@@ -412,7 +412,7 @@ func (s *Sealer) decKeys(ctx context.Context, kc *keyCache, refs []dekRef) error
 		}
 		sr := scopeRef{ref.tenant, ref.subject}
 		s.mu.RLock()
-		e := s.deks[ref]
+		e := s.deks.get(ref)
 		cur := e != nil && s.cur[sr] == e && !tx
 		s.mu.RUnlock()
 		if e != nil {

@@ -99,7 +99,7 @@ func (s *Sealer) installDEK(kc *keyCache, e *dekEntry, current bool, ep uint64) 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sr := scopeRef{e.ref.tenant, e.ref.subject}
-	memo := s.memo.deks[e.ref] == e
+	memo := s.memo.deks.get(e.ref) == e
 	if s.forgetEpoch(sr) != ep {
 		if !memo { // the memo's entries are purged with their scope
 			e.spent.Store(true)
@@ -108,18 +108,18 @@ func (s *Sealer) installDEK(kc *keyCache, e *dekEntry, current bool, ep uint64) 
 		return false
 	}
 	shared := kc == &s.keyCache
-	if shared && len(s.deks) >= s.opts.Cache.MaxEntries {
+	if shared && s.deks.len() >= s.opts.Cache.MaxEntries {
 		s.evictLocked()
 	}
-	if old := kc.deks[e.ref]; old != nil && old != e {
+	if old := kc.deks.get(e.ref); old != nil && old != e {
 		if shared {
 			s.forgetFront()
 		}
 		old.key.wipe()
 	}
-	kc.deks[e.ref] = e
+	kc.deks.put(e)
 	if shared {
-		s.evictQ.push(e, s.deks)
+		s.evictQ.push(e, &s.deks)
 	}
 	if current {
 		kc.cur[sr] = e
@@ -130,7 +130,7 @@ func (s *Sealer) installDEK(kc *keyCache, e *dekEntry, current bool, ep uint64) 
 		e.ep = ep
 		if !memo {
 			s.trimMemoLocked()
-			s.memo.deks[e.ref] = e
+			s.memo.deks.put(e)
 		}
 	}
 	return true
@@ -161,16 +161,16 @@ func (s *Sealer) hook(point string) {
 // scan of the map), so a full cache costs one eviction per install. Evicted
 // keys are cleared.
 func (s *Sealer) evictLocked() {
-	for len(s.deks) >= s.opts.Cache.MaxEntries {
+	for s.deks.len() >= s.opts.Cache.MaxEntries {
 		e := s.evictQ.pop()
 		if e == nil {
 			return // unreachable: every cached entry was queued when installed
 		}
-		if s.deks[e.ref] != e {
+		if s.deks.get(e.ref) != e {
 			continue // dropped since (purged, forgotten or replaced)
 		}
 		s.forgetFront()
-		delete(s.deks, e.ref)
+		s.deks.del(e.ref)
 		sr := scopeRef{e.ref.tenant, e.ref.subject}
 		if s.cur[sr] == e {
 			delete(s.cur, sr)
@@ -189,11 +189,11 @@ type evictQueue struct {
 	head int
 }
 
-func (eq *evictQueue) push(e *dekEntry, live map[dekRef]*dekEntry) {
-	if n := len(eq.q) - eq.head; n >= 1024 && n >= 2*len(live) {
+func (eq *evictQueue) push(e *dekEntry, live *dekMap) {
+	if n := len(eq.q) - eq.head; n >= 1024 && n >= 2*live.len() {
 		kept := eq.q[:0]
 		for _, x := range eq.q[eq.head:] {
-			if live[x.ref] == x {
+			if live.get(x.ref) == x {
 				kept = append(kept, x)
 			}
 		}
@@ -228,7 +228,7 @@ func (s *Sealer) decKey(ctx context.Context, b *Binding, id uint32) (*dekEntry, 
 	}
 	ref := dekRef{b.Tenant, b.Subject, id}
 	s.mu.RLock()
-	e := s.deks[ref]
+	e := s.deks.get(ref)
 	if e != nil && s.fresh(e.loaded, now) && s.shredFresh(e, now) {
 		s.lastDec.Store(e) // under the read lock, as in encKey
 		s.mu.RUnlock()
@@ -245,7 +245,7 @@ func (s *Sealer) decKeySlow(ctx context.Context, ref dekRef, e *dekEntry, now in
 	ctx, kc, tx := s.keysFor(ctx)
 	if tx {
 		s.mu.RLock()
-		ce := kc.deks[ref]
+		ce := kc.deks.get(ref)
 		ok := ce != nil && ce.ep == s.forgetEpoch(sr) && s.fresh(ce.loaded, now) && s.shredFresh(ce, now)
 		s.mu.RUnlock()
 		if ok {
@@ -324,7 +324,7 @@ func carryCounts(ne, e *dekEntry) {
 func (s *Sealer) cached(ref dekRef, e *dekEntry) bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.deks[ref] == e
+	return s.deks.get(ref) == e
 }
 
 // forgetFront empties the front caches; call it with mu held whenever an
@@ -337,9 +337,8 @@ func (s *Sealer) forgetFront() {
 func (s *Sealer) purgeDEK(ref dekRef) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if e := s.deks[ref]; e != nil {
+	if e := s.deks.del(ref); e != nil {
 		s.forgetFront()
-		delete(s.deks, ref)
 		sr := scopeRef{ref.tenant, ref.subject}
 		if s.cur[sr] == e {
 			delete(s.cur, sr)
@@ -359,14 +358,7 @@ func (s *Sealer) purgeScope(tenant, subject string) {
 	defer s.mu.Unlock()
 	s.forgets[s.stripe(sr)].Add(1)
 	s.forgetFront()
-	for _, m := range []map[dekRef]*dekEntry{s.deks, s.memo.deks} {
-		for ref, e := range m {
-			if ref.tenant == tenant && ref.subject == subject {
-				delete(m, ref)
-				e.spent.Store(true)
-				e.key.wipe()
-			}
-		}
-	}
+	s.deks.delScope(sr, retire)
+	s.memo.deks.delScope(sr, retire)
 	delete(s.cur, sr)
 }

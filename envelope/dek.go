@@ -236,7 +236,7 @@ func (s *Sealer) loadDEK(ctx context.Context, want KeyRef, rec Record, subject s
 	}
 	ref := dekRef{want.Tenant, subject, want.ID}
 	now := s.clock()
-	if m, ok := memoHit(s, s.memo.deks, ref, rec, now); ok {
+	if m, ok := memoHit(s, s.memo.deks.m, ref, rec, now); ok {
 		m.checked.Store(now) // its row, read again: not shredded
 		return m, nil
 	}

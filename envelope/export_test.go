@@ -120,7 +120,7 @@ func (s *Sealer) LookupDeterministic(ctx context.Context, tenant string, typ any
 func CachedScope(s *Sealer, tenant, subject string) bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	for ref := range s.deks {
+	for ref := range s.deks.m {
 		if ref.tenant == tenant && ref.subject == subject {
 			return true
 		}
@@ -133,5 +133,5 @@ func CachedScope(s *Sealer, tenant, subject string) bool {
 func CacheSizes(s *Sealer) (cached, queued int) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return len(s.deks), len(s.evictQ.q) - s.evictQ.head
+	return s.deks.len(), len(s.evictQ.q) - s.evictQ.head
 }

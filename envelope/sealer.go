@@ -60,7 +60,7 @@ type Sealer struct {
 
 // keyCache holds unwrapped keys by what names them.
 type keyCache struct {
-	deks      map[dekRef]*dekEntry
+	deks      dekMap
 	cur       map[scopeRef]*dekEntry // the DEK a scope encrypts under
 	branches  map[branchRef]*branchEntry
 	branchCur map[string]*branchEntry // by tenant
@@ -71,7 +71,7 @@ type keyCache struct {
 
 func newKeyCache() keyCache {
 	return keyCache{
-		deks: map[dekRef]*dekEntry{}, cur: map[scopeRef]*dekEntry{},
+		deks: newDEKMap(), cur: map[scopeRef]*dekEntry{},
 		branches: map[branchRef]*branchEntry{}, branchCur: map[string]*branchEntry{},
 		roots: map[rootRef]*rootEntry{}, fields: map[fieldRef]*fieldKeys{},
 		searchVer: map[string]*searchVersions{},

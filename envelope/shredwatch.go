@@ -152,15 +152,9 @@ func (s *Sealer) purgeBucket(b int) {
 	defer s.mu.Unlock()
 	s.forgets[b].Add(1)
 	s.forgetFront()
-	for _, m := range []map[dekRef]*dekEntry{s.deks, s.memo.deks} {
-		for ref, e := range m {
-			if ref.subject != "" && int(e.bucket) == b {
-				delete(m, ref)
-				e.spent.Store(true)
-				e.key.wipe()
-			}
-		}
-	}
+	inBucket := func(e *dekEntry) bool { return e.ref.subject != "" && int(e.bucket) == b }
+	s.deks.delIf(inBucket, retire)
+	s.memo.deks.delIf(inBucket, retire)
 	for sr, e := range s.cur {
 		if sr.subject != "" && int(e.bucket) == b {
 			delete(s.cur, sr)

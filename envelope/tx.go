@@ -109,7 +109,7 @@ func memoHit[K comparable, E memoEntry](s *Sealer, m map[K]E, k K, rec Record, n
 // cleared; root keys are left to the garbage collector (see fieldKeys).
 func (s *Sealer) trimMemoLocked() {
 	n := s.opts.Cache.MaxEntries
-	trimMap(s.memo.deks, n, func(e *dekEntry) { e.key.wipe() })
+	s.memo.deks.trim(n, func(e *dekEntry) { e.key.wipe() })
 	trimMap(s.memo.branches, n, func(e *branchEntry) { e.key.wipe() })
 	trimMap(s.memo.roots, n, func(*rootEntry) {})
 }
