@@ -40,9 +40,19 @@
 // alike: nfc (Unicode NFC), trim (white space at both ends), lower (Unicode
 // lower case), joined by | in any order (they run in that order), or one of
 // email (the e-mail canonical form: nfc, trim and lower of the whole
-// address; see [NormEmail] for what it does not do) and digits (ASCII
-// digits only, for phone and card numbers). It needs index or
-// encrypt=det and a string field. With encrypt=det the normal form is what
+// address) and digits (ASCII digits only, for phone and card numbers).
+// It needs index or encrypt=det and a string field.
+//
+// What they do not do: nfc does not fold compatibility forms (fullwidth
+// letters, ligatures: that is NFKC, not offered); lower has no locale (the
+// Turkish dotless ı is not special). email lower-cases the local part as
+// every large provider does, although RFC 5321 leaves it case-sensitive,
+// and does no more: no removal of dots or +tags from the local part, no
+// IDNA conversion (a U-label domain and its xn-- A-label are different
+// values), no removal of a trailing dot, a display name, angle brackets,
+// comments or quotes, and no validation. digits knows nothing of country
+// codes: "+44 20 7946 0958" and "020 7946 0958" are different values.
+// email and digits combine with no other normaliser. With encrypt=det the normal form is what
 // is stored (Open returns it); with index only the index is normalised
 // and the ciphertext keeps the value as typed.
 //

@@ -144,9 +144,9 @@ func (d Duration) AddTo(t time.Time) time.Time {
 	return t.AddDate(d.Years, d.Months, d.Days).Add(d.Clock)
 }
 
-// Approx returns d as a time.Duration, counting a year as 365.25 days and a
-// month as 1/12 of that. Use it for sorting and display, never for deadlines.
-func (d Duration) Approx() time.Duration {
+// approx returns d as a time.Duration, counting a year as 365.25 days and a
+// month as 1/12 of that: for comparing periods, never for deadlines.
+func (d Duration) approx() time.Duration {
 	const day = 24 * time.Hour
 	year := time.Duration(365.25 * float64(day))
 	return time.Duration(d.Years)*year + time.Duration(d.Months)*(year/12) + time.Duration(d.Days)*day + d.Clock

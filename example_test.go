@@ -29,19 +29,26 @@ func ExampleSchemaOf() {
 	}
 	fmt.Println("type:", s.Name, "subject:", s.Subject.Path)
 	for _, f := range s.Fields {
+		how := "clear"
+		switch {
+		case f.Opts.Encrypt != pii.EncryptNone:
+			how = "encrypted (" + f.Opts.Encrypt.String() + ")"
+		case f.Opts.Token != "":
+			how = "tokenized (" + f.Opts.Token + ")"
+		}
 		keep := "unlimited"
 		if !f.Opts.Retain.IsZero() {
 			keep = f.Opts.Retain.String() + " then " + f.Opts.Then.String()
 		}
-		fmt.Println(f.Path, f.Category, f.Opts.Protection(), keep)
+		fmt.Println(f.Path, f.Category, how, keep)
 	}
 	// Output:
 	// type: Customer subject: ID
-	// Email email [encrypt index mask=email] P2Y then shred
-	// Phone phone [token=ff1 mask=phone] unlimited
-	// BirthDate dob [] P6M then generalize:year
-	// Address.Street address [encrypt] unlimited
-	// Address.Postcode postcode [] P1Y then generalize:postcode:3
+	// Email email encrypted (random) P2Y then shred
+	// Phone phone tokenized (ff1) unlimited
+	// BirthDate dob clear P6M then generalize:year
+	// Address.Street address encrypted (random) unlimited
+	// Address.Postcode postcode clear P1Y then generalize:postcode:3
 }
 
 func ExampleInventory() {

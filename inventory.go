@@ -1,7 +1,6 @@
 package pii
 
 import (
-	"encoding/json"
 	"fmt"
 	"path"
 	"slices"
@@ -100,23 +99,18 @@ func inventoryOf(schemas []*Schema) *Report {
 	cats := map[string]*CategorySummary{}
 	for _, s := range schemas {
 		tr := TypeReport{Name: s.Name, GoType: s.info.String(), Fields: []FieldReport{}}
-		for _, f := range []*Field{s.Subject, s.ID, s.Tenant} {
-			if f == nil {
-				continue
-			}
-			switch f.Role {
-			case RoleSubject:
-				tr.Subject = f.Path
-			case RoleID:
-				tr.ID = f.Path
-			case RoleTenant:
-				tr.Tenant = f.Path
+		for _, slot := range []struct {
+			f    *Field
+			path *string
+		}{{s.Subject, &tr.Subject}, {s.ID, &tr.ID}, {s.Tenant, &tr.Tenant}} {
+			if slot.f != nil {
+				*slot.path = slot.f.Path
 			}
 		}
 		for _, f := range s.Fields {
 			fr := FieldReport{
 				Path: f.Path, Category: f.Category, GoType: f.info.String(),
-				Protection: f.Opts.Protection(), Purpose: f.Opts.Purpose, Basis: f.Opts.Basis,
+				Protection: f.Opts.protection(), Purpose: f.Opts.Purpose, Basis: f.Opts.Basis,
 				Sensitive: f.Opts.Sensitive, Reveal: f.Opts.Reveal, Log: f.Opts.Log,
 			}
 			if fr.Protection == nil {
@@ -150,9 +144,9 @@ func inventoryOf(schemas []*Schema) *Report {
 			}
 		}
 		if len(s.Fields) > 0 || s.Subject != nil {
-			for _, u := range s.Untagged {
-				if reason := looksPersonal(u.Path, u.info); reason != "" {
-					r.Warnings = append(r.Warnings, Warning{Type: s.Name, Field: u.Path, Reason: reason})
+			for _, u := range s.untagged {
+				if reason := looksPersonal(u.path, u.info); reason != "" {
+					r.Warnings = append(r.Warnings, Warning{Type: s.Name, Field: u.path, Reason: reason})
 				}
 			}
 		}
@@ -221,9 +215,6 @@ func splitWords(s string) []string {
 	}
 	return words
 }
-
-// JSON renders the report as indented JSON.
-func (r *Report) JSON() ([]byte, error) { return json.MarshalIndent(r, "", "  ") }
 
 // Markdown renders the report for a privacy officer: a summary by category,
 // a table per type, and the warnings.

@@ -11,24 +11,25 @@ import (
 // Norm is the norm= option: the normalisers a value passes through before
 // its blind index or deterministic ciphertext is computed, on write and on
 // lookup alike, so that "Alice@Example.COM " finds "alice@example.com".
-// It is a set; the normalisers run in a fixed order (nfc, trim, lower,
-// then digits), whatever order the tag lists them in. The zero Norm
-// changes nothing.
+// It is a set, read from the tag (the package doc lists the normalisers
+// and what each does and does not do); they run in a fixed order (nfc,
+// trim, lower, then digits), whatever order the tag lists them in. The
+// zero Norm changes nothing.
 type Norm uint8
 
 const (
-	// NormNFC puts the value in Unicode Normalization Form C
+	// normNFC puts the value in Unicode Normalization Form C
 	// (golang.org/x/text/unicode/norm), so composed and decomposed
 	// spellings of "é" are equal. It does not fold compatibility forms
 	// (fullwidth letters, ligatures): that is NFKC, which is not offered.
-	NormNFC Norm = 1 << iota
-	// NormTrim removes Unicode white space at both ends (strings.TrimSpace).
+	normNFC Norm = 1 << iota
+	// normTrim removes Unicode white space at both ends (strings.TrimSpace).
 	// Space inside the value is kept.
-	NormTrim
-	// NormLower lower-cases every letter (strings.ToLower: Unicode simple
+	normTrim
+	// normLower lower-cases every letter (strings.ToLower: Unicode simple
 	// case mapping, no locale: the Turkish dotless ı is not special).
-	NormLower
-	// NormEmail is the e-mail canonical form: NFC, then trim, then
+	normLower
+	// normEmail is the e-mail canonical form: NFC, then trim, then
 	// lower-case the whole address, local part and domain alike. It does
 	// no more: no removal of dots or +tags from the local part (the folding
 	// one provider does is not the rule of others), no IDNA conversion
@@ -39,14 +40,14 @@ const (
 	// Lower-casing the local part is what every large provider does
 	// although RFC 5321 leaves it case-sensitive. It combines with no
 	// other normaliser.
-	NormEmail
-	// NormDigits keeps only the ASCII digits 0-9 and drops everything
+	normEmail
+	// normDigits keeps only the ASCII digits 0-9 and drops everything
 	// else (spaces, dashes, dots, brackets, a leading "+", letters, and
 	// digits of other scripts): for phone and card numbers typed in any
 	// layout. It knows nothing of country codes: "+44 20 7946 0958" and
 	// "020 7946 0958" are different values. It combines with no other
 	// normaliser.
-	NormDigits
+	normDigits
 )
 
 // normNames are the normaliser names in the order they run.
@@ -54,7 +55,7 @@ var normNames = [...]struct {
 	n    Norm
 	name string
 }{
-	{NormNFC, "nfc"}, {NormTrim, "trim"}, {NormLower, "lower"}, {NormEmail, "email"}, {NormDigits, "digits"},
+	{normNFC, "nfc"}, {normTrim, "trim"}, {normLower, "lower"}, {normEmail, "email"}, {normDigits, "digits"},
 }
 
 // parseNorm parses the value of a norm= option: normaliser names joined by
@@ -77,7 +78,7 @@ func parseNorm(s string) (Norm, error) {
 		}
 		n |= bit
 	}
-	if n&(NormEmail|NormDigits) != 0 && n != NormEmail && n != NormDigits {
+	if n&(normEmail|normDigits) != 0 && n != normEmail && n != normDigits {
 		return 0, fmt.Errorf("email and digits stand alone (email already applies nfc, trim and lower; digits drops everything else)")
 	}
 	return n, nil
@@ -104,16 +105,16 @@ func (n Norm) Apply(s string) string {
 	if n == 0 {
 		return s
 	}
-	if n&NormDigits != 0 {
+	if n&normDigits != 0 {
 		return keepDigits(s)
 	}
-	if n&(NormNFC|NormEmail) != 0 {
+	if n&(normNFC|normEmail) != 0 {
 		s = norm.NFC.String(s)
 	}
-	if n&(NormTrim|NormEmail) != 0 {
+	if n&(normTrim|normEmail) != 0 {
 		s = strings.TrimSpace(s)
 	}
-	if n&(NormLower|NormEmail) != 0 {
+	if n&(normLower|normEmail) != 0 {
 		s = strings.ToLower(s)
 	}
 	return s

@@ -73,7 +73,9 @@ func TestPrefix(t *testing.T) {
 	require.Equal(t, "éco", pii.Prefix("économie", 3))
 	require.Equal(t, "ab", pii.Prefix("ab", 3))
 	require.Equal(t, "abc", pii.Prefix("abc", 0))
-	o := pii.TagOptions{Norm: pii.NormLower | pii.NormTrim, Prefix: 3}
+	lt, err := pii.ParseNorm("lower|trim")
+	require.NoError(t, err)
+	o := pii.TagOptions{Norm: lt, Prefix: 3}
 	require.Equal(t, "ali", o.IndexForm("  ALICE"))
 }
 
@@ -92,15 +94,15 @@ type lookupTags struct {
 func TestLookupOptions(t *testing.T) {
 	s, err := pii.SchemaOf(lookupTags{})
 	require.NoError(t, err)
-	require.Equal(t, pii.NormEmail, s.Field("Email").Opts.Norm)
+	require.Equal(t, "email", s.Field("Email").Opts.Norm.String())
 	n := s.Field("Name").Opts
 	require.Equal(t, 3, n.Prefix)
 	require.Equal(t, "nfc|lower", n.Norm.String())
-	require.Equal(t, []string{"encrypt", "index", "norm=nfc|lower", "prefix=3"}, n.Protection())
+	require.Equal(t, []string{"encrypt", "index", "norm=nfc|lower", "prefix=3"}, pii.Protection(n))
 	c := s.Field("City")
 	require.Equal(t, "Name", c.Opts.With)
 	require.NotNil(t, c.WithIndex)
-	require.Equal(t, pii.NormDigits, s.Field("Phone").Opts.Norm)
+	require.Equal(t, "digits", s.Field("Phone").Opts.Norm.String())
 }
 
 func TestLookupTagErrors(t *testing.T) {

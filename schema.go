@@ -28,13 +28,13 @@ type Schema struct {
 	// Subject, ID and Tenant are the fields tagged subject, id and tenant on
 	// the top-level struct (embedded structs included), or nil.
 	Subject, ID, Tenant *Field
-	// Untagged lists exported fields that carry no `pii` tag (and are not
-	// embedded or dived structs), for the inventory's warnings.
-	Untagged []UntaggedField
 
-	info  typeInfo // the type as the builder read it
-	root  *plan
-	byKey map[string]*Field
+	// untagged lists exported fields that carry no `pii` tag (and are not
+	// embedded or dived structs), for the inventory's warnings.
+	untagged []untaggedField
+	info     typeInfo // the type as the builder read it
+	root     *plan
+	byKey    map[string]*Field
 }
 
 // Field is one tagged field.
@@ -47,7 +47,6 @@ type Field struct {
 	// Category is the data category ("email", "user.contact.email"), or
 	// "subject", "id", "tenant" for those roles.
 	Category string
-	Role     Role
 	// Type is the field's Go type; nil in a schema a source tool built.
 	Type reflect.Type
 	Opts TagOptions
@@ -65,12 +64,12 @@ type Field struct {
 	WithIndex []int
 
 	info typeInfo // the field's type as the builder read it
+	role role     // data in Fields; subject, id or tenant in those slots
 }
 
-// UntaggedField is an exported field without a `pii` tag.
-type UntaggedField struct {
-	Path string
-	Type reflect.Type // nil in a schema a source tool built
+// untaggedField is an exported field without a `pii` tag.
+type untaggedField struct {
+	path string
 	info typeInfo
 }
 
@@ -310,7 +309,7 @@ func (b *builder) fields(p *plan, owner, t typeInfo, prefix string, embed []int,
 				}
 			}
 			if sf.Exported {
-				b.s.Untagged = append(b.s.Untagged, UntaggedField{Path: path, Type: reflectType(sf.Type), info: sf.Type})
+				b.s.untagged = append(b.s.untagged, untaggedField{path: path, info: sf.Type})
 			}
 			continue
 		}
@@ -329,19 +328,19 @@ func (b *builder) fields(p *plan, owner, t typeInfo, prefix string, embed []int,
 			p.dives = append(p.dives, d)
 			continue
 		}
-		f := &Field{Path: path, Name: sf.Name, Category: pt.category, Role: pt.role, Type: reflectType(sf.Type), info: sf.Type, Opts: pt.opts, Index: index}
+		f := &Field{Path: path, Name: sf.Name, Category: pt.category, role: pt.role, Type: reflectType(sf.Type), info: sf.Type, Opts: pt.opts, Index: index}
 		if err := b.check(f, owner, top); err != nil {
 			return err
 		}
-		if f.Role != RoleData {
+		if f.role != roleData {
 			if !top {
 				// Roles count on the top-level type only; a nested struct's
 				// own id or subject is ordinary, non-personal data here.
 				continue
 			}
-			slot := map[Role]**Field{RoleSubject: &b.s.Subject, RoleID: &b.s.ID, RoleTenant: &b.s.Tenant}[f.Role]
+			slot := map[role]**Field{roleSubject: &b.s.Subject, roleID: &b.s.ID, roleTenant: &b.s.Tenant}[f.role]
 			if *slot != nil {
-				return &TagError{Type: typeName, Field: path, Token: f.Role.String(), Msg: fmt.Sprintf("second %s field (the first is %s)", f.Role, (*slot).Path)}
+				return &TagError{Type: typeName, Field: path, Token: f.role.String(), Msg: fmt.Sprintf("second %s field (the first is %s)", f.role, (*slot).Path)}
 			}
 			*slot = f
 			continue
@@ -397,10 +396,10 @@ func (b *builder) check(f *Field, owner typeInfo, top bool) error {
 	}
 	isString := ft.Kind() == reflect.String
 	isBytes := ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Uint8
-	switch f.Role {
-	case RoleSubject, RoleID, RoleTenant:
+	switch f.role {
+	case roleSubject, roleID, roleTenant:
 		if !isString && !isInteger(ft.Kind()) && !ft.HasStringMethod() {
-			return fail(f.Role.String(), fmt.Sprintf("a %s field must be a string, an integer or a fmt.Stringer, not %s", f.Role, f.info))
+			return fail(f.role.String(), fmt.Sprintf("a %s field must be a string, an integer or a fmt.Stringer, not %s", f.role, f.info))
 		}
 		return nil
 	}
@@ -480,9 +479,9 @@ func isInteger(k reflect.Kind) bool {
 // or nil.
 func (s *Schema) Field(path string) *Field { return s.byKey[path] }
 
-// ErrNotPointer is returned by Walk when it is not given a non-nil pointer
-// to the schema's struct type.
-var ErrNotPointer = errors.New("pii: need a non-nil pointer to the struct")
+// errNotPointer is returned by Walk when it is not given a non-nil pointer
+// to the schema's struct type: a programming error.
+var errNotPointer = errors.New("pii: need a non-nil pointer to the struct")
 
 // Walk calls fn for every tagged personal-data field of the struct ptr
 // points to, in the order of Schema.Fields, descending through embedded structs,
@@ -496,7 +495,7 @@ var ErrNotPointer = errors.New("pii: need a non-nil pointer to the struct")
 func (s *Schema) Walk(ptr any, fn func(f *Field, path string, owner, v reflect.Value) error) error {
 	rv := reflect.ValueOf(ptr)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() || rv.Type().Elem() != s.Type {
-		return fmt.Errorf("%w: %s, got %T", ErrNotPointer, s.Type, ptr)
+		return fmt.Errorf("%w: %s, got %T", errNotPointer, s.Type, ptr)
 	}
 	return walk(s.root, rv.Elem(), "", fn)
 }

@@ -1,6 +1,7 @@
 package pii
 
 import (
+	"encoding/json"
 	"errors"
 	"reflect"
 	"strings"
@@ -67,7 +68,7 @@ func TestSchemaPathsAndRoles(t *testing.T) {
 	require.Equal(t, "ID", s.ID.Path)
 	require.Equal(t, "Subject", s.Subject.Path)
 	require.Equal(t, "tRecord", s.Name)
-	require.Equal(t, []string{"Plan", "Mobile"}, []string{s.Untagged[0].Path, s.Untagged[1].Path})
+	require.Equal(t, []string{"Plan", "Mobile"}, []string{s.untagged[0].path, s.untagged[1].path})
 	email := s.Field("Email")
 	require.Equal(t, EncryptRandom, email.Opts.Encrypt)
 	require.Equal(t, "EmailIdx", email.Opts.IndexField)
@@ -132,8 +133,8 @@ func TestWalkVisitsEverythingSettably(t *testing.T) {
 
 	stop := errors.New("stop")
 	require.ErrorIs(t, s.Walk(r, func(*Field, string, reflect.Value, reflect.Value) error { return stop }), stop)
-	require.ErrorIs(t, s.Walk(*r, func(*Field, string, reflect.Value, reflect.Value) error { return nil }), ErrNotPointer)
-	require.ErrorIs(t, s.Walk((*tRecord)(nil), func(*Field, string, reflect.Value, reflect.Value) error { return nil }), ErrNotPointer)
+	require.ErrorIs(t, s.Walk(*r, func(*Field, string, reflect.Value, reflect.Value) error { return nil }), errNotPointer)
+	require.ErrorIs(t, s.Walk((*tRecord)(nil), func(*Field, string, reflect.Value, reflect.Value) error { return nil }), errNotPointer)
 }
 
 func TestSchemaErrors(t *testing.T) {
@@ -331,7 +332,7 @@ func TestSchemaOfConcurrent(t *testing.T) {
 func TestInventoryRenderings(t *testing.T) {
 	r, err := Inventory(&tRecord{})
 	require.NoError(t, err)
-	js, err := r.JSON()
+	js, err := json.MarshalIndent(r, "", "  ")
 	require.NoError(t, err)
 	require.Contains(t, string(js), `"path": "Contacts[].Phone"`)
 	require.Contains(t, string(js), `"clock": "Seen"`)

@@ -7,27 +7,29 @@ import (
 	"strings"
 )
 
-// Role says what a tagged field is to the library.
-type Role int
+// role says what a tagged field is to the library. Users read it from
+// where a field sits: Schema.Fields are data, Schema.Subject, ID and
+// Tenant the fields of those roles.
+type role int
 
 const (
-	// RoleData is personal data: the category names what kind.
-	RoleData Role = iota
-	// RoleSubject marks the data-subject id; per-subject keys hang off it.
-	RoleSubject
-	// RoleID marks the record id bound into associated data.
-	RoleID
-	// RoleTenant marks the tenant id.
-	RoleTenant
+	// roleData is personal data: the category names what kind.
+	roleData role = iota
+	// roleSubject marks the data-subject id; per-subject keys hang off it.
+	roleSubject
+	// roleID marks the record id bound into associated data.
+	roleID
+	// roleTenant marks the tenant id.
+	roleTenant
 )
 
-func (r Role) String() string {
+func (r role) String() string {
 	switch r {
-	case RoleSubject:
+	case roleSubject:
 		return "subject"
-	case RoleID:
+	case roleID:
 		return "id"
-	case RoleTenant:
+	case roleTenant:
 		return "tenant"
 	default:
 		return "data"
@@ -112,8 +114,9 @@ type TagOptions struct {
 	Log       string // omit, mask, hmac ("" = default: omit)
 }
 
-// Protection summarises how a field is protected, for reports.
-func (o TagOptions) Protection() []string {
+// protection summarises how a field is protected, for the inventory
+// (FieldReport.Protection).
+func (o TagOptions) protection() []string {
 	var p []string
 	switch o.Encrypt {
 	case EncryptRandom:
@@ -227,7 +230,7 @@ func (e *TagError) Error() string {
 type parsedTag struct {
 	skip     bool // "-"
 	dive     bool
-	role     Role
+	role     role
 	category string
 	opts     TagOptions
 }
@@ -235,7 +238,7 @@ type parsedTag struct {
 // parseTagOnly parses a `pii` tag value on its own, without the checks
 // that need the field's type (for the source tools, through
 // typeinfo.DataCategory, and the fuzz test).
-func parseTagOnly(tag string) (category string, role Role, opts TagOptions, err error) {
+func parseTagOnly(tag string) (category string, role role, opts TagOptions, err error) {
 	p, err := parseTag("?", "?", tag)
 	if err != nil {
 		return "", 0, TagOptions{}, err
@@ -266,16 +269,16 @@ func parseTag(typ, field, tag string) (parsedTag, error) {
 		p.dive, p.category = true, "dive"
 		return p, nil
 	case "subject":
-		p.role, p.category = RoleSubject, "subject"
+		p.role, p.category = roleSubject, "subject"
 	case "id":
-		p.role, p.category = RoleID, "id"
+		p.role, p.category = roleID, "id"
 	case "tenant":
-		p.role, p.category = RoleTenant, "tenant"
+		p.role, p.category = roleTenant, "tenant"
 	default:
 		if !knownCategory(head) {
 			return fail(head, "unknown category (use a built-in one such as email, phone, name, address, dob, card, or a dotted key such as user.contact.email)")
 		}
-		p.role, p.category = RoleData, head
+		p.role, p.category = roleData, head
 	}
 	o := &p.opts
 	seen := map[string]bool{}
@@ -289,7 +292,7 @@ func parseTag(typ, field, tag string) (parsedTag, error) {
 			return fail(tok, "option %s given twice", key)
 		}
 		seen[key] = true
-		if p.role != RoleData && key != "purpose" && key != "basis" && key != "log" {
+		if p.role != roleData && key != "purpose" && key != "basis" && key != "log" {
 			return fail(tok, "a %s field takes only purpose, basis and log options", p.category)
 		}
 		needVal := func() error {
@@ -453,7 +456,7 @@ func checkOptions(typ, field string, o *TagOptions) error {
 	case o.Retain.IsZero() && !o.Grace.IsZero():
 		return e("grace="+o.Grace.String(), "grace= needs retain=")
 	}
-	if !o.Retain.IsZero() && !o.Min.IsZero() && o.Min.Approx() > o.Retain.Approx() {
+	if !o.Retain.IsZero() && !o.Min.IsZero() && o.Min.approx() > o.Retain.approx() {
 		return e("min="+o.Min.String(), "legal minimum is longer than retain=")
 	}
 	if !o.Retain.IsZero() && o.Then.isZero() {

@@ -19,7 +19,7 @@ func init() {
 	typeinfo.Build = func(t typeinfo.TypeInfo, name string) (any, error) { return schemaFromInfo(t, name) }
 	typeinfo.DataCategory = func(tag string) (string, bool) {
 		cat, role, _, err := parseTagOnly(tag)
-		if err != nil || role != RoleData || cat == "-" || cat == "dive" {
+		if err != nil || role != roleData || cat == "-" || cat == "dive" {
 			return "", false
 		}
 		return cat, true

@@ -6,6 +6,7 @@
 package main
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -70,7 +71,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprint(stdout, report.Markdown())
-	js, err := report.JSON()
+	js, err := json.MarshalIndent(report, "", "  ")
 	if err != nil {
 		fmt.Fprintln(stderr, "inventory:", err)
 		return 1

@@ -213,7 +213,7 @@ func SameSchema(src, run *pii.Schema) error {
 	}
 	for i, f := range src.Fields {
 		g := run.Fields[i]
-		if f.Path != g.Path || f.Category != g.Category || f.Role != g.Role || !reflect.DeepEqual(f.Opts, g.Opts) {
+		if f.Path != g.Path || f.Category != g.Category || !reflect.DeepEqual(f.Opts, g.Opts) {
 			return fmt.Errorf("%s.%s differs once rebuilt", src.Name, f.Path)
 		}
 	}
