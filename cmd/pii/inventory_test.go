@@ -122,7 +122,7 @@ func TestInventoryFormats(t *testing.T) {
 	require.Equal(t, 0, md.code, md.stderr)
 	require.Contains(t, md.stdout, "```mermaid\nflowchart LR\n")
 	require.Contains(t, md.stdout, "| email | no | Customer.Email | P2Y from LastSeen then shred |")
-	require.Contains(t, md.stdout, "- `Customer.LoginIP` (`examples/inventory/main.go:29`): name suggests personal data (category ip)")
+	require.Contains(t, md.stdout, "- `Customer.LoginIP` (`examples/inventory/main.go:30`): name suggests personal data (category ip)")
 
 	c := runPII(t, cmdOpts{}, "inventory", "--format", "csv", "./examples/inventory")
 	require.Equal(t, 0, c.code, c.stderr)
@@ -130,7 +130,7 @@ func TestInventoryFormats(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, csvHeader, rows[0])
 	require.Contains(t, rows, []string{"field", "Payment", "string", "Card", "card", "yes", "token=ff1 mask=card",
-		"P13M", "", "", "Expires", "delete", "billing", "contract", "", "omit", "examples/inventory/main.go:39", ""})
+		"P13M", "", "", "Expires", "delete", "billing", "contract", "", "omit", "examples/inventory/main.go:40", ""})
 	require.Equal(t, "warning", rows[len(rows)-1][0])
 
 	out := filepath.Join(t.TempDir(), "inv.html")
