@@ -13,6 +13,7 @@ import (
 	"github.com/fieldguard/pii"
 	"github.com/fieldguard/pii/envelope"
 	"github.com/fieldguard/pii/internal/sqldialect"
+	"github.com/fieldguard/pii/internal/stmtcache"
 )
 
 // Options configure a Store. The zero value (or nil) means the defaults.
@@ -36,6 +37,9 @@ type Store struct {
 	q  queries
 	// channel is where Forget NOTIFYs, on PostgreSQL ("" on SQLite).
 	channel string
+	// stmts keeps the batch statements prepared, on SQLite (nil on
+	// PostgreSQL, whose driver caches them itself).
+	stmts *stmtcache.Cache
 }
 
 var _ envelope.KeyStore = (*Store)(nil)
@@ -70,6 +74,8 @@ func New(db *sql.DB, opts *Options) (*Store, error) {
 	st := &Store{db: db, q: q}
 	if d == sqldialect.Postgres {
 		st.channel = shredChannel(o.Table)
+	} else {
+		st.stmts = stmtcache.New(db)
 	}
 	return st, nil
 }
@@ -286,7 +292,7 @@ func (s *Store) Insert(ctx context.Context, rec envelope.Record) (envelope.Recor
 
 // query runs q with args and scans every row it returns.
 func (s *Store) query(ctx context.Context, op, q string, args []any) ([]envelope.Record, error) {
-	rows, err := s.ex(ctx).QueryContext(ctx, q, args...)
+	rows, err := s.stmts.Query(ctx, s.ex(ctx), q, args...)
 	if err != nil {
 		return nil, wrapErr(op, err)
 	}
