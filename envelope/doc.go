@@ -297,7 +297,7 @@
 // written under a version every process looks up. Every process must use
 // the same or a shorter Cache.MaxAge and run a version of this package
 // that knows search key versions. The steps are KeyStore records
-// (KindSearchState), so no schema change is needed.
+// (of kind "search-state"), so no schema change is needed.
 //
 // # Performance
 //

@@ -26,7 +26,7 @@ const (
 	// and blind indexes) wrapped by the key provider; ID is its version (1,
 	// then one more per AddSearchKey), Scope empty. It is never rotated
 	// with branch keys, so lookups survive their rotation; its own rotation
-	// is in steps (KindSearchState).
+	// is in steps, recorded as records of kind "search-state".
 	KindSearch Kind = "search"
 	// KindTombstone marks a forgotten scope; Wrapped is empty. Its ID is
 	// the highest DEK id the Forget that wrote it shredded (0 when none).

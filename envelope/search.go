@@ -220,22 +220,14 @@ func (s *Sealer) loadRoot(ctx context.Context, rr rootRef, rec Record, now int64
 	return &rootEntry{tenant: rr.tenant, version: rr.version, key: newSecret(raw), loaded: now, row: bytes.Clone(rec.Wrapped)}, nil
 }
 
-// EncryptDeterministic encrypts plaintext with AES-SIV under the key of
-// (b.Tenant, b.Type, b.Field): equal plaintexts give equal ciphertexts
-// ("pii3." text form), so the column supports equality lookups. b.Record
-// and b.Subject are not used: see the package doc on what this leaks.
-func (s *Sealer) EncryptDeterministic(ctx context.Context, plaintext string, b Binding) (string, error) {
-	if err := ctx.Err(); err != nil {
-		return "", err
-	}
-	bin, err := s.sealDet(ctx, []byte(plaintext), &b)
-	if err != nil {
-		return "", err
-	}
-	return textOf(bin), nil
-}
-
-// EncryptDeterministicBytes is EncryptDeterministic for the binary form.
+// EncryptDeterministicBytes encrypts plaintext with AES-SIV under the key
+// of (b.Tenant, b.Type, b.Field), in binary form: what Seal stores for a
+// []byte encrypt=det field, equal plaintexts giving equal ciphertexts, so
+// the column supports equality lookups (string fields: DeterministicLookups).
+// It computes under the search key version writes use only: during a
+// search key rotation, rows written before it are under the previous one.
+// b.Record and b.Subject are not used: see the package doc on what this
+// leaks.
 func (s *Sealer) EncryptDeterministicBytes(ctx context.Context, plaintext []byte, b Binding) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err

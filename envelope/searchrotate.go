@@ -28,12 +28,12 @@ import (
 // may still write under the old one). No lookup misses a row at any
 // point: every row is written under a version every process looks up.
 
-// KindSearchState records a step of a search key rotation: Scope
+// kindSearchState records a step of a search key rotation: Scope
 // "promoted" or "retired", ID the version, Wrapped empty. The highest
 // promoted ID is the version writes use (1 when none), the highest
 // retired ID the newest retired one (every version at or below it is
 // retired).
-const KindSearchState Kind = "search-state"
+const kindSearchState Kind = "search-state"
 
 const (
 	scopePromoted = "promoted"
@@ -113,11 +113,11 @@ func (s *Sealer) readSearchVersions(ctx context.Context, tenant string) (*search
 	if err != nil {
 		return nil, err
 	}
-	p, prec, err := s.latestID(ctx, KindSearchState, tenant, scopePromoted)
+	p, prec, err := s.latestID(ctx, kindSearchState, tenant, scopePromoted)
 	if err != nil {
 		return nil, err
 	}
-	r, _, err := s.latestID(ctx, KindSearchState, tenant, scopeRetired)
+	r, _, err := s.latestID(ctx, kindSearchState, tenant, scopeRetired)
 	if err != nil {
 		return nil, err
 	}
@@ -303,7 +303,7 @@ func (s *Sealer) RetireSearchKeys(ctx context.Context, tenant string) error {
 }
 
 func (s *Sealer) stepRecord(ctx context.Context, tenant, scope string, version uint32) error {
-	ref := KeyRef{Kind: KindSearchState, Tenant: tenant, Scope: scope, ID: version}
+	ref := KeyRef{Kind: kindSearchState, Tenant: tenant, Scope: scope, ID: version}
 	stored, _, err := s.store.Insert(ctx, Record{KeyRef: ref, Wrapped: []byte{}, Created: s.now()})
 	if err != nil {
 		return fmt.Errorf("envelope: key store: %w", err)

@@ -417,7 +417,7 @@ func callerDone(ctx context.Context, op string, attemptErr error) error {
 	}
 	joined := &withLast{err: cerr, last: attemptErr}
 	if class := classOf(attemptErr); class != nil {
-		return &Error{Class: class, Op: op, Err: joined}
+		return &classError{Class: class, Op: op, Err: joined}
 	}
 	return Classify(op, ErrUnavailable, joined)
 }

@@ -87,9 +87,10 @@ var (
 	ErrInvalidArgument = errors.New("keyprovider: invalid argument")
 )
 
-// Error is a backend error with its class attached. errors.Is matches the
-// class; errors.As and errors.Unwrap reach the provider's own error.
-type Error struct {
+// classError is a backend error with its class attached (Classify makes
+// it). errors.Is matches the class; errors.As and errors.Unwrap reach the
+// provider's own error.
+type classError struct {
 	Class error  // one of the Err* classes above
 	Op    string // "wrap", "unwrap", "rotate", ...
 	Err   error  // the provider's error, may be nil
@@ -98,7 +99,7 @@ type Error struct {
 // Error returns "keyprovider: CLASS (OP): DETAIL". The package prefix is
 // said once: a detail that starts with it (the circuit breaker's, for
 // example) is printed without it.
-func (e *Error) Error() string {
+func (e *classError) Error() string {
 	if e.Err == nil {
 		return fmt.Sprintf("%s (%s)", e.Class, e.Op)
 	}
@@ -114,7 +115,7 @@ func detail(err error) string { return strings.TrimPrefix(err.Error(), prefix) }
 
 // Unwrap returns both the class and the provider error, so errors.Is and
 // errors.As see either.
-func (e *Error) Unwrap() []error {
+func (e *classError) Unwrap() []error {
 	if e.Err == nil {
 		return []error{e.Class}
 	}
@@ -139,7 +140,7 @@ func Classify(op string, class error, err error) error {
 	if errors.Is(err, context.DeadlineExceeded) {
 		class = ErrUnavailable
 	}
-	return &Error{Class: class, Op: op, Err: err}
+	return &classError{Class: class, Op: op, Err: err}
 }
 
 // classOf returns the class err carries, or nil.

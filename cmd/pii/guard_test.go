@@ -2,6 +2,7 @@ package main
 
 import (
 	"database/sql"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"os"
@@ -225,7 +226,7 @@ func badInput(t *testing.T, dc dbCase) {
 	s := newShop(t, dc)
 	wrong, err := local.GenerateMasterKey()
 	require.NoError(t, err)
-	wrongEnv := append(append([]string(nil), s.env...), "PII_MASTER_KEY="+local.EncodeMasterKey(wrong))
+	wrongEnv := append(append([]string(nil), s.env...), "PII_MASTER_KEY="+base64.StdEncoding.EncodeToString(wrong))
 	for _, cmd := range [][]string{
 		{"verify"}, {"export", "--subject", "c", "--viewer", "v"}, {"forget", "--subject", "c"}, {"sweep"},
 		{"breach-report", "--branch", "acme:1"}, {"rotate"}, {"migrate", "--table", "subscribers"},

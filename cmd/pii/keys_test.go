@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"database/sql"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -35,7 +36,7 @@ func newKeyset(t *testing.T) keyset {
 	require.NoError(t, err)
 	path := filepath.Join(t.TempDir(), "keyset.json")
 	k := keyset{uri: "local://" + path, path: path, master: master,
-		env: []string{"PII_KMS=local://" + path, "PII_MASTER_KEY=" + local.EncodeMasterKey(master)}}
+		env: []string{"PII_KMS=local://" + path, "PII_MASTER_KEY=" + base64.StdEncoding.EncodeToString(master)}}
 	r := runPII(t, cmdOpts{env: k.env}, "keys", "create")
 	require.Equal(t, 0, r.code, r.stderr)
 	return k
@@ -99,9 +100,9 @@ func TestKeysLifecycle(t *testing.T) {
 	// Bad input: one line each, meaningful codes.
 	wrong, err := local.GenerateMasterKey()
 	require.NoError(t, err)
-	r = runPII(t, cmdOpts{env: []string{"PII_KMS=" + k.uri, "PII_MASTER_KEY=" + local.EncodeMasterKey(wrong)}}, "keys", "list")
+	r = runPII(t, cmdOpts{env: []string{"PII_KMS=" + k.uri, "PII_MASTER_KEY=" + base64.StdEncoding.EncodeToString(wrong)}}, "keys", "list")
 	oneLineError(t, r, exitAccess, "wrong master key")
-	require.NotContains(t, r.stderr, local.EncodeMasterKey(wrong))
+	require.NotContains(t, r.stderr, base64.StdEncoding.EncodeToString(wrong))
 	oneLineError(t, runPII(t, cmdOpts{env: []string{"PII_KMS=" + k.uri}}, "keys", "list"), exitUsage, "PII_MASTER_KEY is not set")
 	oneLineError(t, runPII(t, cmdOpts{env: k.env}, "keys", "promote", "12345"), exitUsage, "12345")
 	oneLineError(t, runPII(t, cmdOpts{env: k.env}, "keys", "promote"), exitUsage, "want one key version")
@@ -240,7 +241,7 @@ func TestRewrapAndDestroy(t *testing.T) {
 			oneLineError(t, runPII(t, cmdOpts{env: env}, "rewrap", "--keys-table", "bad;name"), exitUsage, "invalid table name")
 			wrong, err := local.GenerateMasterKey()
 			require.NoError(t, err)
-			oneLineError(t, runPII(t, cmdOpts{env: append(env, "PII_MASTER_KEY="+local.EncodeMasterKey(wrong))}, "rewrap"), exitAccess, "wrong master key")
+			oneLineError(t, runPII(t, cmdOpts{env: append(env, "PII_MASTER_KEY="+base64.StdEncoding.EncodeToString(wrong))}, "rewrap"), exitAccess, "wrong master key")
 		})
 	}
 }

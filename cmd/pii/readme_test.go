@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"fmt"
 	"os"
 	"os/exec"
@@ -60,7 +61,7 @@ func TestReadmeShopSession(t *testing.T) {
 	dir := t.TempDir()
 	master, err := local.GenerateMasterKey()
 	require.NoError(t, err)
-	env := map[string]string{"PII_MASTER_KEY": local.EncodeMasterKey(master)}
+	env := map[string]string{"PII_MASTER_KEY": base64.StdEncoding.EncodeToString(master)}
 	var transcript strings.Builder
 	last := 0
 	type step struct {

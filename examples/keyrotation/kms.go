@@ -260,8 +260,8 @@ func openKMSURI(ctx context.Context, uri string) (*kms, error) {
 			c.Close()
 			return nil, err
 		}
-		k.local, k.mgr, k.master, k.keysetPath, k.created = b, b, master, b.Path(), created
-		k.display = "local keyset " + b.Path()
+		k.local, k.mgr, k.master, k.keysetPath, k.created = b, b, master, u.Key, created
+		k.display = "local keyset " + u.Key
 	default:
 		_, k.canRotate = b.(keyprovider.Rotator)
 		_, k.canDescribe = b.(keyprovider.Describer)

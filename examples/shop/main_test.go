@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"path/filepath"
 	"testing"
 
@@ -18,7 +19,7 @@ func TestRun(t *testing.T) {
 	require.NoError(t, err)
 	_, err = local.Create(filepath.Join(dir, "keyset.json"), master)
 	require.NoError(t, err)
-	t.Setenv("PII_MASTER_KEY", local.EncodeMasterKey(master))
+	t.Setenv("PII_MASTER_KEY", base64.StdEncoding.EncodeToString(master))
 	var stdout, stderr bytes.Buffer
 	args := []string{"--kms", "local://" + filepath.Join(dir, "keyset.json"), "--db", "sqlite:" + filepath.Join(dir, "shop.db"), "--customers", "3"}
 	require.Equal(t, 0, run(context.Background(), args, &stdout, &stderr), stderr.String())

@@ -27,7 +27,8 @@
 //	)
 //
 // A URI whose backend is not imported fails in Parse and Open with an error
-// naming the package to import. [Schemes] lists the registered schemes.
+// naming the package to import; an unknown scheme's error lists the
+// registered ones.
 //
 // # Configuration
 //
@@ -151,9 +152,8 @@ func validScheme(s string) bool {
 	return true
 }
 
-// Schemes returns the registered URI schemes, sorted. The slice is the
-// caller's.
-func Schemes() []string {
+// schemes returns the registered URI schemes, sorted.
+func schemes() []string {
 	mu.RLock()
 	defer mu.RUnlock()
 	s := make([]string, 0, len(openers))
@@ -188,7 +188,7 @@ func opener(scheme string) (Opener, error) {
 }
 
 func registered() string {
-	s := Schemes()
+	s := schemes()
 	if len(s) == 0 {
 		return "none; import a backend package such as github.com/fieldguard/pii/keyprovider/local"
 	}

@@ -56,7 +56,7 @@ func TestUnregisteredSchemeNamesThePackage(t *testing.T) {
 		require.ErrorContains(t, err, `unknown scheme "s3" (registered: local)`)
 	})
 	withOnly(t, nil, func() {
-		require.Empty(t, Schemes())
+		require.Empty(t, schemes())
 		_, err := Parse("nosuch://x")
 		require.ErrorContains(t, err, "registered: none; import a backend package")
 	})

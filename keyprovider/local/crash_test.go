@@ -3,6 +3,7 @@ package local
 import (
 	"bufio"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -92,7 +93,7 @@ func TestCrashDuringWrite(t *testing.T) {
 
 	for i := range kills {
 		cmd := exec.CommandContext(ctx, os.Args[0])
-		cmd.Env = append(os.Environ(), crashEnvPath+"="+path, crashEnvMaster+"="+EncodeMasterKey(master))
+		cmd.Env = append(os.Environ(), crashEnvPath+"="+path, crashEnvMaster+"="+base64.StdEncoding.EncodeToString(master))
 		stdout, err := cmd.StdoutPipe()
 		require.NoError(t, err)
 		var stderr strings.Builder

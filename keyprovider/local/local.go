@@ -236,9 +236,6 @@ func (p *Provider) Reload() error {
 	return nil
 }
 
-// Path returns the keyset file's path.
-func (p *Provider) Path() string { return p.path }
-
 // Primary returns the id of the version that wraps new keys.
 func (p *Provider) Primary() keyprovider.KeyID {
 	st := p.st.Load()
@@ -269,26 +266,27 @@ func (p *Provider) Unwrap(ctx context.Context, wrapped, associatedData []byte) (
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return p.st.Load().unwrap(wrapped, associatedData)
+	return p.st.Load().unwrap("unwrap", wrapped, associatedData)
 }
 
-func (st *state) unwrap(wrapped, associatedData []byte) ([]byte, error) {
+// unwrap is Unwrap of st; op names the call in errors ("unwrap", "rewrap").
+func (st *state) unwrap(op string, wrapped, associatedData []byte) ([]byte, error) {
 	if len(wrapped) < prefixSize+nonceSize+tagSize || wrapped[0] != tinkPrefixByte {
-		return nil, keyprovider.Classify("unwrap", keyprovider.ErrAuthentication, errors.New("local: malformed wrapped key"))
+		return nil, keyprovider.Classify(op, keyprovider.ErrAuthentication, errors.New("local: malformed wrapped key"))
 	}
 	id := binary.BigEndian.Uint32(wrapped[1:prefixSize])
 	switch st.status[id] {
 	case keyprovider.StatusEnabled:
 	case keyprovider.StatusDisabled:
-		return nil, keyprovider.Classify("unwrap", keyprovider.ErrKeyDisabled, fmt.Errorf("local: wrapped under version %d of %s, which is disabled", id, st.hdr.Name))
+		return nil, keyprovider.Classify(op, keyprovider.ErrKeyDisabled, fmt.Errorf("local: wrapped under version %d of %s, which is disabled", id, st.hdr.Name))
 	case keyprovider.StatusDestroyed:
-		return nil, keyprovider.Classify("unwrap", keyprovider.ErrKeyDestroyed, fmt.Errorf("local: wrapped under version %d of %s, which is destroyed", id, st.hdr.Name))
+		return nil, keyprovider.Classify(op, keyprovider.ErrKeyDestroyed, fmt.Errorf("local: wrapped under version %d of %s, which is destroyed", id, st.hdr.Name))
 	default:
-		return nil, keyprovider.Classify("unwrap", keyprovider.ErrKeyNotFound, fmt.Errorf("local: wrapped under a version keyset %s does not have", st.hdr.Name))
+		return nil, keyprovider.Classify(op, keyprovider.ErrKeyNotFound, fmt.Errorf("local: wrapped under a version keyset %s does not have", st.hdr.Name))
 	}
 	key, err := st.aead.Decrypt(wrapped, associatedData)
 	if err != nil {
-		return nil, keyprovider.Classify("unwrap", keyprovider.ErrAuthentication, errors.New("local: wrapped key did not authenticate (tampered, or different associated data)"))
+		return nil, keyprovider.Classify(op, keyprovider.ErrAuthentication, errors.New("local: wrapped key did not authenticate (tampered, or different associated data)"))
 	}
 	return key, nil
 }
@@ -301,9 +299,9 @@ func (p *Provider) Rewrap(ctx context.Context, wrapped, associatedData []byte) (
 		return nil, keyprovider.KeyID{}, err
 	}
 	st := p.st.Load()
-	key, err := st.unwrap(wrapped, associatedData)
+	key, err := st.unwrap("rewrap", wrapped, associatedData)
 	if err != nil {
-		return nil, keyprovider.KeyID{}, relabel(err, "rewrap")
+		return nil, keyprovider.KeyID{}, err
 	}
 	defer clear(key)
 	out, err := st.aead.Encrypt(key, associatedData)
@@ -311,14 +309,6 @@ func (p *Provider) Rewrap(ctx context.Context, wrapped, associatedData []byte) (
 		return nil, keyprovider.KeyID{}, keyprovider.Classify("rewrap", keyprovider.ErrInvalidArgument, errors.New("local: wrap failed"))
 	}
 	return out, st.keyID(st.primary), nil
-}
-
-func relabel(err error, op string) error {
-	var e *keyprovider.Error
-	if errors.As(err, &e) {
-		return &keyprovider.Error{Class: e.Class, Op: op, Err: e.Err}
-	}
-	return err
 }
 
 // Versions lists every version in creation order, destroyed ones included.

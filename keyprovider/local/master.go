@@ -23,12 +23,6 @@ func GenerateMasterKey() ([]byte, error) {
 	return k, nil
 }
 
-// EncodeMasterKey returns the base64 text form of a master key, as read by
-// MasterKeyFromEnv and MasterKeyFromFile. The result is secret.
-func EncodeMasterKey(master []byte) string {
-	return base64.StdEncoding.EncodeToString(master)
-}
-
 // MasterKeyFromEnv reads a base64 master key from the environment variable
 // name (PII_MASTER_KEY by convention). Errors name the variable, never its
 // value.
@@ -90,7 +84,7 @@ func WriteMasterKeyFile(path string, master []byte) error {
 	if err != nil {
 		return fmt.Errorf("local: write master key file: %w", err)
 	}
-	text := []byte(EncodeMasterKey(master) + "\n")
+	text := []byte(base64.StdEncoding.EncodeToString(master) + "\n")
 	defer clear(text)
 	if _, err := f.Write(text); err != nil {
 		f.Close()
