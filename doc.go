@@ -68,7 +68,7 @@
 // links records equal in both fields, and in neither alone.
 //
 // A malformed tag is an error from SchemaOf naming the type, the field and
-// the token ([TagError]); it is never ignored and never panics.
+// the token (a [FieldError]); it is never ignored and never panics.
 //
 // # Type names
 //

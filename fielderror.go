@@ -9,6 +9,9 @@ import (
 // struct failed on: envelope's Seal and Open, tokenize's Apply and Reverse
 // and mask's views all return one, so errors.As(err, &fe) works the same
 // whichever package failed. Err is the cause; errors.Is sees through.
+// [SchemaOf] returns one too, for a malformed tag: Type is then the Go
+// type, Path the field, no record is named, and Err says which token of
+// the tag is wrong and why.
 //
 // The record is named by the value of its `pii:"id"` field: an opaque key,
 // like a primary key, that an operator needs to find the record. It is the
@@ -49,7 +52,8 @@ func (e *FieldError) Error() string {
 	pkg, cause := "pii", ""
 	if e.Err != nil {
 		cause = e.Err.Error()
-		if p, rest, ok := strings.Cut(cause, ": "); ok && isPkgName(p) {
+		_, tag := e.Err.(*tagError)
+		if p, rest, ok := strings.Cut(cause, ": "); ok && !tag && isPkgName(p) {
 			pkg, cause = p, rest
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/fieldguard/pii/internal/category"
 )
 
 var tagSeeds = []string{
@@ -28,8 +30,12 @@ func FuzzParseTag(f *testing.F) {
 	f.Fuzz(func(t *testing.T, tag string) {
 		cat, role, opts, err := parseTagOnly(tag)
 		if err != nil {
-			if _, ok := err.(*TagError); !ok {
-				t.Fatalf("error of type %T, want *TagError", err)
+			fe, ok := err.(*FieldError)
+			if !ok {
+				t.Fatalf("error of type %T, want *FieldError", err)
+			}
+			if _, ok := fe.Err.(*tagError); !ok {
+				t.Fatalf("cause of type %T, want *tagError", fe.Err)
 			}
 			return
 		}
@@ -119,7 +125,7 @@ func render(cat string, o TagOptions) string {
 	if o.Basis != "" {
 		add("basis=" + o.Basis)
 	}
-	if o.Sensitive && !SensitiveCategory(cat) {
+	if o.Sensitive && !category.Sensitive(cat) {
 		add("sensitive")
 	}
 	if o.Log != "" {

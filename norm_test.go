@@ -167,8 +167,8 @@ func TestLookupTagErrors(t *testing.T) {
 		{normBad{}, "unknown normaliser"},
 	} {
 		_, err := pii.SchemaOf(tc.v)
-		var te *pii.TagError
-		require.ErrorAs(t, err, &te, "%T", tc.v)
+		var fe *pii.FieldError
+		require.ErrorAs(t, err, &fe, "%T", tc.v)
 		require.ErrorContains(t, err, tc.want, "%T", tc.v)
 	}
 }

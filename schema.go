@@ -259,7 +259,7 @@ func (s *Schema) collect(p *plan) {
 func (b *builder) plan(t typeInfo, prefix string, embed []int, top bool) (*plan, error) {
 	for _, seen := range b.stack {
 		if seen == t {
-			return nil, &TagError{Type: b.top.String(), Field: strings.TrimSuffix(strings.TrimSuffix(prefix, "."), "[]"), Msg: fmt.Sprintf("recursive dive into %s is not supported", t)}
+			return nil, badTag(b.top.String(), strings.TrimSuffix(strings.TrimSuffix(prefix, "."), "[]"), "", fmt.Sprintf("recursive dive into %s is not supported", t))
 		}
 	}
 	b.stack = append(b.stack, t)
@@ -280,7 +280,7 @@ func (b *builder) fields(p *plan, owner, t typeInfo, prefix string, embed []int,
 		path := prefix + sf.Name
 		if !sf.Exported {
 			if tagged && !sf.Anonymous {
-				return &TagError{Type: typeName, Field: path, Msg: "unexported field cannot be tagged (the library cannot read or set it)"}
+				return badTag(typeName, path, "", "unexported field cannot be tagged (the library cannot read or set it)")
 			}
 			if !sf.Anonymous {
 				continue
@@ -340,7 +340,7 @@ func (b *builder) fields(p *plan, owner, t typeInfo, prefix string, embed []int,
 			}
 			slot := map[role]**Field{roleSubject: &b.s.Subject, roleID: &b.s.ID, roleTenant: &b.s.Tenant}[f.role]
 			if *slot != nil {
-				return &TagError{Type: typeName, Field: path, Token: f.role.String(), Msg: fmt.Sprintf("second %s field (the first is %s)", f.role, (*slot).Path)}
+				return badTag(typeName, path, f.role.String(), fmt.Sprintf("second %s field (the first is %s)", f.role, (*slot).Path))
 			}
 			*slot = f
 			continue
@@ -352,7 +352,7 @@ func (b *builder) fields(p *plan, owner, t typeInfo, prefix string, embed []int,
 
 func (b *builder) dive(sf structField, index []int, path string) (*dive, error) {
 	fail := func(msg string) (*dive, error) {
-		return nil, &TagError{Type: b.top.String(), Field: path, Token: "dive", Msg: msg}
+		return nil, badTag(b.top.String(), path, "dive", msg)
 	}
 	d := &dive{index: index, name: sf.Name, kind: sf.Type.Kind()}
 	elem := sf.Type
@@ -388,7 +388,7 @@ func (b *builder) dive(sf structField, index []int, path string) (*dive, error) 
 func (b *builder) check(f *Field, owner typeInfo, top bool) error {
 	typeName := b.top.String()
 	fail := func(token, msg string) error {
-		return &TagError{Type: typeName, Field: f.Path, Token: token, Msg: msg}
+		return badTag(typeName, f.Path, token, msg)
 	}
 	ft := f.info
 	if ft.Kind() == reflect.Pointer {

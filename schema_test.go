@@ -251,11 +251,14 @@ func TestSchemaErrors(t *testing.T) {
 				if c.field == "" {
 					return
 				}
-				var te *TagError
+				var fe *FieldError
+				require.ErrorAs(t, err, &fe)
+				require.Contains(t, fe.Type, name)
+				require.Equal(t, c.field, fe.Path)
+				require.Empty(t, fe.Record)
+				var te *tagError
 				require.ErrorAs(t, err, &te)
-				require.Contains(t, te.Type, name)
-				require.Equal(t, c.field, te.Field)
-				require.Equal(t, c.token, te.Token)
+				require.Equal(t, c.token, te.token)
 				require.True(t, strings.HasPrefix(err.Error(), "pii: "))
 				// The cached error is returned again.
 				_, err2 := SchemaOf(c.v)
@@ -372,4 +375,11 @@ func TestSchemaOfCachedAllocatesNothing(t *testing.T) {
 	require.NoError(t, err)
 	allocs := testing.AllocsPerRun(1000, func() { _, _ = SchemaOf(v) })
 	require.Zero(t, allocs)
+}
+
+// TestTagErrorIsPii: a tag error is pii's, whatever its message starts
+// with (FieldError takes the package of other causes from their prefix).
+func TestTagErrorIsPii(t *testing.T) {
+	require.Equal(t, "pii: T.F: index: needs encrypt", badTag("T", "F", "", "index: needs encrypt").Error())
+	require.Equal(t, `pii: T.F: tag token "index": needs encrypt`, badTag("T", "F", "index", "needs encrypt").Error())
 }

@@ -40,19 +40,13 @@ func WithExecutor(ctx context.Context, ex Executor) context.Context {
 }
 
 // ExecutorFrom returns the Executor set by WithExecutor, or def. Stores
-// call it; applications rarely need it.
+// call it; applications rarely need it. ExecutorFrom(ctx, nil) != nil
+// says that ctx carries the caller's transaction: rows written under it
+// are not committed yet, so a cache must not keep them beyond the call (a
+// rollback would leave the cache pointing at a key that does not exist).
 func ExecutorFrom(ctx context.Context, def Executor) Executor {
 	if ex, ok := ctx.Value(executorKey{}).(Executor); ok && ex != nil {
 		return ex
 	}
 	return def
-}
-
-// InExecutor reports whether ctx carries an Executor set by WithExecutor:
-// rows written under it are not committed yet, so a cache must not keep
-// them beyond the call (a rollback would leave the cache pointing at a
-// key that does not exist).
-func InExecutor(ctx context.Context) bool {
-	ex, ok := ctx.Value(executorKey{}).(Executor)
-	return ok && ex != nil
 }

@@ -14,15 +14,15 @@ func TestExecutorFrom(t *testing.T) {
 	ctx := context.Background()
 	def := &sql.DB{}
 	require.Same(t, def, pii.ExecutorFrom(ctx, def))
-	require.False(t, pii.InExecutor(ctx))
+	require.Nil(t, pii.ExecutorFrom(ctx, nil))
 
 	tx := &sql.Tx{}
 	txctx := pii.WithExecutor(ctx, tx)
 	require.Same(t, tx, pii.ExecutorFrom(txctx, def))
-	require.True(t, pii.InExecutor(txctx))
+	require.NotNil(t, pii.ExecutorFrom(txctx, nil))
 
 	// A nil interface is no executor.
 	nilctx := pii.WithExecutor(ctx, nil)
 	require.Same(t, def, pii.ExecutorFrom(nilctx, def))
-	require.False(t, pii.InExecutor(nilctx))
+	require.Nil(t, pii.ExecutorFrom(nilctx, nil))
 }

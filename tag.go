@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/fieldguard/pii/internal/category"
 )
 
 // role says what a tagged field is to the library. Users read it from
@@ -165,19 +167,8 @@ var categories = map[string]bool{
 	"criminal": true, "union": true,
 }
 
-// Special categories under GDPR Art. 9 and 10, and identifiers whose leak
-// is directly harmful: marked sensitive whatever the tag says.
-var sensitiveCategories = map[string]bool{
-	"health": true, "biometric": true, "genetic": true, "ethnicity": true,
-	"religion": true, "political": true, "sexual_orientation": true,
-	"criminal": true, "union": true, "national_id": true, "passport": true, "card": true,
-}
-
 // knownCategory reports whether c is a built-in category or a dotted key.
 func knownCategory(c string) bool { return categories[c] || isDottedKey(c) }
-
-// SensitiveCategory reports whether c is sensitive by default.
-func SensitiveCategory(c string) bool { return sensitiveCategories[c] }
 
 func isDottedKey(c string) bool {
 	if !strings.Contains(c, ".") {
@@ -212,18 +203,22 @@ var (
 	legalBases  = []string{"consent", "contract", "legal_obligation", "vital_interests", "public_task", "legitimate_interests"}
 )
 
-// TagError is returned for a malformed `pii` tag or a tag that does not fit
-// its field. It names the type, the field and the offending token; it never
-// holds field values.
-type TagError struct {
-	Type, Field, Token, Msg string
+// tagError is the cause of the *FieldError SchemaOf returns for a
+// malformed `pii` tag or a tag that does not fit its field: the offending
+// token and what is wrong. It never holds field values.
+type tagError struct{ token, msg string }
+
+func (e *tagError) Error() string {
+	if e.token == "" {
+		return e.msg
+	}
+	return fmt.Sprintf("tag token %q: %s", e.token, e.msg)
 }
 
-func (e *TagError) Error() string {
-	if e.Token == "" {
-		return fmt.Sprintf("pii: %s.%s: %s", e.Type, e.Field, e.Msg)
-	}
-	return fmt.Sprintf("pii: %s.%s: tag token %q: %s", e.Type, e.Field, e.Token, e.Msg)
+// badTag returns the error of a malformed tag on field (a path) of type
+// typ.
+func badTag(typ, field, token, msg string) *FieldError {
+	return &FieldError{Type: typ, Path: field, Err: &tagError{token: token, msg: msg}}
 }
 
 // parsedTag is a tag after the grammar check and before type checks.
@@ -248,7 +243,7 @@ func parseTagOnly(tag string) (category string, role role, opts TagOptions, err 
 
 func parseTag(typ, field, tag string) (parsedTag, error) {
 	fail := func(token, format string, args ...any) (parsedTag, error) {
-		return parsedTag{}, &TagError{Type: typ, Field: field, Token: token, Msg: fmt.Sprintf(format, args...)}
+		return parsedTag{}, badTag(typ, field, token, fmt.Sprintf(format, args...))
 	}
 	var p parsedTag
 	tokens := strings.Split(tag, ",")
@@ -297,13 +292,13 @@ func parseTag(typ, field, tag string) (parsedTag, error) {
 		}
 		needVal := func() error {
 			if !hasVal || val == "" {
-				return &TagError{typ, field, tok, fmt.Sprintf("option %s needs a value (%s=...)", key, key)}
+				return badTag(typ, field, tok, fmt.Sprintf("option %s needs a value (%s=...)", key, key))
 			}
 			return nil
 		}
 		noVal := func() error {
 			if hasVal {
-				return &TagError{typ, field, tok, fmt.Sprintf("option %s takes no value", key)}
+				return badTag(typ, field, tok, fmt.Sprintf("option %s takes no value", key))
 			}
 			return nil
 		}
@@ -425,7 +420,7 @@ func parseTag(typ, field, tag string) (parsedTag, error) {
 			return parsedTag{}, err
 		}
 	}
-	if sensitiveCategories[p.category] {
+	if category.Sensitive(p.category) {
 		o.Sensitive = true
 	}
 	if err := checkOptions(typ, field, o); err != nil {
@@ -435,7 +430,7 @@ func parseTag(typ, field, tag string) (parsedTag, error) {
 }
 
 func checkOptions(typ, field string, o *TagOptions) error {
-	e := func(token, msg string) error { return &TagError{typ, field, token, msg} }
+	e := func(token, msg string) error { return badTag(typ, field, token, msg) }
 	switch {
 	case o.Encrypt != EncryptNone && o.Token != "":
 		return e("token="+o.Token, "encrypt and token conflict: a field is either encrypted or tokenized")

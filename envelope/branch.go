@@ -195,7 +195,7 @@ func (s *Sealer) RotateBranchKey(ctx context.Context, tenant string) (version ui
 		return 0, err
 	}
 	ctx = withCall(ctx)
-	if !pii.InExecutor(ctx) {
+	if pii.ExecutorFrom(ctx, nil) == nil {
 		s.kmsMu.Lock()
 		defer s.kmsMu.Unlock()
 	}

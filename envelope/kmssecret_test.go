@@ -128,12 +128,12 @@ type noExecStore struct {
 }
 
 func (n *noExecStore) Get(ctx context.Context, ref envelope.KeyRef) (envelope.Record, error) {
-	n.sawExecutor = n.sawExecutor || pii.InExecutor(ctx)
+	n.sawExecutor = n.sawExecutor || pii.ExecutorFrom(ctx, nil) != nil
 	return n.KeyStore.Get(ctx, ref)
 }
 
 func (n *noExecStore) Insert(ctx context.Context, rec envelope.Record) (envelope.Record, bool, error) {
-	n.sawExecutor = n.sawExecutor || pii.InExecutor(ctx)
+	n.sawExecutor = n.sawExecutor || pii.ExecutorFrom(ctx, nil) != nil
 	return n.KeyStore.Insert(ctx, rec)
 }
 

@@ -38,7 +38,7 @@ type callKeysKey struct{}
 // withCall returns ctx carrying a keyCache for the whole call when ctx
 // carries an executor and no call's keys yet.
 func withCall(ctx context.Context) context.Context {
-	if !pii.InExecutor(ctx) || ctx.Value(callKeysKey{}) != nil {
+	if pii.ExecutorFrom(ctx, nil) == nil || ctx.Value(callKeysKey{}) != nil {
 		return ctx
 	}
 	kc := newKeyCache()
@@ -50,7 +50,7 @@ func withCall(ctx context.Context) context.Context {
 // fresh one attached to the returned ctx for the lookup's own nested
 // lookups.
 func (s *Sealer) keysFor(ctx context.Context) (_ context.Context, kc *keyCache, tx bool) {
-	if !pii.InExecutor(ctx) {
+	if pii.ExecutorFrom(ctx, nil) == nil {
 		return ctx, &s.keyCache, false
 	}
 	if kc, ok := ctx.Value(callKeysKey{}).(*keyCache); ok {

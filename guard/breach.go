@@ -297,7 +297,7 @@ func (g *Guard) breach(ctx context.Context, c Compromised) (*Breach, error) {
 			sc := st.Schema()
 			for _, f := range sc.Fields {
 				base := BreachField{Type: sc.Name, Field: f.Path, Category: f.Category,
-					Sensitive: f.Opts.Sensitive || pii.SensitiveCategory(f.Category)}
+					Sensitive: f.Opts.Sensitive}
 				var hits []BreachField
 				hit := func(via, scope string) {
 					bf := base

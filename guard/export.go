@@ -179,7 +179,7 @@ func (g *Guard) exportRecord(ctx context.Context, c *core, sc *pii.Schema, info 
 		}
 		fr := info[f.Path]
 		it := ExportItem{Category: f.Category, Status: StatusHeld, Purpose: f.Opts.Purpose, LegalBasis: f.Opts.Basis,
-			Protection: []string{}, Sensitive: f.Opts.Sensitive || pii.SensitiveCategory(f.Category),
+			Protection: []string{}, Sensitive: f.Opts.Sensitive,
 			Source: ExportSource{Type: sc.Name, Table: table, Record: rec.Key, Field: path}}
 		if fr != nil {
 			it.Retention, it.Protection, it.Sensitive = fr.Retention, fr.Protection, fr.Sensitive

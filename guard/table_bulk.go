@@ -37,7 +37,7 @@ func (t *Table[T]) InsertMany(ctx context.Context, vs []T) error {
 		return err
 	}
 	batch := min(maxBatch, maxParams/len(t.m.Cols))
-	if pii.InExecutor(ctx) || len(vs) <= batch {
+	if pii.ExecutorFrom(ctx, nil) != nil || len(vs) <= batch {
 		return t.insertBatches(ctx, t.exec(ctx), vs, batch)
 	}
 	tx, err := t.db.BeginTx(ctx, nil)

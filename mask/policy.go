@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/fieldguard/pii"
+	"github.com/fieldguard/pii/internal/category"
 )
 
 // Channel is where a viewer sees or sends data.
@@ -139,12 +140,12 @@ var categoryStyles = map[string]Style{
 // for a dotted key ("billing.card"), its last part is sensitive to pii or
 // listed in ViewsOptions.Sensitive.
 func (p *policy) sensitiveCategory(c string) bool {
-	if p.sensitive[c] || pii.SensitiveCategory(c) {
+	if p.sensitive[c] || category.Sensitive(c) {
 		return true
 	}
 	if i := strings.LastIndexByte(c, '.'); i >= 0 {
 		last := c[i+1:]
-		return p.sensitive[last] || pii.SensitiveCategory(last)
+		return p.sensitive[last] || category.Sensitive(last)
 	}
 	return false
 }

@@ -112,9 +112,9 @@ func (c *checker) typeSpec(ts *ast.TypeSpec) {
 	s, err := srcschema.Schema(c.types.Of(named), "")
 	if err != nil {
 		pos := ts.Name.Pos()
-		var te *pii.TagError
-		if errors.As(err, &te) {
-			pos = c.at(srcschema.FieldPos(named, te.Field), pos)
+		var fe *pii.FieldError
+		if errors.As(err, &fe) {
+			pos = c.at(srcschema.FieldPos(named, fe.Path), pos)
 		}
 		c.pass.Reportf(pos, "%s", err)
 		return

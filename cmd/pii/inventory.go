@@ -205,9 +205,9 @@ func buildInventory(pkgs []*packages.Package, names map[*types.TypeName]string, 
 			s, err := srcschema.Schema(ts.Of(named), names[tn])
 			if err != nil {
 				pos := tn.Pos()
-				var te *pii.TagError
-				if errors.As(err, &te) {
-					if fp := srcschema.FieldPos(named, te.Field); fp.IsValid() {
+				var fe *pii.FieldError
+				if errors.As(err, &fe) {
+					if fp := srcschema.FieldPos(named, fe.Path); fp.IsValid() {
 						pos = fp
 					}
 				}

@@ -435,7 +435,7 @@ func Inner(t types.Type) types.Type {
 }
 
 // FieldPos returns where the field at schema path (as in pii.Field.Path,
-// pii.TagError.Field, pii.Warning.Field) of struct type t is declared, or
+// pii.FieldError.Path, pii.Warning.Field) of struct type t is declared, or
 // token.NoPos.
 func FieldPos(t types.Type, path string) token.Pos {
 	if v := FieldVar(t, path); v != nil {

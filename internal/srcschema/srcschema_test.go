@@ -42,9 +42,9 @@ func TestSchemasMatchReflection(t *testing.T) {
 			if rerr != nil {
 				require.Error(t, serr)
 				require.Equal(t, rerr.Error(), serr.Error())
-				var te *pii.TagError
-				require.ErrorAs(t, serr, &te)
-				require.True(t, srcschema.FieldPos(tn.Type(), te.Field).IsValid(), "no position for %s", te.Field)
+				var fe *pii.FieldError
+				require.ErrorAs(t, serr, &fe)
+				require.True(t, srcschema.FieldPos(tn.Type(), fe.Path).IsValid(), "no position for %s", fe.Path)
 				return
 			}
 			require.NoError(t, serr)

@@ -76,7 +76,7 @@ func (l *Ledger) Append(ctx context.Context, entries ...retention.Entry) error {
 	if len(entries) == 0 {
 		return nil
 	}
-	if pii.InExecutor(ctx) {
+	if pii.ExecutorFrom(ctx, nil) != nil {
 		return l.append(ctx, pii.ExecutorFrom(ctx, l.db), entries)
 	}
 	x, err := begin(ctx, l.db, l.d, false)

@@ -150,7 +150,7 @@ func (s *Store) CreateTables(ctx context.Context) error {
 		}
 		return nil
 	}
-	if pii.InExecutor(ctx) {
+	if pii.ExecutorFrom(ctx, nil) != nil {
 		return run(pii.ExecutorFrom(ctx, s.db))
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
