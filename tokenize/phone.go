@@ -88,6 +88,16 @@ func (p Phone) keepArea(minor bool, n, ndc int) bool {
 }
 
 func (p Phone) parse(value string) (phoneParts, bool) {
+	return p.parseKnown(value, nil)
+}
+
+// parseKnown is parse, told that the number (known.cc, known.nsn) is a
+// valid number of known.region (validFor said so): when value parses to
+// that calling code and national significant number, its region and
+// validity are taken from known instead of found again (both are
+// functions of the calling code and national significant number; see
+// validFor), which is most of the cost of parsing back a candidate.
+func (p Phone) parseKnown(value string, known *phoneParts) (phoneParts, bool) {
 	region := p.DefaultRegion
 	if region == "" {
 		region = "ZZ"
@@ -97,13 +107,17 @@ func (p Phone) parse(value string) (phoneParts, bool) {
 		return phoneParts{}, false
 	}
 	pp := phoneParts{
-		cc:     num.GetCountryCode(),
-		region: phonenumbers.GetRegionCodeForNumber(num),
-		nsn:    phonenumbers.GetNationalSignificantNumber(num),
+		cc:  num.GetCountryCode(),
+		nsn: phonenumbers.GetNationalSignificantNumber(num),
 	}
-	// IsValidNumber is IsValidNumberForRegion at GetRegionCodeForNumber,
-	// which is already known: finding it again costs as much as the parse.
-	pp.valid = phonenumbers.IsValidNumberForRegion(num, pp.region)
+	if known != nil && pp.cc == known.cc && pp.nsn == known.nsn {
+		pp.region, pp.valid = known.region, true
+	} else {
+		pp.region = phonenumbers.GetRegionCodeForNumber(num)
+		// IsValidNumber is IsValidNumberForRegion at GetRegionCodeForNumber,
+		// which is already known: finding it again costs as much as the parse.
+		pp.valid = phonenumbers.IsValidNumberForRegion(num, pp.region)
+	}
 	minor := minorRegion(pp.cc, pp.region)
 	if p.KeepAreaCode || minor { // formats the number: only when it is used
 		pp.ndc = phonenumbers.GetLengthOfNationalDestinationCode(num)
@@ -191,6 +205,7 @@ func (p Phone) transform(f numerals, value string, enc bool) (string, error) {
 	nsn := []byte(orig.nsn)
 	defer clear(nsn)
 	valid := func(y []uint16) bool {
+		var known *phoneParts
 		if !p.AllowInvalid {
 			for i, d := range y {
 				nsn[keep+i] = byte(d) + '0'
@@ -198,8 +213,9 @@ func (p Phone) transform(f numerals, value string, enc bool) (string, error) {
 			if !validFor(orig.cc, orig.region, nsn) {
 				return false
 			}
+			known = &phoneParts{cc: orig.cc, region: orig.region, nsn: string(nsn)}
 		}
-		cand, ok := p.parse(putDigits(value, sub, y))
+		cand, ok := p.parseKnown(putDigits(value, sub, y), known)
 		if !ok || cand.cc != orig.cc || cand.region != orig.region || len(cand.nsn) != len(orig.nsn) {
 			return false
 		}

@@ -357,3 +357,29 @@ func TestPhoneEveryRegion(t *testing.T) {
 	}
 	require.Greater(t, checked, 400)
 }
+
+// TestParseKnown: parseKnown takes region and validity from what it is
+// told only for the calling code and national significant number it was
+// told of; any other number is parsed in full, as parse does.
+func TestParseKnown(t *testing.T) {
+	p := Phone{DefaultRegion: "GB"}
+	for _, value := range []string{"+1 202-555-0100", "+44 7911 123456", "07700 900123", "+1 345 916 1234", "+7 701 123 4567"} {
+		full, ok := p.parse(value)
+		require.True(t, ok, value)
+		got, ok := p.parseKnown(value, &phoneParts{cc: full.cc, nsn: full.nsn, region: full.region})
+		require.True(t, ok)
+		require.Equal(t, full.region, got.region, value)
+		require.Equal(t, full.nsn, got.nsn, value)
+		require.True(t, got.valid, value)
+		// Told of another number (its digits, or its calling code): the
+		// value's own region and validity, not what it was told.
+		for _, other := range []phoneParts{
+			{cc: full.cc, nsn: "1" + full.nsn[1:] + "9", region: "ZZ"},
+			{cc: full.cc + 1, nsn: full.nsn, region: "ZZ"},
+		} {
+			got, ok := p.parseKnown(value, &other)
+			require.True(t, ok)
+			require.Equal(t, full, got, value)
+		}
+	}
+}
