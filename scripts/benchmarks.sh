@@ -25,6 +25,7 @@ pairs=(
   "./mask|BenchmarkViewCheapStyles|BenchmarkHandMaskCheapStyles|view without phone parsing over hand-written masking"
   "./tokenize|BenchmarkTokenizePhone|BenchmarkTokenizePhoneReference|UK mobile phone token over the implementation before the metadata pre-check (lower is better; same tokens)"
   "./tokenize|BenchmarkTokenizePhoneUS|BenchmarkTokenizePhoneUSReference|US phone token, the same comparison"
+  "./tokenize|BenchmarkTokenizePhoneWorld|BenchmarkTokenizePhoneWorldReference|one mobile of each main region (data the check was not tuned on), the same comparison"
   "./envelope|BenchmarkSealNewSubjectAt100000|BenchmarkSealNewSubjectAt1000|new subject's seal with 100,000 subjects in the memory store over 1,000 (goal <= 1.2); a fixed 3,000 seals each, so the store stays near its size|3000x"
 )
 
