@@ -282,22 +282,23 @@
 //
 // Rotating a tenant's search root key (the key of its blind indexes and
 // deterministic values) changes what those compare, so it goes in steps
-// no lookup can fall between. AddSearchKey makes the next version: from
-// then on lookups compute under it as well (BlindIndexes and
-// DeterministicLookups return one value per live version; match any),
-// but nothing is written under it. PromoteSearchKey, allowed once every
-// process has seen the new version (Cache.MaxAge after the add, plus a
-// margin for clock skew; ErrTooSoon before), makes Seal write under it.
-// Once every process writes under it (the same wait again, SearchKeys'
-// Ready), re-index every row: sealing a sealed struct again computes its
-// indexes and deterministic values under the version writes use (guard's
-// RotateSearchKeys does it in resumable batches and verifies). Then
-// RetireSearchKeys stops lookups computing the old versions; their
-// deterministic values no longer open. At every point each row is
-// written under a version every process looks up. Every process must use
-// the same or a shorter Cache.MaxAge and run a version of this package
-// that knows search key versions. The steps are KeyStore records
-// (of kind "search-state"), so no schema change is needed.
+// no lookup can fall between, and guard's Guard.RotateSearchKeys is the
+// way to take them: it adds the next version (from then on lookups
+// compute under it as well: BlindIndexes and DeterministicLookups return
+// one value per live version; match any, but nothing is written under
+// it); once every process has seen it (Cache.MaxAge after the add, plus
+// a margin for clock skew), promotes it, so Seal writes under it; once
+// every process writes under it (the same wait again), re-indexes every
+// row (sealing a sealed struct again computes its indexes and
+// deterministic values under the version writes use) in resumable
+// batches and verifies; then retires the old versions, so lookups stop
+// computing them and their deterministic values no longer open. At every
+// point each row is written under a version every process looks up. The
+// steps are not offered one by one: taken too early, or without the
+// re-index, they make lookups miss rows. Every process must use the same
+// or a shorter Cache.MaxAge and run a version of this package that knows
+// search key versions. The steps are KeyStore records (of kind
+// "search-state"), so no schema change is needed.
 //
 // # Performance
 //

@@ -24,7 +24,7 @@ const (
 	KindDEK Kind = "dek"
 	// KindSearch is the tenant's search root key (deterministic encryption
 	// and blind indexes) wrapped by the key provider; ID is its version (1,
-	// then one more per AddSearchKey), Scope empty. It is never rotated
+	// then one more per search key rotation), Scope empty. It is never rotated
 	// with branch keys, so lookups survive their rotation; its own rotation
 	// is in steps, recorded as records of kind "search-state".
 	KindSearch Kind = "search"

@@ -129,7 +129,7 @@ func (s *Sealer) fieldKeys(ctx context.Context, tenant string, ver uint32, typ, 
 }
 
 // rootKey returns version ver of the tenant's search root key; version 1
-// is made on first use, later ones only by AddSearchKey. It is never
+// is made on first use, later ones only by a rotation's add step (searchrotate.go). It is never
 // rotated with branch keys, so blind indexes and deterministic
 // ciphertexts stay comparable across those rotations (see
 // searchrotate.go for its own).
@@ -170,7 +170,7 @@ func (s *Sealer) rootKey(ctx context.Context, tenant string, ver uint32, stale b
 	var ne *rootEntry
 	switch {
 	case errors.Is(err, ErrNotFound) && ver != 1:
-		// Versions after the first are made by AddSearchKey only: the
+		// Versions after the first are made by a rotation only: the
 		// version list named one the store does not have.
 		return nil, errWrongRecord
 	case errors.Is(err, ErrNotFound):

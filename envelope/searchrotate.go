@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/fieldguard/pii/internal/searchkeys"
 )
 
 // Rotation of a tenant's search root key, the key blind indexes and
@@ -40,9 +42,35 @@ const (
 	scopeRetired  = "retired"
 )
 
-// ErrTooSoon reports a rotation step taken before every process can have
-// seen the previous one; the error says how long to wait.
-var ErrTooSoon = errors.New("envelope: search key rotation step too soon")
+// The steps are guard's (Guard.RotateSearchKeys), through
+// internal/searchkeys: not public API, since a step taken too early makes
+// lookups miss rows.
+func init() {
+	searchkeys.Of = func(s any) searchkeys.Steps { return (*searchSteps)(s.(*Sealer)) }
+}
+
+// searchSteps is a Sealer's searchkeys.Steps.
+type searchSteps Sealer
+
+func (x *searchSteps) State(ctx context.Context, tenant string) (searchkeys.State, error) {
+	return (*Sealer)(x).searchKeys(ctx, tenant)
+}
+
+func (x *searchSteps) Add(ctx context.Context, tenant string) (uint32, error) {
+	return (*Sealer)(x).addSearchKey(ctx, tenant)
+}
+
+func (x *searchSteps) Promote(ctx context.Context, tenant string, version uint32) error {
+	return (*Sealer)(x).promoteSearchKey(ctx, tenant, version)
+}
+
+func (x *searchSteps) Retire(ctx context.Context, tenant string) error {
+	return (*Sealer)(x).retireSearchKeys(ctx, tenant)
+}
+
+func (x *searchSteps) Tenants(ctx context.Context, after string, limit int) ([]string, error) {
+	return (*Sealer)(x).searchTenants(ctx, after, limit)
+}
 
 // searchVersions is what a process knows of a tenant's search key
 // versions.
@@ -146,35 +174,17 @@ func (s *Sealer) forgetSearchVersions(tenant string) {
 	s.mu.Unlock()
 }
 
-// SearchKeyState says where a tenant's search key rotation stands.
-type SearchKeyState struct {
-	// Write is the version Seal computes blind indexes and deterministic
-	// values under.
-	Write uint32
-	// Lookup lists the versions lookups compute, newest first: Write, a
-	// version added and not yet promoted, and those promoted over and not
-	// yet retired.
-	Lookup []uint32
-	// Pending is the version added and not yet promoted, 0 when none.
-	Pending uint32
-	// Ready is when the next step may be taken: PromoteSearchKey of
-	// Pending; or, after a promotion, re-indexing and RetireSearchKeys
-	// (from then on no process writes under an old version). Zero when
-	// there is no step to take.
-	Ready time.Time
-}
-
-// SearchKeys reads the state of tenant's search key rotation from the key
-// store.
-func (s *Sealer) SearchKeys(ctx context.Context, tenant string) (SearchKeyState, error) {
-	if err := s.needStore("SearchKeys"); err != nil {
-		return SearchKeyState{}, err
+// searchKeys reads the state of tenant's search key rotation from the key
+// store (searchkeys.Steps.State).
+func (s *Sealer) searchKeys(ctx context.Context, tenant string) (searchkeys.State, error) {
+	if err := s.needStore("search key rotation"); err != nil {
+		return searchkeys.State{}, err
 	}
 	sv, err := s.readSearchVersions(ctx, tenant)
 	if err != nil {
-		return SearchKeyState{}, err
+		return searchkeys.State{}, err
 	}
-	st := SearchKeyState{Write: sv.write, Lookup: slices.Clone(sv.active), Pending: sv.pending}
+	st := searchkeys.State{Write: sv.write, Lookup: slices.Clone(sv.active), Pending: sv.pending}
 	switch {
 	case sv.pending != 0:
 		st.Ready = sv.added.Add(s.settle())
@@ -194,19 +204,16 @@ const clockSkewMargin = 30 * time.Second
 
 func (s *Sealer) tooSoon(op string, ready time.Time) error {
 	if wait := ready.Sub(s.now()); wait > 0 {
-		return fmt.Errorf("%w: %s: wait %s until every process has seen the previous step (Cache.MaxAge plus a margin for clock skew)", ErrTooSoon, op, wait.Round(time.Second))
+		return fmt.Errorf("%w: %s: wait %s until every process has seen the previous step (Cache.MaxAge plus a margin for clock skew)", searchkeys.ErrTooSoon, op, wait.Round(time.Second))
 	}
 	return nil
 }
 
-// AddSearchKey starts a rotation of tenant's search root key: it makes
-// the next version (one wrap call) and returns it. From then on lookups
-// in every process compute blind indexes and deterministic values under
-// it as well (within Cache.MaxAge); nothing is written under it until
-// PromoteSearchKey. A rotation already under way is an error: promote its
-// version, re-index and retire first.
-func (s *Sealer) AddSearchKey(ctx context.Context, tenant string) (uint32, error) {
-	if err := s.needStore("AddSearchKey"); err != nil {
+// addSearchKey starts a rotation of tenant's search root key
+// (searchkeys.Steps.Add). A rotation already under way is an error:
+// promote its version, re-index and retire first.
+func (s *Sealer) addSearchKey(ctx context.Context, tenant string) (uint32, error) {
+	if err := s.needStore("search key rotation"); err != nil {
 		return 0, err
 	}
 	sv, err := s.readSearchVersions(ctx, tenant)
@@ -215,11 +222,11 @@ func (s *Sealer) AddSearchKey(ctx context.Context, tenant string) (uint32, error
 	}
 	switch {
 	case sv.newest == 0:
-		return 0, fmt.Errorf("envelope: AddSearchKey: the tenant has no search key yet (nothing is indexed under one)")
+		return 0, fmt.Errorf("envelope: search key rotation: add: the tenant has no search key yet (nothing is indexed under one)")
 	case sv.pending != 0:
-		return 0, fmt.Errorf("envelope: AddSearchKey: version %d is added and not promoted; promote it (PromoteSearchKey) and finish that rotation first", sv.pending)
+		return 0, fmt.Errorf("envelope: search key rotation: add: version %d is added and not promoted; promote it and finish that rotation first", sv.pending)
 	case len(sv.active) > 1:
-		return 0, fmt.Errorf("envelope: AddSearchKey: versions below %d are not retired; re-index and RetireSearchKeys first", sv.write)
+		return 0, fmt.Errorf("envelope: search key rotation: add: versions below %d are not retired; re-index and retire them first", sv.write)
 	}
 	next := sv.newest + 1
 	raw := make([]byte, keySize)
@@ -241,14 +248,12 @@ func (s *Sealer) AddSearchKey(ctx context.Context, tenant string) (uint32, error
 	return next, nil
 }
 
-// PromoteSearchKey makes version, added by AddSearchKey, the one Seal
-// writes under, in this process at once and in every other within
-// Cache.MaxAge. It fails with ErrTooSoon until every process computes
-// lookups under version (Cache.MaxAge after it was added, plus a margin).
-// Then re-index every row (guard's RotateSearchKeys does every step) no sooner than
-// SearchKeys says, and retire the old versions.
-func (s *Sealer) PromoteSearchKey(ctx context.Context, tenant string, version uint32) error {
-	if err := s.needStore("PromoteSearchKey"); err != nil {
+// promoteSearchKey makes version, added by addSearchKey, the one Seal
+// writes under (searchkeys.Steps.Promote). It fails with searchkeys.ErrTooSoon until
+// every process computes lookups under version (Cache.MaxAge after it was
+// added, plus a margin).
+func (s *Sealer) promoteSearchKey(ctx context.Context, tenant string, version uint32) error {
+	if err := s.needStore("search key rotation"); err != nil {
 		return err
 	}
 	sv, err := s.readSearchVersions(ctx, tenant)
@@ -259,9 +264,9 @@ func (s *Sealer) PromoteSearchKey(ctx context.Context, tenant string, version ui
 		return nil // promoted already
 	}
 	if version != sv.pending || version == 0 {
-		return fmt.Errorf("envelope: PromoteSearchKey: version %d is not the added version (writes use %d)", version, sv.write)
+		return fmt.Errorf("envelope: search key rotation: promote: version %d is not the added version (writes use %d)", version, sv.write)
 	}
-	if err := s.tooSoon("PromoteSearchKey", sv.added.Add(s.settle())); err != nil {
+	if err := s.tooSoon("promote", sv.added.Add(s.settle())); err != nil {
 		return err
 	}
 	if err := s.stepRecord(ctx, tenant, scopePromoted, version); err != nil {
@@ -271,15 +276,12 @@ func (s *Sealer) PromoteSearchKey(ctx context.Context, tenant string, version ui
 	return nil
 }
 
-// RetireSearchKeys ends a rotation: lookups stop computing blind indexes
-// and deterministic values under the versions below the one writes use,
-// and values sealed under them no longer open. Call it once every row was
-// re-indexed under the current version, after SearchKeys' Ready (guard's
-// RotateSearchKeys sees to both); it fails with ErrTooSoon before Ready.
-// Other processes stop computing the old versions within Cache.MaxAge,
-// which costs them nothing but the work.
-func (s *Sealer) RetireSearchKeys(ctx context.Context, tenant string) error {
-	if err := s.needStore("RetireSearchKeys"); err != nil {
+// retireSearchKeys ends a rotation (searchkeys.Steps.Retire): lookups
+// stop computing the versions below the one writes use. It fails with
+// searchkeys.ErrTooSoon before searchKeys' Ready. Other processes stop computing the
+// old versions within Cache.MaxAge, which costs them nothing but the work.
+func (s *Sealer) retireSearchKeys(ctx context.Context, tenant string) error {
+	if err := s.needStore("search key rotation"); err != nil {
 		return err
 	}
 	sv, err := s.readSearchVersions(ctx, tenant)
@@ -287,12 +289,12 @@ func (s *Sealer) RetireSearchKeys(ctx context.Context, tenant string) error {
 		return err
 	}
 	if sv.pending != 0 {
-		return fmt.Errorf("envelope: RetireSearchKeys: version %d is added and not promoted; promote it first", sv.pending)
+		return fmt.Errorf("envelope: search key rotation: retire: version %d is added and not promoted; promote it first", sv.pending)
 	}
 	if len(sv.active) <= 1 {
 		return nil // nothing to retire
 	}
-	if err := s.tooSoon("RetireSearchKeys", sv.promoted.Add(s.settle())); err != nil {
+	if err := s.tooSoon("retire", sv.promoted.Add(s.settle())); err != nil {
 		return err
 	}
 	if err := s.stepRecord(ctx, tenant, scopeRetired, sv.write-1); err != nil {
@@ -314,11 +316,10 @@ func (s *Sealer) stepRecord(ctx context.Context, tenant, scope string, version u
 	return nil
 }
 
-// SearchTenants lists, in order, up to limit tenants after the tenant
-// after ("" starts at the beginning) that have a search root key, for a
-// rotation of every tenant's.
-func (s *Sealer) SearchTenants(ctx context.Context, after string, limit int) ([]string, error) {
-	if err := s.needStore("SearchTenants"); err != nil {
+// searchTenants lists the tenants that have a search root key
+// (searchkeys.Steps.Tenants), for a rotation of every tenant's.
+func (s *Sealer) searchTenants(ctx context.Context, after string, limit int) ([]string, error) {
+	if err := s.needStore("search key rotation"); err != nil {
 		return nil, err
 	}
 	if limit <= 0 {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/fieldguard/pii/envelope"
+	"github.com/fieldguard/pii/internal/searchkeys"
 	"github.com/fieldguard/pii/piitest"
 	"github.com/stretchr/testify/require"
 )
@@ -32,21 +33,21 @@ func TestSearchKeyRotationSteps(t *testing.T) {
 	ctx := context.Background()
 	ss, _, clk := rotationSealers(t, 1)
 	s := ss[0]
-	_, err := s.AddSearchKey(ctx, "acme")
+	_, err := searchkeys.Of(s).Add(ctx, "acme")
 	require.ErrorContains(t, err, "no search key yet")
 
 	old := patron("p-1", "alice@example.com")
 	require.NoError(t, s.Seal(ctx, old))
-	st, err := s.SearchKeys(ctx, "acme")
+	st, err := searchkeys.Of(s).State(ctx, "acme")
 	require.NoError(t, err)
-	require.Equal(t, envelope.SearchKeyState{Write: 1, Lookup: []uint32{1}}, st)
+	require.Equal(t, searchkeys.State{Write: 1, Lookup: []uint32{1}}, st)
 
-	v, err := s.AddSearchKey(ctx, "acme")
+	v, err := searchkeys.Of(s).Add(ctx, "acme")
 	require.NoError(t, err)
 	require.Equal(t, uint32(2), v)
-	_, err = s.AddSearchKey(ctx, "acme")
+	_, err = searchkeys.Of(s).Add(ctx, "acme")
 	require.ErrorContains(t, err, "promote it")
-	st, err = s.SearchKeys(ctx, "acme")
+	st, err = searchkeys.Of(s).State(ctx, "acme")
 	require.NoError(t, err)
 	require.Equal(t, uint32(1), st.Write)
 	require.Equal(t, []uint32{2, 1}, st.Lookup)
@@ -64,11 +65,11 @@ func TestSearchKeyRotationSteps(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, mid.EmailIdx, bob[1], "nothing is written under an added version")
 
-	require.ErrorIs(t, s.PromoteSearchKey(ctx, "acme", 2), envelope.ErrTooSoon)
-	require.ErrorContains(t, s.PromoteSearchKey(ctx, "acme", 3), "not the added version")
+	require.ErrorIs(t, searchkeys.Of(s).Promote(ctx, "acme", 2), searchkeys.ErrTooSoon)
+	require.ErrorContains(t, searchkeys.Of(s).Promote(ctx, "acme", 3), "not the added version")
 	clk.Add(settle)
-	require.NoError(t, s.PromoteSearchKey(ctx, "acme", 2))
-	require.NoError(t, s.PromoteSearchKey(ctx, "acme", 2), "promoting twice is a no-op")
+	require.NoError(t, searchkeys.Of(s).Promote(ctx, "acme", 2))
+	require.NoError(t, searchkeys.Of(s).Promote(ctx, "acme", 2), "promoting twice is a no-op")
 
 	// Promoted: writes use version 2; version 1 rows are still found.
 	late := patron("p-3", "carol@example.com")
@@ -95,13 +96,13 @@ func TestSearchKeyRotationSteps(t *testing.T) {
 	require.NotEqual(t, old.Login, moved.Login)
 	require.Equal(t, old.Email, moved.Email, "random ciphertexts are left as they are")
 
-	require.ErrorIs(t, s.RetireSearchKeys(ctx, "acme"), envelope.ErrTooSoon)
+	require.ErrorIs(t, searchkeys.Of(s).Retire(ctx, "acme"), searchkeys.ErrTooSoon)
 	clk.Add(settle)
-	require.NoError(t, s.RetireSearchKeys(ctx, "acme"))
-	require.NoError(t, s.RetireSearchKeys(ctx, "acme"), "retiring twice is a no-op")
-	st, err = s.SearchKeys(ctx, "acme")
+	require.NoError(t, searchkeys.Of(s).Retire(ctx, "acme"))
+	require.NoError(t, searchkeys.Of(s).Retire(ctx, "acme"), "retiring twice is a no-op")
+	st, err = searchkeys.Of(s).State(ctx, "acme")
 	require.NoError(t, err)
-	require.Equal(t, envelope.SearchKeyState{Write: 2, Lookup: []uint32{2}}, st)
+	require.Equal(t, searchkeys.State{Write: 2, Lookup: []uint32{2}}, st)
 	ix, err = s.BlindIndexes(ctx, "acme", Patron{}, "Email", "alice@example.com")
 	require.NoError(t, err)
 	require.Equal(t, []string{moved.EmailIdx}, ix)
@@ -113,7 +114,7 @@ func TestSearchKeyRotationSteps(t *testing.T) {
 	require.Equal(t, "alice@example.com", moved.Login)
 
 	// The next rotation starts from version 2.
-	v, err = s.AddSearchKey(ctx, "acme")
+	v, err = searchkeys.Of(s).Add(ctx, "acme")
 	require.NoError(t, err)
 	require.Equal(t, uint32(3), v)
 }
@@ -130,7 +131,7 @@ func TestSearchKeyRotationProcesses(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{p.EmailIdx}, ix) // b has read the versions
 
-	_, err = a.AddSearchKey(ctx, "acme")
+	_, err = searchkeys.Of(a).Add(ctx, "acme")
 	require.NoError(t, err)
 	ix, err = b.BlindIndexes(ctx, "acme", Patron{}, "Email", "alice@example.com")
 	require.NoError(t, err)
@@ -141,7 +142,7 @@ func TestSearchKeyRotationProcesses(t *testing.T) {
 	require.Len(t, ix, 2, "b sees the added version within MaxAge")
 
 	clk.Add(settle - time.Minute)
-	require.NoError(t, a.PromoteSearchKey(ctx, "acme", 2))
+	require.NoError(t, searchkeys.Of(a).Promote(ctx, "acme", 2))
 	q := patron("p-2", "bob@example.com")
 	require.NoError(t, b.Seal(ctx, q))
 	bix, err := a.BlindIndexes(ctx, "acme", Patron{}, "Email", "bob@example.com")
@@ -176,7 +177,7 @@ func TestSearchKeyStateChecked(t *testing.T) {
 			require.NoError(t, err)
 			_, err = fresh.BlindIndexes(ctx, "acme", Patron{}, "Email", "a@example.com")
 			require.ErrorIs(t, err, envelope.ErrDecrypt)
-			_, err = fresh.SearchKeys(ctx, "acme")
+			_, err = searchkeys.Of(fresh).State(ctx, "acme")
 			require.ErrorIs(t, err, envelope.ErrDecrypt)
 		})
 	}
@@ -191,12 +192,12 @@ func TestSearchKeyRotationRewrapAndTenants(t *testing.T) {
 		p.Tenant = tenant
 		require.NoError(t, s.Seal(ctx, p))
 	}
-	_, err := s.AddSearchKey(ctx, "beta")
+	_, err := searchkeys.Of(s).Add(ctx, "beta")
 	require.NoError(t, err)
-	tenants, err := s.SearchTenants(ctx, "", 2)
+	tenants, err := searchkeys.Of(s).Tenants(ctx, "", 2)
 	require.NoError(t, err)
 	require.Equal(t, []string{"acme", "beta"}, tenants)
-	tenants, err = s.SearchTenants(ctx, "beta", 2)
+	tenants, err = searchkeys.Of(s).Tenants(ctx, "beta", 2)
 	require.NoError(t, err)
 	require.Equal(t, []string{"corp"}, tenants)
 

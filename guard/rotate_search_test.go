@@ -15,7 +15,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/fieldguard/pii/envelope"
+	"github.com/fieldguard/pii/internal/searchkeys"
 	"github.com/fieldguard/pii/keyprovider/local"
 	"github.com/fieldguard/pii/piitest"
 )
@@ -175,15 +175,15 @@ func TestSearchKeyRotationNeverMisses(t *testing.T) {
 		}
 		s := procs[0].seal
 		waitOps(20)
-		v, err := s.AddSearchKey(ctx, "acme")
+		v, err := searchkeys.Of(s).Add(ctx, "acme")
 		require.NoError(t, err)
 		waitOps(20)
-		require.ErrorIs(t, s.PromoteSearchKey(ctx, "acme", v), envelope.ErrTooSoon)
+		require.ErrorIs(t, searchkeys.Of(s).Promote(ctx, "acme", v), searchkeys.ErrTooSoon)
 		jump(maxAge / 2)
 		waitOps(10)
 		jump(settle - maxAge/2)
 		waitOps(10)
-		require.NoError(t, s.PromoteSearchKey(ctx, "acme", v))
+		require.NoError(t, searchkeys.Of(s).Promote(ctx, "acme", v))
 		waitOps(20)
 		jump(settle)
 		waitOps(10)
@@ -195,7 +195,7 @@ func TestSearchKeyRotationNeverMisses(t *testing.T) {
 		}})
 		require.NoError(t, err)
 		require.GreaterOrEqual(t, rep.Changed, int64(static), "the rows no writer rewrote were re-indexed")
-		require.NoError(t, s.RetireSearchKeys(ctx, "acme"))
+		require.NoError(t, searchkeys.Of(s).Retire(ctx, "acme"))
 		waitOps(20)
 		jump(settle)
 		waitOps(20)
@@ -209,7 +209,7 @@ func TestSearchKeyRotationNeverMisses(t *testing.T) {
 
 		// After the rotation: one version, and every row found by every
 		// process.
-		st, err := s.SearchKeys(ctx, "acme")
+		st, err := searchkeys.Of(s).State(ctx, "acme")
 		require.NoError(t, err)
 		require.Equal(t, []uint32{v}, st.Lookup)
 		for _, r := range committed {

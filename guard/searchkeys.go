@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/fieldguard/pii"
-	"github.com/fieldguard/pii/envelope"
+	"github.com/fieldguard/pii/internal/searchkeys"
 	"github.com/fieldguard/pii/retention"
 	"github.com/fieldguard/pii/retention/sqlstore"
 )
@@ -128,7 +128,7 @@ func (g *Guard) RotateSearchKeys(ctx context.Context, opts *SearchRotateOptions)
 		return SearchRotation{}, err
 	}
 	running := found && job.Phase != "done"
-	s := g.seal
+	s := searchkeys.Of(g.seal)
 	states, err := g.searchStates(ctx)
 	if err != nil {
 		return SearchRotation{}, err
@@ -162,7 +162,7 @@ func (g *Guard) RotateSearchKeys(ctx context.Context, opts *SearchRotateOptions)
 			return rot, nil
 		}
 		for _, t := range pending {
-			if err := s.PromoteSearchKey(ctx, t, states[t].Pending); err != nil {
+			if err := s.Promote(ctx, t, states[t].Pending); err != nil {
 				return rot, err
 			}
 		}
@@ -182,7 +182,7 @@ func (g *Guard) RotateSearchKeys(ctx context.Context, opts *SearchRotateOptions)
 			return rot, err
 		}
 		for _, t := range old {
-			if err := s.RetireSearchKeys(ctx, t); err != nil {
+			if err := s.Retire(ctx, t); err != nil {
 				return rot, err
 			}
 		}
@@ -198,7 +198,7 @@ func (g *Guard) RotateSearchKeys(ctx context.Context, opts *SearchRotateOptions)
 	}
 	var all []string
 	for t := range states {
-		if _, err := s.AddSearchKey(ctx, t); err != nil {
+		if _, err := s.Add(ctx, t); err != nil {
 			return rot, err
 		}
 		all = append(all, t)
@@ -213,7 +213,7 @@ func (g *Guard) RotateSearchKeys(ctx context.Context, opts *SearchRotateOptions)
 func (g *Guard) searchReady(ctx context.Context, ts []string) (time.Time, error) {
 	var r time.Time
 	for _, t := range ts {
-		st, err := g.seal.SearchKeys(ctx, t)
+		st, err := searchkeys.Of(g.seal).State(ctx, t)
 		if err != nil {
 			return time.Time{}, err
 		}
@@ -230,11 +230,12 @@ func maxTime(a, b time.Time) time.Time {
 }
 
 // searchStates reads the search key state of every tenant that has one.
-func (g *Guard) searchStates(ctx context.Context) (map[string]envelope.SearchKeyState, error) {
-	out := map[string]envelope.SearchKeyState{}
+func (g *Guard) searchStates(ctx context.Context) (map[string]searchkeys.State, error) {
+	steps := searchkeys.Of(g.seal)
+	out := map[string]searchkeys.State{}
 	after := ""
 	for first := true; ; first = false {
-		ts, err := g.seal.SearchTenants(ctx, after, 100)
+		ts, err := steps.Tenants(ctx, after, 100)
 		if err != nil {
 			return nil, err
 		}
@@ -242,7 +243,7 @@ func (g *Guard) searchStates(ctx context.Context) (map[string]envelope.SearchKey
 			if _, dup := out[t]; dup && !first {
 				return nil, fmt.Errorf("guard: RotateSearchKeys: the key store listed tenants out of order")
 			}
-			st, err := g.seal.SearchKeys(ctx, t)
+			st, err := steps.State(ctx, t)
 			if err != nil {
 				return nil, err
 			}

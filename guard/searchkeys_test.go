@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/fieldguard/pii/internal/searchkeys"
 	"github.com/fieldguard/pii/internal/testdb"
 	"github.com/fieldguard/pii/piitest"
 	"github.com/fieldguard/pii/retention/sqlstore"
@@ -64,7 +65,7 @@ func TestRotateSearchKeys(t *testing.T) {
 		require.Equal(t, []string{"added", "promoted", "done"}, steps)
 		require.Positive(t, reindexed)
 		for _, tenant := range []string{"acme", "beta"} {
-			st, err := g.seal.SearchKeys(ctx, tenant)
+			st, err := searchkeys.Of(g.seal).State(ctx, tenant)
 			require.NoError(t, err)
 			require.Equal(t, []uint32{2}, st.Lookup)
 		}
