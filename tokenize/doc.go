@@ -142,9 +142,10 @@
 //
 // # Errors
 //
-// Errors wrap one of [ErrDomain], [ErrFormat], [ErrNotToken],
-// [ErrPermission], [ErrNotFound] and [ErrTokenExists]; test with
-// errors.Is. Mistakes of the program (a root key of the wrong size,
+// Errors wrap one of [ErrFormat], [ErrNotToken], [ErrPermission],
+// [ErrNotFound] and [ErrTokenExists], or fpe.ErrDomain for a value whose
+// tokenized part is outside the cipher's domain (fewer digits than the
+// NIST floor allows); test with errors.Is. Mistakes of the program (a root key of the wrong size,
 // Detokenize of a token=hmac pseudonym) are plain errors. Apply and Reverse return a [pii.FieldError] naming
 // the type, the field path and the record by its id (tokenize:
 // Customer.Card (record ID "c-1"): value is not a token of this field: …).

@@ -3,13 +3,11 @@ package tokenize
 import "errors"
 
 // Errors returned by this package. Test with errors.Is; the returned errors
-// wrap one of these with a short reason that never contains the input value,
-// a key or a token.
+// wrap one of these, or fpe.ErrDomain when the part of a value that would
+// be tokenized is too short (below the NIST floor of 1,000,000 values,
+// radix^len) or too long for the cipher, with a short reason that never
+// contains the input value, a key or a token.
 var (
-	// ErrDomain: the part of a value that would be tokenized is too short
-	// (below the NIST floor of 1,000,000 values, radix^len) or too long for
-	// the cipher.
-	ErrDomain = errors.New("tokenize: input outside the cipher's domain")
 	// ErrFormat: a value does not have the shape its tokenizer expects (a
 	// card number that is not 12–19 digits, a phone number that does not
 	// parse, an IBAN with a bad checksum, a rune outside a template's

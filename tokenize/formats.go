@@ -6,6 +6,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/fieldguard/pii/internal/checkdigit"
+	"github.com/fieldguard/pii/tokenize/fpe"
 	"github.com/fieldguard/pii/tokenize/internal/alphabet"
 )
 
@@ -82,7 +83,7 @@ func putDigits(s string, pos []int, x []uint16) string {
 // are encrypted (a domain of at least 10^6). With a 6-digit middle (a
 // 16-digit card with a 6-digit BIN) the whole middle is encrypted and
 // cycle-walked until the Luhn result holds. Shorter middles are rejected
-// with ErrDomain: they are below the NIST 1,000,000 floor.
+// with fpe.ErrDomain: they are below the NIST 1,000,000 floor.
 type Card struct {
 	KeepBIN   int
 	LuhnValid bool
@@ -108,7 +109,7 @@ func (c Card) transform(f numerals, value string, enc bool) (string, error) {
 	lo, hi := c.KeepBIN, len(x)-4
 	k := hi - lo
 	if k < 6 {
-		return "", fmt.Errorf("%w: %d tokenized card digits are below the 10^6 domain floor", ErrDomain, k)
+		return "", fmt.Errorf("tokenize: %d tokenized card digits are below the 10^6 domain floor: %w", k, fpe.ErrDomain)
 	}
 	last := hi - 1 // the middle digit that carries the Luhn adjustment
 	var shift uint16
@@ -369,7 +370,7 @@ func (c IBAN) transform(f numerals, value string, enc bool) (string, error) {
 //
 // The local part needs at least 4 letters or digits (62^4 ≥ 10^6), and a
 // tokenized domain at least 4 outside the TLD; shorter ones fail with
-// ErrDomain rather than fall below the NIST floor.
+// fpe.ErrDomain rather than fall below the NIST floor.
 //
 // An e-mail token cannot be told from an address: every local part is the
 // token of some other local part of the same length and punctuation, so

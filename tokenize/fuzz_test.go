@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fieldguard/pii/tokenize/fpe"
 	"github.com/stretchr/testify/require"
 )
 
@@ -81,7 +82,7 @@ func FuzzDetokenize(f *testing.F) {
 				v, err := tk.Detokenize(ctx, m, scopeA, fm, s)
 				if err != nil {
 					require.True(t, errors.Is(err, ErrFormat) || errors.Is(err, ErrNotToken) ||
-						errors.Is(err, ErrDomain), "%T: %v", fm, err)
+						errors.Is(err, fpe.ErrDomain), "%T: %v", fm, err)
 					require.Regexp(t, `^tokenize: `, err.Error())
 					require.Equal(t, 1, strings.Count(err.Error(), "tokenize:"), err.Error())
 					if len(s) >= 8 {

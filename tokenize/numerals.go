@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/fieldguard/pii/tokenize/fpe"
 )
@@ -97,11 +96,10 @@ func (f *numerals) apply(c numeralCipher, radix int, x []uint16, enc bool) (y []
 		return y, nil
 	}
 	if errors.Is(err, fpe.ErrDomain) {
-		// Said in this package's terms; the only fpe error a format can
-		// meet, since formats keep numerals below the radix and tweaks
-		// have the cipher's size.
+		// The only fpe error a format can meet, since formats keep
+		// numerals below the radix and tweaks have the cipher's size;
 		// fpe's reason states the lengths the cipher takes.
-		return nil, fmt.Errorf("%w: tokenized part: %s", ErrDomain, strings.TrimPrefix(err.Error(), fpe.ErrDomain.Error()+": "))
+		return nil, fmt.Errorf("tokenize: tokenized part: %w", err)
 	}
 	return nil, fmt.Errorf("tokenize: %w", err)
 }

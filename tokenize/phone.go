@@ -31,7 +31,7 @@ import (
 // number of the same country. This needs a valid input; set AllowInvalid
 // to tokenize numbers libphonenumber does not consider valid, in which
 // case tokens only keep the country code and digit count. Numbers with
-// fewer than 6 tokenized digits fail with ErrDomain.
+// fewer than 6 tokenized digits fail with fpe.ErrDomain.
 //
 // A phone token cannot be told from a phone number: tokens are valid
 // numbers by design, so Reverse of a real number (or of a token of another

@@ -17,6 +17,7 @@ import (
 
 	"github.com/fieldguard/pii/internal/checkdigit"
 	"github.com/fieldguard/pii/keyprovider"
+	"github.com/fieldguard/pii/tokenize/fpe"
 	"github.com/fieldguard/pii/tokenize/internal/alphabet"
 	"github.com/nyaruka/phonenumbers"
 	"github.com/stretchr/testify/require"
@@ -104,7 +105,7 @@ func TestCard(t *testing.T) {
 			digits := len(digitsOf(c))
 			tok, err := tk.Tokenize(ctx, MethodFF1, scopeA, opt, c)
 			if digits-4-opt.KeepBIN < 6 {
-				require.ErrorIs(t, err, ErrDomain, name)
+				require.ErrorIs(t, err, fpe.ErrDomain, name)
 				continue
 			}
 			require.NoError(t, err, name)
@@ -152,7 +153,7 @@ func TestCardErrors(t *testing.T) {
 		{"letters", "4111 1111 1111 111X", Card{}, ErrFormat},
 		{"empty", "", Card{}, ErrFormat},
 		{"bad BIN", "4111111111111111", Card{KeepBIN: 4}, ErrFormat},
-		{"BIN 8 on 16 digits", "4111111111111111", Card{KeepBIN: 8}, ErrDomain},
+		{"BIN 8 on 16 digits", "4111111111111111", Card{KeepBIN: 8}, fpe.ErrDomain},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := tk.Tokenize(ctx, MethodFF1, scopeA, tc.opt, tc.value)
@@ -197,7 +198,7 @@ func TestPhone(t *testing.T) {
 
 			tok, err := tk.Tokenize(ctx, MethodFF1, Scope{Tenant: "acme", Field: "Customer.Phone"}, p, n.value)
 			if keepArea && len(phonenumbers.GetNationalSignificantNumber(orig))-phonenumbers.GetLengthOfNationalDestinationCode(orig) < 6 {
-				require.ErrorIs(t, err, ErrDomain, "fewer than 6 subscriber digits: %s", name)
+				require.ErrorIs(t, err, fpe.ErrDomain, "fewer than 6 subscriber digits: %s", name)
 				continue
 			}
 			require.NoError(t, err, name)
@@ -316,7 +317,7 @@ func TestEmail(t *testing.T) {
 		for _, opt := range []Email{{}, {TokenizeDomain: true}} {
 			tok, err := tk.Tokenize(ctx, MethodFF1, scopeA, opt, v)
 			if opt.TokenizeDomain && strings.HasSuffix(v, "@x.io") {
-				require.ErrorIs(t, err, ErrDomain, "one-letter domain is below the floor")
+				require.ErrorIs(t, err, fpe.ErrDomain, "one-letter domain is below the floor")
 				continue
 			}
 			require.NoError(t, err, v)
@@ -340,7 +341,7 @@ func TestEmail(t *testing.T) {
 		}
 	}
 	_, err := tk.Tokenize(ctx, MethodFF1, scopeA, Email{}, "abc@example.com")
-	require.ErrorIs(t, err, ErrDomain)
+	require.ErrorIs(t, err, fpe.ErrDomain)
 	_, err = tk.Tokenize(ctx, MethodFF1, scopeA, Email{}, "no-at-sign")
 	require.ErrorIs(t, err, ErrFormat)
 }

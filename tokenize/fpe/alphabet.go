@@ -20,7 +20,7 @@ type Alphabet struct {
 func NewAlphabet(symbols string) (*Alphabet, error) {
 	a, err := alphabet.New(symbols)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrAlphabet, err)
+		return nil, fmt.Errorf("%w: %w", errAlphabet, err)
 	}
 	return &Alphabet{a: a}, nil
 }
@@ -28,21 +28,21 @@ func NewAlphabet(symbols string) (*Alphabet, error) {
 // Radix returns the number of symbols.
 func (a *Alphabet) Radix() int { return a.a.Radix() }
 
-// Numerals converts s to numerals; ErrAlphabet if a rune is not a symbol.
+// Numerals converts s to numerals; ErrDomain if a rune is not a symbol.
 func (a *Alphabet) Numerals(s string) ([]uint16, error) {
 	x, ok := a.a.Numerals(s)
 	if !ok {
-		return nil, fmt.Errorf("%w: input has a symbol outside the alphabet", ErrAlphabet)
+		return nil, fmt.Errorf("%w: input has a symbol outside the alphabet", ErrDomain)
 	}
 	return x, nil
 }
 
-// String converts numerals to symbols; ErrAlphabet if one is not below the
+// String converts numerals to symbols; ErrDomain if one is not below the
 // radix.
 func (a *Alphabet) String(x []uint16) (string, error) {
 	s, ok := a.a.String(x)
 	if !ok {
-		return "", fmt.Errorf("%w: numeral not below radix %d", ErrAlphabet, a.a.Radix())
+		return "", fmt.Errorf("%w: numeral not below radix %d", ErrDomain, a.a.Radix())
 	}
 	return s, nil
 }

@@ -43,8 +43,9 @@
 //
 // # Errors
 //
-// Errors of the input wrap [ErrDomain] or [ErrAlphabet]; test with
-// errors.Is. A key of the wrong size or a tweak of the wrong length is a
+// Errors of the input (a length, radix, numeral or symbol the cipher does
+// not take) wrap [ErrDomain]; test with errors.Is. A key of the wrong
+// size, a tweak of the wrong length or an invalid alphabet definition is a
 // mistake of the program, reported with a plain error. Messages start with
 // "fpe:" and never contain the input, the key or the tweak; an
 // [ErrDomain] error states the lengths the cipher takes.

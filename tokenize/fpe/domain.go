@@ -62,7 +62,7 @@ func checkNumerals(x []uint16, radix int) error {
 	r := uint16(radix)
 	for _, d := range x {
 		if d >= r {
-			return fmt.Errorf("%w: numeral not below radix %d", ErrAlphabet, radix)
+			return fmt.Errorf("%w: numeral not below radix %d", ErrDomain, radix)
 		}
 	}
 	return nil

@@ -68,14 +68,14 @@ func TestDomainRules(t *testing.T) {
 	}{
 		{"ff1 empty", f10, nil, nil, ErrDomain},
 		{"ff1 5 digits below 10^6", f10, nil, make([]uint16, 5), ErrDomain},
-		{"ff1 numeral = radix", f10, nil, []uint16{0, 0, 0, 0, 0, 10}, ErrAlphabet},
+		{"ff1 numeral = radix", f10, nil, []uint16{0, 0, 0, 0, 0, 10}, ErrDomain},
 		{"ff31 empty", g10, tw7, nil, ErrDomain},
 		{"ff31 5 digits", g10, tw7, make([]uint16, 5), ErrDomain},
 		{"ff31 57 digits above 2*floor(log10 2^96)", g10, tw7, make([]uint16, 57), ErrDomain},
 		{"ff31 tweak 8 bytes", g10, []byte("12345678"), make([]uint16, 6), errTweak},
 		{"ff31 tweak 6 bytes", g10, []byte("123456"), make([]uint16, 6), errTweak},
 		{"ff31 nil tweak", g10, nil, make([]uint16, 6), errTweak},
-		{"ff31 numeral = radix", g10, tw7, []uint16{0, 0, 0, 0, 0, 10}, ErrAlphabet},
+		{"ff31 numeral = radix", g10, tw7, []uint16{0, 0, 0, 0, 0, 10}, ErrDomain},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

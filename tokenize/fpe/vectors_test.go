@@ -203,7 +203,7 @@ func TestWycheproofFF1(t *testing.T) {
 					x := make([]uint16, len(l))
 					for i, v := range l {
 						if v < 0 || v >= g.Radix {
-							return nil, ErrAlphabet // invalid plaintext
+							return nil, ErrDomain // invalid plaintext
 						}
 						x[i] = uint16(v)
 					}
