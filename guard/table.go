@@ -156,7 +156,7 @@ func newTable[T any](g tableGuard, opts *TableOptions) (*Table[T], error) {
 }
 
 // tableStore is what NewTable registers with the Guard: retention's store
-// over the table (retention.Store and Pipeliner through the embedded
+// over the table (retention.Store and PipelineClaims through the embedded
 // *sqlstore.Table), which also creates the data table in
 // Guard.CreateTables.
 type tableStore struct {

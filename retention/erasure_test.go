@@ -245,7 +245,7 @@ func TestPendingShredIsSealed(t *testing.T) {
 	require.Equal(t, m.Hash(retention.Subject("tenant-zeta", "subject-psi")), ps[0].ID)
 }
 
-// TestNewRefusesUnsupportedOptions: CloseOnForget needs a SubjectCloser,
+// TestNewRefusesUnsupportedOptions: CloseOnForget needs a CloseSubject method,
 // and a Shredder needs somewhere to keep pending shreds.
 func TestNewRefusesUnsupportedOptions(t *testing.T) {
 	_, err := retention.New(&retention.Options{Holds: retention.NewMemoryHolds(), LedgerKey: ledgerKey, Shredder: &shredder{}, CloseOnForget: true})

@@ -14,8 +14,9 @@ import (
 type State int
 
 const (
-	// Pending: the retention period has not ended.
-	Pending State = iota
+	// statePending: the retention period has not ended. Due and
+	// ReadCheck never report it; Next reads it.
+	statePending State = iota
 	// Due: the action applies now.
 	Due
 	// Grace: the period ended but the grace period has not; the value is
@@ -30,7 +31,7 @@ const (
 
 func (s State) String() string {
 	switch s {
-	case Pending:
+	case statePending:
 		return "pending"
 	case Due:
 		return "due"
@@ -82,7 +83,7 @@ type record struct {
 func (m *Manager) evaluate(now time.Time, r record, pending bool) ([]Item, error) {
 	var items []Item
 	err := m.walkVerdicts(now, r, !pending, func(it Item, k verdictKind) error {
-		if k == verdictItem && (pending || it.State != Pending) {
+		if k == verdictItem && (pending || it.State != statePending) {
 			items = append(items, it)
 		}
 		return nil
@@ -102,7 +103,7 @@ const (
 
 // walkVerdicts calls fn with the verdict of every tagged field of the
 // record. With skipPending, fields still in their period are passed as
-// Pending items without their reason (the sweep's fast path).
+// statePending items without their reason (the sweep's fast path).
 func (m *Manager) walkVerdicts(now time.Time, r record, skipPending bool, fn func(Item, verdictKind) error) error {
 	s := r.ti.s
 	tenant := s.TenantOf(r.ptr)
@@ -135,7 +136,7 @@ func (m *Manager) walkVerdicts(now time.Time, r record, skipPending bool, fn fun
 		minEnd, minDur := m.minEnd(root, r.created, p, floors)
 		it.Policy.Min = minDur
 		if now.Before(it.Expires) {
-			it.State = Pending
+			it.State = statePending
 			if skipPending {
 				return fn(it, verdictItem)
 			}
@@ -270,7 +271,7 @@ func (m *Manager) Next(now time.Time, ptr any) (t time.Time, ok bool, err error)
 	}
 	for _, it := range items {
 		at := it.At
-		if it.State == Pending {
+		if it.State == statePending {
 			at = it.Expires
 		}
 		if at.After(now) && (!ok || at.Before(t)) {

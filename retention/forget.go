@@ -70,7 +70,7 @@ func (m *Manager) Forget(ctx context.Context, tenant, subject string) (_ *Forget
 
 // forget carries out an erasure request. resumed completes a pending one:
 // fields kept again are not recorded again, nor is the pending shred.
-func (m *Manager) forget(ctx context.Context, tenant, subject string, kind PendingKind, resumed bool) (*ForgetReport, error) {
+func (m *Manager) forget(ctx context.Context, tenant, subject string, kind int, resumed bool) (*ForgetReport, error) {
 	if subject == "" {
 		return nil, fmt.Errorf("retention: Forget: empty subject")
 	}
@@ -195,7 +195,7 @@ func (m *Manager) needLedger(stores []Store) error {
 	return err
 }
 
-func (m *Manager) forgetRecord(b *batch, rec Record, subject string, holds holdSet, rep *ForgetReport, kind PendingKind, resumed bool) error {
+func (m *Manager) forgetRecord(b *batch, rec Record, subject string, holds holdSet, rep *ForgetReport, kind int, resumed bool) error {
 	s := b.ti.s
 	policy := policyErasure
 	if kind == pendingClose {

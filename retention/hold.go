@@ -189,7 +189,7 @@ func (h *memoryHolds) PutPending(_ context.Context, p PendingShred) error {
 	return nil
 }
 
-func (h *memoryHolds) DeletePending(_ context.Context, id string, kind PendingKind) error {
+func (h *memoryHolds) DeletePending(_ context.Context, id string, kind int) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if old, ok := h.pending[id]; ok && old.Kind <= kind {

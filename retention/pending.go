@@ -16,25 +16,19 @@ import (
 	"github.com/fieldguard/pii"
 )
 
-// PendingKind says what a pending key shred completes: 1 a sweep's shred
-// of a then=shred field, 2 an erasure request ([Manager.Forget]) that kept
-// values back, 3 the same with Options.CloseOnForget. Kinds are ordered: a
-// pending shred's kind may rise (a sweep's shred becomes an erasure
-// request), never fall. A [PendingShreds] store keeps it as an integer.
-type PendingKind int
-
+// The kinds of pending shred (PendingShred.Kind).
 const (
 	// pendingRetention: a sweep erased a then=shred field while other
 	// values under the subject's key must be kept; the key is shredded
 	// (Shredder's ForgetSubject) once none must.
-	pendingRetention PendingKind = 1
+	pendingRetention = 1
 	// pendingErasure: an erasure request kept values back (a hold, min=,
 	// then=block); completing it erases them once they lapse, then shreds
 	// the key with ForgetSubject.
-	pendingErasure PendingKind = 2
+	pendingErasure = 2
 	// pendingClose: as pendingErasure, with Options.CloseOnForget: the
 	// key is shredded with CloseSubject.
-	pendingClose PendingKind = 3
+	pendingClose = 3
 )
 
 // PendingShred is a data subject whose key shred waits until nothing sealed
@@ -45,8 +39,13 @@ const (
 // The row is deleted once the key is shredded.
 type PendingShred struct {
 	// ID is the subject's keyed hash ([Manager.Hash]).
-	ID   string
-	Kind PendingKind
+	ID string
+	// Kind says what the shred completes: 1 a sweep's shred of a
+	// then=shred field, 2 an erasure request ([Manager.Forget]) that kept
+	// values back, 3 the same with Options.CloseOnForget. Kinds are
+	// ordered: a pending shred's kind may rise (a sweep's shred becomes an
+	// erasure request), never fall.
+	Kind int
 	// Sealed is the sealed (tenant, subject).
 	Sealed  []byte
 	Created time.Time
@@ -62,7 +61,7 @@ type PendingShreds interface {
 	// DeletePending removes the pending shred with the id if its kind is
 	// at most kind (an erasure request recorded meanwhile survives the
 	// completion of a sweep's shred). Removing an absent one is not an error.
-	DeletePending(ctx context.Context, id string, kind PendingKind) error
+	DeletePending(ctx context.Context, id string, kind int) error
 	// Pending returns up to limit pending shreds whose ID sorts after
 	// after, in ID order.
 	Pending(ctx context.Context, after string, limit int) ([]PendingShred, error)
@@ -85,7 +84,7 @@ func pendingAEAD(ledgerKey []byte) (cipher.AEAD, error) {
 
 // pendingAD binds a sealed pending shred to its row: a row copied under
 // another id or kind does not open.
-func pendingAD(id string, kind PendingKind) []byte {
+func pendingAD(id string, kind int) []byte {
 	ad := make([]byte, 0, len(pendingInfo)+len(id)+10)
 	ad = append(ad, pendingInfo...)
 	ad = binary.BigEndian.AppendUint64(ad, uint64(len(id)))
@@ -94,7 +93,7 @@ func pendingAD(id string, kind PendingKind) []byte {
 }
 
 // sealPending returns the pending shred of (tenant, subject).
-func (m *Manager) sealPending(tenant, subject string, kind PendingKind) PendingShred {
+func (m *Manager) sealPending(tenant, subject string, kind int) PendingShred {
 	p := PendingShred{ID: m.subjectHash(tenant, subject), Kind: kind, Created: m.clock.Now()}
 	pt := binary.BigEndian.AppendUint64(nil, uint64(len(tenant)))
 	pt = append(pt, tenant...)
@@ -189,7 +188,7 @@ func (m *Manager) keptUnderKey(ctx context.Context, tenant, subject string, now 
 						note(ti.s, it.Path, "retention clock not started")
 					case k == verdictApplied, it.State == Due:
 						// Erased already, or by this sweep.
-					case it.State == Pending:
+					case it.State == statePending:
 						if _, changed, _ := m.actor.transform(it.Field, it.Action, it.v); !changed &&
 							it.Action.Kind != pii.ActionDelete && it.Action.Kind != pii.ActionBlock {
 							return nil // erased early (by an erasure request)
@@ -227,7 +226,7 @@ func (m *Manager) registered() []Store {
 // shredKey shreds the subject's keys (CloseSubject for pendingClose,
 // ForgetSubject otherwise), then deletes their stored tokens
 // (token=stored). Both are idempotent.
-func (m *Manager) shredKey(ctx context.Context, tenant, subject string, kind PendingKind) error {
+func (m *Manager) shredKey(ctx context.Context, tenant, subject string, kind int) error {
 	if m.shredder != nil {
 		var err error
 		if kind == pendingClose && m.closer != nil {
@@ -248,7 +247,7 @@ func (m *Manager) shredKey(ctx context.Context, tenant, subject string, kind Pen
 }
 
 // shredText says what shredKey did, for the ledger.
-func (m *Manager) shredText(kind PendingKind) string {
+func (m *Manager) shredText(kind int) string {
 	var what string
 	switch {
 	case m.shredder != nil && kind == pendingClose && m.closer != nil:

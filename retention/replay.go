@@ -22,7 +22,7 @@ import (
 // return. Each re-applied action is recorded with outcome replayed.
 func (m *Manager) Replay(ctx context.Context, ledger Ledger, stores ...Store) (Progress, error) {
 	byRecord := map[string][]Entry{}
-	shredded := map[string]PendingKind{} // subject hash -> how it was shredded
+	shredded := map[string]int{} // subject hash -> how it was shredded
 	err := ledger.Scan(ctx, func(e Entry) error {
 		if e.Outcome != OutcomeApplied {
 			return nil
@@ -67,7 +67,7 @@ func (m *Manager) Replay(ctx context.Context, ledger Ledger, stores ...Store) (P
 			}
 			b := batch{m: m, ti: ti, now: now}
 			var reshred []subjectRef
-			kinds := map[subjectRef]PendingKind{}
+			kinds := map[subjectRef]int{}
 			for _, rec := range recs {
 				subject := ti.s.SubjectOf(rec.Value)
 				if subject != "" {

@@ -34,15 +34,16 @@ var (
 // Shredder destroys a data subject's keys, making every value encrypted
 // under them unreadable everywhere, backups included; values sealed for the
 // subject afterwards use a new key generation, so a returning customer is
-// served. *envelope.Sealer satisfies it.
+// served. *envelope.Sealer satisfies it, and has the CloseSubject method
+// Options.CloseOnForget needs too.
 type Shredder interface {
 	ForgetSubject(ctx context.Context, tenant, subject string) error
 }
 
-// SubjectCloser is an optional ability of a [Shredder]: CloseSubject
-// shreds like ForgetSubject and also refuses every later value of the
-// subject. [Options].CloseOnForget uses it. *envelope.Sealer satisfies it.
-type SubjectCloser interface {
+// subjectCloser is the optional ability of a [Shredder] that
+// Options.CloseOnForget uses: CloseSubject shreds like ForgetSubject and
+// also refuses every later value of the subject.
+type subjectCloser interface {
 	CloseSubject(ctx context.Context, tenant, subject string) error
 }
 
@@ -76,8 +77,8 @@ type Options struct {
 	// only shredding their keys. The default (false) treats an erasure
 	// request like a retention shred: old values become unreadable and a
 	// returning customer's new values are sealed under a new key
-	// generation. New fails when it is set and the Shredder is not a
-	// [SubjectCloser].
+	// generation. New fails when it is set and the Shredder has no method
+	// CloseSubject(ctx context.Context, tenant, subject string) error.
 	CloseOnForget bool
 	// Tokens, when set, deletes a subject's stored tokens when their key
 	// is shredded.
@@ -127,7 +128,7 @@ type Manager struct {
 	keys         *keys // behind a pointer so %v of a Manager prints no key bytes
 	actor        *actor
 	shredder     Shredder
-	closer       SubjectCloser // when CloseOnForget
+	closer       subjectCloser // when CloseOnForget
 	tokens       TokenDeleter
 	holds        Holds
 	pending      PendingShreds
@@ -196,7 +197,7 @@ func New(opts *Options) (*Manager, error) {
 		return nil, errors.New("retention: Options.Holds keeps no pending shreds: set Options.Pending (the hold stores of retention.NewMemoryHolds and sqlstore.NewHolds keep them)")
 	}
 	if opts.CloseOnForget {
-		c, ok := m.shredder.(SubjectCloser)
+		c, ok := m.shredder.(subjectCloser)
 		if !ok {
 			return nil, errors.New("retention: Options.CloseOnForget needs a Shredder with a CloseSubject method")
 		}

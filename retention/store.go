@@ -10,6 +10,13 @@ import (
 // Store is the application's storage for the records of one tagged type,
 // as retention sees it. sqlstore implements it for database/sql;
 // [MemoryStore] is a reference implementation for tests and examples.
+//
+// A Store may also have a method PipelineClaims() bool, reporting whether
+// a new claim may be taken while the previous one is still committing (in
+// another goroutine). It must be true only when claims skip records
+// locked by an open claim without waiting for it, as SELECT ... FOR
+// UPDATE SKIP LOCKED does; the sweeper then overlaps evaluating one batch
+// with committing the one before.
 type Store interface {
 	// Schema returns the schema of the stored type.
 	Schema() *pii.Schema
@@ -20,13 +27,9 @@ type Store interface {
 	Claim(ctx context.Context, q Query) (Claim, error)
 }
 
-// Pipeliner is an optional ability of a Store: PipelineClaims reports
-// whether a new claim may be taken while the previous one is still
-// committing (in another goroutine). It must be true only when claims skip
-// records locked by an open claim without waiting for it, as SELECT ... FOR
-// UPDATE SKIP LOCKED does; the sweeper then overlaps evaluating one batch
-// with committing the one before.
-type Pipeliner interface {
+// pipeliner is the optional ability of a Store described in its
+// documentation.
+type pipeliner interface {
 	PipelineClaims() bool
 }
 

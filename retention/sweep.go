@@ -196,7 +196,7 @@ func (sw *sweeper) sweepStore(ctx context.Context, st Store, q Query, now time.T
 	}
 	q.Limit, q.ReadOnly = sw.opts.BatchSize, sw.opts.DryRun
 	pipeline := false
-	if pl, ok := st.(Pipeliner); ok && !sw.opts.DryRun {
+	if pl, ok := st.(pipeliner); ok && !sw.opts.DryRun {
 		pipeline = pl.PipelineClaims()
 	}
 	// With pipelining, batch N commits in the background while batch N+1

@@ -323,7 +323,7 @@ func (h *holds) PutPending(ctx context.Context, p retention.PendingShred) error 
 	return nil
 }
 
-func (h *holds) DeletePending(ctx context.Context, id string, kind retention.PendingKind) error {
+func (h *holds) DeletePending(ctx context.Context, id string, kind int) error {
 	q := "DELETE FROM " + h.pending + " WHERE id = ? AND kind <= ?"
 	if _, err := pii.ExecutorFrom(ctx, h.db).ExecContext(ctx, h.d.Rebind(q), id, int(kind)); err != nil {
 		return fmt.Errorf("sqlstore: delete pending shred: %w", err)
@@ -344,12 +344,10 @@ func (h *holds) Pending(ctx context.Context, after string, limit int) ([]retenti
 	var out []retention.PendingShred
 	for rows.Next() {
 		var p retention.PendingShred
-		var kind int
 		var created any
-		if err := rows.Scan(&p.ID, &kind, &p.Sealed, &created); err != nil {
+		if err := rows.Scan(&p.ID, &p.Kind, &p.Sealed, &created); err != nil {
 			return nil, fmt.Errorf("sqlstore: pending shreds: %w", err)
 		}
-		p.Kind = retention.PendingKind(kind)
 		p.Created, _ = asTime(created)
 		out = append(out, p)
 	}

@@ -160,10 +160,8 @@ func (t *Table) TableName() string { return t.table }
 
 // PipelineClaims reports true on PostgreSQL, where a claim skips rows an
 // uncommitted claim still locks: the sweeper evaluates the next batch while
-// the previous one commits. See retention.Pipeliner.
+// the previous one commits (the optional ability of a retention.Store).
 func (t *Table) PipelineClaims() bool { return t.d == sqldialect.Postgres }
-
-var _ retention.Pipeliner = (*Table)(nil)
 
 // Ledger returns the ledger the table's commits append to.
 func (t *Table) Ledger() retention.Ledger { return t.ledger }

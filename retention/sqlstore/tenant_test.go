@@ -46,7 +46,7 @@ var tenantNow = time.Date(2026, 6, 15, 12, 0, 0, 0, time.UTC)
 
 func sharedID(i int) string { return fmt.Sprintf("c-%03d", i) }
 
-// recorder is a Shredder, SubjectCloser and TokenDeleter that records its
+// recorder is a Shredder (with CloseSubject) and TokenDeleter that records its
 // calls as "forget:tenant/subject", "close:…", "tokens:…".
 type recorder struct {
 	mu    sync.Mutex

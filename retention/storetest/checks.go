@@ -459,13 +459,13 @@ func checkHoldsReplace(ctx context.Context, h retention.Holds) error {
 
 // Pending shred kinds are ordered integers; the checks need three.
 const (
-	kind1 retention.PendingKind = iota + 1
+	kind1 int = iota + 1
 	kind2
 	kind3
 )
 
 func checkPending(ctx context.Context, ps retention.PendingShreds) error {
-	put := func(id string, k retention.PendingKind, sealed string) error {
+	put := func(id string, k int, sealed string) error {
 		if err := ps.PutPending(ctx, retention.PendingShred{ID: id, Kind: k, Sealed: []byte(sealed), Created: t0}); err != nil {
 			return fmt.Errorf("storetest: PendingShreds: put: %w", err)
 		}
@@ -505,7 +505,7 @@ func checkPending(ctx context.Context, ps retention.PendingShreds) error {
 		{func() error {
 			for _, s := range []struct {
 				id     string
-				k      retention.PendingKind
+				k      int
 				sealed string
 			}{
 				{"a", kind1, "a1"},
@@ -524,7 +524,7 @@ func checkPending(ctx context.Context, ps retention.PendingShreds) error {
 		{func() error {
 			for _, d := range []struct {
 				id string
-				k  retention.PendingKind
+				k  int
 			}{{"a", kind1}, {"c", kind3}, {"zz", kind3}} {
 				if err := ps.DeletePending(ctx, d.id, d.k); err != nil {
 					return fmt.Errorf("storetest: PendingShreds: delete: %w", err)

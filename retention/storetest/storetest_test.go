@@ -257,7 +257,7 @@ func (p *brokenPending) PutPending(_ context.Context, x retention.PendingShred) 
 	return nil
 }
 
-func (p *brokenPending) DeletePending(_ context.Context, id string, _ retention.PendingKind) error {
+func (p *brokenPending) DeletePending(_ context.Context, id string, _ int) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	delete(p.m, id)

@@ -15,7 +15,9 @@ import (
 	"github.com/fieldguard/pii/retention/internal/storetest"
 )
 
-var _ retention.SubjectCloser = (*envelope.Sealer)(nil)
+var _ interface { // what retention.Options.CloseOnForget needs of the Shredder
+	CloseSubject(ctx context.Context, tenant, subject string) error
+} = (*envelope.Sealer)(nil)
 
 // Test key: never hard-code keys in production.
 var ledgerKey = []byte("compat ledger key, 32 bytes.....")
