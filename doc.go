@@ -89,7 +89,7 @@
 // # Security model
 //
 // This package reads types, never values, except for [Schema.SubjectOf],
-// [Schema.IDOf], [Schema.TenantOf] and [Schema.RecordOf], which return the
+// [Schema.TenantOf] and [Schema.RecordOf], which return the
 // identifiers the other packages bind into keys and associated data. Reports
 // hold names only.
 package pii

@@ -39,7 +39,7 @@ func (s *Schema) FieldError(ptr any, path string, err error) *FieldError {
 	fe := &FieldError{Type: s.Name, Path: path, Err: err}
 	switch {
 	case s.ID != nil:
-		fe.RecordField, fe.Record = s.ID.Path, s.IDOf(ptr)
+		fe.RecordField, fe.Record = s.ID.Path, s.RecordOf(ptr)
 	case s.Subject != nil:
 		fe.RecordField = s.Subject.Path
 	}

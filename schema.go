@@ -580,8 +580,6 @@ func mapKey(k reflect.Value) string {
 // the type has no subject field.
 func (s *Schema) SubjectOf(ptr any) string { return s.roleValue(ptr, s.Subject) }
 
-// IDOf returns the record id, or "" when the type has no id field.
-func (s *Schema) IDOf(ptr any) string { return s.roleValue(ptr, s.ID) }
 
 // TenantOf returns the tenant id, or "" when the type has no tenant field.
 func (s *Schema) TenantOf(ptr any) string { return s.roleValue(ptr, s.Tenant) }
@@ -590,7 +588,7 @@ func (s *Schema) TenantOf(ptr any) string { return s.roleValue(ptr, s.Tenant) }
 // its subject when it has no id.
 func (s *Schema) RecordOf(ptr any) string {
 	if s.ID != nil {
-		return s.IDOf(ptr)
+		return s.roleValue(ptr, s.ID)
 	}
 	return s.SubjectOf(ptr)
 }

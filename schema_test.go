@@ -123,7 +123,7 @@ func TestWalkVisitsEverythingSettably(t *testing.T) {
 	require.Equal(t, "3!", r.ByKey["x"].Phone)
 	require.Equal(t, "N!", r.Note)
 	require.Equal(t, []byte("idx"), r.EmailIdx)
-	require.Equal(t, "42", s.IDOf(r))
+	require.Equal(t, "42", s.roleValue(r, s.ID))
 	require.Equal(t, "uuid", s.SubjectOf(r))
 	require.Equal(t, "t1", s.TenantOf(r))
 	require.Equal(t, "42", s.RecordOf(r))

@@ -16,6 +16,7 @@ import (
 	"github.com/fieldguard/pii"
 	"github.com/fieldguard/pii/envelope"
 	"github.com/fieldguard/pii/guard"
+	"github.com/fieldguard/pii/tokenize"
 )
 
 // name is the plugin's name in gorm.Config.Plugins.
@@ -92,7 +93,7 @@ func Tenant(tenant string) func(*gorm.DB) *gorm.DB {
 // Permit sets the permit queries open with (see guard.Guard.Open): the
 // token fields it allows are reversed, the others stay tokens. Without it
 // no token is reversed.
-func Permit(permit guard.Permit) func(*gorm.DB) *gorm.DB {
+func Permit(permit tokenize.Permit) func(*gorm.DB) *gorm.DB {
 	return func(db *gorm.DB) *gorm.DB { return db.Set(keyPermit, permit) }
 }
 
@@ -411,9 +412,9 @@ func (p *Plugin) afterQuery(db *gorm.DB) {
 	if v, ok := db.InstanceGet(keyLookup); ok {
 		lk = v.(*lookup)
 	}
-	var permit guard.Permit
+	var permit tokenize.Permit
 	if v, ok := db.Get(keyPermit); ok {
-		permit, _ = v.(guard.Permit)
+		permit, _ = v.(tokenize.Permit)
 	}
 	ctx := p.ctx(db)
 	rv := db.Statement.ReflectValue

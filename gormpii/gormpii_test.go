@@ -22,6 +22,7 @@ import (
 	"github.com/fieldguard/pii/gormpii"
 	"github.com/fieldguard/pii/guard"
 	"github.com/fieldguard/pii/keyprovider/local"
+	"github.com/fieldguard/pii/tokenize"
 )
 
 // Customer is a GORM model with personal data: its row key is (tenant,
@@ -44,7 +45,7 @@ func cust(tenant, id string) Customer {
 		Email: id + "@example.com", Card: "4111111111111111", Plan: "pro"}
 }
 
-var allowAll guard.Permit = func(context.Context, *pii.Field, string) error { return nil }
+var allowAll tokenize.Permit = func(context.Context, *pii.Field, string) error { return nil }
 
 // dbs runs a test on SQLite (github.com/glebarez/sqlite, pure Go) and on
 // PostgreSQL (gorm.io/driver/postgres, when PII_POSTGRES_URL is set; under

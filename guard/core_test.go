@@ -48,7 +48,7 @@ func newCust(tenant, id string) gcust {
 		Phone: "+44 20 7946 0958", Card: "4111 1111 1111 1111", Handle: "ada_" + id, Alt: "ada.alt@example.org", Seen: t0}
 }
 
-var permitAll Permit = func(context.Context, *pii.Field, string) error { return nil }
+var permitAll tokenize.Permit = func(context.Context, *pii.Field, string) error { return nil }
 
 // testKP returns a local keyset provider in a temp dir. The master key is
 // generated for the test and never leaves it.

@@ -31,7 +31,7 @@
 // [Guard.Protect] tokenizes, seals and indexes a tagged struct in place, in
 // that order, and is idempotent: a protected struct is never tokenized twice.
 // [Guard.Open] opens what is sealed and then reverses, field by field, the
-// tokens a [Permit] allows; the others stay tokens. [Guard.View] opens what a
+// tokens a [tokenize.Permit] allows; the others stay tokens. [Guard.View] opens what a
 // viewer may see and masks the rest; it never shows sealed text.
 // [Guard.Reveal] returns one clear value to a role allowed to see it, audited.
 // Each takes a pointer to a struct or a slice of structs.

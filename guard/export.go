@@ -31,9 +31,15 @@ type Export struct {
 
 // ExportItem is one value held about the data subject.
 type ExportItem struct {
-	Category   string         `json:"category"`
-	Value      any            `json:"value,omitempty"`
-	Status     ExportStatus   `json:"status"`
+	Category string `json:"category"`
+	Value    any    `json:"value,omitempty"`
+	// Status says what is held of the value: "held" (the value, exported),
+	// "pseudonym" (a keyed pseudonym, token=hmac, not the value it was
+	// made from; the pseudonym is exported), "key_shredded" (a sealed
+	// value whose key was shredded: nobody can read it), "unavailable" (a
+	// stored token whose record is gone, expired or deleted: nobody can
+	// reverse it).
+	Status     string         `json:"status"`
 	Purpose    string         `json:"purpose,omitempty"`
 	LegalBasis string         `json:"legal_basis,omitempty"`
 	Retention  *pii.Retention `json:"retention,omitempty"` // nil: no retention period
@@ -50,21 +56,12 @@ type ExportSource struct {
 	Field  string `json:"field"`           // concrete field path
 }
 
-// ExportStatus says what is held of an exported value.
-type ExportStatus string
-
-// The statuses of an exported value.
+// The statuses of an exported value (ExportItem.Status).
 const (
-	StatusHeld ExportStatus = "held" // the value is held and exported
-	// StatusPseudonym: a keyed pseudonym (token=hmac) is held, not the
-	// value it was made from; the pseudonym is exported.
-	StatusPseudonym ExportStatus = "pseudonym"
-	// StatusKeyShredded: a sealed value is held whose key was shredded;
-	// nobody can read it.
-	StatusKeyShredded ExportStatus = "key_shredded"
-	// StatusUnavailable: a stored token is held whose record is gone
-	// (expired or deleted); nobody can reverse it.
-	StatusUnavailable ExportStatus = "unavailable"
+	statusHeld        = "held"
+	statusPseudonym   = "pseudonym"
+	statusKeyShredded = "key_shredded"
+	statusUnavailable = "unavailable"
 )
 
 // exportReason is the reason recorded in the audit events of an export.
@@ -178,7 +175,7 @@ func (g *Guard) exportRecord(ctx context.Context, c *core, sc *pii.Schema, info 
 			return nil
 		}
 		fr := info[f.Path]
-		it := ExportItem{Category: f.Category, Status: StatusHeld, Purpose: f.Opts.Purpose, LegalBasis: f.Opts.Basis,
+		it := ExportItem{Category: f.Category, Status: statusHeld, Purpose: f.Opts.Purpose, LegalBasis: f.Opts.Basis,
 			Protection: []string{}, Sensitive: f.Opts.Sensitive,
 			Source: ExportSource{Type: sc.Name, Table: table, Record: rec.Key, Field: path}}
 		if fr != nil {
@@ -206,7 +203,7 @@ func (g *Guard) exportRecord(ctx context.Context, c *core, sc *pii.Schema, info 
 			case err == nil:
 				it.Value = pt
 			case errors.Is(err, envelope.ErrShredded):
-				it.Status = StatusKeyShredded
+				it.Status = statusKeyShredded
 			default:
 				return sc.FieldError(ptr, path, err)
 			}
@@ -216,7 +213,7 @@ func (g *Guard) exportRecord(ctx context.Context, c *core, sc *pii.Schema, info 
 			m := tokenize.Method(f.Opts.Token)
 			switch {
 			case m == tokenize.MethodHMAC:
-				it.Value, it.Status = v.String(), StatusPseudonym
+				it.Value, it.Status = v.String(), statusPseudonym
 			case t.v != vToken:
 				it.Value = v.String()
 			default:
@@ -225,7 +222,7 @@ func (g *Guard) exportRecord(ctx context.Context, c *core, sc *pii.Schema, info 
 				case err == nil:
 					it.Value = val
 				case errors.Is(err, tokenize.ErrNotFound):
-					it.Status = StatusUnavailable
+					it.Status = statusUnavailable
 				default:
 					return sc.FieldError(ptr, path, err)
 				}

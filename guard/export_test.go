@@ -44,12 +44,12 @@ func TestExportGolden(t *testing.T) {
 
 		type row struct {
 			Src, Category, Value string
-			Status               ExportStatus
+			Status               string
 		}
 		var got []row
 		for _, it := range doc.Items {
 			v, _ := it.Value.(string)
-			if it.Status == StatusPseudonym {
+			if it.Status == statusPseudonym {
 				v = "(pseudonym)"
 			}
 			got = append(got, row{it.Source.Type + "/" + it.Source.Record + "/" + it.Source.Field, it.Category, v, it.Status})

@@ -188,9 +188,6 @@ func (mg *Migration) statements() {
 	mg.q.update = mg.d.Rebind("UPDATE " + t + " SET " + strings.Join(sets, ", ") + " WHERE " + key)
 }
 
-// Table returns the name of the table migrated.
-func (mg *Migration) Table() string { return mg.m.Table }
-
 // Seal seals, in place, every value of the table that its tags mark
 // encrypt or encrypt=det and that is still in clear, writes its blind
 // indexes, and re-indexes values sealed already (after a search key

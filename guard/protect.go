@@ -13,10 +13,6 @@ import (
 	"github.com/fieldguard/pii/tokenize"
 )
 
-// Permit decides which tokens Open reverses; see tokenize.Permit. A nil
-// Permit reverses none.
-type Permit = tokenize.Permit
-
 // eachStruct calls fn with a pointer to every struct ptr designates: a
 // pointer to a struct, or a slice of structs or of pointers to structs
 // (or a pointer to such a slice).
@@ -266,7 +262,7 @@ func putBack(sc *pii.Schema, ptr any, as []aside) {
 // kept values as they were. Errors name the field and the record; on
 // error the struct may be partly opened (Protect then refuses it rather
 // than guess).
-func (g *Guard) Open(ctx context.Context, ptr any, permit Permit) error {
+func (g *Guard) Open(ctx context.Context, ptr any, permit tokenize.Permit) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -296,7 +292,7 @@ func (g *Guard) Open(ctx context.Context, ptr any, permit Permit) error {
 // everything as it was) when a struct is not plainly protected or a value
 // cannot be opened (forgotten, refused by retention), leaving those cases
 // to openOne.
-func (g *Guard) openBatch(ctx context.Context, c *core, ptr any, elems []any, permit Permit) (bool, error) {
+func (g *Guard) openBatch(ctx context.Context, c *core, ptr any, elems []any, permit tokenize.Permit) (bool, error) {
 	type one struct {
 		sc   *pii.Schema
 		st   *scan
@@ -342,7 +338,7 @@ func (g *Guard) openBatch(ctx context.Context, c *core, ptr any, elems []any, pe
 // token to reverse (a value, or a token already reversed).
 var errSkip = errors.New("guard: not a token to reverse")
 
-func (g *Guard) openOne(ctx context.Context, c *core, ptr any, permit Permit) error {
+func (g *Guard) openOne(ctx context.Context, c *core, ptr any, permit tokenize.Permit) error {
 	sc, err := pii.SchemaOf(ptr)
 	if err != nil {
 		return err
@@ -460,7 +456,7 @@ func (g *Guard) openBytes(ctx context.Context, c *core, sc *pii.Schema, f *pii.F
 // reverse reverses the tokens at the paths in rev that permit allows, and
 // annotates the others (and, on an error, every one in rev) so that they
 // stay recognisable as tokens.
-func (g *Guard) reverse(ctx context.Context, c *core, sc *pii.Schema, ptr any, rev map[string]bool, permit Permit) error {
+func (g *Guard) reverse(ctx context.Context, c *core, sc *pii.Schema, ptr any, rev map[string]bool, permit tokenize.Permit) error {
 	if len(rev) == 0 {
 		return nil
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/fieldguard/pii/internal/sqlmap"
 	"github.com/fieldguard/pii/retention"
 	"github.com/fieldguard/pii/retention/sqlstore"
+	"github.com/fieldguard/pii/tokenize"
 )
 
 // TableOptions configure NewTable. The mapping fields are those of
@@ -40,7 +41,7 @@ type TableOptions struct {
 	// Permit decides which tokens reads reverse (see Guard.Open); nil
 	// reverses none, so token fields read as tokens. Use WithPermit for a
 	// permit per request.
-	Permit Permit
+	Permit tokenize.Permit
 	// AcceptPlaintext lets reads through when a sealed field holds a value
 	// still in clear, instead of failing, and counts each such value
 	// (Table.PlaintextReads): for a table whose columns a Migration is
@@ -81,7 +82,7 @@ type Table[T any] struct {
 	d      sqldialect.Dialect
 	m      *sqlmap.Map
 	store  *sqlstore.Table
-	permit Permit
+	permit tokenize.Permit
 	sealed bool // reads return rows as stored (Protected)
 	// plain counts the plaintext values reads let through, when
 	// TableOptions.AcceptPlaintext (nil otherwise); shared by copies.
@@ -92,7 +93,7 @@ type Table[T any] struct {
 // tableGuard is what a Table uses of its Guard.
 type tableGuard interface {
 	Protect(ctx context.Context, ptr any) error
-	Open(ctx context.Context, ptr any, permit Permit) error
+	Open(ctx context.Context, ptr any, permit tokenize.Permit) error
 	Register(stores ...retention.Store) error
 	Lookup(ctx context.Context, tenant string, typ any, field, value string) (Lookup, error)
 	sqlDB() *sql.DB
@@ -170,7 +171,7 @@ func (s *tableStore) createTable(ctx context.Context) error { return s.create(ct
 // WithPermit returns the table reading with permit instead of the one in
 // TableOptions: the permit of one request (an agent, a supervisor). The
 // tables share everything else.
-func (t *Table[T]) WithPermit(permit Permit) *Table[T] {
+func (t *Table[T]) WithPermit(permit tokenize.Permit) *Table[T] {
 	c := *t
 	c.permit = permit
 	c.sealed = false
@@ -186,9 +187,6 @@ func (t *Table[T]) Protected() *Table[T] {
 	c.sealed = true
 	return &c
 }
-
-// Name returns the table name.
-func (t *Table[T]) Name() string { return t.m.Table }
 
 func (t *Table[T]) rebind(q string) string { return t.d.Rebind(q) }
 

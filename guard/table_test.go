@@ -327,7 +327,7 @@ func TestTableNoTenant(t *testing.T) {
 	dbs(t, func(t *testing.T, db *sql.DB) {
 		ctx := context.Background()
 		notes := newTestTable[tnotenant](t, db, nil)
-		require.Equal(t, "tnotenant", notes.Name())
+		require.Equal(t, "tnotenant", notes.m.Table, "the default table name")
 		require.NoError(t, notes.Insert(ctx, &tnotenant{ID: 7, Owner: "bob", Body: "hello"}))
 		got, err := notes.Get(ctx, "", "7")
 		require.NoError(t, err)

@@ -167,7 +167,7 @@ func failureOf(sc *pii.Schema, ptr any, err error) VerifyFailure {
 	if errors.As(err, &fe) {
 		f.Field, f.Record = fe.Path, fe.Record
 	} else if sc.ID != nil {
-		f.Record = sc.IDOf(ptr)
+		f.Record = sc.RecordOf(ptr)
 	}
 	return f
 }

@@ -148,15 +148,14 @@ func write(ctx context.Context, kms, dsn string, n int) (int, error) {
 		return 0, err
 	}
 	// Reads let values in clear through while pii migrate seals them.
-	subscribers, err := guard.NewTable[Subscriber](g, &guard.TableOptions{Table: "subscribers", AcceptPlaintext: true})
-	if err != nil {
+	if _, err := guard.NewTable[Subscriber](g, &guard.TableOptions{Table: "subscribers", AcceptPlaintext: true}); err != nil {
 		return 0, err
 	}
 	if err := g.CreateTables(ctx); err != nil {
 		return 0, err
 	}
 	now := time.Now().UTC().Truncate(time.Second)
-	legacy := "INSERT INTO " + subscribers.Name() + " (tenant, id, owner, email, since) VALUES ($1, $2, $3, $4, $5)"
+	legacy := "INSERT INTO subscribers (tenant, id, owner, email, since) VALUES ($1, $2, $3, $4, $5)"
 	for i := range n {
 		id := fmt.Sprintf("cust-%03d", i+1)
 		tenant := tenants[i%len(tenants)]
