@@ -580,7 +580,6 @@ func mapKey(k reflect.Value) string {
 // the type has no subject field.
 func (s *Schema) SubjectOf(ptr any) string { return s.roleValue(ptr, s.Subject) }
 
-
 // TenantOf returns the tenant id, or "" when the type has no tenant field.
 func (s *Schema) TenantOf(ptr any) string { return s.roleValue(ptr, s.Tenant) }
 
