@@ -137,7 +137,7 @@ func (s *Sealer) installDEK(kc *keyCache, e *dekEntry, current bool, ep uint64) 
 }
 
 // forgetEpoch returns the count of forgets (this process's ForgetSubject
-// calls, and those of other processes a ShredFeed reported) whose scope
+// calls, and those of other processes a feed reported) whose scope
 // shares sr's shred bucket. A lookup reads it before it reads the key
 // store and installs its result only if it has not changed: so no key
 // loaded before a forget is cached after it. Striping by bucket keeps a

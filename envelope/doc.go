@@ -205,11 +205,12 @@
 // KeyStore only while the store showed it alive less than ShredCheck
 // ago; past that, one read (its row, or the scope's newest DEK and
 // watermark; no key provider call) confirms it or finds the tombstone.
-// With a ShredFeed (Sealer.Follow; sqlkeystore/pglisten delivers
-// PostgreSQL NOTIFYs sent in Forget's transaction) a forget reaches the
-// other processes as it commits, typically within milliseconds, and no
-// confirmation reads are made while the feed keeps up; if it falls
-// behind or stops, ShredCheck applies again. Values another process seals
+// With sqlkeystore on PostgreSQL and pglisten.Follow (package
+// sqlkeystore/pglisten delivers the NOTIFYs sent in Forget's
+// transaction) a forget reaches the other processes as it commits,
+// typically within milliseconds, and no confirmation reads are made
+// while the feed keeps up; if it falls behind or stops, ShredCheck
+// applies again. Values another process seals
 // within the bound are shredded too; a value sealed after it is under the
 // new key generation and opens. The confirmation needs the KeyStore: a
 // subject's cached key is not served past ShredCheck while the store is

@@ -112,7 +112,7 @@ type CacheLimits struct {
 	// subject's DEK after another process sharing the KeyStore forgot the
 	// subject (ForgetSubject, CloseSubject): a subject's DEK is used
 	// without reading the KeyStore for at most ShredCheck since the store
-	// last showed it alive, unless a ShredFeed (Sealer.Follow) confirmed
+	// last showed it alive, unless a feed (sqlkeystore/pglisten) confirmed
 	// within ShredCheck that no forget is pending; then one read (no key
 	// provider call) confirms it again or finds it shredded. Default 1
 	// second. The cost is one KeyStore read per subject in use per

@@ -49,7 +49,7 @@ type Sealer struct {
 	createMu sync.Mutex // serialises DEK creation
 
 	// forgets counts forgets per shred bucket of scopes (changed under
-	// mu), this process's and those a ShredFeed reports; see forgetEpoch.
+	// mu), this process's and those a feed reports; see forgetEpoch.
 	forgets [shredBuckets]atomic.Uint64
 	watch   shredWatch
 
@@ -133,7 +133,7 @@ type dekEntry struct {
 	wrapped string        // inline mode: the wrapped DEK as carried
 	row     []byte        // keyring mode: the stored wrapped DEK it came from
 	ep      uint64        // under mu: the forget epoch of its scope when a transaction's call cache took it
-	bucket  uint16        // ShredBucket of its scope
+	bucket  uint16        // shredfeed.Bucket of its scope
 	checked atomic.Int64  // clock() when the KeyStore last showed it alive (see shredwatch.go)
 	msgs    atomic.Uint64 // encryption attempts (each counted, whether it got a message or not)
 	granted atomic.Uint64 // messages this process reserved under it (keyring); see lease.go

@@ -343,8 +343,8 @@ func (s *Sealer) blindIndexAt(ctx context.Context, tenant string, ver uint32, ty
 // When it returns, this process neither opens a value under the shredded
 // keys nor seals a new one under them. Another process that holds one of
 // them in its cache refuses them within Cache.ShredCheck (1 second by
-// default), or as soon as its ShredFeed delivers the forget (see
-// Sealer.Follow); values it seals before that are shredded too. No value
+// default), or as soon as a feed it follows delivers the forget (see
+// sqlkeystore/pglisten); values it seals before that are shredded too. No value
 // sealed under the shredded keys is readable after that, backups of the
 // data included, unless a backup of the KeyStore restores the DEKs.
 //

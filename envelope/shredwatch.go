@@ -3,9 +3,10 @@ package envelope
 import (
 	"context"
 	"errors"
-	"hash/fnv"
 	"sync/atomic"
 	"time"
+
+	"github.com/fieldguard/pii/envelope/internal/shredfeed"
 )
 
 // Shred propagation: how a ForgetSubject in one process reaches the
@@ -14,53 +15,16 @@ import (
 // Every cached DEK of a data subject carries the time the KeyStore last
 // showed it alive (dekEntry.checked: when its row was read, or the scope's
 // watermark was found below it). The hot paths use it only while that is
-// less than Cache.ShredCheck ago, or while a ShredFeed vouches for the
+// less than Cache.ShredCheck ago, or while a feed vouches for the
 // time since: past that, one KeyStore read confirms it again (the row is
-// still there, byte for byte) or finds the subject forgotten. A ShredFeed
-// (PostgreSQL LISTEN/NOTIFY, see sqlkeystore/pglisten) delivers each
-// forget as it commits; its bucket's cached keys are purged at once, and
-// while the feed keeps confirming that it is in sync no entry needs the
-// read.
+// still there, byte for byte) or finds the subject forgotten. A feed
+// (PostgreSQL LISTEN/NOTIFY: sqlkeystore/pglisten.Follow, through
+// internal/shredfeed) delivers each forget as it commits; its bucket's
+// cached keys are purged at once, and while the feed keeps confirming that
+// it is in sync no entry needs the read.
 
-// shredBuckets is the number of buckets ShredBucket maps key scopes to.
-const shredBuckets = 4096
-
-// ShredBucket returns the bucket (below 4096) of the key scope
-// (tenant, scope), for a KeyStore that tells other processes about its
-// Forgets (a ShredFeed): the notification carries the bucket, not the
-// scope, so whoever can listen learns next to nothing about whom was
-// forgotten (a bucket holds one in 4096 subjects), and a process purges
-// the cached keys of that bucket's subjects. The hash is FNV-1a of the
-// length-prefixed tenant and scope: fixed, so every process agrees.
-func ShredBucket(tenant, scope string) uint16 {
-	h := fnv.New32a()
-	h.Write(appendLP(appendLP(nil, tenant), scope))
-	return uint16(h.Sum32() % shredBuckets)
-}
-
-// A ShredFeed tells a Sealer about forgets made by any process sharing its
-// KeyStore as they commit, so that it need not read the KeyStore to
-// confirm its cached keys (Cache.ShredCheck). sqlkeystore/pglisten is
-// one, on PostgreSQL's LISTEN/NOTIFY.
-type ShredFeed interface {
-	// Follow reports to w until ctx is done, then returns nil, or returns
-	// an error when it cannot go on. It calls w.Listening once it
-	// receives every forget committed from then on (and again after it
-	// reconnected, having possibly missed some), w.Shredded for each
-	// forget, and w.Synced(t) whenever it knows that every forget
-	// committed before t (and after the last Listening) was passed to
-	// w.Shredded.
-	Follow(ctx context.Context, w ShredWatcher) error
-}
-
-// ShredWatcher is what a ShredFeed reports to (see ShredFeed.Follow).
-// Shredded takes a bucket as ShredBucket returns it; one of 4096 or more
-// is not a bucket and is ignored.
-type ShredWatcher interface {
-	Listening()
-	Shredded(bucket uint16)
-	Synced(t time.Time)
-}
+// shredBuckets is the number of buckets shredfeed.Bucket maps key scopes to.
+const shredBuckets = shredfeed.Buckets
 
 // shredWatch is a Sealer's view of its feed. Times are on the Sealer's
 // clock (clock(); negative under a test clock).
@@ -88,35 +52,38 @@ func (s *Sealer) shredFresh(e *dekEntry, now int64) bool {
 		s.watch.covers(e.checked.Load(), now, int64(s.opts.Cache.ShredCheck))
 }
 
-// Follow runs feed for s until ctx is done (it then returns nil) or the
-// feed fails. Run it in a goroutine of its own, one per Sealer:
-//
-//	go func() { err := sealer.Follow(ctx, feed) ... }()
-//
-// While it runs and the feed keeps up, a forget made by another process
-// reaches this one's caches as the feed delivers it, and the Sealer reads
-// no KeyStore row to confirm the keys it holds. When it stops, or the feed
+func init() {
+	shredfeed.Follow = func(ctx context.Context, s any, feed shredfeed.Feed) error {
+		return s.(*Sealer).follow(ctx, feed)
+	}
+}
+
+// follow runs feed for s until ctx is done (it then returns nil) or the
+// feed fails (shredfeed.Follow, which pglisten.Follow calls). While it
+// runs and the feed keeps up, a forget made by another process reaches
+// this one's caches as the feed delivers it, and the Sealer reads no
+// KeyStore row to confirm the keys it holds. When it stops, or the feed
 // falls behind, Cache.ShredCheck applies again. A second concurrent
-// Follow on the same Sealer is an error.
-func (s *Sealer) Follow(ctx context.Context, feed ShredFeed) error {
+// follow on the same Sealer is an error.
+func (s *Sealer) follow(ctx context.Context, feed shredfeed.Feed) error {
 	if feed == nil {
-		return errors.New("envelope: Follow: nil ShredFeed")
+		return errors.New("envelope: follow: nil feed")
 	}
 	if !s.watch.following.CompareAndSwap(false, true) {
-		return errors.New("envelope: Follow: this Sealer already follows a ShredFeed")
+		return errors.New("envelope: this Sealer already follows a feed of forgets")
 	}
 	defer func() {
 		s.watch.state.Store(nil)
 		s.watch.following.Store(false)
 	}()
-	err := feed.Follow(ctx, (*sealerWatcher)(s))
+	err := feed(ctx, s.store, (*sealerWatcher)(s))
 	if ctx.Err() != nil {
 		return nil
 	}
 	return err
 }
 
-// sealerWatcher is the ShredWatcher a Sealer gives its feed.
+// sealerWatcher is the shredfeed.Watcher a Sealer gives its feed.
 type sealerWatcher Sealer
 
 func (w *sealerWatcher) Listening() {
@@ -163,4 +130,4 @@ func (s *Sealer) purgeBucket(b int) {
 }
 
 // bucketOf returns the shred bucket of a subject's (or tenant's) scope.
-func bucketOf(sr scopeRef) uint16 { return ShredBucket(sr.tenant, scopeName(sr.subject)) }
+func bucketOf(sr scopeRef) uint16 { return shredfeed.Bucket(sr.tenant, scopeName(sr.subject)) }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/fieldguard/pii/envelope"
+	"github.com/fieldguard/pii/envelope/internal/shredfeed"
 	"github.com/stretchr/testify/require"
 )
 
@@ -24,10 +25,10 @@ func TestShredFeedVouchesOnlyFromListening(t *testing.T) {
 	feed := newChanFeed()
 	fctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go f.b.Follow(fctx, feed)
+	go shredfeed.Follow(fctx, f.b, feed.Follow)
 	<-feed.started
 	f.clock.Add(600 * time.Millisecond) // past ShredCheck since the key was checked
-	feed.send(envelope.ShredBucket("nobody", "s:nobody"))
+	feed.send(shredfeed.Bucket("nobody", "s:nobody"))
 	_, err = f.b.DecryptString(ctx, ct, alice)
 	require.ErrorIs(t, err, envelope.ErrShredded, "a key cached before the feed listened is confirmed by a read")
 }
@@ -43,7 +44,7 @@ func TestShredFeedRacesLookup(t *testing.T) {
 	feed := newChanFeed()
 	fctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go f.b.Follow(fctx, feed)
+	go shredfeed.Follow(fctx, f.b, feed.Follow)
 	<-feed.started
 	var once sync.Once
 	var raced atomic.Bool
@@ -55,7 +56,7 @@ func TestShredFeedRacesLookup(t *testing.T) {
 			// b read alice's DEK row; now another process forgets her and
 			// the feed delivers it before b installs the key.
 			require.NoError(t, f.a.ForgetSubject(ctx, "acme", "alice"))
-			feed.send(envelope.ShredBucket("acme", "s:alice"))
+			feed.send(shredfeed.Bucket("acme", "s:alice"))
 			raced.Store(true)
 		})
 	})

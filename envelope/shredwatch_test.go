@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/fieldguard/pii/envelope"
+	"github.com/fieldguard/pii/envelope/internal/shredfeed"
 	"github.com/fieldguard/pii/envelope/internal/testkp"
 	"github.com/fieldguard/pii/piitest"
 	"github.com/stretchr/testify/require"
@@ -126,7 +127,7 @@ func TestShredCheckCostsOneReadPerSubjectPerInterval(t *testing.T) {
 	require.Equal(t, unwraps, f.b.Stats().Unwraps, "a confirmed key is not unwrapped again")
 }
 
-// chanFeed is a ShredFeed fed by the test: each bucket sent is delivered,
+// chanFeed is a feed fed by the test: each bucket sent is delivered,
 // then the feed says it is in sync.
 type chanFeed struct {
 	ch      chan uint16
@@ -136,7 +137,7 @@ type chanFeed struct {
 
 func newChanFeed() *chanFeed { return &chanFeed{ch: make(chan uint16), started: make(chan struct{})} }
 
-func (c *chanFeed) Follow(ctx context.Context, w envelope.ShredWatcher) error {
+func (c *chanFeed) Follow(ctx context.Context, _ any, w shredfeed.Watcher) error {
 	w.Listening()
 	w.Synced(time.Now())
 	c.once.Do(func() { close(c.started) })
@@ -168,9 +169,9 @@ func TestShredFeed(t *testing.T) {
 	feed := newChanFeed()
 	fctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- f.b.Follow(fctx, feed) }()
+	go func() { done <- shredfeed.Follow(fctx, f.b, feed.Follow) }()
 	<-feed.started
-	require.Error(t, f.b.Follow(ctx, feed), "one feed per Sealer")
+	require.Error(t, shredfeed.Follow(ctx, f.b, feed.Follow), "one feed per Sealer")
 
 	ct, err := f.b.EncryptString(ctx, "x", alice)
 	require.NoError(t, err)
@@ -181,7 +182,7 @@ func TestShredFeed(t *testing.T) {
 
 	// The feed vouches: past ShredCheck, no confirmation reads.
 	f.clock.Add(2 * time.Second)
-	feed.send(envelope.ShredBucket("nobody", "s:nobody")) // a sync after the clock moved
+	feed.send(shredfeed.Bucket("nobody", "s:nobody")) // a sync after the clock moved
 	before := f.store.reads.Load()
 	for range 20 {
 		_, err = f.b.DecryptString(ctx, ct, alice)
@@ -190,11 +191,11 @@ func TestShredFeed(t *testing.T) {
 	require.Equal(t, before, f.store.reads.Load(), "the feed is in sync: no KeyStore read")
 
 	require.NoError(t, f.a.ForgetSubject(ctx, "acme", "alice"))
-	feed.send(envelope.ShredBucket("acme", "s:alice") + 4096)
+	feed.send(shredfeed.Bucket("acme", "s:alice") + 4096)
 	_, err = f.b.DecryptString(ctx, ct, alice)
 	require.NoError(t, err, "a number of 4096 or more is not a bucket: ignored")
 	require.Equal(t, before, f.store.reads.Load(), "nothing purged, no KeyStore read")
-	feed.send(envelope.ShredBucket("acme", "s:alice"))
+	feed.send(shredfeed.Bucket("acme", "s:alice"))
 	_, err = f.b.DecryptString(ctx, ct, alice)
 	require.ErrorIs(t, err, envelope.ErrShredded, "delivered: refused at once")
 	_, err = f.b.DecryptString(ctx, ctBob, bob)
@@ -218,7 +219,7 @@ func TestShredFeedFallsBehind(t *testing.T) {
 	feed := newChanFeed()
 	fctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go f.b.Follow(fctx, feed)
+	go shredfeed.Follow(fctx, f.b, feed.Follow)
 	<-feed.started
 	ct, err := f.b.EncryptString(ctx, "x", alice)
 	require.NoError(t, err)

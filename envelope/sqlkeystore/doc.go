@@ -59,13 +59,14 @@
 //
 // # Shred notifications
 //
-// On PostgreSQL, Forget also runs pg_notify(ShredChannel(), bucket) in
-// its transaction: the notification goes out when the forget commits,
-// never for one that rolls back, and carries the scope's
-// envelope.ShredBucket in decimal, not the tenant or the subject (any
-// role that can connect may LISTEN). Package
+// On PostgreSQL, Forget also runs pg_notify(channel, bucket) in its
+// transaction, on the channel named by the table with "_shred" (or
+// "pii_shred_" and a hash of it when that is too long): the notification
+// goes out when the forget commits, never for one that rolls back, and
+// carries the scope's bucket (one of 4096) in decimal, not the tenant or
+// the subject (any role that can connect may LISTEN). Package
 // envelope/sqlkeystore/pglisten listens on its own pgx connection and
-// delivers them to a Sealer (Sealer.Follow), so every process stops using
+// delivers them to a Sealer (pglisten.Follow), so every process stops using
 // a forgotten subject's keys as the forget commits, and confirms its
 // cached keys without reading them while it keeps up. Without it, and on
 // SQLite, the Sealer's Cache.ShredCheck bounds the delay.

@@ -107,9 +107,11 @@ func TestFleetChild(t *testing.T) {
 		emit("F %d", time.Now().UnixNano())
 	case "user":
 		if os.Getenv(envFleetMode) == "feed" {
-			feed, err := pglisten.New(st, os.Getenv(envFleetURL), &pglisten.Options{Interval: 100 * time.Millisecond})
-			require.NoError(t, err)
-			go s.Follow(ctx, feed)
+			go func() {
+				if err := pglisten.Follow(ctx, s, os.Getenv(envFleetURL), &pglisten.Options{Interval: 100 * time.Millisecond}); err != nil {
+					emit("E %d %v", time.Now().UnixNano(), err)
+				}
+			}()
 		}
 		proc := os.Getenv(envFleetProc)
 		b := fleetAlice

@@ -7,15 +7,16 @@ import (
 	"strconv"
 
 	"github.com/fieldguard/pii"
-	"github.com/fieldguard/pii/envelope"
+	"github.com/fieldguard/pii/envelope/internal/shredfeed"
 )
 
 // Shred notifications (PostgreSQL): Forget runs pg_notify(channel, bucket)
 // in its transaction, so the notification is delivered exactly when the
 // forget commits (and never for one that rolls back). The payload is the
-// scope's envelope.ShredBucket in decimal, never the tenant or the
-// subject: any role that can connect to the database may LISTEN.
-// envelope/sqlkeystore/pglisten delivers them to a Sealer.
+// scope's bucket (internal/shredfeed.Bucket: one of 4096) in decimal,
+// never the tenant or the subject: any role that can connect to the
+// database may LISTEN. envelope/sqlkeystore/pglisten delivers them to a
+// Sealer.
 
 const defaultChannelSuffix = "_shred"
 
@@ -34,16 +35,21 @@ func shredChannel(table string) string {
 	return "pii_shred_" + hex.EncodeToString(sum[:12])
 }
 
-// ShredChannel returns the PostgreSQL channel on which Forget notifies
-// other processes of a forget (LISTEN on it; pglisten does), or "" for a
-// store on SQLite, which has no notifications. Stores on the same table
-// share it.
-func (s *Store) ShredChannel() string { return s.channel }
+// The channel of a store, for pglisten: "" on SQLite, which has no
+// notifications. Stores on the same table share it.
+func init() {
+	shredfeed.Channel = func(store any) string {
+		if s, ok := store.(*Store); ok && s != nil {
+			return s.channel
+		}
+		return ""
+	}
+}
 
 func (s *Store) notify(ctx context.Context, ex pii.Executor, tenant, scope string) error {
 	if s.channel == "" {
 		return nil
 	}
-	_, err := ex.ExecContext(ctx, "SELECT pg_notify($1, $2)", s.channel, strconv.Itoa(int(envelope.ShredBucket(tenant, scope))))
+	_, err := ex.ExecContext(ctx, "SELECT pg_notify($1, $2)", s.channel, strconv.Itoa(int(shredfeed.Bucket(tenant, scope))))
 	return err
 }

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/fieldguard/pii"
-	"github.com/fieldguard/pii/envelope"
+	"github.com/fieldguard/pii/envelope/internal/shredfeed"
 	"github.com/fieldguard/pii/envelope/sqlkeystore"
 	"github.com/fieldguard/pii/internal/testdb"
 	"github.com/jackc/pgx/v5"
@@ -27,11 +27,11 @@ func TestForgetNotifies(t *testing.T) {
 	conn, err := pgx.Connect(ctx, url)
 	require.NoError(t, err)
 	defer conn.Close(ctx)
-	_, err = conn.Exec(ctx, "LISTEN "+pgx.Identifier{st.ShredChannel()}.Sanitize())
+	_, err = conn.Exec(ctx, "LISTEN "+pgx.Identifier{shredfeed.Channel(st)}.Sanitize())
 	require.NoError(t, err)
 
 	rolled, committed := "s:rolled-back", "s:committed"
-	require.NotEqual(t, envelope.ShredBucket("acme", rolled), envelope.ShredBucket("acme", committed))
+	require.NotEqual(t, shredfeed.Bucket("acme", rolled), shredfeed.Bucket("acme", committed))
 	tx, err := db.BeginTx(ctx, nil)
 	require.NoError(t, err)
 	_, err = st.Forget(pii.WithExecutor(ctx, tx), "acme", rolled)
@@ -42,8 +42,8 @@ func TestForgetNotifies(t *testing.T) {
 
 	n, err := conn.WaitForNotification(ctx)
 	require.NoError(t, err)
-	require.Equal(t, st.ShredChannel(), n.Channel)
-	require.Equal(t, strconv.Itoa(int(envelope.ShredBucket("acme", committed))), n.Payload)
+	require.Equal(t, shredfeed.Channel(st), n.Channel)
+	require.Equal(t, strconv.Itoa(int(shredfeed.Bucket("acme", committed))), n.Payload)
 	require.False(t, strings.Contains(n.Payload, "acme") || strings.Contains(n.Payload, "committed"))
 }
 
@@ -61,7 +61,7 @@ func TestShredChannel(t *testing.T) {
 	} {
 		st, err := sqlkeystore.New(db, &sqlkeystore.Options{Dialect: pii.Postgres, Table: tt.table})
 		require.NoError(t, err)
-		got := st.ShredChannel()
+		got := shredfeed.Channel(st)
 		require.LessOrEqual(t, len(got), 63)
 		if tt.want != "" {
 			require.Equal(t, tt.want, got)
@@ -69,10 +69,10 @@ func TestShredChannel(t *testing.T) {
 			require.True(t, strings.HasPrefix(got, "pii_shred_"), got)
 			other, err := sqlkeystore.New(db, &sqlkeystore.Options{Dialect: pii.Postgres, Table: long[:59] + "j"})
 			require.NoError(t, err)
-			require.NotEqual(t, got, other.ShredChannel())
+			require.NotEqual(t, got, shredfeed.Channel(other))
 		}
 	}
 	st, err := sqlkeystore.New(db, &sqlkeystore.Options{Dialect: pii.SQLite})
 	require.NoError(t, err)
-	require.Empty(t, st.ShredChannel(), "SQLite has no notifications")
+	require.Empty(t, shredfeed.Channel(st), "SQLite has no notifications")
 }

@@ -267,12 +267,9 @@ func work(dsn, table, keyset string, proc, procs, goroutines, fields, subjects i
 	if err != nil {
 		return workerResult{}, err
 	}
+	followErr := make(chan error, 1) // Follow returns before ctx is done only on an error
 	if feed {
-		f, err := pglisten.New(keys, dsn, nil)
-		if err != nil {
-			return workerResult{}, err
-		}
-		go s.Follow(ctx, f)
+		go func() { followErr <- pglisten.Follow(ctx, s, dsn, nil) }()
 	}
 	hists := make([]histogram, goroutines)
 	errs := make([]error, goroutines)
@@ -308,6 +305,11 @@ func work(dsn, table, keyset string, proc, procs, goroutines, fields, subjects i
 	res := workerResult{Fields: fields, Wraps: st.Wraps, Unwraps: st.Unwraps}
 	for i := range hists {
 		res.Hist.merge(&hists[i])
+	}
+	select {
+	case err := <-followErr:
+		errs = append(errs, err)
+	default:
 	}
 	return res, errors.Join(errs...)
 }

@@ -6,18 +6,20 @@
 //
 //	keys, _ := sqlkeystore.New(db, nil)                    // db: PostgreSQL
 //	sealer, _ := envelope.New(kp, &envelope.Options{Store: keys})
-//	feed, err := pglisten.New(keys, dsn, nil)              // dsn: the same database
-//	go sealer.Follow(ctx, feed)                            // until ctx is done
+//	go func() {
+//		err := pglisten.Follow(ctx, sealer, dsn, nil)      // dsn: the same database; until ctx is done
+//		...
+//	}()
 //
 // sqlkeystore's Forget runs pg_notify(channel, bucket) in its
 // transaction (the notification is delivered when the forget commits,
-// never for one that rolls back); the payload is the scope's
-// envelope.ShredBucket, not the tenant or the subject, since any role that
-// can connect may LISTEN. The feed holds one connection of its own, opened
-// with pgx from dsn (database/sql's pool cannot hold a LISTEN), and:
+// never for one that rolls back); the payload is the scope's bucket (one
+// of 4096), not the tenant or the subject, since any role that can
+// connect may LISTEN. Follow holds one connection of its own, opened with
+// pgx from dsn (database/sql's pool cannot hold a LISTEN), and:
 //
-//   - LISTENs on the store's channel (sqlkeystore.Store.ShredChannel),
-//     then tells the Sealer it is listening;
+//   - LISTENs on the channel of the Sealer's key store (see sqlkeystore's
+//     "Shred notifications"), then tells the Sealer it is listening;
 //   - passes every notification's bucket to the Sealer, which drops its
 //     cached keys of that bucket's subjects;
 //   - every Options.Interval (200 ms), makes a round trip on the
@@ -43,12 +45,13 @@ import (
 	"time"
 
 	"github.com/fieldguard/pii/envelope"
-	"github.com/fieldguard/pii/envelope/sqlkeystore"
+	"github.com/fieldguard/pii/envelope/internal/shredfeed"
+	_ "github.com/fieldguard/pii/envelope/sqlkeystore" // tells shredfeed its stores' channels
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// Options configure a feed; nil means the defaults.
+// Options configure Follow; nil means the defaults.
 type Options struct {
 	// Interval is how often the feed confirms it is in sync with a round
 	// trip on its connection (default 200 ms). Keep it well under the
@@ -61,7 +64,7 @@ type Options struct {
 	OnError func(error)
 }
 
-// feed is an envelope.ShredFeed on PostgreSQL LISTEN/NOTIFY.
+// feed delivers a key store's forgets from PostgreSQL LISTEN/NOTIFY.
 type feed struct {
 	cfg      *pgx.ConnConfig
 	channel  string
@@ -69,19 +72,44 @@ type feed struct {
 	onError  func(error)
 }
 
-var _ envelope.ShredFeed = (*feed)(nil)
+// Follow delivers the forgets made by every process sharing sealer's key
+// store, which must be a sqlkeystore store on PostgreSQL, to sealer as
+// they commit, over a connection of its own made with dsn (a pgx
+// connection string or URL naming the database the key store is on). Run
+// it in a goroutine of its own, one per Sealer: it runs until ctx is done,
+// then returns nil, reconnecting after every failure (Options.OnError
+// hears of each). It returns an error at once for a key store that is not
+// on PostgreSQL, a dsn it cannot parse, or a Sealer that already follows
+// a feed. While it runs and keeps up, sealer reads no key row to confirm
+// the keys it holds; when it stops, Cache.ShredCheck applies again.
+func Follow(ctx context.Context, sealer *envelope.Sealer, dsn string, opts *Options) error {
+	return followWith(ctx, sealer, dsn, opts, nil)
+}
 
-// New returns the envelope.ShredFeed of keys, which must be on PostgreSQL,
-// that connects with dsn (a pgx connection string or URL naming the
-// database keys is on). It does not connect yet: Follow does, and runs
-// until ctx is done, then returns nil, reconnecting after every failure.
-func New(keys *sqlkeystore.Store, dsn string, opts *Options) (envelope.ShredFeed, error) {
-	if keys == nil {
-		return nil, errors.New("pglisten: nil key store")
+// followWith is Follow; watch, when not nil (tests), wraps what the feed
+// reports to.
+func followWith(ctx context.Context, sealer *envelope.Sealer, dsn string, opts *Options, watch func(shredfeed.Watcher) shredfeed.Watcher) error {
+	if sealer == nil {
+		return errors.New("pglisten: nil Sealer")
 	}
-	ch := keys.ShredChannel()
+	return shredfeed.Follow(ctx, sealer, func(ctx context.Context, store any, w shredfeed.Watcher) error {
+		f, err := newFeed(store, dsn, opts)
+		if err != nil {
+			return err
+		}
+		if watch != nil {
+			w = watch(w)
+		}
+		return f.follow(ctx, w)
+	})
+}
+
+// newFeed returns the feed of the key store store (a Sealer's), which
+// must be a sqlkeystore store on PostgreSQL, connecting with dsn.
+func newFeed(store any, dsn string, opts *Options) (*feed, error) {
+	ch := shredfeed.Channel(store)
 	if ch == "" {
-		return nil, errors.New("pglisten: the key store is not on PostgreSQL (SQLite has no notifications; Cache.ShredCheck bounds its shreds)")
+		return nil, errors.New("pglisten: the Sealer's key store is not a sqlkeystore store on PostgreSQL (SQLite has no notifications; Cache.ShredCheck bounds its shreds)")
 	}
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
@@ -97,9 +125,9 @@ func New(keys *sqlkeystore.Store, dsn string, opts *Options) (envelope.ShredFeed
 	return f, nil
 }
 
-// Follow implements envelope.ShredFeed: it runs until ctx is done, then
-// returns nil, reconnecting after every failure.
-func (f *feed) Follow(ctx context.Context, w envelope.ShredWatcher) error {
+// follow reports to w until ctx is done, then returns nil, reconnecting
+// after every failure.
+func (f *feed) follow(ctx context.Context, w shredfeed.Watcher) error {
 	backoff := 50 * time.Millisecond
 	for {
 		err := f.session(ctx, w)
@@ -134,7 +162,7 @@ func sessionError(op string, err error) error {
 }
 
 // session listens on one connection until it fails or ctx is done.
-func (f *feed) session(ctx context.Context, w envelope.ShredWatcher) error {
+func (f *feed) session(ctx context.Context, w shredfeed.Watcher) error {
 	cfg := f.cfg.Copy()
 	cfg.OnNotification = func(_ *pgconn.PgConn, n *pgconn.Notification) {
 		if n.Channel != f.channel {
@@ -143,7 +171,7 @@ func (f *feed) session(ctx context.Context, w envelope.ShredWatcher) error {
 		// A payload that is not a bucket was not sent by sqlkeystore:
 		// ignore it rather than let whoever can NOTIFY purge every cache
 		// (the Sealer ignores numbers of 4096 and more, see
-		// envelope.ShredWatcher).
+		// shredfeed.Watcher).
 		b, err := strconv.ParseUint(n.Payload, 10, 16)
 		if err != nil {
 			return

@@ -1,4 +1,4 @@
-package pglisten_test
+package pglisten
 
 import (
 	"context"
@@ -8,31 +8,22 @@ import (
 
 	"github.com/fieldguard/pii"
 	"github.com/fieldguard/pii/envelope"
+	"github.com/fieldguard/pii/envelope/internal/shredfeed"
 	"github.com/fieldguard/pii/envelope/internal/testkp"
 	"github.com/fieldguard/pii/envelope/sqlkeystore"
-	"github.com/fieldguard/pii/envelope/sqlkeystore/pglisten"
 	"github.com/fieldguard/pii/internal/testdb"
 	"github.com/fieldguard/pii/piitest"
 	"github.com/stretchr/testify/require"
 )
 
-// signalFeed tells the test when the feed listens.
-type signalFeed struct {
-	envelope.ShredFeed
-	listening chan struct{}
-}
-
+// signalWatcher tells the test when the feed listens.
 type signalWatcher struct {
-	envelope.ShredWatcher
+	shredfeed.Watcher
 	listening chan struct{}
-}
-
-func (s signalFeed) Follow(ctx context.Context, w envelope.ShredWatcher) error {
-	return s.ShredFeed.Follow(ctx, signalWatcher{w, s.listening})
 }
 
 func (s signalWatcher) Listening() {
-	s.ShredWatcher.Listening()
+	s.Watcher.Listening()
 	select {
 	case s.listening <- struct{}{}:
 	default:
@@ -50,7 +41,7 @@ func TestFeedDeliversForgets(t *testing.T) {
 	keys, err := sqlkeystore.New(db, &sqlkeystore.Options{Dialect: pii.Postgres, Table: "r16_listen_keys"})
 	require.NoError(t, err)
 	require.NoError(t, keys.CreateTables(ctx))
-	require.Equal(t, "r16_listen_keys_shred", keys.ShredChannel())
+	require.Equal(t, "r16_listen_keys_shred", shredfeed.Channel(keys))
 	kp := testkp.New(nil)
 	a, err := envelope.New(kp, &envelope.Options{Store: keys})
 	require.NoError(t, err)
@@ -59,14 +50,15 @@ func TestFeedDeliversForgets(t *testing.T) {
 	require.NoError(t, err)
 
 	failures := make(chan error, 10)
-	feed, err := pglisten.New(keys, url+"&application_name=r16_pglisten_test",
-		&pglisten.Options{Interval: 20 * time.Millisecond, OnError: func(err error) { failures <- err }})
-	require.NoError(t, err)
-	sf := signalFeed{feed, make(chan struct{}, 1)}
+	listening := make(chan struct{}, 1)
 	fctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- b.Follow(fctx, sf) }()
-	<-sf.listening
+	go func() {
+		done <- followWith(fctx, b, url+"&application_name=r16_pglisten_test",
+			&Options{Interval: 20 * time.Millisecond, OnError: func(err error) { failures <- err }},
+			func(w shredfeed.Watcher) shredfeed.Watcher { return signalWatcher{w, listening} })
+	}()
+	<-listening
 
 	alice := envelope.Binding{Tenant: "acme", Type: "T", Field: "F", Record: "r1", Subject: "alice"}
 	bob := alice
@@ -99,7 +91,7 @@ func TestFeedDeliversForgets(t *testing.T) {
 	_, err = db.ExecContext(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'r16_pglisten_test'")
 	require.NoError(t, err)
 	require.Error(t, <-failures)
-	<-sf.listening
+	<-listening
 	_, err = b.DecryptString(ctx, ctBob, bob)
 	require.NoError(t, err)
 	start = time.Now()
@@ -118,19 +110,29 @@ func TestFeedDeliversForgets(t *testing.T) {
 	require.NoError(t, <-done)
 }
 
-func TestNewRefuses(t *testing.T) {
+// TestFollowRefuses: Follow returns at once, with an error, for a Sealer
+// whose key store cannot notify (SQLite, memory), a nil Sealer, or a DSN
+// it cannot parse (without quoting it).
+func TestFollowRefuses(t *testing.T) {
+	ctx := t.Context()
+	kp := testkp.New(nil)
 	db := testdb.SQLite(t)
 	keys, err := sqlkeystore.New(db, &sqlkeystore.Options{Dialect: pii.SQLite})
 	require.NoError(t, err)
-	_, err = pglisten.New(keys, "postgres://u:pw@localhost/db", nil)
-	require.ErrorContains(t, err, "not on PostgreSQL")
-	_, err = pglisten.New(nil, "", nil)
-	require.Error(t, err)
+	onSQLite, err := envelope.New(kp, &envelope.Options{Store: keys})
+	require.NoError(t, err)
+	require.ErrorContains(t, Follow(ctx, onSQLite, "postgres://u:pw@localhost/db", nil), "not a sqlkeystore store on PostgreSQL")
+	inMemory, err := envelope.New(kp, &envelope.Options{Store: envelope.NewMemoryStore()})
+	require.NoError(t, err)
+	require.ErrorContains(t, Follow(ctx, inMemory, "postgres://u:pw@localhost/db", nil), "not a sqlkeystore store on PostgreSQL")
+	require.Error(t, Follow(ctx, nil, "", nil))
 
 	pdb, _ := testdb.Postgres(t)
 	pkeys, err := sqlkeystore.New(pdb, &sqlkeystore.Options{Dialect: pii.Postgres})
 	require.NoError(t, err)
-	_, err = pglisten.New(pkeys, "postgres://user:s3cret-pass@[::1", nil)
+	onPostgres, err := envelope.New(kp, &envelope.Options{Store: pkeys})
+	require.NoError(t, err)
+	err = Follow(ctx, onPostgres, "postgres://user:s3cret-pass@[::1", nil)
 	require.Error(t, err)
 	require.NotContains(t, err.Error(), "s3cret-pass")
 }
