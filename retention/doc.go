@@ -102,7 +102,7 @@
 // The application implements [Store] for each tagged type (sqlstore does it
 // for database/sql; [MemoryStore] is the reference; retention/storetest is
 // the conformance suite for a store of your own). Options.Holds is
-// required and Options.Ledger must be found when a key may be shredded:
+// required and Options.Ledger must be set when a key may be shredded:
 // pass sqlstore.NewHolds and sqlstore.NewLedger, or [NewMemoryHolds] and
 // [NewMemoryLedger] explicitly. [Manager.Sweep] claims the
 // candidates a clock says may be due, in batches, applies what is due and

@@ -367,13 +367,13 @@ func TestClaimWritesOnlyClaimedRecords(t *testing.T) {
 	require.Equal(t, 2, storeLen(t, store))
 }
 
-// TestKeyEntriesGoToTheStoresLedger: without Options.Ledger, key shred
-// entries go to the ledger of a registered store.
-func TestKeyEntriesGoToTheStoresLedger(t *testing.T) {
+// TestKeyEntriesGoToTheLedger: key shred entries go to Options.Ledger,
+// after the entries the store appended to the same ledger.
+func TestKeyEntriesGoToTheLedger(t *testing.T) {
 	ctx := context.Background()
 	ledger := retention.NewMemoryLedger()
 	sh := &shredder{}
-	m, err := retention.New(&retention.Options{Holds: retention.NewMemoryHolds(), Clock: piitest.NewClock(day(2026, 2, 1)), LedgerKey: ledgerKey, Shredder: sh})
+	m, err := retention.New(&retention.Options{Holds: retention.NewMemoryHolds(), Clock: piitest.NewClock(day(2026, 2, 1)), LedgerKey: ledgerKey, Shredder: sh, Ledger: ledger})
 	require.NoError(t, err)
 	store, err := retention.NewMemoryStore(&Ticket{}, ledger)
 	require.NoError(t, err)

@@ -77,7 +77,7 @@ func (m *Manager) forget(ctx context.Context, tenant, subject string, kind int, 
 	now := m.clock.Now()
 	id := m.subjectHash(tenant, subject)
 	shreds := m.shredder != nil || m.tokens != nil
-	if err := m.needLedger(m.registered()); err != nil {
+	if err := m.needLedger(); err != nil {
 		return nil, err
 	}
 	if shreds && !resumed {
@@ -157,7 +157,7 @@ func (m *Manager) forget(ctx context.Context, tenant, subject string, kind int, 
 		keyEntry.Outcome, keyEntry.Reason = OutcomeApplied, m.shredText(kind)
 	}
 	rep.Entries = append(rep.Entries, keyEntry)
-	l, err := m.ledgerOf(stores)
+	l, err := m.ledgerOf()
 	if err != nil {
 		return rep, err
 	}
@@ -169,29 +169,23 @@ func (m *Manager) forget(ctx context.Context, tenant, subject string, kind int, 
 
 // errNoLedger is returned when a key shred's entry, which belongs to no
 // record, has no ledger to go to.
-var errNoLedger = errors.New("retention: no ledger for key-shred entries: set Options.Ledger (sqlstore.NewLedger(db, nil) in your database, or retention.NewMemoryLedger() explicitly) or register a store whose Ledger() returns one")
+var errNoLedger = errors.New("retention: no ledger for key-shred entries: set Options.Ledger to the ledger your stores append to (sqlstore.NewLedger(db, opts) in your database, or the retention.NewMemoryLedger() your memory stores were given)")
 
-// ledgerOf finds a Ledger for entries that belong to no record:
-// Options.Ledger, or the first registered store that exposes one.
-func (m *Manager) ledgerOf(stores []Store) (Ledger, error) {
+// ledgerOf returns Options.Ledger, for entries that belong to no record.
+func (m *Manager) ledgerOf() (Ledger, error) {
 	if m.ledger != nil {
 		return m.ledger, nil
-	}
-	for _, st := range stores {
-		if l, ok := st.(interface{ Ledger() Ledger }); ok && l.Ledger() != nil {
-			return l.Ledger(), nil
-		}
 	}
 	return nil, errNoLedger
 }
 
 // needLedger fails, before anything changes, when a key may be shredded
 // and its ledger entry would have nowhere to go.
-func (m *Manager) needLedger(stores []Store) error {
+func (m *Manager) needLedger() error {
 	if m.shredder == nil && m.tokens == nil {
 		return nil
 	}
-	_, err := m.ledgerOf(stores)
+	_, err := m.ledgerOf()
 	return err
 }
 

@@ -41,7 +41,8 @@ type memRecord struct {
 
 // NewMemoryStore returns an empty store for the struct type of prototype.
 // Commits append their ledger entries to ledger (one from
-// [NewMemoryLedger], or any other), which may be nil.
+// [NewMemoryLedger], or any other), which may be nil; give the Manager the
+// same one as Options.Ledger.
 func NewMemoryStore(prototype any, ledger Ledger) (*MemoryStore, error) {
 	s, err := pii.SchemaOf(prototype)
 	if err != nil {
@@ -55,11 +56,6 @@ func NewMemoryStore(prototype any, ledger Ledger) (*MemoryStore, error) {
 
 // Schema returns the stored type's schema.
 func (ms *MemoryStore) Schema() *pii.Schema { return ms.schema }
-
-// Ledger returns the ledger the store's commits append to, or nil. A
-// Manager without Options.Ledger appends the entries that belong to no
-// record (key shreds) there too.
-func (ms *MemoryStore) Ledger() Ledger { return ms.ledger }
 
 // Put stores a copy of the record ptr points to, created at created,
 // replacing the record with the same tenant and id.

@@ -318,7 +318,7 @@ func (m *Manager) completePending(ctx context.Context, onAction func(Entry), st 
 				}
 				e := Entry{Subject: p.ID, Action: string(pii.ActionShred), Policy: policyPendingShred, Outcome: OutcomeApplied,
 					Reason: "pending shred completed: nothing under the key must be kept any longer; " + m.shredText(p.Kind), At: now}
-				l, err := m.ledgerOf(m.registered())
+				l, err := m.ledgerOf()
 				if err != nil {
 					return err
 				}

@@ -84,12 +84,12 @@ type Options struct {
 	// is shredded.
 	Tokens TokenDeleter
 	// Ledger receives the entries that belong to no record (a subject's
-	// key shredded by Forget) and is what Replay reads by default. Stores
-	// append their own entries in the same transaction as their changes, so
-	// point both at the same ledger. Nil means the first registered store
-	// that has a Ledger() method returning a non-nil Ledger; when there is
-	// none, Forget and sweeps that may shred a key fail before changing
-	// anything rather than drop the entries.
+	// key shredded by Forget). Stores append their own entries in the same
+	// transaction as their changes, so point both at the same ledger: the
+	// sqlstore.NewLedger of the options given to sqlstore.New, or the
+	// ledger given to [NewMemoryStore]. When it is nil, Forget and sweeps
+	// that may shred a key fail before changing anything rather than drop
+	// the entries.
 	Ledger Ledger
 	// Holds stores legal holds (and, unless Pending is set, pending key
 	// shreds). Required: pass sqlstore.NewHolds(db, nil) to keep them in

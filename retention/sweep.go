@@ -111,7 +111,7 @@ func (sw *sweeper) settlePending(ctx context.Context, st *Progress, done shredSe
 	}
 	// Every non-dry sweep (Run, Release) starts here: fail before changing
 	// anything when a key shred's entry would have no ledger.
-	if err := sw.m.needLedger(sw.m.registered()); err != nil {
+	if err := sw.m.needLedger(); err != nil {
 		return err
 	}
 	return sw.m.completePending(ctx, sw.opts.OnAction, st, done)
@@ -407,7 +407,7 @@ func (sw *sweeper) settle(ctx context.Context, b *batch, done shredSet) error {
 			b.shredsPending++
 		}
 		if !sw.opts.DryRun {
-			l, err := m.ledgerOf(m.registered())
+			l, err := m.ledgerOf()
 			if err != nil {
 				return err
 			}

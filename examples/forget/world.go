@@ -150,12 +150,16 @@ func (w *world) open(ctx context.Context) (a *app, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := table.CreateTables(ctx); err != nil {
+	ledger, err := sqlstore.NewLedger(a.shop, nil) // the one table appends to
+	if err != nil {
+		return nil, err
+	}
+	if err := ledger.CreateTables(ctx); err != nil {
 		return nil, err
 	}
 	a.mgr, err = retention.New(&retention.Options{Holds: retention.NewMemoryHolds(),
 		Clock: fixedClock{}, LedgerKey: ledgerKey,
-		Shredder: a.sealer, Tokens: a.tokens, Ledger: table.Ledger(),
+		Shredder: a.sealer, Tokens: a.tokens, Ledger: ledger,
 	})
 	if err != nil {
 		return nil, err

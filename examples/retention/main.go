@@ -179,7 +179,11 @@ func demo(ctx context.Context, c config, out io.Writer, tty bool) error {
 	if err != nil {
 		return err
 	}
-	if err := table.CreateTables(ctx); err != nil { // ledger, holds, pending shreds
+	ledger, err := sqlstore.NewLedger(db, nil) // the one table's sweeps append to
+	if err != nil {
+		return err
+	}
+	if err := ledger.CreateTables(ctx); err != nil { // ledger, holds, pending shreds
 		return err
 	}
 	holds, err := sqlstore.NewHolds(db, nil)
@@ -188,7 +192,7 @@ func demo(ctx context.Context, c config, out io.Writer, tty bool) error {
 	}
 	m, err := retention.New(&retention.Options{
 		Clock: fixedClock{now}, LedgerKey: ledgerKey, PseudonymKey: pseudonymKey,
-		Ledger: table.Ledger(), Holds: holds,
+		Ledger: ledger, Holds: holds,
 	})
 	if err != nil {
 		return err
@@ -258,7 +262,7 @@ func demo(ctx context.Context, c config, out io.Writer, tty bool) error {
 	fmt.Fprintln(out, "\n== What changed: a few accounts before -> after")
 	printSamples(out, before, after)
 
-	if err := printLedger(ctx, out, m, table.Ledger()); err != nil {
+	if err := printLedger(ctx, out, m, ledger); err != nil {
 		return err
 	}
 

@@ -30,7 +30,9 @@ func TestConformance(t *testing.T) {
 				require.NoError(t, err)
 				st, err := sqlstore.New(db, &storetest.Record{}, nil)
 				require.NoError(t, err)
-				require.NoError(t, st.CreateTables(ctx))
+				ledger, err := sqlstore.NewLedger(db, nil) // the one st appends to
+				require.NoError(t, err)
+				require.NoError(t, ledger.CreateTables(ctx))
 				q := "INSERT INTO record (tenant, id, subject, email, phone, seen, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
 				if b.pg {
 					q = "INSERT INTO record (tenant, id, subject, email, phone, seen, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"

@@ -44,9 +44,9 @@
 //
 // # Schema and transactions
 //
-// Constructors ([New], [NewLedger], [NewHolds]) run no SQL. CreateTables
-// (of a [Table] or a [Ledger]) creates the ledger, holds and pending
-// shreds tables in one transaction, so a failure leaves nothing behind; it is idempotent.
+// Constructors ([New], [NewLedger], [NewHolds]) run no SQL.
+// [Ledger.CreateTables] creates the ledger, holds and pending shreds
+// tables in one transaction, so a failure leaves nothing behind; it is idempotent.
 // [DDL] returns exactly those statements, for migration tools (goose,
 // golang-migrate, atlas). The application's data tables are its own.
 //

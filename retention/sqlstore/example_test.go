@@ -48,15 +48,20 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	// The ledger, holds and pending shreds tables; or apply sqlstore.DDL
-	// with your migration tool.
-	if err := table.CreateTables(ctx); err != nil {
+	// The ledger the table appends to (the same options give the same
+	// tables). CreateTables makes the ledger, holds and pending shreds
+	// tables; or apply sqlstore.DDL with your migration tool.
+	ledger, err := sqlstore.NewLedger(db, nil)
+	if err != nil {
+		panic(err)
+	}
+	if err := ledger.CreateTables(ctx); err != nil {
 		panic(err)
 	}
 	// Test key: never hard-code keys in production. The fake clock pins the
 	// example's "now"; applications leave Options.Clock nil.
 	m, err := retention.New(&retention.Options{Clock: piitest.NewClock(now), LedgerKey: []byte("example ledger key, not for prod"),
-		Ledger: table.Ledger(), Holds: holds})
+		Ledger: ledger, Holds: holds})
 	if err != nil {
 		panic(err)
 	}

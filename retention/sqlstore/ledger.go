@@ -288,8 +288,7 @@ func (l *Ledger) Scan(ctx context.Context, fn func(retention.Entry) error) error
 // second table beside it (the value also implements
 // retention.PendingShreds, which retention.Manager finds by itself). It
 // runs no SQL: its tables are created with the ledger's
-// ([Ledger.CreateTables], [Table.CreateTables], or [DDL] applied by a
-// migration tool). Under pii.WithExecutor every read and write goes
+// ([Ledger.CreateTables], or [DDL] applied by a migration tool). Under pii.WithExecutor every read and write goes
 // through the caller's executor, so a hold placed in a transaction that
 // rolls back is gone.
 func NewHolds(db *sql.DB, opts *Options) (retention.Holds, error) {

@@ -161,13 +161,15 @@ func TestSchemaQualifiedNames(t *testing.T) {
 				HoldsTable: schema + ".retention_holds", PendingTable: schema + ".retention_pending_shreds"}
 			tbl, err := sqlstore.New(db, &Client{}, opts)
 			require.NoError(t, err)
-			require.NoError(t, tbl.CreateTables(ctx))
+			ledger, err := sqlstore.NewLedger(db, opts) // the one tbl appends to
+			require.NoError(t, err)
+			require.NoError(t, ledger.CreateTables(ctx))
 			holds, err := sqlstore.NewHolds(db, opts)
 			require.NoError(t, err)
-			require.NoError(t, tbl.Ledger().(*sqlstore.Ledger).CreateTables(ctx)) // a second time is fine
+			require.NoError(t, ledger.CreateTables(ctx)) // a second time is fine
 			rec := &recorder{}
 			m, err := retention.New(&retention.Options{Clock: piitest.NewClock(tenantNow), LedgerKey: ledgerKey, PseudonymKey: pseudonymKey,
-				Shredder: rec, Tokens: rec, Holds: holds, Ledger: tbl.Ledger()})
+				Shredder: rec, Tokens: rec, Holds: holds, Ledger: ledger})
 			require.NoError(t, err)
 			require.NoError(t, m.Register(tbl))
 			p := "?"
@@ -190,7 +192,7 @@ func TestSchemaQualifiedNames(t *testing.T) {
 			_, err = m.Release(ctx, retention.Subject("south", "c-1"))
 			require.NoError(t, err)
 			require.Equal(t, []string{"forget:north/c-1", "tokens:north/c-1", "forget:south/c-1", "tokens:south/c-1"}, rec.Calls())
-			n := countEntries(ctx, t, tbl.Ledger(), "")
+			n := countEntries(ctx, t, ledger, "")
 			require.Positive(t, n)
 			_, err = db.ExecContext(ctx, "UPDATE "+schema+".retention_ledger SET outcome = 'x'")
 			require.ErrorContains(t, err, "append-only")

@@ -26,8 +26,8 @@ func (o *Options) names() (names, error) {
 	return n, nil
 }
 
-// DDL returns the statements [Ledger.CreateTables] and
-// [Table.CreateTables] run, each ending in ";": the ledger table with
+// DDL returns the statements [Ledger.CreateTables] runs, each ending in
+// ";": the ledger table with
 // its append-only triggers, the holds table and the pending shreds table,
 // named by opts. Hand them to a migration tool (goose, golang-migrate,
 // atlas) to own the schema. opts.Dialect must be SQLite or Postgres.

@@ -1,7 +1,6 @@
 package sqlstore
 
 import (
-	"context"
 	"database/sql"
 	"fmt"
 
@@ -117,8 +116,10 @@ var _ retention.Store = (*Table)(nil)
 
 // New returns the store for the struct type of prototype in db, its mapping
 // derived from the `pii` and `db` tags and opts. It runs no SQL: the data
-// table is the application's, and the ledger it appends to is created by
-// [Table.CreateTables] (or by a migration tool applying [DDL]).
+// table is the application's, and the ledger it appends to (the one
+// [NewLedger] returns for the same opts, which the retention.Manager is
+// given as Options.Ledger) is created by [Ledger.CreateTables] (or by a
+// migration tool applying [DDL]).
 func New(db *sql.DB, prototype any, opts *Options) (*Table, error) {
 	s, err := pii.SchemaOf(prototype)
 	if err != nil {
@@ -144,13 +145,6 @@ func New(db *sql.DB, prototype any, opts *Options) (*Table, error) {
 	return t, nil
 }
 
-// CreateTables creates the ledger, holds and pending shreds tables if they
-// do not exist, in one transaction: the statements [DDL] returns. It does
-// not create the data table, which is the application's. It is idempotent.
-func (t *Table) CreateTables(ctx context.Context) error {
-	return t.ledger.CreateTables(ctx)
-}
-
 // Schema returns the stored type's schema.
 func (t *Table) Schema() *pii.Schema { return t.schema }
 
@@ -162,6 +156,3 @@ func (t *Table) TableName() string { return t.table }
 // uncommitted claim still locks: the sweeper evaluates the next batch while
 // the previous one commits (the optional ability of a retention.Store).
 func (t *Table) PipelineClaims() bool { return t.d == sqldialect.Postgres }
-
-// Ledger returns the ledger the table's commits append to.
-func (t *Table) Ledger() retention.Ledger { return t.ledger }

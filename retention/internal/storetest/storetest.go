@@ -88,13 +88,11 @@ func Open(t testing.TB, kind Kind, tables ...Table) *Env {
 		st, err := sqlstore.New(e.DB, tb.Prototype, &sqlstore.Options{Mapping: &sqlstore.Mapping{Table: tb.Name}})
 		require.NoError(t, err)
 		e.Stores = append(e.Stores, st)
-		if e.Ledger == nil {
-			e.Ledger = st.Ledger()
-		}
 	}
-	l, err := sqlstore.NewLedger(e.DB, nil)
+	l, err := sqlstore.NewLedger(e.DB, nil) // the one the stores append to
 	require.NoError(t, err)
 	require.NoError(t, l.CreateTables(ctx)) // the ledger, holds and pending shreds tables
+	e.Ledger = l
 	e.Holds, err = sqlstore.NewHolds(e.DB, nil)
 	require.NoError(t, err)
 	return e

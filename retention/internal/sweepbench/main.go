@@ -110,7 +110,11 @@ func runChild() error {
 		if err != nil {
 			return err
 		}
-		if err := tbl.CreateTables(ctx); err != nil {
+		ledger, err := sqlstore.NewLedger(db, nil) // the one tbl appends to
+		if err != nil {
+			return err
+		}
+		if err := ledger.CreateTables(ctx); err != nil {
 			return err
 		}
 		var holds retention.Holds
@@ -119,7 +123,7 @@ func runChild() error {
 		}
 		var m *retention.Manager
 		m, err = retention.New(&retention.Options{Clock: fixed{}, LedgerKey: benchdata.LedgerKey,
-			PseudonymKey: benchdata.PseudonymKey, Holds: holds, Ledger: tbl.Ledger()})
+			PseudonymKey: benchdata.PseudonymKey, Holds: holds, Ledger: ledger})
 		if err != nil {
 			return err
 		}
