@@ -254,11 +254,17 @@ func TestNewRefusesUnsupportedOptions(t *testing.T) {
 	require.Error(t, err)
 	_, err = retention.New(&retention.Options{LedgerKey: ledgerKey, Shredder: &shredder{}, Holds: holdsOnly{}})
 	require.ErrorContains(t, err, "keeps no pending shreds")
-	_, err = retention.New(&retention.Options{LedgerKey: ledgerKey, Shredder: &shredder{}, Holds: holdsOnly{}, Pending: retention.NewMemoryHolds().(retention.PendingShreds)})
-	require.NoError(t, err)
+	_, err = retention.New(&retention.Options{LedgerKey: ledgerKey, Tokens: tokenDeleter{}, Holds: holdsOnly{}})
+	require.ErrorContains(t, err, "keeps no pending shreds")
+	_, err = retention.New(&retention.Options{LedgerKey: ledgerKey, Holds: holdsOnly{}})
+	require.NoError(t, err, "without a Shredder or Tokens nothing waits for a shred")
 }
 
 type holdsOnly struct{}
+
+type tokenDeleter struct{}
+
+func (tokenDeleter) DeleteSubject(context.Context, string, string) (int64, error) { return 0, nil }
 
 func (holdsOnly) Put(context.Context, retention.Hold) error                   { return nil }
 func (holdsOnly) Delete(context.Context, string) error                        { return nil }
@@ -344,9 +350,7 @@ func TestStoredTokensKeepTheKey(t *testing.T) {
 // kind leaves a higher one in place (an erasure request survives the
 // completion of a sweep's shred).
 func TestPendingShredStoreKinds(t *testing.T) {
-	storetest.Run(t, storetest.Harness{NewPendingShreds: func(*testing.T) retention.PendingShreds {
-		return retention.NewMemoryHolds().(retention.PendingShreds)
-	}})
+	storetest.Run(t, storetest.Harness{NewHolds: func(*testing.T) retention.Holds { return retention.NewMemoryHolds() }})
 }
 
 // TestClaimWritesOnlyClaimedRecords: a claim's commit refuses a change to a

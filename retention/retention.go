@@ -91,16 +91,12 @@ type Options struct {
 	// that may shred a key fail before changing anything rather than drop
 	// the entries.
 	Ledger Ledger
-	// Holds stores legal holds (and, unless Pending is set, pending key
-	// shreds). Required: pass sqlstore.NewHolds(db, nil) to keep them in
-	// your database, or [NewMemoryHolds] for holds that die with the
-	// process.
+	// Holds stores legal holds and the key shreds that wait for kept
+	// values to lapse: when a Shredder or Tokens is set, it must also be a
+	// [PendingShreds] (those of sqlstore.NewHolds and [NewMemoryHolds]
+	// are). Required: pass sqlstore.NewHolds(db, nil) to keep them in your
+	// database, or [NewMemoryHolds] for holds that die with the process.
 	Holds Holds
-	// Pending keeps the key shreds that wait for kept values to lapse
-	// (see [PendingShreds]). Nil means Holds, which must then implement
-	// PendingShreds when a Shredder or Tokens is set (those of
-	// [NewMemoryHolds] and sqlstore.NewHolds do).
-	Pending PendingShreds
 	// Redaction replaces redacted values; default "[REDACTED]".
 	Redaction string
 	// AuditorRole is the role that may read blocked values; default "auditor".
@@ -189,12 +185,9 @@ func New(opts *Options) (*Manager, error) {
 	if m.auditor == "" {
 		m.auditor = "auditor"
 	}
-	m.pending = opts.Pending
-	if m.pending == nil {
-		m.pending, _ = m.holds.(PendingShreds)
-	}
+	m.pending, _ = m.holds.(PendingShreds)
 	if m.pending == nil && (m.shredder != nil || m.tokens != nil) {
-		return nil, errors.New("retention: Options.Holds keeps no pending shreds: set Options.Pending (the hold stores of retention.NewMemoryHolds and sqlstore.NewHolds keep them)")
+		return nil, errors.New("retention: Options.Holds keeps no pending shreds (it is no retention.PendingShreds), which a Shredder or Tokens needs: pass sqlstore.NewHolds(db, nil) or retention.NewMemoryHolds(), which keep them")
 	}
 	if opts.CloseOnForget {
 		c, ok := m.shredder.(subjectCloser)

@@ -35,8 +35,7 @@
 // a time; HoldsReplaceAndDelete: replace by ID, delete), and when the hold
 // store also keeps the pending key shreds (retention.PendingShreds), the
 // pending shred checks (PendingShreds: kinds only rise, deletion up to a
-// kind, paging in ID order); Harness.NewPendingShreds runs them on a
-// pending shred store of its own.
+// kind, paging in ID order).
 //
 // The suite's own tests run it against deliberately broken stores (one
 // that ignores the tenant, one whose commit writes unclaimed records, one

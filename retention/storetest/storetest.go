@@ -41,17 +41,14 @@ type Harness struct {
 	// retention.PendingShreds (retention.Manager then keeps the pending
 	// shreds in it), the pending shred checks run on it too.
 	NewHolds func(t *testing.T) retention.Holds
-	// NewPendingShreds returns an empty pending shred store kept apart
-	// from the holds (retention.Options.Pending).
-	NewPendingShreds func(t *testing.T) retention.PendingShreds
 }
 
 // Run runs the checks (see the package documentation) of every store the
 // harness builds, one subtest each. It fails when the harness builds none.
 func Run(t *testing.T, h Harness) {
 	t.Helper()
-	if h.NewStore == nil && h.NewHolds == nil && h.NewPendingShreds == nil {
-		t.Fatal("storetest: the Harness builds no store: set NewStore, NewHolds or NewPendingShreds")
+	if h.NewStore == nil && h.NewHolds == nil {
+		t.Fatal("storetest: the Harness builds no store: set NewStore or NewHolds")
 	}
 	if h.NewStore != nil {
 		runStores(t, h.NewStore)
@@ -63,9 +60,6 @@ func Run(t *testing.T, h Harness) {
 				return h.NewHolds(t).(retention.PendingShreds)
 			})
 		}
-	}
-	if h.NewPendingShreds != nil {
-		runPending(t, "SeparatePendingShreds", h.NewPendingShreds)
 	}
 }
 
@@ -104,7 +98,7 @@ func runPending(t *testing.T, name string, newPending func(t *testing.T) retenti
 	t.Run(name, func(t *testing.T) {
 		p := newPending(t) // here, not in guard's goroutine, so it may skip or fail
 		if p == nil {
-			t.Fatal("storetest: NewPendingShreds returned nil")
+			t.Fatal("storetest: NewHolds returned nil")
 		}
 		if err := guard(func() error { return checkPending(t.Context(), p) }); err != nil {
 			t.Error(err)

@@ -303,14 +303,9 @@ func newCounting(puts *int) countingPending {
 }
 
 // TestRunChecksPendingShreds: Run checks the pending shreds kept by a hold
-// store that implements retention.PendingShreds, and a pending shred store
-// of its own.
+// store that implements retention.PendingShreds.
 func TestRunChecksPendingShreds(t *testing.T) {
-	var inHolds, apart int
-	Run(t, Harness{
-		NewHolds:         func(*testing.T) retention.Holds { return newCounting(&inHolds) },
-		NewPendingShreds: func(*testing.T) retention.PendingShreds { return newCounting(&apart) },
-	})
+	var inHolds int
+	Run(t, Harness{NewHolds: func(*testing.T) retention.Holds { return newCounting(&inHolds) }})
 	require.Positive(t, inHolds, "the hold store's pending shreds are checked")
-	require.Positive(t, apart, "the separate pending shred store is checked")
 }
