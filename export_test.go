@@ -5,7 +5,6 @@ import "time"
 // Exported for the external tests only.
 var (
 	ParseNorm     = parseNorm
-	Prefix        = prefix
 	KnownCategory = knownCategory
 )
 

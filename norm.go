@@ -3,7 +3,6 @@ package pii
 import (
 	"fmt"
 	"strings"
-	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 )
@@ -128,26 +127,4 @@ func keepDigits(s string) string {
 		}
 	}
 	return string(out)
-}
-
-// prefix returns the first n runes of s (all of s when it is shorter): the
-// part a prefix index (prefix=N) covers. Invalid UTF-8 counts byte by byte.
-func prefix(s string, n int) string {
-	if n <= 0 {
-		return s
-	}
-	i := 0
-	for k := 0; k < n && i < len(s); k++ {
-		_, size := utf8.DecodeRuneInString(s[i:])
-		i += size
-	}
-	return s[:i]
-}
-
-// IndexForm returns what the blind index of a field with these options
-// covers for value: the value normalised (norm=), then cut to its first
-// Prefix characters (prefix=N). A compound index (with=) covers the
-// IndexForm of both values.
-func (o TagOptions) IndexForm(value string) string {
-	return prefix(o.Norm.Apply(value), o.Prefix)
 }

@@ -69,16 +69,6 @@ func TestParseNorm(t *testing.T) {
 	}
 }
 
-func TestPrefix(t *testing.T) {
-	require.Equal(t, "éco", pii.Prefix("économie", 3))
-	require.Equal(t, "ab", pii.Prefix("ab", 3))
-	require.Equal(t, "abc", pii.Prefix("abc", 0))
-	lt, err := pii.ParseNorm("lower|trim")
-	require.NoError(t, err)
-	o := pii.TagOptions{Norm: lt, Prefix: 3}
-	require.Equal(t, "ali", o.IndexForm("  ALICE"))
-}
-
 type lookupTags struct {
 	ID        string `pii:"id"`
 	Email     string `pii:"email,encrypt,index=EmailIdx,norm=email"`

@@ -10,6 +10,7 @@ import (
 
 	"github.com/fieldguard/pii"
 	"github.com/fieldguard/pii/envelope/internal/format"
+	"github.com/fieldguard/pii/internal/indexform"
 )
 
 // Lookups: what the norm=, prefix= and with= options do to blind indexes
@@ -35,18 +36,18 @@ func indexDesc(o pii.TagOptions) string {
 }
 
 // indexInput returns the bytes the blind index of f covers: the value as
-// it is for a plain index; else its IndexForm (normalised, cut to the
+// it is for a plain index; else its indexform.Of (normalised, cut to the
 // prefix), and for a compound index (with=) both values' forms, each
 // length-prefixed, so ("ab", "c") and ("a", "bc") differ.
 func indexInput(o pii.TagOptions, value []byte, with string) []byte {
 	if indexDesc(o) == "" {
 		return value
 	}
-	form := o.IndexForm(string(value))
+	form := indexform.Of(o, string(value))
 	if o.With == "" {
 		return []byte(form)
 	}
-	return appendLP(appendLP(nil, form), o.IndexForm(with))
+	return appendLP(appendLP(nil, form), indexform.Of(o, with))
 }
 
 // sealIndex returns the blind index Seal writes for the field f whose

@@ -5,6 +5,7 @@ import (
 	"reflect"
 
 	"github.com/fieldguard/pii"
+	"github.com/fieldguard/pii/internal/indexform"
 )
 
 // searchForm returns the form of value an equality search of f compares,
@@ -13,7 +14,7 @@ import (
 // normalised for an encrypt=det field.
 func searchForm(f *pii.Field, value string) string {
 	if f.Opts.Index && f.Opts.IndexField != "" {
-		return f.Opts.IndexForm(value)
+		return indexform.Of(f.Opts, value)
 	}
 	return f.Opts.Norm.Apply(value)
 }

@@ -15,7 +15,7 @@ import (
 	"github.com/fieldguard/pii/retention/sqlstore"
 )
 
-// registeredTable is what RegisterTable registers: retention's store over
+// registeredTable is what internal/guardtool.RegisterTable registers: retention's store over
 // the table, and the migration that re-indexes it.
 type registeredTable struct {
 	*sqlstore.Table
@@ -23,7 +23,7 @@ type registeredTable struct {
 }
 
 // reindexer is a registered store the Guard can re-index itself: the
-// tables of NewTable and RegisterTable.
+// tables of NewTable and guardtool.RegisterTable.
 type reindexer interface{ searchMigration() *Migration }
 
 func (s *tableStore) searchMigration() *Migration      { return s.mg }
@@ -38,7 +38,7 @@ func searchMigration(g tableGuard, prototype any, opts *TableOptions) *Migration
 	}
 	mg, err := newMigration(g, prototype, opts)
 	if err != nil {
-		return nil // NewTable and RegisterTable map the type the same way and report it
+		return nil // NewTable and guardtool.RegisterTable map the type the same way and report it
 	}
 	return mg
 }
@@ -59,7 +59,7 @@ func searchable(prototype any) bool {
 // SearchRotateOptions configure RotateSearchKeys. Nil means the defaults.
 type SearchRotateOptions struct {
 	// Reindex seals again every row of the registered stores that are
-	// not tables of NewTable or RegisterTable and hold blind indexes or
+	// not tables of NewTable (or of the pii command) and hold blind indexes or
 	// encrypt=det values (Sealer.Seal of a sealed struct re-indexes it).
 	// RotateSearchKeys refuses to retire the old versions without it when
 	// there are such stores.

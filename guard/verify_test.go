@@ -12,9 +12,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fieldguard/pii"
+	"github.com/fieldguard/pii/internal/guardtool"
 	"github.com/fieldguard/pii/internal/sqldialect"
 	"github.com/fieldguard/pii/internal/testdb"
 	"github.com/fieldguard/pii/mask"
+	"github.com/fieldguard/pii/retention/sqlstore"
 )
 
 func TestVerify(t *testing.T) {
@@ -158,9 +160,9 @@ func TestRegisterTable(t *testing.T) {
 		tool, err := New(kp, db, nil)
 		require.NoError(t, err)
 		rt := runtimeType(t, "rtcust")
-		require.ErrorContains(t, tool.RegisterTable(rt, nil), "needs TableOptions.Table")
-		require.ErrorContains(t, tool.RegisterTable(42, nil), "not a struct")
-		require.NoError(t, tool.RegisterTable(rt, &TableOptions{Table: "rt_customers"}))
+		require.ErrorContains(t, guardtool.RegisterTable(tool, rt, sqlstore.Mapping{}), "needs a table name")
+		require.ErrorContains(t, guardtool.RegisterTable(tool, 42, sqlstore.Mapping{}), "not a struct")
+		require.NoError(t, guardtool.RegisterTable(tool, rt, sqlstore.Mapping{Table: "rt_customers"}))
 		rep, err := tool.Verify(ctx, nil)
 		require.NoError(t, err)
 		require.Equal(t, VerifyReport{Records: 2, Sealed: 4, Tokens: 2}, rep)
@@ -183,14 +185,14 @@ func TestRegisterTable(t *testing.T) {
 		// A name the program's data was not sealed under does not open.
 		other, err := New(kp, db, nil)
 		require.NoError(t, err)
-		require.NoError(t, other.RegisterTable(runtimeType(t, "RenamedCustomer"), &TableOptions{Table: "rt_customers"}))
+		require.NoError(t, guardtool.RegisterTable(other, runtimeType(t, "RenamedCustomer"), sqlstore.Mapping{Table: "rt_customers"}))
 		rep, err = other.Verify(ctx, nil)
 		require.ErrorIs(t, err, ErrVerify)
 		require.Equal(t, int64(1), rep.Failed, "c2 was forgotten: its values count as shredded")
 
 		mem, err := NewMemory(kp, nil)
 		require.NoError(t, err)
-		require.ErrorContains(t, mem.RegisterTable(rt, &TableOptions{Table: "rt_customers"}), "needs a Guard built by New")
+		require.ErrorContains(t, guardtool.RegisterTable(mem, rt, sqlstore.Mapping{Table: "rt_customers"}), "needs a Guard built by New")
 	})
 }
 

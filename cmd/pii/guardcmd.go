@@ -10,7 +10,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fieldguard/pii/guard"
+	"github.com/fieldguard/pii/internal/guardtool"
 	"github.com/fieldguard/pii/keyprovider"
+	"github.com/fieldguard/pii/retention/sqlstore"
 )
 
 // tablesHelp is the part of every table command's help that says where
@@ -158,8 +160,8 @@ func (f *guardFlags) open(ctx context.Context, e *env, n need) (*session, error)
 		return nil, err
 	}
 	for _, sp := range specs {
-		opts := sp.opts
-		if err := s.g.RegisterTable(sp.rt, &opts); err != nil {
+		m := sqlstore.Mapping{Table: sp.opts.Table, ID: sp.opts.ID, Created: sp.opts.Created, Columns: sp.opts.Columns}
+		if err := guardtool.RegisterTable(s.g, sp.rt, m); err != nil {
 			return nil, &exitError{code: exitUsage, err: fmt.Errorf("%s: %w", sp.source, err)}
 		}
 	}

@@ -51,8 +51,8 @@ type source struct {
 	// found are the NewTable calls whose options are constants.
 	found []tableSpec
 	// unread are the registrations the command cannot reproduce: NewTable
-	// calls with options that are not constants, and Guard.Register or
-	// RegisterTable calls (stores of the program's own).
+	// calls with options that are not constants, and Guard.Register calls
+	// (stores of the program's own).
 	unread []string
 }
 
@@ -93,7 +93,7 @@ func (s *source) call(p *packages.Package, call *ast.CallExpr) {
 	pos := position(p.Fset, call.Pos(), s.base)
 	switch fn.FullName() {
 	case guardPath + ".NewTable":
-	case "(*" + guardPath + ".Guard).Register", "(*" + guardPath + ".Guard).RegisterTable":
+	case "(*" + guardPath + ".Guard).Register":
 		s.unread = append(s.unread, pos+": "+fn.Name()+" registers a store of the program's own")
 		return
 	default:
