@@ -331,6 +331,10 @@
 //     a value already opens as a decryption.
 //   - pii.envelope.key_cache.lookups: data key lookups by pii.cache.result
 //     (hit, miss).
+//   - pii.envelope.key_cache.evictions: keys dropped to keep the cache
+//     under Cache.MaxEntries.
+//   - pii.envelope.key_cache.stale_served: decryptions served by a cached
+//     key past Cache.MaxAge during a key provider outage (OutageGrace).
 //   - pii.envelope.deks.created: data keys made, by pii.key.scope
 //     (subject, tenant, inline).
 //   - pii.kms.calls and pii.kms.call.duration, from the keyprovider.Client.

@@ -7,8 +7,10 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 
 	"github.com/fieldguard/pii/envelope"
+	"github.com/fieldguard/pii/keyprovider"
 	"github.com/fieldguard/pii/keyprovider/local"
 )
 
@@ -30,6 +32,17 @@ func exampleKMS() (*local.Provider, func()) {
 		log.Fatal(err)
 	}
 	return kp, func() { os.RemoveAll(dir) }
+}
+
+// wrapCounter counts a key provider's Wrap calls.
+type wrapCounter struct {
+	keyprovider.KeyProvider
+	wraps atomic.Int64
+}
+
+func (c *wrapCounter) Wrap(ctx context.Context, dataKey, ad []byte) ([]byte, keyprovider.KeyID, error) {
+	c.wraps.Add(1)
+	return c.KeyProvider.Wrap(ctx, dataKey, ad)
 }
 
 func Example() {
@@ -172,7 +185,8 @@ func Example_inline() {
 	ctx := context.Background()
 	// Inline mode: no key store; each ciphertext carries its wrapped DEK,
 	// and DEKs are reused under the cache limits.
-	s, err := envelope.New(kp, &envelope.Options{Store: envelope.NewMemoryStore(), Inline: true})
+	counted := &wrapCounter{KeyProvider: kp}
+	s, err := envelope.New(counted, &envelope.Options{Store: envelope.NewMemoryStore(), Inline: true})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -188,7 +202,7 @@ func Example_inline() {
 		}
 		fmt.Println(ct[:5], pt)
 	}
-	fmt.Println("KMS wraps:", s.Stats().Wraps)
+	fmt.Println("KMS wraps:", counted.wraps.Load())
 	// Output:
 	// pii2. 1 Rabbit Hole
 	// pii2. 2 Looking Glass

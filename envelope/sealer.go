@@ -78,25 +78,11 @@ func newKeyCache() keyCache {
 	}
 }
 
+// counters are the Sealer's counts since New, which its telemetry
+// reports (pii.envelope.key_cache.*; key provider calls are the Client's
+// pii.kms.calls) and rewrap jobs read for their Progress.
 type counters struct {
 	wraps, unwraps, misses, stale, evictions atomic.Uint64
-}
-
-// Stats are counters since New.
-type Stats struct {
-	Wraps, Unwraps uint64 // key provider calls
-	CacheMisses    uint64 // key lookups that left the hot path
-	StaleServed    uint64 // decrypts served by expired keys during a key provider outage
-	Evictions      uint64
-}
-
-// Stats returns the Sealer's counters.
-func (s *Sealer) Stats() Stats {
-	return Stats{
-		Wraps: s.st.wraps.Load(), Unwraps: s.st.unwraps.Load(),
-		CacheMisses: s.st.misses.Load(),
-		StaleServed: s.st.stale.Load(), Evictions: s.st.evictions.Load(),
-	}
 }
 
 type scopeRef struct{ tenant, subject string }

@@ -101,15 +101,23 @@ func newTelemetry(s *Sealer, o *Options) *sealerTelemetry {
 	lookups, err2 := m.Int64ObservableCounter("pii.envelope.key_cache.lookups",
 		metric.WithDescription("Data key lookups of encryptions and decryptions, by result: hit (served from the cache) or miss (read from the key store)."),
 		metric.WithUnit("{lookup}"))
-	if err := errors.Join(err1, err2); err != nil || ops == nil || lookups == nil {
+	evictions, err3 := m.Int64ObservableCounter("pii.envelope.key_cache.evictions",
+		metric.WithDescription("Keys dropped from the cache to keep it under Cache.MaxEntries."),
+		metric.WithUnit("{key}"))
+	stale, err4 := m.Int64ObservableCounter("pii.envelope.key_cache.stale_served",
+		metric.WithDescription("Decryptions served by a cached key past Cache.MaxAge during a key provider outage (Options.OutageGrace)."),
+		metric.WithUnit("{lookup}"))
+	if err := errors.Join(err1, err2, err3, err4); err != nil || ops == nil || lookups == nil || evictions == nil || stale == nil {
 		telemetry.Handle(err)
 		return t
 	}
 	stats := t.stats
 	reg, err := m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		stats.observe(o, ops, lookups)
+		o.ObserveInt64(evictions, int64(stats.st.evictions.Load()))
+		o.ObserveInt64(stale, int64(stats.st.stale.Load()))
 		return nil
-	}, ops, lookups)
+	}, ops, lookups, evictions, stale)
 	if err != nil {
 		telemetry.Handle(err)
 		return t

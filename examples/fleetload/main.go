@@ -34,12 +34,14 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fieldguard/pii"
 	"github.com/fieldguard/pii/envelope"
 	"github.com/fieldguard/pii/envelope/sqlkeystore"
 	"github.com/fieldguard/pii/envelope/sqlkeystore/pglisten"
+	"github.com/fieldguard/pii/keyprovider"
 	"github.com/fieldguard/pii/keyprovider/local"
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
 )
@@ -249,10 +251,11 @@ func work(dsn, table, keyset string, proc, procs, goroutines, fields, subjects i
 	if err != nil {
 		return workerResult{}, errors.New("no master key")
 	}
-	kp, err := local.Open(keyset, master)
+	lp, err := local.Open(keyset, master)
 	if err != nil {
 		return workerResult{}, err
 	}
+	kp := &callCounter{KeyProvider: lp}
 	db, err := sql.Open("pgx", dsn)
 	if err != nil {
 		return workerResult{}, err
@@ -301,8 +304,7 @@ func work(dsn, table, keyset string, proc, procs, goroutines, fields, subjects i
 		}()
 	}
 	wg.Wait()
-	st := s.Stats()
-	res := workerResult{Fields: fields, Wraps: st.Wraps, Unwraps: st.Unwraps}
+	res := workerResult{Fields: fields, Wraps: kp.wraps.Load(), Unwraps: kp.unwraps.Load()}
 	for i := range hists {
 		res.Hist.merge(&hists[i])
 	}
@@ -312,6 +314,22 @@ func work(dsn, table, keyset string, proc, procs, goroutines, fields, subjects i
 	default:
 	}
 	return res, errors.Join(errs...)
+}
+
+// callCounter counts a key provider's calls.
+type callCounter struct {
+	keyprovider.KeyProvider
+	wraps, unwraps atomic.Uint64
+}
+
+func (c *callCounter) Wrap(ctx context.Context, dataKey, ad []byte) ([]byte, keyprovider.KeyID, error) {
+	c.wraps.Add(1)
+	return c.KeyProvider.Wrap(ctx, dataKey, ad)
+}
+
+func (c *callCounter) Unwrap(ctx context.Context, wrapped, ad []byte) ([]byte, error) {
+	c.unwraps.Add(1)
+	return c.KeyProvider.Unwrap(ctx, wrapped, ad)
 }
 
 // histogram counts durations in buckets 2% wide (log-linear), enough for

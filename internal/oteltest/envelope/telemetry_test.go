@@ -3,13 +3,20 @@
 package envelope_test
 
 import (
+	"context"
+	"errors"
 	"path/filepath"
 	"runtime"
+	"strconv"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/fieldguard/pii/envelope"
 	"github.com/fieldguard/pii/internal/oteltest"
+	"github.com/fieldguard/pii/keyprovider"
 	"github.com/fieldguard/pii/keyprovider/local"
+	"github.com/fieldguard/pii/piitest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -179,4 +186,67 @@ func TestTelemetryLetsTheSealerGo(t *testing.T) {
 		runtime.Gosched()
 	}
 	require.True(t, gone, "the Sealer's callback still reports after it was collected")
+}
+
+// downKP is a key provider that fails every call with ErrUnavailable
+// while down.
+type downKP struct {
+	keyprovider.KeyProvider
+	down atomic.Bool
+}
+
+var errDown = errors.New("test: key provider down")
+
+func (d *downKP) Wrap(ctx context.Context, dataKey, ad []byte) ([]byte, keyprovider.KeyID, error) {
+	if d.down.Load() {
+		return nil, keyprovider.KeyID{}, keyprovider.Classify("wrap", keyprovider.ErrUnavailable, errDown)
+	}
+	return d.KeyProvider.Wrap(ctx, dataKey, ad)
+}
+
+func (d *downKP) Unwrap(ctx context.Context, wrapped, ad []byte) ([]byte, error) {
+	if d.down.Load() {
+		return nil, keyprovider.Classify("unwrap", keyprovider.ErrUnavailable, errDown)
+	}
+	return d.KeyProvider.Unwrap(ctx, wrapped, ad)
+}
+
+// TestKeyCacheTelemetry: keys dropped to keep the cache under MaxEntries
+// are counted (pii.envelope.key_cache.evictions), and so are decryptions
+// served by an expired key during a key provider outage
+// (pii.envelope.key_cache.stale_served); neither before it happens.
+func TestKeyCacheTelemetry(t *testing.T) {
+	rec := oteltest.New(t)
+	ctx := t.Context()
+	kp := &downKP{KeyProvider: newKP(t)}
+	client := keyprovider.NewClient(kp, &keyprovider.ClientOptions{MaxAttempts: 1, BreakerThreshold: -1})
+	clk := piitest.NewClock(time.Now())
+	s, err := envelope.New(client, &envelope.Options{
+		Store: envelope.NewMemoryStore(), Clock: clk, OutageGrace: 5 * time.Minute,
+		Cache:         envelope.CacheLimits{MaxEntries: 2, MaxAge: time.Minute},
+		MeterProvider: rec.MeterProvider, TracerProvider: rec.TracerProvider,
+	})
+	require.NoError(t, err)
+	tenant := envelope.Binding{Tenant: "acme", Type: "Order", Field: "Address", Record: "o-1"} // the tenant's keys
+	ct, err := s.EncryptString(ctx, "1 Rabbit Hole", tenant)
+	require.NoError(t, err)
+	_, err = s.DecryptString(ctx, ct, tenant)
+	require.NoError(t, err)
+	require.Zero(t, rec.Sum(t, "pii.envelope.key_cache.evictions", nil))
+	require.Zero(t, rec.Sum(t, "pii.envelope.key_cache.stale_served", nil))
+
+	kp.down.Store(true)
+	clk.Add(3 * time.Minute) // past MaxAge, within MaxAge+OutageGrace
+	pt, err := s.DecryptString(ctx, ct, tenant)
+	require.NoError(t, err, "served by the expired key during the outage")
+	require.Equal(t, "1 Rabbit Hole", pt)
+	require.Positive(t, rec.Sum(t, "pii.envelope.key_cache.stale_served", nil))
+	kp.down.Store(false)
+
+	for i := range 10 {
+		b := envelope.Binding{Tenant: "acme", Type: "Order", Field: "Address", Record: "o-1", Subject: strconv.Itoa(i)}
+		_, err := s.EncryptString(ctx, "v", b)
+		require.NoError(t, err)
+	}
+	require.Positive(t, rec.Sum(t, "pii.envelope.key_cache.evictions", nil))
 }
