@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	mrand "math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 
@@ -51,6 +52,24 @@ func TestNewErrors(t *testing.T) {
 		_, err := NewFF1(testKey[:n], 10)
 		require.NoError(t, err)
 	}
+}
+
+// TestNewAlphabetErrors: an invalid alphabet definition is a mistake of the
+// program (a plain error, not ErrDomain); a symbol outside a valid
+// alphabet, or a numeral not below its radix, is input outside the domain.
+func TestNewAlphabetErrors(t *testing.T) {
+	for _, symbols := range []string{"", "a", "aa", "ab\xff"} {
+		_, err := NewAlphabet(symbols)
+		require.ErrorIs(t, err, errAlphabet, "%q", symbols)
+		require.NotErrorIs(t, err, ErrDomain, "%q", symbols)
+		require.True(t, strings.HasPrefix(err.Error(), "fpe: "), err.Error())
+	}
+	a, err := NewAlphabet("ab")
+	require.NoError(t, err)
+	_, err = a.Numerals("abc")
+	require.ErrorIs(t, err, ErrDomain)
+	_, err = a.String([]uint16{0, 2})
+	require.ErrorIs(t, err, ErrDomain)
 }
 
 func TestDomainRules(t *testing.T) {
