@@ -66,8 +66,8 @@
 // grace, kept by min= or then=block, or without any retention period.
 // (encrypt=det values and blind indexes use tenant keys and do not count.)
 // Until then the shred is pending: the ledger records it with outcome
-// pending, and a [PendingShreds] store beside the holds keeps the subject.
-// Every sweep and [Manager.Release] first completes the pending shreds
+// pending, and the hold store (Options.Holds, also a [PendingShreds])
+// keeps the subject. Every sweep and [Manager.Release] first completes the pending shreds
 // whose kept values have lapsed, recording them applied. Only when the key
 // goes are the subject's stored tokens deleted.
 //

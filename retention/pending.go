@@ -51,9 +51,11 @@ type PendingShred struct {
 	Created time.Time
 }
 
-// PendingShreds stores pending key shreds, beside the holds: every sweep
-// and [Manager.Release] completes those whose kept values have lapsed.
-// The hold stores of [NewMemoryHolds] and sqlstore.NewHolds implement it.
+// PendingShreds is the ability of a hold store ([Holds]) to keep pending
+// key shreds beside the holds, which a Manager with a Shredder or Tokens
+// needs: every sweep and [Manager.Release] completes those whose kept
+// values have lapsed. The hold stores of [NewMemoryHolds] and
+// sqlstore.NewHolds have it.
 type PendingShreds interface {
 	// PutPending records p; when a pending shred with p.ID exists, it
 	// takes p only if p.Kind is higher (kinds never fall).
