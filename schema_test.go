@@ -383,3 +383,19 @@ func TestTagErrorIsPii(t *testing.T) {
 	require.Equal(t, "pii: T.F: index: needs encrypt", badTag("T", "F", "", "index: needs encrypt").Error())
 	require.Equal(t, `pii: T.F: tag token "index": needs encrypt`, badTag("T", "F", "index", "needs encrypt").Error())
 }
+
+// TestSensitiveByCategory: a field of a sensitive category is sensitive
+// whatever its tag says; the inventory, guard's export and breach report
+// read Opts.Sensitive alone.
+func TestSensitiveByCategory(t *testing.T) {
+	type rec struct {
+		Card  string `pii:"card"`
+		Notes string `pii:"free_text,sensitive"`
+		Email string `pii:"email"`
+	}
+	s, err := SchemaOf(rec{})
+	require.NoError(t, err)
+	require.True(t, s.Field("Card").Opts.Sensitive)
+	require.True(t, s.Field("Notes").Opts.Sensitive)
+	require.False(t, s.Field("Email").Opts.Sensitive)
+}
