@@ -76,8 +76,8 @@ func (l *Ledger) Append(ctx context.Context, entries ...retention.Entry) error {
 	if len(entries) == 0 {
 		return nil
 	}
-	if pii.ExecutorFrom(ctx, nil) != nil {
-		return l.append(ctx, pii.ExecutorFrom(ctx, l.db), entries)
+	if ex := pii.ExecutorFrom(ctx, nil); ex != nil {
+		return l.append(ctx, ex, entries)
 	}
 	x, err := begin(ctx, l.db, l.d, false)
 	if err != nil {

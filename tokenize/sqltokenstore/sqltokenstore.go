@@ -150,8 +150,8 @@ func (s *Store) CreateTables(ctx context.Context) error {
 		}
 		return nil
 	}
-	if pii.ExecutorFrom(ctx, nil) != nil {
-		return run(pii.ExecutorFrom(ctx, s.db))
+	if ex := pii.ExecutorFrom(ctx, nil); ex != nil {
+		return run(ex)
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
