@@ -21,7 +21,7 @@ func init() {
 // typed helper.
 func (g *Guard) registerTable(prototype any, m sqlstore.Mapping) error {
 	if g.db == nil {
-		return errors.New("guard: RegisterTable needs a Guard built by New with a *sql.DB (NewMemory has no database)")
+		return errors.New("guard: registering a table needs a Guard built by New with a *sql.DB (NewMemory has no database)")
 	}
 	t, ok := prototype.(reflect.Type)
 	if !ok {
@@ -31,16 +31,16 @@ func (g *Guard) registerTable(prototype any, m sqlstore.Mapping) error {
 		t = t.Elem()
 	}
 	if t == nil || t.Kind() != reflect.Struct {
-		return fmt.Errorf("guard: RegisterTable: %v is not a struct type", t)
+		return fmt.Errorf("guard: registering a table: %v is not a struct type", t)
 	}
 	if m.Table == "" && t.Name() == "" {
-		return errors.New("guard: RegisterTable: a type without a Go name needs a table name")
+		return errors.New("guard: registering a table: a type without a Go name needs a table name")
 	}
 	so := *g.storeOptions()
 	so.Mapping = &m
 	store, err := sqlstore.New(g.db, t, &so)
 	if err != nil {
-		return fmt.Errorf("guard: RegisterTable: %w", err)
+		return fmt.Errorf("guard: registering a table: %w", err)
 	}
 	o := TableOptions{Table: m.Table, ID: m.ID, Created: m.Created, Columns: m.Columns}
 	return g.Register(&registeredTable{Table: store, mg: searchMigration(g, t, &o)})
