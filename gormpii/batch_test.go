@@ -40,17 +40,35 @@ func (c *counting) Connect(context.Context) (driver.Conn, error) {
 func (c *counting) Driver() driver.Driver { return c.drv }
 
 // countingConn sends every statement through Prepare (it offers neither
-// ExecerContext nor QueryerContext), so each is counted there.
+// ExecerContext nor QueryerContext); its statements count each run, so a
+// statement prepared once and run many times (the key store keeps its
+// batch statements prepared on SQLite) counts every time it runs.
 type countingConn struct {
 	driver.Conn
 	c *counting
 }
 
 func (cc countingConn) Prepare(query string) (driver.Stmt, error) {
-	if strings.Contains(query, cc.c.needle) {
-		cc.c.n.Add(1)
+	st, err := cc.Conn.Prepare(query)
+	if err != nil || !strings.Contains(query, cc.c.needle) {
+		return st, err
 	}
-	return cc.Conn.Prepare(query)
+	return countingStmt{st, cc.c}, nil
+}
+
+type countingStmt struct {
+	driver.Stmt
+	c *counting
+}
+
+func (s countingStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+	s.c.n.Add(1)
+	return s.Stmt.(driver.StmtExecContext).ExecContext(ctx, args)
+}
+
+func (s countingStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+	s.c.n.Add(1)
+	return s.Stmt.(driver.StmtQueryContext).QueryContext(ctx, args)
 }
 
 func (cc countingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
