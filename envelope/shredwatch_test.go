@@ -171,7 +171,11 @@ func TestShredFeed(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- shredfeed.Follow(fctx, f.b, feed.Follow) }()
 	<-feed.started
-	require.Error(t, shredfeed.Follow(ctx, f.b, feed.Follow), "one feed per Sealer")
+	// A second feed is refused before it runs: with a done ctx, one that
+	// ran would return nil.
+	done2, cancel2 := context.WithCancel(ctx)
+	cancel2()
+	require.Error(t, shredfeed.Follow(done2, f.b, feed.Follow), "one feed per Sealer")
 
 	ct, err := f.b.EncryptString(ctx, "x", alice)
 	require.NoError(t, err)

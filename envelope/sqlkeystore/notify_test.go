@@ -1,9 +1,11 @@
 package sqlkeystore_test
 
 import (
+	"context"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fieldguard/pii"
 	"github.com/fieldguard/pii/envelope/internal/shredfeed"
@@ -20,7 +22,10 @@ import (
 // The payload names no tenant or subject.
 func TestForgetNotifies(t *testing.T) {
 	db, url := testdb.Postgres(t)
-	ctx := t.Context()
+	// A failsafe, not a bound: a notification on another channel would
+	// never arrive.
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
 	st, err := sqlkeystore.New(db, &sqlkeystore.Options{Dialect: pii.Postgres, Table: "r16_notify_keys"})
 	require.NoError(t, err)
 	require.NoError(t, st.CreateTables(ctx))

@@ -114,7 +114,10 @@ func TestFeedDeliversForgets(t *testing.T) {
 // whose key store cannot notify (SQLite, memory), a nil Sealer, or a DSN
 // it cannot parse (without quoting it).
 func TestFollowRefuses(t *testing.T) {
-	ctx := t.Context()
+	// A failsafe, not a bound: a Follow that did not refuse would run
+	// until ctx is done and return nil.
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
 	kp := testkp.New(nil)
 	db := testdb.SQLite(t)
 	keys, err := sqlkeystore.New(db, &sqlkeystore.Options{Dialect: pii.SQLite})
