@@ -245,3 +245,34 @@ func TestForgetAtomic(t *testing.T) {
 		require.Equal(t, "w", string(got.Wrapped))
 	}
 }
+
+// CreateTables under a caller's transaction (pii.WithExecutor) runs in it:
+// rolled back, it leaves no table; outside one it runs on the *sql.DB.
+func TestCreateTablesJoinsTransaction(t *testing.T) {
+	for _, b := range []struct {
+		name string
+		open func(t *testing.T) *sql.DB
+	}{
+		{"sqlite", func(t *testing.T) *sql.DB { return testdb.SQLite(t) }},
+		{"postgres", func(t *testing.T) *sql.DB { db, _ := testdb.Postgres(t); return db }},
+	} {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			db := b.open(t)
+			st, err := sqlkeystore.New(db, &sqlkeystore.Options{Table: "joined_keys"})
+			require.NoError(t, err)
+			tx, err := db.BeginTx(ctx, nil)
+			require.NoError(t, err)
+			defer tx.Rollback()
+			require.NoError(t, st.CreateTables(pii.WithExecutor(ctx, tx)))
+			var n int
+			require.NoError(t, tx.QueryRow(`SELECT count(*) FROM joined_keys`).Scan(&n), "the transaction sees its table")
+			require.NoError(t, tx.Rollback())
+			require.Error(t, db.QueryRow(`SELECT count(*) FROM joined_keys`).Scan(&n), "rolled back with the transaction")
+
+			require.NoError(t, st.CreateTables(ctx))
+			require.NoError(t, db.QueryRow(`SELECT count(*) FROM joined_keys`).Scan(&n))
+			require.Zero(t, n)
+		})
+	}
+}

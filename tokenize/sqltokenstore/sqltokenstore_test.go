@@ -219,3 +219,27 @@ func TestSchemaQualifiedTable(t *testing.T) {
 		})
 	}
 }
+
+// CreateTables under a caller's transaction (pii.WithExecutor) runs in it:
+// rolled back, it leaves no table; outside one it commits its own.
+func TestCreateTablesJoinsTransaction(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			db := b.open(t)
+			st, err := sqltokenstore.New(db, &sqltokenstore.Options{Table: "joined_tokens"})
+			require.NoError(t, err)
+			tx, err := db.BeginTx(ctx, nil)
+			require.NoError(t, err)
+			defer tx.Rollback()
+			require.NoError(t, st.CreateTables(pii.WithExecutor(ctx, tx)))
+			var n int
+			require.NoError(t, tx.QueryRow(`SELECT count(*) FROM joined_tokens`).Scan(&n), "the transaction sees its table")
+			require.NoError(t, tx.Rollback())
+			require.Error(t, db.QueryRow(`SELECT count(*) FROM joined_tokens`).Scan(&n), "rolled back with the transaction")
+
+			require.NoError(t, st.CreateTables(ctx))
+			require.Zero(t, count(t, db, "joined_tokens"))
+		})
+	}
+}
