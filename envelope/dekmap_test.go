@@ -26,36 +26,50 @@ func checkIndex(t *testing.T, d *dekMap) {
 	}
 }
 
-// TestDEKMapIndex runs random puts and removals of every kind and checks
-// after each that the scope index is the map's, and that delScope leaves
-// nothing of its scope.
+// TestDEKMapIndex runs random puts and removals of every kind against a
+// plain map as the model and checks after each that the map holds exactly
+// the model's entries (so a scope's removal takes that tenant's subject
+// and nothing of the same subject id in the other tenant) and that the
+// scope index is the map's.
 func TestDEKMapIndex(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	d := newDEKMap()
+	model := map[dekRef]*dekEntry{}
 	ref := func() dekRef {
 		return dekRef{fmt.Sprint("t", r.IntN(2)), fmt.Sprint("s", r.IntN(20)), uint32(r.IntN(3))}
 	}
 	var dropped int
-	drop := func(*dekEntry) { dropped++ }
+	drop := func(e *dekEntry) {
+		dropped++
+		require.Same(t, model[e.ref], e, "dropped what the model holds")
+		delete(model, e.ref)
+	}
 	for range 5000 {
 		switch op := r.IntN(10); {
 		case op < 5:
-			d.put(&dekEntry{ref: ref()})
+			e := &dekEntry{ref: ref()}
+			d.put(e)
+			model[e.ref] = e
 		case op < 7:
-			d.del(ref())
+			x := ref()
+			require.Same(t, model[x], d.del(x))
+			delete(model, x)
 		case op < 8:
 			x := ref()
-			sr := scopeRef{x.tenant, x.subject}
-			d.delScope(sr, drop)
-			for k := range d.m {
-				require.False(t, k.tenant == sr.tenant && k.subject == sr.subject)
+			d.delScope(scopeRef{x.tenant, x.subject}, drop)
+			for k := range model {
+				require.False(t, k.tenant == x.tenant && k.subject == x.subject, "left in its scope: %v", k)
 			}
 		case op < 9:
 			id := uint32(r.IntN(3))
 			d.delIf(func(e *dekEntry) bool { return e.ref.id == id }, drop)
+			for k := range model {
+				require.NotEqual(t, id, k.id)
+			}
 		default:
 			d.trim(r.IntN(60)+1, drop)
 		}
+		require.Equal(t, model, d.m)
 		checkIndex(t, &d)
 	}
 	require.Positive(t, dropped)

@@ -207,6 +207,33 @@ func TestCacheEvictsOldestFirst(t *testing.T) {
 	require.Equal(t, uint64(10), s.Stats().Evictions)
 }
 
+// TestForgetKeepsOtherTenantsKeys: the same subject id in two tenants is
+// two data subjects; forgetting one drops only its cached keys.
+func TestForgetKeepsOtherTenantsKeys(t *testing.T) {
+	ctx := context.Background()
+	s, err := envelope.New(newKP(), &envelope.Options{Store: envelope.NewMemoryStore()})
+	require.NoError(t, err)
+	cts := map[string]string{}
+	for _, tenant := range []string{"acme", "globex"} {
+		b := frozenB
+		b.Tenant, b.Subject = tenant, "alice"
+		cts[tenant], err = s.EncryptString(ctx, "v", b)
+		require.NoError(t, err)
+		require.True(t, envelope.CachedScope(s, tenant, "alice"))
+	}
+	require.NoError(t, s.ForgetSubject(ctx, "acme", "alice"))
+	require.False(t, envelope.CachedScope(s, "acme", "alice"))
+	require.True(t, envelope.CachedScope(s, "globex", "alice"), "the other tenant's alice keeps her cached key")
+	b := frozenB
+	b.Tenant, b.Subject = "globex", "alice"
+	pt, err := s.DecryptString(ctx, cts["globex"], b)
+	require.NoError(t, err)
+	require.Equal(t, "v", pt)
+	b.Tenant = "acme"
+	_, err = s.DecryptString(ctx, cts["acme"], b)
+	require.ErrorIs(t, err, envelope.ErrShredded)
+}
+
 // TestCacheEvictQueueBounded: DEKs dropped from the cache by forgets do
 // not pile up in the eviction queue.
 func TestCacheEvictQueueBounded(t *testing.T) {
