@@ -119,7 +119,7 @@ func (s *Sealer) installDEK(kc *keyCache, e *dekEntry, current bool, ep uint64) 
 	}
 	kc.deks.put(e)
 	if shared {
-		s.evictQ.push(e, &s.deks)
+		s.evictQ.push(e, func(x *dekEntry) bool { return s.deks.get(x.ref) == x }, s.deks.len())
 	}
 	if current {
 		kc.cur[sr] = e
@@ -155,45 +155,42 @@ func (s *Sealer) hook(point string) {
 	}
 }
 
-// evictLocked frees room for one entry in the shared DEK cache by
-// evicting the entries installed first, which are the oldest loaded: the
-// expired ones go first. Each eviction is constant time (the queue, not a
-// scan of the map), so a full cache costs one eviction per install. Evicted
-// keys are cleared.
+// evictLocked frees room for one entry in the shared DEK cache, evicting
+// the oldest (see evictQueue).
 func (s *Sealer) evictLocked() {
-	for s.deks.len() >= s.opts.Cache.MaxEntries {
-		e := s.evictQ.pop()
-		if e == nil {
-			return // unreachable: every cached entry was queued when installed
-		}
-		if s.deks.get(e.ref) != e {
-			continue // dropped since (purged, forgotten or replaced)
-		}
-		s.forgetFront()
-		s.deks.del(e.ref)
-		sr := scopeRef{e.ref.tenant, e.ref.subject}
-		if s.cur[sr] == e {
-			delete(s.cur, sr)
-		}
-		e.key.wipe()
-		s.st.evictions.Add(1)
-	}
+	n := s.evictQ.evict(s.deks.len, s.opts.Cache.MaxEntries,
+		func(e *dekEntry) bool { return s.deks.get(e.ref) == e },
+		func(e *dekEntry) {
+			s.forgetFront()
+			s.deks.del(e.ref)
+			sr := scopeRef{e.ref.tenant, e.ref.subject}
+			if s.cur[sr] == e {
+				delete(s.cur, sr)
+			}
+		})
+	s.st.evictions.Add(n)
 }
 
-// evictQueue is a FIFO of the shared cache's DEK entries. An entry dropped
-// from the cache by another path stays queued until it is reached or the
-// queue is compacted, which happens once it holds twice the live entries:
-// pushes stay amortised constant time and the queue bounded.
+// evictQueue holds a cache's DEK entries in install order, so a full
+// cache evicts the entries installed first, which are the oldest loaded:
+// the expired ones go first. Each eviction is constant time (the queue,
+// not a scan of the map), so a full cache costs one eviction per install.
+// An entry dropped from the cache by another path stays queued until it
+// is reached or the queue is compacted, which happens once it holds twice
+// the live entries: pushes stay amortised constant time and the queue
+// bounded.
 type evictQueue struct {
 	q    []*dekEntry
 	head int
 }
 
-func (eq *evictQueue) push(e *dekEntry, live *dekMap) {
-	if n := len(eq.q) - eq.head; n >= 1024 && n >= 2*live.len() {
+// push queues e, just installed; live reports whether an entry is still
+// in the cache, which holds n entries.
+func (eq *evictQueue) push(e *dekEntry, live func(*dekEntry) bool, n int) {
+	if queued := len(eq.q) - eq.head; queued >= 1024 && queued >= 2*n {
 		kept := eq.q[:0]
 		for _, x := range eq.q[eq.head:] {
-			if live.get(x.ref) == x {
+			if live(x) {
 				kept = append(kept, x)
 			}
 		}
@@ -201,6 +198,25 @@ func (eq *evictQueue) push(e *dekEntry, live *dekMap) {
 		eq.q, eq.head = kept, 0
 	}
 	eq.q = append(eq.q, e)
+}
+
+// evict removes the oldest entries still in the cache (live) with drop
+// and clears their keys, until size() is below max; it returns how many
+// it evicted.
+func (eq *evictQueue) evict(size func() int, max int, live func(*dekEntry) bool, drop func(*dekEntry)) (n uint64) {
+	for size() >= max {
+		e := eq.pop()
+		if e == nil {
+			return n // unreachable: every cached entry was queued when installed
+		}
+		if !live(e) {
+			continue // dropped since (purged, forgotten or replaced)
+		}
+		drop(e)
+		e.key.wipe()
+		n++
+	}
+	return n
 }
 
 func (eq *evictQueue) pop() *dekEntry {

@@ -99,30 +99,19 @@ func (s *Sealer) inlineDecKey(ctx context.Context, tenant string, wrapped []byte
 func (s *Sealer) installInline(e *dekEntry, current bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.inline) >= s.opts.Cache.MaxEntries {
-		now := s.clock()
-		target := s.opts.Cache.MaxEntries * 9 / 10
-		for pass := 0; pass < 2 && len(s.inline) > target; pass++ {
-			for k, old := range s.inline {
-				if len(s.inline) <= target {
-					break
-				}
-				if pass == 0 && s.withinGrace(old.loaded, now) {
-					continue
-				}
-				delete(s.inline, k)
-				if s.inlineCur[old.ref.tenant] == old {
-					delete(s.inlineCur, old.ref.tenant)
-				}
-				old.key.wipe()
-				s.st.evictions.Add(1)
-			}
+	live := func(x *dekEntry) bool { return s.inline[x.wrapped] == x }
+	n := s.inlineQ.evict(func() int { return len(s.inline) }, s.opts.Cache.MaxEntries, live, func(old *dekEntry) {
+		delete(s.inline, old.wrapped)
+		if s.inlineCur[old.ref.tenant] == old {
+			delete(s.inlineCur, old.ref.tenant)
 		}
-	}
+	})
+	s.st.evictions.Add(n)
 	if old := s.inline[e.wrapped]; old != nil && old != e {
 		old.key.wipe()
 	}
 	s.inline[e.wrapped] = e
+	s.inlineQ.push(e, live, len(s.inline))
 	if current {
 		s.inlineCur[e.ref.tenant] = e
 	}

@@ -2,6 +2,7 @@ package envelope
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/fieldguard/pii/envelope/internal/format"
@@ -38,4 +39,34 @@ func TestInlineCacheBoundToTenant(t *testing.T) {
 	pt, err := s.DecryptBytes(ctx, forge(acme), acme)
 	require.NoError(t, err, "the forgery itself is well made")
 	require.Equal(t, "forged", string(pt))
+}
+
+// TestInlineCacheEvictsOldestFirst: the inline cache, full, evicts the
+// DEK installed first, one per DEK installed (map order would keep a
+// random set).
+func TestInlineCacheEvictsOldestFirst(t *testing.T) {
+	ctx := context.Background()
+	const limit = 20
+	s, err := New(testkp.New(nil), &Options{Inline: true, Cache: CacheLimits{MaxEntries: limit}})
+	require.NoError(t, err)
+	cached := func() map[string]bool {
+		s.mu.RLock()
+		defer s.mu.RUnlock()
+		out := map[string]bool{}
+		for _, e := range s.inline {
+			out[e.ref.tenant] = true
+		}
+		return out
+	}
+	for i := range limit + 10 {
+		b := Binding{Tenant: fmt.Sprint("t", i), Type: "T", Field: "F", Record: "r"}
+		_, err := s.EncryptBytes(ctx, []byte("v"), b)
+		require.NoError(t, err)
+		want := map[string]bool{}
+		for j := max(0, i-limit+1); j <= i; j++ {
+			want[fmt.Sprint("t", j)] = true
+		}
+		require.Equal(t, want, cached(), "after tenant %d", i)
+	}
+	require.Equal(t, uint64(10), s.st.evictions.Load())
 }

@@ -39,6 +39,7 @@ type Sealer struct {
 	memo      keyCache
 	inline    map[string]*dekEntry // by wrapped DEK bytes
 	inlineCur map[string]*dekEntry // by tenant
+	inlineQ   evictQueue           // inline's entries in install order, under mu
 
 	// lastEnc and lastDec are one-entry front caches: the fields of one
 	// record share a DEK, so Seal and Open mostly hit them without touching
