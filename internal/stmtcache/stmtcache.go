@@ -14,9 +14,8 @@
 // Cache keeps at most Max statements, of at least MinArgs arguments (short
 // ones are cheap to prepare), and never closes one another goroutine may
 // be running: once full it prepares nothing more. Statements live as long
-// as the *sql.DB.
-//
-// Errors carry no package prefix: the caller adds its own.
+// as the *sql.DB. It makes no errors of its own: a statement that cannot
+// be prepared runs as text and reports its error there.
 package stmtcache
 
 import (
