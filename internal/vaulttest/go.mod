@@ -1,6 +1,6 @@
 module github.com/fieldguard/pii/internal/vaulttest
 
-go 1.26.4
+go 1.26.0
 
 replace github.com/fieldguard/pii => ../..
 

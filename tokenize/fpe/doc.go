@@ -31,8 +31,9 @@
 // computation, the per-length constants are precomputed at construction,
 // the CBC-MAC is computed by hand over the shared AES block cipher so each
 // round costs one AES block, and the only allocation is the result. Longer
-// inputs fall back to math/big. The package's benchmarks compare FF1 with
-// one AES block in the same run.
+// inputs fall back to math/big. The package's benchmarks compare FF1 and
+// FF3-1 with one AES block in the same run; BENCHMARKS.md at the module
+// root has the ratios.
 //
 // # Security model
 //
