@@ -14,11 +14,11 @@ import (
 	"github.com/fieldguard/pii/keyprovider/local"
 )
 
-// Example wraps and unwraps a data key through a Client around the
+// Example_wrap wraps and unwraps a data key through a Client around the
 // embedded local keyset. envelope.New does the same for you when given a
 // bare backend; the cloud backends (gcpkms, vault, awskms) are used the
 // same way.
-func Example() {
+func Example_wrap() {
 	dir, err := os.MkdirTemp("", "keyprovider-example")
 	if err != nil {
 		log.Fatal(err)

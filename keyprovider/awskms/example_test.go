@@ -12,11 +12,11 @@ import (
 	"github.com/fieldguard/pii/keyprovider/awskms"
 )
 
-// Example wraps and unwraps a data key through AWS KMS. It runs offline
+// Example_wrap wraps and unwraps a data key through AWS KMS. It runs offline
 // against this repository's in-process fake of AWS KMS; in production pass nil
 // options (the SDK's default configuration and credential chain) and your
 // own key ARN.
-func Example() {
+func Example_wrap() {
 	ctx := context.Background()
 	srv := awskmstest.Start()
 	defer srv.Close()

@@ -12,11 +12,11 @@ import (
 	"github.com/fieldguard/pii/keyprovider/gcpkms"
 )
 
-// Example wraps and unwraps a data key through Cloud KMS. It runs offline
+// Example_wrap wraps and unwraps a data key through Cloud KMS. It runs offline
 // against this repository's in-process fake of Cloud KMS; in production, drop
 // ClientOptions (Application Default Credentials are used) and name your
 // own CryptoKey.
-func Example() {
+func Example_wrap() {
 	ctx := context.Background()
 	const kek = "projects/demo/locations/global/keyRings/pii/cryptoKeys/customers"
 	srv, err := gcpkmstest.Start(kek)

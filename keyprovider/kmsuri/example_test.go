@@ -13,11 +13,10 @@ import (
 	_ "github.com/fieldguard/pii/keyprovider/vault" // registers vault:// and vault+http://
 )
 
-// Example opens the embedded local keyset from a key URI. The same call
-// takes vault:// URIs, because this program imports keyprovider/vault, and
-// gcp-kms:// and aws-kms:// URIs in a program that imports
-// keyprovider/gcpkms and keyprovider/awskms.
-func Example() {
+// Example_wrap opens the embedded local keyset from a key URI and wraps and
+// unwraps a data key through the Client Open returns. A vault:// URI with
+// an invalid key name is refused before any request.
+func Example_wrap() {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "kmsuri-example")
 	if err != nil {

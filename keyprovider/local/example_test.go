@@ -14,9 +14,9 @@ import (
 	"github.com/fieldguard/pii/keyprovider/local"
 )
 
-// Example creates a keyset and wraps and unwraps a data key with it,
+// Example_wrap creates a keyset and wraps and unwraps a data key with it,
 // through the keyprovider.Client every backend sits behind.
-func Example() {
+func Example_wrap() {
 	dir, err := os.MkdirTemp("", "pii-local-example")
 	if err != nil {
 		log.Fatal(err)

@@ -11,10 +11,10 @@ import (
 	"github.com/fieldguard/pii/keyprovider/vault"
 )
 
-// Example wraps, rotates and rewraps a data key with Vault Transit. It runs
+// Example_wrap wraps, rotates and rewraps a data key with Vault Transit. It runs
 // offline against this repository's fake of Transit; in production pass nil options
 // (VAULT_ADDR and VAULT_TOKEN) or your own address, token and mount.
-func Example() {
+func Example_wrap() {
 	ctx := context.Background()
 	srv := vaultfake.Start()
 	defer srv.Close()
