@@ -23,8 +23,10 @@ func Example() {
 	clock := piitest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	ledger := retention.NewMemoryLedger()
 	m, err := retention.New(&retention.Options{
-		Clock:     clock,                                      // every Options that takes a pii.Clock takes this one
-		LedgerKey: []byte("example ledger key, 32 bytes...."), // test key: never hard-code one
+		// Every Options that takes a pii.Clock takes this one.
+		Clock: clock,
+		// A test key: never hard-code a real one.
+		LedgerKey: []byte("example ledger key, 32 bytes...."),
 		Holds:     retention.NewMemoryHolds(),
 		Ledger:    ledger,
 	})
