@@ -337,7 +337,9 @@
 //     key past Cache.MaxAge during a key provider outage (OutageGrace).
 //   - pii.envelope.deks.created: data keys made, by pii.key.scope
 //     (subject, tenant, inline).
-//   - pii.kms.calls and pii.kms.call.duration, from the keyprovider.Client.
+//   - from the keyprovider.Client: pii.kms.calls, pii.kms.call.duration,
+//     pii.kms.attempts, pii.kms.attempt.duration and
+//     pii.kms.breaker.transitions (see package keyprovider).
 //
 // Spans: pii.envelope.rotate_branch_key, pii.envelope.rewrap_branch_keys
 // and pii.envelope.rewrap_deks (with their counts), pii.envelope.forget_subject,

@@ -8,8 +8,8 @@ import (
 	"sync/atomic"
 	"unsafe"
 
+	"github.com/fieldguard/pii/internal/kmsclass"
 	"github.com/fieldguard/pii/internal/telemetry"
-	"github.com/fieldguard/pii/keyprovider"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
@@ -205,7 +205,7 @@ func errorClass(err error) string {
 	case errors.Is(err, ErrDecrypt):
 		return "decrypt_failed"
 	}
-	if c := keyprovider.ClassName(err); c != "" && c != "other" {
+	if c := kmsclass.Name(err); c != "" && c != "other" {
 		return c
 	}
 	return "other"

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fieldguard/pii/internal/kmsclass"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -17,7 +18,7 @@ import (
 // Every backend (Cloud KMS, Vault, AWS KMS, the local keyset) sits behind a
 // Client in production; the backend only translates requests and classifies
 // errors, while the Client owns deadlines, retries, the retry budget, the
-// circuit breaker and metrics.
+// circuit breaker and telemetry.
 //
 // # Deadlines
 //
@@ -53,7 +54,7 @@ import (
 // through (half-open); its success closes the breaker, its failure opens it
 // again for another cool-down. Non-transient errors (a wrong key, a denied
 // permission) prove the KMS is reachable and count as successes here.
-// [Metrics].BreakerChanged reports every change of state.
+// Every change of state is reported to OpenTelemetry (see Telemetry).
 //
 // # Outages
 //
@@ -61,6 +62,13 @@ import (
 // for a bounded window (default 5 minutes) while the KMS is down is the job
 // of the data-key cache in the envelope package, which sits above the
 // Client; when that window closes, reads fail closed with [ErrUnavailable].
+//
+// # Telemetry
+//
+// A Client reports every call, every attempt and every change of its
+// breaker's state to OpenTelemetry, through ClientOptions.MeterProvider
+// and TracerProvider or the global providers; the package doc's
+// OpenTelemetry section lists the metrics, spans and events.
 //
 // # Optional interfaces
 //
@@ -72,10 +80,9 @@ import (
 // an error matching errors.ErrUnsupported. Use [Client.Backend] to
 // type-assert on the backend itself.
 type Client struct {
-	kp      KeyProvider
-	opts    ClientOptions
-	metrics Metrics
-	tel     *clientTelemetry
+	kp   KeyProvider
+	opts ClientOptions
+	tel  *clientTelemetry
 
 	mu       sync.Mutex
 	tokens   float64 // retry budget
@@ -110,12 +117,10 @@ type ClientOptions struct {
 	// BreakerCooldown is how long the breaker stays open before it lets a
 	// probe through (default 10 s).
 	BreakerCooldown time.Duration
-	// Metrics receives one observation per attempt and per call, and breaker
-	// state changes. Nil means none.
-	Metrics Metrics
 	// MeterProvider and TracerProvider receive the Client's OpenTelemetry
-	// metrics (pii.kms.calls, pii.kms.call.duration) and spans
-	// (pii.kms.wrap, ...). Nil means the global providers
+	// metrics (pii.kms.calls, pii.kms.attempts, pii.kms.breaker.transitions,
+	// ...) and spans (pii.kms.wrap, ...); the package doc's OpenTelemetry
+	// section lists them. Nil means the global providers
 	// (otel.GetMeterProvider, otel.GetTracerProvider), which cost next to
 	// nothing until the application sets them.
 	MeterProvider  metric.MeterProvider
@@ -158,7 +163,7 @@ func (o *ClientOptions) withDefaults() ClientOptions {
 }
 
 // breakerState is the state of a [Client]'s circuit breaker; its name
-// (String) is what [Metrics].BreakerChanged receives.
+// (String) is the value of the pii.kms.breaker.state attributes.
 type breakerState int
 
 const (
@@ -174,15 +179,15 @@ func (s breakerState) String() string {
 	case breakerOpen:
 		return "open"
 	case breakerHalfOpen:
-		return "half-open"
+		return "half_open"
 	}
 	return fmt.Sprintf("breakerState(%d)", int(s))
 }
 
 // errCircuitOpen is returned (wrapped in the [ErrUnavailable] class) when
-// the Client's circuit breaker refuses a call; ClassName names it
+// the Client's circuit breaker refuses a call; its error.type is
 // "circuit_open".
-var errCircuitOpen = errors.New("keyprovider: circuit breaker open")
+var errCircuitOpen = kmsclass.CircuitOpen
 
 var (
 	_ KeyProvider = (*Client)(nil)
@@ -212,7 +217,7 @@ func NewClient(kp KeyProvider, opts *ClientOptions) *Client {
 		panic("keyprovider: NewClient with a nil KeyProvider")
 	}
 	o := opts.withDefaults()
-	return &Client{kp: kp, opts: o, metrics: o.Metrics, tokens: o.RetryBurst, tel: newClientTelemetry(kp, o)}
+	return &Client{kp: kp, opts: o, tokens: o.RetryBurst, tel: newClientTelemetry(kp, o)}
 }
 
 // Close closes the backend when it has a Close method (a gRPC connection,
@@ -335,7 +340,7 @@ type outcome[T any] struct {
 }
 
 // call runs f under the fault policy: breaker, per-attempt timeout,
-// retries from the budget with full-jitter backoff, metrics. scrub, when
+// retries from the budget with full-jitter backoff, telemetry. scrub, when
 // not nil, is applied to the successful result of an attempt the Client
 // abandoned (it clears data keys).
 func call[T any](c *Client, ctx context.Context, op string, retry bool, scrub func(T), f func(context.Context) (T, error)) (T, error) {
@@ -343,9 +348,6 @@ func call[T any](c *Client, ctx context.Context, op string, retry bool, scrub fu
 	ctx, span := c.tel.start(ctx, op)
 	v, err := attempts(c, ctx, op, retry, scrub, f)
 	c.tel.end(ctx, span, op, err, time.Since(start))
-	if c.metrics != nil {
-		c.metrics.ObserveCall(ctx, Observation{Op: op, Class: ClassName(err), Latency: time.Since(start)})
-	}
 	return v, err
 }
 
@@ -369,10 +371,8 @@ func attempts[T any](c *Client, ctx context.Context, op string, retry bool, scru
 		}
 		t0 := time.Now()
 		v, err := attempt(c, ctx, op, scrub, f)
+		c.tel.attempt(ctx, op, n, err, time.Since(t0))
 		c.record(ctx, err)
-		if c.metrics != nil {
-			c.metrics.ObserveAttempt(ctx, Observation{Op: op, Attempt: n, Class: ClassName(err), Latency: time.Since(t0)})
-		}
 		if err == nil {
 			return v, nil
 		}
@@ -548,8 +548,8 @@ func (c *Client) admit(ctx context.Context, op string) error {
 		c.probing = true
 	}
 	c.mu.Unlock()
-	if changed && c.metrics != nil {
-		c.metrics.BreakerChanged(ctx, breakerOpen.String(), breakerHalfOpen.String())
+	if changed {
+		c.tel.breakerChanged(ctx, breakerOpen, breakerHalfOpen)
 	}
 	return nil
 }
@@ -583,7 +583,7 @@ func (c *Client) record(ctx context.Context, err error) {
 	}
 	to := c.state
 	c.mu.Unlock()
-	if from != to && c.metrics != nil {
-		c.metrics.BreakerChanged(ctx, from.String(), to.String())
+	if from != to {
+		c.tel.breakerChanged(ctx, from, to)
 	}
 }

@@ -1,7 +1,7 @@
 package keyprovider
 
-// BreakerOf returns the state of c's circuit breaker by the name
-// Metrics.BreakerChanged uses ("closed", "open", "half-open").
+// BreakerOf returns the state of c's circuit breaker by the name its
+// telemetry uses ("closed", "open", "half_open").
 func BreakerOf(c *Client) string { return c.breaker().String() }
 
 // ErrCircuitOpen is the error the circuit breaker refuses calls with

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/fieldguard/pii/internal/kmsclass"
 )
 
 // KeyProvider wraps and unwraps data keys under a key-encryption key.
@@ -76,15 +78,15 @@ type Version struct {
 	Created time.Time // zero when the backend does not report it
 }
 
-// The stable error classes. Test with errors.Is.
+// The stable error classes, with their texts. Test with errors.Is.
 var (
-	ErrUnavailable     = errors.New("keyprovider: key service unavailable")
-	ErrPermission      = errors.New("keyprovider: permission denied")
-	ErrKeyNotFound     = errors.New("keyprovider: key not found")
-	ErrKeyDisabled     = errors.New("keyprovider: key disabled")
-	ErrKeyDestroyed    = errors.New("keyprovider: key destroyed")
-	ErrAuthentication  = errors.New("keyprovider: authentication failed")
-	ErrInvalidArgument = errors.New("keyprovider: invalid argument")
+	ErrUnavailable     = kmsclass.Unavailable     // "keyprovider: key service unavailable"
+	ErrPermission      = kmsclass.Permission      // "keyprovider: permission denied"
+	ErrKeyNotFound     = kmsclass.KeyNotFound     // "keyprovider: key not found"
+	ErrKeyDisabled     = kmsclass.KeyDisabled     // "keyprovider: key disabled"
+	ErrKeyDestroyed    = kmsclass.KeyDestroyed    // "keyprovider: key destroyed"
+	ErrAuthentication  = kmsclass.Authentication  // "keyprovider: authentication failed"
+	ErrInvalidArgument = kmsclass.InvalidArgument // "keyprovider: invalid argument"
 )
 
 // classError is a backend error with its class attached (Classify makes

@@ -32,16 +32,19 @@ const ScopePrefix = "github.com/fieldguard/pii"
 
 // Attribute keys. Values are low-cardinality names, never data.
 const (
-	KMSBackend   = attribute.Key("pii.kms.backend")   // "gcpkms", "vault", "awskms", "local", ...
-	KMSOperation = attribute.Key("pii.kms.operation") // "wrap", "unwrap", "rewrap", "rotate", "versions"
-	ErrorType    = attribute.Key("error.type")        // an error class ("unavailable", "shredded", ...)
-	Operation    = attribute.Key("pii.operation")     // "encrypt", "decrypt"
-	Type         = attribute.Key("pii.type")          // a schema type name
-	Field        = attribute.Key("pii.field")         // a schema field path ("Contacts[].Phone")
-	Format       = attribute.Key("pii.format")        // "random", "deterministic", "inline"
-	CacheResult  = attribute.Key("pii.cache.result")  // "hit", "miss"
-	Scope        = attribute.Key("pii.key.scope")     // "subject", "tenant", "inline"
-	Reason       = attribute.Key("pii.reason")        // why something happened ("first", "limit", "age", "generation")
+	KMSBackend   = attribute.Key("pii.kms.backend")                // "gcpkms", "vault", "awskms", "local", ...
+	KMSOperation = attribute.Key("pii.kms.operation")              // "wrap", "unwrap", "rewrap", "rotate", "versions"
+	KMSAttempt   = attribute.Key("pii.kms.attempt.number")         // 1 for a call's first attempt
+	BreakerState = attribute.Key("pii.kms.breaker.state")          // "closed", "open", "half_open"
+	BreakerFrom  = attribute.Key("pii.kms.breaker.previous_state") // the state a transition left
+	ErrorType    = attribute.Key("error.type")                     // an error class ("unavailable", "shredded", ...)
+	Operation    = attribute.Key("pii.operation")                  // "encrypt", "decrypt"
+	Type         = attribute.Key("pii.type")                       // a schema type name
+	Field        = attribute.Key("pii.field")                      // a schema field path ("Contacts[].Phone")
+	Format       = attribute.Key("pii.format")                     // "random", "deterministic", "inline"
+	CacheResult  = attribute.Key("pii.cache.result")               // "hit", "miss"
+	Scope        = attribute.Key("pii.key.scope")                  // "subject", "tenant", "inline"
+	Reason       = attribute.Key("pii.reason")                     // why something happened ("first", "limit", "age", "generation")
 	Action       = attribute.Key("pii.retention.action")
 	Outcome      = attribute.Key("pii.outcome")
 	Category     = attribute.Key("pii.category")
@@ -75,7 +78,9 @@ func Tracer(tp trace.TracerProvider, pkg string) trace.Tracer {
 
 // Handle reports err, if any, to otel.Handle.
 func Handle(err error) {
-	Handle(err)
+	if err != nil {
+		otel.Handle(err)
+	}
 }
 
 // Counter returns an Int64Counter.

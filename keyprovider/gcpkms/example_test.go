@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"log"
 
@@ -49,9 +50,9 @@ func Example_wrap() {
 	fmt.Println("round trip:", bytes.Equal(got, dataKey))
 
 	_, err = kp.Unwrap(ctx, wrapped, []byte("customers/43"))
-	fmt.Println("other record:", keyprovider.ClassName(err))
+	fmt.Println("other record fails authentication:", errors.Is(err, keyprovider.ErrAuthentication))
 	// Output:
 	// wrapped by projects/demo/locations/global/keyRings/pii/cryptoKeys/customers#1
 	// round trip: true
-	// other record: authentication
+	// other record fails authentication: true
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/tink-crypto/tink-go/v2/aead"
 	"github.com/tink-crypto/tink-go/v2/keyset"
 
+	"github.com/fieldguard/pii/internal/kmsclass"
 	"github.com/fieldguard/pii/keyprovider"
 )
 
@@ -90,7 +91,7 @@ func FuzzUnwrap(f *testing.F) {
 	f.Fuzz(func(t *testing.T, wrapped []byte) {
 		got, err := fx.p.Unwrap(context.Background(), wrapped, fx.ad)
 		if err != nil {
-			if c := keyprovider.ClassName(err); c == "other" || c == "canceled" {
+			if c := kmsclass.Name(err); c == "other" || c == "canceled" {
 				t.Fatalf("unclassified error: %v", err)
 			}
 			return

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -111,8 +110,8 @@ func shortBackoff() *keyprovider.ClientOptions {
 //   - for each Transient fault set to always fail, 500 calls all fail with
 //     keyprovider.ErrUnavailable while at most 10% of them reach the fake
 //     (the circuit breaker), and once the fault is cleared the client
-//     recovers after a short BreakerCooldown: its Metrics see the breaker
-//     change state back to "closed".
+//     recovers after a short BreakerCooldown: a call succeeds, and the
+//     next one reaches the fake exactly once and succeeds too.
 //
 // Then it runs each of h.Extra. Every check uses a fresh random data key
 // and fails when an error spells it (the forms NoKeyBytesInErrors searches).
@@ -322,10 +321,8 @@ func checkHang[F comparable](ctx context.Context, kp keyprovider.KeyProvider, fk
 // checkBreaker drives op against an always-failing fake, then clears the
 // fault and waits for the breaker to close.
 func checkBreaker[F comparable](ctx context.Context, kp keyprovider.KeyProvider, fk Faults[F], op Op, f F) error {
-	breaker := &breakerWatch{state: "closed"}
 	client := keyprovider.NewClient(kp, &keyprovider.ClientOptions{
 		BaseBackoff: time.Microsecond, MaxBackoff: time.Millisecond, BreakerCooldown: 20 * time.Millisecond,
-		Metrics: breaker,
 	})
 	fc, err := newFaultCall(ctx, client, op)
 	if err != nil {
@@ -359,30 +356,17 @@ func checkBreaker[F comparable](ctx context.Context, kp keyprovider.KeyProvider,
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if s := breaker.get(); s != "closed" {
-		return fmt.Errorf("providertest: breaker is %s after recovery, want closed", s)
+	// Calls flow again: the next one reaches the fake once, at once.
+	before = fk.Calls()
+	got, err := fc.run(ctx)
+	if err != nil {
+		return fmt.Errorf("providertest: %s failed after recovery: %w", op, err)
+	}
+	if err := fc.ok(got); err != nil {
+		return err
+	}
+	if n := fk.Calls() - before; n != 1 {
+		return fmt.Errorf("providertest: %s after recovery: %d calls reached the fake, want 1", op, n)
 	}
 	return nil
-}
-
-// breakerWatch is a keyprovider.Metrics that keeps the state the circuit
-// breaker last changed to.
-type breakerWatch struct {
-	mu    sync.Mutex
-	state string
-}
-
-func (*breakerWatch) ObserveAttempt(context.Context, keyprovider.Observation) {}
-func (*breakerWatch) ObserveCall(context.Context, keyprovider.Observation)    {}
-
-func (b *breakerWatch) BreakerChanged(_ context.Context, _, to string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.state = to
-}
-
-func (b *breakerWatch) get() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.state
 }
