@@ -332,7 +332,7 @@ func TestMissesOutsideTxShareOneKMSCall(t *testing.T) {
 		first   func(w *lockWorld, s *envelope.Sealer) func(context.Context) error
 		others  func(w *lockWorld, s *envelope.Sealer) func(context.Context) error
 		waitIn  []string // where the others wait for the first
-		unwraps int64  // KMS unwraps, all calls together
+		unwraps int64    // KMS unwraps, all calls together
 		wraps   int64
 	}{
 		{"opens", reads("Get", envelope.KindBranch, false),
