@@ -3,6 +3,7 @@ package envelope_test
 import (
 	"context"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +14,8 @@ import (
 	"github.com/fieldguard/pii"
 	"github.com/fieldguard/pii/envelope"
 	"github.com/fieldguard/pii/envelope/internal/testkp"
+	"github.com/fieldguard/pii/envelope/sqlkeystore"
+	"github.com/fieldguard/pii/internal/testdb"
 	"github.com/fieldguard/pii/keyprovider"
 )
 
@@ -434,4 +437,135 @@ func TestInlineMissesShareOneUnwrap(t *testing.T) {
 	all := append(first, awaitParked(t, ctx, g, []string{"inlineDecKey"}, n-1)...)
 	shareAndCheck(t, ctx, g, all, done, n)
 	require.Equal(t, int64(1), kp.Unwraps.Load()-u0)
+}
+
+type lockPair struct {
+	Tenant string `pii:"tenant"`
+	ID     string `pii:"subject"`
+	A      string `pii:"name,encrypt"`
+	B      string `pii:"email,encrypt"`
+}
+
+// TestTxCallSharesKeys: under the caller's executor a call keeps the keys
+// it loads for itself (nothing it loads there goes to the shared caches):
+// its other fields, the other records of its slice, and calls nested in
+// it (from its ReadCheck, with the context it was given) use them without
+// reading the key store again. Red when a call under an executor keeps no
+// keys of its own (each lookup reads again), or when a nested call, or
+// each record of a slice, starts a memo of its own.
+func TestTxCallSharesKeys(t *testing.T) {
+	ctx := context.Background()
+	kp, inner := newKP(), envelope.NewMemoryStore()
+	other, err := envelope.New(kp, &envelope.Options{Store: inner})
+	require.NoError(t, err)
+	sealed := []lockPair{{Tenant: "acme", ID: "alice", A: "a1", B: "b1"}, {Tenant: "acme", ID: "alice", A: "a2", B: "b2"}}
+	want := slices.Clone(sealed)
+	require.NoError(t, other.Seal(ctx, sealed))
+	// A cold Sealer reads alice's DEK and the branch key wrapping it once
+	// per call: one Get each, or one GetMany for a slice's DEKs.
+	for _, tc := range []struct {
+		name  string
+		reads map[string]int
+		open  func(s *envelope.Sealer, ctx context.Context) error
+	}{
+		{"the fields of a record", map[string]int{"Get": 2}, func(s *envelope.Sealer, ctx context.Context) error {
+			got := sealed[0]
+			err := s.Open(ctx, &got)
+			require.Equal(t, want[0], got)
+			return err
+		}},
+		{"the records of a slice", map[string]int{"GetMany": 1, "Get": 1}, func(s *envelope.Sealer, ctx context.Context) error {
+			got := slices.Clone(sealed)
+			err := s.Open(ctx, got)
+			require.Equal(t, want, got)
+			return err
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			store := &countStore{KeyStore: inner, calls: map[string]int{}}
+			s, err := envelope.New(kp, &envelope.Options{Store: store})
+			require.NoError(t, err)
+			u0 := kp.Unwraps.Load()
+			require.NoError(t, tc.open(s, inTx(ctx)))
+			require.Equal(t, tc.reads, store.took())
+			require.Equal(t, int64(1), kp.Unwraps.Load()-u0)
+			// Nothing loaded under the executor is cached for later calls.
+			require.NoError(t, tc.open(s, ctx))
+			require.NotEmpty(t, store.took())
+		})
+	}
+	t.Run("a call nested in another", func(t *testing.T) {
+		store := &countStore{KeyStore: inner, calls: map[string]int{}}
+		var s *envelope.Sealer
+		nested := false
+		s, err := envelope.New(kp, &envelope.Options{Store: store,
+			ReadCheck: func(ctx context.Context, _ *pii.Schema, f *pii.Field, _ any) error {
+				if f.Path != "B" || nested {
+					return nil // A is opened: alice's DEK is loaded
+				}
+				nested = true
+				got := sealed[1]
+				err := s.Open(ctx, &got)
+				require.Equal(t, want[1], got)
+				return err
+			}})
+		require.NoError(t, err)
+		got := sealed[0]
+		require.NoError(t, s.Open(inTx(ctx), &got))
+		require.True(t, nested)
+		require.Equal(t, want[0], got)
+		require.Equal(t, map[string]int{"Get": 2}, store.took(), "alice's DEK and the branch key, read once")
+	})
+}
+
+// TestCallKeepsNoKeysOutsideTx: outside a transaction a call keeps no
+// keys of its own, and a call nested in it under an executor (here two,
+// from its ReadCheck: a transaction that rolls back, then one that
+// commits) keeps its keys for itself alone: the second never seals under
+// the DEK the first made and its rollback removed. Red when a call
+// outside a transaction starts a memo of its own, which the nested calls
+// then share.
+func TestCallKeepsNoKeysOutsideTx(t *testing.T) {
+	ctx := context.Background()
+	db := testdb.SQLite(t)
+	st, err := sqlkeystore.New(db, &sqlkeystore.Options{Dialect: pii.SQLite})
+	require.NoError(t, err)
+	require.NoError(t, st.CreateTables(ctx))
+	kp := newKP()
+	rec := &lockPair{Tenant: "acme", ID: "alice", A: "a", B: "b"}
+	w, err := envelope.New(kp, &envelope.Options{Store: st})
+	require.NoError(t, err)
+	require.NoError(t, w.Seal(ctx, rec))
+
+	bob := bindingOf("acme", "bob")
+	var ct string
+	checked := false
+	var s *envelope.Sealer
+	s, err = envelope.New(kp, &envelope.Options{Store: st,
+		ReadCheck: func(ctx context.Context, _ *pii.Schema, _ *pii.Field, _ any) error {
+			if checked {
+				return nil
+			}
+			checked = true
+			tx, err := db.BeginTx(ctx, nil)
+			require.NoError(t, err)
+			_, err = s.EncryptString(pii.WithExecutor(ctx, tx), "rolled back", bob) // makes bob's first DEK, in tx
+			require.NoError(t, err)
+			require.NoError(t, tx.Rollback())
+			tx, err = db.BeginTx(ctx, nil)
+			require.NoError(t, err)
+			ct, err = s.EncryptString(pii.WithExecutor(ctx, tx), "committed", bob)
+			require.NoError(t, err)
+			return tx.Commit()
+		}})
+	require.NoError(t, err)
+	got := *rec
+	require.NoError(t, s.Open(ctx, &got))
+	require.True(t, checked)
+	require.Equal(t, "a", got.A)
+	fresh, err := envelope.New(kp, &envelope.Options{Store: st})
+	require.NoError(t, err)
+	pt, err := fresh.DecryptString(ctx, ct, bob)
+	require.NoError(t, err, "sealed under a DEK whose row the rollback removed")
+	require.Equal(t, "committed", pt)
 }
