@@ -90,14 +90,23 @@ func (s gateStore) Latest(ctx context.Context, kind envelope.Kind, tenant, scope
 
 func (s gateStore) LatestMany(ctx context.Context, scopes []envelope.ScopeRef) ([]envelope.Record, error) {
 	recs, err := s.KeyStore.LatestMany(ctx, scopes)
-	s.g.park(ctx, "LatestMany", "")
+	var kind envelope.Kind // the kind of the first scope asked
+	if len(scopes) > 0 {
+		kind = scopes[0].Kind
+	}
+	s.g.park(ctx, "LatestMany", kind)
 	return recs, err
 }
 
-// gateKP parks unwraps at g before they reach the provider.
+// gateKP parks wraps and unwraps at g before they reach the provider.
 type gateKP struct {
 	*testkp.Provider
 	g *gate
+}
+
+func (k gateKP) Wrap(ctx context.Context, key, ad []byte) ([]byte, keyprovider.KeyID, error) {
+	k.g.park(ctx, "Wrap", "")
+	return k.Provider.Wrap(ctx, key, ad)
 }
 
 func (k gateKP) Unwrap(ctx context.Context, w, ad []byte) ([]byte, error) {
@@ -185,9 +194,10 @@ func detBinding(tenant string) envelope.Binding {
 // (branch key, search root, alice's DEK), made by another process, and
 // values sealed under them.
 type lockWorld struct {
-	kp    *testkp.Provider
-	store envelope.KeyStore
-	ct    map[string]string // tenant -> alice's name, sealed
+	kp     *testkp.Provider
+	store  envelope.KeyStore
+	ct     map[string]string // tenant -> alice's name, sealed
+	counts *countStore       // the calls of the last cold Sealer
 }
 
 func newLockWorld(t *testing.T) *lockWorld {
@@ -207,7 +217,8 @@ func newLockWorld(t *testing.T) *lockWorld {
 
 // cold returns a new Sealer ("process") on w's keys, through a gateStore.
 func (w *lockWorld) cold(t *testing.T, g *gate) *envelope.Sealer {
-	s, err := envelope.New(w.kp, &envelope.Options{Store: gateStore{w.store, g}})
+	w.counts = &countStore{KeyStore: w.store, calls: map[string]int{}}
+	s, err := envelope.New(w.kp, &envelope.Options{Store: gateStore{w.counts, g}})
 	require.NoError(t, err)
 	return s
 }
@@ -282,7 +293,7 @@ func TestTxLookupTakesNoProcessLock(t *testing.T) {
 		{"seal: DEK", reads("Latest", envelope.KindDEK, true),
 			func(_ *lockWorld, s *envelope.Sealer) func(context.Context) error { return sealFor(s, "acme", "bob") },
 			func(_ *lockWorld, s *envelope.Sealer) func(context.Context) error { return sealFor(s, "globex", "bob") }},
-		{"seal a slice: DEKs", reads("LatestMany", "", true),
+		{"seal a slice: DEKs", reads("LatestMany", envelope.KindDEK, true),
 			func(_ *lockWorld, s *envelope.Sealer) func(context.Context) error { return sealSlice(s, "acme") },
 			func(_ *lockWorld, s *envelope.Sealer) func(context.Context) error { return sealSlice(s, "globex") }},
 		{"rotate branch key", reads("Latest", envelope.KindBranch, true),
@@ -337,23 +348,32 @@ func TestMissesOutsideTxShareOneKMSCall(t *testing.T) {
 		waitIn  []string // where the others wait for the first
 		unwraps int64    // KMS unwraps, all calls together
 		wraps   int64
+		inserts int // key rows inserted (Insert or InsertMany calls)
 	}{
 		{"opens", reads("Get", envelope.KindBranch, false),
 			func(w *lockWorld, s *envelope.Sealer) func(context.Context) error { return w.open(s, "acme") },
 			func(w *lockWorld, s *envelope.Sealer) func(context.Context) error { return w.open(s, "acme") },
-			[]string{"branchKey"}, 1, 0},
+			[]string{"branchKey"}, 1, 0, 0},
 		{"open, then seals", branchReads,
 			func(w *lockWorld, s *envelope.Sealer) func(context.Context) error { return w.open(s, "acme") },
 			func(_ *lockWorld, s *envelope.Sealer) func(context.Context) error { return sealFor(s, "acme", "bob") },
-			[]string{"currentBranch", "encKeySlow"}, 1, 0},
+			[]string{"currentBranch", "encKeySlow"}, 1, 0, 1},
 		{"rotation, then seals", branchReads,
 			func(_ *lockWorld, s *envelope.Sealer) func(context.Context) error { return rotateFor(s, "acme") },
 			func(_ *lockWorld, s *envelope.Sealer) func(context.Context) error { return sealFor(s, "acme", "bob") },
-			[]string{"currentBranch", "encKeySlow"}, 0, 1}, // the seals use the rotation's new key
+			[]string{"currentBranch", "encKeySlow"}, 0, 1, 2}, // the seals use the rotation's new key
 		{"search roots", reads("Get", envelope.KindSearch, false),
 			func(_ *lockWorld, s *envelope.Sealer) func(context.Context) error { return detFor(s, "acme") },
 			func(_ *lockWorld, s *envelope.Sealer) func(context.Context) error { return detFor(s, "acme") },
-			[]string{"rootKey"}, 1, 0},
+			[]string{"rootKey"}, 1, 0, 0},
+		{"seals of a new subject", reads("Latest", envelope.KindDEK, false),
+			func(_ *lockWorld, s *envelope.Sealer) func(context.Context) error { return sealFor(s, "acme", "bob") },
+			func(_ *lockWorld, s *envelope.Sealer) func(context.Context) error { return sealFor(s, "acme", "bob") },
+			[]string{"encKeySlow"}, 1, 0, 1}, // one DEK made, under the branch key unwrapped once
+		{"seals of slices of new subjects", reads("LatestMany", envelope.KindDEK, false),
+			func(_ *lockWorld, s *envelope.Sealer) func(context.Context) error { return sealSlice(s, "acme") },
+			func(_ *lockWorld, s *envelope.Sealer) func(context.Context) error { return sealSlice(s, "acme") },
+			[]string{"prepareSeal"}, 1, 0, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := watchdog(t)
@@ -374,6 +394,8 @@ func TestMissesOutsideTxShareOneKMSCall(t *testing.T) {
 			shareAndCheck(t, ctx, g, all, done, others+1)
 			require.Equal(t, tc.unwraps, w.kp.Unwraps.Load()-u0, "KMS unwraps")
 			require.Equal(t, tc.wraps, w.kp.Wraps.Load()-w0, "KMS wraps")
+			calls := w.counts.took()
+			require.Equal(t, tc.inserts, calls["Insert"]+calls["InsertMany"], "key row inserts: %v", calls)
 		})
 	}
 }
@@ -403,10 +425,11 @@ func shareAndCheck(t *testing.T, ctx context.Context, g *gate, parkedCalls []*pa
 	}
 }
 
-// TestInlineMissesShareOneUnwrap: in inline mode, calls that open values
-// under the same wrapped DEK at once make one unwrap between them. Red
-// when inlineDecKey does not take kmsMu.
-func TestInlineMissesShareOneUnwrap(t *testing.T) {
+// TestInlineMissesShareOneKMSCall: in inline mode, calls that open values
+// under the same wrapped DEK at once make one unwrap between them, and
+// calls that seal for a tenant without a DEK make one between them. Red
+// when inlineDecKey does not take kmsMu, or inlineEncKey createMu.
+func TestInlineMissesShareOneKMSCall(t *testing.T) {
 	ctx := watchdog(t)
 	kp := newKP()
 	w, err := envelope.New(kp, &envelope.Options{Inline: true})
@@ -414,6 +437,11 @@ func TestInlineMissesShareOneUnwrap(t *testing.T) {
 	b := bindingOf("acme", "alice")
 	ct, err := w.EncryptString(ctx, "Alice", b)
 	require.NoError(t, err)
+	t.Run("opens", func(t *testing.T) { inlineOpens(t, ctx, kp, ct, b) })
+	t.Run("seals", func(t *testing.T) { inlineSeals(t, ctx, kp, b) })
+}
+
+func inlineOpens(t *testing.T, ctx context.Context, kp *testkp.Provider, ct string, b envelope.Binding) {
 	g := newGate(func(op string, _ envelope.Kind, _ bool) bool { return op == "Unwrap" })
 	t.Cleanup(g.openAll)
 	s, err := envelope.New(gateKP{kp, g}, &envelope.Options{Inline: true})
@@ -568,4 +596,27 @@ func TestCallKeepsNoKeysOutsideTx(t *testing.T) {
 	pt, err := fresh.DecryptString(ctx, ct, bob)
 	require.NoError(t, err, "sealed under a DEK whose row the rollback removed")
 	require.Equal(t, "committed", pt)
+}
+
+func inlineSeals(t *testing.T, ctx context.Context, kp *testkp.Provider, b envelope.Binding) {
+	g := newGate(func(op string, _ envelope.Kind, _ bool) bool { return op == "Wrap" })
+	t.Cleanup(g.openAll)
+	s, err := envelope.New(gateKP{kp, g}, &envelope.Options{Inline: true})
+	require.NoError(t, err)
+	w0 := kp.Wraps.Load()
+	const n = 4
+	done := make(chan error, n)
+	seal := func() {
+		_, err := s.EncryptString(ctx, "Alice", b)
+		done <- err
+	}
+	go seal()
+	first := awaitParked(t, ctx, g, nil, 1)
+	require.Len(t, first, 1)
+	for range n - 1 {
+		go seal()
+	}
+	all := append(first, awaitParked(t, ctx, g, []string{"inlineEncKey"}, n-1)...)
+	shareAndCheck(t, ctx, g, all, done, n)
+	require.Equal(t, int64(1), kp.Wraps.Load()-w0)
 }
