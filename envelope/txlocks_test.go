@@ -40,10 +40,7 @@ type gate struct {
 	once    sync.Once
 }
 
-type parked struct {
-	op      string
-	release chan struct{}
-}
+type parked struct{ release chan struct{} }
 
 func newGate(hold func(op string, kind envelope.Kind, tx bool) bool) *gate {
 	return &gate{hold: hold, arrived: make(chan *parked, 64), open: make(chan struct{})}
@@ -53,7 +50,7 @@ func (g *gate) park(ctx context.Context, op string, kind envelope.Kind) {
 	if !g.hold(op, kind, pii.ExecutorFrom(ctx, nil) != nil) {
 		return
 	}
-	p := &parked{op: op, release: make(chan struct{})}
+	p := &parked{release: make(chan struct{})}
 	select {
 	case g.arrived <- p:
 	case <-g.open:
@@ -117,7 +114,8 @@ func (k gateKP) Unwrap(ctx context.Context, w, ad []byte) ([]byte, error) {
 var _ keyprovider.KeyProvider = gateKP{}
 
 // mutexWaiters counts the goroutines waiting for a sync.Mutex in one of
-// the Sealer's methods fns.
+// the Sealer's methods fns: those whose traceback header gives the wait
+// reason "sync.Mutex.Lock" and that have one of fns on their stack.
 func mutexWaiters(fns []string) int {
 	buf := make([]byte, 1<<16)
 	for {
