@@ -375,7 +375,7 @@ func TestTableInsertMany(t *testing.T) {
 }
 
 // TestTableTx: under pii.WithExecutor(ctx, tx), rows commit or roll back
-// with the caller's transaction.
+// with the caller's transaction, however many InsertMany writes.
 func TestTableTx(t *testing.T) {
 	dbs(t, func(t *testing.T, db *sql.DB) {
 		ctx := context.Background()
@@ -389,7 +389,13 @@ func TestTableTx(t *testing.T) {
 			got, err := customers.Get(txctx, "acme", "c1")
 			require.NoError(t, err, "the transaction sees its own row")
 			require.Equal(t, "Name c1", got.Name)
-			require.NoError(t, customers.InsertMany(txctx, []tcustomer{tcust("acme", "c2")}))
+			// More rows than one batch (maxBatch): InsertMany joins the
+			// caller's transaction rather than begin its own.
+			many := make([]tcustomer, maxBatch+1)
+			for i := range many {
+				many[i] = tcust("acme", fmt.Sprintf("m%05d", i))
+			}
+			require.NoError(t, customers.InsertMany(txctx, many))
 			if commit {
 				require.NoError(t, tx.Commit())
 			} else {
@@ -398,7 +404,7 @@ func TestTableTx(t *testing.T) {
 			q, err := customers.Query(ctx, "acme", "")
 			require.NoError(t, err)
 			if commit {
-				require.Len(t, q, 2)
+				require.Len(t, q, 1+len(many))
 			} else {
 				require.Empty(t, q)
 			}
