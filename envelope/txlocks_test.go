@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -380,16 +381,7 @@ func TestMissesOutsideTxShareOneKMSCall(t *testing.T) {
 			t.Cleanup(g.openAll)
 			s := w.cold(t, g)
 			u0, w0 := w.kp.Unwraps.Load(), w.kp.Wraps.Load()
-			const others = 3
-			done := make(chan error, others+1)
-			go func() { done <- tc.first(w, s)(ctx) }()
-			first := awaitParked(t, ctx, g, nil, 1)
-			require.Len(t, first, 1)
-			for range others {
-				go func() { done <- tc.others(w, s)(ctx) }()
-			}
-			all := append(first, awaitParked(t, ctx, g, tc.waitIn, others)...)
-			shareAndCheck(t, ctx, g, all, done, others+1)
+			missTogether(t, ctx, g, tc.first(w, s), tc.others(w, s), tc.waitIn)
 			require.Equal(t, tc.unwraps, w.kp.Unwraps.Load()-u0, "KMS unwraps")
 			require.Equal(t, tc.wraps, w.kp.Wraps.Load()-w0, "KMS wraps")
 			calls := w.counts.took()
@@ -398,11 +390,22 @@ func TestMissesOutsideTxShareOneKMSCall(t *testing.T) {
 	}
 }
 
-// shareAndCheck lets the parked calls through from the last to arrive,
-// one call's return after another, then opens the gate, and waits for n
-// calls to return without error.
-func shareAndCheck(t *testing.T, ctx context.Context, g *gate, parkedCalls []*parked, done chan error, n int) {
+// missTogether runs first until it parks at g, then three calls of
+// other until each is parked at g too or waits for a sync.Mutex in one of
+// waitIn. It then lets the parked calls through from the last to arrive,
+// one call's return after another, opens the gate, and checks that every
+// call returns without error.
+func missTogether(t *testing.T, ctx context.Context, g *gate, first, other func(context.Context) error, waitIn []string) {
 	t.Helper()
+	const others = 3
+	done := make(chan error, others+1)
+	go func() { done <- first(ctx) }()
+	parkedCalls := awaitParked(t, ctx, g, nil, 1)
+	require.Len(t, parkedCalls, 1)
+	for range others {
+		go func() { done <- other(ctx) }()
+	}
+	parkedCalls = append(parkedCalls, awaitParked(t, ctx, g, waitIn, others)...)
 	wait := func() {
 		t.Helper()
 		select {
@@ -412,6 +415,7 @@ func shareAndCheck(t *testing.T, ctx context.Context, g *gate, parkedCalls []*pa
 			t.Fatal("watchdog: a call did not return")
 		}
 	}
+	n := others + 1
 	for i := len(parkedCalls) - 1; i > 0; i-- {
 		close(parkedCalls[i].release)
 		wait()
@@ -435,34 +439,40 @@ func TestInlineMissesShareOneKMSCall(t *testing.T) {
 	b := bindingOf("acme", "alice")
 	ct, err := w.EncryptString(ctx, "Alice", b)
 	require.NoError(t, err)
-	t.Run("opens", func(t *testing.T) { inlineOpens(t, ctx, kp, ct, b) })
-	t.Run("seals", func(t *testing.T) { inlineSeals(t, ctx, kp, b) })
-}
-
-func inlineOpens(t *testing.T, ctx context.Context, kp *testkp.Provider, ct string, b envelope.Binding) {
-	g := newGate(func(op string, _ envelope.Kind, _ bool) bool { return op == "Unwrap" })
-	t.Cleanup(g.openAll)
-	s, err := envelope.New(gateKP{kp, g}, &envelope.Options{Inline: true})
-	require.NoError(t, err)
-	u0 := kp.Unwraps.Load()
-	const n = 4
-	done := make(chan error, n)
-	open := func() {
-		pt, err := s.DecryptString(ctx, ct, b)
-		if err == nil && pt != "Alice" {
-			panic("opened to another value")
+	open := func(s *envelope.Sealer) func(context.Context) error {
+		return func(ctx context.Context) error {
+			pt, err := s.DecryptString(ctx, ct, b)
+			if err == nil && pt != "Alice" {
+				panic("opened to another value")
+			}
+			return err
 		}
-		done <- err
 	}
-	go open()
-	first := awaitParked(t, ctx, g, nil, 1)
-	require.Len(t, first, 1)
-	for range n - 1 {
-		go open()
+	seal := func(s *envelope.Sealer) func(context.Context) error {
+		return func(ctx context.Context) error {
+			_, err := s.EncryptString(ctx, "Alice", b)
+			return err
+		}
 	}
-	all := append(first, awaitParked(t, ctx, g, []string{"inlineDecKey"}, n-1)...)
-	shareAndCheck(t, ctx, g, all, done, n)
-	require.Equal(t, int64(1), kp.Unwraps.Load()-u0)
+	for _, tc := range []struct {
+		name, op string // the KMS call
+		call     func(s *envelope.Sealer) func(context.Context) error
+		waitIn   string
+		calls    *atomic.Int64
+	}{
+		{"opens", "Unwrap", open, "inlineDecKey", &kp.Unwraps},
+		{"seals", "Wrap", seal, "inlineEncKey", &kp.Wraps},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := newGate(func(op string, _ envelope.Kind, _ bool) bool { return op == tc.op })
+			t.Cleanup(g.openAll)
+			s, err := envelope.New(gateKP{kp, g}, &envelope.Options{Inline: true})
+			require.NoError(t, err)
+			before := tc.calls.Load()
+			missTogether(t, ctx, g, tc.call(s), tc.call(s), []string{tc.waitIn})
+			require.Equal(t, int64(1), tc.calls.Load()-before)
+		})
+	}
 }
 
 type lockPair struct {
@@ -594,27 +604,4 @@ func TestCallKeepsNoKeysOutsideTx(t *testing.T) {
 	pt, err := fresh.DecryptString(ctx, ct, bob)
 	require.NoError(t, err, "sealed under a DEK whose row the rollback removed")
 	require.Equal(t, "committed", pt)
-}
-
-func inlineSeals(t *testing.T, ctx context.Context, kp *testkp.Provider, b envelope.Binding) {
-	g := newGate(func(op string, _ envelope.Kind, _ bool) bool { return op == "Wrap" })
-	t.Cleanup(g.openAll)
-	s, err := envelope.New(gateKP{kp, g}, &envelope.Options{Inline: true})
-	require.NoError(t, err)
-	w0 := kp.Wraps.Load()
-	const n = 4
-	done := make(chan error, n)
-	seal := func() {
-		_, err := s.EncryptString(ctx, "Alice", b)
-		done <- err
-	}
-	go seal()
-	first := awaitParked(t, ctx, g, nil, 1)
-	require.Len(t, first, 1)
-	for range n - 1 {
-		go seal()
-	}
-	all := append(first, awaitParked(t, ctx, g, []string{"inlineEncKey"}, n-1)...)
-	shareAndCheck(t, ctx, g, all, done, n)
-	require.Equal(t, int64(1), kp.Wraps.Load()-w0)
 }
