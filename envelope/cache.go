@@ -37,6 +37,9 @@ const maxKeyAttempts = 8
 var errKeyChurn = errors.New("envelope: key scope kept changing during the lookup; try again")
 
 func (s *Sealer) encKeySlow(ctx context.Context, sr scopeRef, n int) (*dekEntry, error) {
+	if s.tooLarge(n) {
+		return nil, ErrLimit
+	}
 	ctx, kc, tx := s.keysFor(ctx)
 	if !tx {
 		s.createMu.Lock()
@@ -63,7 +66,7 @@ func (s *Sealer) encKeySlow(ctx context.Context, sr scopeRef, n int) (*dekEntry,
 			}
 		}
 		s.st.misses.Add(1)
-		ne, created, err := s.nextDEK(ctx, sr, e, now)
+		ne, _, err := s.nextDEK(ctx, sr, e, now)
 		if errors.Is(err, errRetry) {
 			continue
 		}
@@ -84,10 +87,9 @@ func (s *Sealer) encKeySlow(ctx context.Context, sr scopeRef, n int) (*dekEntry,
 		if s.needsBlock(ne, now) {
 			continue // found, or made by another process: the next round reserves
 		}
-		if created {
-			return nil, ErrLimit
-		}
-		// The stored DEK is at its limit here: the next round makes one.
+		// At its limit already: a DEK found at it, or one made here whose
+		// messages concurrent seals (which reserve without createMu) took
+		// between install and reserve. The next round makes one.
 	}
 	return nil, errKeyChurn
 }

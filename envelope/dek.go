@@ -62,6 +62,12 @@ func (s *Sealer) reserve(e *dekEntry, n int, now int64) bool {
 	return true
 }
 
+// tooLarge reports a plaintext of n bytes that no DEK may encrypt: more
+// than Cache.MaxBytes.
+func (s *Sealer) tooLarge(n int) bool {
+	return s.limitBytes && uint64(n) > s.opts.Cache.MaxBytes
+}
+
 // errRetry asks encKeySlow to start its lookup again.
 var errRetry = errors.New("envelope: retry")
 

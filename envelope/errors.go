@@ -32,8 +32,9 @@ var (
 	ErrConflict = errors.New("envelope: key record changed concurrently")
 
 	// ErrLimit reports a key that reached its usage limit where no new key
-	// can be made (DEK id space exhausted); from KeyStore.Reserve, a DEK
-	// whose fleet-wide message budget is spent.
+	// can be made (DEK id space exhausted), or a value longer than
+	// Options.Cache.MaxBytes, which no key may encrypt; from
+	// KeyStore.Reserve, a DEK whose fleet-wide message budget is spent.
 	ErrLimit = errors.New("envelope: key usage limit reached")
 
 	// ErrInTransaction is returned by a KeyStore's Reserve that cannot

@@ -68,7 +68,8 @@ func FieldAD(v byte, id uint32, b Binding) []byte {
 }
 
 // SetTestHook makes s call fn at named points of its key lookups
-// ("enc:install", "dec:install", "forget:purge").
+// ("enc:install", "enc:reserve", "inline:reserve", "dec:install",
+// "forget:purge").
 func SetTestHook(s *Sealer, fn func(point string)) { s.testHook = fn }
 
 // BlindIndex (tests only) returns the keyed blind index of value for field of the type

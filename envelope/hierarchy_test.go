@@ -310,3 +310,67 @@ func TestRedaction(t *testing.T) {
 	require.Contains(t, string(j), "[REDACTED]")
 	envelope.CheckSecretRedaction(t)
 }
+
+// TestKeySpentBeforeReserve: seals that reserve without the creation lock
+// may take every message of a DEK another seal has just made, between its
+// install and its own reserve. That seal then makes the next DEK; it does
+// not fail with ErrLimit (which TestConcurrentSealOpen hit now and then).
+func TestKeySpentBeforeReserve(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		inline bool
+		point  string
+	}{{false, "enc:reserve"}, {true, "inline:reserve"}} {
+		t.Run(tc.point, func(t *testing.T) {
+			kp := newKP()
+			store := envelope.NewMemoryStore()
+			s, err := envelope.New(kp, &envelope.Options{Store: store, Inline: tc.inline,
+				Cache: envelope.CacheLimits{MaxMessages: 2, MessageBlock: 2}})
+			require.NoError(t, err)
+			fired := 0
+			envelope.SetTestHook(s, func(p string) {
+				if p != tc.point || fired > 0 {
+					return
+				}
+				fired++
+				for range 2 { // the new DEK's two messages, taken first
+					_, err := s.EncryptString(ctx, "other", aliceB)
+					require.NoError(t, err)
+				}
+			})
+			ct, err := s.EncryptString(ctx, "v", aliceB)
+			require.NoError(t, err)
+			require.Equal(t, 1, fired)
+			if tc.inline { // inline DEKs are wrapped by the key provider
+				require.Equal(t, int64(2), kp.Wraps.Load(), "a second DEK was made")
+			} else {
+				recs, err := store.List(ctx, envelope.KindDEK, envelope.KeyRef{}, 0)
+				require.NoError(t, err)
+				require.Len(t, recs, 2, "a second DEK was made")
+			}
+			pt, err := s.DecryptString(ctx, ct, aliceB)
+			require.NoError(t, err)
+			require.Equal(t, "v", pt)
+		})
+	}
+}
+
+// TestValueLongerThanMaxBytes: a value no DEK may encrypt fails with
+// ErrLimit before any key is made.
+func TestValueLongerThanMaxBytes(t *testing.T) {
+	ctx := context.Background()
+	for _, inline := range []bool{false, true} {
+		kp := newKP()
+		store := envelope.NewMemoryStore()
+		s, err := envelope.New(kp, &envelope.Options{Store: store, Inline: inline, Cache: envelope.CacheLimits{MaxBytes: 10}})
+		require.NoError(t, err)
+		_, err = s.EncryptString(ctx, "eleven char", aliceB)
+		require.ErrorIs(t, err, envelope.ErrLimit)
+		require.Zero(t, kp.Wraps.Load(), "no key made")
+		recs, err := store.List(ctx, envelope.KindDEK, envelope.KeyRef{}, 0)
+		require.NoError(t, err)
+		require.Empty(t, recs)
+		_, err = s.EncryptString(ctx, "ten chars!", aliceB)
+		require.NoError(t, err)
+	}
+}

@@ -17,14 +17,34 @@ func (s *Sealer) inlineEncKey(ctx context.Context, tenant string, n int) (*dekEn
 	if e != nil && s.reserve(e, n, now) {
 		return e, nil
 	}
+	if s.tooLarge(n) {
+		return nil, ErrLimit
+	}
 	s.createMu.Lock()
 	defer s.createMu.Unlock()
-	s.mu.RLock()
-	e = s.inlineCur[tenant]
-	s.mu.RUnlock()
-	if e != nil && s.reserve(e, n, now) {
-		return e, nil
+	for range maxKeyAttempts {
+		s.mu.RLock()
+		e = s.inlineCur[tenant]
+		s.mu.RUnlock()
+		if e != nil && s.reserve(e, n, now) {
+			return e, nil
+		}
+		ne, err := s.newInlineDEK(ctx, tenant, now)
+		if err != nil {
+			return nil, err
+		}
+		s.hook("inline:reserve")
+		if s.reserve(ne, n, now) {
+			return ne, nil
+		}
+		// Concurrent seals, which reserve without createMu, took the new
+		// key's messages first: make another.
 	}
+	return nil, errKeyChurn
+}
+
+// newInlineDEK makes, wraps and installs the tenant's next inline DEK.
+func (s *Sealer) newInlineDEK(ctx context.Context, tenant string, now int64) (*dekEntry, error) {
 	s.st.misses.Add(1)
 	raw := make([]byte, keySize)
 	rand.Read(raw)
@@ -45,9 +65,6 @@ func (s *Sealer) inlineEncKey(ctx context.Context, tenant string, n int) (*dekEn
 	ne.granted.Store(s.opts.Cache.MaxMessages) // one process's key: counted here alone
 	s.tel.dekCreated(ctx, "", true)
 	s.installInline(ne, true)
-	if !s.reserve(ne, n, now) {
-		return nil, ErrLimit
-	}
 	return ne, nil
 }
 
