@@ -12,6 +12,9 @@ import (
 
 // encKey returns the DEK to encrypt n bytes under b's scope.
 func (s *Sealer) encKey(ctx context.Context, b *Binding, n int) (*dekEntry, error) {
+	if s.tooLarge(n) {
+		return nil, ErrLimit // before a DEK is spent on it, or made for it
+	}
 	now := s.clock()
 	if e := s.lastEnc.Load(); e != nil && e.ref.tenant == b.Tenant && e.ref.subject == b.Subject && s.reserve(e, n, now) {
 		return e, nil
@@ -37,9 +40,6 @@ const maxKeyAttempts = 8
 var errKeyChurn = errors.New("envelope: key scope kept changing during the lookup; try again")
 
 func (s *Sealer) encKeySlow(ctx context.Context, sr scopeRef, n int) (*dekEntry, error) {
-	if s.tooLarge(n) {
-		return nil, ErrLimit
-	}
 	ctx, kc, tx := s.keysFor(ctx)
 	if !tx {
 		s.createMu.Lock()

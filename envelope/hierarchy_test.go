@@ -356,7 +356,7 @@ func TestKeySpentBeforeReserve(t *testing.T) {
 }
 
 // TestValueLongerThanMaxBytes: a value no DEK may encrypt fails with
-// ErrLimit before any key is made.
+// ErrLimit before any key is made or spent on it.
 func TestValueLongerThanMaxBytes(t *testing.T) {
 	ctx := context.Background()
 	for _, inline := range []bool{false, true} {
@@ -370,7 +370,19 @@ func TestValueLongerThanMaxBytes(t *testing.T) {
 		recs, err := store.List(ctx, envelope.KindDEK, envelope.KeyRef{}, 0)
 		require.NoError(t, err)
 		require.Empty(t, recs)
-		_, err = s.EncryptString(ctx, "ten chars!", aliceB)
+		ct, err := s.EncryptString(ctx, "ten chars!", aliceB)
 		require.NoError(t, err)
+		wraps := kp.Wraps.Load()
+		_, err = s.EncryptString(ctx, "eleven char", aliceB)
+		require.ErrorIs(t, err, envelope.ErrLimit)
+		_, err = s.EncryptString(ctx, "", aliceB)
+		require.NoError(t, err)
+		require.Equal(t, wraps, kp.Wraps.Load(), "the current key was not spent on a value it cannot take")
+		recs, err = store.List(ctx, envelope.KindDEK, envelope.KeyRef{}, 0)
+		require.NoError(t, err)
+		require.LessOrEqual(t, len(recs), 1)
+		pt, err := s.DecryptString(ctx, ct, aliceB)
+		require.NoError(t, err)
+		require.Equal(t, "ten chars!", pt)
 	}
 }

@@ -10,15 +10,15 @@ import (
 // inlineEncKey returns the tenant's current inline DEK, wrapping a new one
 // with the key provider when the current one reached a limit.
 func (s *Sealer) inlineEncKey(ctx context.Context, tenant string, n int) (*dekEntry, error) {
+	if s.tooLarge(n) {
+		return nil, ErrLimit // before a DEK is spent on it, or made for it
+	}
 	now := s.clock()
 	s.mu.RLock()
 	e := s.inlineCur[tenant]
 	s.mu.RUnlock()
 	if e != nil && s.reserve(e, n, now) {
 		return e, nil
-	}
-	if s.tooLarge(n) {
-		return nil, ErrLimit
 	}
 	s.createMu.Lock()
 	defer s.createMu.Unlock()
